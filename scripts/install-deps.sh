@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what profiled needs to build, test and benchmark on Debian 12, and nothing that
+# is already there. Idempotent: a second run makes no apt-get call at all.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libboost1.81-dev libboost-json1.81-dev                         # HTTP (Beast/Asio), JSON
+  librocksdb-dev                                                # the embedded store
+  libtomlplusplus-dev libcli11-dev                              # config file, command line
+  zlib1g-dev                                                    # gzip request bodies
+  libgtest-dev clang-format                                     # unit tests, format check
+  nodejs npm                                                    # end-to-end tests with the SDKs
+)
+if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
+  packages+=(nginx-light wrk)                                   # benchmark references
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  # node/npm may come from elsewhere than Debian (the CI image has its own); accept any on PATH.
+  case "$p" in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    npm) command -v npm >/dev/null 2>&1 && continue ;;
+  esac
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,172 @@
+#include "api/endpoints.h"
+
+#include <map>
+
+#include "api/form.h"
+#include "api/http_errors.h"
+#include "api/ingest_wire.h"
+#include "api/profile_wire.h"
+#include "store/profile_lookup.h"
+
+namespace profiled::api {
+
+namespace {
+
+constexpr const char* kText = "text/plain; charset=utf-8";
+
+HttpResponse Json(int status, std::string body) {
+  return HttpResponse{status, "application/json", std::move(body)};
+}
+
+HttpResponse Rejected(const IngestRejection& r) { return Json(r.http_status, RejectionBody(r)); }
+
+// The secret key of "Authorization: Api-Key <key>", or empty when the header is missing
+// or has another scheme.
+std::string_view ApiKeyFromHeader(std::string_view header) {
+  constexpr std::string_view kScheme = "api-key ";
+  if (header.size() <= kScheme.size()) return {};
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return {};
+  }
+  std::string_view key = header.substr(kScheme.size());
+  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+  return key;
+}
+
+}  // namespace
+
+Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor,
+                     Metrics& metrics, const Clock& clock)
+    : store_(store), ingestor_(ingestor), metrics_(metrics), clock_(clock) {
+  for (const auto& p : config.projects) {
+    by_api_key_[p.api_key] = &p;
+    by_secret_key_[p.secret_key] = &p;
+  }
+}
+
+const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {
+  auto it = by_api_key_.find(std::string(key));
+  return it == by_api_key_.end() ? nullptr : it->second;
+}
+
+HttpResponse Endpoints::Profile(const HttpRequest& request) {
+  std::string_view secret = ApiKeyFromHeader(request.authorization);
+  if (secret.empty()) return {401, kText, "Missing Api-Key in Authorization header"};
+  auto project = by_secret_key_.find(std::string(secret));
+  if (project == by_secret_key_.end()) return {401, kText, "Invalid Api-Key"};
+
+  ProfileQuery query;
+  Status s = ParseProfileQuery(request.query, &query);
+  if (!s.ok()) return Json(400, ProfileErrorBody(s.message()));
+
+  thread_local std::string buffer;
+  uint64_t amplitude_id = 0;
+  store::ProfileView view;
+  s = store::FindProfile(store_, project->second->id, query.user_id, query.device_id, &amplitude_id,
+                         &buffer, &view);
+  if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
+  if (!s.ok()) return Json(HttpStatusOf(s.code()), ProfileErrorBody(PublicMessage(s)));
+
+  HttpResponse r;
+  r.body.reserve(buffer.size() + 192);
+  if (project->second->dialect == ProfileDialect::kAmplitude) {
+    WriteAmplitudeProfile(query, view, &r.body);
+  } else {
+    WriteSeedProfile(query, amplitude_id, view, &r.body);
+  }
+  return r;
+}
+
+void Endpoints::TrackEvents(const HttpRequest& request, const Respond& respond) {
+  ParsedBatch batch;
+  IngestRejection rejection;
+  if (!ParseEventBatch(request.body, clock_.NowMs(), &batch, &rejection)) {
+    // A rejection before the api key is known still counts as rejected events? Only the
+    // events we could count are reported.
+    metrics_.AddEventsRejected(batch.events.size());
+    respond(Rejected(rejection));
+    return;
+  }
+  const ProjectConfig* project = ProjectByApiKey(batch.api_key);
+  if (project == nullptr) {
+    metrics_.AddEventsRejected(batch.events.size());
+    respond(Json(400, ErrorBody(400, "Invalid API key: " + batch.api_key)));
+    return;
+  }
+  Submit(*project, std::move(batch.events), request.wire_body_size, false, respond);
+}
+
+void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
+  std::map<std::string, std::string> fields;
+  std::string error =
+      request.method == "GET"
+          ? ParseFormBody("application/x-www-form-urlencoded", request.query, &fields)
+          : ParseFormBody(request.content_type, request.body, &fields);
+  if (!error.empty()) {
+    respond(Json(400, ErrorBody(400, "Invalid form body: " + error)));
+    return;
+  }
+  auto api_key = fields.find("api_key");
+  if (api_key == fields.end() || api_key->second.empty()) {
+    IngestRejection r;
+    r.error = "Request missing required field";
+    r.missing_field = "api_key";
+    respond(Rejected(r));
+    return;
+  }
+  const ProjectConfig* project = ProjectByApiKey(api_key->second);
+  if (project == nullptr) {
+    respond(Json(400, ErrorBody(400, "Invalid API key: " + api_key->second)));
+    return;
+  }
+  auto identification = fields.find("identification");
+  if (identification == fields.end() || identification->second.empty()) {
+    IngestRejection r;
+    r.error = "missing_event";
+    r.missing_field = "identification";
+    r.events.details.push_back("the form needs an identification field");
+    respond(Rejected(r));
+    return;
+  }
+  std::vector<ingest::Event> events;
+  IngestRejection rejection;
+  if (!ParseIdentification(identification->second, clock_.NowMs(), &events, &rejection)) {
+    respond(Rejected(rejection));
+    return;
+  }
+  Submit(*project, std::move(events), request.wire_body_size, true, respond);
+}
+
+void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
+                       size_t wire_body_size, bool identify_api, const Respond& respond) {
+  ingest::IngestBatch batch{project.id, std::move(events)};
+  const Clock& clock = clock_;
+  ingestor_.Submit(std::move(batch), [respond, wire_body_size, identify_api,
+                                      &clock](ingest::IngestResult result) {
+    if (result.status.ok()) {
+      if (identify_api) {
+        respond(HttpResponse{200, kText, "success"});
+      } else {
+        respond(Json(200, SuccessBody(result.accepted, wire_body_size, clock.NowMs())));
+      }
+      return;
+    }
+    if (result.status.code() == ErrorCode::kThrottled) {
+      respond(Json(429, ThrottledBody(result.throttle)));
+      return;
+    }
+    int status = HttpStatusOf(result.status.code());
+    respond(Json(status, ErrorBody(status, PublicMessage(result.status))));
+  });
+}
+
+HttpResponse Endpoints::Health() const { return {200, kText, "ok\n"}; }
+
+HttpResponse Endpoints::MetricsText() const {
+  return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.RenderPrometheus()};
+}
+
+}  // namespace profiled::api

@@ -1,0 +1,71 @@
+// Endpoints: what each route does, from a decoded request to a response, with no sockets.
+//
+// The server layer routes, enforces transport limits and decodes gzip; these functions
+// authenticate, parse, call the domain (store reads, the Ingestor) and serialize. Safe to
+// call from every I/O thread at once: the only state is read-only after construction.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "ingest/ingestor.h"
+#include "store/store.h"
+
+namespace profiled::api {
+
+struct HttpRequest {
+  std::string_view method;         // "GET", "POST", ...
+  std::string_view query;          // after '?', undecoded
+  std::string_view authorization;  // Authorization header
+  std::string_view content_type;   // Content-Type header
+  std::string_view body;           // decoded (gunzipped) body
+  size_t wire_body_size = 0;       // body bytes as received
+};
+
+struct HttpResponse {
+  int status = 200;
+  const char* content_type = "application/json";  // static string
+  std::string body;
+};
+
+class Endpoints {
+ public:
+  using Respond = std::function<void(HttpResponse)>;
+
+  // Borrows everything; all must outlive this object.
+  Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor, Metrics& metrics,
+            const Clock& clock);
+
+  // GET /v1/userprofile
+  HttpResponse Profile(const HttpRequest& request);
+
+  // POST /2/httpapi and /batch. `respond` runs exactly once, possibly on another thread
+  // (the ingest writer) once the batch is durable.
+  void TrackEvents(const HttpRequest& request, const Respond& respond);
+
+  // GET or POST /identify.
+  void Identify(const HttpRequest& request, const Respond& respond);
+
+  // GET /healthz and GET /metrics.
+  HttpResponse Health() const;
+  HttpResponse MetricsText() const;
+
+ private:
+  const ProjectConfig* ProjectByApiKey(std::string_view key) const;
+  void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
+              size_t wire_body_size, bool identify_api, const Respond& respond);
+
+  store::Store& store_;
+  ingest::Ingestor& ingestor_;
+  Metrics& metrics_;
+  const Clock& clock_;
+  std::unordered_map<std::string, const ProjectConfig*> by_api_key_;
+  std::unordered_map<std::string, const ProjectConfig*> by_secret_key_;
+};
+
+}  // namespace profiled::api

@@ -1,0 +1,567 @@
+#include "api/ingest_wire.h"
+
+#include <boost/json.hpp>
+#include <cmath>
+
+#include "api/json_writer.h"
+#include "ingest/property_ops.h"
+
+namespace profiled::api {
+
+namespace json = boost::json;
+using ingest::BatchErrors;
+using ingest::Event;
+using ingest::PropertyOp;
+using ingest::PropertyOpKind;
+
+namespace {
+
+constexpr const char* kDeviceFields[] = {
+    "platform",     "os_name", "os_version", "device_brand", "device_manufacturer",
+    "device_model", "carrier"};
+constexpr const char* kLocationFields[] = {"country", "region", "city", "dma"};
+// Event fields that must be strings when present (null counts as absent).
+constexpr const char* kStringFields[] = {"app_version",
+                                         "language",
+                                         "ip",
+                                         "productId",
+                                         "revenueType",
+                                         "currency",
+                                         "idfa",
+                                         "idfv",
+                                         "adid",
+                                         "android_id",
+                                         "android_app_set_id",
+                                         "user_agent",
+                                         "partner_id",
+                                         "version_name",
+                                         "platform",
+                                         "os_name",
+                                         "os_version",
+                                         "device_brand",
+                                         "device_manufacturer",
+                                         "device_model",
+                                         "carrier",
+                                         "country",
+                                         "region",
+                                         "city",
+                                         "dma"};
+constexpr const char* kNumberFields[] = {"location_lat", "location_lng", "price", "revenue"};
+constexpr const char* kIntegerFields[] = {"quantity", "event_id", "session_id"};
+constexpr const char* kObjectFields[] = {"event_properties", "groups", "group_properties", "plan",
+                                         "ingestion_metadata"};
+
+json::parse_options ParseOptions() {
+  json::parse_options o;
+  o.max_depth = 64;  // deeper than the 40 levels properties may nest, plus the envelope
+  return o;
+}
+
+bool IsNullOrAbsent(const json::value* v) { return v == nullptr || v->is_null(); }
+
+bool IsIntegral(const json::value& v) {
+  if (v.is_int64() || v.is_uint64()) return true;
+  return v.is_double() && std::isfinite(v.get_double()) &&
+         std::floor(v.get_double()) == v.get_double();
+}
+
+int64_t AsInt64(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64())
+    return v.get_uint64() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
+                                                             : static_cast<int64_t>(v.get_uint64());
+  return static_cast<int64_t>(v.get_double());
+}
+
+// Cuts a string to kMaxStringLength characters at a code point boundary.
+void Truncate(json::string* s) {
+  size_t chars = 0;
+  for (size_t i = 0; i < s->size(); ++i) {
+    if ((static_cast<unsigned char>((*s)[i]) & 0xC0) != 0x80) {
+      if (chars == ingest::kMaxStringLength) {
+        s->resize(i);
+        return;
+      }
+      ++chars;
+    }
+  }
+}
+
+// Truncates long strings (Amplitude keeps the first 1024 characters) and checks nesting.
+// False when `v` nests deeper than `depth_left` allows.
+bool NormalizeValue(json::value& v, int depth_left) {
+  if (v.is_string()) {
+    Truncate(&v.get_string());
+    return true;
+  }
+  if (v.is_object() || v.is_array()) {
+    if (depth_left <= 0) return false;
+    if (v.is_object()) {
+      for (auto& kv : v.get_object()) {
+        if (!NormalizeValue(kv.value(), depth_left - 1)) return false;
+      }
+    } else {
+      for (auto& e : v.get_array()) {
+        if (!NormalizeValue(e, depth_left - 1)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+bool OpKindOf(std::string_view name, PropertyOpKind* kind) {
+  static constexpr std::pair<std::string_view, PropertyOpKind> kOps[] = {
+      {"$set", PropertyOpKind::kSet},
+      {"$setOnce", PropertyOpKind::kSetOnce},
+      {"$add", PropertyOpKind::kAdd},
+      {"$append", PropertyOpKind::kAppend},
+      {"$prepend", PropertyOpKind::kPrepend},
+      {"$preInsert", PropertyOpKind::kPreInsert},
+      {"$postInsert", PropertyOpKind::kPostInsert},
+      {"$remove", PropertyOpKind::kRemove},
+      {"$unset", PropertyOpKind::kUnset},
+      {"$clearAll", PropertyOpKind::kClearAll}};
+  for (const auto& [n, k] : kOps) {
+    if (n == name) {
+      *kind = k;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsNumericValue(const json::value& v) {
+  if (v.is_int64() || v.is_uint64() || v.is_double()) return true;
+  if (!v.is_string()) return false;
+  json::string_view s = v.get_string();
+  if (s.empty()) return false;
+  char* end = nullptr;
+  std::string copy(s);
+  std::strtod(copy.c_str(), &end);
+  return end == copy.c_str() + copy.size();
+}
+
+// Turns a user_properties object into operations. Plain keys mean $set. Returns an
+// error text, or empty on success.
+std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) {
+  bool has_ops = false;
+  bool has_plain = false;
+  for (const auto& kv : up) (kv.key().starts_with("$") ? has_ops : has_plain) = true;
+  if (has_ops && has_plain) {
+    return "operations ($set, ...) cannot be mixed with plain properties; put plain "
+           "values inside $set";
+  }
+  if (!has_ops) {
+    for (auto& kv : up) ops->push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
+    return {};
+  }
+  for (auto& kv : up) {
+    PropertyOpKind kind;
+    if (!OpKindOf(kv.key(), &kind)) return "unknown operation \"" + std::string(kv.key()) + "\"";
+    if (kind == PropertyOpKind::kClearAll) {
+      ops->push_back({kind, {}, {}});
+      continue;
+    }
+    if (!kv.value().is_object()) {
+      return std::string(kv.key()) + " must be an object of property names to values";
+    }
+    for (auto& p : kv.value().get_object()) {
+      if (kind == PropertyOpKind::kAdd && !IsNumericValue(p.value())) {
+        return "$add." + std::string(p.key()) + " must be a number";
+      }
+      ops->push_back({kind, std::string(p.key()), p.value()});
+    }
+  }
+  ingest::SortPropertyOps(ops);
+  return {};
+}
+
+// Reads an optional string id. False (with an error recorded) if present but not a
+// non-empty string.
+bool ReadId(json::object& e, const char* field, int index, std::string* out, BatchErrors* errors) {
+  json::value* v = e.if_contains(field);
+  if (IsNullOrAbsent(v)) return true;
+  if (!v->is_string()) {
+    errors->Invalid(field, index, "must be a string");
+    return false;
+  }
+  if (v->get_string().empty()) {
+    errors->Invalid(field, index, "\"\" is not a valid id");
+    return false;
+  }
+  out->assign(v->get_string());
+  return true;
+}
+
+std::string LibraryName(const json::value& v) {
+  if (v.is_string()) return std::string(v.get_string());
+  if (v.is_object()) {
+    const json::value* name = v.get_object().if_contains("name");
+    const json::value* version = v.get_object().if_contains("version");
+    std::string s = name && name->is_string() ? std::string(name->get_string()) : "";
+    if (version && version->is_string()) {
+      s.push_back('/');
+      s.append(version->get_string().data(), version->get_string().size());
+    }
+    return s;
+  }
+  return {};
+}
+
+// Fields shared by events and identifications: ids, user_properties, built-in fields.
+// Records problems in *errors; the event is only meaningful if none were recorded.
+void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchErrors* errors) {
+  bool ids_ok = ReadId(o, "user_id", index, &e->user_id, errors);
+  ids_ok = ReadId(o, "device_id", index, &e->device_id, errors) && ids_ok;
+  if (ids_ok) {
+    ingest::CheckEventIds(index, min_id_length, &e->user_id, &e->device_id, errors);
+    if (e->user_id.empty())
+      o.erase("user_id");
+    else
+      o["user_id"] = e->user_id;
+    if (e->device_id.empty())
+      o.erase("device_id");
+    else
+      o["device_id"] = e->device_id;
+  }
+
+  for (const char* f : kStringFields) {
+    json::value* v = o.if_contains(f);
+    if (!IsNullOrAbsent(v) && !v->is_string()) errors->Invalid(f, index, "must be a string");
+  }
+  for (const char* f : kNumberFields) {
+    json::value* v = o.if_contains(f);
+    if (!IsNullOrAbsent(v) && !v->is_number()) errors->Invalid(f, index, "must be a number");
+  }
+  for (const char* f : kIntegerFields) {
+    json::value* v = o.if_contains(f);
+    if (!IsNullOrAbsent(v) && !IsIntegral(*v)) errors->Invalid(f, index, "must be an integer");
+  }
+  for (const char* f : kObjectFields) {
+    json::value* v = o.if_contains(f);
+    if (IsNullOrAbsent(v)) continue;
+    if (!v->is_object()) {
+      errors->Invalid(f, index, "must be an object");
+    } else if (!NormalizeValue(*v, ingest::kMaxPropertyDepth)) {
+      errors->Invalid(f, index, "nests deeper than 40 levels");
+    }
+  }
+
+  if (json::value* up = o.if_contains("user_properties"); !IsNullOrAbsent(up)) {
+    if (!up->is_object()) {
+      errors->Invalid("user_properties", index, "must be an object");
+    } else if (!NormalizeValue(*up, ingest::kMaxPropertyDepth + 1)) {
+      errors->Invalid("user_properties", index, "nests deeper than 40 levels");
+    } else if (std::string why = ParseUserProperties(up->get_object(), &e->property_ops);
+               !why.empty()) {
+      errors->Invalid("user_properties", index, why);
+    }
+  }
+  if (json::value* skip = o.if_contains("$skip_user_properties_sync"); !IsNullOrAbsent(skip)) {
+    if (!skip->is_bool()) {
+      errors->Invalid("$skip_user_properties_sync", index, "must be a boolean");
+    } else {
+      e->skip_user_properties = skip->get_bool();
+    }
+  }
+
+  auto copy_string = [&](const char* f, json::object* into) {
+    json::value* v = o.if_contains(f);
+    if (v != nullptr && v->is_string()) {
+      json::value s = *v;
+      Truncate(&s.get_string());
+      (*into)[f] = std::move(s);
+    }
+  };
+  for (const char* f : kDeviceFields) copy_string(f, &e->builtins.device);
+  for (const char* f : kLocationFields) copy_string(f, &e->builtins.location);
+  copy_string("app_version", &e->builtins.single);
+  copy_string("language", &e->builtins.single);
+  if (json::value* lib = o.if_contains("library"); lib != nullptr) {
+    std::string name = LibraryName(*lib);
+    if (!name.empty()) e->builtins.single["library"] = name;
+  }
+}
+
+size_t ErrorCount(const BatchErrors& e) {
+  size_t n = 0;
+  for (const auto* m : {&e.invalid_fields, &e.missing_fields, &e.invalid_id_lengths}) {
+    for (const auto& kv : *m) n += kv.second.size();
+  }
+  return n;
+}
+
+void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_ms, Event* e,
+                     BatchErrors* errors) {
+  size_t errors_before = ErrorCount(*errors);
+  ParseCommon(o, index, min_id_length, e, errors);
+
+  json::value* type = o.if_contains("event_type");
+  if (IsNullOrAbsent(type) || (type->is_string() && type->get_string().empty())) {
+    errors->Missing("event_type", index, "required");
+  } else if (!type->is_string()) {
+    errors->Invalid("event_type", index, "must be a string");
+  } else if (ingest::IsReservedEventType(type->get_string())) {
+    errors->Invalid("event_type", index,
+                    "\"" + std::string(type->get_string()) + "\" is reserved for Amplitude");
+  } else if (ingest::CharacterCount(type->get_string()) > ingest::kMaxStringLength) {
+    errors->Invalid("event_type", index, "longer than 1024 characters");
+  } else {
+    e->event_type.assign(type->get_string());
+  }
+
+  json::value* time = o.if_contains("time");
+  if (IsNullOrAbsent(time)) {
+    e->time_ms = now_ms;
+    o["time"] = now_ms;
+  } else if (!IsIntegral(*time) || AsInt64(*time) < 0) {
+    errors->Invalid("time", index, "must be milliseconds since the epoch, as an integer");
+  } else {
+    e->time_ms = AsInt64(*time);
+  }
+
+  json::value* insert_id = o.if_contains("insert_id");
+  if (!IsNullOrAbsent(insert_id)) {
+    if (!insert_id->is_string()) {
+      errors->Invalid("insert_id", index, "must be a string");
+    } else if (ingest::CharacterCount(insert_id->get_string()) > ingest::kMaxStringLength) {
+      errors->Invalid("insert_id", index, "longer than 1024 characters");
+    } else {
+      e->insert_id.assign(insert_id->get_string());
+    }
+  }
+
+  e->origin = e->event_type == "$identify" || e->event_type == "$groupidentify"
+                  ? ingest::EventOrigin::kIdentify
+                  : ingest::EventOrigin::kTrack;
+  // $groupidentify changes group properties, never the sender's user properties.
+  if (e->event_type == "$groupidentify") e->property_ops.clear();
+  if (ErrorCount(*errors) == errors_before) e->json = json::serialize(o);
+}
+
+void Reject(IngestRejection* r, int status, std::string error, std::string missing = {}) {
+  r->http_status = status;
+  r->error = std::move(error);
+  r->missing_field = std::move(missing);
+}
+
+std::string EventsErrorText(const BatchErrors& e) {
+  if (!e.invalid_fields.empty()) return "Invalid field values on some events";
+  if (!e.missing_fields.empty()) return "Request missing required field";
+  return "Invalid id length for user_id or device_id";
+}
+
+}  // namespace
+
+bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
+                     IngestRejection* rejection) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    Reject(rejection, 400, "Missing request body");
+    return false;
+  }
+  boost::system::error_code ec;
+  json::value root = json::parse(body, ec, {}, ParseOptions());
+  if (ec || !root.is_object()) {
+    Reject(rejection, 400, "Invalid JSON request body");
+    rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()
+                                           : "body must be a JSON object");
+    return false;
+  }
+  json::object& envelope = root.get_object();
+  json::value* api_key = envelope.if_contains("api_key");
+  if (IsNullOrAbsent(api_key) || !api_key->is_string() || api_key->get_string().empty()) {
+    Reject(rejection, 400, "Request missing required field", "api_key");
+    return false;
+  }
+  out->api_key.assign(api_key->get_string());
+
+  int min_id_length = ingest::kDefaultMinIdLength;
+  if (json::value* options = envelope.if_contains("options"); !IsNullOrAbsent(options)) {
+    if (!options->is_object()) {
+      Reject(rejection, 400, "Invalid options: must be an object");
+      return false;
+    }
+    if (json::value* m = options->get_object().if_contains("min_id_length"); !IsNullOrAbsent(m)) {
+      if (!IsIntegral(*m) || AsInt64(*m) < 1 || AsInt64(*m) > 1024) {
+        Reject(rejection, 400, "Invalid options.min_id_length: must be an integer from 1 to 1024");
+        return false;
+      }
+      min_id_length = static_cast<int>(AsInt64(*m));
+    }
+  }
+
+  json::value* events = envelope.if_contains("events");
+  if (IsNullOrAbsent(events)) {
+    Reject(rejection, 400, "Request missing required field", "events");
+    return false;
+  }
+  if (!events->is_array()) {
+    Reject(rejection, 400, "Invalid event JSON");
+    rejection->events.details.push_back("events must be an array of event objects");
+    return false;
+  }
+  json::array& list = events->get_array();
+  if (list.empty()) {
+    Reject(rejection, 400, "Request missing required field", "events");
+    rejection->events.details.push_back("events is empty");
+    return false;
+  }
+  if (list.size() > ingest::kMaxEventsPerBatch) {
+    Reject(rejection, 413, "Payload too large");
+    rejection->events.details.push_back("at most 2000 events per request, got " +
+                                        std::to_string(list.size()));
+    return false;
+  }
+  BatchErrors& errors = rejection->events;
+  out->events.resize(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    int index = static_cast<int>(i);
+    if (!list[i].is_object()) {
+      errors.Invalid("event", index, "must be a JSON object");
+      continue;
+    }
+    ParseTrackEvent(list[i].get_object(), index, min_id_length, now_ms, &out->events[i], &errors);
+  }
+  if (!errors.empty()) {
+    Reject(rejection, 400, EventsErrorText(errors));
+    out->events.clear();
+    return false;
+  }
+  return true;
+}
+
+bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
+                         IngestRejection* rejection) {
+  boost::system::error_code ec;
+  json::value root = json::parse(identification, ec, {}, ParseOptions());
+  if (ec || !(root.is_object() || root.is_array())) {
+    Reject(rejection, 400, "missing_event", "identification");
+    rejection->events.details.push_back(
+        "identification must be a JSON object or an array of JSON objects");
+    return false;
+  }
+  json::array list;
+  if (root.is_object()) {
+    list.push_back(std::move(root));
+  } else {
+    list = std::move(root.get_array());
+  }
+  if (list.empty() || list.size() > ingest::kMaxEventsPerBatch) {
+    Reject(rejection, list.empty() ? 400 : 413,
+           list.empty() ? "missing_event" : "Payload too large",
+           list.empty() ? "identification" : "");
+    rejection->events.details.push_back("identification must hold 1 to 2000 objects");
+    return false;
+  }
+  BatchErrors& errors = rejection->events;
+  out->resize(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    int index = static_cast<int>(i);
+    if (!list[i].is_object()) {
+      errors.Invalid("identification", index, "must be a JSON object");
+      continue;
+    }
+    json::object& o = list[i].get_object();
+    Event& e = (*out)[i];
+    e.origin = ingest::EventOrigin::kIdentifyApi;
+    e.event_type = "$identify";
+    e.time_ms = now_ms;
+    ParseCommon(o, index, ingest::kDefaultMinIdLength, &e, &errors);
+    if (json::value* paying = o.if_contains("paying"); !IsNullOrAbsent(paying)) {
+      if (paying->is_bool()) {
+        e.builtins.single["paying"] = paying->get_bool();
+      } else if (paying->is_string() &&
+                 (paying->get_string() == "true" || paying->get_string() == "false")) {
+        e.builtins.single["paying"] = paying->get_string() == "true";
+      } else {
+        errors.Invalid("paying", index, "must be a boolean");
+      }
+    }
+    if (json::value* sv = o.if_contains("start_version"); sv != nullptr && sv->is_string()) {
+      e.builtins.single["start_version"] = *sv;
+    }
+  }
+  if (!errors.empty()) {
+    Reject(rejection, 400, EventsErrorText(errors));
+    out->clear();
+    return false;
+  }
+  return true;
+}
+
+std::string SuccessBody(size_t events_ingested, size_t payload_size_bytes,
+                        int64_t server_upload_ms) {
+  std::string out = "{\"code\":200,\"events_ingested\":";
+  AppendJsonUint(&out, events_ingested);
+  out += ",\"payload_size_bytes\":";
+  AppendJsonUint(&out, payload_size_bytes);
+  out += ",\"server_upload_time\":";
+  AppendJsonInt(&out, server_upload_ms);
+  out += '}';
+  return out;
+}
+
+namespace {
+json::object IndexMap(const std::map<std::string, std::vector<int>>& m) {
+  json::object o;
+  for (const auto& [field, indices] : m) {
+    json::array a;
+    for (int i : indices) a.push_back(i);
+    o[field] = std::move(a);
+  }
+  return o;
+}
+}  // namespace
+
+std::string RejectionBody(const IngestRejection& r) {
+  json::object o;
+  o["code"] = r.http_status;
+  o["error"] = r.error;
+  if (!r.missing_field.empty()) o["missing_field"] = r.missing_field;
+  if (!r.events.invalid_fields.empty())
+    o["events_with_invalid_fields"] = IndexMap(r.events.invalid_fields);
+  if (!r.events.missing_fields.empty())
+    o["events_with_missing_fields"] = IndexMap(r.events.missing_fields);
+  if (!r.events.invalid_id_lengths.empty()) {
+    o["events_with_invalid_id_lengths"] = IndexMap(r.events.invalid_id_lengths);
+  }
+  if (!r.events.details.empty()) {
+    json::array d;
+    for (const auto& s : r.events.details) d.push_back(json::string(s));
+    o["details"] = std::move(d);
+  }
+  return json::serialize(o);
+}
+
+std::string ThrottledBody(const ingest::ThrottleReport& report) {
+  json::object o;
+  o["code"] = 429;
+  o["error"] = "Too many requests for some devices and users";
+  if (std::floor(report.eps_threshold) == report.eps_threshold) {
+    o["eps_threshold"] = static_cast<int64_t>(report.eps_threshold);
+  } else {
+    o["eps_threshold"] = report.eps_threshold;
+  }
+  json::object devices, users;
+  for (const auto& [id, n] : report.throttled_devices) devices[id] = n;
+  for (const auto& [id, n] : report.throttled_users) users[id] = n;
+  o["throttled_devices"] = std::move(devices);
+  o["throttled_users"] = std::move(users);
+  json::array events;
+  for (int i : report.throttled_events) events.push_back(i);
+  o["throttled_events"] = std::move(events);
+  o["exceeded_daily_quota_devices"] = json::object();
+  o["exceeded_daily_quota_users"] = json::object();
+  return json::serialize(o);
+}
+
+std::string ErrorBody(int code, std::string_view error) {
+  std::string out = "{\"code\":";
+  AppendJsonInt(&out, code);
+  out += ",\"error\":";
+  AppendJsonString(&out, error);
+  out += '}';
+  return out;
+}
+
+}  // namespace profiled::api

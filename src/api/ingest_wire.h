@@ -1,0 +1,50 @@
+// The ingestion wire formats (reference/amplitude.md §2): parsing request bodies into
+// domain events, and writing Amplitude's response bodies.
+//
+// Pure functions: no sockets, no store. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ingest/event.h"
+#include "ingest/ingestor.h"
+#include "ingest/validation.h"
+
+namespace profiled::api {
+
+// Why a request is refused, with everything its Amplitude-shaped body needs.
+struct IngestRejection {
+  int http_status = 400;
+  std::string error;           // Amplitude's "error" text
+  std::string missing_field;   // top-level field, e.g. "api_key"; empty if none
+  ingest::BatchErrors events;  // per-event problems
+};
+
+struct ParsedBatch {
+  std::string api_key;
+  std::vector<ingest::Event> events;
+};
+
+// Parses a /2/httpapi or /batch body. On success fills *out (ids cleaned, events in
+// order, `time` defaulted to now_ms) and returns true; otherwise fills *rejection. The
+// API key is returned unchecked: the caller knows the projects.
+bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
+                     IngestRejection* rejection);
+
+// Parses the `identification` value of /identify (a JSON object or an array of them)
+// into $identify events that are neither logged nor counted as activity.
+bool ParseIdentification(std::string_view identification, int64_t now_ms,
+                         std::vector<ingest::Event>* out, IngestRejection* rejection);
+
+// Response bodies. Every JSON answer carries "code", which the SDKs read instead of the
+// HTTP status.
+std::string SuccessBody(size_t events_ingested, size_t payload_size_bytes,
+                        int64_t server_upload_ms);
+std::string RejectionBody(const IngestRejection& rejection);
+std::string ThrottledBody(const ingest::ThrottleReport& report);
+std::string ErrorBody(int code, std::string_view error);
+
+}  // namespace profiled::api

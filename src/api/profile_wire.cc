@@ -1,0 +1,140 @@
+#include "api/profile_wire.h"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "api/form.h"
+#include "api/json_writer.h"
+
+namespace profiled::api {
+
+namespace {
+
+Status ParseBool(std::string_view name, std::string_view v, bool* out) {
+  // Amplitude's examples use "true"; an empty value ("&get_propensity&") means true too.
+  if (v.empty() || v == "true" || v == "1" || v == "True" || v == "TRUE") {
+    *out = true;
+  } else if (v == "false" || v == "0" || v == "False" || v == "FALSE") {
+    *out = false;
+  } else {
+    return Status::InvalidArgument(std::string(name) + " must be true or false, got \"" +
+                                   std::string(v) + "\"");
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> SplitList(std::string_view v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string_view::npos) comma = v.size();
+    std::string_view item = v.substr(start, comma - start);
+    if (!item.empty()) out.emplace_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
+  Status status;
+  bool ok = ForEachFormField(query, [&](std::string_view key, std::string value) {
+    if (key == "user_id") {
+      q->user_id = std::move(value);
+    } else if (key == "device_id") {
+      q->device_id = std::move(value);
+    } else if (key == "get_recs") {
+      status = ParseBool(key, value, &q->get_recs);
+    } else if (key == "get_amp_props") {
+      status = ParseBool(key, value, &q->get_amp_props);
+    } else if (key == "get_cohort_ids") {
+      status = ParseBool(key, value, &q->get_cohort_ids);
+    } else if (key == "get_computations") {
+      status = ParseBool(key, value, &q->get_computations);
+    } else if (key == "rec_id") {
+      q->rec_ids = SplitList(value);
+    } else if (key == "comp_id") {
+      q->comp_ids = SplitList(value);
+    } else if (key == "rec_type") {
+      if (value != "model" && value != "random") {
+        status = Status::InvalidArgument("rec_type must be \"model\" or \"random\", got \"" +
+                                         value + "\"");
+      }
+      q->rec_type = std::move(value);
+    } else if (key == "limit") {
+      int n = 0;
+      auto r = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (r.ec != std::errc() || r.ptr != value.data() + value.size() || n < 1 || n > 1000) {
+        status = Status::InvalidArgument("limit must be an integer from 1 to 1000, got \"" + value +
+                                         "\"");
+      }
+      q->limit = n;
+    }
+    return status.ok();
+  });
+  if (!ok && status.ok()) return Status::InvalidArgument("malformed query string");
+  PROFILED_RETURN_IF_ERROR(status);
+  if (q->user_id.empty() && q->device_id.empty()) {
+    return Status::InvalidArgument("user_id or device_id is required");
+  }
+  return Status::Ok();
+}
+
+void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store::ProfileView& p,
+                      std::string* out) {
+  out->append("{\"userData\":{\"user_id\":");
+  if (p.user_id.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(out, p.user_id);
+  }
+  out->append(",\"amplitude_id\":");
+  AppendJsonUint(out, amplitude_id);
+  out->append(",\"user_properties\":");
+  out->append(p.properties_json);
+  // No computation or cohort definitions exist yet, so these are empty by definition.
+  out->append(",\"computed_properties\":{},\"cohort_ids\":[]");
+  if (q.get_recs) out->append(",\"recommendations\":[]");
+  out->append("}}");
+}
+
+void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
+  out->append("{\"userData\":{\"recommendations\":");
+  out->append(q.get_recs ? "[]" : "null");
+  out->append(",\"user_id\":");
+  if (p.user_id.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(out, p.user_id);
+  }
+  out->append(",\"device_id\":");
+  if (p.device_id.empty()) {
+    out->append("null");
+  } else {
+    AppendJsonString(out, p.device_id);
+  }
+  out->append(",\"amp_props\":");
+  if (q.get_amp_props) {
+    boost::system::error_code ec;
+    boost::json::value builtins = boost::json::parse(p.builtins_json, ec);
+    boost::json::value custom = boost::json::parse(p.properties_json, ec);
+    boost::json::object merged =
+        builtins.is_object() ? builtins.get_object() : boost::json::object();
+    if (custom.is_object()) {
+      for (const auto& kv : custom.get_object()) merged[kv.key()] = kv.value();
+    }
+    out->append(boost::json::serialize(merged));
+  } else if (q.get_computations || !q.comp_ids.empty()) {
+    out->append("{}");  // computations only; none are defined yet
+  } else {
+    out->append("null");
+  }
+  out->append(",\"cohort_ids\":");
+  out->append(q.get_cohort_ids ? "[]" : "null");
+  out->append("}}");
+}
+
+}  // namespace profiled::api

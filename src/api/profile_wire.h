@@ -1,0 +1,46 @@
+// The Profile API wire format (CONTRACT.md §4): query parsing and the two response
+// dialects, written with a streaming writer straight from the stored record.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "store/records.h"
+
+namespace profiled::api {
+
+struct ProfileQuery {
+  std::string user_id;
+  std::string device_id;
+  bool get_recs = false;
+  bool get_amp_props = false;
+  bool get_cohort_ids = false;
+  bool get_computations = false;
+  std::vector<std::string> rec_ids;   // rec_id=a,b
+  std::vector<std::string> comp_ids;  // comp_id=1,2
+  std::string rec_type;               // "", "model" or "random"
+  int limit = 0;                      // 0 = the recommendation's own count
+};
+
+// Parses the query string (without '?'). Unknown parameters are ignored, as Amplitude
+// does. InvalidArgument names the parameter: neither id given, a boolean that is not
+// true/false/1/0, an unknown rec_type, a limit that is not 1..1000.
+Status ParseProfileQuery(std::string_view query, ProfileQuery* q);
+
+// Writes {"userData":{...}} in the seed dialect: user_id, amplitude_id, user_properties,
+// computed_properties, cohort_ids always; recommendations with get_recs.
+void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id,
+                      const store::ProfileView& profile, std::string* out);
+
+// Writes {"userData":{...}} in the Amplitude dialect: recommendations, user_id,
+// device_id, amp_props, cohort_ids; a section not asked for is null. amp_props holds
+// the built-in fields and the custom properties (custom wins on a name clash).
+void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& profile,
+                           std::string* out);
+
+}  // namespace profiled::api

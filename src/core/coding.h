@@ -1,0 +1,67 @@
+// Byte encodings shared by the on-disk formats (docs/STORAGE.md): LEB128 varints,
+// big-endian fixed-width integers (so byte order equals numeric order in keys), and
+// length-prefixed strings. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace profiled {
+
+inline void PutVarint64(std::string* dst, uint64_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+
+// Reads a varint from the front of *in and advances it. False if *in is truncated
+// or the varint is longer than 10 bytes.
+inline bool GetVarint64(std::string_view* in, uint64_t* v) {
+  uint64_t result = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline void PutFixed64BE(std::string* dst, uint64_t v) {
+  for (int i = 7; i >= 0; --i) dst->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+inline void PutFixed32BE(std::string* dst, uint32_t v) {
+  for (int i = 3; i >= 0; --i) dst->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+
+inline bool GetFixed64BE(std::string_view* in, uint64_t* v) {
+  if (in->size() < 8) return false;
+  uint64_t r = 0;
+  for (int i = 0; i < 8; ++i) r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  in->remove_prefix(8);
+  *v = r;
+  return true;
+}
+
+inline void PutLengthPrefixed(std::string* dst, std::string_view s) {
+  PutVarint64(dst, s.size());
+  dst->append(s);
+}
+
+// Reads a length-prefixed string; the view points into the original bytes.
+inline bool GetLengthPrefixed(std::string_view* in, std::string_view* s) {
+  uint64_t len = 0;
+  if (!GetVarint64(in, &len) || len > in->size()) return false;
+  *s = in->substr(0, len);
+  in->remove_prefix(len);
+  return true;
+}
+
+}  // namespace profiled

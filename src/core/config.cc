@@ -1,0 +1,272 @@
+#include "core/config.h"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace profiled {
+
+namespace {
+
+Status KeyError(std::string_view key, std::string_view problem) {
+  return Status::InvalidArgument("config: " + std::string(key) + ": " + std::string(problem));
+}
+
+std::string Join(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+Status CheckKnownKeys(const toml::table& table, std::string_view prefix,
+                      std::initializer_list<std::string_view> known) {
+  for (const auto& [k, v] : table) {
+    bool found = false;
+    for (auto name : known) found = found || name == k.str();
+    if (!found) return KeyError(Join(prefix, k.str()), "unknown key");
+  }
+  return Status::Ok();
+}
+
+Status ReadString(const toml::table& t, std::string_view prefix, std::string_view key,
+                  std::string* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  auto v = n->value<std::string>();
+  if (!n->is_string() || !v) return KeyError(Join(prefix, key), "expected a string");
+  *out = *v;
+  return Status::Ok();
+}
+
+Status ReadInt(const toml::table& t, std::string_view prefix, std::string_view key, int64_t min,
+               int64_t max, int64_t* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  if (!n->is_integer()) return KeyError(Join(prefix, key), "expected an integer");
+  int64_t v = *n->value<int64_t>();
+  if (v < min || v > max) {
+    return KeyError(Join(prefix, key), "must be between " + std::to_string(min) + " and " +
+                                           std::to_string(max) + ", got " + std::to_string(v));
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+template <typename T>
+Status ReadIntInto(const toml::table& t, std::string_view prefix, std::string_view key, int64_t min,
+                   int64_t max, T* out) {
+  int64_t v = static_cast<int64_t>(*out);
+  PROFILED_RETURN_IF_ERROR(ReadInt(t, prefix, key, min, max, &v));
+  *out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Status ReadServer(const toml::table& t, ServerConfig* s) {
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "server",
+                     {"listen", "threads", "max_connections", "idle_timeout_ms", "read_timeout_ms",
+                      "cors_allow_origin"}));
+  std::string listen;
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "listen", &listen));
+  if (t.contains("listen")) PROFILED_RETURN_IF_ERROR(ParseListen(listen, "server.listen", s));
+  PROFILED_RETURN_IF_ERROR(ReadIntInto(t, "server", "threads", 0, 256, &s->threads));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "server", "max_connections", 1, 1000000, &s->max_connections));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "server", "idle_timeout_ms", 100, 3600000, &s->idle_timeout_ms));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "server", "read_timeout_ms", 100, 3600000, &s->read_timeout_ms));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "cors_allow_origin", &s->cors_allow_origin));
+  return Status::Ok();
+}
+
+Status ReadStorage(const toml::table& t, StorageConfig* s) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      t, "storage", {"backend", "path", "durability", "block_cache_mb", "event_retention_days"}));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
+  if (s->backend == "redis-cluster") {
+    return KeyError("storage.backend", "\"redis-cluster\" is not available in this version");
+  }
+  if (s->backend != "rocksdb") {
+    return KeyError("storage.backend", "expected \"rocksdb\", got \"" + s->backend + "\"");
+  }
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "path", &s->path));
+  if (s->path.empty()) return KeyError("storage.path", "must not be empty");
+  std::string durability = "fsync";
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "durability", &durability));
+  if (durability == "fsync") {
+    s->durability = Durability::kFsync;
+  } else if (durability == "buffered") {
+    s->durability = Durability::kBuffered;
+  } else {
+    return KeyError("storage.durability",
+                    "expected \"fsync\" or \"buffered\", got \"" + durability + "\"");
+  }
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "storage", "block_cache_mb", 8, 1 << 20, &s->block_cache_mb));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "storage", "event_retention_days", 1, 36500, &s->event_retention_days));
+  return Status::Ok();
+}
+
+Status ReadIngest(const toml::table& t, IngestConfig* s) {
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "ingest", {"throttle_events_per_second", "dedup_window_days"}));
+  if (const toml::node* n = t.get("throttle_events_per_second")) {
+    if (!n->is_number()) return KeyError("ingest.throttle_events_per_second", "expected a number");
+    double v = *n->value<double>();
+    if (v < 0) return KeyError("ingest.throttle_events_per_second", "must be >= 0 (0 = off)");
+    s->throttle_events_per_second = v;
+  }
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "ingest", "dedup_window_days", 1, 3650, &s->dedup_window_days));
+  return Status::Ok();
+}
+
+bool IsValidProjectId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
+  std::string prefix = "projects[" + std::to_string(index) + "]";
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, prefix, {"id", "api_key", "secret_key", "profile_dialect"}));
+  for (auto key : {"id", "api_key", "secret_key"}) {
+    if (!t.contains(key)) return KeyError(Join(prefix, key), "missing");
+  }
+  PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "id", &p->id));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "api_key", &p->api_key));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "secret_key", &p->secret_key));
+  if (!IsValidProjectId(p->id)) {
+    return KeyError(Join(prefix, "id"), "must be 1-64 characters of A-Z a-z 0-9 - _");
+  }
+  if (p->api_key.empty()) return KeyError(Join(prefix, "api_key"), "must not be empty");
+  if (p->secret_key.empty()) return KeyError(Join(prefix, "secret_key"), "must not be empty");
+  std::string dialect = "seed";
+  PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "profile_dialect", &dialect));
+  if (dialect == "seed") {
+    p->dialect = ProfileDialect::kSeed;
+  } else if (dialect == "amplitude") {
+    p->dialect = ProfileDialect::kAmplitude;
+  } else {
+    return KeyError(Join(prefix, "profile_dialect"),
+                    "expected \"seed\" or \"amplitude\", got \"" + dialect + "\"");
+  }
+  return Status::Ok();
+}
+
+Result<Config> ParseTable(const toml::table& root) {
+  Config c;
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(root, "", {"server", "storage", "ingest", "admin_token", "projects"}));
+  struct Section {
+    const char* name;
+    Status (*read)(const toml::table&, Config*);
+  };
+  const Section sections[] = {
+      {"server", [](const toml::table& t, Config* cfg) { return ReadServer(t, &cfg->server); }},
+      {"storage", [](const toml::table& t, Config* cfg) { return ReadStorage(t, &cfg->storage); }},
+      {"ingest", [](const toml::table& t, Config* cfg) { return ReadIngest(t, &cfg->ingest); }},
+  };
+  for (const auto& s : sections) {
+    const toml::node* n = root.get(s.name);
+    if (n == nullptr) continue;
+    if (!n->is_table()) return KeyError(s.name, "expected a table");
+    PROFILED_RETURN_IF_ERROR(s.read(*n->as_table(), &c));
+  }
+  PROFILED_RETURN_IF_ERROR(ReadString(root, "", "admin_token", &c.admin_token));
+  if (const toml::node* n = root.get("projects")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr) return KeyError("projects", "expected an array of tables ([[projects]])");
+    for (size_t i = 0; i < arr->size(); ++i) {
+      const toml::table* t = (*arr)[i].as_table();
+      if (t == nullptr) return KeyError("projects[" + std::to_string(i) + "]", "expected a table");
+      ProjectConfig p;
+      PROFILED_RETURN_IF_ERROR(ReadProject(*t, i, &p));
+      c.projects.push_back(std::move(p));
+    }
+  }
+  PROFILED_RETURN_IF_ERROR(ValidateConfig(c));
+  return c;
+}
+
+}  // namespace
+
+Status ValidateConfig(const Config& c) {
+  if (c.projects.empty())
+    return KeyError("projects", "at least one [[projects]] entry is required");
+  std::set<std::string> ids;
+  std::set<std::string> keys;
+  for (size_t i = 0; i < c.projects.size(); ++i) {
+    const auto& p = c.projects[i];
+    std::string prefix = "projects[" + std::to_string(i) + "]";
+    if (!ids.insert(p.id).second)
+      return KeyError(prefix + ".id", "duplicate project id \"" + p.id + "\"");
+    // A key must identify exactly one project, or one project's key could reach another's data.
+    if (!keys.insert("a:" + p.api_key).second) {
+      return KeyError(prefix + ".api_key", "already used by another project");
+    }
+    if (!keys.insert("s:" + p.secret_key).second) {
+      return KeyError(prefix + ".secret_key", "already used by another project");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ParseListen(std::string_view listen, std::string_view key, ServerConfig* server) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return KeyError(key, "expected HOST:PORT, got \"" + std::string(listen) + "\"");
+  }
+  std::string_view host = listen.substr(0, colon);
+  std::string_view port_text = listen.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port > 65535) {
+    return KeyError(key, "invalid port in \"" + std::string(listen) + "\"");
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  server->host = std::string(host);
+  server->port = static_cast<uint16_t>(port);
+  return Status::Ok();
+}
+
+Result<Config> ParseConfig(std::string_view toml_text) {
+  try {
+    toml::table root = toml::parse(toml_text);
+    return ParseTable(root);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument("config: line " + std::to_string(where.line) + ": " +
+                                   std::string(e.description()));
+  }
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument("config: cannot read file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str());
+}
+
+Config DemoConfig() {
+  Config c;
+  c.admin_token = "demo-admin-token";
+  c.projects.push_back(ProjectConfig{.id = "demo",
+                                     .api_key = "demo-api-key",
+                                     .secret_key = "demo-secret-key",
+                                     .dialect = ProfileDialect::kSeed});
+  return c;
+}
+
+}  // namespace profiled

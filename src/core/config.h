@@ -1,0 +1,79 @@
+// Config: the server's settings, read from TOML (CONTRACT.md §2) and validated whole.
+//
+// ParseConfig/LoadConfig return either a complete, valid Config or an InvalidArgument
+// whose message names the offending key ("storage.durability: ..."). A Config is a plain
+// value; after start-up it is shared read-only between threads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace profiled {
+
+enum class ProfileDialect { kSeed, kAmplitude };
+
+// kFsync: a 2xx means the events are in the fsynced write-ahead log.
+// kBuffered: a 2xx means the log was written to the OS; survives a process crash, not
+// a power failure.
+enum class Durability { kFsync, kBuffered };
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 0;              // 0 = one per core
+  int max_connections = 10000;  // beyond this, new connections get 503 and are closed
+  int idle_timeout_ms = 60000;  // keep-alive connection with no request in flight
+  int read_timeout_ms = 30000;  // from the first byte of a request to its last
+  std::string cors_allow_origin = "*";
+};
+
+struct StorageConfig {
+  std::string backend = "rocksdb";
+  std::string path = "./data";
+  Durability durability = Durability::kFsync;
+  int block_cache_mb = 512;
+  int event_retention_days = 90;
+};
+
+struct IngestConfig {
+  double throttle_events_per_second = 0;  // per user_id and per device_id; 0 = off
+  int dedup_window_days = 7;              // insert_id de-duplication window
+};
+
+struct ProjectConfig {
+  std::string id;
+  std::string api_key;
+  std::string secret_key;
+  ProfileDialect dialect = ProfileDialect::kSeed;
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  IngestConfig ingest;
+  std::string admin_token;
+  std::vector<ProjectConfig> projects;
+};
+
+// Parses TOML text. Unknown keys are errors too, so a typo never silently falls back to
+// a default.
+Result<Config> ParseConfig(std::string_view toml_text);
+
+// Reads and parses a file; a missing or unreadable file is an error naming the path.
+Result<Config> LoadConfig(const std::string& path);
+
+// The configuration `profiled serve` uses without --config: one project "demo" with
+// fixed, printed keys.
+Config DemoConfig();
+
+// Parses "HOST:PORT" into the server config; the error names `key`.
+Status ParseListen(std::string_view listen, std::string_view key, ServerConfig* server);
+
+// Checks cross-field rules (unique ids and keys, at least one project).
+Status ValidateConfig(const Config& config);
+
+}  // namespace profiled

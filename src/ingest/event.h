@@ -1,0 +1,69 @@
+// The domain form of what ingestion applies: events and user-property operations.
+//
+// src/api parses the wire JSON into these; everything in src/ingest works on them and
+// never sees the request JSON. Property values are boost::json::value because Amplitude
+// properties are dynamically typed (strings, numbers, booleans, arrays, objects); it is
+// the value type here, not a wire format. Plain values; not thread-safe to share mutably.
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace profiled::ingest {
+
+// Amplitude's user-property operations, in the order they apply within one event
+// (the order the Amplitude SDKs use for their local identity store: clearAll, unset,
+// set, setOnce, add, append, prepend, preInsert, postInsert, remove).
+enum class PropertyOpKind {
+  kClearAll = 0,
+  kUnset,
+  kSet,
+  kSetOnce,
+  kAdd,
+  kAppend,
+  kPrepend,
+  kPreInsert,
+  kPostInsert,
+  kRemove,
+};
+
+struct PropertyOp {
+  PropertyOpKind kind;
+  std::string key;           // empty for kClearAll
+  boost::json::value value;  // unused for kClearAll and kUnset
+};
+
+// User-level fields Amplitude tracks itself, as sent on the event.
+struct BuiltinUpdate {
+  // platform, os_name, os_version, device_brand, device_manufacturer, device_model,
+  // carrier: when any is present the whole group is replaced (absent ones are cleared).
+  boost::json::object device;
+  // country, region, city, dma: the same rule.
+  boost::json::object location;
+  // app_version, language, library, paying, start_version: each set on its own.
+  boost::json::object single;
+};
+
+enum class EventOrigin {
+  kTrack,        // an ordinary event: counts as activity, is logged
+  kIdentify,     // $identify / $groupidentify event: logged, not activity
+  kIdentifyApi,  // POST /identify: neither logged nor activity
+};
+
+struct Event {
+  EventOrigin origin = EventOrigin::kTrack;
+  std::string user_id;    // empty = none
+  std::string device_id;  // empty = none
+  std::string event_type;
+  std::string insert_id;  // empty = none
+  int64_t time_ms = 0;    // the event's time, epoch ms (defaulted to upload time)
+  // Already in application order (sorted by kind, stable within a kind).
+  std::vector<PropertyOp> property_ops;
+  bool skip_user_properties = false;  // $skip_user_properties_sync
+  BuiltinUpdate builtins;
+  std::string json;  // the event object as received, for the event log
+};
+
+}  // namespace profiled::ingest

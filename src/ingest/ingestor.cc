@@ -1,0 +1,168 @@
+#include "ingest/ingestor.h"
+
+#include "core/log.h"
+#include "ingest/builtins.h"
+#include "ingest/identity.h"
+#include "ingest/property_ops.h"
+#include "store/keys.h"
+
+namespace profiled::ingest {
+
+namespace {
+constexpr int64_t kDayMs = 86400000;
+constexpr int64_t kRetentionEveryMs = 3600000;
+}  // namespace
+
+Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& clock,
+                   Metrics* metrics)
+    : store_(store),
+      options_(std::move(options)),
+      clock_(clock),
+      metrics_(metrics),
+      working_(store),
+      throttle_(options_.throttle_events_per_second, clock) {}
+
+Ingestor::~Ingestor() { Stop(); }
+
+void Ingestor::Start() {
+  writer_ = std::thread([this] { Run(); });
+}
+
+void Ingestor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void Ingestor::Submit(IngestBatch batch, Callback done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(batch), std::move(done)});
+      cv_.notify_one();
+      return;
+    }
+  }
+  IngestResult r;
+  r.status = Status::Unavailable("server is shutting down");
+  done(std::move(r));
+}
+
+void Ingestor::Run() {
+  std::vector<Pending> group;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty() && stopping_) break;
+      size_t events = 0;
+      while (!queue_.empty() && (group.empty() || events < options_.max_group_events)) {
+        events += queue_.front().batch.events.size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (!group.empty()) ProcessGroup(group);
+    group.clear();
+    int64_t now = clock_.NowMs();
+    if (now - last_retention_ms_ >= kRetentionEveryMs) {
+      last_retention_ms_ = now;
+      Status s = EnforceRetention();
+      if (!s.ok()) LogError("event log retention failed: " + s.ToString());
+    }
+  }
+}
+
+void Ingestor::ProcessGroup(std::vector<Pending>& group) {
+  int64_t now = clock_.NowMs();
+  std::vector<IngestResult> results(group.size());
+  Status commit;
+  for (size_t i = 0; i < group.size() && commit.ok(); ++i) {
+    IngestBatch& batch = group[i].batch;
+    if (throttle_.enabled()) {
+      ThrottleReport report = throttle_.Admit(batch.project, batch.events);
+      if (report.any()) {
+        results[i].status = Status::Throttled("Too many requests for some devices and users");
+        results[i].throttle = std::move(report);
+        continue;
+      }
+    }
+    for (const Event& e : batch.events) {
+      bool duplicate = false;
+      commit = ApplyEvent(batch.project, e, now, &duplicate);
+      if (!commit.ok()) break;
+      results[i].deduplicated += duplicate ? 1 : 0;
+    }
+    results[i].accepted = batch.events.size();
+  }
+  if (commit.ok()) {
+    store::WriteSet writes;
+    commit = working_.Flush(&writes);
+    if (commit.ok()) commit = store_.Commit(writes, options_.sync);
+  }
+  working_.Finish(commit.ok());
+  if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());
+
+  for (size_t i = 0; i < group.size(); ++i) {
+    IngestResult& r = results[i];
+    // A failed group applies nothing: every batch not already refused gets the error.
+    if (!commit.ok() && r.status.ok()) {
+      r.status = Status::Unavailable("the store could not persist the batch; retry");
+      r.accepted = 0;
+      r.deduplicated = 0;
+    }
+    if (metrics_ != nullptr) {
+      if (r.status.ok()) {
+        metrics_->AddEventsIngested(r.accepted - r.deduplicated);
+        metrics_->AddEventsDeduplicated(r.deduplicated);
+      } else if (r.status.code() == ErrorCode::kThrottled) {
+        metrics_->AddEventsThrottled(group[i].batch.events.size());
+      }
+    }
+    group[i].done(std::move(r));
+  }
+}
+
+Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t now,
+                            bool* duplicate) {
+  std::string scope;
+  if (!e.insert_id.empty()) {
+    // Amplitude de-duplicates an insert_id per device; events without one per user.
+    scope = e.device_id.empty() ? "u" + e.user_id : "d" + e.device_id;
+    bool seen = false;
+    PROFILED_RETURN_IF_ERROR(working_.SeenInsertId(
+        project, scope, e.insert_id, now - options_.dedup_window_days * kDayMs, &seen));
+    if (seen) {
+      *duplicate = true;
+      return Status::Ok();
+    }
+  }
+  uint64_t amplitude_id = 0;
+  Profile* profile = nullptr;
+  PROFILED_RETURN_IF_ERROR(
+      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &profile));
+  if (!e.device_id.empty()) profile->device_id = e.device_id;
+  ApplyBuiltins(e.builtins, &profile->builtins);
+  if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
+  if (!e.skip_user_properties) ApplyPropertyOps(e.property_ops, &profile->properties);
+  if (e.origin != EventOrigin::kIdentifyApi) {
+    working_.AppendEvent(project, now, store::EventRecord{amplitude_id, e.time_ms, e.json});
+  }
+  if (!scope.empty()) working_.RememberInsertId(project, scope, e.insert_id, now);
+  return Status::Ok();
+}
+
+Status Ingestor::EnforceRetention() {
+  int64_t cutoff = clock_.NowMs() - static_cast<int64_t>(options_.event_retention_days) * kDayMs;
+  for (const auto& project : options_.projects) {
+    PROFILED_RETURN_IF_ERROR(store_.DeleteRange(store::Table::kEvents,
+                                                store::EventKeyLowerBound(project, 0),
+                                                store::EventKeyLowerBound(project, cutoff)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace profiled::ingest

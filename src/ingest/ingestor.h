@@ -1,0 +1,104 @@
+// Ingestor: applies validated event batches to the store, one writer thread, group commit.
+//
+// Submit() may be called from any thread (the HTTP I/O threads). The writer thread takes
+// every batch queued since its last commit, applies them in arrival order (so events of
+// one device apply in order) through one WorkingSet, and commits the result as a single
+// atomic Store write, fsynced when options.sync is set. Only then does it call each
+// batch's callback, so a success means the batch is durable. If the commit fails, no
+// batch of the group is applied and each callback gets the error.
+//
+// A batch is applied whole or not at all: throttling rejects the whole batch; a store
+// error fails the whole group. Callbacks run on the writer thread and must be cheap
+// (post the answer back to the connection's executor).
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/metrics.h"
+#include "core/status.h"
+#include "ingest/event.h"
+#include "ingest/throttle.h"
+#include "ingest/working_set.h"
+#include "store/store.h"
+
+namespace profiled::ingest {
+
+struct IngestBatch {
+  std::string project;
+  std::vector<Event> events;
+};
+
+struct IngestResult {
+  // OK (durable), Throttled (nothing applied; see throttle), Unavailable (shutting down,
+  // nothing applied) or the store's error (nothing applied).
+  Status status;
+  size_t accepted = 0;      // events acknowledged, duplicates included
+  size_t deduplicated = 0;  // of those, skipped as already-seen insert_ids
+  ThrottleReport throttle;
+};
+
+struct IngestorOptions {
+  bool sync = true;  // fsync each commit
+  int dedup_window_days = 7;
+  int event_retention_days = 90;
+  double throttle_events_per_second = 0;
+  std::vector<std::string> projects;  // for the retention sweep
+  size_t max_group_events = 20000;    // a commit group closes once it holds this many
+};
+
+class Ingestor {
+ public:
+  using Callback = std::function<void(IngestResult)>;
+
+  // Borrows store, clock and metrics (metrics may be null); all must outlive this.
+  Ingestor(store::Store& store, IngestorOptions options, const Clock& clock, Metrics* metrics);
+  ~Ingestor();
+  Ingestor(const Ingestor&) = delete;
+  Ingestor& operator=(const Ingestor&) = delete;
+
+  void Start();
+  // Stops taking batches, applies and commits everything already queued, joins the
+  // writer. Idempotent.
+  void Stop();
+
+  // Queues a batch. `done` runs exactly once, on the writer thread (or inline with
+  // Unavailable after Stop).
+  void Submit(IngestBatch batch, Callback done);
+
+  // Deletes logged events whose ingest time is older than the retention. The writer
+  // calls it hourly; public for tests.
+  Status EnforceRetention();
+
+ private:
+  struct Pending {
+    IngestBatch batch;
+    Callback done;
+  };
+  void Run();
+  void ProcessGroup(std::vector<Pending>& group);
+  Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
+
+  store::Store& store_;
+  const IngestorOptions options_;
+  const Clock& clock_;
+  Metrics* metrics_;
+  WorkingSet working_;  // writer thread only
+  Throttle throttle_;   // writer thread only
+  int64_t last_retention_ms_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;  // guarded by mu_
+  bool stopping_ = false;      // guarded by mu_
+  std::thread writer_;
+};
+
+}  // namespace profiled::ingest

@@ -1,0 +1,149 @@
+#include "ingest/property_ops.h"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+namespace profiled::ingest {
+
+namespace json = boost::json;
+
+namespace {
+
+// The values an array operation carries: an array's elements, or the single value.
+json::array AsValues(const json::value& v) {
+  if (v.is_array()) return v.get_array();
+  json::array a;
+  a.push_back(v);
+  return a;
+}
+
+// The existing value as an array (a scalar becomes a one-element array).
+json::array AsArray(const json::value& existing) {
+  if (existing.is_array()) return existing.get_array();
+  json::array a;
+  a.push_back(existing);
+  return a;
+}
+
+bool Contains(const json::array& a, const json::value& v) {
+  return std::find(a.begin(), a.end(), v) != a.end();
+}
+
+// Reads a number from a JSON number or a numeric string. False for anything else.
+bool ReadNumber(const json::value& v, json::value* out) {
+  if (v.is_int64() || v.is_uint64() || v.is_double()) {
+    *out = v;
+    return true;
+  }
+  if (!v.is_string()) return false;
+  const json::string& s = v.get_string();
+  const char* begin = s.data();
+  const char* end = s.data() + s.size();
+  int64_t i = 0;
+  auto ri = std::from_chars(begin, end, i);
+  if (ri.ec == std::errc() && ri.ptr == end) {
+    *out = i;
+    return true;
+  }
+  double d = 0;
+  auto rd = std::from_chars(begin, end, d);
+  if (rd.ec == std::errc() && rd.ptr == end && std::isfinite(d)) {
+    *out = d;
+    return true;
+  }
+  return false;
+}
+
+double ToDouble(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return v.get_double();
+}
+
+// a + b, exact in int64 when both are integers and the sum fits.
+json::value AddNumbers(const json::value& a, const json::value& b) {
+  if (a.is_int64() && b.is_int64()) {
+    int64_t r = 0;
+    if (!__builtin_add_overflow(a.get_int64(), b.get_int64(), &r)) return r;
+  }
+  double d = ToDouble(a) + ToDouble(b);
+  if (std::floor(d) == d && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+  return d;
+}
+
+void Apply(const PropertyOp& op, json::object* props) {
+  switch (op.kind) {
+    case PropertyOpKind::kClearAll: props->clear(); return;
+    case PropertyOpKind::kUnset: props->erase(op.key); return;
+    case PropertyOpKind::kSet: (*props)[op.key] = op.value; return;
+    case PropertyOpKind::kSetOnce:
+      if (!props->contains(op.key)) (*props)[op.key] = op.value;
+      return;
+    case PropertyOpKind::kAdd: {
+      json::value delta;
+      if (!ReadNumber(op.value, &delta)) return;
+      auto it = props->find(op.key);
+      if (it == props->end()) {
+        (*props)[op.key] = delta;
+        return;
+      }
+      json::value current;
+      if (!ReadNumber(it->value(), &current)) return;
+      it->value() = AddNumbers(current, delta);
+      return;
+    }
+    case PropertyOpKind::kAppend:
+    case PropertyOpKind::kPostInsert: {
+      bool unique = op.kind == PropertyOpKind::kPostInsert;
+      auto it = props->find(op.key);
+      json::array result = it == props->end() ? json::array() : AsArray(it->value());
+      for (const auto& v : AsValues(op.value)) {
+        if (!unique || !Contains(result, v)) result.push_back(v);
+      }
+      (*props)[op.key] = std::move(result);
+      return;
+    }
+    case PropertyOpKind::kPrepend:
+    case PropertyOpKind::kPreInsert: {
+      bool unique = op.kind == PropertyOpKind::kPreInsert;
+      auto it = props->find(op.key);
+      json::array existing = it == props->end() ? json::array() : AsArray(it->value());
+      json::array front;
+      for (const auto& v : AsValues(op.value)) {
+        if (unique && (Contains(existing, v) || Contains(front, v))) continue;
+        front.push_back(v);
+      }
+      for (auto& v : existing) front.push_back(std::move(v));
+      (*props)[op.key] = std::move(front);
+      return;
+    }
+    case PropertyOpKind::kRemove: {
+      auto it = props->find(op.key);
+      if (it == props->end()) return;
+      json::array values = AsValues(op.value);
+      json::array kept;
+      for (auto& v : AsArray(it->value())) {
+        if (!Contains(values, v)) kept.push_back(std::move(v));
+      }
+      it->value() = std::move(kept);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void ApplyPropertyOps(const std::vector<PropertyOp>& ops, json::object* properties) {
+  for (const auto& op : ops) Apply(op, properties);
+}
+
+void SortPropertyOps(std::vector<PropertyOp>* ops) {
+  std::stable_sort(ops->begin(), ops->end(), [](const PropertyOp& a, const PropertyOp& b) {
+    return static_cast<int>(a.kind) < static_cast<int>(b.kind);
+  });
+}
+
+}  // namespace profiled::ingest

@@ -1,0 +1,52 @@
+// Throttle: Amplitude's per-id event rate limit (events per second per user_id and per
+// device_id), off when the rate is 0.
+//
+// Each id has a token bucket holding up to one second of events, refilled continuously.
+// A batch is admitted whole or not at all: if any id in it lacks the tokens for its
+// events, nothing is taken and the report names the ids and events. Used only by the
+// ingest writer thread; not thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "ingest/event.h"
+
+namespace profiled::ingest {
+
+struct ThrottleReport {
+  double eps_threshold = 0;
+  std::vector<int> throttled_events;             // batch indices
+  std::map<std::string, int> throttled_devices;  // device_id -> events sent in the batch
+  std::map<std::string, int> throttled_users;    // user_id -> events sent in the batch
+  bool any() const { return !throttled_events.empty(); }
+};
+
+class Throttle {
+ public:
+  Throttle(double events_per_second, const Clock& clock) : eps_(events_per_second), clock_(clock) {}
+
+  bool enabled() const { return eps_ > 0; }
+
+  // Admits the batch (taking tokens) and returns an empty report, or returns which ids
+  // and events are over the limit and takes nothing.
+  ThrottleReport Admit(const std::string& project, const std::vector<Event>& events);
+
+ private:
+  struct Bucket {
+    double tokens;
+    int64_t updated_ms;
+  };
+  double Refill(Bucket& b, int64_t now) const;
+  void Prune(int64_t now);
+
+  double eps_;
+  const Clock& clock_;
+  std::unordered_map<std::string, Bucket> buckets_;
+  int admits_since_prune_ = 0;
+};
+
+}  // namespace profiled::ingest

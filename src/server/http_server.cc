@@ -1,0 +1,344 @@
+#include "server/http_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "core/log.h"
+#include "server/gzip.h"
+#include "server/response_writer.h"
+#include "server/routes.h"
+
+namespace profiled::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
+      : config_(config), endpoints_(endpoints), metrics_(metrics) {
+    int threads = config.threads > 0
+                      ? config.threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < threads; ++i) {
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
+      sessions_.emplace_back();
+    }
+    for (int r = 0; r < static_cast<int>(Route::kCount); ++r) {
+      route_metric_[r] = metrics_.RegisterRoute(RouteName(static_cast<Route>(r)));
+    }
+  }
+
+  Status Start() {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(config_.host, ec);
+    if (ec)
+      return Status::InvalidArgument("config: server.listen: bad host \"" + config_.host + "\"");
+    acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+    tcp::endpoint endpoint(address, config_.port);
+    if (acceptor_->open(endpoint.protocol(), ec); ec) return BindError(ec);
+    acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (acceptor_->bind(endpoint, ec); ec) return BindError(ec);
+    if (acceptor_->listen(asio::socket_base::max_listen_connections, ec); ec) return BindError(ec);
+    port_ = acceptor_->local_endpoint().port();
+    asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+    for (auto& ctx : contexts_) {
+      threads_.emplace_back([c = ctx.get()] { c->run(); });
+    }
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Stop(int grace_ms) {
+    if (stopping_.exchange(true)) return;
+    asio::post(*contexts_[0], [this] {
+      boost::system::error_code ignored;
+      if (acceptor_) acceptor_->close(ignored);
+    });
+    for (size_t i = 0; i < contexts_.size(); ++i) {
+      asio::post(*contexts_[i], [this, i] {
+        for (Session* s : sessions_[i]) {
+          if (s->idle) s->stream.socket().cancel();
+        }
+      });
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      drained_.wait_for(lock, std::chrono::milliseconds(grace_ms),
+                        [&] { return open_connections_.load() == 0; });
+    }
+    guards_.clear();
+    for (auto& ctx : contexts_) ctx->stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  struct Session {
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    bool idle = true;  // waiting for the first byte of a request
+  };
+
+  Status BindError(const boost::system::error_code& ec) {
+    return Status::InvalidArgument("cannot listen on " + config_.host + ":" +
+                                   std::to_string(config_.port) + ": " + ec.message());
+  }
+
+  awaitable<void> Accept() {
+    size_t next = 0;
+    while (!stopping_) {
+      asio::io_context& ctx = *contexts_[next++ % contexts_.size()];
+      auto [ec, socket] = co_await acceptor_->async_accept(ctx, kAsTuple);
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted) co_return;
+        // Out of file descriptors and similar: back off instead of spinning.
+        LogWarn("accept failed: " + ec.message());
+        asio::steady_timer t(*contexts_[0], std::chrono::milliseconds(50));
+        co_await t.async_wait(kAsTuple);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      if (open_connections_.fetch_add(1) >= config_.max_connections) {
+        asio::co_spawn(ctx, Refuse(std::move(socket)), asio::detached);
+        continue;
+      }
+      metrics_.SetConnections(open_connections_.load());
+      size_t index = (next - 1) % contexts_.size();
+      asio::co_spawn(ctx, Serve(std::move(socket), index), asio::detached);
+    }
+  }
+
+  void ConnectionClosed() {
+    int64_t left = open_connections_.fetch_sub(1) - 1;
+    metrics_.SetConnections(left);
+    if (left == 0 && stopping_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      drained_.notify_all();
+    }
+  }
+
+  awaitable<void> Refuse(tcp::socket socket) {
+    std::string out;
+    WriteResponse({503, "application/json", R"({"code":503,"error":"too many connections"})"},
+                  false, {}, &out);
+    co_await asio::async_write(socket, asio::buffer(out), kAsTuple);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    ConnectionClosed();
+  }
+
+  awaitable<void> Serve(tcp::socket socket, size_t context_index) {
+    Session session(std::move(socket));
+    sessions_[context_index].insert(&session);
+    beast::flat_buffer buffer;
+    std::string out;
+    std::string decoded;
+    while (!stopping_) {
+      out.clear();
+      bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
+      if (!out.empty()) {
+        session.stream.expires_after(std::chrono::milliseconds(config_.read_timeout_ms));
+        auto [ec, n] = co_await asio::async_write(session.stream, asio::buffer(out), kAsTuple);
+        if (ec) break;
+      }
+      if (!keep_alive) break;
+    }
+    boost::system::error_code ignored;
+    session.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    session.stream.close();
+    sessions_[context_index].erase(&session);
+    ConnectionClosed();
+  }
+
+  // Reads and answers one request into `out`. Returns whether to keep the connection.
+  awaitable<bool> ServeOne(Session& session, beast::flat_buffer& buffer, std::string& out,
+                           std::string& decoded) {
+    http::request_parser<http::empty_body> header_parser;
+    header_parser.header_limit(kHeaderLimit);
+    session.idle = buffer.size() == 0;
+    session.stream.expires_after(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
+                                                                        : config_.read_timeout_ms));
+    auto [hec, hn] =
+        co_await http::async_read_header(session.stream, buffer, header_parser, kAsTuple);
+    session.idle = false;
+    if (hec) {
+      if (hec == http::error::header_limit) {
+        // No line end within the limit means the request line itself is too long.
+        auto data = buffer.cdata();
+        std::string_view seen(static_cast<const char*>(data.data()), data.size());
+        bool line_too_long = seen.find("\r\n") == std::string_view::npos;
+        WriteResponse(line_too_long ? api::HttpResponse{414, "text/plain; charset=utf-8",
+                                                        "request line exceeds 16 KiB"}
+                                    : api::HttpResponse{431, "text/plain; charset=utf-8",
+                                                        "request headers exceed 16 KiB"},
+                      false, {}, &out);
+      } else if (hec != http::error::end_of_stream && hec != beast::error::timeout &&
+                 hec != asio::error::operation_aborted && hec != asio::error::connection_reset &&
+                 hec != asio::error::eof && buffer.size() > 0) {
+        WriteResponse(
+            {400, "text/plain; charset=utf-8", "malformed HTTP request: " + hec.message()}, false,
+            {}, &out);
+      }
+      co_return false;
+    }
+    auto start = std::chrono::steady_clock::now();
+    const auto& header = header_parser.get();
+    std::string_view target = header.target();
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view query =
+        path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+    std::string_view method = header.method_string();
+    Route route = MatchRoute(method, path);
+    std::string origin(header[http::field::origin]);
+
+    http::request_parser<http::string_body> parser(std::move(header_parser));
+    size_t limit = BodyLimit(route);
+    parser.body_limit(limit);
+    if (!parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(session.stream, asio::buffer(kContinue), kAsTuple);
+      }
+      session.stream.expires_after(std::chrono::milliseconds(config_.read_timeout_ms));
+      auto [bec, bn] = co_await http::async_read(session.stream, buffer, parser, kAsTuple);
+      if (bec == http::error::body_limit) {
+        Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
+               false, origin, start, &out);
+        co_return false;
+      }
+      if (bec) co_return false;
+    }
+    auto& request = parser.get();
+    bool keep_alive = request.keep_alive() && !stopping_;
+
+    api::HttpRequest req;
+    req.method = method;
+    req.query = query;
+    req.authorization = request[http::field::authorization];
+    req.content_type = request[http::field::content_type];
+    req.body = request.body();
+    req.wire_body_size = request.body().size();
+    std::string_view encoding = request[http::field::content_encoding];
+    if (!encoding.empty() && !beast::iequals(encoding, "identity")) {
+      if (!beast::iequals(encoding, "gzip") && !beast::iequals(encoding, "deflate")) {
+        Finish(route,
+               {415, "application/json",
+                R"({"code":415,"error":"Unsupported Content-Encoding: only gzip is accepted"})"},
+               keep_alive, origin, start, &out);
+        co_return keep_alive;
+      }
+      Status s = Gunzip(request.body(), limit, &decoded);
+      if (!s.ok()) {
+        bool too_large = s.code() == ErrorCode::kPayloadTooLarge;
+        Finish(route,
+               {too_large ? 413 : 400, "application/json",
+                too_large ? R"({"code":413,"error":"Payload too large"})"
+                          : R"({"code":400,"error":"Invalid gzip request body"})"},
+               too_large ? false : keep_alive, origin, start, &out);
+        co_return too_large ? false : keep_alive;
+      }
+      req.body = decoded;
+    }
+
+    api::HttpResponse response;
+    switch (route) {
+      case Route::kHttpApi:
+      case Route::kBatch:
+      case Route::kIdentify: response = co_await Ingest(session, route, req); break;
+      case Route::kProfile: response = endpoints_.Profile(req); break;
+      case Route::kHealth: response = endpoints_.Health(); break;
+      case Route::kMetrics: response = endpoints_.MetricsText(); break;
+      case Route::kPreflight:
+        WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
+                       config_.cors_allow_origin, &out);
+        metrics_.RecordRequest(route_metric_[static_cast<int>(route)], 204, Seconds(start));
+        co_return keep_alive;
+      case Route::kMethodNotAllowed:
+        response = {405, "application/json",
+                    R"({"code":405,"error":"Method not allowed on this path"})"};
+        break;
+      case Route::kNotFound:
+      case Route::kCount: response = {404, "text/plain", ""}; break;
+    }
+    Finish(route, response, keep_alive, origin, start, &out);
+    co_return keep_alive;
+  }
+
+  // Submits to the ingest pipeline and resumes this connection's coroutine, on its own
+  // thread, once the batch is durable or refused.
+  awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
+    auto executor = session.stream.get_executor();
+    co_return co_await asio::async_initiate<decltype(use_awaitable), void(api::HttpResponse)>(
+        [this, route, &req, executor](auto handler) {
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          api::Endpoints::Respond respond = [shared, executor](api::HttpResponse r) {
+            asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
+          };
+          if (route == Route::kIdentify) {
+            endpoints_.Identify(req, respond);
+          } else {
+            endpoints_.TrackEvents(req, respond);
+          }
+        },
+        use_awaitable);
+  }
+
+  void Finish(Route route, const api::HttpResponse& response, bool keep_alive,
+              std::string_view origin, std::chrono::steady_clock::time_point start,
+              std::string* out) {
+    std::string_view allow_origin;
+    if (!origin.empty())
+      allow_origin =
+          config_.cors_allow_origin == "*" ? std::string_view("*") : config_.cors_allow_origin;
+    WriteResponse(response, keep_alive, allow_origin, out);
+    metrics_.RecordRequest(route_metric_[static_cast<int>(route)], response.status, Seconds(start));
+  }
+
+  static double Seconds(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  const ServerConfig config_;
+  api::Endpoints& endpoints_;
+  Metrics& metrics_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::unordered_set<Session*>> sessions_;  // [i] touched only on context i
+  std::vector<std::thread> threads_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  int route_metric_[static_cast<int>(Route::kCount)] = {};
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> open_connections_{0};
+  std::mutex mu_;
+  std::condition_variable drained_;
+};
+
+HttpServer::HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(config, endpoints, metrics)) {}
+HttpServer::~HttpServer() { Stop(); }
+Status HttpServer::Start() { return impl_->Start(); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+
+}  // namespace profiled::server

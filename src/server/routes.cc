@@ -1,0 +1,48 @@
+#include "server/routes.h"
+
+namespace profiled::server {
+
+namespace {
+constexpr size_t kMiB = 1024 * 1024;
+}
+
+Route MatchRoute(std::string_view method, std::string_view path) {
+  if (method == "OPTIONS") return Route::kPreflight;
+  bool get = method == "GET";
+  bool post = method == "POST";
+  auto pick = [](bool allowed, Route r) { return allowed ? r : Route::kMethodNotAllowed; };
+  if (path == "/v1/userprofile") return pick(get, Route::kProfile);
+  if (path == "/2/httpapi") return pick(post, Route::kHttpApi);
+  if (path == "/batch") return pick(post, Route::kBatch);
+  if (path == "/identify") return pick(get || post, Route::kIdentify);
+  if (path == "/healthz") return pick(get, Route::kHealth);
+  if (path == "/metrics") return pick(get, Route::kMetrics);
+  return Route::kNotFound;
+}
+
+size_t BodyLimit(Route route) {
+  switch (route) {
+    case Route::kBatch: return 20 * kMiB;
+    case Route::kHttpApi:
+    case Route::kIdentify: return kMiB;
+    default: return 64 * 1024;  // no other route reads a body
+  }
+}
+
+const char* RouteName(Route route) {
+  switch (route) {
+    case Route::kHttpApi: return "/2/httpapi";
+    case Route::kBatch: return "/batch";
+    case Route::kIdentify: return "/identify";
+    case Route::kProfile: return "/v1/userprofile";
+    case Route::kHealth: return "/healthz";
+    case Route::kMetrics: return "/metrics";
+    case Route::kPreflight: return "OPTIONS";
+    case Route::kMethodNotAllowed: return "method_not_allowed";
+    case Route::kNotFound:
+    case Route::kCount: return "not_found";
+  }
+  return "not_found";
+}
+
+}  // namespace profiled::server

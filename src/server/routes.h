@@ -1,0 +1,32 @@
+// Routes: which endpoint a method and path reach, and each route's body limit.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace profiled::server {
+
+enum class Route {
+  kHttpApi = 0,       // POST /2/httpapi
+  kBatch,             // POST /batch
+  kIdentify,          // GET|POST /identify
+  kProfile,           // GET /v1/userprofile
+  kHealth,            // GET /healthz
+  kMetrics,           // GET /metrics
+  kPreflight,         // OPTIONS on any path (CORS)
+  kMethodNotAllowed,  // a known path with the wrong method
+  kNotFound,          // any other path
+  kCount,
+};
+
+Route MatchRoute(std::string_view method, std::string_view path);
+
+// The largest body accepted, before and after gzip decoding.
+size_t BodyLimit(Route route);
+
+// The label /metrics uses.
+const char* RouteName(Route route);
+
+}  // namespace profiled::server

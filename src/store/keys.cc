@@ -1,0 +1,73 @@
+#include "store/keys.h"
+
+#include "core/coding.h"
+
+namespace profiled::store {
+
+namespace {
+std::string WithPrefix(std::string_view project, char tag) {
+  std::string k = ProjectPrefix(project);
+  k.push_back(tag);
+  return k;
+}
+}  // namespace
+
+std::string ProjectPrefix(std::string_view project) {
+  std::string k;
+  PutLengthPrefixed(&k, project);
+  return k;
+}
+
+std::string UserKey(std::string_view project, std::string_view user_id) {
+  std::string k = WithPrefix(project, 'u');
+  k.append(user_id);
+  return k;
+}
+
+std::string DeviceKey(std::string_view project, std::string_view device_id) {
+  std::string k = WithPrefix(project, 'd');
+  k.append(device_id);
+  return k;
+}
+
+std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id) {
+  std::string k = WithPrefix(project, 'm');
+  PutFixed64BE(&k, merged_amplitude_id);
+  return k;
+}
+
+std::string ProfileKey(std::string_view project, uint64_t amplitude_id) {
+  std::string k = ProjectPrefix(project);
+  PutFixed64BE(&k, amplitude_id);
+  return k;
+}
+
+std::string DedupKey(std::string_view project, std::string_view scope, std::string_view insert_id) {
+  std::string k = ProjectPrefix(project);
+  PutLengthPrefixed(&k, scope);
+  k.append(insert_id);
+  return k;
+}
+
+std::string EventKey(std::string_view project, int64_t ingest_ms, uint64_t seq) {
+  std::string k = ProjectPrefix(project);
+  PutFixed64BE(&k, static_cast<uint64_t>(ingest_ms));
+  PutFixed64BE(&k, seq);
+  return k;
+}
+
+std::string EventKeyLowerBound(std::string_view project, int64_t ingest_ms) {
+  std::string k = ProjectPrefix(project);
+  PutFixed64BE(&k, static_cast<uint64_t>(ingest_ms < 0 ? 0 : ingest_ms));
+  return k;
+}
+
+std::string NextAmplitudeIdKey(std::string_view project) {
+  std::string k = WithPrefix(project, 'a');
+  return k;
+}
+
+std::string EventSeqKey() { return std::string("\0event_seq", 10); }
+std::string SchemaVersionKey() { return std::string("\0schema_version", 15); }
+
+}  // namespace profiled::store

@@ -1,0 +1,37 @@
+// Key layout of every table (docs/STORAGE.md is the reference).
+//
+// Every key starts with the project prefix varint(len(project)) + project, so a scan or
+// lookup in one project can never land on another's keys, even for a project id that is
+// a prefix of another. Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace profiled::store {
+
+std::string ProjectPrefix(std::string_view project);
+
+// kIdentity
+std::string UserKey(std::string_view project, std::string_view user_id);
+std::string DeviceKey(std::string_view project, std::string_view device_id);
+std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id);
+
+// kProfiles
+std::string ProfileKey(std::string_view project, uint64_t amplitude_id);
+
+// kDedup: scope is the event's device_id (or "u:" + user_id when it has none).
+std::string DedupKey(std::string_view project, std::string_view scope, std::string_view insert_id);
+
+// kEvents: ordered by ingest time, then by a sequence number unique per store.
+std::string EventKey(std::string_view project, int64_t ingest_ms, uint64_t seq);
+// The first key of `project` whose ingest time is >= ingest_ms.
+std::string EventKeyLowerBound(std::string_view project, int64_t ingest_ms);
+
+// kMeta
+std::string NextAmplitudeIdKey(std::string_view project);
+std::string EventSeqKey();
+std::string SchemaVersionKey();
+
+}  // namespace profiled::store

@@ -1,0 +1,40 @@
+#include "store/profile_lookup.h"
+
+#include "store/keys.h"
+
+namespace profiled::store {
+
+namespace {
+Status LookupId(Store& store, const std::string& key, uint64_t* id) {
+  std::string value;
+  PROFILED_RETURN_IF_ERROR(store.Get(Table::kIdentity, key, &value));
+  return DecodeId(value, id);
+}
+}  // namespace
+
+Status LookupUser(Store& store, std::string_view project, std::string_view user_id,
+                  uint64_t* amplitude_id) {
+  return LookupId(store, UserKey(project, user_id), amplitude_id);
+}
+
+Status LookupDevice(Store& store, std::string_view project, std::string_view device_id,
+                    uint64_t* amplitude_id) {
+  return LookupId(store, DeviceKey(project, device_id), amplitude_id);
+}
+
+Status ReadProfile(Store& store, std::string_view project, uint64_t amplitude_id,
+                   std::string* buffer, ProfileView* view) {
+  PROFILED_RETURN_IF_ERROR(store.Get(Table::kProfiles, ProfileKey(project, amplitude_id), buffer));
+  return DecodeProfile(*buffer, view);
+}
+
+Status FindProfile(Store& store, std::string_view project, std::string_view user_id,
+                   std::string_view device_id, uint64_t* amplitude_id, std::string* buffer,
+                   ProfileView* view) {
+  Status s = !user_id.empty() ? LookupUser(store, project, user_id, amplitude_id)
+                              : LookupDevice(store, project, device_id, amplitude_id);
+  PROFILED_RETURN_IF_ERROR(s);
+  return ReadProfile(store, project, *amplitude_id, buffer, view);
+}
+
+}  // namespace profiled::store

@@ -1,0 +1,91 @@
+#include "store/records.h"
+
+#include "core/coding.h"
+
+namespace profiled::store {
+
+namespace {
+constexpr char kProfileV1 = 1;
+constexpr char kEventV1 = 1;
+
+Status Bad(const char* what) { return Status::Corruption(std::string("cannot decode ") + what); }
+}  // namespace
+
+std::string EncodeProfile(const ProfileRecord& r) {
+  std::string out;
+  out.reserve(8 + r.user_id.size() + r.device_id.size() + r.builtins_json.size() +
+              r.properties_json.size());
+  out.push_back(kProfileV1);
+  PutLengthPrefixed(&out, r.user_id);
+  PutLengthPrefixed(&out, r.device_id);
+  PutLengthPrefixed(&out, r.builtins_json);
+  PutLengthPrefixed(&out, r.properties_json);
+  return out;
+}
+
+Status DecodeProfile(std::string_view in, ProfileView* v) {
+  if (in.empty() || in.front() != kProfileV1) return Bad("profile version");
+  in.remove_prefix(1);
+  if (!GetLengthPrefixed(&in, &v->user_id) || !GetLengthPrefixed(&in, &v->device_id) ||
+      !GetLengthPrefixed(&in, &v->builtins_json) || !GetLengthPrefixed(&in, &v->properties_json) ||
+      !in.empty()) {
+    return Bad("profile");
+  }
+  return Status::Ok();
+}
+
+Status DecodeProfile(std::string_view bytes, ProfileRecord* r) {
+  ProfileView v;
+  PROFILED_RETURN_IF_ERROR(DecodeProfile(bytes, &v));
+  r->user_id.assign(v.user_id);
+  r->device_id.assign(v.device_id);
+  r->builtins_json.assign(v.builtins_json);
+  r->properties_json.assign(v.properties_json);
+  return Status::Ok();
+}
+
+std::string EncodeId(uint64_t id) {
+  std::string out;
+  PutVarint64(&out, id);
+  return out;
+}
+
+Status DecodeId(std::string_view in, uint64_t* id) {
+  if (!GetVarint64(&in, id) || !in.empty()) return Bad("amplitude_id");
+  return Status::Ok();
+}
+
+std::string EncodeEvent(const EventRecord& r) {
+  std::string out;
+  out.reserve(20 + r.json.size());
+  out.push_back(kEventV1);
+  PutVarint64(&out, r.amplitude_id);
+  PutVarint64(&out, static_cast<uint64_t>(r.time_ms));
+  out.append(r.json);
+  return out;
+}
+
+Status DecodeEvent(std::string_view in, EventRecord* r) {
+  if (in.empty() || in.front() != kEventV1) return Bad("event version");
+  in.remove_prefix(1);
+  uint64_t time = 0;
+  if (!GetVarint64(&in, &r->amplitude_id) || !GetVarint64(&in, &time)) return Bad("event");
+  r->time_ms = static_cast<int64_t>(time);
+  r->json.assign(in);
+  return Status::Ok();
+}
+
+std::string EncodeDedup(int64_t first_seen_ms) {
+  std::string out;
+  PutFixed64BE(&out, static_cast<uint64_t>(first_seen_ms));
+  return out;
+}
+
+Status DecodeDedup(std::string_view in, int64_t* first_seen_ms) {
+  uint64_t v = 0;
+  if (!GetFixed64BE(&in, &v) || !in.empty()) return Bad("dedup entry");
+  *first_seen_ms = static_cast<int64_t>(v);
+  return Status::Ok();
+}
+
+}  // namespace profiled::store

@@ -1,0 +1,55 @@
+// Value encodings of the tables (docs/STORAGE.md is the reference).
+//
+// Every record starts with a format version byte so the layout can evolve. Decoders
+// return Corruption on bytes they cannot read; they never crash on bad input. Views
+// returned by the *View decoders point into the caller's buffer and live as long as it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace profiled::store {
+
+// The state of one user (one amplitude_id) as the Profile API serves it.
+struct ProfileRecord {
+  std::string user_id;    // empty while the user is anonymous
+  std::string device_id;  // the device of the newest event
+  // JSON object text of the fields Amplitude itself tracks per user (platform, country,
+  // first_used, ...).
+  std::string builtins_json = "{}";
+  // JSON object text of the custom user properties, served verbatim.
+  std::string properties_json = "{}";
+};
+
+struct ProfileView {
+  std::string_view user_id;
+  std::string_view device_id;
+  std::string_view builtins_json;
+  std::string_view properties_json;
+};
+
+std::string EncodeProfile(const ProfileRecord& record);
+Status DecodeProfile(std::string_view bytes, ProfileView* view);
+Status DecodeProfile(std::string_view bytes, ProfileRecord* record);
+
+// An amplitude_id value (kIdentity user/device/merge entries, kMeta counters).
+std::string EncodeId(uint64_t id);
+Status DecodeId(std::string_view bytes, uint64_t* id);
+
+// One ingested event as kept in the log.
+struct EventRecord {
+  uint64_t amplitude_id = 0;
+  int64_t time_ms = 0;  // the event's own time
+  std::string json;     // the event object as received, after id clean-up
+};
+std::string EncodeEvent(const EventRecord& record);
+Status DecodeEvent(std::string_view bytes, EventRecord* record);
+
+// A dedup entry: when the insert_id was first accepted.
+std::string EncodeDedup(int64_t first_seen_ms);
+Status DecodeDedup(std::string_view bytes, int64_t* first_seen_ms);
+
+}  // namespace profiled::store

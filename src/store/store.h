@@ -1,0 +1,91 @@
+// Store: the narrow storage interface every layer above talks to.
+//
+// The data model is a handful of ordered key-value tables (Table). Keys are built by
+// store/keys.h and always begin with the project, so projects never share a key. Writes
+// are grouped into a WriteSet and committed atomically; a Commit that returns OK with
+// sync=true is on stable storage. A backend needs only point reads, atomic multi-key
+// writes, ordered scans and range deletes, which is why a Redis Cluster backend can slot
+// in later (keys hash-tagged by project) without touching ingest or api.
+//
+// Thread-safety: every method may be called from any thread concurrently. Reads see
+// every Commit that returned before they started.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/status.h"
+
+namespace profiled::store {
+
+enum class Table : uint8_t {
+  kMeta = 0,  // counters and schema version
+  kIdentity,  // user_id -> amplitude_id, device_id -> amplitude_id, merges
+  kProfiles,  // amplitude_id -> ProfileRecord
+  kDedup,     // (scope, insert_id) -> time first seen; expires after the dedup window
+  kEvents,    // (ingest time, sequence) -> EventRecord; expires after the retention
+};
+inline constexpr int kTableCount = 5;
+
+// An ordered list of puts and deletes applied all-or-nothing by Store::Commit.
+class WriteSet {
+ public:
+  struct Op {
+    Table table;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+  void Put(Table table, std::string key, std::string value) {
+    ops_.push_back({table, false, std::move(key), std::move(value)});
+  }
+  void Delete(Table table, std::string key) { ops_.push_back({table, true, std::move(key), {}}); }
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+  void Clear() { ops_.clear(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Reads one value into *value (overwritten). NotFound if absent; IoError/Corruption if
+  // the backend fails.
+  virtual Status Get(Table table, std::string_view key, std::string* value) = 0;
+
+  // Applies every op of `writes` atomically. With sync, returns only after the write is
+  // on stable storage (one fsync is shared by concurrent commits).
+  virtual Status Commit(const WriteSet& writes, bool sync) = 0;
+
+  // Calls fn(key, value) for keys in [begin, end) in order, until fn returns false. The
+  // views are valid only during the call.
+  virtual Status Scan(Table table, std::string_view begin, std::string_view end,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+
+  // Deletes every key in [begin, end).
+  virtual Status DeleteRange(Table table, std::string_view begin, std::string_view end) = 0;
+
+  // Approximate bytes on disk, for /metrics.
+  virtual uint64_t ApproximateSizeBytes() = 0;
+};
+
+struct RocksDbOptions {
+  std::string path;
+  size_t block_cache_bytes = 512ull << 20;
+  int dedup_window_days = 7;  // dedup entries older than this are dropped at compaction
+  const Clock* clock = &SystemClock::Instance();
+};
+
+// Opens (creating if needed) the embedded RocksDB store at options.path.
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const RocksDbOptions& options);
+
+}  // namespace profiled::store
