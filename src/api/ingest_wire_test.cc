@@ -1,0 +1,261 @@
+#include "api/ingest_wire.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace profiled::api {
+namespace {
+
+namespace json = boost::json;
+using ingest::PropertyOpKind;
+
+constexpr int64_t kNow = 1767225600000;
+
+struct Outcome {
+  bool ok;
+  ParsedBatch batch;
+  IngestRejection rejection;
+  json::object body;  // the 400/413 body, parsed
+};
+
+Outcome Parse(const std::string& body) {
+  Outcome o;
+  o.ok = ParseEventBatch(body, kNow, &o.batch, &o.rejection);
+  if (!o.ok) o.body = json::parse(RejectionBody(o.rejection)).as_object();
+  return o;
+}
+
+std::string Batch(const std::string& events, const std::string& extra = "") {
+  return R"({"api_key":"k",)" + extra + R"("events":)" + events + "}";
+}
+
+TEST(IngestWire, ParsesAnSdkBatch) {
+  Outcome o = Parse(R"({"api_key":"key-1","events":[{"user_id":"user-1","device_id":"device-1",
+    "event_type":"Purchase","time":1700000000000,"insert_id":"ins-1","platform":"Web",
+    "country":"France","language":"en-US","app_version":"1.2","library":"amplitude-node-ts/1.3.4",
+    "event_properties":{"price":3},"user_properties":{"plan":"pro"}}],
+    "options":{},"client_upload_time":"2026-01-01T00:00:00.000Z","request_metadata":{"sdk":{}}})");
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  EXPECT_EQ(o.batch.api_key, "key-1");
+  ASSERT_EQ(o.batch.events.size(), 1u);
+  const ingest::Event& e = o.batch.events[0];
+  EXPECT_EQ(e.user_id, "user-1");
+  EXPECT_EQ(e.device_id, "device-1");
+  EXPECT_EQ(e.event_type, "Purchase");
+  EXPECT_EQ(e.time_ms, 1700000000000);
+  EXPECT_EQ(e.insert_id, "ins-1");
+  EXPECT_EQ(e.origin, ingest::EventOrigin::kTrack);
+  ASSERT_EQ(e.property_ops.size(), 1u);
+  EXPECT_EQ(e.property_ops[0].kind, PropertyOpKind::kSet);
+  EXPECT_EQ(e.property_ops[0].key, "plan");
+  EXPECT_EQ(e.builtins.device, (json::object{{"platform", "Web"}}));
+  EXPECT_EQ(e.builtins.location, (json::object{{"country", "France"}}));
+  EXPECT_EQ(e.builtins.single, (json::object{{"app_version", "1.2"},
+                                             {"language", "en-US"},
+                                             {"library", "amplitude-node-ts/1.3.4"}}));
+  EXPECT_EQ(json::parse(e.json).at("event_properties"), (json::object{{"price", 3}}));
+}
+
+TEST(IngestWire, DefaultsTimeToNowAndLogsIt) {
+  Outcome o = Parse(Batch(R"([{"device_id":"device-1","event_type":"x"}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_EQ(o.batch.events[0].time_ms, kNow);
+  EXPECT_EQ(json::parse(o.batch.events[0].json).at("time").as_int64(), kNow);
+}
+
+TEST(IngestWire, IdentifyOperationsAreParsedAndOrdered) {
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"$identify","user_properties":{
+    "$remove":{"l":"x"},"$add":{"n":2},"$set":{"a":1},"$clearAll":"-","$unset":{"u":"-"},
+    "$setOnce":{"s":1},"$append":{"l":1},"$prepend":{"l":0},"$preInsert":{"l":-1},
+    "$postInsert":{"l":9}}}])"));
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  const auto& ops = o.batch.events[0].property_ops;
+  std::vector<PropertyOpKind> kinds;
+  for (const auto& op : ops) kinds.push_back(op.kind);
+  EXPECT_EQ(kinds, (std::vector<PropertyOpKind>{
+                       PropertyOpKind::kClearAll, PropertyOpKind::kUnset, PropertyOpKind::kSet,
+                       PropertyOpKind::kSetOnce, PropertyOpKind::kAdd, PropertyOpKind::kAppend,
+                       PropertyOpKind::kPrepend, PropertyOpKind::kPreInsert,
+                       PropertyOpKind::kPostInsert, PropertyOpKind::kRemove}));
+  EXPECT_EQ(o.batch.events[0].origin, ingest::EventOrigin::kIdentify);
+}
+
+TEST(IngestWire, EmptyBodyIsMissingRequestBody) {
+  Outcome o = Parse("  ");
+  EXPECT_EQ(o.body.at("code"), 400);
+  EXPECT_EQ(o.body.at("error"), "Missing request body");
+}
+
+TEST(IngestWire, BadJsonIsInvalidJsonRequestBody) {
+  EXPECT_EQ(Parse("{\"api_key\":").body.at("error"), "Invalid JSON request body");
+  EXPECT_EQ(Parse("[1,2]").body.at("error"), "Invalid JSON request body");
+}
+
+TEST(IngestWire, MissingApiKeyOrEventsNamesTheField) {
+  Outcome a = Parse(R"({"events":[]})");
+  EXPECT_EQ(a.body.at("error"), "Request missing required field");
+  EXPECT_EQ(a.body.at("missing_field"), "api_key");
+  EXPECT_EQ(Parse(R"({"api_key":"k"})").body.at("missing_field"), "events");
+  EXPECT_EQ(Parse(R"({"api_key":"k","events":[]})").body.at("missing_field"), "events");
+  EXPECT_EQ(Parse(R"({"api_key":"k","events":{}})").body.at("error"), "Invalid event JSON");
+}
+
+TEST(IngestWire, MoreThan2000EventsIs413) {
+  std::string events = "[";
+  for (int i = 0; i < 2001; ++i)
+    events += std::string(i ? "," : "") + R"({"device_id":"device-1","event_type":"x"})";
+  events += "]";
+  Outcome o = Parse(Batch(events));
+  EXPECT_EQ(o.rejection.http_status, 413);
+  EXPECT_EQ(o.body.at("code"), 413);
+  EXPECT_EQ(o.body.at("error"), "Payload too large");
+}
+
+TEST(IngestWire, PerEventProblemsAreReportedByIndex) {
+  Outcome o = Parse(Batch(R"([
+    {"device_id":"device-1","event_type":"ok"},
+    {"device_id":"device-1"},
+    {"device_id":"device-1","event_type":"x","time":"yesterday"},
+    {"device_id":"device-1","event_type":"[Amplitude] Start Session"},
+    {"user_id":"null","event_type":"x"},
+    {"user_id":"abc","event_type":"x"},
+    {"event_type":"x"},
+    7,
+    {"device_id":"device-1","event_type":"x","time":-5},
+    {"device_id":"device-1","event_type":"x","price":"free","session_id":1.5}
+  ])"));
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("code"), 400);
+  EXPECT_EQ(o.body.at("error"), "Invalid field values on some events");
+  EXPECT_EQ(o.body.at("events_with_missing_fields"),
+            json::parse(R"({"event_type":[1],"user_id or device_id":[6]})"));
+  EXPECT_EQ(
+      o.body.at("events_with_invalid_fields"),
+      json::parse(
+          R"({"time":[2,8],"event_type":[3],"user_id":[4],"event":[7],"price":[9],"session_id":[9]})"));
+  EXPECT_EQ(o.body.at("events_with_invalid_id_lengths"), json::parse(R"({"user_id":[5]})"));
+  EXPECT_TRUE(o.batch.events.empty());
+}
+
+TEST(IngestWire, ShortIdsOnlyIsTheIdLengthError) {
+  Outcome o = Parse(Batch(R"([{"user_id":"abc","event_type":"x"}])"));
+  EXPECT_EQ(o.body.at("error"), "Invalid id length for user_id or device_id");
+  EXPECT_EQ(o.body.at("events_with_invalid_id_lengths"), json::parse(R"({"user_id":[0]})"));
+}
+
+TEST(IngestWire, MinIdLengthOptionApplies) {
+  Outcome o =
+      Parse(Batch(R"([{"user_id":"abc","event_type":"x"}])", R"("options":{"min_id_length":3},)"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_EQ(o.batch.events[0].user_id, "abc");
+  EXPECT_EQ(Parse(Batch("[]", R"("options":{"min_id_length":0},)")).body.at("error"),
+            "Invalid options.min_id_length: must be an integer from 1 to 1024");
+}
+
+TEST(IngestWire, ShortIdIsDroppedFromTheLoggedEvent) {
+  Outcome o = Parse(Batch(R"([{"user_id":"abc","device_id":"device-1","event_type":"x"}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_EQ(o.batch.events[0].user_id, "");
+  EXPECT_FALSE(json::parse(o.batch.events[0].json).as_object().contains("user_id"));
+}
+
+TEST(IngestWire, UserPropertiesRules) {
+  auto error_of = [](const std::string& up) {
+    Outcome o = Parse(
+        Batch(R"([{"user_id":"user-1","event_type":"$identify","user_properties":)" + up + "}]"));
+    return o.ok ? std::string() : std::string(o.body.at("details").as_array()[0].as_string());
+  };
+  EXPECT_EQ(error_of(R"({"$set":{"a":1},"b":2})"),
+            "events[0].user_properties: operations ($set, ...) cannot be mixed with plain "
+            "properties; put plain values inside $set");
+  EXPECT_EQ(error_of(R"({"$increment":{"a":1}})"),
+            "events[0].user_properties: unknown operation \"$increment\"");
+  EXPECT_EQ(error_of(R"({"$add":{"a":"x"}})"),
+            "events[0].user_properties: $add.a must be a number");
+  EXPECT_EQ(error_of(R"({"$set":5})"),
+            "events[0].user_properties: $set must be an object of property names to values");
+  EXPECT_EQ(error_of(R"("str")"), "events[0].user_properties: must be an object");
+  EXPECT_EQ(error_of(R"({"$add":{"a":"12"}})"), "");
+}
+
+TEST(IngestWire, NestingBeyond40LevelsIsRefused) {
+  auto nested = [](int depth) {
+    std::string v = "1";
+    for (int i = 0; i < depth; ++i) v = R"({"k":)" + v + "}";
+    return v;
+  };
+  EXPECT_TRUE(Parse(Batch(R"([{"user_id":"user-1","event_type":"x","event_properties":)" +
+                          nested(40) + "}]"))
+                  .ok);
+  Outcome o = Parse(
+      Batch(R"([{"user_id":"user-1","event_type":"x","event_properties":)" + nested(41) + "}]"));
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("events_with_invalid_fields"), json::parse(R"({"event_properties":[0]})"));
+  Outcome u = Parse(Batch(R"([{"user_id":"user-1","event_type":"x","user_properties":{"$set":)" +
+                          nested(41) + "}}]"));
+  EXPECT_EQ(u.body.at("events_with_invalid_fields"), json::parse(R"({"user_properties":[0]})"));
+}
+
+TEST(IngestWire, LongPropertyStringsAreTruncatedTo1024Characters) {
+  std::string value(2000, 'x');
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"x","user_properties":{"long":")" +
+                          value + R"("}}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_EQ(o.batch.events[0].property_ops[0].value.as_string().size(), 1024u);
+}
+
+TEST(IngestWire, GroupIdentifyNeverTouchesUserProperties) {
+  Outcome o =
+      Parse(Batch(R"([{"user_id":"user-1","event_type":"$groupidentify","groups":{"org":"a"},
+    "group_properties":{"$set":{"size":3}},"user_properties":{"x":1}}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_TRUE(o.batch.events[0].property_ops.empty());
+}
+
+TEST(IngestWire, IdentificationAcceptsAnObjectOrAnArray) {
+  std::vector<ingest::Event> events;
+  IngestRejection r;
+  ASSERT_TRUE(ParseIdentification(R"({"user_id":"user-1","user_properties":{"a":1},"paying":"true",
+      "start_version":"1.0","platform":"iOS"})",
+                                  kNow, &events, &r));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].origin, ingest::EventOrigin::kIdentifyApi);
+  EXPECT_EQ(events[0].builtins.single.at("paying"), true);
+  EXPECT_EQ(events[0].builtins.single.at("start_version"), "1.0");
+  EXPECT_EQ(events[0].builtins.device, (json::object{{"platform", "iOS"}}));
+  events.clear();
+  ASSERT_TRUE(
+      ParseIdentification(R"([{"user_id":"user-1"},{"device_id":"device-2"}])", kNow, &events, &r));
+  EXPECT_EQ(events.size(), 2u);
+}
+
+TEST(IngestWire, BadIdentificationIsMissingEvent) {
+  std::vector<ingest::Event> events;
+  IngestRejection r;
+  EXPECT_FALSE(ParseIdentification("not json", kNow, &events, &r));
+  json::object body = json::parse(RejectionBody(r)).as_object();
+  EXPECT_EQ(body.at("error"), "missing_event");
+  EXPECT_EQ(body.at("missing_field"), "identification");
+  IngestRejection r2;
+  EXPECT_FALSE(ParseIdentification(R"({"user_properties":{}})", kNow, &events, &r2));
+  EXPECT_EQ(r2.events.missing_fields.at("user_id or device_id"), std::vector<int>{0});
+}
+
+TEST(IngestWire, ResponseBodiesCarryCode) {
+  EXPECT_EQ(SuccessBody(3, 120, 99),
+            R"({"code":200,"events_ingested":3,"payload_size_bytes":120,"server_upload_time":99})");
+  EXPECT_EQ(ErrorBody(503, "busy"), R"({"code":503,"error":"busy"})");
+  ingest::ThrottleReport t;
+  t.eps_threshold = 30;
+  t.throttled_events = {1, 2};
+  t.throttled_devices["d"] = 31;
+  t.throttled_users["u"] = 32;
+  EXPECT_EQ(json::parse(ThrottledBody(t)),
+            json::parse(R"({"code":429,"error":"Too many requests for some devices and users",
+              "eps_threshold":30,"throttled_devices":{"d":31},"throttled_users":{"u":32},
+              "throttled_events":[1,2],"exceeded_daily_quota_devices":{},"exceeded_daily_quota_users":{}})"));
+}
+
+}  // namespace
+}  // namespace profiled::api

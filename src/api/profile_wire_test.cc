@@ -1,0 +1,95 @@
+#include "api/profile_wire.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace profiled::api {
+namespace {
+
+namespace json = boost::json;
+
+store::ProfileView Alice() {
+  return {"alice", "device-1", R"({"platform":"Web","plan":"builtin"})", R"({"plan":"pro","n":3})"};
+}
+
+TEST(ProfileWire, ParsesEveryParameter) {
+  ProfileQuery q;
+  ASSERT_TRUE(
+      ParseProfileQuery("user_id=a%20b&device_id=d&get_recs=true&rec_id=r1,r2&rec_type=model"
+                        "&limit=5&comp_id=7,8&get_amp_props=1&get_cohort_ids=true"
+                        "&get_computations=false&get_propensity&unknown=x",
+                        &q)
+          .ok());
+  EXPECT_EQ(q.user_id, "a b");
+  EXPECT_EQ(q.device_id, "d");
+  EXPECT_TRUE(q.get_recs);
+  EXPECT_EQ(q.rec_ids, (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(q.rec_type, "model");
+  EXPECT_EQ(q.limit, 5);
+  EXPECT_EQ(q.comp_ids, (std::vector<std::string>{"7", "8"}));
+  EXPECT_TRUE(q.get_amp_props);
+  EXPECT_TRUE(q.get_cohort_ids);
+  EXPECT_FALSE(q.get_computations);
+}
+
+TEST(ProfileWire, BadParametersAreNamed) {
+  ProfileQuery q;
+  EXPECT_EQ(ParseProfileQuery("", &q).message(), "user_id or device_id is required");
+  EXPECT_EQ(ParseProfileQuery("user_id=", &q).message(), "user_id or device_id is required");
+  EXPECT_EQ(ParseProfileQuery("user_id=u&get_recs=maybe", &q).message(),
+            "get_recs must be true or false, got \"maybe\"");
+  EXPECT_EQ(ParseProfileQuery("user_id=u&rec_type=best", &q).message(),
+            "rec_type must be \"model\" or \"random\", got \"best\"");
+  EXPECT_EQ(ParseProfileQuery("user_id=u&limit=0", &q).message(),
+            "limit must be an integer from 1 to 1000, got \"0\"");
+  EXPECT_EQ(ParseProfileQuery("user_id=%zz", &q).message(), "malformed query string");
+}
+
+TEST(ProfileWire, SeedDialectShape) {
+  std::string out;
+  WriteSeedProfile(ProfileQuery{}, 42, Alice(), &out);
+  EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"user_id":"alice","amplitude_id":42,
+      "user_properties":{"plan":"pro","n":3},"computed_properties":{},"cohort_ids":[]}})"));
+  ProfileQuery recs;
+  recs.get_recs = true;
+  out.clear();
+  WriteSeedProfile(recs, 42, Alice(), &out);
+  EXPECT_EQ(json::parse(out).at("userData").at("recommendations"), json::array());
+}
+
+TEST(ProfileWire, SeedDialectAnonymousUserIdIsNull) {
+  std::string out;
+  WriteSeedProfile(ProfileQuery{}, 1, {"", "device-1", "{}", "{}"}, &out);
+  EXPECT_TRUE(json::parse(out).at("userData").at("user_id").is_null());
+}
+
+TEST(ProfileWire, AmplitudeDialectNullsWhatWasNotAskedFor) {
+  std::string out;
+  WriteAmplitudeProfile(ProfileQuery{}, Alice(), &out);
+  EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"recommendations":null,"user_id":"alice",
+      "device_id":"device-1","amp_props":null,"cohort_ids":null}})"));
+}
+
+TEST(ProfileWire, AmplitudeDialectFillsWhatWasAskedFor) {
+  ProfileQuery q;
+  q.get_amp_props = true;
+  q.get_cohort_ids = true;
+  q.get_recs = true;
+  std::string out;
+  WriteAmplitudeProfile(q, Alice(), &out);
+  // Custom properties win over built-ins of the same name.
+  EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"recommendations":[],"user_id":"alice",
+      "device_id":"device-1","amp_props":{"platform":"Web","plan":"pro","n":3},"cohort_ids":[]}})"));
+}
+
+TEST(ProfileWire, AmplitudeDialectComputationsOnlyGiveAnEmptyObject) {
+  ProfileQuery q;
+  q.get_computations = true;
+  std::string out;
+  WriteAmplitudeProfile(q, Alice(), &out);
+  EXPECT_EQ(json::parse(out).at("userData").at("amp_props"), json::object());
+}
+
+}  // namespace
+}  // namespace profiled::api

@@ -1,0 +1,116 @@
+// Test fixture: a real RocksDB store in a temp dir behind a running Ingestor, with a
+// manual clock, plus builders for domain events. For the ingest unit tests only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <future>
+
+#include "core/temp_dir.h"
+#include "ingest/ingestor.h"
+#include "ingest/property_ops.h"
+#include "store/profile_lookup.h"
+
+namespace profiled::ingest {
+
+inline constexpr int64_t kTestNow = 1767225600000;  // 2026-01-01T00:00:00Z
+
+inline Event Track(std::string user_id, std::string device_id, std::string type = "click") {
+  Event e;
+  e.user_id = std::move(user_id);
+  e.device_id = std::move(device_id);
+  e.event_type = std::move(type);
+  e.time_ms = kTestNow;
+  e.json = "{}";
+  return e;
+}
+
+inline Event WithOps(Event e, std::vector<PropertyOp> ops) {
+  e.property_ops = std::move(ops);
+  SortPropertyOps(&e.property_ops);
+  return e;
+}
+
+inline Event SetProps(std::string user_id, std::string device_id, boost::json::object props) {
+  std::vector<PropertyOp> ops;
+  for (const auto& kv : props)
+    ops.push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
+  Event e = WithOps(Track(std::move(user_id), std::move(device_id), "$identify"), std::move(ops));
+  e.origin = EventOrigin::kIdentify;
+  return e;
+}
+
+class IngestFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override { Close(); }
+
+  void Open(IngestorOptions options = {}) {
+    store::RocksDbOptions so;
+    so.path = dir_.path();
+    so.block_cache_bytes = 8 << 20;
+    so.clock = &clock_;
+    auto r = store::OpenRocksDbStore(so);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    store_ = std::move(r.value());
+    options.sync = false;
+    if (options.projects.empty()) options.projects = {"p"};
+    ingestor_ = std::make_unique<Ingestor>(*store_, options, clock_, nullptr);
+    ingestor_->Start();
+  }
+
+  void Close() {
+    if (ingestor_) ingestor_->Stop();
+    ingestor_.reset();
+    store_.reset();
+  }
+
+  IngestResult Apply(std::vector<Event> events, const std::string& project = "p") {
+    std::promise<IngestResult> done;
+    auto future = done.get_future();
+    ingestor_->Submit(IngestBatch{project, std::move(events)},
+                      [&done](IngestResult r) { done.set_value(std::move(r)); });
+    return future.get();
+  }
+
+  void ApplyOk(std::vector<Event> events, const std::string& project = "p") {
+    IngestResult r = Apply(std::move(events), project);
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  }
+
+  struct Found {
+    bool found = false;
+    uint64_t amplitude_id = 0;
+    std::string user_id;
+    std::string device_id;
+    boost::json::object builtins;
+    boost::json::object properties;
+  };
+
+  Found Read(const std::string& user_id, const std::string& device_id = "",
+             const std::string& project = "p") {
+    Found f;
+    std::string buffer;
+    store::ProfileView view;
+    Status s =
+        store::FindProfile(*store_, project, user_id, device_id, &f.amplitude_id, &buffer, &view);
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+      return f;
+    }
+    f.found = true;
+    f.user_id = view.user_id;
+    f.device_id = view.device_id;
+    f.builtins = boost::json::parse(view.builtins_json).as_object();
+    f.properties = boost::json::parse(view.properties_json).as_object();
+    return f;
+  }
+
+  TempDir dir_;
+  ManualClock clock_{kTestNow};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Ingestor> ingestor_;
+};
+
+}  // namespace profiled::ingest

@@ -1,0 +1,58 @@
+#include "ingest/throttle.h"
+
+#include <gtest/gtest.h>
+
+namespace profiled::ingest {
+namespace {
+
+Event E(std::string user, std::string device) {
+  Event e;
+  e.user_id = std::move(user);
+  e.device_id = std::move(device);
+  return e;
+}
+
+TEST(Throttle, OffAtZero) {
+  ManualClock clock(0);
+  Throttle t(0, clock);
+  EXPECT_FALSE(t.enabled());
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(100, E("u", "d"))).any());
+}
+
+TEST(Throttle, RefusesABatchOverTheRateAndTakesNothing) {
+  ManualClock clock(0);
+  Throttle t(5, clock);
+  std::vector<Event> batch(6, E("", "dev"));
+  batch.push_back(E("other-user", ""));
+  ThrottleReport r = t.Admit("p", batch);
+  ASSERT_TRUE(r.any());
+  EXPECT_EQ(r.throttled_events, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(r.throttled_devices.at("dev"), 6);
+  EXPECT_TRUE(r.throttled_users.empty());
+  EXPECT_EQ(r.eps_threshold, 5);
+  // Nothing was taken, so five events still fit.
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(5, E("", "dev"))).any());
+}
+
+TEST(Throttle, RefillsOverTime) {
+  ManualClock clock(0);
+  Throttle t(10, clock);
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(10, E("u", ""))).any());
+  EXPECT_TRUE(t.Admit("p", {E("u", "")}).any());
+  clock.Advance(500);  // half a second: five tokens
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(5, E("u", ""))).any());
+  EXPECT_TRUE(t.Admit("p", {E("u", "")}).any());
+}
+
+TEST(Throttle, UsersAndDevicesAndProjectsAreCountedApart) {
+  ManualClock clock(0);
+  Throttle t(2, clock);
+  EXPECT_FALSE(t.Admit("p", {E("same", ""), E("same", "")}).any());
+  EXPECT_FALSE(t.Admit("p", {E("", "same"), E("", "same")}).any());
+  EXPECT_FALSE(t.Admit("q", {E("same", ""), E("same", "")}).any());
+  ThrottleReport r = t.Admit("p", {E("same", "")});
+  EXPECT_EQ(r.throttled_users.at("same"), 1);
+}
+
+}  // namespace
+}  // namespace profiled::ingest

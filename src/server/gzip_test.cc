@@ -1,0 +1,44 @@
+#include "server/gzip.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+namespace profiled::server {
+namespace {
+
+std::string Gzip(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+TEST(Gzip, RoundTrips) {
+  std::string text(300000, 'a');
+  std::string out;
+  ASSERT_TRUE(Gunzip(Gzip(text), 1 << 20, &out).ok());
+  EXPECT_EQ(out, text);
+}
+
+TEST(Gzip, StopsAtTheOutputCap) {
+  std::string out;
+  EXPECT_EQ(Gunzip(Gzip(std::string(2 << 20, 'a')), 1 << 20, &out).code(),
+            ErrorCode::kPayloadTooLarge);
+}
+
+TEST(Gzip, RejectsGarbageAndTruncation) {
+  std::string out;
+  EXPECT_EQ(Gunzip("not gzip at all", 1 << 20, &out).code(), ErrorCode::kInvalidArgument);
+  std::string z = Gzip("hello world, hello world");
+  EXPECT_EQ(Gunzip(z.substr(0, z.size() - 6), 1 << 20, &out).code(), ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace profiled::server
