@@ -48,14 +48,14 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
 }
 
 const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {
-  auto it = by_api_key_.find(std::string(key));
+  auto it = by_api_key_.find(key);
   return it == by_api_key_.end() ? nullptr : it->second;
 }
 
 HttpResponse Endpoints::Profile(const HttpRequest& request) {
   std::string_view secret = ApiKeyFromHeader(request.authorization);
   if (secret.empty()) return {401, kText, "Missing Api-Key in Authorization header"};
-  auto project = by_secret_key_.find(std::string(secret));
+  auto project = by_secret_key_.find(secret);
   if (project == by_secret_key_.end()) return {401, kText, "Invalid Api-Key"};
 
   ProfileQuery query;
@@ -84,9 +84,7 @@ void Endpoints::TrackEvents(const HttpRequest& request, const Respond& respond) 
   ParsedBatch batch;
   IngestRejection rejection;
   if (!ParseEventBatch(request.body, clock_.NowMs(), &batch, &rejection)) {
-    // A rejection before the api key is known still counts as rejected events? Only the
-    // events we could count are reported.
-    metrics_.AddEventsRejected(batch.events.size());
+    metrics_.AddEventsRejected(rejection.event_count);
     respond(Rejected(rejection));
     return;
   }

@@ -33,6 +33,13 @@ struct HttpResponse {
   std::string body;
 };
 
+// Hash and equality that let an unordered_map<std::string, T> be searched with a
+// string_view, so a lookup on the hot path allocates nothing.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 class Endpoints {
  public:
   using Respond = std::function<void(HttpResponse)>;
@@ -64,8 +71,9 @@ class Endpoints {
   ingest::Ingestor& ingestor_;
   Metrics& metrics_;
   const Clock& clock_;
-  std::unordered_map<std::string, const ProjectConfig*> by_api_key_;
-  std::unordered_map<std::string, const ProjectConfig*> by_secret_key_;
+  using KeyMap = std::unordered_map<std::string, const ProjectConfig*, StringHash, std::equal_to<>>;
+  KeyMap by_api_key_;
+  KeyMap by_secret_key_;
 };
 
 }  // namespace profiled::api

@@ -401,6 +401,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
     return false;
   }
   json::array& list = events->get_array();
+  rejection->event_count = list.size();
   if (list.empty()) {
     Reject(rejection, 400, "Request missing required field", "events");
     rejection->events.details.push_back("events is empty");
