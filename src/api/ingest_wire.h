@@ -21,6 +21,7 @@ struct IngestRejection {
   std::string error;           // Amplitude's "error" text
   std::string missing_field;   // top-level field, e.g. "api_key"; empty if none
   ingest::BatchErrors events;  // per-event problems
+  size_t event_count = 0;      // events in the refused request, when known
 };
 
 struct ParsedBatch {
