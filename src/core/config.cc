@@ -83,7 +83,8 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
 
 Status ReadStorage(const toml::table& t, StorageConfig* s) {
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "storage", {"backend", "path", "durability", "block_cache_mb", "event_retention_days"}));
+      t, "storage",
+      {"backend", "path", "durability", "block_cache_mb", "event_retention_days", "admin_token"}));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
   if (s->backend == "redis-cluster") {
     return KeyError("storage.backend", "\"redis-cluster\" is not available in this version");
@@ -182,6 +183,26 @@ Result<Config> ParseTable(const toml::table& root) {
     PROFILED_RETURN_IF_ERROR(s.read(*n->as_table(), &c));
   }
   PROFILED_RETURN_IF_ERROR(ReadString(root, "", "admin_token", &c.admin_token));
+  // CONTRACT.md's example writes admin_token after [storage], where TOML files it under
+  // storage; that file must work as written, so both places are accepted.
+  if (const toml::table* storage = root["storage"].as_table()) {
+    std::string nested;
+    PROFILED_RETURN_IF_ERROR(ReadString(*storage, "storage", "admin_token", &nested));
+    if (!nested.empty() && !c.admin_token.empty() && nested != c.admin_token) {
+      return KeyError("storage.admin_token", "conflicts with the top-level admin_token");
+    }
+    if (!nested.empty()) c.admin_token = nested;
+  }
+  // CONTRACT.md's example writes admin_token after [storage], where TOML files it under
+  // storage; that file must work as written, so both places are accepted.
+  if (const toml::table* storage = root["storage"].as_table()) {
+    std::string nested;
+    PROFILED_RETURN_IF_ERROR(ReadString(*storage, "storage", "admin_token", &nested));
+    if (!nested.empty() && !c.admin_token.empty() && nested != c.admin_token) {
+      return KeyError("storage.admin_token", "conflicts with the top-level admin_token");
+    }
+    if (!nested.empty()) c.admin_token = nested;
+  }
   if (const toml::node* n = root.get("projects")) {
     const toml::array* arr = n->as_array();
     if (arr == nullptr) return KeyError("projects", "expected an array of tables ([[projects]])");

@@ -131,6 +131,30 @@ TEST(Config, LoadConfigNamesAMissingFile) {
             "config: cannot read file /nonexistent/x.toml");
 }
 
+TEST(Config, TheContractsExampleParsesAsWritten) {
+  // In TOML, admin_token after [storage] belongs to the storage table.
+  auto c = ParseConfig(R"(
+[server]
+listen  = "127.0.0.1:8080"
+threads = 0                 # 0 = one per core
+
+[storage]
+backend    = "rocksdb"      # the embedded default; "redis-cluster" comes later
+path       = "./data"
+durability = "fsync"        # a 2xx from ingestion means the events are in the fsynced log
+
+admin_token = "change-me"   # Authorization: Bearer <admin_token> on /admin/v1
+
+[[projects]]
+id              = "demo"
+api_key         = "..."     # ingestion: body/form field api_key
+secret_key      = "..."     # Profile API: Authorization: Api-Key <secret_key>
+profile_dialect = "seed"    # "seed" (default) or "amplitude"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->admin_token, "change-me");
+}
+
 TEST(Config, DemoConfigIsValid) { EXPECT_TRUE(ValidateConfig(DemoConfig()).ok()); }
 
 }  // namespace

@@ -96,7 +96,8 @@ class HttpServer::Impl {
   struct Session {
     explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
-    bool idle = true;  // waiting for the first byte of a request
+    bool idle = true;          // waiting for the first byte of a request
+    bool unread_body = false;  // answered before the client finished sending
   };
 
   Status BindError(const boost::system::error_code& ec) {
@@ -165,9 +166,25 @@ class HttpServer::Impl {
     }
     boost::system::error_code ignored;
     session.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (session.unread_body) co_await Drain(session);
     session.stream.close();
     sessions_[context_index].erase(&session);
     ConnectionClosed();
+  }
+
+  // A client still uploading a body we refused would get a reset, which can destroy the
+  // answer before it reads it; so read and discard for a little while (bounded in time
+  // and bytes) before closing.
+  awaitable<void> Drain(Session& session) {
+    static constexpr size_t kMaxDrain = 64u << 20;
+    session.stream.expires_after(std::chrono::seconds(2));
+    std::vector<char> sink(64 * 1024);
+    size_t drained = 0;
+    while (drained < kMaxDrain) {
+      auto [ec, n] = co_await session.stream.async_read_some(asio::buffer(sink), kAsTuple);
+      if (ec) break;
+      drained += n;
+    }
   }
 
   // Reads and answers one request into `out`. Returns whether to keep the connection.
@@ -175,6 +192,9 @@ class HttpServer::Impl {
                            std::string& decoded) {
     http::request_parser<http::empty_body> header_parser;
     header_parser.header_limit(kHeaderLimit);
+    // Beast would hold Content-Length to its default 1 MiB here; the route's own limit is
+    // applied below, once the path is known.
+    header_parser.body_limit(boost::none);
     session.idle = buffer.size() == 0;
     session.stream.expires_after(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
                                                                         : config_.read_timeout_ms));
@@ -214,6 +234,14 @@ class HttpServer::Impl {
     http::request_parser<http::string_body> parser(std::move(header_parser));
     size_t limit = BodyLimit(route);
     parser.body_limit(limit);
+    // A declared length is checked here (Beast checks it only while parsing the header);
+    // chunked bodies are held to the limit as they arrive.
+    if (parser.content_length() && *parser.content_length() > limit) {
+      Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"}, false,
+             origin, start, &out);
+      session.unread_body = true;
+      co_return false;
+    }
     if (!parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -224,6 +252,7 @@ class HttpServer::Impl {
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
                false, origin, start, &out);
+        session.unread_body = true;
         co_return false;
       }
       if (bec) co_return false;

@@ -1,0 +1,521 @@
+// Test harness: runs the real profiled binary and talks to it over HTTP.
+//
+// Every server gets a fresh temp directory (config + data), listens on 127.0.0.1 with a
+// port the kernel picks, and is killed (and its directory removed) when the test file
+// ends, even if a test failed or threw. Tests written with `test`/`it` from this module
+// get the server's stderr appended to the failure message.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as nodeTest from 'node:test';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// The binary under test: PROFILED_BIN (run.sh sets it), else the default build.
+export const BIN = path.resolve(process.env.PROFILED_BIN || path.join(here, '../../build/profiled'));
+if (!fs.existsSync(BIN)) {
+  throw new Error(`profiled binary not found at ${BIN}; set PROFILED_BIN`);
+}
+
+// ASan builds start and answer more slowly; keep timeouts generous but finite.
+const START_TIMEOUT_MS = 30000;
+const STOP_TIMEOUT_MS = 30000;
+
+// Default project set: a seed-dialect and an amplitude-dialect project.
+export const SEED = { id: 'seedproj', api_key: 'seed-api-key', secret_key: 'seed-secret-key', profile_dialect: 'seed' };
+export const AMP = { id: 'ampproj', api_key: 'amp-api-key', secret_key: 'amp-secret-key', profile_dialect: 'amplitude' };
+
+const live = new Set(); // servers whose process may still run or whose dir still exists
+const tempDirs = new Set();
+
+function removeDir(dir) {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // best effort; a leftover temp dir must not fail the run
+  }
+  if (tempDirs.delete(dir)) tellWatchdog(`-d${dir}`);
+}
+
+// Last line of defence: nothing we started outlives the test process.
+function killAll() {
+  for (const s of live) {
+    if (s.proc && s.proc.exitCode === null && s.proc.signalCode === null) {
+      try {
+        s.proc.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  for (const d of [...tempDirs]) removeDir(d);
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+// If this process dies without running its exit handlers (SIGKILL, a runner that
+// kills its children hard), a detached watchdog still kills our servers and removes
+// our temp dirs: it holds a pipe from us and acts when the pipe closes.
+const WATCHDOG = `
+const fs = require('fs');
+const pids = new Set();
+const dirs = new Set();
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  let i;
+  while ((i = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, i);
+    buf = buf.slice(i + 1);
+    const set = line[1] === 'p' ? pids : dirs;
+    if (line[0] === '+') set.add(line.slice(2)); else set.delete(line.slice(2));
+  }
+});
+const cleanup = () => {
+  for (const p of pids) { try { process.kill(Number(p), 'SIGKILL'); } catch {} }
+  for (const d of dirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
+  process.exit(0);
+};
+process.stdin.on('end', cleanup);
+process.stdin.on('error', cleanup);
+`;
+let watchdog = null;
+function tellWatchdog(line) {
+  if (!watchdog) {
+    watchdog = spawn(process.execPath, ['-e', WATCHDOG], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    watchdog.unref();
+    watchdog.stdin.on('error', () => {});
+    watchdog.stdin.unref?.();
+  }
+  watchdog.stdin.write(`${line}\n`);
+}
+
+export function makeTempDir(prefix = 'profiled-e2e-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  tellWatchdog(`+d${dir}`);
+  return dir;
+}
+
+function tomlString(s) {
+  return JSON.stringify(String(s));
+}
+
+// Builds a config file's text. `projects` is a list of {id, api_key, secret_key, profile_dialect}.
+export function configToml({
+  dataDir,
+  projects = [SEED, AMP],
+  durability = 'fsync',
+  throttle = 0,
+  threads = 2,
+  adminToken = 'e2e-admin-token',
+} = {}) {
+  const lines = [
+    `admin_token = ${tomlString(adminToken)}`,
+    '',
+    '[server]',
+    'listen = "127.0.0.1:0"',
+    `threads = ${threads}`,
+    '',
+    '[storage]',
+    `path = ${tomlString(dataDir)}`,
+    `durability = ${tomlString(durability)}`,
+    '',
+    '[ingest]',
+    `throttle_events_per_second = ${throttle}`,
+  ];
+  for (const p of projects) {
+    lines.push('', '[[projects]]');
+    lines.push(`id = ${tomlString(p.id)}`);
+    lines.push(`api_key = ${tomlString(p.api_key)}`);
+    lines.push(`secret_key = ${tomlString(p.secret_key)}`);
+    if (p.profile_dialect) lines.push(`profile_dialect = ${tomlString(p.profile_dialect)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export class Server {
+  constructor({ dir, configPath, dataDir, args }) {
+    this.dir = dir;
+    this.configPath = configPath;
+    this.dataDir = dataDir;
+    this.args = args;
+    this.proc = null;
+    this.port = 0;
+    this.base = '';
+    this.logs = ''; // stderr of every run of this server, in order
+    this.exit = null; // {code, signal} of the last run, once it ended
+    live.add(this);
+  }
+
+  // Spawns the binary and resolves once it logs `listening on 127.0.0.1:PORT`.
+  async launch() {
+    this.exit = null;
+    const proc = spawn(BIN, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    tellWatchdog(`+p${proc.pid}`);
+    proc.on('exit', () => tellWatchdog(`-p${proc.pid}`));
+    this.logs += `--- ${BIN} ${this.args.join(' ')}\n`;
+    let pending = '';
+    let onLine = null;
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      this.logs += chunk;
+      pending += chunk;
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (onLine) onLine(line);
+      }
+    });
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk) => {
+      this.logs += chunk;
+    });
+    this.exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        resolve(this.exit);
+      });
+    });
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`profiled did not log "listening on" within ${START_TIMEOUT_MS} ms\n${this.logs}`));
+      }, START_TIMEOUT_MS);
+      onLine = (line) => {
+        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      };
+      this.exited.then((e) => {
+        clearTimeout(timer);
+        reject(new Error(`profiled exited (code ${e.code}, signal ${e.signal}) before listening\n${this.logs}`));
+      });
+    });
+    onLine = null;
+    this.port = port;
+    this.base = `http://127.0.0.1:${port}`;
+    return this;
+  }
+
+  running() {
+    return this.proc !== null && this.exit === null;
+  }
+
+  // SIGTERM and wait for the exit; returns {code, signal}.
+  async stop() {
+    if (!this.running()) return this.exit;
+    this.proc.kill('SIGTERM');
+    return this.waitExit();
+  }
+
+  // SIGKILL and wait for the exit.
+  async kill9() {
+    if (!this.running()) return this.exit;
+    this.proc.kill('SIGKILL');
+    return this.waitExit();
+  }
+
+  async waitExit() {
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => {
+        if (this.running()) this.proc.kill('SIGKILL');
+        reject(new Error(`profiled did not exit within ${STOP_TIMEOUT_MS} ms\n${this.logs}`));
+      }, STOP_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // Starts the binary again with the same config and data dir (stop or kill9 first).
+  async restart() {
+    if (this.running()) throw new Error('restart() needs the server stopped first');
+    return this.launch();
+  }
+
+  // Kills the process if needed and removes the temp dir.
+  async dispose() {
+    if (this.running()) await this.kill9().catch(() => {});
+    removeDir(this.dir);
+    live.delete(this);
+  }
+
+  // ---- HTTP helpers bound to this server ----
+  request(method, pathAndQuery, opts = {}) {
+    return request(this.base + pathAndQuery, { method, ...opts });
+  }
+
+  // POST /2/httpapi (or opts.path) with {api_key, events, options?}; returns the response.
+  track(events, { apiKey = SEED.api_key, options, path: p = '/2/httpapi', headers } = {}) {
+    const body = { api_key: apiKey, events };
+    if (options !== undefined) body.options = options;
+    return this.request('POST', p, { json: body, headers });
+  }
+
+  // Like track() but asserts a 200 answer with the documented body; returns the body.
+  async trackOk(events, opts) {
+    const res = await this.track(events, opts);
+    if (res.status !== 200 || !res.json || res.json.code !== 200) {
+      throw new Error(`ingest expected 200, got ${res.status}: ${res.text}`);
+    }
+    return res.json;
+  }
+
+  // GET /v1/userprofile with `Authorization: Api-Key <secret>`.
+  profile(params, { secret = SEED.secret_key, headers = {} } = {}) {
+    const qs = new URLSearchParams(params).toString();
+    return this.request('GET', `/v1/userprofile?${qs}`, {
+      headers: { Authorization: `Api-Key ${secret}`, ...headers },
+    });
+  }
+
+  // The userData of a profile that must exist.
+  async userData(params, opts) {
+    const res = await this.profile(params, opts);
+    if (res.status !== 200) throw new Error(`profile ${JSON.stringify(params)} expected 200, got ${res.status}: ${res.text}`);
+    return res.json.userData;
+  }
+
+  async metrics() {
+    const res = await this.request('GET', '/metrics');
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return parseMetrics(res.text);
+  }
+}
+
+// Starts a server with a generated config in a fresh temp dir.
+//   projects, durability, throttle, threads: see configToml
+//   config: raw TOML text instead of the generated one (use {{DATA}} for the data dir)
+//   args: replaces the default command line (after the binary)
+export async function startServer(opts = {}) {
+  const dir = makeTempDir();
+  const dataDir = path.join(dir, 'data');
+  const configPath = path.join(dir, 'profiled.toml');
+  const text = opts.config !== undefined ? opts.config.replaceAll('{{DATA}}', dataDir) : configToml({ ...opts, dataDir });
+  fs.writeFileSync(configPath, text);
+  const args = opts.args || ['serve', '--config', configPath, '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  const server = new Server({ dir, configPath, dataDir, args });
+  try {
+    await server.launch();
+  } catch (e) {
+    await server.dispose();
+    throw e;
+  }
+  return server;
+}
+
+// Runs the binary to completion (for --help and bad configs); returns {code, signal, stdout, stderr}.
+export function runBinary(args, { timeoutMs = 20000 } = {}) {
+  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+// ---- HTTP ----
+
+// request(url, {method, headers, body, json}) -> {status, headers, text, json, body(Buffer)}
+// One connection per request (no keep-alive), so a killed server leaves no stale sockets.
+export function request(url, { method = 'GET', headers = {}, body, json } = {}) {
+  const u = new URL(url);
+  const hdrs = { ...headers };
+  let payload = body;
+  if (json !== undefined) {
+    payload = JSON.stringify(json);
+    if (!Object.keys(hdrs).some((k) => k.toLowerCase() === 'content-type')) hdrs['Content-Type'] = 'application/json';
+  }
+  if (payload !== undefined && !Buffer.isBuffer(payload)) payload = Buffer.from(payload);
+  if (payload !== undefined && !Object.keys(hdrs).some((k) => k.toLowerCase() === 'content-length')) {
+    hdrs['Content-Length'] = payload.length;
+  }
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: hdrs, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          const text = buf.toString('utf8');
+          let parsed;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          resolve({ status: res.statusCode, headers: res.headers, body: buf, text, json: parsed });
+        });
+      },
+    );
+    req.setTimeout(60000, () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+// Sends one request over a raw socket and reads until the server closes or a complete
+// response arrives. Unlike node:http it does not give up when the server stops reading
+// the body early (EPIPE): it still returns whatever answer the server sent.
+// Returns {status, headers, text, json} or {error} when no answer arrived at all.
+export function rawRequest(url, { method = 'POST', headers = {}, body = Buffer.alloc(0) } = {}) {
+  const u = new URL(url);
+  const payload = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  let head = `${method} ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n`;
+  const lower = Object.keys(headers).map((k) => k.toLowerCase());
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  if (!lower.includes('content-length')) head += `Content-Length: ${payload.length}\r\n`;
+  head += '\r\n';
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port) });
+    const chunks = [];
+    let writeError = null;
+    let done = false;
+    const finish = (readError) => {
+      if (done) return;
+      done = true;
+      sock.destroy();
+      const buf = Buffer.concat(chunks);
+      const parsed = parseRawResponse(buf);
+      if (parsed) resolve(parsed);
+      else resolve({ error: readError || writeError || new Error('connection closed without a response'), raw: buf.toString('latin1') });
+    };
+    sock.setTimeout(60000, () => finish(new Error('timeout')));
+    sock.on('data', (c) => {
+      chunks.push(c);
+      const parsed = parseRawResponse(Buffer.concat(chunks));
+      if (parsed) finish();
+    });
+    sock.on('end', () => finish());
+    sock.on('close', () => finish());
+    sock.on('error', (e) => {
+      if (e.code === 'EPIPE') {
+        writeError = e; // keep reading: the answer may already be on its way
+      } else {
+        finish(e);
+      }
+    });
+    sock.on('connect', () => {
+      sock.write(head);
+      sock.write(payload, (e) => {
+        if (e) writeError = e;
+      });
+    });
+  });
+}
+
+function parseRawResponse(buf) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return null;
+  const headText = buf.subarray(0, end).toString('latin1');
+  const [statusLine, ...headerLines] = headText.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+  if (!m) return null;
+  const headers = {};
+  for (const l of headerLines) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  const len = Number(headers['content-length'] ?? 0);
+  const bodyBuf = buf.subarray(end + 4);
+  if (bodyBuf.length < len) return null;
+  const text = bodyBuf.subarray(0, len).toString('utf8');
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: Number(m[1]), headers, text, json };
+}
+
+// Parses Prometheus text into a Map of `name{labels}` -> number.
+export function parseMetrics(text) {
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+// Form body for /identify.
+export function formBody(fields) {
+  return new URLSearchParams(fields).toString();
+}
+
+// A unique id with a readable prefix; always at least 5 characters.
+let counter = 0;
+export function uid(prefix = 'id') {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// Epoch ms of a UTC calendar day at noon, and its YYYY-MM-DD form.
+export function dayMs(y, m, d) {
+  return Date.UTC(y, m - 1, d, 12, 0, 0);
+}
+
+// ---- tests with server logs on failure ----
+
+// Appends the stderr of every server still known to the harness to a failing test's
+// error, so the cause is visible in the test report.
+function withLogs(fn) {
+  return async (...args) => {
+    try {
+      return await fn(...args);
+    } catch (e) {
+      const logs = [...live].map((s) => `--- server stderr (${s.dir}) ---\n${s.logs}`).join('\n');
+      if (logs && e && typeof e === 'object') {
+        // The reporter prints `stack` (which embeds the message as it was when thrown).
+        try {
+          e.message = `${e.message}\n${logs}`;
+          e.stack = `${e.stack}\n${logs}`;
+        } catch {
+          console.error(logs);
+        }
+      }
+      throw e;
+    }
+  };
+}
+
+export function test(name, optsOrFn, maybeFn) {
+  if (typeof optsOrFn === 'function') return nodeTest.test(name, withLogs(optsOrFn));
+  return nodeTest.test(name, optsOrFn, withLogs(maybeFn));
+}
+export const it = test;
+export const { describe, before, after, beforeEach, afterEach } = nodeTest;
+
+// Inside a describe(): one server for the whole block, disposed after it.
+// Returns a holder whose `.server` is set once `before` has run.
+export function sharedServer(opts = {}) {
+  const holder = { server: null };
+  nodeTest.before(async () => {
+    holder.server = await startServer(opts);
+  });
+  nodeTest.after(async () => {
+    if (holder.server) await holder.server.dispose();
+  });
+  return holder;
+}
