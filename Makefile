@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e asan-build format format-check bench clean
+.PHONY: all deps build run test unit e2e asan-build format format-check tidy bench clean
 
 all: build
 
@@ -39,6 +39,9 @@ asan-build: deps
 
 format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
+
+tidy: build
+	@clang-tidy -p build --quiet $$(git ls-files 'src/*.cc')
 
 format-check:
 	@scripts/check-format.sh

@@ -193,16 +193,6 @@ Result<Config> ParseTable(const toml::table& root) {
     }
     if (!nested.empty()) c.admin_token = nested;
   }
-  // CONTRACT.md's example writes admin_token after [storage], where TOML files it under
-  // storage; that file must work as written, so both places are accepted.
-  if (const toml::table* storage = root["storage"].as_table()) {
-    std::string nested;
-    PROFILED_RETURN_IF_ERROR(ReadString(*storage, "storage", "admin_token", &nested));
-    if (!nested.empty() && !c.admin_token.empty() && nested != c.admin_token) {
-      return KeyError("storage.admin_token", "conflicts with the top-level admin_token");
-    }
-    if (!nested.empty()) c.admin_token = nested;
-  }
   if (const toml::node* n = root.get("projects")) {
     const toml::array* arr = n->as_array();
     if (arr == nullptr) return KeyError("projects", "expected an array of tables ([[projects]])");
