@@ -222,16 +222,15 @@ class HttpServer::Impl {
       co_return false;
     }
     auto start = std::chrono::steady_clock::now();
-    const auto& header = header_parser.get();
+    http::request_parser<http::string_body> parser(std::move(header_parser));
+    const auto& header = parser.get();
     std::string_view target = header.target();
     std::string_view path = target.substr(0, target.find('?'));
     std::string_view query =
         path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
     std::string_view method = header.method_string();
     Route route = MatchRoute(method, path);
-    std::string origin(header[http::field::origin]);
-
-    http::request_parser<http::string_body> parser(std::move(header_parser));
+    std::string_view origin = header[http::field::origin];
     size_t limit = BodyLimit(route);
     parser.body_limit(limit);
     // A declared length is checked here (Beast checks it only while parsing the header);
@@ -335,10 +334,9 @@ class HttpServer::Impl {
   void Finish(Route route, const api::HttpResponse& response, bool keep_alive,
               std::string_view origin, std::chrono::steady_clock::time_point start,
               std::string* out) {
-    std::string_view allow_origin;
-    if (!origin.empty())
-      allow_origin =
-          config_.cors_allow_origin == "*" ? std::string_view("*") : config_.cors_allow_origin;
+    // CORS: answer a browser (a request with Origin) with the configured allowed origin.
+    std::string_view allow_origin =
+        origin.empty() ? std::string_view() : std::string_view(config_.cors_allow_origin);
     WriteResponse(response, keep_alive, allow_origin, out);
     metrics_.RecordRequest(route_metric_[static_cast<int>(route)], response.status, Seconds(start));
   }
