@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Turns the raw JSON lines bench/run.sh collected (one per wrk or ingest.mjs run) into the
+// result tables, as Markdown. Figures are medians over the runs; "range" is min..max. Lines
+// of the other benchmark and runs marked "discarded" (repeated because the machine was busy)
+// are skipped, so bench/results/history.jsonl can be fed in directly; --stamp S (repeatable)
+// keeps only the runs of those bench/run.sh invocations.
+//   node bench/summarize.mjs reads  [--stamp S]... FILE.jsonl...
+//   node bench/summarize.mjs ingest [--stamp S]... FILE.jsonl...
+import fs from 'node:fs';
+
+const [kind, ...rest] = process.argv.slice(2);
+const stamps = [];
+const files = [];
+for (let i = 0; i < rest.length; i++) {
+  if (rest[i] === '--stamp') stamps.push(rest[++i]);
+  else files.push(rest[i]);
+}
+const rows = files
+  .flatMap((file) => fs.readFileSync(file, 'utf8').split('\n'))
+  .filter((l) => l.trim())
+  .map((l) => JSON.parse(l))
+  .filter((r) => r.bench === kind && !r.discarded)
+  .filter((r) => stamps.length === 0 || stamps.includes(r.stamp));
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+const fmtInt = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const cpu = (rs) =>
+  ['server_cpu_pct', 'client_cpu_pct', 'others_cpu_pct'].map((k) => fmt(median(rs.map((r) => r[k])), 0)).join(' / ');
+const range = (xs, f) => (xs.length > 1 ? `${f(Math.min(...xs))}..${f(Math.max(...xs))}` : '');
+
+function readsTable(rows) {
+  const conns = [...new Set(rows.map((r) => r.conns))].sort((a, b) => a - b);
+  const out = [];
+  out.push(
+    '| conns | server | runs | requests/s (median) | range | p50 ms | p99 ms | CPU % server/client/others | bytes/response | errors |',
+  );
+  out.push('|---:|---|---:|---:|---|---:|---:|---|---:|---:|');
+  const ratios = [];
+  for (const c of conns) {
+    const med = {};
+    for (const server of ['profiled', 'nginx']) {
+      const rs = rows.filter((r) => r.conns === c && r.server === server);
+      if (!rs.length) continue;
+      const rps = rs.map((r) => r.rps);
+      med[server] = median(rps);
+      const errors = rs.reduce(
+        (s, r) =>
+          s + r.errors_connect + r.errors_read + r.errors_write + r.errors_status + r.errors_timeout,
+        0,
+      );
+      out.push(
+        `| ${c} | ${server} | ${rs.length} | ${fmtInt(med[server])} | ${range(rps, fmtInt)} | ` +
+          `${fmt(median(rs.map((r) => r.p50_ms)), 3)} | ${fmt(median(rs.map((r) => r.p99_ms)), 3)} | ` +
+          `${cpu(rs)} | ` +
+          `${fmt(median(rs.map((r) => r.bytes_per_response)), 1)} | ${errors} |`,
+      );
+    }
+    // per-run ratios pair run i of profiled with run i of nginx (they ran back to back)
+    const paired = rows
+      .filter((r) => r.conns === c && r.server === 'profiled')
+      .map((p) => [
+        p,
+        rows.find((n) => n.conns === c && n.server === 'nginx' && n.run === p.run && n.stamp === p.stamp),
+      ])
+      .filter(([, n]) => n)
+      .map(([p, n]) => p.rps / n.rps);
+    ratios.push([c, med.profiled / med.nginx, paired]);
+  }
+  out.push('');
+  out.push('| conns | profiled/nginx requests/s (ratio of medians) | per-run ratios |');
+  out.push('|---:|---:|---|');
+  for (const [c, r, paired] of ratios) {
+    out.push(`| ${c} | ${fmt(r)} | ${paired.map((x) => fmt(x)).join(', ')} |`);
+  }
+  return out.join('\n');
+}
+
+// one row per durability x client setting (connections, batch, measured seconds)
+function ingest() {
+  const key = (r) => [r.durability, r.conns, r.batch, r.seconds].join(' ');
+  const groups = [...new Set(rows.map(key))];
+  const out = [];
+  out.push(
+    '| durability | conns | batch | seconds | runs | events/s (median) | range | requests/s | p50 ms | p99 ms | CPU % server/client/others | failed |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|');
+  for (const g of groups) {
+    const rs = rows.filter((r) => key(r) === g);
+    const eps = rs.map((r) => r.events_per_s);
+    out.push(
+      `| ${rs[0].durability} | ${rs[0].conns} | ${rs[0].batch} | ${rs[0].seconds} | ${rs.length} | ${fmtInt(median(eps))} | ${range(eps, fmtInt)} | ` +
+        `${fmtInt(median(rs.map((r) => r.requests_per_s)))} | ${fmt(median(rs.map((r) => r.p50_ms)))} | ` +
+        `${fmt(median(rs.map((r) => r.p99_ms)))} | ${cpu(rs)} | ` +
+        `${rs.reduce((s, r) => s + r.failed, 0)} |`,
+    );
+  }
+  return out.join('\n');
+}
+
+// one table per store size, so runs against different stores are never pooled
+function reads() {
+  const sizes = [...new Set(rows.map((r) => r.users))].sort((a, b) => a - b);
+  if (sizes.length <= 1) return readsTable(rows);
+  return sizes
+    .map((u) => `**${u} users**\n\n${readsTable(rows.filter((r) => r.users === u))}`)
+    .join('\n\n');
+}
+
+if (kind === 'reads') console.log(reads());
+else if (kind === 'ingest') console.log(ingest());
+else {
+  console.error('usage: summarize.mjs reads|ingest FILE');
+  process.exit(2);
+}
