@@ -246,6 +246,7 @@ threads = 1
 path = "$3"
 durability = "$2"
 block_cache_mb = 2048
+row_cache_mb = 1536
 [[projects]]
 id = "bench"
 api_key = "$API_KEY"
@@ -390,7 +391,7 @@ bench_reads() {
   say "## Profile reads ($(date -u +%F) $(date -u +%TZ)): $USERS users, random user_id per request"
   say ""
   say "- wrk -t1 -c{${CONNS// /,}} -d${READ_SECONDS}s -s bench/profile.lua, $RUNS runs each, profiled and nginx alternating; warm-up: ${READ_WARMUP}s walking every 4th user in order, then 5s random"
-  say "- profiled: threads = 1, block_cache_mb = 2048; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
+  say "- profiled: threads = 1, block_cache_mb = 2048, row_cache_mb = 1536; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
   say "- store: $(cat "$STORE.loaded.json")"
   machine_info | tee -a "$REPORT"
   say "- response headers, profiled: $(echo "$PROFILED_HEAD" | grep -v '^$' | tr '\n' '|' | sed 's/|$//; s/|/ | /g')"

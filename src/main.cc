@@ -58,6 +58,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   store::RocksDbOptions store_options;
   store_options.path = config.storage.path;
   store_options.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
+  store_options.row_cache_bytes = static_cast<size_t>(config.storage.row_cache_mb) << 20;
   store_options.dedup_window_days = config.ingest.dedup_window_days;
   Result<std::unique_ptr<store::Store>> opened = store::OpenRocksDbStore(store_options);
   if (!opened.ok()) {

@@ -82,9 +82,9 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
 }
 
 Status ReadStorage(const toml::table& t, StorageConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "storage",
-      {"backend", "path", "durability", "block_cache_mb", "event_retention_days", "admin_token"}));
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "storage",
+                                          {"backend", "path", "durability", "block_cache_mb",
+                                           "row_cache_mb", "event_retention_days", "admin_token"}));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
   if (s->backend == "redis-cluster") {
     return KeyError("storage.backend", "\"redis-cluster\" is not available in this version");
@@ -106,6 +106,7 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
   }
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "storage", "block_cache_mb", 8, 1 << 20, &s->block_cache_mb));
+  PROFILED_RETURN_IF_ERROR(ReadIntInto(t, "storage", "row_cache_mb", 0, 1 << 20, &s->row_cache_mb));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "storage", "event_retention_days", 1, 36500, &s->event_retention_days));
   return Status::Ok();

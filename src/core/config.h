@@ -36,6 +36,7 @@ struct StorageConfig {
   std::string path = "./data";
   Durability durability = Durability::kFsync;
   int block_cache_mb = 512;
+  int row_cache_mb = 256;  // whole values cached by key for point reads; 0 = off
   int event_retention_days = 90;
 };
 

@@ -28,6 +28,7 @@ backend = "rocksdb"
 path = "/tmp/p"
 durability = "buffered"
 block_cache_mb = 64
+row_cache_mb = 0
 event_retention_days = 30
 [ingest]
 throttle_events_per_second = 30
@@ -52,6 +53,7 @@ secret_key = "sb"
   EXPECT_EQ(c->storage.path, "/tmp/p");
   EXPECT_EQ(c->storage.durability, Durability::kBuffered);
   EXPECT_EQ(c->storage.block_cache_mb, 64);
+  EXPECT_EQ(c->storage.row_cache_mb, 0);
   EXPECT_EQ(c->storage.event_retention_days, 30);
   EXPECT_EQ(c->ingest.throttle_events_per_second, 30);
   EXPECT_EQ(c->ingest.dedup_window_days, 3);

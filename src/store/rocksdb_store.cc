@@ -75,6 +75,7 @@ class RocksDbStore final : public Store {
     db_options.max_total_wal_size = 256ull << 20;
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     db_options.keep_log_file_num = 2;
+    if (o.row_cache_bytes > 0) db_options.row_cache = rocksdb::NewLRUCache(o.row_cache_bytes);
 
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
     for (int t = 0; t < kTableCount; ++t) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// Sends exactly --n profile reads (random users among --users, fixed seed, or every user
+// in order with --seq) over --conns keep-alive connections, and checks each answer is 200.
+// Used by bench/callgrind_reads.sh, which needs a request count, not a duration.
+import http from 'node:http';
+import { parseArgs, prng } from './lib.mjs';
+
+const opt = parseArgs(process.argv.slice(2), {
+  url: 'http://127.0.0.1:8080',
+  secret: 'bench-secret',
+  users: '50000',
+  n: '10000',
+  conns: '8',
+  seq: '0',
+  seed: '1',
+});
+const url = new URL(opt.url);
+const users = Number(opt.users);
+const total = Number(opt.n);
+const random = prng(Number(opt.seed));
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(opt.conns) });
+let next = 0;
+let failed = 0;
+
+function get(path) {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: url.hostname, port: url.port, path, agent,
+             headers: { Authorization: `Api-Key ${opt.secret}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      })
+      .on('error', reject);
+  });
+}
+
+async function worker() {
+  while (next < total) {
+    const i = next++;
+    const user = opt.seq === '1' ? i % users : Math.floor(random() * users);
+    const status = await get(`/v1/userprofile?user_id=u${String(user).padStart(7, '0')}`);
+    if (status !== 200) failed++;
+  }
+}
+
+await Promise.all(Array.from({ length: Number(opt.conns) }, worker));
+agent.destroy();
+console.log(JSON.stringify({ requests: total, failed }));
+process.exit(failed ? 1 : 0);
