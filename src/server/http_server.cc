@@ -60,6 +60,9 @@ class HttpServer::Impl {
     if (acceptor_->listen(asio::socket_base::max_listen_connections, ec); ec) return BindError(ec);
     port_ = acceptor_->local_endpoint().port();
     asio::co_spawn(*contexts_[0], Accept(), asio::detached);
+    for (size_t i = 0; i < contexts_.size(); ++i) {
+      asio::co_spawn(*contexts_[i], SweepTimeouts(i), asio::detached);
+    }
     for (auto& ctx : contexts_) {
       threads_.emplace_back([c = ctx.get()] { c->run(); });
     }
@@ -77,7 +80,7 @@ class HttpServer::Impl {
     for (size_t i = 0; i < contexts_.size(); ++i) {
       asio::post(*contexts_[i], [this, i] {
         for (Session* s : sessions_[i]) {
-          if (s->idle) s->stream.socket().cancel();
+          if (s->idle) s->socket.cancel();
         }
       });
     }
@@ -94,8 +97,13 @@ class HttpServer::Impl {
 
  private:
   struct Session {
-    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
-    beast::tcp_stream stream;
+    explicit Session(tcp::socket s) : socket(std::move(s)) {}
+    // Moves the deadline; the per-thread sweep cancels the socket's operations after it.
+    void ExpiresAfter(std::chrono::milliseconds timeout) {
+      deadline = std::chrono::steady_clock::now() + timeout;
+    }
+    tcp::socket socket;
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool idle = true;          // waiting for the first byte of a request
     bool unread_body = false;  // answered before the client finished sending
   };
@@ -138,6 +146,25 @@ class HttpServer::Impl {
     }
   }
 
+  // Timeouts without a timer per operation: each session keeps a deadline, and this
+  // per-thread sweep cancels the operations of sessions past theirs (4 times a second).
+  awaitable<void> SweepTimeouts(size_t context_index) {
+    asio::steady_timer timer(*contexts_[context_index]);
+    for (;;) {
+      timer.expires_after(std::chrono::milliseconds(250));
+      auto [ec] = co_await timer.async_wait(kAsTuple);
+      if (ec) co_return;
+      auto now = std::chrono::steady_clock::now();
+      for (Session* s : sessions_[context_index]) {
+        if (s->deadline < now) {
+          boost::system::error_code ignored;
+          s->socket.cancel(ignored);
+          s->deadline = std::chrono::steady_clock::time_point::max();
+        }
+      }
+    }
+  }
+
   awaitable<void> Refuse(tcp::socket socket) {
     std::string out;
     WriteResponse({503, "application/json", R"({"code":503,"error":"too many connections"})"},
@@ -158,16 +185,16 @@ class HttpServer::Impl {
       out.clear();
       bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
       if (!out.empty()) {
-        session.stream.expires_after(std::chrono::milliseconds(config_.read_timeout_ms));
-        auto [ec, n] = co_await asio::async_write(session.stream, asio::buffer(out), kAsTuple);
+        session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+        auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
         if (ec) break;
       }
       if (!keep_alive) break;
     }
     boost::system::error_code ignored;
-    session.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    session.socket.shutdown(tcp::socket::shutdown_send, ignored);
     if (session.unread_body) co_await Drain(session);
-    session.stream.close();
+    session.socket.close(ignored);
     sessions_[context_index].erase(&session);
     ConnectionClosed();
   }
@@ -177,11 +204,11 @@ class HttpServer::Impl {
   // and bytes) before closing.
   awaitable<void> Drain(Session& session) {
     static constexpr size_t kMaxDrain = 64u << 20;
-    session.stream.expires_after(std::chrono::seconds(2));
+    session.ExpiresAfter(std::chrono::seconds(2));
     std::vector<char> sink(64 * 1024);
     size_t drained = 0;
     while (drained < kMaxDrain) {
-      auto [ec, n] = co_await session.stream.async_read_some(asio::buffer(sink), kAsTuple);
+      auto [ec, n] = co_await session.socket.async_read_some(asio::buffer(sink), kAsTuple);
       if (ec) break;
       drained += n;
     }
@@ -196,10 +223,10 @@ class HttpServer::Impl {
     // applied below, once the path is known.
     header_parser.body_limit(boost::none);
     session.idle = buffer.size() == 0;
-    session.stream.expires_after(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
-                                                                        : config_.read_timeout_ms));
+    session.ExpiresAfter(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
+                                                                : config_.read_timeout_ms));
     auto [hec, hn] =
-        co_await http::async_read_header(session.stream, buffer, header_parser, kAsTuple);
+        co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
     session.idle = false;
     if (hec) {
       if (hec == http::error::header_limit) {
@@ -212,9 +239,9 @@ class HttpServer::Impl {
                                     : api::HttpResponse{431, "text/plain; charset=utf-8",
                                                         "request headers exceed 16 KiB"},
                       false, {}, &out);
-      } else if (hec != http::error::end_of_stream && hec != beast::error::timeout &&
-                 hec != asio::error::operation_aborted && hec != asio::error::connection_reset &&
-                 hec != asio::error::eof && buffer.size() > 0) {
+      } else if (hec != http::error::end_of_stream && hec != asio::error::operation_aborted &&
+                 hec != asio::error::connection_reset && hec != asio::error::eof &&
+                 buffer.size() > 0) {
         WriteResponse(
             {400, "text/plain; charset=utf-8", "malformed HTTP request: " + hec.message()}, false,
             {}, &out);
@@ -244,10 +271,10 @@ class HttpServer::Impl {
     if (!parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(session.stream, asio::buffer(kContinue), kAsTuple);
+        co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
       }
-      session.stream.expires_after(std::chrono::milliseconds(config_.read_timeout_ms));
-      auto [bec, bn] = co_await http::async_read(session.stream, buffer, parser, kAsTuple);
+      session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+      auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
                false, origin, start, &out);
@@ -315,7 +342,7 @@ class HttpServer::Impl {
   // Submits to the ingest pipeline and resumes this connection's coroutine, on its own
   // thread, once the batch is durable or refused.
   awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
-    auto executor = session.stream.get_executor();
+    auto executor = session.socket.get_executor();
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(api::HttpResponse)>(
         [this, route, &req, executor](auto handler) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));

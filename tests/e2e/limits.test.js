@@ -1,0 +1,136 @@
+// Transport limits (issue: headers ≤ 16 KiB, idle and read timeouts, a connection cap)
+// and keep-alive behaviour, over raw sockets so nothing is hidden by an HTTP client.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, it, startServer } from './harness.js';
+
+const CONFIG = `
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+max_connections = 3
+idle_timeout_ms = 300
+read_timeout_ms = 600
+[storage]
+path = "{{DATA}}"
+[[projects]]
+id = "p1"
+api_key = "limits-api-key"
+secret_key = "limits-secret-key"
+`;
+
+// Connects and collects everything the server sends until it closes the connection.
+function connect(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const conn = { socket, data: '', closed: null };
+    conn.closed = new Promise((done) => socket.on('close', () => done(conn.data)));
+    socket.on('data', (d) => (conn.data += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('connect', () => resolve(conn));
+    socket.on('error', reject);
+  });
+}
+
+// Resolves with the data received so far once `pattern` has been seen.
+function waitFor(conn, pattern) {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pattern.test(conn.data)) {
+        conn.socket.off('data', check);
+        resolve(conn.data);
+      }
+    };
+    conn.socket.on('data', check);
+    check();
+  });
+}
+
+describe('transport limits', () => {
+  let server;
+  let port;
+  before(async () => {
+    server = await startServer({ config: CONFIG });
+    port = Number(new URL(server.base).port);
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  it('answers pipelined requests in order on one connection', async () => {
+    const conn = await connect(port);
+    conn.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n' +
+                      'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const all = await conn.closed;
+    const statuses = [...all.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '404', '200']);
+  });
+
+  it('closes a keep-alive connection that stays idle past idle_timeout_ms', async () => {
+    const conn = await connect(port);
+    conn.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(conn, /\r\n\r\nok\n/);
+    // No second request: the server must close the connection by itself.
+    const all = await conn.closed;
+    assert.match(all, /^HTTP\/1\.1 200 OK/);
+  });
+
+  it('drops a request whose headers stall past read_timeout_ms, without answering', async () => {
+    const conn = await connect(port);
+    conn.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');  // never finished
+    assert.equal(await conn.closed, '');
+  });
+
+  it('drops a request whose body stalls past read_timeout_ms', async () => {
+    const conn = await connect(port);
+    conn.socket.write('POST /2/httpapi HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"api_key":');
+    assert.equal(await conn.closed, '');
+  });
+
+  it('answers 431 to headers over 16 KiB and 414 to a request line over 16 KiB', async () => {
+    const big = await connect(port);
+    big.socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`);
+    assert.match(await big.closed, /^HTTP\/1\.1 431 /);
+    const long = await connect(port);
+    long.socket.write(`GET /v1/userprofile?user_id=${'u'.repeat(17 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(await long.closed, /^HTTP\/1\.1 414 /);
+  });
+
+  it('accepts headers just under 16 KiB', async () => {
+    const conn = await connect(port);
+    conn.socket.write(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(15 * 1024)}\r\nConnection: close\r\n\r\n`);
+    assert.match(await conn.closed, /^HTTP\/1\.1 200 OK/);
+  });
+
+  it('answers 400 to a malformed request line', async () => {
+    const conn = await connect(port);
+    conn.socket.write('THIS IS NOT HTTP\r\n\r\n');
+    assert.match(await conn.closed, /^HTTP\/1\.1 400 /);
+  });
+
+  it('refuses connections beyond max_connections with 503 and serves again once they close', async () => {
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await connect(port);
+      // A request in flight keeps each connection busy (its body never completes) until
+      // read_timeout_ms; the server counts them all.
+      c.socket.write('POST /2/httpapi HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{');
+      held.push(c);
+    }
+    const extra = await connect(port);
+    const answer = await extra.closed;
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /\{"code":503,"error":"too many connections"\}$/);
+    for (const c of held) c.socket.destroy();
+    await Promise.all(held.map((c) => c.closed));
+    // Capacity comes back once the server has seen the closes.
+    for (let attempt = 0; ; attempt++) {
+      const again = await connect(port);
+      again.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      const text = await again.closed;
+      if (/^HTTP\/1\.1 200 /.test(text)) break;
+      assert.ok(attempt < 50, `still refused: ${text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+});
