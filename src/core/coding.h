@@ -37,10 +37,6 @@ inline void PutFixed64BE(std::string* dst, uint64_t v) {
   for (int i = 7; i >= 0; --i) dst->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
 }
 
-inline void PutFixed32BE(std::string* dst, uint32_t v) {
-  for (int i = 3; i >= 0; --i) dst->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
-}
-
 inline bool GetFixed64BE(std::string_view* in, uint64_t* v) {
   if (in->size() < 8) return false;
   uint64_t r = 0;

@@ -45,8 +45,6 @@ class Metrics {
 
   std::string RenderPrometheus() const;
 
-  uint64_t events_ingested() const { return events_ingested_.load(); }
-
  private:
   static constexpr int kStatusSlots = static_cast<int>(kStatuses.size()) + 1;
   static constexpr int kBuckets = static_cast<int>(kBucketBounds.size()) + 1;
