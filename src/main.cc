@@ -45,6 +45,12 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     }
   }
   if (!data_dir.empty()) config.storage.path = data_dir;
+  for (const auto& p : config.projects) {
+    if (p.api_key == p.secret_key) {
+      LogWarn("project \"" + p.id + "\": secret_key equals api_key, so anyone holding the " +
+              "ingestion key can read this project's profiles");
+    }
+  }
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
   sigset_t signals;
@@ -73,6 +79,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   ingest_options.dedup_window_days = config.ingest.dedup_window_days;
   ingest_options.event_retention_days = config.storage.event_retention_days;
   ingest_options.throttle_events_per_second = config.ingest.throttle_events_per_second;
+  ingest_options.throttle_window_seconds = config.ingest.throttle_window_seconds;
   for (const auto& p : config.projects) ingest_options.projects.push_back(p.id);
   ingest::Ingestor ingestor(*store, ingest_options, SystemClock::Instance(), &metrics);
   ingestor.Start();

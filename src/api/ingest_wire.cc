@@ -51,6 +51,8 @@ constexpr const char* kIntegerFields[] = {"quantity", "event_id", "session_id"};
 constexpr const char* kObjectFields[] = {"event_properties", "groups", "group_properties", "plan",
                                          "ingestion_metadata"};
 
+constexpr int64_t kMaxTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
+
 json::parse_options ParseOptions() {
   json::parse_options o;
   o.max_depth = 64;  // deeper than the 40 levels properties may nest, plus the envelope
@@ -70,7 +72,11 @@ int64_t AsInt64(const json::value& v) {
   if (v.is_uint64())
     return v.get_uint64() > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
                                                              : static_cast<int64_t>(v.get_uint64());
-  return static_cast<int64_t>(v.get_double());
+  // Saturate: casting a double outside int64's range is undefined behaviour.
+  double d = v.get_double();
+  if (d >= 9.2e18) return INT64_MAX;
+  if (d <= -9.2e18) return INT64_MIN;
+  return static_cast<int64_t>(d);
 }
 
 // Cuts a string to kMaxStringLength characters at a code point boundary.
@@ -130,17 +136,6 @@ bool OpKindOf(std::string_view name, PropertyOpKind* kind) {
   return false;
 }
 
-bool IsNumericValue(const json::value& v) {
-  if (v.is_int64() || v.is_uint64() || v.is_double()) return true;
-  if (!v.is_string()) return false;
-  json::string_view s = v.get_string();
-  if (s.empty()) return false;
-  char* end = nullptr;
-  std::string copy(s);
-  std::strtod(copy.c_str(), &end);
-  return end == copy.c_str() + copy.size();
-}
-
 // Turns a user_properties object into operations. Plain keys mean $set. Returns an
 // error text, or empty on success.
 std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) {
@@ -166,7 +161,8 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
       return std::string(kv.key()) + " must be an object of property names to values";
     }
     for (auto& p : kv.value().get_object()) {
-      if (kind == PropertyOpKind::kAdd && !IsNumericValue(p.value())) {
+      json::value number;
+      if (kind == PropertyOpKind::kAdd && !ingest::ReadNumber(p.value(), &number)) {
         return "$add." + std::string(p.key()) + " must be a number";
       }
       ops->push_back({kind, std::string(p.key()), p.value()});
@@ -314,7 +310,7 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
   if (IsNullOrAbsent(time)) {
     e->time_ms = now_ms;
     o["time"] = now_ms;
-  } else if (!IsIntegral(*time) || AsInt64(*time) < 0) {
+  } else if (!IsIntegral(*time) || AsInt64(*time) < 0 || AsInt64(*time) > kMaxTimeMs) {
     errors->Invalid("time", index, "must be milliseconds since the epoch, as an integer");
   } else {
     e->time_ms = AsInt64(*time);

@@ -138,6 +138,17 @@ TEST(IngestWire, PerEventProblemsAreReportedByIndex) {
   EXPECT_TRUE(o.batch.events.empty());
 }
 
+TEST(IngestWire, HugeNumbersAreRefusedNotMisread) {
+  Outcome o = Parse(Batch(R"([{"device_id":"device-1","event_type":"x","time":1e19}])"));
+  EXPECT_EQ(o.body.at("events_with_invalid_fields"), json::parse(R"({"time":[0]})"));
+  EXPECT_TRUE(
+      Parse(Batch(R"([{"device_id":"device-1","event_type":"x","time":253402300799999}])")).ok);
+  Outcome neg = Parse(Batch(R"([{"device_id":"device-1","event_type":"x","time":-1e300}])"));
+  EXPECT_EQ(neg.body.at("events_with_invalid_fields"), json::parse(R"({"time":[0]})"));
+  EXPECT_EQ(Parse(Batch("[]", R"("options":{"min_id_length":1e300},)")).body.at("error"),
+            "Invalid options.min_id_length: must be an integer from 1 to 1024");
+}
+
 TEST(IngestWire, ShortIdsOnlyIsTheIdLengthError) {
   Outcome o = Parse(Batch(R"([{"user_id":"abc","event_type":"x"}])"));
   EXPECT_EQ(o.body.at("error"), "Invalid id length for user_id or device_id");
@@ -177,6 +188,12 @@ TEST(IngestWire, UserPropertiesRules) {
             "events[0].user_properties: $set must be an object of property names to values");
   EXPECT_EQ(error_of(R"("str")"), "events[0].user_properties: must be an object");
   EXPECT_EQ(error_of(R"({"$add":{"a":"12"}})"), "");
+  // What $add accepts is exactly what it can apply.
+  for (const char* bad : {R"(" 5")", R"("+5")", R"("0x10")", R"("nan")", R"("1e999")", R"("")"}) {
+    EXPECT_EQ(error_of(std::string(R"({"$add":{"a":)") + bad + "}}"),
+              "events[0].user_properties: $add.a must be a number")
+        << bad;
+  }
 }
 
 TEST(IngestWire, NestingBeyond40LevelsIsRefused) {

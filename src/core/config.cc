@@ -113,14 +113,16 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
 }
 
 Status ReadIngest(const toml::table& t, IngestConfig* s) {
-  PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(t, "ingest", {"throttle_events_per_second", "dedup_window_days"}));
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      t, "ingest", {"throttle_events_per_second", "throttle_window_seconds", "dedup_window_days"}));
   if (const toml::node* n = t.get("throttle_events_per_second")) {
     if (!n->is_number()) return KeyError("ingest.throttle_events_per_second", "expected a number");
     double v = *n->value<double>();
     if (v < 0) return KeyError("ingest.throttle_events_per_second", "must be >= 0 (0 = off)");
     s->throttle_events_per_second = v;
   }
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "ingest", "throttle_window_seconds", 1, 3600, &s->throttle_window_seconds));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "ingest", "dedup_window_days", 1, 3650, &s->dedup_window_days));
   return Status::Ok();
@@ -221,11 +223,13 @@ Status ValidateConfig(const Config& c) {
     std::string prefix = "projects[" + std::to_string(i) + "]";
     if (!ids.insert(p.id).second)
       return KeyError(prefix + ".id", "duplicate project id \"" + p.id + "\"");
-    // A key must identify exactly one project, or one project's key could reach another's data.
-    if (!keys.insert("a:" + p.api_key).second) {
+    // No key, public or secret, may belong to two projects: one project's key must never
+    // open another's data. (A project whose secret equals its own api_key only exposes
+    // itself; main.cc warns about it, and CONTRACT.md's example does exactly that.)
+    if (!keys.insert(p.api_key).second) {
       return KeyError(prefix + ".api_key", "already used by another project");
     }
-    if (!keys.insert("s:" + p.secret_key).second) {
+    if (p.secret_key != p.api_key && !keys.insert(p.secret_key).second) {
       return KeyError(prefix + ".secret_key", "already used by another project");
     }
   }

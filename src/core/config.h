@@ -42,6 +42,7 @@ struct StorageConfig {
 
 struct IngestConfig {
   double throttle_events_per_second = 0;  // per user_id and per device_id; 0 = off
+  int throttle_window_seconds = 30;       // the rate is averaged over this window
   int dedup_window_days = 7;              // insert_id de-duplication window
 };
 

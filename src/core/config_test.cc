@@ -32,6 +32,7 @@ row_cache_mb = 0
 event_retention_days = 30
 [ingest]
 throttle_events_per_second = 30
+throttle_window_seconds = 10
 dedup_window_days = 3
 [[projects]]
 id = "a"
@@ -56,6 +57,7 @@ secret_key = "sb"
   EXPECT_EQ(c->storage.row_cache_mb, 0);
   EXPECT_EQ(c->storage.event_retention_days, 30);
   EXPECT_EQ(c->ingest.throttle_events_per_second, 30);
+  EXPECT_EQ(c->ingest.throttle_window_seconds, 10);
   EXPECT_EQ(c->ingest.dedup_window_days, 3);
   EXPECT_EQ(c->admin_token, "adm");
   ASSERT_EQ(c->projects.size(), 2u);
@@ -73,6 +75,7 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->storage.durability, Durability::kFsync);
   EXPECT_EQ(c->storage.event_retention_days, 90);
   EXPECT_EQ(c->ingest.throttle_events_per_second, 0);
+  EXPECT_EQ(c->ingest.throttle_window_seconds, 30);
   EXPECT_EQ(c->ingest.dedup_window_days, 7);
 }
 
@@ -99,6 +102,16 @@ TEST(Config, KeysMustIdentifyOneProject) {
                     "[[projects]]\nid = \"other\"\napi_key = \"k1\"\nsecret_key = \"s2\"\n";
   EXPECT_EQ(ParseError(two).message(),
             "config: projects[1].api_key: already used by another project");
+  // A secret key reused as another project's public api_key would let that api_key read
+  // the first project's profiles.
+  std::string crossed = std::string(kProject) +
+                        "[[projects]]\nid = \"other\"\napi_key = \"s1\"\nsecret_key = \"s2\"\n";
+  EXPECT_EQ(ParseError(crossed).message(),
+            "config: projects[1].api_key: already used by another project");
+  EXPECT_EQ(ParseError(std::string(kProject) + "[[projects]]\nid = \"b\"\napi_key = \"k2\"\n"
+                                               "secret_key = \"k1\"\n")
+                .message(),
+            "config: projects[1].secret_key: already used by another project");
   std::string dup = std::string(kProject) + kProject;
   EXPECT_EQ(ParseError(dup).message(), "config: projects[1].id: duplicate project id \"demo\"");
 }

@@ -20,7 +20,7 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       clock_(clock),
       metrics_(metrics),
       working_(store),
-      throttle_(options_.throttle_events_per_second, clock) {}
+      throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock) {}
 
 Ingestor::~Ingestor() { Stop(); }
 
@@ -149,7 +149,8 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
   if (!e.skip_user_properties) ApplyPropertyOps(e.property_ops, &profile->properties);
   if (e.origin != EventOrigin::kIdentifyApi) {
-    working_.AppendEvent(project, now, store::EventRecord{amplitude_id, e.time_ms, e.json});
+    PROFILED_RETURN_IF_ERROR(
+        working_.AppendEvent(project, now, store::EventRecord{amplitude_id, e.time_ms, e.json}));
   }
   if (!scope.empty()) working_.RememberInsertId(project, scope, e.insert_id, now);
   return Status::Ok();

@@ -50,6 +50,7 @@ struct IngestorOptions {
   int dedup_window_days = 7;
   int event_retention_days = 90;
   double throttle_events_per_second = 0;
+  int throttle_window_seconds = 30;
   std::vector<std::string> projects;  // for the retention sweep
   size_t max_group_events = 20000;    // a commit group closes once it holds this many
 };

@@ -91,6 +91,7 @@ TEST_F(IngestorTest, AThrottledBatchAppliesNothing) {
   Close();
   IngestorOptions o;
   o.throttle_events_per_second = 2;
+  o.throttle_window_seconds = 1;
   Open(o);
   IngestResult r =
       Apply({SetProps("", "device-1", {{"a", 1}}), SetProps("", "device-1", {{"b", 1}}),

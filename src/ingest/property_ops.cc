@@ -32,7 +32,106 @@ bool Contains(const json::array& a, const json::value& v) {
   return std::find(a.begin(), a.end(), v) != a.end();
 }
 
-// Reads a number from a JSON number or a numeric string. False for anything else.
+double ToDouble(const json::value& v) {
+  if (v.is_int64()) return static_cast<double>(v.get_int64());
+  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
+  return v.get_double();
+}
+
+// a + b, exact in int64 when both are integers and the sum fits.
+json::value AddNumbers(const json::value& a, const json::value& b) {
+  if (a.is_int64() && b.is_int64()) {
+    int64_t r = 0;
+    if (!__builtin_add_overflow(a.get_int64(), b.get_int64(), &r)) return r;
+  }
+  double d = ToDouble(a) + ToDouble(b);
+  if (std::floor(d) == d && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
+  return d;
+}
+
+// Keeps an array within kMaxArrayItems, dropping from the front or from the back.
+void Cap(json::array* a, bool drop_front) {
+  if (a->size() <= kMaxArrayItems) return;
+  if (drop_front) {
+    a->erase(a->begin(), a->begin() + static_cast<std::ptrdiff_t>(a->size() - kMaxArrayItems));
+  } else {
+    a->resize(kMaxArrayItems);
+  }
+}
+
+void Apply(const PropertyOp& op, json::object* props) {
+  bool creates = op.kind != PropertyOpKind::kClearAll && op.kind != PropertyOpKind::kUnset &&
+                 op.kind != PropertyOpKind::kRemove;
+  if (creates && props->size() >= kMaxProperties && !props->contains(op.key)) return;
+  switch (op.kind) {
+    case PropertyOpKind::kClearAll: props->clear(); return;
+    case PropertyOpKind::kUnset: props->erase(op.key); return;
+    case PropertyOpKind::kSet:
+    case PropertyOpKind::kSetOnce: {
+      if (op.kind == PropertyOpKind::kSetOnce && props->contains(op.key)) return;
+      json::value& slot = (*props)[op.key];
+      slot = op.value;
+      if (slot.is_array()) Cap(&slot.get_array(), /*drop_front=*/false);
+      return;
+    }
+    case PropertyOpKind::kAdd: {
+      json::value delta;
+      if (!ReadNumber(op.value, &delta)) return;
+      auto it = props->find(op.key);
+      if (it == props->end()) {
+        (*props)[op.key] = delta;
+        return;
+      }
+      json::value current;
+      if (!ReadNumber(it->value(), &current)) return;
+      it->value() = AddNumbers(current, delta);
+      return;
+    }
+    case PropertyOpKind::kAppend:
+    case PropertyOpKind::kPostInsert: {
+      bool unique = op.kind == PropertyOpKind::kPostInsert;
+      auto it = props->find(op.key);
+      json::array result = it == props->end() ? json::array() : AsArray(it->value());
+      for (const auto& v : AsValues(op.value)) {
+        if (!unique || !Contains(result, v)) result.push_back(v);
+      }
+      Cap(&result, /*drop_front=*/true);
+      (*props)[op.key] = std::move(result);
+      return;
+    }
+    case PropertyOpKind::kPrepend:
+    case PropertyOpKind::kPreInsert: {
+      bool unique = op.kind == PropertyOpKind::kPreInsert;
+      auto it = props->find(op.key);
+      json::array existing = it == props->end() ? json::array() : AsArray(it->value());
+      json::array front;
+      for (const auto& v : AsValues(op.value)) {
+        if (unique && (Contains(existing, v) || Contains(front, v))) continue;
+        front.push_back(v);
+      }
+      for (auto& v : existing) front.push_back(std::move(v));
+      Cap(&front, /*drop_front=*/false);
+      (*props)[op.key] = std::move(front);
+      return;
+    }
+    case PropertyOpKind::kRemove: {
+      auto it = props->find(op.key);
+      if (it == props->end()) return;
+      json::array values = AsValues(op.value);
+      // A scalar that matches nothing stays as it is.
+      if (!it->value().is_array() && !Contains(values, it->value())) return;
+      json::array kept;
+      for (auto& v : AsArray(it->value())) {
+        if (!Contains(values, v)) kept.push_back(std::move(v));
+      }
+      it->value() = std::move(kept);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 bool ReadNumber(const json::value& v, json::value* out) {
   if (v.is_int64() || v.is_uint64() || v.is_double()) {
     *out = v;
@@ -56,85 +155,6 @@ bool ReadNumber(const json::value& v, json::value* out) {
   }
   return false;
 }
-
-double ToDouble(const json::value& v) {
-  if (v.is_int64()) return static_cast<double>(v.get_int64());
-  if (v.is_uint64()) return static_cast<double>(v.get_uint64());
-  return v.get_double();
-}
-
-// a + b, exact in int64 when both are integers and the sum fits.
-json::value AddNumbers(const json::value& a, const json::value& b) {
-  if (a.is_int64() && b.is_int64()) {
-    int64_t r = 0;
-    if (!__builtin_add_overflow(a.get_int64(), b.get_int64(), &r)) return r;
-  }
-  double d = ToDouble(a) + ToDouble(b);
-  if (std::floor(d) == d && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
-  return d;
-}
-
-void Apply(const PropertyOp& op, json::object* props) {
-  switch (op.kind) {
-    case PropertyOpKind::kClearAll: props->clear(); return;
-    case PropertyOpKind::kUnset: props->erase(op.key); return;
-    case PropertyOpKind::kSet: (*props)[op.key] = op.value; return;
-    case PropertyOpKind::kSetOnce:
-      if (!props->contains(op.key)) (*props)[op.key] = op.value;
-      return;
-    case PropertyOpKind::kAdd: {
-      json::value delta;
-      if (!ReadNumber(op.value, &delta)) return;
-      auto it = props->find(op.key);
-      if (it == props->end()) {
-        (*props)[op.key] = delta;
-        return;
-      }
-      json::value current;
-      if (!ReadNumber(it->value(), &current)) return;
-      it->value() = AddNumbers(current, delta);
-      return;
-    }
-    case PropertyOpKind::kAppend:
-    case PropertyOpKind::kPostInsert: {
-      bool unique = op.kind == PropertyOpKind::kPostInsert;
-      auto it = props->find(op.key);
-      json::array result = it == props->end() ? json::array() : AsArray(it->value());
-      for (const auto& v : AsValues(op.value)) {
-        if (!unique || !Contains(result, v)) result.push_back(v);
-      }
-      (*props)[op.key] = std::move(result);
-      return;
-    }
-    case PropertyOpKind::kPrepend:
-    case PropertyOpKind::kPreInsert: {
-      bool unique = op.kind == PropertyOpKind::kPreInsert;
-      auto it = props->find(op.key);
-      json::array existing = it == props->end() ? json::array() : AsArray(it->value());
-      json::array front;
-      for (const auto& v : AsValues(op.value)) {
-        if (unique && (Contains(existing, v) || Contains(front, v))) continue;
-        front.push_back(v);
-      }
-      for (auto& v : existing) front.push_back(std::move(v));
-      (*props)[op.key] = std::move(front);
-      return;
-    }
-    case PropertyOpKind::kRemove: {
-      auto it = props->find(op.key);
-      if (it == props->end()) return;
-      json::array values = AsValues(op.value);
-      json::array kept;
-      for (auto& v : AsArray(it->value())) {
-        if (!Contains(values, v)) kept.push_back(std::move(v));
-      }
-      it->value() = std::move(kept);
-      return;
-    }
-  }
-}
-
-}  // namespace
 
 void ApplyPropertyOps(const std::vector<PropertyOp>& ops, json::object* properties) {
   for (const auto& op : ops) Apply(op, properties);

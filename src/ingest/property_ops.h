@@ -13,7 +13,12 @@
 //   $preInsert  like $prepend, but only values not already present.
 //   $postInsert like $append, but only values not already present.
 //   $remove     removes every element equal to the value (or to any element of an array
-//               value); a scalar existing value is treated as a one-element array.
+//               value); a scalar existing value equal to it becomes [], any other
+//               scalar is left unchanged.
+// Bounds, so one user cannot grow without limit: an array property keeps at most
+// kMaxArrayItems values (growing it drops the oldest: the front for $append/$postInsert,
+// the back for $prepend/$preInsert; $set keeps the first ones), and a profile holds at most
+// kMaxProperties properties (operations that would add one more are ignored).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -23,8 +28,15 @@
 
 namespace profiled::ingest {
 
+inline constexpr size_t kMaxArrayItems = 1000;
+inline constexpr size_t kMaxProperties = 1000;
+
 // Applies `ops` to `properties` in the order given.
 void ApplyPropertyOps(const std::vector<PropertyOp>& ops, boost::json::object* properties);
+
+// Reads a number for $add: a JSON number, or a string holding exactly a finite decimal
+// number ("12", "-0.5", "1e3"; not " 5", "+5", "0x10", "nan"). False for anything else.
+bool ReadNumber(const boost::json::value& v, boost::json::value* out);
 
 // Sorts ops into Amplitude's application order (stable within one kind).
 void SortPropertyOps(std::vector<PropertyOp>* ops);

@@ -86,6 +86,8 @@ TEST(PropertyOps, RemoveDeletesEveryInstance) {
   EXPECT_EQ(Apply(Obj(R"({"l":"a"})"), {Op(PropertyOpKind::kRemove, "l", "\"a\"")}),
             Obj(R"({"l":[]})"));
   EXPECT_EQ(Apply(Obj("{}"), {Op(PropertyOpKind::kRemove, "l", "\"a\"")}), Obj("{}"));
+  EXPECT_EQ(Apply(Obj(R"({"l":"pro"})"), {Op(PropertyOpKind::kRemove, "l", "\"free\"")}),
+            Obj(R"({"l":"pro"})"));
 }
 
 TEST(PropertyOps, UnsetRemovesTheKey) {
@@ -108,6 +110,33 @@ TEST(PropertyOps, CombinedOperationsApplyInAmplitudeOrder) {
        Op(PropertyOpKind::kPrepend, "l", "\"w\"")});
   // set before setOnce: setOnce sees the value and keeps it; remove after append.
   EXPECT_EQ(out, Obj(R"({"old":1,"n":3,"s":"set","l":["w","y"]})"));
+}
+
+TEST(PropertyOps, ArraysKeepTheNewestThousandValues) {
+  json::array many;
+  for (int i = 0; i < 1200; ++i) many.push_back(i);
+  json::object out = Apply(Obj("{}"), {{PropertyOpKind::kAppend, "l", many}});
+  ASSERT_EQ(out.at("l").as_array().size(), kMaxArrayItems);
+  EXPECT_EQ(out.at("l").as_array().front(), 200);  // the oldest 200 were dropped
+  EXPECT_EQ(out.at("l").as_array().back(), 1199);
+  out = Apply(out, {{PropertyOpKind::kPrepend, "l", -1}});
+  EXPECT_EQ(out.at("l").as_array().front(), -1);
+  EXPECT_EQ(out.at("l").as_array().back(), 1198);
+  out = Apply(Obj("{}"), {{PropertyOpKind::kSet, "l", many}});
+  EXPECT_EQ(out.at("l").as_array().size(), kMaxArrayItems);
+  EXPECT_EQ(out.at("l").as_array().back(), 999);
+}
+
+TEST(PropertyOps, AProfileHoldsAtMostAThousandProperties) {
+  json::object props;
+  for (size_t i = 0; i < kMaxProperties; ++i) props["p" + std::to_string(i)] = 1;
+  json::object out =
+      Apply(props, {Op(PropertyOpKind::kSet, "extra", "1"), Op(PropertyOpKind::kSet, "p0", "2"),
+                    Op(PropertyOpKind::kAdd, "p1", "5")});
+  EXPECT_EQ(out.size(), kMaxProperties);
+  EXPECT_FALSE(out.contains("extra"));
+  EXPECT_EQ(out.at("p0"), 2);  // existing properties still change
+  EXPECT_EQ(out.at("p1"), 6);
 }
 
 TEST(PropertyOps, ClearAllComesBeforeSetInOneEvent) {

@@ -6,7 +6,8 @@ namespace profiled::ingest {
 
 double Throttle::Refill(Bucket& b, int64_t now) const {
   if (now > b.updated_ms) {
-    b.tokens = std::min(eps_, b.tokens + eps_ * static_cast<double>(now - b.updated_ms) / 1000.0);
+    b.tokens =
+        std::min(capacity_, b.tokens + eps_ * static_cast<double>(now - b.updated_ms) / 1000.0);
     b.updated_ms = now;
   }
   return b.tokens;
@@ -15,7 +16,7 @@ double Throttle::Refill(Bucket& b, int64_t now) const {
 void Throttle::Prune(int64_t now) {
   // A bucket that has refilled completely carries no state worth keeping.
   for (auto it = buckets_.begin(); it != buckets_.end();) {
-    if (Refill(it->second, now) >= eps_) {
+    if (Refill(it->second, now) >= capacity_) {
       it = buckets_.erase(it);
     } else {
       ++it;
@@ -43,12 +44,12 @@ ThrottleReport Throttle::Admit(const std::string& project, const std::vector<Eve
   std::map<std::string, bool> over;
   for (const auto& [k, n] : demand) {
     auto it = buckets_.find(k);
-    double tokens = it == buckets_.end() ? eps_ : Refill(it->second, now);
+    double tokens = it == buckets_.end() ? capacity_ : Refill(it->second, now);
     if (n > tokens + 1e-9) over[k] = true;
   }
   if (over.empty()) {
     for (const auto& [k, n] : demand) {
-      auto [it, inserted] = buckets_.try_emplace(k, Bucket{eps_, now});
+      auto [it, inserted] = buckets_.try_emplace(k, Bucket{capacity_, now});
       if (!inserted) Refill(it->second, now);
       it->second.tokens -= n;
     }

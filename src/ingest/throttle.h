@@ -1,10 +1,12 @@
 // Throttle: Amplitude's per-id event rate limit (events per second per user_id and per
 // device_id), off when the rate is 0.
 //
-// Each id has a token bucket holding up to one second of events, refilled continuously.
-// A batch is admitted whole or not at all: if any id in it lacks the tokens for its
-// events, nothing is taken and the report names the ids and events. Used only by the
-// ingest writer thread; not thread-safe.
+// The rate is averaged over a window, as Amplitude averages over 30 s: each id has a token
+// bucket holding rate x window events, refilled at the rate. A batch is admitted whole or
+// not at all: if any id in it lacks the tokens for its events, nothing is taken and the
+// report names the ids and events. (So one request carrying more than rate x window events
+// for a single id is always refused.) Used only by the ingest writer thread; not
+// thread-safe.
 #pragma once
 
 #include <map>
@@ -27,7 +29,8 @@ struct ThrottleReport {
 
 class Throttle {
  public:
-  Throttle(double events_per_second, const Clock& clock) : eps_(events_per_second), clock_(clock) {}
+  Throttle(double events_per_second, int window_seconds, const Clock& clock)
+      : eps_(events_per_second), capacity_(events_per_second * window_seconds), clock_(clock) {}
 
   bool enabled() const { return eps_ > 0; }
 
@@ -44,6 +47,7 @@ class Throttle {
   void Prune(int64_t now);
 
   double eps_;
+  double capacity_;
   const Clock& clock_;
   std::unordered_map<std::string, Bucket> buckets_;
   int admits_since_prune_ = 0;

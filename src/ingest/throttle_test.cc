@@ -14,14 +14,14 @@ Event E(std::string user, std::string device) {
 
 TEST(Throttle, OffAtZero) {
   ManualClock clock(0);
-  Throttle t(0, clock);
+  Throttle t(0, 30, clock);
   EXPECT_FALSE(t.enabled());
   EXPECT_FALSE(t.Admit("p", std::vector<Event>(100, E("u", "d"))).any());
 }
 
 TEST(Throttle, RefusesABatchOverTheRateAndTakesNothing) {
   ManualClock clock(0);
-  Throttle t(5, clock);
+  Throttle t(5, 1, clock);
   std::vector<Event> batch(6, E("", "dev"));
   batch.push_back(E("other-user", ""));
   ThrottleReport r = t.Admit("p", batch);
@@ -36,7 +36,7 @@ TEST(Throttle, RefusesABatchOverTheRateAndTakesNothing) {
 
 TEST(Throttle, RefillsOverTime) {
   ManualClock clock(0);
-  Throttle t(10, clock);
+  Throttle t(10, 1, clock);
   EXPECT_FALSE(t.Admit("p", std::vector<Event>(10, E("u", ""))).any());
   EXPECT_TRUE(t.Admit("p", {E("u", "")}).any());
   clock.Advance(500);  // half a second: five tokens
@@ -46,12 +46,23 @@ TEST(Throttle, RefillsOverTime) {
 
 TEST(Throttle, UsersAndDevicesAndProjectsAreCountedApart) {
   ManualClock clock(0);
-  Throttle t(2, clock);
+  Throttle t(2, 1, clock);
   EXPECT_FALSE(t.Admit("p", {E("same", ""), E("same", "")}).any());
   EXPECT_FALSE(t.Admit("p", {E("", "same"), E("", "same")}).any());
   EXPECT_FALSE(t.Admit("q", {E("same", ""), E("same", "")}).any());
   ThrottleReport r = t.Admit("p", {E("same", "")});
   EXPECT_EQ(r.throttled_users.at("same"), 1);
+}
+
+TEST(Throttle, TheRateIsAveragedOverTheWindow) {
+  ManualClock clock(0);
+  Throttle t(30, 30, clock);  // Amplitude's 30 events/s over 30 s
+  // A burst of 900 fits; the 901st event does not until time passes.
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(200, E("", "dev"))).any());
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(700, E("", "dev"))).any());
+  EXPECT_TRUE(t.Admit("p", {E("", "dev")}).any());
+  clock.Advance(1000);
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(30, E("", "dev"))).any());
 }
 
 }  // namespace

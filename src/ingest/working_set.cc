@@ -157,8 +157,8 @@ void WorkingSet::RememberInsertId(std::string_view project, std::string_view sco
   dedup_writes_.emplace_back(std::move(key), store::EncodeDedup(now_ms));
 }
 
-void WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
-                             const store::EventRecord& event) {
+Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
+                               const store::EventRecord& event) {
   if (!pending_next_seq_) {
     if (!next_seq_) {
       // The sequence only has to be unique per ingest millisecond, and keys carry the
@@ -166,8 +166,10 @@ void WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
       // even when the clock steps back.
       uint64_t persisted = 0;
       std::string value;
-      if (store_.Get(Table::kMeta, store::EventSeqKey(), &value).ok()) {
-        (void)store::DecodeId(value, &persisted);
+      Status s = store_.Get(Table::kMeta, store::EventSeqKey(), &value);
+      if (!s.IsNotFound()) {
+        PROFILED_RETURN_IF_ERROR(s);
+        PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &persisted));
       }
       next_seq_ = persisted;
     }
@@ -175,6 +177,7 @@ void WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
   }
   uint64_t seq = (*pending_next_seq_)++;
   event_writes_.emplace_back(store::EventKey(project, ingest_ms, seq), store::EncodeEvent(event));
+  return Status::Ok();
 }
 
 Status WorkingSet::Flush(store::WriteSet* writes) {

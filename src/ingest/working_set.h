@@ -57,7 +57,8 @@ class WorkingSet {
   void RememberInsertId(std::string_view project, std::string_view scope,
                         std::string_view insert_id, int64_t now_ms);
 
-  void AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
+  // Errors: the store's, reading the persisted sequence number.
+  Status AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
 
   // Moves every buffered change into *writes.
   Status Flush(store::WriteSet* writes);

@@ -181,15 +181,21 @@ class HttpServer::Impl {
     beast::flat_buffer buffer;
     std::string out;
     std::string decoded;
-    while (!stopping_) {
-      out.clear();
-      bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
-      if (!out.empty()) {
-        session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
-        auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
-        if (ec) break;
+    // The session must leave sessions_ whatever happens (the sweep reads it), so nothing
+    // may escape this loop; std::bad_alloc on a huge body is the one plausible throw.
+    try {
+      while (!stopping_) {
+        out.clear();
+        bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
+        if (!out.empty()) {
+          session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+          auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
+          if (ec) break;
+        }
+        if (!keep_alive) break;
       }
-      if (!keep_alive) break;
+    } catch (const std::exception& e) {
+      LogError(std::string("connection dropped: ") + e.what());
     }
     boost::system::error_code ignored;
     session.socket.shutdown(tcp::socket::shutdown_send, ignored);
@@ -281,7 +287,18 @@ class HttpServer::Impl {
         session.unread_body = true;
         co_return false;
       }
-      if (bec) co_return false;
+      if (bec) {
+        // A body that does not parse (bad chunk framing, ...) gets an answer; a timeout or a
+        // client that went away does not.
+        if (bec != asio::error::operation_aborted && bec != asio::error::eof &&
+            bec != http::error::end_of_stream && bec != asio::error::connection_reset &&
+            bec != http::error::partial_message) {
+          Finish(route,
+                 {400, "application/json", R"({"code":400,"error":"malformed HTTP request body"})"},
+                 false, origin, start, &out);
+        }
+        co_return false;
+      }
     }
     auto& request = parser.get();
     bool keep_alive = request.keep_alive() && !stopping_;

@@ -31,9 +31,16 @@ Status ReadProfile(Store& store, std::string_view project, uint64_t amplitude_id
 Status FindProfile(Store& store, std::string_view project, std::string_view user_id,
                    std::string_view device_id, uint64_t* amplitude_id, std::string* buffer,
                    ProfileView* view) {
-  Status s = !user_id.empty() ? LookupUser(store, project, user_id, amplitude_id)
-                              : LookupDevice(store, project, device_id, amplitude_id);
-  PROFILED_RETURN_IF_ERROR(s);
+  if (!user_id.empty()) {
+    PROFILED_RETURN_IF_ERROR(LookupUser(store, project, user_id, amplitude_id));
+    return ReadProfile(store, project, *amplitude_id, buffer, view);
+  }
+  PROFILED_RETURN_IF_ERROR(LookupDevice(store, project, device_id, amplitude_id));
+  Status s = ReadProfile(store, project, *amplitude_id, buffer, view);
+  if (!s.IsNotFound()) return s;
+  // The two reads are not one snapshot: a merge committed between them moves the device
+  // to its user and deletes the anonymous profile. Reading the device again finds the user.
+  PROFILED_RETURN_IF_ERROR(LookupDevice(store, project, device_id, amplitude_id));
   return ReadProfile(store, project, *amplitude_id, buffer, view);
 }
 

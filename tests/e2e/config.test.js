@@ -106,6 +106,14 @@ describe('bad configs exit 2 with one line naming the key', () => {
     expectConfigError(serveWith(text), 'secret_key');
   });
 
+  it("one project's secret_key reused as another's api_key", () => {
+    const text = configToml({
+      dataDir: '{{DATA}}',
+      projects: [SEED, { id: 'other', api_key: SEED.secret_key, secret_key: 'other-secret' }],
+    });
+    expectConfigError(serveWith(text), 'api_key');
+  });
+
   it('a bad profile_dialect', () => {
     const text = configToml({ dataDir: '{{DATA}}', projects: [{ ...SEED, profile_dialect: 'klingon' }] });
     expectConfigError(serveWith(text), 'profile_dialect');

@@ -133,6 +133,8 @@ export function configToml({
     '',
     '[ingest]',
     `throttle_events_per_second = ${throttle}`,
+    // A one-second window keeps the throttling tests small: the limit is then the rate.
+    'throttle_window_seconds = 1',
   ];
   for (const p of projects) {
     lines.push('', '[[projects]]');

@@ -513,7 +513,7 @@ describe('ingest errors', () => {
   });
 });
 
-describe('throttling (throttle_events_per_second = 5)', () => {
+describe('throttling (throttle_events_per_second = 5, throttle_window_seconds = 1)', () => {
   let server;
   before(async () => {
     server = await startServer({ throttle: 5 });

@@ -108,6 +108,14 @@ describe('transport limits', () => {
     assert.match(await conn.closed, /^HTTP\/1\.1 400 /);
   });
 
+  it('answers 400 to a body with broken chunk framing', async () => {
+    const conn = await connect(port);
+    conn.socket.write('POST /2/httpapi HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n');
+    const answer = await conn.closed;
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /\{"code":400,"error":"malformed HTTP request body"\}$/);
+  });
+
   it('refuses connections beyond max_connections with 503 and serves again once they close', async () => {
     const held = [];
     for (let i = 0; i < 3; i++) {
