@@ -39,8 +39,10 @@ Status ReadString(const toml::table& t, std::string_view prefix, std::string_vie
   return Status::Ok();
 }
 
-Status ReadInt(const toml::table& t, std::string_view prefix, std::string_view key, int64_t min,
-               int64_t max, int64_t* out) {
+// Reads an optional integer within [min, max] into *out (left alone when absent).
+template <typename T>
+Status ReadIntInto(const toml::table& t, std::string_view prefix, std::string_view key, int64_t min,
+                   int64_t max, T* out) {
   const toml::node* n = t.get(key);
   if (n == nullptr) return Status::Ok();
   if (!n->is_integer()) return KeyError(Join(prefix, key), "expected an integer");
@@ -49,15 +51,6 @@ Status ReadInt(const toml::table& t, std::string_view prefix, std::string_view k
     return KeyError(Join(prefix, key), "must be between " + std::to_string(min) + " and " +
                                            std::to_string(max) + ", got " + std::to_string(v));
   }
-  *out = v;
-  return Status::Ok();
-}
-
-template <typename T>
-Status ReadIntInto(const toml::table& t, std::string_view prefix, std::string_view key, int64_t min,
-                   int64_t max, T* out) {
-  int64_t v = static_cast<int64_t>(*out);
-  PROFILED_RETURN_IF_ERROR(ReadInt(t, prefix, key, min, max, &v));
   *out = static_cast<T>(v);
   return Status::Ok();
 }

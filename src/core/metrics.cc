@@ -4,6 +4,16 @@
 
 namespace profiled {
 
+namespace {
+// The Prometheus labels of one series.
+std::string Labels(const std::string& route, int slot) {
+  std::string status = slot < static_cast<int>(Metrics::kStatuses.size())
+                           ? std::to_string(Metrics::kStatuses[slot])
+                           : std::string("other");
+  return "route=\"" + route + "\",status=\"" + status + "\"";
+}
+}  // namespace
+
 Metrics::Metrics() : series_(kMaxRoutes * kStatusSlots) {}
 
 int Metrics::RegisterRoute(std::string_view name) {
@@ -40,12 +50,8 @@ std::string Metrics::RenderPrometheus() const {
       const Series& s = series_[r * kStatusSlots + slot];
       uint64_t count = s.count.load(std::memory_order_relaxed);
       if (count == 0) continue;
-      std::string status = slot < static_cast<int>(kStatuses.size())
-                               ? std::to_string(kStatuses[slot])
-                               : std::string("other");
-      std::snprintf(line, sizeof line,
-                    "profiled_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-                    routes_[r].c_str(), status.c_str(), static_cast<unsigned long long>(count));
+      std::snprintf(line, sizeof line, "profiled_http_requests_total{%s} %llu\n",
+                    Labels(routes_[r], slot).c_str(), static_cast<unsigned long long>(count));
       out += line;
     }
   }
@@ -58,11 +64,7 @@ std::string Metrics::RenderPrometheus() const {
       const Series& s = series_[r * kStatusSlots + slot];
       uint64_t count = s.count.load(std::memory_order_relaxed);
       if (count == 0) continue;
-      std::string labels =
-          "route=\"" + routes_[r] + "\",status=\"" +
-          (slot < static_cast<int>(kStatuses.size()) ? std::to_string(kStatuses[slot])
-                                                     : std::string("other")) +
-          "\"";
+      std::string labels = Labels(routes_[r], slot);
       uint64_t cumulative = 0;
       for (int b = 0; b < kBuckets; ++b) {
         cumulative += s.buckets[b].load(std::memory_order_relaxed);

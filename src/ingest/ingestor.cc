@@ -100,8 +100,8 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   }
   if (commit.ok()) {
     store::WriteSet writes;
-    commit = working_.Flush(&writes);
-    if (commit.ok()) commit = store_.Commit(writes, options_.sync);
+    working_.Flush(&writes);
+    commit = store_.Commit(writes, options_.sync);
   }
   working_.Finish(commit.ok());
   if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());

@@ -180,7 +180,7 @@ Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
   return Status::Ok();
 }
 
-Status WorkingSet::Flush(store::WriteSet* writes) {
+void WorkingSet::Flush(store::WriteSet* writes) {
   for (auto& [key, id] : id_writes_) writes->Put(Table::kIdentity, key, store::EncodeId(id));
   for (auto& [key, cached] : profiles_) {
     if (!cached.touched) continue;
@@ -202,7 +202,6 @@ Status WorkingSet::Flush(store::WriteSet* writes) {
   for (auto& [key, next] : pending_next_ids_) writes->Put(Table::kMeta, key, store::EncodeId(next));
   if (pending_next_seq_)
     writes->Put(Table::kMeta, store::EventSeqKey(), store::EncodeId(*pending_next_seq_));
-  return Status::Ok();
 }
 
 void WorkingSet::Finish(bool committed) {

@@ -61,7 +61,7 @@ class WorkingSet {
   Status AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
 
   // Moves every buffered change into *writes.
-  Status Flush(store::WriteSet* writes);
+  void Flush(store::WriteSet* writes);
   void Finish(bool committed);
 
  private:

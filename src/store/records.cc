@@ -34,16 +34,6 @@ Status DecodeProfile(std::string_view in, ProfileView* v) {
   return Status::Ok();
 }
 
-Status DecodeProfile(std::string_view bytes, ProfileRecord* r) {
-  ProfileView v;
-  PROFILED_RETURN_IF_ERROR(DecodeProfile(bytes, &v));
-  r->user_id.assign(v.user_id);
-  r->device_id.assign(v.device_id);
-  r->builtins_json.assign(v.builtins_json);
-  r->properties_json.assign(v.properties_json);
-  return Status::Ok();
-}
-
 std::string EncodeId(uint64_t id) {
   std::string out;
   PutVarint64(&out, id);

@@ -33,7 +33,6 @@ struct ProfileView {
 
 std::string EncodeProfile(const ProfileRecord& record);
 Status DecodeProfile(std::string_view bytes, ProfileView* view);
-Status DecodeProfile(std::string_view bytes, ProfileRecord* record);
 
 // An amplitude_id value (kIdentity user/device/merge entries, kMeta counters).
 std::string EncodeId(uint64_t id);
