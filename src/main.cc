@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "ingest/ingestor.h"
+#include "ingest/schema_upgrade.h"
 #include "server/http_server.h"
 #include "store/store.h"
 
@@ -72,6 +73,10 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     return 1;
   }
   std::unique_ptr<store::Store> store = std::move(opened.value());
+  if (Status upgraded = ingest::UpgradeStore(*store); !upgraded.ok()) {
+    LogError("cannot upgrade the store at " + config.storage.path + ": " + upgraded.ToString());
+    return 1;
+  }
   metrics.SetStoreSizeSource([s = store.get()] { return s->ApproximateSizeBytes(); });
 
   ingest::IngestorOptions ingest_options;

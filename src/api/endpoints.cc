@@ -156,8 +156,21 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
       respond(Json(429, ThrottledBody(result.throttle)));
       return;
     }
+    if (result.failed_event >= 0 && result.status.code() == ErrorCode::kInvalidArgument) {
+      // The only limit checked while applying is the size of the user's properties.
+      IngestRejection r;
+      r.error = "Invalid field values on some events";
+      r.events.Invalid("user_properties", result.failed_event, result.status.message());
+      respond(Rejected(r));
+      return;
+    }
     int status = HttpStatusOf(result.status.code());
-    respond(Json(status, ErrorBody(status, PublicMessage(result.status))));
+    std::string message = PublicMessage(result.status);
+    if (result.failed_event >= 0) {
+      message += ": event " + std::to_string(result.failed_event) +
+                 " could not be applied; nothing of this request was applied";
+    }
+    respond(Json(status, ErrorBody(status, message)));
   });
 }
 

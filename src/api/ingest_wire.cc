@@ -3,8 +3,9 @@
 #include <boost/json.hpp>
 #include <cmath>
 
-#include "api/json_writer.h"
+#include "core/json_writer.h"
 #include "ingest/property_ops.h"
+#include "ingest/value_text.h"
 
 namespace profiled::api {
 
@@ -146,8 +147,15 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
     return "operations ($set, ...) cannot be mixed with plain properties; put plain "
            "values inside $set";
   }
+  auto name_too_long = [](std::string_view name) {
+    return ingest::CharacterCount(name) > ingest::kMaxStringLength;
+  };
+  constexpr const char* kNameTooLong = "a property name is longer than 1024 characters";
   if (!has_ops) {
-    for (auto& kv : up) ops->push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
+    for (auto& kv : up) {
+      if (name_too_long(kv.key())) return kNameTooLong;
+      ops->push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
+    }
     return {};
   }
   for (auto& kv : up) {
@@ -161,6 +169,7 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
       return std::string(kv.key()) + " must be an object of property names to values";
     }
     for (auto& p : kv.value().get_object()) {
+      if (name_too_long(p.key())) return std::string(kv.key()) + ": " + kNameTooLong;
       json::value number;
       if (kind == PropertyOpKind::kAdd && !ingest::ReadNumber(p.value(), &number)) {
         return "$add." + std::string(p.key()) + " must be a number";
@@ -207,6 +216,14 @@ std::string LibraryName(const json::value& v) {
 // Fields shared by events and identifications: ids, user_properties, built-in fields.
 // Records problems in *errors; the event is only meaningful if none were recorded.
 void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchErrors* errors) {
+  // Boost.JSON reads 1e309 as infinity; JSON has no way to write it back, so such a
+  // value would poison every later read and write of the user.
+  for (const auto& kv : o) {
+    if (ingest::HasNonFiniteNumber(kv.value())) {
+      errors->Invalid(std::string(kv.key().substr(0, 64)), index,
+                      "holds a number beyond the range of a double (±1.7976931348623157e308)");
+    }
+  }
   bool ids_ok = ReadId(o, "user_id", index, &e->user_id, errors);
   ids_ok = ReadId(o, "device_id", index, &e->device_id, errors) && ids_ok;
   if (ids_ok) {
@@ -332,7 +349,7 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
                   : ingest::EventOrigin::kTrack;
   // $groupidentify changes group properties, never the sender's user properties.
   if (e->event_type == "$groupidentify") e->property_ops.clear();
-  if (ErrorCount(*errors) == errors_before) e->json = json::serialize(o);
+  if (ErrorCount(*errors) == errors_before) e->json = ingest::ObjectText(o);
 }
 
 void Reject(IngestRejection* r, int status, std::string error, std::string missing = {}) {
@@ -527,7 +544,7 @@ std::string RejectionBody(const IngestRejection& r) {
     for (const auto& s : r.events.details) d.push_back(json::string(s));
     o["details"] = std::move(d);
   }
-  return json::serialize(o);
+  return ingest::ObjectText(o);
 }
 
 std::string ThrottledBody(const ingest::ThrottleReport& report) {
@@ -549,7 +566,7 @@ std::string ThrottledBody(const ingest::ThrottleReport& report) {
   o["throttled_events"] = std::move(events);
   o["exceeded_daily_quota_devices"] = json::object();
   o["exceeded_daily_quota_users"] = json::object();
-  return json::serialize(o);
+  return ingest::ObjectText(o);
 }
 
 std::string ErrorBody(int code, std::string_view error) {

@@ -214,6 +214,55 @@ TEST(IngestWire, NestingBeyond40LevelsIsRefused) {
   EXPECT_EQ(u.body.at("events_with_invalid_fields"), json::parse(R"({"user_properties":[0]})"));
 }
 
+TEST(IngestWire, NumbersBeyondADoubleAreRefusedNamingFieldAndEvent) {
+  Outcome o = Parse(Batch(
+      R"([{"user_id":"user-1","event_type":"x"},
+          {"user_id":"user-1","event_type":"$identify","user_properties":{"$set":{"big":1e309}}},
+          {"user_id":"user-1","event_type":"x","event_properties":{"a":[{"b":-1e309}]}},
+          {"user_id":"user-1","event_type":"x","revenue":1e400},
+          {"user_id":"user-1","event_type":"x","user_properties":{"$add":{"n":-1e309}}},
+          {"user_id":"user-1","event_type":"x","anything":[1e999]}])"));
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("error"), "Invalid field values on some events");
+  const json::object& invalid = o.body.at("events_with_invalid_fields").as_object();
+  EXPECT_EQ(invalid.at("user_properties"), json::parse("[1,4]"));
+  EXPECT_EQ(invalid.at("event_properties"), json::parse("[2]"));
+  EXPECT_EQ(invalid.at("revenue"), json::parse("[3]"));
+  EXPECT_EQ(invalid.at("anything"), json::parse("[5]"));
+  EXPECT_NE(json::serialize(o.body.at("details")).find("events[1].user_properties: holds a number"),
+            std::string::npos);
+  // The same value as a string is a string, and the largest double is a number.
+  EXPECT_TRUE(Parse(Batch(R"([{"user_id":"user-1","event_type":"x",
+      "user_properties":{"s":"1e309","m":1.7976931348623157e308,"t":-1e-400}}])"))
+                  .ok);
+}
+
+TEST(IngestWire, PropertyNamesLongerThan1024CharactersAreRefused) {
+  std::string name(1025, 'k');
+  Outcome plain = Parse(
+      Batch(R"([{"user_id":"user-1","event_type":"x","user_properties":{")" + name + R"(":1}}])"));
+  EXPECT_EQ(plain.body.at("events_with_invalid_fields"), json::parse(R"({"user_properties":[0]})"));
+  Outcome op = Parse(Batch(R"([{"user_id":"user-1","event_type":"$identify",)"
+                           R"("user_properties":{"$add":{")" +
+                           name + R"(":1}}}])"));
+  EXPECT_EQ(op.body.at("events_with_invalid_fields"), json::parse(R"({"user_properties":[0]})"));
+  EXPECT_NE(json::serialize(op.body.at("details")).find("$add: a property name is longer"),
+            std::string::npos);
+  name.pop_back();
+  EXPECT_TRUE(Parse(Batch(R"([{"user_id":"user-1","event_type":"x","user_properties":{")" + name +
+                          R"(":1}}])"))
+                  .ok);
+}
+
+TEST(IngestWire, TheLoggedEventWritesNumbersAsPeopleDo) {
+  Outcome o = Parse(Batch(
+      R"([{"user_id":"user-1","event_type":"x","event_properties":{"a":0.1,"b":-0.0,"c":1E2}}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_NE(o.batch.events[0].json.find(R"("event_properties":{"a":0.1,"b":0,"c":100})"),
+            std::string::npos)
+      << o.batch.events[0].json;
+}
+
 TEST(IngestWire, LongPropertyStringsAreTruncatedTo1024Characters) {
   std::string value(2000, 'x');
   Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"x","user_properties":{"long":")" +

@@ -1,11 +1,11 @@
 #include "api/profile_wire.h"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <charconv>
 
 #include "api/form.h"
-#include "api/json_writer.h"
+#include "core/json_writer.h"
+#include "ingest/value_text.h"
 
 namespace profiled::api {
 
@@ -126,7 +126,7 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
     if (custom.is_object()) {
       for (const auto& kv : custom.get_object()) merged[kv.key()] = kv.value();
     }
-    out->append(boost::json::serialize(merged));
+    ingest::AppendObjectText(merged, out);
   } else if (q.get_computations || !q.comp_ids.empty()) {
     out->append("{}");  // computations only; none are defined yet
   } else {

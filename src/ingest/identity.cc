@@ -56,6 +56,7 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
     PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, profile));
     if (device_amp && *device_amp != *user_amp && device_anonymous) {
       FillIn(device_profile->properties, &(*profile)->properties);
+      (*profile)->properties_size_bound += device_profile->properties_size_bound;
       FillIn(device_profile->builtins, &(*profile)->builtins);
       ws.PutMerge(project, *device_amp, *user_amp);
       ws.DeleteProfile(project, *device_amp);

@@ -4,6 +4,7 @@
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
 #include "ingest/property_ops.h"
+#include "ingest/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {
@@ -76,41 +77,79 @@ void Ingestor::Run() {
   }
 }
 
+namespace {
+// A failure of the store itself: no write of the group could succeed.
+bool IsStoreFailure(const Status& s) {
+  return s.code() == ErrorCode::kIoError || s.code() == ErrorCode::kUnavailable;
+}
+}  // namespace
+
+Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
+                            std::vector<IngestResult>* results, std::vector<bool>* refused,
+                            bool* retry) {
+  *retry = false;
+  for (size_t i = 0; i < group.size(); ++i) {
+    if ((*refused)[i]) continue;
+    IngestResult& r = (*results)[i];
+    r.deduplicated = 0;
+    const IngestBatch& batch = group[i].batch;
+    for (size_t j = 0; j < batch.events.size(); ++j) {
+      bool duplicate = false;
+      Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate);
+      if (IsStoreFailure(s)) return s;
+      if (!s.ok()) {
+        LogError("ingest: project " + batch.project + ": refused a batch at event " +
+                 std::to_string(j) + ": " + s.ToString());
+        r.status = std::move(s);
+        r.failed_event = static_cast<int>(j);
+        (*refused)[i] = true;
+        *retry = true;
+        return Status::Ok();
+      }
+      r.deduplicated += duplicate ? 1 : 0;
+    }
+    r.accepted = batch.events.size();
+  }
+  return Status::Ok();
+}
+
 void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
-  Status commit;
-  for (size_t i = 0; i < group.size() && commit.ok(); ++i) {
-    IngestBatch& batch = group[i].batch;
-    if (throttle_.enabled()) {
-      ThrottleReport report = throttle_.Admit(batch.project, batch.events);
+  std::vector<bool> refused(group.size(), false);
+  if (throttle_.enabled()) {
+    for (size_t i = 0; i < group.size(); ++i) {
+      ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
       if (report.any()) {
         results[i].status = Status::Throttled("Too many requests for some devices and users");
         results[i].throttle = std::move(report);
-        continue;
+        refused[i] = true;
       }
     }
-    for (const Event& e : batch.events) {
-      bool duplicate = false;
-      commit = ApplyEvent(batch.project, e, now, &duplicate);
-      if (!commit.ok()) break;
-      results[i].deduplicated += duplicate ? 1 : 0;
-    }
-    results[i].accepted = batch.events.size();
+  }
+  // A refused batch may have changed the working set before its bad event: drop
+  // everything and apply the group again without it. Each pass refuses one more batch,
+  // so this ends; refusals are rare, so the replay costs nothing in the common case.
+  Status commit;
+  for (bool retry = true; retry;) {
+    commit = ApplyGroup(group, now, &results, &refused, &retry);
+    if (retry || !commit.ok()) working_.Finish(false);
   }
   if (commit.ok()) {
     store::WriteSet writes;
     working_.Flush(&writes);
     commit = store_.Commit(writes, options_.sync);
+    working_.Finish(commit.ok());
   }
-  working_.Finish(commit.ok());
   if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());
 
   for (size_t i = 0; i < group.size(); ++i) {
     IngestResult& r = results[i];
     // A failed group applies nothing: every batch not already refused gets the error.
-    if (!commit.ok() && r.status.ok()) {
+    if (!commit.ok() && !refused[i]) {
       r.status = Status::Unavailable("the store could not persist the batch; retry");
+    }
+    if (!r.status.ok()) {
       r.accepted = 0;
       r.deduplicated = 0;
     }
@@ -120,6 +159,8 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
         metrics_->AddEventsDeduplicated(r.deduplicated);
       } else if (r.status.code() == ErrorCode::kThrottled) {
         metrics_->AddEventsThrottled(group[i].batch.events.size());
+      } else if (r.failed_event >= 0) {
+        metrics_->AddEventsRejected(group[i].batch.events.size());
       }
     }
     group[i].done(std::move(r));
@@ -147,7 +188,23 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
-  if (!e.skip_user_properties) ApplyPropertyOps(e.property_ops, &profile->properties);
+  if (!e.skip_user_properties) {
+    size_t growth = GrowthBound(e.property_ops);
+    profile->properties_size_bound += growth;
+    ApplyPropertyOps(e.property_ops, &profile->properties);
+    // The bound only grows; measure exactly when it passes the limit. Events that can
+    // only remove are always applied, so an oversized profile can still shrink.
+    if (growth > 0 && profile->properties_size_bound > kMaxPropertiesBytes) {
+      size_t exact = ObjectText(profile->properties).size();
+      profile->properties_size_bound = exact;
+      if (exact > kMaxPropertiesBytes) {
+        return Status::InvalidArgument("this event would grow the user's properties to " +
+                                       std::to_string(exact) +
+                                       " bytes of JSON, over the limit of " +
+                                       std::to_string(kMaxPropertiesBytes) + "; unset some first");
+      }
+    }
+  }
   if (e.origin != EventOrigin::kIdentifyApi) {
     PROFILED_RETURN_IF_ERROR(
         working_.AppendEvent(project, now, store::EventRecord{amplitude_id, e.time_ms, e.json}));

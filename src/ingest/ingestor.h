@@ -7,9 +7,13 @@
 // batch's callback, so a success means the batch is durable. If the commit fails, no
 // batch of the group is applied and each callback gets the error.
 //
-// A batch is applied whole or not at all: throttling rejects the whole batch; a store
-// error fails the whole group. Callbacks run on the writer thread and must be cheap
-// (post the answer back to the connection's executor).
+// A batch is applied whole or not at all, and one batch never fails another: throttling
+// refuses the whole batch; an event that cannot be applied (its user's profile would
+// outgrow kMaxPropertiesBytes, or the user's stored record is corrupt) refuses its own
+// batch, naming the event, and the rest of the group is applied without it. Only a store
+// failure (IoError, Unavailable) fails the whole group, since no write can succeed then.
+// Callbacks run on the writer thread and must be cheap (post the answer back to the
+// connection's executor).
 #pragma once
 
 #include <condition_variable>
@@ -38,8 +42,12 @@ struct IngestBatch {
 
 struct IngestResult {
   // OK (durable), Throttled (nothing applied; see throttle), Unavailable (shutting down,
-  // nothing applied) or the store's error (nothing applied).
+  // nothing applied), the store's error (nothing applied), or the error of the event
+  // `failed_event` that refused this batch (nothing applied): InvalidArgument for a limit
+  // its user_properties would break (the message says which), Corruption for a user
+  // whose stored record does not decode.
   Status status;
+  int failed_event = -1;    // index in the batch of the event that refused it, or -1
   size_t accepted = 0;      // events acknowledged, duplicates included
   size_t deduplicated = 0;  // of those, skipped as already-seen insert_ids
   ThrottleReport throttle;
@@ -85,6 +93,11 @@ class Ingestor {
   };
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
+  // Applies every batch of `group` not yet refused into working_; the first batch with an
+  // event that fails is refused in *results and *refused, and the caller starts over.
+  // Returns a store failure, or OK (check *retry).
+  Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results,
+                    std::vector<bool>* refused, bool* retry);
   Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
 
   store::Store& store_;

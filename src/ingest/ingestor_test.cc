@@ -140,5 +140,81 @@ TEST_F(IngestorTest, RetentionDropsOnlyEventsOlderThanTheWindow) {
   ASSERT_EQ(logged.size(), 1u);
 }
 
+// Submits every batch before the writer starts, so they are applied as one commit group.
+std::vector<IngestResult> ApplyAsOneGroup(store::Store& store, const Clock& clock,
+                                          std::vector<std::vector<Event>> batches) {
+  IngestorOptions options;
+  options.sync = false;
+  options.projects = {"p"};
+  Ingestor ingestor(store, options, clock, nullptr);
+  std::vector<std::promise<IngestResult>> done(batches.size());
+  for (size_t i = 0; i < batches.size(); ++i) {
+    ingestor.Submit(IngestBatch{"p", std::move(batches[i])},
+                    [&done, i](IngestResult r) { done[i].set_value(std::move(r)); });
+  }
+  ingestor.Start();
+  std::vector<IngestResult> results;
+  for (auto& d : done) results.push_back(d.get_future().get());
+  ingestor.Stop();
+  return results;
+}
+
+// An event whose $set would grow the user's properties past kMaxPropertiesBytes.
+Event Oversized(std::string user_id) {
+  json::array big;
+  for (int i = 0; i < 1000; ++i) big.push_back(json::string(std::string(100, 'x')));
+  std::vector<PropertyOp> ops;
+  for (int i = 0; i < 12; ++i)
+    ops.push_back({PropertyOpKind::kSet, "big" + std::to_string(i), big});
+  Event e = WithOps(Track(std::move(user_id), "", "$identify"), std::move(ops));
+  e.origin = EventOrigin::kIdentify;
+  return e;
+}
+
+TEST_F(IngestorTest, AnEventThatWouldOutgrowTheProfileRefusesOnlyItsOwnBatch) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}})});
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(*store_, clock_,
+                                 {{SetProps("bob", "", {{"b", 1}})},
+                                  {SetProps("alice", "", {{"c", 2}}), Oversized("alice")},
+                                  {SetProps("carol", "", {{"c", 3}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(results[1].failed_event, 1);
+  EXPECT_EQ(results[1].accepted, 0u);
+  EXPECT_NE(results[1].status.message().find("over the limit"), std::string::npos);
+  EXPECT_TRUE(results[2].status.ok());
+  // Nothing of the refused batch, not even its first event, was applied.
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
+  EXPECT_EQ(Read("bob").properties, (object{{"b", 1}}));
+  EXPECT_EQ(Read("carol").properties, (object{{"c", 3}}));
+  EXPECT_EQ(Read("carol").amplitude_id, 3u);  // ids handed out during the refused pass are reused
+}
+
+TEST_F(IngestorTest, AProfileOverTheLimitCanStillShrinkAndGrowWithinIt) {
+  IngestResult refused = Apply({Oversized("alice")});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(Read("alice").found);
+  ApplyOk({SetProps("alice", "", {{"a", std::string(1000, 'y')}})});
+  ApplyOk({WithOps(Track("alice", ""), {{PropertyOpKind::kUnset, "a", nullptr}})});
+  EXPECT_TRUE(Read("alice").properties.empty());
+}
+
+TEST_F(IngestorTest, AUserWhoseStoredProfileIsCorruptRefusesOnlyItsBatch) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}}), SetProps("bob", "", {{"b", 1}})});
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::ProfileKey("p", 1), "\x01not a profile");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  ingestor_->Stop();
+  auto results =
+      ApplyAsOneGroup(*store_, clock_,
+                      {{SetProps("bob", "", {{"b", 2}}), SetProps("alice", "", {{"a", 2}})},
+                       {SetProps("bob", "", {{"c", 3}})}});
+  EXPECT_EQ(results[0].status.code(), ErrorCode::kCorruption);
+  EXPECT_EQ(results[0].failed_event, 1);
+  EXPECT_TRUE(results[1].status.ok());
+  EXPECT_EQ(Read("bob").properties, (object{{"b", 1}, {"c", 3}}));
+}
+
 }  // namespace
 }  // namespace profiled::ingest

@@ -4,13 +4,20 @@
 #include <boost/json/array.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+
+#include "core/json_writer.h"
+#include "ingest/value_text.h"
 
 namespace profiled::ingest {
 
 namespace json = boost::json;
 
 namespace {
+
+// Wide enough for the sum of any two JSON integers (int64 or uint64) without overflow.
+__extension__ typedef __int128 WideInt;
 
 // The values an array operation carries: an array's elements, or the single value.
 json::array AsValues(const json::value& v) {
@@ -38,15 +45,33 @@ double ToDouble(const json::value& v) {
   return v.get_double();
 }
 
-// a + b, exact in int64 when both are integers and the sum fits.
-json::value AddNumbers(const json::value& a, const json::value& b) {
-  if (a.is_int64() && b.is_int64()) {
-    int64_t r = 0;
-    if (!__builtin_add_overflow(a.get_int64(), b.get_int64(), &r)) return r;
+// a + b into *sum. Integers stay exact while the sum is an integer in
+// [-2^63, 2^64 - 1] (JSON integers Boost.JSON holds as int64 or uint64); any other sum is
+// a double. False, and *sum untouched, when the double sum would not be finite.
+bool AddNumbers(const json::value& a, const json::value& b, json::value* sum) {
+  if (!a.is_double() && !b.is_double()) {
+    auto wide = [](const json::value& v) {
+      return v.is_int64() ? static_cast<WideInt>(v.get_int64())
+                          : static_cast<WideInt>(v.get_uint64());
+    };
+    WideInt r = wide(a) + wide(b);
+    if (r >= INT64_MIN && r <= INT64_MAX) {
+      *sum = static_cast<int64_t>(r);
+      return true;
+    }
+    if (r > 0 && r <= static_cast<WideInt>(UINT64_MAX)) {
+      *sum = static_cast<uint64_t>(r);
+      return true;
+    }
   }
   double d = ToDouble(a) + ToDouble(b);
-  if (std::floor(d) == d && std::fabs(d) < 9.0e15) return static_cast<int64_t>(d);
-  return d;
+  if (!std::isfinite(d)) return false;
+  if (std::floor(d) == d && std::fabs(d) < 9.0e15) {
+    *sum = static_cast<int64_t>(d);
+  } else {
+    *sum = d;
+  }
+  return true;
 }
 
 // Keeps an array within kMaxArrayItems, dropping from the front or from the back.
@@ -83,8 +108,9 @@ void Apply(const PropertyOp& op, json::object* props) {
         return;
       }
       json::value current;
-      if (!ReadNumber(it->value(), &current)) return;
-      it->value() = AddNumbers(current, delta);
+      json::value sum;
+      if (!ReadNumber(it->value(), &current) || !AddNumbers(current, delta, &sum)) return;
+      it->value() = std::move(sum);
       return;
     }
     case PropertyOpKind::kAppend:
@@ -133,6 +159,7 @@ void Apply(const PropertyOp& op, json::object* props) {
 }  // namespace
 
 bool ReadNumber(const json::value& v, json::value* out) {
+  if (v.is_double() && !std::isfinite(v.get_double())) return false;
   if (v.is_int64() || v.is_uint64() || v.is_double()) {
     *out = v;
     return true;
@@ -147,6 +174,12 @@ bool ReadNumber(const json::value& v, json::value* out) {
     *out = i;
     return true;
   }
+  uint64_t u = 0;
+  auto ru = std::from_chars(begin, end, u);
+  if (ru.ec == std::errc() && ru.ptr == end) {
+    *out = u;
+    return true;
+  }
   double d = 0;
   auto rd = std::from_chars(begin, end, d);
   if (rd.ec == std::errc() && rd.ptr == end && std::isfinite(d)) {
@@ -154,6 +187,30 @@ bool ReadNumber(const json::value& v, json::value* out) {
     return true;
   }
   return false;
+}
+
+size_t GrowthBound(const std::vector<PropertyOp>& ops) {
+  // Per op: the key, the value, and room for quotes, colon, comma and the brackets a
+  // scalar gains when it becomes an array. $add writes at most a number's longest text.
+  constexpr size_t kOverhead = 8;
+  constexpr size_t kLongestNumber = 24;  // "-1.7976931348623157e+308"
+  size_t bound = 0;
+  std::string text;
+  for (const auto& op : ops) {
+    if (op.kind == PropertyOpKind::kClearAll || op.kind == PropertyOpKind::kUnset ||
+        op.kind == PropertyOpKind::kRemove) {
+      continue;
+    }
+    text.clear();
+    AppendJsonString(&text, op.key);
+    if (op.kind == PropertyOpKind::kAdd) {
+      bound += text.size() + kLongestNumber + kOverhead;
+      continue;
+    }
+    AppendValueText(op.value, &text);
+    bound += text.size() + kOverhead;
+  }
+  return bound;
 }
 
 void ApplyPropertyOps(const std::vector<PropertyOp>& ops, json::object* properties) {

@@ -6,7 +6,11 @@
 //   $set        sets the key.
 //   $setOnce    sets the key only if it has no value yet.
 //   $add        adds a number; a missing value counts as 0, a numeric string is read as
-//               its number; any other existing value is left unchanged.
+//               its number; any other existing value is left unchanged. Integers stay
+//               exact while the sum is an integer from -2^63 to 2^64-1; past that, or
+//               with a fractional operand, the sum is a double. A sum too large for a
+//               double (beyond ±1.7976931348623157e308) is refused: the value stays as
+//               it was, so a stored number is always finite.
 //   $append     adds the value (or each element of an array value) at the end; a missing
 //               value becomes a new array, a scalar becomes [scalar, ...].
 //   $prepend    the same at the front, keeping the given order.
@@ -18,7 +22,9 @@
 // Bounds, so one user cannot grow without limit: an array property keeps at most
 // kMaxArrayItems values (growing it drops the oldest: the front for $append/$postInsert,
 // the back for $prepend/$preInsert; $set keeps the first ones), and a profile holds at most
-// kMaxProperties properties (operations that would add one more are ignored).
+// kMaxProperties properties (operations that would add one more are ignored). The JSON
+// text of a user's properties is kept within kMaxPropertiesBytes by the Ingestor, which
+// refuses an event that would grow it past that (GrowthBound below).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -30,12 +36,18 @@ namespace profiled::ingest {
 
 inline constexpr size_t kMaxArrayItems = 1000;
 inline constexpr size_t kMaxProperties = 1000;
+inline constexpr size_t kMaxPropertiesBytes = 1 << 20;
 
 // Applies `ops` to `properties` in the order given.
 void ApplyPropertyOps(const std::vector<PropertyOp>& ops, boost::json::object* properties);
 
-// Reads a number for $add: a JSON number, or a string holding exactly a finite decimal
-// number ("12", "-0.5", "1e3"; not " 5", "+5", "0x10", "nan"). False for anything else.
+// At least how many bytes applying `ops` can add to the JSON text of a property object
+// (0 when they can only remove). Cheap: proportional to the size of the ops.
+size_t GrowthBound(const std::vector<PropertyOp>& ops);
+
+// Reads a number for $add: a finite JSON number, or a string holding exactly a finite
+// decimal number ("12", "-0.5", "1e3"; not " 5", "+5", "0x10", "nan", "1e400"). False
+// for anything else.
 bool ReadNumber(const boost::json::value& v, boost::json::value* out);
 
 // Sorts ops into Amplitude's application order (stable within one kind).

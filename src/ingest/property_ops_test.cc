@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cmath>
+#include <limits>
+
+#include "ingest/value_text.h"
 
 namespace profiled::ingest {
 namespace {
@@ -39,6 +43,49 @@ TEST(PropertyOps, AddIncrementsFromZeroAndKeepsIntegersExact) {
             Obj(R"({"n":1.75})"));
   EXPECT_EQ(Apply(Obj(R"({"n":9007199254740993})"), {Op(PropertyOpKind::kAdd, "n", "1")}),
             Obj(R"({"n":9007199254740994})"));
+}
+
+std::string AddText(const char* start, const char* delta) {
+  json::object o = Apply(Obj(start), {Op(PropertyOpKind::kAdd, "n", delta)});
+  return ObjectText(o);
+}
+
+TEST(PropertyOps, AddKeepsIntegersExactFromMinusTwoToTheSixtyThreeToTwoToTheSixtyFour) {
+  EXPECT_EQ(AddText(R"({"n":9223372036854775807})", "1"), R"({"n":9223372036854775808})");
+  EXPECT_EQ(AddText(R"({"n":18446744073709551614})", "1"), R"({"n":18446744073709551615})");
+  EXPECT_EQ(AddText(R"({"n":18446744073709551615})", "-18446744073709551615"), R"({"n":0})");
+  EXPECT_EQ(AddText(R"({"n":-9223372036854775807})", "-1"), R"({"n":-9223372036854775808})");
+  EXPECT_EQ(AddText(R"({"n":"18446744073709551615"})", "-1"), R"({"n":18446744073709551614})");
+  // Past the range the sum is a double, written in its shortest form.
+  EXPECT_EQ(AddText(R"({"n":18446744073709551615})", "1"), R"({"n":18446744073709552000})");
+  EXPECT_EQ(AddText(R"({"n":0.1})", "0.2"), R"({"n":0.30000000000000004})");
+}
+
+TEST(PropertyOps, AddThatWouldOverflowADoubleLeavesTheValueAlone) {
+  EXPECT_EQ(AddText(R"({"n":1.7e308})", "1.7e308"), R"({"n":1.7e+308})");
+  EXPECT_EQ(AddText(R"({"n":-1.7e308})", "\"-1.7e308\""), R"({"n":-1.7e+308})");
+  EXPECT_EQ(AddText(R"({"n":1})", "\"1e400\""), R"({"n":1})");
+}
+
+TEST(PropertyOps, ReadNumberRefusesNonFiniteValues) {
+  json::value out;
+  EXPECT_FALSE(ReadNumber(json::value(std::numeric_limits<double>::infinity()), &out));
+  EXPECT_FALSE(ReadNumber(json::value(std::nan("")), &out));
+  EXPECT_FALSE(ReadNumber(json::value("1e400"), &out));
+  EXPECT_TRUE(ReadNumber(json::value("1e300"), &out));
+}
+
+TEST(PropertyOps, GrowthBoundCoversWhatOpsAdd) {
+  std::vector<PropertyOp> ops = {Op(PropertyOpKind::kSet, "name", R"("a long enough value")"),
+                                 Op(PropertyOpKind::kAppend, "list", R"([1,2,3])"),
+                                 Op(PropertyOpKind::kAdd, "n", "1.5")};
+  json::object start = Obj(R"({"list":"scalar","n":-1.7976931348623157e308})");
+  size_t before = ObjectText(start).size();
+  json::object after = Apply(start, ops);
+  EXPECT_GE(before + GrowthBound(ops), ObjectText(after).size());
+  EXPECT_EQ(GrowthBound({Op(PropertyOpKind::kUnset, "a"), Op(PropertyOpKind::kRemove, "b", "1"),
+                         Op(PropertyOpKind::kClearAll, "")}),
+            0u);
 }
 
 TEST(PropertyOps, AddReadsNumericStringsAndLeavesOtherValuesAlone) {

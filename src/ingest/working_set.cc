@@ -1,24 +1,11 @@
 #include "ingest/working_set.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
+#include "ingest/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {
 
-namespace json = boost::json;
 using store::Table;
-
-namespace {
-Status ParseObject(std::string_view text, json::object* out) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return Status::Corruption("stored profile JSON does not parse");
-  *out = std::move(v.get_object());
-  return Status::Ok();
-}
-}  // namespace
 
 Status WorkingSet::GetId(const std::string& key, std::optional<uint64_t>* id) {
   auto it = ids_.find(key);
@@ -80,8 +67,9 @@ Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, P
       Profile p;
       p.user_id.assign(view.user_id);
       p.device_id.assign(view.device_id);
-      PROFILED_RETURN_IF_ERROR(ParseObject(view.builtins_json, &p.builtins));
-      PROFILED_RETURN_IF_ERROR(ParseObject(view.properties_json, &p.properties));
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.builtins_json, &p.builtins));
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.properties_json, &p.properties));
+      p.properties_size_bound = view.properties_json.size();
       cached.profile = std::move(p);
     }
     it = profiles_.emplace(std::move(key), std::move(cached)).first;
@@ -191,8 +179,8 @@ void WorkingSet::Flush(store::WriteSet* writes) {
     store::ProfileRecord r;
     r.user_id = cached.profile->user_id;
     r.device_id = cached.profile->device_id;
-    r.builtins_json = json::serialize(cached.profile->builtins);
-    r.properties_json = json::serialize(cached.profile->properties);
+    r.builtins_json = ObjectText(cached.profile->builtins);
+    r.properties_json = ObjectText(cached.profile->properties);
     writes->Put(Table::kProfiles, key, store::EncodeProfile(r));
   }
   for (auto& [key, value] : dedup_writes_)

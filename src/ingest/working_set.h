@@ -26,6 +26,9 @@ struct Profile {
   std::string device_id;
   boost::json::object builtins;
   boost::json::object properties;
+  // At least the size of the JSON text of `properties`: exact when loaded, raised by
+  // every change by at most what it can add (GrowthBound in ingest/property_ops.h).
+  size_t properties_size_bound = 2;
 };
 
 class WorkingSet {

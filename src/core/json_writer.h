@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace profiled::api {
+namespace profiled {
 
 // Appends s as a quoted JSON string, escaping per RFC 8259. Bytes are copied as they are
 // (the input is UTF-8 from parsed JSON or from our own keys).
@@ -17,4 +17,12 @@ void AppendJsonString(std::string* out, std::string_view s);
 void AppendJsonInt(std::string* out, int64_t v);
 void AppendJsonUint(std::string* out, uint64_t v);
 
-}  // namespace profiled::api
+// Appends a finite double in the shortest form that reads back as the same double,
+// laid out as JavaScript's Number#toString does (ECMA-262 Number::toString): plain
+// digits from 1e-7 up to 1e21 ("0.1", "100", "18446744073709552000"), exponent form
+// outside ("1e+21", "1.5e-7"); -0 is written "0".
+// REQUIRES: std::isfinite(v); a non-finite value is written as null (JSON has no
+// spelling for it), which callers must never rely on.
+void AppendJsonDouble(std::string* out, double v);
+
+}  // namespace profiled

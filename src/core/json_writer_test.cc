@@ -1,0 +1,63 @@
+#include "core/json_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace profiled {
+namespace {
+
+TEST(JsonWriter, EscapesWhatJsonRequires) {
+  std::string out;
+  AppendJsonString(&out, std::string("a\"b\\c\nd\x01\te", 10));
+  EXPECT_EQ(out, R"("a\"b\\c\nd\u0001\te")");
+  EXPECT_EQ(boost::json::parse(out).as_string(), std::string("a\"b\\c\nd\x01\te", 10));
+}
+
+TEST(JsonWriter, KeepsUtf8AsIs) {
+  std::string out;
+  AppendJsonString(&out, "h\xC3\xA9");
+  EXPECT_EQ(out, "\"h\xC3\xA9\"");
+}
+
+TEST(JsonWriter, WritesIntegers) {
+  std::string out;
+  AppendJsonInt(&out, -42);
+  out += ',';
+  AppendJsonUint(&out, 18446744073709551615ull);
+  EXPECT_EQ(out, "-42,18446744073709551615");
+}
+
+std::string Double(double v) {
+  std::string out;
+  AppendJsonDouble(&out, v);
+  return out;
+}
+
+TEST(JsonWriter, WritesDoublesAsPeopleWriteThem) {
+  EXPECT_EQ(Double(0.1), "0.1");
+  EXPECT_EQ(Double(-0.0), "0");
+  EXPECT_EQ(Double(0.0), "0");
+  EXPECT_EQ(Double(1.5), "1.5");
+  EXPECT_EQ(Double(-2.25), "-2.25");
+  EXPECT_EQ(Double(100.0), "100");
+  EXPECT_EQ(Double(18446744073709551616.0), "18446744073709552000");
+  EXPECT_EQ(Double(1e20), "100000000000000000000");
+  EXPECT_EQ(Double(1e21), "1e+21");
+  EXPECT_EQ(Double(1.5e-7), "1.5e-7");
+  EXPECT_EQ(Double(0.000001), "0.000001");
+  EXPECT_EQ(Double(123456.789), "123456.789");
+  EXPECT_EQ(Double(1.7976931348623157e308), "1.7976931348623157e+308");
+  EXPECT_EQ(Double(5e-324), "5e-324");
+}
+
+TEST(JsonWriter, DoublesReadBackExactly) {
+  for (double v : {0.1, 1.0 / 3, 2.0 / 3 * 1e15, 123e-20, 9007199254740993.0, -1e300, 4.35,
+                   1.7976931348623157e308, 2.2250738585072014e-308}) {
+    std::string text = Double(v);
+    EXPECT_EQ(boost::json::parse(text).to_number<double>(), v) << text;
+  }
+}
+
+}  // namespace
+}  // namespace profiled

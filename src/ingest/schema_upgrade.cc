@@ -1,0 +1,117 @@
+#include "ingest/schema_upgrade.h"
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/log.h"
+#include "ingest/value_text.h"
+#include "store/keys.h"
+#include "store/records.h"
+
+namespace profiled::ingest {
+
+namespace {
+
+using store::Table;
+
+// Above every key: keys start with a varint project length, and no varint starts with
+// sixteen 0xff bytes.
+const std::string kEndOfTable(16, '\xff');
+constexpr size_t kChunkRecords = 1000;
+
+Status RewriteJson(std::string_view text, std::string* out) {
+  boost::json::object o;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &o));
+  *out = ObjectText(o);
+  return Status::Ok();
+}
+
+Status RewriteProfile(std::string_view bytes, std::string* out) {
+  store::ProfileView view;
+  PROFILED_RETURN_IF_ERROR(store::DecodeProfile(bytes, &view));
+  store::ProfileRecord r;
+  r.user_id.assign(view.user_id);
+  r.device_id.assign(view.device_id);
+  PROFILED_RETURN_IF_ERROR(RewriteJson(view.builtins_json, &r.builtins_json));
+  PROFILED_RETURN_IF_ERROR(RewriteJson(view.properties_json, &r.properties_json));
+  *out = store::EncodeProfile(r);
+  return Status::Ok();
+}
+
+Status RewriteEvent(std::string_view bytes, std::string* out) {
+  store::EventRecord r;
+  PROFILED_RETURN_IF_ERROR(store::DecodeEvent(bytes, &r));
+  std::string json;
+  PROFILED_RETURN_IF_ERROR(RewriteJson(r.json, &json));
+  r.json = std::move(json);
+  *out = store::EncodeEvent(r);
+  return Status::Ok();
+}
+
+// Rewrites every record of `table` whose new form differs, a durable chunk at a time.
+Status RewriteTable(store::Store& store, Table table,
+                    Status (*rewrite)(std::string_view, std::string*), size_t* rewritten) {
+  std::string from;
+  for (;;) {
+    store::WriteSet writes;
+    std::string last;
+    size_t seen = 0;
+    Status failed;
+    PROFILED_RETURN_IF_ERROR(
+        store.Scan(table, from, kEndOfTable, [&](std::string_view key, std::string_view value) {
+          std::string updated;
+          failed = rewrite(value, &updated);
+          if (!failed.ok()) {
+            failed = Status::Corruption("schema upgrade: a record of table " +
+                                        std::to_string(static_cast<int>(table)) + ": " +
+                                        failed.ToString());
+            return false;
+          }
+          if (updated != value) writes.Put(table, std::string(key), std::move(updated));
+          last.assign(key);
+          return ++seen < kChunkRecords;
+        }));
+    PROFILED_RETURN_IF_ERROR(failed);
+    if (!writes.empty()) {
+      *rewritten += writes.ops().size();
+      PROFILED_RETURN_IF_ERROR(store.Commit(writes, /*sync=*/true));
+    }
+    if (seen < kChunkRecords) return Status::Ok();
+    from = last;
+    from.push_back('\0');  // the smallest key after `last`
+  }
+}
+
+}  // namespace
+
+Status UpgradeStore(store::Store& store) {
+  uint64_t version = 1;
+  std::string value;
+  Status s = store.Get(Table::kMeta, store::SchemaVersionKey(), &value);
+  if (s.ok()) {
+    PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &version));
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  if (version > kSchemaVersion) {
+    return Status::InvalidArgument("the store has schema version " + std::to_string(version) +
+                                   ", written by a newer profiled; this one reads up to " +
+                                   std::to_string(kSchemaVersion));
+  }
+  if (version == kSchemaVersion) return Status::Ok();
+  if (version < 2) {
+    size_t rewritten = 0;
+    PROFILED_RETURN_IF_ERROR(RewriteTable(store, Table::kProfiles, RewriteProfile, &rewritten));
+    PROFILED_RETURN_IF_ERROR(RewriteTable(store, Table::kEvents, RewriteEvent, &rewritten));
+    if (rewritten > 0) {
+      LogInfo("schema upgrade 1 -> 2: rewrote " + std::to_string(rewritten) + " records");
+    }
+  }
+  store::WriteSet stamp;
+  stamp.Put(Table::kMeta, store::SchemaVersionKey(), store::EncodeId(kSchemaVersion));
+  return store.Commit(stamp, /*sync=*/true);
+}
+
+}  // namespace profiled::ingest

@@ -1,0 +1,28 @@
+// UpgradeStore: brings a store written by an earlier profiled to the current schema.
+//
+// The schema version lives in kMeta under store::SchemaVersionKey() (absent = 1, the
+// first format). Versions and what each upgrade does are listed in docs/STORAGE.md:
+//   1 -> 2  rewrites the JSON text of every profile and logged event: numbers in their
+//           shortest form, and the non-finite numbers version 1 could store (as the
+//           bare words Infinity, -Infinity, NaN, which are not JSON) saturated to the
+//           largest finite double of their sign, NaN to null. Reads and writes of those
+//           users work again.
+// Runs before the server takes traffic; not thread-safe with other writers. Each step
+// is idempotent, so an upgrade cut short by a crash simply runs again at the next start.
+#pragma once
+
+#include <cstdint>
+
+#include "core/status.h"
+#include "store/store.h"
+
+namespace profiled::ingest {
+
+inline constexpr uint64_t kSchemaVersion = 2;
+
+// OK when the store is at kSchemaVersion (upgrading it if older, stamping a new one);
+// InvalidArgument if a newer profiled wrote it; the store's errors; Corruption if a
+// record cannot be read (nothing after it is rewritten, the version stays old).
+Status UpgradeStore(store::Store& store);
+
+}  // namespace profiled::ingest

@@ -1,0 +1,34 @@
+// JSON text of property values: what profiles, the event log and both Profile API
+// dialects store and serve.
+//
+// Numbers are written as people write them (core/json_writer.h: integers as they are,
+// doubles in their shortest round-trip form laid out like JavaScript), never Boost's
+// "1E-1". Pure functions; thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace profiled::ingest {
+
+// Appends the JSON text of v. REQUIRES: every double in v is finite (ingestion refuses
+// the rest, see HasNonFiniteNumber); a non-finite one would be written as null.
+void AppendValueText(const boost::json::value& v, std::string* out);
+void AppendObjectText(const boost::json::object& o, std::string* out);
+std::string ValueText(const boost::json::value& v);
+std::string ObjectText(const boost::json::object& o);
+
+// Whether v holds a double that is infinite or NaN anywhere inside it.
+bool HasNonFiniteNumber(const boost::json::value& v);
+
+// Parses JSON object text written by any version of profiled. Earlier versions could
+// store non-finite numbers as the bare words Infinity, -Infinity and NaN, which are not
+// JSON; they are read as the largest finite double of that sign (saturation) and as
+// null. Corruption if the text is not such an object.
+Status ParseStoredObject(std::string_view text, boost::json::object* out);
+
+}  // namespace profiled::ingest
