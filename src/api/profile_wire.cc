@@ -1,6 +1,5 @@
 #include "api/profile_wire.h"
 
-#include <boost/json/parse.hpp>
 #include <charconv>
 
 #include "api/form.h"
@@ -118,14 +117,11 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
   }
   out->append(",\"amp_props\":");
   if (q.get_amp_props) {
-    boost::system::error_code ec;
-    boost::json::value builtins = boost::json::parse(p.builtins_json, ec);
-    boost::json::value custom = boost::json::parse(p.properties_json, ec);
-    boost::json::object merged =
-        builtins.is_object() ? builtins.get_object() : boost::json::object();
-    if (custom.is_object()) {
-      for (const auto& kv : custom.get_object()) merged[kv.key()] = kv.value();
-    }
+    boost::json::object merged;
+    boost::json::object custom;
+    (void)ingest::ParseStoredObject(p.builtins_json, &merged);
+    (void)ingest::ParseStoredObject(p.properties_json, &custom);
+    for (const auto& kv : custom) merged[kv.key()] = kv.value();
     ingest::AppendObjectText(merged, out);
   } else if (q.get_computations || !q.comp_ids.empty()) {
     out->append("{}");  // computations only; none are defined yet

@@ -116,11 +116,15 @@ bool RepairNonFinite(std::string_view text, std::string* out) {
 }  // namespace
 
 Status ParseStoredObject(std::string_view text, json::object* out) {
+  // Values may nest kMaxPropertyDepth levels below a property, deeper than Boost's
+  // default limit of 32: a stored profile must parse whatever ingestion accepted.
+  json::parse_options options;
+  options.max_depth = kMaxStoredDepth;
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
+  json::value v = json::parse(text, ec, {}, options);
   if (ec) {
     std::string repaired;
-    if (RepairNonFinite(text, &repaired)) v = json::parse(repaired, ec);
+    if (RepairNonFinite(text, &repaired)) v = json::parse(repaired, ec, {}, options);
   }
   if (ec || !v.is_object()) return Status::Corruption("stored JSON object does not parse");
   *out = std::move(v.get_object());

@@ -25,6 +25,10 @@ std::string ObjectText(const boost::json::object& o);
 // Whether v holds a double that is infinite or NaN anywhere inside it.
 bool HasNonFiniteNumber(const boost::json::value& v);
 
+// How deep stored JSON may nest: the 40 levels a property value may have
+// (ingest/validation.h) plus the objects around it, with room to spare.
+inline constexpr int kMaxStoredDepth = 64;
+
 // Parses JSON object text written by any version of profiled. Earlier versions could
 // store non-finite numbers as the bare words Infinity, -Infinity and NaN, which are not
 // JSON; they are read as the largest finite double of that sign (saturation) and as

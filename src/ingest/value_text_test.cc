@@ -38,6 +38,13 @@ TEST(ValueText, StoredNonFiniteWordsAreRepairedOutsideStrings) {
             R"("s":"Infinity \"NaN\"","n":0.1})");
 }
 
+TEST(ValueText, StoredValuesAsDeepAsIngestionAllowsParse) {
+  std::string deep = std::string(41, '[') + "1" + std::string(41, ']');
+  json::object o;
+  ASSERT_TRUE(ParseStoredObject(R"({"deep":)" + deep + "}", &o).ok());
+  EXPECT_EQ(ObjectText(o), R"({"deep":)" + deep + "}");
+}
+
 TEST(ValueText, StoredTextThatIsNotAnObjectIsCorruption) {
   json::object o;
   EXPECT_EQ(ParseStoredObject("[1]", &o).code(), ErrorCode::kCorruption);
