@@ -24,8 +24,18 @@ TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
 
 TEST(Routes, UnknownPathsAreNotFound) {
   EXPECT_EQ(MatchRoute("GET", "/"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/"), Route::kNotFound);
   EXPECT_EQ(MatchRoute("GET", "/v1/userprofiles"), Route::kNotFound);
+  EXPECT_EQ(MatchRoute("GET", "/v1/userprofile/"), Route::kNotFound);
+  EXPECT_EQ(MatchRoute("POST", "/2/httpapix"), Route::kNotFound);
+  EXPECT_EQ(MatchRoute("POST", "/2/"), Route::kNotFound);
+}
+
+TEST(Routes, PathsBelowAnIngestionPathAreInvalidRequestPaths) {
+  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/"), Route::kInvalidPath);
+  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/extra"), Route::kInvalidPath);
+  EXPECT_EQ(MatchRoute("POST", "/batch/"), Route::kInvalidPath);
+  EXPECT_EQ(MatchRoute("GET", "/identify/x"), Route::kInvalidPath);
+  EXPECT_EQ(BodyLimit(Route::kInvalidPath), 20u << 20);
 }
 
 TEST(Routes, BodyLimitsFollowAmplitude) {
