@@ -23,18 +23,17 @@ TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
 }
 
 TEST(Routes, UnknownPathsAreNotFound) {
-  EXPECT_EQ(MatchRoute("GET", "/"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("GET", "/v1/userprofiles"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("GET", "/v1/userprofile/"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("POST", "/2/httpapix"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("POST", "/2/"), Route::kNotFound);
+  for (const char* path : {"/", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
+    EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;
+    EXPECT_EQ(MatchRoute("POST", path), Route::kNotFound) << path;
+  }
 }
 
 TEST(Routes, PathsBelowAnIngestionPathAreInvalidRequestPaths) {
-  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/"), Route::kInvalidPath);
-  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/extra"), Route::kInvalidPath);
-  EXPECT_EQ(MatchRoute("POST", "/batch/"), Route::kInvalidPath);
-  EXPECT_EQ(MatchRoute("GET", "/identify/x"), Route::kInvalidPath);
+  for (const char* path : {"/2/httpapi/", "/2/httpapi/extra", "/batch/", "/identify/x"}) {
+    EXPECT_EQ(MatchRoute("POST", path), Route::kInvalidPath) << path;
+    EXPECT_EQ(MatchRoute("GET", path), Route::kInvalidPath) << path;
+  }
   EXPECT_EQ(BodyLimit(Route::kInvalidPath), 20u << 20);
 }
 
