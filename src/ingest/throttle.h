@@ -24,7 +24,7 @@ struct ThrottleReport {
   std::vector<int> throttled_events;  // batch indices
   // id -> the id's rate in events per second, averaged over the window and counting this
   // batch (the events the window already holds plus the batch's, divided by the window),
-  // rounded up, as Amplitude reports it: always above eps_threshold when it is whole.
+  // rounded up to a whole number as Amplitude reports it (so never below eps_threshold).
   std::map<std::string, int> throttled_devices;
   std::map<std::string, int> throttled_users;
   bool any() const { return !throttled_events.empty(); }
