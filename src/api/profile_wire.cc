@@ -36,6 +36,31 @@ std::vector<std::string> SplitList(std::string_view v) {
   return out;
 }
 
+// comp_id: a comma-separated list of computation ids, each a decimal integer from 0 to
+// 2^63-1 (the seed types comp_id as an integer). No sign, no empty item; leading zeros
+// are accepted and dropped, so "007" and "7" name the same computation.
+Status ParseCompIds(std::string_view v, std::vector<std::string>* out) {
+  out->clear();
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    if (comma == std::string_view::npos) comma = v.size();
+    std::string_view item = v.substr(start, comma - start);
+    int64_t id = 0;
+    auto r = std::from_chars(item.data(), item.data() + item.size(), id);
+    if (item.empty() || item.front() == '-' || r.ec != std::errc() ||
+        r.ptr != item.data() + item.size()) {
+      return Status::InvalidArgument(
+          "comp_id must be a comma-separated list of integers from 0 to 9223372036854775807, "
+          "got \"" +
+          std::string(v) + "\"");
+    }
+    out->push_back(std::to_string(id));
+    start = comma + 1;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
@@ -56,7 +81,7 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
     } else if (key == "rec_id") {
       q->rec_ids = SplitList(value);
     } else if (key == "comp_id") {
-      q->comp_ids = SplitList(value);
+      status = ParseCompIds(value, &q->comp_ids);
     } else if (key == "rec_type") {
       if (value != "model" && value != "random") {
         status = Status::InvalidArgument("rec_type must be \"model\" or \"random\", got \"" +
@@ -84,13 +109,15 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
 
 void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store::ProfileView& p,
                       std::string* out) {
-  out->append("{\"userData\":{\"user_id\":");
-  if (p.user_id.empty()) {
-    out->append("null");
-  } else {
+  // The seed types user_id as a string and does not require it, so an anonymous device's
+  // profile leaves it out rather than answer null (the Amplitude dialect keeps null).
+  out->append("{\"userData\":{");
+  if (!p.user_id.empty()) {
+    out->append("\"user_id\":");
     AppendJsonString(out, p.user_id);
+    out->append(",");
   }
-  out->append(",\"amplitude_id\":");
+  out->append("\"amplitude_id\":");
   AppendJsonUint(out, amplitude_id);
   out->append(",\"user_properties\":");
   out->append(p.properties_json);

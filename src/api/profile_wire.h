@@ -29,11 +29,15 @@ struct ProfileQuery {
 
 // Parses the query string (without '?'). Unknown parameters are ignored, as Amplitude
 // does. InvalidArgument names the parameter: neither id given, a boolean that is not
-// true/false/1/0, an unknown rec_type, a limit that is not 1..1000.
+// true/false/1/0, an unknown rec_type, a limit that is not 1..1000, a comp_id that is
+// not a comma-separated list of integers 0..2^63-1 (no sign, no empty item; stored in
+// canonical form, leading zeros dropped).
 Status ParseProfileQuery(std::string_view query, ProfileQuery* q);
 
-// Writes {"userData":{...}} in the seed dialect: user_id, amplitude_id, user_properties,
-// computed_properties, cohort_ids always; recommendations with get_recs.
+// Writes {"userData":{...}} in the seed dialect: amplitude_id, user_properties,
+// computed_properties, cohort_ids always; user_id unless the profile is an anonymous
+// device's (the seed types it as a string, so it is left out, never null);
+// recommendations with get_recs.
 void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id,
                       const store::ProfileView& profile, std::string* out);
 

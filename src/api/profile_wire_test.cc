@@ -46,6 +46,18 @@ TEST(ProfileWire, BadParametersAreNamed) {
   EXPECT_EQ(ParseProfileQuery("user_id=%zz", &q).message(), "malformed query string");
 }
 
+TEST(ProfileWire, CompIdIsACommaSeparatedListOfIntegers) {
+  ProfileQuery q;
+  ASSERT_TRUE(ParseProfileQuery("user_id=u&comp_id=1,007,0,9223372036854775807", &q).ok());
+  EXPECT_EQ(q.comp_ids, (std::vector<std::string>{"1", "7", "0", "9223372036854775807"}));
+  for (const char* bad : {"abc", "1,abc", "", "1,,2", "1,", ",1", "-1", "+1", "1.5", " 1", "1e3",
+                          "9223372036854775808", "0x10"}) {
+    Status s = ParseProfileQuery(std::string("user_id=u&comp_id=") + bad, &q);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("comp_id must be"), std::string::npos) << bad;
+  }
+}
+
 TEST(ProfileWire, SeedDialectShape) {
   std::string out;
   WriteSeedProfile(ProfileQuery{}, 42, Alice(), &out);
@@ -58,9 +70,16 @@ TEST(ProfileWire, SeedDialectShape) {
   EXPECT_EQ(json::parse(out).at("userData").at("recommendations"), json::array());
 }
 
-TEST(ProfileWire, SeedDialectAnonymousUserIdIsNull) {
+TEST(ProfileWire, SeedDialectLeavesOutTheUserIdOfAnAnonymousDevice) {
   std::string out;
   WriteSeedProfile(ProfileQuery{}, 1, {"", "device-1", "{}", "{}"}, &out);
+  EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"amplitude_id":1,
+      "user_properties":{},"computed_properties":{},"cohort_ids":[]}})"));
+}
+
+TEST(ProfileWire, AmplitudeDialectAnonymousUserIdIsNull) {
+  std::string out;
+  WriteAmplitudeProfile(ProfileQuery{}, {"", "device-1", "{}", "{}"}, &out);
   EXPECT_TRUE(json::parse(out).at("userData").at("user_id").is_null());
 }
 

@@ -1,6 +1,7 @@
 #include "ingest/throttle.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace profiled::ingest {
 
@@ -24,6 +25,14 @@ void Throttle::Prune(int64_t now) {
   }
 }
 
+int Throttle::RateOver(double tokens, int demand) const {
+  // The window holds capacity - tokens events already; with the batch's it would hold more
+  // than capacity, i.e. more than eps x window.
+  double in_window = capacity_ - tokens + demand;
+  double rate = in_window / std::max(1, window_seconds_);
+  return static_cast<int>(std::min(std::ceil(rate - 1e-9), 2e9));
+}
+
 ThrottleReport Throttle::Admit(const std::string& project, const std::vector<Event>& events) {
   ThrottleReport report;
   report.eps_threshold = eps_;
@@ -41,11 +50,11 @@ ThrottleReport Throttle::Admit(const std::string& project, const std::vector<Eve
     if (!e.device_id.empty()) ++demand[key('d', e.device_id)];
     if (!e.user_id.empty()) ++demand[key('u', e.user_id)];
   }
-  std::map<std::string, bool> over;
+  std::map<std::string, int> over;  // key -> its rate in events per second
   for (const auto& [k, n] : demand) {
     auto it = buckets_.find(k);
     double tokens = it == buckets_.end() ? capacity_ : Refill(it->second, now);
-    if (n > tokens + 1e-9) over[k] = true;
+    if (n > tokens + 1e-9) over[k] = RateOver(tokens, n);
   }
   if (over.empty()) {
     for (const auto& [k, n] : demand) {
@@ -57,11 +66,12 @@ ThrottleReport Throttle::Admit(const std::string& project, const std::vector<Eve
   }
   for (size_t i = 0; i < events.size(); ++i) {
     const Event& e = events[i];
-    bool device_over = !e.device_id.empty() && over.count(key('d', e.device_id)) != 0;
-    bool user_over = !e.user_id.empty() && over.count(key('u', e.user_id)) != 0;
-    if (device_over) report.throttled_devices[e.device_id] = demand[key('d', e.device_id)];
-    if (user_over) report.throttled_users[e.user_id] = demand[key('u', e.user_id)];
-    if (device_over || user_over) report.throttled_events.push_back(static_cast<int>(i));
+    auto device_over = e.device_id.empty() ? over.end() : over.find(key('d', e.device_id));
+    auto user_over = e.user_id.empty() ? over.end() : over.find(key('u', e.user_id));
+    if (device_over != over.end()) report.throttled_devices[e.device_id] = device_over->second;
+    if (user_over != over.end()) report.throttled_users[e.user_id] = user_over->second;
+    if (device_over != over.end() || user_over != over.end())
+      report.throttled_events.push_back(static_cast<int>(i));
   }
   return report;
 }

@@ -21,16 +21,22 @@ namespace profiled::ingest {
 
 struct ThrottleReport {
   double eps_threshold = 0;
-  std::vector<int> throttled_events;             // batch indices
-  std::map<std::string, int> throttled_devices;  // device_id -> events sent in the batch
-  std::map<std::string, int> throttled_users;    // user_id -> events sent in the batch
+  std::vector<int> throttled_events;  // batch indices
+  // id -> the id's rate in events per second, averaged over the window and counting this
+  // batch (the events the window already holds plus the batch's, divided by the window),
+  // rounded up to a whole number as Amplitude reports it (so never below eps_threshold).
+  std::map<std::string, int> throttled_devices;
+  std::map<std::string, int> throttled_users;
   bool any() const { return !throttled_events.empty(); }
 };
 
 class Throttle {
  public:
   Throttle(double events_per_second, int window_seconds, const Clock& clock)
-      : eps_(events_per_second), capacity_(events_per_second * window_seconds), clock_(clock) {}
+      : eps_(events_per_second),
+        window_seconds_(window_seconds),
+        capacity_(events_per_second * window_seconds),
+        clock_(clock) {}
 
   bool enabled() const { return eps_ > 0; }
 
@@ -45,8 +51,10 @@ class Throttle {
   };
   double Refill(Bucket& b, int64_t now) const;
   void Prune(int64_t now);
+  int RateOver(double tokens, int demand) const;
 
   double eps_;
+  int window_seconds_;
   double capacity_;
   const Clock& clock_;
   std::unordered_map<std::string, Bucket> buckets_;

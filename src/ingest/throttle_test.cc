@@ -51,7 +51,23 @@ TEST(Throttle, UsersAndDevicesAndProjectsAreCountedApart) {
   EXPECT_FALSE(t.Admit("p", {E("", "same"), E("", "same")}).any());
   EXPECT_FALSE(t.Admit("q", {E("same", ""), E("same", "")}).any());
   ThrottleReport r = t.Admit("p", {E("same", "")});
-  EXPECT_EQ(r.throttled_users.at("same"), 1);
+  EXPECT_EQ(r.throttled_users.at("same"), 3);  // 2 events already in the 1 s window, + 1
+}
+
+TEST(Throttle, ReportsEachIdsRateInEventsPerSecondOverTheWindow) {
+  ManualClock clock(0);
+  Throttle t(30, 30, clock);  // the window holds 900 events
+  // Amplitude's example: threshold 30, device at 31 events/s (930 events in 30 s).
+  ThrottleReport r = t.Admit("p", std::vector<Event>(930, E("", "dev")));
+  EXPECT_EQ(r.eps_threshold, 30);
+  EXPECT_EQ(r.throttled_devices.at("dev"), 31);
+  // 1000 events are 33.3 events/s over 30 s: reported rounded up, not as 1000 events.
+  r = t.Admit("p", std::vector<Event>(1000, E("u", "")));
+  EXPECT_EQ(r.throttled_users.at("u"), 34);
+  // Events already admitted count: 890 in the window, then 20 more are 910/30 = 30.3/s.
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(890, E("", "busy"))).any());
+  r = t.Admit("p", std::vector<Event>(20, E("", "busy")));
+  EXPECT_EQ(r.throttled_devices.at("busy"), 31);
 }
 
 TEST(Throttle, TheRateIsAveragedOverTheWindow) {

@@ -349,8 +349,13 @@ class HttpServer::Impl {
         response = {405, "application/json",
                     R"({"code":405,"error":"Method not allowed on this path"})"};
         break;
+      case Route::kInvalidPath:
+        response = {400, "application/json", R"({"code":400,"error":"Invalid request path"})"};
+        break;
       case Route::kNotFound:
-      case Route::kCount: response = {404, "text/plain", ""}; break;
+      case Route::kCount:
+        response = {404, "application/json", R"({"code":404,"error":"Not found"})"};
+        break;
     }
     Finish(route, response, keep_alive, origin, start, &out);
     co_return keep_alive;

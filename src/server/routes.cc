@@ -17,12 +17,18 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/identify") return pick(get || post, Route::kIdentify);
   if (path == "/healthz") return pick(get, Route::kHealth);
   if (path == "/metrics") return pick(get, Route::kMetrics);
+  for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/"}) {
+    if (path.starts_with(prefix)) return Route::kInvalidPath;
+  }
   return Route::kNotFound;
 }
 
 size_t BodyLimit(Route route) {
   switch (route) {
-    case Route::kBatch: return 20 * kMiB;
+    case Route::kBatch:
+    // An SDK pointed at a wrong ingestion path must learn that, not that its batch is too
+    // large: accept the largest ingestion body before answering 400.
+    case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
     case Route::kIdentify: return kMiB;
     default: return 64 * 1024;  // no other route reads a body
@@ -39,6 +45,7 @@ const char* RouteName(Route route) {
     case Route::kMetrics: return "/metrics";
     case Route::kPreflight: return "OPTIONS";
     case Route::kMethodNotAllowed: return "method_not_allowed";
+    case Route::kInvalidPath: return "invalid_path";
     case Route::kNotFound:
     case Route::kCount: return "not_found";
   }

@@ -17,10 +17,14 @@ enum class Route {
   kMetrics,           // GET /metrics
   kPreflight,         // OPTIONS on any path (CORS)
   kMethodNotAllowed,  // a known path with the wrong method
+  kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)
   kNotFound,          // any other path
   kCount,
 };
 
+// The route of a request. The ingestion paths match exactly, as Amplitude's do: a path
+// below one (a trailing slash included) is kInvalidPath, which Amplitude answers with
+// 400 "Invalid request path"; any other unknown path is kNotFound.
 Route MatchRoute(std::string_view method, std::string_view path);
 
 // The largest body accepted, before and after gzip decoding.

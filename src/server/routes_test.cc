@@ -23,9 +23,18 @@ TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
 }
 
 TEST(Routes, UnknownPathsAreNotFound) {
-  EXPECT_EQ(MatchRoute("GET", "/"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("POST", "/2/httpapi/"), Route::kNotFound);
-  EXPECT_EQ(MatchRoute("GET", "/v1/userprofiles"), Route::kNotFound);
+  for (const char* path : {"/", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
+    EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;
+    EXPECT_EQ(MatchRoute("POST", path), Route::kNotFound) << path;
+  }
+}
+
+TEST(Routes, PathsBelowAnIngestionPathAreInvalidRequestPaths) {
+  for (const char* path : {"/2/httpapi/", "/2/httpapi/extra", "/batch/", "/identify/x"}) {
+    EXPECT_EQ(MatchRoute("POST", path), Route::kInvalidPath) << path;
+    EXPECT_EQ(MatchRoute("GET", path), Route::kInvalidPath) << path;
+  }
+  EXPECT_EQ(BodyLimit(Route::kInvalidPath), 20u << 20);
 }
 
 TEST(Routes, BodyLimitsFollowAmplitude) {

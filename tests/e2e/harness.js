@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as nodeTest from 'node:test';
+import { validateSeedProfile } from './seed-schema.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -111,12 +112,14 @@ function tomlString(s) {
   return JSON.stringify(String(s));
 }
 
-// Builds a config file's text. `projects` is a list of {id, api_key, secret_key, profile_dialect}.
+// Builds a config file's text. `projects` is a list of {id, api_key, secret_key, profile_dialect};
+// `throttle` and `throttleWindow` set ingest.throttle_events_per_second and _window_seconds.
 export function configToml({
   dataDir,
   projects = [SEED, AMP],
   durability = 'fsync',
   throttle = 0,
+  throttleWindow = 1,
   threads = 2,
   adminToken = 'e2e-admin-token',
 } = {}) {
@@ -133,8 +136,9 @@ export function configToml({
     '',
     '[ingest]',
     `throttle_events_per_second = ${throttle}`,
-    // A one-second window keeps the throttling tests small: the limit is then the rate.
-    'throttle_window_seconds = 1',
+    // A one-second window (the default here) keeps the throttling tests small: the limit is
+    // then the rate.
+    `throttle_window_seconds = ${throttleWindow}`,
   ];
   for (const p of projects) {
     lines.push('', '[[projects]]');
@@ -260,8 +264,23 @@ export class Server {
   }
 
   // ---- HTTP helpers bound to this server ----
-  request(method, pathAndQuery, opts = {}) {
-    return request(this.base + pathAndQuery, { method, ...opts });
+  // Every 2xx answer to GET /v1/userprofile for a seed-dialect project is checked against
+  // the seed OpenAPI document's schema here; a mismatch fails the calling test.
+  async request(method, pathAndQuery, opts = {}) {
+    const res = await request(this.base + pathAndQuery, { method, ...opts });
+    if (method === 'GET' && /^\/v1\/userprofile(\?|$)/.test(pathAndQuery) && res.status >= 200 && res.status < 300) {
+      const secret = /^\s*api-key\s+(.*?)\s*$/i.exec(headerValue(opts.headers, 'authorization') ?? '')?.[1];
+      if (this.dialectOf(secret) === 'seed') checkSeedResponse(pathAndQuery, res);
+    }
+    return res;
+  }
+
+  // The profile_dialect of the project whose secret_key is `secret`, read from the config
+  // this server runs with ("seed" when the project does not set it; the demo project
+  // without --config is seed too); undefined for an unknown key.
+  dialectOf(secret) {
+    if (!this.args.includes('--config')) return secret === 'demo-secret-key' ? 'seed' : undefined;
+    return projectsOf(fs.readFileSync(this.configPath, 'utf8')).find((p) => p.secret_key === secret)?.profile_dialect;
   }
 
   // POST /2/httpapi (or opts.path) with {api_key, events, options?}; returns the response.
@@ -300,6 +319,46 @@ export class Server {
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
     return parseMetrics(res.text);
   }
+}
+
+// ---- seed-dialect schema checks ----
+
+// How many seed-dialect responses this process has validated (seed-schema.test.js checks
+// that the hook runs).
+export const seedChecks = { validated: 0 };
+
+export function checkSeedResponse(what, res) {
+  const problems = [];
+  if (!/^application\/json\b/.test(res.headers['content-type'] ?? '')) problems.push(`content-type is ${res.headers['content-type']}`);
+  if (res.json === undefined) problems.push('the body is not JSON');
+  else problems.push(...validateSeedProfile(res.json));
+  if (problems.length > 0) {
+    throw new Error(`seed-dialect response to GET ${what} does not match the seed OpenAPI schema:\n  ${problems.join('\n  ')}\nbody: ${res.text}`);
+  }
+  seedChecks.validated++;
+}
+
+function headerValue(headers = {}, name) {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : String(headers[key]);
+}
+
+// The [[projects]] of a config's text: [{secret_key, profile_dialect}], with the default
+// dialect filled in. Reads only the simple `key = "string"` lines the tests write.
+export function projectsOf(toml) {
+  const projects = [];
+  let current = null;
+  for (const raw of toml.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) {
+      current = line === '[[projects]]' ? { profile_dialect: 'seed' } : null;
+      if (current) projects.push(current);
+      continue;
+    }
+    const m = /^(secret_key|profile_dialect)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')/.exec(line);
+    if (current && m) current[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2].slice(1, -1);
+  }
+  return projects;
 }
 
 // Starts a server with a generated config in a fresh temp dir.

@@ -46,7 +46,7 @@ describe('identity resolution', () => {
     const device = uid('device');
     await s.trackOk([ev({ device_id: device, user_properties: { anon: true, color: 'red' } })]);
     const anon = await byDevice(device);
-    assert.equal(anon.user_id, null);
+    assert.ok(!('user_id' in anon), JSON.stringify(anon)); // seed dialect: left out for an anonymous device
     assert.deepEqual(anon.user_properties, { anon: true, color: 'red' });
     assert.equal((await s.profile({ user_id: user })).status, 404);
 
@@ -107,7 +107,7 @@ describe('identity resolution', () => {
     const u0 = await byUser(user);
     const anon = await byDevice(other);
     assert.notEqual(anon.amplitude_id, u0.amplitude_id);
-    assert.equal(anon.user_id, null);
+    assert.ok(!('user_id' in anon), JSON.stringify(anon)); // seed dialect: left out for an anonymous device
 
     await s.trackOk([ev({ user_id: user, device_id: other })]);
     const u1 = await byUser(user);

@@ -200,7 +200,7 @@ describe('ingest errors', () => {
     const device = uid('device');
     await h.server.trackOk([{ user_id: 'abcd', device_id: device, event_type: 'x', user_properties: { via: 'device' } }]);
     const d = await h.server.userData({ device_id: device });
-    assert.equal(d.user_id, null);
+    assert.ok(!('user_id' in d), JSON.stringify(d)); // seed dialect: left out for an anonymous device
     assert.deepEqual(d.user_properties, { via: 'device' });
     await expectNoUser('abcd');
   });
@@ -439,17 +439,37 @@ describe('ingest errors', () => {
     await expectNoUser(user);
   });
 
-  it('an unknown path is 404 with an empty body', async () => {
+  it('an unknown path is 404 with a JSON body', async () => {
     for (const [method, p] of [
       ['GET', '/'],
-      ['POST', '/2/httpapi/extra'],
       ['GET', '/v2/userprofile'],
       ['POST', '/nope'],
+      ['POST', '/2/httpapix'],
     ]) {
       const res = await h.server.request(method, p, method === 'POST' ? { body: '{}' } : {});
       assert.equal(res.status, 404, `${method} ${p}`);
-      assert.equal(res.text, '', `${method} ${p}`);
+      assert.match(res.headers['content-type'], /^application\/json/, `${method} ${p}`);
+      assert.deepEqual(res.json, { code: 404, error: 'Not found' }, `${method} ${p}`);
     }
+  });
+
+  it("a path below an ingestion path is Amplitude's 400 Invalid request path and applies nothing", async () => {
+    const user = uid('badpath');
+    const body = JSON.stringify({ api_key: SEED.api_key, events: [{ user_id: user, event_type: 'x' }] });
+    for (const [method, p] of [
+      ['POST', '/2/httpapi/'],
+      ['POST', '/2/httpapi/extra'],
+      ['POST', '/batch/'],
+      ['POST', '/identify/'],
+      ['GET', '/identify/x'],
+    ]) {
+      const opts = method === 'POST' ? { body, headers: { 'Content-Type': 'application/json' } } : {};
+      const res = await h.server.request(method, p, opts);
+      assert.equal(res.status, 400, `${method} ${p}`);
+      assert.match(res.headers['content-type'], /^application\/json/, `${method} ${p}`);
+      assert.deepEqual(res.json, { code: 400, error: 'Invalid request path' }, `${method} ${p}`);
+    }
+    await expectNoUser(user);
   });
 
   it('a wrong method on a known path is 405', async () => {
@@ -513,6 +533,33 @@ describe('ingest errors', () => {
   });
 });
 
+describe('throttling (throttle_events_per_second = 2, throttle_window_seconds = 10)', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ throttle: 2, throttleWindow: 10 });
+  });
+  after(async () => {
+    await server?.dispose();
+  });
+
+  it('the 429 body gives each id its rate in events per second over the window, not its event count', async () => {
+    const device = uid('rate');
+    const user = uid('rateuser');
+    // 25 events in a 10 s window are 2.5 events/s, reported rounded up.
+    let res = await server.track(Array.from({ length: 25 }, () => ({ device_id: device, user_id: user, event_type: 'e' })));
+    assert.equal(res.status, 429, res.text);
+    assert.equal(res.json.eps_threshold, 2);
+    assert.deepEqual(res.json.throttled_devices, { [device]: 3 }, res.text);
+    assert.deepEqual(res.json.throttled_users, { [user]: 3 }, res.text);
+    // Events admitted earlier in the window count: 15 admitted, then 10 more are 25 in 10 s.
+    const other = uid('rate2');
+    await server.trackOk(Array.from({ length: 15 }, () => ({ device_id: other, event_type: 'e' })));
+    res = await server.track(Array.from({ length: 10 }, () => ({ device_id: other, event_type: 'e' })));
+    assert.equal(res.status, 429, res.text);
+    assert.deepEqual(res.json.throttled_devices, { [other]: 3 }, res.text);
+  });
+});
+
 describe('throttling (throttle_events_per_second = 5, throttle_window_seconds = 1)', () => {
   let server;
   before(async () => {
@@ -533,7 +580,7 @@ describe('throttling (throttle_events_per_second = 5, throttle_window_seconds = 
     assert.equal(b.error, 'Too many requests for some devices and users');
     assert.equal(b.eps_threshold, 5);
     assert.deepEqual(Object.keys(b.throttled_devices), [device]);
-    assert.ok(b.throttled_devices[device] > 5, res.text);
+    assert.equal(b.throttled_devices[device], 20, res.text); // 20 events in a 1 s window
     assert.deepEqual(b.throttled_users, {});
     assert.deepEqual(b.throttled_events, Array.from({ length: 20 }, (_, i) => i));
     assert.equal((await server.profile({ device_id: device })).status, 404);

@@ -79,14 +79,14 @@ describe('Profile API', () => {
     assert.deepEqual(flags.json, base);
   });
 
-  it('seed dialect: an anonymous device reads with user_id null', async () => {
+  it('seed dialect: an anonymous device reads without user_id (the seed types it as a string)', async () => {
     const device = uid('anon');
     await h.server.trackOk([{ device_id: device, event_type: 'x', user_properties: { anon: 1 } }]);
     const res = await h.server.profile({ device_id: device });
     assert.equal(res.status, 200);
     const id = res.json.userData.amplitude_id;
     assert.deepEqual(res.json, {
-      userData: { user_id: null, amplitude_id: id, user_properties: { anon: 1 }, computed_properties: {}, cohort_ids: [] },
+      userData: { amplitude_id: id, user_properties: { anon: 1 }, computed_properties: {}, cohort_ids: [] },
     });
   });
 
@@ -201,6 +201,19 @@ describe('Profile API', () => {
         }
       });
 
+      it(`${project.profile_dialect}: comp_id must be a comma-separated list of integers`, async () => {
+        const { user } = await seedUser(project.api_key);
+        for (const comp_id of ['abc', '1,abc', '1.5', '-1', '1,,2', '', '99999999999999999999']) {
+          const res = await h.server.profile({ user_id: user, comp_id }, { secret: project.secret_key });
+          assert.equal(res.status, 400, comp_id);
+          assert.match(res.json.error, /^comp_id must be a comma-separated list of integers/, comp_id);
+        }
+        for (const comp_id of ['7', '1,2', '007']) {
+          const res = await h.server.profile({ user_id: user, comp_id }, { secret: project.secret_key });
+          assert.equal(res.status, 200, `${comp_id}: ${res.text}`);
+        }
+      });
+
       it(`${project.profile_dialect}: neither user_id nor device_id is 400 {"error": ...}`, async () => {
         for (const params of [{}, { get_amp_props: 'true' }, { user_id: '' }]) {
           const res = await h.server.profile(params, { secret: project.secret_key });
@@ -220,11 +233,11 @@ describe('Profile API', () => {
       });
     }
 
-    it('an unknown path under /v1 is 404 with an empty body', async () => {
-      for (const p of ['/v1/userprofiles', '/v1/userprofile/x', '/v1/']) {
+    it('an unknown path under /v1 is 404 with a JSON error body', async () => {
+      for (const p of ['/v1/userprofiles', '/v1/userprofile/x', '/v1/userprofile/', '/v1/']) {
         const res = await h.server.request('GET', p, { headers: { Authorization: `Api-Key ${SEED.secret_key}` } });
         assert.equal(res.status, 404, p);
-        assert.equal(res.text, '', p);
+        assert.deepEqual(res.json, { code: 404, error: 'Not found' }, p);
       }
     });
   });
