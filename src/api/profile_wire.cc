@@ -101,7 +101,7 @@ void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store:
   out->append("}}");
 }
 
-void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
+Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
   out->append("{\"userData\":{\"recommendations\":");
   out->append(q.get_recs ? "[]" : "null");
   out->append(",\"user_id\":");
@@ -118,14 +118,15 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
   }
   out->append(",\"amp_props\":");
   if (q.get_amp_props) {
-    boost::system::error_code ec;
-    boost::json::value builtins = boost::json::parse(p.builtins_json, ec);
-    boost::json::value custom = boost::json::parse(p.properties_json, ec);
-    boost::json::object merged =
-        builtins.is_object() ? builtins.get_object() : boost::json::object();
-    if (custom.is_object()) {
-      for (const auto& kv : custom.get_object()) merged[kv.key()] = kv.value();
+    boost::system::error_code builtins_ec;
+    boost::system::error_code custom_ec;
+    boost::json::value builtins = boost::json::parse(p.builtins_json, builtins_ec);
+    boost::json::value custom = boost::json::parse(p.properties_json, custom_ec);
+    if (builtins_ec || custom_ec || !builtins.is_object() || !custom.is_object()) {
+      return Status::Corruption("stored profile JSON does not parse as an object");
     }
+    boost::json::object merged = std::move(builtins.get_object());
+    for (const auto& kv : custom.get_object()) merged[kv.key()] = kv.value();
     out->append(boost::json::serialize(merged));
   } else if (q.get_computations || !q.comp_ids.empty()) {
     out->append("{}");  // computations only; none are defined yet
@@ -135,6 +136,7 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
   out->append(",\"cohort_ids\":");
   out->append(q.get_cohort_ids ? "[]" : "null");
   out->append("}}");
+  return Status::Ok();
 }
 
 }  // namespace profiled::api
