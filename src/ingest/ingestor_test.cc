@@ -54,6 +54,22 @@ class IngestorTest : public IngestFixture {
     return future;
   }
 
+  // Reopens the Ingestor with the options of a config saying `durability = "<durability>"`,
+  // applies two batches and returns what reached the store.
+  std::vector<store::FaultStore::CommitRecord> CommitsWithDurability(
+      const std::string& durability) {
+    auto config =
+        ParseConfig("[storage]\ndurability = \"" + durability +
+                    "\"\n[[projects]]\nid = \"p\"\napi_key = \"k\"\nsecret_key = \"s\"\n");
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    Close();
+    fsync_ = true;
+    Open(IngestorOptionsFromConfig(*config));
+    ApplyOk({SetProps("alice", "", {{"a", 1}})});
+    ApplyOk({Track("alice", "device-1")});
+    return store_->commits();
+  }
+
   // Whether some commit, failed or not, wrote `key` to the identity table.
   bool CommitTouched(const store::FaultStore::CommitRecord& c, const std::string& key) {
     for (const auto& op : c.writes.ops()) {
@@ -181,42 +197,15 @@ TEST_F(IngestorTest, RetentionDropsOnlyEventsOlderThanTheWindow) {
 }
 
 TEST_F(IngestorTest, DurabilityFsyncInTheConfigSyncsEveryCommit) {
-  auto config = ParseConfig(R"(
-[storage]
-durability = "fsync"
-[[projects]]
-id = "p"
-api_key = "k"
-secret_key = "s"
-)");
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  Close();
-  fsync_ = true;
-  Open(IngestorOptionsFromConfig(*config));
-  ApplyOk({SetProps("alice", "", {{"a", 1}})});
-  ApplyOk({Track("alice", "device-1")});
-  auto commits = store_->commits();
+  auto commits = CommitsWithDurability("fsync");
   ASSERT_EQ(commits.size(), 2u);
   for (const auto& c : commits) EXPECT_TRUE(c.sync);
 }
 
 TEST_F(IngestorTest, DurabilityBufferedInTheConfigDoesNotSync) {
-  auto config = ParseConfig(R"(
-[storage]
-durability = "buffered"
-[[projects]]
-id = "p"
-api_key = "k"
-secret_key = "s"
-)");
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  Close();
-  fsync_ = true;
-  Open(IngestorOptionsFromConfig(*config));
-  ApplyOk({SetProps("alice", "", {{"a", 1}})});
-  auto commits = store_->commits();
-  ASSERT_EQ(commits.size(), 1u);
-  EXPECT_FALSE(commits[0].sync);
+  auto commits = CommitsWithDurability("buffered");
+  ASSERT_EQ(commits.size(), 2u);
+  for (const auto& c : commits) EXPECT_FALSE(c.sync);
 }
 
 TEST_F(IngestorTest, AFailedCommitAnswersEveryBatchOfTheGroupAndAppliesNothing) {
