@@ -110,8 +110,8 @@ class RocksDbStore final : public Store {
   }
 
   Status Get(Table table, std::string_view key, std::string* value) override {
-    std::shared_lock<std::shared_mutex> lock(db_mu_);
-    PROFILED_RETURN_IF_ERROR(CheckOpen());
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::ReadOptions ro;
     return FromRocks(db_->Get(ro, Handle(table), rocksdb::Slice(key.data(), key.size()), value));
   }
@@ -127,8 +127,8 @@ class RocksDbStore final : public Store {
     if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
     Status s;
     {
-      std::shared_lock<std::shared_mutex> lock(db_mu_);
-      PROFILED_RETURN_IF_ERROR(CheckOpen());
+      std::shared_lock<std::shared_mutex> lock;
+      PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
       rocksdb::WriteOptions wo;
       wo.sync = sync;
       s = FromRocks(db_->Write(wo, &batch));
@@ -148,8 +148,8 @@ class RocksDbStore final : public Store {
 
   Status Scan(Table table, std::string_view begin, std::string_view end,
               const std::function<bool(std::string_view, std::string_view)>& fn) override {
-    std::shared_lock<std::shared_mutex> lock(db_mu_);
-    PROFILED_RETURN_IF_ERROR(CheckOpen());
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(end.data(), end.size());
     ro.iterate_upper_bound = &upper;
@@ -164,8 +164,8 @@ class RocksDbStore final : public Store {
 
   Status DeleteRange(Table table, std::string_view begin, std::string_view end) override {
     if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
-    std::shared_lock<std::shared_mutex> lock(db_mu_);
-    PROFILED_RETURN_IF_ERROR(CheckOpen());
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::WriteOptions wo;
     return FromRocks(db_->DeleteRange(wo, Handle(table), rocksdb::Slice(begin.data(), begin.size()),
                                       rocksdb::Slice(end.data(), end.size())));
@@ -186,9 +186,15 @@ class RocksDbStore final : public Store {
  private:
   rocksdb::ColumnFamilyHandle* Handle(Table t) { return handles_[static_cast<size_t>(t)]; }
 
-  // REQUIRES: db_mu_ held (shared or exclusive).
-  Status CheckOpen() const {
-    if (db_ == nullptr) return Status::IoError("store is closed after a failed write; reopening");
+  // Takes db_mu_ shared into *lock, first retrying the recovery when a failed reopen left
+  // the store closed.
+  Status LockOpen(std::shared_lock<std::shared_mutex>* lock) {
+    *lock = std::shared_lock<std::shared_mutex>(db_mu_);
+    if (db_ != nullptr) return Status::Ok();
+    lock->unlock();
+    PROFILED_RETURN_IF_ERROR(Recover());
+    lock->lock();
+    if (db_ == nullptr) return Status::IoError("store is closed after a failed write");
     return Status::Ok();
   }
 
