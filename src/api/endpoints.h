@@ -82,7 +82,7 @@ class Endpoints {
 namespace internal {
 // Per-thread read buffers above this capacity are released after the read, so one huge
 // profile does not stay pinned in every I/O thread.
-inline constexpr size_t kKeptReadBufferBytes = 64 * 1024;
+inline constexpr size_t kKeptReadBufferBytes = size_t{64} << 10;
 // Clears *buffer, releasing its storage when its capacity is above keep_bytes.
 void TrimReadBuffer(std::string* buffer, size_t keep_bytes);
 }  // namespace internal
