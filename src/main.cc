@@ -79,13 +79,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
   metrics.SetStoreSizeSource([s = store.get()] { return s->ApproximateSizeBytes(); });
 
-  ingest::IngestorOptions ingest_options;
-  ingest_options.sync = config.storage.durability == Durability::kFsync;
-  ingest_options.dedup_window_days = config.ingest.dedup_window_days;
-  ingest_options.event_retention_days = config.storage.event_retention_days;
-  ingest_options.throttle_events_per_second = config.ingest.throttle_events_per_second;
-  ingest_options.throttle_window_seconds = config.ingest.throttle_window_seconds;
-  for (const auto& p : config.projects) ingest_options.projects.push_back(p.id);
+  ingest::IngestorOptions ingest_options = ingest::IngestorOptionsFromConfig(config);
   ingest::Ingestor ingestor(*store, ingest_options, SystemClock::Instance(), &metrics);
   ingestor.Start();
 

@@ -6,6 +6,7 @@
 #include "api/http_errors.h"
 #include "api/ingest_wire.h"
 #include "api/profile_wire.h"
+#include "core/log.h"
 #include "store/profile_lookup.h"
 
 namespace profiled::api {
@@ -62,20 +63,27 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
   Status s = ParseProfileQuery(request.query, &query);
   if (!s.ok()) return Json(400, ProfileErrorBody(s.message()));
 
+  // Reused across reads so a warm read allocates only the response; trimmed afterwards.
   thread_local std::string buffer;
   uint64_t amplitude_id = 0;
   store::ProfileView view;
   s = store::FindProfile(store_, project->second->id, query.user_id, query.device_id, &amplitude_id,
                          &buffer, &view);
-  if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
-  if (!s.ok()) return Json(HttpStatusOf(s.code()), ProfileErrorBody(PublicMessage(s)));
-
   HttpResponse r;
-  r.body.reserve(buffer.size() + 192);
-  if (project->second->dialect == ProfileDialect::kAmplitude) {
-    WriteAmplitudeProfile(query, view, &r.body);
-  } else {
-    WriteSeedProfile(query, amplitude_id, view, &r.body);
+  if (s.ok()) {
+    r.body.reserve(buffer.size() + 192);
+    if (project->second->dialect == ProfileDialect::kAmplitude) {
+      s = WriteAmplitudeProfile(query, view, &r.body);
+    } else {
+      WriteSeedProfile(query, amplitude_id, view, &r.body);
+    }
+  }
+  internal::TrimReadBuffer(&buffer, internal::kKeptReadBufferBytes);
+  if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
+  if (!s.ok()) {
+    LogError("profile read failed: project=" + project->second->id + " user_id=\"" + query.user_id +
+             "\" device_id=\"" + query.device_id + "\": " + s.ToString());
+    return Json(HttpStatusOf(s.code()), ProfileErrorBody(PublicMessage(s)));
   }
   return r;
 }
@@ -170,14 +178,31 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
       message += ": event " + std::to_string(result.failed_event) +
                  " could not be applied; nothing of this request was applied";
     }
-    respond(Json(status, ErrorBody(status, message)));
+    HttpResponse r = Json(status, ErrorBody(status, message));
+    r.retry_after_seconds = result.retry_after_seconds;
+    respond(std::move(r));
   });
 }
 
-HttpResponse Endpoints::Health() const { return {200, kText, "ok\n"}; }
+HttpResponse Endpoints::Health() const {
+  Status s = store_.Health();
+  if (s.ok()) return {200, kText, "ok\n"};
+  LogWarn("/healthz: " + s.ToString());
+  return {503, kText, "unavailable: the store cannot write\n"};
+}
 
 HttpResponse Endpoints::MetricsText() const {
   return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.RenderPrometheus()};
 }
+
+namespace internal {
+void TrimReadBuffer(std::string* buffer, size_t keep_bytes) {
+  if (buffer->capacity() > keep_bytes) {
+    std::string().swap(*buffer);
+  } else {
+    buffer->clear();
+  }
+}
+}  // namespace internal
 
 }  // namespace profiled::api

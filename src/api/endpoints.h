@@ -31,6 +31,7 @@ struct HttpResponse {
   int status = 200;
   const char* content_type = "application/json";  // static string
   std::string body;
+  int retry_after_seconds = 0;  // > 0 adds a Retry-After header
 };
 
 // Hash and equality that let an unordered_map<std::string, T> be searched with a
@@ -58,8 +59,10 @@ class Endpoints {
   // GET or POST /identify.
   void Identify(const HttpRequest& request, const Respond& respond);
 
-  // GET /healthz and GET /metrics.
+  // GET /healthz: 200 "ok" while the store can take writes, else 503 with a short reason
+  // (the detail goes to the log). May block while the store tries to recover.
   HttpResponse Health() const;
+  // GET /metrics.
   HttpResponse MetricsText() const;
 
  private:
@@ -75,5 +78,13 @@ class Endpoints {
   KeyMap by_api_key_;
   KeyMap by_secret_key_;
 };
+
+namespace internal {
+// Per-thread read buffers above this capacity are released after the read, so one huge
+// profile does not stay pinned in every I/O thread.
+inline constexpr size_t kKeptReadBufferBytes = size_t{64} << 10;
+// Clears *buffer, releasing its storage when its capacity is above keep_bytes.
+void TrimReadBuffer(std::string* buffer, size_t keep_bytes);
+}  // namespace internal
 
 }  // namespace profiled::api

@@ -1,4 +1,4 @@
-// The ingestion wire formats (reference/amplitude.md §2): parsing request bodies into
+// The ingestion wire formats (docs/API.md, "Ingestion"): parsing request bodies into
 // domain events, and writing Amplitude's response bodies.
 //
 // Pure functions: no sockets, no store. Thread-safe.

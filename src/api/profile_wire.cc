@@ -127,7 +127,7 @@ void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store:
   out->append("}}");
 }
 
-void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
+Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
   out->append("{\"userData\":{\"recommendations\":");
   out->append(q.get_recs ? "[]" : "null");
   out->append(",\"user_id\":");
@@ -146,8 +146,8 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
   if (q.get_amp_props) {
     boost::json::object merged;
     boost::json::object custom;
-    (void)ingest::ParseStoredObject(p.builtins_json, &merged);
-    (void)ingest::ParseStoredObject(p.properties_json, &custom);
+    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.builtins_json, &merged));
+    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.properties_json, &custom));
     for (const auto& kv : custom) merged[kv.key()] = kv.value();
     ingest::AppendObjectText(merged, out);
   } else if (q.get_computations || !q.comp_ids.empty()) {
@@ -158,6 +158,7 @@ void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, s
   out->append(",\"cohort_ids\":");
   out->append(q.get_cohort_ids ? "[]" : "null");
   out->append("}}");
+  return Status::Ok();
 }
 
 }  // namespace profiled::api

@@ -1,4 +1,4 @@
-// The Profile API wire format (CONTRACT.md §4): query parsing and the two response
+// The Profile API wire format (docs/API.md, "Profile API"): query parsing and the two response
 // dialects, written with a streaming writer straight from the stored record.
 //
 // Pure functions; thread-safe.
@@ -44,7 +44,9 @@ void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id,
 // Writes {"userData":{...}} in the Amplitude dialect: recommendations, user_id,
 // device_id, amp_props, cohort_ids; a section not asked for is null. amp_props holds
 // the built-in fields and the custom properties (custom wins on a name clash).
-void WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& profile,
-                           std::string* out);
+// Corruption (and *out unusable) when the stored JSON of a section asked for does not
+// parse as an object.
+[[nodiscard]] Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& profile,
+                                           std::string* out);
 
 }  // namespace profiled::api

@@ -79,13 +79,13 @@ TEST(ProfileWire, SeedDialectLeavesOutTheUserIdOfAnAnonymousDevice) {
 
 TEST(ProfileWire, AmplitudeDialectAnonymousUserIdIsNull) {
   std::string out;
-  WriteAmplitudeProfile(ProfileQuery{}, {"", "device-1", "{}", "{}"}, &out);
+  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, {"", "device-1", "{}", "{}"}, &out).ok());
   EXPECT_TRUE(json::parse(out).at("userData").at("user_id").is_null());
 }
 
 TEST(ProfileWire, AmplitudeDialectNullsWhatWasNotAskedFor) {
   std::string out;
-  WriteAmplitudeProfile(ProfileQuery{}, Alice(), &out);
+  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, Alice(), &out).ok());
   EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"recommendations":null,"user_id":"alice",
       "device_id":"device-1","amp_props":null,"cohort_ids":null}})"));
 }
@@ -96,7 +96,7 @@ TEST(ProfileWire, AmplitudeDialectFillsWhatWasAskedFor) {
   q.get_cohort_ids = true;
   q.get_recs = true;
   std::string out;
-  WriteAmplitudeProfile(q, Alice(), &out);
+  ASSERT_TRUE(WriteAmplitudeProfile(q, Alice(), &out).ok());
   // Custom properties win over built-ins of the same name.
   EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"recommendations":[],"user_id":"alice",
       "device_id":"device-1","amp_props":{"platform":"Web","plan":"pro","n":3},"cohort_ids":[]}})"));
@@ -106,8 +106,18 @@ TEST(ProfileWire, AmplitudeDialectComputationsOnlyGiveAnEmptyObject) {
   ProfileQuery q;
   q.get_computations = true;
   std::string out;
-  WriteAmplitudeProfile(q, Alice(), &out);
+  ASSERT_TRUE(WriteAmplitudeProfile(q, Alice(), &out).ok());
   EXPECT_EQ(json::parse(out).at("userData").at("amp_props"), json::object());
+}
+
+TEST(ProfileWire, AmplitudeDialectRefusesStoredPropertiesThatDoNotParse) {
+  ProfileQuery q;
+  q.get_amp_props = true;
+  std::string out;
+  Status s = WriteAmplitudeProfile(q, {"alice", "", "{}", "{\"a\":}"}, &out);
+  EXPECT_EQ(s.code(), ErrorCode::kCorruption);
+  s = WriteAmplitudeProfile(q, {"alice", "", "[1]", "{}"}, &out);
+  EXPECT_EQ(s.code(), ErrorCode::kCorruption);
 }
 
 }  // namespace

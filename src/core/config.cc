@@ -106,8 +106,10 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
 }
 
 Status ReadIngest(const toml::table& t, IngestConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "ingest", {"throttle_events_per_second", "throttle_window_seconds", "dedup_window_days"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "ingest",
+                     {"throttle_events_per_second", "throttle_window_seconds", "dedup_window_days",
+                      "max_queued_events", "max_queued_mb"}));
   if (const toml::node* n = t.get("throttle_events_per_second")) {
     if (!n->is_number()) return KeyError("ingest.throttle_events_per_second", "expected a number");
     double v = *n->value<double>();
@@ -118,6 +120,10 @@ Status ReadIngest(const toml::table& t, IngestConfig* s) {
       ReadIntInto(t, "ingest", "throttle_window_seconds", 1, 3600, &s->throttle_window_seconds));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "ingest", "dedup_window_days", 1, 3650, &s->dedup_window_days));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "ingest", "max_queued_events", 1000, 100000000, &s->max_queued_events));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "ingest", "max_queued_mb", 1, 1 << 20, &s->max_queued_mb));
   return Status::Ok();
 }
 
@@ -179,8 +185,9 @@ Result<Config> ParseTable(const toml::table& root) {
     PROFILED_RETURN_IF_ERROR(s.read(*n->as_table(), &c));
   }
   PROFILED_RETURN_IF_ERROR(ReadString(root, "", "admin_token", &c.admin_token));
-  // CONTRACT.md's example writes admin_token after [storage], where TOML files it under
-  // storage; that file must work as written, so both places are accepted.
+  // Configs written from the original specification's example put admin_token after
+  // [storage], where TOML files it under storage; they must work as written, so both
+  // places are accepted (README.md, "Configuration").
   if (const toml::table* storage = root["storage"].as_table()) {
     std::string nested;
     PROFILED_RETURN_IF_ERROR(ReadString(*storage, "storage", "admin_token", &nested));
@@ -218,7 +225,7 @@ Status ValidateConfig(const Config& c) {
       return KeyError(prefix + ".id", "duplicate project id \"" + p.id + "\"");
     // No key, public or secret, may belong to two projects: one project's key must never
     // open another's data. (A project whose secret equals its own api_key only exposes
-    // itself; main.cc warns about it, and CONTRACT.md's example does exactly that.)
+    // itself; main.cc warns about it, and some example configs do exactly that.)
     if (!keys.insert(p.api_key).second) {
       return KeyError(prefix + ".api_key", "already used by another project");
     }

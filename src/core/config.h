@@ -1,4 +1,4 @@
-// Config: the server's settings, read from TOML (CONTRACT.md §2) and validated whole.
+// Config: the server's settings, read from TOML (README.md, "Configuration") and validated whole.
 //
 // ParseConfig/LoadConfig return either a complete, valid Config or an InvalidArgument
 // whose message names the offending key ("storage.durability: ..."). A Config is a plain
@@ -44,6 +44,10 @@ struct IngestConfig {
   double throttle_events_per_second = 0;  // per user_id and per device_id; 0 = off
   int throttle_window_seconds = 30;       // the rate is averaged over this window
   int dedup_window_days = 7;              // insert_id de-duplication window
+  // Bounds of the queue in front of the ingest writer; a batch past either gets 503
+  // with Retry-After.
+  int max_queued_events = 200000;
+  int max_queued_mb = 256;  // the queued events' JSON text
 };
 
 struct ProjectConfig {

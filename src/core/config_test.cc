@@ -34,6 +34,8 @@ event_retention_days = 30
 throttle_events_per_second = 30
 throttle_window_seconds = 10
 dedup_window_days = 3
+max_queued_events = 5000
+max_queued_mb = 16
 [[projects]]
 id = "a"
 api_key = "ka"
@@ -59,6 +61,8 @@ secret_key = "sb"
   EXPECT_EQ(c->ingest.throttle_events_per_second, 30);
   EXPECT_EQ(c->ingest.throttle_window_seconds, 10);
   EXPECT_EQ(c->ingest.dedup_window_days, 3);
+  EXPECT_EQ(c->ingest.max_queued_events, 5000);
+  EXPECT_EQ(c->ingest.max_queued_mb, 16);
   EXPECT_EQ(c->admin_token, "adm");
   ASSERT_EQ(c->projects.size(), 2u);
   EXPECT_EQ(c->projects[0].dialect, ProfileDialect::kAmplitude);
@@ -77,6 +81,8 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->ingest.throttle_events_per_second, 0);
   EXPECT_EQ(c->ingest.throttle_window_seconds, 30);
   EXPECT_EQ(c->ingest.dedup_window_days, 7);
+  EXPECT_EQ(c->ingest.max_queued_events, 200000);
+  EXPECT_EQ(c->ingest.max_queued_mb, 256);
 }
 
 TEST(Config, ErrorsNameTheOffendingKey) {

@@ -12,7 +12,28 @@ namespace profiled::ingest {
 namespace {
 constexpr int64_t kDayMs = 86400000;
 constexpr int64_t kRetentionEveryMs = 3600000;
+// What a refused batch is told: one group commit (an fsync) usually frees the queue.
+constexpr int kQueueFullRetryAfterSeconds = 1;
+
+size_t QueuedBytes(const IngestBatch& batch) {
+  size_t bytes = 0;
+  for (const Event& e : batch.events) bytes += e.json.size();
+  return bytes;
+}
 }  // namespace
+
+IngestorOptions IngestorOptionsFromConfig(const Config& config) {
+  IngestorOptions o;
+  o.sync = config.storage.durability == Durability::kFsync;
+  o.dedup_window_days = config.ingest.dedup_window_days;
+  o.event_retention_days = config.storage.event_retention_days;
+  o.throttle_events_per_second = config.ingest.throttle_events_per_second;
+  o.throttle_window_seconds = config.ingest.throttle_window_seconds;
+  o.max_queued_events = static_cast<size_t>(config.ingest.max_queued_events);
+  o.max_queued_bytes = static_cast<size_t>(config.ingest.max_queued_mb) << 20;
+  for (const auto& p : config.projects) o.projects.push_back(p.id);
+  return o;
+}
 
 Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& clock,
                    Metrics* metrics)
@@ -39,16 +60,27 @@ void Ingestor::Stop() {
 }
 
 void Ingestor::Submit(IngestBatch batch, Callback done) {
+  size_t events = batch.events.size();
+  size_t bytes = QueuedBytes(batch);
+  IngestResult r;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_) {
-      queue_.push_back(Pending{std::move(batch), std::move(done)});
+    bool full = !queue_.empty() && (queued_events_ + events > options_.max_queued_events ||
+                                    queued_bytes_ + bytes > options_.max_queued_bytes);
+    if (!stopping_ && !full) {
+      queued_events_ += events;
+      queued_bytes_ += bytes;
+      queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
       cv_.notify_one();
       return;
     }
+    if (stopping_) {
+      r.status = Status::Unavailable("server is shutting down");
+    } else {
+      r.status = Status::Unavailable("the ingest queue is full; retry later");
+      r.retry_after_seconds = kQueueFullRetryAfterSeconds;
+    }
   }
-  IngestResult r;
-  r.status = Status::Unavailable("server is shutting down");
   done(std::move(r));
 }
 
@@ -62,6 +94,8 @@ void Ingestor::Run() {
       size_t events = 0;
       while (!queue_.empty() && (group.empty() || events < options_.max_group_events)) {
         events += queue_.front().batch.events.size();
+        queued_events_ -= queue_.front().batch.events.size();
+        queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

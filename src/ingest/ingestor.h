@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
 #include "ingest/event.h"
@@ -42,12 +43,15 @@ struct IngestBatch {
 
 struct IngestResult {
   // OK (durable), Throttled (nothing applied; see throttle), Unavailable (shutting down,
-  // nothing applied), the store's error (nothing applied), or the error of the event
-  // `failed_event` that refused this batch (nothing applied): InvalidArgument for a limit
-  // its user_properties would break (the message says which), Corruption for a user
-  // whose stored record does not decode.
+  // nothing applied), the queue is full (Unavailable, see retry_after_seconds), the
+  // store's error (nothing applied), or the error of the event `failed_event` that refused
+  // this batch (nothing applied): InvalidArgument for a limit its user_properties would
+  // break (the message says which), Corruption for a user whose stored record does not
+  // decode.
   Status status;
-  int failed_event = -1;    // index in the batch of the event that refused it, or -1
+  int failed_event = -1;  // index in the batch of the event that refused it, or -1
+  // > 0 when the batch was refused because the queue is full: retry after this long.
+  int retry_after_seconds = 0;
   size_t accepted = 0;      // events acknowledged, duplicates included
   size_t deduplicated = 0;  // of those, skipped as already-seen insert_ids
   ThrottleReport throttle;
@@ -61,7 +65,17 @@ struct IngestorOptions {
   int throttle_window_seconds = 30;
   std::vector<std::string> projects;  // for the retention sweep
   size_t max_group_events = 20000;    // a commit group closes once it holds this many
+  // The queue of batches waiting for the writer is bounded by both: a batch that would
+  // take it past either is refused with Unavailable (a batch is always taken when the
+  // queue is empty). Bytes are the events' JSON text, the bulk of a queued batch.
+  size_t max_queued_events = 200000;
+  size_t max_queued_bytes = 256ull << 20;
 };
+
+// The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,
+// retention, throttle and queue bounds come from [ingest] and [storage]; projects from
+// [[projects]].
+IngestorOptions IngestorOptionsFromConfig(const Config& config);
 
 class Ingestor {
  public:
@@ -78,8 +92,8 @@ class Ingestor {
   // writer. Idempotent.
   void Stop();
 
-  // Queues a batch. `done` runs exactly once, on the writer thread (or inline with
-  // Unavailable after Stop).
+  // Queues a batch. `done` runs exactly once, on the writer thread, or inline with
+  // Unavailable after Stop or when the queue is full (then with retry_after_seconds set).
   void Submit(IngestBatch batch, Callback done);
 
   // Deletes logged events whose ingest time is older than the retention. The writer
@@ -90,6 +104,7 @@ class Ingestor {
   struct Pending {
     IngestBatch batch;
     Callback done;
+    size_t bytes = 0;  // counted against max_queued_bytes while queued
   };
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
@@ -111,6 +126,8 @@ class Ingestor {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // guarded by mu_
+  size_t queued_events_ = 0;   // guarded by mu_
+  size_t queued_bytes_ = 0;    // guarded by mu_
   bool stopping_ = false;      // guarded by mu_
   std::thread writer_;
 };

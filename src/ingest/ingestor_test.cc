@@ -1,5 +1,7 @@
 #include "ingest/ingestor.h"
 
+#include <sstream>
+
 #include "ingest/test_util.h"
 #include "store/keys.h"
 
@@ -30,6 +32,50 @@ class IngestorTest : public IngestFixture {
                             });
     EXPECT_TRUE(s.ok());
     return out;
+  }
+
+  // The value of a counter as /metrics shows it.
+  uint64_t Counter(const std::string& name) {
+    std::istringstream text(metrics_.RenderPrometheus());
+    std::string line;
+    while (std::getline(text, line)) {
+      if (line.rfind(name + " ", 0) == 0) return std::stoull(line.substr(name.size() + 1));
+    }
+    ADD_FAILURE() << "no counter " << name;
+    return 0;
+  }
+
+  // Submits without waiting; the result arrives in the returned future.
+  std::future<IngestResult> SubmitAsync(std::vector<Event> events) {
+    auto done = std::make_shared<std::promise<IngestResult>>();
+    auto future = done->get_future();
+    ingestor_->Submit(IngestBatch{"p", std::move(events)},
+                      [done](IngestResult r) { done->set_value(std::move(r)); });
+    return future;
+  }
+
+  // Reopens the Ingestor with the options of a config saying `durability = "<durability>"`,
+  // applies two batches and returns what reached the store.
+  std::vector<store::FaultStore::CommitRecord> CommitsWithDurability(
+      const std::string& durability) {
+    auto config =
+        ParseConfig("[storage]\ndurability = \"" + durability +
+                    "\"\n[[projects]]\nid = \"p\"\napi_key = \"k\"\nsecret_key = \"s\"\n");
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    Close();
+    fsync_ = true;
+    Open(IngestorOptionsFromConfig(*config));
+    ApplyOk({SetProps("alice", "", {{"a", 1}})});
+    ApplyOk({Track("alice", "device-1")});
+    return store_->commits();
+  }
+
+  // Whether some commit, failed or not, wrote `key` to the identity table.
+  bool CommitTouched(const store::FaultStore::CommitRecord& c, const std::string& key) {
+    for (const auto& op : c.writes.ops()) {
+      if (op.table == store::Table::kIdentity && op.key == key) return true;
+    }
+    return false;
   }
 };
 
@@ -105,12 +151,22 @@ TEST_F(IngestorTest, AThrottledBatchAppliesNothing) {
 }
 
 TEST_F(IngestorTest, ConcurrentBatchesAreAllDurable) {
+  Close();
+  fsync_ = true;
+  Open();
   std::vector<std::promise<IngestResult>> done(50);
+  std::vector<char> synced_before_answer(50, 0);
   for (int i = 0; i < 50; ++i) {
+    std::string key = store::UserKey("p", "user-" + std::to_string(i));
     ingestor_->Submit(IngestBatch{"p", {SetProps("user-" + std::to_string(i), "", {{"i", i}})}},
-                      [&done, i](IngestResult r) { done[i].set_value(std::move(r)); });
+                      [&, i, key](IngestResult r) {
+                        // Checked in the callback: the answer must wait for the fsync.
+                        synced_before_answer[i] = store_->SyncedWrite(store::Table::kIdentity, key);
+                        done[i].set_value(std::move(r));
+                      });
   }
   for (auto& d : done) ASSERT_TRUE(d.get_future().get().status.ok());
+  for (int i = 0; i < 50; ++i) EXPECT_TRUE(synced_before_answer[i]) << "batch " << i;
   Close();
   Open();
   for (int i = 0; i < 50; ++i) {
@@ -214,6 +270,138 @@ TEST_F(IngestorTest, AUserWhoseStoredProfileIsCorruptRefusesOnlyItsBatch) {
   EXPECT_EQ(results[0].failed_event, 1);
   EXPECT_TRUE(results[1].status.ok());
   EXPECT_EQ(Read("bob").properties, (object{{"b", 1}, {"c", 3}}));
+}
+
+TEST_F(IngestorTest, DurabilityFsyncInTheConfigSyncsEveryCommit) {
+  auto commits = CommitsWithDurability("fsync");
+  ASSERT_EQ(commits.size(), 2u);
+  for (const auto& c : commits) EXPECT_TRUE(c.sync);
+}
+
+TEST_F(IngestorTest, DurabilityBufferedInTheConfigDoesNotSync) {
+  auto commits = CommitsWithDurability("buffered");
+  ASSERT_EQ(commits.size(), 2u);
+  for (const auto& c : commits) EXPECT_FALSE(c.sync);
+}
+
+TEST_F(IngestorTest, AFailedCommitAnswersEveryBatchOfTheGroupAndAppliesNothing) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}}), Track("alice", "")});
+  size_t logged = LoggedEvents().size();
+  uint64_t ingested = Counter("profiled_events_ingested_total");
+
+  // The writer parks in the commit of `first`; `second` and `third` queue behind it and
+  // form the next group. Both commits fail.
+  store_->StallCommits();
+  auto first = SubmitAsync({SetProps("bob", "", {{"b", 1}})});
+  store_->WaitForStalledCommit();
+  std::vector<Event> second_events = {WithOps(Track("alice", ""), {{PropertyOpKind::kAdd, "a", 5}}),
+                                      Track("", "carol-device")};
+  std::vector<Event> third_events = {SetProps("dave", "", {{"d", 1}})};
+  auto second = SubmitAsync(second_events);
+  auto third = SubmitAsync(third_events);
+  store_->FailNextCommits(2, Status::IoError("injected: disk full"));
+  store_->ResumeCommits();
+
+  for (auto* f : {&first, &second, &third}) {
+    IngestResult r = f->get();
+    EXPECT_EQ(r.status.code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(r.accepted, 0u);
+  }
+  auto commits = store_->commits();
+  ASSERT_EQ(commits.size(), 3u);
+  EXPECT_FALSE(commits[2].status.ok());
+  EXPECT_TRUE(CommitTouched(commits[2], store::UserKey("p", "dave")));
+  EXPECT_TRUE(CommitTouched(commits[2], store::DeviceKey("p", "carol-device")));
+
+  EXPECT_EQ(Counter("profiled_events_ingested_total"), ingested);
+  EXPECT_EQ(Counter("profiled_events_rejected_total"), 0u);
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
+  EXPECT_FALSE(Read("bob").found);
+  EXPECT_FALSE(Read("", "carol-device").found);
+  EXPECT_FALSE(Read("dave").found);
+  EXPECT_EQ(LoggedEvents().size(), logged);
+
+  // A retry succeeds, and ids and the event log continue where the last commit left them.
+  ApplyOk(second_events);
+  ApplyOk(third_events);
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 6}}));
+  EXPECT_EQ(Read("alice").amplitude_id, 1u);
+  EXPECT_EQ(Read("", "carol-device").amplitude_id, 2u);
+  EXPECT_EQ(Read("dave").amplitude_id, 3u);
+  EXPECT_EQ(LoggedEvents().size(), logged + 3);
+  EXPECT_EQ(Counter("profiled_events_ingested_total"), ingested + 3);
+}
+
+TEST_F(IngestorTest, AStoreReadErrorFailsTheBatchAndAppliesNothing) {
+  store_->FailNextGets(1, Status::IoError("injected: read failed"));
+  IngestResult r = Apply({SetProps("alice", "", {{"a", 1}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kUnavailable);
+  EXPECT_FALSE(Read("alice").found);
+  ApplyOk({SetProps("alice", "", {{"a", 1}})});
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
+}
+
+TEST_F(IngestorTest, AnInsertIdIsADuplicateForExactlyTheDedupWindow) {
+  Close();
+  IngestorOptions o;
+  o.dedup_window_days = 2;
+  Open(o);
+  ApplyOk({Counted("device-1", "i1")});
+  clock_.Advance(2LL * 86400000);  // seen exactly the window ago: still a duplicate
+  EXPECT_EQ(Apply({Counted("device-1", "i1")}).deduplicated, 1u);
+  clock_.Advance(1);  // now older than the window: accepted again, and remembered anew
+  EXPECT_EQ(Apply({Counted("device-1", "i1")}).deduplicated, 0u);
+  EXPECT_EQ(Read("", "device-1").properties, (object{{"n", 2}}));
+  clock_.Advance(86400000);
+  EXPECT_EQ(Apply({Counted("device-1", "i1")}).deduplicated, 1u);
+  EXPECT_EQ(Read("", "device-1").properties, (object{{"n", 2}}));
+}
+
+TEST_F(IngestorTest, AFullQueueRefusesABatchWithRetryAfterAndAppliesNothing) {
+  Close();
+  IngestorOptions o;
+  o.max_queued_events = 3;
+  Open(o);
+  store_->StallCommits();
+  auto parked = SubmitAsync({SetProps("alice", "", {{"a", 1}})});
+  store_->WaitForStalledCommit();  // the queue is empty again; the writer holds alice
+  auto queued = SubmitAsync({SetProps("bob", "", {{"b", 1}}), SetProps("bob", "", {{"c", 1}})});
+  IngestResult refused = Apply({SetProps("carol", "", {{"c", 1}}), SetProps("carol", "", {})});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kUnavailable);
+  EXPECT_GT(refused.retry_after_seconds, 0);
+  auto fits = SubmitAsync({SetProps("dave", "", {{"d", 1}})});  // 3 events queued: at the bound
+  store_->ResumeCommits();
+  EXPECT_TRUE(parked.get().status.ok());
+  EXPECT_TRUE(queued.get().status.ok());
+  EXPECT_TRUE(fits.get().status.ok());
+  EXPECT_FALSE(Read("carol").found);
+  // Once the writer drains the queue, the same batch goes through.
+  ApplyOk({SetProps("carol", "", {{"c", 1}}), SetProps("carol", "", {})});
+  EXPECT_TRUE(Read("carol").found);
+}
+
+TEST_F(IngestorTest, TheQueueIsBoundedByBytesAndTakesAnOversizedBatchWhenEmpty) {
+  Close();
+  IngestorOptions o;
+  o.max_queued_bytes = 100;
+  Open(o);
+  Event big = SetProps("alice", "", {{"a", 1}});
+  big.json = std::string(150, 'x');  // larger than the bound on its own
+  store_->StallCommits();
+  auto parked = SubmitAsync({big});  // taken: the queue was empty
+  store_->WaitForStalledCommit();
+  Event small = SetProps("bob", "", {{"b", 1}});
+  small.json = std::string(60, 'x');
+  auto queued = SubmitAsync({small});
+  Event second = SetProps("carol", "", {{"c", 1}});
+  second.json = std::string(60, 'x');  // 120 bytes queued would pass the bound
+  IngestResult refused = Apply({second});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kUnavailable);
+  EXPECT_GT(refused.retry_after_seconds, 0);
+  store_->ResumeCommits();
+  EXPECT_TRUE(parked.get().status.ok());
+  EXPECT_TRUE(queued.get().status.ok());
+  EXPECT_FALSE(Read("carol").found);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// Test fixture: a real RocksDB store in a temp dir behind a running Ingestor, with a
-// manual clock, plus builders for domain events. For the ingest unit tests only.
+// Test fixture: a real RocksDB store in a temp dir, seen through a FaultStore (which
+// records every commit and injects failures on demand), behind a running Ingestor, with a
+// manual clock and metrics, plus builders for domain events. For the ingest unit tests only.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include "core/temp_dir.h"
 #include "ingest/ingestor.h"
 #include "ingest/property_ops.h"
+#include "store/fault_store.h"
 #include "store/profile_lookup.h"
 
 namespace profiled::ingest {
@@ -53,10 +55,12 @@ class IngestFixture : public ::testing::Test {
     so.clock = &clock_;
     auto r = store::OpenRocksDbStore(so);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    store_ = std::move(r.value());
-    options.sync = false;
+    disk_ = std::move(r.value());
+    store_ = std::make_unique<store::FaultStore>(*disk_);
+    // Tests that are not about durability skip the fsync, which is slow on CI disks.
+    if (!fsync_) options.sync = false;
     if (options.projects.empty()) options.projects = {"p"};
-    ingestor_ = std::make_unique<Ingestor>(*store_, options, clock_, nullptr);
+    ingestor_ = std::make_unique<Ingestor>(*store_, options, clock_, &metrics_);
     ingestor_->Start();
   }
 
@@ -64,6 +68,7 @@ class IngestFixture : public ::testing::Test {
     if (ingestor_) ingestor_->Stop();
     ingestor_.reset();
     store_.reset();
+    disk_.reset();
   }
 
   IngestResult Apply(std::vector<Event> events, const std::string& project = "p") {
@@ -109,7 +114,10 @@ class IngestFixture : public ::testing::Test {
 
   TempDir dir_;
   ManualClock clock_{kTestNow};
-  std::unique_ptr<store::Store> store_;
+  Metrics metrics_;
+  bool fsync_ = false;                        // when false, Open forces options.sync off
+  std::unique_ptr<store::Store> disk_;        // the RocksDB store
+  std::unique_ptr<store::FaultStore> store_;  // what the Ingestor and reads see
   std::unique_ptr<Ingestor> ingestor_;
 };
 

@@ -50,6 +50,10 @@ void WriteResponse(const api::HttpResponse& response, bool keep_alive,
     if (allow_origin != "*") out->append("\r\nVary: Origin");
   }
   if (response.status == 405) out->append("\r\nAllow: GET, POST, OPTIONS");
+  if (response.retry_after_seconds > 0) {
+    out->append("\r\nRetry-After: ");
+    AppendNumber(out, static_cast<size_t>(response.retry_after_seconds));
+  }
   if (!keep_alive) out->append("\r\nConnection: close");
   out->append("\r\n\r\n");
   out->append(response.body);

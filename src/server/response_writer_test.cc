@@ -21,6 +21,17 @@ TEST(ResponseWriter, ClosingAndCorsHeaders) {
             "Content-Length: 0\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n");
 }
 
+TEST(ResponseWriter, RetryAfterIsSentWhenSet) {
+  std::string out;
+  api::HttpResponse response{503, "application/json", R"({"code":503,"error":"full"})"};
+  response.retry_after_seconds = 2;
+  WriteResponse(response, true, {}, &out);
+  EXPECT_NE(out.find("\r\nRetry-After: 2\r\n"), std::string::npos) << out;
+  out.clear();
+  WriteResponse({503, "application/json", "{}"}, true, {}, &out);
+  EXPECT_EQ(out.find("Retry-After"), std::string::npos);
+}
+
 TEST(ResponseWriter, PreflightEchoesRequestedHeaders) {
   std::string out;
   WritePreflight("https://app.example", "content-type,x-custom", true, "*", &out);

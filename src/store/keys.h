@@ -21,7 +21,8 @@ std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id);
 // kProfiles
 std::string ProfileKey(std::string_view project, uint64_t amplitude_id);
 
-// kDedup: scope is the event's device_id (or "u:" + user_id when it has none).
+// kDedup: scope is 'd' + device_id, or 'u' + user_id for an event without a device_id
+// (the ingest writer builds it; docs/STORAGE.md).
 std::string DedupKey(std::string_view project, std::string_view scope, std::string_view insert_id);
 
 // kEvents: ordered by ingest time, then by a sequence number unique per store.

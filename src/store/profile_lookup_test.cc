@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/temp_dir.h"
+#include "store/fault_store.h"
 #include "store/keys.h"
 
 namespace profiled::store {
@@ -52,6 +53,43 @@ TEST_F(ProfileLookupTest, UserIdTakesPrecedenceOverDeviceId) {
 TEST_F(ProfileLookupTest, OtherProjectsSeeNothing) {
   EXPECT_TRUE(FindProfile(*store_, "q", "alice", "", &id_, &buffer_, &view_).IsNotFound());
   EXPECT_TRUE(FindProfile(*store_, "q", "", "dev-1", &id_, &buffer_, &view_).IsNotFound());
+}
+
+// What the ingest writer commits when dev-2's anonymous profile 8 merges into alice (7).
+WriteSet MergeDev2IntoAlice() {
+  WriteSet w;
+  w.Put(Table::kIdentity, DeviceKey("p", "dev-2"), EncodeId(7));
+  w.Put(Table::kIdentity, MergeKey("p", 8), EncodeId(7));
+  w.Delete(Table::kProfiles, ProfileKey("p", 8));
+  w.Put(Table::kProfiles, ProfileKey("p", 7),
+        EncodeProfile({"alice", "dev-2", "{}", R"({"a":1,"b":2})"}));
+  return w;
+}
+
+TEST_F(ProfileLookupTest, ADeviceReadRacingAMergeFindsTheMergedProfile) {
+  FaultStore faults(*store_);
+  // The merge commits between the device lookup (-> 8) and the read of profile 8.
+  faults.BeforeGet(Table::kProfiles, ProfileKey("p", 8),
+                   [&] { ASSERT_TRUE(store_->Commit(MergeDev2IntoAlice(), false).ok()); });
+  ASSERT_TRUE(FindProfile(faults, "p", "", "dev-2", &id_, &buffer_, &view_).ok());
+  EXPECT_EQ(id_, 7u);
+  EXPECT_EQ(view_.user_id, "alice");
+  EXPECT_EQ(view_.properties_json, R"({"a":1,"b":2})");
+}
+
+TEST_F(ProfileLookupTest, AReadErrorIsReportedNotTakenForAnUnknownId) {
+  FaultStore faults(*store_);
+  faults.FailNextGets(1, Status::IoError("injected"));
+  Status s = FindProfile(faults, "p", "", "dev-2", &id_, &buffer_, &view_);
+  EXPECT_EQ(s.code(), ErrorCode::kIoError);
+}
+
+TEST_F(ProfileLookupTest, ARecordThatDoesNotDecodeIsCorruption) {
+  WriteSet w;
+  w.Put(Table::kProfiles, ProfileKey("p", 8), "\x09garbage");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  Status s = FindProfile(*store_, "p", "", "dev-2", &id_, &buffer_, &view_);
+  EXPECT_EQ(s.code(), ErrorCode::kCorruption);
 }
 
 }  // namespace

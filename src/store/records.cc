@@ -9,6 +9,12 @@ constexpr char kProfileV1 = 1;
 constexpr char kEventV1 = 1;
 
 Status Bad(const char* what) { return Status::Corruption(std::string("cannot decode ") + what); }
+
+// A cheap shape check, not a parse: the seed dialect serves the text verbatim, so text that
+// is not even braced would reach clients as broken JSON.
+bool LooksLikeObject(std::string_view json) {
+  return json.size() >= 2 && json.front() == '{' && json.back() == '}';
+}
 }  // namespace
 
 std::string EncodeProfile(const ProfileRecord& r) {
@@ -30,6 +36,9 @@ Status DecodeProfile(std::string_view in, ProfileView* v) {
       !GetLengthPrefixed(&in, &v->builtins_json) || !GetLengthPrefixed(&in, &v->properties_json) ||
       !in.empty()) {
     return Bad("profile");
+  }
+  if (!LooksLikeObject(v->builtins_json) || !LooksLikeObject(v->properties_json)) {
+    return Bad("profile: properties are not a JSON object");
   }
   return Status::Ok();
 }

@@ -32,6 +32,8 @@ struct ProfileView {
 };
 
 std::string EncodeProfile(const ProfileRecord& record);
+// Corruption when the bytes are not a version-1 record, or when either JSON text is not
+// braced like an object (a shape check; the JSON is not parsed).
 Status DecodeProfile(std::string_view bytes, ProfileView* view);
 
 // An amplitude_id value (kIdentity user/device/merge entries, kMeta counters).

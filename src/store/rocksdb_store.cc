@@ -3,13 +3,19 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <shared_mutex>
 
+#include "core/log.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -48,26 +54,19 @@ class DedupExpiry final : public rocksdb::CompactionFilter {
 
 class RocksDbStore final : public Store {
  public:
-  RocksDbStore(std::unique_ptr<DedupExpiry> dedup_filter)
+  explicit RocksDbStore(std::unique_ptr<DedupExpiry> dedup_filter)
       : dedup_filter_(std::move(dedup_filter)) {}
 
-  ~RocksDbStore() override {
-    if (db_ == nullptr) return;
-    // Flush memtables so the next open does not replay a large WAL; errors are moot here.
-    rocksdb::FlushOptions fo;
-    (void)db_->Flush(fo, handles_);
-    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
-    (void)db_->Close();
-    delete db_;  // RocksDB's Open hands out a raw pointer; this is its only owner.
-  }
+  ~RocksDbStore() override { CloseDb(); }
 
   Status Open(const RocksDbOptions& o) {
     std::error_code ec;
     std::filesystem::create_directories(o.path, ec);
     if (ec) return Status::IoError("cannot create data dir " + o.path + ": " + ec.message());
+    path_ = o.path;
 
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
-    rocksdb::DBOptions db_options;
+    rocksdb::DBOptions& db_options = db_options_;
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     db_options.max_background_jobs = 2;
@@ -76,8 +75,12 @@ class RocksDbStore final : public Store {
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     db_options.keep_log_file_num = 2;
     if (o.row_cache_bytes > 0) db_options.row_cache = rocksdb::NewLRUCache(o.row_cache_bytes);
+    if (o.file_system != nullptr) {
+      env_ = rocksdb::NewCompositeEnv(o.file_system);
+      db_options.env = env_.get();
+    }
 
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    std::vector<rocksdb::ColumnFamilyDescriptor>& families = families_;
     for (int t = 0; t < kTableCount; ++t) {
       rocksdb::ColumnFamilyOptions cf;
       rocksdb::BlockBasedTableOptions table;
@@ -103,14 +106,12 @@ class RocksDbStore final : public Store {
       if (table_kind == Table::kDedup) cf.compaction_filter = dedup_filter_.get();
       families.emplace_back(kFamilyNames[t], cf);
     }
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(db_options, o.path, families, &handles_, &db);
-    if (!s.ok()) return Status::IoError("cannot open store at " + o.path + ": " + s.ToString());
-    db_ = db;
-    return Status::Ok();
+    return OpenDb();
   }
 
   Status Get(Table table, std::string_view key, std::string* value) override {
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::ReadOptions ro;
     return FromRocks(db_->Get(ro, Handle(table), rocksdb::Slice(key.data(), key.size()), value));
   }
@@ -123,13 +124,32 @@ class RocksDbStore final : public Store {
                                        : batch.Put(Handle(op.table), op.key, op.value);
       if (!s.ok()) return FromRocks(s);
     }
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    return FromRocks(db_->Write(wo, &batch));
+    if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
+    Status s;
+    {
+      std::shared_lock<std::shared_mutex> lock;
+      PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
+      rocksdb::WriteOptions wo;
+      wo.sync = sync;
+      s = FromRocks(db_->Write(wo, &batch));
+    }
+    if (!s.ok()) {
+      // A failed WAL write or sync leaves RocksDB refusing every write until Resume().
+      write_failed_.store(true, std::memory_order_release);
+      (void)Recover();
+    }
+    return s;
+  }
+
+  Status Health() override {
+    if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
+    return Recover();
   }
 
   Status Scan(Table table, std::string_view begin, std::string_view end,
               const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::ReadOptions ro;
     rocksdb::Slice upper(end.data(), end.size());
     ro.iterate_upper_bound = &upper;
@@ -143,12 +163,17 @@ class RocksDbStore final : public Store {
   }
 
   Status DeleteRange(Table table, std::string_view begin, std::string_view end) override {
+    if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
+    std::shared_lock<std::shared_mutex> lock;
+    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
     rocksdb::WriteOptions wo;
     return FromRocks(db_->DeleteRange(wo, Handle(table), rocksdb::Slice(begin.data(), begin.size()),
                                       rocksdb::Slice(end.data(), end.size())));
   }
 
   uint64_t ApproximateSizeBytes() override {
+    std::shared_lock<std::shared_mutex> lock(db_mu_);
+    if (db_ == nullptr) return 0;
     uint64_t total = 0;
     for (auto* h : handles_) {
       uint64_t v = 0;
@@ -161,10 +186,86 @@ class RocksDbStore final : public Store {
  private:
   rocksdb::ColumnFamilyHandle* Handle(Table t) { return handles_[static_cast<size_t>(t)]; }
 
+  // Takes db_mu_ shared into *lock, first retrying the recovery when a failed reopen left
+  // the store closed.
+  Status LockOpen(std::shared_lock<std::shared_mutex>* lock) {
+    *lock = std::shared_lock<std::shared_mutex>(db_mu_);
+    if (db_ != nullptr) return Status::Ok();
+    lock->unlock();
+    PROFILED_RETURN_IF_ERROR(Recover());
+    lock->lock();
+    if (db_ == nullptr) return Status::IoError("store is closed after a failed write");
+    return Status::Ok();
+  }
+
+  // REQUIRES: db_ == nullptr and db_mu_ held exclusively (or no other thread yet).
+  Status OpenDb() {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(db_options_, path_, families_, &handles_, &db);
+    if (!s.ok()) return Status::IoError("cannot open store at " + path_ + ": " + s.ToString());
+    db_ = db;
+    return Status::Ok();
+  }
+
+  // REQUIRES: db_mu_ held exclusively (or no other thread left).
+  void CloseDb() {
+    if (db_ == nullptr) return;
+    // Flush memtables so the next open does not replay a large WAL; errors are moot here.
+    rocksdb::FlushOptions fo;
+    (void)db_->Flush(fo, handles_);
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    (void)db_->Close();
+    delete db_;  // RocksDB's Open hands out a raw pointer; this is its only owner.
+    db_ = nullptr;
+  }
+
+  // Writes and syncs a small file next to the database: whether the disk takes writes now.
+  Status ProbeDisk() {
+    rocksdb::FileSystem* fs = db_options_.env->GetFileSystem().get();
+    std::string name = path_ + "/PROFILED-WRITE-PROBE";
+    std::unique_ptr<rocksdb::FSWritableFile> file;
+    rocksdb::IOOptions io;
+    rocksdb::IOStatus s = fs->NewWritableFile(name, rocksdb::FileOptions(), &file, nullptr);
+    if (s.ok()) s = file->Append("probe", io, nullptr);
+    if (s.ok()) s = file->Sync(io, nullptr);
+    if (file != nullptr) {
+      rocksdb::IOStatus closed = file->Close(io, nullptr);
+      if (s.ok()) s = closed;
+    }
+    (void)fs->DeleteFile(name, io, nullptr);
+    if (!s.ok()) return Status::IoError(s.ToString());
+    return Status::Ok();
+  }
+
+  // Brings the store back to taking writes once the disk does. While the disk still fails,
+  // the open database keeps serving reads. Then it is closed and reopened (which replays
+  // the WAL) rather than Resume()d: RocksDB 7.8 cannot resume in place after a failed WAL
+  // write (Resume refuses, or a later write trips an assertion in its WAL writer).
+  Status Recover() {
+    std::unique_lock<std::shared_mutex> lock(db_mu_);
+    if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
+    Status probe = ProbeDisk();
+    if (!probe.ok()) return Status::IoError("store cannot write: " + probe.message());
+    CloseDb();
+    PROFILED_RETURN_IF_ERROR(OpenDb());
+    write_failed_.store(false, std::memory_order_release);
+    LogWarn("store recovered from a failed write; writes resume");
+    return Status::Ok();
+  }
+
   std::unique_ptr<DedupExpiry> dedup_filter_;
   std::shared_ptr<rocksdb::Cache> cache_;  // shared with RocksDB's table factories
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::DB* db_ = nullptr;
+  std::unique_ptr<rocksdb::Env> env_;  // set with a custom file system; outlives db_
+  std::string path_;
+  rocksdb::DBOptions db_options_;                          // kept to reopen
+  std::vector<rocksdb::ColumnFamilyDescriptor> families_;  // kept to reopen
+  // Shared by every operation; exclusive only to recover (Resume or reopen), so the hot
+  // path pays one uncontended shared lock.
+  std::shared_mutex db_mu_;
+  rocksdb::DB* db_ = nullptr;              // guarded by db_mu_; null only after a failed reopen
+  std::atomic<bool> write_failed_{false};  // a write failed and the store has not recovered
 };
 
 }  // namespace

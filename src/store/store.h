@@ -22,6 +22,10 @@
 #include "core/config.h"
 #include "core/status.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace profiled::store {
 
 enum class Table : uint8_t {
@@ -76,6 +80,11 @@ class Store {
 
   // Approximate bytes on disk, for /metrics.
   virtual uint64_t ApproximateSizeBytes() = 0;
+
+  // Whether the store can take writes now: OK, or IoError with a short reason (for
+  // /healthz). A backend that stopped writing after a failed write or sync tries to
+  // recover here (and before its next Commit), so OK again means writes work again.
+  virtual Status Health() = 0;
 };
 
 struct RocksDbOptions {
@@ -86,9 +95,18 @@ struct RocksDbOptions {
   size_t row_cache_bytes = 256ull << 20;
   int dedup_window_days = 7;  // dedup entries older than this are dropped at compaction
   const Clock* clock = &SystemClock::Instance();
+  // The file system RocksDB writes through; null = the default (the local disk). A fault
+  // injection seam for tests, which wrap the default to fail writes and syncs on demand.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // Opens (creating if needed) the embedded RocksDB store at options.path.
+//
+// After a failed write or sync RocksDB stops taking writes (its background-error state).
+// The store then answers IoError to each Commit (reads still work) until it recovers:
+// right after the failure, before the next Commit and from Health() it checks that the
+// disk takes a synced write again and, once it does, closes and reopens the database
+// (replaying the WAL), so writes resume without a restart.
 Result<std::unique_ptr<Store>> OpenRocksDbStore(const RocksDbOptions& options);
 
 }  // namespace profiled::store
