@@ -48,7 +48,7 @@ class DedupExpiry final : public rocksdb::CompactionFilter {
 
 class RocksDbStore final : public Store {
  public:
-  RocksDbStore(std::unique_ptr<DedupExpiry> dedup_filter)
+  explicit RocksDbStore(std::unique_ptr<DedupExpiry> dedup_filter)
       : dedup_filter_(std::move(dedup_filter)) {}
 
   ~RocksDbStore() override {
