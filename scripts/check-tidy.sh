@@ -21,8 +21,10 @@ fi
 tidy_one='out=$("$0" -p "$1" --quiet --warnings-as-errors="*" \
   --extra-arg=-Wno-unknown-warning-option "$2" 2>&1) ||
   { printf "%s\n" "$out" | grep -v " generated\.$"; exit 1; }'
-if ! git ls-files -z --cached --others --exclude-standard 'src/*.cc' |
+mapfile -d '' files < <(git ls-files -z --cached --others --exclude-standard 'src/*.cc')
+if ! printf '%s\0' "${files[@]}" |
      xargs -0 -n1 -P "$(nproc)" bash -c "$tidy_one" "$clang_tidy" "$build_dir"; then
   echo "check-tidy: clang-tidy reported the warnings above (.clang-tidy lists the checks)" >&2
   exit 1
 fi
+echo "check-tidy: ${#files[@]} files, no warnings" >&2
