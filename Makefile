@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e asan-build format format-check tidy bench clean
+.PHONY: all deps build run test unit e2e asan-build format format-check layers-check tidy bench clean
 
 all: build
 
@@ -18,14 +18,17 @@ build: deps
 run: build
 	exec build/profiled serve --data-dir ./data
 
-# Every suite: unit tests and end-to-end tests on the release build, then the unit and
-# end-to-end tests again on an AddressSanitizer + UBSan build.
+# Every check and suite: the layer rule and the format (seconds), unit tests and end-to-end
+# tests on the release build, the unit and end-to-end tests again on an AddressSanitizer + UBSan
+# build, then clang-tidy over src/ with every warning an error (minutes).
 test: build asan-build
+	@scripts/check-layers.sh
+	@scripts/check-format.sh
 	@ctest --test-dir build --output-on-failure -j $(JOBS) -L unit
 	@ctest --test-dir build --output-on-failure -L e2e
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 	@ctest --test-dir build-asan --output-on-failure -L e2e
-	@scripts/check-format.sh
+	@scripts/check-tidy.sh build
 
 unit: build
 	@ctest --test-dir build --output-on-failure -j $(JOBS) -L unit
@@ -37,14 +40,17 @@ asan-build: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROFILED_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 
-format:
-	@clang-format -i $$(git ls-files '*.cc' '*.h')
+format: deps
+	@scripts/check-format.sh --fix
+
+format-check: deps
+	@scripts/check-format.sh
+
+layers-check:
+	@scripts/check-layers.sh
 
 tidy: build
-	@clang-tidy -p build --quiet $$(git ls-files 'src/*.cc')
-
-format-check:
-	@scripts/check-format.sh
+	@scripts/check-tidy.sh build
 
 bench: build
 	@PROFILED_BENCH_DEPS=1 scripts/install-deps.sh

@@ -9,7 +9,8 @@ packages=(
   librocksdb-dev                                                # the embedded store
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
-  libgtest-dev clang-format                                     # unit tests, format check
+  libgtest-dev                                                  # unit tests
+  clang-format-14 clang-tidy-14                                 # format and tidy checks (LLVM 14: llvm-tool.sh)
   nodejs npm                                                    # end-to-end tests with the SDKs
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then

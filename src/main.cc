@@ -110,9 +110,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Run(int argc, char** argv) {
   CLI::App app{"profiled: a self-hosted, Amplitude-compatible user profile server"};
   app.require_subcommand(1);
   std::string config_path, listen, data_dir;
@@ -129,4 +127,18 @@ int main(int argc, char** argv) {
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Each layer catches the exceptions of the libraries it calls; what still arrives here (a
+  // failed allocation, a thread that cannot start) ends the process with a log line and exit 1
+  // rather than std::terminate.
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& e) {
+    LogError(std::string("fatal: ") + e.what());
+    return 1;
+  }
 }

@@ -151,7 +151,7 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
   ingest::IngestBatch batch{project.id, std::move(events)};
   const Clock& clock = clock_;
   ingestor_.Submit(std::move(batch), [respond, wire_body_size, identify_api,
-                                      &clock](ingest::IngestResult result) {
+                                      &clock](const ingest::IngestResult& result) {
     if (result.status.ok()) {
       if (identify_api) {
         respond(HttpResponse{200, kText, "success"});

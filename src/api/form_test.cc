@@ -42,8 +42,8 @@ TEST(Form, MultipartWithoutBoundaryIsAnError) {
 
 TEST(Form, QueryFieldsStopWhenTheCallbackSaysSo) {
   int seen = 0;
-  EXPECT_FALSE(
-      ForEachFormField("a=1&b=2&c=3", [&](std::string_view, std::string) { return ++seen < 2; }));
+  EXPECT_FALSE(ForEachFormField("a=1&b=2&c=3",
+                                [&](std::string_view, const std::string&) { return ++seen < 2; }));
   EXPECT_EQ(seen, 2);
 }
 

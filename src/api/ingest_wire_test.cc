@@ -72,6 +72,7 @@ TEST(IngestWire, IdentifyOperationsAreParsedAndOrdered) {
   ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
   const auto& ops = o.batch.events[0].property_ops;
   std::vector<PropertyOpKind> kinds;
+  kinds.reserve(ops.size());
   for (const auto& op : ops) kinds.push_back(op.kind);
   EXPECT_EQ(kinds, (std::vector<PropertyOpKind>{
                        PropertyOpKind::kClearAll, PropertyOpKind::kUnset, PropertyOpKind::kSet,
@@ -199,7 +200,7 @@ TEST(IngestWire, UserPropertiesRules) {
 TEST(IngestWire, NestingBeyond40LevelsIsRefused) {
   auto nested = [](int depth) {
     std::string v = "1";
-    for (int i = 0; i < depth; ++i) v = R"({"k":)" + v + "}";
+    for (int i = 0; i < depth; ++i) v.insert(0, R"({"k":)").append("}");
     return v;
   };
   EXPECT_TRUE(Parse(Batch(R"([{"user_id":"user-1","event_type":"x","event_properties":)" +

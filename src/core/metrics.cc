@@ -14,7 +14,7 @@ std::string Labels(const std::string& route, int slot) {
 }
 }  // namespace
 
-Metrics::Metrics() : series_(kMaxRoutes * kStatusSlots) {}
+Metrics::Metrics() : series_(static_cast<size_t>(kMaxRoutes) * kStatusSlots) {}
 
 int Metrics::RegisterRoute(std::string_view name) {
   routes_.emplace_back(name);
@@ -77,7 +77,8 @@ std::string Metrics::RenderPrometheus() const {
         out += line;
       }
       std::snprintf(line, sizeof line, "profiled_http_request_duration_seconds_sum{%s} %.6f\n",
-                    labels.c_str(), s.sum_micros.load(std::memory_order_relaxed) / 1e6);
+                    labels.c_str(),
+                    static_cast<double>(s.sum_micros.load(std::memory_order_relaxed)) / 1e6);
       out += line;
       std::snprintf(line, sizeof line, "profiled_http_request_duration_seconds_count{%s} %llu\n",
                     labels.c_str(), static_cast<unsigned long long>(count));

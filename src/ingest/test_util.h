@@ -34,7 +34,8 @@ inline Event WithOps(Event e, std::vector<PropertyOp> ops) {
   return e;
 }
 
-inline Event SetProps(std::string user_id, std::string device_id, boost::json::object props) {
+inline Event SetProps(std::string user_id, std::string device_id,
+                      const boost::json::object& props) {
   std::vector<PropertyOp> ops;
   for (const auto& kv : props)
     ops.push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});

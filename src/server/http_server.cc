@@ -26,7 +26,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 namespace {
-constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr size_t kHeaderLimit = size_t{16} * 1024;
 constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
 }  // namespace
 
@@ -211,7 +211,7 @@ class HttpServer::Impl {
   awaitable<void> Drain(Session& session) {
     static constexpr size_t kMaxDrain = 64u << 20;
     session.ExpiresAfter(std::chrono::seconds(2));
-    std::vector<char> sink(64 * 1024);
+    std::vector<char> sink(size_t{64} * 1024);
     size_t drained = 0;
     while (drained < kMaxDrain) {
       auto [ec, n] = co_await session.socket.async_read_some(asio::buffer(sink), kAsTuple);
@@ -412,7 +412,14 @@ class HttpServer::Impl {
 
 HttpServer::HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
     : impl_(std::make_unique<Impl>(config, endpoints, metrics)) {}
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+  // Stop() throws only what the system throws (a failed post or join); a destructor must not.
+  try {
+    Stop();
+  } catch (const std::exception& e) {
+    LogError(std::string("http server: stop: ") + e.what());
+  }
+}
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }

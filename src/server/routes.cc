@@ -3,7 +3,7 @@
 namespace profiled::server {
 
 namespace {
-constexpr size_t kMiB = 1024 * 1024;
+constexpr size_t kMiB = size_t{1024} * 1024;
 }
 
 Route MatchRoute(std::string_view method, std::string_view path) {
@@ -31,7 +31,7 @@ size_t BodyLimit(Route route) {
     case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
     case Route::kIdentify: return kMiB;
-    default: return 64 * 1024;  // no other route reads a body
+    default: return size_t{64} * 1024;  // no other route reads a body
   }
 }
 

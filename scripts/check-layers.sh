@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fails when a layer includes a higher one (docs/ARCHITECTURE.md, "Layers"). The build enforces
+# the same rule through per-layer include directories; this check runs in a second, needs no
+# build, and names the offending line. It reads every `#include "<layer>/..."` in src/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Rank of each layer: a file may include its own layer and layers of a lower rank. Layers of the
+# same rank must not include each other. A new layer is one line here (e.g. compute and recs will
+# sit beside ingest at rank 2). main.cc is src/main.cc.
+declare -A rank=(
+  [core]=0
+  [store]=1
+  [ingest]=2
+  [api]=3
+  [server]=4
+  [main.cc]=5
+)
+
+status=0
+include_re='^(src/[^:]+):([0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*"([A-Za-z0-9_]+)/'
+while IFS= read -r hit; do
+  [[ $hit =~ $include_re ]] || continue
+  file=${BASH_REMATCH[1]} line=${BASH_REMATCH[2]} target=${BASH_REMATCH[3]}
+  rel=${file#src/}
+  layer=${rel%%/*}  # src/main.cc has no folder: its layer is "main.cc"
+  if [[ -z ${rank[$layer]+x} ]]; then
+    echo "check-layers: $file:$line: layer '$layer' has no rank in scripts/check-layers.sh" >&2
+    status=1
+  elif [[ -z ${rank[$target]+x} ]]; then
+    echo "check-layers: $file:$line: includes \"$target/...\", which is not a layer" >&2
+    status=1
+  elif [[ $target != "$layer" ]] && ((rank[$target] >= rank[$layer])); then
+    echo "check-layers: $file:$line: $layer (rank ${rank[$layer]}) includes \"$target/...\"" \
+         "(rank ${rank[$target]}); a layer may include only lower layers" >&2
+    status=1
+  fi
+done < <(grep -rnE --include='*.h' --include='*.cc' \
+           '^[[:space:]]*#[[:space:]]*include[[:space:]]*"[A-Za-z0-9_]+/' src)
+if ((status != 0)); then
+  echo "check-layers: see docs/ARCHITECTURE.md (Layers) for the rule" >&2
+fi
+exit $status
