@@ -1,5 +1,10 @@
 #include "ingest/identity.h"
 
+#include "core/json_writer.h"
+#include "core/log.h"
+#include "ingest/property_ops.h"
+#include "ingest/value_text.h"
+
 namespace profiled::ingest {
 
 namespace {
@@ -9,6 +14,37 @@ namespace {
 void FillIn(const boost::json::object& from, boost::json::object* into) {
   for (const auto& kv : from) {
     if (!into->contains(kv.key())) (*into)[kv.key()] = kv.value();
+  }
+}
+
+// Merges an anonymous profile's properties into the user's like FillIn, within the bounds
+// of property_ops.h: a property that would take the user past kMaxProperties properties or
+// kMaxPropertiesBytes of JSON text is left out, and the count is logged.
+void FillInProperties(const Profile& from, Profile* into) {
+  size_t dropped = 0;
+  bool measured = false;  // whether into->properties_size_bound is exact
+  std::string entry;
+  for (const auto& kv : from.properties) {
+    if (into->properties.contains(kv.key())) continue;
+    entry.clear();
+    AppendJsonString(&entry, kv.key());
+    AppendValueText(kv.value(), &entry);
+    size_t bytes = entry.size() + 2;  // the colon and a comma
+    if (!measured && into->properties_size_bound + bytes > kMaxPropertiesBytes) {
+      into->properties_size_bound = ObjectText(into->properties).size();
+      measured = true;
+    }
+    if (into->properties.size() >= kMaxProperties ||
+        into->properties_size_bound + bytes > kMaxPropertiesBytes) {
+      ++dropped;
+      continue;
+    }
+    into->properties[kv.key()] = kv.value();
+    into->properties_size_bound += bytes;
+  }
+  if (dropped > 0) {
+    LogWarn("merge of an anonymous profile into user " + into->user_id + " left out " +
+            std::to_string(dropped) + " properties over the profile limits");
   }
 }
 
@@ -55,8 +91,7 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
     *amplitude_id = *user_amp;
     PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, profile));
     if (device_amp && *device_amp != *user_amp && device_anonymous) {
-      FillIn(device_profile->properties, &(*profile)->properties);
-      (*profile)->properties_size_bound += device_profile->properties_size_bound;
+      FillInProperties(*device_profile, *profile);
       FillIn(device_profile->builtins, &(*profile)->builtins);
       ws.PutMerge(project, *device_amp, *user_amp);
       ws.DeleteProfile(project, *device_amp);

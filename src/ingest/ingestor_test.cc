@@ -404,5 +404,24 @@ TEST_F(IngestorTest, TheQueueIsBoundedByBytesAndTakesAnOversizedBatchWhenEmpty) 
   EXPECT_FALSE(Read("carol").found);
 }
 
+TEST_F(IngestorTest, MergesOfLargeAnonymousProfilesStayWithinTheLimits) {
+  ApplyOk({SetProps("alice", "", {{"own", 1}})});
+  for (int d = 0; d < 3; ++d) {
+    object props;
+    for (int i = 0; i < 600; ++i) {
+      props["d" + std::to_string(d) + "-" + std::to_string(i)] = std::string(900, 'v');
+    }
+    ApplyOk({SetProps("", "device-" + std::to_string(d), props)});
+  }
+  for (int d = 0; d < 3; ++d) ApplyOk({Track("alice", "device-" + std::to_string(d))});
+  object merged = Read("alice").properties;
+  EXPECT_EQ(merged.at("own"), 1);
+  EXPECT_LE(merged.size(), kMaxProperties);
+  EXPECT_LE(json::serialize(merged).size(), kMaxPropertiesBytes);
+  EXPECT_GT(merged.size(), 900u);  // as much as fits was merged
+  // The user can still be written within the limit.
+  ApplyOk({SetProps("alice", "", {{"own", 2}})});
+}
+
 }  // namespace
 }  // namespace profiled::ingest

@@ -197,8 +197,9 @@ size_t GrowthBound(const std::vector<PropertyOp>& ops) {
   size_t bound = 0;
   std::string text;
   for (const auto& op : ops) {
-    if (op.kind == PropertyOpKind::kClearAll || op.kind == PropertyOpKind::kUnset ||
-        op.kind == PropertyOpKind::kRemove) {
+    if (op.kind == PropertyOpKind::kClearAll || op.kind == PropertyOpKind::kUnset) continue;
+    if (op.kind == PropertyOpKind::kRemove) {
+      bound += 2;  // a matching scalar becomes [], the only way removing grows
       continue;
     }
     text.clear();

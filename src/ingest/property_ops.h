@@ -42,7 +42,7 @@ inline constexpr size_t kMaxPropertiesBytes = 1 << 20;
 void ApplyPropertyOps(const std::vector<PropertyOp>& ops, boost::json::object* properties);
 
 // At least how many bytes applying `ops` can add to the JSON text of a property object
-// (0 when they can only remove). Cheap: proportional to the size of the ops.
+// (0 when they can only remove: $unset and $clearAll). Cheap: proportional to the size of the ops.
 size_t GrowthBound(const std::vector<PropertyOp>& ops);
 
 // Reads a number for $add: a finite JSON number, or a string holding exactly a finite
