@@ -61,7 +61,8 @@ class EndpointsTest : public ::testing::Test {
     HttpRequest r;
     r.method = "POST";
     r.body = kTrackBody;
-    endpoints_->TrackEvents(r, [done](HttpResponse response) { done->set_value(response); });
+    endpoints_->TrackEvents(
+        r, [done](HttpResponse response) { done->set_value(std::move(response)); });
     return done->get_future();
   }
 

@@ -54,11 +54,8 @@ constexpr const char* kObjectFields[] = {"event_properties", "groups", "group_pr
 
 constexpr int64_t kMaxTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
 
-json::parse_options ParseOptions() {
-  json::parse_options o;
-  o.max_depth = 64;  // deeper than the 40 levels properties may nest, plus the envelope
-  return o;
-}
+// Deeper than the 40 levels properties may nest, plus the envelope.
+constexpr int kMaxRequestDepth = 64;
 
 bool IsNullOrAbsent(const json::value* v) { return v == nullptr || v->is_null(); }
 
@@ -373,7 +370,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
     return false;
   }
   boost::system::error_code ec;
-  json::value root = json::parse(body, ec, {}, ParseOptions());
+  json::value root = ingest::ParseJson(body, kMaxRequestDepth, &ec);
   if (ec || !root.is_object()) {
     Reject(rejection, 400, "Invalid JSON request body");
     rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()
@@ -447,7 +444,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
 bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
                          IngestRejection* rejection) {
   boost::system::error_code ec;
-  json::value root = json::parse(identification, ec, {}, ParseOptions());
+  json::value root = ingest::ParseJson(identification, kMaxRequestDepth, &ec);
   if (ec || !(root.is_object() || root.is_array())) {
     Reject(rejection, 400, "missing_event", "identification");
     rejection->events.details.push_back(

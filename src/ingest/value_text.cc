@@ -1,6 +1,8 @@
 #include "ingest/value_text.h"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/value_stack.hpp>
+#include <charconv>
 #include <cmath>
 
 #include "core/json_writer.h"
@@ -76,6 +78,86 @@ bool HasNonFiniteNumber(const json::value& v) {
 
 namespace {
 
+// Builds a value like Boost.JSON's own parser handler, but re-reads doubles from their
+// text with std::from_chars, which rounds correctly.
+struct ExactNumberHandler {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+  std::string number;  // the parts of a number split across input buffers
+
+  using ec_t = boost::system::error_code;
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_object_begin(ec_t&) { return true; }
+  bool on_object_end(std::size_t n, ec_t&) {
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(ec_t&) { return true; }
+  bool on_array_end(std::size_t n, ec_t&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, ec_t&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, ec_t&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, ec_t&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, ec_t&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view s, ec_t&) {
+    number.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, ec_t&) {
+    number.clear();
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, ec_t&) {
+    number.clear();
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view s, ec_t&) {
+    std::string_view text(s.data(), s.size());
+    if (!number.empty()) {
+      number.append(s.data(), s.size());
+      text = number;
+    }
+    double exact = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), exact);
+    // Out of range keeps Boost's reading: infinity (refused later) or zero.
+    if (r.ec == std::errc() && r.ptr == text.data() + text.size()) d = exact;
+    number.clear();
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, ec_t&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(ec_t&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, ec_t&) { return true; }
+  bool on_comment(json::string_view, ec_t&) { return true; }
+};
+
 // Rewrites the bare words Boost.JSON 1.81 wrote for non-finite doubles (outside strings)
 // into JSON. False if there were none.
 bool RepairNonFinite(std::string_view text, std::string* out) {
@@ -115,16 +197,26 @@ bool RepairNonFinite(std::string_view text, std::string* out) {
 
 }  // namespace
 
+json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec) {
+  json::parse_options options;
+  options.max_depth = max_depth;
+  json::basic_parser<ExactNumberHandler> parser(options);
+  parser.handler().st.reset(json::storage_ptr());
+  ec->clear();
+  size_t used = parser.write_some(false, text.data(), text.size(), *ec);
+  if (!*ec && used < text.size()) *ec = json::error::extra_data;
+  if (*ec) return nullptr;
+  return parser.handler().st.release();
+}
+
 Status ParseStoredObject(std::string_view text, json::object* out) {
   // Values may nest kMaxPropertyDepth levels below a property, deeper than Boost's
   // default limit of 32: a stored profile must parse whatever ingestion accepted.
-  json::parse_options options;
-  options.max_depth = kMaxStoredDepth;
   boost::system::error_code ec;
-  json::value v = json::parse(text, ec, {}, options);
+  json::value v = ParseJson(text, kMaxStoredDepth, &ec);
   if (ec) {
     std::string repaired;
-    if (RepairNonFinite(text, &repaired)) v = json::parse(repaired, ec, {}, options);
+    if (RepairNonFinite(text, &repaired)) v = ParseJson(repaired, kMaxStoredDepth, &ec);
   }
   if (ec || !v.is_object()) return Status::Corruption("stored JSON object does not parse");
   *out = std::move(v.get_object());
