@@ -20,7 +20,7 @@ void FillIn(const boost::json::object& from, boost::json::object* into) {
 // Merges an anonymous profile's properties into the user's like FillIn, within the bounds
 // of property_ops.h: a property that would take the user past kMaxProperties properties or
 // kMaxPropertiesBytes of JSON text is left out, and the count is logged.
-void FillInProperties(const Profile& from, Profile* into) {
+void FillInProperties(WorkingSet& ws, const Profile& from, Profile* into) {
   size_t dropped = 0;
   bool measured = false;  // whether into->properties_size_bound is exact
   std::string entry;
@@ -39,6 +39,7 @@ void FillInProperties(const Profile& from, Profile* into) {
       ++dropped;
       continue;
     }
+    ws.SaveForUndo(into, {kv.key()}, /*all=*/false);
     into->properties[kv.key()] = kv.value();
     into->properties_size_bound += bytes;
   }
@@ -91,7 +92,7 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
     *amplitude_id = *user_amp;
     PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, profile));
     if (device_amp && *device_amp != *user_amp && device_anonymous) {
-      FillInProperties(*device_profile, *profile);
+      FillInProperties(ws, *device_profile, *profile);
       FillIn(device_profile->builtins, &(*profile)->builtins);
       ws.PutMerge(project, *device_amp, *user_amp);
       ws.DeleteProfile(project, *device_amp);

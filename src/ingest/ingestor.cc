@@ -119,30 +119,30 @@ bool IsStoreFailure(const Status& s) {
 }  // namespace
 
 Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
-                            std::vector<IngestResult>* results, std::vector<bool>* refused,
-                            bool* retry) {
-  *retry = false;
+                            std::vector<IngestResult>* results,
+                            const std::vector<bool>& throttled) {
   for (size_t i = 0; i < group.size(); ++i) {
-    if ((*refused)[i]) continue;
+    if (throttled[i]) continue;
     IngestResult& r = (*results)[i];
-    r.deduplicated = 0;
     const IngestBatch& batch = group[i].batch;
+    working_.BeginBatch();
     for (size_t j = 0; j < batch.events.size(); ++j) {
       bool duplicate = false;
       Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate);
       if (IsStoreFailure(s)) return s;
       if (!s.ok()) {
+        // Undo this batch alone; the rest of the group goes on.
+        working_.RollbackBatch();
         LogError("ingest: project " + batch.project + ": refused a batch at event " +
                  std::to_string(j) + ": " + s.ToString());
         r.status = std::move(s);
         r.failed_event = static_cast<int>(j);
-        (*refused)[i] = true;
-        *retry = true;
-        return Status::Ok();
+        r.deduplicated = 0;
+        break;
       }
       r.deduplicated += duplicate ? 1 : 0;
     }
-    r.accepted = batch.events.size();
+    if (r.status.ok()) r.accepted = batch.events.size();
   }
   return Status::Ok();
 }
@@ -150,37 +150,30 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
 void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
-  std::vector<bool> refused(group.size(), false);
+  std::vector<bool> throttled(group.size(), false);
   if (throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
       ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
       if (report.any()) {
         results[i].status = Status::Throttled("Too many requests for some devices and users");
         results[i].throttle = std::move(report);
-        refused[i] = true;
+        throttled[i] = true;
       }
     }
   }
-  // A refused batch may have changed the working set before its bad event: drop
-  // everything and apply the group again without it. Each pass refuses one more batch,
-  // so this ends; refusals are rare, so the replay costs nothing in the common case.
-  Status commit;
-  for (bool retry = true; retry;) {
-    commit = ApplyGroup(group, now, &results, &refused, &retry);
-    if (retry || !commit.ok()) working_.Finish(false);
-  }
+  Status commit = ApplyGroup(group, now, &results, throttled);
   if (commit.ok()) {
     store::WriteSet writes;
     working_.Flush(&writes);
     commit = store_.Commit(writes, options_.sync);
-    working_.Finish(commit.ok());
   }
+  working_.Finish(commit.ok());
   if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());
 
   for (size_t i = 0; i < group.size(); ++i) {
     IngestResult& r = results[i];
     // A failed group applies nothing: every batch not already refused gets the error.
-    if (!commit.ok() && !refused[i]) {
+    if (!commit.ok() && r.status.ok()) {
       r.status = Status::Unavailable("the store could not persist the batch; retry");
     }
     if (!r.status.ok()) {
@@ -222,7 +215,14 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
-  if (!e.skip_user_properties) {
+  if (!e.skip_user_properties && !e.property_ops.empty()) {
+    std::vector<std::string_view> names;
+    bool all = false;
+    for (const auto& op : e.property_ops) {
+      all = all || op.kind == PropertyOpKind::kClearAll;
+      names.push_back(op.key);
+    }
+    working_.SaveForUndo(profile, names, all);
     size_t growth = GrowthBound(e.property_ops);
     profile->properties_size_bound += growth;
     ApplyPropertyOps(e.property_ops, &profile->properties);

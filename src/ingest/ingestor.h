@@ -108,11 +108,11 @@ class Ingestor {
   };
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
-  // Applies every batch of `group` not yet refused into working_; the first batch with an
-  // event that fails is refused in *results and *refused, and the caller starts over.
-  // Returns a store failure, or OK (check *retry).
+  // Applies every batch of `group` that was not throttled into working_, each as a
+  // WorkingSet batch: a batch with an event that fails is rolled back alone and refused in
+  // *results. Returns a store failure (the group then fails whole), or OK.
   Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results,
-                    std::vector<bool>* refused, bool* retry);
+                    const std::vector<bool>& throttled);
   Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
 
   store::Store& store_;

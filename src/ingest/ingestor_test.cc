@@ -1,5 +1,6 @@
 #include "ingest/ingestor.h"
 
+#include <map>
 #include <sstream>
 
 #include "ingest/test_util.h"
@@ -421,6 +422,80 @@ TEST_F(IngestorTest, MergesOfLargeAnonymousProfilesStayWithinTheLimits) {
   EXPECT_GT(merged.size(), 900u);  // as much as fits was merged
   // The user can still be written within the limit.
   ApplyOk({SetProps("alice", "", {{"own", 2}})});
+}
+
+// Everything a store holds, table by table, for comparing two stores.
+std::map<std::string, std::string> Dump(store::Store& store) {
+  std::map<std::string, std::string> out;
+  for (int t = 0; t < store::kTableCount; ++t) {
+    Status s = store.Scan(static_cast<store::Table>(t), "", std::string(16, '\xff'),
+                          [&](std::string_view k, std::string_view v) {
+                            out[std::to_string(t) + ":" + std::string(k)] = std::string(v);
+                            return true;
+                          });
+    EXPECT_TRUE(s.ok());
+  }
+  return out;
+}
+
+// A fresh store: `setup` applied group by group, then `group` as one commit group.
+std::map<std::string, std::string> StoreAfter(const std::vector<std::vector<Event>>& setup,
+                                              std::vector<std::vector<Event>> group,
+                                              std::vector<IngestResult>* results) {
+  TempDir dir;
+  store::RocksDbOptions so;
+  so.path = dir.path();
+  so.block_cache_bytes = 8 << 20;
+  auto opened = store::OpenRocksDbStore(so);
+  EXPECT_TRUE(opened.ok());
+  ManualClock clock(kTestNow);
+  for (const auto& batch : setup) {
+    auto r = ApplyAsOneGroup(*opened.value(), clock, {batch});
+    EXPECT_TRUE(r[0].status.ok()) << r[0].status.ToString();
+  }
+  *results = ApplyAsOneGroup(*opened.value(), clock, std::move(group));
+  return Dump(*opened.value());
+}
+
+TEST(IngestorRollback, ARefusedBatchLeavesExactlyWhatTheGroupWithoutItLeaves) {
+  auto with_ops = [](std::string user, std::string device, std::vector<PropertyOp> ops,
+                     std::string insert_id = "") {
+    Event e = WithOps(Track(std::move(user), std::move(device), "$identify"), std::move(ops));
+    e.origin = EventOrigin::kIdentify;
+    e.insert_id = std::move(insert_id);
+    e.json = R"({"e":1})";
+    return e;
+  };
+  std::vector<std::vector<Event>> setup = {
+      {SetProps("alice", "alice-phone", {{"a", 1}, {"list", json::array{1, 2}}, {"s", "x"}}),
+       SetProps("", "anon-tablet", {{"anon", true}, {"a", 99}})}};
+  std::vector<Event> good1 = {with_ops("alice", "", {{PropertyOpKind::kAdd, "a", 1}}, "i1"),
+                              SetProps("bob", "bob-phone", {{"b", 1}})};
+  std::vector<Event> bad = {
+      with_ops("alice", "",
+               {{PropertyOpKind::kSet, "new", "v"},
+                {PropertyOpKind::kAdd, "a", 5},
+                {PropertyOpKind::kAppend, "list", 3},
+                {PropertyOpKind::kUnset, "s", nullptr}},
+               "i2"),
+      with_ops("alice", "", {{PropertyOpKind::kClearAll, "", nullptr}}),
+      SetProps("carol", "carol-phone", {{"c", 1}}),  // a new user: ids and a profile
+      Track("alice", "anon-tablet"),                 // merges the anonymous tablet into alice
+      with_ops("bob", "", {{PropertyOpKind::kSet, "b", 2}}, "i3"),
+      Oversized("alice")};
+  std::vector<Event> good2 = {with_ops("alice", "", {{PropertyOpKind::kAdd, "a", 10}}, "i2"),
+                              with_ops("dave", "", {{PropertyOpKind::kSet, "d", 1}}, "i3"),
+                              Track("alice", "anon-tablet")};
+  std::vector<IngestResult> with_bad, without_bad;
+  auto expected = StoreAfter(setup, {good1, good2}, &without_bad);
+  auto actual = StoreAfter(setup, {good1, bad, good2}, &with_bad);
+  ASSERT_EQ(with_bad.size(), 3u);
+  EXPECT_TRUE(with_bad[0].status.ok());
+  EXPECT_EQ(with_bad[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(with_bad[1].failed_event, 5);
+  EXPECT_TRUE(with_bad[2].status.ok());
+  EXPECT_EQ(with_bad[2].deduplicated, 0u);  // i2 and i3 of the refused batch were forgotten
+  EXPECT_EQ(actual, expected);
 }
 
 }  // namespace

@@ -81,10 +81,13 @@ namespace {
 // Builds a value like Boost.JSON's own parser handler, but re-reads doubles from their
 // text with std::from_chars, which rounds correctly.
 struct ExactNumberHandler {
+  // Names fixed by basic_parser's handler concept.
+  // NOLINTBEGIN(readability-identifier-naming)
   static constexpr std::size_t max_object_size = json::object::max_size();
   static constexpr std::size_t max_array_size = json::array::max_size();
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
+  // NOLINTEND(readability-identifier-naming)
 
   json::value_stack st;
   std::string number;  // the parts of a number split across input buffers

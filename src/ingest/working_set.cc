@@ -39,22 +39,27 @@ Status WorkingSet::GetDevice(std::string_view project, std::string_view device_i
 
 void WorkingSet::PutUser(std::string_view project, std::string_view user_id, uint64_t id) {
   std::string key = store::UserKey(project, user_id);
+  SaveId(key);
   ids_[key] = id;
   id_writes_[std::move(key)] = id;
 }
 
 void WorkingSet::PutDevice(std::string_view project, std::string_view device_id, uint64_t id) {
   std::string key = store::DeviceKey(project, device_id);
+  SaveId(key);
   ids_[key] = id;
   id_writes_[std::move(key)] = id;
 }
 
 void WorkingSet::PutMerge(std::string_view project, uint64_t from, uint64_t into) {
-  id_writes_[store::MergeKey(project, from)] = into;
+  std::string key = store::MergeKey(project, from);
+  SaveId(key);
+  id_writes_[std::move(key)] = into;
 }
 
 Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile) {
   std::string key = store::ProfileKey(project, amplitude_id);
+  SaveProfile(key, /*whole=*/false);
   auto it = profiles_.find(key);
   if (it == profiles_.end()) {
     CachedProfile cached;
@@ -70,6 +75,7 @@ Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, P
       PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.builtins_json, &p.builtins));
       PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.properties_json, &p.properties));
       p.properties_size_bound = view.properties_json.size();
+      p.store_key = key;
       cached.profile = std::move(p);
     }
     it = profiles_.emplace(std::move(key), std::move(cached)).first;
@@ -84,16 +90,141 @@ Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, P
 }
 
 Profile* WorkingSet::CreateProfile(std::string_view project, uint64_t amplitude_id) {
-  CachedProfile& c = profiles_[store::ProfileKey(project, amplitude_id)];
+  std::string key = store::ProfileKey(project, amplitude_id);
+  SaveProfile(key, /*whole=*/true);
+  CachedProfile& c = profiles_[key];
   c.profile.emplace();
+  c.profile->store_key = std::move(key);
   c.touched = true;
   return &*c.profile;
 }
 
 void WorkingSet::DeleteProfile(std::string_view project, uint64_t amplitude_id) {
-  CachedProfile& c = profiles_[store::ProfileKey(project, amplitude_id)];
+  std::string key = store::ProfileKey(project, amplitude_id);
+  SaveProfile(key, /*whole=*/true);
+  CachedProfile& c = profiles_[key];
   c.profile.reset();
   c.touched = true;
+}
+
+void WorkingSet::SaveId(const std::string& key) {
+  if (!in_batch_) return;
+  UndoId u{key, std::nullopt, std::nullopt};
+  if (auto it = ids_.find(key); it != ids_.end()) u.cached = it->second;
+  if (auto it = id_writes_.find(key); it != id_writes_.end()) u.written = it->second;
+  undo_.emplace_back(std::move(u));
+}
+
+void WorkingSet::SaveProfile(const std::string& key, bool whole) {
+  if (!in_batch_) return;
+  bool first = batch_profiles_.insert(key).second;
+  if (!first && (!whole || batch_fresh_.count(key) != 0)) return;
+  auto it = profiles_.find(key);
+  if (it == profiles_.end()) {
+    // Loaded or created by this batch: rolling back just forgets it.
+    batch_fresh_.insert(key);
+    undo_.emplace_back(UndoProfile{key, std::nullopt, true});
+    return;
+  }
+  if (whole) {
+    // About to be replaced or deleted: keep the whole of it (a move, no copy).
+    undo_.emplace_back(UndoProfile{key, std::move(it->second), true});
+    return;
+  }
+  // Edited in place: keep everything but the properties, which SaveForUndo keeps per key.
+  CachedProfile copy;
+  copy.touched = it->second.touched;
+  if (it->second.profile) {
+    const Profile& p = *it->second.profile;
+    copy.profile.emplace();
+    copy.profile->user_id = p.user_id;
+    copy.profile->device_id = p.device_id;
+    copy.profile->builtins = p.builtins;
+    copy.profile->properties_size_bound = p.properties_size_bound;
+    copy.profile->store_key = p.store_key;
+  }
+  undo_.emplace_back(UndoProfile{key, std::move(copy), false});
+}
+
+void WorkingSet::SaveForUndo(Profile* profile, const std::vector<std::string_view>& names,
+                             bool all) {
+  if (!in_batch_ || batch_fresh_.count(profile->store_key) != 0) return;
+  if (all) {
+    undo_.emplace_back(UndoAllProperties{profile->store_key, std::move(profile->properties)});
+    profile->properties = boost::json::object();
+    return;
+  }
+  for (std::string_view name : names) {
+    std::string id = profile->store_key;
+    id.push_back('\0');
+    id.append(name);
+    if (!batch_properties_.insert(std::move(id)).second) continue;
+    UndoProperty u{profile->store_key, std::string(name), std::nullopt};
+    if (auto it = profile->properties.find(name); it != profile->properties.end()) {
+      u.before = it->value();
+    }
+    undo_.emplace_back(std::move(u));
+  }
+}
+
+void WorkingSet::BeginBatch() {
+  in_batch_ = true;
+  undo_.clear();
+  batch_profiles_.clear();
+  batch_fresh_.clear();
+  batch_properties_.clear();
+  batch_dedup_.clear();
+  batch_dedup_writes_ = dedup_writes_.size();
+  batch_event_writes_ = event_writes_.size();
+  batch_next_ids_ = pending_next_ids_;
+  batch_next_seq_ = pending_next_seq_;
+}
+
+void WorkingSet::RollbackBatch() {
+  for (auto u = undo_.rbegin(); u != undo_.rend(); ++u) {
+    if (auto* id = std::get_if<UndoId>(&*u)) {
+      if (id->cached) {
+        ids_[id->key] = *id->cached;
+      } else {
+        ids_.erase(id->key);
+      }
+      if (id->written) {
+        id_writes_[id->key] = *id->written;
+      } else {
+        id_writes_.erase(id->key);
+      }
+    } else if (auto* p = std::get_if<UndoProfile>(&*u)) {
+      if (!p->before) {
+        profiles_.erase(p->key);
+        continue;
+      }
+      CachedProfile& current = profiles_[p->key];
+      if (p->properties_too || !p->before->profile || !current.profile) {
+        current = std::move(*p->before);
+        continue;
+      }
+      boost::json::object properties = std::move(current.profile->properties);
+      current = std::move(*p->before);
+      current.profile->properties = std::move(properties);
+    } else if (auto* prop = std::get_if<UndoProperty>(&*u)) {
+      boost::json::object& properties = profiles_[prop->key].profile->properties;
+      if (prop->before) {
+        properties[prop->name] = std::move(*prop->before);
+      } else {
+        properties.erase(prop->name);
+      }
+    } else {
+      auto& all = std::get<UndoAllProperties>(*u);
+      profiles_[all.key].profile->properties = std::move(all.before);
+    }
+  }
+  for (const auto& key : batch_dedup_) dedup_.erase(key);
+  dedup_writes_.resize(batch_dedup_writes_);
+  event_writes_.resize(batch_event_writes_);
+  pending_next_ids_ = std::move(batch_next_ids_);
+  pending_next_seq_ = batch_next_seq_;
+  in_batch_ = false;
+  undo_.clear();
 }
 
 Status WorkingSet::AllocateAmplitudeId(std::string_view project, uint64_t* amplitude_id) {
@@ -142,6 +273,7 @@ void WorkingSet::RememberInsertId(std::string_view project, std::string_view sco
                                   std::string_view insert_id, int64_t now_ms) {
   std::string key = store::DedupKey(project, scope, insert_id);
   if (!dedup_.insert(key).second) return;
+  if (in_batch_) batch_dedup_.push_back(key);
   dedup_writes_.emplace_back(std::move(key), store::EncodeDedup(now_ms));
 }
 
@@ -202,6 +334,8 @@ void WorkingSet::Finish(bool committed) {
   }
   pending_next_ids_.clear();
   pending_next_seq_.reset();
+  in_batch_ = false;
+  undo_.clear();
   ids_.clear();
   id_writes_.clear();
   profiles_.clear();

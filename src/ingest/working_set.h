@@ -3,8 +3,14 @@
 // Reads go through to the Store unless the group already changed the key; every change
 // is buffered (profiles stay parsed) until Flush turns them into one WriteSet. After the
 // Store commit, Finish(true) keeps the allocated counters; Finish(false) forgets
-// everything so the next group re-reads the store. Owned and used by the single writer
-// thread only; not thread-safe.
+// everything so the next group re-reads the store.
+//
+// Batches: BeginBatch marks a point that RollbackBatch returns to, undoing every change
+// made since (identity, profiles, dedup, logged events, counters) at a cost proportional
+// to what the batch changed, so one refused batch costs the rest of the group nothing.
+// Property values are restored key by key: before an edit of a profile's properties the
+// caller names the keys it may change (SaveForUndo); everything else is tracked here.
+// Owned and used by the single writer thread only; not thread-safe.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -14,6 +20,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 #include <vector>
 
 #include "store/records.h"
@@ -29,6 +36,7 @@ struct Profile {
   // At least the size of the JSON text of `properties`: exact when loaded, raised by
   // every change by at most what it can add (GrowthBound in ingest/property_ops.h).
   size_t properties_size_bound = 2;
+  std::string store_key;  // set by WorkingSet: the profile's key, for undo records
 };
 
 class WorkingSet {
@@ -63,6 +71,15 @@ class WorkingSet {
   // Errors: the store's, reading the persisted sequence number.
   Status AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
 
+  // Starts a batch: RollbackBatch undoes what changes from here on.
+  void BeginBatch();
+  // Undoes every change since BeginBatch. REQUIRES: BeginBatch was called in this group.
+  void RollbackBatch();
+  // Records the current values of the properties of *profile (a profile returned by this
+  // WorkingSet) that `names` name, so RollbackBatch can restore them; call it before
+  // changing them. `all` records every property instead (before a $clearAll).
+  void SaveForUndo(Profile* profile, const std::vector<std::string_view>& names, bool all);
+
   // Moves every buffered change into *writes.
   void Flush(store::WriteSet* writes);
   void Finish(bool committed);
@@ -72,7 +89,34 @@ class WorkingSet {
     std::optional<Profile> profile;  // empty = deleted / absent
     bool touched = false;
   };
+  // Undo records of the current batch, applied in reverse by RollbackBatch.
+  struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
+    std::string key;
+    std::optional<std::optional<uint64_t>> cached;  // absent = not in ids_
+    std::optional<uint64_t> written;                // absent = not in id_writes_
+  };
+  struct UndoProfile {  // a profile as it was at its first access in the batch
+    std::string key;
+    std::optional<CachedProfile> before;  // absent = not cached: erase it
+    bool properties_too = true;           // false: properties are restored by UndoProperty records
+  };
+  struct UndoProperty {
+    std::string key;                           // the profile's
+    std::string name;                          // the property's
+    std::optional<boost::json::value> before;  // absent = the property did not exist
+  };
+  struct UndoAllProperties {
+    std::string key;
+    boost::json::object before;
+  };
+  using Undo = std::variant<UndoId, UndoProfile, UndoProperty, UndoAllProperties>;
+
   Status GetId(const std::string& key, std::optional<uint64_t>* id);
+  void SaveId(const std::string& key);
+  // Before the batch first changes the profile at `key`: records how it was. Profiles the
+  // batch loaded or created are simply dropped on rollback; others keep their properties
+  // in place (see SaveForUndo) unless `whole` (the batch replaces or deletes it).
+  void SaveProfile(const std::string& key, bool whole);
 
   store::Store& store_;
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
@@ -86,6 +130,18 @@ class WorkingSet {
   std::unordered_map<std::string, uint64_t> pending_next_ids_;
   std::optional<uint64_t> next_seq_;
   std::optional<uint64_t> pending_next_seq_;
+
+  // The current batch's undo log (see BeginBatch).
+  bool in_batch_ = false;
+  std::vector<Undo> undo_;
+  std::unordered_set<std::string> batch_profiles_;    // profile keys recorded this batch
+  std::unordered_set<std::string> batch_fresh_;       // of those, not cached before it
+  std::unordered_set<std::string> batch_properties_;  // key + '\0' + name recorded
+  std::vector<std::string> batch_dedup_;              // keys added to dedup_
+  size_t batch_dedup_writes_ = 0;
+  size_t batch_event_writes_ = 0;
+  std::unordered_map<std::string, uint64_t> batch_next_ids_;
+  std::optional<uint64_t> batch_next_seq_;
 };
 
 }  // namespace profiled::ingest
