@@ -102,7 +102,7 @@ void Endpoints::TrackEvents(const HttpRequest& request, const Respond& respond) 
     respond(Json(400, ErrorBody(400, "Invalid API key: " + batch.api_key)));
     return;
   }
-  Submit(*project, std::move(batch.events), request.wire_body_size, false, respond);
+  Submit(*project, std::move(batch.events), request, false, respond);
 }
 
 void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
@@ -143,12 +143,13 @@ void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
     respond(Rejected(rejection));
     return;
   }
-  Submit(*project, std::move(events), request.wire_body_size, true, respond);
+  Submit(*project, std::move(events), request, true, respond);
 }
 
 void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
-                       size_t wire_body_size, bool identify_api, const Respond& respond) {
-  ingest::IngestBatch batch{project.id, std::move(events)};
+                       const HttpRequest& request, bool identify_api, const Respond& respond) {
+  size_t wire_body_size = request.wire_body_size;
+  ingest::IngestBatch batch{project.id, std::move(events), request.body.size()};
   const Clock& clock = clock_;
   ingestor_.Submit(std::move(batch), [respond, wire_body_size, identify_api,
                                       &clock](const ingest::IngestResult& result) {

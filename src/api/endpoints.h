@@ -68,7 +68,7 @@ class Endpoints {
  private:
   const ProjectConfig* ProjectByApiKey(std::string_view key) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
-              size_t wire_body_size, bool identify_api, const Respond& respond);
+              const HttpRequest& request, bool identify_api, const Respond& respond);
 
   store::Store& store_;
   ingest::Ingestor& ingestor_;

@@ -1,5 +1,7 @@
 #include "ingest/ingestor.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
@@ -18,7 +20,7 @@ constexpr int kQueueFullRetryAfterSeconds = 1;
 size_t QueuedBytes(const IngestBatch& batch) {
   size_t bytes = 0;
   for (const Event& e : batch.events) bytes += e.json.size();
-  return bytes;
+  return std::max(bytes, batch.request_bytes);
 }
 }  // namespace
 

@@ -39,6 +39,9 @@ namespace profiled::ingest {
 struct IngestBatch {
   std::string project;
   std::vector<Event> events;
+  // The decoded request body the events came from, counted against max_queued_bytes
+  // (0: count the events' JSON text instead).
+  size_t request_bytes = 0;
 };
 
 struct IngestResult {

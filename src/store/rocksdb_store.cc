@@ -64,6 +64,7 @@ class RocksDbStore final : public Store {
     std::filesystem::create_directories(o.path, ec);
     if (ec) return Status::IoError("cannot create data dir " + o.path + ": " + ec.message());
     path_ = o.path;
+    clock_ = o.clock;
 
     cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     rocksdb::DBOptions& db_options = db_options_;
@@ -118,17 +119,19 @@ class RocksDbStore final : public Store {
 
   Status Commit(const WriteSet& writes, bool sync) override {
     if (writes.empty()) return Status::Ok();
-    rocksdb::WriteBatch batch;
-    for (const auto& op : writes.ops()) {
-      rocksdb::Status s = op.is_delete ? batch.Delete(Handle(op.table), op.key)
-                                       : batch.Put(Handle(op.table), op.key, op.value);
-      if (!s.ok()) return FromRocks(s);
-    }
     if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
     Status s;
     {
+      // The batch names column-family handles, which a recovery replaces: build it under
+      // the lock too.
       std::shared_lock<std::shared_mutex> lock;
       PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
+      rocksdb::WriteBatch batch;
+      for (const auto& op : writes.ops()) {
+        rocksdb::Status b = op.is_delete ? batch.Delete(Handle(op.table), op.key)
+                                         : batch.Put(Handle(op.table), op.key, op.value);
+        if (!b.ok()) return FromRocks(b);
+      }
       rocksdb::WriteOptions wo;
       wo.sync = sync;
       s = FromRocks(db_->Write(wo, &batch));
@@ -143,6 +146,15 @@ class RocksDbStore final : public Store {
 
   Status Health() override {
     if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
+    // Health checks come from I/O threads, possibly often: try to recover (a probe fsync,
+    // then a reopen that holds every reader back) at most once per kHealthRecoverEveryMs;
+    // the writer's next commit tries on its own anyway.
+    int64_t now = clock_->NowMs();
+    int64_t last = last_health_recover_ms_.load(std::memory_order_relaxed);
+    if (now - last < kHealthRecoverEveryMs ||
+        !last_health_recover_ms_.compare_exchange_strong(last, now)) {
+      return Status::IoError("store cannot write since a failed write; recovery pending");
+    }
     return Recover();
   }
 
@@ -266,6 +278,9 @@ class RocksDbStore final : public Store {
   std::shared_mutex db_mu_;
   rocksdb::DB* db_ = nullptr;              // guarded by db_mu_; null only after a failed reopen
   std::atomic<bool> write_failed_{false};  // a write failed and the store has not recovered
+  static constexpr int64_t kHealthRecoverEveryMs = 5000;
+  const Clock* clock_ = nullptr;
+  std::atomic<int64_t> last_health_recover_ms_{INT64_MIN / 2};
 };
 
 }  // namespace
