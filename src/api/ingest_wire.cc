@@ -217,7 +217,7 @@ void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchE
   // value would poison every later read and write of the user.
   for (const auto& kv : o) {
     if (ingest::HasNonFiniteNumber(kv.value())) {
-      errors->Invalid(std::string(kv.key().substr(0, 64)), index,
+      errors->Invalid(std::string(Utf8Prefix(kv.key(), 64)), index,
                       "holds a number beyond the range of a double (±1.7976931348623157e308)");
     }
   }

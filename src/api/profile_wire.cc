@@ -10,6 +10,12 @@ namespace profiled::api {
 
 namespace {
 
+// A query value quoted for an error message: at most 64 bytes of it, whole characters.
+std::string Echo(std::string_view v) {
+  std::string_view shown = Utf8Prefix(v, 64);
+  return "\"" + std::string(shown) + (shown.size() < v.size() ? "...\"" : "\"");
+}
+
 Status ParseBool(std::string_view name, std::string_view v, bool* out) {
   // Amplitude's examples use "true"; an empty value ("&get_propensity&") means true too.
   if (v.empty() || v == "true" || v == "1" || v == "True" || v == "TRUE") {
@@ -17,8 +23,7 @@ Status ParseBool(std::string_view name, std::string_view v, bool* out) {
   } else if (v == "false" || v == "0" || v == "False" || v == "FALSE") {
     *out = false;
   } else {
-    return Status::InvalidArgument(std::string(name) + " must be true or false, got \"" +
-                                   std::string(v) + "\"");
+    return Status::InvalidArgument(std::string(name) + " must be true or false, got " + Echo(v));
   }
   return Status::Ok();
 }
@@ -52,8 +57,8 @@ Status ParseCompIds(std::string_view v, std::vector<std::string>* out) {
         r.ptr != item.data() + item.size()) {
       return Status::InvalidArgument(
           "comp_id must be a comma-separated list of integers from 0 to 9223372036854775807, "
-          "got \"" +
-          std::string(v) + "\"");
+          "got " +
+          Echo(v));
     }
     out->push_back(std::to_string(id));
     start = comma + 1;
@@ -84,16 +89,16 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
       status = ParseCompIds(value, &q->comp_ids);
     } else if (key == "rec_type") {
       if (value != "model" && value != "random") {
-        status = Status::InvalidArgument("rec_type must be \"model\" or \"random\", got \"" +
-                                         value + "\"");
+        status =
+            Status::InvalidArgument("rec_type must be \"model\" or \"random\", got " + Echo(value));
       }
       q->rec_type = std::move(value);
     } else if (key == "limit") {
       int n = 0;
       auto r = std::from_chars(value.data(), value.data() + value.size(), n);
       if (r.ec != std::errc() || r.ptr != value.data() + value.size() || n < 1 || n > 1000) {
-        status = Status::InvalidArgument("limit must be an integer from 1 to 1000, got \"" + value +
-                                         "\"");
+        status =
+            Status::InvalidArgument("limit must be an integer from 1 to 1000, got " + Echo(value));
       }
       q->limit = n;
     }

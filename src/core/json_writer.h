@@ -10,9 +10,13 @@
 
 namespace profiled {
 
-// Appends s as a quoted JSON string, escaping per RFC 8259. Bytes are copied as they are
-// (the input is UTF-8 from parsed JSON or from our own keys).
+// Appends s as a quoted JSON string, escaping per RFC 8259. Valid UTF-8 is copied as it
+// is; a byte that does not start a valid UTF-8 sequence (text echoed from a URL, say) is
+// written as \ufffd, so the output is always valid JSON.
 void AppendJsonString(std::string* out, std::string_view s);
+
+// The longest prefix of s of at most max_bytes that does not cut a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
 
 void AppendJsonInt(std::string* out, int64_t v);
 void AppendJsonUint(std::string* out, uint64_t v);

@@ -28,6 +28,25 @@ TEST(JsonWriter, WritesIntegers) {
   EXPECT_EQ(out, "-42,18446744073709551615");
 }
 
+TEST(JsonWriter, InvalidUtf8BecomesTheReplacementCharacter) {
+  std::string out;
+  // A lone continuation byte, a cut sequence, an overlong form, a surrogate, 0xFF.
+  AppendJsonString(&out,
+                   "a\x80"
+                   "b\xC3\xA9\xE2\x82\xC0\xAF\xED\xA0\x80\xFF\xF0\x9F\x8E\x89");
+  EXPECT_EQ(out,
+            "\"a\\ufffd"
+            "b\xC3\xA9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\xF0\x9F\x8E\x89\"");
+  EXPECT_NO_THROW(boost::json::parse(out));
+}
+
+TEST(JsonWriter, Utf8PrefixNeverCutsACharacter) {
+  EXPECT_EQ(Utf8Prefix("abc", 5), "abc");
+  EXPECT_EQ(Utf8Prefix("ab\xC3\xA9", 3), "ab");
+  EXPECT_EQ(Utf8Prefix("ab\xC3\xA9", 4), "ab\xC3\xA9");
+  EXPECT_EQ(Utf8Prefix("\xF0\x9F\x8E\x89x", 3), "");
+}
+
 std::string Double(double v) {
   std::string out;
   AppendJsonDouble(&out, v);

@@ -179,6 +179,24 @@ describe('poisoning a user', () => {
     );
   });
 
+  it('error bodies are valid UTF-8 JSON even when they echo invalid bytes', async () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const query = await h.server.request('GET', '/v1/userprofile?user_id=someone&comp_id=%FF%C3', {
+      headers: { Authorization: `Api-Key ${SEED.secret_key}` },
+    });
+    assert.equal(query.status, 400);
+    assert.match(JSON.parse(strict.decode(query.body)).error, /^comp_id must be/);
+    const long = await h.server.request('GET', `/v1/userprofile?user_id=someone&limit=${'9'.repeat(500)}`, {
+      headers: { Authorization: `Api-Key ${SEED.secret_key}` },
+    });
+    assert.equal(long.status, 400);
+    assert.ok(long.text.length < 200, long.text);
+    // A top-level key cut to 64 bytes in the error, not in the middle of a character.
+    const res = await postRaw(`[{"user_id":"someone","event_type":"x","a${'é'.repeat(40)}":1e309}]`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(Object.keys(JSON.parse(strict.decode(res.body)).events_with_invalid_fields), [`a${'é'.repeat(31)}`]);
+  });
+
   it('poisoned users and bystanders still read and write after a restart', async () => {
     const user = uid('restart');
     await postRaw(`[{"user_id":"${user}","event_type":"$identify","user_properties":{"$set":{"big":1e309}}}]`);
