@@ -52,28 +52,27 @@ Status RewriteEvent(std::string_view bytes, std::string* out) {
 
 // Rewrites every record of `table` whose new form differs, a durable chunk at a time.
 Status RewriteTable(store::Store& store, Table table,
-                    Status (*rewrite)(std::string_view, std::string*), size_t* rewritten) {
+                    Status (*rewrite)(std::string_view, std::string*), size_t* rewritten,
+                    size_t* unreadable) {
   std::string from;
   for (;;) {
     store::WriteSet writes;
     std::string last;
     size_t seen = 0;
-    Status failed;
     PROFILED_RETURN_IF_ERROR(
         store.Scan(table, from, kEndOfTable, [&](std::string_view key, std::string_view value) {
           std::string updated;
-          failed = rewrite(value, &updated);
-          if (!failed.ok()) {
-            failed = Status::Corruption("schema upgrade: a record of table " +
-                                        std::to_string(static_cast<int>(table)) + ": " +
-                                        failed.ToString());
-            return false;
+          Status s = rewrite(value, &updated);
+          if (!s.ok()) {
+            // Left as it is: one damaged record must not keep the server from starting.
+            // Reads of it answer 500 and log it, as they would have before.
+            ++*unreadable;
+          } else if (updated != value) {
+            writes.Put(table, std::string(key), std::move(updated));
           }
-          if (updated != value) writes.Put(table, std::string(key), std::move(updated));
           last.assign(key);
           return ++seen < kChunkRecords;
         }));
-    PROFILED_RETURN_IF_ERROR(failed);
     if (!writes.empty()) {
       *rewritten += writes.ops().size();
       PROFILED_RETURN_IF_ERROR(store.Commit(writes, /*sync=*/true));
@@ -103,10 +102,17 @@ Status UpgradeStore(store::Store& store) {
   if (version == kSchemaVersion) return Status::Ok();
   if (version < 2) {
     size_t rewritten = 0;
-    PROFILED_RETURN_IF_ERROR(RewriteTable(store, Table::kProfiles, RewriteProfile, &rewritten));
-    PROFILED_RETURN_IF_ERROR(RewriteTable(store, Table::kEvents, RewriteEvent, &rewritten));
+    size_t unreadable = 0;
+    PROFILED_RETURN_IF_ERROR(
+        RewriteTable(store, Table::kProfiles, RewriteProfile, &rewritten, &unreadable));
+    PROFILED_RETURN_IF_ERROR(
+        RewriteTable(store, Table::kEvents, RewriteEvent, &rewritten, &unreadable));
     if (rewritten > 0) {
       LogInfo("schema upgrade 1 -> 2: rewrote " + std::to_string(rewritten) + " records");
+    }
+    if (unreadable > 0) {
+      LogError("schema upgrade 1 -> 2: left " + std::to_string(unreadable) +
+               " records that do not decode as they were");
     }
   }
   store::WriteSet stamp;

@@ -21,8 +21,9 @@ namespace profiled::ingest {
 inline constexpr uint64_t kSchemaVersion = 2;
 
 // OK when the store is at kSchemaVersion (upgrading it if older, stamping a new one);
-// InvalidArgument if a newer profiled wrote it; the store's errors; Corruption if a
-// record cannot be read (nothing after it is rewritten, the version stays old).
+// InvalidArgument if a newer profiled wrote it; the store's errors (the version then stays
+// old). A record that does not decode is left as it is and counted in an error log line:
+// one damaged record must not keep the server from starting.
 Status UpgradeStore(store::Store& store);
 
 }  // namespace profiled::ingest

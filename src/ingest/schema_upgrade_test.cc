@@ -96,13 +96,17 @@ TEST_F(SchemaUpgradeTest, AStoreFromANewerVersionIsRefused) {
   EXPECT_NE(s.message().find("newer"), std::string::npos);
 }
 
-TEST_F(SchemaUpgradeTest, AnUnreadableRecordStopsTheUpgradeAndKeepsTheOldVersion) {
+TEST_F(SchemaUpgradeTest, AnUnreadableRecordIsLeftAsItIsAndTheRestIsUpgraded) {
   store::WriteSet w;
   w.Put(Table::kProfiles, store::ProfileKey("p", 1), "\x01garbage");
   ASSERT_TRUE(store_->Commit(w, false).ok());
-  EXPECT_EQ(UpgradeStore(*store_).code(), ErrorCode::kCorruption);
-  std::string v;
-  EXPECT_TRUE(store_->Get(Table::kMeta, store::SchemaVersionKey(), &v).IsNotFound());
+  PutVersion1Profile(2, R"({"n":Infinity})");
+  ASSERT_TRUE(UpgradeStore(*store_).ok());
+  std::string bytes;
+  ASSERT_TRUE(store_->Get(Table::kProfiles, store::ProfileKey("p", 1), &bytes).ok());
+  EXPECT_EQ(bytes, "\x01garbage");
+  EXPECT_EQ(Properties(2), R"({"n":1.7976931348623157e+308})");
+  EXPECT_EQ(Version(), kSchemaVersion);
 }
 
 }  // namespace
