@@ -162,7 +162,8 @@ TEST_F(IngestorTest, ConcurrentBatchesAreAllDurable) {
     ingestor_->Submit(IngestBatch{"p", {SetProps("user-" + std::to_string(i), "", {{"i", i}})}},
                       [&, i, key](IngestResult r) {
                         // Checked in the callback: the answer must wait for the fsync.
-                        synced_before_answer[i] = store_->SyncedWrite(store::Table::kIdentity, key);
+                        synced_before_answer[i] =
+                            store_->SyncedWrite(store::Table::kIdentity, key) ? 1 : 0;
                         done[i].set_value(std::move(r));
                       });
   }
@@ -211,6 +212,7 @@ std::vector<IngestResult> ApplyAsOneGroup(store::Store& store, const Clock& cloc
   }
   ingestor.Start();
   std::vector<IngestResult> results;
+  results.reserve(done.size());
   for (auto& d : done) results.push_back(d.get_future().get());
   ingestor.Stop();
   return results;
@@ -221,6 +223,7 @@ Event Oversized(std::string user_id) {
   json::array big;
   for (int i = 0; i < 1000; ++i) big.push_back(json::string(std::string(100, 'x')));
   std::vector<PropertyOp> ops;
+  ops.reserve(12);
   for (int i = 0; i < 12; ++i)
     ops.push_back({PropertyOpKind::kSet, "big" + std::to_string(i), big});
   Event e = WithOps(Track(std::move(user_id), "", "$identify"), std::move(ops));

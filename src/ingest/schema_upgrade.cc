@@ -18,7 +18,8 @@ using store::Table;
 
 // Above every key: keys start with a varint project length, and no varint starts with
 // sixteen 0xff bytes.
-const std::string kEndOfTable(16, '\xff');
+constexpr std::string_view kEndOfTable =
+    "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
 constexpr size_t kChunkRecords = 1000;
 
 Status RewriteJson(std::string_view text, std::string* out) {
