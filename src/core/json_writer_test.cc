@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <iterator>
+#include <random>
 
 namespace profiled {
 namespace {
@@ -38,6 +40,20 @@ TEST(JsonWriter, InvalidUtf8BecomesTheReplacementCharacter) {
             "\"a\\ufffd"
             "b\xC3\xA9\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\xF0\x9F\x8E\x89\"");
   EXPECT_NO_THROW(boost::json::parse(out));
+}
+
+TEST(JsonWriter, LongStringsRoundTripWhereverTheSpecialCharactersFall) {
+  const std::string pieces[] = {
+      "a", "b", "\"", "\\", "\n", "\x01", "\x1f", " ", "\x7f", "\xC3\xA9", "\xF0\x9F\x8E\x89", "/"};
+  std::mt19937 random(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string s;
+    size_t length = random() % 40;
+    for (size_t i = 0; i < length; ++i) s += pieces[random() % std::size(pieces)];
+    std::string out;
+    AppendJsonString(&out, s);
+    EXPECT_EQ(boost::json::parse(out).as_string(), s) << out;
+  }
 }
 
 TEST(JsonWriter, Utf8PrefixNeverCutsACharacter) {

@@ -39,7 +39,7 @@ void FillInProperties(WorkingSet& ws, const Profile& from, Profile* into) {
       ++dropped;
       continue;
     }
-    ws.SaveForUndo(into, {kv.key()}, /*all=*/false);
+    ws.SaveForUndo(into, kv.key());
     into->properties[kv.key()] = kv.value();
     into->properties_size_bound += bytes;
   }

@@ -218,13 +218,7 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   ApplyBuiltins(e.builtins, &profile->builtins);
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
   if (!e.skip_user_properties && !e.property_ops.empty()) {
-    std::vector<std::string_view> names;
-    bool all = false;
-    for (const auto& op : e.property_ops) {
-      all = all || op.kind == PropertyOpKind::kClearAll;
-      names.push_back(op.key);
-    }
-    working_.SaveForUndo(profile, names, all);
+    working_.SaveForUndo(profile, e.property_ops);
     size_t growth = GrowthBound(e.property_ops);
     profile->properties_size_bound += growth;
     ApplyPropertyOps(e.property_ops, &profile->properties);

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/json_writer.h"
 #include "ingest/value_text.h"
 
 namespace profiled::ingest {
@@ -195,21 +194,14 @@ size_t GrowthBound(const std::vector<PropertyOp>& ops) {
   constexpr size_t kOverhead = 8;
   constexpr size_t kLongestNumber = 24;  // "-1.7976931348623157e+308"
   size_t bound = 0;
-  std::string text;
   for (const auto& op : ops) {
     if (op.kind == PropertyOpKind::kClearAll || op.kind == PropertyOpKind::kUnset) continue;
     if (op.kind == PropertyOpKind::kRemove) {
       bound += 2;  // a matching scalar becomes [], the only way removing grows
       continue;
     }
-    text.clear();
-    AppendJsonString(&text, op.key);
-    if (op.kind == PropertyOpKind::kAdd) {
-      bound += text.size() + kLongestNumber + kOverhead;
-      continue;
-    }
-    AppendValueText(op.value, &text);
-    bound += text.size() + kOverhead;
+    bound += StringTextSizeBound(op.key) + kOverhead +
+             (op.kind == PropertyOpKind::kAdd ? kLongestNumber : TextSizeBound(op.value));
   }
   return bound;
 }

@@ -59,6 +59,33 @@ std::string ObjectText(const json::object& o) {
   return out;
 }
 
+size_t StringTextSizeBound(std::string_view s) { return 2 + 6 * s.size(); }
+
+size_t TextSizeBound(const json::value& v) {
+  constexpr size_t kLongestNumber = 24;  // "-1.7976931348623157e+308"
+  switch (v.kind()) {
+    case json::kind::null: return 4;
+    case json::kind::bool_: return 5;
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return kLongestNumber;
+    case json::kind::string: return StringTextSizeBound(v.get_string());
+    case json::kind::array: {
+      size_t n = 2;
+      for (const auto& e : v.get_array()) n += TextSizeBound(e) + 1;
+      return n;
+    }
+    case json::kind::object: {
+      size_t n = 2;
+      for (const auto& kv : v.get_object()) {
+        n += StringTextSizeBound(kv.key()) + TextSizeBound(kv.value()) + 2;
+      }
+      return n;
+    }
+  }
+  return 0;
+}
+
 bool HasNonFiniteNumber(const json::value& v) {
   switch (v.kind()) {
     case json::kind::double_: return !std::isfinite(v.get_double());
@@ -90,7 +117,8 @@ struct ExactNumberHandler {
   // NOLINTEND(readability-identifier-naming)
 
   json::value_stack st;
-  std::string number;  // the parts of a number split across input buffers
+  std::string number;       // the parts of a number split across input buffers
+  bool non_finite = false;  // a number read as infinity
 
   using ec_t = boost::system::error_code;
   bool on_document_begin(ec_t&) { return true; }
@@ -146,6 +174,7 @@ struct ExactNumberHandler {
     // Out of range keeps Boost's reading: infinity (refused later) or zero.
     if (r.ec == std::errc() && r.ptr == text.data() + text.size()) d = exact;
     number.clear();
+    non_finite = non_finite || !std::isfinite(d);
     st.push_double(d);
     return true;
   }
@@ -200,7 +229,8 @@ bool RepairNonFinite(std::string_view text, std::string* out) {
 
 }  // namespace
 
-json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec) {
+json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec,
+                      bool* non_finite) {
   json::parse_options options;
   options.max_depth = max_depth;
   json::basic_parser<ExactNumberHandler> parser(options);
@@ -209,6 +239,7 @@ json::value ParseJson(std::string_view text, int max_depth, boost::system::error
   size_t used = parser.write_some(false, text.data(), text.size(), *ec);
   if (!*ec && used < text.size()) *ec = json::error::extra_data;
   if (*ec) return nullptr;
+  if (non_finite != nullptr) *non_finite = parser.handler().non_finite;
   return parser.handler().st.release();
 }
 

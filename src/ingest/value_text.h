@@ -1,5 +1,5 @@
-// JSON text of property values: what profiles, the event log and both Profile API
-// dialects store and serve.
+// JSON text of property values: what profiles store and both Profile API dialects serve
+// (the event log, internal, keeps Boost.JSON's spelling).
 //
 // Numbers are written as people write them (core/json_writer.h: integers as they are,
 // doubles in their shortest round-trip form laid out like JavaScript), never Boost's
@@ -22,6 +22,11 @@ void AppendObjectText(const boost::json::object& o, std::string* out);
 std::string ValueText(const boost::json::value& v);
 std::string ObjectText(const boost::json::object& o);
 
+// At least the size of ValueText(v), without writing it: cheap, and loose for strings (it
+// counts every byte as if it needed a 6-byte escape).
+size_t TextSizeBound(const boost::json::value& v);
+size_t StringTextSizeBound(std::string_view s);
+
 // Whether v holds a double that is infinite or NaN anywhere inside it.
 bool HasNonFiniteNumber(const boost::json::value& v);
 
@@ -29,8 +34,10 @@ bool HasNonFiniteNumber(const boost::json::value& v);
 // correctly rounded (std::from_chars): Boost.JSON 1.81's own reading is off by one unit in
 // the last place for about one 17-digit number in ten (97.43057599473337 would read back
 // as 97.43057599473336). A number beyond the range of a double still reads as infinity,
-// for the caller to refuse (HasNonFiniteNumber). Errors: Boost.JSON's, in *ec.
-boost::json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec);
+// for the caller to refuse (HasNonFiniteNumber); *non_finite (when given) tells whether
+// any did, so the caller can skip looking in the common case. Errors: Boost.JSON's, in *ec.
+boost::json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec,
+                             bool* non_finite = nullptr);
 
 // How deep stored JSON may nest: the 40 levels a property value may have
 // (ingest/validation.h) plus the objects around it, with room to spare.

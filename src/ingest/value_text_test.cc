@@ -60,6 +60,14 @@ TEST(ValueText, ParseJsonReportsWhatBoostReports) {
   EXPECT_EQ(v.at(4).get_int64(), -5);
 }
 
+TEST(ValueText, TextSizeBoundIsAtLeastTheTextSize) {
+  for (const char* text : {R"({"a":[1,-2.5e-300,"x\"y",null,true,{"k\n":"é"}],"b":{}})", R"("")",
+                           "18446744073709551615", R"([[],[[]],{}])", "-1.7976931348623157e308"}) {
+    json::value v = json::parse(text);
+    EXPECT_GE(TextSizeBound(v), ValueText(v).size()) << text;
+  }
+}
+
 TEST(ValueText, FindsNonFiniteNumbersAtAnyDepth) {
   EXPECT_FALSE(HasNonFiniteNumber(json::parse(R"({"a":[1,{"b":1e308}]})")));
   EXPECT_TRUE(HasNonFiniteNumber(json::parse(R"({"a":[1,{"b":1e309}]})")));

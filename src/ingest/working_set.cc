@@ -146,25 +146,33 @@ void WorkingSet::SaveProfile(const std::string& key, bool whole) {
   undo_.emplace_back(UndoProfile{key, std::move(copy), false});
 }
 
-void WorkingSet::SaveForUndo(Profile* profile, const std::vector<std::string_view>& names,
-                             bool all) {
-  if (!in_batch_ || batch_fresh_.count(profile->store_key) != 0) return;
-  if (all) {
-    undo_.emplace_back(UndoAllProperties{profile->store_key, std::move(profile->properties)});
-    profile->properties = boost::json::object();
-    return;
-  }
-  for (std::string_view name : names) {
-    std::string id = profile->store_key;
-    id.push_back('\0');
-    id.append(name);
-    if (!batch_properties_.insert(std::move(id)).second) continue;
-    UndoProperty u{profile->store_key, std::string(name), std::nullopt};
-    if (auto it = profile->properties.find(name); it != profile->properties.end()) {
-      u.before = it->value();
+void WorkingSet::SaveForUndo(Profile* profile, const std::vector<PropertyOp>& ops) {
+  if (!NeedsUndo(profile)) return;
+  for (const auto& op : ops) {
+    if (op.kind == PropertyOpKind::kClearAll) {
+      // Every property goes: keep them all (a move; $clearAll leaves the object empty).
+      undo_.emplace_back(UndoAllProperties{profile->store_key, std::move(profile->properties)});
+      profile->properties = boost::json::object();
+      return;
     }
-    undo_.emplace_back(std::move(u));
   }
+  for (const auto& op : ops) SaveProperty(profile, op.key);
+}
+
+void WorkingSet::SaveForUndo(Profile* profile, std::string_view name) {
+  if (NeedsUndo(profile)) SaveProperty(profile, name);
+}
+
+void WorkingSet::SaveProperty(Profile* profile, std::string_view name) {
+  std::string id = profile->store_key;
+  id.push_back('\0');
+  id.append(name);
+  if (!batch_properties_.insert(std::move(id)).second) return;
+  UndoProperty u{profile->store_key, std::string(name), std::nullopt};
+  if (auto it = profile->properties.find(name); it != profile->properties.end()) {
+    u.before = it->value();
+  }
+  undo_.emplace_back(std::move(u));
 }
 
 void WorkingSet::BeginBatch() {

@@ -23,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "ingest/event.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -76,9 +77,11 @@ class WorkingSet {
   // Undoes every change since BeginBatch. REQUIRES: BeginBatch was called in this group.
   void RollbackBatch();
   // Records the current values of the properties of *profile (a profile returned by this
-  // WorkingSet) that `names` name, so RollbackBatch can restore them; call it before
-  // changing them. `all` records every property instead (before a $clearAll).
-  void SaveForUndo(Profile* profile, const std::vector<std::string_view>& names, bool all);
+  // WorkingSet) that `ops` may change, so RollbackBatch can restore them; call it before
+  // applying them. With a $clearAll among them it records every property.
+  void SaveForUndo(Profile* profile, const std::vector<PropertyOp>& ops);
+  // The same for one property `name`.
+  void SaveForUndo(Profile* profile, std::string_view name);
 
   // Moves every buffered change into *writes.
   void Flush(store::WriteSet* writes);
@@ -117,6 +120,11 @@ class WorkingSet {
   // batch loaded or created are simply dropped on rollback; others keep their properties
   // in place (see SaveForUndo) unless `whole` (the batch replaces or deletes it).
   void SaveProfile(const std::string& key, bool whole);
+  // Whether changes to *profile need undo records (it is not new in this batch).
+  bool NeedsUndo(const Profile* profile) const {
+    return in_batch_ && batch_fresh_.count(profile->store_key) == 0;
+  }
+  void SaveProperty(Profile* profile, std::string_view name);
 
   store::Store& store_;
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
