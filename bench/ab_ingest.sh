@@ -17,46 +17,19 @@ ROUNDS=${3:-4}
 SECONDS_PER_RUN=${BENCH_AB_SECONDS:-12}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-TMP=$(mktemp -d /tmp/profiled-ab.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-cat >"$TMP/c.toml" <<TOML
-[server]
-threads = 1
-[storage]
-durability = "fsync"
-block_cache_mb = 2048
-row_cache_mb = 1536
-[[projects]]
-id = "bench"
-api_key = "bench-key"
-secret_key = "bench-secret"
-TOML
+# shellcheck source=bench/server.sh
+. "$ROOT/bench/server.sh"
+bench_setup profiled-ab fsync "block_cache_mb = 2048
+row_cache_mb = 1536"
 
 # run BINARY -> prints events/s
 run() {
-  rm -rf "$TMP/data" "$TMP/log"
-  taskset -c "$SERVER_CPU" "$1" serve --config "$TMP/c.toml" --listen 127.0.0.1:0 \
-    --data-dir "$TMP/data" 2>"$TMP/log" &
-  SERVER_PID=$!
-  local port=""
-  for _ in $(seq 600); do
-    port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/log")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$TMP/log" >&2; exit 1; }
-  taskset -c "$CLIENT_CPU" node "$ROOT/bench/ingest.mjs" --url "http://127.0.0.1:$port" \
+  rm -rf "$TMP/data"
+  bench_start "$TMP/data" taskset -c "$SERVER_CPU" "$1"
+  taskset -c "$CLIENT_CPU" node "$ROOT/bench/ingest.mjs" --url "http://127.0.0.1:$PORT" \
     --api-key bench-key --conns 32 --batch 100 --users-per-batch 10 --warmup 3 \
     --duration "$SECONDS_PER_RUN" | sed -n 's/.*"events_per_s":\([0-9]*\).*/\1/p'
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || true
-  SERVER_PID=""
+  bench_stop
 }
 
 a_runs=()

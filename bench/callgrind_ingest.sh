@@ -15,43 +15,17 @@ BIN=$(readlink -f "${1:-$ROOT/build/profiled}")
 BODIES=${BENCH_CG_BODIES:-100}
 RESULTS=$ROOT/bench/results
 mkdir -p "$RESULTS"
-TMP=$(mktemp -d /tmp/profiled-cgi.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-cat >"$TMP/c.toml" <<TOML
-[server]
-threads = 1
-[storage]
-durability = "fsync"
-[[projects]]
-id = "bench"
-api_key = "bench-key"
-secret_key = "bench-secret"
-TOML
-
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" "$BIN" \
-  serve --config "$TMP/c.toml" --listen 127.0.0.1:0 --data-dir "$TMP/data" 2>"$TMP/log" &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 600); do
-  PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/log")
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$TMP/log" >&2; exit 1; }
+# shellcheck source=bench/server.sh
+. "$ROOT/bench/server.sh"
+bench_setup profiled-cgi fsync
+bench_start "$TMP/data" valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$TMP/cg.out" "$BIN"
 URL="http://127.0.0.1:$PORT"
 node "$ROOT/bench/ingest_requests.mjs" --url "$URL" --bodies 20 --offset 1000000 >/dev/null
 callgrind_control -i on "$SERVER_PID" >/dev/null
 node "$ROOT/bench/ingest_requests.mjs" --url "$URL" --bodies "$BODIES" >"$TMP/sent.json"
 callgrind_control -i off "$SERVER_PID" >/dev/null
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID" || true
-SERVER_PID=""
+bench_stop
 grep -q "\"ok\":$BODIES" "$TMP/sent.json" || { echo "not every body was accepted: $(cat "$TMP/sent.json")" >&2; exit 1; }
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 cp "$TMP/cg.out" "$RESULTS/callgrind-ingest-$STAMP.out"

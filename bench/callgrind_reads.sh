@@ -17,57 +17,24 @@ N=${BENCH_CG_N:-20000}
 RESULTS=$ROOT/bench/results
 STORE=$RESULTS/store-$USERS-v1
 mkdir -p "$RESULTS"
-TMP=$(mktemp -d /tmp/profiled-cg.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-cat >"$TMP/c.toml" <<TOML
-[server]
-threads = 1
-[storage]
-durability = "buffered"
-[[projects]]
-id = "bench"
-api_key = "bench-key"
-secret_key = "bench-secret"
-TOML
-
-# start CMD... : runs the server, waits for its port, sets SERVER_PID and PORT.
-start() {
-  "$@" serve --config "$TMP/c.toml" --listen 127.0.0.1:0 --data-dir "$STORE" 2>"$TMP/log" &
-  SERVER_PID=$!
-  for _ in $(seq 600); do
-    PORT=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/log")
-    [ -n "$PORT" ] && return 0
-    sleep 0.1
-  done
-  cat "$TMP/log" >&2
-  exit 1
-}
-stop() {
-  kill -TERM "$SERVER_PID"
-  wait "$SERVER_PID" || true
-  SERVER_PID=""
-}
+# shellcheck source=bench/server.sh
+. "$ROOT/bench/server.sh"
+bench_setup profiled-cg buffered
 
 if [ ! -f "$STORE.loaded.json" ]; then
   rm -rf "$STORE"
-  start "$BIN"
+  bench_start "$STORE" "$BIN"
   node "$ROOT/bench/load_users.mjs" --url "http://127.0.0.1:$PORT" --users "$USERS" >"$STORE.loaded.json"
-  stop
+  bench_stop
 fi
 
-start valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" "$BIN"
+bench_start "$STORE" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" "$BIN"
 URL="http://127.0.0.1:$PORT"
 node "$ROOT/bench/read_requests.mjs" --url "$URL" --users "$USERS" --n "$USERS" --seq 1 >/dev/null
 callgrind_control -i on "$SERVER_PID" >/dev/null
 node "$ROOT/bench/read_requests.mjs" --url "$URL" --users "$USERS" --n "$N" >/dev/null
 callgrind_control -i off "$SERVER_PID" >/dev/null
-stop
+bench_stop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 cp "$TMP/cg.out" "$RESULTS/callgrind-reads-$STAMP.out"
 TOTAL=$(callgrind_annotate "$TMP/cg.out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)

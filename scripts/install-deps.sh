@@ -14,7 +14,7 @@ packages=(
   nodejs npm                                                    # end-to-end tests with the SDKs
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(nginx-light wrk)                                   # benchmark references
+  packages+=(nginx-light wrk valgrind)                          # benchmark references, callgrind counts
 fi
 
 missing=()
