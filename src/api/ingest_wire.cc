@@ -54,9 +54,6 @@ constexpr const char* kObjectFields[] = {"event_properties", "groups", "group_pr
 
 constexpr int64_t kMaxTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
 
-// Deeper than the 40 levels properties may nest, plus the envelope.
-constexpr int kMaxRequestDepth = 64;
-
 bool IsNullOrAbsent(const json::value* v) { return v == nullptr || v->is_null(); }
 
 bool IsIntegral(const json::value& v) {
@@ -377,7 +374,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
   }
   boost::system::error_code ec;
   bool non_finite = false;  // seen anywhere in the body: then find which events
-  json::value root = ingest::ParseJson(body, kMaxRequestDepth, &ec, &non_finite);
+  json::value root = ingest::ParseJson(body, ingest::kMaxJsonDepth, &ec, &non_finite);
   if (ec || !root.is_object()) {
     Reject(rejection, 400, "Invalid JSON request body");
     rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()
@@ -453,7 +450,7 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
                          IngestRejection* rejection) {
   boost::system::error_code ec;
   bool non_finite = false;
-  json::value root = ingest::ParseJson(identification, kMaxRequestDepth, &ec, &non_finite);
+  json::value root = ingest::ParseJson(identification, ingest::kMaxJsonDepth, &ec, &non_finite);
   if (ec || !(root.is_object() || root.is_array())) {
     Reject(rejection, 400, "missing_event", "identification");
     rejection->events.details.push_back(

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string_view>
 
 namespace profiled {
@@ -41,34 +40,11 @@ size_t Utf8SequenceLength(std::string_view s) {
 
 }  // namespace
 
-namespace {
-
-// Whether any of the 8 bytes of w needs a look: a control character, '"', '\\', or a
-// byte of a multi-byte UTF-8 sequence. Lets the common case, plain ASCII, go 8 bytes at a
-// time (strings are most of what ingestion and profiles write).
-bool AnyNeedsAttention(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHighs = 0x8080808080808080ull;
-  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
-  uint64_t below_space = (w - 0x20 * kOnes) & ~w & kHighs;
-  return ((w & kHighs) | below_space | has_zero(w ^ ('"' * kOnes)) |
-          has_zero(w ^ ('\\' * kOnes))) != 0;
-}
-
-}  // namespace
-
 void AppendJsonString(std::string* out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->push_back('"');
   size_t run_start = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    while (i + 8 <= s.size()) {
-      uint64_t w = 0;
-      std::memcpy(&w, s.data() + i, 8);
-      if (AnyNeedsAttention(w)) break;
-      i += 8;
-    }
-    if (i >= s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = Utf8SequenceLength(s.substr(i));

@@ -121,11 +121,10 @@ bool IsStoreFailure(const Status& s) {
 }  // namespace
 
 Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
-                            std::vector<IngestResult>* results,
-                            const std::vector<bool>& throttled) {
+                            std::vector<IngestResult>* results) {
   for (size_t i = 0; i < group.size(); ++i) {
-    if (throttled[i]) continue;
     IngestResult& r = (*results)[i];
+    if (!r.status.ok()) continue;  // throttled
     const IngestBatch& batch = group[i].batch;
     working_.BeginBatch();
     for (size_t j = 0; j < batch.events.size(); ++j) {
@@ -139,7 +138,6 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
                  std::to_string(j) + ": " + s.ToString());
         r.status = std::move(s);
         r.failed_event = static_cast<int>(j);
-        r.deduplicated = 0;
         break;
       }
       r.deduplicated += duplicate ? 1 : 0;
@@ -152,18 +150,16 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
 void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
-  std::vector<bool> throttled(group.size(), false);
   if (throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
       ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
       if (report.any()) {
         results[i].status = Status::Throttled("Too many requests for some devices and users");
         results[i].throttle = std::move(report);
-        throttled[i] = true;
       }
     }
   }
-  Status commit = ApplyGroup(group, now, &results, throttled);
+  Status commit = ApplyGroup(group, now, &results);
   if (commit.ok()) {
     store::WriteSet writes;
     working_.Flush(&writes);

@@ -111,11 +111,11 @@ class Ingestor {
   };
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
-  // Applies every batch of `group` that was not throttled into working_, each as a
-  // WorkingSet batch: a batch with an event that fails is rolled back alone and refused in
-  // *results. Returns a store failure (the group then fails whole), or OK.
-  Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results,
-                    const std::vector<bool>& throttled);
+  // Applies every batch of `group` whose result is still OK (not throttled) into
+  // working_, each as a WorkingSet batch: a batch with an event that fails is rolled back
+  // alone and refused in *results. Returns a store failure (the group then fails whole),
+  // or OK.
+  Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results);
   Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
 
   store::Store& store_;

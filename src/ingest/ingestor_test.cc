@@ -234,13 +234,14 @@ Event Oversized(std::string user_id) {
 TEST_F(IngestorTest, AnEventThatWouldOutgrowTheProfileRefusesOnlyItsOwnBatch) {
   ApplyOk({SetProps("alice", "", {{"a", 1}})});
   ingestor_->Stop();
-  auto results = ApplyAsOneGroup(*store_, clock_,
-                                 {{SetProps("bob", "", {{"b", 1}})},
-                                  {SetProps("alice", "", {{"c", 2}}), Oversized("alice")},
-                                  {SetProps("carol", "", {{"c", 3}})}});
+  auto results = ApplyAsOneGroup(
+      *store_, clock_,
+      {{SetProps("bob", "", {{"b", 1}})},
+       {SetProps("alice", "", {{"c", 2}}), SetProps("dave", "", {{"d", 4}}), Oversized("alice")},
+       {SetProps("carol", "", {{"c", 3}})}});
   EXPECT_TRUE(results[0].status.ok());
   EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(results[1].failed_event, 1);
+  EXPECT_EQ(results[1].failed_event, 2);
   EXPECT_EQ(results[1].accepted, 0u);
   EXPECT_NE(results[1].status.message().find("over the limit"), std::string::npos);
   EXPECT_TRUE(results[2].status.ok());
@@ -248,7 +249,9 @@ TEST_F(IngestorTest, AnEventThatWouldOutgrowTheProfileRefusesOnlyItsOwnBatch) {
   EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
   EXPECT_EQ(Read("bob").properties, (object{{"b", 1}}));
   EXPECT_EQ(Read("carol").properties, (object{{"c", 3}}));
-  EXPECT_EQ(Read("carol").amplitude_id, 3u);  // ids handed out during the refused pass are reused
+  EXPECT_FALSE(Read("dave").found);
+  // dave's id (3) was handed back with the refused batch: carol gets it.
+  EXPECT_EQ(Read("carol").amplitude_id, 3u);
 }
 
 TEST_F(IngestorTest, AProfileOverTheLimitCanStillShrinkAndGrowWithinIt) {

@@ -39,9 +39,10 @@ bool HasNonFiniteNumber(const boost::json::value& v);
 boost::json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec,
                              bool* non_finite = nullptr);
 
-// How deep stored JSON may nest: the 40 levels a property value may have
-// (ingest/validation.h) plus the objects around it, with room to spare.
-inline constexpr int kMaxStoredDepth = 64;
+// How deep JSON profiled reads (requests and stored records) may nest: the 40 levels a
+// property value may have (ingest/validation.h) plus the objects around it, with room to
+// spare.
+inline constexpr int kMaxJsonDepth = 64;
 
 // Parses JSON object text written by any version of profiled. Earlier versions could
 // store non-finite numbers as the bare words Infinity, -Infinity and NaN, which are not

@@ -181,7 +181,6 @@ void WorkingSet::BeginBatch() {
   batch_profiles_.clear();
   batch_fresh_.clear();
   batch_properties_.clear();
-  batch_dedup_.clear();
   batch_dedup_writes_ = dedup_writes_.size();
   batch_event_writes_ = event_writes_.size();
   batch_next_ids_ = pending_next_ids_;
@@ -226,7 +225,10 @@ void WorkingSet::RollbackBatch() {
       profiles_[all.key].profile->properties = std::move(all.before);
     }
   }
-  for (const auto& key : batch_dedup_) dedup_.erase(key);
+  // Every key remembered since BeginBatch has its write after batch_dedup_writes_.
+  for (size_t i = batch_dedup_writes_; i < dedup_writes_.size(); ++i) {
+    dedup_.erase(dedup_writes_[i].first);
+  }
   dedup_writes_.resize(batch_dedup_writes_);
   event_writes_.resize(batch_event_writes_);
   pending_next_ids_ = std::move(batch_next_ids_);
@@ -281,7 +283,6 @@ void WorkingSet::RememberInsertId(std::string_view project, std::string_view sco
                                   std::string_view insert_id, int64_t now_ms) {
   std::string key = store::DedupKey(project, scope, insert_id);
   if (!dedup_.insert(key).second) return;
-  if (in_batch_) batch_dedup_.push_back(key);
   dedup_writes_.emplace_back(std::move(key), store::EncodeDedup(now_ms));
 }
 

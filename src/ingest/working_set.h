@@ -145,7 +145,6 @@ class WorkingSet {
   std::unordered_set<std::string> batch_profiles_;    // profile keys recorded this batch
   std::unordered_set<std::string> batch_fresh_;       // of those, not cached before it
   std::unordered_set<std::string> batch_properties_;  // key + '\0' + name recorded
-  std::vector<std::string> batch_dedup_;              // keys added to dedup_
   size_t batch_dedup_writes_ = 0;
   size_t batch_event_writes_ = 0;
   std::unordered_map<std::string, uint64_t> batch_next_ids_;

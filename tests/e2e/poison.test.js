@@ -4,7 +4,7 @@
 // restart. Bodies are raw text: JSON.stringify cannot write 1e309.
 import assert from 'node:assert/strict';
 import amplitude from '@amplitude/analytics-node';
-import { AMP, describe, it, SEED, sharedServer, uid } from './harness.js';
+import { AMP, describe, formBody, it, SEED, sharedServer, uid } from './harness.js';
 
 const { createInstance, Identify } = amplitude;
 
@@ -75,6 +75,23 @@ describe('poisoning a user', () => {
       await assertStillWritable(user);
     });
   }
+
+  it('/identify refuses a non-finite number by index and applies nothing of the form', async () => {
+    const user = uid('identify');
+    const bystander = uid('bystander');
+    const res = await h.server.request('POST', '/identify', {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: formBody({
+        api_key: SEED.api_key,
+        identification: `[{"user_id":"${bystander}","user_properties":{"ok":1}},` +
+          `{"user_id":"${user}","user_properties":{"$set":{"big":1e309}}}]`,
+      }),
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.deepEqual(res.json.events_with_invalid_fields, { user_properties: [1] });
+    assert.equal((await h.server.profile({ user_id: bystander })).status, 404);
+    assert.equal((await h.server.profile({ user_id: user })).status, 404);
+  });
 
   it('non-finite numbers anywhere in an event are refused, per event', async () => {
     const user = uid('poisoned');
