@@ -41,9 +41,16 @@ Status RewriteProfile(std::string_view bytes, std::string* out) {
   return Status::Ok();
 }
 
+// The event log is internal, so only records version 1 could not read back are rewritten:
+// those holding the bare words Infinity or NaN. The rest are left untouched (a substring
+// test, no parse), which keeps the start-up scan of a large log cheap.
 Status RewriteEvent(std::string_view bytes, std::string* out) {
   store::EventRecord r;
   PROFILED_RETURN_IF_ERROR(store::DecodeEvent(bytes, &r));
+  if (r.json.find("Infinity") == std::string::npos && r.json.find("NaN") == std::string::npos) {
+    out->assign(bytes);
+    return Status::Ok();
+  }
   std::string json;
   PROFILED_RETURN_IF_ERROR(RewriteJson(r.json, &json));
   r.json = std::move(json);

@@ -2,11 +2,11 @@
 //
 // The schema version lives in kMeta under store::SchemaVersionKey() (absent = 1, the
 // first format). Versions and what each upgrade does are listed in docs/STORAGE.md:
-//   1 -> 2  rewrites the JSON text of every profile and logged event: numbers in their
-//           shortest form, and the non-finite numbers version 1 could store (as the
-//           bare words Infinity, -Infinity, NaN, which are not JSON) saturated to the
-//           largest finite double of their sign, NaN to null. Reads and writes of those
-//           users work again.
+//   1 -> 2  rewrites the JSON text of every profile (numbers in their shortest form) and
+//           of every profile or logged event holding a non-finite number version 1 could
+//           store (as the bare words Infinity, -Infinity, NaN, which are not JSON):
+//           saturated to the largest finite double of their sign, NaN to null. Reads and
+//           writes of those users work again.
 // Runs before the server takes traffic; not thread-safe with other writers. Each step
 // is idempotent, so an upgrade cut short by a crash simply runs again at the next start.
 #pragma once

@@ -78,6 +78,18 @@ TEST_F(SchemaUpgradeTest, RewritesEveryRecordAcrossChunks) {
   for (uint64_t id : {1u, 1000u, 1001u, 2000u, 2500u}) EXPECT_EQ(Properties(id), R"({"n":2.5})");
 }
 
+TEST_F(SchemaUpgradeTest, LoggedEventsWithoutNonFiniteNumbersAreNotRewritten) {
+  // Boost's spelling, as the log keeps it: not the profiles' format, and left as it is.
+  std::string bytes = store::EncodeEvent({1, 5, R"({"event_type":"a","v":1E-1})"});
+  store::WriteSet w;
+  w.Put(Table::kEvents, store::EventKey("p", 5, 0), bytes);
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  ASSERT_TRUE(UpgradeStore(*store_).ok());
+  std::string read;
+  ASSERT_TRUE(store_->Get(Table::kEvents, store::EventKey("p", 5, 0), &read).ok());
+  EXPECT_EQ(read, bytes);
+}
+
 TEST_F(SchemaUpgradeTest, AnUpgradedStoreIsLeftAlone) {
   ASSERT_TRUE(UpgradeStore(*store_).ok());
   EXPECT_EQ(Version(), kSchemaVersion);
