@@ -1,0 +1,113 @@
+// Per-user aggregate state: what the writer keeps for each user so that every computed
+// property and cohort condition is exact at the moment of a read, with no batch job.
+//
+// One SpecState per (user, AggregateSpec). Its shape follows the spec's time scope:
+//  - kAllTime and kRange: one accumulator of the matching events (a kRange spec only takes
+//    events whose time is inside its range, so the result never depends on "now");
+//  - kRolling: one bucket per UTC day with a matching event, for the last `days` days. A
+//    read combines the buckets inside the window ending on the read's day, so a user whose
+//    last event leaves the window drops out at that moment. Buckets older than the window
+//    are dropped whenever the state is updated; events older than the window are ignored
+//    (they can never count again); events dated more than one day after "now" are ignored
+//    by rolling specs.
+//  - kDistinctCount keeps, per distinct value (a 64-bit hash of its JSON text), the latest
+//    UTC day it was seen, capped at kMaxDistinctValues values per state (past the cap the
+//    value with the oldest day is forgotten, so the count is exact while the user has at
+//    most that many distinct values in the scope, and saturates at the cap otherwise).
+//  - kDistinctDays keeps the set of days (rolling: within the window; others: capped at
+//    kMaxDistinctDays, newest kept).
+// An accumulator keeps only the fields its metric needs: count; sum and the count of
+// numeric values; min; max; first/last (event time and the value's JSON text).
+//
+// Events are passed as EventFields views (extracted by src/api on the I/O threads), only for
+// tracked events (not $identify), in any order: late and out-of-order events land in their
+// own day. Values are plain data; not thread-safe to share mutably.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "compute/definition.h"
+#include "core/status.h"
+
+namespace profiled::compute {
+
+inline constexpr size_t kMaxDistinctValues = 1000;
+inline constexpr size_t kMaxDistinctDays = 1000;
+
+// The fields of one tracked event that specs read. Views; valid during the call only.
+struct EventFields {
+  std::string_view event_type;
+  int64_t time_ms = 0;                              // the event's own time
+  const boost::json::object* properties = nullptr;  // event_properties; null = none
+  const boost::json::object* fields = nullptr;      // top-level fields, read as `$name`
+};
+
+// The UTC day number (days since 1970-01-01) of a time in ms; floor for negative times.
+int64_t DayOf(int64_t time_ms);
+
+// Whether the event has the spec's event type ("_active" matches every event) and passes
+// every `where` filter.
+bool SpecMatches(const AggregateSpec& spec, const EventFields& event);
+
+// A computed value: none (a user with no matching event, for min/max/avg/first/last), an
+// integer (count, distinct_count, distinct days), a number (sum, min, max, avg) or the JSON
+// text of a property value (first, last).
+struct JsonText {
+  std::string text;
+};
+using Value = std::variant<std::monostate, int64_t, double, JsonText>;
+
+// The state of one spec for one user. Opaque: use the functions below.
+class SpecState {
+ public:
+  // Adds one event. REQUIRES: SpecMatches(spec, event). now_ms bounds rolling windows
+  // (drops buckets that left the window, ignores events too old or too far ahead).
+  void Add(const AggregateSpec& spec, const EventFields& event, int64_t now_ms);
+  // Folds `other` (the same spec's state of another user, e.g. an anonymous profile that
+  // merges into an identified one) into this one, as if its events had been added here.
+  void Merge(const AggregateSpec& spec, const SpecState& other, int64_t now_ms);
+  // The spec's value at now_ms (count and sum are 0 when nothing matched).
+  Value Evaluate(const AggregateSpec& spec, int64_t now_ms) const;
+  // Whether the state holds nothing (it then need not be stored).
+  bool empty() const;
+
+  void EncodeTo(std::string* out) const;
+  // Corruption when the bytes are not a state this code wrote.
+  static Status Decode(std::string_view bytes, SpecState* state);
+
+  bool operator==(const SpecState& other) const = default;
+
+ private:
+  struct Accumulator {
+    uint64_t count = 0;
+    uint64_t numeric_count = 0;
+    double sum = 0;
+    double min = 0;
+    double max = 0;
+    int64_t first_ms = 0;
+    int64_t last_ms = 0;
+    std::string first_value;  // JSON text; empty = none
+    std::string last_value;
+    bool operator==(const Accumulator& other) const = default;
+  };
+  Accumulator total_;                        // kAllTime and kRange
+  std::map<int64_t, Accumulator> days_;      // kRolling (day -> bucket) and kDistinctDays
+  std::map<uint64_t, int64_t> distinct_;     // kDistinctCount: value hash -> latest day
+};
+
+// Every spec state of one user, keyed by spec id (ids come from the catalog, never reused).
+struct UserAggregates {
+  std::map<uint64_t, SpecState> states;
+
+  // The per-user record (store table kProfiles, tag 'a'). Decode: Corruption on bad bytes.
+  std::string Encode() const;
+  static Status Decode(std::string_view bytes, UserAggregates* out);
+  bool operator==(const UserAggregates& other) const = default;
+};
+
+}  // namespace profiled::compute

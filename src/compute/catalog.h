@@ -1,0 +1,86 @@
+// Catalog: the definitions of one project as the writer and the readers use them, frozen.
+//
+// A ProjectCatalog is immutable once built; the ingest writer builds a new one whenever a
+// definition changes or a backfill completes, and publishes it through a CatalogHolder.
+// Readers take a shared_ptr to the current one (shared ownership, because a reader may still
+// hold an older catalog while the writer publishes the next) and never see a half-made one.
+//
+//  - specs: every *live* AggregateSpec (used by a served definition, or by one being
+//    backfilled), with its id. The writer updates every live spec for every new event.
+//  - computations and cohorts: the *served* definitions, those whose specs are all ready;
+//    reads report these only. A cohort is served only when every cohort it references is.
+// Thread-safety: ProjectCatalog is immutable (safe to share); CatalogHolder is thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "compute/definition.h"
+
+namespace profiled::compute {
+
+struct SpecEntry {
+  uint64_t id = 0;
+  AggregateSpec spec;
+  bool ready = false;  // false while its backfill runs
+};
+
+struct ServedComputation {
+  Computation definition;
+  uint64_t spec_id = 0;
+};
+
+struct ServedCohort {
+  Cohort definition;
+  // spec_ids[i][j]: the spec id of condition j of clause i when it is a kEvent condition,
+  // else 0.
+  std::vector<std::vector<uint64_t>> spec_ids;
+};
+
+class ProjectCatalog {
+ public:
+  ProjectCatalog() = default;
+  // `specs` in any order; `cohorts` in dependency order (a cohort after every cohort it
+  // references). REQUIRES: every spec id referenced by a served definition is in `specs`.
+  ProjectCatalog(std::vector<SpecEntry> specs, std::vector<ServedComputation> computations,
+                 std::vector<ServedCohort> cohorts);
+
+  const std::vector<SpecEntry>& specs() const { return specs_; }  // sorted by id
+  const SpecEntry* FindSpec(uint64_t id) const;
+  // The live specs an event of `event_type` may match: that type's and "_active"'s.
+  // Appends to *out.
+  void SpecsFor(std::string_view event_type, std::vector<const SpecEntry*>* out) const;
+
+  const std::vector<ServedComputation>& computations() const { return computations_; }  // by id
+  const ServedComputation* FindComputation(uint64_t id) const;
+  const std::vector<ServedCohort>& cohorts() const { return cohorts_; }
+  // Whether a served cohort reads user properties (reads then parse them).
+  bool needs_properties() const { return needs_properties_; }
+  bool empty() const { return specs_.empty() && cohorts_.empty(); }
+
+ private:
+  std::vector<SpecEntry> specs_;
+  std::unordered_map<std::string, std::vector<size_t>> by_event_type_;  // into specs_
+  std::vector<ServedComputation> computations_;
+  std::vector<ServedCohort> cohorts_;
+  bool needs_properties_ = false;
+};
+
+// The current catalog of every project.
+class CatalogHolder {
+ public:
+  // The project's current catalog; an empty one when the project has no definitions.
+  std::shared_ptr<const ProjectCatalog> Get(std::string_view project) const;
+  void Set(const std::string& project, std::shared_ptr<const ProjectCatalog> catalog);
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const ProjectCatalog>> catalogs_;  // GUARDED_BY mu_
+};
+
+}  // namespace profiled::compute

@@ -1,0 +1,122 @@
+// The typed definitions of computed properties and behavioral cohorts (docs/COMPUTE.md).
+//
+// These are plain values: src/api parses the admin API's JSON into them (api/definition_wire.h)
+// and validates everything a user can get wrong there; the functions here assume a definition
+// that passed that validation. An AggregateSpec is what one definition needs counted per user;
+// definitions whose specs have the same Canonical() text share one stored state.
+// Thread-safe as values are.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace profiled::compute {
+
+inline constexpr int kMaxWindowDays = 365;
+
+enum class FilterOp {
+  kIs,
+  kIsNot,
+  kContains,
+  kDoesNotContain,
+  kGreater,
+  kGreaterOrEqual,
+  kLess,
+  kLessOrEqual,
+  kSet,
+  kNotSet,
+};
+
+// A test of one value: an event property in a `where` filter (a name with a leading '$'
+// names a top-level event field: `$revenue`, `$platform`, ...), a user property, or a
+// computed value. Semantics in compute/match.h.
+struct Filter {
+  std::string prop;
+  FilterOp op = FilterOp::kIs;
+  // kIs/kIsNot/kContains/kDoesNotContain: one or more; the ordered ops: exactly one number
+  // (validated by the parser); kSet/kNotSet: none.
+  std::vector<std::string> values;
+};
+
+enum class Metric {
+  kCount,          // matching events
+  kSum,            // sum of the property's numeric values
+  kMin,            // smallest numeric value
+  kMax,            // largest numeric value
+  kAvg,            // mean of the numeric values
+  kFirst,          // the value on the earliest matching event (by event time)
+  kLast,           // the value on the latest matching event (by event time)
+  kDistinctCount,  // distinct values of the property (capped: kMaxDistinctValues)
+  kDistinctDays,   // distinct UTC days with a matching event
+};
+
+// Which events, by their own `time`, an aggregate covers.
+struct TimeScope {
+  enum class Kind {
+    kAllTime,  // every event
+    kRolling,  // UTC days [today - days + 1, today], today being the day of the read
+    kRange,    // event time in [start_ms, end_ms] (cohort `absolute` and `since`)
+  };
+  Kind kind = Kind::kAllTime;
+  int days = 0;  // kRolling: 1..kMaxWindowDays
+  int64_t start_ms = 0;
+  int64_t end_ms = std::numeric_limits<int64_t>::max();
+};
+
+// What one definition counts for each user: the events it matches (type and filters), the
+// metric over them, and the time scope.
+struct AggregateSpec {
+  std::string event_type;     // an event type, or "_active" for every tracked event
+  std::vector<Filter> where;  // every filter must match
+  Metric metric = Metric::kCount;
+  std::string property;  // the property the metric reads ('$' = top-level field); empty for
+                         // kCount and kDistinctDays
+  TimeScope scope;
+
+  // A stable text naming exactly what is counted (every field, in a fixed order), used as
+  // the identity of the stored state: equal texts share state, a changed spec gets new state.
+  std::string Canonical() const;
+};
+
+// A computed property (admin kind `computations`): the seed's comp_id is `id`.
+struct Computation {
+  uint64_t id = 0;  // > 0
+  std::string name;
+  AggregateSpec spec;
+};
+
+enum class Comparison { kGe, kGt, kEq, kNe, kLt, kLe };  // >= > = != < <=
+
+struct CohortCondition {
+  enum class Kind {
+    kEvent,             // `spec`'s value for the user compared with `operand`
+    kUserProperty,      // `filter` on the user property filter.prop
+    kComputedProperty,  // `filter` on the value of computation filter.prop (an id)
+    kCohort,            // membership of cohort `cohort_id`
+  };
+  Kind kind = Kind::kEvent;
+  AggregateSpec spec;
+  Comparison comparison = Comparison::kGe;
+  double operand = 0;
+  Filter filter;
+  std::string cohort_id;
+};
+
+// The negation applies to the whole clause (its OR), as in Amplitude.
+struct CohortClause {
+  bool negated = false;
+  std::vector<CohortCondition> any_of;  // non-empty
+};
+
+// A cohort (admin kind `cohorts`). A behavioral cohort is the AND of its clauses; a static
+// cohort (uploaded through /api/3/cohorts) has no clauses and lists its members instead.
+struct Cohort {
+  std::string id;
+  std::string name;
+  bool is_static = false;
+  std::vector<CohortClause> all_of;
+};
+
+}  // namespace profiled::compute
