@@ -6,15 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Rank of each layer: a file may include its own layer and layers of a lower rank. Layers of the
-# same rank must not include each other. A new layer is one line here (e.g. compute and recs will
-# sit beside ingest at rank 2). main.cc is src/main.cc.
+# same rank must not include each other. A new layer is one line here: recs will sit beside
+# compute at rank 2 (neither may include the other), and read (the profile reader layer) beside
+# ingest at rank 3. main.cc is src/main.cc.
 declare -A rank=(
   [core]=0
   [store]=1
-  [ingest]=2
-  [api]=3
-  [server]=4
-  [main.cc]=5
+  [compute]=2
+  [ingest]=3
+  [read]=3
+  [api]=4
+  [server]=5
+  [main.cc]=6
 )
 
 status=0

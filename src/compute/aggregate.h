@@ -95,6 +95,12 @@ class SpecState {
     std::string last_value;
     bool operator==(const Accumulator& other) const = default;
   };
+  static void MergeAccumulator(Accumulator* a, const Accumulator& b);
+  static void EncodeAccumulator(const Accumulator& a, std::string* out);
+  static bool DecodeAccumulator(std::string_view* in, Accumulator* a);
+  // Drops what left a rolling window; applies the caps (kMaxDistinctValues, kMaxDistinctDays).
+  void Prune(const AggregateSpec& spec, int64_t now_ms);
+
   Accumulator total_;                        // kAllTime and kRange
   std::map<int64_t, Accumulator> days_;      // kRolling (day -> bucket) and kDistinctDays
   std::map<uint64_t, int64_t> distinct_;     // kDistinctCount: value hash -> latest day

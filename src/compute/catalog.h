@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,6 +43,14 @@ struct ServedCohort {
   std::vector<std::vector<uint64_t>> spec_ids;
 };
 
+// Hashes std::string keys so that maps can be searched with a string_view, allocating nothing.
+struct StringViewHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringViewHash, std::equal_to<>>;
+
 class ProjectCatalog {
  public:
   ProjectCatalog() = default;
@@ -59,15 +68,18 @@ class ProjectCatalog {
   const std::vector<ServedComputation>& computations() const { return computations_; }  // by id
   const ServedComputation* FindComputation(uint64_t id) const;
   const std::vector<ServedCohort>& cohorts() const { return cohorts_; }
+  // The index in cohorts() of served cohort `id`; cohorts().size() when it is not served.
+  size_t CohortIndex(std::string_view id) const;
   // Whether a served cohort reads user properties (reads then parse them).
   bool needs_properties() const { return needs_properties_; }
   bool empty() const { return specs_.empty() && cohorts_.empty(); }
 
  private:
   std::vector<SpecEntry> specs_;
-  std::unordered_map<std::string, std::vector<size_t>> by_event_type_;  // into specs_
+  StringMap<std::vector<size_t>> by_event_type_;  // into specs_
   std::vector<ServedComputation> computations_;
   std::vector<ServedCohort> cohorts_;
+  StringMap<size_t> cohort_index_;  // into cohorts_
   bool needs_properties_ = false;
 };
 
@@ -80,7 +92,7 @@ class CatalogHolder {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const ProjectCatalog>> catalogs_;  // GUARDED_BY mu_
+  StringMap<std::shared_ptr<const ProjectCatalog>> catalogs_;  // GUARDED_BY mu_
 };
 
 }  // namespace profiled::compute

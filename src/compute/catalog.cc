@@ -1,0 +1,84 @@
+#include "compute/catalog.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace profiled::compute {
+
+ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
+                               std::vector<ServedComputation> computations,
+                               std::vector<ServedCohort> cohorts)
+    : specs_(std::move(specs)),
+      computations_(std::move(computations)),
+      cohorts_(std::move(cohorts)) {
+  std::sort(specs_.begin(), specs_.end(),
+            [](const SpecEntry& a, const SpecEntry& b) { return a.id < b.id; });
+  std::sort(computations_.begin(), computations_.end(),
+            [](const ServedComputation& a, const ServedComputation& b) {
+              return a.definition.id < b.definition.id;
+            });
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    by_event_type_[specs_[i].spec.event_type].push_back(i);
+  }
+  for (size_t i = 0; i < cohorts_.size(); ++i) {
+    cohort_index_.emplace(cohorts_[i].definition.id, i);
+    for (const CohortClause& clause : cohorts_[i].definition.all_of) {
+      for (const CohortCondition& condition : clause.any_of) {
+        if (condition.kind == CohortCondition::Kind::kUserProperty) needs_properties_ = true;
+      }
+    }
+  }
+}
+
+const SpecEntry* ProjectCatalog::FindSpec(uint64_t id) const {
+  auto it = std::lower_bound(specs_.begin(), specs_.end(), id,
+                             [](const SpecEntry& e, uint64_t want) { return e.id < want; });
+  if (it == specs_.end() || it->id != id) return nullptr;
+  return &*it;
+}
+
+void ProjectCatalog::SpecsFor(std::string_view event_type,
+                              std::vector<const SpecEntry*>* out) const {
+  if (auto it = by_event_type_.find(event_type); it != by_event_type_.end()) {
+    for (size_t i : it->second) out->push_back(&specs_[i]);
+  }
+  if (event_type == "_active") return;  // already listed above
+  if (auto it = by_event_type_.find(std::string_view("_active")); it != by_event_type_.end()) {
+    for (size_t i : it->second) out->push_back(&specs_[i]);
+  }
+}
+
+const ServedComputation* ProjectCatalog::FindComputation(uint64_t id) const {
+  auto it = std::lower_bound(
+      computations_.begin(), computations_.end(), id,
+      [](const ServedComputation& c, uint64_t want) { return c.definition.id < want; });
+  if (it == computations_.end() || it->definition.id != id) return nullptr;
+  return &*it;
+}
+
+size_t ProjectCatalog::CohortIndex(std::string_view id) const {
+  auto it = cohort_index_.find(id);
+  return it == cohort_index_.end() ? cohorts_.size() : it->second;
+}
+
+std::shared_ptr<const ProjectCatalog> CatalogHolder::Get(std::string_view project) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = catalogs_.find(project); it != catalogs_.end()) return it->second;
+  }
+  // One shared empty catalog: a project without definitions costs no allocation per read.
+  static const std::shared_ptr<const ProjectCatalog> empty =
+      std::make_shared<const ProjectCatalog>();
+  return empty;
+}
+
+void CatalogHolder::Set(const std::string& project,
+                        std::shared_ptr<const ProjectCatalog> catalog) {
+  std::shared_ptr<const ProjectCatalog> previous;  // released outside the lock
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = catalogs_[project];
+  previous = std::move(slot);
+  slot = std::move(catalog);
+}
+
+}  // namespace profiled::compute

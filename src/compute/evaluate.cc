@@ -1,0 +1,215 @@
+#include "compute/evaluate.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <optional>
+
+#include "compute/match.h"
+
+namespace profiled::compute {
+namespace json = boost::json;
+
+namespace {
+
+// JSON text of first/last values is written by compute itself; values may nest as deep as
+// ingestion allows (40 levels) plus room.
+constexpr int kMaxValueDepth = 64;
+
+bool Compare(double value, Comparison comparison, double operand) {
+  switch (comparison) {
+    case Comparison::kGe:
+      return value >= operand;
+    case Comparison::kGt:
+      return value > operand;
+    case Comparison::kEq:
+      return value == operand;
+    case Comparison::kNe:
+      return value != operand;
+    case Comparison::kLt:
+      return value < operand;
+    case Comparison::kLe:
+      return value <= operand;
+  }
+  return false;
+}
+
+// The value of a computation as a JSON value, for a filter to test; false when it has none.
+bool ToJson(const Value& value, json::value* out) {
+  if (const auto* i = std::get_if<int64_t>(&value)) {
+    *out = *i;
+    return true;
+  }
+  if (const auto* d = std::get_if<double>(&value)) {
+    *out = *d;
+    return true;
+  }
+  if (const auto* text = std::get_if<JsonText>(&value)) {
+    json::parse_options options;
+    options.max_depth = kMaxValueDepth;
+    boost::system::error_code ec;
+    *out = json::parse(text->text, ec, json::storage_ptr(), options);
+    return !ec;
+  }
+  return false;
+}
+
+// One read's evaluation: remembers each cohort's membership, so a cohort referenced by
+// several others is evaluated once.
+class Evaluation {
+ public:
+  Evaluation(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms)
+      : catalog_(catalog),
+        user_(user),
+        now_ms_(now_ms),
+        membership_(catalog.cohorts().size(), kUnknown) {}
+
+  Value SpecValue(uint64_t spec_id, const AggregateSpec& fallback) const {
+    const SpecEntry* entry = catalog_.FindSpec(spec_id);
+    const AggregateSpec& spec = entry != nullptr ? entry->spec : fallback;
+    if (user_.aggregates != nullptr) {
+      auto it = user_.aggregates->states.find(spec_id);
+      if (it != user_.aggregates->states.end()) return it->second.Evaluate(spec, now_ms_);
+    }
+    return SpecState().Evaluate(spec, now_ms_);
+  }
+
+  bool InCohort(size_t index) {
+    if (index >= membership_.size()) return false;
+    if (membership_[index] != kUnknown) return membership_[index] == kIn;
+    // Cohorts come in dependency order, so a reference back to this one (a cycle the
+    // registry should have refused) finds kOut instead of recursing forever.
+    membership_[index] = kOut;
+    const ServedCohort& cohort = catalog_.cohorts()[index];
+    const bool in = cohort.definition.is_static ? InStaticCohort(cohort.definition.id)
+                                                : InBehavioralCohort(cohort);
+    membership_[index] = in ? kIn : kOut;
+    return in;
+  }
+
+ private:
+  static constexpr int8_t kUnknown = -1;
+  static constexpr int8_t kOut = 0;
+  static constexpr int8_t kIn = 1;
+
+  bool InStaticCohort(const std::string& id) const {
+    return user_.static_cohorts != nullptr &&
+           std::binary_search(user_.static_cohorts->begin(), user_.static_cohorts->end(), id);
+  }
+
+  bool InBehavioralCohort(const ServedCohort& cohort) {
+    const std::vector<CohortClause>& clauses = cohort.definition.all_of;
+    if (clauses.empty()) return false;
+    for (size_t i = 0; i < clauses.size(); ++i) {
+      bool any = false;
+      for (size_t j = 0; j < clauses[i].any_of.size() && !any; ++j) {
+        uint64_t spec_id = 0;
+        if (i < cohort.spec_ids.size() && j < cohort.spec_ids[i].size()) {
+          spec_id = cohort.spec_ids[i][j];
+        }
+        any = ConditionHolds(clauses[i].any_of[j], spec_id);
+      }
+      if (any == clauses[i].negated) return false;
+    }
+    return true;
+  }
+
+  bool ConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
+    switch (condition.kind) {
+      case CohortCondition::Kind::kEvent:
+        return EventConditionHolds(condition, spec_id);
+      case CohortCondition::Kind::kUserProperty:
+        return Matches(condition.filter, UserProperty(condition.filter.prop));
+      case CohortCondition::Kind::kComputedProperty:
+        return ComputedConditionHolds(condition.filter);
+      case CohortCondition::Kind::kCohort:
+        return InCohort(catalog_.CohortIndex(condition.cohort_id));
+    }
+    return false;
+  }
+
+  bool EventConditionHolds(const CohortCondition& condition, uint64_t spec_id) const {
+    Value value = SpecValue(spec_id, condition.spec);
+    std::optional<double> number;
+    if (const auto* i = std::get_if<int64_t>(&value)) {
+      number = static_cast<double>(*i);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      number = *d;
+    } else if (std::holds_alternative<std::monostate>(value)) {
+      // Counting metrics are 0 without events; the others have no value, and no
+      // comparison with nothing holds.
+      const Metric m = condition.spec.metric;
+      if (m == Metric::kCount || m == Metric::kSum || m == Metric::kDistinctCount ||
+          m == Metric::kDistinctDays) {
+        number = 0;
+      }
+    }
+    return number.has_value() && Compare(*number, condition.comparison, condition.operand);
+  }
+
+  const json::value* UserProperty(const std::string& name) const {
+    const json::value* v = nullptr;
+    if (user_.properties != nullptr) v = user_.properties->if_contains(name);
+    if ((v == nullptr || v->is_null()) && user_.builtins != nullptr) {
+      v = user_.builtins->if_contains(name);
+    }
+    return v;
+  }
+
+  bool ComputedConditionHolds(const Filter& filter) const {
+    uint64_t id = 0;
+    const char* end = filter.prop.data() + filter.prop.size();
+    auto [ptr, ec] = std::from_chars(filter.prop.data(), end, id);
+    const ServedComputation* computation =
+        ec == std::errc() && ptr == end ? catalog_.FindComputation(id) : nullptr;
+    if (computation == nullptr) return Matches(filter, nullptr);
+    json::value value;
+    if (!ToJson(SpecValue(computation->spec_id, computation->definition.spec), &value)) {
+      return Matches(filter, nullptr);
+    }
+    return Matches(filter, &value);
+  }
+
+  const ProjectCatalog& catalog_;
+  const UserView& user_;
+  const int64_t now_ms_;
+  std::vector<int8_t> membership_;
+};
+
+}  // namespace
+
+std::vector<std::pair<uint64_t, Value>> ComputedValues(const ProjectCatalog& catalog,
+                                                       const UserView& user, int64_t now_ms,
+                                                       const std::vector<uint64_t>& only) {
+  std::vector<uint64_t> wanted = only;
+  std::sort(wanted.begin(), wanted.end());
+  Evaluation evaluation(catalog, user, now_ms);
+  std::vector<std::pair<uint64_t, Value>> out;
+  for (const ServedComputation& c : catalog.computations()) {
+    if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), c.definition.id)) {
+      continue;
+    }
+    Value value = evaluation.SpecValue(c.spec_id, c.definition.spec);
+    if (std::holds_alternative<std::monostate>(value)) continue;
+    out.emplace_back(c.definition.id, std::move(value));
+  }
+  return out;
+}
+
+std::vector<std::string> CohortIds(const ProjectCatalog& catalog, const UserView& user,
+                                   int64_t now_ms) {
+  Evaluation evaluation(catalog, user, now_ms);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
+    if (evaluation.InCohort(i)) out.push_back(catalog.cohorts()[i].definition.id);
+  }
+  return out;
+}
+
+bool InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+              std::string_view cohort_id) {
+  Evaluation evaluation(catalog, user, now_ms);
+  return evaluation.InCohort(catalog.CohortIndex(cohort_id));
+}
+
+}  // namespace profiled::compute
