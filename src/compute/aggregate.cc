@@ -188,9 +188,9 @@ void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
     const int64_t start = WindowStart(spec.scope, DayOf(now_ms));
     days_.erase(days_.begin(), days_.lower_bound(start));
     std::erase_if(distinct_, [start](const auto& entry) { return entry.second < start; });
-    return;
+  } else {
+    while (days_.size() > kMaxDistinctDays) days_.erase(days_.begin());
   }
-  while (days_.size() > kMaxDistinctDays) days_.erase(days_.begin());
   if (distinct_.size() == kMaxDistinctValues + 1) {
     // One value over the cap, the usual case after Add: forget the oldest in one pass.
     auto oldest = std::min_element(distinct_.begin(), distinct_.end(), [](const auto& x,

@@ -59,6 +59,7 @@ bool SpecMatches(const AggregateSpec& spec, const EventFields& event);
 // text of a property value (first, last).
 struct JsonText {
   std::string text;
+  bool operator==(const JsonText& other) const = default;
 };
 using Value = std::variant<std::monostate, int64_t, double, JsonText>;
 

@@ -1,1 +1,765 @@
+#include "compute/aggregate.h"
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <limits>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace profiled::compute {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kToday = 20454 + 9;         // 2026-01-10, the day of kNow
+constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * 3'600'000;  // 2026-01-10T12:00:00Z
+
+// An event that owns its properties; View() lends them as EventFields.
+struct Ev {
+  std::string type = "Purchase";
+  int64_t time_ms = kNow;
+  json::object props;
+  json::object fields;
+  EventFields View() const { return EventFields{type, time_ms, &props, &fields}; }
+};
+
+Ev At(int64_t time_ms, json::object props = {}) {
+  Ev e;
+  e.time_ms = time_ms;
+  e.props = std::move(props);
+  return e;
+}
+
+// Noon of the day `days_ago` days before kNow's day.
+int64_t DaysAgo(int64_t days_ago) { return kNow - days_ago * kDay; }
+
+TimeScope Rolling(int days) {
+  TimeScope s;
+  s.kind = TimeScope::Kind::kRolling;
+  s.days = days;
+  return s;
+}
+
+TimeScope Range(int64_t start_ms, int64_t end_ms) {
+  TimeScope s;
+  s.kind = TimeScope::Kind::kRange;
+  s.start_ms = start_ms;
+  s.end_ms = end_ms;
+  return s;
+}
+
+AggregateSpec Spec(Metric metric, std::string property = "", TimeScope scope = {}) {
+  AggregateSpec s;
+  s.event_type = "Purchase";
+  s.metric = metric;
+  s.property = std::move(property);
+  s.scope = scope;
+  return s;
+}
+
+SpecState Feed(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t now_ms = kNow) {
+  SpecState state;
+  for (const Ev& e : events) {
+    if (SpecMatches(spec, e.View())) state.Add(spec, e.View(), now_ms);
+  }
+  return state;
+}
+
+Value Eval(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t now_ms = kNow) {
+  return Feed(spec, events, now_ms).Evaluate(spec, now_ms);
+}
+
+int64_t Int(const Value& v) {
+  EXPECT_TRUE(std::holds_alternative<int64_t>(v));
+  return std::holds_alternative<int64_t>(v) ? std::get<int64_t>(v) : -1;
+}
+
+double Num(const Value& v) {
+  EXPECT_TRUE(std::holds_alternative<double>(v));
+  return std::holds_alternative<double>(v) ? std::get<double>(v) : -1;
+}
+
+std::string Text(const Value& v) {
+  EXPECT_TRUE(std::holds_alternative<JsonText>(v));
+  return std::holds_alternative<JsonText>(v) ? std::get<JsonText>(v).text : "<none>";
+}
+
+bool None(const Value& v) { return std::holds_alternative<std::monostate>(v); }
+
+json::object Price(json::value price) { return json::object{{"price", std::move(price)}}; }
+
+// ---- DayOf ----------------------------------------------------------------------------------
+
+TEST(DayOf, CountsUtcDaysSinceTheEpoch) {
+  EXPECT_EQ(DayOf(0), 0);
+  EXPECT_EQ(DayOf(kJan1), 20454);
+  EXPECT_EQ(DayOf(kNow), kToday);
+}
+
+TEST(DayOf, ChangesExactlyAtUtcMidnight) {
+  EXPECT_EQ(DayOf(kJan1 - 1), 20453);  // 2025-12-31T23:59:59.999Z
+  EXPECT_EQ(DayOf(kJan1), 20454);      // 2026-01-01T00:00:00.000Z
+  EXPECT_EQ(DayOf(kJan1 + kDay - 1), 20454);
+}
+
+TEST(DayOf, FloorsNegativeTimes) {
+  EXPECT_EQ(DayOf(-1), -1);
+  EXPECT_EQ(DayOf(-kDay), -1);
+  EXPECT_EQ(DayOf(-kDay - 1), -2);
+  EXPECT_EQ(DayOf(std::numeric_limits<int64_t>::min()),
+            std::numeric_limits<int64_t>::min() / kDay - 1);
+}
+
+TEST(DayOf, CountsLeapDays) {
+  constexpr int64_t kFeb28of2028 = 1'835'308'800'000;  // 2028-02-28T00:00:00Z
+  EXPECT_EQ(DayOf(kFeb28of2028), 21242);
+  EXPECT_EQ(DayOf(kFeb28of2028 + kDay), 21243);      // Feb 29
+  EXPECT_EQ(DayOf(kFeb28of2028 + 2 * kDay), 21244);  // Mar 1
+}
+
+// ---- SpecMatches ----------------------------------------------------------------------------
+
+TEST(SpecMatches, NeedsTheEventType) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  Ev e = At(kNow);
+  EXPECT_TRUE(SpecMatches(spec, e.View()));
+  e.type = "Purchases";
+  EXPECT_FALSE(SpecMatches(spec, e.View()));
+}
+
+TEST(SpecMatches, ActiveMatchesEveryEventType) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  spec.event_type = "_active";
+  Ev e = At(kNow);
+  e.type = "Anything";
+  EXPECT_TRUE(SpecMatches(spec, e.View()));
+}
+
+TEST(SpecMatches, NeedsEveryWhereFilter) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  spec.where = {Filter{"category", FilterOp::kIs, {"books"}},
+                Filter{"price", FilterOp::kGreater, {"10"}}};
+  EXPECT_TRUE(SpecMatches(spec, At(kNow, {{"category", "books"}, {"price", "12.5"}}).View()));
+  EXPECT_FALSE(SpecMatches(spec, At(kNow, {{"category", "books"}, {"price", 9}}).View()));
+  EXPECT_FALSE(SpecMatches(spec, At(kNow, {{"category", "music"}, {"price", 12}}).View()));
+  EXPECT_FALSE(SpecMatches(spec, At(kNow, {{"price", 12}}).View()));
+}
+
+TEST(SpecMatches, ReadsTopLevelFieldsWithADollarPrefix) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  spec.where = {Filter{"$platform", FilterOp::kIs, {"iOS"}}};
+  Ev e = At(kNow, {{"platform", "Web"}});
+  e.fields = {{"platform", "iOS"}};
+  EXPECT_TRUE(SpecMatches(spec, e.View()));
+  e.fields = {{"platform", "Web"}};
+  e.props = {{"platform", "iOS"}};
+  EXPECT_FALSE(SpecMatches(spec, e.View()));
+}
+
+TEST(SpecMatches, TreatsAbsentPropertyObjectsAsMissingValues) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  spec.where = {Filter{"a", FilterOp::kNotSet, {}}, Filter{"$b", FilterOp::kIsNot, {"x"}}};
+  EventFields e{"Purchase", kNow, nullptr, nullptr};
+  EXPECT_TRUE(SpecMatches(spec, e));
+  spec.where = {Filter{"a", FilterOp::kSet, {}}};
+  EXPECT_FALSE(SpecMatches(spec, e));
+}
+
+// ---- Metrics --------------------------------------------------------------------------------
+
+TEST(Aggregate, CountCountsMatchingEvents) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  EXPECT_EQ(Int(Eval(spec, {At(kNow), At(kNow - 5), At(1000)})), 3);
+}
+
+TEST(Aggregate, CountIsZeroWithoutEvents) {
+  EXPECT_EQ(Int(SpecState().Evaluate(Spec(Metric::kCount), kNow)), 0);
+  EXPECT_EQ(Int(SpecState().Evaluate(Spec(Metric::kCount, "", Rolling(7)), kNow)), 0);
+}
+
+TEST(Aggregate, CountCountsEventsWhateverTheirProperties) {
+  AggregateSpec spec = Spec(Metric::kCount);
+  EXPECT_EQ(Int(Eval(spec, {At(kNow), At(kNow, Price(nullptr)), At(kNow, Price("x"))})), 3);
+}
+
+TEST(Aggregate, SumAddsNumericValuesIncludingNumericStrings) {
+  AggregateSpec spec = Spec(Metric::kSum, "price");
+  EXPECT_DOUBLE_EQ(Num(Eval(spec, {At(kNow, Price(10)), At(kNow, Price("12.5")),
+                                   At(kNow, Price(0.25)), At(kNow, Price(-2))})),
+                   20.75);
+}
+
+TEST(Aggregate, SumSkipsNonNumericMissingAndNullValues) {
+  AggregateSpec spec = Spec(Metric::kSum, "price");
+  EXPECT_DOUBLE_EQ(Num(Eval(spec, {At(kNow, Price(4)), At(kNow, Price("abc")),
+                                   At(kNow, Price(nullptr)), At(kNow), At(kNow, Price(true)),
+                                   At(kNow, Price(json::array{1, 2}))})),
+                   4);
+}
+
+TEST(Aggregate, SumIsZeroWithoutEvents) {
+  Value v = SpecState().Evaluate(Spec(Metric::kSum, "price"), kNow);
+  EXPECT_EQ(Num(v), 0.0);
+}
+
+TEST(Aggregate, MinMaxAndAvgReadNumericValues) {
+  std::vector<Ev> events = {At(kNow, Price(3)), At(kNow, Price("-1.5")), At(kNow, Price(10)),
+                            At(kNow, Price("n/a")), At(kNow)};
+  EXPECT_DOUBLE_EQ(Num(Eval(Spec(Metric::kMin, "price"), events)), -1.5);
+  EXPECT_DOUBLE_EQ(Num(Eval(Spec(Metric::kMax, "price"), events)), 10);
+  EXPECT_DOUBLE_EQ(Num(Eval(Spec(Metric::kAvg, "price"), events)), 11.5 / 3);
+}
+
+TEST(Aggregate, MinMaxAndAvgHaveNoValueWithoutANumericValue) {
+  std::vector<Ev> events = {At(kNow, Price("n/a")), At(kNow), At(kNow, Price(nullptr))};
+  for (Metric m : {Metric::kMin, Metric::kMax, Metric::kAvg}) {
+    EXPECT_TRUE(None(Eval(Spec(m, "price"), events)));
+    EXPECT_TRUE(None(Eval(Spec(m, "price", Rolling(3)), events)));
+    EXPECT_TRUE(SpecState().Evaluate(Spec(m, "price"), kNow).index() == 0);
+  }
+}
+
+TEST(Aggregate, MinAndMaxOfZeroAndNegativeValuesAreExact) {
+  std::vector<Ev> events = {At(kNow, Price(0)), At(kNow, Price(-3))};
+  EXPECT_EQ(Num(Eval(Spec(Metric::kMin, "price"), events)), -3);
+  EXPECT_EQ(Num(Eval(Spec(Metric::kMax, "price"), events)), 0);
+  EXPECT_EQ(Num(Eval(Spec(Metric::kMax, "price"), {At(kNow, Price(-3))})), -3);
+}
+
+TEST(Aggregate, FirstAndLastFollowEventTimeNotArrivalOrder) {
+  std::vector<Ev> events = {At(kNow - 10, Price("b")), At(kNow - 30, Price("a")),
+                            At(kNow, Price("c")), At(kNow - 20, Price("x"))};
+  EXPECT_EQ(Text(Eval(Spec(Metric::kFirst, "price"), events)), "\"a\"");
+  EXPECT_EQ(Text(Eval(Spec(Metric::kLast, "price"), events)), "\"c\"");
+}
+
+TEST(Aggregate, FirstKeepsTheEarlierAddedAndLastTakesTheLaterAddedOnTies) {
+  std::vector<Ev> events = {At(kNow, Price(1)), At(kNow, Price(2))};
+  EXPECT_EQ(Text(Eval(Spec(Metric::kFirst, "price"), events)), "1");
+  EXPECT_EQ(Text(Eval(Spec(Metric::kLast, "price"), events)), "2");
+  EXPECT_EQ(Text(Eval(Spec(Metric::kFirst, "price", Rolling(2)), events)), "1");
+  EXPECT_EQ(Text(Eval(Spec(Metric::kLast, "price", Rolling(2)), events)), "2");
+}
+
+TEST(Aggregate, FirstAndLastKeepTheValueAsJsonText) {
+  auto last = [](json::value v) {
+    return Text(Eval(Spec(Metric::kLast, "price"), {At(kNow, Price(std::move(v)))}));
+  };
+  EXPECT_EQ(last("12.5"), "\"12.5\"");
+  EXPECT_EQ(last(12.5), "12.5");
+  EXPECT_EQ(last(7), "7");
+  EXPECT_EQ(last(true), "true");
+  EXPECT_EQ(last(json::array{1, "a"}), "[1,\"a\"]");
+  EXPECT_EQ(last(json::object{{"k", "v\"q"}}), "{\"k\":\"v\\\"q\"}");
+}
+
+TEST(Aggregate, FirstAndLastSkipMissingAndNullValues) {
+  std::vector<Ev> events = {At(kNow - 30), At(kNow - 20, Price(nullptr)), At(kNow - 10, Price(5)),
+                            At(kNow - 5, Price(nullptr)), At(kNow)};
+  EXPECT_EQ(Text(Eval(Spec(Metric::kFirst, "price"), events)), "5");
+  EXPECT_EQ(Text(Eval(Spec(Metric::kLast, "price"), events)), "5");
+  EXPECT_TRUE(None(Eval(Spec(Metric::kLast, "price"), {At(kNow)})));
+  EXPECT_TRUE(None(SpecState().Evaluate(Spec(Metric::kFirst, "price"), kNow)));
+}
+
+TEST(Aggregate, ValueMetricsReadTopLevelFieldsWithADollarPrefix) {
+  Ev e = At(kNow, {{"revenue", 1}});
+  e.fields = {{"revenue", 9.5}, {"platform", "iOS"}};
+  EXPECT_DOUBLE_EQ(Num(Eval(Spec(Metric::kSum, "$revenue"), {e, e})), 19);
+  EXPECT_EQ(Text(Eval(Spec(Metric::kLast, "$platform"), {e})), "\"iOS\"");
+  EXPECT_TRUE(None(Eval(Spec(Metric::kLast, "$missing"), {e})));
+}
+
+TEST(Aggregate, DistinctCountCountsDistinctValues) {
+  AggregateSpec spec = Spec(Metric::kDistinctCount, "sku");
+  std::vector<Ev> events = {At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", "b"}}),
+                            At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", 1}}),
+                            At(kNow, {{"sku", "1"}}),  // a string is not the number
+                            At(kNow, {{"sku", json::array{"a"}}}), At(kNow, {{"sku", nullptr}}),
+                            At(kNow)};
+  EXPECT_EQ(Int(Eval(spec, events)), 5);
+}
+
+TEST(Aggregate, DistinctCountIsZeroWithoutEvents) {
+  EXPECT_EQ(Int(SpecState().Evaluate(Spec(Metric::kDistinctCount, "sku"), kNow)), 0);
+}
+
+TEST(Aggregate, DistinctCountInARollingWindowCountsValuesSeenInTheWindow) {
+  AggregateSpec spec = Spec(Metric::kDistinctCount, "sku", Rolling(7));
+  std::vector<Ev> events = {At(DaysAgo(6), {{"sku", "a"}}), At(DaysAgo(3), {{"sku", "b"}}),
+                            At(DaysAgo(1), {{"sku", "a"}}), At(DaysAgo(7), {{"sku", "c"}})};
+  SpecState s = Feed(spec, events);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 2);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 3 * kDay)), 2);  // a seen again 1 day ago
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 4 * kDay)), 1);  // b left
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 5 * kDay)), 1);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 6 * kDay)), 0);
+}
+
+TEST(Aggregate, DistinctCountSaturatesAtTheCap) {
+  AggregateSpec spec = Spec(Metric::kDistinctCount, "sku");
+  SpecState s;
+  for (size_t i = 0; i < kMaxDistinctValues + 50; ++i) {
+    Ev e = At(kNow, {{"sku", static_cast<int64_t>(i)}});
+    s.Add(spec, e.View(), kNow);
+  }
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxDistinctValues));
+}
+
+TEST(Aggregate, DistinctCountPastTheCapForgetsTheOldestValue) {
+  AggregateSpec spec = Spec(Metric::kDistinctCount, "sku", Rolling(10));
+  SpecState s;
+  for (size_t i = 0; i < kMaxDistinctValues; ++i) {
+    Ev e = At(DaysAgo(9), {{"sku", static_cast<int64_t>(i)}});
+    s.Add(spec, e.View(), kNow);
+  }
+  Ev fresh = At(kNow, {{"sku", "fresh"}});
+  s.Add(spec, fresh.View(), kNow);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxDistinctValues));
+  // The next day the old values leave the window; the fresh one was kept.
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 1);
+}
+
+TEST(Aggregate, DistinctDaysCountsDaysWithAMatchingEvent) {
+  AggregateSpec spec = Spec(Metric::kDistinctDays);
+  std::vector<Ev> events = {At(DaysAgo(0)), At(DaysAgo(0) + 1), At(DaysAgo(2)), At(DaysAgo(40)),
+                            At(kJan1 - 1), At(kJan1)};
+  EXPECT_EQ(Int(Eval(spec, events)), 5);
+  EXPECT_EQ(Int(SpecState().Evaluate(spec, kNow)), 0);
+}
+
+TEST(Aggregate, DistinctDaysInARollingWindowCountsOnlyTheWindow) {
+  AggregateSpec spec = Spec(Metric::kDistinctDays, "", Rolling(3));
+  std::vector<Ev> events = {At(DaysAgo(0)), At(DaysAgo(1)), At(DaysAgo(1)), At(DaysAgo(2)),
+                            At(DaysAgo(3))};
+  SpecState s = Feed(spec, events);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 3);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 2);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 3 * kDay)), 0);
+}
+
+TEST(Aggregate, DistinctDaysOfAllTimeKeepsTheNewestDaysPastTheCap) {
+  AggregateSpec spec = Spec(Metric::kDistinctDays);
+  SpecState s;
+  for (size_t i = 0; i < kMaxDistinctDays + 10; ++i) {
+    Ev e = At(kNow - static_cast<int64_t>(i) * kDay);
+    s.Add(spec, e.View(), kNow);
+  }
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxDistinctDays));
+  // An event on a day older than every kept one is forgotten at once.
+  Ev old = At(kNow - 5000 * kDay);
+  s.Add(spec, old.View(), kNow);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxDistinctDays));
+}
+
+// ---- Rolling windows ------------------------------------------------------------------------
+
+TEST(RollingWindow, CoversExactlyNDaysEndingToday) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(30));
+  EXPECT_EQ(Int(Eval(spec, {At(DaysAgo(29))})), 1);  // today-N+1 counts
+  EXPECT_EQ(Int(Eval(spec, {At(DaysAgo(30))})), 0);  // today-N does not
+  EXPECT_EQ(Int(Eval(spec, {At(DaysAgo(0))})), 1);
+}
+
+TEST(RollingWindow, StartsAtUtcMidnight) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(1));
+  const int64_t midnight = kJan1 + 9 * kDay;  // 2026-01-10T00:00:00.000Z
+  EXPECT_EQ(Int(Eval(spec, {At(midnight)})), 1);
+  EXPECT_EQ(Int(Eval(spec, {At(midnight - 1)})), 0);  // 2026-01-09T23:59:59.999Z
+  // A read at the last millisecond of the day still sees the whole day.
+  EXPECT_EQ(Int(Eval(spec, {At(midnight)}, midnight + kDay - 1)), 1);
+  EXPECT_EQ(Int(Eval(spec, {At(midnight)}, midnight + kDay)), 0);
+}
+
+TEST(RollingWindow, SpansALeapDay) {
+  constexpr int64_t kFeb28of2028 = 1'835'308'800'000;
+  constexpr int64_t kFeb29 = kFeb28of2028 + kDay;
+  constexpr int64_t kMar1 = kFeb29 + kDay;
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(2));
+  std::vector<Ev> events = {At(kFeb28of2028 + 1000), At(kFeb29 + kDay - 1), At(kMar1)};
+  EXPECT_EQ(Int(Eval(spec, events, kMar1 + 5)), 2);  // Feb 29 and Mar 1
+  EXPECT_EQ(Int(Eval(spec, events, kFeb29)), 2);     // Feb 28 and Feb 29
+  EXPECT_EQ(Int(Eval(Spec(Metric::kCount, "", Rolling(1)), events, kFeb29 + 1)), 1);
+}
+
+TEST(RollingWindow, UsersDropOutAsTimeMovesWithoutNewEvents) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(30));
+  SpecState s = Feed(spec, {At(DaysAgo(29)), At(DaysAgo(10))});
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 2);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 1);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 19 * kDay)), 1);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 20 * kDay)), 0);
+}
+
+TEST(RollingWindow, EveryMetricDropsOutWithItsDays) {
+  std::vector<Ev> events = {At(DaysAgo(4), {{"price", 10}, {"sku", "a"}}),
+                            At(DaysAgo(1), {{"price", 2}, {"sku", "b"}})};
+  auto at = [&](Metric m, const char* prop, int64_t now) {
+    AggregateSpec spec = Spec(m, prop, Rolling(5));
+    return Feed(spec, events).Evaluate(spec, now);
+  };
+  const int64_t later = kNow + kDay;  // the day-4 event has left
+  EXPECT_EQ(Num(at(Metric::kSum, "price", kNow)), 12);
+  EXPECT_EQ(Num(at(Metric::kSum, "price", later)), 2);
+  EXPECT_EQ(Num(at(Metric::kMax, "price", kNow)), 10);
+  EXPECT_EQ(Num(at(Metric::kMax, "price", later)), 2);
+  EXPECT_EQ(Num(at(Metric::kMin, "price", kNow)), 2);
+  EXPECT_EQ(Num(at(Metric::kAvg, "price", kNow)), 6);
+  EXPECT_EQ(Num(at(Metric::kAvg, "price", later)), 2);
+  EXPECT_EQ(Text(at(Metric::kFirst, "sku", kNow)), "\"a\"");
+  EXPECT_EQ(Text(at(Metric::kFirst, "sku", later)), "\"b\"");
+  EXPECT_EQ(Text(at(Metric::kLast, "sku", later)), "\"b\"");
+  EXPECT_TRUE(None(at(Metric::kLast, "sku", later + 4 * kDay)));
+  EXPECT_TRUE(None(at(Metric::kMin, "price", later + 4 * kDay)));
+  EXPECT_EQ(Num(at(Metric::kSum, "price", later + 4 * kDay)), 0);
+}
+
+TEST(RollingWindow, IgnoresLateEventsOlderThanTheWindow) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(7));
+  SpecState s = Feed(spec, {At(DaysAgo(7)), At(DaysAgo(100))});
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 0);
+}
+
+TEST(RollingWindow, CountsLateEventsInTheirOwnDay) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(7));
+  SpecState s = Feed(spec, {At(kNow), At(DaysAgo(6))});  // the second arrives late
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 2);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 1);  // the late one drops out first
+}
+
+TEST(RollingWindow, KeepsAnEventOfTomorrowForTomorrow) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(7));
+  SpecState s = Feed(spec, {At(kNow + kDay)});
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 0);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 1);
+}
+
+TEST(RollingWindow, IgnoresEventsMoreThanADayAhead) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(7));
+  SpecState s = Feed(spec, {At(kNow + 2 * kDay), At(kNow + 400 * kDay)});
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 2 * kDay)), 0);
+}
+
+TEST(RollingWindow, DropsBucketsThatLeftTheWindowOnAdd) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(2));
+  SpecState s = Feed(spec, {At(kNow)});
+  Ev later = At(kNow + 5 * kDay);
+  s.Add(spec, later.View(), kNow + 5 * kDay);
+  EXPECT_EQ(s, Feed(spec, {later}, kNow + 5 * kDay));
+}
+
+TEST(Aggregate, OutOfOrderEventsGiveTheSameStateAsOrderedOnes) {
+  std::vector<Ev> events;
+  for (int i = 0; i < 40; ++i) {
+    events.push_back(At(kNow - (i * 7919 % 20) * kDay / 2 - i,
+                        {{"price", i % 7}, {"sku", i % 5}, {"cat", i % 2 == 0 ? "x" : "y"}}));
+  }
+  std::vector<Ev> shuffled = events;
+  std::mt19937 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  std::sort(events.begin(), events.end(),
+            [](const Ev& a, const Ev& b) { return a.time_ms < b.time_ms; });
+  for (Metric m : {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg,
+                   Metric::kDistinctCount, Metric::kDistinctDays}) {
+    for (TimeScope scope : {TimeScope{}, Rolling(5)}) {
+      AggregateSpec spec = Spec(m, m == Metric::kDistinctCount ? "sku" : "price", scope);
+      EXPECT_EQ(Feed(spec, events), Feed(spec, shuffled)) << static_cast<int>(m);
+    }
+  }
+  // first/last differ only in which of two equal-time events wins, and no times tie here.
+  for (Metric m : {Metric::kFirst, Metric::kLast}) {
+    AggregateSpec spec = Spec(m, "cat");
+    EXPECT_EQ(Feed(spec, events).Evaluate(spec, kNow), Feed(spec, shuffled).Evaluate(spec, kNow));
+  }
+}
+
+// ---- Absolute ranges ------------------------------------------------------------------------
+
+TEST(RangeScope, TakesOnlyEventsInsideTheInclusiveRange) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Range(kJan1, kJan1 + kDay));
+  std::vector<Ev> events = {At(kJan1 - 1), At(kJan1), At(kJan1 + kDay), At(kJan1 + kDay + 1)};
+  EXPECT_EQ(Int(Eval(spec, events)), 2);
+}
+
+TEST(RangeScope, DoesNotDependOnNow) {
+  AggregateSpec spec = Spec(Metric::kSum, "price", Range(kJan1, kJan1 + 10 * kDay));
+  SpecState s = Feed(spec, {At(kJan1 + 5, Price(3)), At(kJan1 + 9 * kDay, Price(4))});
+  EXPECT_EQ(Num(s.Evaluate(spec, kNow)), 7);
+  EXPECT_EQ(Num(s.Evaluate(spec, kNow + 1000 * kDay)), 7);
+}
+
+TEST(RangeScope, SinceAStartHasNoEnd) {
+  TimeScope since;
+  since.kind = TimeScope::Kind::kRange;
+  since.start_ms = kJan1;
+  AggregateSpec spec = Spec(Metric::kCount, "", since);
+  EXPECT_EQ(Int(Eval(spec, {At(kJan1 - 1), At(kJan1), At(kNow + 1000 * kDay)})), 2);
+}
+
+// ---- Merge, encoding ------------------------------------------------------------------------
+
+std::vector<AggregateSpec> EverySpec() {
+  std::vector<AggregateSpec> specs;
+  for (TimeScope scope : {TimeScope{}, Rolling(5), Range(kNow - 3 * kDay, kNow)}) {
+    specs.push_back(Spec(Metric::kCount, "", scope));
+    specs.push_back(Spec(Metric::kSum, "price", scope));
+    specs.push_back(Spec(Metric::kMin, "price", scope));
+    specs.push_back(Spec(Metric::kMax, "price", scope));
+    specs.push_back(Spec(Metric::kAvg, "price", scope));
+    specs.push_back(Spec(Metric::kFirst, "sku", scope));
+    specs.push_back(Spec(Metric::kLast, "sku", scope));
+    specs.push_back(Spec(Metric::kDistinctCount, "sku", scope));
+    specs.push_back(Spec(Metric::kDistinctDays, "", scope));
+  }
+  return specs;
+}
+
+std::vector<Ev> SomeEvents() {
+  std::vector<Ev> events;
+  for (int i = 0; i < 30; ++i) {
+    json::object props{{"price", (i * 37) % 11 - 3}, {"sku", "s" + std::to_string(i % 6)}};
+    if (i % 4 == 0) props.erase("price");
+    events.push_back(At(kNow - (i % 9) * kDay + i * 1000 - 8 * 3'600'000, std::move(props)));
+  }
+  return events;
+}
+
+TEST(Merge, EqualsAddingEveryEventToOneState) {
+  std::vector<Ev> events = SomeEvents();
+  for (const AggregateSpec& spec : EverySpec()) {
+    std::vector<Ev> mine;
+    std::vector<Ev> theirs;
+    for (size_t i = 0; i < events.size(); ++i) (i < events.size() / 2 ? mine : theirs).push_back(events[i]);
+    SpecState merged = Feed(spec, mine);
+    merged.Merge(spec, Feed(spec, theirs), kNow);
+    SpecState all = Feed(spec, events);
+    EXPECT_EQ(merged, all) << spec.Canonical();
+    EXPECT_EQ(merged.Evaluate(spec, kNow), all.Evaluate(spec, kNow)) << spec.Canonical();
+  }
+}
+
+TEST(Merge, DropsBucketsThatLeftTheWindow) {
+  AggregateSpec spec = Spec(Metric::kCount, "", Rolling(3));
+  SpecState old = Feed(spec, {At(kNow)});
+  SpecState s;
+  s.Merge(spec, old, kNow + 5 * kDay);
+  EXPECT_TRUE(s.empty());
+}
+
+TEST(Merge, OfAnEmptyStateChangesNothing) {
+  for (const AggregateSpec& spec : EverySpec()) {
+    SpecState s = Feed(spec, SomeEvents());
+    SpecState before = s;
+    s.Merge(spec, SpecState(), kNow);
+    EXPECT_EQ(s, before) << spec.Canonical();
+  }
+}
+
+TEST(Merge, KeepsTheCapOnDistinctValues) {
+  AggregateSpec spec = Spec(Metric::kDistinctCount, "sku");
+  SpecState a;
+  SpecState b;
+  for (size_t i = 0; i < kMaxDistinctValues; ++i) {
+    Ev ea = At(kNow - kDay, {{"sku", "a" + std::to_string(i)}});
+    Ev eb = At(kNow, {{"sku", "b" + std::to_string(i)}});
+    a.Add(spec, ea.View(), kNow);
+    b.Add(spec, eb.View(), kNow);
+  }
+  a.Merge(spec, b, kNow);
+  EXPECT_EQ(Int(a.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxDistinctValues));
+  EXPECT_EQ(a, b);  // the newer values were kept
+}
+
+TEST(Encoding, RoundTripsEveryMetricAndScope) {
+  for (const AggregateSpec& spec : EverySpec()) {
+    SpecState s = Feed(spec, SomeEvents());
+    EXPECT_FALSE(s.empty()) << spec.Canonical();
+    std::string bytes;
+    s.EncodeTo(&bytes);
+    SpecState back;
+    ASSERT_TRUE(SpecState::Decode(bytes, &back).ok()) << spec.Canonical();
+    EXPECT_EQ(back, s) << spec.Canonical();
+    EXPECT_EQ(back.Evaluate(spec, kNow), s.Evaluate(spec, kNow));
+  }
+}
+
+TEST(Encoding, RoundTripsAnEmptyState) {
+  std::string bytes;
+  SpecState().EncodeTo(&bytes);
+  EXPECT_EQ(bytes.size(), 1u);
+  SpecState back;
+  ASSERT_TRUE(SpecState::Decode(bytes, &back).ok());
+  EXPECT_TRUE(back.empty());
+}
+
+TEST(Encoding, KeepsAStateSmall) {
+  AggregateSpec count = Spec(Metric::kCount, "", Rolling(30));
+  SpecState s = Feed(count, {At(kNow), At(kNow), At(DaysAgo(3))});
+  std::string bytes;
+  s.EncodeTo(&bytes);
+  // flags, n, day, bucket(flags, count), delta, bucket(flags, count)
+  EXPECT_LE(bytes.size(), 10u);
+  AggregateSpec sum = Spec(Metric::kSum, "price");
+  bytes.clear();
+  Feed(sum, {At(kNow, Price(3))}).EncodeTo(&bytes);
+  EXPECT_EQ(bytes.size(), 1u + 1u + 8u);  // flags, accumulator flags, the sum
+}
+
+TEST(Encoding, RoundTripsExtremeValues) {
+  AggregateSpec spec = Spec(Metric::kLast, "sku");
+  std::vector<Ev> events = {At(std::numeric_limits<int64_t>::min(), {{"sku", "lo"}}),
+                            At(std::numeric_limits<int64_t>::max(), {{"sku", "hi"}})};
+  for (TimeScope scope : {TimeScope{}, Rolling(365)}) {
+    spec.scope = scope;
+    SpecState s = Feed(spec, events, std::numeric_limits<int64_t>::max());
+    std::string bytes;
+    s.EncodeTo(&bytes);
+    SpecState back;
+    ASSERT_TRUE(SpecState::Decode(bytes, &back).ok());
+    EXPECT_EQ(back, s);
+  }
+  AggregateSpec days = Spec(Metric::kDistinctDays);
+  SpecState s = Feed(days, events);
+  std::string bytes;
+  s.EncodeTo(&bytes);
+  SpecState back;
+  ASSERT_TRUE(SpecState::Decode(bytes, &back).ok());
+  EXPECT_EQ(back, s);
+  EXPECT_EQ(Int(back.Evaluate(days, kNow)), 2);
+}
+
+UserAggregates SomeUser() {
+  UserAggregates user;
+  uint64_t id = 1;
+  for (const AggregateSpec& spec : EverySpec()) {
+    user.states[id] = Feed(spec, SomeEvents());
+    id = id * 3 + 1;
+  }
+  user.states[std::numeric_limits<uint64_t>::max()] = SpecState();
+  return user;
+}
+
+TEST(UserAggregatesEncoding, RoundTrips) {
+  UserAggregates user = SomeUser();
+  std::string bytes = user.Encode();
+  UserAggregates back;
+  ASSERT_TRUE(UserAggregates::Decode(bytes, &back).ok());
+  EXPECT_EQ(back, user);
+  ASSERT_TRUE(UserAggregates::Decode(UserAggregates().Encode(), &back).ok());
+  EXPECT_TRUE(back.states.empty());
+}
+
+TEST(UserAggregatesEncoding, StartsWithAFormatVersion) {
+  std::string bytes = SomeUser().Encode();
+  EXPECT_EQ(bytes[0], 1);
+  bytes[0] = 2;
+  UserAggregates back;
+  EXPECT_EQ(UserAggregates::Decode(bytes, &back).code(), ErrorCode::kCorruption);
+}
+
+TEST(UserAggregatesEncoding, RefusesEveryTruncation) {
+  std::string bytes = SomeUser().Encode();
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    UserAggregates back;
+    Status s = UserAggregates::Decode(std::string_view(bytes).substr(0, n), &back);
+    EXPECT_EQ(s.code(), ErrorCode::kCorruption) << n;
+  }
+}
+
+TEST(UserAggregatesEncoding, RefusesTrailingBytes) {
+  std::string bytes = SomeUser().Encode() + "x";
+  UserAggregates back;
+  EXPECT_EQ(UserAggregates::Decode(bytes, &back).code(), ErrorCode::kCorruption);
+}
+
+TEST(SpecStateEncoding, RefusesEveryTruncation) {
+  for (const AggregateSpec& spec : EverySpec()) {
+    std::string bytes;
+    Feed(spec, SomeEvents()).EncodeTo(&bytes);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      SpecState back;
+      EXPECT_EQ(SpecState::Decode(std::string_view(bytes).substr(0, n), &back).code(),
+                ErrorCode::kCorruption)
+          << spec.Canonical() << " " << n;
+    }
+  }
+}
+
+TEST(SpecStateEncoding, SurvivesRandomBytesAndBitFlips) {
+  std::mt19937_64 rng(42);
+  std::string valid = SomeUser().Encode();
+  int decoded = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes;
+    if (round % 2 == 0) {
+      bytes.resize(rng() % 64);
+      for (char& c : bytes) c = static_cast<char>(rng());
+      if (round % 4 == 0 && !bytes.empty()) bytes[0] = 1;  // get past the version byte
+    } else {
+      bytes = valid;
+      for (int flips = 0; flips < 3; ++flips) {
+        bytes[rng() % bytes.size()] ^= static_cast<char>(1 << (rng() % 8));
+      }
+    }
+    UserAggregates back;
+    Status s = UserAggregates::Decode(bytes, &back);
+    if (s.ok()) {
+      ++decoded;
+      for (const auto& [id, state] : back.states) {
+        for (const AggregateSpec& spec : EverySpec()) (void)state.Evaluate(spec, kNow);
+      }
+    } else {
+      EXPECT_EQ(s.code(), ErrorCode::kCorruption);
+    }
+    SpecState state;
+    Status t = SpecState::Decode(bytes, &state);
+    if (!t.ok()) {
+      EXPECT_EQ(t.code(), ErrorCode::kCorruption);
+    }
+  }
+  EXPECT_LT(decoded, 20000);
+}
+
+TEST(SpecStateEncoding, RefusesDistinctValuesOutOfOrderAndTooMany) {
+  // flags=distinct, n=2, hash 2 then hash 1
+  std::string bytes("\x04\x02", 2);
+  for (uint64_t hash : {2, 1}) {
+    for (int i = 7; i >= 0; --i) bytes.push_back(static_cast<char>((hash >> (i * 8)) & 0xff));
+    bytes.push_back(0);
+  }
+  SpecState back;
+  EXPECT_EQ(SpecState::Decode(bytes, &back).code(), ErrorCode::kCorruption);
+  std::string too_many("\x04\xe9\x07", 3);  // n = 1001
+  EXPECT_EQ(SpecState::Decode(too_many, &back).code(), ErrorCode::kCorruption);
+}
+
+TEST(SpecStateEncoding, RefusesUnknownFlags) {
+  SpecState back;
+  EXPECT_EQ(SpecState::Decode(std::string("\x08", 1), &back).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(SpecState::Decode(std::string("\x01\x80", 2), &back).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(SpecState::Decode(std::string("\x01\x20\x00\x00", 4), &back).code(),
+            ErrorCode::kCorruption);  // a first value that is empty
+}
+
+TEST(SpecState, IsEmptyUntilSomethingCounts) {
+  AggregateSpec spec = Spec(Metric::kSum, "price");
+  SpecState s;
+  EXPECT_TRUE(s.empty());
+  Ev none = At(kNow, Price("x"));
+  s.Add(spec, none.View(), kNow);
+  EXPECT_TRUE(s.empty());
+  Ev one = At(kNow, Price(1));
+  s.Add(spec, one.View(), kNow);
+  EXPECT_FALSE(s.empty());
+}
+
+}  // namespace
+}  // namespace profiled::compute
