@@ -40,12 +40,23 @@ std::string_view ApiKeyFromHeader(std::string_view header) {
 }  // namespace
 
 Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor,
-                     Metrics& metrics, const Clock& clock)
-    : store_(store), ingestor_(ingestor), metrics_(metrics), clock_(clock) {
+                     Metrics& metrics, const Clock& clock, ingest::DefinitionRegistry* registry)
+    : store_(store),
+      ingestor_(ingestor),
+      metrics_(metrics),
+      clock_(clock),
+      admin_token_(config.admin_token),
+      registry_(registry) {
   for (const auto& p : config.projects) {
     by_api_key_[p.api_key] = &p;
     by_secret_key_[p.secret_key] = &p;
+    by_id_[p.id] = &p;
   }
+}
+
+const ProjectConfig* Endpoints::ProjectById(std::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
 }
 
 const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {

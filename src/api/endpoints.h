@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "ingest/definitions.h"
 #include "ingest/ingestor.h"
 #include "store/store.h"
 
@@ -20,6 +21,7 @@ namespace profiled::api {
 
 struct HttpRequest {
   std::string_view method;         // "GET", "POST", ...
+  std::string_view path;           // without the query
   std::string_view query;          // after '?', undecoded
   std::string_view authorization;  // Authorization header
   std::string_view content_type;   // Content-Type header
@@ -45,9 +47,10 @@ class Endpoints {
  public:
   using Respond = std::function<void(HttpResponse)>;
 
-  // Borrows everything; all must outlive this object.
+  // Borrows everything; all must outlive this object. Without a registry the admin and
+  // cohort endpoints answer 404.
   Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor, Metrics& metrics,
-            const Clock& clock);
+            const Clock& clock, ingest::DefinitionRegistry* registry = nullptr);
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
@@ -59,6 +62,14 @@ class Endpoints {
   // GET or POST /identify.
   void Identify(const HttpRequest& request, const Respond& respond);
 
+  // /admin/v1/projects/{project}/{kind}[/{id}] (docs/API.md, "Definitions"): PUT, GET,
+  // DELETE of one definition, GET of a kind's list. `respond` runs exactly once, possibly on
+  // the ingest writer thread.
+  void Admin(const HttpRequest& request, const Respond& respond);
+  // Amplitude's cohort API: /api/3/cohorts (list), /api/3/cohorts/upload,
+  // /api/3/cohorts/membership, /api/5/cohorts/request/... (member download).
+  void Cohorts(const HttpRequest& request, const Respond& respond);
+
   // GET /healthz: 200 "ok" while the store can take writes, else 503 with a short reason
   // (the detail goes to the log). May block while the store tries to recover.
   HttpResponse Health() const;
@@ -67,6 +78,7 @@ class Endpoints {
 
  private:
   const ProjectConfig* ProjectByApiKey(std::string_view key) const;
+  const ProjectConfig* ProjectById(std::string_view id) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
 
@@ -77,7 +89,14 @@ class Endpoints {
   using KeyMap = std::unordered_map<std::string, const ProjectConfig*, StringHash, std::equal_to<>>;
   KeyMap by_api_key_;
   KeyMap by_secret_key_;
+  KeyMap by_id_;
+  std::string admin_token_;
+  ingest::DefinitionRegistry* registry_;
 };
+
+// Rebuilds a stored definition from its source JSON (the registry's DefinitionParser).
+Status ParseStoredDefinition(ingest::DefinitionKind kind, std::string_view id,
+                             std::string_view source, ingest::Definition* out);
 
 namespace internal {
 // Per-thread read buffers above this capacity are released after the read, so one huge

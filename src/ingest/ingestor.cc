@@ -38,11 +38,12 @@ IngestorOptions IngestorOptionsFromConfig(const Config& config) {
 }
 
 Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& clock,
-                   Metrics* metrics)
+                   Metrics* metrics, DefinitionRegistry* registry)
     : store_(store),
       options_(std::move(options)),
       clock_(clock),
       metrics_(metrics),
+      registry_(registry),
       working_(store),
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock) {}
 
@@ -86,24 +87,77 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
   done(std::move(r));
 }
 
+void Ingestor::SubmitControl(std::function<Status()> control, StatusCallback done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      Pending p;
+      p.control = std::move(control);
+      p.control_done = std::move(done);
+      queue_.push_back(std::move(p));
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(Status::Unavailable("server is shutting down"));
+}
+
+void Ingestor::PutDefinition(std::string project, Definition definition, StatusCallback done) {
+  SubmitControl(
+      [this, project = std::move(project), d = std::move(definition)]() mutable {
+        uint64_t next_seq = 0;
+        PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
+        return registry_->Put(project, std::move(d), next_seq);
+      },
+      std::move(done));
+}
+
+void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::string id,
+                                StatusCallback done) {
+  SubmitControl(
+      [this, project = std::move(project), kind, id = std::move(id)] {
+        return registry_->Delete(project, kind, id);
+      },
+      std::move(done));
+}
+
 void Ingestor::Run() {
   std::vector<Pending> group;
+  bool backfilling = registry_ != nullptr && registry_->NextBackfill().has_value();
   for (;;) {
+    Pending control;
+    bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !queue_.empty() || stopping_; });
+      // While a backfill is pending, the writer runs a chunk of it whenever the queue is
+      // empty, so ingestion goes on at full speed and the backfill takes the idle time.
+      cv_.wait_for(lock, backfilling ? std::chrono::seconds(0) : std::chrono::seconds(10),
+                   [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty() && stopping_) break;
+      stopping = stopping_;
       size_t events = 0;
-      while (!queue_.empty() && (group.empty() || events < options_.max_group_events)) {
+      while (!queue_.empty() && !queue_.front().control &&
+             (group.empty() || events < options_.max_group_events)) {
         events += queue_.front().batch.events.size();
         queued_events_ -= queue_.front().batch.events.size();
         queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      if (group.empty() && !queue_.empty()) {
+        control = std::move(queue_.front());
+        queue_.pop_front();
+      }
     }
     if (!group.empty()) ProcessGroup(group);
     group.clear();
+    if (control.control) {
+      Status s = control.control();
+      control.control_done(std::move(s));
+      backfilling = true;
+    }
+    // A backfill cut short by a stop resumes from its durable cursor at the next start.
+    if (backfilling && !stopping) backfilling = BackfillStep();
     int64_t now = clock_.NowMs();
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
       last_retention_ms_ = now;

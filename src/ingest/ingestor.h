@@ -29,6 +29,7 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "ingest/definitions.h"
 #include "ingest/event.h"
 #include "ingest/throttle.h"
 #include "ingest/working_set.h"
@@ -84,8 +85,10 @@ class Ingestor {
  public:
   using Callback = std::function<void(IngestResult)>;
 
-  // Borrows store, clock and metrics (metrics may be null); all must outlive this.
-  Ingestor(store::Store& store, IngestorOptions options, const Clock& clock, Metrics* metrics);
+  // Borrows store, clock, metrics and registry (metrics and registry may be null: no
+  // computed properties or cohorts); all must outlive this.
+  Ingestor(store::Store& store, IngestorOptions options, const Clock& clock, Metrics* metrics,
+           DefinitionRegistry* registry = nullptr);
   ~Ingestor();
   Ingestor(const Ingestor&) = delete;
   Ingestor& operator=(const Ingestor&) = delete;
@@ -99,6 +102,15 @@ class Ingestor {
   // Unavailable after Stop or when the queue is full (then with retry_after_seconds set).
   void Submit(IngestBatch batch, Callback done);
 
+  // Creates or replaces a definition, or deletes one, on the writer thread once every
+  // batch queued before it is committed (so a new aggregate's backfill covers exactly the
+  // events logged before it). `done` gets the registry's Status, or Unavailable after Stop;
+  // it runs on the writer thread (or inline after Stop). REQUIRES: a registry was given.
+  using StatusCallback = std::function<void(Status)>;
+  void PutDefinition(std::string project, Definition definition, StatusCallback done);
+  void DeleteDefinition(std::string project, DefinitionKind kind, std::string id,
+                        StatusCallback done);
+
   // Deletes logged events whose ingest time is older than the retention. The writer
   // calls it hourly; public for tests.
   Status EnforceRetention();
@@ -108,7 +120,13 @@ class Ingestor {
     IngestBatch batch;
     Callback done;
     size_t bytes = 0;  // counted against max_queued_bytes while queued
+    // A change of definitions instead of a batch: runs alone, after the batches before it.
+    std::function<Status()> control;
+    StatusCallback control_done;
   };
+  void SubmitControl(std::function<Status()> control, StatusCallback done);
+  // Runs one chunk of a pending backfill; returns whether more work is pending.
+  bool BackfillStep();
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
   // Applies every batch of `group` whose result is still OK (not throttled) into
@@ -122,6 +140,7 @@ class Ingestor {
   const IngestorOptions options_;
   const Clock& clock_;
   Metrics* metrics_;
+  DefinitionRegistry* registry_;
   WorkingSet working_;  // writer thread only
   Throttle throttle_;   // writer thread only
   int64_t last_retention_ms_ = 0;

@@ -305,6 +305,7 @@ class HttpServer::Impl {
 
     api::HttpRequest req;
     req.method = method;
+    req.path = path;
     req.query = query;
     req.authorization = request[http::field::authorization];
     req.content_type = request[http::field::content_type];
@@ -336,7 +337,9 @@ class HttpServer::Impl {
     switch (route) {
       case Route::kHttpApi:
       case Route::kBatch:
-      case Route::kIdentify: response = co_await Ingest(session, route, req); break;
+      case Route::kIdentify:
+      case Route::kAdmin:
+      case Route::kCohorts: response = co_await Ingest(session, route, req); break;
       case Route::kProfile: response = endpoints_.Profile(req); break;
       case Route::kHealth: response = endpoints_.Health(); break;
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
@@ -361,7 +364,8 @@ class HttpServer::Impl {
     co_return keep_alive;
   }
 
-  // Submits to the ingest pipeline and resumes this connection's coroutine, on its own
+  // Calls an endpoint that answers asynchronously (ingestion, definitions, cohorts: their
+  // writes go through the ingest writer) and resumes this connection's coroutine, on its own
   // thread, once the batch is durable or refused.
   awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
     auto executor = session.socket.get_executor();
@@ -371,10 +375,11 @@ class HttpServer::Impl {
           api::Endpoints::Respond respond = [shared, executor](api::HttpResponse r) {
             asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
           };
-          if (route == Route::kIdentify) {
-            endpoints_.Identify(req, respond);
-          } else {
-            endpoints_.TrackEvents(req, respond);
+          switch (route) {
+            case Route::kIdentify: endpoints_.Identify(req, respond); break;
+            case Route::kAdmin: endpoints_.Admin(req, respond); break;
+            case Route::kCohorts: endpoints_.Cohorts(req, respond); break;
+            default: endpoints_.TrackEvents(req, respond); break;
           }
         },
         use_awaitable);

@@ -17,6 +17,12 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/identify") return pick(get || post, Route::kIdentify);
   if (path == "/healthz") return pick(get, Route::kHealth);
   if (path == "/metrics") return pick(get, Route::kMetrics);
+  // Each admin and cohort endpoint checks its own methods (they differ per resource).
+  if (path.starts_with("/admin/v1/")) return Route::kAdmin;
+  if (path == "/api/3/cohorts" || path.starts_with("/api/3/cohorts/") ||
+      path.starts_with("/api/5/cohorts/")) {
+    return Route::kCohorts;
+  }
   for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/"}) {
     if (path.starts_with(prefix)) return Route::kInvalidPath;
   }
@@ -30,7 +36,10 @@ size_t BodyLimit(Route route) {
     // large: accept the largest ingestion body before answering 400.
     case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
-    case Route::kIdentify: return kMiB;
+    case Route::kIdentify:
+    case Route::kAdmin: return kMiB;
+    // A static cohort upload carries up to 100,000 ids, as Amplitude's does.
+    case Route::kCohorts: return 32 * kMiB;
     default: return size_t{64} * 1024;  // no other route reads a body
   }
 }
@@ -43,6 +52,8 @@ const char* RouteName(Route route) {
     case Route::kProfile: return "/v1/userprofile";
     case Route::kHealth: return "/healthz";
     case Route::kMetrics: return "/metrics";
+    case Route::kAdmin: return "/admin/v1";
+    case Route::kCohorts: return "/api/cohorts";
     case Route::kPreflight: return "OPTIONS";
     case Route::kMethodNotAllowed: return "method_not_allowed";
     case Route::kInvalidPath: return "invalid_path";

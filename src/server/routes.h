@@ -15,6 +15,8 @@ enum class Route {
   kProfile,           // GET /v1/userprofile
   kHealth,            // GET /healthz
   kMetrics,           // GET /metrics
+  kAdmin,             // /admin/v1/... (definitions; Bearer admin_token)
+  kCohorts,           // /api/3/cohorts... and /api/5/cohorts/... (Amplitude's cohort API)
   kPreflight,         // OPTIONS on any path (CORS)
   kMethodNotAllowed,  // a known path with the wrong method
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)

@@ -70,4 +70,30 @@ std::string NextAmplitudeIdKey(std::string_view project) {
 std::string EventSeqKey() { return std::string("\0event_seq", 10); }
 std::string SchemaVersionKey() { return std::string("\0schema_version", 15); }
 
+std::string DefinitionKey(std::string_view project, char kind, std::string_view id) {
+  std::string k = DefinitionKeyPrefix(project);
+  k.push_back(kind);
+  k.append(id);
+  return k;
+}
+
+std::string DefinitionKeyPrefix(std::string_view project) { return WithPrefix(project, 'D'); }
+
+std::string SpecKey(std::string_view project, uint64_t spec_id) {
+  std::string k = SpecKeyPrefix(project);
+  PutFixed64BE(&k, spec_id);
+  return k;
+}
+
+std::string SpecKeyPrefix(std::string_view project) { return WithPrefix(project, 'S'); }
+
+std::string NextSpecIdKey(std::string_view project) { return WithPrefix(project, 'N'); }
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
 }  // namespace profiled::store

@@ -35,4 +35,15 @@ std::string NextAmplitudeIdKey(std::string_view project);
 std::string EventSeqKey();
 std::string SchemaVersionKey();
 
+// kMeta, definitions (ingest/definitions.h): `kind` is the DefinitionKind character.
+std::string DefinitionKey(std::string_view project, char kind, std::string_view id);
+std::string DefinitionKeyPrefix(std::string_view project);  // every definition of `project`
+std::string SpecKey(std::string_view project, uint64_t spec_id);
+std::string SpecKeyPrefix(std::string_view project);  // every spec record of `project`
+std::string NextSpecIdKey(std::string_view project);
+
+// The first key after every key that starts with `prefix` (for Scan end bounds).
+// REQUIRES: prefix holds a byte other than 0xff.
+std::string PrefixEnd(std::string_view prefix);
+
 }  // namespace profiled::store

@@ -87,4 +87,24 @@ Status DecodeDedup(std::string_view in, int64_t* first_seen_ms) {
   return Status::Ok();
 }
 
+std::string EncodeStaticCohorts(const std::vector<std::string>& ids) {
+  std::string out;
+  PutVarint64(&out, ids.size());
+  for (const auto& id : ids) PutLengthPrefixed(&out, id);
+  return out;
+}
+
+Status DecodeStaticCohorts(std::string_view in, std::vector<std::string>* ids) {
+  uint64_t n = 0;
+  ids->clear();
+  if (!GetVarint64(&in, &n) || n > in.size()) return Bad("static cohorts");
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view id;
+    if (!GetLengthPrefixed(&in, &id)) return Bad("static cohorts");
+    ids->emplace_back(id);
+  }
+  if (!in.empty()) return Bad("static cohorts");
+  return Status::Ok();
+}
+
 }  // namespace profiled::store

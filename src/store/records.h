@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -52,5 +53,10 @@ Status DecodeEvent(std::string_view bytes, EventRecord* record);
 // A dedup entry: when the insert_id was first accepted.
 std::string EncodeDedup(int64_t first_seen_ms);
 Status DecodeDedup(std::string_view bytes, int64_t* first_seen_ms);
+
+// A user's static cohort memberships (the per-user record tagged 's'): the ids of the static
+// cohorts the user is in, sorted. Decode: Corruption on bad bytes.
+std::string EncodeStaticCohorts(const std::vector<std::string>& ids);
+Status DecodeStaticCohorts(std::string_view bytes, std::vector<std::string>* ids);
 
 }  // namespace profiled::store

@@ -1,0 +1,73 @@
+// CohortDownloads: the asynchronous member download of Amplitude's cohort API
+// (/api/5/cohorts/request/{id} -> request-status -> file), run on one worker thread.
+//
+// A request queues a job that lists the cohort's members (ProfileReader::ForEachMember, a
+// scan of the project's users) into a CSV held in memory. Finished files are kept for an
+// hour, at most kKeptFiles of them (the oldest go first); they do not survive a restart,
+// and a client whose file is gone asks again. Thread-safe; Stop (or the destructor) ends the
+// worker, and must run before the store closes.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "read/profile_reader.h"
+
+namespace profiled::api {
+
+class CohortDownloads {
+ public:
+  static constexpr size_t kMaxQueued = 4;  // Amplitude allows 4 parallel requests per app
+  static constexpr size_t kKeptFiles = 16;
+
+  CohortDownloads(const read::ProfileReader& reader, const Clock& clock);
+  ~CohortDownloads();
+  CohortDownloads(const CohortDownloads&) = delete;
+  CohortDownloads& operator=(const CohortDownloads&) = delete;
+
+  void Stop();
+
+  // Queues a download of served cohort `cohort_id`; *request_id names it. Throttled when
+  // kMaxQueued are waiting; Unavailable after Stop.
+  Status Request(const std::string& project, const std::string& cohort_id,
+                 std::string* request_id);
+
+  enum class State { kUnknown, kRunning, kDone, kFailed };
+  // The state of a request of `project` (kUnknown for another project's, or an expired one).
+  State Find(std::string_view project, std::string_view request_id, std::string* cohort_id) const;
+  // The CSV (header amplitude_id,user_id) of a finished request. False if not done.
+  bool File(std::string_view project, std::string_view request_id, std::string* csv) const;
+
+ private:
+  struct Job {
+    std::string project;
+    std::string cohort_id;
+    State state = State::kRunning;
+    std::string csv;
+    int64_t finished_ms = 0;
+  };
+  void Run();
+  void Expire();  // REQUIRES: mu_ held
+
+  const read::ProfileReader& reader_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Job> jobs_;  // GUARDED_BY mu_; by request id
+  std::deque<std::string> queue_;    // GUARDED_BY mu_
+  bool stopping_ = false;            // GUARDED_BY mu_
+  std::thread worker_;
+};
+
+// Appends `value` to *out as one CSV field (quoted when it holds a comma, quote or newline).
+void AppendCsvField(std::string_view value, std::string* out);
+
+}  // namespace profiled::api

@@ -1,0 +1,168 @@
+// DefinitionRegistry: the computed properties and cohorts of every project, durable, and
+// the backfill state of the aggregates they need (docs/COMPUTE.md).
+//
+// A definition has up to two versions: the *served* one (what reads report) and a *pending*
+// one (the latest PUT, while the aggregates it needs that did not exist before are
+// backfilled from the event log). A pending version whose aggregates are all ready replaces
+// the served one at once. Definitions whose AggregateSpecs have the same canonical text
+// share one spec id and one stored state per user, so changing only a cohort's threshold
+// needs no backfill.
+//
+// The registry is owned by the ingest writer: Put, Delete and the backfill run on the
+// writer thread only, between commit groups (so every event logged before a new spec was
+// created has a smaller sequence number than the spec's `until_seq`, and every later one
+// is applied to it live by the writer). Get and List may be called from any thread (a
+// mutex guards the state they read). Each change is committed durably before it is
+// visible; a new catalog is then published through the CatalogHolder.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "compute/catalog.h"
+#include "compute/definition.h"
+#include "core/status.h"
+#include "store/store.h"
+
+namespace profiled::ingest {
+
+enum class DefinitionKind : char { kComputation = 'c', kCohort = 'h' };
+
+struct Definition {
+  std::string id;
+  std::string source;  // the JSON the admin API returns (normalised by src/api)
+  std::variant<compute::Computation, compute::Cohort> typed;
+
+  DefinitionKind kind() const {
+    return typed.index() == 0 ? DefinitionKind::kComputation : DefinitionKind::kCohort;
+  }
+};
+
+// Rebuilds a definition from its stored source (src/api provides it: JSON stays at the edge).
+using DefinitionParser = std::function<Status(DefinitionKind kind, std::string_view id,
+                                              std::string_view source, Definition* out)>;
+
+// What the admin API reports of one definition.
+struct DefinitionInfo {
+  DefinitionKind kind = DefinitionKind::kComputation;
+  std::string id;
+  std::string source;  // the latest version's (the pending one while it backfills)
+  bool ready = false;  // false while the latest version backfills
+  double progress = 1;  // 0..1 of the backfill of the latest version
+  uint64_t events_scanned = 0;
+  bool is_static = false;  // a static cohort
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+// One chunk of backfill work, staged by the writer and applied once committed.
+struct BackfillJob {
+  std::string project;
+  std::vector<uint64_t> spec_ids;  // backfilled together (they share cursor and until_seq)
+  uint64_t until_seq = 0;          // events with a sequence number below this are backfilled
+  std::string cursor;              // the last event key scanned; empty = from the start
+  int64_t from_ms = 0;             // ingest time of the first event, for progress
+  int64_t until_ms = 0;            // ingest time when the specs were created
+};
+
+class DefinitionRegistry {
+ public:
+  // Borrows everything; all must outlive the registry.
+  DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs,
+                     DefinitionParser parser, const Clock& clock);
+
+  // Reads the stored definitions and spec states of `projects` and publishes their
+  // catalogs. At start-up, before the writer runs. A stored definition that no longer
+  // parses is logged and skipped. Errors: the store's.
+  Status Load(const std::vector<std::string>& projects);
+
+  // Any thread. NotFound when there is no such definition.
+  Status Get(std::string_view project, DefinitionKind kind, std::string_view id,
+             DefinitionInfo* info) const;
+  // Any thread. In id order (computations numerically).
+  std::vector<DefinitionInfo> List(std::string_view project, DefinitionKind kind) const;
+
+  // Writer thread. Creates or replaces a definition. InvalidArgument (nothing changes) when
+  // it references an unknown cohort or computation, or would make a cycle of cohort
+  // references. `next_seq` is the sequence number the next logged event will get.
+  Status Put(const std::string& project, Definition definition, uint64_t next_seq);
+  // Writer thread. NotFound; InvalidArgument when another definition references it.
+  Status Delete(const std::string& project, DefinitionKind kind, std::string_view id);
+
+  // Writer thread. The next chunk of backfill work, if any.
+  std::optional<BackfillJob> NextBackfill() const;
+  // Writer thread. Records the progress of `job` (its cursor moved to `cursor`, `scanned`
+  // more events seen) and, when `done`, marks its specs ready and serves the pending
+  // versions that were waiting for them. Adds the spec records to *writes; the in-memory
+  // state changes only through Commit* below.
+  void StageBackfill(const BackfillJob& job, std::string cursor, uint64_t scanned, bool done,
+                     store::WriteSet* writes);
+  // After the store committed (or failed) the writes of StageBackfill.
+  void CommitBackfill(bool committed);
+
+  // The live specs of `project` (the writer updates them for every event).
+  std::shared_ptr<const compute::ProjectCatalog> Catalog(std::string_view project) const {
+    return catalogs_.Get(project);
+  }
+
+ private:
+  struct Version {
+    std::string source;
+    std::variant<compute::Computation, compute::Cohort> typed;
+  };
+  struct Entry {
+    std::optional<Version> served;
+    std::optional<Version> pending;
+    int64_t created_ms = 0;
+    int64_t updated_ms = 0;
+  };
+  struct Spec {
+    compute::AggregateSpec spec;
+    std::string canonical;
+    bool ready = false;
+    uint64_t until_seq = 0;
+    std::string cursor;
+    uint64_t scanned = 0;
+    int64_t from_ms = 0;
+    int64_t until_ms = 0;
+  };
+  using EntryKey = std::pair<DefinitionKind, std::string>;
+  struct Project {
+    std::map<EntryKey, Entry> entries;
+    std::map<uint64_t, Spec> specs;
+    std::unordered_map<std::string, uint64_t> spec_by_canonical;
+    uint64_t next_spec_id = 1;
+  };
+
+  Status CheckReferences(const Project& p, const Definition& d) const;
+  // Allocates spec ids for the specs of `typed` that have none (new ones backfill up to
+  // next_seq), serves `entry`'s pending version when its specs are ready, drops specs no
+  // version uses; adds every changed record to *writes.
+  void Reconcile(const std::string& project, Project* p, uint64_t next_seq,
+                 store::WriteSet* writes) const;
+  Status CommitAndPublish(const std::string& project, Project next, const store::WriteSet& writes);
+  void Publish(const std::string& project, const Project& p) const;
+  DefinitionInfo Info(const Project& p, const EntryKey& key, const Entry& e) const;
+
+  store::Store& store_;
+  compute::CatalogHolder& catalogs_;
+  DefinitionParser parser_;
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Project> projects_;  // GUARDED_BY mu_; written by the writer
+  std::optional<std::pair<std::string, Project>> staged_;  // writer thread only
+};
+
+// The specs a definition needs, in condition order (a computation has one).
+std::vector<const compute::AggregateSpec*> SpecsOf(
+    const std::variant<compute::Computation, compute::Cohort>& typed);
+
+}  // namespace profiled::ingest

@@ -1,0 +1,282 @@
+#include "ingest/definitions.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/clock.h"
+#include "core/temp_dir.h"
+
+namespace profiled::ingest {
+namespace {
+
+using compute::AggregateSpec;
+using compute::Cohort;
+using compute::CohortCondition;
+using compute::Computation;
+
+Computation Count(uint64_t id, std::string event_type, int days = 30) {
+  Computation c;
+  c.id = id;
+  c.name = "c" + std::to_string(id);
+  c.spec.event_type = std::move(event_type);
+  c.spec.scope.kind = compute::TimeScope::Kind::kRolling;
+  c.spec.scope.days = days;
+  return c;
+}
+
+CohortCondition EventCondition(std::string event_type, double operand) {
+  CohortCondition c;
+  c.kind = CohortCondition::Kind::kEvent;
+  c.spec.event_type = std::move(event_type);
+  c.operand = operand;
+  return c;
+}
+
+CohortCondition CohortRef(std::string id) {
+  CohortCondition c;
+  c.kind = CohortCondition::Kind::kCohort;
+  c.cohort_id = std::move(id);
+  return c;
+}
+
+Cohort MakeCohort(std::string id, std::vector<CohortCondition> any_of) {
+  Cohort c;
+  c.id = std::move(id);
+  c.all_of.push_back({false, std::move(any_of)});
+  return c;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::RocksDbOptions options;
+    options.path = dir_.path();
+    auto opened = store::OpenRocksDbStore(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(opened.value());
+    registry_ = NewRegistry(&catalogs_);
+    ASSERT_TRUE(registry_->Load({"p"}).ok());
+  }
+
+  // A registry whose parser finds the typed definition by its source text, as the real one
+  // (src/api) rebuilds it from the JSON.
+  std::unique_ptr<DefinitionRegistry> NewRegistry(compute::CatalogHolder* catalogs) {
+    DefinitionParser parser = [this](DefinitionKind, std::string_view id, std::string_view source,
+                                     Definition* out) {
+      auto it = sources_.find(std::string(source));
+      if (it == sources_.end()) return Status::InvalidArgument("unknown source");
+      *out = it->second;
+      out->id = std::string(id);
+      return Status::Ok();
+    };
+    return std::make_unique<DefinitionRegistry>(*store_, *catalogs, parser, clock_);
+  }
+
+  Definition Def(std::variant<Computation, Cohort> typed) {
+    Definition d;
+    d.typed = std::move(typed);
+    d.id = d.kind() == DefinitionKind::kComputation
+               ? std::to_string(std::get<Computation>(d.typed).id)
+               : std::get<Cohort>(d.typed).id;
+    d.source = "source " + std::to_string(++sources_made_);
+    sources_[d.source] = d;
+    return d;
+  }
+
+  Status Put(std::variant<Computation, Cohort> typed, uint64_t next_seq = 0) {
+    return registry_->Put("p", Def(std::move(typed)), next_seq);
+  }
+
+  std::shared_ptr<const compute::ProjectCatalog> Catalog() { return catalogs_.Get("p"); }
+
+  DefinitionInfo Info(DefinitionKind kind, std::string id) {
+    DefinitionInfo info;
+    EXPECT_TRUE(registry_->Get("p", kind, id, &info).ok());
+    return info;
+  }
+
+  void FinishBackfill() {
+    while (auto job = registry_->NextBackfill()) {
+      store::WriteSet writes;
+      registry_->StageBackfill(*job, "", 0, true, &writes);
+      ASSERT_TRUE(store_->Commit(writes, true).ok());
+      registry_->CommitBackfill(true);
+    }
+  }
+
+  TempDir dir_;
+  ManualClock clock_{1'700'000'000'000};
+  std::unique_ptr<store::Store> store_;
+  compute::CatalogHolder catalogs_;
+  std::unique_ptr<DefinitionRegistry> registry_;
+  std::map<std::string, Definition> sources_;
+  int sources_made_ = 0;
+};
+
+TEST_F(RegistryTest, ADefinitionOverAnEmptyLogIsServedAtOnce) {
+  ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
+  EXPECT_TRUE(Info(DefinitionKind::kComputation, "7").ready);
+  ASSERT_EQ(Catalog()->computations().size(), 1u);
+  EXPECT_EQ(Catalog()->computations()[0].definition.id, 7u);
+  ASSERT_EQ(Catalog()->specs().size(), 1u);
+  EXPECT_TRUE(Catalog()->specs()[0].ready);
+  EXPECT_FALSE(registry_->NextBackfill().has_value());
+}
+
+TEST_F(RegistryTest, ANewSpecBackfillsBeforeItsDefinitionIsServed) {
+  ASSERT_TRUE(Put(Count(7, "Purchase"), 42).ok());
+  DefinitionInfo info = Info(DefinitionKind::kComputation, "7");
+  EXPECT_FALSE(info.ready);
+  EXPECT_TRUE(Catalog()->computations().empty());
+  ASSERT_EQ(Catalog()->specs().size(), 1u);  // live: the writer updates it meanwhile
+  EXPECT_FALSE(Catalog()->specs()[0].ready);
+  auto job = registry_->NextBackfill();
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->until_seq, 42u);
+  EXPECT_TRUE(job->cursor.empty());
+
+  store::WriteSet writes;
+  registry_->StageBackfill(*job, "cursor-1", 10, false, &writes);
+  ASSERT_TRUE(store_->Commit(writes, true).ok());
+  registry_->CommitBackfill(true);
+  EXPECT_EQ(Info(DefinitionKind::kComputation, "7").events_scanned, 10u);
+  job = registry_->NextBackfill();
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ(job->cursor, "cursor-1");
+
+  writes.Clear();
+  registry_->StageBackfill(*job, "cursor-2", 5, true, &writes);
+  ASSERT_TRUE(store_->Commit(writes, true).ok());
+  registry_->CommitBackfill(true);
+  EXPECT_TRUE(Info(DefinitionKind::kComputation, "7").ready);
+  EXPECT_EQ(Catalog()->computations().size(), 1u);
+  EXPECT_FALSE(registry_->NextBackfill().has_value());
+}
+
+TEST_F(RegistryTest, AFailedBackfillCommitChangesNothing) {
+  ASSERT_TRUE(Put(Count(7, "Purchase"), 42).ok());
+  auto job = registry_->NextBackfill();
+  store::WriteSet writes;
+  registry_->StageBackfill(*job, "cursor-1", 10, true, &writes);
+  registry_->CommitBackfill(false);
+  EXPECT_FALSE(Info(DefinitionKind::kComputation, "7").ready);
+  ASSERT_TRUE(registry_->NextBackfill().has_value());
+  EXPECT_TRUE(registry_->NextBackfill()->cursor.empty());
+}
+
+TEST_F(RegistryTest, AChangedDefinitionKeepsServingItsOldVersionUntilTheNewOneIsReady) {
+  ASSERT_TRUE(Put(Count(7, "Purchase", 30)).ok());
+  ASSERT_TRUE(Put(Count(7, "Purchase", 60), 42).ok());
+  EXPECT_FALSE(Info(DefinitionKind::kComputation, "7").ready);
+  ASSERT_EQ(Catalog()->computations().size(), 1u);
+  EXPECT_EQ(Catalog()->computations()[0].definition.spec.scope.days, 30);
+  EXPECT_EQ(Catalog()->specs().size(), 2u);  // both are live
+  FinishBackfill();
+  ASSERT_EQ(Catalog()->computations().size(), 1u);
+  EXPECT_EQ(Catalog()->computations()[0].definition.spec.scope.days, 60);
+  EXPECT_EQ(Catalog()->specs().size(), 1u);  // the old spec is no longer used
+}
+
+TEST_F(RegistryTest, DefinitionsWithTheSameSpecShareItsStateAndNeedNoBackfill) {
+  ASSERT_TRUE(Put(MakeCohort("c", {EventCondition("Purchase", 3)}), 42).ok());
+  FinishBackfill();
+  uint64_t spec = Catalog()->specs()[0].id;
+  ASSERT_TRUE(Put(MakeCohort("c", {EventCondition("Purchase", 5)}), 50).ok());
+  EXPECT_TRUE(Info(DefinitionKind::kCohort, "c").ready);
+  ASSERT_EQ(Catalog()->specs().size(), 1u);
+  EXPECT_EQ(Catalog()->specs()[0].id, spec);
+  EXPECT_EQ(Catalog()->cohorts()[0].definition.all_of[0].any_of[0].operand, 5);
+  EXPECT_EQ(Catalog()->cohorts()[0].spec_ids[0][0], spec);
+}
+
+TEST_F(RegistryTest, ReferencesMustExistAndMustNotFormACycle) {
+  Status s = Put(MakeCohort("a", {CohortRef("b")}));
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cohort b"), std::string::npos) << s.message();
+  EXPECT_EQ(Put(MakeCohort("a", {CohortRef("a")})).code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(Put(MakeCohort("b", {EventCondition("x", 1)})).ok());
+  ASSERT_TRUE(Put(MakeCohort("a", {CohortRef("b")})).ok());
+  s = Put(MakeCohort("b", {CohortRef("a")}));
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cycle"), std::string::npos) << s.message();
+  CohortCondition computed;
+  computed.kind = CohortCondition::Kind::kComputedProperty;
+  computed.filter.prop = "9";
+  EXPECT_EQ(Put(MakeCohort("d", {computed})).code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(Put(Count(9, "x")).ok());
+  EXPECT_TRUE(Put(MakeCohort("d", {computed})).ok());
+}
+
+TEST_F(RegistryTest, AReferencedDefinitionCannotBeDeleted) {
+  ASSERT_TRUE(Put(MakeCohort("b", {EventCondition("x", 1)})).ok());
+  ASSERT_TRUE(Put(MakeCohort("a", {CohortRef("b")})).ok());
+  Status s = registry_->Delete("p", DefinitionKind::kCohort, "b");
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cohort a"), std::string::npos) << s.message();
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kCohort, "a").ok());
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kCohort, "b").ok());
+  EXPECT_TRUE(registry_->Delete("p", DefinitionKind::kCohort, "b").IsNotFound());
+  EXPECT_TRUE(Catalog()->cohorts().empty());
+  EXPECT_TRUE(Catalog()->specs().empty());
+}
+
+TEST_F(RegistryTest, ACohortIsServedAfterTheCohortsItReferences) {
+  ASSERT_TRUE(Put(MakeCohort("b", {EventCondition("x", 1)})).ok());
+  ASSERT_TRUE(Put(MakeCohort("a", {CohortRef("b")})).ok());
+  ASSERT_EQ(Catalog()->cohorts().size(), 2u);
+  EXPECT_EQ(Catalog()->cohorts()[0].definition.id, "b");
+  EXPECT_EQ(Catalog()->cohorts()[1].definition.id, "a");
+}
+
+TEST_F(RegistryTest, ACohortWaitsForTheBackfillOfACohortItReferences) {
+  ASSERT_TRUE(Put(MakeCohort("b", {EventCondition("x", 1)}), 42).ok());
+  ASSERT_TRUE(Put(MakeCohort("a", {CohortRef("b")}), 42).ok());
+  EXPECT_TRUE(Catalog()->cohorts().empty());
+  FinishBackfill();
+  EXPECT_EQ(Catalog()->cohorts().size(), 2u);
+}
+
+TEST_F(RegistryTest, DefinitionsAndBackfillCursorsSurviveARestart) {
+  ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
+  ASSERT_TRUE(Put(MakeCohort("c", {EventCondition("Signup", 1)}), 42).ok());
+  auto job = registry_->NextBackfill();
+  store::WriteSet writes;
+  registry_->StageBackfill(*job, "cursor-1", 10, false, &writes);
+  ASSERT_TRUE(store_->Commit(writes, true).ok());
+  registry_->CommitBackfill(true);
+  uint64_t spec7 = Catalog()->computations()[0].spec_id;
+
+  compute::CatalogHolder catalogs;
+  auto reopened = NewRegistry(&catalogs);
+  ASSERT_TRUE(reopened->Load({"p"}).ok());
+  auto catalog = catalogs.Get("p");
+  ASSERT_EQ(catalog->computations().size(), 1u);
+  EXPECT_EQ(catalog->computations()[0].spec_id, spec7);
+  EXPECT_TRUE(catalog->cohorts().empty());
+  auto resumed = reopened->NextBackfill();
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->cursor, "cursor-1");
+  EXPECT_EQ(resumed->until_seq, 42u);
+  EXPECT_EQ(reopened->List("p", DefinitionKind::kCohort).size(), 1u);
+}
+
+TEST_F(RegistryTest, ProjectsDoNotSeeEachOthersDefinitions) {
+  ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
+  EXPECT_TRUE(registry_->List("q", DefinitionKind::kComputation).empty());
+  DefinitionInfo info;
+  EXPECT_TRUE(registry_->Get("q", DefinitionKind::kComputation, "7", &info).IsNotFound());
+  EXPECT_TRUE(catalogs_.Get("q")->computations().empty());
+}
+
+TEST_F(RegistryTest, ListsComputationsInNumericOrder) {
+  for (uint64_t id : {10u, 9u, 100u}) ASSERT_TRUE(Put(Count(id, "x")).ok());
+  auto list = registry_->List("p", DefinitionKind::kComputation);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].id, "9");
+  EXPECT_EQ(list[1].id, "10");
+  EXPECT_EQ(list[2].id, "100");
+}
+
+}  // namespace
+}  // namespace profiled::ingest

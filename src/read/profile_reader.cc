@@ -1,0 +1,152 @@
+#include "read/profile_reader.h"
+
+#include "compute/evaluate.h"
+#include "core/value_text.h"
+#include "store/keys.h"
+#include "store/profile_lookup.h"
+
+namespace profiled::read {
+
+namespace {
+
+using store::UserRecord;
+
+constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
+                                   UserRecord::kStaticCohorts};
+
+// What evaluation needs of a user, decoded from its raw records.
+struct Decoded {
+  compute::UserAggregates aggregates;
+  boost::json::object properties;
+  boost::json::object builtins;
+  std::vector<std::string> static_cohorts;
+  compute::UserView view;
+};
+
+Status DecodeForEvaluation(const compute::ProjectCatalog& catalog, const store::ProfileView& profile,
+                           std::string_view aggregates, std::string_view static_cohorts,
+                           Decoded* d) {
+  if (!aggregates.empty()) {
+    PROFILED_RETURN_IF_ERROR(compute::UserAggregates::Decode(aggregates, &d->aggregates));
+  }
+  if (!static_cohorts.empty()) {
+    PROFILED_RETURN_IF_ERROR(store::DecodeStaticCohorts(static_cohorts, &d->static_cohorts));
+  }
+  if (catalog.needs_properties()) {
+    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.properties_json, &d->properties));
+    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.builtins_json, &d->builtins));
+  }
+  d->view.aggregates = &d->aggregates;
+  d->view.properties = &d->properties;
+  d->view.builtins = &d->builtins;
+  d->view.static_cohorts = &d->static_cohorts;
+  return Status::Ok();
+}
+
+}  // namespace
+
+ProfileReader::ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs,
+                             const Clock& clock)
+    : store_(store), catalogs_(catalogs), clock_(clock) {}
+
+Status ProfileReader::Read(std::string_view project, std::string_view user_id,
+                           std::string_view device_id, const ReadOptions& options,
+                           UserData* out) const {
+  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
+  bool evaluate = (options.computations || options.cohorts) && !catalog->empty();
+  std::vector<std::string> keys;
+  Status s;
+  // A merge can move the user between the identity read and the record read; the second
+  // attempt then finds the user under the id it was merged into.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    uint64_t id = 0;
+    s = user_id.empty() ? store::LookupDevice(store_, project, device_id, &id)
+                        : store::LookupUser(store_, project, user_id, &id);
+    PROFILED_RETURN_IF_ERROR(s);
+    out->amplitude_id = id;
+    keys.clear();
+    for (UserRecord r : kRecords) {
+      keys.push_back(store::UserRecordKey(project, id, r));
+      if (!evaluate) break;  // the profile alone
+    }
+    std::vector<Status> statuses;
+    PROFILED_RETURN_IF_ERROR(store_.MultiGet(store::Table::kProfiles, keys, &out->records, &statuses));
+    for (size_t i = 1; i < statuses.size(); ++i) {
+      if (statuses[i].IsNotFound()) {
+        out->records[i].clear();
+      } else {
+        PROFILED_RETURN_IF_ERROR(statuses[i]);
+      }
+    }
+    s = statuses[0];
+    if (!s.IsNotFound()) break;
+  }
+  PROFILED_RETURN_IF_ERROR(s);
+  out->records.resize(std::size(kRecords));
+  PROFILED_RETURN_IF_ERROR(store::DecodeProfile(out->records[0], &out->profile));
+  out->computed.clear();
+  out->cohort_ids.clear();
+  if (!evaluate) return Status::Ok();
+  Decoded d;
+  PROFILED_RETURN_IF_ERROR(
+      DecodeForEvaluation(*catalog, out->profile, out->records[1], out->records[2], &d));
+  int64_t now = clock_.NowMs();
+  if (options.computations) {
+    out->computed = compute::ComputedValues(*catalog, d.view, now, options.computation_ids);
+  }
+  if (options.cohorts) out->cohort_ids = compute::CohortIds(*catalog, d.view, now);
+  return Status::Ok();
+}
+
+Status ProfileReader::ForEachMember(std::string_view project, std::string_view cohort_id,
+                                    const std::function<bool(uint64_t, std::string_view)>& fn) const {
+  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
+  bool served = false;
+  for (const auto& c : catalog->cohorts()) served = served || c.definition.id == cohort_id;
+  if (!served) return Status::NotFound("no served cohort " + std::string(cohort_id));
+  int64_t now = clock_.NowMs();
+  // A user's records are adjacent (P || be64(id) || tag, tags in the order a < p < s), so
+  // one ordered scan sees each user's records together.
+  uint64_t current = 0;
+  std::string profile, aggregates, static_cohorts;
+  bool go_on = true;
+  Status failure;
+  auto flush = [&]() {
+    if (current == 0 || profile.empty()) return;
+    store::ProfileView view;
+    Decoded d;
+    Status st = store::DecodeProfile(profile, &view);
+    if (st.ok()) st = DecodeForEvaluation(*catalog, view, aggregates, static_cohorts, &d);
+    if (!st.ok()) {
+      failure = st;
+      go_on = false;
+      return;
+    }
+    if (compute::InCohort(*catalog, d.view, now, cohort_id)) go_on = fn(current, view.user_id);
+  };
+  std::string prefix = store::ProjectPrefix(project);
+  PROFILED_RETURN_IF_ERROR(store_.Scan(
+      store::Table::kProfiles, prefix, store::PrefixEnd(prefix),
+      [&](std::string_view key, std::string_view value) {
+        store::UserKeyParts parts;
+        if (!store::ParseUserKey(key, &parts) || parts.tail.size() != 1) return true;
+        uint64_t id = parts.amplitude_id;
+        auto tag = static_cast<UserRecord>(parts.tail.front());
+        if (id != current) {
+          flush();
+          if (!go_on) return false;
+          current = id;
+          profile.clear();
+          aggregates.clear();
+          static_cohorts.clear();
+        }
+        if (tag == UserRecord::kProfile) profile.assign(value);
+        if (tag == UserRecord::kAggregates) aggregates.assign(value);
+        if (tag == UserRecord::kStaticCohorts) static_cohorts.assign(value);
+        return true;
+      }));
+  if (go_on) flush();
+  return failure;
+}
+
+}  // namespace profiled::read

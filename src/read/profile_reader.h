@@ -1,0 +1,67 @@
+// ProfileReader: everything the Profile API serves of one user, read from one consistent
+// snapshot of the store: the profile, computed values and cohort memberships (and, in part
+// 3, recommendations). The wire layer (src/api) only serialises what this returns.
+//
+// One read is an identity lookup, then one MultiGet of the user's records (profile,
+// aggregates, static cohorts), which the store answers from one snapshot; computed values
+// and memberships are evaluated at the reader's clock, so they are exact at the moment of
+// the read. Thread-safe: borrows the store and the catalogs, keeps no mutable state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "compute/aggregate.h"
+#include "compute/catalog.h"
+#include "core/clock.h"
+#include "core/status.h"
+#include "store/records.h"
+#include "store/store.h"
+
+namespace profiled::read {
+
+// The sections a read needs beyond the profile.
+struct ReadOptions {
+  bool computations = false;
+  std::vector<uint64_t> computation_ids;  // non-empty: only these
+  bool cohorts = false;
+};
+
+// One user's data. The views point into `records`; reuse one UserData per thread to keep
+// its buffers.
+struct UserData {
+  uint64_t amplitude_id = 0;
+  store::ProfileView profile;
+  std::vector<std::pair<uint64_t, compute::Value>> computed;  // when asked for, in id order
+  std::vector<std::string> cohort_ids;                         // when asked for
+  std::vector<std::string> records;                            // the raw records read
+};
+
+class ProfileReader {
+ public:
+  // Borrows everything; all must outlive the reader.
+  ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs, const Clock& clock);
+
+  // Reads the user by user_id when given (device_id is then ignored, as user_id takes
+  // precedence), else by device_id. NotFound when unknown; Corruption when a record does not
+  // decode; the store's errors.
+  Status Read(std::string_view project, std::string_view user_id, std::string_view device_id,
+              const ReadOptions& options, UserData* out) const;
+
+  // Calls fn(amplitude_id, user_id) for every member of served cohort `cohort_id` of
+  // `project`, in amplitude_id order, until fn returns false. NotFound when the cohort is not
+  // served. A scan of every user of the project: an export, not a hot path.
+  Status ForEachMember(std::string_view project, std::string_view cohort_id,
+                       const std::function<bool(uint64_t, std::string_view)>& fn) const;
+
+ private:
+  store::Store& store_;
+  const compute::CatalogHolder& catalogs_;
+  const Clock& clock_;
+};
+
+}  // namespace profiled::read
