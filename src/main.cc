@@ -10,12 +10,15 @@
 #include <iostream>
 
 #include "api/endpoints.h"
+#include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "ingest/definitions.h"
 #include "ingest/ingestor.h"
 #include "ingest/schema_upgrade.h"
+#include "read/profile_reader.h"
 #include "server/http_server.h"
 #include "store/store.h"
 
@@ -79,15 +82,37 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
   metrics.SetStoreSizeSource([s = store.get()] { return s->ApproximateSizeBytes(); });
 
-  ingest::IngestorOptions ingest_options = ingest::IngestorOptionsFromConfig(config);
-  ingest::Ingestor ingestor(*store, ingest_options, SystemClock::Instance(), &metrics);
-  ingestor.Start();
+  OffsetClock clock(config.testing.clock_offset_ms);
+  compute::CatalogHolder catalogs;
+  ingest::DefinitionRegistry registry(*store, catalogs, api::ParseStoredDefinition, clock);
+  std::vector<std::string> project_ids;
+  for (const auto& p : config.projects) project_ids.push_back(p.id);
+  if (Status loaded = registry.Load(project_ids); !loaded.ok()) {
+    LogError("cannot load the definitions: " + loaded.ToString());
+    return 1;
+  }
 
-  api::Endpoints endpoints(config, *store, ingestor, metrics, SystemClock::Instance());
+  ingest::IngestorOptions ingest_options = ingest::IngestorOptionsFromConfig(config);
+  ingest::Ingestor ingestor(*store, ingest_options, clock, &metrics, &registry);
+  ingestor.Start();
+  for (const auto& p : config.projects) {
+    if (p.definitions_file.empty()) continue;
+    if (Status s = api::ApplyDefinitionsFile(p.id, p.definitions_file, ingestor, registry);
+        !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.message().c_str());
+      ingestor.Stop();
+      return kExitConfigError;
+    }
+  }
+
+  read::ProfileReader reader(*store, catalogs, clock);
+  api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
+  if (config.testing.clock_control) endpoints.EnableClockControl(&clock);
   server::HttpServer server(config.server, endpoints, metrics);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.message());
+    endpoints.Stop();
     ingestor.Stop();
     return 1;
   }
@@ -104,6 +129,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   LogInfo(std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
           ", shutting down");
   server.Stop();
+  endpoints.Stop();
   ingestor.Stop();
   store.reset();
   LogInfo("stopped");

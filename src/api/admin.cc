@@ -1,6 +1,9 @@
 // The admin API of definitions (docs/API.md, "Definitions"): Endpoints::Admin.
 #include <boost/json.hpp>
+#include <fstream>
+#include <future>
 
+#include "api/cohort_downloads.h"
 #include "api/definition_wire.h"
 #include "api/endpoints.h"
 #include "api/http_errors.h"
@@ -115,7 +118,115 @@ const char* KindName(DefinitionKind kind) {
   return kind == DefinitionKind::kComputation ? "computations" : "cohorts";
 }
 
+// PUT {"offset_ms": N} moves the clock to the system clock + N; GET tells the offset.
+HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
+  if (request.method == "PUT") {
+    std::error_code ec;
+    bool non_finite = false;
+    json::value v = ParseJson(request.body, kMaxJsonDepth, &ec, &non_finite);
+    const json::value* offset = !ec && v.is_object() ? v.get_object().if_contains("offset_ms")
+                                                     : nullptr;
+    if (offset == nullptr || !offset->is_int64()) {
+      return Error(400, "the body must be {\"offset_ms\": <integer>}");
+    }
+    clock->SetOffset(offset->get_int64());
+  } else if (request.method != "GET") {
+    return Error(405, "Method not allowed: use GET or PUT");
+  }
+  json::object o;
+  o["offset_ms"] = clock->offset_ms();
+  o["now_ms"] = clock->NowMs();
+  return JsonResponse(200, json::serialize(o));
+}
+
+// GET .../cohorts/{id}/members?format=csv|jsonl: every member of a served cohort.
+HttpResponse ExportMembers(const HttpRequest& request, const std::string& project,
+                           const std::string& cohort_id, const read::ProfileReader& reader) {
+  if (request.method != "GET") return Error(405, "Method not allowed: use GET");
+  std::string format = "csv";
+  std::string_view q = request.query;
+  if (q == "format=jsonl") {
+    format = "jsonl";
+  } else if (!q.empty() && q != "format=csv") {
+    return Error(400, "format must be csv or jsonl");
+  }
+  std::string body = format == "csv" ? "amplitude_id,user_id\n" : "";
+  Status st = reader.ForEachMember(project, cohort_id, [&](uint64_t id, std::string_view user) {
+    if (format == "csv") {
+      body.append(std::to_string(id));
+      body.push_back(',');
+      AppendCsvField(user, &body);
+      body.push_back('\n');
+    } else {
+      json::object o;
+      o["amplitude_id"] = id;
+      if (user.empty()) {
+        o["user_id"] = nullptr;
+      } else {
+        o["user_id"] = user;
+      }
+      body.append(json::serialize(o));
+      body.push_back('\n');
+    }
+    return true;
+  });
+  if (st.IsNotFound()) return Error(404, "No served cohort " + cohort_id);
+  if (!st.ok()) return Error(HttpStatusOf(st.code()), PublicMessage(st));
+  return HttpResponse{200,
+                      format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+                      std::move(body)};
+}
+
 }  // namespace
+
+Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
+                            ingest::Ingestor& ingestor, const ingest::DefinitionRegistry& registry) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument("cannot read the definitions file " + path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  bool non_finite = false;
+  json::value root = ParseJson(text, kMaxJsonDepth, &ec, &non_finite);
+  if (ec || !root.is_object()) {
+    return Status::InvalidArgument(path + ": expected a JSON object {\"computations\":[...], " +
+                                   "\"cohorts\":[...]}");
+  }
+  for (const auto& kv : root.get_object()) {
+    if (kv.key() != "computations" && kv.key() != "cohorts") {
+      return Status::InvalidArgument(path + ": unknown key " + std::string(kv.key()));
+    }
+  }
+  for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort}) {
+    const char* name = KindName(kind);
+    const json::value* list = root.get_object().if_contains(name);
+    if (list == nullptr) continue;
+    if (!list->is_array()) return Status::InvalidArgument(path + ": " + name + " must be an array");
+    for (size_t i = 0; i < list->get_array().size(); ++i) {
+      std::string where = path + ": " + name + "[" + std::to_string(i) + "]";
+      const json::value& item = list->get_array()[i];
+      const json::value* idv = item.is_object() ? item.get_object().if_contains("id") : nullptr;
+      std::string id;
+      if (idv != nullptr && idv->is_string()) id = std::string(idv->get_string());
+      if (idv != nullptr && (idv->is_uint64() || idv->is_int64())) id = json::serialize(*idv);
+      if (id.empty()) return Status::InvalidArgument(where + ": id is required");
+      std::string body = json::serialize(item);
+      ingest::Definition definition;
+      Status st = ParseStoredDefinition(kind, id, body, &definition);
+      if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
+      definition.source = NormalizedSource(body, kind, id);
+      ingest::DefinitionInfo info;
+      if (registry.Get(project, kind, id, &info).ok() && info.source == definition.source) {
+        continue;
+      }
+      std::promise<Status> done;
+      ingestor.PutDefinition(project, std::move(definition),
+                             [&done](Status s) { done.set_value(std::move(s)); });
+      st = done.get_future().get();
+      if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
+    }
+  }
+  return Status::Ok();
+}
 
 Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::string_view source,
                              ingest::Definition* out) {
@@ -147,9 +258,14 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(Error(401, "Invalid admin token"));
     return;
   }
-  // /admin/v1/projects/{project}/{kind}[/{id}]
   std::vector<std::string_view> s = Segments(request.path);
-  if (s.size() < 5 || s.size() > 6 || s[2] != "projects") {
+  if (s.size() == 4 && s[2] == "testing" && s[3] == "clock" && clock_control_ != nullptr) {
+    respond(ClockControl(request, clock_control_));
+    return;
+  }
+  // /admin/v1/projects/{project}/{kind}[/{id}[/members]]
+  bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";
+  if (s.size() < 5 || (s.size() > 6 && !members) || s[2] != "projects") {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
@@ -184,6 +300,10 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   std::string id(s[5]);
+  if (members) {
+    respond(ExportMembers(request, project->id, id, reader_));
+    return;
+  }
   if (request.method == "GET") {
     ingest::DefinitionInfo info;
     Status st = registry_->Get(project->id, kind, id, &info);

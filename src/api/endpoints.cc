@@ -2,12 +2,12 @@
 
 #include <map>
 
+#include "api/cohort_downloads.h"
 #include "api/form.h"
 #include "api/http_errors.h"
 #include "api/ingest_wire.h"
 #include "api/profile_wire.h"
 #include "core/log.h"
-#include "store/profile_lookup.h"
 
 namespace profiled::api {
 
@@ -40,18 +40,27 @@ std::string_view ApiKeyFromHeader(std::string_view header) {
 }  // namespace
 
 Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor,
-                     Metrics& metrics, const Clock& clock, ingest::DefinitionRegistry* registry)
+                     Metrics& metrics, const Clock& clock, const read::ProfileReader& reader,
+                     ingest::DefinitionRegistry* registry)
     : store_(store),
       ingestor_(ingestor),
       metrics_(metrics),
       clock_(clock),
       admin_token_(config.admin_token),
+      reader_(reader),
       registry_(registry) {
+  if (registry != nullptr) downloads_ = std::make_unique<CohortDownloads>(reader, clock);
   for (const auto& p : config.projects) {
     by_api_key_[p.api_key] = &p;
     by_secret_key_[p.secret_key] = &p;
     by_id_[p.id] = &p;
   }
+}
+
+Endpoints::~Endpoints() { Stop(); }
+
+void Endpoints::Stop() {
+  if (downloads_) downloads_->Stop();
 }
 
 const ProjectConfig* Endpoints::ProjectById(std::string_view id) const {
@@ -75,21 +84,20 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
   if (!s.ok()) return Json(400, ProfileErrorBody(s.message()));
 
   // Reused across reads so a warm read allocates only the response; trimmed afterwards.
-  thread_local std::string buffer;
-  uint64_t amplitude_id = 0;
-  store::ProfileView view;
-  s = store::FindProfile(store_, project->second->id, query.user_id, query.device_id, &amplitude_id,
-                         &buffer, &view);
+  thread_local read::UserData user;
+  ProfileDialect dialect = project->second->dialect;
+  s = reader_.Read(project->second->id, query.user_id, query.device_id,
+                   ReadOptionsFor(query, dialect), &user);
   HttpResponse r;
   if (s.ok()) {
-    r.body.reserve(buffer.size() + 192);
-    if (project->second->dialect == ProfileDialect::kAmplitude) {
-      s = WriteAmplitudeProfile(query, view, &r.body);
+    r.body.reserve(user.profile.properties_json.size() + 256);
+    if (dialect == ProfileDialect::kAmplitude) {
+      s = WriteAmplitudeProfile(query, user, &r.body);
     } else {
-      WriteSeedProfile(query, amplitude_id, view, &r.body);
+      WriteSeedProfile(query, user, &r.body);
     }
   }
-  internal::TrimReadBuffer(&buffer, internal::kKeptReadBufferBytes);
+  for (auto& record : user.records) internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
   if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
   if (!s.ok()) {
     LogError("profile read failed: project=" + project->second->id + " user_id=\"" + query.user_id +

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,9 +16,12 @@
 #include "core/metrics.h"
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
+#include "read/profile_reader.h"
 #include "store/store.h"
 
 namespace profiled::api {
+
+class CohortDownloads;
 
 struct HttpRequest {
   std::string_view method;         // "GET", "POST", ...
@@ -50,7 +54,15 @@ class Endpoints {
   // Borrows everything; all must outlive this object. Without a registry the admin and
   // cohort endpoints answer 404.
   Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor, Metrics& metrics,
-            const Clock& clock, ingest::DefinitionRegistry* registry = nullptr);
+            const Clock& clock, const read::ProfileReader& reader,
+            ingest::DefinitionRegistry* registry = nullptr);
+  ~Endpoints();
+
+  // Ends the background work (cohort downloads). Call before the store closes.
+  void Stop();
+  // Serves PUT|GET /admin/v1/testing/clock, which moves *clock (config
+  // testing.clock_control). Call before serving.
+  void EnableClockControl(OffsetClock* clock) { clock_control_ = clock; }
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
@@ -91,8 +103,18 @@ class Endpoints {
   KeyMap by_secret_key_;
   KeyMap by_id_;
   std::string admin_token_;
+  const read::ProfileReader& reader_;
   ingest::DefinitionRegistry* registry_;
+  std::unique_ptr<CohortDownloads> downloads_;  // with a registry
+  OffsetClock* clock_control_ = nullptr;
 };
+
+// Applies the definitions of a definitions file ({"computations":[...],"cohorts":[...]},
+// each with its id) to `project` through the writer, waiting for each; a definition whose
+// stored latest version is the same is left alone. InvalidArgument naming the file and the
+// definition when one does not parse or is refused.
+Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
+                            ingest::Ingestor& ingestor, const ingest::DefinitionRegistry& registry);
 
 // Rebuilds a stored definition from its source JSON (the registry's DefinitionParser).
 Status ParseStoredDefinition(ingest::DefinitionKind kind, std::string_view id,

@@ -4,7 +4,7 @@
 
 #include "api/form.h"
 #include "core/json_writer.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::api {
 
@@ -112,8 +112,59 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
   return Status::Ok();
 }
 
-void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store::ProfileView& p,
-                      std::string* out) {
+read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect) {
+  read::ReadOptions o;
+  bool seed = dialect == ProfileDialect::kSeed;
+  o.computations = seed || q.get_computations || !q.comp_ids.empty();
+  // With get_computations every computation is returned, as Amplitude does; the seed
+  // dialect narrows computed_properties to comp_id.
+  if (seed || !q.get_computations) {
+    for (const auto& id : q.comp_ids) o.computation_ids.push_back(std::stoull(id));
+  }
+  o.cohorts = seed || q.get_cohort_ids;
+  return o;
+}
+
+namespace {
+
+void AppendValue(const compute::Value& v, std::string* out) {
+  if (const auto* i = std::get_if<int64_t>(&v)) {
+    AppendJsonInt(out, *i);
+  } else if (const auto* d = std::get_if<double>(&v)) {
+    AppendJsonDouble(out, *d);
+  } else if (const auto* t = std::get_if<compute::JsonText>(&v)) {
+    out->append(t->text);
+  } else {
+    out->append("null");
+  }
+}
+
+// Amplitude returns computations as strings: a string value as it is, anything else as the
+// text of its JSON.
+void AppendValueAsString(const compute::Value& v, std::string* out) {
+  if (const auto* t = std::get_if<compute::JsonText>(&v); t != nullptr && !t->text.empty() &&
+                                                          t->text.front() == '"') {
+    out->append(t->text);  // already a JSON string
+    return;
+  }
+  std::string text;
+  AppendValue(v, &text);
+  AppendJsonString(out, text);
+}
+
+void AppendCohortIds(const std::vector<std::string>& ids, std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(out, ids[i]);
+  }
+  out->push_back(']');
+}
+
+}  // namespace
+
+void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::string* out) {
+  const store::ProfileView& p = user.profile;
   // The seed types user_id as a string and does not require it, so an anonymous device's
   // profile leaves it out rather than answer null (the Amplitude dialect keeps null).
   out->append("{\"userData\":{");
@@ -123,16 +174,25 @@ void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id, const store:
     out->append(",");
   }
   out->append("\"amplitude_id\":");
-  AppendJsonUint(out, amplitude_id);
+  AppendJsonUint(out, user.amplitude_id);
   out->append(",\"user_properties\":");
   out->append(p.properties_json);
-  // No computation or cohort definitions exist yet, so these are empty by definition.
-  out->append(",\"computed_properties\":{},\"cohort_ids\":[]");
+  out->append(",\"computed_properties\":{");
+  for (size_t i = 0; i < user.computed.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    out->push_back('"');
+    out->append(std::to_string(user.computed[i].first));
+    out->append("\":");
+    AppendValue(user.computed[i].second, out);
+  }
+  out->append("},\"cohort_ids\":");
+  AppendCohortIds(user.cohort_ids, out);
   if (q.get_recs) out->append(",\"recommendations\":[]");
   out->append("}}");
 }
 
-Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p, std::string* out) {
+Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, std::string* out) {
+  const store::ProfileView& p = user.profile;
   out->append("{\"userData\":{\"recommendations\":");
   out->append(q.get_recs ? "[]" : "null");
   out->append(",\"user_id\":");
@@ -148,20 +208,38 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p,
     AppendJsonString(out, p.device_id);
   }
   out->append(",\"amp_props\":");
-  if (q.get_amp_props) {
+  bool computations = q.get_computations || !q.comp_ids.empty();
+  if (q.get_amp_props || computations) {
     boost::json::object merged;
-    boost::json::object custom;
-    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.builtins_json, &merged));
-    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.properties_json, &custom));
-    for (const auto& kv : custom) merged[kv.key()] = kv.value();
-    ingest::AppendObjectText(merged, out);
-  } else if (q.get_computations || !q.comp_ids.empty()) {
-    out->append("{}");  // computations only; none are defined yet
+    if (q.get_amp_props) {
+      boost::json::object custom;
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(p.builtins_json, &merged));
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(p.properties_json, &custom));
+      for (const auto& kv : custom) merged[kv.key()] = kv.value();
+    }
+    std::string text;
+    AppendObjectText(merged, &text);
+    text.pop_back();  // the closing brace: computations follow
+    bool first = merged.empty();
+    for (const auto& [id, value] : user.computed) {
+      if (!first) text.push_back(',');
+      first = false;
+      text.append("\"computed-prop-");
+      text.append(std::to_string(id));
+      text.append("\":");
+      AppendValueAsString(value, &text);
+    }
+    text.push_back('}');
+    out->append(text);
   } else {
     out->append("null");
   }
   out->append(",\"cohort_ids\":");
-  out->append(q.get_cohort_ids ? "[]" : "null");
+  if (q.get_cohort_ids) {
+    AppendCohortIds(user.cohort_ids, out);
+  } else {
+    out->append("null");
+  }
   out->append("}}");
   return Status::Ok();
 }

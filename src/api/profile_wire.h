@@ -9,8 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/config.h"
 #include "core/status.h"
-#include "store/records.h"
+#include "read/profile_reader.h"
 
 namespace profiled::api {
 
@@ -34,19 +35,24 @@ struct ProfileQuery {
 // canonical form, leading zeros dropped).
 Status ParseProfileQuery(std::string_view query, ProfileQuery* q);
 
+// What a read must fetch for `q` in `dialect`: the seed dialect always has computed
+// properties (narrowed by comp_id) and cohort ids; the Amplitude dialect only those its
+// get_computations / comp_id / get_cohort_ids ask for.
+read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect);
+
 // Writes {"userData":{...}} in the seed dialect: amplitude_id, user_properties,
-// computed_properties, cohort_ids always; user_id unless the profile is an anonymous
-// device's (the seed types it as a string, so it is left out, never null);
+// computed_properties (keyed by id), cohort_ids always; user_id unless the profile is an
+// anonymous device's (the seed types it as a string, so it is left out, never null);
 // recommendations with get_recs.
-void WriteSeedProfile(const ProfileQuery& q, uint64_t amplitude_id,
-                      const store::ProfileView& profile, std::string* out);
+void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::string* out);
 
 // Writes {"userData":{...}} in the Amplitude dialect: recommendations, user_id,
 // device_id, amp_props, cohort_ids; a section not asked for is null. amp_props holds
-// the built-in fields and the custom properties (custom wins on a name clash).
-// Corruption (and *out unusable) when the stored JSON of a section asked for does not
-// parse as an object.
-[[nodiscard]] Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& profile,
+// the built-in fields and the custom properties (custom wins on a name clash) with
+// get_amp_props, and the computations as "computed-prop-<id>": "<value as string>" with
+// get_computations or comp_id. Corruption (and *out unusable) when the stored JSON of a
+// section asked for does not parse as an object.
+[[nodiscard]] Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user,
                                            std::string* out);
 
 }  // namespace profiled::api

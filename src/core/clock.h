@@ -31,6 +31,22 @@ class SystemClock final : public Clock {
   }
 };
 
+// The system clock moved by an offset that may change at run time: the server's clock, so
+// that end-to-end tests can move time (config testing.clock_offset_ms and
+// testing.clock_control). With offset 0 it is the system clock.
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(int64_t offset_ms) : offset_ms_(offset_ms) {}
+  int64_t NowMs() const override {
+    return SystemClock::Instance().NowMs() + offset_ms_.load(std::memory_order_relaxed);
+  }
+  int64_t offset_ms() const { return offset_ms_.load(std::memory_order_relaxed); }
+  void SetOffset(int64_t offset_ms) { offset_ms_.store(offset_ms, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<int64_t> offset_ms_;
+};
+
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t now_ms) : now_ms_(now_ms) {}

@@ -127,6 +127,17 @@ Status ReadIngest(const toml::table& t, IngestConfig* s) {
   return Status::Ok();
 }
 
+Status ReadTesting(const toml::table& t, TestingConfig* s) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "testing", {"clock_control", "clock_offset_ms"}));
+  if (const toml::node* n = t.get("clock_control")) {
+    if (!n->is_boolean()) return KeyError("testing.clock_control", "expected true or false");
+    s->clock_control = *n->value<bool>();
+  }
+  // Up to 100 years either way: enough for any test, far from overflowing a time in ms.
+  constexpr int64_t kCentury = int64_t{100} * 366 * 86400 * 1000;
+  return ReadIntInto(t, "testing", "clock_offset_ms", -kCentury, kCentury, &s->clock_offset_ms);
+}
+
 bool IsValidProjectId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -140,7 +151,7 @@ bool IsValidProjectId(std::string_view id) {
 Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
   std::string prefix = "projects[" + std::to_string(index) + "]";
   PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(t, prefix, {"id", "api_key", "secret_key", "profile_dialect"}));
+      CheckKnownKeys(t, prefix, {"id", "api_key", "secret_key", "profile_dialect", "definitions"}));
   for (auto key : {"id", "api_key", "secret_key"}) {
     if (!t.contains(key)) return KeyError(Join(prefix, key), "missing");
   }
@@ -152,6 +163,7 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
   }
   if (p->api_key.empty()) return KeyError(Join(prefix, "api_key"), "must not be empty");
   if (p->secret_key.empty()) return KeyError(Join(prefix, "secret_key"), "must not be empty");
+  PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "definitions", &p->definitions_file));
   std::string dialect = "seed";
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "profile_dialect", &dialect));
   if (dialect == "seed") {
@@ -168,7 +180,8 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
 Result<Config> ParseTable(const toml::table& root) {
   Config c;
   PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(root, "", {"server", "storage", "ingest", "admin_token", "projects"}));
+      CheckKnownKeys(root, "",
+                     {"server", "storage", "ingest", "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);
@@ -177,6 +190,7 @@ Result<Config> ParseTable(const toml::table& root) {
       {"server", [](const toml::table& t, Config* cfg) { return ReadServer(t, &cfg->server); }},
       {"storage", [](const toml::table& t, Config* cfg) { return ReadStorage(t, &cfg->storage); }},
       {"ingest", [](const toml::table& t, Config* cfg) { return ReadIngest(t, &cfg->ingest); }},
+      {"testing", [](const toml::table& t, Config* cfg) { return ReadTesting(t, &cfg->testing); }},
   };
   for (const auto& s : sections) {
     const toml::node* n = root.get(s.name);

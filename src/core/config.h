@@ -55,12 +55,24 @@ struct ProjectConfig {
   std::string api_key;
   std::string secret_key;
   ProfileDialect dialect = ProfileDialect::kSeed;
+  // A JSON file {"computations":[...],"cohorts":[...]} of definitions applied at start-up
+  // (docs/API.md, "Definitions"); empty = none.
+  std::string definitions_file;
+};
+
+// Test seams; never needed in production.
+struct TestingConfig {
+  // Lets PUT /admin/v1/testing/clock move the server's clock (for end-to-end tests of
+  // rolling windows). Off by default.
+  bool clock_control = false;
+  int64_t clock_offset_ms = 0;  // added to the system clock from the start
 };
 
 struct Config {
   ServerConfig server;
   StorageConfig storage;
   IngestConfig ingest;
+  TestingConfig testing;
   std::string admin_token;
   std::vector<ProjectConfig> projects;
 };
