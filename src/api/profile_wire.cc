@@ -4,7 +4,7 @@
 
 #include "api/form.h"
 #include "core/json_writer.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::api {
 
@@ -151,10 +151,10 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const store::ProfileView& p,
   if (q.get_amp_props) {
     boost::json::object merged;
     boost::json::object custom;
-    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.builtins_json, &merged));
-    PROFILED_RETURN_IF_ERROR(ingest::ParseStoredObject(p.properties_json, &custom));
+    PROFILED_RETURN_IF_ERROR(ParseStoredObject(p.builtins_json, &merged));
+    PROFILED_RETURN_IF_ERROR(ParseStoredObject(p.properties_json, &custom));
     for (const auto& kv : custom) merged[kv.key()] = kv.value();
-    ingest::AppendObjectText(merged, out);
+    AppendObjectText(merged, out);
   } else if (q.get_computations || !q.comp_ids.empty()) {
     out->append("{}");  // computations only; none are defined yet
   } else {

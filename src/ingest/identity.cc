@@ -3,7 +3,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "ingest/property_ops.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::ingest {
 

@@ -6,7 +6,7 @@
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
 #include "ingest/property_ops.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {

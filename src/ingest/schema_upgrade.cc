@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/log.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 #include "store/keys.h"
 #include "store/records.h"
 

@@ -1,6 +1,6 @@
 #include "ingest/working_set.h"
 
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {
