@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "core/json_writer.h"
-#include "ingest/property_ops.h"
 #include "core/value_text.h"
+#include "ingest/property_ops.h"
 
 namespace profiled::api {
 

@@ -2,8 +2,8 @@
 
 #include "core/json_writer.h"
 #include "core/log.h"
-#include "ingest/property_ops.h"
 #include "core/value_text.h"
+#include "ingest/property_ops.h"
 
 namespace profiled::ingest {
 

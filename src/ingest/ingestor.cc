@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/value_text.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
 #include "ingest/property_ops.h"
-#include "core/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {

@@ -31,7 +31,7 @@ namespace profiled::store {
 enum class Table : uint8_t {
   kMeta = 0,  // counters and schema version
   kIdentity,  // user_id -> amplitude_id, device_id -> amplitude_id, merges
-  kProfiles,  // amplitude_id -> ProfileRecord
+  kProfiles,  // (amplitude_id, record tag) -> the user's records (keys.h UserRecord)
   kDedup,     // (scope, insert_id) -> time first seen; expires after the dedup window
   kEvents,    // (ingest time, sequence) -> EventRecord; expires after the retention
 };
