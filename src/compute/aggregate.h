@@ -95,9 +95,9 @@ class SpecState {
     std::string last_value;
     bool operator==(const Accumulator& other) const = default;
   };
-  Accumulator total_;                     // kAllTime and kRange
-  std::map<int64_t, Accumulator> days_;   // kRolling (day -> bucket) and kDistinctDays
-  std::map<uint64_t, int64_t> distinct_;  // kDistinctCount: value hash -> latest day
+  Accumulator total_;                        // kAllTime and kRange
+  std::map<int64_t, Accumulator> days_;      // kRolling (day -> bucket) and kDistinctDays
+  std::map<uint64_t, int64_t> distinct_;     // kDistinctCount: value hash -> latest day
 };
 
 // Every spec state of one user, keyed by spec id (ids come from the catalog, never reused).

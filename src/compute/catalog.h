@@ -80,8 +80,7 @@ class CatalogHolder {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const ProjectCatalog>>
-      catalogs_;  // GUARDED_BY mu_
+  std::unordered_map<std::string, std::shared_ptr<const ProjectCatalog>> catalogs_;  // GUARDED_BY mu_
 };
 
 }  // namespace profiled::compute
