@@ -207,9 +207,10 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
     }
   }
   uint64_t amplitude_id = 0;
-  Profile* profile = nullptr;
+  UserState* user = nullptr;
   PROFILED_RETURN_IF_ERROR(
-      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &profile));
+      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &user));
+  Profile* profile = &user->profile;
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
