@@ -116,6 +116,7 @@ TEST_F(IngestorTest, EventsAreLoggedWithTheirAmplitudeIdButIdentifyApiCallsAreNo
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_EQ(logged[0].amplitude_id, 1u);
   EXPECT_EQ(logged[0].time_ms, kTestNow);
+  EXPECT_EQ(logged[0].event_type, "click");
   EXPECT_EQ(logged[0].json, R"({"event_type":"click"})");
 }
 

@@ -51,9 +51,14 @@ Status RewriteEvent(std::string_view bytes, std::string* out) {
     out->assign(bytes);
     return Status::Ok();
   }
-  std::string json;
-  PROFILED_RETURN_IF_ERROR(RewriteJson(r.json, &json));
-  r.json = std::move(json);
+  boost::json::object o;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(r.json, &o));
+  r.json = ObjectText(o);
+  // Written back as version 2, which names the type: take it from a version-1 record's JSON.
+  if (const boost::json::value* type = o.if_contains("event_type");
+      r.event_type.empty() && type != nullptr && type->is_string()) {
+    r.event_type.assign(type->get_string());
+  }
   *out = store::EncodeEvent(r);
   return Status::Ok();
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/coding.h"
 #include "core/temp_dir.h"
 #include "store/fault_store.h"
 #include "store/keys.h"
@@ -33,6 +34,16 @@ class SchemaUpgradeTest : public ::testing::Test {
     store::WriteSet w;
     w.Put(Table::kProfiles, store::UserKeyPrefix(project, amplitude_id), store::EncodeProfile(r));
     ASSERT_TRUE(store_->Commit(w, false).ok());
+  }
+
+  // A logged event as the part 1 binary (schema versions 1 and 2) wrote it: EventRecord
+  // version 1, without the event type.
+  static std::string Version1Event(uint64_t amplitude_id, int64_t time_ms, std::string_view json) {
+    std::string bytes(1, '\x01');
+    PutVarint64(&bytes, amplitude_id);
+    PutVarint64(&bytes, static_cast<uint64_t>(time_ms));
+    bytes.append(json);
+    return bytes;
   }
 
   void PutVersion(uint64_t version) {
@@ -77,9 +88,9 @@ class SchemaUpgradeTest : public ::testing::Test {
 
 TEST_F(SchemaUpgradeTest, RepairsNonFiniteNumbersAVersion1StoreHolds) {
   PutUntaggedProfile(1, R"({"big":Infinity,"neg":-Infinity,"x":1E-1,"s":"Infinity"})");
-  store::EventRecord event{1, 5, R"({"event_type":"a","event_properties":{"v":NaN}})"};
   store::WriteSet w;
-  w.Put(Table::kEvents, store::EventKey("p", 5, 0), store::EncodeEvent(event));
+  w.Put(Table::kEvents, store::EventKey("p", 5, 0),
+        Version1Event(1, 5, R"({"event_type":"a","event_properties":{"v":NaN}})"));
   ASSERT_TRUE(store_->Commit(w, false).ok());
 
   ASSERT_TRUE(UpgradeStore(*store_).ok());
@@ -92,6 +103,7 @@ TEST_F(SchemaUpgradeTest, RepairsNonFiniteNumbersAVersion1StoreHolds) {
   ASSERT_TRUE(store::DecodeEvent(bytes, &read).ok());
   EXPECT_EQ(read.json, R"({"event_type":"a","event_properties":{"v":null}})");
   EXPECT_EQ(read.amplitude_id, 1u);
+  EXPECT_EQ(read.event_type, "a") << "rewritten as version 2, which names the type";
   EXPECT_EQ(Version(), kSchemaVersion);
 }
 
@@ -103,7 +115,7 @@ TEST_F(SchemaUpgradeTest, RewritesEveryRecordAcrossChunks) {
 
 TEST_F(SchemaUpgradeTest, LoggedEventsWithoutNonFiniteNumbersAreNotRewritten) {
   // Boost's spelling, as the log keeps it: not the profiles' format, and left as it is.
-  std::string bytes = store::EncodeEvent({1, 5, R"({"event_type":"a","v":1E-1})"});
+  std::string bytes = Version1Event(1, 5, R"({"event_type":"a","v":1E-1})");
   store::WriteSet w;
   w.Put(Table::kEvents, store::EventKey("p", 5, 0), bytes);
   ASSERT_TRUE(store_->Commit(w, false).ok());
@@ -139,7 +151,7 @@ TEST_F(SchemaUpgradeTest, Version2ProfilesMoveToTaggedKeys) {
   PutUntaggedProfile(7, R"({"other":true})", "pp");
   store::WriteSet w;
   w.Put(Table::kIdentity, store::UserKey("p", "user-1"), store::EncodeId(1));
-  std::string event = store::EncodeEvent({1, 5, R"({"event_type":"a","v":1E-1})"});
+  std::string event = Version1Event(1, 5, R"({"event_type":"a","v":1E-1})");
   w.Put(Table::kEvents, store::EventKey("p", 5, 0), event);
   ASSERT_TRUE(store_->Commit(w, false).ok());
 
