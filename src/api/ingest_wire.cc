@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "core/json_writer.h"
+#include "core/value_text.h"
 #include "ingest/property_ops.h"
-#include "ingest/value_text.h"
 
 namespace profiled::api {
 
@@ -214,7 +214,7 @@ std::string LibraryName(const json::value& v) {
 // naming the top-level field that holds it.
 void CheckNonFinite(const json::object& o, int index, BatchErrors* errors) {
   for (const auto& kv : o) {
-    if (ingest::HasNonFiniteNumber(kv.value())) {
+    if (HasNonFiniteNumber(kv.value())) {
       errors->Invalid(std::string(Utf8Prefix(kv.key(), 64)), index,
                       "holds a number beyond the range of a double (±1.7976931348623157e308)");
     }
@@ -374,7 +374,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
   }
   boost::system::error_code ec;
   bool non_finite = false;  // seen anywhere in the body: then find which events
-  json::value root = ingest::ParseJson(body, ingest::kMaxJsonDepth, &ec, &non_finite);
+  json::value root = ParseJson(body, kMaxJsonDepth, &ec, &non_finite);
   if (ec || !root.is_object()) {
     Reject(rejection, 400, "Invalid JSON request body");
     rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()
@@ -450,7 +450,7 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
                          IngestRejection* rejection) {
   boost::system::error_code ec;
   bool non_finite = false;
-  json::value root = ingest::ParseJson(identification, ingest::kMaxJsonDepth, &ec, &non_finite);
+  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite);
   if (ec || !(root.is_object() || root.is_array())) {
     Reject(rejection, 400, "missing_event", "identification");
     rejection->events.details.push_back(
@@ -548,7 +548,7 @@ std::string RejectionBody(const IngestRejection& r) {
     for (const auto& s : r.events.details) d.push_back(json::string(s));
     o["details"] = std::move(d);
   }
-  return ingest::ObjectText(o);
+  return ObjectText(o);
 }
 
 std::string ThrottledBody(const ingest::ThrottleReport& report) {
@@ -570,7 +570,7 @@ std::string ThrottledBody(const ingest::ThrottleReport& report) {
   o["throttled_events"] = std::move(events);
   o["exceeded_daily_quota_devices"] = json::object();
   o["exceeded_daily_quota_users"] = json::object();
-  return ingest::ObjectText(o);
+  return ObjectText(o);
 }
 
 std::string ErrorBody(int code, std::string_view error) {

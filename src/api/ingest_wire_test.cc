@@ -4,7 +4,7 @@
 
 #include <boost/json.hpp>
 
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::api {
 namespace {
@@ -263,7 +263,7 @@ TEST(IngestWire, TheLoggedEventKeepsTheNumbersExactly) {
   ASSERT_TRUE(o.ok);
   // Read back as the event log's readers must: with ParseJson, which rounds correctly.
   boost::system::error_code ec;
-  json::value logged = ingest::ParseJson(o.batch.events[0].json, 64, &ec);
+  json::value logged = ParseJson(o.batch.events[0].json, 64, &ec);
   ASSERT_FALSE(ec);
   EXPECT_EQ(logged.at("event_properties").at("a").as_double(), 0.1);
   EXPECT_EQ(logged.at("event_properties").at("b").as_double(), 97.43057599473337);

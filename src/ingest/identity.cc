@@ -2,8 +2,8 @@
 
 #include "core/json_writer.h"
 #include "core/log.h"
+#include "core/value_text.h"
 #include "ingest/property_ops.h"
-#include "ingest/value_text.h"
 
 namespace profiled::ingest {
 
@@ -49,36 +49,45 @@ void FillInProperties(WorkingSet& ws, const Profile& from, Profile* into) {
   }
 }
 
-Status LoadOrCreate(WorkingSet& ws, std::string_view project, uint64_t id, Profile** profile) {
-  PROFILED_RETURN_IF_ERROR(ws.GetProfile(project, id, profile));
-  if (*profile == nullptr) *profile = ws.CreateProfile(project, id);
+Status LoadOrCreate(WorkingSet& ws, std::string_view project, uint64_t id, UserState** user) {
+  PROFILED_RETURN_IF_ERROR(ws.GetUserState(project, id, user));
+  if (*user == nullptr) *user = ws.CreateUserState(project, id);
   return Status::Ok();
 }
 
-Status NewId(WorkingSet& ws, std::string_view project, uint64_t* id, Profile** profile) {
+Status NewId(WorkingSet& ws, std::string_view project, uint64_t* id, UserState** user) {
   PROFILED_RETURN_IF_ERROR(ws.AllocateAmplitudeId(project, id));
-  *profile = ws.CreateProfile(project, *id);
+  *user = ws.CreateUserState(project, *id);
   return Status::Ok();
+}
+
+// Keeps `into` when it has the record, else takes `from`'s (see MergeUserState).
+void MergeRawRecord(const std::string& from, std::string* into) {
+  if (into->empty()) *into = from;
 }
 
 }  // namespace
 
+void MergeUserState(const UserState& from, UserState* into) {
+  MergeRawRecord(from.aggregates, &into->aggregates);
+  MergeRawRecord(from.static_cohorts, &into->static_cohorts);
+}
+
 Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_view user_id,
-                       std::string_view device_id, uint64_t* amplitude_id, Profile** profile) {
+                       std::string_view device_id, uint64_t* amplitude_id, UserState** user) {
   std::optional<uint64_t> device_amp;
-  Profile* device_profile = nullptr;
+  UserState* device_user = nullptr;
   if (!device_id.empty()) {
     PROFILED_RETURN_IF_ERROR(ws.GetDevice(project, device_id, &device_amp));
-    if (device_amp)
-      PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *device_amp, &device_profile));
+    if (device_amp) PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *device_amp, &device_user));
   }
 
   if (user_id.empty()) {
     if (device_amp) {
       *amplitude_id = *device_amp;
-      *profile = device_profile;
+      *user = device_user;
     } else {
-      PROFILED_RETURN_IF_ERROR(NewId(ws, project, amplitude_id, profile));
+      PROFILED_RETURN_IF_ERROR(NewId(ws, project, amplitude_id, user));
       ws.PutDevice(project, device_id, *amplitude_id);
     }
     return Status::Ok();
@@ -86,24 +95,27 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
 
   std::optional<uint64_t> user_amp;
   PROFILED_RETURN_IF_ERROR(ws.GetUser(project, user_id, &user_amp));
-  bool device_anonymous = device_profile != nullptr && device_profile->user_id.empty();
+  bool device_anonymous = device_user != nullptr && device_user->profile.user_id.empty();
 
   if (user_amp) {
     *amplitude_id = *user_amp;
-    PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, profile));
+    PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, user));
     if (device_amp && *device_amp != *user_amp && device_anonymous) {
-      FillInProperties(ws, *device_profile, *profile);
-      FillIn(device_profile->builtins, &(*profile)->builtins);
+      Profile& into = (*user)->profile;
+      FillInProperties(ws, device_user->profile, &into);
+      FillIn(device_user->profile.builtins, &into.builtins);
+      MergeUserState(*device_user, *user);
       ws.PutMerge(project, *device_amp, *user_amp);
-      ws.DeleteProfile(project, *device_amp);
+      ws.DeleteUserState(project, *device_amp);  // every record of the anonymous id
     }
   } else if (device_anonymous) {
     *amplitude_id = *device_amp;
-    *profile = device_profile;
+    *user = device_user;
   } else {
-    PROFILED_RETURN_IF_ERROR(NewId(ws, project, amplitude_id, profile));
+    PROFILED_RETURN_IF_ERROR(NewId(ws, project, amplitude_id, user));
   }
-  if ((*profile)->user_id.empty()) (*profile)->user_id = std::string(user_id);
+  Profile& profile = (*user)->profile;
+  if (profile.user_id.empty()) profile.user_id = std::string(user_id);
   if (!user_amp) ws.PutUser(project, user_id, *amplitude_id);
   if (!device_id.empty() && device_amp != *amplitude_id) {
     ws.PutDevice(project, device_id, *amplitude_id);

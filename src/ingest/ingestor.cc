@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/value_text.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
 #include "ingest/property_ops.h"
-#include "ingest/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {
@@ -261,9 +261,10 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
     }
   }
   uint64_t amplitude_id = 0;
-  Profile* profile = nullptr;
+  UserState* user = nullptr;
   PROFILED_RETURN_IF_ERROR(
-      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &profile));
+      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &user));
+  Profile* profile = &user->profile;
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
   if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
@@ -286,8 +287,8 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
     }
   }
   if (e.origin != EventOrigin::kIdentifyApi) {
-    PROFILED_RETURN_IF_ERROR(
-        working_.AppendEvent(project, now, store::EventRecord{amplitude_id, e.time_ms, e.json}));
+    PROFILED_RETURN_IF_ERROR(working_.AppendEvent(
+        project, now, store::EventRecord{amplitude_id, e.time_ms, e.event_type, e.json}));
   }
   if (!scope.empty()) working_.RememberInsertId(project, scope, e.insert_id, now);
   return Status::Ok();

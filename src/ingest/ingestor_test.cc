@@ -116,6 +116,7 @@ TEST_F(IngestorTest, EventsAreLoggedWithTheirAmplitudeIdButIdentifyApiCallsAreNo
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_EQ(logged[0].amplitude_id, 1u);
   EXPECT_EQ(logged[0].time_ms, kTestNow);
+  EXPECT_EQ(logged[0].event_type, "click");
   EXPECT_EQ(logged[0].json, R"({"event_type":"click"})");
 }
 
@@ -277,6 +278,92 @@ TEST_F(IngestorTest, AUserWhoseStoredProfileIsCorruptRefusesOnlyItsBatch) {
   EXPECT_EQ(results[0].failed_event, 1);
   EXPECT_TRUE(results[1].status.ok());
   EXPECT_EQ(Read("bob").properties, (object{{"b", 1}, {"c", 3}}));
+}
+
+TEST_F(IngestorTest, TheFirstTouchOfAUserInAGroupReadsAllItsRecordsWithOneMultiGet) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}})});
+  PutUserRecord(1, store::UserRecord::kAggregates, "aggregates");
+  size_t multi_gets = store_->MultiGetCalls(store::Table::kProfiles);
+  ApplyOk(
+      {SetProps("alice", "", {{"b", 2}}), Track("alice", ""), SetProps("alice", "", {{"c", 3}})});
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kProfiles), multi_gets + 1);
+  EXPECT_EQ(store_->GetCalls(store::Table::kProfiles), 0u);
+  // Written back as a unit: the profile changed, the other record is kept.
+  std::map<char, std::string> records = UserRecords(1);
+  EXPECT_EQ(records['a'], "aggregates");
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"b", 2}, {"c", 3}}));
+  // A new user needs no read at all.
+  ApplyOk({SetProps("bob", "", {{"b", 1}})});
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kProfiles), multi_gets + 1);
+}
+
+TEST_F(IngestorTest, ARefusedBatchRestoresTheRecordsAMergeMoved) {
+  ApplyOk({Track("alice", "device-1"), Track("carol", "device-2")});
+  ApplyOk({Track("", "device-8"), Track("", "device-9")});
+  uint64_t alice = Read("alice").amplitude_id;
+  uint64_t carol = Read("carol").amplitude_id;
+  uint64_t anon8 = Read("", "device-8").amplitude_id;
+  uint64_t anon9 = Read("", "device-9").amplitude_id;
+  // Each anonymous user has both records; alice has her own static cohorts, carol her own
+  // aggregates: each merge moves one record and keeps the other.
+  for (uint64_t anon : {anon8, anon9}) {
+    PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
+    PutUserRecord(anon, store::UserRecord::kStaticCohorts, "anon cohorts");
+  }
+  PutUserRecord(alice, store::UserRecord::kStaticCohorts, "alice cohorts");
+  PutUserRecord(carol, store::UserRecord::kAggregates, "carol aggregates");
+  std::map<char, std::string> alice_before = UserRecords(alice);
+  std::map<char, std::string> carol_before = UserRecords(carol);
+  ingestor_->Stop();
+  // The first batch puts both users in the group's cache, so the second edits them in
+  // place: the merges change their records, then the batch is refused.
+  auto results = ApplyAsOneGroup(
+      *store_, clock_,
+      {{SetProps("alice", "", {{"a", 1}}), SetProps("carol", "", {{"c", 1}})},
+       {Track("alice", "device-8"), Track("carol", "device-9"), Oversized("alice")}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  std::map<char, std::string> alice_after = UserRecords(alice);
+  std::map<char, std::string> carol_after = UserRecords(carol);
+  alice_after.erase('p');  // rewritten by the first batch
+  carol_after.erase('p');
+  EXPECT_EQ(alice_after, (std::map<char, std::string>{{'s', "alice cohorts"}}));
+  EXPECT_EQ(carol_after, (std::map<char, std::string>{{'a', "carol aggregates"}}));
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
+  for (uint64_t anon : {anon8, anon9}) {
+    std::map<char, std::string> records = UserRecords(anon);
+    EXPECT_EQ(records['a'], "anon aggregates");
+    EXPECT_EQ(records['s'], "anon cohorts");
+    EXPECT_EQ(records.count('p'), 1u);
+  }
+  EXPECT_EQ(Read("", "device-8").amplitude_id, anon8);
+  EXPECT_EQ(Read("", "device-9").amplitude_id, anon9);
+}
+
+TEST_F(IngestorTest, ARefusedBatchThatFirstTouchedAUserLeavesItsRecordsAlone) {
+  ApplyOk({Track("alice", "device-1")});
+  ApplyOk({Track("", "device-9")});
+  uint64_t anon = Read("", "device-9").amplitude_id;
+  PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
+  IngestResult refused = Apply({Track("alice", "device-9"), Oversized("alice")});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(UserRecords(anon)['a'], "anon aggregates");
+  EXPECT_EQ(UserRecords(Read("alice").amplitude_id).count('a'), 0u);
+}
+
+TEST_F(IngestorTest, RecordsWithoutAProfileAreNotAUserAndGoWhenTheUserIsMadeAgain) {
+  ApplyOk({Track("", "device-1")});
+  store::WriteSet w;
+  w.Delete(store::Table::kProfiles, store::ProfileKey("p", 1));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  PutUserRecord(1, store::UserRecord::kAggregates, "orphan");
+  // The device still maps to 1, which has no profile: a fresh user state replaces it, and
+  // the records read with it that the new state does not have are deleted.
+  ApplyOk({SetProps("", "device-1", {{"a", 1}})});
+  std::map<char, std::string> records = UserRecords(1);
+  EXPECT_EQ(records.count('a'), 0u);
+  EXPECT_EQ(records.count('p'), 1u);
+  EXPECT_EQ(Read("", "device-1").properties, (object{{"a", 1}}));
 }
 
 TEST_F(IngestorTest, DurabilityFsyncInTheConfigSyncsEveryCommit) {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::ingest {
 

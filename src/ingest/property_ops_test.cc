@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::ingest {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/log.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 #include "store/keys.h"
 #include "store/records.h"
 
@@ -51,9 +51,14 @@ Status RewriteEvent(std::string_view bytes, std::string* out) {
     out->assign(bytes);
     return Status::Ok();
   }
-  std::string json;
-  PROFILED_RETURN_IF_ERROR(RewriteJson(r.json, &json));
-  r.json = std::move(json);
+  boost::json::object o;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(r.json, &o));
+  r.json = ObjectText(o);
+  // Written back as version 2, which names the type: take it from a version-1 record's JSON.
+  if (const boost::json::value* type = o.if_contains("event_type");
+      r.event_type.empty() && type != nullptr && type->is_string()) {
+    r.event_type.assign(type->get_string());
+  }
   *out = store::EncodeEvent(r);
   return Status::Ok();
 }
@@ -91,6 +96,77 @@ Status RewriteTable(store::Store& store, Table table,
   }
 }
 
+// Moves every untagged profile key (versions 1 and 2) to its tagged record key, a durable
+// chunk at a time; each move's Put and Delete are in one chunk, so a crash leaves every
+// profile under exactly one key and a rerun moves just the rest. The bytes move as they are
+// (no decode), so a damaged record stays as damaged as it was, under its new key.
+Status TagProfileKeys(store::Store& store, size_t* moved, size_t* unparsable) {
+  std::string from;
+  for (;;) {
+    store::WriteSet writes;
+    std::string last;
+    size_t seen = 0;
+    PROFILED_RETURN_IF_ERROR(store.Scan(
+        Table::kProfiles, from, kEndOfTable, [&](std::string_view key, std::string_view value) {
+          store::UserKeyParts parts;
+          if (!store::ParseUserKey(key, &parts)) {
+            ++*unparsable;
+          } else if (parts.tail.empty()) {
+            writes.Put(Table::kProfiles,
+                       store::UserRecordKey(parts.project, parts.amplitude_id,
+                                            store::UserRecord::kProfile),
+                       std::string(value));
+            writes.Delete(Table::kProfiles, std::string(key));
+            ++*moved;
+          }
+          last.assign(key);
+          return ++seen < kChunkRecords;
+        }));
+    if (!writes.empty()) PROFILED_RETURN_IF_ERROR(store.Commit(writes, /*sync=*/true));
+    if (seen < kChunkRecords) return Status::Ok();
+    // The moved keys sort right after their old ones and are scanned again (and skipped).
+    from = last;
+    from.push_back('\0');
+  }
+}
+
+Status UpgradeFrom1(store::Store& store) {
+  size_t rewritten = 0;
+  size_t unreadable = 0;
+  PROFILED_RETURN_IF_ERROR(
+      RewriteTable(store, Table::kProfiles, RewriteProfile, &rewritten, &unreadable));
+  PROFILED_RETURN_IF_ERROR(
+      RewriteTable(store, Table::kEvents, RewriteEvent, &rewritten, &unreadable));
+  if (rewritten > 0) {
+    LogInfo("schema upgrade 1 -> 2: rewrote " + std::to_string(rewritten) + " records");
+  }
+  if (unreadable > 0) {
+    LogError("schema upgrade 1 -> 2: left " + std::to_string(unreadable) +
+             " records that do not decode as they were");
+  }
+  return Status::Ok();
+}
+
+Status UpgradeFrom2(store::Store& store) {
+  size_t moved = 0;
+  size_t unparsable = 0;
+  PROFILED_RETURN_IF_ERROR(TagProfileKeys(store, &moved, &unparsable));
+  if (moved > 0) {
+    LogInfo("schema upgrade 2 -> 3: moved " + std::to_string(moved) + " profiles to tagged keys");
+  }
+  if (unparsable > 0) {
+    LogError("schema upgrade 2 -> 3: left " + std::to_string(unparsable) +
+             " profile keys that do not parse as they were");
+  }
+  return Status::Ok();
+}
+
+Status StampVersion(store::Store& store, uint64_t version) {
+  store::WriteSet stamp;
+  stamp.Put(Table::kMeta, store::SchemaVersionKey(), store::EncodeId(version));
+  return store.Commit(stamp, /*sync=*/true);
+}
+
 }  // namespace
 
 Status UpgradeStore(store::Store& store) {
@@ -102,30 +178,22 @@ Status UpgradeStore(store::Store& store) {
   } else if (!s.IsNotFound()) {
     return s;
   }
+  if (version < 1) return Status::Corruption("the store's schema version is 0");
   if (version > kSchemaVersion) {
     return Status::InvalidArgument("the store has schema version " + std::to_string(version) +
                                    ", written by a newer profiled; this one reads up to " +
                                    std::to_string(kSchemaVersion));
   }
-  if (version == kSchemaVersion) return Status::Ok();
-  if (version < 2) {
-    size_t rewritten = 0;
-    size_t unreadable = 0;
-    PROFILED_RETURN_IF_ERROR(
-        RewriteTable(store, Table::kProfiles, RewriteProfile, &rewritten, &unreadable));
-    PROFILED_RETURN_IF_ERROR(
-        RewriteTable(store, Table::kEvents, RewriteEvent, &rewritten, &unreadable));
-    if (rewritten > 0) {
-      LogInfo("schema upgrade 1 -> 2: rewrote " + std::to_string(rewritten) + " records");
+  // One step per version, each stamped when done: a crash resumes at the step it cut short.
+  while (version < kSchemaVersion) {
+    if (version == 1) {
+      PROFILED_RETURN_IF_ERROR(UpgradeFrom1(store));
+    } else {
+      PROFILED_RETURN_IF_ERROR(UpgradeFrom2(store));
     }
-    if (unreadable > 0) {
-      LogError("schema upgrade 1 -> 2: left " + std::to_string(unreadable) +
-               " records that do not decode as they were");
-    }
+    PROFILED_RETURN_IF_ERROR(StampVersion(store, ++version));
   }
-  store::WriteSet stamp;
-  stamp.Put(Table::kMeta, store::SchemaVersionKey(), store::EncodeId(kSchemaVersion));
-  return store.Commit(stamp, /*sync=*/true);
+  return Status::Ok();
 }
 
 }  // namespace profiled::ingest

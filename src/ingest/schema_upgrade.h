@@ -7,6 +7,11 @@
 //           store (as the bare words Infinity, -Infinity, NaN, which are not JSON):
 //           saturated to the largest finite double of their sign, NaN to null. Reads and
 //           writes of those users work again.
+//   2 -> 3  moves every profile from its untagged key P || be64(amplitude_id) to the tagged
+//           per-user record key (store::ProfileKey, tag 'p'), deleting the old key in the
+//           same durable chunk, so each profile is at exactly one of the two keys at any time.
+// Each step is followed by a durable stamp of the version it reached, so a store whose
+// upgrade was cut short resumes from the last finished step.
 // Runs before the server takes traffic; not thread-safe with other writers. Each step
 // is idempotent, so an upgrade cut short by a crash simply runs again at the next start.
 #pragma once
@@ -18,7 +23,7 @@
 
 namespace profiled::ingest {
 
-inline constexpr uint64_t kSchemaVersion = 2;
+inline constexpr uint64_t kSchemaVersion = 3;
 
 // OK when the store is at kSchemaVersion (upgrading it if older, stamping a new one);
 // InvalidArgument if a newer profiled wrote it; the store's errors (the version then stays

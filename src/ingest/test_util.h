@@ -7,11 +7,13 @@
 
 #include <boost/json.hpp>
 #include <future>
+#include <map>
 
 #include "core/temp_dir.h"
 #include "ingest/ingestor.h"
 #include "ingest/property_ops.h"
 #include "store/fault_store.h"
+#include "store/keys.h"
 #include "store/profile_lookup.h"
 
 namespace profiled::ingest {
@@ -111,6 +113,27 @@ class IngestFixture : public ::testing::Test {
     f.builtins = boost::json::parse(view.builtins_json).as_object();
     f.properties = boost::json::parse(view.properties_json).as_object();
     return f;
+  }
+
+  // Writes a raw per-user record straight to the store (between commit groups).
+  void PutUserRecord(uint64_t amplitude_id, store::UserRecord record, const std::string& bytes,
+                     const std::string& project = "p") {
+    store::WriteSet w;
+    w.Put(store::Table::kProfiles, store::UserRecordKey(project, amplitude_id, record), bytes);
+    ASSERT_TRUE(store_->Commit(w, false).ok());
+  }
+
+  // Every stored record of one user, by tag.
+  std::map<char, std::string> UserRecords(uint64_t amplitude_id, const std::string& project = "p") {
+    std::map<char, std::string> records;
+    Status s = store_->Scan(store::Table::kProfiles, store::UserKeyPrefix(project, amplitude_id),
+                            store::UserKeyPrefix(project, amplitude_id + 1),
+                            [&](std::string_view key, std::string_view value) {
+                              records.emplace(key.back(), value);
+                              return true;
+                            });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return records;
   }
 
   TempDir dir_;

@@ -1,6 +1,8 @@
 #include "ingest/working_set.h"
 
-#include "ingest/value_text.h"
+#include <iterator>
+
+#include "core/value_text.h"
 #include "store/keys.h"
 
 namespace profiled::ingest {
@@ -57,53 +59,98 @@ void WorkingSet::PutMerge(std::string_view project, uint64_t from, uint64_t into
   id_writes_[std::move(key)] = into;
 }
 
-Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile) {
-  std::string key = store::ProfileKey(project, amplitude_id);
-  SaveProfile(key, /*whole=*/false);
-  auto it = profiles_.find(key);
-  if (it == profiles_.end()) {
-    CachedProfile cached;
-    std::string bytes;
-    Status s = store_.Get(Table::kProfiles, key, &bytes);
-    if (!s.IsNotFound()) {
-      PROFILED_RETURN_IF_ERROR(s);
-      store::ProfileView view;
-      PROFILED_RETURN_IF_ERROR(store::DecodeProfile(bytes, &view));
-      Profile p;
-      p.user_id.assign(view.user_id);
-      p.device_id.assign(view.device_id);
-      PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.builtins_json, &p.builtins));
-      PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.properties_json, &p.properties));
-      p.properties_size_bound = view.properties_json.size();
-      p.store_key = key;
-      cached.profile = std::move(p);
-    }
-    it = profiles_.emplace(std::move(key), std::move(cached)).first;
+namespace {
+
+// The records a user's first touch loads and Flush writes, with the UserState field of each
+// raw one. kRecentItems joins them in part 3.
+constexpr store::UserRecord kLoadedRecords[] = {
+    store::UserRecord::kProfile, store::UserRecord::kAggregates, store::UserRecord::kStaticCohorts};
+constexpr size_t kLoadedRecordCount = std::size(kLoadedRecords);
+
+uint8_t RecordBit(size_t index) { return static_cast<uint8_t>(1u << index); }
+
+std::string RecordKey(const std::string& user_key, store::UserRecord record) {
+  std::string key = user_key;
+  key.push_back(static_cast<char>(record));
+  return key;
+}
+
+// The raw record of `state` at kLoadedRecords[index] (index > 0: not the profile).
+std::string* RawRecord(UserState* state, size_t index) {
+  return kLoadedRecords[index] == store::UserRecord::kAggregates ? &state->aggregates
+                                                                 : &state->static_cohorts;
+}
+
+}  // namespace
+
+Status WorkingSet::LoadUser(const std::string& key, CachedUser* cached) {
+  std::vector<std::string> keys;
+  keys.reserve(kLoadedRecordCount);
+  for (store::UserRecord record : kLoadedRecords) keys.push_back(RecordKey(key, record));
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kProfiles, keys, &values, &statuses));
+  for (size_t i = 0; i < kLoadedRecordCount; ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    PROFILED_RETURN_IF_ERROR(statuses[i]);
+    cached->stored |= RecordBit(i);
   }
-  if (!it->second.profile) {
-    *profile = nullptr;
-    return Status::Ok();
-  }
-  it->second.touched = true;
-  *profile = &*it->second.profile;
+  // No profile: no user (records left without one are deleted if the user is created).
+  if ((cached->stored & RecordBit(0)) == 0) return Status::Ok();
+  store::ProfileView view;
+  PROFILED_RETURN_IF_ERROR(store::DecodeProfile(values[0], &view));
+  UserState& u = cached->user.emplace();
+  Profile& p = u.profile;
+  p.user_id.assign(view.user_id);
+  p.device_id.assign(view.device_id);
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.builtins_json, &p.builtins));
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(view.properties_json, &p.properties));
+  p.properties_size_bound = view.properties_json.size();
+  p.user_key = key;
+  for (size_t i = 1; i < kLoadedRecordCount; ++i) *RawRecord(&u, i) = std::move(values[i]);
   return Status::Ok();
 }
 
-Profile* WorkingSet::CreateProfile(std::string_view project, uint64_t amplitude_id) {
-  std::string key = store::ProfileKey(project, amplitude_id);
-  SaveProfile(key, /*whole=*/true);
-  CachedProfile& c = profiles_[key];
-  c.profile.emplace();
-  c.profile->store_key = std::move(key);
-  c.touched = true;
-  return &*c.profile;
+Status WorkingSet::GetUserState(std::string_view project, uint64_t amplitude_id, UserState** user) {
+  std::string key = store::UserKeyPrefix(project, amplitude_id);
+  SaveUser(key, /*whole=*/false);
+  auto it = users_.find(key);
+  if (it == users_.end()) {
+    CachedUser cached;
+    PROFILED_RETURN_IF_ERROR(LoadUser(key, &cached));
+    it = users_.emplace(std::move(key), std::move(cached)).first;
+  }
+  if (!it->second.user) {
+    *user = nullptr;
+    return Status::Ok();
+  }
+  it->second.touched = true;
+  *user = &*it->second.user;
+  return Status::Ok();
 }
 
-void WorkingSet::DeleteProfile(std::string_view project, uint64_t amplitude_id) {
-  std::string key = store::ProfileKey(project, amplitude_id);
-  SaveProfile(key, /*whole=*/true);
-  CachedProfile& c = profiles_[key];
-  c.profile.reset();
+Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile) {
+  UserState* user = nullptr;
+  PROFILED_RETURN_IF_ERROR(GetUserState(project, amplitude_id, &user));
+  *profile = user == nullptr ? nullptr : &user->profile;
+  return Status::Ok();
+}
+
+UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplitude_id) {
+  std::string key = store::UserKeyPrefix(project, amplitude_id);
+  SaveUser(key, /*whole=*/true);
+  CachedUser& c = users_[key];
+  c.user.emplace();
+  c.user->profile.user_key = std::move(key);
+  c.touched = true;
+  return &*c.user;
+}
+
+void WorkingSet::DeleteUserState(std::string_view project, uint64_t amplitude_id) {
+  std::string key = store::UserKeyPrefix(project, amplitude_id);
+  SaveUser(key, /*whole=*/true);
+  CachedUser& c = users_[key];
+  c.user.reset();
   c.touched = true;
 }
 
@@ -115,35 +162,38 @@ void WorkingSet::SaveId(const std::string& key) {
   undo_.emplace_back(std::move(u));
 }
 
-void WorkingSet::SaveProfile(const std::string& key, bool whole) {
+void WorkingSet::SaveUser(const std::string& key, bool whole) {
   if (!in_batch_) return;
-  bool first = batch_profiles_.insert(key).second;
+  bool first = batch_users_.insert(key).second;
   if (!first && (!whole || batch_fresh_.count(key) != 0)) return;
-  auto it = profiles_.find(key);
-  if (it == profiles_.end()) {
+  auto it = users_.find(key);
+  if (it == users_.end()) {
     // Loaded or created by this batch: rolling back just forgets it.
     batch_fresh_.insert(key);
-    undo_.emplace_back(UndoProfile{key, std::nullopt, true});
+    undo_.emplace_back(UndoUser{key, std::nullopt, true});
     return;
   }
   if (whole) {
     // About to be replaced or deleted: keep the whole of it (a move, no copy).
-    undo_.emplace_back(UndoProfile{key, std::move(it->second), true});
+    undo_.emplace_back(UndoUser{key, std::move(it->second), true});
     return;
   }
   // Edited in place: keep everything but the properties, which SaveForUndo keeps per key.
-  CachedProfile copy;
+  CachedUser copy;
   copy.touched = it->second.touched;
-  if (it->second.profile) {
-    const Profile& p = *it->second.profile;
-    copy.profile.emplace();
-    copy.profile->user_id = p.user_id;
-    copy.profile->device_id = p.device_id;
-    copy.profile->builtins = p.builtins;
-    copy.profile->properties_size_bound = p.properties_size_bound;
-    copy.profile->store_key = p.store_key;
+  copy.stored = it->second.stored;
+  if (it->second.user) {
+    const UserState& u = *it->second.user;
+    UserState& c = copy.user.emplace();
+    c.profile.user_id = u.profile.user_id;
+    c.profile.device_id = u.profile.device_id;
+    c.profile.builtins = u.profile.builtins;
+    c.profile.properties_size_bound = u.profile.properties_size_bound;
+    c.profile.user_key = u.profile.user_key;
+    c.aggregates = u.aggregates;
+    c.static_cohorts = u.static_cohorts;
   }
-  undo_.emplace_back(UndoProfile{key, std::move(copy), false});
+  undo_.emplace_back(UndoUser{key, std::move(copy), false});
 }
 
 void WorkingSet::SaveForUndo(Profile* profile, const std::vector<PropertyOp>& ops) {
@@ -151,7 +201,7 @@ void WorkingSet::SaveForUndo(Profile* profile, const std::vector<PropertyOp>& op
   for (const auto& op : ops) {
     if (op.kind == PropertyOpKind::kClearAll) {
       // Every property goes: keep them all (a move; $clearAll leaves the object empty).
-      undo_.emplace_back(UndoAllProperties{profile->store_key, std::move(profile->properties)});
+      undo_.emplace_back(UndoAllProperties{profile->user_key, std::move(profile->properties)});
       profile->properties = boost::json::object();
       return;
     }
@@ -164,11 +214,11 @@ void WorkingSet::SaveForUndo(Profile* profile, std::string_view name) {
 }
 
 void WorkingSet::SaveProperty(Profile* profile, std::string_view name) {
-  std::string id = profile->store_key;
+  std::string id = profile->user_key;
   id.push_back('\0');
   id.append(name);
   if (!batch_properties_.insert(std::move(id)).second) return;
-  UndoProperty u{profile->store_key, std::string(name), std::nullopt};
+  UndoProperty u{profile->user_key, std::string(name), std::nullopt};
   if (auto it = profile->properties.find(name); it != profile->properties.end()) {
     u.before = it->value();
   }
@@ -178,7 +228,7 @@ void WorkingSet::SaveProperty(Profile* profile, std::string_view name) {
 void WorkingSet::BeginBatch() {
   in_batch_ = true;
   undo_.clear();
-  batch_profiles_.clear();
+  batch_users_.clear();
   batch_fresh_.clear();
   batch_properties_.clear();
   batch_dedup_writes_ = dedup_writes_.size();
@@ -200,21 +250,21 @@ void WorkingSet::RollbackBatch() {
       } else {
         id_writes_.erase(id->key);
       }
-    } else if (auto* p = std::get_if<UndoProfile>(&*u)) {
+    } else if (auto* p = std::get_if<UndoUser>(&*u)) {
       if (!p->before) {
-        profiles_.erase(p->key);
+        users_.erase(p->key);
         continue;
       }
-      CachedProfile& current = profiles_[p->key];
-      if (p->properties_too || !p->before->profile || !current.profile) {
+      CachedUser& current = users_[p->key];
+      if (p->properties_too || !p->before->user || !current.user) {
         current = std::move(*p->before);
         continue;
       }
-      boost::json::object properties = std::move(current.profile->properties);
+      boost::json::object properties = std::move(current.user->profile.properties);
       current = std::move(*p->before);
-      current.profile->properties = std::move(properties);
+      current.user->profile.properties = std::move(properties);
     } else if (auto* prop = std::get_if<UndoProperty>(&*u)) {
-      boost::json::object& properties = profiles_[prop->key].profile->properties;
+      boost::json::object& properties = users_[prop->key].user->profile.properties;
       if (prop->before) {
         properties[prop->name] = std::move(*prop->before);
       } else {
@@ -222,7 +272,7 @@ void WorkingSet::RollbackBatch() {
       }
     } else {
       auto& all = std::get<UndoAllProperties>(*u);
-      profiles_[all.key].profile->properties = std::move(all.before);
+      users_[all.key].user->profile.properties = std::move(all.before);
     }
   }
   // Every key remembered since BeginBatch has its write after batch_dedup_writes_.
@@ -311,18 +361,32 @@ Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
 
 void WorkingSet::Flush(store::WriteSet* writes) {
   for (auto& [key, id] : id_writes_) writes->Put(Table::kIdentity, key, store::EncodeId(id));
-  for (auto& [key, cached] : profiles_) {
+  for (auto& [key, cached] : users_) {
     if (!cached.touched) continue;
-    if (!cached.profile) {
-      writes->Delete(Table::kProfiles, key);
-      continue;
+    for (size_t i = 0; i < kLoadedRecordCount; ++i) {
+      bool stored = (cached.stored & RecordBit(i)) != 0;
+      if (!cached.user) {
+        if (stored) writes->Delete(Table::kProfiles, RecordKey(key, kLoadedRecords[i]));
+        continue;
+      }
+      std::string value;
+      if (i == 0) {
+        const Profile& p = cached.user->profile;
+        store::ProfileRecord r;
+        r.user_id = p.user_id;
+        r.device_id = p.device_id;
+        r.builtins_json = ObjectText(p.builtins);
+        r.properties_json = ObjectText(p.properties);
+        value = store::EncodeProfile(r);
+      } else {
+        value = std::move(*RawRecord(&*cached.user, i));
+      }
+      if (!value.empty()) {
+        writes->Put(Table::kProfiles, RecordKey(key, kLoadedRecords[i]), std::move(value));
+      } else if (stored) {
+        writes->Delete(Table::kProfiles, RecordKey(key, kLoadedRecords[i]));
+      }
     }
-    store::ProfileRecord r;
-    r.user_id = cached.profile->user_id;
-    r.device_id = cached.profile->device_id;
-    r.builtins_json = ObjectText(cached.profile->builtins);
-    r.properties_json = ObjectText(cached.profile->properties);
-    writes->Put(Table::kProfiles, key, store::EncodeProfile(r));
   }
   for (auto& [key, value] : dedup_writes_)
     writes->Put(Table::kDedup, std::move(key), std::move(value));
@@ -347,7 +411,7 @@ void WorkingSet::Finish(bool committed) {
   undo_.clear();
   ids_.clear();
   id_writes_.clear();
-  profiles_.clear();
+  users_.clear();
   dedup_.clear();
   dedup_writes_.clear();
   event_writes_.clear();

@@ -5,11 +5,18 @@
 // Store commit, Finish(true) keeps the allocated counters; Finish(false) forgets
 // everything so the next group re-reads the store.
 //
+// Per-user state is one unit (UserState): the first touch of a user in a group reads all
+// of the user's records (store::UserRecord) with one Store::MultiGet, and Flush writes back
+// every record of every user the group touched (a record that became empty is deleted;
+// a deleted user loses all of them).
+//
 // Batches: BeginBatch marks a point that RollbackBatch returns to, undoing every change
-// made since (identity, profiles, dedup, logged events, counters) at a cost proportional
-// to what the batch changed, so one refused batch costs the rest of the group nothing.
-// Property values are restored key by key: before an edit of a profile's properties the
-// caller names the keys it may change (SaveForUndo); everything else is tracked here.
+// made since (identity, user states, dedup, logged events, counters) at a cost
+// proportional to what the batch changed, so one refused batch costs the rest of the group
+// nothing. Property values are restored key by key: before an edit of a profile's
+// properties the caller names the keys it may change (SaveForUndo); everything else of a
+// user state (the rest of the profile, the raw records) is kept whole at its first access
+// in the batch.
 // Owned and used by the single writer thread only; not thread-safe.
 #pragma once
 
@@ -37,7 +44,19 @@ struct Profile {
   // At least the size of the JSON text of `properties`: exact when loaded, raised by
   // every change by at most what it can add (GrowthBound in ingest/property_ops.h).
   size_t properties_size_bound = 2;
-  std::string store_key;  // set by WorkingSet: the profile's key, for undo records
+  // Set by WorkingSet: the user's key prefix (store::UserKeyPrefix), for undo records.
+  std::string user_key;
+};
+
+// Everything stored for one user (one amplitude_id): the records of store::UserRecord,
+// loaded and flushed as a unit. A user exists while it has a profile record.
+struct UserState {
+  Profile profile;
+  // Raw bytes of the other per-user records; empty = no such record. `aggregates` is
+  // compute::UserAggregates's encoding (tag 'a'), `static_cohorts` the static cohort
+  // memberships (tag 's'); the writer treats both as opaque here.
+  std::string aggregates;
+  std::string static_cohorts;
 };
 
 class WorkingSet {
@@ -53,11 +72,20 @@ class WorkingSet {
   void PutDevice(std::string_view project, std::string_view device_id, uint64_t amplitude_id);
   void PutMerge(std::string_view project, uint64_t from, uint64_t into);
 
-  // Returns the profile for editing, or nullptr in *profile when there is none. The
-  // pointer stays valid until Finish. Any profile returned is written back by Flush.
+  // Returns the user's state for editing, or nullptr in *user when the user has no profile
+  // record. The first call for a user in a group reads all of its records with one
+  // MultiGet. The pointer stays valid until Finish, or until RollbackBatch when the current
+  // batch first touched the user. Every user returned is written back by Flush. Errors: the
+  // store's; Corruption when the stored profile does not decode.
+  Status GetUserState(std::string_view project, uint64_t amplitude_id, UserState** user);
+  // A new, empty user state replacing whatever the user had. Records the group read for
+  // the user are deleted by Flush unless set again; for an id the group never read (a new
+  // id, which has no records) nothing is deleted, so creating a user costs no read.
+  UserState* CreateUserState(std::string_view project, uint64_t amplitude_id);
+  // Deletes every record of the user.
+  void DeleteUserState(std::string_view project, uint64_t amplitude_id);
+  // GetUserState's profile (nullptr in *profile when there is no user).
   Status GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile);
-  Profile* CreateProfile(std::string_view project, uint64_t amplitude_id);
-  void DeleteProfile(std::string_view project, uint64_t amplitude_id);
 
   // Hands out the project's next amplitude_id (1, 2, ...).
   Status AllocateAmplitudeId(std::string_view project, uint64_t* amplitude_id);
@@ -88,9 +116,12 @@ class WorkingSet {
   void Finish(bool committed);
 
  private:
-  struct CachedProfile {
-    std::optional<Profile> profile;  // empty = deleted / absent
+  struct CachedUser {
+    std::optional<UserState> user;  // empty = deleted / absent
     bool touched = false;
+    // Which records the store holds (bits of RecordBit), so Flush deletes the ones that
+    // became empty. Fixed for the group: the store changes only at its commit.
+    uint8_t stored = 0;
   };
   // Undo records of the current batch, applied in reverse by RollbackBatch.
   struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
@@ -98,13 +129,13 @@ class WorkingSet {
     std::optional<std::optional<uint64_t>> cached;  // absent = not in ids_
     std::optional<uint64_t> written;                // absent = not in id_writes_
   };
-  struct UndoProfile {  // a profile as it was at its first access in the batch
+  struct UndoUser {  // a user state as it was at its first access in the batch
     std::string key;
-    std::optional<CachedProfile> before;  // absent = not cached: erase it
-    bool properties_too = true;           // false: properties are restored by UndoProperty records
+    std::optional<CachedUser> before;  // absent = not cached: erase it
+    bool properties_too = true;        // false: properties are restored by UndoProperty records
   };
   struct UndoProperty {
-    std::string key;                           // the profile's
+    std::string key;                           // the user's
     std::string name;                          // the property's
     std::optional<boost::json::value> before;  // absent = the property did not exist
   };
@@ -112,25 +143,27 @@ class WorkingSet {
     std::string key;
     boost::json::object before;
   };
-  using Undo = std::variant<UndoId, UndoProfile, UndoProperty, UndoAllProperties>;
+  using Undo = std::variant<UndoId, UndoUser, UndoProperty, UndoAllProperties>;
 
   Status GetId(const std::string& key, std::optional<uint64_t>* id);
   void SaveId(const std::string& key);
-  // Before the batch first changes the profile at `key`: records how it was. Profiles the
-  // batch loaded or created are simply dropped on rollback; others keep their properties
-  // in place (see SaveForUndo) unless `whole` (the batch replaces or deletes it).
-  void SaveProfile(const std::string& key, bool whole);
-  // Whether changes to *profile need undo records (it is not new in this batch).
+  // Loads every record of the user at `key` (its UserKeyPrefix) into *cached.
+  Status LoadUser(const std::string& key, CachedUser* cached);
+  // Before the batch first changes the user at `key`: records how it was. Users the batch
+  // loaded or created are simply dropped on rollback; others keep their properties in
+  // place (see SaveForUndo) unless `whole` (the batch replaces or deletes the user).
+  void SaveUser(const std::string& key, bool whole);
+  // Whether changes to *profile need undo records (its user is not new in this batch).
   bool NeedsUndo(const Profile* profile) const {
-    return in_batch_ && batch_fresh_.count(profile->store_key) == 0;
+    return in_batch_ && batch_fresh_.count(profile->user_key) == 0;
   }
   void SaveProperty(Profile* profile, std::string_view name);
 
   store::Store& store_;
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   std::unordered_map<std::string, uint64_t> id_writes_;
-  std::unordered_map<std::string, CachedProfile> profiles_;
-  std::unordered_set<std::string> dedup_;  // keys remembered in this group
+  std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
+  std::unordered_set<std::string> dedup_;              // keys remembered in this group
   std::vector<std::pair<std::string, std::string>> dedup_writes_;
   std::vector<std::pair<std::string, std::string>> event_writes_;
   // Counters survive across groups once committed; pending_ holds this group's.
@@ -142,7 +175,7 @@ class WorkingSet {
   // The current batch's undo log (see BeginBatch).
   bool in_batch_ = false;
   std::vector<Undo> undo_;
-  std::unordered_set<std::string> batch_profiles_;    // profile keys recorded this batch
+  std::unordered_set<std::string> batch_users_;       // user keys recorded this batch
   std::unordered_set<std::string> batch_fresh_;       // of those, not cached before it
   std::unordered_set<std::string> batch_properties_;  // key + '\0' + name recorded
   size_t batch_dedup_writes_ = 0;

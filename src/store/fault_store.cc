@@ -64,10 +64,45 @@ bool FaultStore::SyncedWrite(Table table, std::string_view key) const {
   return false;
 }
 
+size_t FaultStore::GetCalls(Table table) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return get_calls_[static_cast<size_t>(table)];
+}
+
+size_t FaultStore::MultiGetCalls(Table table) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return multi_get_calls_[static_cast<size_t>(table)];
+}
+
+Status FaultStore::MultiGet(Table table, const std::vector<std::string>& keys,
+                            std::vector<std::string>* values, std::vector<Status>* statuses) {
+  std::function<void()> hook;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++multi_get_calls_[static_cast<size_t>(table)];
+    if (failing_gets_ > 0) {
+      --failing_gets_;
+      return get_error_;
+    }
+    if (hook_ && hook_table_ == table) {
+      for (const auto& key : keys) {
+        if (key == hook_key_) {
+          hook = std::move(hook_);
+          hook_ = nullptr;
+          break;
+        }
+      }
+    }
+  }
+  if (hook) hook();
+  return inner_.MultiGet(table, keys, values, statuses);
+}
+
 Status FaultStore::Get(Table table, std::string_view key, std::string* value) {
   std::function<void()> hook;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ++get_calls_[static_cast<size_t>(table)];
     if (failing_gets_ > 0) {
       --failing_gets_;
       return get_error_;

@@ -13,6 +13,7 @@
 // read they precede, without any FaultStore lock held.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -39,13 +40,14 @@ class FaultStore final : public Store {
 
   // The next `n` Commit calls return `error` without writing anything.
   void FailNextCommits(int n, Status error);
-  // The next `n` Get calls return `error` without reading.
+  // The next `n` Get or MultiGet calls return `error` without reading.
   void FailNextGets(int n, Status error);
   // Health() returns `status` until called again with OK (then the inner store answers).
   void SetHealth(Status status);
 
-  // Runs `fn` once, just before the first later Get of (table, key) reads the inner store.
-  // One hook at a time; a new one replaces the old.
+  // Runs `fn` once, just before the first later Get of (table, key), or MultiGet of `table`
+  // with `key` among its keys, reads the inner store. One hook at a time; a new one replaces
+  // the old.
   void BeforeGet(Table table, std::string key, std::function<void()> fn);
 
   // While stalled, Commit waits (before failing or writing) until Resume. WaitForStalledCommit
@@ -54,12 +56,18 @@ class FaultStore final : public Store {
   void ResumeCommits();
   void WaitForStalledCommit();
 
+  // How many Get / MultiGet calls of `table` reached this wrapper (failed ones included).
+  size_t GetCalls(Table table) const;
+  size_t MultiGetCalls(Table table) const;
+
   // Every Commit call so far, in order (a copy).
   std::vector<CommitRecord> commits() const;
   // Whether a Commit that returned OK with sync=true wrote `key` in `table`.
   bool SyncedWrite(Table table, std::string_view key) const;
 
   Status Get(Table table, std::string_view key, std::string* value) override;
+  Status MultiGet(Table table, const std::vector<std::string>& keys,
+                  std::vector<std::string>* values, std::vector<Status>* statuses) override;
   Status Commit(const WriteSet& writes, bool sync) override;
   Status Scan(Table table, std::string_view begin, std::string_view end,
               const std::function<bool(std::string_view, std::string_view)>& fn) override;
@@ -71,17 +79,19 @@ class FaultStore final : public Store {
   Store& inner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int failing_commits_ = 0;            // guarded by mu_
-  Status commit_error_;                // guarded by mu_
-  int failing_gets_ = 0;               // guarded by mu_
-  Status get_error_;                   // guarded by mu_
-  std::optional<Status> health_;       // guarded by mu_
-  bool stalled_ = false;               // guarded by mu_
-  int parked_ = 0;                     // guarded by mu_: commits waiting while stalled
-  Table hook_table_ = Table::kMeta;    // guarded by mu_
-  std::string hook_key_;               // guarded by mu_
-  std::function<void()> hook_;         // guarded by mu_
-  std::vector<CommitRecord> commits_;  // guarded by mu_
+  int failing_commits_ = 0;                      // guarded by mu_
+  Status commit_error_;                          // guarded by mu_
+  int failing_gets_ = 0;                         // guarded by mu_
+  Status get_error_;                             // guarded by mu_
+  std::optional<Status> health_;                 // guarded by mu_
+  bool stalled_ = false;                         // guarded by mu_
+  int parked_ = 0;                               // guarded by mu_: commits waiting while stalled
+  Table hook_table_ = Table::kMeta;              // guarded by mu_
+  std::string hook_key_;                         // guarded by mu_
+  std::function<void()> hook_;                   // guarded by mu_
+  std::vector<CommitRecord> commits_;            // guarded by mu_
+  std::array<size_t, kTableCount> get_calls_{};  // guarded by mu_
+  std::array<size_t, kTableCount> multi_get_calls_{};  // guarded by mu_
 };
 
 }  // namespace profiled::store

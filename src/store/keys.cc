@@ -36,10 +36,27 @@ std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id) {
   return k;
 }
 
-std::string ProfileKey(std::string_view project, uint64_t amplitude_id) {
+std::string UserKeyPrefix(std::string_view project, uint64_t amplitude_id) {
   std::string k = ProjectPrefix(project);
   PutFixed64BE(&k, amplitude_id);
   return k;
+}
+
+std::string UserRecordKey(std::string_view project, uint64_t amplitude_id, UserRecord record) {
+  std::string k = UserKeyPrefix(project, amplitude_id);
+  k.push_back(static_cast<char>(record));
+  return k;
+}
+
+std::string ProfileKey(std::string_view project, uint64_t amplitude_id) {
+  return UserRecordKey(project, amplitude_id, UserRecord::kProfile);
+}
+
+bool ParseUserKey(std::string_view key, UserKeyParts* parts) {
+  if (!GetLengthPrefixed(&key, &parts->project)) return false;
+  if (!GetFixed64BE(&key, &parts->amplitude_id)) return false;
+  parts->tail = key;
+  return true;
 }
 
 std::string DedupKey(std::string_view project, std::string_view scope, std::string_view insert_id) {

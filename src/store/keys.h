@@ -18,8 +18,31 @@ std::string UserKey(std::string_view project, std::string_view user_id);
 std::string DeviceKey(std::string_view project, std::string_view device_id);
 std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id);
 
-// kProfiles
+// kProfiles: every record of one user (one amplitude_id) shares the key prefix
+// P || be64(amplitude_id) and ends with a one-byte tag naming the record, so all of a user's
+// records are contiguous (UserKeyPrefix) and one more per-user record needs no re-keying.
+enum class UserRecord : char {
+  kProfile = 'p',        // store::ProfileRecord
+  kAggregates = 'a',     // per-user aggregate state of computations and cohorts (part 2)
+  kStaticCohorts = 's',  // static cohort memberships (part 2)
+  kRecentItems = 'r',    // recent item history for recommendations (part 3, reserved)
+};
+std::string UserRecordKey(std::string_view project, uint64_t amplitude_id, UserRecord record);
+// P || be64(amplitude_id): a prefix of every record key of that user, and below all of them.
+// Schema versions 1 and 2 stored the profile untagged, under exactly this key.
+std::string UserKeyPrefix(std::string_view project, uint64_t amplitude_id);
+// The profile record: UserRecordKey(project, amplitude_id, UserRecord::kProfile).
 std::string ProfileKey(std::string_view project, uint64_t amplitude_id);
+
+// The parts of a kProfiles key. `tail` is what follows be64(amplitude_id): one tag byte for
+// the current layout, empty for an untagged key of schema versions 1 and 2. Views into the
+// key. ParseUserKey returns false when the key is not P || be64(amplitude_id) || tail.
+struct UserKeyParts {
+  std::string_view project;
+  uint64_t amplitude_id = 0;
+  std::string_view tail;
+};
+bool ParseUserKey(std::string_view key, UserKeyParts* parts);
 
 // kDedup: scope is 'd' + device_id, or 'u' + user_id for an event without a device_id
 // (the ingest writer builds it; docs/STORAGE.md).

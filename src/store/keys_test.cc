@@ -23,6 +23,34 @@ TEST(Keys, EventKeysSortByIngestTimeThenSequence) {
   EXPECT_GT(EventKeyLowerBound("p", 1001), EventKey("p", 1000, ~0ull));
 }
 
+TEST(Keys, EveryRecordOfAUserStartsWithItsPrefixAndTheUsersDoNotInterleave) {
+  for (auto record : {UserRecord::kProfile, UserRecord::kAggregates, UserRecord::kStaticCohorts,
+                      UserRecord::kRecentItems}) {
+    std::string key = UserRecordKey("p", 7, record);
+    EXPECT_TRUE(key.starts_with(UserKeyPrefix("p", 7)));
+    EXPECT_EQ(key.size(), UserKeyPrefix("p", 7).size() + 1);
+    EXPECT_GT(key, UserKeyPrefix("p", 7));
+    EXPECT_LT(key, UserKeyPrefix("p", 8));
+  }
+  EXPECT_EQ(ProfileKey("p", 7), UserRecordKey("p", 7, UserRecord::kProfile));
+  // 255 is the last byte of be64(255): its records stay below user 256's.
+  EXPECT_LT(UserRecordKey("p", 255, UserRecord::kRecentItems), UserKeyPrefix("p", 256));
+}
+
+TEST(Keys, AUserKeyParsesIntoItsParts) {
+  UserKeyParts parts;
+  ASSERT_TRUE(ParseUserKey(UserRecordKey("proj", 42, UserRecord::kAggregates), &parts));
+  EXPECT_EQ(parts.project, "proj");
+  EXPECT_EQ(parts.amplitude_id, 42u);
+  EXPECT_EQ(parts.tail, "a");
+  // The untagged key of schema versions 1 and 2.
+  ASSERT_TRUE(ParseUserKey(UserKeyPrefix("proj", 42), &parts));
+  EXPECT_EQ(parts.amplitude_id, 42u);
+  EXPECT_TRUE(parts.tail.empty());
+  EXPECT_FALSE(ParseUserKey(ProjectPrefix("proj") + "short", &parts));
+  EXPECT_FALSE(ParseUserKey(std::string("\x09proj"), &parts));
+}
+
 TEST(Keys, DedupScopeIsLengthPrefixed) {
   EXPECT_NE(DedupKey("p", "ab", "c"), DedupKey("p", "a", "bc"));
 }

@@ -7,6 +7,7 @@ namespace profiled::store {
 namespace {
 constexpr char kProfileV1 = 1;
 constexpr char kEventV1 = 1;
+constexpr char kEventV2 = 2;
 
 Status Bad(const char* what) { return Status::Corruption(std::string("cannot decode ") + what); }
 
@@ -56,20 +57,27 @@ Status DecodeId(std::string_view in, uint64_t* id) {
 
 std::string EncodeEvent(const EventRecord& r) {
   std::string out;
-  out.reserve(20 + r.json.size());
-  out.push_back(kEventV1);
+  out.reserve(24 + r.event_type.size() + r.json.size());
+  out.push_back(kEventV2);
   PutVarint64(&out, r.amplitude_id);
   PutVarint64(&out, static_cast<uint64_t>(r.time_ms));
+  PutLengthPrefixed(&out, r.event_type);
   out.append(r.json);
   return out;
 }
 
 Status DecodeEvent(std::string_view in, EventRecord* r) {
-  if (in.empty() || in.front() != kEventV1) return Bad("event version");
+  if (in.empty() || (in.front() != kEventV1 && in.front() != kEventV2)) {
+    return Bad("event version");
+  }
+  bool has_type = in.front() == kEventV2;
   in.remove_prefix(1);
   uint64_t time = 0;
   if (!GetVarint64(&in, &r->amplitude_id) || !GetVarint64(&in, &time)) return Bad("event");
   r->time_ms = static_cast<int64_t>(time);
+  std::string_view type;
+  if (has_type && !GetLengthPrefixed(&in, &type)) return Bad("event type");
+  r->event_type.assign(type);
   r->json.assign(in);
   return Status::Ok();
 }

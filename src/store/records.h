@@ -44,10 +44,14 @@ Status DecodeId(std::string_view bytes, uint64_t* id);
 // One ingested event as kept in the log.
 struct EventRecord {
   uint64_t amplitude_id = 0;
-  int64_t time_ms = 0;  // the event's own time
-  std::string json;     // the event object as received, after id clean-up
+  int64_t time_ms = 0;     // the event's own time
+  std::string event_type;  // empty in a version-1 record: read it from `json`
+  std::string json;        // the event object as received, after id clean-up
 };
+// Writes version 2 (with the event type).
 std::string EncodeEvent(const EventRecord& record);
+// Reads versions 1 and 2; a version-1 record leaves event_type empty (the caller reads
+// "event_type" from the JSON). Corruption on bytes that are neither.
 Status DecodeEvent(std::string_view bytes, EventRecord* record);
 
 // A dedup entry: when the insert_id was first accepted.

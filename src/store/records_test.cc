@@ -26,13 +26,39 @@ TEST(Records, TruncatedOrForeignBytesAreCorruptionNotACrash) {
   EXPECT_EQ(DecodeProfile("\x07garbage", &v).code(), ErrorCode::kCorruption);
 }
 
-TEST(Records, EventRoundTrips) {
-  EventRecord e{42, 1700000000123, R"({"event_type":"click"})"};
+TEST(Records, EventRoundTripsWithItsType) {
+  EventRecord e{42, 1700000000123, "click", R"({"event_type":"click"})"};
+  std::string bytes = EncodeEvent(e);
+  EXPECT_EQ(bytes[0], 2) << "the writer writes version 2";
   EventRecord out;
-  ASSERT_TRUE(DecodeEvent(EncodeEvent(e), &out).ok());
+  ASSERT_TRUE(DecodeEvent(bytes, &out).ok());
   EXPECT_EQ(out.amplitude_id, 42u);
   EXPECT_EQ(out.time_ms, 1700000000123);
+  EXPECT_EQ(out.event_type, "click");
   EXPECT_EQ(out.json, e.json);
+}
+
+TEST(Records, AVersion1EventDecodesWithoutItsType) {
+  // u8 1 || varint(7) || varint(300) || json, as the part 1 binary wrote it.
+  std::string bytes = std::string("\x01\x07\xac\x02", 4) + R"({"event_type":"old"})";
+  EventRecord out;
+  out.event_type = "stale";
+  ASSERT_TRUE(DecodeEvent(bytes, &out).ok());
+  EXPECT_EQ(out.amplitude_id, 7u);
+  EXPECT_EQ(out.time_ms, 300);
+  EXPECT_EQ(out.event_type, "");
+  EXPECT_EQ(out.json, R"({"event_type":"old"})");
+}
+
+TEST(Records, ATruncatedEventIsCorruption) {
+  std::string bytes = EncodeEvent({1, 2, "a-long-event-type", "{}"});
+  EventRecord out;
+  // Cut inside the ids or the event type (past that, the JSON is whatever is left).
+  for (size_t n = 0; n < 1 + 1 + 1 + 1 + 17; ++n) {
+    EXPECT_EQ(DecodeEvent(std::string_view(bytes.data(), n), &out).code(), ErrorCode::kCorruption)
+        << n;
+  }
+  EXPECT_EQ(DecodeEvent("\x03{}", &out).code(), ErrorCode::kCorruption);
 }
 
 TEST(Records, IdAndDedupRoundTrip) {

@@ -2,8 +2,10 @@
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <thread>
 
 #include "core/temp_dir.h"
+#include "store/fault_store.h"
 #include "store/keys.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -257,6 +259,116 @@ TEST(RocksDbStore, ReadsKeepWorkingWhileTheDiskFails) {
   std::string v;
   EXPECT_TRUE(store->Get(Table::kIdentity, "before", &v).ok());
   EXPECT_EQ(v, "1");
+}
+
+TEST(RocksDbStore, MultiGetAnswersEveryKeyInOrderWithNotFoundForTheAbsentOnes) {
+  TempDir dir;
+  {
+    // "flushed" reaches an SST file (a clean close flushes); the rest stays in the memtable.
+    auto store = Open(dir.path());
+    ASSERT_TRUE(store->Commit(OnePut("flushed", "on disk"), false).ok());
+  }
+  auto store = Open(dir.path());
+  WriteSet w;
+  w.Put(Table::kIdentity, "b", "2");
+  w.Put(Table::kIdentity, "a", "1");
+  w.Put(Table::kProfiles, "c", "other table");
+  ASSERT_TRUE(store->Commit(w, false).ok());
+  std::vector<std::string> values = {"stale"};
+  std::vector<Status> statuses;
+  ASSERT_TRUE(store
+                  ->MultiGet(Table::kIdentity, {"b", "missing", "a", "c", "flushed", "b"}, &values,
+                             &statuses)
+                  .ok());
+  ASSERT_EQ(values.size(), 6u);
+  ASSERT_EQ(statuses.size(), 6u);
+  EXPECT_TRUE(statuses[0].ok());
+  EXPECT_EQ(values[0], "2");
+  EXPECT_TRUE(statuses[1].IsNotFound());
+  EXPECT_EQ(values[1], "");
+  EXPECT_EQ(values[2], "1");
+  EXPECT_TRUE(statuses[3].IsNotFound()) << "a key of another table";
+  EXPECT_TRUE(statuses[4].ok());
+  EXPECT_EQ(values[4], "on disk");
+  EXPECT_EQ(values[5], "2");
+
+  EXPECT_TRUE(store->MultiGet(Table::kIdentity, {}, &values, &statuses).ok());
+  EXPECT_TRUE(values.empty());
+  EXPECT_TRUE(statuses.empty());
+}
+
+TEST(RocksDbStore, MultiGetSeesACommitWhollyOrNotAtAll) {
+  TempDir dir;
+  auto store = Open(dir.path());
+  // Each commit writes the same number under three keys; a read that mixed two commits
+  // would see different numbers.
+  auto write = [&](int n) {
+    WriteSet w;
+    for (const char* k : {"x", "m", "a"}) w.Put(Table::kProfiles, k, std::to_string(n));
+    return store->Commit(w, false);
+  };
+  ASSERT_TRUE(write(0).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> failed_writes{0};
+  std::thread writer([&] {
+    for (int n = 1; n <= 3000; ++n) failed_writes += write(n).ok() ? 0 : 1;
+    done = true;
+  });
+  int reads = 0;
+  int distinct_values = 0;
+  int mixed = 0;
+  std::string last;
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  while (!done || reads < 100) {
+    if (!store->MultiGet(Table::kProfiles, {"a", "m", "x"}, &values, &statuses).ok()) break;
+    if (values[0] != values[1] || values[1] != values[2]) ++mixed;
+    if (values[0] != last) ++distinct_values;
+    last = values[0];
+    ++reads;
+  }
+  writer.join();
+  EXPECT_EQ(failed_writes, 0);
+  EXPECT_GE(reads, 100) << "a MultiGet failed";
+  EXPECT_EQ(mixed, 0) << "reads that mixed two commits, of " << reads;
+  EXPECT_GT(distinct_values, 1) << "the reads never overlapped the writes";
+}
+
+TEST(RocksDbStore, MultiGetKeepsWorkingWhileTheDiskFails) {
+  TempDir dir;
+  auto fs = std::make_shared<FailingFileSystem>();
+  auto store = Open(dir.path(), &SystemClock::Instance(), fs);
+  ASSERT_TRUE(store->Commit(OnePut("before", "1"), /*sync=*/true).ok());
+  fs->SetFailing(true);
+  EXPECT_FALSE(store->Commit(OnePut("lost", "1"), /*sync=*/true).ok());
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  ASSERT_TRUE(store->MultiGet(Table::kIdentity, {"before", "lost"}, &values, &statuses).ok());
+  EXPECT_EQ(values[0], "1");
+  EXPECT_TRUE(statuses[1].IsNotFound());
+}
+
+TEST(FaultStore, MultiGetPassesThroughAndFailsOnDemandCountingAsARead) {
+  TempDir dir;
+  auto disk = Open(dir.path());
+  FaultStore store(*disk);
+  ASSERT_TRUE(store.Commit(OnePut("k", "v"), false).ok());
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  store.FailNextGets(2, Status::IoError("injected"));
+  EXPECT_EQ(store.MultiGet(Table::kIdentity, {"k"}, &values, &statuses).code(),
+            ErrorCode::kIoError);
+  std::string v;
+  EXPECT_EQ(store.Get(Table::kIdentity, "k", &v).code(), ErrorCode::kIoError);
+  bool hooked = false;
+  store.BeforeGet(Table::kIdentity, "k", [&] { hooked = true; });
+  ASSERT_TRUE(store.MultiGet(Table::kIdentity, {"nope", "k"}, &values, &statuses).ok());
+  EXPECT_TRUE(hooked);
+  EXPECT_TRUE(statuses[0].IsNotFound());
+  EXPECT_EQ(values[1], "v");
+  EXPECT_EQ(store.MultiGetCalls(Table::kIdentity), 2u);
+  EXPECT_EQ(store.GetCalls(Table::kIdentity), 1u);
+  EXPECT_EQ(store.MultiGetCalls(Table::kProfiles), 0u);
 }
 
 }  // namespace

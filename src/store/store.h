@@ -4,8 +4,8 @@
 // store/keys.h and always begin with the project, so projects never share a key. Writes
 // are grouped into a WriteSet and committed atomically; a Commit that returns OK with
 // sync=true is on stable storage. A backend needs only point reads, atomic multi-key
-// writes, ordered scans and range deletes, which is why a Redis Cluster backend can slot
-// in later (keys hash-tagged by project) without touching ingest or api.
+// writes, snapshot multi-key reads, ordered scans and range deletes, which is why a Redis Cluster
+// backend can slot in later (keys hash-tagged by project) without touching ingest or api.
 //
 // Thread-safety: every method may be called from any thread concurrently. Reads see
 // every Commit that returned before they started.
@@ -31,7 +31,7 @@ namespace profiled::store {
 enum class Table : uint8_t {
   kMeta = 0,  // counters and schema version
   kIdentity,  // user_id -> amplitude_id, device_id -> amplitude_id, merges
-  kProfiles,  // amplitude_id -> ProfileRecord
+  kProfiles,  // (amplitude_id, record tag) -> the user's records (keys.h UserRecord)
   kDedup,     // (scope, insert_id) -> time first seen; expires after the dedup window
   kEvents,    // (ingest time, sequence) -> EventRecord; expires after the retention
 };
@@ -65,6 +65,15 @@ class Store {
   // Reads one value into *value (overwritten). NotFound if absent; IoError/Corruption if
   // the backend fails.
   virtual Status Get(Table table, std::string_view key, std::string* value) = 0;
+
+  // Reads keys[i] of `table` into (*values)[i], every value from one consistent snapshot:
+  // a Commit is either wholly seen by the call or not at all. Both vectors are resized to
+  // keys.size(); (*statuses)[i] is OK, or NotFound when keys[i] is absent (then
+  // (*values)[i] is empty), or the backend's error for that key. Returns the backend's
+  // failure (IoError, Corruption) when it could not read at all; then the vectors' contents
+  // are unspecified.
+  virtual Status MultiGet(Table table, const std::vector<std::string>& keys,
+                          std::vector<std::string>* values, std::vector<Status>* statuses) = 0;
 
   // Applies every op of `writes` atomically. With sync, returns only after the write is
   // on stable storage (one fsync is shared by concurrent commits).

@@ -1,4 +1,4 @@
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
@@ -7,7 +7,7 @@
 
 #include "core/json_writer.h"
 
-namespace profiled::ingest {
+namespace profiled {
 
 namespace json = boost::json;
 
@@ -257,4 +257,4 @@ Status ParseStoredObject(std::string_view text, json::object* out) {
   return Status::Ok();
 }
 
-}  // namespace profiled::ingest
+}  // namespace profiled

@@ -1,4 +1,4 @@
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <limits>
 #include <random>
 
-namespace profiled::ingest {
+namespace profiled {
 namespace {
 
 namespace json = boost::json;
@@ -102,4 +102,4 @@ TEST(ValueText, StoredTextThatIsNotAnObjectIsCorruption) {
 }
 
 }  // namespace
-}  // namespace profiled::ingest
+}  // namespace profiled

@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 
-namespace profiled::ingest {
+namespace profiled {
 
 // Appends the JSON text of v. REQUIRES: every double in v is finite (ingestion refuses
 // the rest, see HasNonFiniteNumber); a non-finite one would be written as null.
@@ -50,4 +50,4 @@ inline constexpr int kMaxJsonDepth = 64;
 // null. Corruption if the text is not such an object.
 Status ParseStoredObject(std::string_view text, boost::json::object* out);
 
-}  // namespace profiled::ingest
+}  // namespace profiled
