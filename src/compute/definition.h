@@ -15,6 +15,8 @@
 namespace profiled::compute {
 
 inline constexpr int kMaxWindowDays = 365;
+// The event type that matches every tracked event.
+inline constexpr const char* kAnyEvent = "_active";
 
 enum class FilterOp {
   kIs,

@@ -99,6 +99,9 @@ std::string Metrics::RenderPrometheus() const {
           events_deduplicated_.load(std::memory_order_relaxed));
   counter("profiled_events_throttled_total", "Events in batches answered 429.",
           events_throttled_.load(std::memory_order_relaxed));
+  counter("profiled_backfill_events_scanned_total",
+          "Logged events read by backfills of new computations and cohorts.",
+          events_backfilled_.load(std::memory_order_relaxed));
   out += "# HELP profiled_open_connections Open client connections.\n";
   out += "# TYPE profiled_open_connections gauge\n";
   out += "profiled_open_connections " + std::to_string(connections_.load()) + "\n";

@@ -39,6 +39,9 @@ class Metrics {
     events_deduplicated_.fetch_add(n, std::memory_order_relaxed);
   }
   void AddEventsThrottled(uint64_t n) { events_throttled_.fetch_add(n, std::memory_order_relaxed); }
+  void AddBackfilledEvents(uint64_t n) {
+    events_backfilled_.fetch_add(n, std::memory_order_relaxed);
+  }
   void SetConnections(int64_t n) { connections_.store(n, std::memory_order_relaxed); }
   // Called at render time; returns the store's approximate size on disk in bytes.
   void SetStoreSizeSource(std::function<uint64_t()> fn) { store_size_ = std::move(fn); }
@@ -60,6 +63,7 @@ class Metrics {
   std::atomic<uint64_t> events_rejected_{0};
   std::atomic<uint64_t> events_deduplicated_{0};
   std::atomic<uint64_t> events_throttled_{0};
+  std::atomic<uint64_t> events_backfilled_{0};
   std::atomic<int64_t> connections_{0};
   std::function<uint64_t()> store_size_;
 };

@@ -1,8 +1,12 @@
 #include "ingest/identity.h"
 
+#include <algorithm>
+
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/value_text.h"
+#include "store/keys.h"
+#include "store/records.h"
 #include "ingest/property_ops.h"
 
 namespace profiled::ingest {
@@ -61,20 +65,70 @@ Status NewId(WorkingSet& ws, std::string_view project, uint64_t* id, UserState**
   return Status::Ok();
 }
 
-// Keeps `into` when it has the record, else takes `from`'s (see MergeUserState).
-void MergeRawRecord(const std::string& from, std::string* into) {
-  if (into->empty()) *into = from;
-}
-
 }  // namespace
 
-void MergeUserState(const UserState& from, UserState* into) {
-  MergeRawRecord(from.aggregates, &into->aggregates);
-  MergeRawRecord(from.static_cohorts, &into->static_cohorts);
+Status MutableAggregates(UserState* user, const compute::ProjectCatalog& catalog,
+                         compute::UserAggregates** out) {
+  if (!user->decoded_aggregates) {
+    compute::UserAggregates decoded;
+    if (!user->aggregates.empty()) {
+      PROFILED_RETURN_IF_ERROR(compute::UserAggregates::Decode(user->aggregates, &decoded));
+      std::erase_if(decoded.states,
+                    [&](const auto& kv) { return catalog.FindSpec(kv.first) == nullptr; });
+    }
+    user->decoded_aggregates = std::move(decoded);
+    user->aggregates.clear();  // stale from here on; Flush encodes the decoded form
+  }
+  *out = &*user->decoded_aggregates;
+  return Status::Ok();
+}
+
+Status StaticCohortsOf(const UserState& user, std::vector<std::string>* ids) {
+  ids->clear();
+  if (user.static_cohorts.empty()) return Status::Ok();
+  return store::DecodeStaticCohorts(user.static_cohorts, ids);
+}
+
+void SetStaticCohorts(UserState* user, const std::vector<std::string>& ids) {
+  user->static_cohorts = ids.empty() ? std::string() : store::EncodeStaticCohorts(ids);
+  user->static_cohorts_changed = true;
+}
+
+Status MergeUserState(WorkingSet& ws, std::string_view project, const MergeContext& context,
+                      uint64_t from_id, UserState* from, uint64_t into_id, UserState* into) {
+  bool from_has_aggregates =
+      !from->aggregates.empty() ||
+      (from->decoded_aggregates && !from->decoded_aggregates->states.empty());
+  static const compute::ProjectCatalog kNoSpecs;
+  const compute::ProjectCatalog& catalog = context.catalog ? *context.catalog : kNoSpecs;
+  if (from_has_aggregates) {
+    compute::UserAggregates* source = nullptr;
+    compute::UserAggregates* target = nullptr;
+    PROFILED_RETURN_IF_ERROR(MutableAggregates(from, catalog, &source));
+    PROFILED_RETURN_IF_ERROR(MutableAggregates(into, catalog, &target));
+    for (const auto& [id, state] : source->states) {
+      const compute::SpecEntry* spec = catalog.FindSpec(id);
+      if (spec != nullptr) target->states[id].Merge(spec->spec, state, context.now_ms);
+    }
+  }
+  std::vector<std::string> from_cohorts, into_cohorts;
+  PROFILED_RETURN_IF_ERROR(StaticCohortsOf(*from, &from_cohorts));
+  if (!from_cohorts.empty()) {
+    PROFILED_RETURN_IF_ERROR(StaticCohortsOf(*into, &into_cohorts));
+    for (const auto& id : from_cohorts) {
+      ws.DeleteRaw(store::Table::kMeta, store::StaticMemberKey(project, id, from_id));
+      ws.PutRaw(store::Table::kMeta, store::StaticMemberKey(project, id, into_id), "");
+      auto at = std::lower_bound(into_cohorts.begin(), into_cohorts.end(), id);
+      if (at == into_cohorts.end() || *at != id) into_cohorts.insert(at, id);
+    }
+    SetStaticCohorts(into, into_cohorts);
+  }
+  return Status::Ok();
 }
 
 Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_view user_id,
-                       std::string_view device_id, uint64_t* amplitude_id, UserState** user) {
+                       std::string_view device_id, const MergeContext& context,
+                       uint64_t* amplitude_id, UserState** user) {
   std::optional<uint64_t> device_amp;
   UserState* device_user = nullptr;
   if (!device_id.empty()) {
@@ -104,7 +158,8 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
       Profile& into = (*user)->profile;
       FillInProperties(ws, device_user->profile, &into);
       FillIn(device_user->profile.builtins, &into.builtins);
-      MergeUserState(*device_user, *user);
+      PROFILED_RETURN_IF_ERROR(MergeUserState(ws, project, context, *device_amp, device_user,
+                                              *user_amp, *user));
       ws.PutMerge(project, *device_amp, *user_amp);
       ws.DeleteUserState(project, *device_amp);  // every record of the anonymous id
     }

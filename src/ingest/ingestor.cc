@@ -1,8 +1,12 @@
 #include "ingest/ingestor.h"
 
 #include <algorithm>
+#include <charconv>
+#include <random>
 
 #include "core/log.h"
+#include "core/value_text.h"
+#include "core/coding.h"
 #include "core/value_text.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
@@ -123,15 +127,18 @@ void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::s
 
 void Ingestor::Run() {
   std::vector<Pending> group;
-  bool backfilling = registry_ != nullptr && registry_->NextBackfill().has_value();
   for (;;) {
+    bool pending = registry_ != nullptr && registry_->NextBackfill().has_value();
+    bool backfilling = pending && clock_.NowMs() >= backfill_paused_until_ms_;
     Pending control;
     bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
       // empty, so ingestion goes on at full speed and the backfill takes the idle time.
-      cv_.wait_for(lock, backfilling ? std::chrono::seconds(0) : std::chrono::seconds(10),
+      cv_.wait_for(lock,
+                   backfilling ? std::chrono::seconds(0)
+                               : std::chrono::seconds(pending ? 1 : 10),
                    [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty() && stopping_) break;
       stopping = stopping_;
@@ -154,10 +161,10 @@ void Ingestor::Run() {
     if (control.control) {
       Status s = control.control();
       control.control_done(std::move(s));
-      backfilling = true;
+      backfilling = registry_ != nullptr;
     }
     // A backfill cut short by a stop resumes from its durable cursor at the next start.
-    if (backfilling && !stopping) backfilling = BackfillStep();
+    if (backfilling && !stopping) BackfillStep();
     int64_t now = clock_.NowMs();
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
       last_retention_ms_ = now;
@@ -202,6 +209,7 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
 }
 
 void Ingestor::ProcessGroup(std::vector<Pending>& group) {
+  catalogs_.clear();  // definitions may have changed since the last group
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
   if (throttle_.enabled()) {
@@ -262,8 +270,9 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   }
   uint64_t amplitude_id = 0;
   UserState* user = nullptr;
-  PROFILED_RETURN_IF_ERROR(
-      ResolveIdentity(working_, project, e.user_id, e.device_id, &amplitude_id, &user));
+  const compute::ProjectCatalog& catalog = CatalogFor(project);
+  PROFILED_RETURN_IF_ERROR(ResolveIdentity(working_, project, e.user_id, e.device_id,
+                                           MergeContext{&catalog, now}, &amplitude_id, &user));
   Profile* profile = &user->profile;
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
@@ -286,12 +295,297 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
       }
     }
   }
+  if (e.origin == EventOrigin::kTrack && !catalog.specs().empty()) {
+    compute::EventFields fields{e.event_type, e.time_ms, &e.event_properties, &e.fields};
+    specs_.clear();
+    catalog.SpecsFor(e.event_type, &specs_);
+    PROFILED_RETURN_IF_ERROR(AddToAggregates(specs_, catalog, fields, now, user));
+  }
   if (e.origin != EventOrigin::kIdentifyApi) {
     PROFILED_RETURN_IF_ERROR(working_.AppendEvent(
         project, now, store::EventRecord{amplitude_id, e.time_ms, e.event_type, e.json}));
   }
   if (!scope.empty()) working_.RememberInsertId(project, scope, e.insert_id, now);
   return Status::Ok();
+}
+
+const compute::ProjectCatalog& Ingestor::CatalogFor(const std::string& project) {
+  static const compute::ProjectCatalog kNoDefinitions;
+  if (registry_ == nullptr) return kNoDefinitions;
+  auto it = catalogs_.find(project);
+  if (it == catalogs_.end()) it = catalogs_.emplace(project, registry_->Catalog(project)).first;
+  return *it->second;
+}
+
+Status Ingestor::AddToAggregates(const std::vector<const compute::SpecEntry*>& specs,
+                                 const compute::ProjectCatalog& catalog,
+                                 const compute::EventFields& event, int64_t now, UserState* user) {
+  compute::UserAggregates* aggregates = nullptr;
+  for (const compute::SpecEntry* spec : specs) {
+    if (!compute::SpecMatches(spec->spec, event)) continue;
+    if (aggregates == nullptr) PROFILED_RETURN_IF_ERROR(MutableAggregates(user, catalog, &aggregates));
+    aggregates->states[spec->id].Add(spec->spec, event, now);
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// The parts of a logged event that specs read, parsed from its JSON (a backfill).
+struct LoggedEvent {
+  std::string event_type;
+  boost::json::object properties;
+  boost::json::object fields;
+};
+
+bool ParseLoggedEvent(const store::EventRecord& record, LoggedEvent* out) {
+  boost::system::error_code ec;
+  bool non_finite = false;
+  boost::json::value v = ParseJson(record.json, kMaxJsonDepth, &ec, &non_finite);
+  if (ec || !v.is_object()) return false;
+  boost::json::object& o = v.get_object();
+  if (auto* p = o.if_contains("event_properties"); p != nullptr && p->is_object()) {
+    out->properties = std::move(p->get_object());
+  }
+  if (auto* t = o.if_contains("event_type"); t != nullptr && t->is_string()) {
+    out->event_type = std::string(t->get_string());
+  }
+  ExtractTopLevelFields(std::move(o), &out->fields);
+  return true;
+}
+
+// The stored source of a static cohort (api's ParseStoredDefinition reads it back).
+std::string StaticCohortSource(const std::string& id, const std::string& name) {
+  boost::json::object o;
+  o["id"] = id;
+  o["name"] = name;
+  o["static"] = true;
+  return boost::json::serialize(o);
+}
+
+bool IsTracked(std::string_view event_type) {
+  return event_type != "$identify" && event_type != "$groupidentify";
+}
+
+uint64_t SeqOfEventKey(std::string_view key) {
+  std::string_view tail = key.substr(key.size() - 8);
+  uint64_t seq = 0;
+  return GetFixed64BE(&tail, &seq) ? seq : 0;
+}
+
+}  // namespace
+
+bool Ingestor::BackfillStep() {
+  std::optional<BackfillJob> job = registry_->NextBackfill();
+  if (!job) return false;
+  const std::string& project = job->project;
+  std::shared_ptr<const compute::ProjectCatalog> catalog = registry_->Catalog(project);
+  std::vector<const compute::SpecEntry*> specs;
+  bool reads_properties = false;
+  for (uint64_t id : job->spec_ids) {
+    if (const compute::SpecEntry* spec = catalog->FindSpec(id)) {
+      specs.push_back(spec);
+      reads_properties = reads_properties || !spec->spec.where.empty() || !spec->spec.property.empty();
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> chunk;
+  std::string begin = job->cursor.empty() ? store::EventKeyLowerBound(project, 0) : job->cursor;
+  if (!job->cursor.empty()) begin.push_back('\0');  // the first key after the cursor
+  Status s = store_.Scan(store::Table::kEvents, begin,
+                         store::PrefixEnd(store::ProjectPrefix(project)),
+                         [&](std::string_view key, std::string_view value) {
+                           chunk.emplace_back(key, value);
+                           return chunk.size() < options_.backfill_chunk_events;
+                         });
+  bool done = chunk.size() < options_.backfill_chunk_events;
+  int64_t now = clock_.NowMs();
+  for (const auto& [key, value] : chunk) {
+    if (!s.ok()) break;
+    if (key.size() < 16 || SeqOfEventKey(key) >= job->until_seq) continue;  // applied live
+    store::EventRecord record;
+    if (Status d = store::DecodeEvent(value, &record); !d.ok()) {
+      LogError("backfill: project " + project + ": a logged event does not decode: " +
+               d.ToString());
+      continue;
+    }
+    LoggedEvent logged;
+    bool parsed = false;
+    if (record.event_type.empty() || reads_properties) {
+      // A version 1 record has its type only in the JSON.
+      parsed = ParseLoggedEvent(record, &logged);
+      if (!parsed) continue;
+    }
+    std::string_view type = record.event_type.empty() ? std::string_view(logged.event_type)
+                                                      : std::string_view(record.event_type);
+    if (!IsTracked(type)) continue;
+    bool any = false;
+    for (const auto* spec : specs) {
+      any = any || spec->spec.event_type == type || spec->spec.event_type == compute::kAnyEvent;
+    }
+    if (!any) continue;
+    compute::EventFields fields{type, record.time_ms, parsed ? &logged.properties : nullptr,
+                                parsed ? &logged.fields : nullptr};
+    uint64_t id = 0;
+    UserState* user = nullptr;
+    s = working_.ResolveMerged(project, record.amplitude_id, &id);
+    if (s.ok()) s = working_.GetUserState(project, id, &user);
+    if (s.ok() && user != nullptr) s = AddToAggregates(specs, *catalog, fields, now, user);
+    if (s.code() == ErrorCode::kCorruption) {
+      LogError("backfill: project " + project + ": user " + std::to_string(id) +
+               " skipped: " + s.ToString());
+      s = Status::Ok();
+    }
+  }
+  store::WriteSet writes;
+  if (s.ok()) {
+    registry_->StageBackfill(*job, chunk.empty() ? job->cursor : chunk.back().first, chunk.size(),
+                             done, &writes);
+    working_.Flush(&writes);
+    s = store_.Commit(writes, options_.sync);
+  }
+  working_.Finish(s.ok());
+  registry_->CommitBackfill(s.ok());
+  if (!s.ok()) {
+    // The store failed: try again a little later rather than spin on it.
+    LogError("backfill: project " + project + ": " + s.ToString());
+    backfill_paused_until_ms_ = now + 1000;
+    return false;
+  }
+  if (metrics_ != nullptr) metrics_->AddBackfilledEvents(chunk.size());
+  return true;
+}
+
+void Ingestor::ChangeStaticCohort(StaticCohortChange change, StaticCohortCallback done) {
+  auto result = std::make_shared<StaticCohortResult>();
+  SubmitControl(
+      [this, change = std::move(change), result]() mutable {
+        Status s = ApplyStaticCohortChange(change, result.get());
+        working_.Finish(s.ok());
+        return s;
+      },
+      [result, done = std::move(done)](Status s) {
+        result->status = std::move(s);
+        done(std::move(*result));
+      });
+}
+
+Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result) {
+  const std::string& project = change.project;
+  DefinitionInfo info;
+  bool exists = !change.cohort_id.empty() &&
+                registry_->Get(project, DefinitionKind::kCohort, change.cohort_id, &info).ok();
+  if (exists && !info.is_static) {
+    return Status::InvalidArgument("cohort " + change.cohort_id +
+                                   " is a behavioral cohort; its members are computed");
+  }
+  if (!exists && !change.create) {
+    return Status::InvalidArgument("no static cohort " + change.cohort_id);
+  }
+  if (change.create && change.cohort_id.empty()) change.cohort_id = NewStaticCohortId(project);
+  const std::string& cohort = change.cohort_id;
+  result->cohort_id = cohort;
+
+  // Resolve every id first, so that a refused change (unknown ids) changes nothing.
+  std::vector<std::vector<uint64_t>> resolved(change.changes.size());
+  result->skipped.assign(change.changes.size(), {});
+  for (size_t i = 0; i < change.changes.size(); ++i) {
+    for (const std::string& id : change.changes[i].ids) {
+      std::optional<uint64_t> amplitude_id;
+      if (change.changes[i].id_type == CohortIdType::kUserId) {
+        PROFILED_RETURN_IF_ERROR(working_.GetUser(project, id, &amplitude_id));
+      } else {
+        uint64_t n = 0;
+        auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
+        if (ec == std::errc() && end == id.data() + id.size() && n > 0) {
+          UserState* user = nullptr;
+          PROFILED_RETURN_IF_ERROR(working_.GetUserState(project, n, &user));
+          if (user != nullptr) amplitude_id = n;
+        }
+      }
+      if (amplitude_id) {
+        resolved[i].push_back(*amplitude_id);
+        ++result->matched;
+      } else {
+        result->skipped[i].push_back(id);
+      }
+    }
+  }
+  if (change.refuse_unknown_ids) {
+    for (const auto& skipped : result->skipped) {
+      if (skipped.empty()) continue;
+      std::string sample;
+      for (size_t i = 0; i < skipped.size() && i < 5; ++i) sample += (i ? ", " : "") + skipped[i];
+      return Status::InvalidArgument(std::to_string(skipped.size()) +
+                                     " ids name no known user (" + sample +
+                                     "); nothing was changed");
+    }
+  }
+  if (change.create) {
+    Definition d;
+    d.id = cohort;
+    compute::Cohort typed;
+    typed.id = cohort;
+    typed.name = change.name;
+    typed.is_static = true;
+    d.typed = std::move(typed);
+    d.source = StaticCohortSource(cohort, change.name);
+    uint64_t next_seq = 0;
+    PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
+    PROFILED_RETURN_IF_ERROR(registry_->Put(project, std::move(d), next_seq));
+    if (exists) {
+      // An upload over an existing static cohort replaces its members.
+      std::vector<uint64_t> members;
+      std::string prefix = store::StaticMemberPrefix(project, cohort);
+      PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
+                                           [&](std::string_view key, std::string_view) {
+                                             std::string_view tail = key.substr(prefix.size());
+                                             uint64_t id = 0;
+                                             if (GetFixed64BE(&tail, &id)) members.push_back(id);
+                                             return true;
+                                           }));
+      for (uint64_t id : members) PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, false));
+    }
+  }
+  for (size_t i = 0; i < change.changes.size(); ++i) {
+    for (uint64_t id : resolved[i]) {
+      PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, change.changes[i].add));
+    }
+  }
+  store::WriteSet writes;
+  working_.Flush(&writes);
+  return store_.Commit(writes, true);
+}
+
+Status Ingestor::SetMembership(const std::string& project, const std::string& cohort,
+                               uint64_t amplitude_id, bool member) {
+  UserState* user = nullptr;
+  PROFILED_RETURN_IF_ERROR(working_.GetUserState(project, amplitude_id, &user));
+  if (user == nullptr) return Status::Ok();
+  std::vector<std::string> ids;
+  PROFILED_RETURN_IF_ERROR(StaticCohortsOf(*user, &ids));
+  auto at = std::lower_bound(ids.begin(), ids.end(), cohort);
+  bool is_member = at != ids.end() && *at == cohort;
+  if (member == is_member) return Status::Ok();
+  if (member) {
+    ids.insert(at, cohort);
+    working_.PutRaw(store::Table::kMeta, store::StaticMemberKey(project, cohort, amplitude_id), "");
+  } else {
+    ids.erase(at);
+    working_.DeleteRaw(store::Table::kMeta, store::StaticMemberKey(project, cohort, amplitude_id));
+  }
+  SetStaticCohorts(user, ids);
+  return Status::Ok();
+}
+
+std::string Ingestor::NewStaticCohortId(const std::string& project) const {
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device random;
+  for (;;) {
+    std::string id;
+    for (int i = 0; i < 7; ++i) id.push_back(kAlphabet[random() % (sizeof(kAlphabet) - 1)]);
+    DefinitionInfo info;
+    if (!registry_->Get(project, DefinitionKind::kCohort, id, &info).ok()) return id;
+  }
 }
 
 Status Ingestor::EnforceRetention() {

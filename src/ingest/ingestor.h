@@ -22,7 +22,9 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <memory>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -31,6 +33,7 @@
 #include "core/status.h"
 #include "ingest/definitions.h"
 #include "ingest/event.h"
+#include "ingest/static_cohorts.h"
 #include "ingest/throttle.h"
 #include "ingest/working_set.h"
 #include "store/store.h"
@@ -74,6 +77,9 @@ struct IngestorOptions {
   // queue is empty). Bytes are the events' JSON text, the bulk of a queued batch.
   size_t max_queued_events = 200000;
   size_t max_queued_bytes = 256ull << 20;
+  // A backfill reads the event log in chunks of this many events, each committed with its
+  // cursor, taken whenever the queue is empty.
+  size_t backfill_chunk_events = 2000;
 };
 
 // The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,
@@ -110,6 +116,10 @@ class Ingestor {
   void PutDefinition(std::string project, Definition definition, StatusCallback done);
   void DeleteDefinition(std::string project, DefinitionKind kind, std::string id,
                         StatusCallback done);
+  // Creates a static cohort or changes its members (ingest/static_cohorts.h), on the writer
+  // thread like PutDefinition; `done` gets the result.
+  using StaticCohortCallback = std::function<void(StaticCohortResult)>;
+  void ChangeStaticCohort(StaticCohortChange change, StaticCohortCallback done);
 
   // Deletes logged events whose ingest time is older than the retention. The writer
   // calls it hourly; public for tests.
@@ -125,8 +135,20 @@ class Ingestor {
     StatusCallback control_done;
   };
   void SubmitControl(std::function<Status()> control, StatusCallback done);
-  // Runs one chunk of a pending backfill; returns whether more work is pending.
+  // Runs one chunk of a pending backfill: reads up to options_.backfill_chunk_events logged
+  // events after the job's cursor and adds those logged before its specs existed to the
+  // users' states, committing them with the new cursor. Returns whether to go on (false
+  // when nothing is pending, or after a store failure: then retried a second later).
   bool BackfillStep();
+  // The project's catalog, taken once per commit group.
+  const compute::ProjectCatalog& CatalogFor(const std::string& project);
+  Status AddToAggregates(const std::vector<const compute::SpecEntry*>& specs,
+                         const compute::ProjectCatalog& catalog, const compute::EventFields& event,
+                         int64_t now, UserState* user);
+  Status ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result);
+  Status SetMembership(const std::string& project, const std::string& cohort,
+                       uint64_t amplitude_id, bool member);
+  std::string NewStaticCohortId(const std::string& project) const;
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
   // Applies every batch of `group` whose result is still OK (not throttled) into
@@ -144,6 +166,10 @@ class Ingestor {
   WorkingSet working_;  // writer thread only
   Throttle throttle_;   // writer thread only
   int64_t last_retention_ms_ = 0;
+  int64_t backfill_paused_until_ms_ = 0;  // writer thread only
+  // Catalogs of the current commit group (writer thread only).
+  std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
+  std::vector<const compute::SpecEntry*> specs_;  // scratch, writer thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

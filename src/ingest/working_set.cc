@@ -191,7 +191,10 @@ void WorkingSet::SaveUser(const std::string& key, bool whole) {
     c.profile.properties_size_bound = u.profile.properties_size_bound;
     c.profile.user_key = u.profile.user_key;
     c.aggregates = u.aggregates;
+    c.decoded_aggregates = u.decoded_aggregates;
+    c.aggregates_changed = u.aggregates_changed;
     c.static_cohorts = u.static_cohorts;
+    c.static_cohorts_changed = u.static_cohorts_changed;
   }
   undo_.emplace_back(UndoUser{key, std::move(copy), false});
 }
@@ -233,6 +236,7 @@ void WorkingSet::BeginBatch() {
   batch_properties_.clear();
   batch_dedup_writes_ = dedup_writes_.size();
   batch_event_writes_ = event_writes_.size();
+  batch_raw_writes_ = raw_writes_.size();
   batch_next_ids_ = pending_next_ids_;
   batch_next_seq_ = pending_next_seq_;
 }
@@ -281,6 +285,7 @@ void WorkingSet::RollbackBatch() {
   }
   dedup_writes_.resize(batch_dedup_writes_);
   event_writes_.resize(batch_event_writes_);
+  raw_writes_.resize(batch_raw_writes_);
   pending_next_ids_ = std::move(batch_next_ids_);
   pending_next_seq_ = batch_next_seq_;
   in_batch_ = false;
@@ -336,13 +341,13 @@ void WorkingSet::RememberInsertId(std::string_view project, std::string_view sco
   dedup_writes_.emplace_back(std::move(key), store::EncodeDedup(now_ms));
 }
 
-Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
-                               const store::EventRecord& event) {
+Status WorkingSet::NextEventSeq(uint64_t* seq) {
   if (!pending_next_seq_) {
     if (!next_seq_) {
       // The sequence only has to be unique per ingest millisecond, and keys carry the
       // time first; restarting from the persisted value keeps it unique across restarts
-      // even when the clock steps back.
+      // even when the clock steps back. It also only grows, which backfills rely on
+      // (ingest/definitions.h).
       uint64_t persisted = 0;
       std::string value;
       Status s = store_.Get(Table::kMeta, store::EventSeqKey(), &value);
@@ -352,11 +357,44 @@ Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
       }
       next_seq_ = persisted;
     }
-    pending_next_seq_ = *next_seq_;
+    *seq = *next_seq_;
+    return Status::Ok();
+  }
+  *seq = *pending_next_seq_;
+  return Status::Ok();
+}
+
+Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
+                               const store::EventRecord& event) {
+  if (!pending_next_seq_) {
+    uint64_t next = 0;
+    PROFILED_RETURN_IF_ERROR(NextEventSeq(&next));
+    pending_next_seq_ = next;
   }
   uint64_t seq = (*pending_next_seq_)++;
   event_writes_.emplace_back(store::EventKey(project, ingest_ms, seq), store::EncodeEvent(event));
   return Status::Ok();
+}
+
+Status WorkingSet::ResolveMerged(std::string_view project, uint64_t id, uint64_t* current) {
+  // Merges only ever go from an anonymous id into a user's, so a chain is short; the bound
+  // guards against a damaged store looping.
+  for (int hops = 0; hops < 64; ++hops) {
+    std::optional<uint64_t> into;
+    PROFILED_RETURN_IF_ERROR(GetId(store::MergeKey(project, id), &into));
+    if (!into) break;
+    id = *into;
+  }
+  *current = id;
+  return Status::Ok();
+}
+
+void WorkingSet::PutRaw(store::Table table, std::string key, std::string value) {
+  raw_writes_.push_back({table, false, std::move(key), std::move(value)});
+}
+
+void WorkingSet::DeleteRaw(store::Table table, std::string key) {
+  raw_writes_.push_back({table, true, std::move(key), {}});
 }
 
 void WorkingSet::Flush(store::WriteSet* writes) {
@@ -370,16 +408,27 @@ void WorkingSet::Flush(store::WriteSet* writes) {
         continue;
       }
       std::string value;
+      UserState& u = *cached.user;
       if (i == 0) {
-        const Profile& p = cached.user->profile;
+        const Profile& p = u.profile;
         store::ProfileRecord r;
         r.user_id = p.user_id;
         r.device_id = p.device_id;
         r.builtins_json = ObjectText(p.builtins);
         r.properties_json = ObjectText(p.properties);
         value = store::EncodeProfile(r);
+      } else if (kLoadedRecords[i] == store::UserRecord::kAggregates) {
+        // Only a changed state is written: most events change no aggregate.
+        if (u.decoded_aggregates) {
+          if (!u.decoded_aggregates->states.empty()) value = u.decoded_aggregates->Encode();
+        } else if (u.aggregates_changed) {
+          value = std::move(u.aggregates);
+        } else {
+          continue;
+        }
       } else {
-        value = std::move(*RawRecord(&*cached.user, i));
+        if (!u.static_cohorts_changed) continue;
+        value = std::move(u.static_cohorts);
       }
       if (!value.empty()) {
         writes->Put(Table::kProfiles, RecordKey(key, kLoadedRecords[i]), std::move(value));
@@ -392,6 +441,13 @@ void WorkingSet::Flush(store::WriteSet* writes) {
     writes->Put(Table::kDedup, std::move(key), std::move(value));
   for (auto& [key, value] : event_writes_)
     writes->Put(Table::kEvents, std::move(key), std::move(value));
+  for (auto& op : raw_writes_) {
+    if (op.is_delete) {
+      writes->Delete(op.table, std::move(op.key));
+    } else {
+      writes->Put(op.table, std::move(op.key), std::move(op.value));
+    }
+  }
   for (auto& [key, next] : pending_next_ids_) writes->Put(Table::kMeta, key, store::EncodeId(next));
   if (pending_next_seq_)
     writes->Put(Table::kMeta, store::EventSeqKey(), store::EncodeId(*pending_next_seq_));
@@ -415,6 +471,7 @@ void WorkingSet::Finish(bool committed) {
   dedup_.clear();
   dedup_writes_.clear();
   event_writes_.clear();
+  raw_writes_.clear();
 }
 
 }  // namespace profiled::ingest

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "compute/aggregate.h"
 #include "ingest/event.h"
 #include "store/records.h"
 #include "store/store.h"
@@ -52,11 +53,16 @@ struct Profile {
 // loaded and flushed as a unit. A user exists while it has a profile record.
 struct UserState {
   Profile profile;
-  // Raw bytes of the other per-user records; empty = no such record. `aggregates` is
-  // compute::UserAggregates's encoding (tag 'a'), `static_cohorts` the static cohort
-  // memberships (tag 's'); the writer treats both as opaque here.
+  // The aggregate state (tag 'a'): the stored bytes (empty = none) until the writer first
+  // needs it, then decoded into `decoded_aggregates`, which Flush encodes back. Raw bytes
+  // changed without decoding (a merge outside any catalog) set aggregates_changed.
   std::string aggregates;
+  std::optional<compute::UserAggregates> decoded_aggregates;
+  bool aggregates_changed = false;
+  // The static cohort memberships (tag 's', store::EncodeStaticCohorts); Flush writes them
+  // when static_cohorts_changed.
   std::string static_cohorts;
+  bool static_cohorts_changed = false;
 };
 
 class WorkingSet {
@@ -96,6 +102,18 @@ class WorkingSet {
                       int64_t not_before_ms, bool* seen);
   void RememberInsertId(std::string_view project, std::string_view scope,
                         std::string_view insert_id, int64_t now_ms);
+
+  // The sequence number the next logged event will get. Errors: the store's.
+  Status NextEventSeq(uint64_t* seq);
+
+  // The amplitude_id an id logged earlier belongs to now: `id` itself, or the user it was
+  // merged into (following merge records). Errors: the store's.
+  Status ResolveMerged(std::string_view project, uint64_t id, uint64_t* current);
+
+  // A write outside the per-user records (the static cohort member index), buffered and
+  // undone with the batch like every other change.
+  void PutRaw(store::Table table, std::string key, std::string value);
+  void DeleteRaw(store::Table table, std::string key);
 
   // Errors: the store's, reading the persisted sequence number.
   Status AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
@@ -166,6 +184,8 @@ class WorkingSet {
   std::unordered_set<std::string> dedup_;              // keys remembered in this group
   std::vector<std::pair<std::string, std::string>> dedup_writes_;
   std::vector<std::pair<std::string, std::string>> event_writes_;
+  std::vector<store::WriteSet::Op> raw_writes_;  // PutRaw / DeleteRaw, in order
+  size_t batch_raw_writes_ = 0;
   // Counters survive across groups once committed; pending_ holds this group's.
   std::unordered_map<std::string, uint64_t> next_ids_;
   std::unordered_map<std::string, uint64_t> pending_next_ids_;

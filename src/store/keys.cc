@@ -106,6 +106,19 @@ std::string SpecKeyPrefix(std::string_view project) { return WithPrefix(project,
 
 std::string NextSpecIdKey(std::string_view project) { return WithPrefix(project, 'N'); }
 
+std::string StaticMemberKey(std::string_view project, std::string_view cohort_id,
+                            uint64_t amplitude_id) {
+  std::string k = StaticMemberPrefix(project, cohort_id);
+  PutFixed64BE(&k, amplitude_id);
+  return k;
+}
+
+std::string StaticMemberPrefix(std::string_view project, std::string_view cohort_id) {
+  std::string k = WithPrefix(project, 'M');
+  PutLengthPrefixed(&k, cohort_id);
+  return k;
+}
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();

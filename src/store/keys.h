@@ -64,6 +64,10 @@ std::string DefinitionKeyPrefix(std::string_view project);  // every definition 
 std::string SpecKey(std::string_view project, uint64_t spec_id);
 std::string SpecKeyPrefix(std::string_view project);  // every spec record of `project`
 std::string NextSpecIdKey(std::string_view project);
+// kMeta, the member index of static cohorts (ingest/static_cohorts.h): empty values.
+std::string StaticMemberKey(std::string_view project, std::string_view cohort_id,
+                            uint64_t amplitude_id);
+std::string StaticMemberPrefix(std::string_view project, std::string_view cohort_id);
 
 // The first key after every key that starts with `prefix` (for Scan end bounds).
 // REQUIRES: prefix holds a byte other than 0xff.

@@ -122,6 +122,7 @@ export function configToml({
   throttleWindow = 1,
   threads = 2,
   adminToken = 'e2e-admin-token',
+  clockControl = false,
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -140,12 +141,14 @@ export function configToml({
     // then the rate.
     `throttle_window_seconds = ${throttleWindow}`,
   ];
+  if (clockControl) lines.push('', '[testing]', 'clock_control = true');
   for (const p of projects) {
     lines.push('', '[[projects]]');
     lines.push(`id = ${tomlString(p.id)}`);
     lines.push(`api_key = ${tomlString(p.api_key)}`);
     lines.push(`secret_key = ${tomlString(p.secret_key)}`);
     if (p.profile_dialect) lines.push(`profile_dialect = ${tomlString(p.profile_dialect)}`);
+    if (p.definitions) lines.push(`definitions = ${tomlString(p.definitions)}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -312,6 +315,26 @@ export class Server {
     const res = await this.profile(params, opts);
     if (res.status !== 200) throw new Error(`profile ${JSON.stringify(params)} expected 200, got ${res.status}: ${res.text}`);
     return res.json.userData;
+  }
+
+  // A call of the admin API (/admin/v1/...) with the e2e admin token; returns the response.
+  admin(method, pathAndQuery, json, { token = 'e2e-admin-token' } = {}) {
+    const headers = token === null ? {} : { Authorization: `Bearer ${token}` };
+    return this.request(method, `/admin/v1${pathAndQuery}`, { headers, json });
+  }
+
+  // Like admin() but asserts a 2xx answer; returns the JSON body.
+  async adminOk(method, pathAndQuery, json) {
+    const res = await this.admin(method, pathAndQuery, json);
+    if (res.status < 200 || res.status >= 300) {
+      throw new Error(`admin ${method} ${pathAndQuery} expected 2xx, got ${res.status}: ${res.text}`);
+    }
+    return res.json;
+  }
+
+  // Moves the server's clock to now + offsetMs (needs clockControl in the config).
+  async setClockOffset(offsetMs) {
+    return this.adminOk('PUT', '/testing/clock', { offset_ms: offsetMs });
   }
 
   async metrics() {
