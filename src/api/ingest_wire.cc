@@ -302,6 +302,25 @@ size_t ErrorCount(const BatchErrors& e) {
   return n;
 }
 
+// Moves what definitions read out of the parsed event `o` into *e (see ingest::Event):
+// the event_properties object and the top-level scalars. `o` is spent: call it after
+// e->json is written. Moves, no copies: the values keep the parser's allocations.
+void ExtractTypedFields(json::object& o, Event* e) {
+  if (json::value* props = o.if_contains("event_properties");
+      props != nullptr && props->is_object()) {
+    e->event_properties = std::move(props->get_object());
+  }
+  for (auto it = o.begin(); it != o.end();) {
+    const json::value& v = it->value();
+    if (v.is_string() || v.is_number() || v.is_bool()) {
+      ++it;
+    } else {
+      it = o.erase(it);  // moves the last field here: `it` is the next one to look at
+    }
+  }
+  e->fields = std::move(o);
+}
+
 void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_ms, Event* e,
                      BatchErrors* errors) {
   size_t errors_before = ErrorCount(*errors);
@@ -349,7 +368,10 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
   if (e->event_type == "$groupidentify") e->property_ops.clear();
   // The event log is internal (part of no answer): Boost's serializer is the faster one,
   // and the value holds no non-finite number (refused above).
-  if (ErrorCount(*errors) == errors_before) e->json = json::serialize(o);
+  if (ErrorCount(*errors) == errors_before) {
+    e->json = json::serialize(o);
+    ExtractTypedFields(o, e);
+  }
 }
 
 void Reject(IngestRejection* r, int status, std::string error, std::string missing = {}) {

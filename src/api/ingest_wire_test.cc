@@ -277,6 +277,74 @@ TEST(IngestWire, LongPropertyStringsAreTruncatedTo1024Characters) {
   EXPECT_EQ(o.batch.events[0].property_ops[0].value.as_string().size(), 1024u);
 }
 
+TEST(IngestWire, EventPropertiesAndTopLevelScalarsAreHandedOverTyped) {
+  std::string body = Batch(R"([{"user_id":"user-1","device_id":"device-1","event_type":"Buy",
+    "time":1700000000000,"revenue":12.5,"price":2.5,"quantity":5,"platform":"iOS","country":"DE",
+    "app_version":"1.2","paying":true,"session_id":null,"library":{"name":"sdk","version":"1"},
+    "plan":{"branch":"main"},"event_properties":{"category":"books","tags":["a","b"]},
+    "user_properties":{"plan":"pro"},"groups":{"org":"x"},"group_properties":{"size":3}}])");
+  Outcome o = Parse(body);
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  const ingest::Event& e = o.batch.events[0];
+  EXPECT_EQ(e.event_properties, (json::object{{"category", "books"}, {"tags", {"a", "b"}}}));
+  EXPECT_EQ(e.fields, (json::object{{"user_id", "user-1"},
+                                    {"device_id", "device-1"},
+                                    {"event_type", "Buy"},
+                                    {"time", 1700000000000},
+                                    {"revenue", 12.5},
+                                    {"price", 2.5},
+                                    {"quantity", 5},
+                                    {"platform", "iOS"},
+                                    {"country", "DE"},
+                                    {"app_version", "1.2"},
+                                    {"paying", true}}));
+  // The logged text still holds the whole event, as it did before the extraction.
+  json::value logged = json::parse(e.json);
+  EXPECT_EQ(logged.at("event_properties"),
+            (json::object{{"category", "books"}, {"tags", {"a", "b"}}}));
+  EXPECT_EQ(logged.at("user_properties"), (json::object{{"plan", "pro"}}));
+  EXPECT_EQ(logged.at("groups"), (json::object{{"org", "x"}}));
+  EXPECT_EQ(logged.at("revenue"), 12.5);
+  EXPECT_EQ(logged.as_object().size(), 18u);
+}
+
+TEST(IngestWire, TypedFieldsAreNormalisedLikeTheLoggedText) {
+  std::string value(2000, 'x');
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","device_id":"abc","event_type":"x",
+    "event_properties":{"long":")" +
+                              value + R"("},"city":")" + value + R"("}])",
+                          R"("options":{"min_id_length":5},)"));
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  const ingest::Event& e = o.batch.events[0];
+  EXPECT_EQ(e.event_properties.at("long").as_string().size(), 1024u);
+  // An id too short for the batch's min_id_length is dropped, here as in the log; the time
+  // defaults to now.
+  EXPECT_EQ(e.fields.at("user_id"), "user-1");
+  EXPECT_FALSE(e.fields.contains("device_id"));
+  EXPECT_EQ(e.fields.at("time"), kNow);
+  json::value logged = json::parse(e.json);
+  EXPECT_EQ(logged.at("event_properties").at("long").as_string().size(), 1024u);
+  EXPECT_EQ(e.fields.at("city"), logged.at("city"));
+}
+
+TEST(IngestWire, MissingOrNullEventPropertiesAreEmpty) {
+  Outcome o = Parse(Batch(R"([{"device_id":"device-1","event_type":"x"},
+    {"device_id":"device-1","event_type":"x","event_properties":null}])"));
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  EXPECT_TRUE(o.batch.events[0].event_properties.empty());
+  EXPECT_TRUE(o.batch.events[1].event_properties.empty());
+  EXPECT_EQ(o.batch.events[1].fields.at("event_type"), "x");
+}
+
+TEST(IngestWire, IdentificationsCarryNoTypedFields) {
+  std::vector<ingest::Event> events;
+  IngestRejection rejection;
+  ASSERT_TRUE(
+      ParseIdentification(R"({"user_id":"user-1","platform":"iOS"})", kNow, &events, &rejection));
+  EXPECT_TRUE(events[0].fields.empty());
+  EXPECT_TRUE(events[0].event_properties.empty());
+}
+
 TEST(IngestWire, GroupIdentifyNeverTouchesUserProperties) {
   Outcome o =
       Parse(Batch(R"([{"user_id":"user-1","event_type":"$groupidentify","groups":{"org":"a"},

@@ -6,6 +6,7 @@
 // the value type here, not a wire format. Plain values; not thread-safe to share mutably.
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
@@ -64,6 +65,17 @@ struct Event {
   bool skip_user_properties = false;  // $skip_user_properties_sync
   BuiltinUpdate builtins;
   std::string json;  // the event object as received, for the event log
+  // Typed views of what definitions read (compute::EventFields), taken from the parsed
+  // event on the I/O thread so that the writer never parses `json`. Both are empty for
+  // events of POST /identify, which are neither logged nor counted.
+  //  - event_properties: the event's event_properties object, normalised as in `json`
+  //    (long strings cut); empty when absent, null or not an object.
+  //  - fields: every top-level field whose value is a string, number or boolean (revenue,
+  //    price, quantity, platform, os_name, country, city, language, app_version, user_id,
+  //    device_id, event_type, time, ...), read by definitions as `$name`. Ids are the
+  //    cleaned ones, and `time` is filled in when it was missing, as in `json`.
+  boost::json::object event_properties;
+  boost::json::object fields;
 };
 
 }  // namespace profiled::ingest
