@@ -310,14 +310,7 @@ void ExtractTypedFields(json::object& o, Event* e) {
       props != nullptr && props->is_object()) {
     e->event_properties = std::move(props->get_object());
   }
-  for (auto it = o.begin(); it != o.end();) {
-    const json::value& v = it->value();
-    if (v.is_string() || v.is_number() || v.is_bool()) {
-      ++it;
-    } else {
-      it = o.erase(it);  // moves the last field here: `it` is the next one to look at
-    }
-  }
+  ingest::KeepScalarFields(&o);
   e->fields = std::move(o);
 }
 

@@ -78,4 +78,18 @@ struct Event {
   boost::json::object fields;
 };
 
+// Leaves in *o only the fields definitions read as `$name`: those whose value is a string,
+// a number or a boolean (Event::fields). The writer's events get them from src/api; a
+// backfill, from the logged JSON.
+inline void KeepScalarFields(boost::json::object* o) {
+  for (auto it = o->begin(); it != o->end();) {
+    const boost::json::value& v = it->value();
+    if (v.is_string() || v.is_number() || v.is_bool()) {
+      ++it;
+    } else {
+      it = o->erase(it);  // moves the last field here: `it` is the next one to look at
+    }
+  }
+}
+
 }  // namespace profiled::ingest

@@ -350,7 +350,8 @@ bool ParseLoggedEvent(const store::EventRecord& record, LoggedEvent* out) {
   if (auto* t = o.if_contains("event_type"); t != nullptr && t->is_string()) {
     out->event_type = std::string(t->get_string());
   }
-  ExtractTopLevelFields(std::move(o), &out->fields);
+  KeepScalarFields(&o);
+  out->fields = std::move(o);
   return true;
 }
 
