@@ -68,9 +68,8 @@ bool IsNullOrAbsent(const json::value* v) { return v == nullptr || v->is_null();
 
 // Characters (code points) of UTF-8 text; Boost.JSON has checked that it is UTF-8.
 size_t Utf8Length(std::string_view s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // An integer, written as one (7) or as a number with no fraction (7.0).
@@ -131,8 +130,8 @@ Status OptionalInteger(const json::object& o, std::string_view path, std::string
   if (IsNullOrAbsent(v)) return Status::Ok();
   std::optional<int64_t> i = AsInteger(*v);
   if (!i.has_value() || *i < min || *i > max) {
-    return Invalid(Field(path, key), "must be an integer from " + std::to_string(min) + " to " +
-                                         std::to_string(max));
+    return Invalid(Field(path, key),
+                   "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
   }
   *out = i;
   return Status::Ok();
@@ -218,10 +217,9 @@ Status ParseOpAndValues(const json::object& o, std::string_view path, Filter* f)
   if (!op->is_string()) return Invalid(op_path, "must be a string");
   std::optional<FilterOp> parsed = OpNamed(op->get_string());
   if (!parsed.has_value()) {
-    return Invalid(op_path,
-                   "unknown operator " + Quoted(op->get_string()) +
-                       "; one of is, is_not, contains, does_not_contain, greater, "
-                       "greater_or_equal, less, less_or_equal, set, not_set");
+    return Invalid(op_path, "unknown operator " + Quoted(op->get_string()) +
+                                "; one of is, is_not, contains, does_not_contain, greater, "
+                                "greater_or_equal, less, less_or_equal, set, not_set");
   }
   f->op = *parsed;
 
@@ -238,9 +236,9 @@ Status ParseOpAndValues(const json::object& o, std::string_view path, Filter* f)
       std::string text;
       if (v.is_string()) {
         if (Utf8Length(v.get_string()) > kMaxDefinitionStringLength) {
-          return Invalid(Index(values_path, i),
-                         "must be at most " + std::to_string(kMaxDefinitionStringLength) +
-                             " characters long");
+          return Invalid(
+              Index(values_path, i),
+              "must be at most " + std::to_string(kMaxDefinitionStringLength) + " characters long");
         }
         text.assign(v.get_string());
       } else if (v.is_int64()) {
@@ -346,9 +344,9 @@ Status ParseComputation(std::string_view body, std::string_view path_id, Computa
   }
   json::object root;
   PROFILED_RETURN_IF_ERROR(ParseBody(body, &root));
-  PROFILED_RETURN_IF_ERROR(CheckKeys(root, "",
-                                     {"id", "name", "description", "type", "event_type",
-                                      "property", "where", "window_days"}));
+  PROFILED_RETURN_IF_ERROR(CheckKeys(
+      root, "",
+      {"id", "name", "description", "type", "event_type", "property", "where", "window_days"}));
   if (const json::value* body_id = root.if_contains("id"); !IsNullOrAbsent(body_id)) {
     std::optional<int64_t> given = AsInteger(*body_id);
     if (!given.has_value() || static_cast<uint64_t>(*given) != *id) {
@@ -374,8 +372,7 @@ Status ParseComputation(std::string_view body, std::string_view path_id, Computa
   PROFILED_RETURN_IF_ERROR(
       RequiredString(root, "", "event_type", kMaxDefinitionStringLength, &spec.event_type));
   if (spec.metric == Metric::kCount) {
-    PROFILED_RETURN_IF_ERROR(
-        MustBeAbsent(root, "", "property", "must be null for type \"count\""));
+    PROFILED_RETURN_IF_ERROR(MustBeAbsent(root, "", "property", "must be null for type \"count\""));
   } else {
     PROFILED_RETURN_IF_ERROR(
         RequiredString(root, "", "property", kMaxDefinitionStringLength, &spec.property));
@@ -444,7 +441,8 @@ Status ParseTimeScope(const json::object& o, std::string_view path, TimeScope* s
     scope->end_ms = *end * 1000 + 999;  // the whole second `end`
     return Status::Ok();
   }
-  return Invalid(type_path, "unknown time_type " + Quoted(kind) + "; one of rolling, absolute, since");
+  return Invalid(type_path,
+                 "unknown time_type " + Quoted(kind) + "; one of rolling, absolute, since");
 }
 
 // `metric`: null (a count), {"type":"sum","prop":P}, {"type":"distinct","prop":P} or
@@ -473,10 +471,10 @@ Status ParseEventMetric(const json::object& o, std::string_view path, AggregateS
 }
 
 Status ParseEventCondition(const json::object& o, std::string_view path, CohortCondition* c) {
-  PROFILED_RETURN_IF_ERROR(CheckKeys(
-      o, path,
-      {"type", "type_value", "time_type", "time_value", "start", "end", "operator",
-       "operator_value", "filters", "metric", "offset", "interval", "group_by"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKeys(o, path,
+                {"type", "type_value", "time_type", "time_value", "start", "end", "operator",
+                 "operator_value", "filters", "metric", "offset", "interval", "group_by"}));
   c->kind = CohortCondition::Kind::kEvent;
   AggregateSpec& spec = c->spec;
   PROFILED_RETURN_IF_ERROR(
@@ -489,8 +487,8 @@ Status ParseEventCondition(const json::object& o, std::string_view path, CohortC
   if (!op->is_string()) return Invalid(operator_path, "must be a string");
   std::optional<Comparison> comparison = ComparisonNamed(op->get_string());
   if (!comparison.has_value()) {
-    return Invalid(operator_path, "unknown operator " + Quoted(op->get_string()) +
-                                      "; one of >=, >, =, !=, <, <=");
+    return Invalid(operator_path,
+                   "unknown operator " + Quoted(op->get_string()) + "; one of >=, >, =, !=, <, <=");
   }
   c->comparison = *comparison;
   const std::string operand_path = Field(path, "operator_value");
@@ -512,8 +510,7 @@ Status ParseEventCondition(const json::object& o, std::string_view path, CohortC
                                            std::numeric_limits<int64_t>::max(), &offset));
   if (offset.value_or(0) != 0) return Invalid(Field(path, "offset"), "only 0 is supported");
   std::optional<int64_t> interval;
-  PROFILED_RETURN_IF_ERROR(OptionalInteger(o, path, "interval",
-                                           std::numeric_limits<int64_t>::min(),
+  PROFILED_RETURN_IF_ERROR(OptionalInteger(o, path, "interval", std::numeric_limits<int64_t>::min(),
                                            std::numeric_limits<int64_t>::max(), &interval));
   if (interval.value_or(1) != 1) return Invalid(Field(path, "interval"), "only 1 is supported");
   if (const json::value* g = o.if_contains("group_by"); !IsNullOrAbsent(g)) {
@@ -666,13 +663,15 @@ Status ParseCohort(std::string_view body, std::string_view path_id, Cohort* out)
   PROFILED_RETURN_IF_ERROR(ParseBody(body, &root));
   // Besides its definition, a cohort listed by Amplitude's /api/3/cohorts carries metadata
   // that changes nothing here; it is accepted so that exports load as they are.
-  PROFILED_RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"id", "name", "definition", "description", "appId", "app_id", "archived", "createdAt",
-       "created_at", "lastComputed", "lastMod", "last_viewed", "owners", "viewers", "published",
-       "size", "type", "syncMetadata", "hidden", "finished", "chart_id", "edit_id",
-       "is_predictive", "is_official_content", "location_id", "metadata", "popularity",
-       "shortcut_ids", "view_count"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKeys(root, "", {"id",          "name",         "definition",    "description",
+                           "appId",       "app_id",       "archived",      "createdAt",
+                           "created_at",  "lastComputed", "lastMod",       "last_viewed",
+                           "owners",      "viewers",      "published",     "size",
+                           "type",        "syncMetadata", "hidden",        "finished",
+                           "chart_id",    "edit_id",      "is_predictive", "is_official_content",
+                           "location_id", "metadata",     "popularity",    "shortcut_ids",
+                           "view_count"}));
   if (const json::value* body_id = root.if_contains("id"); !IsNullOrAbsent(body_id)) {
     if (!body_id->is_string() || body_id->get_string() != path_id) {
       return Invalid("id", "must equal the id in the path, " + Quoted(path_id));

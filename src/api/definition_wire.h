@@ -40,8 +40,7 @@ inline constexpr size_t kMaxCohortIdLength = 128;
 // decimal integer up to 2^63-1). On success fills *out. InvalidArgument, whose message starts
 // with the JSON path of the offending field (`where[2].op: unknown operator "~"`), when the
 // body is not such a definition or its `id` differs from path_id. *out is unspecified then.
-Status ParseComputation(std::string_view body, std::string_view path_id,
-                        compute::Computation* out);
+Status ParseComputation(std::string_view body, std::string_view path_id, compute::Computation* out);
 
 // Parses the body of a behavioral cohort stored under `path_id` (1 to 128 characters of
 // [A-Za-z0-9_.-]). Errors as ParseComputation, e.g.

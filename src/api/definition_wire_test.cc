@@ -20,10 +20,12 @@ using compute::Metric;
 using compute::TimeScope;
 
 // The issue's examples, verbatim.
-constexpr const char* kComputationExample = R"({"id":7,"name":"purchases_30d","type":"count","event_type":"Purchase",
+constexpr const char* kComputationExample =
+    R"({"id":7,"name":"purchases_30d","type":"count","event_type":"Purchase",
  "property":null,"where":[{"prop":"category","op":"is","values":["books"]}],"window_days":30})";
 
-constexpr const char* kCohortExample = R"({"id":"c9xk2","name":"Engaged German buyers","definition":{"andClauses":[
+constexpr const char* kCohortExample =
+    R"({"id":"c9xk2","name":"Engaged German buyers","definition":{"andClauses":[
   {"negated":false,"orClauses":[{"type":"event","type_value":"Purchase","time_type":"rolling",
      "time_value":30,"operator":">=","operator_value":3,
      "filters":[{"prop":"category","op":"is","values":["books"]}],"metric":null}]},
@@ -31,7 +33,8 @@ constexpr const char* kCohortExample = R"({"id":"c9xk2","name":"Engaged German b
   {"negated":true,"orClauses":[{"type":"cohort","type_value":"c1"}]}]}})";
 
 // The definition Amplitude's /api/3/cohorts returns (reference/amplitude.md §3.1).
-constexpr const char* kAmplitudeDefinition = R"({"version":3,"countGroup":{"name":"User","is_computed":false},"cohortType":"UNIQUES",
+constexpr const char* kAmplitudeDefinition =
+    R"({"version":3,"countGroup":{"name":"User","is_computed":false},"cohortType":"UNIQUES",
    "andClauses":[{"negated":false,"orClauses":[{"type":"event","time_type":"rolling","time_value":30,
    "offset":0,"interval":1,"type_value":"_active","operator":">=","operator_value":1,"group_by":[],"metric":null}]}],
    "referenceFrameTimeParams":{}})";
@@ -57,13 +60,16 @@ TEST(ParseComputation, ReadsTheIssueExample) {
 }
 
 TEST(ParseComputation, ReadsEveryType) {
-  const std::pair<const char*, Metric> kTypes[] = {
-      {"sum", Metric::kSum},     {"min", Metric::kMin},   {"max", Metric::kMax},
-      {"avg", Metric::kAvg},     {"first", Metric::kFirst}, {"last", Metric::kLast},
-      {"distinct_count", Metric::kDistinctCount}};
+  const std::pair<const char*, Metric> kTypes[] = {{"sum", Metric::kSum},
+                                                   {"min", Metric::kMin},
+                                                   {"max", Metric::kMax},
+                                                   {"avg", Metric::kAvg},
+                                                   {"first", Metric::kFirst},
+                                                   {"last", Metric::kLast},
+                                                   {"distinct_count", Metric::kDistinctCount}};
   for (const auto& [type, metric] : kTypes) {
-    json::object body{{"name", "n"}, {"type", type}, {"event_type", "_active"},
-                      {"property", "$revenue"}};
+    json::object body{
+        {"name", "n"}, {"type", type}, {"event_type", "_active"}, {"property", "$revenue"}};
     Computation c;
     Status s = ParseComputation(json::serialize(body), "12", &c);
     ASSERT_TRUE(s.ok()) << type << ": " << s.ToString();
@@ -91,11 +97,17 @@ TEST(ParseComputation, ReadsEveryFilterOperatorAndTurnsNumbersIntoText) {
       {"prop":"$platform","op":"not_set","values":[]}],"window_days":null})",
                               "1", &c);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  const std::vector<FilterOp> ops = {
-      FilterOp::kIs,       FilterOp::kIsNot,          FilterOp::kIsNot,
-      FilterOp::kContains, FilterOp::kDoesNotContain, FilterOp::kGreater,
-      FilterOp::kGreaterOrEqual, FilterOp::kLess,     FilterOp::kLessOrEqual,
-      FilterOp::kSet,      FilterOp::kNotSet};
+  const std::vector<FilterOp> ops = {FilterOp::kIs,
+                                     FilterOp::kIsNot,
+                                     FilterOp::kIsNot,
+                                     FilterOp::kContains,
+                                     FilterOp::kDoesNotContain,
+                                     FilterOp::kGreater,
+                                     FilterOp::kGreaterOrEqual,
+                                     FilterOp::kLess,
+                                     FilterOp::kLessOrEqual,
+                                     FilterOp::kSet,
+                                     FilterOp::kNotSet};
   ASSERT_EQ(c.spec.where.size(), ops.size());
   for (size_t i = 0; i < ops.size(); ++i) EXPECT_EQ(c.spec.where[i].op, ops[i]) << i;
   EXPECT_EQ(c.spec.where[0].values, (std::vector<std::string>{"x", "2", "2.5"}));
@@ -130,8 +142,8 @@ TEST(ParseComputation, AcceptsTheLimits) {
 }
 
 TEST(ParseComputation, RefusesAPathIdThatIsNotAPositiveInteger) {
-  for (const char* id : {"", "0", "-1", "+5", "01", "abc", "7a", "1.0", " 7",
-                         "9223372036854775808", "99999999999999999999"}) {
+  for (const char* id : {"", "0", "-1", "+5", "01", "abc", "7a", "1.0", " 7", "9223372036854775808",
+                         "99999999999999999999"}) {
     Computation c;
     Status s = ParseComputation(R"({"name":"n","type":"count","event_type":"E"})", id, &c);
     EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << id;
@@ -227,7 +239,10 @@ TEST(ParseComputation, RefusesEachBadField) {
       {[](json::object& b) { Where0(b)["values"] = "books"; }, "where[0].values"},
       {[](json::object& b) { Where0(b)["values"] = json::array(1001, json::value("v")); },
        "where[0].values"},
-      {[](json::object& b) { Where0(b)["values"] = json::array{"a", true}; }, "where[0].values[1]"},
+      {[](json::object& b) {
+         Where0(b)["values"] = json::array{"a", true};
+       },
+       "where[0].values[1]"},
       {[](json::object& b) { Where0(b)["values"] = json::array{nullptr}; }, "where[0].values[0]"},
       {[](json::object& b) { Where0(b)["values"] = json::array{std::string(1025, 'v')}; },
        "where[0].values[0]"},
@@ -344,19 +359,19 @@ TEST(ParseCohort, ReadsTheDefinitionAloneWithoutIdOrName) {
 
 Cohort ParseOneCondition(const std::string& condition) {
   Cohort c;
-  std::string body =
-      R"({"definition":{"andClauses":[{"orClauses":[)" + condition + "]}]}}";
+  std::string body = R"({"definition":{"andClauses":[{"orClauses":[)" + condition + "]}]}}";
   Status s = ParseCohort(body, "c", &c);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return c;
 }
 
 TEST(ParseCohort, ReadsEveryMetricAndTimeType) {
-  CohortCondition sum = ParseOneCondition(
-      R"({"type":"event","type_value":"Purchase","time_type":"absolute","start":1700000000,
+  CohortCondition sum =
+      ParseOneCondition(
+          R"({"type":"event","type_value":"Purchase","time_type":"absolute","start":1700000000,
           "end":1700086400,"operator":">","operator_value":99.5,"metric":{"type":"sum","prop":"$revenue"}})")
-                            .all_of[0]
-                            .any_of[0];
+          .all_of[0]
+          .any_of[0];
   EXPECT_EQ(sum.spec.metric, Metric::kSum);
   EXPECT_EQ(sum.spec.property, "$revenue");
   EXPECT_EQ(sum.spec.scope.kind, TimeScope::Kind::kRange);
@@ -365,11 +380,12 @@ TEST(ParseCohort, ReadsEveryMetricAndTimeType) {
   EXPECT_EQ(sum.comparison, Comparison::kGt);
   EXPECT_EQ(sum.operand, 99.5);
 
-  CohortCondition distinct = ParseOneCondition(
-      R"({"type":"event","type_value":"View","time_type":"since","start":1700000000,
+  CohortCondition distinct =
+      ParseOneCondition(
+          R"({"type":"event","type_value":"View","time_type":"since","start":1700000000,
           "operator":"=","operator_value":2,"metric":{"type":"distinct","prop":"sku"}})")
-                                 .all_of[0]
-                                 .any_of[0];
+          .all_of[0]
+          .any_of[0];
   EXPECT_EQ(distinct.spec.metric, Metric::kDistinctCount);
   EXPECT_EQ(distinct.spec.property, "sku");
   EXPECT_EQ(distinct.spec.scope.kind, TimeScope::Kind::kRange);
@@ -377,11 +393,12 @@ TEST(ParseCohort, ReadsEveryMetricAndTimeType) {
   EXPECT_EQ(distinct.spec.scope.end_ms, std::numeric_limits<int64_t>::max());
   EXPECT_EQ(distinct.comparison, Comparison::kEq);
 
-  CohortCondition days = ParseOneCondition(
-      R"({"type":"event","type_value":"_active","time_type":"rolling","time_value":7,
+  CohortCondition days =
+      ParseOneCondition(
+          R"({"type":"event","type_value":"_active","time_type":"rolling","time_value":7,
           "operator":"<=","operator_value":3,"metric":{"type":"days"}})")
-                             .all_of[0]
-                             .any_of[0];
+          .all_of[0]
+          .any_of[0];
   EXPECT_EQ(days.spec.metric, Metric::kDistinctDays);
   EXPECT_EQ(days.spec.property, "");
   EXPECT_EQ(days.comparison, Comparison::kLe);
@@ -392,11 +409,13 @@ TEST(ParseCohort, ReadsEveryComparison) {
       {">=", Comparison::kGe}, {">", Comparison::kGt}, {"=", Comparison::kEq},
       {"!=", Comparison::kNe}, {"<", Comparison::kLt}, {"<=", Comparison::kLe}};
   for (const auto& [text, comparison] : kComparisons) {
-    CohortCondition c = ParseOneCondition(
-        std::string(R"({"type":"event","type_value":"E","time_type":"rolling","time_value":1,"operator":")") +
-        text + R"(","operator_value":0})")
-                            .all_of[0]
-                            .any_of[0];
+    CohortCondition c =
+        ParseOneCondition(
+            std::string(
+                R"({"type":"event","type_value":"E","time_type":"rolling","time_value":1,"operator":")") +
+            text + R"(","operator_value":0})")
+            .all_of[0]
+            .any_of[0];
     EXPECT_EQ(c.comparison, comparison) << text;
   }
 }
@@ -422,9 +441,8 @@ TEST(ParseCohort, ReadsPropertyAndCohortConditions) {
 }
 
 TEST(ParseCohort, RefusesAPathIdOutsideTheAlphabet) {
-  for (const std::string& id :
-       {std::string(), std::string("a b"), std::string("a/b"), std::string("\xc3\xa9"),
-        std::string(129, 'a')}) {
+  for (const std::string& id : {std::string(), std::string("a b"), std::string("a/b"),
+                                std::string("\xc3\xa9"), std::string(129, 'a')}) {
     Cohort c;
     Status s = ParseCohort(kCohortExample, id, &c);
     EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << id;
@@ -476,16 +494,22 @@ TEST(ParseCohort, RefusesEachBadEnvelopeField) {
       {[](json::object& b) { Def(b)["then"] = json::array{}; }, "definition.then"},
       {[](json::object& b) { Def(b)["version"] = 2; }, "definition.version"},
       {[](json::object& b) { Def(b)["countGroup"] = "User"; }, "definition.countGroup"},
-      {[](json::object& b) { Def(b)["countGroup"] = json::object{{"name", "Company"}}; },
+      {[](json::object& b) {
+         Def(b)["countGroup"] = json::object{{"name", "Company"}};
+       },
        "definition.countGroup.name"},
       {[](json::object& b) {
          Def(b)["countGroup"] = json::object{{"name", "User"}, {"is_computed", true}};
        },
        "definition.countGroup.is_computed"},
-      {[](json::object& b) { Def(b)["countGroup"] = json::object{{"kind", "x"}}; },
+      {[](json::object& b) {
+         Def(b)["countGroup"] = json::object{{"kind", "x"}};
+       },
        "definition.countGroup.kind"},
       {[](json::object& b) { Def(b)["cohortType"] = "PROPENSITY"; }, "definition.cohortType"},
-      {[](json::object& b) { Def(b)["referenceFrameTimeParams"] = json::object{{"a", 1}}; },
+      {[](json::object& b) {
+         Def(b)["referenceFrameTimeParams"] = json::object{{"a", 1}};
+       },
        "definition.referenceFrameTimeParams"},
       {[](json::object& b) { Def(b).erase("andClauses"); }, "definition.andClauses"},
       {[](json::object& b) { Def(b)["andClauses"] = json::array{}; }, "definition.andClauses"},
@@ -580,15 +604,25 @@ TEST(ParseCohort, RefusesEachBadConditionField) {
       {[](json::object& b) { Event(b)["filters"].as_array()[0].as_object()["op"] = "like"; },
        At(kEvent, "filters[0].op")},
       {[](json::object& b) { Event(b)["metric"] = "sum"; }, At(kEvent, "metric")},
-      {[](json::object& b) { Event(b)["metric"] = json::object{{"type", "avg"}, {"prop", "p"}}; },
+      {[](json::object& b) {
+         Event(b)["metric"] = json::object{{"type", "avg"}, {"prop", "p"}};
+       },
        At(kEvent, "metric.type")},
-      {[](json::object& b) { Event(b)["metric"] = json::object{{"prop", "p"}}; },
+      {[](json::object& b) {
+         Event(b)["metric"] = json::object{{"prop", "p"}};
+       },
        At(kEvent, "metric.type")},
-      {[](json::object& b) { Event(b)["metric"] = json::object{{"type", "sum"}}; },
+      {[](json::object& b) {
+         Event(b)["metric"] = json::object{{"type", "sum"}};
+       },
        At(kEvent, "metric.prop")},
-      {[](json::object& b) { Event(b)["metric"] = json::object{{"type", "distinct"}, {"prop", ""}}; },
+      {[](json::object& b) {
+         Event(b)["metric"] = json::object{{"type", "distinct"}, {"prop", ""}};
+       },
        At(kEvent, "metric.prop")},
-      {[](json::object& b) { Event(b)["metric"] = json::object{{"type", "days"}, {"prop", "p"}}; },
+      {[](json::object& b) {
+         Event(b)["metric"] = json::object{{"type", "days"}, {"prop", "p"}};
+       },
        At(kEvent, "metric.prop")},
       {[](json::object& b) {
          Event(b)["metric"] = json::object{{"type", "sum"}, {"prop", "p"}, {"nth", 2}};
@@ -639,8 +673,8 @@ TEST(ParseCohort, NamesTheOperatorItDoesNotKnow) {
   Cohort c;
   Status s = ParseCohort(json::serialize(body), "c9xk2", &c);
   EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
-  EXPECT_TRUE(
-      s.message().starts_with(R"(definition.andClauses[1].orClauses[0].operator: unknown operator "~")"))
+  EXPECT_TRUE(s.message().starts_with(
+      R"(definition.andClauses[1].orClauses[0].operator: unknown operator "~")"))
       << s.message();
 }
 

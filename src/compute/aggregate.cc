@@ -68,24 +68,12 @@ bool GetByte(std::string_view* in, uint8_t* v) {
 // them, like the profile's own text), so a first/last value reads like the property did.
 void AppendValueJson(const json::value& v, std::string* out) {
   switch (v.kind()) {
-    case json::kind::null:
-      out->append("null");
-      return;
-    case json::kind::bool_:
-      out->append(v.get_bool() ? "true" : "false");
-      return;
-    case json::kind::int64:
-      AppendJsonInt(out, v.get_int64());
-      return;
-    case json::kind::uint64:
-      AppendJsonUint(out, v.get_uint64());
-      return;
-    case json::kind::double_:
-      AppendJsonDouble(out, v.get_double());
-      return;
-    case json::kind::string:
-      AppendJsonString(out, v.get_string());
-      return;
+    case json::kind::null: out->append("null"); return;
+    case json::kind::bool_: out->append(v.get_bool() ? "true" : "false"); return;
+    case json::kind::int64: AppendJsonInt(out, v.get_int64()); return;
+    case json::kind::uint64: AppendJsonUint(out, v.get_uint64()); return;
+    case json::kind::double_: AppendJsonDouble(out, v.get_double()); return;
+    case json::kind::string: AppendJsonString(out, v.get_string()); return;
     case json::kind::array: {
       out->push_back('[');
       bool first = true;
@@ -152,9 +140,8 @@ int64_t DayOf(int64_t time_ms) {
 
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event) {
   if (spec.event_type != "_active" && spec.event_type != event.event_type) return false;
-  return std::all_of(spec.where.begin(), spec.where.end(), [&](const Filter& f) {
-    return Matches(f, FieldOf(event, f.prop));
-  });
+  return std::all_of(spec.where.begin(), spec.where.end(),
+                     [&](const Filter& f) { return Matches(f, FieldOf(event, f.prop)); });
 }
 
 // Folds b into a as if b's events had been added after a's. Each field only ever holds what
@@ -193,10 +180,9 @@ void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
   }
   if (distinct_.size() == kMaxDistinctValues + 1) {
     // One value over the cap, the usual case after Add: forget the oldest in one pass.
-    auto oldest = std::min_element(distinct_.begin(), distinct_.end(), [](const auto& x,
-                                                                          const auto& y) {
-      return x.second < y.second;
-    });
+    auto oldest =
+        std::min_element(distinct_.begin(), distinct_.end(),
+                         [](const auto& x, const auto& y) { return x.second < y.second; });
     distinct_.erase(oldest);
   } else if (distinct_.size() > kMaxDistinctValues) {
     std::vector<std::pair<int64_t, uint64_t>> by_day;  // (day, hash)
@@ -228,9 +214,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
   Accumulator one;
   switch (spec.metric) {
     case Metric::kCount:
-    case Metric::kDistinctDays:
-      one.count = 1;
-      break;
+    case Metric::kDistinctDays: one.count = 1; break;
     case Metric::kDistinctCount: {
       const json::value* v = FieldOf(event, spec.property);
       if (v == nullptr || v->is_null()) return;
@@ -307,10 +291,9 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   }
   if (spec.metric == Metric::kDistinctCount) {
     if (!rolling) return static_cast<int64_t>(distinct_.size());
-    return static_cast<int64_t>(std::count_if(distinct_.begin(), distinct_.end(), [&](
-                                                                                      const auto& e) {
-      return e.second >= start && e.second <= today;
-    }));
+    return static_cast<int64_t>(
+        std::count_if(distinct_.begin(), distinct_.end(),
+                      [&](const auto& e) { return e.second >= start && e.second <= today; }));
   }
   if (spec.metric == Metric::kFirst || spec.metric == Metric::kLast) {
     if (!rolling) {
@@ -355,8 +338,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   switch (spec.metric) {
     case Metric::kCount:
       return static_cast<int64_t>(std::min<uint64_t>(count, std::numeric_limits<int64_t>::max()));
-    case Metric::kSum:
-      return sum;
+    case Metric::kSum: return sum;
     case Metric::kMin:
       if (numeric_count == 0) return std::monostate{};
       return min;
@@ -366,8 +348,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
     case Metric::kAvg:
       if (numeric_count == 0) return std::monostate{};
       return sum / static_cast<double>(numeric_count);
-    default:
-      return std::monostate{};
+    default: return std::monostate{};
   }
 }
 
@@ -475,13 +456,14 @@ Status SpecState::Decode(std::string_view bytes, SpecState* state) {
       } else {
         uint64_t delta = 0;
         // Unsigned arithmetic: the room above `day` fits a uint64_t even for negative days.
-        const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
-                              static_cast<uint64_t>(day);
+        const uint64_t room =
+            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(day);
         if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return corrupt;
         day = static_cast<int64_t>(static_cast<uint64_t>(day) + delta);
       }
       // Each entry takes at least one byte, so a forged count cannot make this loop long.
-      if (!DecodeAccumulator(&in, &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
+      if (!DecodeAccumulator(&in,
+                             &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
         return corrupt;
       }
     }

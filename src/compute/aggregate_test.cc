@@ -16,8 +16,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr int64_t kDay = 86'400'000;
-constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kToday = 20454 + 9;         // 2026-01-10, the day of kNow
+constexpr int64_t kJan1 = 1'767'225'600'000;                 // 2026-01-01T00:00:00Z
+constexpr int64_t kToday = 20454 + 9;                        // 2026-01-10, the day of kNow
 constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * 3'600'000;  // 2026-01-10T12:00:00Z
 
 // An event that owns its properties; View() lends them as EventFields.
@@ -197,10 +197,10 @@ TEST(Aggregate, SumAddsNumericValuesIncludingNumericStrings) {
 
 TEST(Aggregate, SumSkipsNonNumericMissingAndNullValues) {
   AggregateSpec spec = Spec(Metric::kSum, "price");
-  EXPECT_DOUBLE_EQ(Num(Eval(spec, {At(kNow, Price(4)), At(kNow, Price("abc")),
-                                   At(kNow, Price(nullptr)), At(kNow), At(kNow, Price(true)),
-                                   At(kNow, Price(json::array{1, 2}))})),
-                   4);
+  EXPECT_DOUBLE_EQ(
+      Num(Eval(spec, {At(kNow, Price(4)), At(kNow, Price("abc")), At(kNow, Price(nullptr)),
+                      At(kNow), At(kNow, Price(true)), At(kNow, Price(json::array{1, 2}))})),
+      4);
 }
 
 TEST(Aggregate, SumIsZeroWithoutEvents) {
@@ -278,10 +278,13 @@ TEST(Aggregate, ValueMetricsReadTopLevelFieldsWithADollarPrefix) {
 
 TEST(Aggregate, DistinctCountCountsDistinctValues) {
   AggregateSpec spec = Spec(Metric::kDistinctCount, "sku");
-  std::vector<Ev> events = {At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", "b"}}),
-                            At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", 1}}),
+  std::vector<Ev> events = {At(kNow, {{"sku", "a"}}),
+                            At(kNow, {{"sku", "b"}}),
+                            At(kNow, {{"sku", "a"}}),
+                            At(kNow, {{"sku", 1}}),
                             At(kNow, {{"sku", "1"}}),  // a string is not the number
-                            At(kNow, {{"sku", json::array{"a"}}}), At(kNow, {{"sku", nullptr}}),
+                            At(kNow, {{"sku", json::array{"a"}}}),
+                            At(kNow, {{"sku", nullptr}}),
                             At(kNow)};
   EXPECT_EQ(Int(Eval(spec, events)), 5);
 }
@@ -328,8 +331,8 @@ TEST(Aggregate, DistinctCountPastTheCapForgetsTheOldestValue) {
 
 TEST(Aggregate, DistinctDaysCountsDaysWithAMatchingEvent) {
   AggregateSpec spec = Spec(Metric::kDistinctDays);
-  std::vector<Ev> events = {At(DaysAgo(0)), At(DaysAgo(0) + 1), At(DaysAgo(2)), At(DaysAgo(40)),
-                            At(kJan1 - 1), At(kJan1)};
+  std::vector<Ev> events = {At(DaysAgo(0)),  At(DaysAgo(0) + 1), At(DaysAgo(2)),
+                            At(DaysAgo(40)), At(kJan1 - 1),      At(kJan1)};
   EXPECT_EQ(Int(Eval(spec, events)), 5);
   EXPECT_EQ(Int(SpecState().Evaluate(spec, kNow)), 0);
 }
@@ -537,7 +540,8 @@ TEST(Merge, EqualsAddingEveryEventToOneState) {
   for (const AggregateSpec& spec : EverySpec()) {
     std::vector<Ev> mine;
     std::vector<Ev> theirs;
-    for (size_t i = 0; i < events.size(); ++i) (i < events.size() / 2 ? mine : theirs).push_back(events[i]);
+    for (size_t i = 0; i < events.size(); ++i)
+      (i < events.size() / 2 ? mine : theirs).push_back(events[i]);
     SpecState merged = Feed(spec, mine);
     merged.Merge(spec, Feed(spec, theirs), kNow);
     SpecState all = Feed(spec, events);

@@ -52,8 +52,7 @@ TEST(ProjectCatalog, SortsSpecsByIdAndFindsThem) {
 
 TEST(ProjectCatalog, ListsTheSpecsOfAnEventTypeAndOfActive) {
   ProjectCatalog catalog(
-      {Entry(9, "Purchase"), Entry(2, "_active"), Entry(5, "Purchase"), Entry(7, "View")}, {},
-      {});
+      {Entry(9, "Purchase"), Entry(2, "_active"), Entry(5, "Purchase"), Entry(7, "View")}, {}, {});
   std::vector<const SpecEntry*> out;
   catalog.SpecsFor("Purchase", &out);
   EXPECT_EQ(Ids(out), (std::vector<uint64_t>{5, 9, 2}));
