@@ -60,13 +60,13 @@ TEST(ParseComputation, ReadsTheIssueExample) {
 }
 
 TEST(ParseComputation, ReadsEveryType) {
-  const std::pair<const char*, Metric> kTypes[] = {{"sum", Metric::kSum},
-                                                   {"min", Metric::kMin},
-                                                   {"max", Metric::kMax},
-                                                   {"avg", Metric::kAvg},
-                                                   {"first", Metric::kFirst},
-                                                   {"last", Metric::kLast},
-                                                   {"distinct_count", Metric::kDistinctCount}};
+  constexpr std::pair<const char*, Metric> kTypes[] = {{"sum", Metric::kSum},
+                                                       {"min", Metric::kMin},
+                                                       {"max", Metric::kMax},
+                                                       {"avg", Metric::kAvg},
+                                                       {"first", Metric::kFirst},
+                                                       {"last", Metric::kLast},
+                                                       {"distinct_count", Metric::kDistinctCount}};
   for (const auto& [type, metric] : kTypes) {
     json::object body{
         {"name", "n"}, {"type", type}, {"event_type", "_active"}, {"property", "$revenue"}};
@@ -405,7 +405,7 @@ TEST(ParseCohort, ReadsEveryMetricAndTimeType) {
 }
 
 TEST(ParseCohort, ReadsEveryComparison) {
-  const std::pair<const char*, Comparison> kComparisons[] = {
+  constexpr std::pair<const char*, Comparison> kComparisons[] = {
       {">=", Comparison::kGe}, {">", Comparison::kGt}, {"=", Comparison::kEq},
       {"!=", Comparison::kNe}, {"<", Comparison::kLt}, {"<=", Comparison::kLe}};
   for (const auto& [text, comparison] : kComparisons) {

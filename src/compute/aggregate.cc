@@ -57,6 +57,9 @@ bool GetDouble(std::string_view* in, double* v) {
   return true;
 }
 
+Status CorruptState() { return Status::Corruption("aggregate state does not decode"); }
+Status CorruptRecord() { return Status::Corruption("aggregate record does not decode"); }
+
 bool GetByte(std::string_view* in, uint8_t* v) {
   if (in->empty()) return false;
   *v = static_cast<uint8_t>(in->front());
@@ -438,48 +441,47 @@ void SpecState::EncodeTo(std::string* out) const {
 }
 
 Status SpecState::Decode(std::string_view bytes, SpecState* state) {
-  const Status corrupt = Status::Corruption("aggregate state does not decode");
   SpecState s;
   std::string_view in = bytes;
   uint8_t flags = 0;
   if (!GetByte(&in, &flags) || (flags & ~(kHasTotal | kHasDays | kHasDistinct)) != 0) {
-    return corrupt;
+    return CorruptState();
   }
-  if ((flags & kHasTotal) != 0 && !DecodeAccumulator(&in, &s.total_)) return corrupt;
+  if ((flags & kHasTotal) != 0 && !DecodeAccumulator(&in, &s.total_)) return CorruptState();
   if ((flags & kHasDays) != 0) {
     uint64_t n = 0;
-    if (!GetVarint64(&in, &n) || n == 0) return corrupt;
+    if (!GetVarint64(&in, &n) || n == 0) return CorruptState();
     int64_t day = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (i == 0) {
-        if (!GetZigzag(&in, &day)) return corrupt;
+        if (!GetZigzag(&in, &day)) return CorruptState();
       } else {
         uint64_t delta = 0;
         // Unsigned arithmetic: the room above `day` fits a uint64_t even for negative days.
         const uint64_t room =
             static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(day);
-        if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return corrupt;
+        if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return CorruptState();
         day = static_cast<int64_t>(static_cast<uint64_t>(day) + delta);
       }
       // Each entry takes at least one byte, so a forged count cannot make this loop long.
       if (!DecodeAccumulator(&in,
                              &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
-        return corrupt;
+        return CorruptState();
       }
     }
   }
   if ((flags & kHasDistinct) != 0) {
     uint64_t n = 0;
-    if (!GetVarint64(&in, &n) || n == 0 || n > kMaxDistinctValues) return corrupt;
+    if (!GetVarint64(&in, &n) || n == 0 || n > kMaxDistinctValues) return CorruptState();
     for (uint64_t i = 0; i < n; ++i) {
       uint64_t hash = 0;
       int64_t day = 0;
-      if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return corrupt;
-      if (!s.distinct_.empty() && hash <= s.distinct_.rbegin()->first) return corrupt;
+      if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return CorruptState();
+      if (!s.distinct_.empty() && hash <= s.distinct_.rbegin()->first) return CorruptState();
       s.distinct_.emplace_hint(s.distinct_.end(), hash, day);
     }
   }
-  if (!in.empty()) return corrupt;
+  if (!in.empty()) return CorruptState();
   *state = std::move(s);
   return Status::Ok();
 }
@@ -502,12 +504,11 @@ std::string UserAggregates::Encode() const {
 }
 
 Status UserAggregates::Decode(std::string_view bytes, UserAggregates* out) {
-  const Status corrupt = Status::Corruption("aggregate record does not decode");
   std::string_view in = bytes;
   uint8_t version = 0;
-  if (!GetByte(&in, &version) || version != kFormatVersion) return corrupt;
+  if (!GetByte(&in, &version) || version != kFormatVersion) return CorruptRecord();
   uint64_t n = 0;
-  if (!GetVarint64(&in, &n)) return corrupt;
+  if (!GetVarint64(&in, &n)) return CorruptRecord();
   UserAggregates result;
   uint64_t id = 0;
   for (uint64_t i = 0; i < n; ++i) {
@@ -516,14 +517,14 @@ Status UserAggregates::Decode(std::string_view bytes, UserAggregates* out) {
     if (!GetVarint64(&in, &delta) || (i > 0 && delta == 0) ||
         delta > std::numeric_limits<uint64_t>::max() - id ||
         !GetLengthPrefixed(&in, &state_bytes)) {
-      return corrupt;
+      return CorruptRecord();
     }
     id += delta;
     SpecState state;
     PROFILED_RETURN_IF_ERROR(SpecState::Decode(state_bytes, &state));
     result.states.emplace_hint(result.states.end(), id, std::move(state));
   }
-  if (!in.empty()) return corrupt;
+  if (!in.empty()) return CorruptRecord();
   *out = std::move(result);
   return Status::Ok();
 }

@@ -16,9 +16,10 @@ namespace {
 namespace json = boost::json;
 
 constexpr int64_t kDay = 86'400'000;
-constexpr int64_t kJan1 = 1'767'225'600'000;                 // 2026-01-01T00:00:00Z
-constexpr int64_t kToday = 20454 + 9;                        // 2026-01-10, the day of kNow
-constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * 3'600'000;  // 2026-01-10T12:00:00Z
+constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kToday = 20454 + 9;         // 2026-01-10, the day of kNow
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * kHour;  // 2026-01-10T12:00:00Z
 
 // An event that owns its properties; View() lends them as EventFields.
 struct Ev {
@@ -461,6 +462,7 @@ TEST(RollingWindow, DropsBucketsThatLeftTheWindowOnAdd) {
 
 TEST(Aggregate, OutOfOrderEventsGiveTheSameStateAsOrderedOnes) {
   std::vector<Ev> events;
+  events.reserve(40);
   for (int i = 0; i < 40; ++i) {
     events.push_back(At(kNow - (i * 7919 % 20) * kDay / 2 - i,
                         {{"price", i % 7}, {"sku", i % 5}, {"cat", i % 2 == 0 ? "x" : "y"}}));
@@ -530,7 +532,7 @@ std::vector<Ev> SomeEvents() {
   for (int i = 0; i < 30; ++i) {
     json::object props{{"price", (i * 37) % 11 - 3}, {"sku", "s" + std::to_string(i % 6)}};
     if (i % 4 == 0) props.erase("price");
-    events.push_back(At(kNow - (i % 9) * kDay + i * 1000 - 8 * 3'600'000, std::move(props)));
+    events.push_back(At(kNow - (i % 9) * kDay + i * 1000 - 8 * kHour, std::move(props)));
   }
   return events;
 }
@@ -710,7 +712,8 @@ TEST(SpecStateEncoding, SurvivesRandomBytesAndBitFlips) {
     } else {
       bytes = valid;
       for (int flips = 0; flips < 3; ++flips) {
-        bytes[rng() % bytes.size()] ^= static_cast<char>(1 << (rng() % 8));
+        char& byte = bytes[rng() % bytes.size()];
+        byte = static_cast<char>(byte ^ (1 << (rng() % 8)));
       }
     }
     UserAggregates back;

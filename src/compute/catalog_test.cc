@@ -35,6 +35,7 @@ ServedCohort CohortWith(std::string id, CohortCondition::Kind kind) {
 
 std::vector<uint64_t> Ids(const std::vector<const SpecEntry*>& entries) {
   std::vector<uint64_t> ids;
+  ids.reserve(entries.size());
   for (const SpecEntry* e : entries) ids.push_back(e->id);
   return ids;
 }

@@ -12,7 +12,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr int64_t kDay = 86'400'000;
-constexpr int64_t kNow = 1'767'225'600'000 + 12 * 3'600'000;  // 2026-01-01T12:00:00Z
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kNow = 1'767'225'600'000 + 12 * kHour;  // 2026-01-01T12:00:00Z
 
 // Spec ids of the test catalog.
 constexpr uint64_t kPurchases30d = 1;  // count of Purchase, rolling 30 days
@@ -73,14 +74,14 @@ struct ClauseSpec {
   std::vector<std::pair<CohortCondition, uint64_t>> conditions;
 };
 
-ServedCohort MakeCohort(std::string id, std::vector<ClauseSpec> clauses) {
+ServedCohort MakeCohort(std::string id, const std::vector<ClauseSpec>& clauses) {
   ServedCohort c;
   c.definition.id = std::move(id);
-  for (ClauseSpec& clause : clauses) {
+  for (const ClauseSpec& clause : clauses) {
     CohortClause out;
     out.negated = clause.negated;
     std::vector<uint64_t> ids;
-    for (auto& [condition, spec_id] : clause.conditions) {
+    for (const auto& [condition, spec_id] : clause.conditions) {
       out.any_of.push_back(condition);
       ids.push_back(spec_id);
     }
@@ -121,7 +122,7 @@ struct User {
   json::object builtins;
   std::vector<std::string> static_cohorts;
 
-  void Buy(int64_t time_ms, json::object props) {
+  void Buy(int64_t time_ms, const json::object& props) {
     EventFields e{"Purchase", time_ms, &props, nullptr};
     for (uint64_t id : {kPurchases30d, kSpend, kLastSku, kMinPrice}) {
       aggregates.states[id].Add(SpecOf(id), e, kNow);
