@@ -532,7 +532,7 @@ std::vector<Ev> SomeEvents() {
   for (int i = 0; i < 30; ++i) {
     json::object props{{"price", (i * 37) % 11 - 3}, {"sku", "s" + std::to_string(i % 6)}};
     if (i % 4 == 0) props.erase("price");
-    events.push_back(At(kNow - (i % 9) * kDay + i * 1000 - 8 * kHour, std::move(props)));
+    events.push_back(At(kNow - (i % 9) * kDay + i * int64_t{1000} - 8 * kHour, std::move(props)));
   }
   return events;
 }
