@@ -57,6 +57,9 @@ bool GetDouble(std::string_view* in, double* v) {
   return true;
 }
 
+Status CorruptState() { return Status::Corruption("aggregate state does not decode"); }
+Status CorruptRecord() { return Status::Corruption("aggregate record does not decode"); }
+
 bool GetByte(std::string_view* in, uint8_t* v) {
   if (in->empty()) return false;
   *v = static_cast<uint8_t>(in->front());
@@ -68,24 +71,12 @@ bool GetByte(std::string_view* in, uint8_t* v) {
 // them, like the profile's own text), so a first/last value reads like the property did.
 void AppendValueJson(const json::value& v, std::string* out) {
   switch (v.kind()) {
-    case json::kind::null:
-      out->append("null");
-      return;
-    case json::kind::bool_:
-      out->append(v.get_bool() ? "true" : "false");
-      return;
-    case json::kind::int64:
-      AppendJsonInt(out, v.get_int64());
-      return;
-    case json::kind::uint64:
-      AppendJsonUint(out, v.get_uint64());
-      return;
-    case json::kind::double_:
-      AppendJsonDouble(out, v.get_double());
-      return;
-    case json::kind::string:
-      AppendJsonString(out, v.get_string());
-      return;
+    case json::kind::null: out->append("null"); return;
+    case json::kind::bool_: out->append(v.get_bool() ? "true" : "false"); return;
+    case json::kind::int64: AppendJsonInt(out, v.get_int64()); return;
+    case json::kind::uint64: AppendJsonUint(out, v.get_uint64()); return;
+    case json::kind::double_: AppendJsonDouble(out, v.get_double()); return;
+    case json::kind::string: AppendJsonString(out, v.get_string()); return;
     case json::kind::array: {
       out->push_back('[');
       bool first = true;
@@ -152,9 +143,8 @@ int64_t DayOf(int64_t time_ms) {
 
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event) {
   if (spec.event_type != "_active" && spec.event_type != event.event_type) return false;
-  return std::all_of(spec.where.begin(), spec.where.end(), [&](const Filter& f) {
-    return Matches(f, FieldOf(event, f.prop));
-  });
+  return std::all_of(spec.where.begin(), spec.where.end(),
+                     [&](const Filter& f) { return Matches(f, FieldOf(event, f.prop)); });
 }
 
 // Folds b into a as if b's events had been added after a's. Each field only ever holds what
@@ -193,10 +183,9 @@ void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
   }
   if (distinct_.size() == kMaxDistinctValues + 1) {
     // One value over the cap, the usual case after Add: forget the oldest in one pass.
-    auto oldest = std::min_element(distinct_.begin(), distinct_.end(), [](const auto& x,
-                                                                          const auto& y) {
-      return x.second < y.second;
-    });
+    auto oldest =
+        std::min_element(distinct_.begin(), distinct_.end(),
+                         [](const auto& x, const auto& y) { return x.second < y.second; });
     distinct_.erase(oldest);
   } else if (distinct_.size() > kMaxDistinctValues) {
     std::vector<std::pair<int64_t, uint64_t>> by_day;  // (day, hash)
@@ -228,9 +217,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
   Accumulator one;
   switch (spec.metric) {
     case Metric::kCount:
-    case Metric::kDistinctDays:
-      one.count = 1;
-      break;
+    case Metric::kDistinctDays: one.count = 1; break;
     case Metric::kDistinctCount: {
       const json::value* v = FieldOf(event, spec.property);
       if (v == nullptr || v->is_null()) return;
@@ -307,10 +294,9 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   }
   if (spec.metric == Metric::kDistinctCount) {
     if (!rolling) return static_cast<int64_t>(distinct_.size());
-    return static_cast<int64_t>(std::count_if(distinct_.begin(), distinct_.end(), [&](
-                                                                                      const auto& e) {
-      return e.second >= start && e.second <= today;
-    }));
+    return static_cast<int64_t>(
+        std::count_if(distinct_.begin(), distinct_.end(),
+                      [&](const auto& e) { return e.second >= start && e.second <= today; }));
   }
   if (spec.metric == Metric::kFirst || spec.metric == Metric::kLast) {
     if (!rolling) {
@@ -355,8 +341,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   switch (spec.metric) {
     case Metric::kCount:
       return static_cast<int64_t>(std::min<uint64_t>(count, std::numeric_limits<int64_t>::max()));
-    case Metric::kSum:
-      return sum;
+    case Metric::kSum: return sum;
     case Metric::kMin:
       if (numeric_count == 0) return std::monostate{};
       return min;
@@ -366,8 +351,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
     case Metric::kAvg:
       if (numeric_count == 0) return std::monostate{};
       return sum / static_cast<double>(numeric_count);
-    default:
-      return std::monostate{};
+    default: return std::monostate{};
   }
 }
 
@@ -457,47 +441,47 @@ void SpecState::EncodeTo(std::string* out) const {
 }
 
 Status SpecState::Decode(std::string_view bytes, SpecState* state) {
-  const Status corrupt = Status::Corruption("aggregate state does not decode");
   SpecState s;
   std::string_view in = bytes;
   uint8_t flags = 0;
   if (!GetByte(&in, &flags) || (flags & ~(kHasTotal | kHasDays | kHasDistinct)) != 0) {
-    return corrupt;
+    return CorruptState();
   }
-  if ((flags & kHasTotal) != 0 && !DecodeAccumulator(&in, &s.total_)) return corrupt;
+  if ((flags & kHasTotal) != 0 && !DecodeAccumulator(&in, &s.total_)) return CorruptState();
   if ((flags & kHasDays) != 0) {
     uint64_t n = 0;
-    if (!GetVarint64(&in, &n) || n == 0) return corrupt;
+    if (!GetVarint64(&in, &n) || n == 0) return CorruptState();
     int64_t day = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (i == 0) {
-        if (!GetZigzag(&in, &day)) return corrupt;
+        if (!GetZigzag(&in, &day)) return CorruptState();
       } else {
         uint64_t delta = 0;
         // Unsigned arithmetic: the room above `day` fits a uint64_t even for negative days.
-        const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
-                              static_cast<uint64_t>(day);
-        if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return corrupt;
+        const uint64_t room =
+            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(day);
+        if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return CorruptState();
         day = static_cast<int64_t>(static_cast<uint64_t>(day) + delta);
       }
       // Each entry takes at least one byte, so a forged count cannot make this loop long.
-      if (!DecodeAccumulator(&in, &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
-        return corrupt;
+      if (!DecodeAccumulator(&in,
+                             &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
+        return CorruptState();
       }
     }
   }
   if ((flags & kHasDistinct) != 0) {
     uint64_t n = 0;
-    if (!GetVarint64(&in, &n) || n == 0 || n > kMaxDistinctValues) return corrupt;
+    if (!GetVarint64(&in, &n) || n == 0 || n > kMaxDistinctValues) return CorruptState();
     for (uint64_t i = 0; i < n; ++i) {
       uint64_t hash = 0;
       int64_t day = 0;
-      if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return corrupt;
-      if (!s.distinct_.empty() && hash <= s.distinct_.rbegin()->first) return corrupt;
+      if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return CorruptState();
+      if (!s.distinct_.empty() && hash <= s.distinct_.rbegin()->first) return CorruptState();
       s.distinct_.emplace_hint(s.distinct_.end(), hash, day);
     }
   }
-  if (!in.empty()) return corrupt;
+  if (!in.empty()) return CorruptState();
   *state = std::move(s);
   return Status::Ok();
 }
@@ -520,12 +504,11 @@ std::string UserAggregates::Encode() const {
 }
 
 Status UserAggregates::Decode(std::string_view bytes, UserAggregates* out) {
-  const Status corrupt = Status::Corruption("aggregate record does not decode");
   std::string_view in = bytes;
   uint8_t version = 0;
-  if (!GetByte(&in, &version) || version != kFormatVersion) return corrupt;
+  if (!GetByte(&in, &version) || version != kFormatVersion) return CorruptRecord();
   uint64_t n = 0;
-  if (!GetVarint64(&in, &n)) return corrupt;
+  if (!GetVarint64(&in, &n)) return CorruptRecord();
   UserAggregates result;
   uint64_t id = 0;
   for (uint64_t i = 0; i < n; ++i) {
@@ -534,14 +517,14 @@ Status UserAggregates::Decode(std::string_view bytes, UserAggregates* out) {
     if (!GetVarint64(&in, &delta) || (i > 0 && delta == 0) ||
         delta > std::numeric_limits<uint64_t>::max() - id ||
         !GetLengthPrefixed(&in, &state_bytes)) {
-      return corrupt;
+      return CorruptRecord();
     }
     id += delta;
     SpecState state;
     PROFILED_RETURN_IF_ERROR(SpecState::Decode(state_bytes, &state));
     result.states.emplace_hint(result.states.end(), id, std::move(state));
   }
-  if (!in.empty()) return corrupt;
+  if (!in.empty()) return CorruptRecord();
   *out = std::move(result);
   return Status::Ok();
 }

@@ -102,9 +102,9 @@ class SpecState {
   // Drops what left a rolling window; applies the caps (kMaxDistinctValues, kMaxDistinctDays).
   void Prune(const AggregateSpec& spec, int64_t now_ms);
 
-  Accumulator total_;                        // kAllTime and kRange
-  std::map<int64_t, Accumulator> days_;      // kRolling (day -> bucket) and kDistinctDays
-  std::map<uint64_t, int64_t> distinct_;     // kDistinctCount: value hash -> latest day
+  Accumulator total_;                     // kAllTime and kRange
+  std::map<int64_t, Accumulator> days_;   // kRolling (day -> bucket) and kDistinctDays
+  std::map<uint64_t, int64_t> distinct_;  // kDistinctCount: value hash -> latest day
 };
 
 // Every spec state of one user, keyed by spec id (ids come from the catalog, never reused).

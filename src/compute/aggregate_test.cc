@@ -18,7 +18,8 @@ namespace json = boost::json;
 constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 constexpr int64_t kToday = 20454 + 9;         // 2026-01-10, the day of kNow
-constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * 3'600'000;  // 2026-01-10T12:00:00Z
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * kHour;  // 2026-01-10T12:00:00Z
 
 // An event that owns its properties; View() lends them as EventFields.
 struct Ev {
@@ -197,10 +198,10 @@ TEST(Aggregate, SumAddsNumericValuesIncludingNumericStrings) {
 
 TEST(Aggregate, SumSkipsNonNumericMissingAndNullValues) {
   AggregateSpec spec = Spec(Metric::kSum, "price");
-  EXPECT_DOUBLE_EQ(Num(Eval(spec, {At(kNow, Price(4)), At(kNow, Price("abc")),
-                                   At(kNow, Price(nullptr)), At(kNow), At(kNow, Price(true)),
-                                   At(kNow, Price(json::array{1, 2}))})),
-                   4);
+  EXPECT_DOUBLE_EQ(
+      Num(Eval(spec, {At(kNow, Price(4)), At(kNow, Price("abc")), At(kNow, Price(nullptr)),
+                      At(kNow), At(kNow, Price(true)), At(kNow, Price(json::array{1, 2}))})),
+      4);
 }
 
 TEST(Aggregate, SumIsZeroWithoutEvents) {
@@ -278,10 +279,13 @@ TEST(Aggregate, ValueMetricsReadTopLevelFieldsWithADollarPrefix) {
 
 TEST(Aggregate, DistinctCountCountsDistinctValues) {
   AggregateSpec spec = Spec(Metric::kDistinctCount, "sku");
-  std::vector<Ev> events = {At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", "b"}}),
-                            At(kNow, {{"sku", "a"}}), At(kNow, {{"sku", 1}}),
+  std::vector<Ev> events = {At(kNow, {{"sku", "a"}}),
+                            At(kNow, {{"sku", "b"}}),
+                            At(kNow, {{"sku", "a"}}),
+                            At(kNow, {{"sku", 1}}),
                             At(kNow, {{"sku", "1"}}),  // a string is not the number
-                            At(kNow, {{"sku", json::array{"a"}}}), At(kNow, {{"sku", nullptr}}),
+                            At(kNow, {{"sku", json::array{"a"}}}),
+                            At(kNow, {{"sku", nullptr}}),
                             At(kNow)};
   EXPECT_EQ(Int(Eval(spec, events)), 5);
 }
@@ -328,8 +332,8 @@ TEST(Aggregate, DistinctCountPastTheCapForgetsTheOldestValue) {
 
 TEST(Aggregate, DistinctDaysCountsDaysWithAMatchingEvent) {
   AggregateSpec spec = Spec(Metric::kDistinctDays);
-  std::vector<Ev> events = {At(DaysAgo(0)), At(DaysAgo(0) + 1), At(DaysAgo(2)), At(DaysAgo(40)),
-                            At(kJan1 - 1), At(kJan1)};
+  std::vector<Ev> events = {At(DaysAgo(0)),  At(DaysAgo(0) + 1), At(DaysAgo(2)),
+                            At(DaysAgo(40)), At(kJan1 - 1),      At(kJan1)};
   EXPECT_EQ(Int(Eval(spec, events)), 5);
   EXPECT_EQ(Int(SpecState().Evaluate(spec, kNow)), 0);
 }
@@ -458,6 +462,7 @@ TEST(RollingWindow, DropsBucketsThatLeftTheWindowOnAdd) {
 
 TEST(Aggregate, OutOfOrderEventsGiveTheSameStateAsOrderedOnes) {
   std::vector<Ev> events;
+  events.reserve(40);
   for (int i = 0; i < 40; ++i) {
     events.push_back(At(kNow - (i * 7919 % 20) * kDay / 2 - i,
                         {{"price", i % 7}, {"sku", i % 5}, {"cat", i % 2 == 0 ? "x" : "y"}}));
@@ -527,7 +532,7 @@ std::vector<Ev> SomeEvents() {
   for (int i = 0; i < 30; ++i) {
     json::object props{{"price", (i * 37) % 11 - 3}, {"sku", "s" + std::to_string(i % 6)}};
     if (i % 4 == 0) props.erase("price");
-    events.push_back(At(kNow - (i % 9) * kDay + i * 1000 - 8 * 3'600'000, std::move(props)));
+    events.push_back(At(kNow - (i % 9) * kDay + i * int64_t{1000} - 8 * kHour, std::move(props)));
   }
   return events;
 }
@@ -537,7 +542,8 @@ TEST(Merge, EqualsAddingEveryEventToOneState) {
   for (const AggregateSpec& spec : EverySpec()) {
     std::vector<Ev> mine;
     std::vector<Ev> theirs;
-    for (size_t i = 0; i < events.size(); ++i) (i < events.size() / 2 ? mine : theirs).push_back(events[i]);
+    for (size_t i = 0; i < events.size(); ++i)
+      (i < events.size() / 2 ? mine : theirs).push_back(events[i]);
     SpecState merged = Feed(spec, mine);
     merged.Merge(spec, Feed(spec, theirs), kNow);
     SpecState all = Feed(spec, events);
@@ -706,7 +712,8 @@ TEST(SpecStateEncoding, SurvivesRandomBytesAndBitFlips) {
     } else {
       bytes = valid;
       for (int flips = 0; flips < 3; ++flips) {
-        bytes[rng() % bytes.size()] ^= static_cast<char>(1 << (rng() % 8));
+        char& byte = bytes[rng() % bytes.size()];
+        byte = static_cast<char>(byte ^ (1 << (rng() % 8)));
       }
     }
     UserAggregates back;

@@ -72,8 +72,7 @@ std::shared_ptr<const ProjectCatalog> CatalogHolder::Get(std::string_view projec
   return empty;
 }
 
-void CatalogHolder::Set(const std::string& project,
-                        std::shared_ptr<const ProjectCatalog> catalog) {
+void CatalogHolder::Set(const std::string& project, std::shared_ptr<const ProjectCatalog> catalog) {
   std::shared_ptr<const ProjectCatalog> previous;  // released outside the lock
   std::lock_guard<std::mutex> lock(mu_);
   auto& slot = catalogs_[project];

@@ -35,6 +35,7 @@ ServedCohort CohortWith(std::string id, CohortCondition::Kind kind) {
 
 std::vector<uint64_t> Ids(const std::vector<const SpecEntry*>& entries) {
   std::vector<uint64_t> ids;
+  ids.reserve(entries.size());
   for (const SpecEntry* e : entries) ids.push_back(e->id);
   return ids;
 }
@@ -52,8 +53,7 @@ TEST(ProjectCatalog, SortsSpecsByIdAndFindsThem) {
 
 TEST(ProjectCatalog, ListsTheSpecsOfAnEventTypeAndOfActive) {
   ProjectCatalog catalog(
-      {Entry(9, "Purchase"), Entry(2, "_active"), Entry(5, "Purchase"), Entry(7, "View")}, {},
-      {});
+      {Entry(9, "Purchase"), Entry(2, "_active"), Entry(5, "Purchase"), Entry(7, "View")}, {}, {});
   std::vector<const SpecEntry*> out;
   catalog.SpecsFor("Purchase", &out);
   EXPECT_EQ(Ids(out), (std::vector<uint64_t>{5, 9, 2}));

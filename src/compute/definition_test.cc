@@ -20,9 +20,7 @@ AggregateSpec Base() {
   return s;
 }
 
-TEST(Canonical, IsStableForEqualSpecs) {
-  EXPECT_EQ(Base().Canonical(), Base().Canonical());
-}
+TEST(Canonical, IsStableForEqualSpecs) { EXPECT_EQ(Base().Canonical(), Base().Canonical()); }
 
 TEST(Canonical, ChangesWithEveryField) {
   std::vector<AggregateSpec> variants(12, Base());

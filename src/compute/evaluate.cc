@@ -18,18 +18,12 @@ constexpr int kMaxValueDepth = 64;
 
 bool Compare(double value, Comparison comparison, double operand) {
   switch (comparison) {
-    case Comparison::kGe:
-      return value >= operand;
-    case Comparison::kGt:
-      return value > operand;
-    case Comparison::kEq:
-      return value == operand;
-    case Comparison::kNe:
-      return value != operand;
-    case Comparison::kLt:
-      return value < operand;
-    case Comparison::kLe:
-      return value <= operand;
+    case Comparison::kGe: return value >= operand;
+    case Comparison::kGt: return value > operand;
+    case Comparison::kEq: return value == operand;
+    case Comparison::kNe: return value != operand;
+    case Comparison::kLt: return value < operand;
+    case Comparison::kLe: return value <= operand;
   }
   return false;
 }
@@ -116,8 +110,7 @@ class Evaluation {
 
   bool ConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
     switch (condition.kind) {
-      case CohortCondition::Kind::kEvent:
-        return EventConditionHolds(condition, spec_id);
+      case CohortCondition::Kind::kEvent: return EventConditionHolds(condition, spec_id);
       case CohortCondition::Kind::kUserProperty:
         return Matches(condition.filter, UserProperty(condition.filter.prop));
       case CohortCondition::Kind::kComputedProperty:

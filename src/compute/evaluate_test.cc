@@ -12,7 +12,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr int64_t kDay = 86'400'000;
-constexpr int64_t kNow = 1'767'225'600'000 + 12 * 3'600'000;  // 2026-01-01T12:00:00Z
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kNow = 1'767'225'600'000 + 12 * kHour;  // 2026-01-01T12:00:00Z
 
 // Spec ids of the test catalog.
 constexpr uint64_t kPurchases30d = 1;  // count of Purchase, rolling 30 days
@@ -37,12 +38,9 @@ AggregateSpec SpecOf(uint64_t id) {
       rolling.days = 30;
       return Spec(Metric::kCount, "", rolling);
     }
-    case kSpend:
-      return Spec(Metric::kSum, "price");
-    case kLastSku:
-      return Spec(Metric::kLast, "sku");
-    default:
-      return Spec(Metric::kMin, "price");
+    case kSpend: return Spec(Metric::kSum, "price");
+    case kLastSku: return Spec(Metric::kLast, "sku");
+    default: return Spec(Metric::kMin, "price");
   }
 }
 
@@ -76,14 +74,14 @@ struct ClauseSpec {
   std::vector<std::pair<CohortCondition, uint64_t>> conditions;
 };
 
-ServedCohort MakeCohort(std::string id, std::vector<ClauseSpec> clauses) {
+ServedCohort MakeCohort(std::string id, const std::vector<ClauseSpec>& clauses) {
   ServedCohort c;
   c.definition.id = std::move(id);
-  for (ClauseSpec& clause : clauses) {
+  for (const ClauseSpec& clause : clauses) {
     CohortClause out;
     out.negated = clause.negated;
     std::vector<uint64_t> ids;
-    for (auto& [condition, spec_id] : clause.conditions) {
+    for (const auto& [condition, spec_id] : clause.conditions) {
       out.any_of.push_back(condition);
       ids.push_back(spec_id);
     }
@@ -124,15 +122,13 @@ struct User {
   json::object builtins;
   std::vector<std::string> static_cohorts;
 
-  void Buy(int64_t time_ms, json::object props) {
+  void Buy(int64_t time_ms, const json::object& props) {
     EventFields e{"Purchase", time_ms, &props, nullptr};
     for (uint64_t id : {kPurchases30d, kSpend, kLastSku, kMinPrice}) {
       aggregates.states[id].Add(SpecOf(id), e, kNow);
     }
   }
-  UserView View() const {
-    return UserView{&aggregates, &properties, &builtins, &static_cohorts};
-  }
+  UserView View() const { return UserView{&aggregates, &properties, &builtins, &static_cohorts}; }
 };
 
 std::vector<std::string> Ids(const ProjectCatalog& catalog, const User& user,
@@ -188,8 +184,8 @@ TEST(ComputedValues, FollowTheClock) {
   User user;
   user.Buy(kNow, {});
   EXPECT_EQ(std::get<int64_t>(ComputedValues(catalog, user.View(), kNow, {})[0].second), 1);
-  EXPECT_EQ(
-      std::get<int64_t>(ComputedValues(catalog, user.View(), kNow + 30 * kDay, {})[0].second), 0);
+  EXPECT_EQ(std::get<int64_t>(ComputedValues(catalog, user.View(), kNow + 30 * kDay, {})[0].second),
+            0);
 }
 
 // ---- Event conditions -----------------------------------------------------------------------
@@ -214,18 +210,17 @@ TEST(CohortIds, EventConditionsCompareWithEveryOperator) {
                                          {Comparison::kLt, 3, false},
                                          {Comparison::kLe, 3, true},
                                          {Comparison::kLe, 2.5, false}}) {
-    ProjectCatalog catalog = MakeCatalog(
-        {MakeCohort("c", {{false, {{EventCondition(kPurchases30d, c.comparison, c.operand),
-                                    kPurchases30d}}}})});
+    ProjectCatalog catalog = MakeCatalog({MakeCohort(
+        "c",
+        {{false, {{EventCondition(kPurchases30d, c.comparison, c.operand), kPurchases30d}}}})});
     EXPECT_EQ(!Ids(catalog, user).empty(), c.in)
         << static_cast<int>(c.comparison) << " " << c.operand;
   }
 }
 
 TEST(CohortIds, TheThirdPurchasePutsTheUserInAndTheWindowTakesThemOut) {
-  ProjectCatalog catalog = MakeCatalog(
-      {MakeCohort("buyers", {{false, {{EventCondition(kPurchases30d, Comparison::kGe, 3),
-                                       kPurchases30d}}}})});
+  ProjectCatalog catalog = MakeCatalog({MakeCohort(
+      "buyers", {{false, {{EventCondition(kPurchases30d, Comparison::kGe, 3), kPurchases30d}}}})});
   User user;
   user.Buy(kNow - 29 * kDay, {});
   user.Buy(kNow - kDay, {});
@@ -237,8 +232,8 @@ TEST(CohortIds, TheThirdPurchasePutsTheUserInAndTheWindowTakesThemOut) {
 
 TEST(CohortIds, CountsAsZeroWithoutEvents) {
   ProjectCatalog catalog = MakeCatalog(
-      {MakeCohort("none", {{false, {{EventCondition(kPurchases30d, Comparison::kEq, 0),
-                                     kPurchases30d}}}}),
+      {MakeCohort("none",
+                  {{false, {{EventCondition(kPurchases30d, Comparison::kEq, 0), kPurchases30d}}}}),
        MakeCohort("spent_nothing",
                   {{false, {{EventCondition(kSpend, Comparison::kLe, 0), kSpend}}}})});
   EXPECT_EQ(CohortIds(catalog, UserView{}, kNow), (Names{"none", "spent_nothing"}));
@@ -247,8 +242,8 @@ TEST(CohortIds, CountsAsZeroWithoutEvents) {
 TEST(CohortIds, NoComparisonHoldsForAValueThatIsNone) {
   User user;
   user.Buy(kNow, {{"price", "n/a"}});
-  for (Comparison comparison : {Comparison::kGe, Comparison::kGt, Comparison::kEq,
-                                Comparison::kNe, Comparison::kLt, Comparison::kLe}) {
+  for (Comparison comparison : {Comparison::kGe, Comparison::kGt, Comparison::kEq, Comparison::kNe,
+                                Comparison::kLt, Comparison::kLe}) {
     ProjectCatalog catalog = MakeCatalog(
         {MakeCohort("c", {{false, {{EventCondition(kMinPrice, comparison, 0), kMinPrice}}}})});
     EXPECT_TRUE(Ids(catalog, user).empty()) << static_cast<int>(comparison);
@@ -303,11 +298,11 @@ TEST(CohortIds, ANegatedClauseExcludesUsersItMatches) {
 // ---- User and computed property conditions --------------------------------------------------
 
 TEST(CohortIds, UserPropertyConditionsReadCustomPropertiesThenBuiltIns) {
-  ProjectCatalog catalog = MakeCatalog({MakeCohort(
-      "ios", {{false,
-               {{PropertyCondition(CohortCondition::Kind::kUserProperty, "platform",
-                                   FilterOp::kIs, {"iOS"}),
-                 0}}}})});
+  ProjectCatalog catalog =
+      MakeCatalog({MakeCohort("ios", {{false,
+                                       {{PropertyCondition(CohortCondition::Kind::kUserProperty,
+                                                           "platform", FilterOp::kIs, {"iOS"}),
+                                         0}}}})});
   User user;
   user.builtins["platform"] = "iOS";
   EXPECT_EQ(Ids(catalog, user), Names{"ios"});
@@ -318,25 +313,26 @@ TEST(CohortIds, UserPropertyConditionsReadCustomPropertiesThenBuiltIns) {
 }
 
 TEST(CohortIds, UserPropertyConditionsSeeAMissingPropertyAsMissing) {
-  ProjectCatalog catalog = MakeCatalog(
-      {MakeCohort("no_plan", {{false,
-                               {{PropertyCondition(CohortCondition::Kind::kUserProperty, "plan",
-                                                   FilterOp::kNotSet, {}),
-                                 0}}}}),
-       MakeCohort("not_pro", {{false,
-                               {{PropertyCondition(CohortCondition::Kind::kUserProperty, "plan",
-                                                   FilterOp::kIsNot, {"pro"}),
-                                 0}}}})});
+  ProjectCatalog catalog =
+      MakeCatalog({MakeCohort("no_plan", {{false,
+                                           {{PropertyCondition(CohortCondition::Kind::kUserProperty,
+                                                               "plan", FilterOp::kNotSet, {}),
+                                             0}}}}),
+                   MakeCohort("not_pro", {{false,
+                                           {{PropertyCondition(CohortCondition::Kind::kUserProperty,
+                                                               "plan", FilterOp::kIsNot, {"pro"}),
+                                             0}}}})});
   EXPECT_EQ(CohortIds(catalog, UserView{}, kNow), (Names{"no_plan", "not_pro"}));
 }
 
 ProjectCatalog ComputedCatalog(std::string prop, FilterOp op, std::vector<std::string> values) {
-  return MakeCatalog({MakeCohort("c", {{false,
-                                        {{PropertyCondition(CohortCondition::Kind::kComputedProperty,
-                                                            std::move(prop), op, std::move(values)),
-                                          0}}}})},
-                     {Computation(7, kPurchases30d), Computation(8, kSpend),
-                      Computation(9, kLastSku), Computation(10, kMinPrice)});
+  return MakeCatalog(
+      {MakeCohort("c", {{false,
+                         {{PropertyCondition(CohortCondition::Kind::kComputedProperty,
+                                             std::move(prop), op, std::move(values)),
+                           0}}}})},
+      {Computation(7, kPurchases30d), Computation(8, kSpend), Computation(9, kLastSku),
+       Computation(10, kMinPrice)});
 }
 
 TEST(CohortIds, ComputedPropertyConditionsTestTheComputedValue) {
@@ -372,14 +368,13 @@ TEST(CohortIds, ComputedPropertyConditionsSeeAnUnknownComputationAsMissing) {
 
 TEST(CohortIds, FollowsNestedCohortReferences) {
   ProjectCatalog catalog = MakeCatalog({
-      MakeCohort("buyers", {{false, {{EventCondition(kPurchases30d, Comparison::kGe, 1),
-                                      kPurchases30d}}}}),
-      MakeCohort("german_buyers",
-                 {{false, {{CohortRef("buyers"), 0}}},
-                  {false,
-                   {{PropertyCondition(CohortCondition::Kind::kUserProperty, "country",
-                                       FilterOp::kIs, {"DE"}),
-                     0}}}}),
+      MakeCohort("buyers",
+                 {{false, {{EventCondition(kPurchases30d, Comparison::kGe, 1), kPurchases30d}}}}),
+      MakeCohort("german_buyers", {{false, {{CohortRef("buyers"), 0}}},
+                                   {false,
+                                    {{PropertyCondition(CohortCondition::Kind::kUserProperty,
+                                                        "country", FilterOp::kIs, {"DE"}),
+                                      0}}}}),
       MakeCohort("others", {{true, {{CohortRef("german_buyers"), 0}}}}),
   });
   User user;
@@ -392,9 +387,8 @@ TEST(CohortIds, FollowsNestedCohortReferences) {
 }
 
 TEST(CohortIds, AReferenceToAnUnservedCohortDoesNotHold) {
-  ProjectCatalog catalog =
-      MakeCatalog({MakeCohort("c", {{false, {{CohortRef("gone"), 0}}}}),
-                   MakeCohort("not_c", {{true, {{CohortRef("gone"), 0}}}})});
+  ProjectCatalog catalog = MakeCatalog({MakeCohort("c", {{false, {{CohortRef("gone"), 0}}}}),
+                                        MakeCohort("not_c", {{true, {{CohortRef("gone"), 0}}}})});
   EXPECT_EQ(CohortIds(catalog, UserView{}, kNow), Names{"not_c"});
 }
 
@@ -405,10 +399,9 @@ TEST(CohortIds, ACycleEndsInsteadOfRecursingForever) {
 }
 
 TEST(CohortIds, StaticCohortsHoldTheirUploadedMembers) {
-  ProjectCatalog catalog = MakeCatalog(
-      {StaticCohort("s1"), StaticCohort("s2"),
-       MakeCohort("in_s2", {{false, {{CohortRef("s2"), 0}}}}),
-       MakeCohort("not_in_s1", {{true, {{CohortRef("s1"), 0}}}})});
+  ProjectCatalog catalog = MakeCatalog({StaticCohort("s1"), StaticCohort("s2"),
+                                        MakeCohort("in_s2", {{false, {{CohortRef("s2"), 0}}}}),
+                                        MakeCohort("not_in_s1", {{true, {{CohortRef("s1"), 0}}}})});
   User user;
   user.static_cohorts = {"a", "s2", "z"};
   EXPECT_EQ(Ids(catalog, user), (Names{"s2", "in_s2", "not_in_s1"}));

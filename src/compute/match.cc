@@ -17,10 +17,8 @@ namespace {
 // writes it. `buffer` holds the characters when they are not in the value itself.
 std::string_view ScalarText(const json::value& v, std::string* buffer) {
   switch (v.kind()) {
-    case json::kind::string:
-      return v.get_string();
-    case json::kind::bool_:
-      return v.get_bool() ? "true" : "false";
+    case json::kind::string: return v.get_string();
+    case json::kind::bool_: return v.get_bool() ? "true" : "false";
     case json::kind::int64:
       buffer->clear();
       AppendJsonInt(buffer, v.get_int64());
@@ -33,8 +31,7 @@ std::string_view ScalarText(const json::value& v, std::string* buffer) {
       buffer->clear();
       AppendJsonDouble(buffer, v.get_double());
       return *buffer;
-    default:
-      return {};
+    default: return {};
   }
 }
 
@@ -69,16 +66,11 @@ bool ScalarOrdered(const Filter& filter, const json::value& v) {
   std::optional<double> bound = AsNumber(filter.values.front());
   if (!number.has_value() || !bound.has_value()) return false;
   switch (filter.op) {
-    case FilterOp::kGreater:
-      return *number > *bound;
-    case FilterOp::kGreaterOrEqual:
-      return *number >= *bound;
-    case FilterOp::kLess:
-      return *number < *bound;
-    case FilterOp::kLessOrEqual:
-      return *number <= *bound;
-    default:
-      return false;
+    case FilterOp::kGreater: return *number > *bound;
+    case FilterOp::kGreaterOrEqual: return *number >= *bound;
+    case FilterOp::kLess: return *number < *bound;
+    case FilterOp::kLessOrEqual: return *number <= *bound;
+    default: return false;
   }
 }
 
@@ -93,12 +85,9 @@ bool Positive(const Filter& filter, FilterOp op, const json::value& v) {
     return false;
   }
   switch (op) {
-    case FilterOp::kIs:
-      return ScalarIs(filter, v);
-    case FilterOp::kContains:
-      return ScalarContains(filter, v);
-    default:
-      return ScalarOrdered(filter, v);
+    case FilterOp::kIs: return ScalarIs(filter, v);
+    case FilterOp::kContains: return ScalarContains(filter, v);
+    default: return ScalarOrdered(filter, v);
   }
 }
 
@@ -107,10 +96,8 @@ bool Positive(const Filter& filter, FilterOp op, const json::value& v) {
 bool Matches(const Filter& filter, const json::value* value) {
   const bool missing = value == nullptr || value->is_null();
   switch (filter.op) {
-    case FilterOp::kSet:
-      return !missing;
-    case FilterOp::kNotSet:
-      return missing;
+    case FilterOp::kSet: return !missing;
+    case FilterOp::kNotSet: return missing;
     case FilterOp::kIsNot:
       if (missing) return true;
       if (value->is_object()) return false;
@@ -142,17 +129,13 @@ std::optional<double> AsNumber(std::string_view text) {
 
 std::optional<double> AsNumber(const json::value& value) {
   switch (value.kind()) {
-    case json::kind::int64:
-      return static_cast<double>(value.get_int64());
-    case json::kind::uint64:
-      return static_cast<double>(value.get_uint64());
+    case json::kind::int64: return static_cast<double>(value.get_int64());
+    case json::kind::uint64: return static_cast<double>(value.get_uint64());
     case json::kind::double_:
       if (!std::isfinite(value.get_double())) return std::nullopt;
       return value.get_double();
-    case json::kind::string:
-      return AsNumber(std::string_view(value.get_string()));
-    default:
-      return std::nullopt;
+    case json::kind::string: return AsNumber(std::string_view(value.get_string()));
+    default: return std::nullopt;
   }
 }
 
