@@ -65,10 +65,7 @@ std::vector<std::string_view> Segments(std::string_view path) {
 // The stored source with the registry's status: what GET answers.
 json::object InfoJson(const ingest::DefinitionInfo& info) {
   json::object o;
-  std::error_code ec;
-  bool non_finite = false;
-  json::value source = ParseJson(info.source, kMaxJsonDepth, &ec, &non_finite);
-  if (!ec && source.is_object()) o = std::move(source.get_object());
+  if (!ParseStoredObject(info.source, &o).ok()) o.clear();
   o["status"] = info.ready ? "ready" : "backfilling";
   if (!info.ready) {
     o["progress"] = info.progress;
@@ -81,10 +78,8 @@ json::object InfoJson(const ingest::DefinitionInfo& info) {
 
 // The body as stored: compact JSON, with the path's id in it.
 std::string NormalizedSource(std::string_view body, DefinitionKind kind, const std::string& id) {
-  std::error_code ec;
-  bool non_finite = false;
-  json::value v = ParseJson(body, kMaxJsonDepth, &ec, &non_finite);
-  json::object o = v.is_object() ? std::move(v.get_object()) : json::object();
+  json::object o;
+  if (!ParseStoredObject(body, &o).ok()) o.clear();
   if (kind == DefinitionKind::kComputation) {
     o["id"] = std::stoull(id);
   } else {
@@ -96,15 +91,13 @@ std::string NormalizedSource(std::string_view body, DefinitionKind kind, const s
 // A stored cohort: a static one ({"id","name","static":true}, made by the cohort upload)
 // or a behavioral definition.
 Status ParseCohortSource(std::string_view source, std::string_view id, compute::Cohort* out) {
-  std::error_code ec;
-  bool non_finite = false;
-  json::value v = ParseJson(source, kMaxJsonDepth, &ec, &non_finite);
-  if (!ec && v.is_object()) {
-    const json::value* is_static = v.get_object().if_contains("static");
+  json::object o;
+  if (ParseStoredObject(source, &o).ok()) {
+    const json::value* is_static = o.if_contains("static");
     if (is_static != nullptr && is_static->is_bool() && is_static->get_bool()) {
       out->id = std::string(id);
       out->is_static = true;
-      if (const json::value* name = v.get_object().if_contains("name");
+      if (const json::value* name = o.if_contains("name");
           name != nullptr && name->is_string()) {
         out->name = std::string(name->get_string());
       }
@@ -121,11 +114,9 @@ const char* KindName(DefinitionKind kind) {
 // PUT {"offset_ms": N} moves the clock to the system clock + N; GET tells the offset.
 HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
   if (request.method == "PUT") {
-    std::error_code ec;
-    bool non_finite = false;
-    json::value v = ParseJson(request.body, kMaxJsonDepth, &ec, &non_finite);
-    const json::value* offset = !ec && v.is_object() ? v.get_object().if_contains("offset_ms")
-                                                     : nullptr;
+    json::object body;
+    const json::value* offset =
+        ParseStoredObject(request.body, &body).ok() ? body.if_contains("offset_ms") : nullptr;
     if (offset == nullptr || !offset->is_int64()) {
       return Error(400, "the body must be {\"offset_ms\": <integer>}");
     }
@@ -184,21 +175,19 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument("cannot read the definitions file " + path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::error_code ec;
-  bool non_finite = false;
-  json::value root = ParseJson(text, kMaxJsonDepth, &ec, &non_finite);
-  if (ec || !root.is_object()) {
+  json::object root;
+  if (!ParseStoredObject(text, &root).ok()) {
     return Status::InvalidArgument(path + ": expected a JSON object {\"computations\":[...], " +
                                    "\"cohorts\":[...]}");
   }
-  for (const auto& kv : root.get_object()) {
+  for (const auto& kv : root) {
     if (kv.key() != "computations" && kv.key() != "cohorts") {
       return Status::InvalidArgument(path + ": unknown key " + std::string(kv.key()));
     }
   }
   for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort}) {
     const char* name = KindName(kind);
-    const json::value* list = root.get_object().if_contains(name);
+    const json::value* list = root.if_contains(name);
     if (list == nullptr) continue;
     if (!list->is_array()) return Status::InvalidArgument(path + ": " + name + " must be an array");
     for (size_t i = 0; i < list->get_array().size(); ++i) {

@@ -104,7 +104,7 @@ std::string StringField(const json::object& o, std::string_view key) {
 }  // namespace
 
 void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
-  if (registry_ == nullptr || reader_ == nullptr) {
+  if (registry_ == nullptr) {
     respond(CohortError(404, "Not found"));
     return;
   }
@@ -135,10 +135,8 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
     json::array list;
     for (const auto& info : registry_->List(project_id, ingest::DefinitionKind::kCohort)) {
       json::object c;
-      std::error_code ec;
-      bool non_finite = false;
-      json::value source = ParseJson(info.source, kMaxJsonDepth, &ec, &non_finite);
-      const json::object* src = source.is_object() ? &source.get_object() : nullptr;
+      json::object source;
+      const json::object* src = ParseStoredObject(info.source, &source).ok() ? &source : nullptr;
       c["appId"] = project_id;
       c["archived"] = false;
       c["id"] = info.id;
@@ -156,7 +154,7 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
       c["status"] = info.ready ? "ready" : "backfilling";
       uint64_t size = 0;
       if (info.ready) {
-        Status st = reader_->ForEachMember(project_id, info.id, [&](uint64_t, std::string_view) {
+        Status st = reader_.ForEachMember(project_id, info.id, [&](uint64_t, std::string_view) {
           ++size;
           return true;
         });
@@ -180,14 +178,11 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
       respond(CohortError(405, "Method not allowed"));
       return;
     }
-    std::error_code ec;
-    bool non_finite = false;
-    json::value body = ParseJson(request.body, kMaxJsonDepth, &ec, &non_finite);
-    if (ec || !body.is_object()) {
+    json::object o;
+    if (!ParseStoredObject(request.body, &o).ok()) {
       respond(CohortError(400, "the body must be a JSON object"));
       return;
     }
-    const json::object& o = body.get_object();
     ingest::StaticCohortChange change;
     change.project = project_id;
     size_t total = 0;
@@ -271,21 +266,21 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
             respond(CohortError(HttpStatusOf(r.status.code()), PublicMessage(r.status)));
             return;
           }
-          json::object o;
+          json::object answer;
           if (upload) {
             json::array sample;
             for (const auto& id : r.skipped.empty() ? std::vector<std::string>() : r.skipped[0]) {
               if (sample.size() >= 10) break;
               sample.push_back(json::string(id));
             }
-            o["cohortId"] = r.cohort_id;
+            answer["cohortId"] = r.cohort_id;
             json::object meta;
             meta["matched"] = r.matched;
             meta["totals"] = r.matched + (r.skipped.empty() ? 0 : r.skipped[0].size());
             meta["invalid_ids_sample"] = std::move(sample);
-            o["metadata"] = std::move(meta);
+            answer["metadata"] = std::move(meta);
           } else {
-            o["cohort_id"] = r.cohort_id;
+            answer["cohort_id"] = r.cohort_id;
             json::array results;
             for (size_t i = 0; i < kinds.size(); ++i) {
               json::object m;
@@ -299,9 +294,9 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
               m["operation"] = kinds[i].add ? "ADD" : "REMOVE";
               results.push_back(std::move(m));
             }
-            o["memberships_result"] = std::move(results);
+            answer["memberships_result"] = std::move(results);
           }
-          respond(JsonOk(200, o));
+          respond(JsonOk(200, answer));
         });
     return;
   }

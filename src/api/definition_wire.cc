@@ -13,7 +13,7 @@
 
 #include "compute/match.h"
 #include "core/json_writer.h"
-#include "ingest/value_text.h"
+#include "core/value_text.h"
 
 namespace profiled::api {
 namespace json = boost::json;
@@ -146,12 +146,12 @@ Status MustBeAbsent(const json::object& o, std::string_view path, std::string_vi
 Status ParseBody(std::string_view body, json::object* out) {
   boost::system::error_code ec;
   bool non_finite = false;
-  json::value root = ingest::ParseJson(body, ingest::kMaxJsonDepth, &ec, &non_finite);
+  json::value root = ParseJson(body, kMaxJsonDepth, &ec, &non_finite);
   if (ec) return Invalid("body", "not valid JSON: " + ec.message());
   if (!root.is_object()) return Invalid("body", "must be a JSON object");
   // Only a number beyond the range of a double reads as non-finite; refuse it anywhere,
   // ignored fields included, rather than carry an infinity.
-  if (non_finite && ingest::HasNonFiniteNumber(root)) {
+  if (non_finite && HasNonFiniteNumber(root)) {
     return Invalid("body", "holds a number too large for a double");
   }
   *out = std::move(root.get_object());

@@ -20,8 +20,8 @@ constexpr const char* kTrackBody =
 class EndpointsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    config_.projects.push_back({"seed", "k", "s", ProfileDialect::kSeed});
-    config_.projects.push_back({"amp", "k2", "s2", ProfileDialect::kAmplitude});
+    config_.projects.push_back({"seed", "k", "s", ProfileDialect::kSeed, {}});
+    config_.projects.push_back({"amp", "k2", "s2", ProfileDialect::kAmplitude, {}});
     store::RocksDbOptions so;
     so.path = dir_.path();
     so.block_cache_bytes = 8 << 20;
@@ -32,7 +32,9 @@ class EndpointsTest : public ::testing::Test {
     io.max_queued_events = 1;
     ingestor_ = std::make_unique<ingest::Ingestor>(*faults_, io, clock_, &metrics_);
     ingestor_->Start();
-    endpoints_ = std::make_unique<Endpoints>(config_, *faults_, *ingestor_, metrics_, clock_);
+    reader_ = std::make_unique<read::ProfileReader>(*faults_, catalogs_, clock_);
+    endpoints_ =
+        std::make_unique<Endpoints>(config_, *faults_, *ingestor_, metrics_, clock_, *reader_);
   }
   void TearDown() override {
     faults_->ResumeCommits();
@@ -73,6 +75,8 @@ class EndpointsTest : public ::testing::Test {
   std::unique_ptr<store::Store> disk_;
   std::unique_ptr<store::FaultStore> faults_;
   std::unique_ptr<ingest::Ingestor> ingestor_;
+  compute::CatalogHolder catalogs_;
+  std::unique_ptr<read::ProfileReader> reader_;
   std::unique_ptr<Endpoints> endpoints_;
 };
 

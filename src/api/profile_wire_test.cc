@@ -9,8 +9,26 @@ namespace {
 
 namespace json = boost::json;
 
-store::ProfileView Alice() {
-  return {"alice", "device-1", R"({"platform":"Web","plan":"builtin"})", R"({"plan":"pro","n":3})"};
+read::UserData User(uint64_t amplitude_id, store::ProfileView profile) {
+  read::UserData u;
+  u.amplitude_id = amplitude_id;
+  u.profile = profile;
+  return u;
+}
+
+read::UserData Alice() {
+  return User(42, {"alice", "device-1", R"({"platform":"Web","plan":"builtin"})",
+                   R"({"plan":"pro","n":3})"});
+}
+
+// Alice with a count, a sum, a first value (a string) and two cohorts.
+read::UserData AliceWithComputations() {
+  read::UserData u = Alice();
+  u.computed = {{7, compute::Value(int64_t{12})},
+                {8, compute::Value(2.5)},
+                {9, compute::Value(compute::JsonText{"\"books\""})}};
+  u.cohort_ids = {"c1", "c\"2"};
+  return u;
 }
 
 TEST(ProfileWire, ParsesEveryParameter) {
@@ -60,26 +78,26 @@ TEST(ProfileWire, CompIdIsACommaSeparatedListOfIntegers) {
 
 TEST(ProfileWire, SeedDialectShape) {
   std::string out;
-  WriteSeedProfile(ProfileQuery{}, 42, Alice(), &out);
+  WriteSeedProfile(ProfileQuery{}, Alice(), &out);
   EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"user_id":"alice","amplitude_id":42,
       "user_properties":{"plan":"pro","n":3},"computed_properties":{},"cohort_ids":[]}})"));
   ProfileQuery recs;
   recs.get_recs = true;
   out.clear();
-  WriteSeedProfile(recs, 42, Alice(), &out);
+  WriteSeedProfile(recs, Alice(), &out);
   EXPECT_EQ(json::parse(out).at("userData").at("recommendations"), json::array());
 }
 
 TEST(ProfileWire, SeedDialectLeavesOutTheUserIdOfAnAnonymousDevice) {
   std::string out;
-  WriteSeedProfile(ProfileQuery{}, 1, {"", "device-1", "{}", "{}"}, &out);
+  WriteSeedProfile(ProfileQuery{}, User(1, {"", "device-1", "{}", "{}"}), &out);
   EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"amplitude_id":1,
       "user_properties":{},"computed_properties":{},"cohort_ids":[]}})"));
 }
 
 TEST(ProfileWire, AmplitudeDialectAnonymousUserIdIsNull) {
   std::string out;
-  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, {"", "device-1", "{}", "{}"}, &out).ok());
+  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, User(1, {"", "device-1", "{}", "{}"}), &out).ok());
   EXPECT_TRUE(json::parse(out).at("userData").at("user_id").is_null());
 }
 
@@ -110,13 +128,62 @@ TEST(ProfileWire, AmplitudeDialectComputationsOnlyGiveAnEmptyObject) {
   EXPECT_EQ(json::parse(out).at("userData").at("amp_props"), json::object());
 }
 
+TEST(ProfileWire, SeedDialectWritesComputedValuesKeyedByIdAndCohortIds) {
+  std::string out;
+  WriteSeedProfile(ProfileQuery{}, AliceWithComputations(), &out);
+  json::value v = json::parse(out);
+  EXPECT_EQ(v.at("userData").at("computed_properties"),
+            json::parse(R"({"7":12,"8":2.5,"9":"books"})"));
+  EXPECT_EQ(v.at("userData").at("cohort_ids"), json::parse(R"(["c1","c\"2"])"));
+}
+
+TEST(ProfileWire, AmplitudeDialectPutsComputationsInAmpPropsAsStrings) {
+  ProfileQuery q;
+  q.get_computations = true;
+  q.get_cohort_ids = true;
+  std::string out;
+  ASSERT_TRUE(WriteAmplitudeProfile(q, AliceWithComputations(), &out).ok());
+  json::value v = json::parse(out);
+  EXPECT_EQ(v.at("userData").at("amp_props"),
+            json::parse(R"({"computed-prop-7":"12","computed-prop-8":"2.5",
+                             "computed-prop-9":"books"})"));
+  EXPECT_EQ(v.at("userData").at("cohort_ids"), json::parse(R"(["c1","c\"2"])"));
+  q.get_amp_props = true;
+  out.clear();
+  ASSERT_TRUE(WriteAmplitudeProfile(q, AliceWithComputations(), &out).ok());
+  EXPECT_EQ(json::parse(out).at("userData").at("amp_props"),
+            json::parse(R"({"platform":"Web","plan":"pro","n":3,"computed-prop-7":"12",
+                             "computed-prop-8":"2.5","computed-prop-9":"books"})"));
+}
+
+TEST(ProfileWire, ReadOptionsFollowTheDialect) {
+  ProfileQuery q;
+  ASSERT_TRUE(ParseProfileQuery("user_id=u&comp_id=7,9", &q).ok());
+  read::ReadOptions seed = ReadOptionsFor(q, ProfileDialect::kSeed);
+  EXPECT_TRUE(seed.computations);
+  EXPECT_TRUE(seed.cohorts);
+  EXPECT_EQ(seed.computation_ids, (std::vector<uint64_t>{7, 9}));
+  read::ReadOptions amp = ReadOptionsFor(q, ProfileDialect::kAmplitude);
+  EXPECT_TRUE(amp.computations);
+  EXPECT_FALSE(amp.cohorts);
+  EXPECT_EQ(amp.computation_ids, (std::vector<uint64_t>{7, 9}));
+  // get_computations returns every computation, comp_id or not.
+  ASSERT_TRUE(ParseProfileQuery("user_id=u&comp_id=7&get_computations=true", &q).ok());
+  EXPECT_TRUE(ReadOptionsFor(q, ProfileDialect::kAmplitude).computation_ids.empty());
+  ProfileQuery none;
+  ASSERT_TRUE(ParseProfileQuery("user_id=u", &none).ok());
+  read::ReadOptions plain = ReadOptionsFor(none, ProfileDialect::kAmplitude);
+  EXPECT_FALSE(plain.computations);
+  EXPECT_FALSE(plain.cohorts);
+}
+
 TEST(ProfileWire, AmplitudeDialectRefusesStoredPropertiesThatDoNotParse) {
   ProfileQuery q;
   q.get_amp_props = true;
   std::string out;
-  Status s = WriteAmplitudeProfile(q, {"alice", "", "{}", "{\"a\":}"}, &out);
+  Status s = WriteAmplitudeProfile(q, User(1, {"alice", "", "{}", "{\"a\":}"}), &out);
   EXPECT_EQ(s.code(), ErrorCode::kCorruption);
-  s = WriteAmplitudeProfile(q, {"alice", "", "[1]", "{}"}, &out);
+  s = WriteAmplitudeProfile(q, User(1, {"alice", "", "[1]", "{}"}), &out);
   EXPECT_EQ(s.code(), ErrorCode::kCorruption);
 }
 

@@ -295,7 +295,8 @@ Config DemoConfig() {
   c.projects.push_back(ProjectConfig{.id = "demo",
                                      .api_key = "demo-api-key",
                                      .secret_key = "demo-secret-key",
-                                     .dialect = ProfileDialect::kSeed});
+                                     .dialect = ProfileDialect::kSeed,
+                                     .definitions_file = {}});
   return c;
 }
 

@@ -88,11 +88,6 @@ std::string EncodeSpec(const T& s) {
   return out;
 }
 
-std::string IdOf(const Typed& t) {
-  if (const auto* c = std::get_if<Computation>(&t)) return std::to_string(c->id);
-  return std::get<Cohort>(t).id;
-}
-
 // The cohorts and computations a definition references.
 void References(const Typed& t, std::vector<std::string>* cohorts,
                 std::vector<std::string>* computations) {
@@ -313,34 +308,35 @@ Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kin
 void DefinitionRegistry::Reconcile(const std::string& project, Project* p, uint64_t next_seq,
                                    store::WriteSet* writes) const {
   int64_t now = clock_.NowMs();
+  auto spec_id = [&](const compute::AggregateSpec& spec) {
+    std::string canonical = spec.Canonical();
+    auto [it, inserted] = p->spec_by_canonical.emplace(canonical, p->next_spec_id);
+    if (inserted) {
+      Spec s;
+      s.spec = spec;
+      s.canonical = std::move(canonical);
+      s.until_seq = next_seq;
+      s.until_ms = now;
+      s.ready = next_seq == 0;  // an empty log needs no backfill
+      p->specs.emplace(p->next_spec_id++, std::move(s));
+    }
+    return it->second;
+  };
+  // First every version gets its specs, and a pending version whose specs are all ready
+  // replaces the served one; then the specs no version uses any more go.
   std::set<uint64_t> live;
   for (auto& [key, e] : p->entries) {
-    for (auto* v : {&e.served, &e.pending}) {
-      if (!*v) continue;
-      for (const auto* spec : SpecsOf((*v)->typed)) {
-        std::string canonical = spec->Canonical();
-        auto [it, inserted] = p->spec_by_canonical.emplace(canonical, p->next_spec_id);
-        if (inserted) {
-          Spec s;
-          s.spec = *spec;
-          s.canonical = std::move(canonical);
-          s.until_seq = next_seq;
-          s.until_ms = now;
-          s.ready = next_seq == 0;  // an empty log needs no backfill
-          p->specs.emplace(p->next_spec_id++, std::move(s));
-        }
-        live.insert(it->second);
-      }
-    }
     if (e.pending) {
       bool ready = true;
-      for (const auto* spec : SpecsOf(e.pending->typed)) {
-        ready = ready && p->specs[p->spec_by_canonical[spec->Canonical()]].ready;
-      }
+      for (const auto* spec : SpecsOf(e.pending->typed)) ready = p->specs[spec_id(*spec)].ready && ready;
       if (ready) {
         e.served = std::move(e.pending);
         e.pending.reset();
       }
+    }
+    for (auto* v : {&e.served, &e.pending}) {
+      if (!*v) continue;
+      for (const auto* spec : SpecsOf((*v)->typed)) live.insert(spec_id(*spec));
     }
     writes->Put(Table::kMeta, store::DefinitionKey(project, static_cast<char>(key.first), key.second),
                 EncodeDefinition(e.served ? e.served->source : "", e.pending ? e.pending->source : "",

@@ -121,50 +121,5 @@ TEST_F(Identity, AmplitudeIdsContinueAfterRestart) {
   EXPECT_EQ(Read("carol").amplitude_id, 3u);
 }
 
-TEST_F(Identity, AMergedAnonymousUsersRecordsMoveToTheUserAndItsKeysAreGone) {
-  ApplyOk({Track("alice", "device-1")});
-  ApplyOk({SetProps("", "device-9", {{"utm", "ad"}})});
-  uint64_t alice_id = Read("alice").amplitude_id;
-  uint64_t anon = Read("", "device-9").amplitude_id;
-  PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
-  PutUserRecord(anon, store::UserRecord::kStaticCohorts, "anon cohorts");
-  ApplyOk({Track("alice", "device-9")});
-  std::map<char, std::string> records = UserRecords(alice_id);
-  EXPECT_EQ(records['a'], "anon aggregates");
-  EXPECT_EQ(records['s'], "anon cohorts");
-  EXPECT_EQ(records.count('p'), 1u);
-  EXPECT_TRUE(UserRecords(anon).empty());
-}
-
-TEST_F(Identity, AMergeKeepsTheUsersOwnRecords) {
-  ApplyOk({Track("alice", "device-1")});
-  ApplyOk({Track("", "device-9")});
-  uint64_t alice_id = Read("alice").amplitude_id;
-  uint64_t anon = Read("", "device-9").amplitude_id;
-  PutUserRecord(alice_id, store::UserRecord::kAggregates, "alice aggregates");
-  PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
-  PutUserRecord(anon, store::UserRecord::kStaticCohorts, "anon cohorts");
-  ApplyOk({Track("alice", "device-9")});
-  std::map<char, std::string> records = UserRecords(alice_id);
-  EXPECT_EQ(records['a'], "alice aggregates");
-  EXPECT_EQ(records['s'], "anon cohorts");
-  EXPECT_TRUE(UserRecords(anon).empty());
-}
-
-TEST(MergeUserState, KeepsTheRecordsIntoHasAndTakesTheOthersFromFrom) {
-  UserState from;
-  from.aggregates = "from a";
-  from.static_cohorts = "from s";
-  UserState into;
-  into.aggregates = "into a";
-  MergeUserState(from, &into);
-  EXPECT_EQ(into.aggregates, "into a");
-  EXPECT_EQ(into.static_cohorts, "from s");
-  UserState empty;
-  MergeUserState(empty, &into);
-  EXPECT_EQ(into.aggregates, "into a");
-  EXPECT_EQ(into.static_cohorts, "from s");
-}
-
 }  // namespace
 }  // namespace profiled::ingest

@@ -1,6 +1,7 @@
 #include "ingest/ingestor.h"
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <random>
 
@@ -77,7 +78,7 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
     if (!stopping_ && !full) {
       queued_events_ += events;
       queued_bytes_ += bytes;
-      queue_.push_back(Pending{std::move(batch), std::move(done), bytes});
+      queue_.push_back(Pending{std::move(batch), std::move(done), bytes, {}, {}});
       cv_.notify_one();
       return;
     }
@@ -339,11 +340,8 @@ struct LoggedEvent {
 };
 
 bool ParseLoggedEvent(const store::EventRecord& record, LoggedEvent* out) {
-  boost::system::error_code ec;
-  bool non_finite = false;
-  boost::json::value v = ParseJson(record.json, kMaxJsonDepth, &ec, &non_finite);
-  if (ec || !v.is_object()) return false;
-  boost::json::object& o = v.get_object();
+  boost::json::object o;
+  if (!ParseStoredObject(record.json, &o).ok()) return false;
   if (auto* p = o.if_contains("event_properties"); p != nullptr && p->is_object()) {
     out->properties = std::move(p->get_object());
   }

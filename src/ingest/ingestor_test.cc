@@ -307,11 +307,11 @@ TEST_F(IngestorTest, ARefusedBatchRestoresTheRecordsAMergeMoved) {
   // Each anonymous user has both records; alice has her own static cohorts, carol her own
   // aggregates: each merge moves one record and keeps the other.
   for (uint64_t anon : {anon8, anon9}) {
-    PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
-    PutUserRecord(anon, store::UserRecord::kStaticCohorts, "anon cohorts");
+    PutUserRecord(anon, store::UserRecord::kAggregates, AggregatesRecord(2));
+    PutUserRecord(anon, store::UserRecord::kStaticCohorts, store::EncodeStaticCohorts({"anon"}));
   }
-  PutUserRecord(alice, store::UserRecord::kStaticCohorts, "alice cohorts");
-  PutUserRecord(carol, store::UserRecord::kAggregates, "carol aggregates");
+  PutUserRecord(alice, store::UserRecord::kStaticCohorts, store::EncodeStaticCohorts({"alice"}));
+  PutUserRecord(carol, store::UserRecord::kAggregates, AggregatesRecord(5));
   std::map<char, std::string> alice_before = UserRecords(alice);
   std::map<char, std::string> carol_before = UserRecords(carol);
   ingestor_->Stop();
@@ -327,13 +327,14 @@ TEST_F(IngestorTest, ARefusedBatchRestoresTheRecordsAMergeMoved) {
   std::map<char, std::string> carol_after = UserRecords(carol);
   alice_after.erase('p');  // rewritten by the first batch
   carol_after.erase('p');
-  EXPECT_EQ(alice_after, (std::map<char, std::string>{{'s', "alice cohorts"}}));
-  EXPECT_EQ(carol_after, (std::map<char, std::string>{{'a', "carol aggregates"}}));
+  EXPECT_EQ(alice_after,
+            (std::map<char, std::string>{{'s', store::EncodeStaticCohorts({"alice"})}}));
+  EXPECT_EQ(carol_after, (std::map<char, std::string>{{'a', AggregatesRecord(5)}}));
   EXPECT_EQ(Read("alice").properties, (object{{"a", 1}}));
   for (uint64_t anon : {anon8, anon9}) {
     std::map<char, std::string> records = UserRecords(anon);
-    EXPECT_EQ(records['a'], "anon aggregates");
-    EXPECT_EQ(records['s'], "anon cohorts");
+    EXPECT_EQ(records['a'], AggregatesRecord(2));
+    EXPECT_EQ(records['s'], store::EncodeStaticCohorts({"anon"}));
     EXPECT_EQ(records.count('p'), 1u);
   }
   EXPECT_EQ(Read("", "device-8").amplitude_id, anon8);
@@ -344,10 +345,10 @@ TEST_F(IngestorTest, ARefusedBatchThatFirstTouchedAUserLeavesItsRecordsAlone) {
   ApplyOk({Track("alice", "device-1")});
   ApplyOk({Track("", "device-9")});
   uint64_t anon = Read("", "device-9").amplitude_id;
-  PutUserRecord(anon, store::UserRecord::kAggregates, "anon aggregates");
+  PutUserRecord(anon, store::UserRecord::kAggregates, AggregatesRecord(2));
   IngestResult refused = Apply({Track("alice", "device-9"), Oversized("alice")});
   EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(UserRecords(anon)['a'], "anon aggregates");
+  EXPECT_EQ(UserRecords(anon)['a'], AggregatesRecord(2));
   EXPECT_EQ(UserRecords(Read("alice").amplitude_id).count('a'), 0u);
 }
 
@@ -356,7 +357,7 @@ TEST_F(IngestorTest, RecordsWithoutAProfileAreNotAUserAndGoWhenTheUserIsMadeAgai
   store::WriteSet w;
   w.Delete(store::Table::kProfiles, store::ProfileKey("p", 1));
   ASSERT_TRUE(store_->Commit(w, false).ok());
-  PutUserRecord(1, store::UserRecord::kAggregates, "orphan");
+  PutUserRecord(1, store::UserRecord::kAggregates, AggregatesRecord(1));
   // The device still maps to 1, which has no profile: a fresh user state replaces it, and
   // the records read with it that the new state does not have are deleted.
   ApplyOk({SetProps("", "device-1", {{"a", 1}})});

@@ -30,6 +30,16 @@ inline Event Track(std::string user_id, std::string device_id, std::string type 
   return e;
 }
 
+// A valid aggregates record: spec id 1 (an all-time count of every event) at `count`.
+inline std::string AggregatesRecord(int count) {
+  compute::AggregateSpec spec;
+  spec.event_type = compute::kAnyEvent;
+  compute::UserAggregates aggregates;
+  compute::EventFields event{"click", kTestNow, nullptr, nullptr};
+  for (int i = 0; i < count; ++i) aggregates.states[1].Add(spec, event, kTestNow);
+  return aggregates.Encode();
+}
+
 inline Event WithOps(Event e, std::vector<PropertyOp> ops) {
   e.property_ops = std::move(ops);
   SortPropertyOps(&e.property_ops);

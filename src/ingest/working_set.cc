@@ -142,6 +142,9 @@ UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplit
   CachedUser& c = users_[key];
   c.user.emplace();
   c.user->profile.user_key = std::move(key);
+  // Replaces whatever records the id had: Flush deletes those the new state leaves empty.
+  c.user->aggregates_changed = true;
+  c.user->static_cohorts_changed = true;
   c.touched = true;
   return &*c.user;
 }
