@@ -12,6 +12,7 @@ declare -A rank=(
   [core]=0
   [store]=1
   [ingest]=2
+  [compute]=2
   [api]=3
   [server]=4
   [main.cc]=5
