@@ -95,7 +95,8 @@ Status WorkingSet::LoadUser(const std::string& key, CachedUser* cached) {
     PROFILED_RETURN_IF_ERROR(statuses[i]);
     cached->stored |= RecordBit(i);
   }
-  // No profile: no user (records left without one are deleted if the user is created).
+  // No profile, no user. Records found without one are deleted if the group creates the
+  // user (CreateUserState), since the new state does not hold them.
   if ((cached->stored & RecordBit(0)) == 0) return Status::Ok();
   store::ProfileView view;
   PROFILED_RETURN_IF_ERROR(store::DecodeProfile(values[0], &view));
