@@ -66,6 +66,11 @@ struct TestingConfig {
   // rolling windows). Off by default.
   bool clock_control = false;
   int64_t clock_offset_ms = 0;  // added to the system clock from the start
+  // Backfills read the event log in chunks of this many events, and the writer waits this
+  // long between two chunks (ingestion is not delayed): a slow backfill, so tests can stop
+  // the server in the middle of one.
+  int backfill_chunk_events = 2000;
+  int backfill_chunk_delay_ms = 0;
 };
 
 struct Config {

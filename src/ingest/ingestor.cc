@@ -38,6 +38,8 @@ IngestorOptions IngestorOptionsFromConfig(const Config& config) {
   o.throttle_window_seconds = config.ingest.throttle_window_seconds;
   o.max_queued_events = static_cast<size_t>(config.ingest.max_queued_events);
   o.max_queued_bytes = static_cast<size_t>(config.ingest.max_queued_mb) << 20;
+  o.backfill_chunk_events = static_cast<size_t>(config.testing.backfill_chunk_events);
+  o.backfill_chunk_delay_ms = config.testing.backfill_chunk_delay_ms;
   for (const auto& p : config.projects) o.projects.push_back(p.id);
   return o;
 }
@@ -138,8 +140,8 @@ void Ingestor::Run() {
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
       // empty, so ingestion goes on at full speed and the backfill takes the idle time.
       cv_.wait_for(lock,
-                   backfilling ? std::chrono::seconds(0)
-                               : std::chrono::seconds(pending ? 1 : 10),
+                   backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
+                               : std::chrono::milliseconds(pending ? 1000 : 10000),
                    [&] { return !queue_.empty() || stopping_; });
       if (queue_.empty() && stopping_) break;
       stopping = stopping_;

@@ -80,6 +80,7 @@ struct IngestorOptions {
   // A backfill reads the event log in chunks of this many events, each committed with its
   // cursor, taken whenever the queue is empty.
   size_t backfill_chunk_events = 2000;
+  int backfill_chunk_delay_ms = 0;  // a pause between chunks (a test seam; 0 in production)
 };
 
 // The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,

@@ -123,6 +123,7 @@ export function configToml({
   threads = 2,
   adminToken = 'e2e-admin-token',
   clockControl = false,
+  testing = {}, // more [testing] keys, e.g. {backfill_chunk_events: 10}
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -141,7 +142,11 @@ export function configToml({
     // then the rate.
     `throttle_window_seconds = ${throttleWindow}`,
   ];
-  if (clockControl) lines.push('', '[testing]', 'clock_control = true');
+  const testingKeys = { ...(clockControl ? { clock_control: true } : {}), ...testing };
+  if (Object.keys(testingKeys).length > 0) {
+    lines.push('', '[testing]');
+    for (const [k, v] of Object.entries(testingKeys)) lines.push(`${k} = ${JSON.stringify(v)}`);
+  }
   for (const p of projects) {
     lines.push('', '[[projects]]');
     lines.push(`id = ${tomlString(p.id)}`);
