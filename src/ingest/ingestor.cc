@@ -162,12 +162,13 @@ void Ingestor::Run() {
     if (!group.empty()) ProcessGroup(group);
     group.clear();
     if (control.control) {
+      // A backfill the change started begins at the next turn (after the chunk pause).
       Status s = control.control();
       control.control_done(std::move(s));
-      backfilling = registry_ != nullptr;
+    } else if (backfilling && !stopping) {
+      // A backfill cut short by a stop resumes from its durable cursor at the next start.
+      BackfillStep();
     }
-    // A backfill cut short by a stop resumes from its durable cursor at the next start.
-    if (backfilling && !stopping) BackfillStep();
     int64_t now = clock_.NowMs();
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
       last_retention_ms_ = now;

@@ -73,13 +73,46 @@ class IngestFixture : public ::testing::Test {
     // Tests that are not about durability skip the fsync, which is slow on CI disks.
     if (!fsync_) options.sync = false;
     if (options.projects.empty()) options.projects = {"p"};
-    ingestor_ = std::make_unique<Ingestor>(*store_, options, clock_, &metrics_);
+    if (with_definitions_) {
+      // The parser finds the typed definition by its source text, as the real one (src/api)
+      // rebuilds it from the JSON.
+      DefinitionParser parser = [this](DefinitionKind, std::string_view id,
+                                       std::string_view source, Definition* out) {
+        auto it = sources_.find(std::string(source));
+        if (it == sources_.end()) return Status::InvalidArgument("unknown source");
+        *out = it->second;
+        out->id = std::string(id);
+        return Status::Ok();
+      };
+      catalogs_ = std::make_unique<compute::CatalogHolder>();
+      registry_ = std::make_unique<DefinitionRegistry>(*store_, *catalogs_, parser, clock_);
+      Status loaded = registry_->Load(options.projects);
+      ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+    }
+    ingestor_ = std::make_unique<Ingestor>(*store_, options, clock_, &metrics_, registry_.get());
     ingestor_->Start();
+  }
+
+  // Creates or replaces a definition through the writer, as the admin API does.
+  Status PutDefinition(std::variant<compute::Computation, compute::Cohort> typed,
+                       const std::string& project = "p") {
+    Definition d;
+    d.typed = std::move(typed);
+    d.id = d.kind() == DefinitionKind::kComputation
+               ? std::to_string(std::get<compute::Computation>(d.typed).id)
+               : std::get<compute::Cohort>(d.typed).id;
+    d.source = "source " + std::to_string(sources_.size());
+    sources_[d.source] = d;
+    std::promise<Status> done;
+    ingestor_->PutDefinition(project, std::move(d), [&done](Status s) { done.set_value(s); });
+    return done.get_future().get();
   }
 
   void Close() {
     if (ingestor_) ingestor_->Stop();
     ingestor_.reset();
+    registry_.reset();
+    catalogs_.reset();
     store_.reset();
     disk_.reset();
   }
@@ -153,6 +186,11 @@ class IngestFixture : public ::testing::Test {
   std::unique_ptr<store::Store> disk_;        // the RocksDB store
   std::unique_ptr<store::FaultStore> store_;  // what the Ingestor and reads see
   std::unique_ptr<Ingestor> ingestor_;
+  // With with_definitions_ set before Open: a DefinitionRegistry behind the Ingestor.
+  bool with_definitions_ = false;
+  std::map<std::string, Definition> sources_;
+  std::unique_ptr<compute::CatalogHolder> catalogs_;
+  std::unique_ptr<DefinitionRegistry> registry_;
 };
 
 }  // namespace profiled::ingest

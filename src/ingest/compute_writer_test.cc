@@ -1,0 +1,399 @@
+// The writer's side of part 2: aggregates updated with each event, merged with identities,
+// rolled back with refused batches, backfilled from the event log, and static cohorts.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "compute/evaluate.h"
+#include "core/coding.h"
+#include "ingest/identity.h"
+#include "ingest/test_util.h"
+
+namespace profiled::ingest {
+namespace {
+
+using compute::Cohort;
+using compute::CohortCondition;
+using compute::Computation;
+using compute::Value;
+constexpr int64_t kDay = 86400000;
+
+Computation PurchaseCount(uint64_t id, int window_days = 30) {
+  Computation c;
+  c.id = id;
+  c.name = "purchases";
+  c.spec.event_type = "Purchase";
+  c.spec.where = {{"category", compute::FilterOp::kIs, {"books"}}};
+  if (window_days > 0) {
+    c.spec.scope.kind = compute::TimeScope::Kind::kRolling;
+    c.spec.scope.days = window_days;
+  }
+  return c;
+}
+
+Computation RevenueSum(uint64_t id) {
+  Computation c;
+  c.id = id;
+  c.name = "revenue";
+  c.spec.event_type = compute::kAnyEvent;
+  c.spec.metric = compute::Metric::kSum;
+  c.spec.property = "$revenue";
+  return c;
+}
+
+Event Purchase(std::string user_id, std::string device_id, std::string category,
+               int64_t time_ms = kTestNow, double revenue = 0) {
+  Event e = Track(std::move(user_id), std::move(device_id), "Purchase");
+  e.time_ms = time_ms;
+  e.event_properties["category"] = std::move(category);
+  e.fields["revenue"] = revenue;
+  boost::json::object logged = e.fields;
+  logged["event_type"] = "Purchase";
+  logged["event_properties"] = e.event_properties;
+  e.json = boost::json::serialize(logged);
+  return e;
+}
+
+class ComputeWriterTest : public IngestFixture {
+ protected:
+  void SetUp() override {
+    with_definitions_ = true;
+    Open();
+  }
+
+  // The values of the served computations for a user, read from the store at the clock.
+  std::map<uint64_t, Value> Values(const std::string& user_id, const std::string& device_id = "") {
+    uint64_t id = Read(user_id, device_id).amplitude_id;
+    compute::UserAggregates aggregates;
+    std::map<char, std::string> records = UserRecords(id);
+    if (records.count('a') != 0) {
+      Status s = compute::UserAggregates::Decode(records['a'], &aggregates);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    }
+    std::vector<std::string> static_cohorts;
+    if (records.count('s') != 0) {
+      EXPECT_TRUE(store::DecodeStaticCohorts(records['s'], &static_cohorts).ok());
+    }
+    compute::UserView view;
+    view.aggregates = &aggregates;
+    view.static_cohorts = &static_cohorts;
+    std::map<uint64_t, Value> out;
+    for (auto& [cid, v] : compute::ComputedValues(*catalogs_->Get("p"), view, clock_.NowMs(), {})) {
+      out[cid] = v;
+    }
+    return out;
+  }
+
+  int64_t Count(const std::string& user_id, uint64_t computation, const std::string& device = "") {
+    auto values = Values(user_id, device);
+    auto it = values.find(computation);
+    if (it == values.end() || !std::holds_alternative<int64_t>(it->second)) return -1;
+    return std::get<int64_t>(it->second);
+  }
+
+  DefinitionInfo Info(uint64_t computation) {
+    DefinitionInfo info;
+    EXPECT_TRUE(registry_->Get("p", DefinitionKind::kComputation, std::to_string(computation),
+                               &info)
+                    .ok());
+    return info;
+  }
+
+  // Waits (real time, bounded) until the computation's backfill is done.
+  void WaitReady(uint64_t computation) {
+    for (int i = 0; i < 2000 && !Info(computation).ready; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(Info(computation).ready);
+  }
+};
+
+TEST_F(ComputeWriterTest, EveryMatchingEventCountsAtOnce) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "", "books"), Purchase("alice", "", "music")});
+  EXPECT_EQ(Count("alice", 7), 1);
+  ApplyOk({Purchase("alice", "", "books")});
+  EXPECT_EQ(Count("alice", 7), 2);
+}
+
+TEST_F(ComputeWriterTest, ARollingWindowDropsAnEventWhenTheClockMovesPastIt) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7, 30)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow - 29 * kDay),
+           Purchase("alice", "", "books", kTestNow)});
+  EXPECT_EQ(Count("alice", 7), 2);
+  clock_.Advance(kDay);  // the first one's day leaves the window; nothing was sent
+  EXPECT_EQ(Count("alice", 7), 1);
+}
+
+TEST_F(ComputeWriterTest, LateAndOutOfOrderEventsCountOnTheirOwnDay) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7, 7)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow), Purchase("alice", "", "books", kTestNow - 3 * kDay),
+           Purchase("alice", "", "books", kTestNow - 8 * kDay)});  // older than the window
+  EXPECT_EQ(Count("alice", 7), 2);
+  clock_.Advance(4 * kDay);  // the one of three days ago is now 7 days old: out
+  EXPECT_EQ(Count("alice", 7), 1);
+}
+
+TEST_F(ComputeWriterTest, ANumberTheEventSendsAsTopLevelFieldIsSummed) {
+  ASSERT_TRUE(PutDefinition(RevenueSum(3)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow, 2.5), Purchase("alice", "", "x", kTestNow, 4)});
+  auto values = Values("alice");
+  ASSERT_TRUE(std::holds_alternative<double>(values[3]));
+  EXPECT_EQ(std::get<double>(values[3]), 6.5);
+}
+
+TEST_F(ComputeWriterTest, IdentifyEventsAreNotCounted) {
+  ASSERT_TRUE(PutDefinition(RevenueSum(3)).ok());
+  Event identify = Purchase("alice", "", "books", kTestNow, 5);
+  identify.origin = EventOrigin::kIdentify;
+  ApplyOk({identify});
+  EXPECT_EQ(std::get<double>(Values("alice")[3]), 0);
+}
+
+TEST_F(ComputeWriterTest, AnAnonymousDevicesAggregatesMergeIntoTheUser) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "device-1", "books")});
+  ApplyOk({Purchase("", "device-9", "books"), Purchase("", "device-9", "books")});
+  EXPECT_EQ(Count("", 7, "device-9"), 2);
+  ApplyOk({Track("alice", "device-9")});  // the anonymous device merges into alice
+  EXPECT_EQ(Count("alice", 7), 3);
+}
+
+TEST_F(ComputeWriterTest, ARefusedBatchLeavesTheAggregatesAsTheyWere) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "", "books")});
+  std::string before = UserRecords(Read("alice").amplitude_id)['a'];
+  Event oversized = SetProps("alice", "", {{"big", std::string(kMaxPropertiesBytes, 'x')}});
+  IngestResult r = Apply({Purchase("alice", "", "books"), oversized});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(UserRecords(Read("alice").amplitude_id)['a'], before);
+  EXPECT_EQ(Count("alice", 7), 1);
+}
+
+TEST_F(ComputeWriterTest, EventsThatMatchNoSpecWriteNoAggregates) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Track("bob", "", "Page Viewed")});
+  EXPECT_EQ(UserRecords(Read("bob").amplitude_id).count('a'), 0u);
+}
+
+TEST_F(ComputeWriterTest, ADefinitionCreatedAfterItsEventsIsBackfilledFromTheLog) {
+  ApplyOk({Purchase("alice", "", "books", kTestNow - 2 * kDay), Purchase("alice", "", "books"),
+           Purchase("bob", "", "books"), Purchase("bob", "", "music")});
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  WaitReady(7);
+  EXPECT_EQ(Count("alice", 7), 2);
+  EXPECT_EQ(Count("bob", 7), 1);
+}
+
+TEST_F(ComputeWriterTest, ABackfillFollowsMergesToTheUserTheEventsBelongToNow) {
+  ApplyOk({Purchase("", "device-9", "books"), Purchase("alice", "device-1", "books")});
+  ApplyOk({Track("alice", "device-9")});  // merges the anonymous device's id into alice's
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  WaitReady(7);
+  EXPECT_EQ(Count("alice", 7), 2);
+}
+
+TEST_F(ComputeWriterTest, EventsArrivingDuringABackfillCountExactlyOnce) {
+  Close();
+  IngestorOptions options;
+  options.backfill_chunk_events = 3;
+  options.backfill_chunk_delay_ms = 50;
+  Open(options);
+  std::vector<Event> before;
+  for (int i = 0; i < 30; ++i) before.push_back(Purchase("alice", "", "books"));
+  ApplyOk(std::move(before));
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  for (int i = 0; i < 10; ++i) ApplyOk({Purchase("alice", "", "books")});
+  EXPECT_FALSE(Info(7).ready) << "the backfill was expected to still run";
+  WaitReady(7);
+  EXPECT_EQ(Count("alice", 7), 40);
+}
+
+TEST_F(ComputeWriterTest, ABackfillCutShortByARestartResumesFromItsCursor) {
+  Close();
+  IngestorOptions options;
+  options.backfill_chunk_events = 4;
+  options.backfill_chunk_delay_ms = 50;
+  Open(options);
+  std::vector<Event> events;
+  for (int i = 0; i < 40; ++i) events.push_back(Purchase("user-" + std::to_string(i % 4), "", "books"));
+  ApplyOk(std::move(events));
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  for (int i = 0; i < 400 && Info(7).events_scanned == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(Info(7).events_scanned, 0u);
+  ASSERT_FALSE(Info(7).ready);
+  Close();
+  Open();  // default options: the rest goes in one chunk
+  WaitReady(7);
+  for (int u = 0; u < 4; ++u) EXPECT_EQ(Count("user-" + std::to_string(u), 7), 10) << u;
+}
+
+TEST_F(ComputeWriterTest, AFailedBackfillChunkChangesNothingAndIsRetried) {
+  Close();
+  IngestorOptions options;
+  options.backfill_chunk_delay_ms = 300;  // time to arm the failure before the first chunk
+  Open(options);
+  ApplyOk({Purchase("alice", "", "books"), Purchase("alice", "", "books")});
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  store_->FailNextCommits(1, Status::IoError("disk full"));
+  size_t commits = store_->commits().size();
+  for (int i = 0; i < 400 && store_->commits().size() == commits; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(store_->commits().size(), commits + 1);
+  EXPECT_FALSE(store_->commits().back().status.ok());
+  EXPECT_FALSE(Info(7).ready);
+  EXPECT_EQ(Info(7).events_scanned, 0u);
+  clock_.Advance(2000);  // past the pause after a failed chunk
+  WaitReady(7);
+  EXPECT_EQ(Count("alice", 7), 2);
+}
+
+TEST_F(ComputeWriterTest, StatesOfADeletedDefinitionGoWhenTheUserIsNextWritten) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "", "books")});
+  uint64_t alice = Read("alice").amplitude_id;
+  ASSERT_EQ(UserRecords(alice).count('a'), 1u);
+  std::promise<Status> deleted;
+  ingestor_->DeleteDefinition("p", DefinitionKind::kComputation, "7",
+                              [&](Status s) { deleted.set_value(s); });
+  ASSERT_TRUE(deleted.get_future().get().ok());
+  ASSERT_TRUE(PutDefinition(RevenueSum(3)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow, 1)});
+  compute::UserAggregates aggregates;
+  ASSERT_TRUE(compute::UserAggregates::Decode(UserRecords(alice)['a'], &aggregates).ok());
+  EXPECT_EQ(aggregates.states.size(), 1u);  // only the revenue sum's
+}
+
+class StaticCohortTest : public ComputeWriterTest {
+ protected:
+  StaticCohortResult Change(StaticCohortChange change) {
+    std::promise<StaticCohortResult> done;
+    change.project = "p";
+    ingestor_->ChangeStaticCohort(std::move(change),
+                                  [&](StaticCohortResult r) { done.set_value(std::move(r)); });
+    return done.get_future().get();
+  }
+
+  std::vector<std::string> CohortsOf(const std::string& user_id, const std::string& device = "") {
+    std::vector<std::string> ids;
+    std::map<char, std::string> records = UserRecords(Read(user_id, device).amplitude_id);
+    if (records.count('s') != 0) {
+      EXPECT_TRUE(store::DecodeStaticCohorts(records['s'], &ids).ok());
+    }
+    return ids;
+  }
+
+  std::vector<uint64_t> IndexedMembers(const std::string& cohort) {
+    std::vector<uint64_t> ids;
+    std::string prefix = store::StaticMemberPrefix("p", cohort);
+    EXPECT_TRUE(store_
+                    ->Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
+                           [&](std::string_view key, std::string_view) {
+                             std::string_view tail = key.substr(prefix.size());
+                             uint64_t id = 0;
+                             EXPECT_TRUE(GetFixed64BE(&tail, &id));
+                             ids.push_back(id);
+                             return true;
+                           })
+                    .ok());
+    return ids;
+  }
+};
+
+TEST_F(StaticCohortTest, AnUploadCreatesACohortOfTheKnownIdsAndSkipsTheOthers) {
+  ApplyOk({Track("alice", ""), Track("bob", "")});
+  StaticCohortChange c;
+  c.create = true;
+  c.name = "VIPs";
+  c.changes.push_back({CohortIdType::kUserId, true, {"alice", "nobody", "bob"}});
+  c.changes.push_back({CohortIdType::kAmplitudeId, true, {"99", "x"}});
+  StaticCohortResult r = Change(c);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_FALSE(r.cohort_id.empty());
+  EXPECT_EQ(r.matched, 2u);
+  EXPECT_EQ(r.skipped[0], (std::vector<std::string>{"nobody"}));
+  EXPECT_EQ(r.skipped[1], (std::vector<std::string>{"99", "x"}));
+  EXPECT_EQ(CohortsOf("alice"), (std::vector<std::string>{r.cohort_id}));
+  EXPECT_EQ(IndexedMembers(r.cohort_id).size(), 2u);
+  ASSERT_EQ(catalogs_->Get("p")->cohorts().size(), 1u);
+  EXPECT_TRUE(catalogs_->Get("p")->cohorts()[0].definition.is_static);
+}
+
+TEST_F(StaticCohortTest, MembershipChangesAddAndRemoveAndAReplacingUploadStartsOver) {
+  ApplyOk({Track("alice", ""), Track("bob", ""), Track("carol", "")});
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.changes.push_back({CohortIdType::kUserId, true, {"alice", "bob"}});
+  ASSERT_TRUE(Change(c).status.ok());
+  StaticCohortChange m;
+  m.cohort_id = "vip";
+  m.changes.push_back({CohortIdType::kUserId, false, {"alice"}});
+  m.changes.push_back({CohortIdType::kAmplitudeId, true, {std::to_string(Read("carol").amplitude_id)}});
+  ASSERT_TRUE(Change(m).status.ok());
+  EXPECT_TRUE(CohortsOf("alice").empty());
+  EXPECT_EQ(CohortsOf("carol"), (std::vector<std::string>{"vip"}));
+  EXPECT_EQ(IndexedMembers("vip").size(), 2u);
+  StaticCohortChange replace;
+  replace.create = true;
+  replace.cohort_id = "vip";
+  replace.name = "VIPs again";
+  replace.changes.push_back({CohortIdType::kUserId, true, {"alice"}});
+  ASSERT_TRUE(Change(replace).status.ok());
+  EXPECT_EQ(CohortsOf("alice"), (std::vector<std::string>{"vip"}));
+  EXPECT_TRUE(CohortsOf("bob").empty());
+  EXPECT_TRUE(CohortsOf("carol").empty());
+  EXPECT_EQ(IndexedMembers("vip"), (std::vector<uint64_t>{Read("alice").amplitude_id}));
+}
+
+TEST_F(StaticCohortTest, RefusingUnknownIdsChangesNothing) {
+  ApplyOk({Track("alice", "")});
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.refuse_unknown_ids = true;
+  c.changes.push_back({CohortIdType::kUserId, true, {"alice", "nobody"}});
+  StaticCohortResult r = Change(c);
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status.message().find("nobody"), std::string::npos) << r.status.message();
+  EXPECT_TRUE(CohortsOf("alice").empty());
+  EXPECT_TRUE(catalogs_->Get("p")->cohorts().empty());
+}
+
+TEST_F(StaticCohortTest, AMembershipChangeNeedsAnExistingStaticCohort) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  Cohort behavioral;
+  behavioral.id = "buyers";
+  CohortCondition condition;
+  condition.spec = PurchaseCount(7).spec;
+  behavioral.all_of.push_back({false, {condition}});
+  ASSERT_TRUE(PutDefinition(behavioral).ok());
+  StaticCohortChange m;
+  m.cohort_id = "buyers";
+  m.changes.push_back({CohortIdType::kUserId, true, {"alice"}});
+  EXPECT_EQ(Change(m).status.code(), ErrorCode::kInvalidArgument);
+  m.cohort_id = "nothing";
+  EXPECT_EQ(Change(m).status.code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(StaticCohortTest, AMergedAnonymousMemberMakesTheUserAMember) {
+  ApplyOk({Track("alice", "device-1"), Track("", "device-9")});
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.changes.push_back(
+      {CohortIdType::kAmplitudeId, true, {std::to_string(Read("", "device-9").amplitude_id)}});
+  ASSERT_TRUE(Change(c).status.ok());
+  ApplyOk({Track("alice", "device-9")});
+  EXPECT_EQ(CohortsOf("alice"), (std::vector<std::string>{"vip"}));
+  EXPECT_EQ(IndexedMembers("vip"), (std::vector<uint64_t>{Read("alice").amplitude_id}));
+}
+
+}  // namespace
+}  // namespace profiled::ingest
