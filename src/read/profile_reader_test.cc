@@ -2,8 +2,203 @@
 
 #include <gtest/gtest.h>
 
+#include "core/temp_dir.h"
+#include "store/fault_store.h"
+#include "store/keys.h"
+
 namespace profiled::read {
 namespace {
-TEST(ProfileReader, Placeholder) {}
+
+constexpr int64_t kNow = 1767225600000;  // 2026-01-01T00:00:00Z
+constexpr int64_t kDay = 86400000;
+
+compute::AggregateSpec PurchasesIn30Days() {
+  compute::AggregateSpec spec;
+  spec.event_type = "Purchase";
+  spec.scope.kind = compute::TimeScope::Kind::kRolling;
+  spec.scope.days = 30;
+  return spec;
+}
+
+// A store with users written as the writer writes them, and a catalog with one computation
+// (id 7, purchases in 30 days over spec 1) and two cohorts: "buyers" (>= 2 of them) and the
+// static "vip".
+class ProfileReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store::RocksDbOptions options;
+    options.path = dir_.path();
+    disk_ = std::move(store::OpenRocksDbStore(options).value());
+    store_ = std::make_unique<store::FaultStore>(*disk_);
+    reader_ = std::make_unique<ProfileReader>(*store_, catalogs_, clock_);
+    compute::Computation purchases{7, "purchases", PurchasesIn30Days()};
+    compute::Cohort buyers;
+    buyers.id = "buyers";
+    compute::CohortCondition condition;
+    condition.spec = PurchasesIn30Days();
+    condition.operand = 2;
+    buyers.all_of.push_back({false, {condition}});
+    compute::Cohort vip;
+    vip.id = "vip";
+    vip.is_static = true;
+    catalogs_.Set("p", std::make_shared<const compute::ProjectCatalog>(
+                           std::vector<compute::SpecEntry>{{1, PurchasesIn30Days(), true}},
+                           std::vector<compute::ServedComputation>{{purchases, 1}},
+                           std::vector<compute::ServedCohort>{{buyers, {{1}}}, {vip, {}}}));
+  }
+
+  // User `id` ("user-<id>"), with `purchases` purchase events at times `when`, in the given
+  // static cohorts.
+  void PutUser(uint64_t id, const std::vector<int64_t>& when,
+               const std::vector<std::string>& static_cohorts = {}) {
+    std::string user_id = "user-" + std::to_string(id);
+    store::WriteSet w;
+    w.Put(store::Table::kIdentity, store::UserKey("p", user_id), store::EncodeId(id));
+    store::ProfileRecord profile;
+    profile.user_id = user_id;
+    profile.properties_json = R"({"plan":"pro"})";
+    w.Put(store::Table::kProfiles, store::ProfileKey("p", id), store::EncodeProfile(profile));
+    if (!when.empty()) {
+      compute::UserAggregates aggregates;
+      for (int64_t t : when) {
+        aggregates.states[1].Add(PurchasesIn30Days(), {"Purchase", t, nullptr, nullptr}, kNow);
+      }
+      w.Put(store::Table::kProfiles, store::UserRecordKey("p", id, store::UserRecord::kAggregates),
+            aggregates.Encode());
+    }
+    if (!static_cohorts.empty()) {
+      w.Put(store::Table::kProfiles,
+            store::UserRecordKey("p", id, store::UserRecord::kStaticCohorts),
+            store::EncodeStaticCohorts(static_cohorts));
+    }
+    ASSERT_TRUE(store_->Commit(w, false).ok());
+  }
+
+  Status Read(const std::string& user_id, const ReadOptions& options, UserData* out) {
+    return reader_->Read("p", user_id, "", options, out);
+  }
+
+  static ReadOptions Everything() {
+    ReadOptions o;
+    o.computations = true;
+    o.cohorts = true;
+    return o;
+  }
+
+  TempDir dir_;
+  ManualClock clock_{kNow};
+  std::unique_ptr<store::Store> disk_;
+  std::unique_ptr<store::FaultStore> store_;
+  compute::CatalogHolder catalogs_;
+  std::unique_ptr<ProfileReader> reader_;
+};
+
+TEST_F(ProfileReaderTest, ReadsTheProfileComputedValuesAndCohortsWithOneMultiGet) {
+  PutUser(1, {kNow, kNow - kDay}, {"vip"});
+  UserData user;
+  size_t multi_gets = store_->MultiGetCalls(store::Table::kProfiles);
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kProfiles), multi_gets + 1);
+  EXPECT_EQ(store_->GetCalls(store::Table::kProfiles), 0u);
+  EXPECT_EQ(user.amplitude_id, 1u);
+  EXPECT_EQ(user.profile.properties_json, R"({"plan":"pro"})");
+  ASSERT_EQ(user.computed.size(), 1u);
+  EXPECT_EQ(user.computed[0].first, 7u);
+  EXPECT_EQ(std::get<int64_t>(user.computed[0].second), 2);
+  EXPECT_EQ(user.cohort_ids, (std::vector<std::string>{"buyers", "vip"}));
+}
+
+TEST_F(ProfileReaderTest, MembershipIsEvaluatedAtTheReadersClock) {
+  PutUser(1, {kNow - 29 * kDay, kNow});
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_EQ(user.cohort_ids, (std::vector<std::string>{"buyers"}));
+  clock_.Advance(kDay);
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  EXPECT_EQ(std::get<int64_t>(user.computed[0].second), 1);
+}
+
+TEST_F(ProfileReaderTest, AUserWithoutAggregatesCountsZero) {
+  PutUser(1, {});
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  ASSERT_EQ(user.computed.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(user.computed[0].second), 0);
+  EXPECT_TRUE(user.cohort_ids.empty());
+}
+
+TEST_F(ProfileReaderTest, ReadsOnlyTheProfileWhenNoSectionIsAskedFor) {
+  PutUser(1, {kNow});
+  UserData user;
+  ASSERT_TRUE(Read("user-1", ReadOptions{}, &user).ok());
+  EXPECT_TRUE(user.computed.empty());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  EXPECT_EQ(user.profile.user_id, "user-1");
+}
+
+TEST_F(ProfileReaderTest, NarrowsComputationsToTheIdsAskedFor) {
+  PutUser(1, {kNow});
+  UserData user;
+  ReadOptions o = Everything();
+  o.computation_ids = {8};
+  ASSERT_TRUE(Read("user-1", o, &user).ok());
+  EXPECT_TRUE(user.computed.empty());
+}
+
+TEST_F(ProfileReaderTest, UnknownUsersAndOtherProjectsAreNotFound) {
+  PutUser(1, {kNow});
+  UserData user;
+  EXPECT_TRUE(Read("user-2", Everything(), &user).IsNotFound());
+  EXPECT_TRUE(reader_->Read("q", "user-1", "", Everything(), &user).IsNotFound());
+}
+
+TEST_F(ProfileReaderTest, ADamagedAggregatesRecordIsCorruption) {
+  PutUser(1, {kNow});
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 1, store::UserRecord::kAggregates),
+        "\x07garbage");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  UserData user;
+  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
+  EXPECT_TRUE(Read("user-1", ReadOptions{}, &user).ok());  // the profile alone still reads
+}
+
+TEST_F(ProfileReaderTest, AStoreFailureIsReturned) {
+  PutUser(1, {kNow});
+  store_->FailNextGets(2, Status::IoError("disk"));
+  UserData user;
+  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kIoError);
+}
+
+TEST_F(ProfileReaderTest, ListsTheMembersOfACohortInIdOrder) {
+  PutUser(1, {kNow, kNow});
+  PutUser(2, {kNow});
+  PutUser(3, {kNow, kNow, kNow}, {"vip"});
+  std::vector<std::pair<uint64_t, std::string>> members;
+  auto collect = [&](uint64_t id, std::string_view user_id) {
+    members.emplace_back(id, user_id);
+    return true;
+  };
+  ASSERT_TRUE(reader_->ForEachMember("p", "buyers", collect).ok());
+  EXPECT_EQ(members, (std::vector<std::pair<uint64_t, std::string>>{{1, "user-1"}, {3, "user-3"}}));
+  members.clear();
+  ASSERT_TRUE(reader_->ForEachMember("p", "vip", collect).ok());
+  EXPECT_EQ(members, (std::vector<std::pair<uint64_t, std::string>>{{3, "user-3"}}));
+  EXPECT_TRUE(reader_->ForEachMember("p", "nothing", collect).IsNotFound());
+  EXPECT_TRUE(reader_->ForEachMember("q", "buyers", collect).IsNotFound());
+}
+
+TEST_F(ProfileReaderTest, AMemberListStopsWhenAsked) {
+  PutUser(1, {kNow, kNow});
+  PutUser(3, {kNow, kNow});
+  int calls = 0;
+  ASSERT_TRUE(reader_->ForEachMember("p", "buyers", [&](uint64_t, std::string_view) {
+                       ++calls;
+                       return false;
+                     }).ok());
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace profiled::read
