@@ -97,8 +97,7 @@ Status ParseCohortSource(std::string_view source, std::string_view id, compute::
     if (is_static != nullptr && is_static->is_bool() && is_static->get_bool()) {
       out->id = std::string(id);
       out->is_static = true;
-      if (const json::value* name = o.if_contains("name");
-          name != nullptr && name->is_string()) {
+      if (const json::value* name = o.if_contains("name"); name != nullptr && name->is_string()) {
         out->name = std::string(name->get_string());
       }
       return Status::Ok();
@@ -163,15 +162,15 @@ HttpResponse ExportMembers(const HttpRequest& request, const std::string& projec
   });
   if (st.IsNotFound()) return Error(404, "No served cohort " + cohort_id);
   if (!st.ok()) return Error(HttpStatusOf(st.code()), PublicMessage(st));
-  return HttpResponse{200,
-                      format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
+  return HttpResponse{200, format == "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson",
                       std::move(body)};
 }
 
 }  // namespace
 
 Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
-                            ingest::Ingestor& ingestor, const ingest::DefinitionRegistry& registry) {
+                            ingest::Ingestor& ingestor,
+                            const ingest::DefinitionRegistry& registry) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument("cannot read the definitions file " + path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

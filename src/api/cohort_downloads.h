@@ -37,8 +37,7 @@ class CohortDownloads {
 
   // Queues a download of served cohort `cohort_id`; *request_id names it. Throttled when
   // kMaxQueued are waiting; Unavailable after Stop.
-  Status Request(const std::string& project, const std::string& cohort_id,
-                 std::string* request_id);
+  Status Request(const std::string& project, const std::string& cohort_id, std::string* request_id);
 
   enum class State { kUnknown, kRunning, kDone, kFailed };
   // The state of a request of `project` (kUnknown for another project's, or an expired one).

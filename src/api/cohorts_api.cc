@@ -260,8 +260,8 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
     ingest::StaticCohortChange copy_for_answer;  // the id types and operations, for the answer
     for (const auto& m : change.changes) copy_for_answer.changes.push_back({m.id_type, m.add, {}});
     ingestor_.ChangeStaticCohort(
-        std::move(change), [respond, upload,
-                            kinds = std::move(copy_for_answer.changes)](ingest::StaticCohortResult r) {
+        std::move(change), [respond, upload, kinds = std::move(copy_for_answer.changes)](
+                               ingest::StaticCohortResult r) {
           if (!r.status.ok()) {
             respond(CohortError(HttpStatusOf(r.status.code()), PublicMessage(r.status)));
             return;

@@ -97,7 +97,8 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
       WriteSeedProfile(query, user, &r.body);
     }
   }
-  for (auto& record : user.records) internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
+  for (auto& record : user.records)
+    internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
   if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
   if (!s.ok()) {
     LogError("profile read failed: project=" + project->second->id + " user_id=\"" + query.user_id +

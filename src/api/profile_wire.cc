@@ -142,8 +142,8 @@ void AppendValue(const compute::Value& v, std::string* out) {
 // Amplitude returns computations as strings: a string value as it is, anything else as the
 // text of its JSON.
 void AppendValueAsString(const compute::Value& v, std::string* out) {
-  if (const auto* t = std::get_if<compute::JsonText>(&v); t != nullptr && !t->text.empty() &&
-                                                          t->text.front() == '"') {
+  if (const auto* t = std::get_if<compute::JsonText>(&v);
+      t != nullptr && !t->text.empty() && t->text.front() == '"') {
     out->append(t->text);  // already a JSON string
     return;
   }

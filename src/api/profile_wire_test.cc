@@ -97,7 +97,8 @@ TEST(ProfileWire, SeedDialectLeavesOutTheUserIdOfAnAnonymousDevice) {
 
 TEST(ProfileWire, AmplitudeDialectAnonymousUserIdIsNull) {
   std::string out;
-  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, User(1, {"", "device-1", "{}", "{}"}), &out).ok());
+  ASSERT_TRUE(
+      WriteAmplitudeProfile(ProfileQuery{}, User(1, {"", "device-1", "{}", "{}"}), &out).ok());
   EXPECT_TRUE(json::parse(out).at("userData").at("user_id").is_null());
 }
 

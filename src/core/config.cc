@@ -131,10 +131,10 @@ Status ReadTesting(const toml::table& t, TestingConfig* s) {
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
       t, "testing",
       {"clock_control", "clock_offset_ms", "backfill_chunk_events", "backfill_chunk_delay_ms"}));
-  PROFILED_RETURN_IF_ERROR(ReadIntInto(t, "testing", "backfill_chunk_events", 1, 1000000,
-                                       &s->backfill_chunk_events));
-  PROFILED_RETURN_IF_ERROR(ReadIntInto(t, "testing", "backfill_chunk_delay_ms", 0, 60000,
-                                       &s->backfill_chunk_delay_ms));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "testing", "backfill_chunk_events", 1, 1000000, &s->backfill_chunk_events));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "testing", "backfill_chunk_delay_ms", 0, 60000, &s->backfill_chunk_delay_ms));
   if (const toml::node* n = t.get("clock_control")) {
     if (!n->is_boolean()) return KeyError("testing.clock_control", "expected true or false");
     s->clock_control = *n->value<bool>();
@@ -185,9 +185,8 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
 
 Result<Config> ParseTable(const toml::table& root) {
   Config c;
-  PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(root, "",
-                     {"server", "storage", "ingest", "testing", "admin_token", "projects"}));
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      root, "", {"server", "storage", "ingest", "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);

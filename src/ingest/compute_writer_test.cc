@@ -93,9 +93,8 @@ class ComputeWriterTest : public IngestFixture {
 
   DefinitionInfo Info(uint64_t computation) {
     DefinitionInfo info;
-    EXPECT_TRUE(registry_->Get("p", DefinitionKind::kComputation, std::to_string(computation),
-                               &info)
-                    .ok());
+    EXPECT_TRUE(
+        registry_->Get("p", DefinitionKind::kComputation, std::to_string(computation), &info).ok());
     return info;
   }
 
@@ -127,7 +126,8 @@ TEST_F(ComputeWriterTest, ARollingWindowDropsAnEventWhenTheClockMovesPastIt) {
 
 TEST_F(ComputeWriterTest, LateAndOutOfOrderEventsCountOnTheirOwnDay) {
   ASSERT_TRUE(PutDefinition(PurchaseCount(7, 7)).ok());
-  ApplyOk({Purchase("alice", "", "books", kTestNow), Purchase("alice", "", "books", kTestNow - 3 * kDay),
+  ApplyOk({Purchase("alice", "", "books", kTestNow),
+           Purchase("alice", "", "books", kTestNow - 3 * kDay),
            Purchase("alice", "", "books", kTestNow - 8 * kDay)});  // older than the window
   EXPECT_EQ(Count("alice", 7), 2);
   clock_.Advance(4 * kDay);  // the one of three days ago is now 7 days old: out
@@ -216,7 +216,8 @@ TEST_F(ComputeWriterTest, ABackfillCutShortByARestartResumesFromItsCursor) {
   options.backfill_chunk_delay_ms = 50;
   Open(options);
   std::vector<Event> events;
-  for (int i = 0; i < 40; ++i) events.push_back(Purchase("user-" + std::to_string(i % 4), "", "books"));
+  for (int i = 0; i < 40; ++i)
+    events.push_back(Purchase("user-" + std::to_string(i % 4), "", "books"));
   ApplyOk(std::move(events));
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
   for (int i = 0; i < 400 && Info(7).events_scanned == 0; ++i) {
@@ -333,7 +334,8 @@ TEST_F(StaticCohortTest, MembershipChangesAddAndRemoveAndAReplacingUploadStartsO
   StaticCohortChange m;
   m.cohort_id = "vip";
   m.changes.push_back({CohortIdType::kUserId, false, {"alice"}});
-  m.changes.push_back({CohortIdType::kAmplitudeId, true, {std::to_string(Read("carol").amplitude_id)}});
+  m.changes.push_back(
+      {CohortIdType::kAmplitudeId, true, {std::to_string(Read("carol").amplitude_id)}});
   ASSERT_TRUE(Change(m).status.ok());
   EXPECT_TRUE(CohortsOf("alice").empty());
   EXPECT_EQ(CohortsOf("carol"), (std::vector<std::string>{"vip"}));

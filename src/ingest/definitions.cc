@@ -328,7 +328,8 @@ void DefinitionRegistry::Reconcile(const std::string& project, Project* p, uint6
   for (auto& [key, e] : p->entries) {
     if (e.pending) {
       bool ready = true;
-      for (const auto* spec : SpecsOf(e.pending->typed)) ready = p->specs[spec_id(*spec)].ready && ready;
+      for (const auto* spec : SpecsOf(e.pending->typed))
+        ready = p->specs[spec_id(*spec)].ready && ready;
       if (ready) {
         e.served = std::move(e.pending);
         e.pending.reset();
@@ -338,9 +339,10 @@ void DefinitionRegistry::Reconcile(const std::string& project, Project* p, uint6
       if (!*v) continue;
       for (const auto* spec : SpecsOf((*v)->typed)) live.insert(spec_id(*spec));
     }
-    writes->Put(Table::kMeta, store::DefinitionKey(project, static_cast<char>(key.first), key.second),
-                EncodeDefinition(e.served ? e.served->source : "", e.pending ? e.pending->source : "",
-                                 e.created_ms, e.updated_ms));
+    writes->Put(Table::kMeta,
+                store::DefinitionKey(project, static_cast<char>(key.first), key.second),
+                EncodeDefinition(e.served ? e.served->source : "",
+                                 e.pending ? e.pending->source : "", e.created_ms, e.updated_ms));
   }
   for (auto it = p->specs.begin(); it != p->specs.end();) {
     if (live.count(it->first) == 0) {
@@ -491,8 +493,8 @@ std::optional<BackfillJob> DefinitionRegistry::NextBackfill() const {
   return std::nullopt;
 }
 
-void DefinitionRegistry::StageBackfill(const BackfillJob& job, std::string cursor,
-                                       uint64_t scanned, bool done, store::WriteSet* writes) {
+void DefinitionRegistry::StageBackfill(const BackfillJob& job, std::string cursor, uint64_t scanned,
+                                       bool done, store::WriteSet* writes) {
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);

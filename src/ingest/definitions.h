@@ -54,8 +54,8 @@ using DefinitionParser = std::function<Status(DefinitionKind kind, std::string_v
 struct DefinitionInfo {
   DefinitionKind kind = DefinitionKind::kComputation;
   std::string id;
-  std::string source;  // the latest version's (the pending one while it backfills)
-  bool ready = false;  // false while the latest version backfills
+  std::string source;   // the latest version's (the pending one while it backfills)
+  bool ready = false;   // false while the latest version backfills
   double progress = 1;  // 0..1 of the backfill of the latest version
   uint64_t events_scanned = 0;
   bool is_static = false;  // a static cohort
@@ -76,8 +76,8 @@ struct BackfillJob {
 class DefinitionRegistry {
  public:
   // Borrows everything; all must outlive the registry.
-  DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs,
-                     DefinitionParser parser, const Clock& clock);
+  DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs, DefinitionParser parser,
+                     const Clock& clock);
 
   // Reads the stored definitions and spec states of `projects` and publishes their
   // catalogs. At start-up, before the writer runs. A stored definition that no longer
@@ -157,7 +157,7 @@ class DefinitionRegistry {
   DefinitionParser parser_;
   const Clock& clock_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Project> projects_;  // GUARDED_BY mu_; written by the writer
+  std::unordered_map<std::string, Project> projects_;      // GUARDED_BY mu_; written by the writer
   std::optional<std::pair<std::string, Project>> staged_;  // writer thread only
 };
 

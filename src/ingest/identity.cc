@@ -5,9 +5,9 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/value_text.h"
+#include "ingest/property_ops.h"
 #include "store/keys.h"
 #include "store/records.h"
-#include "ingest/property_ops.h"
 
 namespace profiled::ingest {
 
@@ -158,8 +158,8 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
       Profile& into = (*user)->profile;
       FillInProperties(ws, device_user->profile, &into);
       FillIn(device_user->profile.builtins, &into.builtins);
-      PROFILED_RETURN_IF_ERROR(MergeUserState(ws, project, context, *device_amp, device_user,
-                                              *user_amp, *user));
+      PROFILED_RETURN_IF_ERROR(
+          MergeUserState(ws, project, context, *device_amp, device_user, *user_amp, *user));
       ws.PutMerge(project, *device_amp, *user_amp);
       ws.DeleteUserState(project, *device_amp);  // every record of the anonymous id
     }

@@ -5,9 +5,8 @@
 #include <charconv>
 #include <random>
 
-#include "core/log.h"
-#include "core/value_text.h"
 #include "core/coding.h"
+#include "core/log.h"
 #include "core/value_text.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
@@ -121,11 +120,9 @@ void Ingestor::PutDefinition(std::string project, Definition definition, StatusC
 
 void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::string id,
                                 StatusCallback done) {
-  SubmitControl(
-      [this, project = std::move(project), kind, id = std::move(id)] {
-        return registry_->Delete(project, kind, id);
-      },
-      std::move(done));
+  SubmitControl([this, project = std::move(project), kind,
+                 id = std::move(id)] { return registry_->Delete(project, kind, id); },
+                std::move(done));
 }
 
 void Ingestor::Run() {
@@ -327,7 +324,8 @@ Status Ingestor::AddToAggregates(const std::vector<const compute::SpecEntry*>& s
   compute::UserAggregates* aggregates = nullptr;
   for (const compute::SpecEntry* spec : specs) {
     if (!compute::SpecMatches(spec->spec, event)) continue;
-    if (aggregates == nullptr) PROFILED_RETURN_IF_ERROR(MutableAggregates(user, catalog, &aggregates));
+    if (aggregates == nullptr)
+      PROFILED_RETURN_IF_ERROR(MutableAggregates(user, catalog, &aggregates));
     aggregates->states[spec->id].Add(spec->spec, event, now);
   }
   return Status::Ok();
@@ -387,18 +385,19 @@ bool Ingestor::BackfillStep() {
   for (uint64_t id : job->spec_ids) {
     if (const compute::SpecEntry* spec = catalog->FindSpec(id)) {
       specs.push_back(spec);
-      reads_properties = reads_properties || !spec->spec.where.empty() || !spec->spec.property.empty();
+      reads_properties =
+          reads_properties || !spec->spec.where.empty() || !spec->spec.property.empty();
     }
   }
   std::vector<std::pair<std::string, std::string>> chunk;
   std::string begin = job->cursor.empty() ? store::EventKeyLowerBound(project, 0) : job->cursor;
   if (!job->cursor.empty()) begin.push_back('\0');  // the first key after the cursor
-  Status s = store_.Scan(store::Table::kEvents, begin,
-                         store::PrefixEnd(store::ProjectPrefix(project)),
-                         [&](std::string_view key, std::string_view value) {
-                           chunk.emplace_back(key, value);
-                           return chunk.size() < options_.backfill_chunk_events;
-                         });
+  Status s =
+      store_.Scan(store::Table::kEvents, begin, store::PrefixEnd(store::ProjectPrefix(project)),
+                  [&](std::string_view key, std::string_view value) {
+                    chunk.emplace_back(key, value);
+                    return chunk.size() < options_.backfill_chunk_events;
+                  });
   bool done = chunk.size() < options_.backfill_chunk_events;
   int64_t now = clock_.NowMs();
   for (const auto& [key, value] : chunk) {
@@ -406,8 +405,8 @@ bool Ingestor::BackfillStep() {
     if (key.size() < 16 || SeqOfEventKey(key) >= job->until_seq) continue;  // applied live
     store::EventRecord record;
     if (Status d = store::DecodeEvent(value, &record); !d.ok()) {
-      LogError("backfill: project " + project + ": a logged event does not decode: " +
-               d.ToString());
+      LogError("backfill: project " + project +
+               ": a logged event does not decode: " + d.ToString());
       continue;
     }
     LoggedEvent logged;
@@ -517,9 +516,8 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
       if (skipped.empty()) continue;
       std::string sample;
       for (size_t i = 0; i < skipped.size() && i < 5; ++i) sample += (i ? ", " : "") + skipped[i];
-      return Status::InvalidArgument(std::to_string(skipped.size()) +
-                                     " ids name no known user (" + sample +
-                                     "); nothing was changed");
+      return Status::InvalidArgument(std::to_string(skipped.size()) + " ids name no known user (" +
+                                     sample + "); nothing was changed");
     }
   }
   if (change.create) {
@@ -545,7 +543,8 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
                                              if (GetFixed64BE(&tail, &id)) members.push_back(id);
                                              return true;
                                            }));
-      for (uint64_t id : members) PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, false));
+      for (uint64_t id : members)
+        PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, false));
     }
   }
   for (size_t i = 0; i < change.changes.size(); ++i) {

@@ -20,9 +20,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -147,8 +147,8 @@ class Ingestor {
                          const compute::ProjectCatalog& catalog, const compute::EventFields& event,
                          int64_t now, UserState* user);
   Status ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result);
-  Status SetMembership(const std::string& project, const std::string& cohort,
-                       uint64_t amplitude_id, bool member);
+  Status SetMembership(const std::string& project, const std::string& cohort, uint64_t amplitude_id,
+                       bool member);
   std::string NewStaticCohortId(const std::string& project) const;
   void Run();
   void ProcessGroup(std::vector<Pending>& group);

@@ -76,8 +76,8 @@ class IngestFixture : public ::testing::Test {
     if (with_definitions_) {
       // The parser finds the typed definition by its source text, as the real one (src/api)
       // rebuilds it from the JSON.
-      DefinitionParser parser = [this](DefinitionKind, std::string_view id,
-                                       std::string_view source, Definition* out) {
+      DefinitionParser parser = [this](DefinitionKind, std::string_view id, std::string_view source,
+                                       Definition* out) {
         auto it = sources_.find(std::string(source));
         if (it == sources_.end()) return Status::InvalidArgument("unknown source");
         *out = it->second;

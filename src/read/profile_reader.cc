@@ -23,9 +23,9 @@ struct Decoded {
   compute::UserView view;
 };
 
-Status DecodeForEvaluation(const compute::ProjectCatalog& catalog, const store::ProfileView& profile,
-                           std::string_view aggregates, std::string_view static_cohorts,
-                           Decoded* d) {
+Status DecodeForEvaluation(const compute::ProjectCatalog& catalog,
+                           const store::ProfileView& profile, std::string_view aggregates,
+                           std::string_view static_cohorts, Decoded* d) {
   if (!aggregates.empty()) {
     PROFILED_RETURN_IF_ERROR(compute::UserAggregates::Decode(aggregates, &d->aggregates));
   }
@@ -70,7 +70,8 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
       if (!evaluate) break;  // the profile alone
     }
     std::vector<Status> statuses;
-    PROFILED_RETURN_IF_ERROR(store_.MultiGet(store::Table::kProfiles, keys, &out->records, &statuses));
+    PROFILED_RETURN_IF_ERROR(
+        store_.MultiGet(store::Table::kProfiles, keys, &out->records, &statuses));
     for (size_t i = 1; i < statuses.size(); ++i) {
       if (statuses[i].IsNotFound()) {
         out->records[i].clear();
@@ -98,8 +99,9 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   return Status::Ok();
 }
 
-Status ProfileReader::ForEachMember(std::string_view project, std::string_view cohort_id,
-                                    const std::function<bool(uint64_t, std::string_view)>& fn) const {
+Status ProfileReader::ForEachMember(
+    std::string_view project, std::string_view cohort_id,
+    const std::function<bool(uint64_t, std::string_view)>& fn) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
   bool served = false;
   for (const auto& c : catalog->cohorts()) served = served || c.definition.id == cohort_id;
@@ -125,26 +127,29 @@ Status ProfileReader::ForEachMember(std::string_view project, std::string_view c
     if (compute::InCohort(*catalog, d.view, now, cohort_id)) go_on = fn(current, view.user_id);
   };
   std::string prefix = store::ProjectPrefix(project);
-  PROFILED_RETURN_IF_ERROR(store_.Scan(
-      store::Table::kProfiles, prefix, store::PrefixEnd(prefix),
-      [&](std::string_view key, std::string_view value) {
-        store::UserKeyParts parts;
-        if (!store::ParseUserKey(key, &parts) || parts.tail.size() != 1) return true;
-        uint64_t id = parts.amplitude_id;
-        auto tag = static_cast<UserRecord>(parts.tail.front());
-        if (id != current) {
-          flush();
-          if (!go_on) return false;
-          current = id;
-          profile.clear();
-          aggregates.clear();
-          static_cohorts.clear();
-        }
-        if (tag == UserRecord::kProfile) profile.assign(value);
-        if (tag == UserRecord::kAggregates) aggregates.assign(value);
-        if (tag == UserRecord::kStaticCohorts) static_cohorts.assign(value);
-        return true;
-      }));
+  PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kProfiles, prefix, store::PrefixEnd(prefix),
+                                       [&](std::string_view key, std::string_view value) {
+                                         store::UserKeyParts parts;
+                                         if (!store::ParseUserKey(key, &parts) ||
+                                             parts.tail.size() != 1)
+                                           return true;
+                                         uint64_t id = parts.amplitude_id;
+                                         auto tag = static_cast<UserRecord>(parts.tail.front());
+                                         if (id != current) {
+                                           flush();
+                                           if (!go_on) return false;
+                                           current = id;
+                                           profile.clear();
+                                           aggregates.clear();
+                                           static_cohorts.clear();
+                                         }
+                                         if (tag == UserRecord::kProfile) profile.assign(value);
+                                         if (tag == UserRecord::kAggregates)
+                                           aggregates.assign(value);
+                                         if (tag == UserRecord::kStaticCohorts)
+                                           static_cohorts.assign(value);
+                                         return true;
+                                       }));
   if (go_on) flush();
   return failure;
 }

@@ -37,8 +37,8 @@ struct UserData {
   uint64_t amplitude_id = 0;
   store::ProfileView profile;
   std::vector<std::pair<uint64_t, compute::Value>> computed;  // when asked for, in id order
-  std::vector<std::string> cohort_ids;                         // when asked for
-  std::vector<std::string> records;                            // the raw records read
+  std::vector<std::string> cohort_ids;                        // when asked for
+  std::vector<std::string> records;                           // the raw records read
 };
 
 class ProfileReader {

@@ -193,10 +193,13 @@ TEST_F(ProfileReaderTest, AMemberListStopsWhenAsked) {
   PutUser(1, {kNow, kNow});
   PutUser(3, {kNow, kNow});
   int calls = 0;
-  ASSERT_TRUE(reader_->ForEachMember("p", "buyers", [&](uint64_t, std::string_view) {
-                       ++calls;
-                       return false;
-                     }).ok());
+  ASSERT_TRUE(reader_
+                  ->ForEachMember("p", "buyers",
+                                  [&](uint64_t, std::string_view) {
+                                    ++calls;
+                                    return false;
+                                  })
+                  .ok());
   EXPECT_EQ(calls, 1);
 }
 
