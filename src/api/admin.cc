@@ -304,7 +304,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   ingest::DefinitionRegistry* registry = registry_;
   std::string project_id = project->id;
-  auto answer = [respond, registry, project_id, kind, id](Status st) {
+  auto answer = [respond, registry, project_id, kind, id](const Status& st) {
     if (!st.ok()) {
       int status = HttpStatusOf(st.code());
       respond(Error(status, PublicMessage(st)));

@@ -7,7 +7,7 @@
 namespace profiled::api {
 
 namespace {
-constexpr int64_t kKeepMs = 3600 * 1000;
+constexpr int64_t kKeepMs = int64_t{3600} * 1000;
 
 std::string NewRequestId() {
   static constexpr char kHex[] = "0123456789abcdef";

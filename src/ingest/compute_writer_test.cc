@@ -41,11 +41,11 @@ Computation RevenueSum(uint64_t id) {
   return c;
 }
 
-Event Purchase(std::string user_id, std::string device_id, std::string category,
+Event Purchase(std::string user_id, std::string device_id, const std::string& category,
                int64_t time_ms = kTestNow, double revenue = 0) {
   Event e = Track(std::move(user_id), std::move(device_id), "Purchase");
   e.time_ms = time_ms;
-  e.event_properties["category"] = std::move(category);
+  e.event_properties["category"] = category;
   e.fields["revenue"] = revenue;
   boost::json::object logged = e.fields;
   logged["event_type"] = "Purchase";
@@ -196,13 +196,14 @@ TEST_F(ComputeWriterTest, ABackfillFollowsMergesToTheUserTheEventsBelongToNow) {
 TEST_F(ComputeWriterTest, EventsArrivingDuringABackfillCountExactlyOnce) {
   Close();
   IngestorOptions options;
-  options.backfill_chunk_events = 3;
+  // One logged event per chunk: the live events below interleave with the chunks.
+  options.backfill_chunk_events = 1;
   options.backfill_chunk_delay_ms = 50;
   Open(options);
-  std::vector<Event> before;
-  for (int i = 0; i < 30; ++i) before.push_back(Purchase("alice", "", "books"));
+  std::vector<Event> before(30, Purchase("alice", "", "books"));
   ApplyOk(std::move(before));
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ASSERT_FALSE(Info(7).ready);
   for (int i = 0; i < 10; ++i) ApplyOk({Purchase("alice", "", "books")});
   EXPECT_FALSE(Info(7).ready) << "the backfill was expected to still run";
   WaitReady(7);
@@ -216,8 +217,10 @@ TEST_F(ComputeWriterTest, ABackfillCutShortByARestartResumesFromItsCursor) {
   options.backfill_chunk_delay_ms = 50;
   Open(options);
   std::vector<Event> events;
-  for (int i = 0; i < 40; ++i)
+  events.reserve(40);
+  for (int i = 0; i < 40; ++i) {
     events.push_back(Purchase("user-" + std::to_string(i % 4), "", "books"));
+  }
   ApplyOk(std::move(events));
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
   for (int i = 0; i < 400 && Info(7).events_scanned == 0; ++i) {
@@ -259,7 +262,7 @@ TEST_F(ComputeWriterTest, StatesOfADeletedDefinitionGoWhenTheUserIsNextWritten) 
   ASSERT_EQ(UserRecords(alice).count('a'), 1u);
   std::promise<Status> deleted;
   ingestor_->DeleteDefinition("p", DefinitionKind::kComputation, "7",
-                              [&](Status s) { deleted.set_value(s); });
+                              [&](const Status& s) { deleted.set_value(s); });
   ASSERT_TRUE(deleted.get_future().get().ok());
   ASSERT_TRUE(PutDefinition(RevenueSum(3)).ok());
   ApplyOk({Purchase("alice", "", "books", kTestNow, 1)});

@@ -161,15 +161,18 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
           Entry e;
           if (Status d = DecodeDefinition(bytes, &served, &pending, &e.created_ms, &e.updated_ms);
               !d.ok()) {
-            LogError("project " + project + ": definition " + id + ": " + d.ToString());
+            std::string line = "project " + project;
+            line += ": definition " + id + ": ";
+            LogError(line + d.ToString());
             return true;
           }
           for (auto [source, slot] : {std::pair{served, &e.served}, {pending, &e.pending}}) {
             if (source.empty()) continue;
             Definition def;
             if (Status ps = parser_(kind, id, source, &def); !ps.ok()) {
-              LogError("project " + project + ": stored definition " + id +
-                       " no longer parses, skipped: " + ps.ToString());
+              std::string line = "project " + project;
+              line += ": stored definition " + id + " no longer parses, skipped: ";
+              LogError(line + ps.ToString());
               continue;
             }
             slot->emplace(Version{std::string(source), std::move(def.typed)});
@@ -493,8 +496,8 @@ std::optional<BackfillJob> DefinitionRegistry::NextBackfill() const {
   return std::nullopt;
 }
 
-void DefinitionRegistry::StageBackfill(const BackfillJob& job, std::string cursor, uint64_t scanned,
-                                       bool done, store::WriteSet* writes) {
+void DefinitionRegistry::StageBackfill(const BackfillJob& job, const std::string& cursor,
+                                       uint64_t scanned, bool done, store::WriteSet* writes) {
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);

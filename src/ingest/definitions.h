@@ -103,7 +103,7 @@ class DefinitionRegistry {
   // more events seen) and, when `done`, marks its specs ready and serves the pending
   // versions that were waiting for them. Adds the spec records to *writes; the in-memory
   // state changes only through Commit* below.
-  void StageBackfill(const BackfillJob& job, std::string cursor, uint64_t scanned, bool done,
+  void StageBackfill(const BackfillJob& job, const std::string& cursor, uint64_t scanned, bool done,
                      store::WriteSet* writes);
   // After the store committed (or failed) the writes of StageBackfill.
   void CommitBackfill(bool committed);

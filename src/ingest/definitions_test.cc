@@ -90,7 +90,7 @@ class RegistryTest : public ::testing::Test {
 
   std::shared_ptr<const compute::ProjectCatalog> Catalog() { return catalogs_.Get("p"); }
 
-  DefinitionInfo Info(DefinitionKind kind, std::string id) {
+  DefinitionInfo Info(DefinitionKind kind, const std::string& id) {
     DefinitionInfo info;
     EXPECT_TRUE(registry_->Get("p", kind, id, &info).ok());
     return info;

@@ -99,7 +99,7 @@ Status MergeUserState(WorkingSet& ws, std::string_view project, const MergeConte
   bool from_has_aggregates =
       !from->aggregates.empty() ||
       (from->decoded_aggregates && !from->decoded_aggregates->states.empty());
-  static const compute::ProjectCatalog kNoSpecs;
+  static const compute::ProjectCatalog kNoSpecs;  // NOLINT(readability-identifier-naming)
   const compute::ProjectCatalog& catalog = context.catalog ? *context.catalog : kNoSpecs;
   if (from_has_aggregates) {
     compute::UserAggregates* source = nullptr;

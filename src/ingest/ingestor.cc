@@ -311,7 +311,7 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
 }
 
 const compute::ProjectCatalog& Ingestor::CatalogFor(const std::string& project) {
-  static const compute::ProjectCatalog kNoDefinitions;
+  static const compute::ProjectCatalog kNoDefinitions;  // NOLINT(readability-identifier-naming)
   if (registry_ == nullptr) return kNoDefinitions;
   auto it = catalogs_.find(project);
   if (it == catalogs_.end()) it = catalogs_.emplace(project, registry_->Catalog(project)).first;

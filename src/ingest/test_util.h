@@ -104,7 +104,8 @@ class IngestFixture : public ::testing::Test {
     d.source = "source " + std::to_string(sources_.size());
     sources_[d.source] = d;
     std::promise<Status> done;
-    ingestor_->PutDefinition(project, std::move(d), [&done](Status s) { done.set_value(s); });
+    ingestor_->PutDefinition(project, std::move(d),
+                             [&done](const Status& s) { done.set_value(s); });
     return done.get_future().get();
   }
 
