@@ -315,6 +315,11 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
         respond(CohortError(404, "No cohort " + cohort_id));
         return;
       }
+      if (!info.ready) {
+        respond(CohortError(400, "cohort " + cohort_id +
+                                     " is still backfilling; download it once its status is ready"));
+        return;
+      }
       std::string request_id;
       Status st = downloads_->Request(project_id, cohort_id, &request_id);
       if (!st.ok()) {

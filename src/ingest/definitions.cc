@@ -270,6 +270,9 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
     next = projects_[project];
   }
   PROFILED_RETURN_IF_ERROR(CheckReferences(next, definition));
+  std::string what =
+      (definition.kind() == DefinitionKind::kComputation ? "computation " : "cohort ") +
+      definition.id;
   int64_t now = clock_.NowMs();
   Entry& e = next.entries[{definition.kind(), definition.id}];
   if (e.created_ms == 0) e.created_ms = now;
@@ -277,7 +280,10 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
   e.pending.emplace(Version{std::move(definition.source), std::move(definition.typed)});
   store::WriteSet writes;
   Reconcile(project, &next, next_seq, &writes);
-  return CommitAndPublish(project, std::move(next), writes);
+  bool backfills = e.pending.has_value();  // Reconcile served it when nothing needs a backfill
+  PROFILED_RETURN_IF_ERROR(CommitAndPublish(project, std::move(next), writes));
+  LogInfo("project " + project + ": " + what + (backfills ? " saved; backfilling" : " saved"));
+  return Status::Ok();
 }
 
 Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kind,
@@ -518,6 +524,16 @@ void DefinitionRegistry::StageBackfill(const BackfillJob& job, const std::string
 
 void DefinitionRegistry::CommitBackfill(bool committed) {
   if (staged_ && committed) {
+    const Project& next = staged_->second;
+    for (const auto& [id, spec] : next.specs) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const Project& before = projects_[staged_->first];
+      auto was = before.specs.find(id);
+      if (spec.ready && was != before.specs.end() && !was->second.ready) {
+        LogInfo("project " + staged_->first + ": aggregate spec " + std::to_string(id) +
+                " backfilled from " + std::to_string(spec.scanned) + " logged events");
+      }
+    }
     std::lock_guard<std::mutex> lock(mu_);
     Publish(staged_->first, staged_->second);
     projects_[staged_->first] = std::move(staged_->second);
