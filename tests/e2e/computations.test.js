@@ -2,6 +2,7 @@
 // sent with the official @amplitude/analytics-node SDK (with past `time` values), values read
 // back in both Profile API dialects. Each test owns a project, so whole bodies compare.
 import assert from 'node:assert/strict';
+import { Identify } from '@amplitude/analytics-node';
 import { describe, it, sharedServer, uid } from './harness.js';
 import { daysAgo, makeProjects, putReady, sdkClient, sdkTrack } from './compute-helpers.js';
 
@@ -98,6 +99,13 @@ describe('computations: every type, both dialects', () => {
     await sdkTrack(c, [['Signed Up', {}, { user_id: idle, time: daysAgo(2) }]]);
     const idleData = await s.userData({ user_id: idle }, { secret: p.secret_key });
     assert.deepEqual(idleData.computed_properties, seedExpect({ 1: 0, 2: 0, 3: 0, 4: 0, 10: 0, 11: 0, 12: 1, 13: 1, 14: 0 }));
+    // An identify is not a tracked event: `_active` does not count it.
+    const identify = c.identify(new Identify().set('plan', 'pro'), { user_id: idle });
+    await c.flush().promise;
+    assert.equal((await identify.promise).code, 200);
+    const identified = await s.userData({ user_id: idle }, { secret: p.secret_key });
+    assert.deepEqual(identified.user_properties, { plan: 'pro' });
+    assert.deepEqual(identified.computed_properties, idleData.computed_properties);
 
     // A user whose only purchase is older than every window: all-time values only.
     const old = uid('comp-old');
