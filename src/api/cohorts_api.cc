@@ -1,7 +1,9 @@
 // Amplitude's cohort API (docs/API.md, "Cohorts"): Endpoints::Cohorts.
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "api/cohort_downloads.h"
+#include "api/definition_wire.h"
 #include "api/endpoints.h"
 #include "api/http_errors.h"
 #include "core/value_text.h"
@@ -94,6 +96,16 @@ std::string ReadIds(const json::object& o, std::string_view field, std::vector<s
     }
   }
   return {};
+}
+
+// A cohort id as the admin API takes it (api/definition_wire.h): 1 to 128 characters of
+// [A-Za-z0-9_.-].
+bool IsCohortId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxCohortIdLength &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-';
+         });
 }
 
 std::string StringField(const json::object& o, std::string_view key) {
@@ -199,6 +211,11 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
         return;
       }
       change.cohort_id = StringField(o, "existing_cohort_id");
+      if (!change.cohort_id.empty() && !IsCohortId(change.cohort_id)) {
+        respond(CohortError(400, "existing_cohort_id: 1 to 128 characters of A-Z, a-z, 0-9, "
+                                 "'_', '.' and '-'"));
+        return;
+      }
       std::string id_type = StringField(o, "id_type");
       ingest::MembershipChange m;
       if (id_type == "BY_AMP_ID") {

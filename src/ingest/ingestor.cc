@@ -532,8 +532,11 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
     uint64_t next_seq = 0;
     PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
     PROFILED_RETURN_IF_ERROR(registry_->Put(project, std::move(d), next_seq));
-    if (exists) {
-      // An upload over an existing static cohort replaces its members.
+    {
+      // An upload over an existing static cohort replaces its members. A new one starts
+      // empty: a static cohort deleted earlier under the same id may have left members
+      // behind (deleting a definition does not visit its members), and they must not
+      // come back with the new cohort.
       std::vector<uint64_t> members;
       std::string prefix = store::StaticMemberPrefix(project, cohort);
       PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
