@@ -85,7 +85,7 @@ std::string NormalizedSource(std::string_view body, DefinitionKind kind, const s
   } else {
     o["id"] = id;
   }
-  return json::serialize(o);
+  return ObjectText(o);
 }
 
 // A stored cohort: a static one ({"id","name","static":true}, made by the cohort upload)
@@ -126,7 +126,7 @@ HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
   json::object o;
   o["offset_ms"] = clock->offset_ms();
   o["now_ms"] = clock->NowMs();
-  return JsonResponse(200, json::serialize(o));
+  return JsonResponse(200, ObjectText(o));
 }
 
 // GET .../cohorts/{id}/members?format=csv|jsonl: every member of a served cohort.
@@ -155,7 +155,7 @@ HttpResponse ExportMembers(const HttpRequest& request, const std::string& projec
       } else {
         o["user_id"] = user;
       }
-      body.append(json::serialize(o));
+      body.append(ObjectText(o));
       body.push_back('\n');
     }
     return true;
@@ -195,9 +195,9 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
       const json::value* idv = item.is_object() ? item.get_object().if_contains("id") : nullptr;
       std::string id;
       if (idv != nullptr && idv->is_string()) id = std::string(idv->get_string());
-      if (idv != nullptr && (idv->is_uint64() || idv->is_int64())) id = json::serialize(*idv);
+      if (idv != nullptr && (idv->is_uint64() || idv->is_int64())) id = ValueText(*idv);
       if (id.empty()) return Status::InvalidArgument(where + ": id is required");
-      std::string body = json::serialize(item);
+      std::string body = ValueText(item);
       ingest::Definition definition;
       Status st = ParseStoredDefinition(kind, id, body, &definition);
       if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
@@ -284,7 +284,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     for (const auto& info : registry_->List(project->id, kind)) list.push_back(InfoJson(info));
     json::object o;
     o[KindName(kind)] = std::move(list);
-    respond(JsonResponse(200, json::serialize(o)));
+    respond(JsonResponse(200, ObjectText(o)));
     return;
   }
   std::string id(s[5]);
@@ -299,7 +299,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       respond(Error(404, "No " + std::string(s[4]) + " definition " + id));
       return;
     }
-    respond(JsonResponse(200, json::serialize(InfoJson(info))));
+    respond(JsonResponse(200, ObjectText(InfoJson(info))));
     return;
   }
   ingest::DefinitionRegistry* registry = registry_;
@@ -312,7 +312,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     }
     ingest::DefinitionInfo info;
     if (registry->Get(project_id, kind, id, &info).ok()) {
-      respond(JsonResponse(200, json::serialize(InfoJson(info))));
+      respond(JsonResponse(200, ObjectText(InfoJson(info))));
     } else {
       respond(JsonResponse(200, R"({"deleted":true})"));
     }

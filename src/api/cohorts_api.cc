@@ -24,11 +24,11 @@ HttpResponse CohortError(int status, std::string_view message) {
   o["type"] = status == 401 ? "unauthorized" : status == 404 ? "not_found" : "invalid_request";
   o["message"] = message;
   o["metadata"] = json::object();
-  return HttpResponse{status, "application/json", json::serialize(o)};
+  return HttpResponse{status, "application/json", ObjectText(o)};
 }
 
 HttpResponse JsonOk(int status, const json::value& v) {
-  return HttpResponse{status, "application/json", json::serialize(v)};
+  return HttpResponse{status, "application/json", ValueText(v)};
 }
 
 // Decodes standard base64 (with or without padding). False on any other character.
@@ -90,7 +90,7 @@ std::string ReadIds(const json::object& o, std::string_view field, std::vector<s
     if (id.is_string()) {
       ids->emplace_back(id.get_string());
     } else if (id.is_uint64() || id.is_int64()) {
-      ids->push_back(json::serialize(id));
+      ids->push_back(ValueText(id));
     } else {
       return std::string(field) + ".ids must hold strings or integers";
     }
@@ -212,8 +212,9 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
       }
       change.cohort_id = StringField(o, "existing_cohort_id");
       if (!change.cohort_id.empty() && !IsCohortId(change.cohort_id)) {
-        respond(CohortError(400, "existing_cohort_id: 1 to 128 characters of A-Z, a-z, 0-9, "
-                                 "'_', '.' and '-'"));
+        respond(CohortError(400,
+                            "existing_cohort_id: 1 to 128 characters of A-Z, a-z, 0-9, "
+                            "'_', '.' and '-'"));
         return;
       }
       std::string id_type = StringField(o, "id_type");
@@ -333,8 +334,9 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
         return;
       }
       if (!info.ready) {
-        respond(CohortError(400, "cohort " + cohort_id +
-                                     " is still backfilling; download it once its status is ready"));
+        respond(CohortError(
+            400,
+            "cohort " + cohort_id + " is still backfilling; download it once its status is ready"));
         return;
       }
       std::string request_id;

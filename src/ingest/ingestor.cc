@@ -532,23 +532,8 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
     uint64_t next_seq = 0;
     PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
     PROFILED_RETURN_IF_ERROR(registry_->Put(project, std::move(d), next_seq));
-    {
-      // An upload over an existing static cohort replaces its members. A new one starts
-      // empty: a static cohort deleted earlier under the same id may have left members
-      // behind (deleting a definition does not visit its members), and they must not
-      // come back with the new cohort.
-      std::vector<uint64_t> members;
-      std::string prefix = store::StaticMemberPrefix(project, cohort);
-      PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
-                                           [&](std::string_view key, std::string_view) {
-                                             std::string_view tail = key.substr(prefix.size());
-                                             uint64_t id = 0;
-                                             if (GetFixed64BE(&tail, &id)) members.push_back(id);
-                                             return true;
-                                           }));
-      for (uint64_t id : members)
-        PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, false));
-    }
+    // An upload over an existing static cohort replaces its members; a new one starts empty.
+    PROFILED_RETURN_IF_ERROR(ClearStaticMembers(project, cohort));
   }
   for (size_t i = 0; i < change.changes.size(); ++i) {
     for (uint64_t id : resolved[i]) {
@@ -558,6 +543,24 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
   store::WriteSet writes;
   working_.Flush(&writes);
   return store_.Commit(writes, true);
+}
+
+Status Ingestor::ClearStaticMembers(const std::string& project, const std::string& cohort) {
+  std::vector<uint64_t> members;
+  std::string prefix = store::StaticMemberPrefix(project, cohort);
+  PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
+                                       [&](std::string_view key, std::string_view) {
+                                         std::string_view tail = key.substr(prefix.size());
+                                         uint64_t id = 0;
+                                         if (GetFixed64BE(&tail, &id)) members.push_back(id);
+                                         return true;
+                                       }));
+  for (uint64_t id : members) {
+    PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, false));
+    // A member index entry whose user is gone is dropped too.
+    working_.DeleteRaw(store::Table::kMeta, store::StaticMemberKey(project, cohort, id));
+  }
+  return Status::Ok();
 }
 
 Status Ingestor::SetMembership(const std::string& project, const std::string& cohort,

@@ -149,6 +149,8 @@ class Ingestor {
   Status ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result);
   Status SetMembership(const std::string& project, const std::string& cohort, uint64_t amplitude_id,
                        bool member);
+  // Takes every member out of static cohort `cohort` (through working_; not committed).
+  Status ClearStaticMembers(const std::string& project, const std::string& cohort);
   std::string NewStaticCohortId(const std::string& project) const;
   void Run();
   void ProcessGroup(std::vector<Pending>& group);
