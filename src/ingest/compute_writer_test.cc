@@ -370,6 +370,40 @@ TEST_F(StaticCohortTest, RefusingUnknownIdsChangesNothing) {
   EXPECT_TRUE(catalogs_->Get("p")->cohorts().empty());
 }
 
+TEST_F(StaticCohortTest, AFailedUploadLeavesNeitherTheCohortNorItsMembers) {
+  ApplyOk({Track("alice", "")});
+  store_->FailNextCommits(1, Status::IoError("disk full"));
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.changes.push_back({CohortIdType::kUserId, true, {"alice"}});
+  EXPECT_EQ(Change(c).status.code(), ErrorCode::kIoError);
+  EXPECT_TRUE(catalogs_->Get("p")->cohorts().empty());
+  DefinitionInfo info;
+  EXPECT_TRUE(registry_->Get("p", DefinitionKind::kCohort, "vip", &info).IsNotFound());
+  EXPECT_TRUE(CohortsOf("alice").empty());
+  EXPECT_TRUE(IndexedMembers("vip").empty());
+  EXPECT_TRUE(Change(c).status.ok());  // the retry works
+  EXPECT_EQ(CohortsOf("alice"), (std::vector<std::string>{"vip"}));
+}
+
+TEST_F(StaticCohortTest, DeletingAStaticCohortTakesItsMembersOut) {
+  ApplyOk({Track("alice", "")});
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.changes.push_back({CohortIdType::kUserId, true, {"alice"}});
+  ASSERT_TRUE(Change(c).status.ok());
+  std::promise<Status> deleted;
+  ingestor_->DeleteDefinition("p", DefinitionKind::kCohort, "vip",
+                              [&](const Status& s) { deleted.set_value(s); });
+  ASSERT_TRUE(deleted.get_future().get().ok());
+  EXPECT_TRUE(CohortsOf("alice").empty());
+  EXPECT_TRUE(IndexedMembers("vip").empty());
+}
+
 TEST_F(StaticCohortTest, AMembershipChangeNeedsAnExistingStaticCohort) {
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
   Cohort behavioral;

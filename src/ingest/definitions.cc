@@ -264,6 +264,15 @@ Status DefinitionRegistry::CheckReferences(const Project& p, const Definition& d
 
 Status DefinitionRegistry::Put(const std::string& project, Definition definition,
                                uint64_t next_seq) {
+  store::WriteSet writes;
+  PROFILED_RETURN_IF_ERROR(StagePut(project, std::move(definition), next_seq, &writes));
+  Status s = store_.Commit(writes, true);
+  CommitStaged(s.ok());
+  return s;
+}
+
+Status DefinitionRegistry::StagePut(const std::string& project, Definition definition,
+                                    uint64_t next_seq, store::WriteSet* writes) {
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -278,11 +287,10 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
   if (e.created_ms == 0) e.created_ms = now;
   e.updated_ms = now;
   e.pending.emplace(Version{std::move(definition.source), std::move(definition.typed)});
-  store::WriteSet writes;
-  Reconcile(project, &next, next_seq, &writes);
+  Reconcile(project, &next, next_seq, writes);
   bool backfills = e.pending.has_value();  // Reconcile served it when nothing needs a backfill
-  PROFILED_RETURN_IF_ERROR(CommitAndPublish(project, std::move(next), writes));
-  LogInfo("project " + project + ": " + what + (backfills ? " saved; backfilling" : " saved"));
+  staged_.emplace(project, std::move(next));
+  staged_log_ = "project " + project + ": " + what + (backfills ? " saved; backfilling" : " saved");
   return Status::Ok();
 }
 
@@ -522,7 +530,9 @@ void DefinitionRegistry::StageBackfill(const BackfillJob& job, const std::string
   staged_.emplace(job.project, std::move(next));
 }
 
-void DefinitionRegistry::CommitBackfill(bool committed) {
+void DefinitionRegistry::CommitStaged(bool committed) {
+  if (staged_ && committed && !staged_log_.empty()) LogInfo(staged_log_);
+  staged_log_.clear();
   if (staged_ && committed) {
     const Project& next = staged_->second;
     for (const auto& [id, spec] : next.specs) {

@@ -94,6 +94,11 @@ class DefinitionRegistry {
   // it references an unknown cohort or computation, or would make a cycle of cohort
   // references. `next_seq` is the sequence number the next logged event will get.
   Status Put(const std::string& project, Definition definition, uint64_t next_seq);
+  // Put's checks and writes, added to *writes for the caller to commit with its own (a
+  // static cohort and its members, in one commit); then CommitStaged. Nothing is visible
+  // before CommitStaged(true).
+  Status StagePut(const std::string& project, Definition definition, uint64_t next_seq,
+                  store::WriteSet* writes);
   // Writer thread. NotFound; InvalidArgument when another definition references it.
   Status Delete(const std::string& project, DefinitionKind kind, std::string_view id);
 
@@ -105,8 +110,9 @@ class DefinitionRegistry {
   // state changes only through Commit* below.
   void StageBackfill(const BackfillJob& job, const std::string& cursor, uint64_t scanned, bool done,
                      store::WriteSet* writes);
-  // After the store committed (or failed) the writes of StageBackfill.
-  void CommitBackfill(bool committed);
+  // After the store committed (or failed) the writes of StagePut or StageBackfill: makes
+  // the staged state current and publishes its catalog, or drops it.
+  void CommitStaged(bool committed);
 
   // The live specs of `project` (the writer updates them for every event).
   std::shared_ptr<const compute::ProjectCatalog> Catalog(std::string_view project) const {
@@ -159,6 +165,7 @@ class DefinitionRegistry {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Project> projects_;      // GUARDED_BY mu_; written by the writer
   std::optional<std::pair<std::string, Project>> staged_;  // writer thread only
+  std::string staged_log_;                                 // writer thread only
 };
 
 // The specs a definition needs, in condition order (a computation has one).

@@ -101,7 +101,7 @@ class RegistryTest : public ::testing::Test {
       store::WriteSet writes;
       registry_->StageBackfill(*job, "", 0, true, &writes);
       ASSERT_TRUE(store_->Commit(writes, true).ok());
-      registry_->CommitBackfill(true);
+      registry_->CommitStaged(true);
     }
   }
 
@@ -139,7 +139,7 @@ TEST_F(RegistryTest, ANewSpecBackfillsBeforeItsDefinitionIsServed) {
   store::WriteSet writes;
   registry_->StageBackfill(*job, "cursor-1", 10, false, &writes);
   ASSERT_TRUE(store_->Commit(writes, true).ok());
-  registry_->CommitBackfill(true);
+  registry_->CommitStaged(true);
   EXPECT_EQ(Info(DefinitionKind::kComputation, "7").events_scanned, 10u);
   job = registry_->NextBackfill();
   ASSERT_TRUE(job.has_value());
@@ -148,7 +148,7 @@ TEST_F(RegistryTest, ANewSpecBackfillsBeforeItsDefinitionIsServed) {
   writes.Clear();
   registry_->StageBackfill(*job, "cursor-2", 5, true, &writes);
   ASSERT_TRUE(store_->Commit(writes, true).ok());
-  registry_->CommitBackfill(true);
+  registry_->CommitStaged(true);
   EXPECT_TRUE(Info(DefinitionKind::kComputation, "7").ready);
   EXPECT_EQ(Catalog()->computations().size(), 1u);
   EXPECT_FALSE(registry_->NextBackfill().has_value());
@@ -159,7 +159,7 @@ TEST_F(RegistryTest, AFailedBackfillCommitChangesNothing) {
   auto job = registry_->NextBackfill();
   store::WriteSet writes;
   registry_->StageBackfill(*job, "cursor-1", 10, true, &writes);
-  registry_->CommitBackfill(false);
+  registry_->CommitStaged(false);
   EXPECT_FALSE(Info(DefinitionKind::kComputation, "7").ready);
   ASSERT_TRUE(registry_->NextBackfill().has_value());
   EXPECT_TRUE(registry_->NextBackfill()->cursor.empty());
@@ -244,7 +244,7 @@ TEST_F(RegistryTest, DefinitionsAndBackfillCursorsSurviveARestart) {
   store::WriteSet writes;
   registry_->StageBackfill(*job, "cursor-1", 10, false, &writes);
   ASSERT_TRUE(store_->Commit(writes, true).ok());
-  registry_->CommitBackfill(true);
+  registry_->CommitStaged(true);
   uint64_t spec7 = Catalog()->computations()[0].spec_id;
 
   compute::CatalogHolder catalogs;

@@ -120,9 +120,26 @@ void Ingestor::PutDefinition(std::string project, Definition definition, StatusC
 
 void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::string id,
                                 StatusCallback done) {
-  SubmitControl([this, project = std::move(project), kind,
-                 id = std::move(id)] { return registry_->Delete(project, kind, id); },
-                std::move(done));
+  SubmitControl(
+      [this, project = std::move(project), kind, id = std::move(id)] {
+        DefinitionInfo info;
+        bool is_static = kind == DefinitionKind::kCohort &&
+                         registry_->Get(project, kind, id, &info).ok() && info.is_static;
+        PROFILED_RETURN_IF_ERROR(registry_->Delete(project, kind, id));
+        if (!is_static) return Status::Ok();
+        // The members of a deleted static cohort leave it (their records and the index). A
+        // failure here leaves stale entries, which reads ignore and a new upload clears.
+        Status s = ClearStaticMembers(project, id);
+        store::WriteSet writes;
+        if (s.ok()) {
+          working_.Flush(&writes);
+          s = store_.Commit(writes, true);
+        }
+        working_.Finish(s.ok());
+        if (!s.ok()) LogError("deleting static cohort " + id + ": " + s.ToString());
+        return Status::Ok();
+      },
+      std::move(done));
 }
 
 void Ingestor::Run() {
@@ -445,7 +462,7 @@ bool Ingestor::BackfillStep() {
     s = store_.Commit(writes, options_.sync);
   }
   working_.Finish(s.ok());
-  registry_->CommitBackfill(s.ok());
+  registry_->CommitStaged(s.ok());
   if (!s.ok()) {
     // The store failed: try again a little later rather than spin on it.
     LogError("backfill: project " + project + ": " + s.ToString());
@@ -471,6 +488,19 @@ void Ingestor::ChangeStaticCohort(StaticCohortChange change, StaticCohortCallbac
 }
 
 Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result) {
+  // The cohort's definition and its members go in one commit: a failure leaves neither.
+  store::WriteSet writes;
+  Status s = StageStaticCohortChange(change, result, &writes);
+  if (s.ok()) {
+    working_.Flush(&writes);
+    s = store_.Commit(writes, true);
+  }
+  registry_->CommitStaged(s.ok());
+  return s;
+}
+
+Status Ingestor::StageStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result,
+                                         store::WriteSet* writes) {
   const std::string& project = change.project;
   DefinitionInfo info;
   bool exists = !change.cohort_id.empty() &&
@@ -531,7 +561,7 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
     d.source = StaticCohortSource(cohort, change.name);
     uint64_t next_seq = 0;
     PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
-    PROFILED_RETURN_IF_ERROR(registry_->Put(project, std::move(d), next_seq));
+    PROFILED_RETURN_IF_ERROR(registry_->StagePut(project, std::move(d), next_seq, writes));
     // An upload over an existing static cohort replaces its members; a new one starts empty.
     PROFILED_RETURN_IF_ERROR(ClearStaticMembers(project, cohort));
   }
@@ -540,9 +570,7 @@ Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohor
       PROFILED_RETURN_IF_ERROR(SetMembership(project, cohort, id, change.changes[i].add));
     }
   }
-  store::WriteSet writes;
-  working_.Flush(&writes);
-  return store_.Commit(writes, true);
+  return Status::Ok();
 }
 
 Status Ingestor::ClearStaticMembers(const std::string& project, const std::string& cohort) {

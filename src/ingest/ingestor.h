@@ -147,6 +147,10 @@ class Ingestor {
                          const compute::ProjectCatalog& catalog, const compute::EventFields& event,
                          int64_t now, UserState* user);
   Status ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result);
+  // Everything of ApplyStaticCohortChange but the commit: the definition staged in the
+  // registry and its writes in *writes, the memberships in working_.
+  Status StageStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result,
+                                 store::WriteSet* writes);
   Status SetMembership(const std::string& project, const std::string& cohort, uint64_t amplitude_id,
                        bool member);
   // Takes every member out of static cohort `cohort` (through working_; not committed).
