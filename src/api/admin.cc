@@ -3,9 +3,11 @@
 #include <fstream>
 #include <future>
 
+#include "api/auth.h"
 #include "api/cohort_downloads.h"
 #include "api/definition_wire.h"
 #include "api/endpoints.h"
+#include "api/form.h"
 #include "api/http_errors.h"
 #include "core/value_text.h"
 
@@ -24,48 +26,15 @@ HttpResponse Error(int status, std::string_view message) {
   return JsonResponse(status, ProfileErrorBody(message));
 }
 
-// The token of "Authorization: Bearer <token>" (scheme case-insensitive), or empty.
-std::string_view BearerToken(std::string_view header) {
-  constexpr std::string_view kScheme = "bearer ";
-  if (header.size() <= kScheme.size()) return {};
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    char c = header[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return {};
-  }
-  std::string_view token = header.substr(kScheme.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  return token;
-}
-
-// Compares without an early exit, so the time taken does not tell how much of a guess
-// was right.
-bool SameSecret(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-std::vector<std::string_view> Segments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    size_t end = path.find('/');
-    out.push_back(path.substr(0, end));
-    path.remove_prefix(end == std::string_view::npos ? path.size() : end);
-  }
-  return out;
-}
-
 // The stored source with the registry's status: what GET answers.
 json::object InfoJson(const ingest::DefinitionInfo& info) {
   json::object o;
   if (!ParseStoredObject(info.source, &o).ok()) o.clear();
+  if (info.kind == DefinitionKind::kComputation) {
+    o["id"] = std::stoull(info.id);
+  } else {
+    o["id"] = info.id;
+  }
   o["status"] = info.ready ? "ready" : "backfilling";
   if (!info.ready) {
     o["progress"] = info.progress;
@@ -116,8 +85,11 @@ HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
     json::object body;
     const json::value* offset =
         ParseStoredObject(request.body, &body).ok() ? body.if_contains("offset_ms") : nullptr;
-    if (offset == nullptr || !offset->is_int64()) {
-      return Error(400, "the body must be {\"offset_ms\": <integer>}");
+    // The bounds of testing.clock_offset_ms: up to 100 years either way.
+    constexpr int64_t kCentury = int64_t{100} * 366 * 86400 * 1000;
+    if (offset == nullptr || !offset->is_int64() || offset->get_int64() < -kCentury ||
+        offset->get_int64() > kCentury) {
+      return Error(400, "the body must be {\"offset_ms\": <integer of at most 100 years>}");
     }
     clock->SetOffset(offset->get_int64());
   } else if (request.method != "GET") {
@@ -129,17 +101,16 @@ HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
   return JsonResponse(200, ObjectText(o));
 }
 
+// The format a member export asks for ("csv" or "jsonl"), or empty when the query is not one.
+std::string ExportFormat(std::string_view query) {
+  if (query.empty() || query == "format=csv") return "csv";
+  if (query == "format=jsonl") return "jsonl";
+  return {};
+}
+
 // GET .../cohorts/{id}/members?format=csv|jsonl: every member of a served cohort.
-HttpResponse ExportMembers(const HttpRequest& request, const std::string& project,
+HttpResponse ExportMembers(const std::string& format, const std::string& project,
                            const std::string& cohort_id, const read::ProfileReader& reader) {
-  if (request.method != "GET") return Error(405, "Method not allowed: use GET");
-  std::string format = "csv";
-  std::string_view q = request.query;
-  if (q == "format=jsonl") {
-    format = "jsonl";
-  } else if (!q.empty() && q != "format=csv") {
-    return Error(400, "format must be csv or jsonl");
-  }
   std::string body = format == "csv" ? "amplitude_id,user_id\n" : "";
   Status st = reader.ForEachMember(project, cohort_id, [&](uint64_t id, std::string_view user) {
     if (format == "csv") {
@@ -237,7 +208,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(Error(404, "Not found"));
     return;
   }
-  std::string_view token = BearerToken(request.authorization);
+  std::string_view token = CredentialsOf(request.authorization, "bearer");
   if (token.empty()) {
     respond(Error(401, "Missing Bearer token in Authorization header"));
     return;
@@ -246,7 +217,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(Error(401, "Invalid admin token"));
     return;
   }
-  std::vector<std::string_view> s = Segments(request.path);
+  std::vector<std::string_view> s = PathSegments(request.path);
   if (s.size() == 4 && s[2] == "testing" && s[3] == "clock" && clock_control_ != nullptr) {
     respond(ClockControl(request, clock_control_));
     return;
@@ -289,7 +260,21 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   std::string id(s[5]);
   if (members) {
-    respond(ExportMembers(request, project->id, id, reader_));
+    if (request.method != "GET") {
+      respond(Error(405, "Method not allowed: use GET"));
+      return;
+    }
+    std::string format = ExportFormat(request.query);
+    if (format.empty()) {
+      respond(Error(400, "format must be csv or jsonl"));
+      return;
+    }
+    // A scan of the project's users: on the worker, never on an I/O thread.
+    const read::ProfileReader& reader = reader_;
+    Status posted = downloads_->Post([respond, format, project_id = project->id, id, &reader] {
+      respond(ExportMembers(format, project_id, id, reader));
+    });
+    if (!posted.ok()) respond(Error(HttpStatusOf(posted.code()), PublicMessage(posted)));
     return;
   }
   if (request.method == "GET") {

@@ -48,18 +48,32 @@ void CohortDownloads::Stop() {
   if (worker_.joinable()) worker_.join();
 }
 
-Status CohortDownloads::Request(const std::string& project, const std::string& cohort_id,
-                                std::string* request_id) {
+Status CohortDownloads::Post(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return Status::Unavailable("server is shutting down");
   if (queue_.size() >= kMaxQueued) {
-    return Status::Throttled("too many cohort downloads are running; retry later");
+    return Status::Throttled("too many cohort scans are waiting; retry later");
   }
-  Expire();
-  *request_id = NewRequestId();
-  jobs_[*request_id] = Job{project, cohort_id, State::kRunning, {}, 0};
-  queue_.push_back(*request_id);
+  queue_.push_back(std::move(task));
   cv_.notify_one();
+  return Status::Ok();
+}
+
+Status CohortDownloads::Request(const std::string& project, const std::string& cohort_id,
+                                std::string* request_id) {
+  std::string id = NewRequestId();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Expire();
+    jobs_[id] = Job{project, cohort_id, State::kRunning, {}, 0};
+  }
+  Status s = Post([this, id] { Download(id); });
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.erase(id);
+    return s;
+  }
+  *request_id = id;
   return Status::Ok();
 }
 
@@ -108,32 +122,40 @@ void CohortDownloads::Expire() {
 
 void CohortDownloads::Run() {
   for (;;) {
-    std::string request_id, project, cohort_id;
+    std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      request_id = queue_.front();
+      task = std::move(queue_.front());
       queue_.pop_front();
-      const Job& job = jobs_[request_id];
-      project = job.project;
-      cohort_id = job.cohort_id;
     }
-    std::string csv = "amplitude_id,user_id\n";
-    Status s = reader_.ForEachMember(project, cohort_id, [&](uint64_t id, std::string_view user) {
-      csv.append(std::to_string(id));
-      csv.push_back(',');
-      AppendCsvField(user, &csv);
-      csv.push_back('\n');
-      return true;
-    });
-    if (!s.ok()) LogError("cohort download " + cohort_id + " failed: " + s.ToString());
-    std::lock_guard<std::mutex> lock(mu_);
-    Job& job = jobs_[request_id];
-    job.state = s.ok() ? State::kDone : State::kFailed;
-    job.csv = std::move(csv);
-    job.finished_ms = clock_.NowMs();
+    task();
   }
+}
+
+void CohortDownloads::Download(const std::string& request_id) {
+  std::string project, cohort_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Job& job = jobs_[request_id];
+    project = job.project;
+    cohort_id = job.cohort_id;
+  }
+  std::string csv = "amplitude_id,user_id\n";
+  Status s = reader_.ForEachMember(project, cohort_id, [&](uint64_t id, std::string_view user) {
+    csv.append(std::to_string(id));
+    csv.push_back(',');
+    AppendCsvField(user, &csv);
+    csv.push_back('\n');
+    return true;
+  });
+  if (!s.ok()) LogError("cohort download " + cohort_id + " failed: " + s.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  Job& job = jobs_[request_id];
+  job.state = s.ok() ? State::kDone : State::kFailed;
+  job.csv = std::move(csv);
+  job.finished_ms = clock_.NowMs();
 }
 
 }  // namespace profiled::api

@@ -1,5 +1,7 @@
 // CohortDownloads: the asynchronous member download of Amplitude's cohort API
-// (/api/5/cohorts/request/{id} -> request-status -> file), run on one worker thread.
+// (/api/5/cohorts/request/{id} -> request-status -> file), and the other work that scans a
+// project's users (cohort sizes, member exports), run on one worker thread so that no I/O
+// thread ever waits on a scan.
 //
 // A request queues a job that lists the cohort's members (ProfileReader::ForEachMember, a
 // scan of the project's users) into a CSV held in memory. Finished files are kept for an
@@ -11,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -25,7 +28,7 @@ namespace profiled::api {
 
 class CohortDownloads {
  public:
-  static constexpr size_t kMaxQueued = 4;  // Amplitude allows 4 parallel requests per app
+  static constexpr size_t kMaxQueued = 8;  // waiting tasks (Amplitude allows 4 per app)
   static constexpr size_t kKeptFiles = 16;
 
   CohortDownloads(const read::ProfileReader& reader, const Clock& clock);
@@ -34,6 +37,10 @@ class CohortDownloads {
   CohortDownloads& operator=(const CohortDownloads&) = delete;
 
   void Stop();
+
+  // Runs `task` on the worker thread, after the tasks queued before it. Throttled when
+  // kMaxQueued tasks wait; Unavailable after Stop (then `task` never runs).
+  Status Post(std::function<void()> task);
 
   // Queues a download of served cohort `cohort_id`; *request_id names it. Throttled when
   // kMaxQueued are waiting; Unavailable after Stop.
@@ -54,15 +61,16 @@ class CohortDownloads {
     int64_t finished_ms = 0;
   };
   void Run();
+  void Download(const std::string& request_id);
   void Expire();  // REQUIRES: mu_ held
 
   const read::ProfileReader& reader_;
   const Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Job> jobs_;  // GUARDED_BY mu_; by request id
-  std::deque<std::string> queue_;    // GUARDED_BY mu_
-  bool stopping_ = false;            // GUARDED_BY mu_
+  std::map<std::string, Job> jobs_;          // GUARDED_BY mu_; by request id
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY mu_
+  bool stopping_ = false;                    // GUARDED_BY mu_
   std::thread worker_;
 };
 

@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "api/auth.h"
 #include "api/cohort_downloads.h"
 #include "api/definition_wire.h"
 #include "api/endpoints.h"
+#include "api/form.h"
 #include "api/http_errors.h"
 #include "core/value_text.h"
 #include "ingest/static_cohorts.h"
@@ -29,52 +31,6 @@ HttpResponse CohortError(int status, std::string_view message) {
 
 HttpResponse JsonOk(int status, const json::value& v) {
   return HttpResponse{status, "application/json", ValueText(v)};
-}
-
-// Decodes standard base64 (with or without padding). False on any other character.
-bool DecodeBase64(std::string_view in, std::string* out) {
-  out->clear();
-  uint32_t bits = 0;
-  int count = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z') {
-      v = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      v = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      v = c - '0' + 52;
-    } else if (c == '+') {
-      v = 62;
-    } else if (c == '/') {
-      v = 63;
-    } else if (c == '=') {
-      break;
-    } else {
-      return false;
-    }
-    bits = (bits << 6) | static_cast<uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out->push_back(static_cast<char>((bits >> count) & 0xff));
-    }
-  }
-  return true;
-}
-
-std::vector<std::string_view> PathSegments(std::string_view path) {
-  std::vector<std::string_view> out;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    size_t end = path.find('/');
-    out.push_back(path.substr(0, end));
-    path.remove_prefix(end == std::string_view::npos ? path.size() : end);
-  }
-  return out;
 }
 
 // Reads the ids array of an upload or membership entry; empty string on success, else what
@@ -115,23 +71,56 @@ std::string StringField(const json::object& o, std::string_view key) {
 
 }  // namespace
 
+HttpResponse Endpoints::ListCohorts(const std::string& project_id) const {
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  Status st = reader_.CohortSizes(project_id, &sizes);
+  if (!st.ok()) return CohortError(HttpStatusOf(st.code()), PublicMessage(st));
+  json::array list;
+  for (const auto& info : registry_->List(project_id, ingest::DefinitionKind::kCohort)) {
+    json::object c;
+    json::object source;
+    const json::object* src = ParseStoredObject(info.source, &source).ok() ? &source : nullptr;
+    c["appId"] = project_id;
+    c["archived"] = false;
+    c["id"] = info.id;
+    c["name"] = src != nullptr ? StringField(*src, "name") : std::string();
+    c["description"] = src != nullptr ? StringField(*src, "description") : std::string();
+    c["type"] = info.is_static ? "static" : "behavioral";
+    c["published"] = true;
+    c["owners"] = json::array();
+    if (!info.is_static && src != nullptr) {
+      if (const json::value* d = src->if_contains("definition")) c["definition"] = *d;
+    }
+    c["createdAt"] = info.created_ms / 1000;
+    c["lastMod"] = info.updated_ms / 1000;
+    c["lastComputed"] = info.updated_ms / 1000;
+    c["status"] = info.ready ? "ready" : "backfilling";
+    auto size = sizes.find(info.id);
+    c["size"] = size == sizes.end() ? 0 : size->second;
+    list.push_back(std::move(c));
+  }
+  json::object o;
+  o["cohorts"] = std::move(list);
+  return JsonOk(200, o);
+}
+
 void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
   if (registry_ == nullptr) {
     respond(CohortError(404, "Not found"));
     return;
   }
   // Basic auth with api_key:secret_key, as Amplitude's.
-  std::string_view auth = request.authorization;
   std::string credentials;
-  if (auth.size() < 6 || (auth.substr(0, 6) != "Basic " && auth.substr(0, 6) != "basic ") ||
-      !DecodeBase64(auth.substr(6), &credentials)) {
+  std::string_view basic = CredentialsOf(request.authorization, "basic");
+  if (basic.empty() || !DecodeBase64(basic, &credentials)) {
     respond(CohortError(401, "Missing Basic credentials (api_key:secret_key)"));
     return;
   }
   size_t colon = credentials.find(':');
   const ProjectConfig* project =
       colon == std::string::npos ? nullptr : ProjectByApiKey(credentials.substr(0, colon));
-  if (project == nullptr || project->secret_key != credentials.substr(colon + 1)) {
+  if (project == nullptr ||
+      !SameSecret(project->secret_key, std::string_view(credentials).substr(colon + 1))) {
     respond(CohortError(401, "Invalid API key or secret key"));
     return;
   }
@@ -144,43 +133,11 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
       respond(CohortError(405, "Method not allowed"));
       return;
     }
-    json::array list;
-    for (const auto& info : registry_->List(project_id, ingest::DefinitionKind::kCohort)) {
-      json::object c;
-      json::object source;
-      const json::object* src = ParseStoredObject(info.source, &source).ok() ? &source : nullptr;
-      c["appId"] = project_id;
-      c["archived"] = false;
-      c["id"] = info.id;
-      c["name"] = src != nullptr ? StringField(*src, "name") : std::string();
-      c["description"] = src != nullptr ? StringField(*src, "description") : std::string();
-      c["type"] = info.is_static ? "static" : "behavioral";
-      c["published"] = true;
-      c["owners"] = json::array();
-      if (!info.is_static && src != nullptr) {
-        if (const json::value* d = src->if_contains("definition")) c["definition"] = *d;
-      }
-      c["createdAt"] = info.created_ms / 1000;
-      c["lastMod"] = info.updated_ms / 1000;
-      c["lastComputed"] = info.updated_ms / 1000;
-      c["status"] = info.ready ? "ready" : "backfilling";
-      uint64_t size = 0;
-      if (info.ready) {
-        Status st = reader_.ForEachMember(project_id, info.id, [&](uint64_t, std::string_view) {
-          ++size;
-          return true;
-        });
-        if (!st.ok() && !st.IsNotFound()) {
-          respond(CohortError(HttpStatusOf(st.code()), PublicMessage(st)));
-          return;
-        }
-      }
-      c["size"] = size;
-      list.push_back(std::move(c));
-    }
-    json::object o;
-    o["cohorts"] = std::move(list);
-    respond(JsonOk(200, o));
+    // A scan of the project's users: on the worker, never on an I/O thread.
+    std::string project_copy = project_id;
+    Status posted =
+        downloads_->Post([this, respond, project_copy] { respond(ListCohorts(project_copy)); });
+    if (!posted.ok()) respond(CohortError(HttpStatusOf(posted.code()), PublicMessage(posted)));
     return;
   }
 
@@ -210,6 +167,15 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
         respond(CohortError(400, "name: a non-empty string is required"));
         return;
       }
+      if (change.name.size() > kMaxDefinitionNameLength) {
+        respond(CohortError(
+            400, "name: at most " + std::to_string(kMaxDefinitionNameLength) + " bytes"));
+        return;
+      }
+      json::object source;
+      source["name"] = change.name;
+      source["static"] = true;
+      change.source = ObjectText(source);
       change.cohort_id = StringField(o, "existing_cohort_id");
       if (!change.cohort_id.empty() && !IsCohortId(change.cohort_id)) {
         respond(CohortError(400,

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "api/auth.h"
 #include "api/cohort_downloads.h"
 #include "api/form.h"
 #include "api/http_errors.h"
@@ -20,22 +21,6 @@ HttpResponse Json(int status, std::string body) {
 }
 
 HttpResponse Rejected(const IngestRejection& r) { return Json(r.http_status, RejectionBody(r)); }
-
-// The secret key of "Authorization: Api-Key <key>", or empty when the header is missing
-// or has another scheme.
-std::string_view ApiKeyFromHeader(std::string_view header) {
-  constexpr std::string_view kScheme = "api-key ";
-  if (header.size() <= kScheme.size()) return {};
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    char c = header[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != kScheme[i]) return {};
-  }
-  std::string_view key = header.substr(kScheme.size());
-  while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
-  while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
-  return key;
-}
 
 }  // namespace
 
@@ -74,7 +59,7 @@ const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {
 }
 
 HttpResponse Endpoints::Profile(const HttpRequest& request) {
-  std::string_view secret = ApiKeyFromHeader(request.authorization);
+  std::string_view secret = CredentialsOf(request.authorization, "api-key");
   if (secret.empty()) return {401, kText, "Missing Api-Key in Authorization header"};
   auto project = by_secret_key_.find(secret);
   if (project == by_secret_key_.end()) return {401, kText, "Invalid Api-Key"};

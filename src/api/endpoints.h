@@ -91,6 +91,8 @@ class Endpoints {
  private:
   const ProjectConfig* ProjectByApiKey(std::string_view key) const;
   const ProjectConfig* ProjectById(std::string_view id) const;
+  // GET /api/3/cohorts for `project` (a scan of its users: run on the downloads worker).
+  HttpResponse ListCohorts(const std::string& project) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
 

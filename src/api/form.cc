@@ -131,4 +131,18 @@ std::string ParseFormBody(std::string_view content_type, std::string_view body,
   return ok ? std::string() : "malformed percent-encoding in form body";
 }
 
+std::vector<std::string_view> PathSegments(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    size_t end = path.find('/');
+    out.push_back(path.substr(0, end));
+    path.remove_prefix(end == std::string_view::npos ? path.size() : end);
+  }
+  return out;
+}
+
 }  // namespace profiled::api

@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace profiled::api {
 
@@ -21,5 +22,8 @@ bool ForEachFormField(std::string_view encoded,
 // *fields (the first value of a repeated name wins). Returns an error text, or empty.
 std::string ParseFormBody(std::string_view content_type, std::string_view body,
                           std::map<std::string, std::string>* fields);
+
+// The non-empty segments of a URL path ("/a//b/" is {"a", "b"}), as views into `path`.
+std::vector<std::string_view> PathSegments(std::string_view path);
 
 }  // namespace profiled::api

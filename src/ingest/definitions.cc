@@ -150,6 +150,7 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
       PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &p.next_spec_id));
     }
     std::string prefix = store::DefinitionKeyPrefix(project);
+    bool unreadable = false;  // a stored definition this binary cannot read
     PROFILED_RETURN_IF_ERROR(store_.Scan(
         Table::kMeta, prefix, store::PrefixEnd(prefix),
         [&](std::string_view key, std::string_view bytes) {
@@ -162,18 +163,22 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
           if (Status d = DecodeDefinition(bytes, &served, &pending, &e.created_ms, &e.updated_ms);
               !d.ok()) {
             std::string line = "project " + project;
-            line += ": definition " + id + ": ";
+            line += ": definition " + id + " left as stored: ";
             LogError(line + d.ToString());
+            unreadable = true;
             return true;
           }
           for (auto [source, slot] : {std::pair{served, &e.served}, {pending, &e.pending}}) {
             if (source.empty()) continue;
             Definition def;
             if (Status ps = parser_(kind, id, source, &def); !ps.ok()) {
+              // Left as stored (record and specs), so that a binary that reads it again
+              // finds it whole; not served meanwhile.
               std::string line = "project " + project;
-              line += ": stored definition " + id + " no longer parses, skipped: ";
+              line += ": stored definition " + id + " no longer parses; left as stored: ";
               LogError(line + ps.ToString());
-              continue;
+              unreadable = true;
+              return true;
             }
             slot->emplace(Version{std::string(source), std::move(def.typed)});
           }
@@ -205,13 +210,28 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
           return true;
         }));
     // The typed specs come from the definitions that use them.
+    std::set<uint64_t> used;
     for (auto& [key, e] : p.entries) {
       for (auto* v : {&e.served, &e.pending}) {
         if (!*v) continue;
         for (const auto* spec : SpecsOf((*v)->typed)) {
           auto it = p.spec_by_canonical.find(spec->Canonical());
-          if (it != p.spec_by_canonical.end()) p.specs[it->second].spec = *spec;
+          if (it == p.spec_by_canonical.end()) continue;
+          p.specs[it->second].spec = *spec;
+          used.insert(it->second);
         }
+      }
+    }
+    if (unreadable) {
+      // The specs no readable definition uses may be an unreadable one's: keep their
+      // records as they are (they stay out of the catalog, so nothing updates them).
+      for (auto it = p.specs.begin(); it != p.specs.end();) {
+        if (used.count(it->first) != 0) {
+          ++it;
+          continue;
+        }
+        p.spec_by_canonical.erase(it->second.canonical);
+        it = p.specs.erase(it);
       }
     }
     store::WriteSet writes;
@@ -225,6 +245,21 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
 }
 
 Status DefinitionRegistry::CheckReferences(const Project& p, const Definition& d) const {
+  if (const auto* cohort = std::get_if<Cohort>(&d.typed)) {
+    auto it = p.entries.find({DefinitionKind::kCohort, d.id});
+    if (it != p.entries.end()) {
+      const Version& latest = it->second.pending ? *it->second.pending : *it->second.served;
+      bool was_static = std::get<Cohort>(latest.typed).is_static;
+      if (was_static != cohort->is_static) {
+        return Status::InvalidArgument(
+            "cohort " + d.id +
+            (was_static ? " is a static cohort (its members come from /api/3/cohorts); delete it "
+                          "before defining a behavioral cohort under its id"
+                        : " is a behavioral cohort; delete it before uploading a static one "
+                          "under its id"));
+      }
+    }
+  }
   std::vector<std::string> cohorts, computations;
   References(d.typed, &cohorts, &computations);
   for (const auto& c : computations) {
@@ -240,26 +275,66 @@ Status DefinitionRegistry::CheckReferences(const Project& p, const Definition& d
                                      ", which is not defined");
     }
   }
-  // A cycle through the new version: walk the latest versions of the others from its
-  // references and fail on reaching it again.
+  // A cycle through the new version. Reads serve older versions while newer ones backfill,
+  // so a cycle through any mix of versions must be refused: walk the references of every
+  // version (served and pending) of the others, and of this one's served version too, and
+  // fail on reaching this cohort again.
   std::vector<std::string> stack = cohorts;
+  if (auto self = p.entries.find({DefinitionKind::kCohort, d.id});
+      self != p.entries.end() && self->second.served) {
+    std::vector<std::string> ignored;
+    References(self->second.served->typed, &stack, &ignored);
+  }
   std::set<std::string> seen;
   while (!stack.empty()) {
     std::string id = std::move(stack.back());
     stack.pop_back();
     if (id == d.id) {
-      return Status::InvalidArgument("cohort " + d.id + " would reference itself through cohort " +
-                                     cohorts.front() + " (a cycle)");
+      return Status::InvalidArgument("cohort " + d.id +
+                                     " would reference itself through another cohort (a cycle)");
     }
     if (!seen.insert(id).second) continue;
     auto it = p.entries.find({DefinitionKind::kCohort, id});
     if (it == p.entries.end()) continue;
-    const Entry& e = it->second;
-    const auto& v = e.pending ? e.pending : e.served;
-    std::vector<std::string> ignored;
-    if (v) References(v->typed, &stack, &ignored);
+    for (const auto* v : {&it->second.served, &it->second.pending}) {
+      std::vector<std::string> ignored;
+      if (*v) References((*v)->typed, &stack, &ignored);
+    }
   }
   return Status::Ok();
+}
+
+std::set<DefinitionRegistry::EntryKey> DefinitionRegistry::Publishable(const Project& p) {
+  // Computations with a served version are served; a cohort is when its served version's
+  // references all are (a fixpoint: a cycle, which Put refuses, would serve neither).
+  std::set<EntryKey> out;
+  for (const auto& [key, e] : p.entries) {
+    if (key.first == DefinitionKind::kComputation && e.served) out.insert(key);
+  }
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (const auto& [key, e] : p.entries) {
+      if (key.first != DefinitionKind::kCohort || !e.served || out.count(key) != 0) continue;
+      if (ReferencesServed(e.served->typed, out)) {
+        out.insert(key);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+bool DefinitionRegistry::ReferencesServed(const std::variant<Computation, Cohort>& typed,
+                                          const std::set<EntryKey>& served) {
+  std::vector<std::string> cohorts, computations;
+  References(typed, &cohorts, &computations);
+  for (const auto& c : cohorts) {
+    if (served.count({DefinitionKind::kCohort, c}) == 0) return false;
+  }
+  for (const auto& c : computations) {
+    if (served.count({DefinitionKind::kComputation, c}) == 0) return false;
+  }
+  return true;
 }
 
 Status DefinitionRegistry::Put(const std::string& project, Definition definition,
@@ -339,19 +414,32 @@ void DefinitionRegistry::Reconcile(const std::string& project, Project* p, uint6
     }
     return it->second;
   };
-  // First every version gets its specs, and a pending version whose specs are all ready
-  // replaces the served one; then the specs no version uses any more go.
+  // Every version gets its spec ids first. Then a pending version replaces the served one
+  // once its specs are ready and everything it references is served (so reads never lose a
+  // cohort to a reference that is still backfilling), repeated while that serves more.
   std::set<uint64_t> live;
   for (auto& [key, e] : p->entries) {
-    if (e.pending) {
+    for (auto* v : {&e.served, &e.pending}) {
+      if (!*v) continue;
+      for (const auto* spec : SpecsOf((*v)->typed)) live.insert(spec_id(*spec));
+    }
+  }
+  for (bool promoted = true; promoted;) {
+    promoted = false;
+    std::set<EntryKey> served = Publishable(*p);
+    for (auto& [key, e] : p->entries) {
+      if (!e.pending || !ReferencesServed(e.pending->typed, served)) continue;
       bool ready = true;
       for (const auto* spec : SpecsOf(e.pending->typed))
-        ready = p->specs[spec_id(*spec)].ready && ready;
-      if (ready) {
-        e.served = std::move(e.pending);
-        e.pending.reset();
-      }
+        ready = ready && p->specs[spec_id(*spec)].ready;
+      if (!ready) continue;
+      e.served = std::move(e.pending);
+      e.pending.reset();
+      promoted = true;
     }
+  }
+  live.clear();
+  for (auto& [key, e] : p->entries) {
     for (auto* v : {&e.served, &e.pending}) {
       if (!*v) continue;
       for (const auto* spec : SpecsOf((*v)->typed)) live.insert(spec_id(*spec));
@@ -402,14 +490,17 @@ void DefinitionRegistry::Publish(const std::string& project, const Project& p) c
   }
   std::sort(computations.begin(), computations.end(),
             [](const auto& a, const auto& b) { return a.definition.id < b.definition.id; });
-  // Dependency order: a cohort goes out once every cohort it references has; one whose
-  // references never all go out (not served yet) is left out.
+  // Dependency order: a cohort goes out once every cohort it references has; only those
+  // whose references are all served go out at all.
+  std::set<EntryKey> publishable = Publishable(p);
   std::vector<compute::ServedCohort> served;
   std::set<std::string> out;
   for (bool progress = true; progress;) {
     progress = false;
     for (const Cohort* c : cohorts) {
-      if (out.count(c->id) != 0) continue;
+      if (out.count(c->id) != 0 || publishable.count({DefinitionKind::kCohort, c->id}) == 0) {
+        continue;
+      }
       std::vector<std::string> refs, ignored;
       References(*c, &refs, &ignored);
       if (!std::all_of(refs.begin(), refs.end(), [&](const auto& r) { return out.count(r); })) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -149,6 +150,11 @@ class DefinitionRegistry {
   };
 
   Status CheckReferences(const Project& p, const Definition& d) const;
+  // The definitions whose served versions reads report: served computations, and served
+  // cohorts whose references are all reported.
+  static std::set<EntryKey> Publishable(const Project& p);
+  static bool ReferencesServed(const std::variant<compute::Computation, compute::Cohort>& typed,
+                               const std::set<EntryKey>& served);
   // Allocates spec ids for the specs of `typed` that have none (new ones backfill up to
   // next_seq), serves `entry`'s pending version when its specs are ready, drops specs no
   // version uses; adds every changed record to *writes.

@@ -237,6 +237,44 @@ TEST_F(RegistryTest, ACohortWaitsForTheBackfillOfACohortItReferences) {
   EXPECT_EQ(Catalog()->cohorts().size(), 2u);
 }
 
+TEST_F(RegistryTest, AServedCohortKeepsServingWhileItsNewVersionWaitsForACohortItReferences) {
+  ASSERT_TRUE(Put(MakeCohort("c1", {EventCondition("x", 1)})).ok());
+  ASSERT_TRUE(Put(MakeCohort("c3", {EventCondition("y", 1)}), 42).ok());  // backfills
+  ASSERT_TRUE(Put(MakeCohort("c1", {EventCondition("x", 1), CohortRef("c3")}), 50).ok());
+  ASSERT_EQ(Catalog()->cohorts().size(), 1u);
+  EXPECT_EQ(Catalog()->cohorts()[0].definition.id, "c1");
+  EXPECT_EQ(Catalog()->cohorts()[0].definition.all_of[0].any_of.size(), 1u);  // the old version
+  EXPECT_FALSE(Info(DefinitionKind::kCohort, "c1").ready);
+  FinishBackfill();
+  ASSERT_EQ(Catalog()->cohorts().size(), 2u);
+  EXPECT_EQ(Catalog()->cohorts()[1].definition.all_of[0].any_of.size(), 2u);
+  EXPECT_TRUE(Info(DefinitionKind::kCohort, "c1").ready);
+}
+
+TEST_F(RegistryTest, ACohortWaitsForTheBackfillOfAComputationItReferences) {
+  ASSERT_TRUE(Put(Count(7, "Purchase"), 42).ok());
+  CohortCondition computed;
+  computed.kind = CohortCondition::Kind::kComputedProperty;
+  computed.filter = {"7", compute::FilterOp::kNotSet, {}};
+  ASSERT_TRUE(Put(MakeCohort("nonbuyers", {computed}), 42).ok());
+  EXPECT_TRUE(Catalog()->cohorts().empty());
+  EXPECT_FALSE(Info(DefinitionKind::kCohort, "nonbuyers").ready);
+  FinishBackfill();
+  EXPECT_EQ(Catalog()->cohorts().size(), 1u);
+  EXPECT_TRUE(Info(DefinitionKind::kCohort, "nonbuyers").ready);
+}
+
+TEST_F(RegistryTest, ACycleThroughAnOlderServedVersionIsRefused) {
+  ASSERT_TRUE(Put(MakeCohort("x1", {EventCondition("a", 1)})).ok());
+  ASSERT_TRUE(Put(MakeCohort("x2", {CohortRef("x1")})).ok());
+  // x2's new version drops the reference but backfills; its served version still has it.
+  ASSERT_TRUE(Put(MakeCohort("x2", {EventCondition("b", 1)}), 42).ok());
+  Status s = Put(MakeCohort("x1", {CohortRef("x2")}));
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cycle"), std::string::npos) << s.message();
+  EXPECT_EQ(Catalog()->cohorts().size(), 2u);
+}
+
 TEST_F(RegistryTest, DefinitionsAndBackfillCursorsSurviveARestart) {
   ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
   ASSERT_TRUE(Put(MakeCohort("c", {EventCondition("Signup", 1)}), 42).ok());
@@ -259,6 +297,31 @@ TEST_F(RegistryTest, DefinitionsAndBackfillCursorsSurviveARestart) {
   EXPECT_EQ(resumed->cursor, "cursor-1");
   EXPECT_EQ(resumed->until_seq, 42u);
   EXPECT_EQ(reopened->List("p", DefinitionKind::kCohort).size(), 1u);
+}
+
+TEST_F(RegistryTest, ADefinitionThatNoLongerParsesIsLeftAsStored) {
+  ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
+  ASSERT_TRUE(Put(Count(8, "Signup")).ok());
+  std::map<std::string, Definition> all = sources_;
+  for (auto it = sources_.begin(); it != sources_.end();) {  // 7's source no longer parses
+    it = it->second.id == "7" ? sources_.erase(it) : std::next(it);
+  }
+  {
+    compute::CatalogHolder catalogs;
+    auto reopened = NewRegistry(&catalogs);
+    ASSERT_TRUE(reopened->Load({"p"}).ok());
+    EXPECT_EQ(reopened->List("p", DefinitionKind::kComputation).size(), 1u);
+    // A change of another definition leaves 7's records alone.
+    ASSERT_TRUE(reopened->Put("p", Def(Count(9, "Visit")), 0).ok());
+  }
+  sources_ = all;
+  compute::CatalogHolder catalogs;
+  auto fixed = NewRegistry(&catalogs);
+  ASSERT_TRUE(fixed->Load({"p"}).ok());
+  EXPECT_EQ(fixed->List("p", DefinitionKind::kComputation).size(),
+            2u);  // 7 and 8 (9's source is gone)
+  ASSERT_EQ(catalogs.Get("p")->computations().size(), 2u);
+  EXPECT_EQ(catalogs.Get("p")->computations()[0].definition.id, 7u);
 }
 
 TEST_F(RegistryTest, ProjectsDoNotSeeEachOthersDefinitions) {

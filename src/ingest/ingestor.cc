@@ -1,7 +1,6 @@
 #include "ingest/ingestor.h"
 
 #include <algorithm>
-#include <boost/json/serialize.hpp>
 #include <charconv>
 #include <random>
 
@@ -18,6 +17,8 @@ namespace profiled::ingest {
 namespace {
 constexpr int64_t kDayMs = 86400000;
 constexpr int64_t kRetentionEveryMs = 3600000;
+// Under sustained ingestion, a pending backfill still gets one chunk this often.
+constexpr int64_t kBackfillUnderLoadEveryMs = 100;
 // What a refused batch is told: one group commit (an fsync) usually frees the queue.
 constexpr int kQueueFullRetryAfterSeconds = 1;
 
@@ -129,6 +130,7 @@ void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::s
         if (!is_static) return Status::Ok();
         // The members of a deleted static cohort leave it (their records and the index). A
         // failure here leaves stale entries, which reads ignore and a new upload clears.
+        working_.KeepProfiles();
         Status s = ClearStaticMembers(project, id);
         store::WriteSet writes;
         if (s.ok()) {
@@ -149,6 +151,7 @@ void Ingestor::Run() {
     bool backfilling = pending && clock_.NowMs() >= backfill_paused_until_ms_;
     Pending control;
     bool stopping = false;
+    bool idle = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
@@ -172,6 +175,7 @@ void Ingestor::Run() {
         control = std::move(queue_.front());
         queue_.pop_front();
       }
+      idle = queue_.empty();
     }
     if (!group.empty()) ProcessGroup(group);
     group.clear();
@@ -179,8 +183,12 @@ void Ingestor::Run() {
       // A backfill the change started begins at the next turn (after the chunk pause).
       Status s = control.control();
       control.control_done(std::move(s));
-    } else if (backfilling && !stopping) {
-      // A backfill cut short by a stop resumes from its durable cursor at the next start.
+    } else if (backfilling && !stopping &&
+               (idle || clock_.NowMs() - last_backfill_ms_ >= kBackfillUnderLoadEveryMs)) {
+      // Chunks take the writer's idle time; under sustained load one still runs every
+      // kBackfillUnderLoadEveryMs, so a backfill finishes while ingestion goes on. A backfill
+      // cut short by a stop resumes from its durable cursor at the next start.
+      last_backfill_ms_ = clock_.NowMs();
       BackfillStep();
     }
     int64_t now = clock_.NowMs();
@@ -371,15 +379,6 @@ bool ParseLoggedEvent(const store::EventRecord& record, LoggedEvent* out) {
   return true;
 }
 
-// The stored source of a static cohort (api's ParseStoredDefinition reads it back).
-std::string StaticCohortSource(const std::string& id, const std::string& name) {
-  boost::json::object o;
-  o["id"] = id;
-  o["name"] = name;
-  o["static"] = true;
-  return boost::json::serialize(o);
-}
-
 bool IsTracked(std::string_view event_type) {
   return event_type != "$identify" && event_type != "$groupidentify";
 }
@@ -406,6 +405,7 @@ bool Ingestor::BackfillStep() {
           reads_properties || !spec->spec.where.empty() || !spec->spec.property.empty();
     }
   }
+  working_.KeepProfiles();  // a chunk changes aggregates only
   std::vector<std::pair<std::string, std::string>> chunk;
   std::string begin = job->cursor.empty() ? store::EventKeyLowerBound(project, 0) : job->cursor;
   if (!job->cursor.empty()) begin.push_back('\0');  // the first key after the cursor
@@ -489,6 +489,7 @@ void Ingestor::ChangeStaticCohort(StaticCohortChange change, StaticCohortCallbac
 
 Status Ingestor::ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result) {
   // The cohort's definition and its members go in one commit: a failure leaves neither.
+  working_.KeepProfiles();
   store::WriteSet writes;
   Status s = StageStaticCohortChange(change, result, &writes);
   if (s.ok()) {
@@ -528,6 +529,8 @@ Status Ingestor::StageStaticCohortChange(StaticCohortChange& change, StaticCohor
         uint64_t n = 0;
         auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), n);
         if (ec == std::errc() && end == id.data() + id.size() && n > 0) {
+          // An id from before a merge names the user it merged into.
+          PROFILED_RETURN_IF_ERROR(working_.ResolveMerged(project, n, &n));
           UserState* user = nullptr;
           PROFILED_RETURN_IF_ERROR(working_.GetUserState(project, n, &user));
           if (user != nullptr) amplitude_id = n;
@@ -558,7 +561,7 @@ Status Ingestor::StageStaticCohortChange(StaticCohortChange& change, StaticCohor
     typed.name = change.name;
     typed.is_static = true;
     d.typed = std::move(typed);
-    d.source = StaticCohortSource(cohort, change.name);
+    d.source = change.source;
     uint64_t next_seq = 0;
     PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
     PROFILED_RETURN_IF_ERROR(registry_->StagePut(project, std::move(d), next_seq, writes));

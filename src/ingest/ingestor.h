@@ -174,6 +174,7 @@ class Ingestor {
   Throttle throttle_;   // writer thread only
   int64_t last_retention_ms_ = 0;
   int64_t backfill_paused_until_ms_ = 0;  // writer thread only
+  int64_t last_backfill_ms_ = 0;          // writer thread only
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
   std::vector<const compute::SpecEntry*> specs_;  // scratch, writer thread only

@@ -38,6 +38,9 @@ struct StaticCohortChange {
   // its members and name. Without it, the cohort must exist and be static.
   bool create = false;
   std::string name;
+  // With `create`: the cohort's stored definition, as the admin API returns it (made by
+  // src/api, which owns that JSON).
+  std::string source;
   std::vector<MembershipChange> changes;  // applied in order
   // skip_invalid_ids = false: an id naming no known user refuses the whole change.
   bool refuse_unknown_ids = false;

@@ -414,6 +414,7 @@ void WorkingSet::Flush(store::WriteSet* writes) {
       std::string value;
       UserState& u = *cached.user;
       if (i == 0) {
+        if (keep_profiles_) continue;
         const Profile& p = u.profile;
         store::ProfileRecord r;
         r.user_id = p.user_id;
@@ -476,6 +477,7 @@ void WorkingSet::Finish(bool committed) {
   dedup_writes_.clear();
   event_writes_.clear();
   raw_writes_.clear();
+  keep_profiles_ = false;
 }
 
 }  // namespace profiled::ingest

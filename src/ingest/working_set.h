@@ -129,6 +129,10 @@ class WorkingSet {
   // The same for one property `name`.
   void SaveForUndo(Profile* profile, std::string_view name);
 
+  // Declares that this group changes no profile (a backfill chunk, a static cohort change):
+  // Flush then writes only the users' other records. Until Finish.
+  void KeepProfiles() { keep_profiles_ = true; }
+
   // Moves every buffered change into *writes.
   void Flush(store::WriteSet* writes);
   void Finish(bool committed);
@@ -185,6 +189,7 @@ class WorkingSet {
   std::vector<std::pair<std::string, std::string>> dedup_writes_;
   std::vector<std::pair<std::string, std::string>> event_writes_;
   std::vector<store::WriteSet::Op> raw_writes_;  // PutRaw / DeleteRaw, in order
+  bool keep_profiles_ = false;
   size_t batch_raw_writes_ = 0;
   // Counters survive across groups once committed; pending_ holds this group's.
   std::unordered_map<std::string, uint64_t> next_ids_;

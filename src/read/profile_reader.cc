@@ -99,14 +99,8 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   return Status::Ok();
 }
 
-Status ProfileReader::ForEachMember(
-    std::string_view project, std::string_view cohort_id,
-    const std::function<bool(uint64_t, std::string_view)>& fn) const {
-  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
-  bool served = false;
-  for (const auto& c : catalog->cohorts()) served = served || c.definition.id == cohort_id;
-  if (!served) return Status::NotFound("no served cohort " + std::string(cohort_id));
-  int64_t now = clock_.NowMs();
+Status ProfileReader::ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
+                                const UserVisitor& fn) const {
   // A user's records are adjacent (P || be64(id) || tag, tags in the order a < p < s), so
   // one ordered scan sees each user's records together.
   uint64_t current = 0;
@@ -118,40 +112,68 @@ Status ProfileReader::ForEachMember(
     store::ProfileView view;
     Decoded d;
     Status st = store::DecodeProfile(profile, &view);
-    if (st.ok()) st = DecodeForEvaluation(*catalog, view, aggregates, static_cohorts, &d);
+    if (st.ok()) st = DecodeForEvaluation(catalog, view, aggregates, static_cohorts, &d);
     if (!st.ok()) {
       failure = st;
       go_on = false;
       return;
     }
-    if (compute::InCohort(*catalog, d.view, now, cohort_id)) go_on = fn(current, view.user_id);
+    go_on = fn(current, view.user_id, d.view);
+  };
+  auto visit = [&](std::string_view key, std::string_view value) {
+    store::UserKeyParts parts;
+    if (!store::ParseUserKey(key, &parts) || parts.tail.size() != 1) return true;
+    if (parts.amplitude_id != current) {
+      flush();
+      if (!go_on) return false;
+      current = parts.amplitude_id;
+      profile.clear();
+      aggregates.clear();
+      static_cohorts.clear();
+    }
+    switch (static_cast<UserRecord>(parts.tail.front())) {
+      case UserRecord::kProfile: profile.assign(value); break;
+      case UserRecord::kAggregates: aggregates.assign(value); break;
+      case UserRecord::kStaticCohorts: static_cohorts.assign(value); break;
+      default: break;
+    }
+    return true;
   };
   std::string prefix = store::ProjectPrefix(project);
-  PROFILED_RETURN_IF_ERROR(store_.Scan(store::Table::kProfiles, prefix, store::PrefixEnd(prefix),
-                                       [&](std::string_view key, std::string_view value) {
-                                         store::UserKeyParts parts;
-                                         if (!store::ParseUserKey(key, &parts) ||
-                                             parts.tail.size() != 1)
-                                           return true;
-                                         uint64_t id = parts.amplitude_id;
-                                         auto tag = static_cast<UserRecord>(parts.tail.front());
-                                         if (id != current) {
-                                           flush();
-                                           if (!go_on) return false;
-                                           current = id;
-                                           profile.clear();
-                                           aggregates.clear();
-                                           static_cohorts.clear();
-                                         }
-                                         if (tag == UserRecord::kProfile) profile.assign(value);
-                                         if (tag == UserRecord::kAggregates)
-                                           aggregates.assign(value);
-                                         if (tag == UserRecord::kStaticCohorts)
-                                           static_cohorts.assign(value);
-                                         return true;
-                                       }));
+  PROFILED_RETURN_IF_ERROR(
+      store_.Scan(store::Table::kProfiles, prefix, store::PrefixEnd(prefix), visit));
   if (go_on) flush();
   return failure;
+}
+
+Status ProfileReader::ForEachMember(
+    std::string_view project, std::string_view cohort_id,
+    const std::function<bool(uint64_t, std::string_view)>& fn) const {
+  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
+  if (catalog->CohortIndex(cohort_id) == catalog->cohorts().size()) {
+    return Status::NotFound("no served cohort " + std::string(cohort_id));
+  }
+  int64_t now = clock_.NowMs();
+  return ScanUsers(project, *catalog,
+                   [&](uint64_t id, std::string_view user_id, const compute::UserView& user) {
+                     return !compute::InCohort(*catalog, user, now, cohort_id) || fn(id, user_id);
+                   });
+}
+
+Status ProfileReader::CohortSizes(std::string_view project,
+                                  std::map<std::string, uint64_t, std::less<>>* sizes) const {
+  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
+  sizes->clear();
+  for (const auto& c : catalog->cohorts()) (*sizes)[c.definition.id] = 0;
+  if (catalog->cohorts().empty()) return Status::Ok();
+  int64_t now = clock_.NowMs();
+  return ScanUsers(project, *catalog,
+                   [&](uint64_t, std::string_view, const compute::UserView& user) {
+                     for (const std::string& id : compute::CohortIds(*catalog, user, now)) {
+                       ++(*sizes)[id];
+                     }
+                     return true;
+                   });
 }
 
 }  // namespace profiled::read

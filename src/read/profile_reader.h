@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,7 @@
 
 #include "compute/aggregate.h"
 #include "compute/catalog.h"
+#include "compute/evaluate.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "store/records.h"
@@ -58,7 +60,19 @@ class ProfileReader {
   Status ForEachMember(std::string_view project, std::string_view cohort_id,
                        const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
+  // The number of members of every served cohort of `project`, by id, from one scan of
+  // the project's users (an export's cost, not a hot path).
+  Status CohortSizes(std::string_view project,
+                     std::map<std::string, uint64_t, std::less<>>* sizes) const;
+
  private:
+  using UserVisitor = std::function<bool(uint64_t amplitude_id, std::string_view user_id,
+                                         const compute::UserView& user)>;
+  // Calls fn for every user of `project`, in amplitude_id order, until it returns false.
+  // Corruption (and the scan stops) at a user whose records do not decode.
+  Status ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
+                   const UserVisitor& fn) const;
+
   store::Store& store_;
   const compute::CatalogHolder& catalogs_;
   const Clock& clock_;
