@@ -47,5 +47,12 @@ TEST(Form, QueryFieldsStopWhenTheCallbackSaysSo) {
   EXPECT_EQ(seen, 2);
 }
 
+TEST(PathSegments, SplitsOnSlashesAndDropsEmptySegments) {
+  EXPECT_EQ(PathSegments("/admin/v1//projects/p/"),
+            (std::vector<std::string_view>{"admin", "v1", "projects", "p"}));
+  EXPECT_TRUE(PathSegments("/").empty());
+  EXPECT_TRUE(PathSegments("").empty());
+}
+
 }  // namespace
 }  // namespace profiled::api

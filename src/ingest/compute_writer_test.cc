@@ -404,6 +404,21 @@ TEST_F(StaticCohortTest, DeletingAStaticCohortTakesItsMembersOut) {
   EXPECT_TRUE(IndexedMembers("vip").empty());
 }
 
+TEST_F(StaticCohortTest, AnAmplitudeIdFromBeforeAMergeNamesTheUserItMergedInto) {
+  ApplyOk({Track("alice", "device-1"), Track("", "device-9")});
+  uint64_t anon = Read("", "device-9").amplitude_id;
+  ApplyOk({Track("alice", "device-9")});
+  StaticCohortChange c;
+  c.create = true;
+  c.cohort_id = "vip";
+  c.name = "VIPs";
+  c.changes.push_back({CohortIdType::kAmplitudeId, true, {std::to_string(anon)}});
+  StaticCohortResult r = Change(c);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.matched, 1u);
+  EXPECT_EQ(CohortsOf("alice"), (std::vector<std::string>{"vip"}));
+}
+
 TEST_F(StaticCohortTest, AMembershipChangeNeedsAnExistingStaticCohort) {
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
   Cohort behavioral;

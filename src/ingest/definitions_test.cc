@@ -324,6 +324,21 @@ TEST_F(RegistryTest, ADefinitionThatNoLongerParsesIsLeftAsStored) {
   EXPECT_EQ(catalogs.Get("p")->computations()[0].definition.id, 7u);
 }
 
+TEST_F(RegistryTest, AStaticAndABehavioralCohortNeverShareAnId) {
+  Cohort vip;
+  vip.id = "vip";
+  vip.is_static = true;
+  ASSERT_TRUE(Put(vip).ok());
+  Status s = Put(MakeCohort("vip", {EventCondition("x", 1)}));
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("static"), std::string::npos) << s.message();
+  ASSERT_TRUE(Put(MakeCohort("buyers", {EventCondition("x", 1)})).ok());
+  Cohort over;
+  over.id = "buyers";
+  over.is_static = true;
+  EXPECT_EQ(Put(over).code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(RegistryTest, ProjectsDoNotSeeEachOthersDefinitions) {
   ASSERT_TRUE(Put(Count(7, "Purchase")).ok());
   EXPECT_TRUE(registry_->List("q", DefinitionKind::kComputation).empty());
