@@ -10,6 +10,7 @@
 #include "compute/match.h"
 #include "core/coding.h"
 #include "core/json_writer.h"
+#include "core/value_text.h"
 
 namespace profiled::compute {
 namespace json = boost::json;
@@ -67,42 +68,6 @@ bool GetByte(std::string_view* in, uint8_t* v) {
   return true;
 }
 
-// JSON text of a value, numbers written as core/json_writer.h writes them (as people write
-// them, like the profile's own text), so a first/last value reads like the property did.
-void AppendValueJson(const json::value& v, std::string* out) {
-  switch (v.kind()) {
-    case json::kind::null: out->append("null"); return;
-    case json::kind::bool_: out->append(v.get_bool() ? "true" : "false"); return;
-    case json::kind::int64: AppendJsonInt(out, v.get_int64()); return;
-    case json::kind::uint64: AppendJsonUint(out, v.get_uint64()); return;
-    case json::kind::double_: AppendJsonDouble(out, v.get_double()); return;
-    case json::kind::string: AppendJsonString(out, v.get_string()); return;
-    case json::kind::array: {
-      out->push_back('[');
-      bool first = true;
-      for (const json::value& element : v.get_array()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendValueJson(element, out);
-      }
-      out->push_back(']');
-      return;
-    }
-    case json::kind::object: {
-      out->push_back('{');
-      bool first = true;
-      for (const json::key_value_pair& kv : v.get_object()) {
-        if (!first) out->push_back(',');
-        first = false;
-        AppendJsonString(out, kv.key());
-        out->push_back(':');
-        AppendValueJson(kv.value(), out);
-      }
-      out->push_back('}');
-      return;
-    }
-  }
-}
 
 // A 64-bit hash of a value's JSON text. It is stored, so it must never change: FNV-1a, with a
 // final mix so that texts differing in their last bytes still spread over every bit.
@@ -222,7 +187,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       const json::value* v = FieldOf(event, spec.property);
       if (v == nullptr || v->is_null()) return;
       std::string text;
-      AppendValueJson(*v, &text);
+      AppendValueText(*v, &text);  // numbers as people write them
       auto [it, inserted] = distinct_.try_emplace(StableHash(text), day);
       if (!inserted) it->second = std::max(it->second, day);
       Prune(spec, now_ms);
@@ -252,7 +217,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       const json::value* v = FieldOf(event, spec.property);
       if (v == nullptr || v->is_null()) return;
       std::string text;
-      AppendValueJson(*v, &text);
+      AppendValueText(*v, &text);  // numbers as people write them
       if (spec.metric == Metric::kFirst) {
         one.first_ms = event.time_ms;
         one.first_value = std::move(text);
