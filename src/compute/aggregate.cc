@@ -68,7 +68,6 @@ bool GetByte(std::string_view* in, uint8_t* v) {
   return true;
 }
 
-
 // A 64-bit hash of a value's JSON text. It is stored, so it must never change: FNV-1a, with a
 // final mix so that texts differing in their last bytes still spread over every bit.
 uint64_t StableHash(std::string_view text) {
@@ -188,8 +187,11 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       if (v == nullptr || v->is_null()) return;
       std::string text;
       AppendValueText(*v, &text);  // numbers as people write them
-      auto [it, inserted] = distinct_.try_emplace(StableHash(text), day);
-      if (!inserted) it->second = std::max(it->second, day);
+      // A value dated tomorrow (a client clock ahead) counts from today: keeping only its
+      // latest day, a future day would hide the day it was also seen inside the window.
+      int64_t seen = std::min(day, DayOf(now_ms));
+      auto [it, inserted] = distinct_.try_emplace(StableHash(text), seen);
+      if (!inserted) it->second = std::max(it->second, seen);
       Prune(spec, now_ms);
       return;
     }

@@ -12,9 +12,10 @@
 //    client clock that is wrong) are ignored by rolling specs, while one dated tomorrow is
 //    kept in tomorrow's bucket.
 //  - kDistinctCount keeps, per distinct value (a 64-bit hash of its JSON text), the latest
-//    UTC day it was seen, capped at kMaxDistinctValues values per state (past the cap the
-//    value with the oldest day is forgotten, so the count is exact while the user has at
-//    most that many distinct values in the scope, and saturates at the cap otherwise).
+//    UTC day it was seen (a day after now's counts as now's), capped at kMaxDistinctValues values
+//    per state (past the cap the value with the oldest day is forgotten, so the count is exact
+//    while the user has at most that many distinct values in the scope, and saturates at the cap
+//    otherwise).
 //  - kDistinctDays keeps the set of days (rolling: within the window; others: capped at
 //    kMaxDistinctDays, newest kept).
 // An accumulator keeps only the fields its metric needs: count (kCount, and events per day

@@ -768,5 +768,19 @@ TEST(SpecState, IsEmptyUntilSomethingCounts) {
   EXPECT_FALSE(s.empty());
 }
 
+TEST(DistinctCount, AValueDatedTomorrowDoesNotHideItsDayInsideTheWindow) {
+  AggregateSpec spec;
+  spec.event_type = "e";
+  spec.metric = Metric::kDistinctCount;
+  spec.property = "v";
+  spec.scope.kind = TimeScope::Kind::kRolling;
+  spec.scope.days = 7;
+  boost::json::object props{{"v", "a"}};
+  SpecState state;
+  state.Add(spec, EventFields{"e", kNow, &props, nullptr}, kNow);
+  state.Add(spec, EventFields{"e", kNow + 86400000, &props, nullptr}, kNow);  // tomorrow
+  EXPECT_EQ(std::get<int64_t>(state.Evaluate(spec, kNow)), 1);
+}
+
 }  // namespace
 }  // namespace profiled::compute
