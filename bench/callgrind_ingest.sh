@@ -13,7 +13,10 @@
 # Knobs: BENCH_CG_BODIES=100; BENCH_CG_USERS=0, or N > 0 for the issue's workload: the
 # store first gets N users (bench/load_users.mjs --events BENCH_CG_LOAD_EVENTS=2, not
 # counted) and every event of a body is a different one of them; BENCH_CG_DEFINITIONS=FILE
-# defines the project's computations and cohorts (the `definitions` config key).
+# defines the project's computations and cohorts (the `definitions` config key);
+# BENCH_CG_WARM_BODIES=20 bodies sent before counting (with BENCH_CG_USERS, to other users
+# than the counted ones unless they are enough to cover every user: e.g. 1000 bodies for
+# 100,000 users measure the steady state, where every user was seen before).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(readlink -f "${1:-$ROOT/build/profiled}")
@@ -37,8 +40,12 @@ fi
 bench_start "$TMP/data" valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$TMP/cg.out" "$BIN"
 URL="http://127.0.0.1:$PORT"
-# warm-up bodies: other users than the measured ones (the last of the store, or new ones)
-node "$ROOT/bench/ingest_requests.mjs" --url "$URL" --bodies 20 --offset $((USERS > 0 ? USERS / 100 - 20 : 1000000)) \
+WARM=${BENCH_CG_WARM_BODIES:-20}
+# warm-up bodies: other users than the measured ones (the last of the store, or new ones),
+# or all of them
+OFFSET=1000000
+[ "$USERS" -gt 0 ] && OFFSET=$((WARM >= USERS / 100 ? 0 : USERS / 100 - WARM))
+node "$ROOT/bench/ingest_requests.mjs" --url "$URL" --bodies "$WARM" --offset "$OFFSET" \
   --existing-users "$USERS" >/dev/null
 callgrind_control -i on "$SERVER_PID" >/dev/null
 node "$ROOT/bench/ingest_requests.mjs" --url "$URL" --bodies "$BODIES" --existing-users "$USERS" >"$TMP/sent.json"
@@ -50,6 +57,6 @@ cp "$TMP/cg.out" "$RESULTS/callgrind-ingest-$STAMP.out"
 TOTAL=$(callgrind_annotate "$TMP/cg.out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 EVENTS=$((BODIES * 100))
 WHAT="10 new users per body"
-[ "$USERS" -gt 0 ] && WHAT="every event a different one of $USERS pre-loaded users"
+[ "$USERS" -gt 0 ] && WHAT="every event a different one of $USERS pre-loaded users, after $WARM warm-up bodies"
 echo "callgrind: $EVENTS events in $BODIES bodies ($WHAT${DEFINITIONS:+, definitions $DEFINITIONS}): $TOTAL instructions, $((TOTAL / EVENTS)) per event" \
      "(binary $(sha256sum "$BIN" | cut -c1-12), output bench/results/callgrind-ingest-$STAMP.out)"
