@@ -21,6 +21,9 @@
 #                            binary), and every event of a body belongs to a different one
 #                            of them (bench/ingest.mjs --existing-users N)
 #   BENCH_AB_LOAD_EVENTS=2   tracked events per pre-loaded user (with BENCH_AB_USERS)
+#   BENCH_AB_LOAD_PROPS=0    user properties each pre-loaded user gets from its $identify
+#                            (0: none; the bench's events then set plan, country, visits,
+#                            as in part 1's workload; 20: the read benchmark's profiles)
 #   BENCH_AB_DEFS_A / _B / _C=FILE   a definitions file for that variant's project (the
 #                            `definitions` config key; "" = none; a part 1 binary takes none)
 #   BENCH_AB_SECONDS=12      measured seconds per run
@@ -71,12 +74,13 @@ build_template() {
   TEMPLATE[$v]=$TMP/template-$v
   BENCH_CONFIG=$(config_of "$v") bench_start "${TEMPLATE[$v]}" "${BIN[$v]}"
   node "$ROOT/bench/load_users.mjs" --url "http://127.0.0.1:$PORT" --users "$USERS" \
-    --events "$LOAD_EVENTS" >"$TMP/load-$v.json"
+    --events "$LOAD_EVENTS" --properties "${BENCH_AB_LOAD_PROPS:-0}" >"$TMP/load-$v.json"
   bench_stop
   echo "template $v: $(cat "$TMP/load-$v.json"), $(du -sm "${TEMPLATE[$v]}" | cut -f1) MB" >&2
 }
 
-# run VARIANT ROUND -> prints events/s
+# run VARIANT ROUND -> prints events/s; the CPU use of the server and of the rest of the
+# machine (% of one core) go to $TMP/cpu-VARIANT
 run() {
   local v=$1 round=$2 perf_pid="" stamp
   rm -rf "$TMP/data"
@@ -90,7 +94,9 @@ run() {
   fi
   taskset -c "$CLIENT_CPU" node "$ROOT/bench/ingest.mjs" --url "http://127.0.0.1:$PORT" \
     --api-key bench-key --conns 32 --batch 100 --users-per-batch 10 --warmup 3 \
-    --existing-users "$USERS" --duration "$SECONDS_PER_RUN" | sed -n 's/.*"events_per_s":\([0-9]*\).*/\1/p'
+    --existing-users "$USERS" --duration "$SECONDS_PER_RUN" --server-pid "$SERVER_PID" >"$TMP/out"
+  sed -n 's/.*"events_per_s":\([0-9]*\).*/\1/p' "$TMP/out"
+  echo "$(sed -n 's/.*"server_cpu_pct":\([0-9.]*\).*/\1/p' "$TMP/out")/$(sed -n 's/.*"others_cpu_pct":\([0-9.]*\).*/\1/p' "$TMP/out")" >"$TMP/cpu-$v"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     perf report -i "$RESULTS/perf-ingest-$v-$stamp.data" --no-children --sort dso,symbol --stdio \
@@ -111,7 +117,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for v in $VARIANTS; do
     got[$v]=$(run "$v" "$r")
     runs[$v]="${runs[$v]:-} ${got[$v]}"
-    line="$line $v ${got[$v]}"
+    line="$line $v ${got[$v]} (cpu $(cat "$TMP/cpu-$v"))"
   done
   for v in $VARIANTS; do
     [ "$v" = A ] && continue
@@ -121,6 +127,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
   echo "$line events/s"
 done
+echo "(cpu S/O: % of one core used by the server / by everything else on the machine, over the measured window)"
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 summary="median events/s:"
 for v in $VARIANTS; do
@@ -136,4 +143,4 @@ echo "$summary"
 for v in $VARIANTS; do
   echo "  $v: $(sha256sum "${BIN[$v]}" | cut -c1-12) ${BIN[$v]}${DEFS[$v]:+ with definitions ${DEFS[$v]}}"
 done
-echo "  workload: $([ "$USERS" -gt 0 ] && echo "every event of a body a different one of $USERS pre-loaded users ($LOAD_EVENTS events each at load)" || echo "10 new users x 10 events per body"), 32 connections, 100-event bodies, durability fsync, ${SECONDS_PER_RUN} s per run"
+echo "  workload: $([ "$USERS" -gt 0 ] && echo "every event of a body a different one of $USERS pre-loaded users ($LOAD_EVENTS events and ${BENCH_AB_LOAD_PROPS:-0} properties each at load)" || echo "10 new users x 10 events per body"), 32 connections, 100-event bodies, durability fsync, ${SECONDS_PER_RUN} s per run"

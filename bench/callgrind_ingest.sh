@@ -12,7 +12,8 @@
 #
 # Knobs: BENCH_CG_BODIES=100; BENCH_CG_USERS=0, or N > 0 for the issue's workload: the
 # store first gets N users (bench/load_users.mjs --events BENCH_CG_LOAD_EVENTS=2, not
-# counted) and every event of a body is a different one of them; BENCH_CG_DEFINITIONS=FILE
+# counted; BENCH_CG_LOAD_PROPS=0 user properties each, as bench/ab_ingest.sh) and every
+# event of a body is a different one of them; BENCH_CG_DEFINITIONS=FILE
 # defines the project's computations and cohorts (the `definitions` config key);
 # BENCH_CG_WARM_BODIES=20 bodies sent before counting (with BENCH_CG_USERS, to other users
 # than the counted ones unless they are enough to cover every user: e.g. 1000 bodies for
@@ -34,7 +35,7 @@ fi
 if [ "$USERS" -gt 0 ]; then
   bench_start "$TMP/data" "$BIN"
   node "$ROOT/bench/load_users.mjs" --url "http://127.0.0.1:$PORT" --users "$USERS" \
-    --events "${BENCH_CG_LOAD_EVENTS:-2}" >/dev/null
+    --events "${BENCH_CG_LOAD_EVENTS:-2}" --properties "${BENCH_CG_LOAD_PROPS:-0}" >/dev/null
   bench_stop
 fi
 bench_start "$TMP/data" valgrind --tool=callgrind --instr-atstart=no \
@@ -57,6 +58,6 @@ cp "$TMP/cg.out" "$RESULTS/callgrind-ingest-$STAMP.out"
 TOTAL=$(callgrind_annotate "$TMP/cg.out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 EVENTS=$((BODIES * 100))
 WHAT="10 new users per body"
-[ "$USERS" -gt 0 ] && WHAT="every event a different one of $USERS pre-loaded users, after $WARM warm-up bodies"
+[ "$USERS" -gt 0 ] && WHAT="every event a different one of $USERS pre-loaded users with ${BENCH_CG_LOAD_PROPS:-0} properties, after $WARM warm-up bodies"
 echo "callgrind: $EVENTS events in $BODIES bodies ($WHAT${DEFINITIONS:+, definitions $DEFINITIONS}): $TOTAL instructions, $((TOTAL / EVENTS)) per event" \
      "(binary $(sha256sum "$BIN" | cut -c1-12), output bench/results/callgrind-ingest-$STAMP.out)"

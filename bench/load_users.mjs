@@ -4,7 +4,8 @@
 // connections. User i has user_id u%07d, device_id d%07d and 20 $set properties whose
 // values are fixed-width (10 strings of 16 letters, 10 integers of 9 digits), so every
 // profile response has the same length (up to the width of the server-assigned
-// amplitude_id). Values are a deterministic function of i.
+// amplitude_id). Values are a deterministic function of i. `--properties N` sets N
+// properties instead of 20 (0: an $identify that sets none).
 //
 // With `--events E` each user also gets E tracked events after its $identify, so that
 // computed properties and cohorts (bench/definitions.json) have something to aggregate:
@@ -26,6 +27,7 @@ const opt = parseArgs(process.argv.slice(2), {
   users: '1000000',
   batch: '',
   events: '0',
+  properties: '20',
   conns: '4',
   first: '0',
 });
@@ -36,7 +38,7 @@ const batchSize = opt.batch ? Number(opt.batch) : eventsPerUser ? Math.floor(200
 const conns = Number(opt.conns);
 const first = Number(opt.first);
 
-const PROPERTY_COUNT = 20;
+const PROPERTY_COUNT = Number(opt.properties);
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
 function userProperties(i) {
