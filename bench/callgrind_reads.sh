@@ -22,7 +22,7 @@ N=${BENCH_CG_N:-20000}
 RESULTS=$ROOT/bench/results
 LOAD_EVENTS=${BENCH_CG_LOAD_EVENTS:-5}
 DEFINITIONS=${BENCH_CG_DEFINITIONS:-}
-STORE=$RESULTS/store-$USERS-e$LOAD_EVENTS$([ -n "$DEFINITIONS" ] && echo -defs)-v2
+STORE=$RESULTS/store-$USERS-e$LOAD_EVENTS${DEFINITIONS:+-defs}-v2
 mkdir -p "$RESULTS"
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
