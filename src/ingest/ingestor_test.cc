@@ -408,6 +408,7 @@ TEST_F(IngestorTest, AWriterCacheOverItsBudgetStillAppliesEveryEvent) {
   ReopenWithWriterCache(4096);  // room for a few users only
   for (int round = 0; round < 3; ++round) {
     std::vector<Event> events;
+    events.reserve(50);
     for (int u = 0; u < 50; ++u) {
       events.push_back(SetProps("user-" + std::to_string(u), "", {{"r", round}}));
     }
