@@ -9,22 +9,33 @@
 # the binary under callgrind with instrumentation off, reads every user once in order
 # (warming the caches), then counts the instructions of BENCH_CG_N random reads over 8
 # connections. Prints Ir/request and keeps the callgrind output for callgrind_annotate.
+#
+# Knobs: BENCH_CG_USERS=50000, BENCH_CG_N=20000; BENCH_CG_LOAD_EVENTS=5 tracked events per
+# user in the store (bench/load_users.mjs --events); BENCH_CG_DEFINITIONS=FILE defines the
+# project's computations and cohorts (the `definitions` config key, e.g.
+# bench/definitions.json), in a store of its own, so reads also evaluate them.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(readlink -f "${1:-$ROOT/build/profiled}")
 USERS=${BENCH_CG_USERS:-50000}
 N=${BENCH_CG_N:-20000}
 RESULTS=$ROOT/bench/results
-STORE=$RESULTS/store-$USERS-v1
+LOAD_EVENTS=${BENCH_CG_LOAD_EVENTS:-5}
+DEFINITIONS=${BENCH_CG_DEFINITIONS:-}
+STORE=$RESULTS/store-$USERS-e$LOAD_EVENTS${DEFINITIONS:+-defs}-v2
 mkdir -p "$RESULTS"
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
 bench_setup profiled-cg buffered
+if [ -n "$DEFINITIONS" ]; then
+  echo "definitions = \"$(readlink -f "$DEFINITIONS")\"" >>"$TMP/c.toml"
+fi
 
 if [ ! -f "$STORE.loaded.json" ]; then
   rm -rf "$STORE"
   bench_start "$STORE" "$BIN"
-  node "$ROOT/bench/load_users.mjs" --url "http://127.0.0.1:$PORT" --users "$USERS" >"$STORE.loaded.json"
+  node "$ROOT/bench/load_users.mjs" --url "http://127.0.0.1:$PORT" --users "$USERS" \
+    --events "$LOAD_EVENTS" >"$STORE.loaded.json"
   bench_stop
 fi
 
@@ -38,5 +49,5 @@ bench_stop
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 cp "$TMP/cg.out" "$RESULTS/callgrind-reads-$STAMP.out"
 TOTAL=$(callgrind_annotate "$TMP/cg.out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
-echo "callgrind: $N reads of $USERS users: $TOTAL instructions, $((TOTAL / N)) per read" \
+echo "callgrind: $N reads of $USERS users ($LOAD_EVENTS events each${DEFINITIONS:+; definitions $DEFINITIONS}): $TOTAL instructions, $((TOTAL / N)) per read" \
      "(binary $(sha256sum "$BIN" | cut -c1-12), output bench/results/callgrind-reads-$STAMP.out)"

@@ -9,6 +9,11 @@
 // memcpy plus a few hundred 4-byte writes), so no id ever repeats and nothing is
 // deduplicated. A body holds `--batch` ordinary track events from `--users-per-batch` new
 // users (each with its own device), with a few event_properties and user_properties.
+// With `--existing-users N` the events belong instead to the users bench/load_users.mjs
+// created (user_id u%07d, device_id d%07d, 0 <= i < N): event n of the run goes to user
+// (n * 7919) mod N, so the `--batch` events of a body (batch <= N) are all different
+// users, and consecutive bodies walk the whole store (7919 is prime, coprime with N unless
+// N is a multiple of it). This is the shape of server-side SDK batches.
 //
 // Prints one JSON line: events/s and requests/s over the measured window, request latency
 // p50/p99 in ms, and the count of failed requests (not HTTP 200 with "code":200). With
@@ -29,12 +34,15 @@ const opt = parseArgs(process.argv.slice(2), {
   duration: '20',
   pool: '1000',
   'server-pid': '',
+  'existing-users': '0',
 });
 const url = new URL(opt.url);
 const conns = Number(opt.conns);
 const batch = Number(opt.batch);
 const usersPerBatch = Number(opt['users-per-batch']);
 const poolSize = Number(opt.pool);
+const existingUsers = Number(opt['existing-users']);
+if (existingUsers > 0 && existingUsers < batch) throw new Error('--existing-users must be >= --batch');
 const warmupMs = Number(opt.warmup) * 1000;
 const durationMs = Number(opt.duration) * 1000;
 const run = randomBytes(3).toString('hex'); // distinct ids across runs on one store, too
@@ -49,11 +57,14 @@ function makeBody(b) {
   const now = Date.now();
   const events = [];
   for (let k = 0; k < batch; k++) {
-    const u = b * usersPerBatch + (k % usersPerBatch);
     const n = b * batch + k;
+    const u = existingUsers > 0 ? (n * 7919) % existingUsers : b * usersPerBatch + (k % usersPerBatch);
+    const ids =
+      existingUsers > 0
+        ? { user_id: `u${pad(u, 7)}`, device_id: `d${pad(u, 7)}` }
+        : { user_id: `ing-${run}${MARK}u${pad(u, 8)}`, device_id: `ing-${run}${MARK}d${pad(u, 8)}` };
     events.push({
-      user_id: `ing-${run}${MARK}u${pad(u, 8)}`,
-      device_id: `ing-${run}${MARK}d${pad(u, 8)}`,
+      ...ids,
       event_type: EVENT_TYPES[n % EVENT_TYPES.length],
       time: now + k,
       insert_id: `ing-${run}${MARK}e${pad(n, 9)}`,
@@ -143,7 +154,8 @@ console.log(
   JSON.stringify({
     conns,
     batch,
-    users_per_batch: usersPerBatch,
+    users_per_batch: existingUsers > 0 ? batch : usersPerBatch,
+    existing_users: existingUsers,
     body_bytes: Math.round(bodyBytes),
     seconds,
     events_per_s: Math.round((measuredRequests * batch) / seconds),

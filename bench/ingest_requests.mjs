@@ -1,24 +1,32 @@
 // Posts a fixed number of ingestion bodies and exits: the workload of
 // bench/callgrind_ingest.sh. Each body holds 100 track events of 10 new users (the same
 // shape as bench/ingest.mjs: 4 event properties, 3 user properties, an insert_id), sent
-// over 4 keep-alive connections. Prints how many were answered 200.
+// over 4 keep-alive connections. Prints how many were answered 200. With
+// --existing-users N the events belong instead to the users bench/load_users.mjs created,
+// every event of a body a different one (event n to user (n * 7919) mod N, as
+// bench/ingest.mjs --existing-users does).
 //   node bench/ingest_requests.mjs --url URL --bodies N [--api-key KEY] [--offset K]
+//                                  [--existing-users N]
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from './lib.mjs';
 
-const opt = parseArgs(process.argv.slice(2), { url: 'http://127.0.0.1:8080', bodies: 100, 'api-key': 'bench-key', offset: 0 });
+const opt = parseArgs(process.argv.slice(2), { url: 'http://127.0.0.1:8080', bodies: 100, 'api-key': 'bench-key', offset: 0, 'existing-users': 0 });
+const existingUsers = Number(opt['existing-users']);
 const run = randomBytes(3).toString('hex');
 const TYPES = ['view_item', 'add_to_cart', 'search', 'page_view', 'purchase'];
 
 function body(b) {
   const events = [];
   for (let k = 0; k < 100; k++) {
-    const u = b * 10 + (k % 10);
     const n = b * 100 + k;
+    const u = existingUsers > 0 ? (n * 7919) % existingUsers : b * 10 + (k % 10);
+    const ids =
+      existingUsers > 0
+        ? { user_id: `u${String(u).padStart(7, '0')}`, device_id: `d${String(u).padStart(7, '0')}` }
+        : { user_id: `ing-${run}-u${u}`, device_id: `ing-${run}-d${u}` };
     events.push({
-      user_id: `ing-${run}-u${u}`,
-      device_id: `ing-${run}-d${u}`,
+      ...ids,
       event_type: TYPES[n % TYPES.length],
       time: 1767225600000 + k,
       insert_id: `ing-${run}-e${n}`,

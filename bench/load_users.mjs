@@ -4,7 +4,17 @@
 // connections. User i has user_id u%07d, device_id d%07d and 20 $set properties whose
 // values are fixed-width (10 strings of 16 letters, 10 integers of 9 digits), so every
 // profile response has the same length (up to the width of the server-assigned
-// amplitude_id). Values are a deterministic function of i.
+// amplitude_id). Values are a deterministic function of i. `--properties N` sets N
+// properties instead of 20 (0: an $identify that sets none).
+//
+// With `--events E` each user also gets E tracked events after its $identify, so that
+// computed properties and cohorts (bench/definitions.json) have something to aggregate:
+// types among purchase, view_item, add_to_cart, search and page_view, with event_properties
+// item_id (one of 1,000), category (one of 6), price and position, a platform, and for
+// purchases a revenue. Their `time` values lie in the past, from now back to 400 days ago
+// (skewed towards recent days: a day d = 400 * r^2 for a uniform r), as an import or a
+// backlog of SDK retries would send them. A request then holds `--batch` users and their
+// events; the default batch shrinks to keep requests within /batch's 2,000 events.
 //
 // Prints progress to stderr and one JSON line with the totals to stdout; exits 1 if any
 // batch was not accepted.
@@ -15,17 +25,20 @@ const opt = parseArgs(process.argv.slice(2), {
   url: 'http://127.0.0.1:8080',
   'api-key': 'bench-key',
   users: '1000000',
-  batch: '1000',
+  batch: '',
+  events: '0',
+  properties: '20',
   conns: '4',
   first: '0',
 });
 const url = new URL(opt.url);
 const users = Number(opt.users);
-const batchSize = Number(opt.batch);
+const eventsPerUser = Number(opt.events);
+const batchSize = opt.batch ? Number(opt.batch) : eventsPerUser ? Math.floor(2000 / (1 + eventsPerUser)) : 1000;
 const conns = Number(opt.conns);
 const first = Number(opt.first);
 
-const PROPERTY_COUNT = 20;
+const PROPERTY_COUNT = Number(opt.properties);
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
 function userProperties(i) {
@@ -44,6 +57,37 @@ function userProperties(i) {
   return props;
 }
 
+const EVENT_TYPES = ['view_item', 'view_item', 'page_view', 'search', 'add_to_cart', 'purchase'];
+const CATEGORIES = ['shoes', 'shirts', 'books', 'garden', 'toys', 'music'];
+const PLATFORMS = ['Web', 'iOS', 'Android'];
+const DAY_MS = 86400000;
+const loadStart = Date.now();
+
+function userEvents(i, events) {
+  const rnd = prng(i * 40503 + 17);
+  for (let k = 0; k < eventsPerUser; k++) {
+    const r = rnd();
+    const type = EVENT_TYPES[Math.floor(rnd() * EVENT_TYPES.length)];
+    const price = Math.round((0.99 + rnd() * 50) * 100) / 100;
+    const e = {
+      user_id: `u${pad(i, 7)}`,
+      device_id: `d${pad(i, 7)}`,
+      event_type: type,
+      time: loadStart - Math.floor(r * r * 400 * DAY_MS),
+      insert_id: `load-${pad(i, 7)}-${k}`,
+      platform: PLATFORMS[Math.floor(rnd() * PLATFORMS.length)],
+      event_properties: {
+        item_id: `sku-${pad(Math.floor(rnd() * 1000), 4)}`,
+        category: CATEGORIES[Math.floor(rnd() * CATEGORIES.length)],
+        price,
+        position: Math.floor(rnd() * 20),
+      },
+    };
+    if (type === 'purchase') e.revenue = price;
+    events.push(e);
+  }
+}
+
 function batchBody(b) {
   const lo = first + b * batchSize;
   const hi = Math.min(first + users, lo + batchSize);
@@ -56,6 +100,7 @@ function batchBody(b) {
       insert_id: `load-${pad(i, 7)}`,
       user_properties: { $set: userProperties(i) },
     });
+    userEvents(i, events);
   }
   return Buffer.from(JSON.stringify({ api_key: opt['api-key'], events }));
 }
@@ -100,10 +145,12 @@ const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 console.log(
   JSON.stringify({
     users,
+    events_per_user: eventsPerUser,
     batch: batchSize,
     conns,
     seconds: Number(seconds.toFixed(2)),
-    events_per_s: Math.round(users / seconds),
+    users_per_s: Math.round(users / seconds),
+    events_per_s: Math.round((users * (1 + eventsPerUser)) / seconds),
     failed_batches: failed,
   }),
 );

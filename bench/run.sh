@@ -8,6 +8,10 @@
 #           wrk run against nginx serving the bytes of one real profiled response as a
 #           static file at the same path. One profiled I/O thread vs one nginx worker, both
 #           pinned to BENCH_SERVER_CPU; wrk (one thread) pinned to BENCH_CLIENT_CPU.
+#           The store holds two projects with the same users and events: "bench" without
+#           definitions (server "profiled") and "defs" with the 20 computations and 20
+#           cohorts of bench/definitions.json (server "profiled-defs"); the same profiled
+#           process serves both, and the runs of the servers alternate.
 #   ingest  events/s with 100-event batches to /2/httpapi, durability "fsync" and then
 #           "buffered", from bench/ingest.mjs with BENCH_INGEST_CONNS keep-alive connections.
 #   load    only build the read store (done by `reads` when it is missing).
@@ -19,9 +23,16 @@
 # report per invocation and every raw measurement in bench/results/history.jsonl.
 #
 # Knobs (environment):
-#   BENCH_USERS=1000000      users in the read store
-#   BENCH_STORE=DIR          read store (default bench/results/store-<users>-v1); reused when
-#                            DIR.loaded.json exists, built through the ingestion API otherwise
+#   BENCH_USERS=1000000      users in the read store (per project)
+#   BENCH_LOAD_EVENTS=5      tracked events per user in the read store (past `time` values,
+#                            bench/load_users.mjs --events), which the definitions aggregate
+#   BENCH_DEFINITIONS=bench/definitions.json   definitions of the read store's "defs" project
+#   BENCH_STORE=DIR          read store (default bench/results/store-<users>-e<events>-v2);
+#                            reused when DIR.loaded.json exists, built through the ingestion
+#                            API otherwise
+#   BENCH_READ_SERVERS="profiled profiled-defs nginx"   the servers `reads` alternates
+#   BENCH_ROW_CACHE_MB=3072  profiled's row cache for reads (block cache 2048 MB): the read
+#                            store of two projects fits, as on a server sized for its data
 #   BENCH_RUNS=3             repetitions of every measurement (tables show medians)
 #   BENCH_CONNS="1 8 32"     wrk connection counts
 #   BENCH_READ_SECONDS=15    per wrk run;  BENCH_READ_WARMUP=30 s of wrk walking the users
@@ -34,6 +45,7 @@
 #   BENCH_NOISY_PCT=40  BENCH_ATTEMPTS=3   repeat a run (up to 3 attempts, the last is kept)
 #                            when the rest of the machine used > 40% of a core meanwhile
 #   BENCH_PERF_SECONDS=15  BENCH_PERF_CALLGRAPH=fp|dwarf   for `perf`
+#   BENCH_PERF_SERVER=profiled|profiled-defs   which project `perf` reads
 #   BENCH_TMP=/tmp           where temp dirs (nginx prefix, ingest stores) go
 #   PROFILED_BIN=build/profiled
 set -euo pipefail
@@ -43,7 +55,11 @@ BENCH=$ROOT/bench
 BIN_SRC=${PROFILED_BIN:-$ROOT/build/profiled}
 RESULTS=$BENCH/results
 USERS=${BENCH_USERS:-1000000}
-STORE=${BENCH_STORE:-$RESULTS/store-$USERS-v1}
+LOAD_EVENTS=${BENCH_LOAD_EVENTS:-5}
+DEFINITIONS=$(readlink -f "${BENCH_DEFINITIONS:-$ROOT/bench/definitions.json}")
+STORE=${BENCH_STORE:-$RESULTS/store-$USERS-e$LOAD_EVENTS-v2}
+READ_SERVERS=${BENCH_READ_SERVERS:-profiled profiled-defs nginx}
+ROW_CACHE_MB=${BENCH_ROW_CACHE_MB:-3072}
 RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-1 8 32}
 READ_SECONDS=${BENCH_READ_SECONDS:-15}
@@ -57,6 +73,8 @@ CLIENT_CPU=${BENCH_CLIENT_CPU-1}
 TMP_BASE=${BENCH_TMP:-/tmp}
 API_KEY=bench-key
 SECRET=bench-secret
+DEFS_API_KEY=defs-key
+DEFS_SECRET=defs-secret
 
 CMD=${1:-all}
 case "$CMD" in
@@ -236,8 +254,11 @@ machine_info() {
   echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients on CPU ${CLIENT_CPU:-any}"
 }
 
-# write_config FILE DURABILITY DATA_DIR
+# write_config FILE DURABILITY DATA_DIR [reads]: with "reads", also the "defs" project with
+# the definitions, and the read store's row cache
 write_config() {
+  local row_cache=1536
+  [ "${4:-}" = reads ] && row_cache=$ROW_CACHE_MB
   cat >"$1" <<EOF
 [server]
 listen = "127.0.0.1:0"
@@ -246,20 +267,29 @@ threads = 1
 path = "$3"
 durability = "$2"
 block_cache_mb = 2048
-row_cache_mb = 1536
+row_cache_mb = $row_cache
 [[projects]]
 id = "bench"
 api_key = "$API_KEY"
 secret_key = "$SECRET"
 EOF
+  if [ "${4:-}" = reads ]; then
+    cat >>"$1" <<EOF
+[[projects]]
+id = "defs"
+api_key = "$DEFS_API_KEY"
+secret_key = "$DEFS_SECRET"
+definitions = "$DEFINITIONS"
+EOF
+  fi
 }
 
-# start_profiled DURABILITY DATA_DIR CPU -> PROFILED_PID, PROFILED_PORT
+# start_profiled DURABILITY DATA_DIR CPU [reads] -> PROFILED_PID, PROFILED_PORT
 start_profiled() {
   local durability=$1 data=$2 cpu=$3 conf logf i
   conf=$WORK/profiled-$durability.toml
   logf=$WORK/profiled.log
-  write_config "$conf" "$durability" "$data"
+  write_config "$conf" "$durability" "$data" "${4:-}"
   : >"$logf"
   pin_prefix "$cpu"
   "${PIN[@]}" "$BIN" serve --config "$conf" --listen 127.0.0.1:0 --data-dir "$data" 2>"$logf" &
@@ -287,15 +317,20 @@ ensure_store() {
     log "reusing the read store $STORE (loaded: $(cat "$STORE.loaded.json"))"
     return
   fi
-  log "building the read store: $USERS users through POST /batch into $STORE"
+  log "building the read store: $USERS users with $LOAD_EVENTS events each through POST /batch into $STORE, projects bench and defs"
   rm -rf "$STORE" "$STORE.loaded.json"
   mkdir -p "$(dirname "$STORE")"
-  start_profiled buffered "$STORE" ""
-  local out load1
+  start_profiled buffered "$STORE" "" reads
+  local out out_defs load1
   load1=$(cut -d" " -f1 /proc/loadavg)
   out=$(node "$BENCH/load_users.mjs" --url "http://127.0.0.1:$PROFILED_PORT" --api-key "$API_KEY" \
-    --users "$USERS" --batch 1000 --conns "$LOAD_CONNS")
-  log "loaded: $out; waiting for background compactions"
+    --users "$USERS" --events "$LOAD_EVENTS" --conns "$LOAD_CONNS")
+  log "loaded project bench: $out"
+  # the same users and events, into the project with definitions (applied live by the writer)
+  out_defs=$(node "$BENCH/load_users.mjs" --url "http://127.0.0.1:$PROFILED_PORT" --api-key "$DEFS_API_KEY" \
+    --users "$USERS" --events "$LOAD_EVENTS" --conns "$LOAD_CONNS")
+  log "loaded project defs: $out_defs; waiting for background compactions"
+  out="${out%\}},\"defs_load\":$out_defs}"
   local t0
   t0=$(now)
   wait_idle "$PROFILED_PID" 600
@@ -338,7 +373,7 @@ run_wrk() {
     [ -n "$raw" ] && wait_quiet
     measure_begin "$pid"
     out=$(on_cpu "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${secs}s" --timeout 5s -s "$BENCH/profile.lua" \
-      "http://127.0.0.1:$port" -- "$USERS" "$SECRET" $mode)
+      "http://127.0.0.1:$port" -- "$USERS" "${WRK_SECRET:-$SECRET}" $mode)
     measure_end "$pid"
     result=$(sed -n 's/^RESULT //p' <<<"$out")
     [ -n "$result" ] || { echo "$out" >&2; log "wrk printed no result"; exit 1; }
@@ -355,16 +390,26 @@ run_wrk() {
 }
 
 # Fills profiled's block cache: every 4th user in order (about every block of the profile
-# and identity tables) for BENCH_READ_WARMUP s, then 5 s of the random workload.
+# and identity tables) for BENCH_READ_WARMUP s, then 5 s of the random workload; in each
+# project the runs read.
 warm_profiled() {
-  run_wrk profiled "$PROFILED_PORT" "$PROFILED_PID" 32 "$READ_WARMUP" 0 "" seq:4
-  run_wrk profiled "$PROFILED_PORT" "$PROFILED_PID" 32 5 0 ""
+  local server
+  for server in $READ_SERVERS; do
+    [ "$server" = nginx ] && continue
+    WRK_SECRET=$(secret_of "$server")
+    run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" 32 "$READ_WARMUP" 0 "" seq:4
+    run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" 32 5 0 ""
+  done
+  WRK_SECRET=$SECRET
 }
+
+# the secret key wrk sends to SERVER (profiled-defs reads the project with definitions)
+secret_of() { if [ "$1" = profiled-defs ]; then echo "$DEFS_SECRET"; else echo "$SECRET"; fi; }
 
 serve_store_and_nginx() { # start profiled on the read store and nginx with its response
   # the store's files into the page cache, so the first runs do not measure disk reads
   cat "$STORE"/*.sst >/dev/null 2>&1 || true
-  start_profiled buffered "$STORE" "$SERVER_CPU"
+  start_profiled buffered "$STORE" "$SERVER_CPU" reads
   wait_idle "$PROFILED_PID" 300
   # one real response: a user in the middle of the store, whose amplitude_id has as many
   # digits as 90% of them
@@ -391,7 +436,8 @@ bench_reads() {
   say "## Profile reads ($(date -u +%F) $(date -u +%TZ)): $USERS users, random user_id per request"
   say ""
   say "- wrk -t1 -c{${CONNS// /,}} -d${READ_SECONDS}s -s bench/profile.lua, $RUNS runs each, profiled and nginx alternating; warm-up: ${READ_WARMUP}s walking every 4th user in order, then 5s random"
-  say "- profiled: threads = 1, block_cache_mb = 2048, row_cache_mb = 1536; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
+  say "- profiled: threads = 1, block_cache_mb = 2048, row_cache_mb = $ROW_CACHE_MB; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
+  say "- servers, alternating: $READ_SERVERS (profiled = project bench, no definitions; profiled-defs = project defs, $(basename "$DEFINITIONS") with 20 computations and 20 cohorts, same process and store)"
   say "- store: $(cat "$STORE.loaded.json")"
   machine_info | tee -a "$REPORT"
   say "- response headers, profiled: $(echo "$PROFILED_HEAD" | grep -v '^$' | tr '\n' '|' | sed 's/|$//; s/|/ | /g')"
@@ -399,12 +445,19 @@ bench_reads() {
   say ""
   warm_profiled
   run_wrk nginx "$NGINX_PORT" "$NGINX_WORKER" 32 5 0 ""
-  local raw=$WORK/reads.jsonl c r
+  local raw=$WORK/reads.jsonl c r server
   : >"$raw"
   for c in $CONNS; do
     for ((r = 1; r <= RUNS; r++)); do
-      run_wrk profiled "$PROFILED_PORT" "$PROFILED_PID" "$c" "$READ_SECONDS" "$r" "$raw"
-      run_wrk nginx "$NGINX_PORT" "$NGINX_WORKER" "$c" "$READ_SECONDS" "$r" "$raw"
+      for server in $READ_SERVERS; do
+        if [ "$server" = nginx ]; then
+          run_wrk nginx "$NGINX_PORT" "$NGINX_WORKER" "$c" "$READ_SECONDS" "$r" "$raw"
+        else
+          WRK_SECRET=$(secret_of "$server")
+          run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" "$c" "$READ_SECONDS" "$r" "$raw"
+          WRK_SECRET=$SECRET
+        fi
+      done
     done
   done
   stop_profiled
@@ -455,13 +508,15 @@ bench_perf() {
   command -v perf >/dev/null || { log "perf not found (apt-get install linux-perf)"; exit 1; }
   ensure_store
   cat "$STORE"/*.sst >/dev/null 2>&1 || true
-  start_profiled buffered "$STORE" "$SERVER_CPU"
+  start_profiled buffered "$STORE" "$SERVER_CPU" reads
   wait_idle "$PROFILED_PID" 300
   warm_profiled
+  WRK_SECRET=$(secret_of "${BENCH_PERF_SERVER:-profiled}")
   local secs=${BENCH_PERF_SECONDS:-15} data=$RESULTS/perf-reads-$STAMP.data out=$RESULTS/perf-reads-$STAMP.txt
   perf record -F 999 --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" -p "$PROFILED_PID" -o "$data" -- sleep "$secs" 2>"$WORK/perf.log" &
   local perf_pid=$!
-  run_wrk profiled "$PROFILED_PORT" "$PROFILED_PID" 32 "$secs" 0 ""
+  run_wrk "${BENCH_PERF_SERVER:-profiled}" "$PROFILED_PORT" "$PROFILED_PID" 32 "$secs" 0 ""
+  WRK_SECRET=$SECRET
   wait "$perf_pid" || true
   stop_profiled
   {

@@ -4,6 +4,7 @@
 #
 #   bench_setup PREFIX DURABILITY [EXTRA_STORAGE_LINES]   -> TMP, $TMP/c.toml, cleanup trap
 #   bench_start DATA_DIR CMD...                           -> SERVER_PID, PORT
+#                                       (config: $BENCH_CONFIG, default $TMP/c.toml)
 #   bench_stop
 bench_setup() {
   TMP=$(mktemp -d "/tmp/$1.XXXXXX")
@@ -31,7 +32,7 @@ bench_start() {
   local data=$1
   shift
   rm -f "$TMP/log"
-  "$@" serve --config "$TMP/c.toml" --listen 127.0.0.1:0 --data-dir "$data" 2>"$TMP/log" &
+  "$@" serve --config "${BENCH_CONFIG:-$TMP/c.toml}" --listen 127.0.0.1:0 --data-dir "$data" 2>"$TMP/log" &
   SERVER_PID=$!
   PORT=""
   for _ in $(seq 600); do

@@ -44,7 +44,7 @@ function readsTable(rows) {
   const ratios = [];
   for (const c of conns) {
     const med = {};
-    for (const server of ['profiled', 'nginx']) {
+    for (const server of ['profiled', 'profiled-defs', 'nginx']) {
       const rs = rows.filter((r) => r.conns === c && r.server === server);
       if (!rs.length) continue;
       const rps = rs.map((r) => r.rps);
@@ -61,22 +61,31 @@ function readsTable(rows) {
           `${fmt(median(rs.map((r) => r.bytes_per_response)), 1)} | ${errors} |`,
       );
     }
-    // per-run ratios pair run i of profiled with run i of nginx (they ran back to back)
-    const paired = rows
-      .filter((r) => r.conns === c && r.server === 'profiled')
-      .map((p) => [
-        p,
-        rows.find((n) => n.conns === c && n.server === 'nginx' && n.run === p.run && n.stamp === p.stamp),
-      ])
-      .filter(([, n]) => n)
-      .map(([p, n]) => p.rps / n.rps);
-    ratios.push([c, med.profiled / med.nginx, paired]);
+    // per-run ratios pair run i of one server with run i of the other (they ran back to back)
+    const paired = (num, den) =>
+      rows
+        .filter((r) => r.conns === c && r.server === num)
+        .map((p) => [
+          p,
+          rows.find((n) => n.conns === c && n.server === den && n.run === p.run && n.stamp === p.stamp),
+        ])
+        .filter(([, n]) => n)
+        .map(([p, n]) => p.rps / n.rps);
+    for (const [num, den] of [
+      ['profiled', 'nginx'],
+      ['profiled-defs', 'profiled'],
+      ['profiled-defs', 'nginx'],
+    ]) {
+      if (med[num] !== undefined && med[den] !== undefined) {
+        ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den)]);
+      }
+    }
   }
   out.push('');
-  out.push('| conns | profiled/nginx requests/s (ratio of medians) | per-run ratios |');
-  out.push('|---:|---:|---|');
-  for (const [c, r, paired] of ratios) {
-    out.push(`| ${c} | ${fmt(r)} | ${paired.map((x) => fmt(x)).join(', ')} |`);
+  out.push('| conns | ratio | requests/s (ratio of medians) | per-run ratios |');
+  out.push('|---:|---|---:|---|');
+  for (const [c, name, r, pairs] of ratios) {
+    out.push(`| ${c} | ${name} | ${fmt(r)} | ${pairs.map((x) => fmt(x)).join(', ')} |`);
   }
   return out.join('\n');
 }

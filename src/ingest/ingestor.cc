@@ -51,7 +51,7 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       clock_(clock),
       metrics_(metrics),
       registry_(registry),
-      working_(store),
+      working_(store, options_.writer_cache_bytes),
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock) {}
 
 Ingestor::~Ingestor() { Stop(); }

@@ -81,6 +81,10 @@ struct IngestorOptions {
   // cursor, taken whenever the queue is empty.
   size_t backfill_chunk_events = 2000;
   int backfill_chunk_delay_ms = 0;  // a pause between chunks (a test seam; 0 in production)
+  // About how much memory the writer may keep committed user states and identity mappings
+  // in between commit groups, so that a user's next events read nothing from the store
+  // (ingest/working_set.h); 0 keeps none.
+  size_t writer_cache_bytes = WorkingSet::kDefaultCacheBytes;
 };
 
 // The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,

@@ -281,6 +281,9 @@ TEST_F(IngestorTest, AUserWhoseStoredProfileIsCorruptRefusesOnlyItsBatch) {
 }
 
 TEST_F(IngestorTest, TheFirstTouchOfAUserInAGroupReadsAllItsRecordsWithOneMultiGet) {
+  // It writes records behind the writer's back, which a state the writer kept from an
+  // earlier group would not show: keep none.
+  ReopenWithWriterCache(0);
   ApplyOk({SetProps("alice", "", {{"a", 1}})});
   PutUserRecord(1, store::UserRecord::kAggregates, "aggregates");
   size_t multi_gets = store_->MultiGetCalls(store::Table::kProfiles);
@@ -342,6 +345,9 @@ TEST_F(IngestorTest, ARefusedBatchRestoresTheRecordsAMergeMoved) {
 }
 
 TEST_F(IngestorTest, ARefusedBatchThatFirstTouchedAUserLeavesItsRecordsAlone) {
+  // It writes records behind the writer's back, which a state the writer kept from an
+  // earlier group would not show: keep none.
+  ReopenWithWriterCache(0);
   ApplyOk({Track("alice", "device-1")});
   ApplyOk({Track("", "device-9")});
   uint64_t anon = Read("", "device-9").amplitude_id;
@@ -353,6 +359,9 @@ TEST_F(IngestorTest, ARefusedBatchThatFirstTouchedAUserLeavesItsRecordsAlone) {
 }
 
 TEST_F(IngestorTest, RecordsWithoutAProfileAreNotAUserAndGoWhenTheUserIsMadeAgain) {
+  // It writes records behind the writer's back, which a state the writer kept from an
+  // earlier group would not show: keep none.
+  ReopenWithWriterCache(0);
   ApplyOk({Track("", "device-1")});
   store::WriteSet w;
   w.Delete(store::Table::kProfiles, store::ProfileKey("p", 1));
@@ -365,6 +374,49 @@ TEST_F(IngestorTest, RecordsWithoutAProfileAreNotAUserAndGoWhenTheUserIsMadeAgai
   EXPECT_EQ(records.count('a'), 0u);
   EXPECT_EQ(records.count('p'), 1u);
   EXPECT_EQ(Read("", "device-1").properties, (object{{"a", 1}}));
+}
+
+TEST_F(IngestorTest, AUserOfAnEarlierGroupIsReadFromTheWritersKeptStateNotTheStore) {
+  ApplyOk({SetProps("alice", "device-1", {{"a", 1}})});
+  size_t id_gets = store_->GetCalls(store::Table::kIdentity);
+  size_t multi_gets = store_->MultiGetCalls(store::Table::kProfiles);
+  ApplyOk({SetProps("alice", "device-1", {{"b", 2}}), Track("alice", "device-1")});
+  EXPECT_EQ(store_->GetCalls(store::Table::kIdentity), id_gets);
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kProfiles), multi_gets);
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"b", 2}}));
+}
+
+TEST_F(IngestorTest, AfterAFailedCommitTheWriterReadsItsUsersFromTheStoreAgain) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}})});
+  store_->FailNextCommits(1, Status::IoError("injected: disk full"));
+  EXPECT_FALSE(Apply({SetProps("alice", "", {{"b", 2}})}).status.ok());
+  size_t multi_gets = store_->MultiGetCalls(store::Table::kProfiles);
+  ApplyOk({SetProps("alice", "", {{"c", 3}})});
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kProfiles), multi_gets + 1);
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"c", 3}}));
+}
+
+TEST_F(IngestorTest, ARefusedBatchLeavesAKeptUserAsCommitted) {
+  ApplyOk({SetProps("alice", "", {{"a", 1}})});
+  IngestResult refused = Apply({SetProps("alice", "", {{"a", 2}}), Oversized("alice")});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
+  ApplyOk({SetProps("alice", "", {{"b", 3}})});
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"b", 3}}));
+}
+
+TEST_F(IngestorTest, AWriterCacheOverItsBudgetStillAppliesEveryEvent) {
+  ReopenWithWriterCache(4096);  // room for a few users only
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Event> events;
+    events.reserve(50);
+    for (int u = 0; u < 50; ++u) {
+      events.push_back(SetProps("user-" + std::to_string(u), "", {{"r", round}}));
+    }
+    ApplyOk(std::move(events));
+  }
+  for (int u = 0; u < 50; ++u) {
+    EXPECT_EQ(Read("user-" + std::to_string(u)).properties, (object{{"r", 2}}));
+  }
 }
 
 TEST_F(IngestorTest, DurabilityFsyncInTheConfigSyncsEveryCommit) {

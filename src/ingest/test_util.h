@@ -93,6 +93,15 @@ class IngestFixture : public ::testing::Test {
     ingestor_->Start();
   }
 
+  // Restarts the ingestor with a writer cache of `bytes` (IngestorOptions::
+  // writer_cache_bytes; 0 = none), over the same store.
+  void ReopenWithWriterCache(size_t bytes) {
+    Close();
+    IngestorOptions options;
+    options.writer_cache_bytes = bytes;
+    Open(options);
+  }
+
   // Creates or replaces a definition through the writer, as the admin API does.
   Status PutDefinition(std::variant<compute::Computation, compute::Cohort> typed,
                        const std::string& project = "p") {

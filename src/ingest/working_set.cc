@@ -15,6 +15,12 @@ Status WorkingSet::GetId(const std::string& key, std::optional<uint64_t>* id) {
     *id = it->second;
     return Status::Ok();
   }
+  // Committed mappings need no copy into ids_: a write of the group goes to ids_, which is
+  // looked up first, and a rollback restores ids_ alone.
+  if (auto kept = id_cache_.find(key); kept != id_cache_.end()) {
+    *id = kept->second;
+    return Status::Ok();
+  }
   std::string value;
   Status s = store_.Get(Table::kIdentity, key, &value);
   if (s.IsNotFound()) {
@@ -112,10 +118,23 @@ Status WorkingSet::LoadUser(const std::string& key, CachedUser* cached) {
   return Status::Ok();
 }
 
+std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::AdoptCached(
+    const std::string& key) {
+  auto kept = user_cache_.find(key);
+  if (kept == user_cache_.end()) return users_.end();
+  cache_bytes_ -= kept->second.cache_bytes;
+  kept->second.cache_bytes = 0;
+  // A node moves between the maps: no allocation, no copy of the state.
+  return users_.insert(user_cache_.extract(kept)).position;
+}
+
 Status WorkingSet::GetUserState(std::string_view project, uint64_t amplitude_id, UserState** user) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
+  // Before adopting a kept state: a user the batch did not find in users_ is "fresh", so a
+  // rollback drops it (the store still holds its committed records) instead of copying it.
   SaveUser(key, /*whole=*/false);
   auto it = users_.find(key);
+  if (it == users_.end()) it = AdoptCached(key);
   if (it == users_.end()) {
     CachedUser cached;
     PROFILED_RETURN_IF_ERROR(LoadUser(key, &cached));
@@ -140,6 +159,7 @@ Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, P
 UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplitude_id) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
   SaveUser(key, /*whole=*/true);
+  if (users_.count(key) == 0) AdoptCached(key);  // for its stored bits
   CachedUser& c = users_[key];
   c.user.emplace();
   c.user->profile.user_key = std::move(key);
@@ -153,6 +173,7 @@ UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplit
 void WorkingSet::DeleteUserState(std::string_view project, uint64_t amplitude_id) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
   SaveUser(key, /*whole=*/true);
+  if (users_.count(key) == 0) AdoptCached(key);  // for its stored bits
   CachedUser& c = users_[key];
   c.user.reset();
   c.touched = true;
@@ -403,45 +424,60 @@ void WorkingSet::DeleteRaw(store::Table table, std::string key) {
 
 void WorkingSet::Flush(store::WriteSet* writes) {
   for (auto& [key, id] : id_writes_) writes->Put(Table::kIdentity, key, store::EncodeId(id));
+  // Each user state is left as the commit will leave the store (the raw records encoded,
+  // `stored` updated), so that Finish(true) can keep it for later groups.
   for (auto& [key, cached] : users_) {
     if (!cached.touched) continue;
+    uint8_t stored_after = cached.stored;
     for (size_t i = 0; i < kLoadedRecordCount; ++i) {
-      bool stored = (cached.stored & RecordBit(i)) != 0;
+      uint8_t bit = RecordBit(i);
+      bool stored = (cached.stored & bit) != 0;
       if (!cached.user) {
         if (stored) writes->Delete(Table::kProfiles, RecordKey(key, kLoadedRecords[i]));
+        stored_after &= static_cast<uint8_t>(~bit);
         continue;
       }
       std::string value;
       UserState& u = *cached.user;
       if (i == 0) {
         if (keep_profiles_) continue;
-        const Profile& p = u.profile;
+        Profile& p = u.profile;
         store::ProfileRecord r;
         r.user_id = p.user_id;
         r.device_id = p.device_id;
         r.builtins_json = ObjectText(p.builtins);
         r.properties_json = ObjectText(p.properties);
+        p.properties_size_bound = r.properties_json.size();  // exact again
         value = store::EncodeProfile(r);
       } else if (kLoadedRecords[i] == store::UserRecord::kAggregates) {
         // Only a changed state is written: most events change no aggregate.
         if (u.decoded_aggregates) {
           if (!u.decoded_aggregates->states.empty()) value = u.decoded_aggregates->Encode();
+          // Kept encoded: a later group decodes it against the catalog of its time.
+          u.aggregates = value;
+          u.decoded_aggregates.reset();
         } else if (u.aggregates_changed) {
-          value = std::move(u.aggregates);
+          value = u.aggregates;
         } else {
           continue;
         }
+        u.aggregates_changed = false;
       } else {
         if (!u.static_cohorts_changed) continue;
-        value = std::move(u.static_cohorts);
+        value = u.static_cohorts;
+        u.static_cohorts_changed = false;
       }
       if (!value.empty()) {
         writes->Put(Table::kProfiles, RecordKey(key, kLoadedRecords[i]), std::move(value));
-      } else if (stored) {
-        writes->Delete(Table::kProfiles, RecordKey(key, kLoadedRecords[i]));
+        stored_after |= bit;
+      } else {
+        if (stored) writes->Delete(Table::kProfiles, RecordKey(key, kLoadedRecords[i]));
+        stored_after &= static_cast<uint8_t>(~bit);
       }
     }
+    cached.stored = stored_after;
   }
+  flushed_ = true;
   for (auto& [key, value] : dedup_writes_)
     writes->Put(Table::kDedup, std::move(key), std::move(value));
   for (auto& [key, value] : event_writes_)
@@ -458,14 +494,80 @@ void WorkingSet::Flush(store::WriteSet* writes) {
     writes->Put(Table::kMeta, store::EventSeqKey(), store::EncodeId(*pending_next_seq_));
 }
 
+namespace {
+
+// Rough memory of kept state, for the cache budget: the map node and key, the parsed
+// profile (a boost::json object takes a few times its JSON text), the raw records.
+constexpr size_t kIdEntryBytes = 64;
+size_t EstimateBytes(const std::string& key, const std::optional<UserState>& user) {
+  size_t bytes = 2 * key.size() + 256;
+  if (user) {
+    const Profile& p = user->profile;
+    bytes += p.user_id.size() + p.device_id.size() + 4 * p.properties_size_bound +
+             64 * p.builtins.size() + user->aggregates.size() + user->static_cohorts.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+void WorkingSet::KeepCommitted() {
+  if (cache_limit_ == 0) return;
+  while (!users_.empty()) {
+    auto node = users_.extract(users_.begin());
+    CachedUser& c = node.mapped();
+    c.touched = false;
+    c.cache_bytes = EstimateBytes(node.key(), c.user);
+    cache_bytes_ += c.cache_bytes;
+    auto r = user_cache_.insert(std::move(node));
+    if (!r.inserted) {  // cannot happen (GetUserState adopts first); stay exact anyway
+      cache_bytes_ -= r.position->second.cache_bytes;
+      r.position->second = std::move(r.node.mapped());
+    }
+  }
+  // ids_ holds every identity key the group read or wrote but merge keys written
+  for (auto& [key, id] : id_writes_) ids_.insert_or_assign(key, id);
+  while (!ids_.empty()) {
+    auto node = ids_.extract(ids_.begin());
+    size_t bytes = node.key().size() + kIdEntryBytes;
+    auto r = id_cache_.insert(std::move(node));
+    if (r.inserted) {
+      cache_bytes_ += bytes;
+    } else {
+      r.position->second = r.node.mapped();
+    }
+  }
+  if (cache_bytes_ <= cache_limit_) return;
+  // Over the budget: drop arbitrary entries down to 7/8 of it.
+  size_t target = cache_limit_ - cache_limit_ / 8;
+  while (cache_bytes_ > target && !user_cache_.empty()) {
+    cache_bytes_ -= user_cache_.begin()->second.cache_bytes;
+    user_cache_.erase(user_cache_.begin());
+  }
+  while (cache_bytes_ > target && !id_cache_.empty()) {
+    cache_bytes_ -= id_cache_.begin()->first.size() + kIdEntryBytes;
+    id_cache_.erase(id_cache_.begin());
+  }
+}
+
+void WorkingSet::ForgetCommitted() {
+  user_cache_.clear();
+  id_cache_.clear();
+  cache_bytes_ = 0;
+}
+
 void WorkingSet::Finish(bool committed) {
   if (committed) {
     for (auto& [key, next] : pending_next_ids_) next_ids_[key] = next;
     if (pending_next_seq_) next_seq_ = pending_next_seq_;
+    // Without a Flush nothing was written: states changed since would not be committed.
+    if (flushed_) KeepCommitted();
   } else {
     next_ids_.clear();
     next_seq_.reset();
+    ForgetCommitted();
   }
+  flushed_ = false;
   pending_next_ids_.clear();
   pending_next_seq_.reset();
   in_batch_ = false;

@@ -5,6 +5,13 @@
 // Store commit, Finish(true) keeps the allocated counters; Finish(false) forgets
 // everything so the next group re-reads the store.
 //
+// Committed state is also kept across groups, up to about `cache_bytes`: the user states
+// (profiles stay parsed) and identity mappings the last groups read or wrote, as the store
+// holds them after their commit. The writer is the only one to write these records, so a
+// kept copy stays exact; a group that reads a user or id from it reads nothing from the
+// store. Finish(false), after a failed commit, forgets it all. When it grows past the
+// budget, arbitrary entries go (they are read from the store again when needed).
+//
 // Per-user state is one unit (UserState): the first touch of a user in a group reads all
 // of the user's records (store::UserRecord) with one Store::MultiGet, and Flush writes back
 // every record of every user the group touched (a record that became empty is deleted;
@@ -67,7 +74,12 @@ struct UserState {
 
 class WorkingSet {
  public:
-  explicit WorkingSet(store::Store& store) : store_(store) {}
+  static constexpr size_t kDefaultCacheBytes = 256ull << 20;
+
+  // `cache_bytes`: roughly how much memory committed user states and identity mappings kept
+  // across groups may take; 0 keeps none (every group reads the store).
+  explicit WorkingSet(store::Store& store, size_t cache_bytes = kDefaultCacheBytes)
+      : store_(store), cache_limit_(cache_bytes) {}
 
   // *amplitude_id is empty when the id was never seen. Errors: the store's.
   Status GetUser(std::string_view project, std::string_view user_id,
@@ -142,8 +154,9 @@ class WorkingSet {
     std::optional<UserState> user;  // empty = deleted / absent
     bool touched = false;
     // Which records the store holds (bits of RecordBit), so Flush deletes the ones that
-    // became empty. Fixed for the group: the store changes only at its commit.
+    // became empty. Fixed for the group until Flush, which sets what the commit will leave.
     uint8_t stored = 0;
+    size_t cache_bytes = 0;  // the estimate charged while in user_cache_
   };
   // Undo records of the current batch, applied in reverse by RollbackBatch.
   struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
@@ -168,6 +181,12 @@ class WorkingSet {
   using Undo = std::variant<UndoId, UndoUser, UndoProperty, UndoAllProperties>;
 
   Status GetId(const std::string& key, std::optional<uint64_t>* id);
+  // Moves the committed state of the user at `key` from user_cache_ into users_, if kept.
+  // Returns users_.end() when it was not.
+  std::unordered_map<std::string, CachedUser>::iterator AdoptCached(const std::string& key);
+  // After a commit: keeps this group's users and ids as committed state, within the budget.
+  void KeepCommitted();
+  void ForgetCommitted();
   void SaveId(const std::string& key);
   // Loads every record of the user at `key` (its UserKeyPrefix) into *cached.
   Status LoadUser(const std::string& key, CachedUser* cached);
@@ -196,6 +215,14 @@ class WorkingSet {
   std::unordered_map<std::string, uint64_t> pending_next_ids_;
   std::optional<uint64_t> next_seq_;
   std::optional<uint64_t> pending_next_seq_;
+
+  // Committed state kept across groups (see the top): users by UserKeyPrefix (moved into
+  // users_ while a group uses them), identity keys; the estimated bytes of both.
+  std::unordered_map<std::string, CachedUser> user_cache_;
+  std::unordered_map<std::string, std::optional<uint64_t>> id_cache_;
+  size_t cache_limit_;
+  size_t cache_bytes_ = 0;
+  bool flushed_ = false;  // Flush ran since the last Finish
 
   // The current batch's undo log (see BeginBatch).
   bool in_batch_ = false;
