@@ -38,13 +38,15 @@ TEST(Keys, EveryRecordOfAUserStartsWithItsPrefixAndTheUsersDoNotInterleave) {
 }
 
 TEST(Keys, AUserKeyParsesIntoItsParts) {
-  UserKeyParts parts;
-  ASSERT_TRUE(ParseUserKey(UserRecordKey("proj", 42, UserRecord::kAggregates), &parts));
+  UserKeyParts parts;  // views into the key: it must outlive them
+  std::string key = UserRecordKey("proj", 42, UserRecord::kAggregates);
+  ASSERT_TRUE(ParseUserKey(key, &parts));
   EXPECT_EQ(parts.project, "proj");
   EXPECT_EQ(parts.amplitude_id, 42u);
   EXPECT_EQ(parts.tail, "a");
   // The untagged key of schema versions 1 and 2.
-  ASSERT_TRUE(ParseUserKey(UserKeyPrefix("proj", 42), &parts));
+  std::string untagged = UserKeyPrefix("proj", 42);
+  ASSERT_TRUE(ParseUserKey(untagged, &parts));
   EXPECT_EQ(parts.amplitude_id, 42u);
   EXPECT_TRUE(parts.tail.empty());
   EXPECT_FALSE(ParseUserKey(ProjectPrefix("proj") + "short", &parts));
