@@ -51,27 +51,26 @@ Status DecodeDefinition(std::string_view in, std::string_view* served, std::stri
 
 // Spec record: u8 version || lp(canonical) || u8 ready || varint(until_seq) || lp(cursor)
 //              || varint(scanned) || varint(from_ms) || varint(until_ms).
-struct SpecRecord {
-  std::string_view canonical;
-  bool ready = false;
-  uint64_t until_seq = 0;
-  std::string_view cursor;
-  uint64_t scanned = 0;
-  uint64_t from_ms = 0;
-  uint64_t until_ms = 0;
-};
-
-Status DecodeSpec(std::string_view in, SpecRecord* r) {
+// T is DefinitionRegistry::Spec (private there, hence the templates): decoded straight into
+// it, written straight from it.
+template <typename T>
+Status DecodeSpec(std::string_view in, T* s) {
   if (in.size() < 2 || in.front() != kSpecRecordV1) return Status::Corruption("spec version");
   in.remove_prefix(1);
-  if (!GetLengthPrefixed(&in, &r->canonical) || in.empty()) return Status::Corruption("spec");
-  r->ready = in.front() != 0;
+  std::string_view canonical, cursor;
+  uint64_t from = 0, until = 0;
+  if (!GetLengthPrefixed(&in, &canonical) || in.empty()) return Status::Corruption("spec");
+  s->ready = in.front() != 0;
   in.remove_prefix(1);
-  if (!GetVarint64(&in, &r->until_seq) || !GetLengthPrefixed(&in, &r->cursor) ||
-      !GetVarint64(&in, &r->scanned) || !GetVarint64(&in, &r->from_ms) ||
-      !GetVarint64(&in, &r->until_ms) || !in.empty()) {
+  if (!GetVarint64(&in, &s->until_seq) || !GetLengthPrefixed(&in, &cursor) ||
+      !GetVarint64(&in, &s->scanned) || !GetVarint64(&in, &from) || !GetVarint64(&in, &until) ||
+      !in.empty()) {
     return Status::Corruption("spec");
   }
+  s->canonical.assign(canonical);
+  s->cursor.assign(cursor);
+  s->from_ms = static_cast<int64_t>(from);
+  s->until_ms = static_cast<int64_t>(until);
   return Status::Ok();
 }
 
@@ -191,19 +190,11 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
         [&](std::string_view key, std::string_view bytes) {
           std::string_view rest = key.substr(spec_prefix.size());
           uint64_t id = 0;
-          SpecRecord r;
-          if (!GetFixed64BE(&rest, &id) || !DecodeSpec(bytes, &r).ok()) {
+          Spec spec;
+          if (!GetFixed64BE(&rest, &id) || !DecodeSpec(bytes, &spec).ok()) {
             LogError("project " + project + ": a spec record does not decode; it is rebuilt");
             return true;
           }
-          Spec spec;
-          spec.canonical.assign(r.canonical);
-          spec.ready = r.ready;
-          spec.until_seq = r.until_seq;
-          spec.cursor.assign(r.cursor);
-          spec.scanned = r.scanned;
-          spec.from_ms = static_cast<int64_t>(r.from_ms);
-          spec.until_ms = static_cast<int64_t>(r.until_ms);
           p.spec_by_canonical[spec.canonical] = id;
           p.specs.emplace(id, std::move(spec));
           p.next_spec_id = std::max(p.next_spec_id, id + 1);
