@@ -137,13 +137,34 @@ void SpecState::MergeAccumulator(Accumulator* a, const Accumulator& b) {
   }
 }
 
+SpecState::Accumulator& SpecState::BucketOf(int64_t day) {
+  // Events mostly land on the newest day: look there first.
+  if (days_.empty() || days_.back().first < day) return days_.emplace_back(day, Accumulator{}).second;
+  auto it = std::lower_bound(days_.begin(), days_.end(), day,
+                             [](const DayBucket& b, int64_t d) { return b.first < d; });
+  if (it == days_.end() || it->first != day) it = days_.emplace(it, day, Accumulator{});
+  return it->second;
+}
+
+void SpecState::SeeValue(uint64_t hash, int64_t day) {
+  auto it = std::lower_bound(distinct_.begin(), distinct_.end(), hash,
+                             [](const DistinctValue& v, uint64_t h) { return v.first < h; });
+  if (it != distinct_.end() && it->first == hash) {
+    it->second = std::max(it->second, day);
+  } else {
+    distinct_.emplace(it, hash, day);
+  }
+}
+
 void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
   if (spec.scope.kind == TimeScope::Kind::kRolling) {
     const int64_t start = WindowStart(spec.scope, DayOf(now_ms));
-    days_.erase(days_.begin(), days_.lower_bound(start));
-    std::erase_if(distinct_, [start](const auto& entry) { return entry.second < start; });
-  } else {
-    while (days_.size() > kMaxDistinctDays) days_.erase(days_.begin());
+    days_.erase(days_.begin(),
+                std::lower_bound(days_.begin(), days_.end(), start,
+                                 [](const DayBucket& b, int64_t d) { return b.first < d; }));
+    std::erase_if(distinct_, [start](const DistinctValue& v) { return v.second < start; });
+  } else if (days_.size() > kMaxDistinctDays) {
+    days_.erase(days_.begin(), days_.end() - static_cast<ptrdiff_t>(kMaxDistinctDays));
   }
   if (distinct_.size() == kMaxDistinctValues + 1) {
     // One value over the cap, the usual case after Add: forget the oldest in one pass.
@@ -152,13 +173,20 @@ void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
                          [](const auto& x, const auto& y) { return x.second < y.second; });
     distinct_.erase(oldest);
   } else if (distinct_.size() > kMaxDistinctValues) {
+    // Forget the values with the oldest days (ties: the smaller hash first).
     std::vector<std::pair<int64_t, uint64_t>> by_day;  // (day, hash)
     by_day.reserve(distinct_.size());
     for (const auto& [hash, day] : distinct_) by_day.emplace_back(day, hash);
     std::sort(by_day.begin(), by_day.end());
+    std::vector<uint64_t> forget;
+    forget.reserve(by_day.size() - kMaxDistinctValues);
     for (size_t i = 0; i < by_day.size() - kMaxDistinctValues; ++i) {
-      distinct_.erase(by_day[i].second);
+      forget.push_back(by_day[i].second);
     }
+    std::sort(forget.begin(), forget.end());
+    std::erase_if(distinct_, [&](const DistinctValue& v) {
+      return std::binary_search(forget.begin(), forget.end(), v.first);
+    });
   }
 }
 
@@ -189,9 +217,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       AppendValueText(*v, &text);  // numbers as people write them
       // A value dated tomorrow (a client clock ahead) counts from today: keeping only its
       // latest day, a future day would hide the day it was also seen inside the window.
-      int64_t seen = std::min(day, DayOf(now_ms));
-      auto [it, inserted] = distinct_.try_emplace(StableHash(text), seen);
-      if (!inserted) it->second = std::max(it->second, seen);
+      SeeValue(StableHash(text), std::min(day, DayOf(now_ms)));
       Prune(spec, now_ms);
       return;
     }
@@ -231,7 +257,7 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
     }
   }
   if (rolling || spec.metric == Metric::kDistinctDays) {
-    MergeAccumulator(&days_[day], one);
+    MergeAccumulator(&BucketOf(day), one);
     if (!rolling) Prune(spec, now_ms);  // the cap on distinct days
   } else {
     MergeAccumulator(&total_, one);
@@ -240,10 +266,43 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
 
 void SpecState::Merge(const AggregateSpec& spec, const SpecState& other, int64_t now_ms) {
   MergeAccumulator(&total_, other.total_);
-  for (const auto& [day, bucket] : other.days_) MergeAccumulator(&days_[day], bucket);
-  for (const auto& [hash, day] : other.distinct_) {
-    auto [it, inserted] = distinct_.try_emplace(hash, day);
-    if (!inserted) it->second = std::max(it->second, day);
+  if (!other.days_.empty()) {
+    // Both sorted by day: one pass.
+    std::vector<DayBucket> merged;
+    merged.reserve(days_.size() + other.days_.size());
+    auto a = days_.begin();
+    auto b = other.days_.begin();
+    while (a != days_.end() || b != other.days_.end()) {
+      if (b == other.days_.end() || (a != days_.end() && a->first < b->first)) {
+        merged.push_back(std::move(*a++));
+      } else if (a == days_.end() || b->first < a->first) {
+        // Folded into an empty bucket, as Add would: exactly what `days_[day]` gave.
+        merged.emplace_back(b->first, Accumulator{});
+        MergeAccumulator(&merged.back().second, (b++)->second);
+      } else {
+        merged.push_back(std::move(*a++));
+        MergeAccumulator(&merged.back().second, (b++)->second);
+      }
+    }
+    days_ = std::move(merged);
+  }
+  if (!other.distinct_.empty()) {
+    std::vector<DistinctValue> merged;
+    merged.reserve(distinct_.size() + other.distinct_.size());
+    auto a = distinct_.begin();
+    auto b = other.distinct_.begin();
+    while (a != distinct_.end() || b != other.distinct_.end()) {
+      if (b == other.distinct_.end() || (a != distinct_.end() && a->first < b->first)) {
+        merged.push_back(*a++);
+      } else if (a == distinct_.end() || b->first < a->first) {
+        merged.push_back(*b++);
+      } else {
+        merged.emplace_back(a->first, std::max(a->second, b->second));
+        ++a;
+        ++b;
+      }
+    }
+    distinct_ = std::move(merged);
   }
   Prune(spec, now_ms);
 }
@@ -253,8 +312,10 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   const int64_t today = DayOf(now_ms);
   const int64_t start = rolling ? WindowStart(spec.scope, today) : 0;
   // The buckets in scope: the window's days when rolling, else every one.
-  auto first = rolling ? days_.lower_bound(start) : days_.begin();
-  auto last = rolling ? days_.upper_bound(today) : days_.end();
+  auto before = [](const DayBucket& b, int64_t d) { return b.first < d; };
+  auto after = [](int64_t d, const DayBucket& b) { return d < b.first; };
+  auto first = rolling ? std::lower_bound(days_.begin(), days_.end(), start, before) : days_.begin();
+  auto last = rolling ? std::upper_bound(days_.begin(), days_.end(), today, after) : days_.end();
 
   if (spec.metric == Metric::kDistinctDays) {
     return static_cast<int64_t>(std::distance(first, last));
@@ -324,6 +385,20 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
 
 bool SpecState::empty() const {
   return total_ == Accumulator{} && days_.empty() && distinct_.empty();
+}
+
+void SpecState::Clear() {
+  total_.count = 0;
+  total_.numeric_count = 0;
+  total_.sum = 0;
+  total_.min = 0;
+  total_.max = 0;
+  total_.first_ms = 0;
+  total_.last_ms = 0;
+  total_.first_value.clear();
+  total_.last_value.clear();
+  days_.clear();
+  distinct_.clear();
 }
 
 void SpecState::EncodeAccumulator(const Accumulator& a, std::string* out) {
@@ -408,7 +483,14 @@ void SpecState::EncodeTo(std::string* out) const {
 }
 
 Status SpecState::Decode(std::string_view bytes, SpecState* state) {
-  SpecState s;
+  state->Clear();
+  Status status = state->DecodeFrom(bytes);
+  if (!status.ok()) state->Clear();
+  return status;
+}
+
+Status SpecState::DecodeFrom(std::string_view bytes) {
+  SpecState& s = *this;
   std::string_view in = bytes;
   uint8_t flags = 0;
   if (!GetByte(&in, &flags) || (flags & ~(kHasTotal | kHasDays | kHasDistinct)) != 0) {
@@ -431,8 +513,7 @@ Status SpecState::Decode(std::string_view bytes, SpecState* state) {
         day = static_cast<int64_t>(static_cast<uint64_t>(day) + delta);
       }
       // Each entry takes at least one byte, so a forged count cannot make this loop long.
-      if (!DecodeAccumulator(&in,
-                             &s.days_.emplace_hint(s.days_.end(), day, Accumulator{})->second)) {
+      if (!DecodeAccumulator(&in, &s.days_.emplace_back(day, Accumulator{}).second)) {
         return CorruptState();
       }
     }
@@ -444,12 +525,11 @@ Status SpecState::Decode(std::string_view bytes, SpecState* state) {
       uint64_t hash = 0;
       int64_t day = 0;
       if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return CorruptState();
-      if (!s.distinct_.empty() && hash <= s.distinct_.rbegin()->first) return CorruptState();
-      s.distinct_.emplace_hint(s.distinct_.end(), hash, day);
+      if (!s.distinct_.empty() && hash <= s.distinct_.back().first) return CorruptState();
+      s.distinct_.emplace_back(hash, day);
     }
   }
   if (!in.empty()) return CorruptState();
-  *state = std::move(s);
   return Status::Ok();
 }
 

@@ -48,7 +48,9 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
+#include <vector>
 
 #include "compute/definition.h"
 #include "core/status.h"
@@ -97,8 +99,11 @@ class SpecState {
   bool empty() const;
 
   void EncodeTo(std::string* out) const;
-  // Corruption when the bytes are not a state this code wrote.
+  // Replaces *state with the state `bytes` encode, reusing its memory. Corruption when the
+  // bytes are not a state this code wrote; *state is then empty.
   static Status Decode(std::string_view bytes, SpecState* state);
+  // Empties the state, keeping its memory for reuse.
+  void Clear();
 
   bool operator==(const SpecState& other) const = default;
 
@@ -120,10 +125,21 @@ class SpecState {
   static bool DecodeAccumulator(std::string_view* in, Accumulator* a);
   // Drops what left a rolling window; applies the caps (kMaxDistinctValues, kMaxDistinctDays).
   void Prune(const AggregateSpec& spec, int64_t now_ms);
+  // Decode's work, into an empty state.
+  Status DecodeFrom(std::string_view bytes);
 
-  Accumulator total_;                     // kAllTime and kRange
-  std::map<int64_t, Accumulator> days_;   // kRolling (day -> bucket) and kDistinctDays
-  std::map<uint64_t, int64_t> distinct_;  // kDistinctCount: value hash -> latest day
+  // Flat and sorted by key (a state holds few entries, and is decoded, changed and encoded
+  // once per event): no allocation per entry.
+  using DayBucket = std::pair<int64_t, Accumulator>;
+  using DistinctValue = std::pair<uint64_t, int64_t>;
+  // The bucket of `day`, created (empty) when missing.
+  Accumulator& BucketOf(int64_t day);
+  // Records that the value with `hash` was seen on `day` (keeps the latest day).
+  void SeeValue(uint64_t hash, int64_t day);
+
+  Accumulator total_;                    // kAllTime and kRange
+  std::vector<DayBucket> days_;          // kRolling (day -> bucket) and kDistinctDays
+  std::vector<DistinctValue> distinct_;  // kDistinctCount: value hash -> latest day
 };
 
 // Every spec state of one user, keyed by spec id (ids come from the catalog, never reused).

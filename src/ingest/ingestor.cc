@@ -346,13 +346,26 @@ const compute::ProjectCatalog& Ingestor::CatalogFor(const std::string& project) 
 Status Ingestor::AddToAggregates(const std::vector<const compute::SpecEntry*>& specs,
                                  const compute::ProjectCatalog& catalog,
                                  const compute::EventFields& event, int64_t now, UserState* user) {
-  compute::UserAggregates* aggregates = nullptr;
+  matched_.clear();
   for (const compute::SpecEntry* spec : specs) {
-    if (!compute::SpecMatches(spec->spec, event)) continue;
-    if (aggregates == nullptr)
-      PROFILED_RETURN_IF_ERROR(MutableAggregates(user, catalog, &aggregates));
-    aggregates->states[spec->id].Add(spec->spec, event, now);
+    if (compute::SpecMatches(spec->spec, event)) matched_.push_back(spec);
   }
+  if (matched_.empty()) return Status::Ok();
+  if (user->decoded_aggregates) {
+    // Decoded by a merge in this group: Flush encodes that form.
+    compute::UserAggregates* aggregates = nullptr;
+    PROFILED_RETURN_IF_ERROR(MutableAggregates(user, catalog, &aggregates));
+    for (const compute::SpecEntry* spec : matched_) {
+      aggregates->states[spec->id].Add(spec->spec, event, now);
+    }
+    return Status::Ok();
+  }
+  // The usual case: change the encoded record in place, decoding only the matched states.
+  bool changed = false;
+  PROFILED_RETURN_IF_ERROR(
+      aggregates_editor_.AddEvent(catalog, matched_, event, now, &user->aggregates, &changed));
+  // An event that changes nothing (e.g. older than every window) rewrites nothing.
+  if (changed) user->aggregates_changed = true;
   return Status::Ok();
 }
 

@@ -27,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "compute/aggregates_editor.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/metrics.h"
@@ -181,7 +182,9 @@ class Ingestor {
   int64_t last_backfill_ms_ = 0;          // writer thread only
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
-  std::vector<const compute::SpecEntry*> specs_;  // scratch, writer thread only
+  std::vector<const compute::SpecEntry*> specs_;    // scratch, writer thread only
+  std::vector<const compute::SpecEntry*> matched_;  // scratch, writer thread only
+  compute::AggregatesEditor aggregates_editor_;     // writer thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -60,9 +60,11 @@ struct Profile {
 // loaded and flushed as a unit. A user exists while it has a profile record.
 struct UserState {
   Profile profile;
-  // The aggregate state (tag 'a'): the stored bytes (empty = none) until the writer first
-  // needs it, then decoded into `decoded_aggregates`, which Flush encodes back. Raw bytes
-  // changed without decoding (a merge outside any catalog) set aggregates_changed.
+  // The aggregate state (tag 'a'): the encoded record (empty = none). Events change it in
+  // place (compute::AggregatesEditor decodes only the states an event touches) and set
+  // aggregates_changed, so it is kept encoded across groups and charged to the cache at its
+  // encoded size. A merge decodes it into `decoded_aggregates` (MutableAggregates), which
+  // then holds the state until Flush encodes it back.
   std::string aggregates;
   std::optional<compute::UserAggregates> decoded_aggregates;
   bool aggregates_changed = false;
