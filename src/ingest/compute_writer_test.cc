@@ -271,6 +271,108 @@ TEST_F(ComputeWriterTest, StatesOfADeletedDefinitionGoWhenTheUserIsNextWritten) 
   EXPECT_EQ(aggregates.states.size(), 1u);  // only the revenue sum's
 }
 
+// ---- The writer keeps each user's aggregates record across groups (in its cache) and edits
+// it in place per event: these check that the kept record always equals what the store
+// holds and what the definitions of the moment ask for.
+
+// The number of spec states in the user's stored aggregates record.
+size_t StoredStates(const std::map<char, std::string>& records) {
+  auto it = records.find('a');
+  if (it == records.end()) return 0;
+  compute::UserAggregates aggregates;
+  EXPECT_TRUE(compute::UserAggregates::Decode(it->second, &aggregates).ok());
+  return aggregates.states.size();
+}
+
+TEST_F(ComputeWriterTest, ADefinitionChangedBetweenGroupsDropsTheOldStateFromTheKeptRecord) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7, 30)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow - 10 * kDay), Purchase("alice", "", "books")});
+  ApplyOk({Purchase("alice", "", "books")});  // alice's record comes from the writer's cache
+  EXPECT_EQ(Count("alice", 7), 3);
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7, 7)).ok());  // a new spec: backfilled
+  WaitReady(7);
+  EXPECT_EQ(Count("alice", 7), 2);  // the event of 10 days ago is outside 7 days
+  uint64_t alice = Read("alice").amplitude_id;
+  ApplyOk({Purchase("alice", "", "books")});
+  EXPECT_EQ(Count("alice", 7), 3);
+  EXPECT_EQ(StoredStates(UserRecords(alice)), 1u);  // the 30-day spec's state went
+}
+
+TEST_F(ComputeWriterTest, ADefinitionDeletedBetweenGroupsLeavesNoRecordOnceNothingCounts) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ASSERT_TRUE(PutDefinition(RevenueSum(3)).ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow, 2)});
+  uint64_t alice = Read("alice").amplitude_id;
+  ASSERT_EQ(StoredStates(UserRecords(alice)), 2u);
+  std::promise<Status> deleted;
+  ingestor_->DeleteDefinition("p", DefinitionKind::kComputation, "7",
+                              [&](const Status& s) { deleted.set_value(s); });
+  ASSERT_TRUE(deleted.get_future().get().ok());
+  ApplyOk({Purchase("alice", "", "books", kTestNow, 1)});
+  EXPECT_EQ(StoredStates(UserRecords(alice)), 1u);
+  EXPECT_EQ(std::get<double>(Values("alice")[3]), 3);
+}
+
+TEST_F(ComputeWriterTest, AfterAFailedCommitTheAggregatesAreThoseTheStoreHolds) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "", "books")});
+  uint64_t alice = Read("alice").amplitude_id;
+  std::string committed = UserRecords(alice)['a'];
+  store_->FailNextCommits(1, Status::IoError("injected: disk full"));
+  EXPECT_EQ(Apply({Purchase("alice", "", "books")}).status.code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(UserRecords(alice)['a'], committed);
+  ApplyOk({Purchase("alice", "", "books")});
+  EXPECT_EQ(Count("alice", 7), 2);  // not 3: the failed group's event is not kept
+}
+
+TEST_F(ComputeWriterTest, EventsAfterAMergeAddToTheMergedStateInTheSameAndLaterGroups) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "device-1", "books")});
+  ApplyOk({Purchase("", "device-9", "books"), Purchase("", "device-9", "books")});
+  // The merge, then events on the merged user in the same batch and in a later group.
+  ApplyOk({Track("alice", "device-9"), Purchase("alice", "device-9", "books")});
+  EXPECT_EQ(Count("alice", 7), 4);
+  ApplyOk({Purchase("alice", "", "books"), Purchase("", "device-9", "books")});
+  EXPECT_EQ(Count("alice", 7), 6);
+  EXPECT_EQ(StoredStates(UserRecords(Read("alice").amplitude_id)), 1u);
+}
+
+TEST_F(ComputeWriterTest, ARefusedBatchRestoresTheAggregatesAnEarlierBatchOfItsGroupChanged) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
+  ApplyOk({Purchase("alice", "", "books")});
+  // The writer parks in the commit of `first`; the next two batches form one group.
+  store_->StallCommits();
+  auto first = std::async(std::launch::async, [&] { return Apply({Track("bob", "")}); });
+  store_->WaitForStalledCommit();
+  Event oversized = SetProps("alice", "", {{"big", std::string(kMaxPropertiesBytes, 'x')}});
+  auto good = std::async(std::launch::async,
+                         [&] { return Apply({Purchase("alice", "", "books")}); });
+  // Let `good` queue first; either order is a valid outcome for the count below.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto bad = std::async(std::launch::async, [&] {
+    return Apply({Purchase("alice", "", "books"), Purchase("alice", "", "books"), oversized});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  store_->ResumeCommits();
+  EXPECT_TRUE(first.get().status.ok());
+  EXPECT_TRUE(good.get().status.ok());
+  EXPECT_EQ(bad.get().status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Count("alice", 7), 2);
+  ApplyOk({Purchase("alice", "", "books")});
+  EXPECT_EQ(Count("alice", 7), 3);
+}
+
+TEST_F(ComputeWriterTest, AnEventThatChangesNoStateRewritesNoAggregates) {
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7, 7)).ok());
+  ApplyOk({Purchase("alice", "", "books")});
+  uint64_t alice = Read("alice").amplitude_id;
+  ApplyOk({Purchase("alice", "", "books", kTestNow - 30 * kDay)});  // older than the window
+  std::string key = store::UserRecordKey("p", alice, store::UserRecord::kAggregates);
+  auto commits = store_->commits();
+  for (const auto& op : commits.back().writes.ops()) EXPECT_NE(op.key, key);
+  EXPECT_EQ(Count("alice", 7), 1);
+}
+
 class StaticCohortTest : public ComputeWriterTest {
  protected:
   StaticCohortResult Change(StaticCohortChange change) {
