@@ -137,6 +137,12 @@ void SpecState::MergeAccumulator(Accumulator* a, const Accumulator& b) {
   }
 }
 
+// `a == Accumulator{}` without making one (this runs for every state encoded).
+bool SpecState::IsDefault(const Accumulator& a) {
+  return a.count == 0 && a.numeric_count == 0 && a.sum == 0 && a.min == 0 && a.max == 0 &&
+         a.first_ms == 0 && a.last_ms == 0 && a.first_value.empty() && a.last_value.empty();
+}
+
 SpecState::Accumulator& SpecState::BucketOf(int64_t day) {
   // Events mostly land on the newest day: look there first.
   if (days_.empty() || days_.back().first < day) return days_.emplace_back(day, Accumulator{}).second;
@@ -384,7 +390,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
 }
 
 bool SpecState::empty() const {
-  return total_ == Accumulator{} && days_.empty() && distinct_.empty();
+  return IsDefault(total_) && days_.empty() && distinct_.empty();
 }
 
 void SpecState::Clear() {
@@ -452,7 +458,7 @@ bool SpecState::DecodeAccumulator(std::string_view* in, Accumulator* a) {
 
 void SpecState::EncodeTo(std::string* out) const {
   uint8_t flags = 0;
-  if (total_ != Accumulator{}) flags |= kHasTotal;
+  if (!IsDefault(total_)) flags |= kHasTotal;
   if (!days_.empty()) flags |= kHasDays;
   if (!distinct_.empty()) flags |= kHasDistinct;
   out->push_back(static_cast<char>(flags));

@@ -121,6 +121,7 @@ class SpecState {
     bool operator==(const Accumulator& other) const = default;
   };
   static void MergeAccumulator(Accumulator* a, const Accumulator& b);
+  static bool IsDefault(const Accumulator& a);
   static void EncodeAccumulator(const Accumulator& a, std::string* out);
   static bool DecodeAccumulator(std::string_view* in, Accumulator* a);
   // Drops what left a rolling window; applies the caps (kMaxDistinctValues, kMaxDistinctDays).
