@@ -145,7 +145,9 @@ bool SpecState::IsDefault(const Accumulator& a) {
 
 SpecState::Accumulator& SpecState::BucketOf(int64_t day) {
   // Events mostly land on the newest day: look there first.
-  if (days_.empty() || days_.back().first < day) return days_.emplace_back(day, Accumulator{}).second;
+  if (days_.empty() || days_.back().first < day) {
+    return days_.emplace_back(day, Accumulator{}).second;
+  }
   auto it = std::lower_bound(days_.begin(), days_.end(), day,
                              [](const DayBucket& b, int64_t d) { return b.first < d; });
   if (it == days_.end() || it->first != day) it = days_.emplace(it, day, Accumulator{});
@@ -320,7 +322,8 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   // The buckets in scope: the window's days when rolling, else every one.
   auto before = [](const DayBucket& b, int64_t d) { return b.first < d; };
   auto after = [](int64_t d, const DayBucket& b) { return d < b.first; };
-  auto first = rolling ? std::lower_bound(days_.begin(), days_.end(), start, before) : days_.begin();
+  auto first =
+      rolling ? std::lower_bound(days_.begin(), days_.end(), start, before) : days_.begin();
   auto last = rolling ? std::upper_bound(days_.begin(), days_.end(), today, after) : days_.end();
 
   if (spec.metric == Metric::kDistinctDays) {
@@ -389,9 +392,7 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   }
 }
 
-bool SpecState::empty() const {
-  return IsDefault(total_) && days_.empty() && distinct_.empty();
-}
+bool SpecState::empty() const { return IsDefault(total_) && days_.empty() && distinct_.empty(); }
 
 void SpecState::Clear() {
   total_.count = 0;

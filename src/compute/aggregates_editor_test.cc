@@ -14,7 +14,7 @@ namespace json = boost::json;
 
 constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kJan1 = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
-constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * 3'600'000;
+constexpr int64_t kNow = kJan1 + 9 * kDay + 12 * int64_t{3'600'000};
 
 struct Ev {
   std::string type = "buy";
@@ -25,7 +25,7 @@ struct Ev {
 };
 
 std::string Hex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
+  constexpr std::string_view kDigits = "0123456789abcdef";
   std::string out;
   for (char c : bytes) {
     out.push_back(kDigits[(static_cast<uint8_t>(c) >> 4) & 15]);
@@ -58,9 +58,9 @@ std::vector<SpecEntry> EverySpec() {
   range.start_ms = kNow - 4 * kDay;
   range.end_ms = kNow;
   for (TimeScope scope : {TimeScope{}, Rolling(3), Rolling(30), range}) {
-    for (Metric m : {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg,
-                     Metric::kFirst, Metric::kLast, Metric::kDistinctCount,
-                     Metric::kDistinctDays}) {
+    for (Metric m :
+         {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg, Metric::kFirst,
+          Metric::kLast, Metric::kDistinctCount, Metric::kDistinctDays}) {
       bool reads = m != Metric::kCount && m != Metric::kDistinctDays;
       SpecEntry e;
       e.id = specs.size() + 1;
@@ -175,10 +175,11 @@ TEST(AggregatesEditor, RefusesARecordThatDoesNotDecodeAndLeavesItAsItWas) {
   Ev e;
   e.props = {{"price", 4}, {"sku", "s1"}};
   AggregatesEditor editor;
-  for (std::string bad : {std::string("\x02\x00", 2), std::string("\x01\x01", 2),
-                          std::string("\x01\x01\x01\x05\x00", 5),  // state length past the end
-                          std::string("\x01\x01\x02\x01\x00\x00", 6),  // trailing byte
-                          std::string("\x01\x01\x01\x01\x08", 5)}) {  // spec 1's state: bad flags
+  for (const std::string& bad :
+       {std::string("\x02\x00", 2), std::string("\x01\x01", 2),
+        std::string("\x01\x01\x01\x05\x00", 5),      // state length past the end
+        std::string("\x01\x01\x02\x01\x00\x00", 6),  // trailing byte
+        std::string("\x01\x01\x01\x01\x08", 5)}) {   // spec 1's state: bad flags
     std::string record = bad;
     EXPECT_EQ(editor.AddEvent(catalog, Matched(catalog, e), e.View(), kNow, &record).code(),
               ErrorCode::kCorruption)

@@ -345,8 +345,8 @@ TEST_F(ComputeWriterTest, ARefusedBatchRestoresTheAggregatesAnEarlierBatchOfItsG
   auto first = std::async(std::launch::async, [&] { return Apply({Track("bob", "")}); });
   store_->WaitForStalledCommit();
   Event oversized = SetProps("alice", "", {{"big", std::string(kMaxPropertiesBytes, 'x')}});
-  auto good = std::async(std::launch::async,
-                         [&] { return Apply({Purchase("alice", "", "books")}); });
+  auto good =
+      std::async(std::launch::async, [&] { return Apply({Purchase("alice", "", "books")}); });
   // Let `good` queue first; either order is a valid outcome for the count below.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   auto bad = std::async(std::launch::async, [&] {
