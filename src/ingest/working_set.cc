@@ -452,6 +452,9 @@ void WorkingSet::Flush(store::WriteSet* writes) {
       } else if (kLoadedRecords[i] == store::UserRecord::kAggregates) {
         // Only a changed state is written: most events change no aggregate.
         if (u.decoded_aggregates) {
+          // As compute::AggregatesEditor writes it: a state that holds nothing is not stored.
+          std::erase_if(u.decoded_aggregates->states,
+                        [](const auto& kv) { return kv.second.empty(); });
           if (!u.decoded_aggregates->states.empty()) value = u.decoded_aggregates->Encode();
           // Kept encoded: a later group decodes it against the catalog of its time.
           u.aggregates = value;
