@@ -24,10 +24,16 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
     cohort_index_.emplace(cohorts_[i].definition.id, i);
     for (const CohortClause& clause : cohorts_[i].definition.all_of) {
       for (const CohortCondition& condition : clause.any_of) {
-        if (condition.kind == CohortCondition::Kind::kUserProperty) needs_properties_ = true;
+        if (condition.kind == CohortCondition::Kind::kUserProperty) {
+          user_property_names_.push_back(condition.filter.prop);
+        }
       }
     }
   }
+  std::sort(user_property_names_.begin(), user_property_names_.end());
+  user_property_names_.erase(
+      std::unique(user_property_names_.begin(), user_property_names_.end()),
+      user_property_names_.end());
 }
 
 const SpecEntry* ProjectCatalog::FindSpec(uint64_t id) const {

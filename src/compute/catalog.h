@@ -71,7 +71,9 @@ class ProjectCatalog {
   // The index in cohorts() of served cohort `id`; cohorts().size() when it is not served.
   size_t CohortIndex(std::string_view id) const;
   // Whether a served cohort reads user properties (reads then parse them).
-  bool needs_properties() const { return needs_properties_; }
+  bool needs_properties() const { return !user_property_names_.empty(); }
+  // The user properties served cohorts read, sorted, each once.
+  const std::vector<std::string>& user_property_names() const { return user_property_names_; }
   bool empty() const { return specs_.empty() && cohorts_.empty(); }
 
  private:
@@ -80,7 +82,7 @@ class ProjectCatalog {
   std::vector<ServedComputation> computations_;
   std::vector<ServedCohort> cohorts_;
   StringMap<size_t> cohort_index_;  // into cohorts_
-  bool needs_properties_ = false;
+  std::vector<std::string> user_property_names_;
 };
 
 // The current catalog of every project.

@@ -29,6 +29,7 @@ bool Compare(double value, Comparison comparison, double operand) {
 }
 
 // The value of a computation as a JSON value, for a filter to test; false when it has none.
+// Only first/last values are JSON text to parse; numbers are taken as they are.
 bool ToJson(const Value& value, json::value* out) {
   if (const auto* i = std::get_if<int64_t>(&value)) {
     *out = *i;
@@ -48,24 +49,36 @@ bool ToJson(const Value& value, json::value* out) {
   return false;
 }
 
-// One read's evaluation: remembers each cohort's membership, so a cohort referenced by
-// several others is evaluated once.
+// One read's evaluation: remembers each spec's value and each cohort's membership, so a
+// state read by several definitions is walked once and a cohort referenced by several
+// others is evaluated once. The first corrupt state ends it: status() says so, and every
+// value read after it is none.
 class Evaluation {
  public:
   Evaluation(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms)
       : catalog_(catalog),
         user_(user),
         now_ms_(now_ms),
+        spec_values_(catalog.specs().size()),
+        spec_known_(catalog.specs().size(), false),
         membership_(catalog.cohorts().size(), kUnknown) {}
 
-  Value SpecValue(uint64_t spec_id, const AggregateSpec& fallback) const {
+  const Status& status() const { return status_; }
+
+  // The value of spec `spec_id` (`fallback` when the catalog does not have it). Valid
+  // until the next call.
+  const Value& SpecValue(uint64_t spec_id, const AggregateSpec& fallback) {
     const SpecEntry* entry = catalog_.FindSpec(spec_id);
-    const AggregateSpec& spec = entry != nullptr ? entry->spec : fallback;
-    if (user_.aggregates != nullptr) {
-      auto it = user_.aggregates->states.find(spec_id);
-      if (it != user_.aggregates->states.end()) return it->second.Evaluate(spec, now_ms_);
+    if (entry == nullptr) {
+      uncached_ = Walk(spec_id, fallback);
+      return uncached_;
     }
-    return SpecState().Evaluate(spec, now_ms_);
+    const auto index = static_cast<size_t>(entry - catalog_.specs().data());
+    if (!spec_known_[index]) {
+      spec_values_[index] = Walk(spec_id, entry->spec);
+      spec_known_[index] = true;
+    }
+    return spec_values_[index];
   }
 
   bool InCohort(size_t index) {
@@ -85,6 +98,18 @@ class Evaluation {
   static constexpr int8_t kUnknown = -1;
   static constexpr int8_t kOut = 0;
   static constexpr int8_t kIn = 1;
+
+  Value Walk(uint64_t spec_id, const AggregateSpec& spec) {
+    std::string_view state;
+    if (user_.aggregates != nullptr) state = user_.aggregates->Find(spec_id);
+    Value value;
+    Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, &value);
+    if (!s.ok()) {
+      status_ = std::move(s);
+      return std::monostate{};
+    }
+    return value;
+  }
 
   bool InStaticCohort(const std::string& id) const {
     return user_.static_cohorts != nullptr &&
@@ -121,8 +146,8 @@ class Evaluation {
     return false;
   }
 
-  bool EventConditionHolds(const CohortCondition& condition, uint64_t spec_id) const {
-    Value value = SpecValue(spec_id, condition.spec);
+  bool EventConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
+    const Value& value = SpecValue(spec_id, condition.spec);
     std::optional<double> number;
     if (const auto* i = std::get_if<int64_t>(&value)) {
       number = static_cast<double>(*i);
@@ -149,7 +174,7 @@ class Evaluation {
     return v;
   }
 
-  bool ComputedConditionHolds(const Filter& filter) const {
+  bool ComputedConditionHolds(const Filter& filter) {
     uint64_t id = 0;
     const char* end = filter.prop.data() + filter.prop.size();
     auto [ptr, ec] = std::from_chars(filter.prop.data(), end, id);
@@ -166,43 +191,60 @@ class Evaluation {
   const ProjectCatalog& catalog_;
   const UserView& user_;
   const int64_t now_ms_;
+  Status status_;
+  std::vector<Value> spec_values_;  // by index in catalog_.specs()
+  std::vector<bool> spec_known_;
+  Value uncached_;
   std::vector<int8_t> membership_;
 };
 
 }  // namespace
 
-std::vector<std::pair<uint64_t, Value>> ComputedValues(const ProjectCatalog& catalog,
-                                                       const UserView& user, int64_t now_ms,
-                                                       const std::vector<uint64_t>& only) {
-  std::vector<uint64_t> wanted = only;
-  std::sort(wanted.begin(), wanted.end());
+Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                const std::vector<uint64_t>& only, std::vector<std::pair<uint64_t, Value>>* values,
+                std::vector<std::string>* cohort_ids) {
   Evaluation evaluation(catalog, user, now_ms);
-  std::vector<std::pair<uint64_t, Value>> out;
-  for (const ServedComputation& c : catalog.computations()) {
-    if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), c.definition.id)) {
-      continue;
+  if (values != nullptr) {
+    values->clear();
+    std::vector<uint64_t> wanted;  // allocates only when narrowed
+    if (!only.empty()) {
+      wanted = only;
+      std::sort(wanted.begin(), wanted.end());
     }
-    Value value = evaluation.SpecValue(c.spec_id, c.definition.spec);
-    if (std::holds_alternative<std::monostate>(value)) continue;
-    out.emplace_back(c.definition.id, std::move(value));
+    for (const ServedComputation& c : catalog.computations()) {
+      if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), c.definition.id)) {
+        continue;
+      }
+      const Value& value = evaluation.SpecValue(c.spec_id, c.definition.spec);
+      if (std::holds_alternative<std::monostate>(value)) continue;
+      values->emplace_back(c.definition.id, value);
+    }
   }
-  return out;
+  if (cohort_ids != nullptr) {
+    cohort_ids->clear();
+    for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
+      if (evaluation.InCohort(i)) cohort_ids->push_back(catalog.cohorts()[i].definition.id);
+    }
+  }
+  return evaluation.status();
 }
 
-std::vector<std::string> CohortIds(const ProjectCatalog& catalog, const UserView& user,
-                                   int64_t now_ms) {
-  Evaluation evaluation(catalog, user, now_ms);
-  std::vector<std::string> out;
-  for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
-    if (evaluation.InCohort(i)) out.push_back(catalog.cohorts()[i].definition.id);
-  }
-  return out;
+Status ComputedValues(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                      const std::vector<uint64_t>& only,
+                      std::vector<std::pair<uint64_t, Value>>* values) {
+  return Evaluate(catalog, user, now_ms, only, values, nullptr);
 }
 
-bool InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
-              std::string_view cohort_id) {
+Status CohortIds(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                 std::vector<std::string>* cohort_ids) {
+  return Evaluate(catalog, user, now_ms, {}, nullptr, cohort_ids);
+}
+
+Status InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                std::string_view cohort_id, bool* in) {
   Evaluation evaluation(catalog, user, now_ms);
-  return evaluation.InCohort(catalog.CohortIndex(cohort_id));
+  *in = evaluation.InCohort(catalog.CohortIndex(cohort_id));
+  return evaluation.status();
 }
 
 }  // namespace profiled::compute

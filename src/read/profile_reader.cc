@@ -1,7 +1,9 @@
 #include "read/profile_reader.h"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include "compute/evaluate.h"
-#include "core/value_text.h"
+#include "read/stored_properties.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
 
@@ -14,9 +16,17 @@ using store::UserRecord;
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
                                    UserRecord::kStaticCohorts};
 
-// What evaluation needs of a user, decoded from its raw records.
+// What evaluation needs of a user, read from its raw records (which must outlive it): the
+// aggregates stay encoded (read in place), and only the user properties that served cohorts
+// name are parsed, into a stack buffer.
 struct Decoded {
-  compute::UserAggregates aggregates;
+  Decoded() : resource(buffer, sizeof(buffer)), properties(&resource), builtins(&resource) {}
+  Decoded(const Decoded&) = delete;
+  Decoded& operator=(const Decoded&) = delete;
+
+  unsigned char buffer[2048];
+  boost::json::monotonic_resource resource;  // over `buffer`, then the heap
+  compute::AggregatesView aggregates;
   boost::json::object properties;
   boost::json::object builtins;
   std::vector<std::string> static_cohorts;
@@ -26,15 +36,14 @@ struct Decoded {
 Status DecodeForEvaluation(const compute::ProjectCatalog& catalog,
                            const store::ProfileView& profile, std::string_view aggregates,
                            std::string_view static_cohorts, Decoded* d) {
-  if (!aggregates.empty()) {
-    PROFILED_RETURN_IF_ERROR(compute::UserAggregates::Decode(aggregates, &d->aggregates));
-  }
+  PROFILED_RETURN_IF_ERROR(d->aggregates.Parse(aggregates));
   if (!static_cohorts.empty()) {
     PROFILED_RETURN_IF_ERROR(store::DecodeStaticCohorts(static_cohorts, &d->static_cohorts));
   }
   if (catalog.needs_properties()) {
-    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.properties_json, &d->properties));
-    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.builtins_json, &d->builtins));
+    const std::vector<std::string>& names = catalog.user_property_names();
+    PROFILED_RETURN_IF_ERROR(PickStoredProperties(profile.properties_json, names, &d->properties));
+    PROFILED_RETURN_IF_ERROR(PickStoredProperties(profile.builtins_json, names, &d->builtins));
   }
   d->view.aggregates = &d->aggregates;
   d->view.properties = &d->properties;
@@ -91,12 +100,9 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   Decoded d;
   PROFILED_RETURN_IF_ERROR(
       DecodeForEvaluation(*catalog, out->profile, out->records[1], out->records[2], &d));
-  int64_t now = clock_.NowMs();
-  if (options.computations) {
-    out->computed = compute::ComputedValues(*catalog, d.view, now, options.computation_ids);
-  }
-  if (options.cohorts) out->cohort_ids = compute::CohortIds(*catalog, d.view, now);
-  return Status::Ok();
+  return compute::Evaluate(*catalog, d.view, clock_.NowMs(), options.computation_ids,
+                           options.computations ? &out->computed : nullptr,
+                           options.cohorts ? &out->cohort_ids : nullptr);
 }
 
 Status ProfileReader::ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
@@ -118,7 +124,7 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
       go_on = false;
       return;
     }
-    go_on = fn(current, view.user_id, d.view);
+    go_on = fn(current, view.user_id, d.view, &failure);
   };
   auto visit = [&](std::string_view key, std::string_view value) {
     store::UserKeyParts parts;
@@ -155,8 +161,11 @@ Status ProfileReader::ForEachMember(
   }
   int64_t now = clock_.NowMs();
   return ScanUsers(project, *catalog,
-                   [&](uint64_t id, std::string_view user_id, const compute::UserView& user) {
-                     return !compute::InCohort(*catalog, user, now, cohort_id) || fn(id, user_id);
+                   [&](uint64_t id, std::string_view user_id, const compute::UserView& user,
+                       Status* failure) {
+                     bool in = false;
+                     *failure = compute::InCohort(*catalog, user, now, cohort_id, &in);
+                     return failure->ok() && (!in || fn(id, user_id));
                    });
 }
 
@@ -167,11 +176,13 @@ Status ProfileReader::CohortSizes(std::string_view project,
   for (const auto& c : catalog->cohorts()) (*sizes)[c.definition.id] = 0;
   if (catalog->cohorts().empty()) return Status::Ok();
   int64_t now = clock_.NowMs();
+  std::vector<std::string> ids;
   return ScanUsers(project, *catalog,
-                   [&](uint64_t, std::string_view, const compute::UserView& user) {
-                     for (const std::string& id : compute::CohortIds(*catalog, user, now)) {
-                       ++(*sizes)[id];
-                     }
+                   [&](uint64_t, std::string_view, const compute::UserView& user,
+                       Status* failure) {
+                     *failure = compute::CohortIds(*catalog, user, now, &ids);
+                     if (!failure->ok()) return false;
+                     for (const std::string& id : ids) ++(*sizes)[id];
                      return true;
                    });
 }
