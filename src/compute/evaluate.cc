@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <charconv>
 #include <optional>
 
 #include "compute/match.h"
@@ -59,26 +58,46 @@ class Evaluation {
       : catalog_(catalog),
         user_(user),
         now_ms_(now_ms),
-        spec_values_(catalog.specs().size()),
-        spec_known_(catalog.specs().size(), false),
-        membership_(catalog.cohorts().size(), kUnknown) {}
+        specs_(catalog.specs().size()),
+        membership_(catalog.cohorts().size(), kUnknown) {
+    // Both lists are sorted by spec id: one merge finds every live spec's state.
+    if (user.aggregates == nullptr) return;
+    const std::vector<AggregatesView::Entry>& states = user.aggregates->entries();
+    auto state = states.begin();
+    for (size_t i = 0; i < specs_.size() && state != states.end(); ++i) {
+      const uint64_t id = catalog.specs()[i].id;
+      while (state != states.end() && state->id < id) ++state;
+      if (state != states.end() && state->id == id) specs_[i].state = state->state;
+    }
+  }
 
   const Status& status() const { return status_; }
 
-  // The value of spec `spec_id` (`fallback` when the catalog does not have it). Valid
-  // until the next call.
-  const Value& SpecValue(uint64_t spec_id, const AggregateSpec& fallback) {
-    const SpecEntry* entry = catalog_.FindSpec(spec_id);
-    if (entry == nullptr) {
-      uncached_ = Walk(spec_id, fallback);
-      return uncached_;
+  // The value of specs()[index]. Valid as long as the evaluation.
+  const Value& SpecValue(size_t index) {
+    SpecSlot& slot = specs_[index];
+    if (!slot.known) {
+      slot.value = Walk(catalog_.specs()[index].spec, slot.state);
+      slot.known = true;
     }
-    const auto index = static_cast<size_t>(entry - catalog_.specs().data());
-    if (!spec_known_[index]) {
-      spec_values_[index] = Walk(spec_id, entry->spec);
-      spec_known_[index] = true;
-    }
-    return spec_values_[index];
+    return slot.value;
+  }
+
+  // The value of spec `spec_id`, which the catalog does not have (a definition it was not
+  // built with), as `spec`. Valid until the next call.
+  const Value& UnlistedSpecValue(uint64_t spec_id, const AggregateSpec& spec) {
+    std::string_view state;
+    if (user_.aggregates != nullptr) state = user_.aggregates->Find(spec_id);
+    unlisted_ = Walk(spec, state);
+    return unlisted_;
+  }
+
+  // The value of computations()[index]. Valid as SpecValue's and UnlistedSpecValue's are.
+  const Value& ComputationValue(size_t index) {
+    const size_t spec = catalog_.ComputationSpecIndex(index);
+    if (spec != ProjectCatalog::kUnresolved) return SpecValue(spec);
+    const ServedComputation& c = catalog_.computations()[index];
+    return UnlistedSpecValue(c.spec_id, c.definition.spec);
   }
 
   bool InCohort(size_t index) {
@@ -89,7 +108,7 @@ class Evaluation {
     membership_[index] = kOut;
     const ServedCohort& cohort = catalog_.cohorts()[index];
     const bool in = cohort.definition.is_static ? InStaticCohort(cohort.definition.id)
-                                                : InBehavioralCohort(cohort);
+                                                : InBehavioralCohort(index, cohort);
     membership_[index] = in ? kIn : kOut;
     return in;
   }
@@ -99,9 +118,13 @@ class Evaluation {
   static constexpr int8_t kOut = 0;
   static constexpr int8_t kIn = 1;
 
-  Value Walk(uint64_t spec_id, const AggregateSpec& spec) {
-    std::string_view state;
-    if (user_.aggregates != nullptr) state = user_.aggregates->Find(spec_id);
+  struct SpecSlot {
+    std::string_view state;  // the encoded state; empty = none
+    Value value;
+    bool known = false;
+  };
+
+  Value Walk(const AggregateSpec& spec, std::string_view state) {
     Value value;
     Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, &value);
     if (!s.ok()) {
@@ -116,38 +139,47 @@ class Evaluation {
            std::binary_search(user_.static_cohorts->begin(), user_.static_cohorts->end(), id);
   }
 
-  bool InBehavioralCohort(const ServedCohort& cohort) {
+  bool InBehavioralCohort(size_t index, const ServedCohort& cohort) {
     const std::vector<CohortClause>& clauses = cohort.definition.all_of;
     if (clauses.empty()) return false;
+    const std::vector<size_t>& targets = catalog_.ConditionTargets(index);
+    size_t next = 0;  // into targets, which lists every condition of every clause
     for (size_t i = 0; i < clauses.size(); ++i) {
+      const std::vector<CohortCondition>& conditions = clauses[i].any_of;
       bool any = false;
-      for (size_t j = 0; j < clauses[i].any_of.size() && !any; ++j) {
-        uint64_t spec_id = 0;
-        if (i < cohort.spec_ids.size() && j < cohort.spec_ids[i].size()) {
-          spec_id = cohort.spec_ids[i][j];
-        }
-        any = ConditionHolds(clauses[i].any_of[j], spec_id);
+      for (size_t j = 0; j < conditions.size() && !any; ++j) {
+        any = ConditionHolds(cohort, i, j, targets[next + j]);
       }
+      next += conditions.size();
       if (any == clauses[i].negated) return false;
     }
     return true;
   }
 
-  bool ConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
+  bool ConditionHolds(const ServedCohort& cohort, size_t clause, size_t index, size_t target) {
+    const CohortCondition& condition = cohort.definition.all_of[clause].any_of[index];
     switch (condition.kind) {
-      case CohortCondition::Kind::kEvent: return EventConditionHolds(condition, spec_id);
+      case CohortCondition::Kind::kEvent: {
+        if (target != ProjectCatalog::kUnresolved) {
+          return EventConditionHolds(condition, SpecValue(target));
+        }
+        uint64_t spec_id = 0;
+        if (clause < cohort.spec_ids.size() && index < cohort.spec_ids[clause].size()) {
+          spec_id = cohort.spec_ids[clause][index];
+        }
+        return EventConditionHolds(condition, UnlistedSpecValue(spec_id, condition.spec));
+      }
       case CohortCondition::Kind::kUserProperty:
         return Matches(condition.filter, UserProperty(condition.filter.prop));
       case CohortCondition::Kind::kComputedProperty:
-        return ComputedConditionHolds(condition.filter);
+        return ComputedConditionHolds(condition.filter, target);
       case CohortCondition::Kind::kCohort:
-        return InCohort(catalog_.CohortIndex(condition.cohort_id));
+        return target != ProjectCatalog::kUnresolved && InCohort(target);
     }
     return false;
   }
 
-  bool EventConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
-    const Value& value = SpecValue(spec_id, condition.spec);
+  static bool EventConditionHolds(const CohortCondition& condition, const Value& value) {
     std::optional<double> number;
     if (const auto* i = std::get_if<int64_t>(&value)) {
       number = static_cast<double>(*i);
@@ -174,17 +206,12 @@ class Evaluation {
     return v;
   }
 
-  bool ComputedConditionHolds(const Filter& filter) {
-    uint64_t id = 0;
-    const char* end = filter.prop.data() + filter.prop.size();
-    auto [ptr, ec] = std::from_chars(filter.prop.data(), end, id);
-    const ServedComputation* computation =
-        ec == std::errc() && ptr == end ? catalog_.FindComputation(id) : nullptr;
-    if (computation == nullptr) return Matches(filter, nullptr);
+  // `computation`: the index in computations() of the one the filter reads, kUnresolved
+  // when it is not served.
+  bool ComputedConditionHolds(const Filter& filter, size_t computation) {
+    if (computation == ProjectCatalog::kUnresolved) return Matches(filter, nullptr);
     json::value value;
-    if (!ToJson(SpecValue(computation->spec_id, computation->definition.spec), &value)) {
-      return Matches(filter, nullptr);
-    }
+    if (!ToJson(ComputationValue(computation), &value)) return Matches(filter, nullptr);
     return Matches(filter, &value);
   }
 
@@ -192,9 +219,8 @@ class Evaluation {
   const UserView& user_;
   const int64_t now_ms_;
   Status status_;
-  std::vector<Value> spec_values_;  // by index in catalog_.specs()
-  std::vector<bool> spec_known_;
-  Value uncached_;
+  std::vector<SpecSlot> specs_;  // by index in catalog_.specs()
+  Value unlisted_;
   std::vector<int8_t> membership_;
 };
 
@@ -211,13 +237,13 @@ Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now
       wanted = only;
       std::sort(wanted.begin(), wanted.end());
     }
-    for (const ServedComputation& c : catalog.computations()) {
-      if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), c.definition.id)) {
-        continue;
-      }
-      const Value& value = evaluation.SpecValue(c.spec_id, c.definition.spec);
+    const std::vector<ServedComputation>& computations = catalog.computations();
+    for (size_t i = 0; i < computations.size(); ++i) {
+      const uint64_t id = computations[i].definition.id;
+      if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), id)) continue;
+      const Value& value = evaluation.ComputationValue(i);
       if (std::holds_alternative<std::monostate>(value)) continue;
-      values->emplace_back(c.definition.id, value);
+      values->emplace_back(id, value);
     }
   }
   if (cohort_ids != nullptr) {

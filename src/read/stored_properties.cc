@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
+#include <cstdint>
 
 #include "core/value_text.h"
 
@@ -33,20 +35,22 @@ class Scanner {
   // at the end of the text, or at an escape when `plain` (the caller then parses properly).
   bool StringBody(bool plain, std::string_view* body) {
     const size_t start = pos_;
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c == '"') {
-        *body = text_.substr(start, pos_ - start);
-        ++pos_;
-        return true;
+    size_t from = pos_;
+    while (true) {
+      const size_t quote = text_.find('"', from);
+      if (quote == std::string_view::npos) return false;
+      // The quote is escaped when an odd number of backslashes precede it.
+      size_t backslashes = 0;
+      while (quote - backslashes > start && text_[quote - backslashes - 1] == '\\') {
+        ++backslashes;
       }
-      if (c == '\\') {
-        if (plain) return false;
-        ++pos_;  // the escaped character, whatever it is
+      if (backslashes % 2 == 0) {
+        *body = text_.substr(start, quote - start);
+        pos_ = quote + 1;
+        return !plain || body->find('\\') == std::string_view::npos;
       }
-      ++pos_;
+      from = quote + 1;
     }
-    return false;
   }
   // Skips one value and returns its text; false when it does not end where a value must.
   bool Value(std::string_view* value) {
@@ -108,6 +112,16 @@ bool ReadValue(std::string_view text, json::value* out) {
   }
   if (text == "null") {
     *out = nullptr;
+    return true;
+  }
+  // Integers of up to 18 digits (no leading zero, as JSON requires; "-0" is left to the
+  // parser) read as the parser's int64 would.
+  const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() <= 18 && (digits.front() != '0' || text == "0") &&
+      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    int64_t n = 0;
+    std::from_chars(text.data(), text.data() + text.size(), n);
+    *out = n;
     return true;
   }
   boost::system::error_code ec;

@@ -40,6 +40,8 @@ TEST(PickStoredProperties, PicksTheNamedMembersAsTheFullReaderReadsThem) {
       R"({"a":1,"b":-2.5,"c":true,"d":false,"e":null,"f":"x","g":[1,{"h":2}],"h":{"i":[]}})",
       R"({"skip":{"deep":["}",{"]":"\"{"}]},"a":"after a nested value"})",
       R"({"a":97.43057599473337,"b":1e400,"c":18446744073709551615,"d":-0})",
+      R"({"a":0,"b":-1,"c":123456789012345678,"d":-123456789012345678,"e":1234567890123456789})",
+      R"({"a":-0.0,"b":1.0,"c":1e2,"d":-12,"e":-0})",
       R"({"a":"caf\u00e9","b":"tab\there","c":"\"quoted\"","d":"é ü","e":"\u0001"})",
       R"({ "a" : 1 , "b" : [ 1 , 2 ] , "plan" : "team" })",
       R"({"a":1,"a":2})",
@@ -75,7 +77,7 @@ TEST(PickStoredProperties, AllocatesWithTheObjectsStorage) {
 TEST(PickStoredProperties, RefusesTextThatIsNotAnObject) {
   for (std::string_view text :
        {"", "[]", "{", R"({"a":1)", R"({"a" 1})", R"({"a":1,})", R"({"a":1}x)", "nonsense",
-        R"({"a":tru})", R"({"a":"unterminated})", R"({"a":[1,2})", "\"a\""}) {
+        R"({"a":tru})", R"({"a":012})", R"({"a":"unterminated})", R"({"a":[1,2})", "\"a\""}) {
     json::object out;
     EXPECT_EQ(PickStoredProperties(text, {"a"}, &out).code(), ErrorCode::kCorruption) << text;
   }
