@@ -1,6 +1,7 @@
 #include "compute/evaluate.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <optional>
 
@@ -128,7 +129,7 @@ class Evaluation {
     Value value;
     Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, &value);
     if (!s.ok()) {
-      status_ = std::move(s);
+      if (status_.ok()) status_ = std::move(s);
       return std::monostate{};
     }
     return value;
@@ -197,13 +198,29 @@ class Evaluation {
     return number.has_value() && Compare(*number, condition.comparison, condition.operand);
   }
 
-  const json::value* UserProperty(const std::string& name) const {
+  const json::value* UserProperty(const std::string& name) {
     const json::value* v = nullptr;
-    if (user_.properties != nullptr) v = user_.properties->if_contains(name);
-    if ((v == nullptr || v->is_null()) && user_.builtins != nullptr) {
-      v = user_.builtins->if_contains(name);
+    if (const json::object* custom = Properties(false)) v = custom->if_contains(name);
+    if (v == nullptr || v->is_null()) {
+      if (const json::object* builtins = Properties(true)) v = builtins->if_contains(name);
     }
     return v;
+  }
+
+  // The custom properties or the built-in fields; null when there are none (or they do
+  // not decode: status_ then says so).
+  const json::object* Properties(bool builtins) {
+    if (user_.property_source == nullptr) return builtins ? user_.builtins : user_.properties;
+    const size_t part = builtins ? 1 : 0;
+    if (!properties_loaded_[part]) {
+      properties_loaded_[part] = true;
+      Status s = user_.property_source->Load(builtins, &properties_[part]);
+      if (!s.ok()) {
+        properties_[part] = nullptr;
+        if (status_.ok()) status_ = std::move(s);
+      }
+    }
+    return properties_[part];
   }
 
   // `computation`: the index in computations() of the one the filter reads, kUnresolved
@@ -222,6 +239,8 @@ class Evaluation {
   std::vector<SpecSlot> specs_;  // by index in catalog_.specs()
   Value unlisted_;
   std::vector<int8_t> membership_;
+  std::array<const json::object*, 2> properties_ = {nullptr, nullptr};  // custom, built-in
+  std::array<bool, 2> properties_loaded_ = {false, false};
 };
 
 }  // namespace
@@ -247,10 +266,19 @@ Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now
     }
   }
   if (cohort_ids != nullptr) {
-    cohort_ids->clear();
+    // Assigned over the strings already there, so a reused vector keeps their buffers.
+    size_t n = 0;
     for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
-      if (evaluation.InCohort(i)) cohort_ids->push_back(catalog.cohorts()[i].definition.id);
+      if (!evaluation.InCohort(i)) continue;
+      const std::string& id = catalog.cohorts()[i].definition.id;
+      if (n < cohort_ids->size()) {
+        (*cohort_ids)[n].assign(id);
+      } else {
+        cohort_ids->push_back(id);
+      }
+      ++n;
     }
+    cohort_ids->resize(n);
   }
   return evaluation.status();
 }

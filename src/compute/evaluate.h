@@ -15,6 +15,18 @@
 
 namespace profiled::compute {
 
+// Where evaluation finds a user's properties when a reader would rather not parse them
+// up front: asked at most once per evaluation for each part, and only when a user property
+// condition is reached (the built-in fields only for a name the custom properties lack).
+class UserPropertySource {
+ public:
+  virtual ~UserPropertySource() = default;
+  // The custom properties (builtins false) or the built-in fields (true); they must hold
+  // at least the names in catalog.user_property_names(). *out lives as long as the source.
+  // Corruption when they do not decode.
+  [[nodiscard]] virtual Status Load(bool builtins, const boost::json::object** out) = 0;
+};
+
 // What evaluation reads of one user. Borrowed; any pointer may be null for "none".
 struct UserView {
   // The user's aggregates record, read in place (each spec's state is walked at most once
@@ -26,6 +38,8 @@ struct UserView {
   const boost::json::object* properties = nullptr;
   const boost::json::object* builtins = nullptr;
   const std::vector<std::string>* static_cohorts = nullptr;  // sorted ids
+  // When set, properties and builtins are loaded from here instead, when first needed.
+  UserPropertySource* property_source = nullptr;
 };
 
 // Every function below fails with Corruption when a state it reads does not decode

@@ -16,38 +16,56 @@ using store::UserRecord;
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
                                    UserRecord::kStaticCohorts};
 
-// What evaluation needs of a user, read from its raw records (which must outlive it): the
-// aggregates stay encoded (read in place), and only the user properties that served cohorts
-// name are parsed, into a stack buffer.
-struct Decoded {
-  Decoded() : resource(buffer, sizeof(buffer)), properties(&resource), builtins(&resource) {}
-  Decoded(const Decoded&) = delete;
-  Decoded& operator=(const Decoded&) = delete;
+// The user properties of one stored profile, picked out of its JSON text (only the names
+// served cohorts read) when evaluation first needs them, into a stack buffer.
+class StoredUserProperties : public compute::UserPropertySource {
+ public:
+  StoredUserProperties(const std::vector<std::string>& names, const store::ProfileView& profile)
+      : names_(names),
+        profile_(profile),
+        resource_(buffer_, sizeof(buffer_)),
+        properties_(&resource_),
+        builtins_(&resource_) {}
+  StoredUserProperties(const StoredUserProperties&) = delete;
+  StoredUserProperties& operator=(const StoredUserProperties&) = delete;
 
-  unsigned char buffer[2048];
-  boost::json::monotonic_resource resource;  // over `buffer`, then the heap
+  Status Load(bool builtins, const boost::json::object** out) override {
+    boost::json::object* object = builtins ? &builtins_ : &properties_;
+    PROFILED_RETURN_IF_ERROR(PickStoredProperties(
+        builtins ? profile_.builtins_json : profile_.properties_json, names_, object));
+    *out = object;
+    return Status::Ok();
+  }
+
+ private:
+  const std::vector<std::string>& names_;
+  const store::ProfileView& profile_;
+  unsigned char buffer_[1024];
+  boost::json::monotonic_resource resource_;  // over buffer_, then the heap
+  boost::json::object properties_;
+  boost::json::object builtins_;
+};
+
+// What evaluation needs of a user, read from its raw records (which must outlive it): the
+// aggregates stay encoded (read in place), user properties are picked when first needed.
+struct Decoded {
+  Decoded(const compute::ProjectCatalog& catalog, const store::ProfileView& profile)
+      : properties(catalog.user_property_names(), profile) {}
+
   compute::AggregatesView aggregates;
-  boost::json::object properties;
-  boost::json::object builtins;
+  StoredUserProperties properties;
   std::vector<std::string> static_cohorts;
   compute::UserView view;
 };
 
-Status DecodeForEvaluation(const compute::ProjectCatalog& catalog,
-                           const store::ProfileView& profile, std::string_view aggregates,
-                           std::string_view static_cohorts, Decoded* d) {
+Status DecodeForEvaluation(std::string_view aggregates, std::string_view static_cohorts,
+                           Decoded* d) {
   PROFILED_RETURN_IF_ERROR(d->aggregates.Parse(aggregates));
   if (!static_cohorts.empty()) {
     PROFILED_RETURN_IF_ERROR(store::DecodeStaticCohorts(static_cohorts, &d->static_cohorts));
   }
-  if (catalog.needs_properties()) {
-    const std::vector<std::string>& names = catalog.user_property_names();
-    PROFILED_RETURN_IF_ERROR(PickStoredProperties(profile.properties_json, names, &d->properties));
-    PROFILED_RETURN_IF_ERROR(PickStoredProperties(profile.builtins_json, names, &d->builtins));
-  }
   d->view.aggregates = &d->aggregates;
-  d->view.properties = &d->properties;
-  d->view.builtins = &d->builtins;
+  d->view.property_source = &d->properties;
   d->view.static_cohorts = &d->static_cohorts;
   return Status::Ok();
 }
@@ -94,12 +112,12 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   PROFILED_RETURN_IF_ERROR(s);
   out->records.resize(std::size(kRecords));
   PROFILED_RETURN_IF_ERROR(store::DecodeProfile(out->records[0], &out->profile));
-  out->computed.clear();
-  out->cohort_ids.clear();
+  // Evaluate fills in what it is asked for, reusing the strings of a previous read.
+  if (!evaluate || !options.computations) out->computed.clear();
+  if (!evaluate || !options.cohorts) out->cohort_ids.clear();
   if (!evaluate) return Status::Ok();
-  Decoded d;
-  PROFILED_RETURN_IF_ERROR(
-      DecodeForEvaluation(*catalog, out->profile, out->records[1], out->records[2], &d));
+  Decoded d(*catalog, out->profile);
+  PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
   return compute::Evaluate(*catalog, d.view, clock_.NowMs(), options.computation_ids,
                            options.computations ? &out->computed : nullptr,
                            options.cohorts ? &out->cohort_ids : nullptr);
@@ -116,9 +134,9 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
   auto flush = [&]() {
     if (current == 0 || profile.empty()) return;
     store::ProfileView view;
-    Decoded d;
     Status st = store::DecodeProfile(profile, &view);
-    if (st.ok()) st = DecodeForEvaluation(catalog, view, aggregates, static_cohorts, &d);
+    Decoded d(catalog, view);
+    if (st.ok()) st = DecodeForEvaluation(aggregates, static_cohorts, &d);
     if (!st.ok()) {
       failure = st;
       go_on = false;
