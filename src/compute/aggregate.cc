@@ -163,6 +163,19 @@ class ValueFold {
   void AddDay() { ++days_; }
   void AddDistinct() { ++distinct_; }
 
+  void Result(Value* out) const {
+    switch (metric_) {
+      case Metric::kCount:
+        *out = static_cast<int64_t>(
+            std::min<uint64_t>(count_, std::numeric_limits<int64_t>::max()));
+        return;
+      case Metric::kSum: *out = sum_; return;
+      case Metric::kDistinctCount: *out = distinct_; return;
+      case Metric::kDistinctDays: *out = days_; return;
+      default: *out = Result(); return;
+    }
+  }
+
   Value Result() const {
     switch (metric_) {
       case Metric::kCount:
@@ -412,7 +425,7 @@ Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state, int64_
     }
     if (!in.empty()) return CorruptState();
   }
-  *value = fold.Result();
+  fold.Result(value);
   return Status::Ok();
 }
 

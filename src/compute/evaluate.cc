@@ -78,7 +78,7 @@ class Evaluation {
   const Value& SpecValue(size_t index) {
     SpecSlot& slot = specs_[index];
     if (!slot.known) {
-      slot.value = Walk(catalog_.specs()[index].spec, slot.state);
+      Walk(catalog_.specs()[index].spec, slot.state, &slot.value);
       slot.known = true;
     }
     return slot.value;
@@ -89,7 +89,7 @@ class Evaluation {
   const Value& UnlistedSpecValue(uint64_t spec_id, const AggregateSpec& spec) {
     std::string_view state;
     if (user_.aggregates != nullptr) state = user_.aggregates->Find(spec_id);
-    unlisted_ = Walk(spec, state);
+    Walk(spec, state, &unlisted_);
     return unlisted_;
   }
 
@@ -125,14 +125,13 @@ class Evaluation {
     bool known = false;
   };
 
-  Value Walk(const AggregateSpec& spec, std::string_view state) {
-    Value value;
-    Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, &value);
+  // Evaluates one state into *value (none once a state failed to decode).
+  void Walk(const AggregateSpec& spec, std::string_view state, Value* value) {
+    Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, value);
     if (!s.ok()) {
       if (status_.ok()) status_ = std::move(s);
-      return std::monostate{};
+      *value = std::monostate{};
     }
-    return value;
   }
 
   bool InStaticCohort(const std::string& id) const {
