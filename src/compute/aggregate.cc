@@ -166,8 +166,8 @@ class ValueFold {
   void Result(Value* out) const {
     switch (metric_) {
       case Metric::kCount:
-        *out = static_cast<int64_t>(
-            std::min<uint64_t>(count_, std::numeric_limits<int64_t>::max()));
+        *out =
+            static_cast<int64_t>(std::min<uint64_t>(count_, std::numeric_limits<int64_t>::max()));
         return;
       case Metric::kSum: *out = sum_; return;
       case Metric::kDistinctCount: *out = distinct_; return;

@@ -837,9 +837,8 @@ Value Expected(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t
       auto [it, inserted] = latest.try_emplace(text, seen);
       if (!inserted) it->second = std::max(it->second, seen);
     }
-    return static_cast<int64_t>(std::count_if(latest.begin(), latest.end(), [&](const auto& e) {
-      return in_window(e.second);
-    }));
+    return static_cast<int64_t>(std::count_if(latest.begin(), latest.end(),
+                                              [&](const auto& e) { return in_window(e.second); }));
   }
   int64_t count = 0;
   int64_t numeric = 0;
@@ -880,12 +879,12 @@ Value Expected(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t
 
 std::vector<AggregateSpec> EveryMetricAndScope() {
   std::vector<AggregateSpec> specs;
-  for (Metric metric : {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg,
-                        Metric::kFirst, Metric::kLast, Metric::kDistinctCount,
-                        Metric::kDistinctDays}) {
+  for (Metric metric :
+       {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg, Metric::kFirst,
+        Metric::kLast, Metric::kDistinctCount, Metric::kDistinctDays}) {
     const bool reads = metric != Metric::kCount && metric != Metric::kDistinctDays;
-    for (TimeScope scope : {TimeScope{}, Rolling(1), Rolling(3), Rolling(30),
-                            Range(DaysAgo(4), DaysAgo(1))}) {
+    for (TimeScope scope :
+         {TimeScope{}, Rolling(1), Rolling(3), Rolling(30), Range(DaysAgo(4), DaysAgo(1))}) {
       specs.push_back(Spec(metric, reads ? "v" : "", scope));
     }
   }

@@ -73,9 +73,8 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
     }
   }
   std::sort(user_property_names_.begin(), user_property_names_.end());
-  user_property_names_.erase(
-      std::unique(user_property_names_.begin(), user_property_names_.end()),
-      user_property_names_.end());
+  user_property_names_.erase(std::unique(user_property_names_.begin(), user_property_names_.end()),
+                             user_property_names_.end());
 }
 
 const SpecEntry* ProjectCatalog::FindSpec(uint64_t id) const {

@@ -53,18 +53,18 @@ struct UserView {
                                     std::vector<std::pair<uint64_t, Value>>* values);
 
 // The ids of the served cohorts the user is in, in catalog order.
-[[nodiscard]] Status CohortIds(const ProjectCatalog& catalog, const UserView& user,
-                               int64_t now_ms, std::vector<std::string>* cohort_ids);
+[[nodiscard]] Status CohortIds(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                               std::vector<std::string>* cohort_ids);
 
 // Both of the above from one evaluation, which walks each spec's state at most once for
 // every definition that reads it. A null output is not computed.
-[[nodiscard]] Status Evaluate(const ProjectCatalog& catalog, const UserView& user,
-                              int64_t now_ms, const std::vector<uint64_t>& only,
+[[nodiscard]] Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                              const std::vector<uint64_t>& only,
                               std::vector<std::pair<uint64_t, Value>>* values,
                               std::vector<std::string>* cohort_ids);
 
 // Whether the user is in served cohort `cohort_id` (false when it is not served).
-[[nodiscard]] Status InCohort(const ProjectCatalog& catalog, const UserView& user,
-                              int64_t now_ms, std::string_view cohort_id, bool* in);
+[[nodiscard]] Status InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                              std::string_view cohort_id, bool* in);
 
 }  // namespace profiled::compute

@@ -217,8 +217,7 @@ TEST(ComputedValues, FollowTheClock) {
   User user;
   user.Buy(kNow, {});
   EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(), kNow, {})[0].second), 1);
-  EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(), kNow + 30 * kDay, {})[0].second),
-            0);
+  EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(), kNow + 30 * kDay, {})[0].second), 0);
 }
 
 // ---- Event conditions -----------------------------------------------------------------------

@@ -178,13 +178,13 @@ Status ProfileReader::ForEachMember(
     return Status::NotFound("no served cohort " + std::string(cohort_id));
   }
   int64_t now = clock_.NowMs();
-  return ScanUsers(project, *catalog,
-                   [&](uint64_t id, std::string_view user_id, const compute::UserView& user,
-                       Status* failure) {
-                     bool in = false;
-                     *failure = compute::InCohort(*catalog, user, now, cohort_id, &in);
-                     return failure->ok() && (!in || fn(id, user_id));
-                   });
+  return ScanUsers(
+      project, *catalog,
+      [&](uint64_t id, std::string_view user_id, const compute::UserView& user, Status* failure) {
+        bool in = false;
+        *failure = compute::InCohort(*catalog, user, now, cohort_id, &in);
+        return failure->ok() && (!in || fn(id, user_id));
+      });
 }
 
 Status ProfileReader::CohortSizes(std::string_view project,
@@ -196,8 +196,7 @@ Status ProfileReader::CohortSizes(std::string_view project,
   int64_t now = clock_.NowMs();
   std::vector<std::string> ids;
   return ScanUsers(project, *catalog,
-                   [&](uint64_t, std::string_view, const compute::UserView& user,
-                       Status* failure) {
+                   [&](uint64_t, std::string_view, const compute::UserView& user, Status* failure) {
                      *failure = compute::CohortIds(*catalog, user, now, &ids);
                      if (!failure->ok()) return false;
                      for (const std::string& id : ids) ++(*sizes)[id];

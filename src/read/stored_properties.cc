@@ -99,9 +99,8 @@ bool ReadValue(std::string_view text, json::value* out) {
   // parser checks the rest: escapes, UTF-8, control characters).
   if (text.size() >= 2 && text.front() == '"') {
     const std::string_view body = text.substr(1, text.size() - 2);
-    if (std::all_of(body.begin(), body.end(), [](char c) {
-          return c >= 0x20 && c < 0x7f && c != '\\';
-        })) {
+    if (std::all_of(body.begin(), body.end(),
+                    [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; })) {
       out->emplace_string().assign(body);
       return true;
     }

@@ -68,9 +68,9 @@ TEST(PickStoredProperties, AllocatesWithTheObjectsStorage) {
   unsigned char buffer[1024];
   json::monotonic_resource resource(buffer, sizeof(buffer));
   json::object out(&resource);
-  ASSERT_TRUE(PickStoredProperties(R"({"long":"a string longer than any small buffer"})",
-                                   {"long"}, &out)
-                  .ok());
+  ASSERT_TRUE(
+      PickStoredProperties(R"({"long":"a string longer than any small buffer"})", {"long"}, &out)
+          .ok());
   EXPECT_EQ(out.at("long").storage().get(), out.storage().get());
 }
 
