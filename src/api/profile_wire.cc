@@ -1,6 +1,7 @@
 #include "api/profile_wire.h"
 
 #include <charconv>
+#include <cmath>
 
 #include "api/form.h"
 #include "core/json_writer.h"
@@ -131,7 +132,14 @@ void AppendValue(const compute::Value& v, std::string* out) {
   if (const auto* i = std::get_if<int64_t>(&v)) {
     AppendJsonInt(out, *i);
   } else if (const auto* d = std::get_if<double>(&v)) {
-    AppendJsonDouble(out, *d);
+    // A whole number below 2^53 is written as AppendJsonDouble writes it ("12", never
+    // "12.0"); sums and counts mostly are, and the integer path skips the shortest-digits
+    // search.
+    if (std::abs(*d) < 9007199254740992.0 && *d == std::trunc(*d)) {
+      AppendJsonInt(out, static_cast<int64_t>(*d));
+    } else {
+      AppendJsonDouble(out, *d);
+    }
   } else if (const auto* t = std::get_if<compute::JsonText>(&v)) {
     out->append(t->text);
   } else {
@@ -181,7 +189,7 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
   for (size_t i = 0; i < user.computed.size(); ++i) {
     if (i > 0) out->push_back(',');
     out->push_back('"');
-    out->append(std::to_string(user.computed[i].first));
+    AppendJsonUint(out, user.computed[i].first);
     out->append("\":");
     AppendValue(user.computed[i].second, out);
   }
@@ -225,7 +233,7 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
       if (!first) text.push_back(',');
       first = false;
       text.append("\"computed-prop-");
-      text.append(std::to_string(id));
+      AppendJsonUint(&text, id);
       text.append("\":");
       AppendValueAsString(value, &text);
     }

@@ -97,6 +97,125 @@ const json::value* FieldOf(const EventFields& event, std::string_view prop) {
 // The first day of the rolling window ending on `today`.
 int64_t WindowStart(const TimeScope& scope, int64_t today) { return today - scope.days + 1; }
 
+// An encoded accumulator's fields, first/last as views into the encoding.
+struct AccumulatorView {
+  uint64_t count = 0;
+  uint64_t numeric_count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  int64_t first_ms = 0;
+  int64_t last_ms = 0;
+  std::string_view first_value;  // JSON text; empty = none
+  std::string_view last_value;
+};
+
+// Reads one accumulator (the only reader of the format); false when the bytes are not one.
+bool ReadAccumulator(std::string_view* in, AccumulatorView* a) {
+  uint8_t flags = 0;
+  if (!GetByte(in, &flags) || (flags & ~kAccAll) != 0) return false;
+  if ((flags & kAccCount) != 0 && !GetVarint64(in, &a->count)) return false;
+  if ((flags & kAccNumericCount) != 0 && !GetVarint64(in, &a->numeric_count)) return false;
+  if ((flags & kAccSum) != 0 && !GetDouble(in, &a->sum)) return false;
+  if ((flags & kAccMin) != 0 && !GetDouble(in, &a->min)) return false;
+  if ((flags & kAccMax) != 0 && !GetDouble(in, &a->max)) return false;
+  if ((flags & kAccFirst) != 0 &&
+      (!GetZigzag(in, &a->first_ms) || !GetLengthPrefixed(in, &a->first_value) ||
+       a->first_value.empty())) {
+    return false;
+  }
+  if ((flags & kAccLast) != 0 &&
+      (!GetZigzag(in, &a->last_ms) || !GetLengthPrefixed(in, &a->last_value) ||
+       a->last_value.empty())) {
+    return false;
+  }
+  return true;
+}
+
+// Reads the day after `*day` from its (positive) distance; false when it is not one.
+bool ReadNextDay(std::string_view* in, int64_t* day) {
+  uint64_t delta = 0;
+  // Unsigned arithmetic: the room above `day` fits a uint64_t even for negative days.
+  const uint64_t room =
+      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(*day);
+  if (!GetVarint64(in, &delta) || delta == 0 || delta > room) return false;
+  *day = static_cast<int64_t>(static_cast<uint64_t>(*day) + delta);
+  return true;
+}
+
+// What a spec's value is made of, folded from the buckets in scope in ascending day order.
+class ValueFold {
+ public:
+  explicit ValueFold(Metric metric) : metric_(metric) {}
+
+  void Add(const AccumulatorView& a) {
+    count_ += a.count;
+    sum_ += a.sum;
+    if (a.numeric_count > 0) {
+      min_ = numeric_count_ == 0 ? a.min : std::min(min_, a.min);
+      max_ = numeric_count_ == 0 ? a.max : std::max(max_, a.max);
+      numeric_count_ += a.numeric_count;
+    }
+    // The earliest bucket's first value, the latest bucket's last value.
+    if (first_.empty()) first_ = a.first_value;
+    if (!a.last_value.empty()) last_ = a.last_value;
+  }
+  void AddDay() { ++days_; }
+  void AddDistinct() { ++distinct_; }
+
+  void Result(Value* out) const {
+    switch (metric_) {
+      case Metric::kCount:
+        *out =
+            static_cast<int64_t>(std::min<uint64_t>(count_, std::numeric_limits<int64_t>::max()));
+        return;
+      case Metric::kSum: *out = sum_; return;
+      case Metric::kDistinctCount: *out = distinct_; return;
+      case Metric::kDistinctDays: *out = days_; return;
+      default: *out = Result(); return;
+    }
+  }
+
+  Value Result() const {
+    switch (metric_) {
+      case Metric::kCount:
+        return static_cast<int64_t>(
+            std::min<uint64_t>(count_, std::numeric_limits<int64_t>::max()));
+      case Metric::kSum: return sum_;
+      case Metric::kMin:
+        if (numeric_count_ == 0) return std::monostate{};
+        return min_;
+      case Metric::kMax:
+        if (numeric_count_ == 0) return std::monostate{};
+        return max_;
+      case Metric::kAvg:
+        if (numeric_count_ == 0) return std::monostate{};
+        return sum_ / static_cast<double>(numeric_count_);
+      case Metric::kFirst:
+        if (first_.empty()) return std::monostate{};
+        return JsonText{std::string(first_)};
+      case Metric::kLast:
+        if (last_.empty()) return std::monostate{};
+        return JsonText{std::string(last_)};
+      case Metric::kDistinctCount: return distinct_;
+      case Metric::kDistinctDays: return days_;
+    }
+    return std::monostate{};
+  }
+
+ private:
+  Metric metric_;
+  uint64_t count_ = 0;
+  uint64_t numeric_count_ = 0;
+  double sum_ = 0;
+  double min_ = 0;
+  double max_ = 0;
+  std::string_view first_;
+  std::string_view last_;
+  int64_t days_ = 0;
+  int64_t distinct_ = 0;
+};
+
 }  // namespace
 
 int64_t DayOf(int64_t time_ms) {
@@ -316,80 +435,65 @@ void SpecState::Merge(const AggregateSpec& spec, const SpecState& other, int64_t
 }
 
 Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
+  std::string bytes;
+  EncodeTo(&bytes);
+  Value value;
+  // This code's own encoding always evaluates; a failure would leave the value none.
+  if (!EvaluateEncoded(spec, bytes, now_ms, &value).ok()) return std::monostate{};
+  return value;
+}
+
+Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state, int64_t now_ms,
+                       Value* value) {
   const bool rolling = spec.scope.kind == TimeScope::Kind::kRolling;
   const int64_t today = DayOf(now_ms);
   const int64_t start = rolling ? WindowStart(spec.scope, today) : 0;
-  // The buckets in scope: the window's days when rolling, else every one.
-  auto before = [](const DayBucket& b, int64_t d) { return b.first < d; };
-  auto after = [](int64_t d, const DayBucket& b) { return d < b.first; };
-  auto first =
-      rolling ? std::lower_bound(days_.begin(), days_.end(), start, before) : days_.begin();
-  auto last = rolling ? std::upper_bound(days_.begin(), days_.end(), today, after) : days_.end();
-
-  if (spec.metric == Metric::kDistinctDays) {
-    return static_cast<int64_t>(std::distance(first, last));
-  }
-  if (spec.metric == Metric::kDistinctCount) {
-    if (!rolling) return static_cast<int64_t>(distinct_.size());
-    return static_cast<int64_t>(
-        std::count_if(distinct_.begin(), distinct_.end(),
-                      [&](const auto& e) { return e.second >= start && e.second <= today; }));
-  }
-  if (spec.metric == Metric::kFirst || spec.metric == Metric::kLast) {
-    if (!rolling) {
-      const std::string& text =
-          spec.metric == Metric::kFirst ? total_.first_value : total_.last_value;
-      if (text.empty()) return std::monostate{};
-      return JsonText{text};
+  // Scope: rolling specs read the buckets of the window's days; the others read the total,
+  // except distinct days, which counts every day kept.
+  auto in_scope = [&](int64_t day) { return !rolling || (day >= start && day <= today); };
+  ValueFold fold(spec.metric);
+  if (!state.empty()) {
+    std::string_view in = state;
+    uint8_t flags = 0;
+    if (!GetByte(&in, &flags) || (flags & ~(kHasTotal | kHasDays | kHasDistinct)) != 0) {
+      return CorruptState();
     }
-    if (spec.metric == Metric::kFirst) {
-      for (auto it = first; it != last; ++it) {
-        if (!it->second.first_value.empty()) return JsonText{it->second.first_value};
-      }
-    } else {
-      for (auto it = std::make_reverse_iterator(last); it != std::make_reverse_iterator(first);
-           ++it) {
-        if (!it->second.last_value.empty()) return JsonText{it->second.last_value};
+    if ((flags & kHasTotal) != 0) {
+      AccumulatorView total;
+      if (!ReadAccumulator(&in, &total)) return CorruptState();
+      if (!rolling) fold.Add(total);
+    }
+    if ((flags & kHasDays) != 0) {
+      uint64_t n = 0;
+      if (!GetVarint64(&in, &n) || n == 0) return CorruptState();
+      int64_t day = 0;
+      // Each day takes at least two bytes, so a forged count cannot make this loop long.
+      for (uint64_t i = 0; i < n; ++i) {
+        if (i == 0 ? !GetZigzag(&in, &day) : !ReadNextDay(&in, &day)) return CorruptState();
+        AccumulatorView bucket;
+        if (!ReadAccumulator(&in, &bucket)) return CorruptState();
+        if (!in_scope(day)) continue;
+        if (spec.metric == Metric::kDistinctDays) fold.AddDay();
+        if (rolling) fold.Add(bucket);
       }
     }
-    return std::monostate{};
-  }
-
-  // The numeric metrics: combine the buckets in scope (no strings are copied here).
-  uint64_t count = 0;
-  uint64_t numeric_count = 0;
-  double sum = 0;
-  double min = 0;
-  double max = 0;
-  auto fold = [&](const Accumulator& a) {
-    count += a.count;
-    sum += a.sum;
-    if (a.numeric_count > 0) {
-      min = numeric_count == 0 ? a.min : std::min(min, a.min);
-      max = numeric_count == 0 ? a.max : std::max(max, a.max);
-      numeric_count += a.numeric_count;
+    if ((flags & kHasDistinct) != 0) {
+      uint64_t n = 0;
+      if (!GetVarint64(&in, &n) || n == 0 || n > kMaxDistinctValues) return CorruptState();
+      uint64_t previous = 0;
+      for (uint64_t i = 0; i < n; ++i) {
+        uint64_t hash = 0;
+        int64_t day = 0;
+        if (!GetFixed64BE(&in, &hash) || !GetZigzag(&in, &day)) return CorruptState();
+        if (i > 0 && hash <= previous) return CorruptState();
+        previous = hash;
+        if (in_scope(day)) fold.AddDistinct();
+      }
     }
-  };
-  if (rolling) {
-    for (auto it = first; it != last; ++it) fold(it->second);
-  } else {
-    fold(total_);
+    if (!in.empty()) return CorruptState();
   }
-  switch (spec.metric) {
-    case Metric::kCount:
-      return static_cast<int64_t>(std::min<uint64_t>(count, std::numeric_limits<int64_t>::max()));
-    case Metric::kSum: return sum;
-    case Metric::kMin:
-      if (numeric_count == 0) return std::monostate{};
-      return min;
-    case Metric::kMax:
-      if (numeric_count == 0) return std::monostate{};
-      return max;
-    case Metric::kAvg:
-      if (numeric_count == 0) return std::monostate{};
-      return sum / static_cast<double>(numeric_count);
-    default: return std::monostate{};
-  }
+  fold.Result(value);
+  return Status::Ok();
 }
 
 bool SpecState::empty() const { return IsDefault(total_) && days_.empty() && distinct_.empty(); }
@@ -434,25 +538,20 @@ void SpecState::EncodeAccumulator(const Accumulator& a, std::string* out) {
 }
 
 bool SpecState::DecodeAccumulator(std::string_view* in, Accumulator* a) {
-  uint8_t flags = 0;
-  if (!GetByte(in, &flags) || (flags & ~kAccAll) != 0) return false;
-  if ((flags & kAccCount) != 0 && !GetVarint64(in, &a->count)) return false;
-  if ((flags & kAccNumericCount) != 0 && !GetVarint64(in, &a->numeric_count)) return false;
-  if ((flags & kAccSum) != 0 && !GetDouble(in, &a->sum)) return false;
-  if ((flags & kAccMin) != 0 && !GetDouble(in, &a->min)) return false;
-  if ((flags & kAccMax) != 0 && !GetDouble(in, &a->max)) return false;
-  std::string_view text;
-  if ((flags & kAccFirst) != 0) {
-    if (!GetZigzag(in, &a->first_ms) || !GetLengthPrefixed(in, &text) || text.empty()) {
-      return false;
-    }
-    a->first_value.assign(text);
+  AccumulatorView v;
+  if (!ReadAccumulator(in, &v)) return false;
+  a->count = v.count;
+  a->numeric_count = v.numeric_count;
+  a->sum = v.sum;
+  a->min = v.min;
+  a->max = v.max;
+  if (!v.first_value.empty()) {
+    a->first_ms = v.first_ms;
+    a->first_value.assign(v.first_value);
   }
-  if ((flags & kAccLast) != 0) {
-    if (!GetZigzag(in, &a->last_ms) || !GetLengthPrefixed(in, &text) || text.empty()) {
-      return false;
-    }
-    a->last_value.assign(text);
+  if (!v.last_value.empty()) {
+    a->last_ms = v.last_ms;
+    a->last_value.assign(v.last_value);
   }
   return true;
 }
@@ -511,13 +610,8 @@ Status SpecState::DecodeFrom(std::string_view bytes) {
     for (uint64_t i = 0; i < n; ++i) {
       if (i == 0) {
         if (!GetZigzag(&in, &day)) return CorruptState();
-      } else {
-        uint64_t delta = 0;
-        // Unsigned arithmetic: the room above `day` fits a uint64_t even for negative days.
-        const uint64_t room =
-            static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) - static_cast<uint64_t>(day);
-        if (!GetVarint64(&in, &delta) || delta == 0 || delta > room) return CorruptState();
-        day = static_cast<int64_t>(static_cast<uint64_t>(day) + delta);
+      } else if (!ReadNextDay(&in, &day)) {
+        return CorruptState();
       }
       // Each entry takes at least one byte, so a forged count cannot make this loop long.
       if (!DecodeAccumulator(&in, &s.days_.emplace_back(day, Accumulator{}).second)) {
@@ -558,29 +652,56 @@ std::string UserAggregates::Encode() const {
 }
 
 Status UserAggregates::Decode(std::string_view bytes, UserAggregates* out) {
-  std::string_view in = bytes;
+  if (bytes.empty()) return CorruptRecord();  // a record is at least its version
+  AggregatesView view;
+  PROFILED_RETURN_IF_ERROR(view.Parse(bytes));
+  UserAggregates result;
+  for (const AggregatesView::Entry& entry : view.entries()) {
+    SpecState state;
+    PROFILED_RETURN_IF_ERROR(SpecState::Decode(entry.state, &state));
+    result.states.emplace_hint(result.states.end(), entry.id, std::move(state));
+  }
+  *out = std::move(result);
+  return Status::Ok();
+}
+
+Status AggregatesView::Parse(std::string_view record) {
+  entries_.clear();
+  if (record.empty()) return Status::Ok();
+  std::string_view in = record;
   uint8_t version = 0;
   if (!GetByte(&in, &version) || version != kFormatVersion) return CorruptRecord();
   uint64_t n = 0;
   if (!GetVarint64(&in, &n)) return CorruptRecord();
-  UserAggregates result;
+  // Each state takes at least two bytes (id delta, length), so a forged count cannot
+  // reserve or loop more than the record allows.
+  entries_.reserve(std::min<uint64_t>(n, in.size() / 2));
   uint64_t id = 0;
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t delta = 0;
-    std::string_view state_bytes;
+    std::string_view state;
+    // A state is at least its flags byte: an empty one is corrupt (and would read as none).
     if (!GetVarint64(&in, &delta) || (i > 0 && delta == 0) ||
-        delta > std::numeric_limits<uint64_t>::max() - id ||
-        !GetLengthPrefixed(&in, &state_bytes)) {
+        delta > std::numeric_limits<uint64_t>::max() - id || !GetLengthPrefixed(&in, &state) ||
+        state.empty()) {
+      entries_.clear();
       return CorruptRecord();
     }
     id += delta;
-    SpecState state;
-    PROFILED_RETURN_IF_ERROR(SpecState::Decode(state_bytes, &state));
-    result.states.emplace_hint(result.states.end(), id, std::move(state));
+    entries_.push_back(Entry{id, state});
   }
-  if (!in.empty()) return CorruptRecord();
-  *out = std::move(result);
+  if (!in.empty()) {
+    entries_.clear();
+    return CorruptRecord();
+  }
   return Status::Ok();
+}
+
+std::string_view AggregatesView::Find(uint64_t id) const {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                             [](const Entry& e, uint64_t want) { return e.id < want; });
+  if (it == entries_.end() || it->id != id) return {};
+  return it->state;
 }
 
 }  // namespace profiled::compute

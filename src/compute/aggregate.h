@@ -38,6 +38,11 @@
 // So a rolling count costs about 3 bytes per active day (plus ~3 per state), an all-time
 // sum 10 bytes, a distinct value 11 bytes.
 //
+// Reads evaluate the encoding in place (AggregatesView, EvaluateEncoded): one pass over a
+// state's bytes, no decoded SpecState, no allocation but the returned first/last text.
+// SpecState::Evaluate encodes the state and evaluates that, so there is one implementation
+// of what a state's value is.
+//
 // Events are passed as EventFields views (extracted by src/api on the I/O threads), only for
 // tracked events (not $identify), in any order: late and out-of-order events land in their
 // own day. Values are plain data; not thread-safe to share mutably.
@@ -93,7 +98,8 @@ class SpecState {
   // Folds `other` (the same spec's state of another user, e.g. an anonymous profile that
   // merges into an identified one) into this one, as if its events had been added here.
   void Merge(const AggregateSpec& spec, const SpecState& other, int64_t now_ms);
-  // The spec's value at now_ms (count and sum are 0 when nothing matched).
+  // The spec's value at now_ms (count and sum are 0 when nothing matched): that of
+  // EvaluateEncoded on this state's encoding.
   Value Evaluate(const AggregateSpec& spec, int64_t now_ms) const;
   // Whether the state holds nothing (it then need not be stored).
   bool empty() const;
@@ -141,6 +147,37 @@ class SpecState {
   Accumulator total_;                    // kAllTime and kRange
   std::vector<DayBucket> days_;          // kRolling (day -> bucket) and kDistinctDays
   std::vector<DistinctValue> distinct_;  // kDistinctCount: value hash -> latest day
+};
+
+// The value at now_ms of the encoded SpecState `state` (SpecState::EncodeTo) of `spec`,
+// read in one pass over the bytes; an empty `state` is a user with no state for the spec
+// (count and sum 0, the others none). Only a first/last value copies text. Corruption, and
+// *value untouched, when the bytes are not a state this code wrote (every byte is checked,
+// whatever the metric reads).
+[[nodiscard]] Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state,
+                                     int64_t now_ms, Value* value);
+
+// A read-only view of an encoded UserAggregates record: where each spec's encoded state is,
+// found without decoding any state. Borrows the record's bytes, which must outlive it (and
+// every view Find returns). Parse again to reuse it for another record (its buffer is kept).
+// Not thread-safe to share mutably.
+class AggregatesView {
+ public:
+  // Reads the record's header: the version, and every spec id with its state's bytes (the
+  // states themselves are checked when evaluated). An empty record is a user without
+  // aggregates. Corruption (and an empty view) when the header does not decode.
+  [[nodiscard]] Status Parse(std::string_view record);
+  // The encoded state of spec `id` (for EvaluateEncoded); empty when the user has none.
+  std::string_view Find(uint64_t id) const;
+  // The states, ids ascending.
+  struct Entry {
+    uint64_t id = 0;
+    std::string_view state;
+  };
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;
 };
 
 // Every spec state of one user, keyed by spec id (ids come from the catalog, never reused).

@@ -5,10 +5,17 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <limits>
+#include <map>
+#include <memory>
+#include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "compute/match.h"
+#include "core/value_text.h"
 
 namespace profiled::compute {
 namespace {
@@ -780,6 +787,268 @@ TEST(DistinctCount, AValueDatedTomorrowDoesNotHideItsDayInsideTheWindow) {
   state.Add(spec, EventFields{"e", kNow, &props, nullptr}, kNow);
   state.Add(spec, EventFields{"e", kNow + 86400000, &props, nullptr}, kNow);  // tomorrow
   EXPECT_EQ(std::get<int64_t>(state.Evaluate(spec, kNow)), 1);
+}
+
+// ---- EvaluateEncoded and AggregatesView ------------------------------------------------------
+//
+// SpecState::Evaluate evaluates its own encoding, so every test above covers EvaluateEncoded.
+// Below, an independent model computed from the events themselves checks it on random
+// states, and corrupt bytes check that it refuses what the decoder refuses.
+
+namespace model {
+
+// The value of `spec` over `events` (each added at `added_ms`, in order), read at now_ms,
+// computed from the events directly. Values are chosen so sums are exact in any order.
+Value Expected(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t added_ms,
+               int64_t now_ms) {
+  const bool rolling = spec.scope.kind == TimeScope::Kind::kRolling;
+  const int64_t added_day = DayOf(added_ms);
+  const int64_t today = DayOf(now_ms);
+  auto kept = [&](const Ev& e) {  // what Add keeps
+    if (!SpecMatches(spec, e.View())) return false;
+    if (spec.scope.kind == TimeScope::Kind::kRange) {
+      return e.time_ms >= spec.scope.start_ms && e.time_ms <= spec.scope.end_ms;
+    }
+    if (!rolling) return true;
+    const int64_t day = DayOf(e.time_ms);
+    return day >= added_day - spec.scope.days + 1 && day <= added_day + 1;
+  };
+  auto in_window = [&](int64_t day) {
+    return !rolling || (day >= today - spec.scope.days + 1 && day <= today);
+  };
+  const json::value* v = nullptr;
+  auto prop = [&](const Ev& e) {
+    v = e.props.if_contains(spec.property);
+    return v;
+  };
+  if (spec.metric == Metric::kDistinctDays) {
+    std::set<int64_t> days;
+    for (const Ev& e : events) {
+      if (kept(e) && in_window(DayOf(e.time_ms))) days.insert(DayOf(e.time_ms));
+    }
+    return static_cast<int64_t>(days.size());
+  }
+  if (spec.metric == Metric::kDistinctCount) {
+    std::map<std::string, int64_t> latest;  // text -> latest day seen
+    for (const Ev& e : events) {
+      if (!kept(e) || prop(e) == nullptr || v->is_null()) continue;
+      int64_t seen = std::min(DayOf(e.time_ms), added_day);
+      std::string text = ValueText(*v);
+      auto [it, inserted] = latest.try_emplace(text, seen);
+      if (!inserted) it->second = std::max(it->second, seen);
+    }
+    return static_cast<int64_t>(std::count_if(latest.begin(), latest.end(),
+                                              [&](const auto& e) { return in_window(e.second); }));
+  }
+  int64_t count = 0;
+  int64_t numeric = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  std::optional<std::pair<int64_t, std::string>> first;
+  std::optional<std::pair<int64_t, std::string>> last;
+  for (const Ev& e : events) {
+    if (!kept(e) || !in_window(DayOf(e.time_ms))) continue;
+    ++count;
+    if (prop(e) == nullptr) continue;
+    if (!v->is_null()) {
+      std::string text = ValueText(*v);
+      if (!first || e.time_ms < first->first) first.emplace(e.time_ms, text);
+      if (!last || e.time_ms >= last->first) last.emplace(e.time_ms, text);
+    }
+    if (std::optional<double> n = AsNumber(*v)) {
+      min = numeric == 0 ? *n : std::min(min, *n);
+      max = numeric == 0 ? *n : std::max(max, *n);
+      ++numeric;
+      sum += *n;
+    }
+  }
+  switch (spec.metric) {
+    case Metric::kCount: return count;
+    case Metric::kSum: return sum;
+    case Metric::kMin: return numeric == 0 ? Value{} : Value{min};
+    case Metric::kMax: return numeric == 0 ? Value{} : Value{max};
+    case Metric::kAvg: return numeric == 0 ? Value{} : Value{sum / static_cast<double>(numeric)};
+    case Metric::kFirst: return first ? Value{JsonText{first->second}} : Value{};
+    case Metric::kLast: return last ? Value{JsonText{last->second}} : Value{};
+    default: return Value{};
+  }
+}
+
+}  // namespace model
+
+std::vector<AggregateSpec> EveryMetricAndScope() {
+  std::vector<AggregateSpec> specs;
+  for (Metric metric :
+       {Metric::kCount, Metric::kSum, Metric::kMin, Metric::kMax, Metric::kAvg, Metric::kFirst,
+        Metric::kLast, Metric::kDistinctCount, Metric::kDistinctDays}) {
+    const bool reads = metric != Metric::kCount && metric != Metric::kDistinctDays;
+    for (TimeScope scope :
+         {TimeScope{}, Rolling(1), Rolling(3), Rolling(30), Range(DaysAgo(4), DaysAgo(1))}) {
+      specs.push_back(Spec(metric, reads ? "v" : "", scope));
+    }
+  }
+  return specs;
+}
+
+TEST(EvaluateEncoded, AgreesWithAModelOfTheEventsOnRandomStates) {
+  std::mt19937_64 rng(7);
+  // Values whose sums are exact whatever the order; strings, numeric strings, other types.
+  const std::vector<json::value> values = {1, 2.5, -4, "3", "x", "y", nullptr, true, 0};
+  int compared = 0;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<Ev> events;
+    const size_t n = rng() % 12;
+    for (size_t i = 0; i < n; ++i) {
+      // Within 40 days before now to 2 days after, on a few distinct times per day.
+      const int64_t t = kNow + (static_cast<int64_t>(rng() % 42) - 40) * kDay +
+                        static_cast<int64_t>(rng() % 4) * kHour;
+      json::object props;
+      if (rng() % 5 != 0) props["v"] = values[rng() % values.size()];
+      events.push_back(At(t, std::move(props)));
+    }
+    for (const AggregateSpec& spec : EveryMetricAndScope()) {
+      const SpecState state = Feed(spec, events);
+      std::string bytes;
+      state.EncodeTo(&bytes);
+      for (int64_t later : {0, 1, 2, 5, 29, 31}) {
+        const int64_t now = kNow + later * kDay;
+        Value value;
+        ASSERT_TRUE(EvaluateEncoded(spec, bytes, now, &value).ok()) << spec.Canonical();
+        EXPECT_EQ(value, model::Expected(spec, events, kNow, now))
+            << spec.Canonical() << " round " << round << " +" << later << "d";
+        EXPECT_EQ(state.Evaluate(spec, now), value);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 10000);
+}
+
+TEST(EvaluateEncoded, GivesANoStateValueForEmptyBytes) {
+  for (const AggregateSpec& spec : EveryMetricAndScope()) {
+    Value value = JsonText{"untouched"};
+    ASSERT_TRUE(EvaluateEncoded(spec, {}, kNow, &value).ok());
+    EXPECT_EQ(value, SpecState().Evaluate(spec, kNow)) << spec.Canonical();
+  }
+}
+
+TEST(EvaluateEncoded, RefusesEveryTruncation) {
+  for (const AggregateSpec& spec : EverySpec()) {
+    std::string bytes;
+    Feed(spec, SomeEvents()).EncodeTo(&bytes);
+    for (size_t n = 1; n < bytes.size(); ++n) {
+      Value value;
+      EXPECT_EQ(EvaluateEncoded(spec, std::string_view(bytes).substr(0, n), kNow, &value).code(),
+                ErrorCode::kCorruption)
+          << spec.Canonical() << " " << n;
+    }
+  }
+}
+
+TEST(EvaluateEncoded, RefusesWhatTheDecoderRefusesAndNeverCrashes) {
+  std::mt19937_64 rng(43);
+  std::vector<std::string> valid;
+  for (const AggregateSpec& spec : EverySpec()) {
+    valid.emplace_back();
+    Feed(spec, SomeEvents()).EncodeTo(&valid.back());
+  }
+  const std::vector<AggregateSpec> specs = EveryMetricAndScope();
+  int refused = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes;
+    if (round % 2 == 0) {
+      bytes.resize(1 + rng() % 48);
+      for (char& c : bytes) c = static_cast<char>(rng());
+      bytes[0] = static_cast<char>(rng() % 8);  // known flags, to reach the parts
+    } else {
+      bytes = valid[rng() % valid.size()];
+      for (int flips = 0; flips < 2; ++flips) {
+        char& byte = bytes[rng() % bytes.size()];
+        byte = static_cast<char>(byte ^ (1 << (rng() % 8)));
+      }
+    }
+    // A heap copy of exactly the bytes, so ASan catches any read past them.
+    const std::unique_ptr<char[]> copy(new char[bytes.size()]);
+    std::copy(bytes.begin(), bytes.end(), copy.get());
+    const std::string_view exact(copy.get(), bytes.size());
+    SpecState decoded;
+    const bool decodes = SpecState::Decode(exact, &decoded).ok();
+    const AggregateSpec& spec = specs[rng() % specs.size()];
+    Value value;
+    Status s = EvaluateEncoded(spec, exact, kNow, &value);
+    EXPECT_EQ(s.ok(), decodes) << spec.Canonical();
+    if (s.ok()) {
+      EXPECT_EQ(value, decoded.Evaluate(spec, kNow));
+    } else {
+      EXPECT_EQ(s.code(), ErrorCode::kCorruption);
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+}
+
+TEST(AggregatesView, FindsEachStateByIdWithoutDecodingIt) {
+  UserAggregates user = SomeUser();
+  std::string record = user.Encode();
+  AggregatesView view;
+  ASSERT_TRUE(view.Parse(record).ok());
+  ASSERT_EQ(view.entries().size(), user.states.size());
+  for (const auto& [id, state] : user.states) {
+    std::string bytes;
+    state.EncodeTo(&bytes);
+    EXPECT_EQ(view.Find(id), bytes) << id;
+  }
+  EXPECT_TRUE(view.Find(2).empty());
+  EXPECT_TRUE(view.Find(0).empty());
+}
+
+TEST(AggregatesView, ReadsAnEmptyRecordAsNoStates) {
+  AggregatesView view;
+  ASSERT_TRUE(view.Parse(SomeUser().Encode()).ok());
+  ASSERT_TRUE(view.Parse({}).ok());
+  EXPECT_TRUE(view.entries().empty());
+  EXPECT_TRUE(view.Find(1).empty());
+}
+
+TEST(AggregatesView, RefusesWhatTheDecoderRefuses) {
+  std::string record = SomeUser().Encode();
+  AggregatesView view;
+  for (size_t n = 1; n < record.size(); ++n) {
+    std::string truncated = record.substr(0, n);
+    UserAggregates decoded;
+    // The view reads the header only: a truncation inside a state's bytes shortens its
+    // length prefix's reach, which the view sees too, so both refuse every truncation.
+    EXPECT_EQ(view.Parse(truncated).code(), ErrorCode::kCorruption) << n;
+    EXPECT_TRUE(view.entries().empty());
+    EXPECT_FALSE(UserAggregates::Decode(truncated, &decoded).ok());
+  }
+  EXPECT_EQ(view.Parse(record + "x").code(), ErrorCode::kCorruption);
+  EXPECT_EQ(view.Parse(std::string("\x02\x00", 2)).code(), ErrorCode::kCorruption);  // version
+  // One state with a zero-length encoding: not a state (it would read as none).
+  EXPECT_EQ(view.Parse(std::string("\x01\x01\x05\x00", 4)).code(), ErrorCode::kCorruption);
+}
+
+TEST(AggregatesView, SurvivesRandomBytes) {
+  std::mt19937_64 rng(44);
+  AggregatesView view;
+  for (int round = 0; round < 20000; ++round) {
+    std::string bytes(rng() % 64, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (!bytes.empty() && round % 2 == 0) bytes[0] = 1;
+    const std::unique_ptr<char[]> copy(new char[bytes.size()]);
+    std::copy(bytes.begin(), bytes.end(), copy.get());
+    Status s = view.Parse(std::string_view(copy.get(), bytes.size()));
+    if (!s.ok()) {
+      EXPECT_EQ(s.code(), ErrorCode::kCorruption);
+      continue;
+    }
+    for (const AggregatesView::Entry& e : view.entries()) {
+      Value value;
+      const Status t = EvaluateEncoded(Spec(Metric::kCount), e.state, kNow, &value);
+      EXPECT_TRUE(t.ok() || t.code() == ErrorCode::kCorruption);
+    }
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "compute/catalog.h"
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 
 namespace profiled::compute {
@@ -24,10 +25,56 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
     cohort_index_.emplace(cohorts_[i].definition.id, i);
     for (const CohortClause& clause : cohorts_[i].definition.all_of) {
       for (const CohortCondition& condition : clause.any_of) {
-        if (condition.kind == CohortCondition::Kind::kUserProperty) needs_properties_ = true;
+        if (condition.kind == CohortCondition::Kind::kUserProperty) {
+          user_property_names_.push_back(condition.filter.prop);
+        }
       }
     }
   }
+  auto spec_index = [this](uint64_t id) {
+    const SpecEntry* entry = FindSpec(id);
+    return entry == nullptr ? kUnresolved : static_cast<size_t>(entry - specs_.data());
+  };
+  for (const ServedComputation& c : computations_) {
+    computation_specs_.push_back(spec_index(c.spec_id));
+  }
+  for (const ServedCohort& cohort : cohorts_) {
+    std::vector<size_t>& targets = condition_targets_.emplace_back();
+    for (size_t i = 0; i < cohort.definition.all_of.size(); ++i) {
+      const std::vector<CohortCondition>& conditions = cohort.definition.all_of[i].any_of;
+      for (size_t j = 0; j < conditions.size(); ++j) {
+        const CohortCondition& condition = conditions[j];
+        size_t target = kUnresolved;
+        switch (condition.kind) {
+          case CohortCondition::Kind::kEvent:
+            if (i < cohort.spec_ids.size() && j < cohort.spec_ids[i].size()) {
+              target = spec_index(cohort.spec_ids[i][j]);
+            }
+            break;
+          case CohortCondition::Kind::kComputedProperty: {
+            uint64_t id = 0;
+            const std::string& text = condition.filter.prop;
+            auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+            const ServedComputation* c = ec == std::errc() && ptr == text.data() + text.size()
+                                             ? FindComputation(id)
+                                             : nullptr;
+            if (c != nullptr) target = static_cast<size_t>(c - computations_.data());
+            break;
+          }
+          case CohortCondition::Kind::kCohort: {
+            const size_t index = CohortIndex(condition.cohort_id);
+            if (index < cohorts_.size()) target = index;
+            break;
+          }
+          case CohortCondition::Kind::kUserProperty: break;
+        }
+        targets.push_back(target);
+      }
+    }
+  }
+  std::sort(user_property_names_.begin(), user_property_names_.end());
+  user_property_names_.erase(std::unique(user_property_names_.begin(), user_property_names_.end()),
+                             user_property_names_.end());
 }
 
 const SpecEntry* ProjectCatalog::FindSpec(uint64_t id) const {

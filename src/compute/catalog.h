@@ -70,8 +70,21 @@ class ProjectCatalog {
   const std::vector<ServedCohort>& cohorts() const { return cohorts_; }
   // The index in cohorts() of served cohort `id`; cohorts().size() when it is not served.
   size_t CohortIndex(std::string_view id) const;
+  // What served definitions refer to, resolved once when the catalog is built, so reads
+  // look nothing up by id or name. kUnresolved where the target is not in the catalog.
+  static constexpr size_t kUnresolved = static_cast<size_t>(-1);
+  // The index in specs() of computations()[i]'s spec.
+  size_t ComputationSpecIndex(size_t i) const { return computation_specs_[i]; }
+  // One entry per condition of cohorts()[c], clause by clause, in order: a kEvent
+  // condition's spec (index in specs()), a kComputedProperty condition's computation (index
+  // in computations()), a kCohort condition's cohort (index in cohorts()); kUnresolved for
+  // kUserProperty conditions and missing targets.
+  const std::vector<size_t>& ConditionTargets(size_t c) const { return condition_targets_[c]; }
+
   // Whether a served cohort reads user properties (reads then parse them).
-  bool needs_properties() const { return needs_properties_; }
+  bool needs_properties() const { return !user_property_names_.empty(); }
+  // The user properties served cohorts read, sorted, each once.
+  const std::vector<std::string>& user_property_names() const { return user_property_names_; }
   bool empty() const { return specs_.empty() && cohorts_.empty(); }
 
  private:
@@ -80,7 +93,9 @@ class ProjectCatalog {
   std::vector<ServedComputation> computations_;
   std::vector<ServedCohort> cohorts_;
   StringMap<size_t> cohort_index_;  // into cohorts_
-  bool needs_properties_ = false;
+  std::vector<std::string> user_property_names_;
+  std::vector<size_t> computation_specs_;               // by index in computations_
+  std::vector<std::vector<size_t>> condition_targets_;  // by index in cohorts_
 };
 
 // The current catalog of every project.

@@ -1,8 +1,8 @@
 #include "compute/evaluate.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
-#include <charconv>
 #include <optional>
 
 #include "compute/match.h"
@@ -29,6 +29,7 @@ bool Compare(double value, Comparison comparison, double operand) {
 }
 
 // The value of a computation as a JSON value, for a filter to test; false when it has none.
+// Only first/last values are JSON text to parse; numbers are taken as they are.
 bool ToJson(const Value& value, json::value* out) {
   if (const auto* i = std::get_if<int64_t>(&value)) {
     *out = *i;
@@ -48,24 +49,56 @@ bool ToJson(const Value& value, json::value* out) {
   return false;
 }
 
-// One read's evaluation: remembers each cohort's membership, so a cohort referenced by
-// several others is evaluated once.
+// One read's evaluation: remembers each spec's value and each cohort's membership, so a
+// state read by several definitions is walked once and a cohort referenced by several
+// others is evaluated once. The first corrupt state ends it: status() says so, and every
+// value read after it is none.
 class Evaluation {
  public:
   Evaluation(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms)
       : catalog_(catalog),
         user_(user),
         now_ms_(now_ms),
-        membership_(catalog.cohorts().size(), kUnknown) {}
-
-  Value SpecValue(uint64_t spec_id, const AggregateSpec& fallback) const {
-    const SpecEntry* entry = catalog_.FindSpec(spec_id);
-    const AggregateSpec& spec = entry != nullptr ? entry->spec : fallback;
-    if (user_.aggregates != nullptr) {
-      auto it = user_.aggregates->states.find(spec_id);
-      if (it != user_.aggregates->states.end()) return it->second.Evaluate(spec, now_ms_);
+        specs_(catalog.specs().size()),
+        membership_(catalog.cohorts().size(), kUnknown) {
+    // Both lists are sorted by spec id: one merge finds every live spec's state.
+    if (user.aggregates == nullptr) return;
+    const std::vector<AggregatesView::Entry>& states = user.aggregates->entries();
+    auto state = states.begin();
+    for (size_t i = 0; i < specs_.size() && state != states.end(); ++i) {
+      const uint64_t id = catalog.specs()[i].id;
+      while (state != states.end() && state->id < id) ++state;
+      if (state != states.end() && state->id == id) specs_[i].state = state->state;
     }
-    return SpecState().Evaluate(spec, now_ms_);
+  }
+
+  const Status& status() const { return status_; }
+
+  // The value of specs()[index]. Valid as long as the evaluation.
+  const Value& SpecValue(size_t index) {
+    SpecSlot& slot = specs_[index];
+    if (!slot.known) {
+      Walk(catalog_.specs()[index].spec, slot.state, &slot.value);
+      slot.known = true;
+    }
+    return slot.value;
+  }
+
+  // The value of spec `spec_id`, which the catalog does not have (a definition it was not
+  // built with), as `spec`. Valid until the next call.
+  const Value& UnlistedSpecValue(uint64_t spec_id, const AggregateSpec& spec) {
+    std::string_view state;
+    if (user_.aggregates != nullptr) state = user_.aggregates->Find(spec_id);
+    Walk(spec, state, &unlisted_);
+    return unlisted_;
+  }
+
+  // The value of computations()[index]. Valid as SpecValue's and UnlistedSpecValue's are.
+  const Value& ComputationValue(size_t index) {
+    const size_t spec = catalog_.ComputationSpecIndex(index);
+    if (spec != ProjectCatalog::kUnresolved) return SpecValue(spec);
+    const ServedComputation& c = catalog_.computations()[index];
+    return UnlistedSpecValue(c.spec_id, c.definition.spec);
   }
 
   bool InCohort(size_t index) {
@@ -76,7 +109,7 @@ class Evaluation {
     membership_[index] = kOut;
     const ServedCohort& cohort = catalog_.cohorts()[index];
     const bool in = cohort.definition.is_static ? InStaticCohort(cohort.definition.id)
-                                                : InBehavioralCohort(cohort);
+                                                : InBehavioralCohort(index, cohort);
     membership_[index] = in ? kIn : kOut;
     return in;
   }
@@ -86,43 +119,67 @@ class Evaluation {
   static constexpr int8_t kOut = 0;
   static constexpr int8_t kIn = 1;
 
+  struct SpecSlot {
+    std::string_view state;  // the encoded state; empty = none
+    Value value;
+    bool known = false;
+  };
+
+  // Evaluates one state into *value (none once a state failed to decode).
+  void Walk(const AggregateSpec& spec, std::string_view state, Value* value) {
+    Status s = EvaluateEncoded(spec, status_.ok() ? state : std::string_view(), now_ms_, value);
+    if (!s.ok()) {
+      if (status_.ok()) status_ = std::move(s);
+      *value = std::monostate{};
+    }
+  }
+
   bool InStaticCohort(const std::string& id) const {
     return user_.static_cohorts != nullptr &&
            std::binary_search(user_.static_cohorts->begin(), user_.static_cohorts->end(), id);
   }
 
-  bool InBehavioralCohort(const ServedCohort& cohort) {
+  bool InBehavioralCohort(size_t index, const ServedCohort& cohort) {
     const std::vector<CohortClause>& clauses = cohort.definition.all_of;
     if (clauses.empty()) return false;
+    const std::vector<size_t>& targets = catalog_.ConditionTargets(index);
+    size_t next = 0;  // into targets, which lists every condition of every clause
     for (size_t i = 0; i < clauses.size(); ++i) {
+      const std::vector<CohortCondition>& conditions = clauses[i].any_of;
       bool any = false;
-      for (size_t j = 0; j < clauses[i].any_of.size() && !any; ++j) {
-        uint64_t spec_id = 0;
-        if (i < cohort.spec_ids.size() && j < cohort.spec_ids[i].size()) {
-          spec_id = cohort.spec_ids[i][j];
-        }
-        any = ConditionHolds(clauses[i].any_of[j], spec_id);
+      for (size_t j = 0; j < conditions.size() && !any; ++j) {
+        any = ConditionHolds(cohort, i, j, targets[next + j]);
       }
+      next += conditions.size();
       if (any == clauses[i].negated) return false;
     }
     return true;
   }
 
-  bool ConditionHolds(const CohortCondition& condition, uint64_t spec_id) {
+  bool ConditionHolds(const ServedCohort& cohort, size_t clause, size_t index, size_t target) {
+    const CohortCondition& condition = cohort.definition.all_of[clause].any_of[index];
     switch (condition.kind) {
-      case CohortCondition::Kind::kEvent: return EventConditionHolds(condition, spec_id);
+      case CohortCondition::Kind::kEvent: {
+        if (target != ProjectCatalog::kUnresolved) {
+          return EventConditionHolds(condition, SpecValue(target));
+        }
+        uint64_t spec_id = 0;
+        if (clause < cohort.spec_ids.size() && index < cohort.spec_ids[clause].size()) {
+          spec_id = cohort.spec_ids[clause][index];
+        }
+        return EventConditionHolds(condition, UnlistedSpecValue(spec_id, condition.spec));
+      }
       case CohortCondition::Kind::kUserProperty:
         return Matches(condition.filter, UserProperty(condition.filter.prop));
       case CohortCondition::Kind::kComputedProperty:
-        return ComputedConditionHolds(condition.filter);
+        return ComputedConditionHolds(condition.filter, target);
       case CohortCondition::Kind::kCohort:
-        return InCohort(catalog_.CohortIndex(condition.cohort_id));
+        return target != ProjectCatalog::kUnresolved && InCohort(target);
     }
     return false;
   }
 
-  bool EventConditionHolds(const CohortCondition& condition, uint64_t spec_id) const {
-    Value value = SpecValue(spec_id, condition.spec);
+  static bool EventConditionHolds(const CohortCondition& condition, const Value& value) {
     std::optional<double> number;
     if (const auto* i = std::get_if<int64_t>(&value)) {
       number = static_cast<double>(*i);
@@ -140,69 +197,107 @@ class Evaluation {
     return number.has_value() && Compare(*number, condition.comparison, condition.operand);
   }
 
-  const json::value* UserProperty(const std::string& name) const {
+  const json::value* UserProperty(const std::string& name) {
     const json::value* v = nullptr;
-    if (user_.properties != nullptr) v = user_.properties->if_contains(name);
-    if ((v == nullptr || v->is_null()) && user_.builtins != nullptr) {
-      v = user_.builtins->if_contains(name);
+    if (const json::object* custom = Properties(false)) v = custom->if_contains(name);
+    if (v == nullptr || v->is_null()) {
+      if (const json::object* builtins = Properties(true)) v = builtins->if_contains(name);
     }
     return v;
   }
 
-  bool ComputedConditionHolds(const Filter& filter) const {
-    uint64_t id = 0;
-    const char* end = filter.prop.data() + filter.prop.size();
-    auto [ptr, ec] = std::from_chars(filter.prop.data(), end, id);
-    const ServedComputation* computation =
-        ec == std::errc() && ptr == end ? catalog_.FindComputation(id) : nullptr;
-    if (computation == nullptr) return Matches(filter, nullptr);
-    json::value value;
-    if (!ToJson(SpecValue(computation->spec_id, computation->definition.spec), &value)) {
-      return Matches(filter, nullptr);
+  // The custom properties or the built-in fields; null when there are none (or they do
+  // not decode: status_ then says so).
+  const json::object* Properties(bool builtins) {
+    if (user_.property_source == nullptr) return builtins ? user_.builtins : user_.properties;
+    const size_t part = builtins ? 1 : 0;
+    if (!properties_loaded_[part]) {
+      properties_loaded_[part] = true;
+      Status s = user_.property_source->Load(builtins, &properties_[part]);
+      if (!s.ok()) {
+        properties_[part] = nullptr;
+        if (status_.ok()) status_ = std::move(s);
+      }
     }
+    return properties_[part];
+  }
+
+  // `computation`: the index in computations() of the one the filter reads, kUnresolved
+  // when it is not served.
+  bool ComputedConditionHolds(const Filter& filter, size_t computation) {
+    if (computation == ProjectCatalog::kUnresolved) return Matches(filter, nullptr);
+    json::value value;
+    if (!ToJson(ComputationValue(computation), &value)) return Matches(filter, nullptr);
     return Matches(filter, &value);
   }
 
   const ProjectCatalog& catalog_;
   const UserView& user_;
   const int64_t now_ms_;
+  Status status_;
+  std::vector<SpecSlot> specs_;  // by index in catalog_.specs()
+  Value unlisted_;
   std::vector<int8_t> membership_;
+  std::array<const json::object*, 2> properties_ = {nullptr, nullptr};  // custom, built-in
+  std::array<bool, 2> properties_loaded_ = {false, false};
 };
 
 }  // namespace
 
-std::vector<std::pair<uint64_t, Value>> ComputedValues(const ProjectCatalog& catalog,
-                                                       const UserView& user, int64_t now_ms,
-                                                       const std::vector<uint64_t>& only) {
-  std::vector<uint64_t> wanted = only;
-  std::sort(wanted.begin(), wanted.end());
+Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                const std::vector<uint64_t>& only, std::vector<std::pair<uint64_t, Value>>* values,
+                std::vector<std::string>* cohort_ids) {
   Evaluation evaluation(catalog, user, now_ms);
-  std::vector<std::pair<uint64_t, Value>> out;
-  for (const ServedComputation& c : catalog.computations()) {
-    if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), c.definition.id)) {
-      continue;
+  if (values != nullptr) {
+    values->clear();
+    std::vector<uint64_t> wanted;  // allocates only when narrowed
+    if (!only.empty()) {
+      wanted = only;
+      std::sort(wanted.begin(), wanted.end());
     }
-    Value value = evaluation.SpecValue(c.spec_id, c.definition.spec);
-    if (std::holds_alternative<std::monostate>(value)) continue;
-    out.emplace_back(c.definition.id, std::move(value));
+    const std::vector<ServedComputation>& computations = catalog.computations();
+    for (size_t i = 0; i < computations.size(); ++i) {
+      const uint64_t id = computations[i].definition.id;
+      if (!wanted.empty() && !std::binary_search(wanted.begin(), wanted.end(), id)) continue;
+      const Value& value = evaluation.ComputationValue(i);
+      if (std::holds_alternative<std::monostate>(value)) continue;
+      values->emplace_back(id, value);
+    }
   }
-  return out;
+  if (cohort_ids != nullptr) {
+    // Assigned over the strings already there, so a reused vector keeps their buffers.
+    size_t n = 0;
+    for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
+      if (!evaluation.InCohort(i)) continue;
+      const std::string& id = catalog.cohorts()[i].definition.id;
+      if (n < cohort_ids->size()) {
+        (*cohort_ids)[n].assign(id);
+      } else {
+        cohort_ids->push_back(id);
+      }
+      ++n;
+    }
+    cohort_ids->resize(n);
+  }
+  return evaluation.status();
 }
 
-std::vector<std::string> CohortIds(const ProjectCatalog& catalog, const UserView& user,
-                                   int64_t now_ms) {
-  Evaluation evaluation(catalog, user, now_ms);
-  std::vector<std::string> out;
-  for (size_t i = 0; i < catalog.cohorts().size(); ++i) {
-    if (evaluation.InCohort(i)) out.push_back(catalog.cohorts()[i].definition.id);
-  }
-  return out;
+Status ComputedValues(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                      const std::vector<uint64_t>& only,
+                      std::vector<std::pair<uint64_t, Value>>* values) {
+  return Evaluate(catalog, user, now_ms, only, values, nullptr);
 }
 
-bool InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
-              std::string_view cohort_id) {
+Status CohortIds(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                 std::vector<std::string>* cohort_ids) {
+  return Evaluate(catalog, user, now_ms, {}, nullptr, cohort_ids);
+}
+
+Status InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                std::string_view cohort_id, bool* in) {
   Evaluation evaluation(catalog, user, now_ms);
-  return evaluation.InCohort(catalog.CohortIndex(cohort_id));
+  *in = evaluation.InCohort(catalog.CohortIndex(cohort_id));
+  return evaluation.status();
 }
 
 }  // namespace profiled::compute

@@ -11,32 +11,60 @@
 
 #include "compute/aggregate.h"
 #include "compute/catalog.h"
+#include "core/status.h"
 
 namespace profiled::compute {
 
+// Where evaluation finds a user's properties when a reader would rather not parse them
+// up front: asked at most once per evaluation for each part, and only when a user property
+// condition is reached (the built-in fields only for a name the custom properties lack).
+class UserPropertySource {
+ public:
+  virtual ~UserPropertySource() = default;
+  // The custom properties (builtins false) or the built-in fields (true); they must hold
+  // at least the names in catalog.user_property_names(). *out lives as long as the source.
+  // Corruption when they do not decode.
+  [[nodiscard]] virtual Status Load(bool builtins, const boost::json::object** out) = 0;
+};
+
 // What evaluation reads of one user. Borrowed; any pointer may be null for "none".
 struct UserView {
-  const UserAggregates* aggregates = nullptr;
+  // The user's aggregates record, read in place (each spec's state is walked at most once
+  // per evaluation, and only for the specs the served definitions read).
+  const AggregatesView* aggregates = nullptr;
   // Custom user properties and built-in fields (a user property condition looks in the
-  // custom ones first). Only read when catalog.needs_properties().
+  // custom ones first). Only read when catalog.needs_properties(), and then only the names
+  // in catalog.user_property_names(): a reader may fill in just those.
   const boost::json::object* properties = nullptr;
   const boost::json::object* builtins = nullptr;
   const std::vector<std::string>* static_cohorts = nullptr;  // sorted ids
+  // When set, properties and builtins are loaded from here instead, when first needed.
+  UserPropertySource* property_source = nullptr;
 };
+
+// Every function below fails with Corruption when a state it reads does not decode
+// (EvaluateEncoded); the outputs are then unusable.
 
 // The values of the served computations, in id order. With `only` non-empty, just those ids
 // (ids that are not served are skipped). A computation whose value is none (min, max, avg,
 // first, last with no matching event) is left out.
-std::vector<std::pair<uint64_t, Value>> ComputedValues(const ProjectCatalog& catalog,
-                                                       const UserView& user, int64_t now_ms,
-                                                       const std::vector<uint64_t>& only);
+[[nodiscard]] Status ComputedValues(const ProjectCatalog& catalog, const UserView& user,
+                                    int64_t now_ms, const std::vector<uint64_t>& only,
+                                    std::vector<std::pair<uint64_t, Value>>* values);
 
 // The ids of the served cohorts the user is in, in catalog order.
-std::vector<std::string> CohortIds(const ProjectCatalog& catalog, const UserView& user,
-                                   int64_t now_ms);
+[[nodiscard]] Status CohortIds(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                               std::vector<std::string>* cohort_ids);
+
+// Both of the above from one evaluation, which walks each spec's state at most once for
+// every definition that reads it. A null output is not computed.
+[[nodiscard]] Status Evaluate(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                              const std::vector<uint64_t>& only,
+                              std::vector<std::pair<uint64_t, Value>>* values,
+                              std::vector<std::string>* cohort_ids);
 
 // Whether the user is in served cohort `cohort_id` (false when it is not served).
-bool InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
-              std::string_view cohort_id);
+[[nodiscard]] Status InCohort(const ProjectCatalog& catalog, const UserView& user, int64_t now_ms,
+                              std::string_view cohort_id, bool* in);
 
 }  // namespace profiled::compute

@@ -64,10 +64,10 @@ class ComputeWriterTest : public IngestFixture {
   // The values of the served computations for a user, read from the store at the clock.
   std::map<uint64_t, Value> Values(const std::string& user_id, const std::string& device_id = "") {
     uint64_t id = Read(user_id, device_id).amplitude_id;
-    compute::UserAggregates aggregates;
+    compute::AggregatesView aggregates;
     std::map<char, std::string> records = UserRecords(id);
     if (records.count('a') != 0) {
-      Status s = compute::UserAggregates::Decode(records['a'], &aggregates);
+      Status s = aggregates.Parse(records['a']);
       EXPECT_TRUE(s.ok()) << s.ToString();
     }
     std::vector<std::string> static_cohorts;
@@ -77,10 +77,11 @@ class ComputeWriterTest : public IngestFixture {
     compute::UserView view;
     view.aggregates = &aggregates;
     view.static_cohorts = &static_cohorts;
+    std::vector<std::pair<uint64_t, Value>> values;
+    Status s = compute::ComputedValues(*catalogs_->Get("p"), view, clock_.NowMs(), {}, &values);
+    EXPECT_TRUE(s.ok()) << s.ToString();
     std::map<uint64_t, Value> out;
-    for (auto& [cid, v] : compute::ComputedValues(*catalogs_->Get("p"), view, clock_.NowMs(), {})) {
-      out[cid] = v;
-    }
+    for (auto& [cid, v] : values) out[cid] = v;
     return out;
   }
 

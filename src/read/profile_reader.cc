@@ -1,7 +1,9 @@
 #include "read/profile_reader.h"
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include "compute/evaluate.h"
-#include "core/value_text.h"
+#include "read/stored_properties.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
 
@@ -14,31 +16,56 @@ using store::UserRecord;
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
                                    UserRecord::kStaticCohorts};
 
-// What evaluation needs of a user, decoded from its raw records.
+// The user properties of one stored profile, picked out of its JSON text (only the names
+// served cohorts read) when evaluation first needs them, into a stack buffer.
+class StoredUserProperties : public compute::UserPropertySource {
+ public:
+  StoredUserProperties(const std::vector<std::string>& names, const store::ProfileView& profile)
+      : names_(names),
+        profile_(profile),
+        resource_(buffer_, sizeof(buffer_)),
+        properties_(&resource_),
+        builtins_(&resource_) {}
+  StoredUserProperties(const StoredUserProperties&) = delete;
+  StoredUserProperties& operator=(const StoredUserProperties&) = delete;
+
+  Status Load(bool builtins, const boost::json::object** out) override {
+    boost::json::object* object = builtins ? &builtins_ : &properties_;
+    PROFILED_RETURN_IF_ERROR(PickStoredProperties(
+        builtins ? profile_.builtins_json : profile_.properties_json, names_, object));
+    *out = object;
+    return Status::Ok();
+  }
+
+ private:
+  const std::vector<std::string>& names_;
+  const store::ProfileView& profile_;
+  unsigned char buffer_[1024];
+  boost::json::monotonic_resource resource_;  // over buffer_, then the heap
+  boost::json::object properties_;
+  boost::json::object builtins_;
+};
+
+// What evaluation needs of a user, read from its raw records (which must outlive it): the
+// aggregates stay encoded (read in place), user properties are picked when first needed.
 struct Decoded {
-  compute::UserAggregates aggregates;
-  boost::json::object properties;
-  boost::json::object builtins;
+  Decoded(const compute::ProjectCatalog& catalog, const store::ProfileView& profile)
+      : properties(catalog.user_property_names(), profile) {}
+
+  compute::AggregatesView aggregates;
+  StoredUserProperties properties;
   std::vector<std::string> static_cohorts;
   compute::UserView view;
 };
 
-Status DecodeForEvaluation(const compute::ProjectCatalog& catalog,
-                           const store::ProfileView& profile, std::string_view aggregates,
-                           std::string_view static_cohorts, Decoded* d) {
-  if (!aggregates.empty()) {
-    PROFILED_RETURN_IF_ERROR(compute::UserAggregates::Decode(aggregates, &d->aggregates));
-  }
+Status DecodeForEvaluation(std::string_view aggregates, std::string_view static_cohorts,
+                           Decoded* d) {
+  PROFILED_RETURN_IF_ERROR(d->aggregates.Parse(aggregates));
   if (!static_cohorts.empty()) {
     PROFILED_RETURN_IF_ERROR(store::DecodeStaticCohorts(static_cohorts, &d->static_cohorts));
   }
-  if (catalog.needs_properties()) {
-    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.properties_json, &d->properties));
-    PROFILED_RETURN_IF_ERROR(ParseStoredObject(profile.builtins_json, &d->builtins));
-  }
   d->view.aggregates = &d->aggregates;
-  d->view.properties = &d->properties;
-  d->view.builtins = &d->builtins;
+  d->view.property_source = &d->properties;
   d->view.static_cohorts = &d->static_cohorts;
   return Status::Ok();
 }
@@ -85,18 +112,15 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   PROFILED_RETURN_IF_ERROR(s);
   out->records.resize(std::size(kRecords));
   PROFILED_RETURN_IF_ERROR(store::DecodeProfile(out->records[0], &out->profile));
-  out->computed.clear();
-  out->cohort_ids.clear();
+  // Evaluate fills in what it is asked for, reusing the strings of a previous read.
+  if (!evaluate || !options.computations) out->computed.clear();
+  if (!evaluate || !options.cohorts) out->cohort_ids.clear();
   if (!evaluate) return Status::Ok();
-  Decoded d;
-  PROFILED_RETURN_IF_ERROR(
-      DecodeForEvaluation(*catalog, out->profile, out->records[1], out->records[2], &d));
-  int64_t now = clock_.NowMs();
-  if (options.computations) {
-    out->computed = compute::ComputedValues(*catalog, d.view, now, options.computation_ids);
-  }
-  if (options.cohorts) out->cohort_ids = compute::CohortIds(*catalog, d.view, now);
-  return Status::Ok();
+  Decoded d(*catalog, out->profile);
+  PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
+  return compute::Evaluate(*catalog, d.view, clock_.NowMs(), options.computation_ids,
+                           options.computations ? &out->computed : nullptr,
+                           options.cohorts ? &out->cohort_ids : nullptr);
 }
 
 Status ProfileReader::ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
@@ -110,15 +134,15 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
   auto flush = [&]() {
     if (current == 0 || profile.empty()) return;
     store::ProfileView view;
-    Decoded d;
     Status st = store::DecodeProfile(profile, &view);
-    if (st.ok()) st = DecodeForEvaluation(catalog, view, aggregates, static_cohorts, &d);
+    Decoded d(catalog, view);
+    if (st.ok()) st = DecodeForEvaluation(aggregates, static_cohorts, &d);
     if (!st.ok()) {
       failure = st;
       go_on = false;
       return;
     }
-    go_on = fn(current, view.user_id, d.view);
+    go_on = fn(current, view.user_id, d.view, &failure);
   };
   auto visit = [&](std::string_view key, std::string_view value) {
     store::UserKeyParts parts;
@@ -154,10 +178,13 @@ Status ProfileReader::ForEachMember(
     return Status::NotFound("no served cohort " + std::string(cohort_id));
   }
   int64_t now = clock_.NowMs();
-  return ScanUsers(project, *catalog,
-                   [&](uint64_t id, std::string_view user_id, const compute::UserView& user) {
-                     return !compute::InCohort(*catalog, user, now, cohort_id) || fn(id, user_id);
-                   });
+  return ScanUsers(
+      project, *catalog,
+      [&](uint64_t id, std::string_view user_id, const compute::UserView& user, Status* failure) {
+        bool in = false;
+        *failure = compute::InCohort(*catalog, user, now, cohort_id, &in);
+        return failure->ok() && (!in || fn(id, user_id));
+      });
 }
 
 Status ProfileReader::CohortSizes(std::string_view project,
@@ -167,11 +194,12 @@ Status ProfileReader::CohortSizes(std::string_view project,
   for (const auto& c : catalog->cohorts()) (*sizes)[c.definition.id] = 0;
   if (catalog->cohorts().empty()) return Status::Ok();
   int64_t now = clock_.NowMs();
+  std::vector<std::string> ids;
   return ScanUsers(project, *catalog,
-                   [&](uint64_t, std::string_view, const compute::UserView& user) {
-                     for (const std::string& id : compute::CohortIds(*catalog, user, now)) {
-                       ++(*sizes)[id];
-                     }
+                   [&](uint64_t, std::string_view, const compute::UserView& user, Status* failure) {
+                     *failure = compute::CohortIds(*catalog, user, now, &ids);
+                     if (!failure->ok()) return false;
+                     for (const std::string& id : ids) ++(*sizes)[id];
                      return true;
                    });
 }

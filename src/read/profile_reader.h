@@ -67,9 +67,10 @@ class ProfileReader {
 
  private:
   using UserVisitor = std::function<bool(uint64_t amplitude_id, std::string_view user_id,
-                                         const compute::UserView& user)>;
+                                         const compute::UserView& user, Status* failure)>;
   // Calls fn for every user of `project`, in amplitude_id order, until it returns false.
-  // Corruption (and the scan stops) at a user whose records do not decode.
+  // Corruption (and the scan stops) at a user whose records do not decode; the scan also
+  // stops with the failure fn sets (returning false).
   Status ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
                    const UserVisitor& fn) const;
 

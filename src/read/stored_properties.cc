@@ -1,0 +1,175 @@
+#include "read/stored_properties.h"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <charconv>
+#include <cstdint>
+
+#include "core/value_text.h"
+
+namespace profiled::read {
+
+namespace json = boost::json;
+
+namespace {
+
+bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// A cursor over the text; every read is bounds-checked, so any bytes are safe to scan.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : text_(text) {}
+
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  void SkipSpace() {
+    while (pos_ < text_.size() && IsSpace(text_[pos_])) ++pos_;
+  }
+  // Consumes `c` (after any space); false when the next character is another.
+  bool Take(char c) {
+    SkipSpace();
+    if (pos_ >= text_.size() || text_[pos_] != c) return false;
+    ++pos_;
+    return true;
+  }
+  // After the opening quote: the raw characters up to the closing quote, consumed. False
+  // at the end of the text, or at an escape when `plain` (the caller then parses properly).
+  bool StringBody(bool plain, std::string_view* body) {
+    const size_t start = pos_;
+    size_t from = pos_;
+    while (true) {
+      const size_t quote = text_.find('"', from);
+      if (quote == std::string_view::npos) return false;
+      // The quote is escaped when an odd number of backslashes precede it.
+      size_t backslashes = 0;
+      while (quote - backslashes > start && text_[quote - backslashes - 1] == '\\') {
+        ++backslashes;
+      }
+      if (backslashes % 2 == 0) {
+        *body = text_.substr(start, quote - start);
+        pos_ = quote + 1;
+        return !plain || body->find('\\') == std::string_view::npos;
+      }
+      from = quote + 1;
+    }
+  }
+  // Skips one value and returns its text; false when it does not end where a value must.
+  bool Value(std::string_view* value) {
+    SkipSpace();
+    const size_t start = pos_;
+    if (pos_ >= text_.size()) return false;
+    const char c = text_[pos_];
+    std::string_view body;
+    if (c == '"') {
+      ++pos_;
+      if (!StringBody(false, &body)) return false;
+    } else if (c == '{' || c == '[') {
+      size_t depth = 0;
+      while (pos_ < text_.size()) {
+        const char d = text_[pos_++];
+        if (d == '"') {
+          if (!StringBody(false, &body)) return false;
+        } else if (d == '{' || d == '[') {
+          ++depth;
+        } else if ((d == '}' || d == ']') && --depth == 0) {
+          break;
+        }
+      }
+      if (depth != 0) return false;
+    } else {
+      // A scalar: up to the next delimiter (the parse of a picked value checks the rest).
+      while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' &&
+             text_[pos_] != ']' && !IsSpace(text_[pos_])) {
+        ++pos_;
+      }
+      if (pos_ == start) return false;
+    }
+    *value = text_.substr(start, pos_ - start);
+    return true;
+  }
+
+ private:
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+// The value of one picked member, into *out (which keeps its storage). False when it does
+// not parse as ParseStoredObject would read it here (the caller then parses the whole object).
+bool ReadValue(std::string_view text, json::value* out) {
+  // ASCII strings without escapes and the literals are common and need no parser (the
+  // parser checks the rest: escapes, UTF-8, control characters).
+  if (text.size() >= 2 && text.front() == '"') {
+    const std::string_view body = text.substr(1, text.size() - 2);
+    if (std::all_of(body.begin(), body.end(),
+                    [](char c) { return c >= 0x20 && c < 0x7f && c != '\\'; })) {
+      out->emplace_string().assign(body);
+      return true;
+    }
+  }
+  if (text == "true" || text == "false") {
+    *out = text == "true";
+    return true;
+  }
+  if (text == "null") {
+    *out = nullptr;
+    return true;
+  }
+  // Integers of up to 18 digits (no leading zero, as JSON requires; "-0" is left to the
+  // parser) read as the parser's int64 would.
+  const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() <= 18 && (digits.front() != '0' || text == "0") &&
+      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    int64_t n = 0;
+    std::from_chars(text.data(), text.data() + text.size(), n);
+    *out = n;
+    return true;
+  }
+  boost::system::error_code ec;
+  bool non_finite = false;
+  json::value v = ParseJson(text, kMaxJsonDepth, &ec, &non_finite);
+  // A non-finite number never comes from a valid text here; leave it to the full parse.
+  if (ec || non_finite) return false;
+  *out = std::move(v);
+  return true;
+}
+
+// Picks the members from the text without building the object; false when the text is
+// anything but a plain object of plain members (the caller then parses it all).
+bool Pick(std::string_view text, const std::vector<std::string>& names, json::object* out) {
+  Scanner in(text);
+  if (!in.Take('{')) return false;
+  if (!in.Take('}')) {
+    do {
+      std::string_view key;
+      std::string_view value;
+      if (!in.Take('"') || !in.StringBody(true, &key) || !in.Take(':') || !in.Value(&value)) {
+        return false;
+      }
+      if (std::binary_search(names.begin(), names.end(), key)) {
+        json::value v(out->storage());
+        if (!ReadValue(value, &v)) return false;
+        (*out)[key] = std::move(v);
+      }
+    } while (in.Take(','));
+    if (!in.Take('}')) return false;
+  }
+  in.SkipSpace();
+  return in.AtEnd();
+}
+
+}  // namespace
+
+Status PickStoredProperties(std::string_view text, const std::vector<std::string>& names,
+                            json::object* out) {
+  if (Pick(text, names, out)) return Status::Ok();
+  // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the
+  // full reader decides.
+  out->clear();
+  json::object all;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &all));
+  for (const std::string& name : names) {
+    if (const json::value* v = all.if_contains(name)) (*out)[name] = *v;
+  }
+  return Status::Ok();
+}
+
+}  // namespace profiled::read

@@ -1,0 +1,25 @@
+// Picking a few user properties out of a profile's stored JSON object text, for the cohort
+// conditions that read them, without building the whole object: a read needs the handful of
+// properties its served cohorts name (ProjectCatalog::user_property_names), while a profile
+// may hold hundreds. Pure; thread-safe.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace profiled::read {
+
+// Sets (*out)[name] to the value of every member of the stored object `text` whose name is
+// in `names` (sorted, unique), as ParseStoredObject would read it (the last member of a
+// name wins); other members are skipped, not parsed. Values are allocated with *out's
+// storage. Corruption when `text` is not an object or a picked value does not parse;
+// members that are not picked are checked only as far as finding where they end.
+[[nodiscard]] Status PickStoredProperties(std::string_view text,
+                                          const std::vector<std::string>& names,
+                                          boost::json::object* out);
+
+}  // namespace profiled::read

@@ -1,0 +1,99 @@
+#include "read/stored_properties.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/value_text.h"
+
+namespace profiled::read {
+namespace {
+
+namespace json = boost::json;
+
+// What the full reader gives for `names`: the reference PickStoredProperties must match.
+json::object Reference(std::string_view text, const std::vector<std::string>& names) {
+  json::object all;
+  EXPECT_TRUE(ParseStoredObject(text, &all).ok()) << text;
+  json::object picked;
+  for (const std::string& name : names) {
+    if (const json::value* v = all.if_contains(name)) picked[name] = *v;
+  }
+  return picked;
+}
+
+json::object Pick(std::string_view text, const std::vector<std::string>& names) {
+  json::object out;
+  Status s = PickStoredProperties(text, names, &out);
+  EXPECT_TRUE(s.ok()) << s.ToString() << " for " << text;
+  return out;
+}
+
+TEST(PickStoredProperties, PicksTheNamedMembersAsTheFullReaderReadsThem) {
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e", "f", "g", "h", "plan"};
+  const std::vector<std::string> texts = {
+      R"({})",
+      R"( { } )",
+      R"({"plan":"pro","visits":3})",
+      R"({"a":1,"b":-2.5,"c":true,"d":false,"e":null,"f":"x","g":[1,{"h":2}],"h":{"i":[]}})",
+      R"({"skip":{"deep":["}",{"]":"\"{"}]},"a":"after a nested value"})",
+      R"({"a":97.43057599473337,"b":1e400,"c":18446744073709551615,"d":-0})",
+      R"({"a":0,"b":-1,"c":123456789012345678,"d":-123456789012345678,"e":1234567890123456789})",
+      R"({"a":-0.0,"b":1.0,"c":1e2,"d":-12,"e":-0})",
+      R"({"a":"caf\u00e9","b":"tab\there","c":"\"quoted\"","d":"é ü","e":"\u0001"})",
+      R"({ "a" : 1 , "b" : [ 1 , 2 ] , "plan" : "team" })",
+      R"({"a":1,"a":2})",
+      R"({"x\"y":1,"a":2})",
+      R"({"a":Infinity,"b":-Infinity,"c":NaN})",
+      R"({"a\u0062":1,"b":2})",
+  };
+  for (const std::string& text : texts) {
+    EXPECT_EQ(Pick(text, names), Reference(text, names)) << text;
+  }
+}
+
+TEST(PickStoredProperties, LeavesOutNamesThatAreNotThere) {
+  EXPECT_TRUE(Pick(R"({"plan":"pro"})", {"country"}).empty());
+  EXPECT_TRUE(Pick(R"({"plan":"pro"})", {}).empty());
+}
+
+TEST(PickStoredProperties, KeepsExactNumbers) {
+  json::object picked = Pick(R"({"n":97.43057599473337})", {"n"});
+  EXPECT_EQ(picked.at("n").as_double(), 97.43057599473337);
+}
+
+TEST(PickStoredProperties, AllocatesWithTheObjectsStorage) {
+  unsigned char buffer[1024];
+  json::monotonic_resource resource(buffer, sizeof(buffer));
+  json::object out(&resource);
+  ASSERT_TRUE(
+      PickStoredProperties(R"({"long":"a string longer than any small buffer"})", {"long"}, &out)
+          .ok());
+  EXPECT_EQ(out.at("long").storage().get(), out.storage().get());
+}
+
+TEST(PickStoredProperties, RefusesTextThatIsNotAnObject) {
+  for (std::string_view text :
+       {"", "[]", "{", R"({"a":1)", R"({"a" 1})", R"({"a":1,})", R"({"a":1}x)", "nonsense",
+        R"({"a":tru})", R"({"a":012})", R"({"a":"unterminated})", R"({"a":[1,2})", "\"a\""}) {
+    json::object out;
+    EXPECT_EQ(PickStoredProperties(text, {"a"}, &out).code(), ErrorCode::kCorruption) << text;
+  }
+}
+
+TEST(PickStoredProperties, NeverReadsOutsideTheTextWhateverItHolds) {
+  // Every prefix of a valid text: each is refused or read, never a crash (run under ASan).
+  const std::string text =
+      R"({"a":{"b":["c\"",1.5,{"d":null}]},"e":"f\\","g":true,"h":-12,"i":"\u00e9"})";
+  for (size_t n = 0; n <= text.size(); ++n) {
+    const std::string prefix = text.substr(0, n);  // its own allocation, for ASan to bound
+    json::object out;
+    Status s = PickStoredProperties(prefix, {"a", "e", "g", "h", "i"}, &out);
+    EXPECT_EQ(s.ok(), n == text.size()) << prefix;
+  }
+}
+
+}  // namespace
+}  // namespace profiled::read
