@@ -226,12 +226,16 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
   };
   constexpr const char* kNameTooLong = "a property name is longer than 1024 characters";
   if (!has_ops) {
+    ops->reserve(up.size());
     for (auto& kv : up) {
       if (name_too_long(kv.key())) return kNameTooLong;
       ops->push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
     }
     return {};
   }
+  size_t count = 0;
+  for (const auto& kv : up) count += kv.value().is_object() ? kv.value().get_object().size() : 1;
+  ops->reserve(count);
   for (auto& kv : up) {
     PropertyOpKind kind;
     if (!OpKindOf(kv.key(), &kind)) return "unknown operation \"" + std::string(kv.key()) + "\"";
