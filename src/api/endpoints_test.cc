@@ -74,7 +74,8 @@ class EndpointsTest : public ::testing::Test {
     r.method = "POST";
     r.content_type = "application/x-www-form-urlencoded";
     r.body = form;
-    endpoints_->Identify(r, [&done](HttpResponse response) { done.set_value(std::move(response)); });
+    endpoints_->Identify(r,
+                         [&done](HttpResponse response) { done.set_value(std::move(response)); });
     return done.get_future().get();
   }
 
@@ -181,17 +182,19 @@ TEST_F(EndpointsTest, ProfilesKeepNothingOfTheRequestTheirValuesCameFrom) {
                        "$preInsert":{"unique":"pre-inserted string long enough"},
                        "$remove":{"array":"an array string long enough"}}}]})";
   ASSERT_EQ(Track(more).get().status, 200);
-  ASSERT_EQ(Identify("api_key=k2&identification=" +
-                     std::string(R"({"user_id":"arena-user","platform":"an identify platform",)"
-                                 R"("user_properties":{"$set":{"o":{"x":"an identify string, long"}}}})"))
-                .status,
-            200);
+  ASSERT_EQ(
+      Identify("api_key=k2&identification=" +
+               std::string(R"({"user_id":"arena-user","platform":"an identify platform",)"
+                           R"("user_properties":{"$set":{"o":{"x":"an identify string, long"}}}})"))
+          .status,
+      200);
   ASSERT_EQ(Track(kTrackBody).get().status, 200);
 
   HttpResponse r = GetProfile("s2", "user_id=arena-user&get_amp_props=true");
   ASSERT_EQ(r.status, 200) << r.body;
   auto props = boost::json::parse(r.body).at("userData").at("amp_props");
-  EXPECT_EQ(props.at("object"), boost::json::parse(R"({"nested":{"s":"a nested string long enough"}})"));
+  EXPECT_EQ(props.at("object"),
+            boost::json::parse(R"({"nested":{"s":"a nested string long enough"}})"));
   EXPECT_EQ(props.at("array"), boost::json::parse(R"([{"k":"an object in an array, long"}])"));
   EXPECT_EQ(props.at("once"), "a set-once string long enough");
   EXPECT_EQ(props.at("n"), 12345678901234567);

@@ -22,24 +22,53 @@ namespace {
 
 // Every top-level field the parser reads. One pass over an event finds them all
 // (EventFields), instead of one search of the event per field.
-constexpr std::string_view kKnownFields[] = {
-    "user_id",          "device_id",       "event_type",
-    "time",             "insert_id",       "user_properties",
-    "$skip_user_properties_sync",          "library",
-    "paying",           "start_version",   "app_version",
-    "language",         "ip",              "productId",
-    "revenueType",      "currency",        "idfa",
-    "idfv",             "adid",            "android_id",
-    "android_app_set_id",                  "user_agent",
-    "partner_id",       "version_name",    "platform",
-    "os_name",          "os_version",      "device_brand",
-    "device_manufacturer",                 "device_model",
-    "carrier",          "country",         "region",
-    "city",             "dma",             "location_lat",
-    "location_lng",     "price",           "revenue",
-    "quantity",         "event_id",        "session_id",
-    "event_properties", "groups",          "group_properties",
-    "plan",             "ingestion_metadata"};
+constexpr std::string_view kKnownFields[] = {"user_id",
+                                             "device_id",
+                                             "event_type",
+                                             "time",
+                                             "insert_id",
+                                             "user_properties",
+                                             "$skip_user_properties_sync",
+                                             "library",
+                                             "paying",
+                                             "start_version",
+                                             "app_version",
+                                             "language",
+                                             "ip",
+                                             "productId",
+                                             "revenueType",
+                                             "currency",
+                                             "idfa",
+                                             "idfv",
+                                             "adid",
+                                             "android_id",
+                                             "android_app_set_id",
+                                             "user_agent",
+                                             "partner_id",
+                                             "version_name",
+                                             "platform",
+                                             "os_name",
+                                             "os_version",
+                                             "device_brand",
+                                             "device_manufacturer",
+                                             "device_model",
+                                             "carrier",
+                                             "country",
+                                             "region",
+                                             "city",
+                                             "dma",
+                                             "location_lat",
+                                             "location_lng",
+                                             "price",
+                                             "revenue",
+                                             "quantity",
+                                             "event_id",
+                                             "session_id",
+                                             "event_properties",
+                                             "groups",
+                                             "group_properties",
+                                             "plan",
+                                             "ingestion_metadata"};
 constexpr size_t kKnownFieldCount = std::size(kKnownFields);
 using FieldSlot = uint8_t;
 static_assert(kKnownFieldCount < 255);
@@ -91,8 +120,8 @@ constexpr std::string_view kStringFieldNames[] = {"app_version",
 constexpr std::string_view kNumberFieldNames[] = {"location_lat", "location_lng", "price",
                                                   "revenue"};
 constexpr std::string_view kIntegerFieldNames[] = {"quantity", "event_id", "session_id"};
-constexpr std::string_view kObjectFieldNames[] = {
-    "event_properties", "groups", "group_properties", "plan", "ingestion_metadata"};
+constexpr std::string_view kObjectFieldNames[] = {"event_properties", "groups", "group_properties",
+                                                  "plan", "ingestion_metadata"};
 
 constexpr auto kDeviceFields = Slots(kDeviceFieldNames);
 constexpr auto kLocationFields = Slots(kLocationFieldNames);
@@ -487,7 +516,8 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
   boost::system::error_code ec;
   bool non_finite = false;  // seen anywhere in the body: then find which events
   std::shared_ptr<json::monotonic_resource> arena = RequestArena(body.size());
-  json::value root = ParseJson(body, kMaxJsonDepth, &ec, &non_finite, json::storage_ptr(arena.get()));
+  json::value root =
+      ParseJson(body, kMaxJsonDepth, &ec, &non_finite, json::storage_ptr(arena.get()));
   if (ec || !root.is_object()) {
     Reject(rejection, 400, "Invalid JSON request body");
     rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()

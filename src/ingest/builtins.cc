@@ -34,8 +34,7 @@ std::string DateOf(int64_t time_ms) {
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday);
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     return buf;
   }
   auto month = static_cast<unsigned>(date.month());
