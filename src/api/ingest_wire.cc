@@ -132,15 +132,15 @@ constexpr auto kObjectFields = Slots(kObjectFieldNames);
 
 // The slot of a field name, or kKnownFieldCount for a field the parser does not read.
 FieldSlot SlotOf(std::string_view name) {
-  static const std::unordered_map<std::string_view, FieldSlot> kIndex = [] {
+  static const std::unordered_map<std::string_view, FieldSlot> by_name = [] {
     std::unordered_map<std::string_view, FieldSlot> index;
     for (size_t i = 0; i < kKnownFieldCount; ++i) {
       index.emplace(kKnownFields[i], static_cast<FieldSlot>(i));
     }
     return index;
   }();
-  auto it = kIndex.find(name);
-  return it == kIndex.end() ? static_cast<FieldSlot>(kKnownFieldCount) : it->second;
+  auto it = by_name.find(name);
+  return it == by_name.end() ? static_cast<FieldSlot>(kKnownFieldCount) : it->second;
 }
 
 // The known fields of one event object, found in one pass. The pointers are into the
