@@ -58,14 +58,25 @@ class EndpointsTest : public ::testing::Test {
     return endpoints_->Profile(r);
   }
 
-  std::future<HttpResponse> Track() {
+  std::future<HttpResponse> Track(std::string_view body = kTrackBody) {
     auto done = std::make_shared<std::promise<HttpResponse>>();
     HttpRequest r;
     r.method = "POST";
-    r.body = kTrackBody;
+    r.body = body;
     endpoints_->TrackEvents(
         r, [done](HttpResponse response) { done->set_value(std::move(response)); });
     return done->get_future();
+  }
+
+  HttpResponse Identify(std::string_view form) {
+    std::promise<HttpResponse> done;
+    HttpRequest r;
+    r.method = "POST";
+    r.content_type = "application/x-www-form-urlencoded";
+    r.body = form;
+    endpoints_->Identify(r,
+                         [&done](HttpResponse response) { done.set_value(std::move(response)); });
+    return done.get_future().get();
   }
 
   TempDir dir_;
@@ -142,6 +153,56 @@ TEST_F(EndpointsTest, AFullIngestQueueAnswers503WithRetryAfter) {
   faults_->ResumeCommits();
   EXPECT_EQ(parked.get().status, 200);
   EXPECT_EQ(queued.get().status, 200);
+}
+
+// Every JSON value of a request's events lives in that request's arena, freed on the writer
+// with the last of its events (ingest/event.h). What the writer keeps (the cached profile:
+// properties set, appended and prepended, built-in fields) must be copies: under ASan, a
+// value left pointing into a freed arena fails the later requests or the read.
+TEST_F(EndpointsTest, ProfilesKeepNothingOfTheRequestTheirValuesCameFrom) {
+  // Strings longer than Boost.JSON keeps inline, inside objects and arrays.
+  std::string body = R"({"api_key":"k2","events":[{"user_id":"arena-user","event_type":"e",
+    "platform":"a platform name long enough","country":"a country name long enough",
+    "language":"en-GB","library":{"name":"a library name long enough","version":"1.2.3"},
+    "event_properties":{"p":"an event property long enough"},
+    "user_properties":{
+      "$set":{"object":{"nested":{"s":"a nested string long enough"}},
+              "array":["an array string long enough",{"k":"an object in an array, long"}]},
+      "$setOnce":{"once":"a set-once string long enough"},
+      "$add":{"n":"12345678901234567"},
+      "$append":{"list":["appended string long enough"]},
+      "$prepend":{"list":"prepended string long enough"},
+      "$postInsert":{"unique":["post-inserted string long enough"]}}}]})";
+  ASSERT_EQ(Track(body).get().status, 200);
+  // A second request, so the writer has destroyed the first one's events (and its arena)
+  // before the next request for the same user reads the cached profile.
+  ASSERT_EQ(Track(kTrackBody).get().status, 200);
+  std::string more = R"({"api_key":"k2","events":[{"user_id":"arena-user","event_type":"e",
+    "user_properties":{"$append":{"list":["a second appended string, long"]},
+                       "$preInsert":{"unique":"pre-inserted string long enough"},
+                       "$remove":{"array":"an array string long enough"}}}]})";
+  ASSERT_EQ(Track(more).get().status, 200);
+  ASSERT_EQ(
+      Identify("api_key=k2&identification=" +
+               std::string(R"({"user_id":"arena-user","platform":"an identify platform",)"
+                           R"("user_properties":{"$set":{"o":{"x":"an identify string, long"}}}})"))
+          .status,
+      200);
+  ASSERT_EQ(Track(kTrackBody).get().status, 200);
+
+  HttpResponse r = GetProfile("s2", "user_id=arena-user&get_amp_props=true");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto props = boost::json::parse(r.body).at("userData").at("amp_props");
+  EXPECT_EQ(props.at("object"),
+            boost::json::parse(R"({"nested":{"s":"a nested string long enough"}})"));
+  EXPECT_EQ(props.at("array"), boost::json::parse(R"([{"k":"an object in an array, long"}])"));
+  EXPECT_EQ(props.at("once"), "a set-once string long enough");
+  EXPECT_EQ(props.at("n"), 12345678901234567);
+  EXPECT_EQ(props.at("list"), boost::json::parse(R"(["prepended string long enough",
+    "appended string long enough","a second appended string, long"])"));
+  EXPECT_EQ(props.at("unique"), boost::json::parse(R"(["pre-inserted string long enough",
+    "post-inserted string long enough"])"));
+  EXPECT_EQ(props.at("o"), boost::json::parse(R"({"x":"an identify string, long"})"));
 }
 
 TEST(TrimReadBuffer, ReleasesOnlyABufferAboveTheThreshold) {

@@ -1,7 +1,10 @@
 #include "api/ingest_wire.h"
 
+#include <array>
 #include <boost/json.hpp>
 #include <cmath>
+#include <memory>
+#include <unordered_map>
 
 #include "core/json_writer.h"
 #include "core/value_text.h"
@@ -17,40 +20,146 @@ using ingest::PropertyOpKind;
 
 namespace {
 
-constexpr const char* kDeviceFields[] = {
+// Every top-level field the parser reads. One pass over an event finds them all
+// (EventFields), instead of one search of the event per field.
+constexpr std::string_view kKnownFields[] = {"user_id",
+                                             "device_id",
+                                             "event_type",
+                                             "time",
+                                             "insert_id",
+                                             "user_properties",
+                                             "$skip_user_properties_sync",
+                                             "library",
+                                             "paying",
+                                             "start_version",
+                                             "app_version",
+                                             "language",
+                                             "ip",
+                                             "productId",
+                                             "revenueType",
+                                             "currency",
+                                             "idfa",
+                                             "idfv",
+                                             "adid",
+                                             "android_id",
+                                             "android_app_set_id",
+                                             "user_agent",
+                                             "partner_id",
+                                             "version_name",
+                                             "platform",
+                                             "os_name",
+                                             "os_version",
+                                             "device_brand",
+                                             "device_manufacturer",
+                                             "device_model",
+                                             "carrier",
+                                             "country",
+                                             "region",
+                                             "city",
+                                             "dma",
+                                             "location_lat",
+                                             "location_lng",
+                                             "price",
+                                             "revenue",
+                                             "quantity",
+                                             "event_id",
+                                             "session_id",
+                                             "event_properties",
+                                             "groups",
+                                             "group_properties",
+                                             "plan",
+                                             "ingestion_metadata"};
+constexpr size_t kKnownFieldCount = std::size(kKnownFields);
+using FieldSlot = uint8_t;
+static_assert(kKnownFieldCount < 255);
+
+consteval FieldSlot Slot(std::string_view name) {
+  for (size_t i = 0; i < kKnownFieldCount; ++i) {
+    if (kKnownFields[i] == name) return static_cast<FieldSlot>(i);
+  }
+  throw "not in kKnownFields";  // a compile error: Slot is only evaluated at compile time
+}
+
+template <size_t N>
+consteval std::array<FieldSlot, N> Slots(const std::string_view (&names)[N]) {
+  std::array<FieldSlot, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = Slot(names[i]);
+  return out;
+}
+
+constexpr std::string_view kDeviceFieldNames[] = {
     "platform",     "os_name", "os_version", "device_brand", "device_manufacturer",
     "device_model", "carrier"};
-constexpr const char* kLocationFields[] = {"country", "region", "city", "dma"};
+constexpr std::string_view kLocationFieldNames[] = {"country", "region", "city", "dma"};
 // Event fields that must be strings when present (null counts as absent).
-constexpr const char* kStringFields[] = {"app_version",
-                                         "language",
-                                         "ip",
-                                         "productId",
-                                         "revenueType",
-                                         "currency",
-                                         "idfa",
-                                         "idfv",
-                                         "adid",
-                                         "android_id",
-                                         "android_app_set_id",
-                                         "user_agent",
-                                         "partner_id",
-                                         "version_name",
-                                         "platform",
-                                         "os_name",
-                                         "os_version",
-                                         "device_brand",
-                                         "device_manufacturer",
-                                         "device_model",
-                                         "carrier",
-                                         "country",
-                                         "region",
-                                         "city",
-                                         "dma"};
-constexpr const char* kNumberFields[] = {"location_lat", "location_lng", "price", "revenue"};
-constexpr const char* kIntegerFields[] = {"quantity", "event_id", "session_id"};
-constexpr const char* kObjectFields[] = {"event_properties", "groups", "group_properties", "plan",
-                                         "ingestion_metadata"};
+constexpr std::string_view kStringFieldNames[] = {"app_version",
+                                                  "language",
+                                                  "ip",
+                                                  "productId",
+                                                  "revenueType",
+                                                  "currency",
+                                                  "idfa",
+                                                  "idfv",
+                                                  "adid",
+                                                  "android_id",
+                                                  "android_app_set_id",
+                                                  "user_agent",
+                                                  "partner_id",
+                                                  "version_name",
+                                                  "platform",
+                                                  "os_name",
+                                                  "os_version",
+                                                  "device_brand",
+                                                  "device_manufacturer",
+                                                  "device_model",
+                                                  "carrier",
+                                                  "country",
+                                                  "region",
+                                                  "city",
+                                                  "dma"};
+constexpr std::string_view kNumberFieldNames[] = {"location_lat", "location_lng", "price",
+                                                  "revenue"};
+constexpr std::string_view kIntegerFieldNames[] = {"quantity", "event_id", "session_id"};
+constexpr std::string_view kObjectFieldNames[] = {"event_properties", "groups", "group_properties",
+                                                  "plan", "ingestion_metadata"};
+
+constexpr auto kDeviceFields = Slots(kDeviceFieldNames);
+constexpr auto kLocationFields = Slots(kLocationFieldNames);
+constexpr auto kStringFields = Slots(kStringFieldNames);
+constexpr auto kNumberFields = Slots(kNumberFieldNames);
+constexpr auto kIntegerFields = Slots(kIntegerFieldNames);
+constexpr auto kObjectFields = Slots(kObjectFieldNames);
+
+// The slot of a field name, or kKnownFieldCount for a field the parser does not read.
+FieldSlot SlotOf(std::string_view name) {
+  static const std::unordered_map<std::string_view, FieldSlot> by_name = [] {
+    std::unordered_map<std::string_view, FieldSlot> index;
+    for (size_t i = 0; i < kKnownFieldCount; ++i) {
+      index.emplace(kKnownFields[i], static_cast<FieldSlot>(i));
+    }
+    return index;
+  }();
+  auto it = by_name.find(name);
+  return it == by_name.end() ? static_cast<FieldSlot>(kKnownFieldCount) : it->second;
+}
+
+// The known fields of one event object, found in one pass. The pointers are into the
+// object: valid until a field is added to or erased from it.
+class EventFields {
+ public:
+  explicit EventFields(json::object& o) {
+    for (auto& kv : o) {
+      FieldSlot slot = SlotOf(kv.key());
+      if (slot < kKnownFieldCount) values_[slot] = &kv.value();
+    }
+  }
+  json::value* operator[](FieldSlot slot) const { return values_[slot]; }
+
+ private:
+  std::array<json::value*, kKnownFieldCount> values_{};
+};
+
+std::string FieldName(FieldSlot slot) { return std::string(kKnownFields[slot]); }
 
 constexpr int64_t kMaxTimeMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
 
@@ -146,12 +255,16 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
   };
   constexpr const char* kNameTooLong = "a property name is longer than 1024 characters";
   if (!has_ops) {
+    ops->reserve(up.size());
     for (auto& kv : up) {
       if (name_too_long(kv.key())) return kNameTooLong;
       ops->push_back({PropertyOpKind::kSet, std::string(kv.key()), kv.value()});
     }
     return {};
   }
+  size_t count = 0;
+  for (const auto& kv : up) count += kv.value().is_object() ? kv.value().get_object().size() : 1;
+  ops->reserve(count);
   for (auto& kv : up) {
     PropertyOpKind kind;
     if (!OpKindOf(kv.key(), &kind)) return "unknown operation \"" + std::string(kv.key()) + "\"";
@@ -177,15 +290,16 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
 
 // Reads an optional string id. False (with an error recorded) if present but not a
 // non-empty string.
-bool ReadId(json::object& e, const char* field, int index, std::string* out, BatchErrors* errors) {
-  json::value* v = e.if_contains(field);
+bool ReadId(const EventFields& f, FieldSlot slot, int index, std::string* out,
+            BatchErrors* errors) {
+  const json::value* v = f[slot];
   if (IsNullOrAbsent(v)) return true;
   if (!v->is_string()) {
-    errors->Invalid(field, index, "must be a string");
+    errors->Invalid(FieldName(slot), index, "must be a string");
     return false;
   }
   if (v->get_string().empty()) {
-    errors->Invalid(field, index, "\"\" is not a valid id");
+    errors->Invalid(FieldName(slot), index, "\"\" is not a valid id");
     return false;
   }
   out->assign(v->get_string());
@@ -207,8 +321,6 @@ std::string LibraryName(const json::value& v) {
   return {};
 }
 
-// Fields shared by events and identifications: ids, user_properties, built-in fields.
-// Records problems in *errors; the event is only meaningful if none were recorded.
 // A number beyond a double's range reads as infinity, which JSON has no way to write back:
 // such a value would poison every later read and write of the user. Refuses the event,
 // naming the top-level field that holds it.
@@ -221,44 +333,45 @@ void CheckNonFinite(const json::object& o, int index, BatchErrors* errors) {
   }
 }
 
-void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchErrors* errors) {
-  bool ids_ok = ReadId(o, "user_id", index, &e->user_id, errors);
-  ids_ok = ReadId(o, "device_id", index, &e->device_id, errors) && ids_ok;
-  if (ids_ok) {
-    ingest::CheckEventIds(index, min_id_length, &e->user_id, &e->device_id, errors);
-    if (e->user_id.empty())
-      o.erase("user_id");
-    else
-      o["user_id"] = e->user_id;
-    if (e->device_id.empty())
-      o.erase("device_id");
-    else
-      o["device_id"] = e->device_id;
-  }
+// Fields shared by events and identifications: ids, user_properties, built-in fields.
+// Records problems in *errors; the event is only meaningful if none were recorded. Changes
+// no field of the event object itself (so the pointers in `f` stay valid), only values
+// inside its object fields (long strings cut).
+void ParseCommon(const EventFields& f, int index, int min_id_length, Event* e,
+                 BatchErrors* errors) {
+  bool ids_ok = ReadId(f, Slot("user_id"), index, &e->user_id, errors);
+  ids_ok = ReadId(f, Slot("device_id"), index, &e->device_id, errors) && ids_ok;
+  if (ids_ok) ingest::CheckEventIds(index, min_id_length, &e->user_id, &e->device_id, errors);
 
-  for (const char* f : kStringFields) {
-    json::value* v = o.if_contains(f);
-    if (!IsNullOrAbsent(v) && !v->is_string()) errors->Invalid(f, index, "must be a string");
+  for (FieldSlot s : kStringFields) {
+    const json::value* v = f[s];
+    if (!IsNullOrAbsent(v) && !v->is_string()) {
+      errors->Invalid(FieldName(s), index, "must be a string");
+    }
   }
-  for (const char* f : kNumberFields) {
-    json::value* v = o.if_contains(f);
-    if (!IsNullOrAbsent(v) && !v->is_number()) errors->Invalid(f, index, "must be a number");
+  for (FieldSlot s : kNumberFields) {
+    const json::value* v = f[s];
+    if (!IsNullOrAbsent(v) && !v->is_number()) {
+      errors->Invalid(FieldName(s), index, "must be a number");
+    }
   }
-  for (const char* f : kIntegerFields) {
-    json::value* v = o.if_contains(f);
-    if (!IsNullOrAbsent(v) && !IsIntegral(*v)) errors->Invalid(f, index, "must be an integer");
+  for (FieldSlot s : kIntegerFields) {
+    const json::value* v = f[s];
+    if (!IsNullOrAbsent(v) && !IsIntegral(*v)) {
+      errors->Invalid(FieldName(s), index, "must be an integer");
+    }
   }
-  for (const char* f : kObjectFields) {
-    json::value* v = o.if_contains(f);
+  for (FieldSlot s : kObjectFields) {
+    json::value* v = f[s];
     if (IsNullOrAbsent(v)) continue;
     if (!v->is_object()) {
-      errors->Invalid(f, index, "must be an object");
+      errors->Invalid(FieldName(s), index, "must be an object");
     } else if (!NormalizeValue(*v, ingest::kMaxPropertyDepth)) {
-      errors->Invalid(f, index, "nests deeper than 40 levels");
+      errors->Invalid(FieldName(s), index, "nests deeper than 40 levels");
     }
   }
 
-  if (json::value* up = o.if_contains("user_properties"); !IsNullOrAbsent(up)) {
+  if (json::value* up = f[Slot("user_properties")]; !IsNullOrAbsent(up)) {
     if (!up->is_object()) {
       errors->Invalid("user_properties", index, "must be an object");
     } else if (!NormalizeValue(*up, ingest::kMaxPropertyDepth + 1)) {
@@ -268,7 +381,7 @@ void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchE
       errors->Invalid("user_properties", index, why);
     }
   }
-  if (json::value* skip = o.if_contains("$skip_user_properties_sync"); !IsNullOrAbsent(skip)) {
+  if (const json::value* skip = f[Slot("$skip_user_properties_sync")]; !IsNullOrAbsent(skip)) {
     if (!skip->is_bool()) {
       errors->Invalid("$skip_user_properties_sync", index, "must be a boolean");
     } else {
@@ -276,19 +389,19 @@ void ParseCommon(json::object& o, int index, int min_id_length, Event* e, BatchE
     }
   }
 
-  auto copy_string = [&](const char* f, json::object* into) {
-    json::value* v = o.if_contains(f);
+  // Copies into the event's storage (the request's arena).
+  auto copy_string = [&](FieldSlot s, json::object* into) {
+    const json::value* v = f[s];
     if (v != nullptr && v->is_string()) {
-      json::value s = *v;
-      Truncate(&s.get_string());
-      (*into)[f] = std::move(s);
+      auto [it, inserted] = into->emplace(kKnownFields[s], v->get_string());
+      Truncate(&it->value().get_string());
     }
   };
-  for (const char* f : kDeviceFields) copy_string(f, &e->builtins.device);
-  for (const char* f : kLocationFields) copy_string(f, &e->builtins.location);
-  copy_string("app_version", &e->builtins.single);
-  copy_string("language", &e->builtins.single);
-  if (json::value* lib = o.if_contains("library"); lib != nullptr) {
+  for (FieldSlot s : kDeviceFields) copy_string(s, &e->builtins.device);
+  for (FieldSlot s : kLocationFields) copy_string(s, &e->builtins.location);
+  copy_string(Slot("app_version"), &e->builtins.single);
+  copy_string(Slot("language"), &e->builtins.single);
+  if (const json::value* lib = f[Slot("library")]; lib != nullptr) {
     std::string name = LibraryName(*lib);
     if (!name.empty()) e->builtins.single["library"] = name;
   }
@@ -304,7 +417,7 @@ size_t ErrorCount(const BatchErrors& e) {
 
 // Moves what definitions read out of the parsed event `o` into *e (see ingest::Event):
 // the event_properties object and the top-level scalars. `o` is spent: call it after
-// e->json is written. Moves, no copies: the values keep the parser's allocations.
+// e->json is written. Moves, no copies: `o` and *e share the request's arena.
 void ExtractTypedFields(json::object& o, Event* e) {
   if (json::value* props = o.if_contains("event_properties");
       props != nullptr && props->is_object()) {
@@ -317,9 +430,10 @@ void ExtractTypedFields(json::object& o, Event* e) {
 void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_ms, Event* e,
                      BatchErrors* errors) {
   size_t errors_before = ErrorCount(*errors);
-  ParseCommon(o, index, min_id_length, e, errors);
+  const EventFields f(o);
+  ParseCommon(f, index, min_id_length, e, errors);
 
-  json::value* type = o.if_contains("event_type");
+  const json::value* type = f[Slot("event_type")];
   if (IsNullOrAbsent(type) || (type->is_string() && type->get_string().empty())) {
     errors->Missing("event_type", index, "required");
   } else if (!type->is_string()) {
@@ -333,17 +447,17 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
     e->event_type.assign(type->get_string());
   }
 
-  json::value* time = o.if_contains("time");
-  if (IsNullOrAbsent(time)) {
+  const json::value* time = f[Slot("time")];
+  bool time_missing = IsNullOrAbsent(time);
+  if (time_missing) {
     e->time_ms = now_ms;
-    o["time"] = now_ms;
   } else if (!IsIntegral(*time) || AsInt64(*time) < 0 || AsInt64(*time) > kMaxTimeMs) {
     errors->Invalid("time", index, "must be milliseconds since the epoch, as an integer");
   } else {
     e->time_ms = AsInt64(*time);
   }
 
-  json::value* insert_id = o.if_contains("insert_id");
+  const json::value* insert_id = f[Slot("insert_id")];
   if (!IsNullOrAbsent(insert_id)) {
     if (!insert_id->is_string()) {
       errors->Invalid("insert_id", index, "must be a string");
@@ -359,12 +473,24 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
                   : ingest::EventOrigin::kTrack;
   // $groupidentify changes group properties, never the sender's user properties.
   if (e->event_type == "$groupidentify") e->property_ops.clear();
+  if (ErrorCount(*errors) != errors_before) return;
+
+  // The logged event: ids as cleaned (an id removed for its length, or null, is dropped)
+  // and the time filled in. These change the object, so they come after every read of `f`.
+  if (f[Slot("user_id")] != nullptr && e->user_id.empty()) o.erase("user_id");
+  if (f[Slot("device_id")] != nullptr && e->device_id.empty()) o.erase("device_id");
+  if (time_missing) o["time"] = now_ms;
   // The event log is internal (part of no answer): Boost's serializer is the faster one,
   // and the value holds no non-finite number (refused above).
-  if (ErrorCount(*errors) == errors_before) {
-    e->json = json::serialize(o);
-    ExtractTypedFields(o, e);
-  }
+  e->json = json::serialize(o);
+  ExtractTypedFields(o, e);
+}
+
+// The arena a request's parsed JSON and its events' values allocate from (see
+// ingest/event.h). Shared by the events: it goes with the last of them.
+std::shared_ptr<json::monotonic_resource> RequestArena(size_t body_size) {
+  // The parsed tree takes about twice the text; the arena grows past that by itself.
+  return std::make_shared<json::monotonic_resource>(2 * body_size + 1024);
 }
 
 void Reject(IngestRejection* r, int status, std::string error, std::string missing = {}) {
@@ -389,7 +515,9 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
   }
   boost::system::error_code ec;
   bool non_finite = false;  // seen anywhere in the body: then find which events
-  json::value root = ParseJson(body, kMaxJsonDepth, &ec, &non_finite);
+  std::shared_ptr<json::monotonic_resource> arena = RequestArena(body.size());
+  json::value root =
+      ParseJson(body, kMaxJsonDepth, &ec, &non_finite, json::storage_ptr(arena.get()));
   if (ec || !root.is_object()) {
     Reject(rejection, 400, "Invalid JSON request body");
     rejection->events.details.push_back(ec ? "body is not valid JSON: " + ec.message()
@@ -443,7 +571,8 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
     return false;
   }
   BatchErrors& errors = rejection->events;
-  out->events.resize(list.size());
+  out->events.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) out->events.emplace_back(arena);
   for (size_t i = 0; i < list.size(); ++i) {
     int index = static_cast<int>(i);
     if (!list[i].is_object()) {
@@ -465,14 +594,16 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
                          IngestRejection* rejection) {
   boost::system::error_code ec;
   bool non_finite = false;
-  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite);
+  std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
+  json::storage_ptr storage(arena.get());
+  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite, storage);
   if (ec || !(root.is_object() || root.is_array())) {
     Reject(rejection, 400, "missing_event", "identification");
     rejection->events.details.push_back(
         "identification must be a JSON object or an array of JSON objects");
     return false;
   }
-  json::array list;
+  json::array list(storage);
   if (root.is_object()) {
     list.push_back(std::move(root));
   } else {
@@ -486,7 +617,8 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
     return false;
   }
   BatchErrors& errors = rejection->events;
-  out->resize(list.size());
+  out->reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) out->emplace_back(arena);
   for (size_t i = 0; i < list.size(); ++i) {
     int index = static_cast<int>(i);
     if (!list[i].is_object()) {
@@ -499,8 +631,9 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
     e.event_type = "$identify";
     e.time_ms = now_ms;
     if (non_finite) CheckNonFinite(o, index, &errors);
-    ParseCommon(o, index, ingest::kDefaultMinIdLength, &e, &errors);
-    if (json::value* paying = o.if_contains("paying"); !IsNullOrAbsent(paying)) {
+    const EventFields f(o);
+    ParseCommon(f, index, ingest::kDefaultMinIdLength, &e, &errors);
+    if (const json::value* paying = f[Slot("paying")]; !IsNullOrAbsent(paying)) {
       if (paying->is_bool()) {
         e.builtins.single["paying"] = paying->get_bool();
       } else if (paying->is_string() &&
@@ -510,7 +643,7 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
         errors.Invalid("paying", index, "must be a boolean");
       }
     }
-    if (json::value* sv = o.if_contains("start_version"); sv != nullptr && sv->is_string()) {
+    if (const json::value* sv = f[Slot("start_version")]; sv != nullptr && sv->is_string()) {
       e.builtins.single["start_version"] = *sv;
     }
   }

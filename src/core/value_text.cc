@@ -230,11 +230,11 @@ bool RepairNonFinite(std::string_view text, std::string* out) {
 }  // namespace
 
 json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec,
-                      bool* non_finite) {
+                      bool* non_finite, json::storage_ptr storage) {
   json::parse_options options;
   options.max_depth = max_depth;
   json::basic_parser<ExactNumberHandler> parser(options);
-  parser.handler().st.reset(json::storage_ptr());
+  parser.handler().st.reset(std::move(storage));
   ec->clear();
   size_t used = parser.write_some(false, text.data(), text.size(), *ec);
   if (!*ec && used < text.size()) *ec = json::error::extra_data;

@@ -36,8 +36,9 @@ bool HasNonFiniteNumber(const boost::json::value& v);
 // as 97.43057599473336). A number beyond the range of a double still reads as infinity,
 // for the caller to refuse (HasNonFiniteNumber); *non_finite (when given) tells whether
 // any did, so the caller can skip looking in the common case. Errors: Boost.JSON's, in *ec.
+// The value allocates from `storage` (the default resource unless given).
 boost::json::value ParseJson(std::string_view text, int max_depth, boost::system::error_code* ec,
-                             bool* non_finite = nullptr);
+                             bool* non_finite = nullptr, boost::json::storage_ptr storage = {});
 
 // How deep JSON profiled reads (requests and stored records) may nest: the 40 levels a
 // property value may have (ingest/validation.h) plus the objects around it, with room to

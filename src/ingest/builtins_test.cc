@@ -62,5 +62,21 @@ TEST(Builtins, ActivityTracksFirstAndLastDates) {
   EXPECT_EQ(b.at("last_used"), "2026-01-03");
 }
 
+TEST(Builtins, ActivityDatesAreUtcCalendarDatesFromTheEpochToYear9999) {
+  struct Case {
+    int64_t time_ms;
+    const char* date;
+  };
+  for (Case c : {Case{0, "1970-01-01"}, Case{86399999, "1970-01-01"}, Case{86400000, "1970-01-02"},
+                 Case{951782400000, "2000-02-29"}, Case{951868799999, "2000-02-29"},
+                 Case{4107542400000, "2100-03-01"}, Case{1767225599999, "2025-12-31"},
+                 Case{253402300799999, "9999-12-31"}}) {
+    json::object b;
+    RecordActivity(c.time_ms, &b);
+    EXPECT_EQ(b.at("first_used"), c.date) << c.time_ms;
+    EXPECT_EQ(b.at("last_used"), c.date) << c.time_ms;
+  }
+}
+
 }  // namespace
 }  // namespace profiled::ingest

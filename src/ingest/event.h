@@ -4,12 +4,27 @@
 // never sees the request JSON. Property values are boost::json::value because Amplitude
 // properties are dynamically typed (strings, numbers, booleans, arrays, objects); it is
 // the value type here, not a wire format. Plain values; not thread-safe to share mutably.
+//
+// Storage: the JSON values of an Event built from a request (property_ops' values,
+// builtins, event_properties, fields) live in that request's arena, a
+// boost::json::monotonic_resource shared by all its events and freed when the last of them
+// is destroyed (usually on the ingest writer). The values point into the arena without
+// counting references, so: keep the Event alive while reading them, and copy a value into
+// long-lived state by assignment into a value or container that has its own storage
+// (`slot = op.value`, `object[key] = v`, `array.push_back(v)` all copy into the
+// destination's storage), never by copy-construction (`json::value kept(op.value)` would
+// keep pointing into the arena). The arena is not thread-safe: it is filled on the thread
+// that parses the request, and the writer, which receives the events through the ingest
+// queue, only reads them.
 #pragma once
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace profiled::ingest {
@@ -54,6 +69,33 @@ enum class EventOrigin {
 };
 
 struct Event {
+  Event() = default;
+  // An event whose JSON members allocate from `arena` (see the top of this file).
+  explicit Event(std::shared_ptr<boost::json::monotonic_resource> arena)
+      : arena_(std::move(arena)),
+        builtins{boost::json::object(storage()), boost::json::object(storage()),
+                 boost::json::object(storage())},
+        event_properties(storage()),
+        fields(storage()) {}
+  Event(Event&&) = default;
+  Event(const Event&) = default;
+  // Not assignable: an assignment would release the target's arena before its values were
+  // replaced (JSON values assign into the target's storage).
+  Event& operator=(Event&&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  // The storage of this event's JSON values: the request's arena, or the default resource
+  // for an event built without one.
+  boost::json::storage_ptr storage() const {
+    return arena_ ? boost::json::storage_ptr(arena_.get()) : boost::json::storage_ptr();
+  }
+
+ private:
+  // Shared by every event of one request: the arena lives until the last of them is
+  // destroyed, which is on the writer for accepted ones. Declared first, destroyed last.
+  std::shared_ptr<boost::json::monotonic_resource> arena_;
+
+ public:
   EventOrigin origin = EventOrigin::kTrack;
   std::string user_id;    // empty = none
   std::string device_id;  // empty = none

@@ -329,7 +329,7 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   }
   if (e.origin != EventOrigin::kIdentifyApi) {
     PROFILED_RETURN_IF_ERROR(working_.AppendEvent(
-        project, now, store::EventRecord{amplitude_id, e.time_ms, e.event_type, e.json}));
+        project, now, store::EventRecordView{amplitude_id, e.time_ms, e.event_type, e.json}));
   }
   if (!scope.empty()) working_.RememberInsertId(project, scope, e.insert_id, now);
   return Status::Ok();

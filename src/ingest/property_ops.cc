@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 
 #include "core/value_text.h"
 
@@ -18,12 +19,16 @@ namespace {
 // Wide enough for the sum of any two JSON integers (int64 or uint64) without overflow.
 __extension__ typedef __int128 WideInt;
 
-// The values an array operation carries: an array's elements, or the single value.
-json::array AsValues(const json::value& v) {
-  if (v.is_array()) return v.get_array();
-  json::array a;
-  a.push_back(v);
-  return a;
+// The values an array operation carries: an array's elements, or the single value. A view
+// of the operation's value, valid while it lives: no copy, and nothing allocated from the
+// storage of the event's values (ingest/event.h).
+std::span<const json::value> AsValues(const json::value& v) {
+  if (v.is_array()) return {v.get_array().data(), v.get_array().size()};
+  return {&v, 1};
+}
+
+bool Contains(std::span<const json::value> values, const json::value& v) {
+  return std::find(values.begin(), values.end(), v) != values.end();
 }
 
 // The existing value as an array (a scalar becomes a one-element array).
@@ -32,10 +37,6 @@ json::array AsArray(const json::value& existing) {
   json::array a;
   a.push_back(existing);
   return a;
-}
-
-bool Contains(const json::array& a, const json::value& v) {
-  return std::find(a.begin(), a.end(), v) != a.end();
 }
 
 double ToDouble(const json::value& v) {
@@ -142,7 +143,7 @@ void Apply(const PropertyOp& op, json::object* props) {
     case PropertyOpKind::kRemove: {
       auto it = props->find(op.key);
       if (it == props->end()) return;
-      json::array values = AsValues(op.value);
+      std::span<const json::value> values = AsValues(op.value);
       // A scalar that matches nothing stays as it is.
       if (!it->value().is_array() && !Contains(values, it->value())) return;
       json::array kept;

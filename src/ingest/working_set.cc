@@ -390,7 +390,7 @@ Status WorkingSet::NextEventSeq(uint64_t* seq) {
 }
 
 Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
-                               const store::EventRecord& event) {
+                               const store::EventRecordView& event) {
   if (!pending_next_seq_) {
     uint64_t next = 0;
     PROFILED_RETURN_IF_ERROR(NextEventSeq(&next));

@@ -130,7 +130,8 @@ class WorkingSet {
   void DeleteRaw(store::Table table, std::string key);
 
   // Errors: the store's, reading the persisted sequence number.
-  Status AppendEvent(std::string_view project, int64_t ingest_ms, const store::EventRecord& event);
+  Status AppendEvent(std::string_view project, int64_t ingest_ms,
+                     const store::EventRecordView& event);
 
   // Starts a batch: RollbackBatch undoes what changes from here on.
   void BeginBatch();

@@ -56,6 +56,10 @@ Status DecodeId(std::string_view in, uint64_t* id) {
 }
 
 std::string EncodeEvent(const EventRecord& r) {
+  return EncodeEvent(EventRecordView{r.amplitude_id, r.time_ms, r.event_type, r.json});
+}
+
+std::string EncodeEvent(const EventRecordView& r) {
   std::string out;
   out.reserve(24 + r.event_type.size() + r.json.size());
   out.push_back(kEventV2);

@@ -48,7 +48,15 @@ struct EventRecord {
   std::string event_type;  // empty in a version-1 record: read it from `json`
   std::string json;        // the event object as received, after id clean-up
 };
+// The same fields as views: what the writer encodes without copying an event's text.
+struct EventRecordView {
+  uint64_t amplitude_id = 0;
+  int64_t time_ms = 0;
+  std::string_view event_type;
+  std::string_view json;
+};
 // Writes version 2 (with the event type).
+std::string EncodeEvent(const EventRecordView& record);
 std::string EncodeEvent(const EventRecord& record);
 // Reads versions 1 and 2; a version-1 record leaves event_type empty (the caller reads
 // "event_type" from the JSON). Corruption on bytes that are neither.

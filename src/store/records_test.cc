@@ -51,7 +51,7 @@ TEST(Records, AVersion1EventDecodesWithoutItsType) {
 }
 
 TEST(Records, ATruncatedEventIsCorruption) {
-  std::string bytes = EncodeEvent({1, 2, "a-long-event-type", "{}"});
+  std::string bytes = EncodeEvent(EventRecord{1, 2, "a-long-event-type", "{}"});
   EventRecord out;
   // Cut inside the ids or the event type (past that, the JSON is whatever is left).
   for (size_t n = 0; n < 1 + 1 + 1 + 1 + 17; ++n) {
