@@ -278,6 +278,24 @@ int Eval(const EvalFlags& flags) {
         std::fprintf(stderr, "profiled eval: %s\n", report.status().message().c_str());
         return 1;
       }
+      if (!flags.dump_split_dir.empty()) {
+        std::string ranking;
+        for (size_t e = 0; e < report->rankings.size(); ++e) {
+          for (size_t r = 0; r < report->rankings[e].size(); ++r) {
+            ranking += std::to_string(e) + '\t' + std::to_string(r) + '\t' +
+                       std::to_string(report->rankings[e][r]) + '\n';
+          }
+        }
+        std::string path = flags.dump_split_dir + "/ranking-" +
+                           std::string(recs::ModelName(options.kind)) + ".tsv";
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << ranking;
+        out.close();
+        if (!out) {
+          std::fprintf(stderr, "profiled eval: cannot write %s\n", path.c_str());
+          return 1;
+        }
+      }
       std::printf("%s\n", EvalReportJson(*report).c_str());
       std::fflush(stdout);
     }
@@ -316,7 +334,8 @@ int Run(int argc, char** argv) {
                    "Model parameter NAME=VALUE, repeatable (ease: lambda, max_items; itemknn: "
                    "neighbours)");
   eval->add_option("--dump-split", eval_flags.dump_split_dir,
-                   "Write the split to this directory (for bench/ease_reference.py)");
+                   "Write the split and each model's ranking to this directory (for "
+                   "bench/ease_reference.py)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -36,6 +36,7 @@ EvalReport EvaluateTrained(const EvalSplit& split, const ItemModel& model,
     for (size_t r = 0; r < std::min(kCoverageCutoff, ranked.size()); ++r) {
       recommended[static_cast<size_t>(ranked[r])] = 1;
     }
+    report.rankings.push_back(ranked);
   }
   if (!split.users.empty()) {
     for (CutoffMetrics& c : report.cutoffs) {

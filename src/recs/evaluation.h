@@ -31,6 +31,8 @@ struct EvalReport {
   // Distinct items in the top 10 of the evaluated users, over `items`.
   double coverage_at_10 = 0;
   double train_seconds = 0;
+  // rankings[e]: the top max(ks, 10) items of split.users[e], best first.
+  std::vector<std::vector<int32_t>> rankings;
 };
 
 // Fails with InvalidArgument when ks is empty or holds 0, and with whatever TrainModel fails with.
