@@ -25,8 +25,8 @@ struct CutoffMetrics {
 struct EvalReport {
   ModelKind model = ModelKind::kEase;
   Protocol protocol = Protocol::kHoldout;
-  size_t users = 0;   // evaluated users
-  int32_t items = 0;  // the split's item space
+  size_t users = 0;                    // evaluated users
+  int32_t items = 0;                   // the split's item space
   std::vector<CutoffMetrics> cutoffs;  // in the order of `ks`
   // Distinct items in the top 10 of the evaluated users, over `items`.
   double coverage_at_10 = 0;

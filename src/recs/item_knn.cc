@@ -32,9 +32,8 @@ std::unique_ptr<ItemKnnModel> ItemKnnModel::Train(const Interactions& data, int3
     }
     candidates.clear();
     for (int32_t j : touched) {
-      double denominator =
-          std::sqrt(static_cast<double>(counts[static_cast<size_t>(i)]) *
-                    static_cast<double>(counts[static_cast<size_t>(j)]));
+      double denominator = std::sqrt(static_cast<double>(counts[static_cast<size_t>(i)]) *
+                                     static_cast<double>(counts[static_cast<size_t>(j)]));
       candidates.push_back(
           {j, static_cast<float>(static_cast<double>(co[static_cast<size_t>(j)]) / denominator)});
       co[static_cast<size_t>(j)] = 0;

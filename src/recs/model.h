@@ -35,7 +35,7 @@ Result<ModelKind> ParseModelKind(std::string_view name);
 
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
-  double lambda = 300.0;  // ease: the L2 weight λ (> 0)
+  double lambda = 300.0;     // ease: the L2 weight λ (> 0)
   int32_t neighbours = 100;  // itemknn: similar items kept per item (≥ 1)
   // ease: refuse to train above this many items (the model is a dense items × items matrix of
   // floats: 20,000 items is 1.6 GB).
@@ -45,8 +45,8 @@ struct ModelOptions {
 // Options for `kind` with `params` applied, each a (name, value) pair as written on the command
 // line ("lambda" "300"). Fails with InvalidArgument naming the parameter when one is unknown
 // for that model, does not parse as a number, or is out of range.
-Result<ModelOptions> ModelOptionsFrom(ModelKind kind,
-                                      const std::vector<std::pair<std::string, std::string>>& params);
+Result<ModelOptions> ModelOptionsFrom(
+    ModelKind kind, const std::vector<std::pair<std::string, std::string>>& params);
 
 struct ScoredItem {
   int32_t item = 0;

@@ -92,8 +92,7 @@ void ExpectInClusterItemsFirst(ModelKind kind,
   ClusteredDataOptions o;
   Interactions data = ClusteredData(o);
   std::unique_ptr<ItemModel> model = Trained(kind, data, params);
-  std::vector<int32_t> history = {ClusterItem(o, 2, 0), ClusterItem(o, 2, 5),
-                                  ClusterItem(o, 2, 7)};
+  std::vector<int32_t> history = {ClusterItem(o, 2, 0), ClusterItem(o, 2, 5), ClusterItem(o, 2, 7)};
   Result<std::vector<ScoredItem>> top = Recommend(*model, history, {}, 9);
   ASSERT_TRUE(top.ok());
   std::vector<int32_t> got = Items(*top);

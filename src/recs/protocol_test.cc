@@ -58,10 +58,10 @@ TEST(HoldoutSplit, HoldsOutAFifthOfEachUserWithFiveOrMorePositives) {
 
 TEST(HoldoutSplit, IsDeterministicForASeedAndVariesWithIt) {
   Interactions data = VariedData();
-  EXPECT_TRUE(SameSplit(MakeSplit(data, Protocol::kHoldout, 42),
-                        MakeSplit(data, Protocol::kHoldout, 42)));
-  EXPECT_FALSE(SameSplit(MakeSplit(data, Protocol::kHoldout, 42),
-                         MakeSplit(data, Protocol::kHoldout, 43)));
+  EXPECT_TRUE(
+      SameSplit(MakeSplit(data, Protocol::kHoldout, 42), MakeSplit(data, Protocol::kHoldout, 42)));
+  EXPECT_FALSE(
+      SameSplit(MakeSplit(data, Protocol::kHoldout, 42), MakeSplit(data, Protocol::kHoldout, 43)));
 }
 
 TEST(StrongSplit, HoldsOutAFifthOfTheUsersAndTrainsWithoutThem) {
@@ -81,8 +81,7 @@ TEST(StrongSplit, HoldsOutAFifthOfTheUsersAndTrainsWithoutThem) {
     const size_t n = user.history.size() + user.held_out.size();
     EXPECT_EQ(user.held_out.size(), n / 5);  // the fold-in is the other ≈ 80 %
     for (int32_t i : user.history) {
-      EXPECT_TRUE(std::find(user.held_out.begin(), user.held_out.end(), i) ==
-                  user.held_out.end());
+      EXPECT_TRUE(std::find(user.held_out.begin(), user.held_out.end(), i) == user.held_out.end());
     }
   }
   EXPECT_EQ(evaluated.size(), split.users.size());
@@ -95,10 +94,10 @@ TEST(StrongSplit, HoldsOutAFifthOfTheUsersAndTrainsWithoutThem) {
 
 TEST(StrongSplit, IsDeterministicForASeedAndVariesWithIt) {
   Interactions data = testing::ClusteredData({});
-  EXPECT_TRUE(SameSplit(MakeSplit(data, Protocol::kStrong, 9),
-                        MakeSplit(data, Protocol::kStrong, 9)));
-  EXPECT_FALSE(SameSplit(MakeSplit(data, Protocol::kStrong, 9),
-                         MakeSplit(data, Protocol::kStrong, 10)));
+  EXPECT_TRUE(
+      SameSplit(MakeSplit(data, Protocol::kStrong, 9), MakeSplit(data, Protocol::kStrong, 9)));
+  EXPECT_FALSE(
+      SameSplit(MakeSplit(data, Protocol::kStrong, 9), MakeSplit(data, Protocol::kStrong, 10)));
 }
 
 TEST(StrongSplit, DropsHeldOutUsersItemsThatNoTrainingUserHas) {

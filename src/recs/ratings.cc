@@ -97,9 +97,9 @@ Positives PositivesOf(const std::vector<Rating>& ratings, double min_rating) {
         index_of(out.item_ids, r.item));
   }
   // Every index is in range by construction, so this cannot fail.
-  out.data = std::move(Interactions::FromUserItems(static_cast<int32_t>(out.item_ids.size()),
-                                                   std::move(user_items))
-                           .value());
+  out.data = std::move(
+      Interactions::FromUserItems(static_cast<int32_t>(out.item_ids.size()), std::move(user_items))
+          .value());
   return out;
 }
 

@@ -40,8 +40,8 @@ TEST(ParseRatings, NamesTheLineOfAMalformedRating) {
 }
 
 TEST(PositivesOf, KeepsRatingsAtOrAboveTheThresholdWithDenseIndices) {
-  std::vector<Rating> ratings = {{10, 500, 4.0}, {10, 7, 3.5}, {3, 7, 5.0}, {3, 500, 4.5},
-                                 {8, 9, 1.0}};
+  std::vector<Rating> ratings = {
+      {10, 500, 4.0}, {10, 7, 3.5}, {3, 7, 5.0}, {3, 500, 4.5}, {8, 9, 1.0}};
   Positives p = PositivesOf(ratings, 4.0);
   EXPECT_EQ(p.user_ids, (std::vector<int64_t>{3, 10}));  // user 8 has no positive
   EXPECT_EQ(p.item_ids, (std::vector<int64_t>{7, 500}));
