@@ -12,11 +12,12 @@ namespace profiled::recs {
 namespace {
 
 using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 // P = (XᵀX + λI)⁻¹ through a Cholesky of the m × m Gram matrix. Only the lower triangle of
 // the result is meant to be read (P is symmetric).
 Status InversePrimal(const Interactions& data, const std::vector<int32_t>& compact, int32_t m,
-                     double lambda, Matrix* p) {
+                     double lambda, FloatMatrix* p) {
   Matrix g = Matrix::Zero(m, m);
   // XᵀX from the sparse rows: each user adds one to every pair of their items. The cost is
   // Σ|items of u|², far below a dense product when X is sparse.
@@ -31,13 +32,16 @@ Status InversePrimal(const Interactions& data, const std::vector<int32_t>& compa
   g.diagonal().array() += lambda;
   Eigen::LLT<Matrix, Eigen::Lower> llt(g);
   if (llt.info() != Eigen::Success) return Status::Internal("ease: Cholesky of XᵀX + λI failed");
-  *p = llt.solve(Matrix::Identity(m, m));
+  *p = llt.solve(Matrix::Identity(m, m)).cast<float>();
   return Status::Ok();
 }
 
 // The same P through the Woodbury identity (see ease.h), for data with fewer users than items.
+// The m × m update, nearly all of the work, runs in float, twice as fast as double on the same
+// SIMD width; the small Cholesky and the solve for Y stay in double. The diagonal
+// 1 − ‖y_i‖² is at least λ / (λ + count of i), far above float's rounding for any useful λ.
 Status InverseDual(const Interactions& data, const std::vector<int32_t>& compact, int32_t m,
-                   double lambda, Matrix* p) {
+                   double lambda, FloatMatrix* p) {
   const int32_t users = data.num_users();
   Matrix x = Matrix::Zero(users, m);
   for (int32_t u = 0; u < users; ++u) {
@@ -49,9 +53,11 @@ Status InverseDual(const Interactions& data, const std::vector<int32_t>& compact
   Eigen::LLT<Matrix, Eigen::Lower> llt(k);
   if (llt.info() != Eigen::Success) return Status::Internal("ease: Cholesky of XXᵀ + λI failed");
   llt.matrixL().solveInPlace(x);  // x is now Y = L⁻¹X
-  *p = Matrix::Identity(m, m);
-  p->selfadjointView<Eigen::Lower>().rankUpdate(x.transpose(), -1.0);
-  *p /= lambda;
+  FloatMatrix y_t = x.transpose().cast<float>();
+  x.resize(0, 0);
+  *p = FloatMatrix::Identity(m, m);
+  p->selfadjointView<Eigen::Lower>().rankUpdate(y_t, -1.0F);
+  *p /= static_cast<float>(lambda);
   return Status::Ok();
 }
 
@@ -82,20 +88,23 @@ Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, do
   if (form == Form::kAuto) form = data.num_users() < m ? Form::kDual : Form::kPrimal;
   // Eigen reports a failed allocation with std::bad_alloc; it must not leave this layer.
   try {
-    Matrix p;
+    FloatMatrix p;
     Status s = form == Form::kDual ? InverseDual(data, model->compact_, m, lambda, &p)
                                    : InversePrimal(data, model->compact_, m, lambda, &p);
     if (!s.ok()) return s;
     // B_ij = −P_ij / P_jj from the lower triangle of the symmetric P, written row-major.
     model->weights_.assign(static_cast<size_t>(m) * static_cast<size_t>(m), 0.0F);
     float* w = model->weights_.data();
+    std::vector<double> minus_inv_diag(static_cast<size_t>(m));
+    for (int32_t j = 0; j < m; ++j) minus_inv_diag[static_cast<size_t>(j)] = -1.0 / p(j, j);
     for (int32_t j = 0; j < m; ++j) {
-      const double inv_pjj = -1.0 / p(j, j);
       for (int32_t i = j + 1; i < m; ++i) {
         // P_ij = P_ji = p(i, j) (lower triangle, i > j).
         const double pij = p(i, j);
-        w[static_cast<size_t>(i) * m + j] = static_cast<float>(pij * inv_pjj);
-        w[static_cast<size_t>(j) * m + i] = static_cast<float>(pij * (-1.0 / p(i, i)));
+        w[static_cast<size_t>(i) * m + j] =
+            static_cast<float>(pij * minus_inv_diag[static_cast<size_t>(j)]);
+        w[static_cast<size_t>(j) * m + i] =
+            static_cast<float>(pij * minus_inv_diag[static_cast<size_t>(i)]);
       }
     }
   } catch (const std::bad_alloc&) {

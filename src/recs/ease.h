@@ -11,7 +11,8 @@
 // m items) or, when there are fewer users than items, the dual through the Woodbury identity,
 //   (λI + XᵀX)⁻¹ = (I − Xᵀ(λI + XXᵀ)⁻¹X) / λ = (I − YᵀY) / λ,  Y = L⁻¹X,  LLᵀ = λI + XXᵀ,
 // which needs a users × users Cholesky and one rank-(users) update of an m × m matrix.
-// Both compute in double precision; B is kept in float (m² × 4 bytes), row-major.
+// The primal computes in double; the dual in double except its m × m rank update, in float
+// (ease.cc says why that is safe). B is kept in float (m² × 4 bytes), row-major.
 //
 // Immutable after Train; thread-safe.
 #pragma once
