@@ -8,8 +8,8 @@
 namespace profiled::recs {
 namespace {
 
-const std::vector<int32_t> kRanked = {5, 1, 9, 3};
-const std::vector<int32_t> kHeldOut = {1, 3, 7};  // hits at ranks 2 and 4 (positions 1 and 3)
+constexpr int32_t kRanked[] = {5, 1, 9, 3};
+constexpr int32_t kHeldOut[] = {1, 3, 7};  // hits at ranks 2 and 4 (positions 1 and 3)
 
 TEST(RecallAtK, DividesHitsByTheSmallerOfKAndTheHeldOutCount) {
   EXPECT_DOUBLE_EQ(RecallAtK(kRanked, kHeldOut, 1), 0.0);

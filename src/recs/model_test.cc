@@ -19,6 +19,7 @@ using testing::kBlockbusters;
 
 std::vector<int32_t> Items(const std::vector<ScoredItem>& scored) {
   std::vector<int32_t> out;
+  out.reserve(scored.size());
   for (const ScoredItem& s : scored) out.push_back(s.item);
   return out;
 }
