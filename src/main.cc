@@ -224,17 +224,27 @@ int Eval(const EvalFlags& flags) {
     params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
   }
   std::vector<recs::ModelOptions> models;
+  std::vector<bool> param_used(params.size(), false);
   for (const std::string& name : flags.models) {
     Result<recs::ModelKind> kind = recs::ParseModelKind(name);
     if (!kind.ok()) return EvalFailure(kind.status());
     // A parameter applies to the models that have it; with one model every one must apply.
     std::vector<std::pair<std::string, std::string>> own;
-    for (const auto& p : params) {
-      if (flags.models.size() == 1 || recs::ModelOptionsFrom(*kind, {p}).ok()) own.push_back(p);
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (flags.models.size() == 1 || recs::ModelOptionsFrom(*kind, {params[i]}).ok()) {
+        own.push_back(params[i]);
+        param_used[i] = true;
+      }
     }
     Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, own);
     if (!options.ok()) return EvalFailure(options.status());
     models.push_back(*options);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!param_used[i]) {
+      return EvalFailure(Status::InvalidArgument("--param " + params[i].first + "=" +
+                                                 params[i].second + " fits none of the models"));
+    }
   }
   std::vector<recs::Protocol> protocols;
   for (const std::string& name : flags.protocols) {

@@ -136,6 +136,8 @@ describe('profiled eval', () => {
       expectFailure([...base(csv, 'movielens-csv'), '--param', 'lambda=1'], /no parameter "lambda"/);
       expectFailure(['--ratings', csv, '--format', 'movielens-csv', '--model', 'ease', '--protocol', 'holdout', '--param', 'lambda=-3'], /lambda/);
       expectFailure([...base(csv, 'movielens-csv'), '--param', 'lambda'], /NAME=VALUE/);
+      expectFailure(['--ratings', csv, '--format', 'movielens-csv', '--model', 'ease,itemknn', '--protocol', 'holdout',
+        '--param', 'lamda=3'], /lamda=3 fits none of the models/);
       // A tsv read as csv has no header; a csv read as tsv has one field per line.
       expectFailure(base(tsv, 'movielens-csv'), /line 1: expected the header/);
       expectFailure(base(csv, 'movielens-tsv'), /line 1: expected 4 fields separated by tabs/);
