@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -158,7 +159,8 @@ struct EvalFlags {
   std::string dump_split_dir;
 };
 
-// "10,20" -> {10, 20}; an empty list, a zero, or anything but digits and commas is an error.
+// "10,20" -> {10, 20}; an empty list, a zero, a repeat, or anything but digits and commas is
+// an error.
 Result<std::vector<size_t>> ParseCutoffs(const std::string& text) {
   std::vector<size_t> ks;
   std::stringstream in(text);
@@ -168,6 +170,9 @@ Result<std::vector<size_t>> ParseCutoffs(const std::string& text) {
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), k);
     if (ec != std::errc() || end != part.data() + part.size() || k == 0 || k > 100000) {
       return Status::InvalidArgument("--k: \"" + part + "\" is not a cutoff between 1 and 100000");
+    }
+    if (std::find(ks.begin(), ks.end(), k) != ks.end()) {
+      return Status::InvalidArgument("--k: " + part + " is given twice");
     }
     ks.push_back(k);
   }

@@ -133,6 +133,7 @@ describe('profiled eval', () => {
       expectFailure(['--ratings', csv, '--format', 'movielens-csv', '--model', 'svd', '--protocol', 'holdout'], /unknown model "svd"/);
       expectFailure(['--ratings', csv, '--format', 'movielens-csv', '--model', 'ease', '--protocol', 'loo'], /unknown protocol "loo"/);
       expectFailure([...base(csv, 'movielens-csv'), '--k', '10,0'], /--k/);
+      expectFailure([...base(csv, 'movielens-csv'), '--k', '10,10'], /--k: 10 is given twice/);
       expectFailure([...base(csv, 'movielens-csv'), '--param', 'lambda=1'], /no parameter "lambda"/);
       expectFailure(['--ratings', csv, '--format', 'movielens-csv', '--model', 'ease', '--protocol', 'holdout', '--param', 'lambda=-3'], /lambda/);
       expectFailure([...base(csv, 'movielens-csv'), '--param', 'lambda'], /NAME=VALUE/);
