@@ -6,13 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Rank of each layer: a file may include its own layer and layers of a lower rank. Layers of the
-# same rank must not include each other. A new layer is one line here: recs will sit beside
-# compute at rank 2 (neither may include the other), and read (the profile reader layer) beside
-# ingest at rank 3. main.cc is src/main.cc.
+# same rank must not include each other. A new layer is one line here: recs (recommendation
+# models and their offline evaluation) sits beside compute at rank 2 (neither may include the
+# other), and read (the profile reader layer) beside ingest at rank 3. main.cc is src/main.cc.
 declare -A rank=(
   [core]=0
   [store]=1
   [compute]=2
+  [recs]=2
   [ingest]=3
   [read]=3
   [api]=4

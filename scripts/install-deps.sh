@@ -9,12 +9,14 @@ packages=(
   librocksdb-dev                                                # the embedded store
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
+  libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgtest-dev                                                  # unit tests
   clang-format-14 clang-tidy-14                                 # format and tidy checks (LLVM 14: llvm-tool.sh)
   nodejs npm                                                    # end-to-end tests with the SDKs
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk valgrind)                          # benchmark references, callgrind counts
+  packages+=(python3-numpy)                                     # bench/ease_reference.py (numpy EASE)
 fi
 
 missing=()

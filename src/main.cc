@@ -1,24 +1,35 @@
 // profiled: the command line. `profiled serve` wires config -> store -> ingestor ->
 // endpoints -> HTTP server, then waits for SIGTERM/SIGINT and shuts down in the reverse
 // order: stop accepting and answer what is in flight, commit what is queued, close the
-// store.
+// store. `profiled eval` measures the recommendation models offline on a ratings file
+// (docs/RECS.md).
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "api/endpoints.h"
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
 #include "ingest/schema_upgrade.h"
 #include "read/profile_reader.h"
+#include "recs/evaluation.h"
+#include "recs/model.h"
+#include "recs/protocol.h"
+#include "recs/ratings.h"
 #include "server/http_server.h"
 #include "store/store.h"
 
@@ -136,6 +147,177 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   return 0;
 }
 
+struct EvalFlags {
+  std::string ratings_path;
+  std::string format;
+  std::vector<std::string> models;
+  std::vector<std::string> protocols;
+  std::string ks = "10,20";
+  uint64_t seed = 1;
+  double min_rating = 4.0;
+  std::vector<std::string> params;
+  std::string dump_split_dir;
+};
+
+// "10,20" -> {10, 20}; an empty list, a zero, a repeat, or anything but digits and commas is
+// an error.
+Result<std::vector<size_t>> ParseCutoffs(const std::string& text) {
+  std::vector<size_t> ks;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    size_t k = 0;
+    auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), k);
+    if (ec != std::errc() || end != part.data() + part.size() || k == 0 || k > 100000) {
+      return Status::InvalidArgument("--k: \"" + part + "\" is not a cutoff between 1 and 100000");
+    }
+    if (std::find(ks.begin(), ks.end(), k) != ks.end()) {
+      return Status::InvalidArgument("--k: " + part + " is given twice");
+    }
+    ks.push_back(k);
+  }
+  if (ks.empty()) return Status::InvalidArgument("--k: no cutoff given");
+  return ks;
+}
+
+// One line of JSON per run, in the key order docs/RECS.md shows.
+std::string EvalReportJson(const recs::EvalReport& report) {
+  auto rounded = [](double v, double scale) { return std::round(v * scale) / scale; };
+  std::string out = "{\"model\":";
+  AppendJsonString(&out, recs::ModelName(report.model));
+  out += ",\"protocol\":";
+  AppendJsonString(&out, recs::ProtocolName(report.protocol));
+  out += ",\"users\":";
+  AppendJsonUint(&out, report.users);
+  out += ",\"items\":";
+  AppendJsonInt(&out, report.items);
+  for (const recs::CutoffMetrics& c : report.cutoffs) {
+    out += ",\"recall@" + std::to_string(c.k) + "\":";
+    AppendJsonDouble(&out, rounded(c.recall, 1e6));
+    out += ",\"ndcg@" + std::to_string(c.k) + "\":";
+    AppendJsonDouble(&out, rounded(c.ndcg, 1e6));
+  }
+  out += ",\"coverage@10\":";
+  AppendJsonDouble(&out, rounded(report.coverage_at_10, 1e6));
+  out += ",\"train_seconds\":";
+  AppendJsonDouble(&out, rounded(report.train_seconds, 1e3));
+  out += "}";
+  return out;
+}
+
+int EvalFailure(const Status& s) {
+  std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
+  return kExitConfigError;
+}
+
+// Every combination of the given models and protocols is one run on the same positives; each
+// protocol's split is made once, from the seed, and shared by the models.
+int Eval(const EvalFlags& flags) {
+  Result<recs::RatingsFormat> format = recs::ParseRatingsFormat(flags.format);
+  if (!format.ok()) return EvalFailure(format.status());
+  Result<std::vector<size_t>> ks = ParseCutoffs(flags.ks);
+  if (!ks.ok()) return EvalFailure(ks.status());
+  if (!std::isfinite(flags.min_rating)) {
+    return EvalFailure(Status::InvalidArgument("--min-rating must be a number"));
+  }
+  std::vector<std::pair<std::string, std::string>> params;
+  for (const std::string& p : flags.params) {
+    size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return EvalFailure(Status::InvalidArgument("--param \"" + p + "\" is not NAME=VALUE"));
+    }
+    params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  std::vector<recs::ModelOptions> models;
+  std::vector<bool> param_used(params.size(), false);
+  for (const std::string& name : flags.models) {
+    Result<recs::ModelKind> kind = recs::ParseModelKind(name);
+    if (!kind.ok()) return EvalFailure(kind.status());
+    // A parameter applies to the models that have it; with one model every one must apply.
+    std::vector<std::pair<std::string, std::string>> own;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (flags.models.size() == 1 || recs::ModelOptionsFrom(*kind, {params[i]}).ok()) {
+        own.push_back(params[i]);
+        param_used[i] = true;
+      }
+    }
+    Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, own);
+    if (!options.ok()) return EvalFailure(options.status());
+    models.push_back(*options);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!param_used[i]) {
+      return EvalFailure(Status::InvalidArgument("--param " + params[i].first + "=" +
+                                                 params[i].second + " fits none of the models"));
+    }
+  }
+  std::vector<recs::Protocol> protocols;
+  for (const std::string& name : flags.protocols) {
+    Result<recs::Protocol> protocol = recs::ParseProtocol(name);
+    if (!protocol.ok()) return EvalFailure(protocol.status());
+    protocols.push_back(*protocol);
+  }
+  if (!flags.dump_split_dir.empty() && protocols.size() != 1) {
+    return EvalFailure(Status::InvalidArgument("--dump-split takes exactly one --protocol"));
+  }
+
+  std::ifstream in(flags.ratings_path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    return EvalFailure(Status::InvalidArgument("cannot read " + flags.ratings_path));
+  }
+  Result<std::vector<recs::Rating>> ratings = recs::ParseRatings(text.str(), *format);
+  if (!ratings.ok()) {
+    return EvalFailure(
+        Status::InvalidArgument(flags.ratings_path + ": " + ratings.status().message()));
+  }
+  recs::Positives positives = recs::PositivesOf(*ratings, flags.min_rating);
+
+  for (recs::Protocol protocol : protocols) {
+    recs::EvalSplit split = recs::MakeSplit(positives.data, protocol, flags.seed);
+    if (split.users.empty()) {
+      return EvalFailure(Status::InvalidArgument(
+          "no user has 5 or more ratings >= " + std::to_string(flags.min_rating) +
+          " to evaluate under protocol " + std::string(recs::ProtocolName(protocol))));
+    }
+    if (!flags.dump_split_dir.empty()) {
+      if (Status s = recs::WriteSplit(split, flags.seed, flags.dump_split_dir); !s.ok()) {
+        std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
+        return 1;
+      }
+    }
+    for (const recs::ModelOptions& options : models) {
+      Result<recs::EvalReport> report = recs::Evaluate(split, options, *ks);
+      if (!report.ok()) {
+        std::fprintf(stderr, "profiled eval: %s\n", report.status().message().c_str());
+        return 1;
+      }
+      if (!flags.dump_split_dir.empty()) {
+        std::string ranking;
+        for (size_t e = 0; e < report->rankings.size(); ++e) {
+          for (size_t r = 0; r < report->rankings[e].size(); ++r) {
+            ranking += std::to_string(e) + '\t' + std::to_string(r) + '\t' +
+                       std::to_string(report->rankings[e][r]) + '\n';
+          }
+        }
+        std::string path = flags.dump_split_dir + "/ranking-" +
+                           std::string(recs::ModelName(options.kind)) + ".tsv";
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out << ranking;
+        out.close();
+        if (!out) {
+          std::fprintf(stderr, "profiled eval: cannot write %s\n", path.c_str());
+          return 1;
+        }
+      }
+      std::printf("%s\n", EvalReportJson(*report).c_str());
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"profiled: a self-hosted, Amplitude-compatible user profile server"};
   app.require_subcommand(1);
@@ -145,6 +327,30 @@ int Run(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
   serve->add_option("--data-dir", data_dir, "Store directory (overrides storage.path)");
+
+  EvalFlags eval_flags;
+  CLI::App* eval = app.add_subcommand(
+      "eval", "Measure recommendation models offline on a ratings file (docs/RECS.md)");
+  eval->add_option("--ratings", eval_flags.ratings_path, "Ratings file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval->add_option("--format", eval_flags.format, "movielens-csv or movielens-tsv")->required();
+  eval->add_option("--model", eval_flags.models, "ease, itemknn or popular (comma-separated list)")
+      ->required()
+      ->delimiter(',');
+  eval->add_option("--protocol", eval_flags.protocols, "holdout or strong (comma-separated list)")
+      ->required()
+      ->delimiter(',');
+  eval->add_option("--k", eval_flags.ks, "Cutoffs, comma-separated")->capture_default_str();
+  eval->add_option("--seed", eval_flags.seed, "Seed of the split")->capture_default_str();
+  eval->add_option("--min-rating", eval_flags.min_rating, "Ratings at or above are positives")
+      ->capture_default_str();
+  eval->add_option("--param", eval_flags.params,
+                   "Model parameter NAME=VALUE, repeatable (ease: lambda, max_items; itemknn: "
+                   "neighbours)");
+  eval->add_option("--dump-split", eval_flags.dump_split_dir,
+                   "Write the split and each model's ranking to this directory (for "
+                   "bench/ease_reference.py)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -152,6 +358,7 @@ int Run(int argc, char** argv) {
     return rc == 0 ? 0 : kExitConfigError;
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
+  if (eval->parsed()) return Eval(eval_flags);
   return 0;
 }
 

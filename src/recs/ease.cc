@@ -1,0 +1,138 @@
+#include "recs/ease.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <string>
+
+namespace profiled::recs {
+
+namespace {
+
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using FloatMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+// P = (XᵀX + λI)⁻¹ through a Cholesky of the m × m Gram matrix. Only the lower triangle of
+// the result is meant to be read (P is symmetric).
+Status InversePrimal(const Interactions& data, const std::vector<int32_t>& compact, int32_t m,
+                     double lambda, FloatMatrix* p) {
+  Matrix g = Matrix::Zero(m, m);
+  // XᵀX from the sparse rows: each user adds one to every pair of their items. The cost is
+  // Σ|items of u|², far below a dense product when X is sparse.
+  std::vector<int32_t> row;
+  for (int32_t u = 0; u < data.num_users(); ++u) {
+    row.clear();
+    for (int32_t i : data.items_of(u)) row.push_back(compact[static_cast<size_t>(i)]);
+    for (size_t a = 0; a < row.size(); ++a) {
+      for (size_t b = 0; b <= a; ++b) g(row[a], row[b]) += 1.0;  // row is ascending: lower
+    }
+  }
+  g.diagonal().array() += lambda;
+  Eigen::LLT<Matrix, Eigen::Lower> llt(g);
+  if (llt.info() != Eigen::Success) return Status::Internal("ease: Cholesky of XᵀX + λI failed");
+  *p = llt.solve(Matrix::Identity(m, m)).cast<float>();
+  return Status::Ok();
+}
+
+// The same P through the Woodbury identity (see ease.h), for data with fewer users than items.
+// The m × m update, nearly all of the work, runs in float, twice as fast as double on the same
+// SIMD width; the small Cholesky and the solve for Y stay in double. The diagonal
+// 1 − ‖y_i‖² is at least λ / (λ + count of i), far above float's rounding for any useful λ.
+Status InverseDual(const Interactions& data, const std::vector<int32_t>& compact, int32_t m,
+                   double lambda, FloatMatrix* p) {
+  const int32_t users = data.num_users();
+  Matrix x = Matrix::Zero(users, m);
+  for (int32_t u = 0; u < users; ++u) {
+    for (int32_t i : data.items_of(u)) x(u, compact[static_cast<size_t>(i)]) = 1.0;
+  }
+  Matrix k = Matrix::Zero(users, users);
+  k.selfadjointView<Eigen::Lower>().rankUpdate(x);
+  k.diagonal().array() += lambda;
+  Eigen::LLT<Matrix, Eigen::Lower> llt(k);
+  if (llt.info() != Eigen::Success) return Status::Internal("ease: Cholesky of XXᵀ + λI failed");
+  llt.matrixL().solveInPlace(x);  // x is now Y = L⁻¹X
+  FloatMatrix y_t = x.transpose().cast<float>();
+  x.resize(0, 0);
+  *p = FloatMatrix::Identity(m, m);
+  p->selfadjointView<Eigen::Lower>().rankUpdate(y_t, -1.0F);
+  *p /= static_cast<float>(lambda);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, double lambda,
+                                                    int32_t max_dense_items, Form form) {
+  if (!(lambda > 0) || !std::isfinite(lambda)) {
+    return Status::InvalidArgument("ease: lambda must be a positive number");
+  }
+  auto model = std::make_unique<EaseModel>();
+  const int32_t n = data.num_items();
+  model->num_items_ = n;
+  model->compact_.assign(static_cast<size_t>(n), -1);
+  for (int32_t i = 0; i < n; ++i) {
+    if (data.item_counts()[static_cast<size_t>(i)] == 0) continue;
+    model->compact_[static_cast<size_t>(i)] = static_cast<int32_t>(model->trained_.size());
+    model->trained_.push_back(i);
+  }
+  const int32_t m = model->trained_items();
+  if (m > max_dense_items) {
+    return Status::InvalidArgument("ease: " + std::to_string(m) +
+                                   " items have interactions, above the limit of " +
+                                   std::to_string(max_dense_items) + " for a dense model");
+  }
+  if (m == 0) return model;
+
+  if (form == Form::kAuto) form = data.num_users() < m ? Form::kDual : Form::kPrimal;
+  // Eigen reports a failed allocation with std::bad_alloc; it must not leave this layer.
+  try {
+    FloatMatrix p;
+    Status s = form == Form::kDual ? InverseDual(data, model->compact_, m, lambda, &p)
+                                   : InversePrimal(data, model->compact_, m, lambda, &p);
+    if (!s.ok()) return s;
+    // B_ij = −P_ij / P_jj from the lower triangle of the symmetric P, written row-major.
+    model->weights_.assign(static_cast<size_t>(m) * static_cast<size_t>(m), 0.0F);
+    float* w = model->weights_.data();
+    std::vector<double> minus_inv_diag(static_cast<size_t>(m));
+    for (int32_t j = 0; j < m; ++j) minus_inv_diag[static_cast<size_t>(j)] = -1.0 / p(j, j);
+    for (int32_t j = 0; j < m; ++j) {
+      for (int32_t i = j + 1; i < m; ++i) {
+        // P_ij = P_ji = p(i, j) (lower triangle, i > j).
+        const double pij = p(i, j);
+        w[static_cast<size_t>(i) * m + j] =
+            static_cast<float>(pij * minus_inv_diag[static_cast<size_t>(j)]);
+        w[static_cast<size_t>(j) * m + i] =
+            static_cast<float>(pij * minus_inv_diag[static_cast<size_t>(i)]);
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("ease: out of memory for " + std::to_string(m) + " items");
+  }
+  return model;
+}
+
+float EaseModel::weight(int32_t from, int32_t to) const {
+  int32_t a = compact_[static_cast<size_t>(from)];
+  int32_t b = compact_[static_cast<size_t>(to)];
+  if (a < 0 || b < 0) return 0.0F;
+  return weights_[static_cast<size_t>(a) * trained_.size() + static_cast<size_t>(b)];
+}
+
+void EaseModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
+  std::fill(scores.begin(), scores.end(), 0.0F);
+  const size_t m = trained_.size();
+  if (m == 0) return;
+  // Sum the history's rows in compact space (contiguous rows, vectorised adds), then scatter.
+  std::vector<float> sum(m, 0.0F);
+  for (int32_t i : history) {
+    int32_t c = compact_[static_cast<size_t>(i)];
+    if (c < 0) continue;
+    const float* row = weights_.data() + static_cast<size_t>(c) * m;
+    for (size_t j = 0; j < m; ++j) sum[j] += row[j];
+  }
+  for (size_t j = 0; j < m; ++j) scores[static_cast<size_t>(trained_[j])] = sum[j];
+}
+
+}  // namespace profiled::recs

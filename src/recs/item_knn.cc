@@ -1,0 +1,77 @@
+#include "recs/item_knn.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace profiled::recs {
+
+std::unique_ptr<ItemKnnModel> ItemKnnModel::Train(const Interactions& data, int32_t neighbours) {
+  const int32_t n = data.num_items();
+  std::vector<std::vector<int32_t>> users_of(static_cast<size_t>(n));
+  for (int32_t u = 0; u < data.num_users(); ++u) {
+    for (int32_t i : data.items_of(u)) users_of[static_cast<size_t>(i)].push_back(u);
+  }
+  const std::vector<int32_t>& counts = data.item_counts();
+
+  auto model = std::make_unique<ItemKnnModel>();
+  model->num_items_ = n;
+  model->offsets_.reserve(static_cast<size_t>(n) + 1);
+  model->offsets_.push_back(0);
+  // Co-occurrence counts of one item with every other, accumulated densely and reset through
+  // the list of touched entries, so one item costs what its users' histories hold, not n.
+  std::vector<int32_t> co(static_cast<size_t>(n), 0);
+  std::vector<int32_t> touched;
+  std::vector<ScoredItem> candidates;
+  for (int32_t i = 0; i < n; ++i) {
+    touched.clear();
+    for (int32_t u : users_of[static_cast<size_t>(i)]) {
+      for (int32_t j : data.items_of(u)) {
+        if (j == i) continue;
+        if (co[static_cast<size_t>(j)]++ == 0) touched.push_back(j);
+      }
+    }
+    candidates.clear();
+    for (int32_t j : touched) {
+      double denominator = std::sqrt(static_cast<double>(counts[static_cast<size_t>(i)]) *
+                                     static_cast<double>(counts[static_cast<size_t>(j)]));
+      candidates.push_back(
+          {j, static_cast<float>(static_cast<double>(co[static_cast<size_t>(j)]) / denominator)});
+      co[static_cast<size_t>(j)] = 0;
+    }
+    auto better = [](const ScoredItem& a, const ScoredItem& b) {
+      return a.score > b.score || (a.score == b.score && a.item < b.item);
+    };
+    size_t keep = std::min(candidates.size(), static_cast<size_t>(neighbours));
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(keep),
+                      candidates.end(), better);
+    for (size_t r = 0; r < keep; ++r) {
+      model->neighbour_items_.push_back(candidates[r].item);
+      model->neighbour_sims_.push_back(candidates[r].score);
+    }
+    model->offsets_.push_back(static_cast<int64_t>(model->neighbour_items_.size()));
+  }
+  return model;
+}
+
+std::span<const int32_t> ItemKnnModel::neighbours_of(int32_t item) const {
+  auto begin = static_cast<size_t>(offsets_[static_cast<size_t>(item)]);
+  auto end = static_cast<size_t>(offsets_[static_cast<size_t>(item) + 1]);
+  return std::span<const int32_t>(neighbour_items_).subspan(begin, end - begin);
+}
+
+std::span<const float> ItemKnnModel::similarities_of(int32_t item) const {
+  auto begin = static_cast<size_t>(offsets_[static_cast<size_t>(item)]);
+  auto end = static_cast<size_t>(offsets_[static_cast<size_t>(item) + 1]);
+  return std::span<const float>(neighbour_sims_).subspan(begin, end - begin);
+}
+
+void ItemKnnModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
+  std::fill(scores.begin(), scores.end(), 0.0F);
+  for (int32_t i : history) {
+    std::span<const int32_t> items = neighbours_of(i);
+    std::span<const float> sims = similarities_of(i);
+    for (size_t r = 0; r < items.size(); ++r) scores[static_cast<size_t>(items[r])] += sims[r];
+  }
+}
+
+}  // namespace profiled::recs

@@ -1,0 +1,131 @@
+#include "recs/model.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <new>
+
+#include "recs/ease.h"
+#include "recs/item_knn.h"
+#include "recs/popular.h"
+
+namespace profiled::recs {
+
+std::string_view ModelName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kPopular: return "popular";
+    case ModelKind::kItemKnn: return "itemknn";
+    case ModelKind::kEase: return "ease";
+  }
+  return "?";
+}
+
+Result<ModelKind> ParseModelKind(std::string_view name) {
+  for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
+    if (name == ModelName(kind)) return kind;
+  }
+  return Status::InvalidArgument("unknown model \"" + std::string(name) +
+                                 "\" (expected ease, itemknn or popular)");
+}
+
+namespace {
+
+Result<double> ParseNumber(const std::string& name, const std::string& text) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return Status::InvalidArgument("parameter " + name + "=" + text + " is not a number");
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<ModelOptions> ModelOptionsFrom(
+    ModelKind kind, const std::vector<std::pair<std::string, std::string>>& params) {
+  ModelOptions options;
+  options.kind = kind;
+  for (const auto& [name, text] : params) {
+    Result<double> v = ParseNumber(name, text);
+    if (!v.ok()) return v.status();
+    if (kind == ModelKind::kEase && name == "lambda") {
+      if (*v <= 0) return Status::InvalidArgument("parameter lambda must be > 0");
+      options.lambda = *v;
+    } else if (kind == ModelKind::kEase && name == "max_items") {
+      if (*v < 1 || *v > 1e6 || *v != std::floor(*v)) {
+        return Status::InvalidArgument("parameter max_items must be an integer in [1, 1000000]");
+      }
+      options.max_dense_items = static_cast<int32_t>(*v);
+    } else if (kind == ModelKind::kItemKnn && name == "neighbours") {
+      if (*v < 1 || *v > 1e6 || *v != std::floor(*v)) {
+        return Status::InvalidArgument("parameter neighbours must be an integer in [1, 1000000]");
+      }
+      options.neighbours = static_cast<int32_t>(*v);
+    } else {
+      return Status::InvalidArgument("model " + std::string(ModelName(kind)) +
+                                     " has no parameter \"" + name + "\" (ease: lambda, " +
+                                     "max_items; itemknn: neighbours; popular: none)");
+    }
+  }
+  return options;
+}
+
+Result<std::unique_ptr<ItemModel>> TrainModel(const ModelOptions& options,
+                                              const Interactions& data) {
+  try {
+    switch (options.kind) {
+      case ModelKind::kPopular: return std::unique_ptr<ItemModel>(PopularModel::Train(data));
+      case ModelKind::kItemKnn:
+        if (options.neighbours < 1) {
+          return Status::InvalidArgument("itemknn: neighbours must be ≥ 1");
+        }
+        return std::unique_ptr<ItemModel>(ItemKnnModel::Train(data, options.neighbours));
+      case ModelKind::kEase: {
+        Result<std::unique_ptr<EaseModel>> ease =
+            EaseModel::Train(data, options.lambda, options.max_dense_items);
+        if (!ease.ok()) return ease.status();
+        return std::unique_ptr<ItemModel>(std::move(ease.value()));
+      }
+    }
+  } catch (const std::bad_alloc&) {
+    return Status::Internal(std::string(ModelName(options.kind)) + ": out of memory");
+  }
+  return Status::InvalidArgument("unknown model kind");
+}
+
+std::vector<ScoredItem> TopItems(std::span<const float> scores, std::span<const uint8_t> excluded,
+                                 size_t n) {
+  std::vector<ScoredItem> candidates;
+  candidates.reserve(scores.size());
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (excluded[i] == 0) candidates.push_back({static_cast<int32_t>(i), scores[i]});
+  }
+  auto better = [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+  };
+  n = std::min(n, candidates.size());
+  std::partial_sort(candidates.begin(), candidates.begin() + static_cast<ptrdiff_t>(n),
+                    candidates.end(), better);
+  candidates.resize(n);
+  return candidates;
+}
+
+Result<std::vector<ScoredItem>> Recommend(const ItemModel& model, std::span<const int32_t> history,
+                                          std::span<const int32_t> exclude, size_t n) {
+  const int32_t items = model.num_items();
+  std::vector<uint8_t> excluded(static_cast<size_t>(items), 0);
+  for (std::span<const int32_t> list : {history, exclude}) {
+    for (int32_t i : list) {
+      if (i < 0 || i >= items) {
+        return Status::InvalidArgument("item " + std::to_string(i) + " is outside the model's " +
+                                       std::to_string(items) + " items");
+      }
+      excluded[static_cast<size_t>(i)] = 1;
+    }
+  }
+  std::vector<float> scores(static_cast<size_t>(items));
+  model.Score(history, scores);
+  return TopItems(scores, excluded, n);
+}
+
+}  // namespace profiled::recs

@@ -1,0 +1,88 @@
+// Item models: trained once from an Interactions set, then asked, many times, to score every
+// item for one user given that user's *current* item history (a list of item indices), so a
+// read can use the user's newest events without retraining.
+//
+//  - popular: the number of users who interacted with the item, whatever the history.
+//  - itemknn: cosine similarity between items' user sets, each item keeping only its
+//    `neighbours` most similar items; an item's score is the sum of its similarities to the
+//    history's items (only through those kept lists).
+//  - ease: Steck 2019, "Embarrassingly Shallow Autoencoders": B = argmin ‖X − XB‖² + λ‖B‖²
+//    with diag(B) = 0, in closed form: P = (XᵀX + λI)⁻¹, B = −P / diag(P) column-wise,
+//    diag(B) = 0; the score of item j is Σ_{i ∈ history} B_ij.
+//
+// A trained ItemModel is immutable: Score and Recommend are const and thread-safe. Train
+// takes the data by reference and keeps nothing of it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "recs/interactions.h"
+
+namespace profiled::recs {
+
+enum class ModelKind { kPopular, kItemKnn, kEase };
+
+// The model names of the command line and of definitions: "popular", "itemknn", "ease".
+std::string_view ModelName(ModelKind kind);
+Result<ModelKind> ParseModelKind(std::string_view name);
+
+struct ModelOptions {
+  ModelKind kind = ModelKind::kEase;
+  double lambda = 300.0;     // ease: the L2 weight λ (> 0)
+  int32_t neighbours = 100;  // itemknn: similar items kept per item (≥ 1)
+  // ease: refuse to train above this many items (the model is a dense items × items matrix of
+  // floats: 20,000 items is 1.6 GB).
+  int32_t max_dense_items = 20'000;
+};
+
+// Options for `kind` with `params` applied, each a (name, value) pair as written on the command
+// line ("lambda" "300"). Fails with InvalidArgument naming the parameter when one is unknown
+// for that model, does not parse as a number, or is out of range.
+Result<ModelOptions> ModelOptionsFrom(
+    ModelKind kind, const std::vector<std::pair<std::string, std::string>>& params);
+
+struct ScoredItem {
+  int32_t item = 0;
+  float score = 0;
+};
+
+class ItemModel {
+ public:
+  virtual ~ItemModel() = default;
+
+  virtual ModelKind kind() const = 0;
+  virtual int32_t num_items() const = 0;
+
+  // Writes the score of every item for a user whose history is `history` into `scores`,
+  // overwriting it. Higher is better; the scores of history items are meaningless.
+  // REQUIRES: scores.size() == num_items(); every history item in [0, num_items()).
+  virtual void Score(std::span<const int32_t> history, std::span<float> scores) const = 0;
+};
+
+// Trains the model `options` describes on `data`. Fails with InvalidArgument when the options
+// are out of range, and when an ease model would exceed max_dense_items; with Internal when
+// memory runs out or the linear algebra fails (never throws).
+Result<std::unique_ptr<ItemModel>> TrainModel(const ModelOptions& options,
+                                              const Interactions& data);
+
+// The `n` best items for a user with `history`, best first, never an item of `history` or of
+// `exclude`; ties go to the lower item index, so the answer is deterministic. Fewer than n when
+// fewer items remain. Fails with InvalidArgument when an item of history or exclude is outside
+// [0, model.num_items()).
+Result<std::vector<ScoredItem>> Recommend(const ItemModel& model, std::span<const int32_t> history,
+                                          std::span<const int32_t> exclude, size_t n);
+
+// The `n` best entries of `scores`, best first, skipping those where excluded[i] is nonzero;
+// ties to the lower index. REQUIRES: excluded.size() == scores.size(). Recommend without the
+// validation, for callers that score many users into one buffer.
+std::vector<ScoredItem> TopItems(std::span<const float> scores, std::span<const uint8_t> excluded,
+                                 size_t n);
+
+}  // namespace profiled::recs

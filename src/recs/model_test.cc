@@ -1,0 +1,158 @@
+#include "recs/model.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "recs/item_knn.h"
+#include "recs/popular.h"
+#include "recs/test_util.h"
+
+namespace profiled::recs {
+namespace {
+
+using testing::ClusteredData;
+using testing::ClusteredDataOptions;
+using testing::ClusterItem;
+using testing::kBlockbusters;
+
+std::vector<int32_t> Items(const std::vector<ScoredItem>& scored) {
+  std::vector<int32_t> out;
+  out.reserve(scored.size());
+  for (const ScoredItem& s : scored) out.push_back(s.item);
+  return out;
+}
+
+std::unique_ptr<ItemModel> Trained(ModelKind kind, const Interactions& data,
+                                   const std::vector<std::pair<std::string, std::string>>& p = {}) {
+  Result<ModelOptions> options = ModelOptionsFrom(kind, p);
+  EXPECT_TRUE(options.ok()) << options.status().ToString();
+  Result<std::unique_ptr<ItemModel>> model = TrainModel(*options, data);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return std::move(model.value());
+}
+
+TEST(PopularModel, RanksByInteractionCountWithTiesToTheLowerItem) {
+  // Counts: item 0: 1, item 1: 3, item 2: 2, item 3: 2, item 4: 0.
+  Interactions data = Interactions::FromUserItems(5, {{1, 2}, {1, 3}, {0, 1, 2, 3}}).value();
+  std::unique_ptr<ItemModel> model = Trained(ModelKind::kPopular, data);
+  Result<std::vector<ScoredItem>> top = Recommend(*model, {}, {}, 5);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(Items(*top), (std::vector<int32_t>{1, 2, 3, 0, 4}));
+  EXPECT_EQ((*top)[0].score, 3.0F);
+}
+
+TEST(Recommend, NeverReturnsSeenOrExcludedItems) {
+  Interactions data = Interactions::FromUserItems(5, {{1, 2}, {1, 3}, {0, 1, 2, 3}}).value();
+  std::unique_ptr<ItemModel> model = Trained(ModelKind::kPopular, data);
+  std::vector<int32_t> history = {1};
+  std::vector<int32_t> exclude = {3};
+  Result<std::vector<ScoredItem>> top = Recommend(*model, history, exclude, 10);
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(Items(*top), (std::vector<int32_t>{2, 0, 4}));
+}
+
+TEST(Recommend, RefusesAnItemOutsideTheModel) {
+  Interactions data = Interactions::FromUserItems(3, {{0, 1}}).value();
+  std::unique_ptr<ItemModel> model = Trained(ModelKind::kPopular, data);
+  std::vector<int32_t> history = {3};
+  EXPECT_FALSE(Recommend(*model, history, {}, 2).ok());
+  std::vector<int32_t> exclude = {-1};
+  EXPECT_FALSE(Recommend(*model, {}, exclude, 2).ok());
+}
+
+TEST(ItemKnnModel, SimilarityIsCosineOfUserSets) {
+  // Users of item 0: {0, 1}; item 1: {0, 1, 2}; item 2: {2}.
+  Interactions data = Interactions::FromUserItems(3, {{0, 1}, {0, 1}, {1, 2}}).value();
+  std::unique_ptr<ItemKnnModel> model = ItemKnnModel::Train(data, 10);
+  ASSERT_EQ(model->neighbours_of(1).size(), 2U);
+  EXPECT_EQ(model->neighbours_of(1)[0], 0);  // 2 / sqrt(3 * 2) beats 1 / sqrt(3 * 1)
+  EXPECT_FLOAT_EQ(model->similarities_of(1)[0], static_cast<float>(2 / std::sqrt(6.0)));
+  EXPECT_FLOAT_EQ(model->similarities_of(1)[1], static_cast<float>(1 / std::sqrt(3.0)));
+  EXPECT_TRUE(model->neighbours_of(2).size() == 1 && model->neighbours_of(2)[0] == 1);
+}
+
+TEST(ItemKnnModel, KeepsOnlyTheConfiguredNumberOfNeighbours) {
+  Interactions data = ClusteredData({});
+  std::unique_ptr<ItemKnnModel> model = ItemKnnModel::Train(data, 4);
+  for (int32_t i = 0; i < data.num_items(); ++i) EXPECT_LE(model->neighbours_of(i).size(), 4U);
+  // With 4 neighbours, an in-cluster item's neighbours are its cluster mates.
+  ClusteredDataOptions o;
+  for (int32_t j : model->neighbours_of(ClusterItem(o, 1, 0))) {
+    EXPECT_GE(j, ClusterItem(o, 1, 0));
+    EXPECT_LT(j, ClusterItem(o, 2, 0));
+  }
+}
+
+// The planted-structure check shared by the models that learn item-item structure: a user of
+// cluster 2 who has seen three of its items gets the other nine first, before any blockbuster
+// and any item of another cluster.
+void ExpectInClusterItemsFirst(ModelKind kind,
+                               const std::vector<std::pair<std::string, std::string>>& params) {
+  ClusteredDataOptions o;
+  Interactions data = ClusteredData(o);
+  std::unique_ptr<ItemModel> model = Trained(kind, data, params);
+  std::vector<int32_t> history = {ClusterItem(o, 2, 0), ClusterItem(o, 2, 5), ClusterItem(o, 2, 7)};
+  Result<std::vector<ScoredItem>> top = Recommend(*model, history, {}, 9);
+  ASSERT_TRUE(top.ok());
+  std::vector<int32_t> got = Items(*top);
+  std::sort(got.begin(), got.end());
+  std::vector<int32_t> want;
+  for (int32_t r = 0; r < o.cluster_size; ++r) {
+    if (r != 0 && r != 5 && r != 7) want.push_back(ClusterItem(o, 2, r));
+  }
+  EXPECT_EQ(got, want) << ModelName(kind);
+}
+
+TEST(ItemKnnModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kItemKnn, {{"neighbours", "20"}});
+}
+
+// λ = 200: with 100 users per cluster, a small λ fits the sampling noise between cluster mates
+// (at λ = 10 one cluster mate scores below a blockbuster); λ of this order is what EASE uses.
+TEST(EaseModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kEase, {{"lambda", "200"}});
+}
+
+TEST(PopularModel, RanksTheBlockbustersFirstWhateverTheHistory) {
+  ClusteredDataOptions o;
+  Interactions data = ClusteredData(o);
+  std::unique_ptr<ItemModel> model = Trained(ModelKind::kPopular, data);
+  std::vector<int32_t> history = {ClusterItem(o, 2, 0)};
+  Result<std::vector<ScoredItem>> top = Recommend(*model, history, {}, kBlockbusters);
+  ASSERT_TRUE(top.ok());
+  std::vector<int32_t> got = Items(*top);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<int32_t>{0, 1, 2}));
+}
+
+TEST(ModelOptions, ParsesEachModelsParameters) {
+  Result<ModelOptions> ease = ModelOptionsFrom(ModelKind::kEase, {{"lambda", "250.5"}});
+  ASSERT_TRUE(ease.ok());
+  EXPECT_EQ(ease->lambda, 250.5);
+  Result<ModelOptions> knn = ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "50"}});
+  ASSERT_TRUE(knn.ok());
+  EXPECT_EQ(knn->neighbours, 50);
+}
+
+TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"neighbours", "5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "abc"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "0"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "inf"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "2.5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kPopular, {{"lambda", "1"}}).ok());
+}
+
+TEST(ModelKind, NamesRoundTrip) {
+  for (const char* name : {"ease", "itemknn", "popular"}) {
+    Result<ModelKind> kind = ParseModelKind(name);
+    ASSERT_TRUE(kind.ok());
+    EXPECT_EQ(ModelName(*kind), name);
+  }
+  EXPECT_FALSE(ParseModelKind("svd").ok());
+}
+
+}  // namespace
+}  // namespace profiled::recs

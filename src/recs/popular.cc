@@ -1,0 +1,16 @@
+#include "recs/popular.h"
+
+#include <algorithm>
+
+namespace profiled::recs {
+
+std::unique_ptr<PopularModel> PopularModel::Train(const Interactions& data) {
+  const std::vector<int32_t>& counts = data.item_counts();
+  return std::make_unique<PopularModel>(std::vector<float>(counts.begin(), counts.end()));
+}
+
+void PopularModel::Score(std::span<const int32_t> /*history*/, std::span<float> scores) const {
+  std::copy(counts_.begin(), counts_.end(), scores.begin());
+}
+
+}  // namespace profiled::recs
