@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
+#include <tuple>
+
 #include "core/temp_dir.h"
 #include "store/fault_store.h"
 #include "store/keys.h"
@@ -162,6 +166,80 @@ TEST_F(ProfileReaderTest, ADamagedAggregatesRecordIsCorruption) {
   UserData user;
   EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
   EXPECT_TRUE(Read("user-1", ReadOptions{}, &user).ok());  // the profile alone still reads
+}
+
+TEST_F(ProfileReaderTest, ADamagedStateIsCorruptionForReadsAndScans) {
+  PutUser(1, {kNow});
+  // A valid header (version 1, one state, spec id 1) around state bytes that do not decode.
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 1, store::UserRecord::kAggregates),
+        std::string("\x01\x01\x01\x02\x01\x7f", 6));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  UserData user;
+  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  EXPECT_EQ(reader_->CohortSizes("p", &sizes).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(
+      reader_->ForEachMember("p", "buyers", [](uint64_t, std::string_view) { return true; }).code(),
+      ErrorCode::kCorruption);
+}
+
+TEST_F(ProfileReaderTest, CountsTheMembersOfEveryCohort) {
+  PutUser(1, {kNow, kNow});
+  PutUser(2, {kNow});
+  PutUser(3, {kNow, kNow, kNow}, {"vip"});
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes, (std::map<std::string, uint64_t, std::less<>>{{"buyers", 2}, {"vip", 1}}));
+}
+
+// A catalog with one cohort on the user property `name` (is `value`).
+std::shared_ptr<const compute::ProjectCatalog> PropertyCohort(const std::string& name,
+                                                              const std::string& value) {
+  compute::Cohort cohort;
+  cohort.id = "by_" + name;
+  compute::CohortCondition condition;
+  condition.kind = compute::CohortCondition::Kind::kUserProperty;
+  condition.filter.prop = name;
+  condition.filter.values = {value};
+  cohort.all_of.push_back({false, {condition}});
+  return std::make_shared<const compute::ProjectCatalog>(
+      std::vector<compute::SpecEntry>{}, std::vector<compute::ServedComputation>{},
+      std::vector<compute::ServedCohort>{{cohort, {{0}}}});
+}
+
+TEST_F(ProfileReaderTest, UserPropertyConditionsReadCustomPropertiesThenBuiltIns) {
+  store::ProfileRecord profile;
+  profile.user_id = "user-1";
+  profile.properties_json = R"({"plan":"pro","skip":{"a":[1,"}"]},"country":null})";
+  profile.builtins_json = R"({"country":"Germany","platform":"Web"})";
+  store::WriteSet w;
+  w.Put(store::Table::kIdentity, store::UserKey("p", "user-1"), store::EncodeId(1));
+  w.Put(store::Table::kProfiles, store::ProfileKey("p", 1), store::EncodeProfile(profile));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  UserData user;
+  for (auto [name, value, in] : {std::tuple{"plan", "pro", true},
+                                 {"plan", "free", false},
+                                 {"country", "Germany", true},
+                                 {"platform", "Web", true}}) {
+    catalogs_.Set("p", PropertyCohort(name, value));
+    ASSERT_TRUE(Read("user-1", Everything(), &user).ok()) << name;
+    EXPECT_EQ(user.cohort_ids.size(), in ? 1u : 0u) << name << " " << value;
+  }
+}
+
+TEST_F(ProfileReaderTest, DamagedPropertiesAreCorruptionWhenACohortReadsThem) {
+  store::ProfileRecord profile;
+  profile.user_id = "user-1";
+  profile.properties_json = R"({"plan":"pro",)";
+  profile.builtins_json = "{}";
+  store::WriteSet w;
+  w.Put(store::Table::kIdentity, store::UserKey("p", "user-1"), store::EncodeId(1));
+  w.Put(store::Table::kProfiles, store::ProfileKey("p", 1), store::EncodeProfile(profile));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  catalogs_.Set("p", PropertyCohort("plan", "pro"));
+  UserData user;
+  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
 }
 
 TEST_F(ProfileReaderTest, AStoreFailureIsReturned) {
