@@ -156,10 +156,41 @@ bool Pick(std::string_view text, const std::vector<std::string>& names, json::ob
   return in.AtEnd();
 }
 
+// Whether a member named `name` can be in the stored text. Stored texts are written by
+// core/json_writer.h, which writes a name of printable ASCII other than '"' and '\\' as
+// it is, so such a name whose quoted form occurs nowhere in the text is not a member (a
+// search of the text is far cheaper than scanning it member by member). Other names may
+// be escaped: they can always be there.
+bool MayHoldMember(std::string_view text, std::string_view name) {
+  if (!std::all_of(name.begin(), name.end(),
+                   [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; })) {
+    return true;
+  }
+  for (size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+    if (at > 0 && text[at - 1] == '"' && at + name.size() < text.size() &&
+        text[at + name.size()] == '"') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether the text, without its surrounding space, is braced as an object is.
+bool LooksLikeAnObject(std::string_view text) {
+  const size_t first = text.find_first_not_of(" \t\n\r");
+  const size_t last = text.find_last_not_of(" \t\n\r");
+  return first != std::string_view::npos && last > first && text[first] == '{' && text[last] == '}';
+}
+
 }  // namespace
 
 Status PickStoredProperties(std::string_view text, const std::vector<std::string>& names,
                             json::object* out) {
+  if (LooksLikeAnObject(text) && std::none_of(names.begin(), names.end(), [&](const auto& n) {
+        return MayHoldMember(text, n);
+      })) {
+    return Status::Ok();  // none of the names is a member: nothing to pick
+  }
   if (Pick(text, names, out)) return Status::Ok();
   // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the
   // full reader decides.

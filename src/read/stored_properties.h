@@ -17,7 +17,9 @@ namespace profiled::read {
 // in `names` (sorted, unique), as ParseStoredObject would read it (the last member of a
 // name wins); other members are skipped, not parsed. Values are allocated with *out's
 // storage. Corruption when `text` is not an object or a picked value does not parse;
-// members that are not picked are checked only as far as finding where they end.
+// members that are not picked are checked only as far as finding where they end, and when
+// no name occurs in the text at all (as core/json_writer.h writes names), only the braces
+// around it are checked.
 [[nodiscard]] Status PickStoredProperties(std::string_view text,
                                           const std::vector<std::string>& names,
                                           boost::json::object* out);

@@ -83,6 +83,22 @@ TEST(PickStoredProperties, RefusesTextThatIsNotAnObject) {
   }
 }
 
+TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
+  json::object out;
+  // "plan" occurs only inside a longer name and a value: not a member.
+  ASSERT_TRUE(PickStoredProperties(R"({"plans":1,"x":"my plan"})", {"plan"}, &out).ok());
+  EXPECT_TRUE(out.empty());
+  // A name written as a value is looked at properly, and still not taken as a member.
+  ASSERT_TRUE(PickStoredProperties(R"({"x":"plan","plan":2})", {"plan"}, &out).ok());
+  EXPECT_EQ(out.at("plan").as_int64(), 2);
+  out.clear();
+  ASSERT_TRUE(PickStoredProperties(R"({"x":"plan"})", {"plan"}, &out).ok());
+  EXPECT_TRUE(out.empty());
+  // A name that may be escaped in the text is never ruled out by the search.
+  ASSERT_TRUE(PickStoredProperties(R"({"a\"b":3})", {"a\"b"}, &out).ok());
+  EXPECT_EQ(out.at("a\"b").as_int64(), 3);
+}
+
 TEST(PickStoredProperties, NeverReadsOutsideTheTextWhateverItHolds) {
   // Every prefix of a valid text: each is refused or read, never a crash (run under ASan).
   const std::string text =
