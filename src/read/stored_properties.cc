@@ -133,8 +133,11 @@ bool ReadValue(std::string_view text, json::value* out) {
 }
 
 // Picks the members from the text without building the object; false when the text is
-// anything but a plain object of plain members (the caller then parses it all).
-bool Pick(std::string_view text, const std::vector<std::string>& names, json::object* out) {
+// anything but a plain object of plain members (the caller then parses it all). Stops once
+// `wanted` different names are picked: a stored text never repeats a name (core/json_writer.h
+// writes objects, whose names are unique), so the rest holds none of them.
+bool Pick(std::string_view text, const std::vector<std::string>& names, size_t wanted,
+          json::object* out) {
   Scanner in(text);
   if (!in.Take('{')) return false;
   if (!in.Take('}')) {
@@ -147,7 +150,8 @@ bool Pick(std::string_view text, const std::vector<std::string>& names, json::ob
       if (std::binary_search(names.begin(), names.end(), key)) {
         json::value v(out->storage());
         if (!ReadValue(value, &v)) return false;
-        (*out)[key] = std::move(v);
+        auto [it, added] = out->insert_or_assign(key, std::move(v));
+        if (added && --wanted == 0) return true;
       }
     } while (in.Take(','));
     if (!in.Take('}')) return false;
@@ -186,12 +190,13 @@ bool LooksLikeAnObject(std::string_view text) {
 
 Status PickStoredProperties(std::string_view text, const std::vector<std::string>& names,
                             json::object* out) {
-  if (LooksLikeAnObject(text) && std::none_of(names.begin(), names.end(), [&](const auto& n) {
-        return MayHoldMember(text, n);
-      })) {
-    return Status::Ok();  // none of the names is a member: nothing to pick
+  if (LooksLikeAnObject(text)) {
+    // The names that can be members: picking stops when all of them were found.
+    const auto wanted = static_cast<size_t>(std::count_if(
+        names.begin(), names.end(), [&](const auto& n) { return MayHoldMember(text, n); }));
+    if (wanted == 0) return Status::Ok();  // nothing to pick
+    if (Pick(text, names, wanted, out)) return Status::Ok();
   }
-  if (Pick(text, names, out)) return Status::Ok();
   // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the
   // full reader decides.
   out->clear();
