@@ -16,9 +16,9 @@ namespace profiled::read {
 // Sets (*out)[name] to the value of every member of the stored object `text` whose name is
 // in `names` (sorted, unique), as ParseStoredObject would read it; other members are
 // skipped, not parsed. Stored texts are written by core/json_writer.h from objects, so they
-// never repeat a name (a text that did would be read as its first member of that name). Values are
-// allocated with *out's storage. Corruption when `text` is not an object or a picked value does not
-// parse; members that are not picked are checked only as far as finding where they end, members
+// never repeat a name (a text that did could be read as either of its members of that name). Values
+// are allocated with *out's storage. Corruption when `text` is not an object or a picked value does
+// not parse; members that are not picked are checked only as far as finding where they end, members
 // after the last picked one not at all (stored texts never repeat a name), and when no name
 // occurs in the text at all (as core/json_writer.h writes names), only the braces around it
 // are checked.

@@ -98,6 +98,17 @@ TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
   EXPECT_EQ(out.at("a\"b").as_int64(), 3);
 }
 
+TEST(PickStoredProperties, ANameThatOccursOnlyNestedDoesNotStopThePickEarly) {
+  // "b" occurs in the text only inside "a"'s value, so picking cannot stop after "a": it
+  // goes on to the end and still finds "c".
+  json::object out;
+  ASSERT_TRUE(PickStoredProperties(R"({"a":{"b":1},"x":"b","c":2})", {"a", "b", "c"}, &out).ok());
+  EXPECT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out.at("a").is_object());
+  EXPECT_EQ(out.at("c").as_int64(), 2);
+  EXPECT_FALSE(out.contains("b"));
+}
+
 TEST(PickStoredProperties, NeverReadsOutsideTheTextWhateverItHolds) {
   // Every prefix of a valid text: each is refused or read, never a crash (run under ASan).
   const std::string text =
