@@ -85,8 +85,6 @@ class ProjectCatalog {
   bool needs_properties() const { return !user_property_names_.empty(); }
   // The user properties served cohorts read, sorted, each once.
   const std::vector<std::string>& user_property_names() const { return user_property_names_; }
-  // Whether a served cohort is static (reads then need the user's static memberships).
-  bool has_static_cohorts() const { return has_static_cohorts_; }
   bool empty() const { return specs_.empty() && cohorts_.empty(); }
 
  private:
@@ -96,7 +94,6 @@ class ProjectCatalog {
   std::vector<ServedCohort> cohorts_;
   StringMap<size_t> cohort_index_;  // into cohorts_
   std::vector<std::string> user_property_names_;
-  bool has_static_cohorts_ = false;
   std::vector<size_t> computation_specs_;               // by index in computations_
   std::vector<std::vector<size_t>> condition_targets_;  // by index in cohorts_
 };

@@ -81,10 +81,7 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            UserData* out) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
   bool evaluate = (options.computations || options.cohorts) && !catalog->empty();
-  // The profile, and of the other records only those the served definitions read.
-  size_t slots[std::size(kRecords)];  // where each key's record goes in out->records
   std::vector<std::string> keys;
-  std::vector<Status> statuses;
   Status s;
   // A merge can move the user between the identity read and the record read; the second
   // attempt then finds the user under the id it was merged into.
@@ -95,37 +92,25 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
     PROFILED_RETURN_IF_ERROR(s);
     out->amplitude_id = id;
     keys.clear();
-    for (size_t slot = 0; slot < std::size(kRecords); ++slot) {
-      const UserRecord r = kRecords[slot];
-      const bool needed =
-          r == UserRecord::kProfile ||
-          (evaluate && (r == UserRecord::kAggregates ? !catalog->specs().empty()
-                                                     : catalog->has_static_cohorts()));
-      if (!needed) continue;
-      slots[keys.size()] = slot;
+    for (UserRecord r : kRecords) {
       keys.push_back(store::UserRecordKey(project, id, r));
+      if (!evaluate) break;  // the profile alone
     }
+    std::vector<Status> statuses;
     PROFILED_RETURN_IF_ERROR(
         store_.MultiGet(store::Table::kProfiles, keys, &out->records, &statuses));
     for (size_t i = 1; i < statuses.size(); ++i) {
-      if (!statuses[i].IsNotFound()) PROFILED_RETURN_IF_ERROR(statuses[i]);
+      if (statuses[i].IsNotFound()) {
+        out->records[i].clear();
+      } else {
+        PROFILED_RETURN_IF_ERROR(statuses[i]);
+      }
     }
     s = statuses[0];
     if (!s.IsNotFound()) break;
   }
   PROFILED_RETURN_IF_ERROR(s);
-  // Each record to its slot, in kRecords' order (slots ascend and slots[i] >= i, so moving
-  // from the last key down never overwrites one not yet moved); a record not read or not
-  // found is empty. The strings are the previous read's, so their memory is reused.
   out->records.resize(std::size(kRecords));
-  bool filled[std::size(kRecords)] = {};
-  for (size_t i = keys.size(); i-- > 0;) {
-    if (slots[i] != i) out->records[slots[i]].swap(out->records[i]);
-    filled[slots[i]] = statuses[i].ok();
-  }
-  for (size_t slot = 0; slot < std::size(kRecords); ++slot) {
-    if (!filled[slot]) out->records[slot].clear();
-  }
   PROFILED_RETURN_IF_ERROR(store::DecodeProfile(out->records[0], &out->profile));
   // Evaluate fills in what it is asked for, reusing the strings of a previous read.
   if (!evaluate || !options.computations) out->computed.clear();
