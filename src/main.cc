@@ -25,7 +25,9 @@
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
 #include "ingest/schema_upgrade.h"
+#include "ingest/rec_trainer.h"
 #include "read/profile_reader.h"
+#include "recs/serving.h"
 #include "recs/evaluation.h"
 #include "recs/model.h"
 #include "recs/protocol.h"
@@ -116,14 +118,19 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     }
   }
 
-  read::ProfileReader reader(*store, catalogs, clock);
+  recs::ModelShelf shelf;
+  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids);
+  trainer.Start();
+  read::ProfileReader reader(*store, catalogs, clock, &shelf);
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
+  endpoints.EnableRecommendations(&trainer);
   if (config.testing.clock_control) endpoints.EnableClockControl(&clock);
   server::HttpServer server(config.server, endpoints, metrics);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.message());
     endpoints.Stop();
+    trainer.Stop();
     ingestor.Stop();
     return 1;
   }
@@ -141,6 +148,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
           ", shutting down");
   server.Stop();
   endpoints.Stop();
+  trainer.Stop();
   ingestor.Stop();
   store.reset();
   LogInfo("stopped");

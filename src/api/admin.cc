@@ -26,8 +26,12 @@ HttpResponse Error(int status, std::string_view message) {
   return JsonResponse(status, ProfileErrorBody(message));
 }
 
-// The stored source with the registry's status: what GET answers.
-json::object InfoJson(const ingest::DefinitionInfo& info) {
+json::object TrainingJson(const ingest::RecTrainingStatus& t);
+
+// The stored source with the registry's status (and a recommendation's training status,
+// when there is a trainer): what GET answers.
+json::object InfoJson(const ingest::DefinitionInfo& info, const ingest::RecTrainer* trainer,
+                      std::string_view project) {
   json::object o;
   if (!ParseStoredObject(info.source, &o).ok()) o.clear();
   if (info.kind == DefinitionKind::kComputation) {
@@ -42,6 +46,9 @@ json::object InfoJson(const ingest::DefinitionInfo& info) {
   }
   o["created_at"] = info.created_ms / 1000;
   o["updated_at"] = info.updated_ms / 1000;
+  if (info.kind == DefinitionKind::kRecommendation && trainer != nullptr) {
+    o["training"] = TrainingJson(trainer->StatusOf(project, info.id));
+  }
   return o;
 }
 
@@ -76,7 +83,35 @@ Status ParseCohortSource(std::string_view source, std::string_view id, compute::
 }
 
 const char* KindName(DefinitionKind kind) {
-  return kind == DefinitionKind::kComputation ? "computations" : "cohorts";
+  switch (kind) {
+    case DefinitionKind::kComputation:
+      return "computations";
+    case DefinitionKind::kCohort:
+      return "cohorts";
+    case DefinitionKind::kRecommendation:
+      return "recommendations";
+  }
+  return "";
+}
+
+// A recommendation's model as GET reports it, under "training".
+json::object TrainingJson(const ingest::RecTrainingStatus& t) {
+  json::object o;
+  o["status"] = ingest::StateName(t.state);
+  if (t.state == ingest::RecTrainingStatus::State::kTraining) o["progress"] = t.progress;
+  if (t.last_trained_ms != 0) {
+    o["last_trained_at"] = t.last_trained_ms / 1000;
+    o["duration_seconds"] = t.last_duration_seconds;
+    o["model"] = t.model;
+    o["users"] = t.users;
+    o["items"] = t.items;
+    o["interactions"] = t.interactions;
+  } else {
+    o["last_trained_at"] = nullptr;
+  }
+  if (!t.note.empty()) o["note"] = t.note;
+  if (!t.error.empty()) o["error"] = t.error;
+  return o;
 }
 
 // PUT {"offset_ms": N} moves the clock to the system clock + N; GET tells the offset.
@@ -148,14 +183,15 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
   json::object root;
   if (!ParseStoredObject(text, &root).ok()) {
     return Status::InvalidArgument(path + ": expected a JSON object {\"computations\":[...], " +
-                                   "\"cohorts\":[...]}");
+                                   "\"cohorts\":[...], \"recommendations\":[...]}");
   }
   for (const auto& kv : root) {
-    if (kv.key() != "computations" && kv.key() != "cohorts") {
+    if (kv.key() != "computations" && kv.key() != "cohorts" && kv.key() != "recommendations") {
       return Status::InvalidArgument(path + ": unknown key " + std::string(kv.key()));
     }
   }
-  for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort}) {
+  for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort,
+                              DefinitionKind::kRecommendation}) {
     const char* name = KindName(kind);
     const json::value* list = root.if_contains(name);
     if (list == nullptr) continue;
@@ -197,6 +233,12 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
     out->typed = std::move(c);
     return Status::Ok();
   }
+  if (kind == DefinitionKind::kRecommendation) {
+    compute::Recommendation r;
+    PROFILED_RETURN_IF_ERROR(ParseRecommendation(source, id, &r));
+    out->typed = std::move(r);
+    return Status::Ok();
+  }
   compute::Cohort c;
   PROFILED_RETURN_IF_ERROR(ParseCohortSource(source, id, &c));
   out->typed = std::move(c);
@@ -222,9 +264,10 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(ClockControl(request, clock_control_));
     return;
   }
-  // /admin/v1/projects/{project}/{kind}[/{id}[/members]]
+  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]]
   bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";
-  if (s.size() < 5 || (s.size() > 6 && !members) || s[2] != "projects") {
+  bool train = s.size() == 7 && s[4] == "recommendations" && s[6] == "train";
+  if (s.size() < 5 || (s.size() > 6 && !members && !train) || s[2] != "projects") {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
@@ -239,8 +282,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   } else if (s[4] == "cohorts") {
     kind = DefinitionKind::kCohort;
   } else if (s[4] == "recommendations") {
-    respond(Error(400, "kind recommendations is not supported yet"));
-    return;
+    kind = DefinitionKind::kRecommendation;
   } else {
     respond(Error(404, "Unknown kind " + std::string(s[4]) +
                            ": one of computations, cohorts, recommendations"));
@@ -252,13 +294,36 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       return;
     }
     json::array list;
-    for (const auto& info : registry_->List(project->id, kind)) list.push_back(InfoJson(info));
+    for (const auto& info : registry_->List(project->id, kind)) {
+      list.push_back(InfoJson(info, trainer_, project->id));
+    }
     json::object o;
     o[KindName(kind)] = std::move(list);
     respond(JsonResponse(200, ObjectText(o)));
     return;
   }
   std::string id(s[5]);
+  if (train) {
+    if (request.method != "POST") {
+      respond(Error(405, "Method not allowed: use POST"));
+      return;
+    }
+    ingest::DefinitionInfo info;
+    if (!registry_->Get(project->id, kind, id, &info).ok()) {
+      respond(Error(404, "No recommendations definition " + id));
+      return;
+    }
+    if (trainer_ == nullptr || !trainer_->RequestTraining(project->id, id).ok()) {
+      respond(Error(409, "Recommendation " + id +
+                             " is not served yet (its item history is being backfilled): " +
+                             "it trains as soon as it is"));
+      return;
+    }
+    json::object o = InfoJson(info, trainer_, project->id);
+    o["training"].as_object()["requested"] = true;
+    respond(JsonResponse(202, ObjectText(o)));
+    return;
+  }
   if (members) {
     if (request.method != "GET") {
       respond(Error(405, "Method not allowed: use GET"));
@@ -284,12 +349,13 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       respond(Error(404, "No " + std::string(s[4]) + " definition " + id));
       return;
     }
-    respond(JsonResponse(200, ObjectText(InfoJson(info))));
+    respond(JsonResponse(200, ObjectText(InfoJson(info, trainer_, project->id))));
     return;
   }
   ingest::DefinitionRegistry* registry = registry_;
+  ingest::RecTrainer* trainer = trainer_;
   std::string project_id = project->id;
-  auto answer = [respond, registry, project_id, kind, id](const Status& st) {
+  auto answer = [respond, registry, trainer, project_id, kind, id](const Status& st) {
     if (!st.ok()) {
       int status = HttpStatusOf(st.code());
       respond(Error(status, PublicMessage(st)));
@@ -297,7 +363,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     }
     ingest::DefinitionInfo info;
     if (registry->Get(project_id, kind, id, &info).ok()) {
-      respond(JsonResponse(200, ObjectText(InfoJson(info))));
+      respond(JsonResponse(200, ObjectText(InfoJson(info, trainer, project_id))));
     } else {
       respond(JsonResponse(200, R"({"deleted":true})"));
     }
@@ -316,10 +382,14 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     compute::Computation c;
     st = ParseComputation(request.body, id, &c);
     definition.typed = std::move(c);
-  } else {
+  } else if (kind == DefinitionKind::kCohort) {
     compute::Cohort c;
     st = ParseCohort(request.body, id, &c);
     definition.typed = std::move(c);
+  } else {
+    compute::Recommendation r;
+    st = ParseRecommendation(request.body, id, &r);
+    definition.typed = std::move(r);
   }
   if (!st.ok()) {
     respond(Error(400, st.message()));

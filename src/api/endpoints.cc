@@ -1,5 +1,6 @@
 #include "api/endpoints.h"
 
+#include <boost/json.hpp>
 #include <map>
 
 #include "api/auth.h"
@@ -81,6 +82,9 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
     } else {
       WriteSeedProfile(query, user, &r.body);
     }
+  }
+  if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
+    SubmitExposures(*project->second, user);
   }
   for (auto& record : user.records)
     internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
@@ -188,6 +192,48 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
     r.retry_after_seconds = result.retry_after_seconds;
     respond(std::move(r));
   });
+}
+
+void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserData& user) {
+  boost::json::array events;
+  for (const read::ServedRecommendation& r : user.recommendations) {
+    boost::json::object e;
+    if (!user.profile.user_id.empty()) {
+      e["user_id"] = user.profile.user_id;
+    } else {
+      e["device_id"] = user.profile.device_id;
+    }
+    e["event_type"] = kExposureEventType;
+    boost::json::object props;
+    props["rec_id"] = r.rec_id;
+    props["is_control"] = r.is_control;
+    props["recommendation_type"] = r.type;
+    boost::json::array items;
+    for (const std::string& item : r.items) items.emplace_back(item);
+    props["items"] = std::move(items);
+    e["event_properties"] = std::move(props);
+    events.emplace_back(std::move(e));
+  }
+  boost::json::object body;
+  body["api_key"] = project.api_key;
+  body["events"] = std::move(events);
+  // Through the same parser and writer as an SDK's batch: the exposure is an event like
+  // any other (computations and cohorts count it). The read does not wait for it.
+  ParsedBatch batch;
+  IngestRejection rejection;
+  if (!ParseEventBatch(boost::json::serialize(body), clock_.NowMs(), &batch, &rejection)) {
+    LogError("recommendations: an exposure event of project " + project.id +
+             " does not parse: " + rejection.error);
+    return;
+  }
+  std::string project_id = project.id;
+  ingestor_.Submit(ingest::IngestBatch{project.id, std::move(batch.events), 0},
+                   [project_id](const ingest::IngestResult& result) {
+                     if (!result.status.ok()) {
+                       LogWarn("recommendations: exposure events of project " + project_id +
+                               " not recorded: " + result.status.ToString());
+                     }
+                   });
 }
 
 HttpResponse Endpoints::Health() const {

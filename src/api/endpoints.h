@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
+#include "ingest/rec_trainer.h"
 #include "read/profile_reader.h"
 #include "store/store.h"
 
@@ -63,6 +64,9 @@ class Endpoints {
   // Serves PUT|GET /admin/v1/testing/clock, which moves *clock (config
   // testing.clock_control). Call before serving.
   void EnableClockControl(OffsetClock* clock) { clock_control_ = clock; }
+  // Serves the recommendations kind's training status and POST .../train, and appends an
+  // exposure event for every recommendation a profile read serves. Call before serving.
+  void EnableRecommendations(ingest::RecTrainer* trainer) { trainer_ = trainer; }
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
@@ -95,6 +99,9 @@ class Endpoints {
   HttpResponse ListCohorts(const std::string& project) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
+  // Appends one exposure event (kExposureEventType) per recommendation `user` was served,
+  // without waiting for it to be durable; a failure is logged.
+  void SubmitExposures(const ProjectConfig& project, const read::UserData& user);
 
   store::Store& store_;
   ingest::Ingestor& ingestor_;
@@ -109,7 +116,12 @@ class Endpoints {
   ingest::DefinitionRegistry* registry_;
   std::unique_ptr<CohortDownloads> downloads_;  // with a registry
   OffsetClock* clock_control_ = nullptr;
+  ingest::RecTrainer* trainer_ = nullptr;
 };
+
+// The event a served recommendation appends for its user, with event_properties rec_id,
+// is_control, recommendation_type and items.
+inline constexpr const char* kExposureEventType = "[Recs] Recommendation Event";
 
 // Applies the definitions of a definitions file ({"computations":[...],"cohorts":[...]},
 // each with its id) to `project` through the writer, waiting for each; a definition whose

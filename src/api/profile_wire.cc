@@ -123,6 +123,11 @@ read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect) 
     for (const auto& id : q.comp_ids) o.computation_ids.push_back(std::stoull(id));
   }
   o.cohorts = seed || q.get_cohort_ids;
+  o.recs.wanted = q.get_recs;
+  o.recs.ids = q.rec_ids;
+  if (q.rec_type == "model") o.recs.override = recs::ServeRequest::Override::kModel;
+  if (q.rec_type == "random") o.recs.override = recs::ServeRequest::Override::kRandom;
+  o.recs.limit = q.limit;
   return o;
 }
 
