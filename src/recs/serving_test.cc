@@ -146,6 +146,7 @@ TEST_F(ServingTest, RanksTheUsersUnseenClusterItemsFirst) {
   // (blockbusters are the most popular items, so popularity alone would rank them first).
   ClusteredDataOptions o;
   std::vector<std::string> keys;
+  keys.reserve(6);
   for (int32_t r = 0; r < 6; ++r) keys.push_back(Key(ClusterItem(o, 2, r)));
   std::vector<std::string_view> history(keys.begin(), keys.end());
   for (ModelKind kind : {ModelKind::kEase, ModelKind::kItemKnn}) {
@@ -423,6 +424,7 @@ TEST(ModelShelf, IsSafeToUseFromManyThreads) {
   ModelShelf shelf;
   auto model = std::make_shared<ServingModel>();
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&shelf, &model, t] {
       std::string rec = "r" + std::to_string(t % 2);
