@@ -151,11 +151,20 @@ void EaseModel::ScoreItems(std::span<const int32_t> history, std::span<const int
     columns[k] = compact_[static_cast<size_t>(items[k])];
     run = run && columns[k] >= 0 && columns[k] == columns[0] + static_cast<int32_t>(k);
   }
-  for (int32_t i : history) {
-    int32_t c = compact_[static_cast<size_t>(i)];
+  for (size_t h = 0; h < history.size(); ++h) {
+    int32_t c = compact_[static_cast<size_t>(history[h])];
     if (c < 0) continue;
     const float* row = weights_.data() + static_cast<size_t>(c) * m;
     if (run) {
+      // Fetch the next history row's slice while this one is summed: the rows are scattered
+      // over the matrix, so each would otherwise start with a full memory latency.
+      if (h + 4 < history.size()) {
+        int32_t next = compact_[static_cast<size_t>(history[h + 4])];
+        if (next >= 0) {
+          const float* slice = weights_.data() + static_cast<size_t>(next) * m + columns[0];
+          for (size_t k = 0; k < out.size(); k += 16) __builtin_prefetch(slice + k);
+        }
+      }
       const float* slice = row + columns[0];
       for (size_t k = 0; k < out.size(); ++k) out[k] += slice[k];
     } else {

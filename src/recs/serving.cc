@@ -63,9 +63,9 @@ constexpr uint8_t kInHistory = 4;
 struct Scratch {
   std::vector<uint8_t> marks;  // per item of the model; only `touched` entries are nonzero
   std::vector<int32_t> touched;
-  std::vector<int32_t> history;  // known history items, deduplicated, newest first
-  std::vector<int32_t> known;    // known candidates, in candidate order
-  std::vector<std::string_view> unknown;           // fixed-list keys the model does not know
+  std::vector<int32_t> history;           // known history items, deduplicated, newest first
+  std::vector<int32_t> known;             // known candidates, in candidate order
+  std::vector<std::string_view> unknown;  // fixed-list keys the model does not know
   std::vector<std::string_view> unknown_excluded;  // sorted
   std::vector<uint32_t> order;
   std::vector<float> scores;
@@ -182,7 +182,8 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
     }
     serving->users = static_cast<int64_t>(user_items.size());
     const auto num_items = static_cast<int32_t>(keys.size());
-    Result<Interactions> interactions = Interactions::FromUserItems(num_items, std::move(user_items));
+    Result<Interactions> interactions =
+        Interactions::FromUserItems(num_items, std::move(user_items));
     if (!interactions.ok()) return interactions.status();
 
     ModelOptions used = options;
@@ -196,8 +197,7 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
     if (!model.ok()) return model.status();
     serving->model = std::move(model.value());
   } catch (const std::bad_alloc&) {
-    return Status::Internal("training " + std::string(ModelName(options.kind)) +
-                            ": out of memory");
+    return Status::Internal("training " + std::string(ModelName(options.kind)) + ": out of memory");
   }
   serving->train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -267,9 +267,8 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
     }
     DropRepeats(&s.unknown, &s.order);
   } else {
-    const size_t n = static_cast<size_t>(
-        std::clamp<int64_t>(request.candidates_top_n, 0,
-                            static_cast<int64_t>(model.by_popularity.size())));
+    const size_t n = static_cast<size_t>(std::clamp<int64_t>(
+        request.candidates_top_n, 0, static_cast<int64_t>(model.by_popularity.size())));
     for (size_t r = 0; r < n; ++r) {
       int32_t i = model.by_popularity[r];
       if ((s.marks[static_cast<size_t>(i)] & kExcluded) == 0) s.known.push_back(i);
@@ -316,7 +315,8 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
                       return a.score > b.score || (a.score == b.score && a.item < b.item);
                     });
   out->items.reserve(std::min(limit, total));
-  for (size_t r = 0; r < n; ++r) out->items.push_back(model.items[static_cast<size_t>(s.ranked[r].item)]);
+  for (size_t r = 0; r < n; ++r)
+    out->items.push_back(model.items[static_cast<size_t>(s.ranked[r].item)]);
   for (size_t u = 0; u < s.unknown.size() && out->items.size() < limit; ++u) {
     out->items.emplace_back(s.unknown[u]);
   }

@@ -91,14 +91,14 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
 struct ServeRequest {
   uint64_t amplitude_id = 0;
   std::string_view rec_id;
-  std::string_view control_key;  // control_group_of, or rec_id (empty: rec_id)
+  std::string_view control_key;   // control_group_of, or rec_id (empty: rec_id)
   double control_percentage = 0;  // 0..100
   // rec_type of the read: kModel serves the model (not control), kRandom serves at random (as
   // control); kNone follows InControl.
   enum class Override { kNone, kModel, kRandom } override = Override::kNone;
-  std::span<const std::string_view> history;  // the user's item keys, newest first
-  size_t limit = 10;                          // clamped to kMaxServedItems
-  int64_t candidates_top_n = 1000;            // when candidate_items is empty
+  std::span<const std::string_view> history;     // the user's item keys, newest first
+  size_t limit = 10;                             // clamped to kMaxServedItems
+  int64_t candidates_top_n = 1000;               // when candidate_items is empty
   std::span<const std::string> candidate_items;  // non-empty: the fixed candidate list
   std::span<const std::string> exclude_items;    // never served
   bool exclude_seen = true;                      // history items are never served

@@ -172,8 +172,8 @@ TEST_F(ServingTest, WithoutAKnownHistoryItemServesPopularityOrder) {
     request.history = history;
     request.limit = 5;
     Served served = MustServe(*ease_, request);
-    EXPECT_EQ(served.items, std::vector<std::string>(ease_->items.begin(),
-                                                     ease_->items.begin() + 5));
+    EXPECT_EQ(served.items,
+              std::vector<std::string>(ease_->items.begin(), ease_->items.begin() + 5));
     for (int32_t b = 0; b < kBlockbusters; ++b) {
       EXPECT_NE(std::find(served.items.begin(), served.items.end(), Key(b)), served.items.end());
     }
@@ -322,8 +322,8 @@ TEST_F(ServingTest, AFixedListRanksKnownItemsFirstThenUnknownOnesInListOrder) {
   ClusteredDataOptions o;
   std::vector<std::string> keys = {Key(ClusterItem(o, 0, 0)), Key(ClusterItem(o, 0, 1))};
   std::vector<std::string_view> history(keys.begin(), keys.end());
-  std::vector<std::string> list = {"new-b", Key(0), Key(ClusterItem(o, 0, 5)), "new-a",
-                                   Key(0), "new-b", Key(ClusterItem(o, 3, 2)), keys[0],
+  std::vector<std::string> list = {"new-b", Key(0),    Key(ClusterItem(o, 0, 5)), "new-a",
+                                   Key(0),  "new-b",   Key(ClusterItem(o, 3, 2)), keys[0],
                                    "new-c", "seen-new"};
   std::vector<std::string_view> history_with_unknown = {keys[0], keys[1], "seen-new"};
   std::vector<std::string> excluded = {"new-c"};
