@@ -42,6 +42,8 @@ class EaseModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kEase; }
   int32_t num_items() const override { return num_items_; }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
   // B_from,to: how much having `from` in the history adds to the score of `to`.
   // REQUIRES: both in [0, num_items()).
