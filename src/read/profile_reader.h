@@ -33,6 +33,16 @@ struct ReadOptions {
   bool cohorts = false;
 };
 
+// One recommendation served to the user: the items, best first (empty when the model is not
+// trained yet), and how they were chosen.
+struct ServedRecommendation {
+  std::string rec_id, title;
+  std::vector<std::string> items;
+  bool is_control = false;
+  std::string type;  // the model's name ("ease", "itemknn", "popular"), or "random" for control
+  int64_t last_updated_ms = 0;  // when the model serving it was trained
+};
+
 // One user's data. The views point into `records`; reuse one UserData per thread to keep
 // its buffers.
 struct UserData {
@@ -40,6 +50,7 @@ struct UserData {
   store::ProfileView profile;
   std::vector<std::pair<uint64_t, compute::Value>> computed;  // when asked for, in id order
   std::vector<std::string> cohort_ids;                        // when asked for
+  std::vector<ServedRecommendation> recommendations;          // when asked for
   std::vector<std::string> records;                           // the raw records read
 };
 
