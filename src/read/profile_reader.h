@@ -33,8 +33,7 @@ struct ReadOptions {
   bool cohorts = false;
 };
 
-// One recommendation served to the user: the items, best first (empty when the model is not
-// trained yet), and how they were chosen.
+// One recommendation served to the user: the items, best first, and how they were chosen.
 struct ServedRecommendation {
   std::string rec_id, title;
   std::vector<std::string> items;
