@@ -165,11 +165,56 @@ void AppendValueAsString(const compute::Value& v, std::string* out) {
   AppendJsonString(out, text);
 }
 
-void AppendCohortIds(const std::vector<std::string>& ids, std::string* out) {
+void AppendStrings(const std::vector<std::string>& items, std::string* out) {
   out->push_back('[');
-  for (size_t i = 0; i < ids.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out->push_back(',');
-    AppendJsonString(out, ids[i]);
+    AppendJsonString(out, items[i]);
+  }
+  out->push_back(']');
+}
+
+// The seed's Recommendation: {rec_id, child_ids, is_control, recommendation_type, title}.
+void AppendSeedRecommendations(const std::vector<read::ServedRecommendation>& recs,
+                               std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const read::ServedRecommendation& r = recs[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"child_ids\":");
+    AppendStrings(r.items, out);
+    out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
+    out->append(",\"recommendation_type\":");
+    AppendJsonString(out, r.type);
+    out->append(",\"title\":");
+    AppendJsonString(out, r.title);
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+// Amplitude's shape: {rec_id, child_rec_id, items, is_control, recommendation_source,
+// last_updated}. profiled has no child models, so child_rec_id is the rec's own id.
+void AppendAmplitudeRecommendations(const std::vector<read::ServedRecommendation>& recs,
+                                    std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const read::ServedRecommendation& r = recs[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"child_rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"items\":");
+    AppendStrings(r.items, out);
+    out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
+    out->append(",\"recommendation_source\":");
+    AppendJsonString(out, r.type);
+    out->append(",\"last_updated\":");
+    AppendJsonInt(out, r.last_updated_ms / 1000);
+    out->push_back('}');
   }
   out->push_back(']');
 }
@@ -199,15 +244,22 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
     AppendValue(user.computed[i].second, out);
   }
   out->append("},\"cohort_ids\":");
-  AppendCohortIds(user.cohort_ids, out);
-  if (q.get_recs) out->append(",\"recommendations\":[]");
+  AppendStrings(user.cohort_ids, out);
+  if (q.get_recs) {
+    out->append(",\"recommendations\":");
+    AppendSeedRecommendations(user.recommendations, out);
+  }
   out->append("}}");
 }
 
 Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, std::string* out) {
   const store::ProfileView& p = user.profile;
   out->append("{\"userData\":{\"recommendations\":");
-  out->append(q.get_recs ? "[]" : "null");
+  if (q.get_recs) {
+    AppendAmplitudeRecommendations(user.recommendations, out);
+  } else {
+    out->append("null");
+  }
   out->append(",\"user_id\":");
   if (p.user_id.empty()) {
     out->append("null");
@@ -249,7 +301,7 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
   }
   out->append(",\"cohort_ids\":");
   if (q.get_cohort_ids) {
-    AppendCohortIds(user.cohort_ids, out);
+    AppendStrings(user.cohort_ids, out);
   } else {
     out->append("null");
   }

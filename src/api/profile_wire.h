@@ -43,12 +43,15 @@ read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect);
 // Writes {"userData":{...}} in the seed dialect: amplitude_id, user_properties,
 // computed_properties (keyed by id), cohort_ids always; user_id unless the profile is an
 // anonymous device's (the seed types it as a string, so it is left out, never null);
-// recommendations with get_recs.
+// recommendations with get_recs, each {rec_id, child_ids, is_control, recommendation_type,
+// title} as the seed's Recommendation schema has it.
 void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::string* out);
 
 // Writes {"userData":{...}} in the Amplitude dialect: recommendations, user_id,
-// device_id, amp_props, cohort_ids; a section not asked for is null. amp_props holds
-// the built-in fields and the custom properties (custom wins on a name clash) with
+// device_id, amp_props, cohort_ids; a section not asked for is null. recommendations (with
+// get_recs) are each {rec_id, child_rec_id (the rec_id), items, is_control,
+// recommendation_source (the model's name or "random"), last_updated (Unix seconds)}. amp_props
+// holds the built-in fields and the custom properties (custom wins on a name clash) with
 // get_amp_props, and the computations as "computed-prop-<id>": "<value as string>" with
 // get_computations or comp_id. Corruption (and *out unusable) when the stored JSON of a
 // section asked for does not parse as an object.

@@ -47,4 +47,14 @@ std::string AggregateSpec::Canonical() const {
   return out;
 }
 
+AggregateSpec HistorySpecOf(const Recommendation& rec) {
+  AggregateSpec spec;
+  spec.event_type = rec.item_event;
+  spec.metric = Metric::kItems;
+  spec.property = rec.item_property;
+  spec.scope.kind = TimeScope::Kind::kRolling;
+  spec.scope.days = rec.history_window_days;
+  return spec;
+}
+
 }  // namespace profiled::compute

@@ -47,13 +47,13 @@ struct ReadOptions {
   RecsOptions recs;
 };
 
-// One recommendation served to the user.
+// One recommendation served to the user: the items, best first, and how they were chosen.
 struct ServedRecommendation {
   std::string rec_id, title;
   std::vector<std::string> items;
   bool is_control = false;
-  std::string type;  // model name or "random"
-  int64_t last_updated_ms = 0;
+  std::string type;  // the model's name ("ease", "itemknn", "popular"), or "random" for control
+  int64_t last_updated_ms = 0;  // when the model serving it was trained
 };
 
 // One user's data. The views point into `records`; reuse one UserData per thread to keep
