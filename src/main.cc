@@ -27,6 +27,7 @@
 #include "ingest/schema_upgrade.h"
 #include "ingest/rec_trainer.h"
 #include "read/profile_reader.h"
+#include "recs/model_shelf.h"
 #include "recs/serving.h"
 #include "recs/evaluation.h"
 #include "recs/model.h"

@@ -34,6 +34,7 @@
 #include "compute/definition.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "recs/model_shelf.h"
 #include "recs/serving.h"
 #include "store/store.h"
 

@@ -22,6 +22,7 @@
 #include "compute/evaluate.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "recs/model_shelf.h"
 #include "recs/serving.h"
 #include "store/records.h"
 #include "store/store.h"
