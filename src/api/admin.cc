@@ -208,7 +208,10 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
       ingest::Definition definition;
       Status st = ParseStoredDefinition(kind, id, body, &definition);
       if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
-      definition.source = NormalizedSource(body, kind, id);
+      // A recommendation's source is already normalised by its parser.
+      if (kind != DefinitionKind::kRecommendation) {
+        definition.source = NormalizedSource(body, kind, id);
+      }
       ingest::DefinitionInfo info;
       if (registry.Get(project, kind, id, &info).ok() && info.source == definition.source) {
         continue;
@@ -235,7 +238,7 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
   }
   if (kind == DefinitionKind::kRecommendation) {
     compute::Recommendation r;
-    PROFILED_RETURN_IF_ERROR(ParseRecommendation(source, id, &r));
+    PROFILED_RETURN_IF_ERROR(ParseRecommendation(source, id, &r, &out->source));
     out->typed = std::move(r);
     return Status::Ok();
   }
@@ -377,6 +380,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   ingest::Definition definition;
+  definition.source = NormalizedSource(request.body, kind, id);
   Status st;
   if (kind == DefinitionKind::kComputation) {
     compute::Computation c;
@@ -388,7 +392,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     definition.typed = std::move(c);
   } else {
     compute::Recommendation r;
-    st = ParseRecommendation(request.body, id, &r);
+    st = ParseRecommendation(request.body, id, &r, &definition.source);
     definition.typed = std::move(r);
   }
   if (!st.ok()) {
@@ -396,7 +400,6 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   definition.id = id;
-  definition.source = NormalizedSource(request.body, kind, id);
   ingestor_.PutDefinition(project->id, std::move(definition), answer);
 }
 
