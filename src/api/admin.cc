@@ -76,7 +76,12 @@ Status ParseCohortSource(std::string_view source, std::string_view id, compute::
 }
 
 const char* KindName(DefinitionKind kind) {
-  return kind == DefinitionKind::kComputation ? "computations" : "cohorts";
+  switch (kind) {
+    case DefinitionKind::kComputation: return "computations";
+    case DefinitionKind::kCohort: return "cohorts";
+    case DefinitionKind::kRecommendation: return "recommendations";
+  }
+  return "";
 }
 
 // PUT {"offset_ms": N} moves the clock to the system clock + N; GET tells the offset.
@@ -191,6 +196,9 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
                              ingest::Definition* out) {
   out->id = std::string(id);
   out->source = std::string(source);
+  if (kind == DefinitionKind::kRecommendation) {
+    return Status::InvalidArgument("kind recommendations is not supported yet");
+  }
   if (kind == DefinitionKind::kComputation) {
     compute::Computation c;
     PROFILED_RETURN_IF_ERROR(ParseComputation(source, id, &c));
