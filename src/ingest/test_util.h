@@ -103,13 +103,16 @@ class IngestFixture : public ::testing::Test {
   }
 
   // Creates or replaces a definition through the writer, as the admin API does.
-  Status PutDefinition(std::variant<compute::Computation, compute::Cohort> typed,
-                       const std::string& project = "p") {
+  Status PutDefinition(TypedDefinition typed, const std::string& project = "p") {
     Definition d;
     d.typed = std::move(typed);
-    d.id = d.kind() == DefinitionKind::kComputation
-               ? std::to_string(std::get<compute::Computation>(d.typed).id)
-               : std::get<compute::Cohort>(d.typed).id;
+    if (const auto* c = std::get_if<compute::Computation>(&d.typed)) {
+      d.id = std::to_string(c->id);
+    } else if (const auto* h = std::get_if<compute::Cohort>(&d.typed)) {
+      d.id = h->id;
+    } else {
+      d.id = std::get<compute::Recommendation>(d.typed).id;
+    }
     d.source = "source " + std::to_string(sources_.size());
     sources_[d.source] = d;
     std::promise<Status> done;
