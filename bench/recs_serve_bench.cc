@@ -8,6 +8,8 @@
 //
 //   cmake --build build -j2 --target recs_serve_bench
 //   build/src/recs/recs_serve_bench [--ratings ratings.csv] [--model ease] [--reads 20000]
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,8 +20,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <time.h>
 
 #include "recs/ratings.h"
 #include "recs/serving.h"
@@ -165,8 +165,7 @@ Timing Measure(const ServingModel& model, const std::vector<std::vector<std::str
     auto end = std::chrono::steady_clock::now();
     const double cpu_end = ThreadMicros();
     if (!s.ok() || out.items.size() != f.limit) {
-      std::fprintf(stderr, "serve failed: %s, %zu items\n", s.ToString().c_str(),
-                   out.items.size());
+      std::fprintf(stderr, "serve failed: %s, %zu items\n", s.ToString().c_str(), out.items.size());
       std::exit(1);
     }
     if (r >= f.reads / 10) {
@@ -178,8 +177,9 @@ Timing Measure(const ServingModel& model, const std::vector<std::vector<std::str
 }
 
 void Print(const char* what, const Timing& t) {
-  std::printf("%-26s wall p50 %6.1f us  p99 %7.1f us  max %8.1f us | cpu p50 %6.1f us  p99 %6.1f us\n",
-              what, t.wall.p50, t.wall.p99, t.wall.max, t.cpu.p50, t.cpu.p99);
+  std::printf(
+      "%-26s wall p50 %6.1f us  p99 %7.1f us  max %8.1f us | cpu p50 %6.1f us  p99 %6.1f us\n",
+      what, t.wall.p50, t.wall.p99, t.wall.max, t.cpu.p50, t.cpu.p99);
 }
 
 }  // namespace
@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
   Flags f = ParseFlags(argc, argv);
   Result<ModelKind> kind = ParseModelKind(f.model);
   if (!kind.ok()) Usage();
-  std::vector<std::vector<std::string>> users = f.ratings.empty() ? Generated() : FromRatings(f.ratings);
+  std::vector<std::vector<std::string>> users =
+      f.ratings.empty() ? Generated() : FromRatings(f.ratings);
 
   TrainingSet set;
   for (size_t u = 0; u < users.size(); ++u) {

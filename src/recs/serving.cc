@@ -251,7 +251,10 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
     }
   }
 
-  // Candidates.
+  // Candidates. The top-n are first collected unfiltered: the model path scores all of them,
+  // one contiguous run of items (a slice of each ease row, whatever the exclusions), and skips
+  // the excluded ones when ranking; the random path shuffles the filtered list.
+  std::span<const int32_t> top_n;
   if (fixed) {
     std::sort(s.unknown_excluded.begin(), s.unknown_excluded.end());
     for (const std::string& key : request.candidate_items) {
@@ -267,20 +270,22 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
     }
     DropRepeats(&s.unknown, &s.order);
   } else {
-    const size_t n = static_cast<size_t>(std::clamp<int64_t>(
-        request.candidates_top_n, 0, static_cast<int64_t>(model.by_popularity.size())));
-    for (size_t r = 0; r < n; ++r) {
-      int32_t i = model.by_popularity[r];
-      if ((s.marks[static_cast<size_t>(i)] & kExcluded) == 0) s.known.push_back(i);
+    top_n =
+        std::span<const int32_t>(model.by_popularity)
+            .first(static_cast<size_t>(std::clamp<int64_t>(
+                request.candidates_top_n, 0, static_cast<int64_t>(model.by_popularity.size()))));
+    if (out->random) {
+      for (int32_t i : top_n) {
+        if ((s.marks[static_cast<size_t>(i)] & kExcluded) == 0) s.known.push_back(i);
+      }
     }
   }
-  const size_t total = s.known.size() + s.unknown.size();
-  auto key_of = [&](size_t c) -> std::string_view {
-    return c < s.known.size() ? std::string_view(model.items[static_cast<size_t>(s.known[c])])
-                              : s.unknown[c - s.known.size()];
-  };
-
   if (out->random) {
+    const size_t total = s.known.size() + s.unknown.size();
+    auto key_of = [&](size_t c) -> std::string_view {
+      return c < s.known.size() ? std::string_view(model.items[static_cast<size_t>(s.known[c])])
+                                : s.unknown[c - s.known.size()];
+    };
     // A partial Fisher–Yates shuffle of candidate positions: the first `limit` draws.
     const uint64_t seed = Hasher()
                               .Add(request.amplitude_id)
@@ -301,20 +306,25 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
   }
 
   // Model: rank the known candidates, then unknown fixed-list keys in list order.
-  s.ranked.clear();
+  std::span<const int32_t> scored = fixed ? std::span<const int32_t>(s.known) : top_n;
+  s.scores.resize(scored.size());
   if (s.history.empty()) {
-    for (int32_t i : s.known) s.ranked.push_back({i, 0.0F});
+    std::fill(s.scores.begin(), s.scores.end(), 0.0F);  // popularity order: ties to the lower
   } else {
-    s.scores.resize(s.known.size());
-    model.model->ScoreItems(s.history, s.known, s.scores);
-    for (size_t c = 0; c < s.known.size(); ++c) s.ranked.push_back({s.known[c], s.scores[c]});
+    model.model->ScoreItems(s.history, scored, s.scores);
+  }
+  s.ranked.clear();
+  for (size_t c = 0; c < scored.size(); ++c) {
+    if ((s.marks[static_cast<size_t>(scored[c])] & kExcluded) == 0) {
+      s.ranked.push_back({scored[c], s.scores[c]});
+    }
   }
   const size_t n = std::min(limit, s.ranked.size());
   std::partial_sort(s.ranked.begin(), s.ranked.begin() + static_cast<ptrdiff_t>(n), s.ranked.end(),
                     [](const ScoredItem& a, const ScoredItem& b) {
                       return a.score > b.score || (a.score == b.score && a.item < b.item);
                     });
-  out->items.reserve(std::min(limit, total));
+  out->items.reserve(std::min(limit, n + s.unknown.size()));
   for (size_t r = 0; r < n; ++r)
     out->items.push_back(model.items[static_cast<size_t>(s.ranked[r].item)]);
   for (size_t u = 0; u < s.unknown.size() && out->items.size() < limit; ++u) {
