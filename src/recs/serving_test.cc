@@ -279,6 +279,25 @@ TEST_F(ServingTest, RandomPicksAreStableWithinADayAndChangeAcrossDaysAndUsers) {
   EXPECT_EQ(changed_user, 50);
 }
 
+TEST(Serve, RandomPicksAreAFixedFunctionOfIdRecAndDay) {
+  // Pinned, and computed again by a Python reimplementation of docs/RECS.md's steps 1 and 4.
+  std::shared_ptr<const ServingModel> empty = Train(ModelKind::kPopular, TrainingSet());
+  std::vector<std::string> list = {"a", "b", "c", "d", "e", "f", "g", "h"};
+  ServeRequest request;
+  request.rec_id = "r1";
+  request.override = ServeRequest::Override::kRandom;
+  request.candidate_items = list;
+  request.limit = 5;
+  auto pick = [&](uint64_t id, int64_t day) {
+    request.amplitude_id = id;
+    request.day = day;
+    return MustServe(*empty, request).items;
+  };
+  EXPECT_EQ(pick(1, 20'000), (std::vector<std::string>{"c", "d", "b", "e", "h"}));
+  EXPECT_EQ(pick(2, 20'000), (std::vector<std::string>{"a", "e", "b", "d", "f"}));
+  EXPECT_EQ(pick(1, -3), (std::vector<std::string>{"c", "e", "f", "d", "b"}));
+}
+
 TEST_F(ServingTest, ExcludedItemsNeverAppear) {
   std::vector<std::string> excluded = {ease_->items[0], ease_->items[5], Key(20), "not-an-item"};
   for (uint64_t id = 1; id <= 200; ++id) {
