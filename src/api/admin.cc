@@ -230,9 +230,6 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
                              ingest::Definition* out) {
   out->id = std::string(id);
   out->source = std::string(source);
-  if (kind == DefinitionKind::kRecommendation) {
-    return Status::InvalidArgument("kind recommendations is not supported yet");
-  }
   if (kind == DefinitionKind::kComputation) {
     compute::Computation c;
     PROFILED_RETURN_IF_ERROR(ParseComputation(source, id, &c));
