@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <new>
 #include <unordered_map>
 
 #include "compute/aggregate.h"
@@ -168,10 +169,19 @@ void RecTrainer::Run() {
     }
     std::string key = KeyOf(project, rec.id);
     auto started = std::chrono::steady_clock::now();
-    auto trained = Train(project, rec, [this, &key](double progress) {
+    auto report = [this, &key](double progress) {
       std::lock_guard lock(mu_);
       if (auto it = entries_.find(key); it != entries_.end()) it->second.status.progress = progress;
-    });
+    };
+    // Memory can run out while reading a large log (JSON parsing, the training set): that
+    // fails this training, not the server.
+    auto trained = [&]() -> Result<std::shared_ptr<const recs::ServingModel>> {
+      try {
+        return Train(project, rec, report);
+      } catch (const std::bad_alloc&) {
+        return Status::Internal("out of memory while training");
+      }
+    }();
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
@@ -226,7 +236,6 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   std::unordered_map<uint64_t, uint64_t> merged_into;  // amplitude_id -> the id it now is
   Status failure;
   uint64_t seen = 0;
-  boost::json::monotonic_resource resource;
   std::string item;
   Status s = store_.Scan(
       store::Table::kEvents, store::EventKeyLowerBound(project, scan_from),
@@ -247,7 +256,9 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
         if (!store::DecodeEvent(value, &record).ok()) return true;  // the backfill logs these
         if (!record.event_type.empty() && record.event_type != rec.item_event) return true;
         if (record.time_ms < from_ms || record.time_ms >= now + kDayMs) return true;
-        resource.release();
+        // A fresh arena per event, over a stack buffer (an event is usually smaller).
+        unsigned char buffer[4096];
+        boost::json::monotonic_resource resource(buffer, sizeof(buffer));
         boost::system::error_code ec;
         boost::json::value v = boost::json::parse(record.json, ec, &resource);
         if (ec || !v.is_object()) return true;

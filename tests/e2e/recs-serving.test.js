@@ -78,7 +78,7 @@ describe('recommendations served in the profile', () => {
     const put = await putReady(server, SEED_P.id, 'recommendations', 'r1', REC);
     assert.equal(put.id, 'r1');
     assert.equal(put.model, 'ease');
-    const d = await trained(server, SEED_P.id, 'r1');
+    const d = await trained(server, SEED_P, 'r1');
     assert.equal(d.training.model, 'ease');
     assert.equal(d.training.users, CLUSTERS * 12);
     assert.equal(d.training.items, CLUSTERS * PER_CLUSTER);
@@ -149,7 +149,7 @@ describe('recommendations served in the profile', () => {
   it('keeps a control group within binomial bounds, stable, with rec_type overrides', async () => {
     const server = s.server;
     await putReady(server, SEED_P.id, 'recommendations', 'r2', { ...REC, control_percentage: 30, exclude_items: [] });
-    await trained(server, SEED_P.id, 'r2');
+    await trained(server, SEED_P, 'r2');
     const n = 200;
     const users = Array.from({ length: n }, (_, i) => uid(`ctl-${i}`));
     await server.trackOk(users.map((u) => ({ user_id: u, event_type: 'Product Viewed', event_properties: { product_id: item(0, 0) } })), { apiKey: SEED_P.api_key });
@@ -202,7 +202,7 @@ describe('recommendations served in the profile', () => {
     const server = s.server;
     await server.trackOk(trainingEvents('a'), { apiKey: AMP_P.api_key });
     await putReady(server, AMP_P.id, 'recommendations', 'ra', { ...REC, model: 'itemknn', params: {} });
-    const d = await trained(server, AMP_P.id, 'ra');
+    const d = await trained(server, AMP_P, 'ra');
     assert.equal(d.training.model, 'itemknn');
     const user = uid('amp-user');
     await view(server, AMP_P, user, [item(4, 0), item(4, 1)]);
