@@ -84,12 +84,9 @@ Status ParseCohortSource(std::string_view source, std::string_view id, compute::
 
 const char* KindName(DefinitionKind kind) {
   switch (kind) {
-    case DefinitionKind::kComputation:
-      return "computations";
-    case DefinitionKind::kCohort:
-      return "cohorts";
-    case DefinitionKind::kRecommendation:
-      return "recommendations";
+    case DefinitionKind::kComputation: return "computations";
+    case DefinitionKind::kCohort: return "cohorts";
+    case DefinitionKind::kRecommendation: return "recommendations";
   }
   return "";
 }
@@ -190,8 +187,8 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
       return Status::InvalidArgument(path + ": unknown key " + std::string(kv.key()));
     }
   }
-  for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort,
-                              DefinitionKind::kRecommendation}) {
+  for (DefinitionKind kind :
+       {DefinitionKind::kComputation, DefinitionKind::kCohort, DefinitionKind::kRecommendation}) {
     const char* name = KindName(kind);
     const json::value* list = root.if_contains(name);
     if (list == nullptr) continue;

@@ -35,14 +35,10 @@ int64_t IngestMsOfEventKey(std::string_view key) {
 
 std::string_view StateName(RecTrainingStatus::State state) {
   switch (state) {
-    case RecTrainingStatus::State::kPending:
-      return "pending";
-    case RecTrainingStatus::State::kTraining:
-      return "training";
-    case RecTrainingStatus::State::kReady:
-      return "ready";
-    case RecTrainingStatus::State::kFailed:
-      return "failed";
+    case RecTrainingStatus::State::kPending: return "pending";
+    case RecTrainingStatus::State::kTraining: return "training";
+    case RecTrainingStatus::State::kReady: return "ready";
+    case RecTrainingStatus::State::kFailed: return "failed";
   }
   return "pending";
 }
@@ -58,7 +54,9 @@ RecTrainer::RecTrainer(store::Store& store, const compute::CatalogHolder& catalo
 
 RecTrainer::~RecTrainer() { Stop(); }
 
-void RecTrainer::Start() { thread_ = std::thread([this] { Run(); }); }
+void RecTrainer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void RecTrainer::Stop() {
   {
@@ -123,8 +121,7 @@ bool RecTrainer::NextDue(std::string* project, compute::Recommendation* rec) {
                              now - entry.tried_ms < kRetryAfterFailureMs;
       bool due = entry.requested || (entry.fingerprint != fingerprint && !failed_recently) ||
                  (r.retrain_every_minutes > 0 && entry.status.last_trained_ms != 0 &&
-                  now - entry.status.last_trained_ms >=
-                      int64_t{r.retrain_every_minutes} * 60'000 &&
+                  now - entry.status.last_trained_ms >= int64_t{r.retrain_every_minutes} * 60'000 &&
                   !failed_recently);
       if (due && !found) {
         found = true;
@@ -182,7 +179,8 @@ void RecTrainer::Run() {
         return Status::Internal("out of memory while training");
       }
     }();
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
     if (!trained.ok()) {
@@ -213,9 +211,9 @@ void RecTrainer::Run() {
     st.note = model.note;
     st.error.clear();
     it->second.fingerprint = it->second.tried;
-    LogInfo("recommendations: project " + project + ": trained " + rec.id + " (" + st.model +
-            ", " + std::to_string(st.items) + " items, " + std::to_string(st.users) +
-            " users) in " + std::to_string(seconds) + " s");
+    LogInfo("recommendations: project " + project + ": trained " + rec.id + " (" + st.model + ", " +
+            std::to_string(st.items) + " items, " + std::to_string(st.users) + " users) in " +
+            std::to_string(seconds) + " s");
   }
 }
 
@@ -248,7 +246,8 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
           }
           if (progress) {
             int64_t at = IngestMsOfEventKey(key);
-            progress(0.5 * static_cast<double>(std::clamp<int64_t>(at - scan_from, 0, now - scan_from)) /
+            progress(0.5 *
+                     static_cast<double>(std::clamp<int64_t>(at - scan_from, 0, now - scan_from)) /
                      static_cast<double>(std::max<int64_t>(1, now - scan_from)));
           }
         }
@@ -279,8 +278,8 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
           // bound guards against a damaged store looping.
           for (int hops = 0; hops < 64; ++hops) {
             std::string into;
-            Status g = store_.Get(store::Table::kIdentity, store::MergeKey(project, it->second),
-                                  &into);
+            Status g =
+                store_.Get(store::Table::kIdentity, store::MergeKey(project, it->second), &into);
             if (g.IsNotFound()) break;
             uint64_t id = 0;
             if (!g.ok() || !store::DecodeId(into, &id).ok()) {

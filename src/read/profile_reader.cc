@@ -4,8 +4,8 @@
 #include <boost/json/monotonic_resource.hpp>
 
 #include "compute/evaluate.h"
-#include "recs/model.h"
 #include "read/stored_properties.h"
+#include "recs/model.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
 
@@ -83,8 +83,7 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            UserData* out) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
   bool evaluate = (options.computations || options.cohorts) && !catalog->empty();
-  bool recommend =
-      options.recs.wanted && shelf_ != nullptr && !catalog->recommendations().empty();
+  bool recommend = options.recs.wanted && shelf_ != nullptr && !catalog->recommendations().empty();
   // The profile; the aggregates too for recommendations (item histories); everything to
   // evaluate.
   size_t records = evaluate ? std::size(kRecords) : recommend ? 2 : 1;
@@ -136,8 +135,8 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
 
 Status ProfileReader::ServeRecommendations(std::string_view project,
                                            const compute::ProjectCatalog& catalog,
-                                           std::string_view aggregates,
-                                           const RecsOptions& options, UserData* out) const {
+                                           std::string_view aggregates, const RecsOptions& options,
+                                           UserData* out) const {
   compute::AggregatesView view;
   PROFILED_RETURN_IF_ERROR(view.Parse(aggregates));
   int64_t now = clock_.NowMs();

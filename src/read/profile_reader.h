@@ -6,7 +6,8 @@
 // aggregates, static cohorts), which the store answers from one snapshot; computed values
 // and memberships are evaluated at the reader's clock, so they are exact at the moment of
 // the read. Recommendations are scored from the trained model on the shelf and the user's
-// item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows the store and the catalogs, keeps no mutable state.
+// item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows
+// the store and the catalogs, keeps no mutable state.
 #pragma once
 
 #include <cstdint>
@@ -67,7 +68,7 @@ struct UserData {
   // When asked for: one per asked-for recommendation that is served and trained, in the
   // order asked (an unknown or untrained id is left out).
   std::vector<ServedRecommendation> recommendations;
-  std::vector<std::string> records;                           // the raw records read
+  std::vector<std::string> records;  // the raw records read
 };
 
 class ProfileReader {
