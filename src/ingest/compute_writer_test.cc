@@ -189,7 +189,7 @@ TEST_F(ComputeWriterTest, ADefinitionCreatedAfterItsEventsIsBackfilledFromTheLog
 Event Rated(std::string user_id, boost::json::value movie, int64_t time_ms = kTestNow) {
   Event e = Track(std::move(user_id), "", "Movie Rated");
   e.time_ms = time_ms;
-  e.event_properties["movie_id"] = movie;
+  e.event_properties["movie_id"] = std::move(movie);
   boost::json::object logged = e.fields;
   logged["event_type"] = "Movie Rated";
   logged["event_properties"] = e.event_properties;
