@@ -2,7 +2,7 @@
 // endpoints -> HTTP server, then waits for SIGTERM/SIGINT and shuts down in the reverse
 // order: stop accepting and answer what is in flight, commit what is queued, close the
 // store. `profiled eval` measures the recommendation models offline on a ratings file
-// (docs/RECS.md).
+// (docs/RECS.md); `profiled import-ratings` loads one into a running server as events.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "api/endpoints.h"
+#include "cli/import_ratings.h"
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -360,6 +361,33 @@ int Run(int argc, char** argv) {
   eval->add_option("--dump-split", eval_flags.dump_split_dir,
                    "Write the split and each model's ranking to this directory (for "
                    "bench/ease_reference.py)");
+  cli::ImportRatingsFlags import_flags;
+  CLI::App* import_ratings = app.add_subcommand(
+      "import-ratings",
+      "Load a ratings file into a running server as events, through its /batch endpoint "
+      "(exit 2: bad flags or files; 1: the server is unreachable or refuses a batch)");
+  import_ratings
+      ->add_option("--config", import_flags.config_path,
+                   "The server's TOML config (its listen address and the project's "
+                   "api_key)")
+      ->required();
+  import_ratings->add_option("--project", import_flags.project, "Project id")->required();
+  import_ratings->add_option("--ratings", import_flags.ratings_path, "Ratings file")->required();
+  import_ratings->add_option("--format", import_flags.format, "movielens-csv or movielens-tsv")
+      ->required();
+  import_ratings
+      ->add_option("--min-rating", import_flags.min_rating,
+                   "Send only ratings at or above this (0: all)")
+      ->capture_default_str();
+  import_ratings->add_option("--event-type", import_flags.event_type, "Event type of the events")
+      ->capture_default_str();
+  import_ratings
+      ->add_option("--time", import_flags.time,
+                   "shifted (the newest rating is now, gaps kept) or original (the file's "
+                   "timestamps)")
+      ->capture_default_str();
+  import_ratings->add_option("--server", import_flags.server,
+                             "HOST:PORT of the server (overrides the config's server.listen)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -368,6 +396,9 @@ int Run(int argc, char** argv) {
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
   if (eval->parsed()) return Eval(eval_flags);
+  if (import_ratings->parsed()) {
+    return cli::ImportRatings(import_flags, SystemClock::Instance().NowMs(), stderr);
+  }
   return 0;
 }
 

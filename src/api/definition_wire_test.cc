@@ -845,7 +845,7 @@ TEST(ParseRecommendation, AcceptsTheLimits) {
 TEST(ParseRecommendation, RefusesAPathIdOutsideTheAlphabet) {
   Recommendation r;
   std::string source;
-  for (std::string id :
+  for (const std::string& id :
        {std::string(), std::string("a,b"), std::string("a b"), std::string(129, 'r')}) {
     Status s = ParseRecommendation(kRecommendationExample, id, &r, &source);
     EXPECT_TRUE(s.message().starts_with("id: the id in the path")) << id << ": " << s.message();
