@@ -97,8 +97,8 @@ TEST(HttpRequest, GivesUpAtTheTimeout) {
   asio::io_context io;
   // Accepts (the kernel's backlog) but never answers.
   tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  Result<HttpAnswer> answer = HttpRequest("127.0.0.1", silent.local_endpoint().port(), "GET",
-                                          "/", {}, "", std::chrono::milliseconds(200));
+  Result<HttpAnswer> answer = HttpRequest("127.0.0.1", silent.local_endpoint().port(), "GET", "/",
+                                          {}, "", std::chrono::milliseconds(200));
   ASSERT_FALSE(answer.ok());
   EXPECT_EQ(answer.status().code(), ErrorCode::kUnavailable);
   EXPECT_NE(answer.status().message().find("no answer within 200 ms"), std::string::npos)

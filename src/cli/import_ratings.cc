@@ -97,9 +97,8 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
   if (flags.event_type.empty()) return Fail(err, kExitBadInput, "--event-type must not be empty");
   Result<Config> config = LoadConfig(flags.config_path);
   if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
-  const auto project =
-      std::find_if(config->projects.begin(), config->projects.end(),
-                   [&](const ProjectConfig& p) { return p.id == flags.project; });
+  const auto project = std::find_if(config->projects.begin(), config->projects.end(),
+                                    [&](const ProjectConfig& p) { return p.id == flags.project; });
   if (project == config->projects.end()) {
     return Fail(err, kExitBadInput,
                 "--project: no project \"" + flags.project + "\" in " + flags.config_path);
@@ -143,7 +142,8 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
     const size_t count = std::min(kImportBatchEvents, positives.size() - first);
     std::string body = BatchBody(std::span(positives).subspan(first, count), project->api_key,
                                  flags.event_type, shift_ms);
-    Result<HttpAnswer> answer = HttpRequest(server.host, server.port, "POST", "/batch", headers, body);
+    Result<HttpAnswer> answer =
+        HttpRequest(server.host, server.port, "POST", "/batch", headers, body);
     if (!answer.ok()) {
       return Fail(err, kExitRefused, "cannot send to the server: " + answer.status().message());
     }
@@ -161,8 +161,7 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(err,
                "import-ratings: %zu events (ratings >= %g of %zu) sent to project %s in %.1f s\n",
-               positives.size(), flags.min_rating, ratings->size(), flags.project.c_str(),
-               seconds);
+               positives.size(), flags.min_rating, ratings->size(), flags.project.c_str(), seconds);
   return 0;
 }
 

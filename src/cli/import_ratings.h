@@ -31,8 +31,8 @@ struct ImportRatingsFlags {
   std::string config_path;
   std::string project;
   std::string ratings_path;
-  std::string format;         // movielens-csv | movielens-tsv
-  double min_rating = 4.0;    // 0: every rating
+  std::string format;       // movielens-csv | movielens-tsv
+  double min_rating = 4.0;  // 0: every rating
   std::string event_type = "Movie Rated";
   std::string time = "shifted";  // shifted | original
   std::string server;            // HOST:PORT; empty: the config's server.listen
