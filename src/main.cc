@@ -2,7 +2,8 @@
 // endpoints -> HTTP server, then waits for SIGTERM/SIGINT and shuts down in the reverse
 // order: stop accepting and answer what is in flight, commit what is queued, close the
 // store. `profiled eval` measures the recommendation models offline on a ratings file
-// (docs/RECS.md); `profiled import-ratings` loads one into a running server as events.
+// (docs/RECS.md); `profiled import-ratings` loads one into a running server as events, and
+// `profiled train` has a running server train a recommendation now.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,7 @@
 
 #include "api/endpoints.h"
 #include "cli/import_ratings.h"
+#include "cli/train.h"
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -388,6 +390,22 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   import_ratings->add_option("--server", import_flags.server,
                              "HOST:PORT of the server (overrides the config's server.listen)");
+  cli::TrainFlags train_flags;
+  CLI::App* train = app.add_subcommand(
+      "train",
+      "Train one recommendation now in a running server and follow it to its end (exit 2: bad "
+      "flags, project or recommendation; 1: the server is unreachable, refuses or the training "
+      "fails)");
+  train
+      ->add_option("--config", train_flags.config_path,
+                   "The server's TOML config (its listen address and admin_token)")
+      ->required();
+  train->add_option("--project", train_flags.project, "Project id")->required();
+  train->add_option("--rec", train_flags.rec, "Recommendation id")->required();
+  train->add_option("--server", train_flags.server,
+                    "HOST:PORT of the server (overrides the config's server.listen)");
+  train->add_option("--timeout", train_flags.timeout_seconds, "Give up after this many seconds")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -396,6 +414,7 @@ int Run(int argc, char** argv) {
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
   if (eval->parsed()) return Eval(eval_flags);
+  if (train->parsed()) return cli::Train(train_flags, stdout, stderr);
   if (import_ratings->parsed()) {
     return cli::ImportRatings(import_flags, SystemClock::Instance().NowMs(), stderr);
   }

@@ -106,6 +106,8 @@ json::object TrainingJson(const ingest::RecTrainingStatus& t) {
   } else {
     o["last_trained_at"] = nullptr;
   }
+  o["trainings"] = t.trainings;
+  o["failures"] = t.failures;
   if (!t.note.empty()) o["note"] = t.note;
   if (!t.error.empty()) o["error"] = t.error;
   return o;

@@ -191,6 +191,7 @@ void RecTrainer::Run() {
       if (it != entries_.end()) {
         it->second.status.state = RecTrainingStatus::State::kFailed;
         it->second.status.error = trained.status().message();
+        ++it->second.status.failures;
       }
       continue;
     }
@@ -210,6 +211,7 @@ void RecTrainer::Run() {
     st.model = std::string(recs::ModelName(model.used));
     st.note = model.note;
     st.error.clear();
+    ++st.trainings;
     it->second.fingerprint = it->second.tried;
     LogInfo("recommendations: project " + project + ": trained " + rec.id + " (" + st.model + ", " +
             std::to_string(st.items) + " items, " + std::to_string(st.users) + " users) in " +

@@ -50,9 +50,11 @@ struct RecTrainingStatus {
   int64_t users = 0;  // of the serving model
   int64_t items = 0;
   int64_t interactions = 0;
-  std::string model;  // the serving model's kind ("ease", ...)
-  std::string note;   // e.g. why ease fell back to itemknn
-  std::string error;  // the last failure, when state is kFailed
+  std::string model;      // the serving model's kind ("ease", ...)
+  std::string note;       // e.g. why ease fell back to itemknn
+  std::string error;      // the last failure, when state is kFailed
+  int64_t trainings = 0;  // trainings that ended with a model, since the server started
+  int64_t failures = 0;   // trainings that failed, since the server started
 };
 std::string_view StateName(RecTrainingStatus::State state);
 
