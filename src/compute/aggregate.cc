@@ -459,14 +459,10 @@ void SpecState::Prune(const AggregateSpec& spec, int64_t now_ms) {
   auto more_recent = [](const Item& a, const Item& b) {
     return MoreRecent(a.second, a.first, b.second, b.first);
   };
-  if (items_.size() == kMaxItems + 1) {
-    // One item over the cap, the usual case after Add: forget the least recent in one pass.
+  // Past the cap, forget the least recent item: one after Add, at most kMaxItems after a Merge
+  // (rare, and a few hundred items: simple passes beat sorting strings).
+  while (items_.size() > kMaxItems) {
     items_.erase(std::max_element(items_.begin(), items_.end(), more_recent));
-  } else if (items_.size() > kMaxItems) {
-    std::sort(items_.begin(), items_.end(), more_recent);
-    items_.resize(kMaxItems);
-    std::sort(items_.begin(), items_.end(),
-              [](const Item& a, const Item& b) { return a.first < b.first; });
   }
 }
 
@@ -605,8 +601,12 @@ Value SpecState::Evaluate(const AggregateSpec& spec, int64_t now_ms) const {
   return value;
 }
 
-Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state, int64_t now_ms,
-                       Value* value) {
+// flatten (here, in DecodeFrom and in EncodeTo, the per-state work of reads and of the writer):
+// this file is past GCC's inline-unit-growth budget, which left the varint readers and writers
+// out of line in these loops; inlining everything they call measured 25% fewer instructions
+// per EvaluateEncoded and 10% per decode-add-encode than before kItems (callgrind).
+[[gnu::flatten]] Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state,
+                                        int64_t now_ms, Value* value) {
   ScopeFold fold(spec, now_ms);
   if (!state.empty() && !ReadState(state, fold)) return CorruptState();
   fold.fold().Result(value);
@@ -683,7 +683,7 @@ void SpecState::EncodeAccumulator(const Accumulator& a, std::string* out) {
   }
 }
 
-void SpecState::EncodeTo(std::string* out) const {
+[[gnu::flatten]] void SpecState::EncodeTo(std::string* out) const {
   uint8_t flags = 0;
   if (!IsDefault(total_)) flags |= kHasTotal;
   if (!days_.empty()) flags |= kHasDays;
@@ -730,7 +730,7 @@ Status SpecState::Decode(std::string_view bytes, SpecState* state) {
   return status;
 }
 
-Status SpecState::DecodeFrom(std::string_view bytes) {
+[[gnu::flatten]] Status SpecState::DecodeFrom(std::string_view bytes) {
   // A local class: it may fill the private parts.
   struct Fill {
     SpecState* s;
