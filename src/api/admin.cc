@@ -1,5 +1,6 @@
 // The admin API of definitions (docs/API.md, "Definitions"): Endpoints::Admin.
 #include <boost/json.hpp>
+#include <charconv>
 #include <fstream>
 #include <future>
 
@@ -52,12 +53,15 @@ json::object InfoJson(const ingest::DefinitionInfo& info, const ingest::RecTrain
   return o;
 }
 
-// The body as stored: compact JSON, with the path's id in it.
+// The body as stored: compact JSON, with the path's id in it. REQUIRES: the body parsed as a
+// definition of `kind` stored under `id` (so a computation's id is a valid integer).
 std::string NormalizedSource(std::string_view body, DefinitionKind kind, const std::string& id) {
   json::object o;
   if (!ParseStoredObject(body, &o).ok()) o.clear();
-  if (kind == DefinitionKind::kComputation) {
-    o["id"] = std::stoull(id);
+  uint64_t number = 0;
+  if (kind == DefinitionKind::kComputation &&
+      std::from_chars(id.data(), id.data() + id.size(), number).ec == std::errc()) {
+    o["id"] = number;
   } else {
     o["id"] = id;
   }
@@ -379,7 +383,6 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   ingest::Definition definition;
-  definition.source = NormalizedSource(request.body, kind, id);
   Status st;
   if (kind == DefinitionKind::kComputation) {
     compute::Computation c;
@@ -397,6 +400,11 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   if (!st.ok()) {
     respond(Error(400, st.message()));
     return;
+  }
+  // After a successful parse only: the path id is then valid for its kind. A recommendation's
+  // parser normalised its source already.
+  if (kind != DefinitionKind::kRecommendation) {
+    definition.source = NormalizedSource(request.body, kind, id);
   }
   definition.id = id;
   ingestor_.PutDefinition(project->id, std::move(definition), answer);

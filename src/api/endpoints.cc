@@ -203,7 +203,7 @@ void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserDa
     } else {
       e["device_id"] = user.profile.device_id;
     }
-    e["event_type"] = kExposureEventType;
+    e["event_type"] = compute::kExposureEventType;
     boost::json::object props;
     props["rec_id"] = r.rec_id;
     props["is_control"] = r.is_control;
@@ -217,6 +217,8 @@ void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserDa
   boost::json::object body;
   body["api_key"] = project.api_key;
   body["events"] = std::move(events);
+  // The ids come from the store: a user ingested with a smaller min_id_length is still one.
+  body["options"] = boost::json::object{{"min_id_length", 1}};
   // Through the same parser and writer as an SDK's batch: the exposure is an event like
   // any other (computations and cohorts count it). The read does not wait for it.
   ParsedBatch batch;
@@ -227,7 +229,9 @@ void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserDa
     return;
   }
   std::string project_id = project.id;
-  ingestor_.Submit(ingest::IngestBatch{project.id, std::move(batch.events), 0},
+  ingest::IngestBatch exposures{project.id, std::move(batch.events), 0};
+  exposures.internal = true;  // never throttled: the user did not send it
+  ingestor_.Submit(std::move(exposures),
                    [project_id](const ingest::IngestResult& result) {
                      if (!result.status.ok()) {
                        LogWarn("recommendations: exposure events of project " + project_id +

@@ -99,7 +99,8 @@ class Endpoints {
   HttpResponse ListCohorts(const std::string& project) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
-  // Appends one exposure event (kExposureEventType) per recommendation `user` was served,
+  // Appends one exposure event (compute::kExposureEventType: event_properties rec_id,
+  // is_control, recommendation_type, items) per recommendation `user` was served,
   // without waiting for it to be durable; a failure is logged.
   void SubmitExposures(const ProjectConfig& project, const read::UserData& user);
 
@@ -118,10 +119,6 @@ class Endpoints {
   OffsetClock* clock_control_ = nullptr;
   ingest::RecTrainer* trainer_ = nullptr;
 };
-
-// The event a served recommendation appends for its user, with event_properties rec_id,
-// is_control, recommendation_type and items.
-inline constexpr const char* kExposureEventType = "[Recs] Recommendation Event";
 
 // Applies the definitions of a definitions file ({"computations":[...],"cohorts":[...]},
 // each with its id) to `project` through the writer, waiting for each; a definition whose

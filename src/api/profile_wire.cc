@@ -1,5 +1,6 @@
 #include "api/profile_wire.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -85,7 +86,18 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
     } else if (key == "get_computations") {
       status = ParseBool(key, value, &q->get_computations);
     } else if (key == "rec_id") {
-      q->rec_ids = SplitList(value);
+      // Each recommendation once, in the order first asked for.
+      q->rec_ids.clear();
+      for (std::string& id : SplitList(value)) {
+        if (std::find(q->rec_ids.begin(), q->rec_ids.end(), id) == q->rec_ids.end()) {
+          q->rec_ids.push_back(std::move(id));
+        }
+      }
+      if (q->rec_ids.size() > kMaxRecIdsPerRead) {
+        status = Status::InvalidArgument("rec_id lists at most " +
+                                         std::to_string(kMaxRecIdsPerRead) + " ids, got " +
+                                         std::to_string(q->rec_ids.size()));
+      }
     } else if (key == "comp_id") {
       status = ParseCompIds(value, &q->comp_ids);
     } else if (key == "rec_type") {

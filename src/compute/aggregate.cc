@@ -355,7 +355,11 @@ int64_t DayOf(int64_t time_ms) {
 }
 
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event) {
-  if (spec.event_type != "_active" && spec.event_type != event.event_type) return false;
+  if (spec.event_type == kAnyEvent) {
+    if (event.event_type == kExposureEventType) return false;
+  } else if (spec.event_type != event.event_type) {
+    return false;
+  }
   return std::all_of(spec.where.begin(), spec.where.end(),
                      [&](const Filter& f) { return Matches(f, FieldOf(event, f.prop)); });
 }

@@ -44,8 +44,9 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
   for (const ServedComputation& c : computations_) {
     computation_specs_.push_back(spec_index(c.spec_id));
   }
-  for (const ServedRecommendation& r : recommendations_) {
+  for (ServedRecommendation& r : recommendations_) {
     recommendation_specs_.push_back(spec_index(r.spec_id));
+    r.training_key = TrainingKey(r.definition);
   }
   for (const ServedCohort& cohort : cohorts_) {
     std::vector<size_t>& targets = condition_targets_.emplace_back();

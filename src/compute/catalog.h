@@ -46,7 +46,8 @@ struct ServedCohort {
 
 struct ServedRecommendation {
   Recommendation definition;
-  uint64_t spec_id = 0;  // the id of definition.history
+  uint64_t spec_id = 0;      // the id of definition.history
+  std::string training_key;  // TrainingKey(definition); the catalog fills it in
 };
 
 // Hashes std::string keys so that maps can be searched with a string_view, allocating nothing.

@@ -57,4 +57,12 @@ AggregateSpec HistorySpecOf(const Recommendation& rec) {
   return spec;
 }
 
+std::string TrainingKey(const Recommendation& rec) {
+  std::string key = rec.model;
+  for (const auto& [name, value] : rec.params) key += '\0' + name + '=' + value;
+  key += '\1' + rec.item_event + '\1' + rec.item_property + '\1' +
+         std::to_string(rec.history_window_days);
+  return key;
+}
+
 }  // namespace profiled::compute

@@ -17,8 +17,12 @@
 namespace profiled::compute {
 
 inline constexpr int kMaxWindowDays = 365;
-// The event type that matches every tracked event.
+// The event type that matches every tracked event but recommendation exposures.
 inline constexpr const char* kAnyEvent = "_active";
+// The event a served recommendation appends for its user (docs/RECS.md, "Exposure events").
+// It is counted by definitions of its own type, and is not activity: `_active` does not match
+// it and it moves no first_used/last_used, since the user did nothing.
+inline constexpr const char* kExposureEventType = "[Recs] Recommendation Event";
 
 enum class FilterOp {
   kIs,
@@ -155,5 +159,11 @@ struct Recommendation {
 // The spec of a recommendation's history: events `item_event` (no filter), metric kItems of
 // `item_property`, rolling `history_window_days`.
 AggregateSpec HistorySpecOf(const Recommendation& rec);
+
+// What a recommendation's model learns from, as text (model, params, item_event,
+// item_property, history_window_days): equal keys mean a model trained for one version of the
+// definition serves the other; a change of anything else (title, candidates, exclusions,
+// limits, control share) needs no training.
+std::string TrainingKey(const Recommendation& rec);
 
 }  // namespace profiled::compute

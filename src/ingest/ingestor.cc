@@ -240,6 +240,7 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   std::vector<IngestResult> results(group.size());
   if (throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i].batch.internal) continue;
       ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
       if (report.any()) {
         results[i].status = Status::Throttled("Too many requests for some devices and users");
@@ -302,7 +303,9 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   Profile* profile = &user->profile;
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
-  if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
+  if (e.origin == EventOrigin::kTrack && e.event_type != compute::kExposureEventType) {
+    RecordActivity(e.time_ms, &profile->builtins);
+  }
   if (!e.skip_user_properties && !e.property_ops.empty()) {
     working_.SaveForUndo(profile, e.property_ops);
     size_t growth = GrowthBound(e.property_ops);

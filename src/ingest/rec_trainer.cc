@@ -76,11 +76,7 @@ std::string RecTrainer::KeyOf(std::string_view project, std::string_view id) {
 }
 
 std::string RecTrainer::Fingerprint(const compute::Recommendation& rec) {
-  std::string f = rec.model;
-  for (const auto& [name, value] : rec.params) f += '\0' + name + '=' + value;
-  f += '\1' + rec.item_event + '\1' + rec.item_property + '\1' +
-       std::to_string(rec.history_window_days);
-  return f;
+  return compute::TrainingKey(rec);
 }
 
 Status RecTrainer::RequestTraining(std::string_view project, std::string_view id) {
@@ -199,7 +195,7 @@ void RecTrainer::Run() {
     // The definition may have been deleted or changed while training: serve the model only
     // when it still is the one asked for.
     if (it == entries_.end() || it->second.tried != Fingerprint(rec)) continue;
-    shelf_.Set(project, rec.id, *trained);
+    shelf_.Set(project, rec.id, *trained, it->second.tried);
     RecTrainingStatus& st = it->second.status;
     st.state = RecTrainingStatus::State::kReady;
     st.progress = 1;

@@ -152,8 +152,11 @@ Status ProfileReader::ServeRecommendations(std::string_view project,
   }
   std::vector<std::string_view> history;
   for (size_t i : wanted) {
-    const compute::Recommendation& def = catalog.recommendations()[i].definition;
-    std::shared_ptr<const recs::ServingModel> model = shelf_->Get(project, def.id);
+    const compute::ServedRecommendation& served_rec = catalog.recommendations()[i];
+    const compute::Recommendation& def = served_rec.definition;
+    // Only a model trained for this version of the definition (the next one is on its way).
+    std::shared_ptr<const recs::ServingModel> model =
+        shelf_->Get(project, def.id, served_rec.training_key);
     if (model == nullptr) continue;  // not trained yet
     size_t spec = catalog.RecommendationSpecIndex(i);
     history.clear();

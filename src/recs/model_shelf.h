@@ -18,14 +18,24 @@ class ModelShelf {
  public:
   // The model of (project, rec_id), or null when none is set. No allocation.
   std::shared_ptr<const ServingModel> Get(std::string_view project, std::string_view rec_id) const;
-  // Sets (or replaces) the model of (project, rec_id). A null model erases it.
+  // The same, but null unless the model was set with this training key: a read asks for the
+  // model of the definition it serves, and a model trained for an earlier version of it (other
+  // item events, another model kind) is not that one.
+  std::shared_ptr<const ServingModel> Get(std::string_view project, std::string_view rec_id,
+                                          std::string_view training_key) const;
+  // Sets (or replaces) the model of (project, rec_id), trained for `training_key`. A null
+  // model erases it.
   void Set(std::string_view project, std::string_view rec_id,
-           std::shared_ptr<const ServingModel> model);
+           std::shared_ptr<const ServingModel> model, std::string training_key = {});
   // Removes the model of (project, rec_id); true when there was one.
   bool Erase(std::string_view project, std::string_view rec_id);
 
  private:
-  using RecModels = std::map<std::string, std::shared_ptr<const ServingModel>, std::less<>>;
+  struct Shelved {
+    std::shared_ptr<const ServingModel> model;
+    std::string training_key;
+  };
+  using RecModels = std::map<std::string, Shelved, std::less<>>;
   mutable std::mutex mu_;
   std::map<std::string, RecModels, std::less<>> projects_;  // GUARDED_BY mu_
 };
