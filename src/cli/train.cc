@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <cmath>
 #include <thread>
 
 #include "cli/http_client.h"
 #include "core/config.h"
+#include "core/value_text.h"
 
 namespace profiled::cli {
 
@@ -87,6 +89,15 @@ class ProgressBar {
 int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
           std::chrono::milliseconds poll) {
   if (!(flags.timeout_seconds > 0)) return Fail(err, kExitBadInput, "--timeout must be > 0");
+  // The id rule of definitions (docs/API.md): it goes into a URL path as it is.
+  if (flags.rec.empty() || flags.rec.size() > 128 ||
+      !std::all_of(flags.rec.begin(), flags.rec.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' ||
+               c == '-';
+      })) {
+    return Fail(err, kExitBadInput,
+                "--rec must be 1 to 128 characters of A-Z a-z 0-9 _ . -, not \"" + flags.rec + "\"");
+  }
   Result<Config> config = LoadConfig(flags.config_path);
   if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
   if (std::none_of(config->projects.begin(), config->projects.end(),
@@ -181,7 +192,7 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
       if (IntOf(*training, "trainings") > trainings) {
         bar.Show("trained", 1);
         bar.Done();
-        std::fprintf(out, "%s\n", json::serialize(*training).c_str());
+        std::fprintf(out, "%s\n", ObjectText(*training).c_str());
         return 0;
       }
       std::string state = StringOf(*training, "status");

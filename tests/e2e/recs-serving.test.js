@@ -86,14 +86,16 @@ describe('recommendations served in the profile', () => {
     assert.ok(Math.abs(d.training.last_trained_at - Date.now() / 1000) < 600);
     assert.equal(typeof d.training.duration_seconds, 'number');
 
-    // Training on demand: 202, then a newer training time.
-    const before = d.training.last_trained_at;
+    // Training on demand: 202, then one training more.
+    const before = d.training.trainings;
     const post = await server.admin('POST', `/projects/${SEED_P.id}/recommendations/r1/train`);
     assert.equal(post.status, 202, post.text);
     assert.equal(post.json.training.requested, true);
-    const list = await server.adminOk('GET', `/projects/${SEED_P.id}/recommendations`);
-    assert.deepEqual(list.recommendations.map((r) => r.id), ['r1']);
-    assert.ok(list.recommendations[0].training.last_trained_at >= before);
+    await until(async () => {
+      const list = await server.adminOk('GET', `/projects/${SEED_P.id}/recommendations`);
+      assert.deepEqual(list.recommendations.map((r) => r.id), ['r1']);
+      return list.recommendations[0].training.trainings > before;
+    }, 'the requested training');
     const none = await server.admin('POST', `/projects/${SEED_P.id}/recommendations/nope/train`);
     assert.equal(none.status, 404);
   });
@@ -185,17 +187,49 @@ describe('recommendations served in the profile', () => {
     assert.equal(bad.status, 400);
   });
 
-  it('appends an exposure event per served recommendation', async () => {
+  it('appends an exposure event per served recommendation, which is not activity', async () => {
     const server = s.server;
-    await putReady(server, SEED_P.id, 'computations', '1', { id: 1, name: 'exposures', type: 'count', event_type: '[Recs] Recommendation Event' });
-    const user = uid('exp-user');
-    await view(server, SEED_P, user, [item(4, 0)]);
+    const EXPOSURE = '[Recs] Recommendation Event';
+    await putReady(server, SEED_P.id, 'computations', '1', { id: 1, name: 'exposures', type: 'count', event_type: EXPOSURE });
+    await putReady(server, SEED_P.id, 'computations', '2', { id: 2, name: 'last shown', type: 'last', event_type: EXPOSURE, property: 'items' });
+    await putReady(server, SEED_P.id, 'computations', '3', { id: 3, name: 'last rec', type: 'last', event_type: EXPOSURE, property: 'rec_id' });
+    await putReady(server, SEED_P.id, 'computations', '4', { id: 4, name: 'active', type: 'count', event_type: '_active' });
+    // A short user id, accepted with min_id_length 1: its exposures are recorded too.
+    const user = `e${Math.floor(Math.random() * 1000)}`;
+    await server.trackOk([{ user_id: user, event_type: 'Product Viewed', event_properties: { product_id: item(4, 0) } }],
+      { apiKey: SEED_P.api_key, options: { min_id_length: 1 } });
     await recsOf(server, SEED_P, user, { rec_id: 'r1' });
-    await recsOf(server, SEED_P, user, { rec_id: 'r1,r2' });
-    await until(async () => {
-      const d = await server.userData({ user_id: user }, { secret: SEED_P.secret_key });
-      return d.computed_properties['1'] === 3;
+    // Each id once: r1 asked twice is served (and exposed) once.
+    const last = await recsOf(server, SEED_P, user, { rec_id: 'r1,r1,r2' });
+    assert.deepEqual(last.map((r) => r.rec_id), ['r1', 'r2']);
+    const d = await until(async () => {
+      const data = await server.userData({ user_id: user }, { secret: SEED_P.secret_key });
+      return data.computed_properties['1'] === 3 ? data : null;
     }, 'three exposure events to be counted');
+    assert.equal(d.computed_properties['3'], 'r2');
+    assert.deepEqual(d.computed_properties['2'], last[1].child_ids);
+    // Being shown recommendations is not activity: one event of the user's own.
+    assert.equal(d.computed_properties['4'], 1);
+    const bad = await server.profile({ user_id: user, get_recs: 'true', rec_id: Array.from({ length: 21 }, (_, i) => `r${i}`).join(',') }, { secret: SEED_P.secret_key });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error, /rec_id/);
+  });
+
+  it('never serves a model trained for an earlier version of the definition', async () => {
+    const server = s.server;
+    await putReady(server, SEED_P.id, 'recommendations', 'r3', { ...REC, exclude_items: [] });
+    await trained(server, SEED_P, 'r3');
+    const user = uid('ver-user');
+    await view(server, SEED_P, user, [item(1, 0)]);
+    assert.equal(clusterOf((await recsOf(server, SEED_P, user, { rec_id: 'r3' }))[0].child_ids[0]), 1);
+    // The new version reads another property, which no event has: no item of the old model
+    // may be served from now on.
+    await putReady(server, SEED_P.id, 'recommendations', 'r3', { ...REC, exclude_items: [], item_property: 'color' });
+    for (let i = 0; i < 20; i++) {
+      const recs = await recsOf(server, SEED_P, user, { rec_id: 'r3' });
+      for (const r of recs) assert.deepEqual(r.child_ids, [], `read ${i}: ${r.child_ids}`);
+    }
+    await until(async () => (await recsOf(server, SEED_P, user, { rec_id: 'r3' })).length === 1, 'the new version to be trained');
   });
 
   it('answers in the Amplitude dialect', async () => {
@@ -235,5 +269,11 @@ describe('recommendations served in the profile', () => {
     }
     const get = await server.admin('GET', `/projects/${SEED_P.id}/recommendations/bad`);
     assert.equal(get.status, 404);
+    // A computation id that is not a number is a 400 too, and the server goes on.
+    for (const id of ['abc', '99999999999999999999999']) {
+      const res = await server.admin('PUT', `/projects/${SEED_P.id}/computations/${id}`, { name: 'x', type: 'count', event_type: 'x' });
+      assert.equal(res.status, 400, res.text);
+    }
+    assert.equal((await server.request('GET', '/healthz')).status, 200);
   });
 });
