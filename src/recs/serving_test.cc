@@ -418,6 +418,19 @@ TEST_F(ServingTest, ServesConcurrentlyFromOneModel) {
   EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
+TEST(ModelShelf, GivesAModelOnlyForTheTrainingKeyItWasSetWith) {
+  ModelShelf shelf;
+  auto a = std::make_shared<ServingModel>();
+  shelf.Set("p", "r1", a, "ease|view|sku");
+  EXPECT_EQ(shelf.Get("p", "r1", "ease|view|sku"), a);
+  EXPECT_EQ(shelf.Get("p", "r1", "ease|view|color"), nullptr);
+  EXPECT_EQ(shelf.Get("p", "r1"), a);
+  auto b = std::make_shared<ServingModel>();
+  shelf.Set("p", "r1", b, "ease|view|color");
+  EXPECT_EQ(shelf.Get("p", "r1", "ease|view|sku"), nullptr);
+  EXPECT_EQ(shelf.Get("p", "r1", "ease|view|color"), b);
+}
+
 TEST(ModelShelf, SetsGetsReplacesAndErasesByProjectAndRec) {
   ModelShelf shelf;
   EXPECT_EQ(shelf.Get("p", "r1"), nullptr);
