@@ -498,7 +498,7 @@ void DefinitionRegistry::Publish(const std::string& project, const Project& p) c
     if (const auto* c = std::get_if<Computation>(&e.served->typed)) {
       computations.push_back({*c, spec_id(c->spec)});
     } else if (const auto* r = std::get_if<Recommendation>(&e.served->typed)) {
-      recommendations.push_back({*r, spec_id(r->history)});
+      recommendations.push_back({*r, spec_id(r->history), {}});
     } else {
       cohorts.push_back(&std::get<Cohort>(e.served->typed));
     }
