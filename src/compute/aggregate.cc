@@ -10,6 +10,7 @@
 
 #include "compute/match.h"
 #include "core/coding.h"
+#include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
 
@@ -69,22 +70,6 @@ bool GetByte(std::string_view* in, uint8_t* v) {
   *v = static_cast<uint8_t>(in->front());
   in->remove_prefix(1);
   return true;
-}
-
-// A 64-bit hash of a value's JSON text. It is stored, so it must never change: FNV-1a, with a
-// final mix so that texts differing in their last bytes still spread over every bit.
-uint64_t StableHash(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : text) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
 }
 
 // The value a spec's `property` (or a `where` filter) names: '$name' is a top-level field.
