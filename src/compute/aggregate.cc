@@ -339,10 +339,26 @@ int64_t DayOf(int64_t time_ms) {
   return q;
 }
 
+bool MatchesEventType(const AggregateSpec& spec, std::string_view event_type) {
+  return spec.event_type == kAnyEvent || spec.event_type == event_type;
+}
+
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event) {
-  if (spec.event_type != "_active" && spec.event_type != event.event_type) return false;
+  if (!MatchesEventType(spec, event.event_type)) return false;
   return std::all_of(spec.where.begin(), spec.where.end(),
                      [&](const Filter& f) { return Matches(f, FieldOf(event, f.prop)); });
+}
+
+bool InRollingWindow(const TimeScope& scope, int64_t time_ms, int64_t now_ms) {
+  const int64_t day = DayOf(time_ms);
+  const int64_t today = DayOf(now_ms);
+  return day >= WindowStart(scope, today) && day <= today + 1;
+}
+
+bool ItemOfEvent(const AggregateSpec& spec, const EventFields& event, std::string* key) {
+  if (!SpecMatches(spec, event)) return false;
+  const json::value* v = FieldOf(event, spec.property);
+  return v != nullptr && ItemKey(*v, key);
 }
 
 // Folds b into a as if b's events had been added after a's. Each field only ever holds what
@@ -461,10 +477,9 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
   }
   if (rolling) {
     Prune(spec, now_ms);
-    const int64_t today = DayOf(now_ms);
     // Too old: it can never be inside a later window either. Too far ahead (a client clock
     // that is wrong): it would sit in the state counting for nothing until its day came.
-    if (day < WindowStart(scope, today) || day > today + 1) return;
+    if (!InRollingWindow(scope, event.time_ms, now_ms)) return;
   }
 
   Accumulator one;
@@ -483,9 +498,8 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       return;
     }
     case Metric::kItems: {
-      const json::value* v = FieldOf(event, spec.property);
       std::string key;
-      if (v == nullptr || !ItemKey(*v, &key)) return;
+      if (!ItemOfEvent(spec, event, &key)) return;
       SeeItem(key, event.time_ms);
       Prune(spec, now_ms);  // the cap
       return;
