@@ -86,8 +86,7 @@ class ProgressBar {
 
 }  // namespace
 
-int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
-          std::chrono::milliseconds poll) {
+int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err, std::chrono::milliseconds poll) {
   if (!(flags.timeout_seconds > 0)) return Fail(err, kExitBadInput, "--timeout must be > 0");
   // The id rule of definitions (docs/API.md): it goes into a URL path as it is.
   if (flags.rec.empty() || flags.rec.size() > 128 ||
@@ -116,8 +115,7 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
     return Fail(err, kExitBadInput,
                 "the config listens on port 0 (any free port): give --server HOST:PORT");
   }
-  const std::string path =
-      "/admin/v1/projects/" + flags.project + "/recommendations/" + flags.rec;
+  const std::string path = "/admin/v1/projects/" + flags.project + "/recommendations/" + flags.rec;
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"Authorization", "Bearer " + config->admin_token}};
   auto call = [&](std::string_view method, const std::string& target,
@@ -141,8 +139,8 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
                 "no recommendation \"" + flags.rec + "\" in project " + flags.project);
   }
   if (*status != 200) {
-    return Fail(err, kExitFailed, "GET " + path + ": HTTP " + std::to_string(*status) + " " +
-                                      error_of(body));
+    return Fail(err, kExitFailed,
+                "GET " + path + ": HTTP " + std::to_string(*status) + " " + error_of(body));
   }
   const json::object* training = TrainingOf(body);
   int64_t trainings = training != nullptr ? IntOf(*training, "trainings") : 0;
@@ -156,8 +154,9 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
   while (true) {
     if (std::chrono::steady_clock::now() > deadline) {
       bar.Done();
-      return Fail(err, kExitFailed, "timed out after " + std::to_string(flags.timeout_seconds) +
-                                        " s; the server goes on training");
+      return Fail(err, kExitFailed,
+                  "timed out after " + std::to_string(flags.timeout_seconds) +
+                      " s; the server goes on training");
     }
     if (!requested) {
       status = call("POST", path + "/train", &body);
@@ -168,8 +167,9 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
         bar.Show("backfilling", 0);  // the definition's history is not served yet
       } else {
         bar.Done();
-        return Fail(err, kExitFailed, "POST " + path + "/train: HTTP " +
-                                          std::to_string(*status) + " " + error_of(body));
+        return Fail(
+            err, kExitFailed,
+            "POST " + path + "/train: HTTP " + std::to_string(*status) + " " + error_of(body));
       }
     }
     if (requested) {
@@ -177,8 +177,8 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
       if (!status.ok()) return Fail(err, kExitFailed, status.status().message());
       if (*status != 200) {
         bar.Done();
-        return Fail(err, kExitFailed, "GET " + path + ": HTTP " + std::to_string(*status) + " " +
-                                          error_of(body));
+        return Fail(err, kExitFailed,
+                    "GET " + path + ": HTTP " + std::to_string(*status) + " " + error_of(body));
       }
       training = TrainingOf(body);
       if (training == nullptr) {
@@ -196,7 +196,8 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err,
         return 0;
       }
       std::string state = StringOf(*training, "status");
-      bar.Show(state == "training" ? "training" : "queued", state == "training" ? ProgressOf(*training) : 0);
+      bar.Show(state == "training" ? "training" : "queued",
+               state == "training" ? ProgressOf(*training) : 0);
     }
     std::this_thread::sleep_for(poll);
   }

@@ -21,7 +21,7 @@ struct TrainFlags {
   std::string config_path;
   std::string project;
   std::string rec;
-  std::string server;       // HOST:PORT; empty: the config's server.listen
+  std::string server;             // HOST:PORT; empty: the config's server.listen
   double timeout_seconds = 3600;  // give up (exit 1) after this long
 };
 

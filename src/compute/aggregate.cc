@@ -10,6 +10,7 @@
 
 #include "compute/match.h"
 #include "core/coding.h"
+#include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
 
@@ -69,22 +70,6 @@ bool GetByte(std::string_view* in, uint8_t* v) {
   *v = static_cast<uint8_t>(in->front());
   in->remove_prefix(1);
   return true;
-}
-
-// A 64-bit hash of a value's JSON text. It is stored, so it must never change: FNV-1a, with a
-// final mix so that texts differing in their last bytes still spread over every bit.
-uint64_t StableHash(std::string_view text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (char c : text) {
-    h ^= static_cast<uint8_t>(c);
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
 }
 
 // The value a spec's `property` (or a `where` filter) names: '$name' is a top-level field.
@@ -354,14 +339,28 @@ int64_t DayOf(int64_t time_ms) {
   return q;
 }
 
+bool MatchesEventType(const AggregateSpec& spec, std::string_view event_type) {
+  // A recommendation exposure is not activity (definition.h, kExposureEventType).
+  if (spec.event_type == kAnyEvent) return event_type != kExposureEventType;
+  return spec.event_type == event_type;
+}
+
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event) {
-  if (spec.event_type == kAnyEvent) {
-    if (event.event_type == kExposureEventType) return false;
-  } else if (spec.event_type != event.event_type) {
-    return false;
-  }
+  if (!MatchesEventType(spec, event.event_type)) return false;
   return std::all_of(spec.where.begin(), spec.where.end(),
                      [&](const Filter& f) { return Matches(f, FieldOf(event, f.prop)); });
+}
+
+bool InRollingWindow(const TimeScope& scope, int64_t time_ms, int64_t now_ms) {
+  const int64_t day = DayOf(time_ms);
+  const int64_t today = DayOf(now_ms);
+  return day >= WindowStart(scope, today) && day <= today + 1;
+}
+
+bool ItemOfEvent(const AggregateSpec& spec, const EventFields& event, std::string* key) {
+  if (!SpecMatches(spec, event)) return false;
+  const json::value* v = FieldOf(event, spec.property);
+  return v != nullptr && ItemKey(*v, key);
 }
 
 // Folds b into a as if b's events had been added after a's. Each field only ever holds what
@@ -480,10 +479,9 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
   }
   if (rolling) {
     Prune(spec, now_ms);
-    const int64_t today = DayOf(now_ms);
     // Too old: it can never be inside a later window either. Too far ahead (a client clock
     // that is wrong): it would sit in the state counting for nothing until its day came.
-    if (day < WindowStart(scope, today) || day > today + 1) return;
+    if (!InRollingWindow(scope, event.time_ms, now_ms)) return;
   }
 
   Accumulator one;
@@ -502,9 +500,8 @@ void SpecState::Add(const AggregateSpec& spec, const EventFields& event, int64_t
       return;
     }
     case Metric::kItems: {
-      const json::value* v = FieldOf(event, spec.property);
       std::string key;
-      if (v == nullptr || !ItemKey(*v, &key)) return;
+      if (!ItemOfEvent(spec, event, &key)) return;
       SeeItem(key, event.time_ms);
       Prune(spec, now_ms);  // the cap
       return;

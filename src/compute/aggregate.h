@@ -86,15 +86,31 @@ struct EventFields {
 // The UTC day number (days since 1970-01-01) of a time in ms; floor for negative times.
 int64_t DayOf(int64_t time_ms);
 
-// Whether the event has the spec's event type ("_active" matches every event) and passes
-// every `where` filter.
+// Whether events of `event_type` can match the spec: its event type is that one or
+// kAnyEvent ("_active": every tracked event but recommendation exposures).
+bool MatchesEventType(const AggregateSpec& spec, std::string_view event_type);
+
+// Whether the event has the spec's event type (MatchesEventType) and passes every `where`
+// filter.
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event);
+
+// Whether a rolling window of `scope` (kRolling) ending on the UTC day of now_ms holds an
+// event at time_ms: its day is in [DayOf(now_ms) - days + 1, DayOf(now_ms)], or is the day
+// after (a client clock a little ahead; a later day is a wrong clock). What a rolling state
+// updated at now_ms keeps.
+bool InRollingWindow(const TimeScope& scope, int64_t time_ms, int64_t now_ms);
 
 // The item key of a property value (kItems), the one rule of the writer and the trainer: a
 // string is itself (raw, not JSON-quoted), a number its core/json_writer text ("7", "2.5"), a
 // bool "true" or "false". False (not an item) for null, objects, arrays, the empty string and
 // keys longer than kMaxItemKeyBytes; *out holds the key when true.
 bool ItemKey(const boost::json::value& value, std::string* out);
+
+// The item `event` is for the kItems spec `spec` (a Recommendation's history): true, with
+// the key in *key, when the event matches the spec (SpecMatches) and the value of the spec's
+// property (a '$name' property is the top-level field `name`) is an item (ItemKey). The one
+// rule of the writer's kItems states and of the recommendation trainer.
+bool ItemOfEvent(const AggregateSpec& spec, const EventFields& event, std::string* key);
 
 // A computed value: none (a user with no matching event, for min/max/avg/first/last), an
 // integer (count, distinct_count, distinct days, items), a number (sum, min, max, avg) or the JSON

@@ -887,6 +887,46 @@ TEST(Items, IgnoreEventsOutsideTheWindowOrMoreThanADayAhead) {
   EXPECT_EQ(Items(spec, s), (Strings{"b", "a"}));
 }
 
+std::string ItemOf(const AggregateSpec& spec, const Ev& e) {
+  std::string key = "<untouched>";
+  return ItemOfEvent(spec, e.View(), &key) ? key : "<none>";
+}
+
+TEST(ItemOfEvent, IsTheItemKeyOfThePropertyOfAMatchingEvent) {
+  AggregateSpec spec = ItemsSpec();
+  EXPECT_EQ(ItemOf(spec, Item(kNow, 7)), "7");
+  Ev other = Item(kNow, "a");
+  other.type = "Refund";
+  EXPECT_EQ(ItemOf(spec, other), "<none>");  // not the spec's event type
+  EXPECT_EQ(ItemOf(spec, Item(kNow, json::array{1})), "<none>");
+  EXPECT_EQ(ItemOf(spec, At(kNow)), "<none>");
+}
+
+TEST(ItemOfEvent, ReadsEveryEventForActiveAndATopLevelFieldForADollarProperty) {
+  AggregateSpec spec = Spec(Metric::kItems, "$platform", Rolling(30));
+  spec.event_type = kAnyEvent;
+  Ev e = Item(kNow, "not this");
+  e.type = "Anything";
+  e.fields["platform"] = "iOS";
+  EXPECT_EQ(ItemOf(spec, e), "iOS");
+  // The state the writer keeps holds the same item.
+  SpecState s = Feed(spec, {e});
+  EXPECT_EQ(Items(spec, s), (Strings{"iOS"}));
+}
+
+TEST(InRollingWindow, HoldsTheWindowsWholeUtcDaysAndTheDayAfter) {
+  const TimeScope scope = Rolling(30);
+  const int64_t today = kJan1 + 9 * kDay;  // midnight starting kNow's day
+  const int64_t start = today - 29 * kDay;
+  EXPECT_TRUE(InRollingWindow(scope, start, kNow));
+  EXPECT_FALSE(InRollingWindow(scope, start - 1, kNow));
+  EXPECT_TRUE(InRollingWindow(scope, today + 2 * kDay - 1, kNow));  // the end of tomorrow
+  EXPECT_FALSE(InRollingWindow(scope, today + 2 * kDay, kNow));
+  // The window moves at midnight, not 24 hours after now.
+  EXPECT_TRUE(InRollingWindow(scope, start, today + kDay - 1));
+  EXPECT_FALSE(InRollingWindow(scope, start, today + kDay));
+}
+
 TEST(Items, KeepTheMostRecentItemsPastTheCap) {
   AggregateSpec spec = ItemsSpec();
   std::vector<Ev> events;

@@ -47,11 +47,7 @@ Event Purchase(std::string user_id, std::string device_id, const std::string& ca
   e.time_ms = time_ms;
   e.event_properties["category"] = category;
   e.fields["revenue"] = revenue;
-  boost::json::object logged = e.fields;
-  logged["event_type"] = "Purchase";
-  logged["event_properties"] = e.event_properties;
-  e.json = boost::json::serialize(logged);
-  return e;
+  return WithLoggedJson(std::move(e));
 }
 
 class ComputeWriterTest : public IngestFixture {
@@ -190,11 +186,7 @@ Event Rated(std::string user_id, boost::json::value movie, int64_t time_ms = kTe
   Event e = Track(std::move(user_id), "", "Movie Rated");
   e.time_ms = time_ms;
   e.event_properties["movie_id"] = std::move(movie);
-  boost::json::object logged = e.fields;
-  logged["event_type"] = "Movie Rated";
-  logged["event_properties"] = e.event_properties;
-  e.json = boost::json::serialize(logged);
-  return e;
+  return WithLoggedJson(std::move(e));
 }
 
 TEST_F(ComputeWriterTest, ARecommendationsHistoryIsBackfilledFromTheLogThenKeptLive) {

@@ -9,6 +9,7 @@
 #include "compute/aggregate.h"
 #include "core/coding.h"
 #include "core/log.h"
+#include "ingest/logged_event.h"
 #include "recs/model.h"
 #include "store/keys.h"
 #include "store/records.h"
@@ -178,25 +179,21 @@ void RecTrainer::Run() {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
+    // Only NextDue, on this thread, removes entries: the one it picked is still there.
+    Entry& entry = entries_[key];
     if (!trained.ok()) {
       if (!stop_.load()) {
         LogError("recommendations: project " + project + ": training " + rec.id +
                  " failed: " + trained.status().ToString());
       }
-      if (it != entries_.end()) {
-        it->second.status.state = RecTrainingStatus::State::kFailed;
-        it->second.status.error = trained.status().message();
-        ++it->second.status.failures;
-      }
+      entry.status.state = RecTrainingStatus::State::kFailed;
+      entry.status.error = trained.status().message();
+      ++entry.status.failures;
       continue;
     }
     const recs::ServingModel& model = **trained;
-    // The definition may have been deleted or changed while training: serve the model only
-    // when it still is the one asked for.
-    if (it == entries_.end() || it->second.tried != Fingerprint(rec)) continue;
-    shelf_.Set(project, rec.id, *trained, it->second.tried);
-    RecTrainingStatus& st = it->second.status;
+    shelf_.Set(project, rec.id, *trained, entry.tried);
+    RecTrainingStatus& st = entry.status;
     st.state = RecTrainingStatus::State::kReady;
     st.progress = 1;
     st.last_trained_ms = model.trained_at_ms;
@@ -208,7 +205,7 @@ void RecTrainer::Run() {
     st.note = model.note;
     st.error.clear();
     ++st.trainings;
-    it->second.fingerprint = it->second.tried;
+    entry.fingerprint = entry.tried;
     LogInfo("recommendations: project " + project + ": trained " + rec.id + " (" + st.model + ", " +
             std::to_string(st.items) + " items, " + std::to_string(st.users) + " users) in " +
             std::to_string(seconds) + " s");
@@ -223,11 +220,15 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, rec.params);
   if (!options.ok()) return options.status();
 
-  int64_t now = clock_.NowMs();
-  int64_t from_ms = now - int64_t{rec.history_window_days} * kDayMs;
-  // An event is logged after it happened (but for a client clock that runs ahead, which
-  // rolling windows allow a day of), so events of the window were ingested since from_ms - 1d.
-  int64_t scan_from = from_ms - kDayMs;
+  const int64_t now = clock_.NowMs();
+  // The events the item history (rec.history, compute/aggregate.h) holds at `now`: the
+  // writer added each when it arrived, keeping it when its day was in the window ending on
+  // that day or the day after (compute::InRollingWindow at the ingest time); a read keeps those
+  // still in the window ending today. So an event of the window arrived at the earliest on
+  // the day before the window's first day: the scan starts there.
+  const compute::AggregateSpec& spec = rec.history;
+  const int64_t scan_from =
+      (compute::DayOf(now) - spec.scope.days) * kDayMs;  // the window's first day, minus one
   recs::TrainingSet data;
   std::unordered_map<uint64_t, uint64_t> merged_into;  // amplitude_id -> the id it now is
   Status failure;
@@ -237,39 +238,41 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
       store::Table::kEvents, store::EventKeyLowerBound(project, scan_from),
       store::PrefixEnd(store::ProjectPrefix(project)),
       [&](std::string_view key, std::string_view value) {
+        const int64_t ingest_ms = IngestMsOfEventKey(key);
         if ((++seen & 4095) == 0) {
           if (stop_.load()) {
             failure = Status::Unavailable("the server is stopping");
             return false;
           }
           if (progress) {
-            int64_t at = IngestMsOfEventKey(key);
             progress(0.5 *
-                     static_cast<double>(std::clamp<int64_t>(at - scan_from, 0, now - scan_from)) /
+                     static_cast<double>(
+                         std::clamp<int64_t>(ingest_ms - scan_from, 0, now - scan_from)) /
                      static_cast<double>(std::max<int64_t>(1, now - scan_from)));
           }
         }
         store::EventRecord record;
         if (!store::DecodeEvent(value, &record).ok()) return true;  // the backfill logs these
-        if (!record.event_type.empty() && record.event_type != rec.item_event) return true;
-        if (record.time_ms < from_ms || record.time_ms >= now + kDayMs) return true;
-        // A fresh arena per event, over a stack buffer (an event is usually smaller).
+        if (!compute::InRollingWindow(spec.scope, record.time_ms, ingest_ms) ||
+            !compute::InRollingWindow(spec.scope, record.time_ms, now)) {
+          return true;
+        }
+        // Most events are of other types: skip them before parsing (a version 1 record has
+        // its type only in the JSON).
+        if (!record.event_type.empty() && (!IsTracked(record.event_type) ||
+                                           !compute::MatchesEventType(spec, record.event_type))) {
+          return true;
+        }
+        // A fresh arena per event, over a stack buffer (an event is usually smaller): a
+        // monotonic_resource reused after release() threw bad_alloc in Boost 1.81.
         unsigned char buffer[4096];
         boost::json::monotonic_resource resource(buffer, sizeof(buffer));
-        boost::system::error_code ec;
-        boost::json::value v = boost::json::parse(record.json, ec, &resource);
-        if (ec || !v.is_object()) return true;
-        const boost::json::object& o = v.get_object();
-        if (record.event_type.empty()) {  // a version 1 record has its type only in the JSON
-          const boost::json::value* type = o.if_contains("event_type");
-          if (type == nullptr || !type->is_string() || type->get_string() != rec.item_event) {
-            return true;
-          }
+        LoggedEvent logged(&resource);
+        if (!ParseLoggedEvent(record, &logged)) return true;
+        const compute::EventFields fields = FieldsOfLoggedEvent(record, &logged);
+        if (!IsTracked(fields.event_type) || !compute::ItemOfEvent(spec, fields, &item)) {
+          return true;
         }
-        const boost::json::value* props = o.if_contains("event_properties");
-        if (props == nullptr || !props->is_object()) return true;
-        const boost::json::value* p = props->get_object().if_contains(rec.item_property);
-        if (p == nullptr || !compute::ItemKey(*p, &item)) return true;
         auto [it, inserted] = merged_into.try_emplace(record.amplitude_id, record.amplitude_id);
         if (inserted) {
           // Merges only go from an anonymous id into another, so a chain is short; the

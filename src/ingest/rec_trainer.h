@@ -7,13 +7,17 @@
 //    (model, params, item_event, item_property, history_window_days);
 //  - when RequestTraining asks (the admin API's POST .../train);
 //  - every `retrain_every_minutes` after its last training (0: never on a schedule).
-// One training reads the project's logged events of `item_event` whose own time is in the
-// last `history_window_days` (the log keeps event_retention_days, so a longer window sees
-// only that much), takes `item_property` of each as an item (compute::ItemKey) of its user
-// (an anonymous profile merged into another counts as that one), and trains the model off
-// the writer and the read threads; the new model then replaces the old one on the shelf,
-// so reads never wait for a training and always see a whole model. A failed training keeps
-// the previous model and is retried a minute later at the earliest.
+// One training reads the project's event log and takes the events the recommendation's item
+// history (compute::HistorySpecOf) holds at that moment: those of `item_event` ("_active":
+// every tracked event) whose UTC day is in the rolling window of `history_window_days` whole
+// days ending today, or tomorrow (compute::InRollingWindow, as the writer kept them when they
+// arrived; the log keeps event_retention_days, so a longer window sees only that much). Each
+// gives the item of its user that the writer's history gives (compute::ItemOfEvent, on the
+// fields a backfill reads from the log, ingest/logged_event.h); an anonymous profile merged
+// into another counts as that one. It trains the model off the writer and the read threads;
+// the new model then replaces the old one on the shelf, so reads never wait for a training
+// and always see a whole model. A failed training keeps the previous model and is retried a
+// minute later at the earliest.
 //
 // Thread-safe: Start/Stop from one thread; RequestTraining and StatusOf from any.
 #pragma once

@@ -30,6 +30,17 @@ inline Event Track(std::string user_id, std::string device_id, std::string type 
   return e;
 }
 
+// `e` with e.json set to what the writer logs of it: its top-level fields, event_type and
+// event_properties (as src/api gives them from the received JSON), so that a backfill or the
+// trainer reads back from the log what the writer read.
+inline Event WithLoggedJson(Event e) {
+  boost::json::object logged = e.fields;
+  logged["event_type"] = e.event_type;
+  logged["event_properties"] = e.event_properties;
+  e.json = boost::json::serialize(logged);
+  return e;
+}
+
 // A valid aggregates record: spec id 1 (an all-time count of every event) at `count`.
 inline std::string AggregatesRecord(int count) {
   compute::AggregateSpec spec;

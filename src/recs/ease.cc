@@ -110,6 +110,13 @@ Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, do
   } catch (const std::bad_alloc&) {
     return Status::Internal("ease: out of memory for " + std::to_string(m) + " items");
   }
+  // A λ at an extreme of double's range makes P underflow or overflow float (B = −P/P_jj then
+  // divides 0 by 0): such a model would rank by NaN, so it is no model.
+  if (!std::all_of(model->weights_.begin(), model->weights_.end(),
+                   [](float w) { return std::isfinite(w); })) {
+    return Status::Internal("ease: the weights of lambda " + std::to_string(lambda) +
+                            " are not all finite numbers");
+  }
   return model;
 }
 

@@ -33,7 +33,8 @@ class EaseModel final : public ItemModel {
   enum class Form { kAuto, kPrimal, kDual };
 
   // Fails with InvalidArgument when lambda ≤ 0 (or not finite) or more than max_dense_items
-  // items occur in data; with Internal when memory runs out or a factorisation fails. `form`
+  // items occur in data; with Internal when memory runs out, a factorisation fails or a
+  // weight is not finite (a λ so large or small that P leaves float's range). `form`
   // forces one way of computing P (tests); kAuto picks the cheaper.
   static Result<std::unique_ptr<EaseModel>> Train(const Interactions& data, double lambda,
                                                   int32_t max_dense_items, Form form = Form::kAuto);

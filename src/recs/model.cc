@@ -30,6 +30,8 @@ Result<ModelKind> ParseModelKind(std::string_view name) {
 
 namespace {
 
+constexpr double kMaxLambda = 1e7;
+
 Result<double> ParseNumber(const std::string& name, const std::string& text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -49,7 +51,11 @@ Result<ModelOptions> ModelOptionsFrom(
     Result<double> v = ParseNumber(name, text);
     if (!v.ok()) return v.status();
     if (kind == ModelKind::kEase && name == "lambda") {
-      if (*v <= 0) return Status::InvalidArgument("parameter lambda must be > 0");
+      // Far above any useful λ (it is weighed against interaction counts), and low enough
+      // that P = (XᵀX + λI)⁻¹, about 1/λ, stays well inside float's range.
+      if (*v <= 0 || *v > kMaxLambda) {
+        return Status::InvalidArgument("parameter lambda must be in (0, 10000000]");
+      }
       options.lambda = *v;
     } else if (kind == ModelKind::kEase && name == "max_items") {
       if (*v < 1 || *v > 1e6 || *v != std::floor(*v)) {

@@ -35,7 +35,7 @@ Result<ModelKind> ParseModelKind(std::string_view name);
 
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
-  double lambda = 300.0;     // ease: the L2 weight λ (> 0)
+  double lambda = 300.0;     // ease: the L2 weight λ, in (0, 1e7]
   int32_t neighbours = 100;  // itemknn: similar items kept per item (≥ 1)
   // ease: refuse to train above this many items (the model is a dense items × items matrix of
   // floats: 20,000 items is 1.6 GB).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -143,8 +144,35 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "abc"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "0"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "inf"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "-1"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "2.5"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kPopular, {{"lambda", "1"}}).ok());
+}
+
+TEST(ModelOptions, BoundsLambdaToWhereEaseHasFiniteWeights) {
+  Result<ModelOptions> top = ModelOptionsFrom(ModelKind::kEase, {{"lambda", "1e7"}});
+  ASSERT_TRUE(top.ok()) << top.status().ToString();
+  EXPECT_EQ(top->lambda, 1e7);
+  for (const char* lambda : {"1e308", "10000001"}) {
+    Result<ModelOptions> options = ModelOptionsFrom(ModelKind::kEase, {{"lambda", lambda}});
+    ASSERT_EQ(options.status().code(), ErrorCode::kInvalidArgument) << lambda;
+    EXPECT_NE(options.status().message().find("lambda"), std::string::npos);
+    EXPECT_NE(options.status().message().find("(0, 10000000]"), std::string::npos)
+        << options.status().message();
+  }
+}
+
+// The largest λ allowed still trains a model whose weights are all finite.
+TEST(EaseModel, TrainsFiniteWeightsAtTheLargestLambdaAllowed) {
+  Interactions data = ClusteredData({});
+  Result<ModelOptions> options = ModelOptionsFrom(ModelKind::kEase, {{"lambda", "1e7"}});
+  ASSERT_TRUE(options.ok());
+  Result<std::unique_ptr<ItemModel>> model = TrainModel(*options, data);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<int32_t> history = {ClusterItem({}, 0, 0)};
+  std::vector<float> scores(static_cast<size_t>((*model)->num_items()));
+  (*model)->Score(history, scores);
+  EXPECT_TRUE(std::all_of(scores.begin(), scores.end(), [](float s) { return std::isfinite(s); }));
 }
 
 // Random users over `items` items, of which the last `unused` never occur.

@@ -5,40 +5,11 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/hash.h"
+
 namespace profiled::recs {
 
 namespace {
-
-// FNV-1a over bytes, finished with MurmurHash3's fmix64 so that every output bit (and so the
-// value mod 10000) depends on every input byte. Written here, not std::hash, because control
-// assignment must not change between builds, libraries or machines.
-class Hasher {
- public:
-  Hasher& Add(uint64_t v) {
-    for (int b = 0; b < 8; ++b) Byte(static_cast<uint8_t>(v >> (8 * b)));  // little-endian
-    return *this;
-  }
-  Hasher& Add(std::string_view s) {
-    for (char c : s) Byte(static_cast<uint8_t>(c));
-    return *this;
-  }
-  uint64_t Finish() const {
-    uint64_t h = h_;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-  }
-
- private:
-  void Byte(uint8_t b) {
-    h_ ^= b;
-    h_ *= 0x100000001b3ULL;
-  }
-  uint64_t h_ = 0xcbf29ce484222325ULL;
-};
 
 // SplitMix64 (Steele et al. 2014): a tiny generator whose sequence is fixed by its seed.
 class SplitMix {
@@ -205,7 +176,7 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
 }
 
 bool InControl(uint64_t amplitude_id, std::string_view control_key, double percentage) {
-  const uint64_t bucket = Hasher().Add(amplitude_id).Add(control_key).Finish() % 10000;
+  const uint64_t bucket = StableHasher().Add(amplitude_id).Add(control_key).Finish() % 10000;
   return static_cast<double>(bucket) < percentage * 100;
 }
 
@@ -287,7 +258,7 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
                                 : s.unknown[c - s.known.size()];
     };
     // A partial Fisher–Yates shuffle of candidate positions: the first `limit` draws.
-    const uint64_t seed = Hasher()
+    const uint64_t seed = StableHasher()
                               .Add(request.amplitude_id)
                               .Add(request.rec_id)
                               .Add(static_cast<uint64_t>(request.day))
