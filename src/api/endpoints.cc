@@ -231,13 +231,12 @@ void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserDa
   std::string project_id = project.id;
   ingest::IngestBatch exposures{project.id, std::move(batch.events), 0};
   exposures.internal = true;  // never throttled: the user did not send it
-  ingestor_.Submit(std::move(exposures),
-                   [project_id](const ingest::IngestResult& result) {
-                     if (!result.status.ok()) {
-                       LogWarn("recommendations: exposure events of project " + project_id +
-                               " not recorded: " + result.status.ToString());
-                     }
-                   });
+  ingestor_.Submit(std::move(exposures), [project_id](const ingest::IngestResult& result) {
+    if (!result.status.ok()) {
+      LogWarn("recommendations: exposure events of project " + project_id +
+              " not recorded: " + result.status.ToString());
+    }
+  });
 }
 
 HttpResponse Endpoints::Health() const {

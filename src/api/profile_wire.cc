@@ -94,9 +94,9 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
         }
       }
       if (q->rec_ids.size() > kMaxRecIdsPerRead) {
-        status = Status::InvalidArgument("rec_id lists at most " +
-                                         std::to_string(kMaxRecIdsPerRead) + " ids, got " +
-                                         std::to_string(q->rec_ids.size()));
+        status =
+            Status::InvalidArgument("rec_id lists at most " + std::to_string(kMaxRecIdsPerRead) +
+                                    " ids, got " + std::to_string(q->rec_ids.size()));
       }
     } else if (key == "comp_id") {
       status = ParseCompIds(value, &q->comp_ids);

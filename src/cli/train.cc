@@ -91,11 +91,11 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err, std::chrono::
   // The id rule of definitions (docs/API.md): it goes into a URL path as it is.
   if (flags.rec.empty() || flags.rec.size() > 128 ||
       !std::all_of(flags.rec.begin(), flags.rec.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' ||
-               c == '-';
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == '-';
       })) {
-    return Fail(err, kExitBadInput,
-                "--rec must be 1 to 128 characters of A-Z a-z 0-9 _ . -, not \"" + flags.rec + "\"");
+    return Fail(
+        err, kExitBadInput,
+        "--rec must be 1 to 128 characters of A-Z a-z 0-9 _ . -, not \"" + flags.rec + "\"");
   }
   Result<Config> config = LoadConfig(flags.config_path);
   if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
