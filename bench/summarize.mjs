@@ -45,7 +45,7 @@ function readsTable(rows) {
   const ratios = [];
   for (const c of conns) {
     const med = {};
-    for (const server of ['profiled', 'profiled-defs', 'nginx']) {
+    for (const server of ['profiled', 'profiled-defs', 'profiled-rec', 'nginx']) {
       const rs = rows.filter((r) => r.conns === c && r.server === server);
       if (!rs.length) continue;
       const rps = rs.map((r) => r.rps);
@@ -76,6 +76,8 @@ function readsTable(rows) {
       ['profiled', 'nginx'],
       ['profiled-defs', 'profiled'],
       ['profiled-defs', 'nginx'],
+      ['profiled-rec', 'profiled'],
+      ['profiled-rec', 'nginx'],
     ]) {
       if (med[num] !== undefined && med[den] !== undefined) {
         ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den)]);
