@@ -50,6 +50,13 @@
 #   RECS_SETS="hist50 real"      user sets read   RECS_CONNS="1 8"   wrk connection counts
 #   RECS_RUNS=5  RECS_SECONDS=10  RECS_WARMUP=5     rounds, seconds per wrk run, warm-up
 #   RECS_NGINX=1                 0: no nginx reference
+#   RECS_CALLGRIND=N             instead of wrk: the server runs under valgrind's callgrind
+#                                (no training runs timed), and counts the instructions of N
+#                                reads of each set, plain then recs (bench/read_requests.mjs,
+#                                8 connections, after one warm-up read of every user of the
+#                                set each way), every thread included (the exposures' ingestion
+#                                too: each count ends once they are all ingested); outputs kept
+#                                as bench/results/callgrind-recs-<stamp>-<variant>-<set>.out
 #   BENCH_SERVER_CPU=0  BENCH_CLIENT_CPU=1   taskset pinning ("" = none)
 #   BENCH_QUIET_WAIT=20  BENCH_QUIET_PCT=25  before each run, wait up to 20 s for the rest of
 #                                the machine to use <= 25% of a core (then measure anyway)
@@ -80,6 +87,11 @@ RUNS=${RECS_RUNS:-5}
 SECONDS_PER_RUN=${RECS_SECONDS:-10}
 WARMUP=${RECS_WARMUP:-5}
 WITH_NGINX=${RECS_NGINX:-1}
+CALLGRIND=${RECS_CALLGRIND:-}
+if [ -n "$CALLGRIND" ]; then
+  command -v valgrind >/dev/null || { echo "bench: valgrind not found" >&2; exit 1; }
+  TRAIN_RUNS=0 WITH_NGINX=0
+fi
 SERVER_CPU=${BENCH_SERVER_CPU-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU-1}
 TMP_BASE=${BENCH_TMP:-/tmp}
@@ -286,6 +298,9 @@ secret_key = "$SECRET"
 EOF
   : >"$WORK/profiled.log"
   pin_prefix "$SERVER_CPU"
+  if [ -n "$CALLGRIND" ]; then
+    PIN+=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$WORK/cg.out")
+  fi
   "${PIN[@]}" "$BIN" serve --config "$WORK/c.toml" --listen 127.0.0.1:0 2>"$WORK/profiled.log" &
   PROFILED_PID=$!
   STARTED_PIDS+=("$PROFILED_PID")
@@ -298,6 +313,44 @@ EOF
   done
   [ -n "$PORT" ] || { cat "$WORK/profiled.log" >&2; exit 1; }
   URL=http://127.0.0.1:$PORT
+}
+
+# RECS_CALLGRIND: instructions per read, plain then recs, for each set
+callgrind_reads() {
+  local set n variant query dumps=0 total out
+  say ""
+  say "### Instructions per read (callgrind), $CALLGRIND reads of each set and variant"
+  say ""
+  say "| set | variant | instructions per read (all threads) | exposures ingested | output |"
+  say "|---|---|---:|---:|---|"
+  for set in $SETS; do
+    n=$(wc -l <"$WORK/users-$set.txt")
+    for variant in plain recs; do
+      query=""
+      [ "$variant" = recs ] && query="&get_recs=true&rec_id=$REC&limit=$LIMIT"
+      node "$BENCH/read_requests.mjs" --url "$URL" --secret "$SECRET" --users-file "$WORK/users-$set.txt" \
+        --n "$n" --seq 1 --query "$query" >/dev/null
+      wait_ingested_steady
+      local before=$INGESTED
+      callgrind_control -z "$PROFILED_PID" >/dev/null
+      callgrind_control -i on "$PROFILED_PID" >/dev/null
+      node "$BENCH/read_requests.mjs" --url "$URL" --secret "$SECRET" --users-file "$WORK/users-$set.txt" \
+        --n "$CALLGRIND" --query "$query" >/dev/null
+      wait_ingested_steady
+      callgrind_control -d "$variant-$set" "$PROFILED_PID" >/dev/null
+      callgrind_control -i off "$PROFILED_PID" >/dev/null
+      dumps=$((dumps + 1))
+      for ((i = 0; i < 100; i++)); do [ -f "$WORK/cg.out.$dumps" ] && break; sleep 0.2; done
+      out=$RESULTS/callgrind-recs-$STAMP-$variant-$set.out
+      cp "$WORK/cg.out.$dumps" "$out"
+      # the sum of the file's own costs (its "summary" line can be off with several threads)
+      total=$(awk '/^calls=/ { skip = 1; next } /^[0-9+*-]/ { if (skip) { skip = 0; next } s += $2; next }
+        { skip = 0 } END { printf "%.0f", s }' "$out")
+      say "| $set | $variant | $((total / CALLGRIND)) | $((INGESTED - before)) | $(basename "$out") |"
+    done
+  done
+  say ""
+  say "(binary sha256 $BIN_SHA; callgrind_annotate --inclusive=yes FILE for where they go)"
 }
 
 admin() { # admin METHOD PATH [BODY]
@@ -336,7 +389,7 @@ define_and_train() {
   t0=$(now)
   admin PUT "recommendations/$REC" "$def" >"$WORK/put.json"
   grep -q '"id":"ease"' "$WORK/put.json" || { cat "$WORK/put.json" >&2; log "PUT refused"; exit 1; }
-  for ((i = 0; i < 1200; i++)); do
+  for ((i = 0; i < 6000; i++)); do # (minutes under valgrind)
     body=$(admin GET "recommendations/$REC")
     status=$(jget "$body" 'j.status')
     [ "$status" = ready ] && [ -z "${BACKFILL_S:-}" ] && BACKFILL_S=$(elapsed "$t0")
@@ -347,6 +400,7 @@ define_and_train() {
   done
   FIRST_TRAINING=$(jget "$body" 'j.training')
   FIRST_TRAIN_WALL=$(elapsed "$t0")
+  LAST_TRAINING=$FIRST_TRAINING
   log "defined; backfilled in ${BACKFILL_S}s, first training: $FIRST_TRAINING"
   echo "{\"bench\":\"recs_train\",\"stamp\":\"$STAMP\",\"run\":0,\"how\":\"on definition (PUT to ready, backfill included)\",\"time_mode\":\"$TIME_MODE\",\"wall_s\":$FIRST_TRAIN_WALL,\"backfill_s\":$BACKFILL_S,\"training\":$FIRST_TRAINING,\"load1\":$(cut -d' ' -f1 /proc/loadavg)}" >>"$HISTORY"
   for ((i = 1; i <= TRAIN_RUNS; i++)); do
@@ -474,6 +528,11 @@ say ""
 say "- sets: $SETS (hist50 = clones with exactly 50 items; real = the users themselves); $N_REAL users each, a random one per request"
 say "- recs = \`&get_recs=true&rec_id=$REC&limit=$LIMIT\` ($ITEMS items served to $sample); plain = the same read without it"
 say "- body bytes: plain $(wc -c <"$WORK/plain.json"), recs $(wc -c <"$WORK/nginx/www/v1/userprofile") (nginx serves the latter)"
+if [ -n "$CALLGRIND" ]; then
+  callgrind_reads
+  log "report appended to $REPORT"
+  exit 0
+fi
 if [ "$WITH_NGINX" = 1 ]; then start_nginx; fi
 for c in $CONNS; do
   for set in $SETS; do

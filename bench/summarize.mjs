@@ -131,6 +131,9 @@ function recsRead() {
   const us = (ms) => (Number.isFinite(ms) ? Math.round(ms * 1000).toLocaleString('en-US') : '-');
   const threads = (rs) =>
     [0, 1, 2].map((i) => fmt(median(rs.map((r) => r.server_threads_cpu_pct[i])), 0)).join(' / ');
+  // the server's CPU time per request (all its threads), in µs
+  const cpuPerRead = (rs) =>
+    fmt(median(rs.map((r) => (r.server_cpu_pct / 100) * (r.duration_us / r.requests))), 1);
   const errorsOf = (r) => r.errors_connect + r.errors_read + r.errors_write + r.errors_status + r.errors_timeout;
   const sets = [...new Set(rows.filter((r) => r.variant !== 'nginx').map((r) => r.set))];
   const conns = [...new Set(rows.map((r) => r.conns))].sort((a, b) => a - b);
@@ -138,9 +141,9 @@ function recsRead() {
   out.push(`times: ${modes.join(', ')}; latencies in µs (wrk's histogram); CPU in % of one core`);
   out.push('');
   out.push(
-    '| set | conns | variant | runs | requests/s (median) | range | p50 | p99 | p99.9 | server CPU (busiest thread / 2nd / rest) | client / others | exposures per read | bytes/response | errors |',
+    '| set | conns | variant | runs | requests/s (median) | range | p50 | p99 | p99.9 | server CPU (busiest thread / 2nd / rest) | server CPU µs per read | client / others | exposures per read | bytes/response | errors |',
   );
-  out.push('|---|---:|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|---:|');
+  out.push('|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|');
   for (const c of conns) {
     for (const set of sets) {
       for (const variant of ['plain', 'recs']) {
@@ -151,7 +154,7 @@ function recsRead() {
         out.push(
           `| ${set} | ${c} | ${variant} | ${rs.length} | ${fmtInt(median(rps))} | ${range(rps, fmtInt)} | ` +
             `${us(median(rs.map((r) => r.p50_ms)))} | ${us(median(rs.map((r) => r.p99_ms)))} | ` +
-            `${us(median(rs.map((r) => r.p999_ms)))} | ${fmt(median(rs.map((r) => r.server_cpu_pct)), 0)} (${threads(rs)}) | ` +
+            `${us(median(rs.map((r) => r.p999_ms)))} | ${fmt(median(rs.map((r) => r.server_cpu_pct)), 0)} (${threads(rs)}) | ${cpuPerRead(rs)} | ` +
             `${fmt(median(rs.map((r) => r.client_cpu_pct)), 0)} / ${fmt(median(rs.map((r) => r.others_cpu_pct)), 0)} | ` +
             `${exp} | ${fmt(median(rs.map((r) => r.bytes_per_response)), 1)} | ${rs.reduce((s, r) => s + errorsOf(r), 0)} |`,
         );
@@ -163,7 +166,7 @@ function recsRead() {
       out.push(
         `| nginx | ${c} | static file | ${ng.length} | ${fmtInt(median(rps))} | ${range(rps, fmtInt)} | ` +
           `${us(median(ng.map((r) => r.p50_ms)))} | ${us(median(ng.map((r) => r.p99_ms)))} | ` +
-          `${us(median(ng.map((r) => r.p999_ms)))} | ${fmt(median(ng.map((r) => r.server_cpu_pct)), 0)} | ` +
+          `${us(median(ng.map((r) => r.p999_ms)))} | ${fmt(median(ng.map((r) => r.server_cpu_pct)), 0)} | ${cpuPerRead(ng)} | ` +
           `${fmt(median(ng.map((r) => r.client_cpu_pct)), 0)} / ${fmt(median(ng.map((r) => r.others_cpu_pct)), 0)} | | ` +
           `${fmt(median(ng.map((r) => r.bytes_per_response)), 1)} | ${ng.reduce((s, r) => s + errorsOf(r), 0)} |`,
       );
