@@ -152,11 +152,11 @@ TEST_F(ProfileReaderTest, ARecommendationAloneCostsReadsWithoutRecsNothing) {
   rec.definition.item_property = "sku";
   rec.definition.history = compute::HistorySpecOf(rec.definition);
   rec.spec_id = 2;
-  catalogs_.Set("p", std::make_shared<const compute::ProjectCatalog>(
-                         std::vector<compute::SpecEntry>{{2, rec.definition.history, true}},
-                         std::vector<compute::ServedComputation>{},
-                         std::vector<compute::ServedCohort>{},
-                         std::vector<compute::ServedRecommendation>{rec}));
+  catalogs_.Set("p",
+                std::make_shared<const compute::ProjectCatalog>(
+                    std::vector<compute::SpecEntry>{{2, rec.definition.history, true}},
+                    std::vector<compute::ServedComputation>{}, std::vector<compute::ServedCohort>{},
+                    std::vector<compute::ServedRecommendation>{rec}));
   PutUser(1, {kNow});
   bool aggregates_read = false;
   store_->BeforeGet(store::Table::kProfiles,

@@ -105,8 +105,8 @@ class HttpServer::Impl {
     }
     tcp::socket socket;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-    bool idle = true;          // waiting for the first byte of a request
-    bool unread_body = false;  // answered before the client finished sending
+    bool idle = true;                  // waiting for the first byte of a request
+    bool unread_body = false;          // answered before the client finished sending
     std::function<void()> after_send;  // the answer's HttpResponse::after_send
   };
 
