@@ -84,7 +84,13 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
     }
   }
   if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
-    SubmitExposures(*project->second, user);
+    // Once the response is written: the read waits neither for the exposure's parsing nor
+    // for the ingest writer it wakes (which may share the core).
+    r.after_send = [this, project = project->second, user_id = std::string(user.profile.user_id),
+                    device_id = std::string(user.profile.device_id),
+                    served = std::move(user.recommendations)] {
+      SubmitExposures(*project, user_id, device_id, served);
+    };
   }
   for (auto& record : user.records)
     internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
@@ -194,14 +200,16 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
   });
 }
 
-void Endpoints::SubmitExposures(const ProjectConfig& project, const read::UserData& user) {
+void Endpoints::SubmitExposures(const ProjectConfig& project, const std::string& user_id,
+                                const std::string& device_id,
+                                const std::vector<read::ServedRecommendation>& recommendations) {
   boost::json::array events;
-  for (const read::ServedRecommendation& r : user.recommendations) {
+  for (const read::ServedRecommendation& r : recommendations) {
     boost::json::object e;
-    if (!user.profile.user_id.empty()) {
-      e["user_id"] = user.profile.user_id;
+    if (!user_id.empty()) {
+      e["user_id"] = user_id;
     } else {
-      e["device_id"] = user.profile.device_id;
+      e["device_id"] = device_id;
     }
     e["event_type"] = compute::kExposureEventType;
     boost::json::object props;

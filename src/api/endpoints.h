@@ -39,6 +39,10 @@ struct HttpResponse {
   const char* content_type = "application/json";  // static string
   std::string body;
   int retry_after_seconds = 0;  // > 0 adds a Retry-After header
+  // Work the client need not wait for (a profile read's exposure events): the server runs it
+  // on the connection's thread once the response has been written (or failed to be); empty =
+  // none.
+  std::function<void()> after_send = nullptr;
 };
 
 // Hash and equality that let an unordered_map<std::string, T> be searched with a
@@ -100,9 +104,12 @@ class Endpoints {
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
   // Appends one exposure event (compute::kExposureEventType: event_properties rec_id,
-  // is_control, recommendation_type, items) per recommendation `user` was served,
-  // without waiting for it to be durable; a failure is logged.
-  void SubmitExposures(const ProjectConfig& project, const read::UserData& user);
+  // is_control, recommendation_type, items) per recommendation served to the user
+  // (`user_id`, or `device_id` when it has none), without waiting for it to be durable; a
+  // failure is logged.
+  void SubmitExposures(const ProjectConfig& project, const std::string& user_id,
+                       const std::string& device_id,
+                       const std::vector<read::ServedRecommendation>& recommendations);
 
   store::Store& store_;
   ingest::Ingestor& ingestor_;

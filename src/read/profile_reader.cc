@@ -82,7 +82,11 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            std::string_view device_id, const ReadOptions& options,
                            UserData* out) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
-  bool evaluate = (options.computations || options.cohorts) && !catalog->empty();
+  // Only served computations and cohorts have values: a project whose only definitions are
+  // recommendations (or definitions still backfilling) reads just the profile, unless the
+  // read asks for recommendations.
+  bool evaluate = (options.computations && !catalog->computations().empty()) ||
+                  (options.cohorts && !catalog->cohorts().empty());
   bool recommend = options.recs.wanted && shelf_ != nullptr && !catalog->recommendations().empty();
   // The profile; the aggregates too for recommendations (item histories); everything to
   // evaluate.
