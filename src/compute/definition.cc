@@ -59,9 +59,16 @@ AggregateSpec HistorySpecOf(const Recommendation& rec) {
 
 std::string TrainingKey(const Recommendation& rec) {
   std::string key = rec.model;
-  for (const auto& [name, value] : rec.params) key += '\0' + name + '=' + value;
-  key += '\1' + rec.item_event + '\1' + rec.item_property + '\1' +
-         std::to_string(rec.history_window_days);
+  for (const auto& [name, value] : rec.params) {
+    key.push_back('\0');
+    key.append(name).append("=").append(value);
+  }
+  for (const std::string* part : {&rec.item_event, &rec.item_property}) {
+    key.push_back('\1');
+    key.append(*part);
+  }
+  key.push_back('\1');
+  key.append(std::to_string(rec.history_window_days));
   return key;
 }
 

@@ -202,9 +202,9 @@ TEST_F(RecTrainerTest, RetrainsOnItsSchedule) {
   ASSERT_TRUE(PutDefinition(r).ok());
   StartTrainer();
   ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.trained_at_ms == kTestNow; }), nullptr);
-  clock_.Set(kTestNow + 5 * 60'000);
-  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.trained_at_ms == kTestNow + 5 * 60'000; }),
-            nullptr);
+  constexpr int64_t kLater = kTestNow + int64_t{5} * 60'000;
+  clock_.Set(kLater);
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.trained_at_ms == kLater; }), nullptr);
 }
 
 TEST_F(RecTrainerTest, AFailedTrainingKeepsNoModelAndSaysWhy) {
