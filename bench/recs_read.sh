@@ -60,6 +60,8 @@
 #   BENCH_SERVER_CPU=0  BENCH_CLIENT_CPU=1   taskset pinning ("" = none)
 #   BENCH_QUIET_WAIT=20  BENCH_QUIET_PCT=25  before each run, wait up to 20 s for the rest of
 #                                the machine to use <= 25% of a core (then measure anyway)
+#   BENCH_NICE=N                 servers and clients under `nice -n N` (e.g. -10 on a machine
+#                                shared with builds; negative values need root)
 #   BENCH_TMP=/tmp  PROFILED_BIN=build/profiled
 set -euo pipefail
 
@@ -95,6 +97,7 @@ fi
 SERVER_CPU=${BENCH_SERVER_CPU-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU-1}
 TMP_BASE=${BENCH_TMP:-/tmp}
+NICE=${BENCH_NICE:-}
 PROJECT=ml
 API_KEY=ml-key
 SECRET=ml-secret
@@ -148,14 +151,17 @@ log() { echo "bench: $*" >&2; }
 say() { echo "$*" | tee -a "$REPORT"; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-on_cpu() {
+on_cpu() { # on_cpu CPU cmd...: run pinned to CPU, or unpinned when CPU is empty (niced with BENCH_NICE)
   local cpu=$1
   shift
+  if [ -n "$NICE" ]; then set -- nice -n "$NICE" "$@"; fi
   if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
-pin_prefix() {
+
+pin_prefix() { # PIN=(taskset -c CPU) or (), for commands started with & whose $! must be theirs
   PIN=()
   if [ -n "$1" ]; then PIN=(taskset -c "$1"); fi
+  if [ -n "$NICE" ]; then PIN+=(nice -n "$NICE"); fi # (both exec: $! stays the command's pid)
 }
 proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 thread_ticks() { # "tid ticks" per thread of a process
@@ -478,7 +484,7 @@ machine_info() {
   echo "- machine: $(nproc) CPUs ($model), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
   echo "- load at start: $(uptime)"
   echo "- profiled: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (+ local changes in src/)'), binary sha256 $BIN_SHA...; wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2 || true), $("$NGINX" -v 2>&1 | sed 's/.*: //' || true)"
-  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients (wrk, import-ratings, train) on CPU ${CLIENT_CPU:-any}"
+  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients (wrk, import-ratings, train) on CPU ${CLIENT_CPU:-any}${NICE:+; servers and clients under nice -n $NICE}"
 }
 
 # ------------------------------------------------------------------------------- the run

@@ -54,6 +54,9 @@
 #   BENCH_PERF_SECONDS=15  BENCH_PERF_CALLGRAPH=fp|dwarf   for `perf`
 #   BENCH_PERF_SERVER=profiled|profiled-defs|profiled-rec   which project `perf` reads
 #   BENCH_TMP=/tmp           where temp dirs (nginx prefix, ingest stores) go
+#   BENCH_NICE=N             run the servers and clients under `nice -n N` (e.g. -10 on a
+#                            machine shared with builds: they then take the CPU they need
+#                            first; negative values need root)
 #   PROFILED_BIN=build/profiled
 set -euo pipefail
 
@@ -79,6 +82,7 @@ LOAD_CONNS=${BENCH_LOAD_CONNS:-4}
 SERVER_CPU=${BENCH_SERVER_CPU-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU-1}
 TMP_BASE=${BENCH_TMP:-/tmp}
+NICE=${BENCH_NICE:-}
 API_KEY=bench-key
 SECRET=bench-secret
 DEFS_API_KEY=defs-key
@@ -152,15 +156,17 @@ BIN_SHA=$(sha256sum "$BIN" | cut -c1-12)
 log() { echo "bench: $*" >&2; }
 say() { echo "$*" | tee -a "$REPORT"; }
 
-on_cpu() { # on_cpu CPU cmd...: run pinned to CPU, or unpinned when CPU is empty
+on_cpu() { # on_cpu CPU cmd...: run pinned to CPU, or unpinned when CPU is empty (niced with BENCH_NICE)
   local cpu=$1
   shift
+  if [ -n "$NICE" ]; then set -- nice -n "$NICE" "$@"; fi
   if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
 pin_prefix() { # PIN=(taskset -c CPU) or (), for commands started with & whose $! must be theirs
   PIN=()
   if [ -n "$1" ]; then PIN=(taskset -c "$1"); fi
+  if [ -n "$NICE" ]; then PIN+=(nice -n "$NICE"); fi # (both exec: $! stays the command's pid)
 }
 
 now() { date +%s.%N; }
@@ -264,7 +270,7 @@ machine_info() {
   echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- profiled: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (+ local changes in src/)'), $(grep -m1 CMAKE_BUILD_TYPE "$ROOT/build/CMakeCache.txt" 2>/dev/null | cut -d= -f2) build, binary sha256 $BIN_SHA..."
   echo "- tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 || true), $("${NGINX:-nginx}" -v 2>&1 | sed 's/.*: //' || true), node $(node --version)"
-  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients on CPU ${CLIENT_CPU:-any}"
+  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients on CPU ${CLIENT_CPU:-any}${NICE:+; servers and clients under nice -n $NICE}"
 }
 
 # write_config FILE DURABILITY DATA_DIR [reads]: with "reads", also the "defs" project with

@@ -63,7 +63,10 @@ function readsTable(rows) {
       );
     }
     // per-run ratios pair run i of one server with run i of the other (they ran back to back)
-    const paired = (num, den) =>
+    // and the same per second of the server's CPU (requests/s ÷ its CPU share), which a
+    // busy machine distorts less when the servers got different shares of their core
+    const perCpu = (r) => r.rps / (r.server_cpu_pct / 100);
+    const paired = (num, den, f = (r) => r.rps) =>
       rows
         .filter((r) => r.conns === c && r.server === num)
         .map((p) => [
@@ -71,7 +74,7 @@ function readsTable(rows) {
           rows.find((n) => n.conns === c && n.server === den && n.run === p.run && n.stamp === p.stamp),
         ])
         .filter(([, n]) => n)
-        .map(([p, n]) => p.rps / n.rps);
+        .map(([p, n]) => f(p) / f(n));
     for (const [num, den] of [
       ['profiled', 'nginx'],
       ['profiled-defs', 'profiled'],
@@ -80,15 +83,20 @@ function readsTable(rows) {
       ['profiled-rec', 'nginx'],
     ]) {
       if (med[num] !== undefined && med[den] !== undefined) {
-        ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den)]);
+        ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den), paired(num, den, perCpu)]);
       }
     }
   }
   out.push('');
-  out.push('| conns | ratio | requests/s (ratio of medians) | per-run ratios |');
-  out.push('|---:|---|---:|---|');
-  for (const [c, name, r, pairs] of ratios) {
-    out.push(`| ${c} | ${name} | ${fmt(r)} | ${pairs.map((x) => fmt(x)).join(', ')} |`);
+  out.push(
+    '| conns | ratio | requests/s (ratio of medians) | per-run ratios | per server CPU-second: median of the per-run ratios (per run) |',
+  );
+  out.push('|---:|---|---:|---|---|');
+  for (const [c, name, r, pairs, cpuPairs] of ratios) {
+    out.push(
+      `| ${c} | ${name} | ${fmt(r)} | ${pairs.map((x) => fmt(x)).join(', ')} | ` +
+        `${fmt(median(cpuPairs))} (${cpuPairs.map((x) => fmt(x)).join(', ')}) |`,
+    );
   }
   return out.join('\n');
 }
