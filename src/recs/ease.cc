@@ -142,6 +142,36 @@ void EaseModel::Score(std::span<const int32_t> history, std::span<float> scores)
   for (size_t j = 0; j < m; ++j) scores[static_cast<size_t>(trained_[j])] = sum[j];
 }
 
+namespace {
+
+// out[k] += Σ_s slices[s][k], each out[k] summed in slice order. The rows are scattered over
+// the matrix, so the next group's slices are fetched while this group is summed (each would
+// otherwise start with a full memory latency).
+void SumSlices(std::span<const float* const> slices, std::span<float> out) {
+  float* __restrict o = out.data();
+  const size_t n = out.size();
+  for (size_t first = 0; first < std::min<size_t>(4, slices.size()); ++first) {
+    for (size_t k = 0; k < n; k += 16) __builtin_prefetch(slices[first] + k);
+  }
+  size_t s = 0;
+  for (; s + 4 <= slices.size(); s += 4) {
+    for (size_t next = s + 4; next < std::min(s + 8, slices.size()); ++next) {
+      for (size_t k = 0; k < n; k += 16) __builtin_prefetch(slices[next] + k);
+    }
+    const float* __restrict a = slices[s];
+    const float* __restrict b = slices[s + 1];
+    const float* __restrict c = slices[s + 2];
+    const float* __restrict d = slices[s + 3];
+    for (size_t k = 0; k < n; ++k) o[k] = (((o[k] + a[k]) + b[k]) + c[k]) + d[k];
+  }
+  for (; s < slices.size(); ++s) {
+    const float* __restrict a = slices[s];
+    for (size_t k = 0; k < n; ++k) o[k] += a[k];
+  }
+}
+
+}  // namespace
+
 void EaseModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
                            std::span<float> out) const {
   std::fill(out.begin(), out.end(), 0.0F);
@@ -158,26 +188,25 @@ void EaseModel::ScoreItems(std::span<const int32_t> history, std::span<const int
     columns[k] = compact_[static_cast<size_t>(items[k])];
     run = run && columns[k] >= 0 && columns[k] == columns[0] + static_cast<int32_t>(k);
   }
-  for (size_t h = 0; h < history.size(); ++h) {
-    int32_t c = compact_[static_cast<size_t>(history[h])];
+  if (run) {
+    // The history rows' slices, summed four at a time in Score's order (out + r0 + r1 + r2 +
+    // r3, left to right, so each result stays bit-identical to Score's): out is loaded and
+    // stored once per four rows instead of once per row.
+    thread_local std::vector<const float*> slices;
+    slices.clear();
+    for (int32_t item : history) {
+      int32_t c = compact_[static_cast<size_t>(item)];
+      if (c >= 0) slices.push_back(weights_.data() + static_cast<size_t>(c) * m + columns[0]);
+    }
+    SumSlices(slices, out);
+    return;
+  }
+  for (int32_t item : history) {
+    int32_t c = compact_[static_cast<size_t>(item)];
     if (c < 0) continue;
     const float* row = weights_.data() + static_cast<size_t>(c) * m;
-    if (run) {
-      // Fetch the next history row's slice while this one is summed: the rows are scattered
-      // over the matrix, so each would otherwise start with a full memory latency.
-      if (h + 4 < history.size()) {
-        int32_t next = compact_[static_cast<size_t>(history[h + 4])];
-        if (next >= 0) {
-          const float* slice = weights_.data() + static_cast<size_t>(next) * m + columns[0];
-          for (size_t k = 0; k < out.size(); k += 16) __builtin_prefetch(slice + k);
-        }
-      }
-      const float* slice = row + columns[0];
-      for (size_t k = 0; k < out.size(); ++k) out[k] += slice[k];
-    } else {
-      for (size_t k = 0; k < out.size(); ++k) {
-        if (columns[k] >= 0) out[k] += row[columns[k]];
-      }
+    for (size_t k = 0; k < out.size(); ++k) {
+      if (columns[k] >= 0) out[k] += row[columns[k]];
     }
   }
 }
