@@ -550,8 +550,8 @@ if [ -n "$PAIRED" ]; then
   say ""
   say "### Paired latency: bench/paired_latency.mjs, $PAIRED pairs per set (plain and recs alternating on one connection)"
   say ""
-  say "| set | round | plain p50 / p90 / p99 / p99.9 µs | recs p50 / p90 / p99 / p99.9 µs | added p50 / p90 / p99 µs |"
-  say "|---|---:|---|---|---|"
+  say "| set | round | client: plain p50 / p90 / p99 / p99.9 µs | client: recs p50 / p90 / p99 / p99.9 µs | client: added p50 / p90 / p99 µs | server: plain, recs share ≤ 100 µs | server: plain, recs p50 ≤ µs | server: plain, recs p99 ≤ µs |"
+  say "|---|---:|---|---|---|---|---|---|"
   for ((r = 1; r <= RUNS; r++)); do
     for set in $SETS; do
       wait_quiet
@@ -559,7 +559,7 @@ if [ -n "$PAIRED" ]; then
         --users-file "$WORK/users-$set.txt" --n "$PAIRED" --seed "$r" \
         --query "&get_recs=true&rec_id=$REC&limit=$LIMIT")
       echo "{\"bench\":\"recs_paired\",\"stamp\":\"$STAMP\",\"set\":\"$set\",\"run\":$r,\"bin\":\"$BIN_SHA\",\"load1\":$(cut -d' ' -f1 /proc/loadavg),\"result\":$out}" >>"$HISTORY"
-      say "| $set | $r | $(jget "$out" '[j.plain.p50, j.plain.p90, j.plain.p99, j.plain["p99.9"]].join(" / ")') | $(jget "$out" '[j.recs.p50, j.recs.p90, j.recs.p99, j.recs["p99.9"]].join(" / ")') | $(jget "$out" '[j.added.p50, j.added.p90, j.added.p99].join(" / ")') |"
+      say "| $set | $r | $(jget "$out" '[j.plain.p50, j.plain.p90, j.plain.p99, j.plain["p99.9"]].join(" / ")') | $(jget "$out" '[j.recs.p50, j.recs.p90, j.recs.p99, j.recs["p99.9"]].join(" / ")') | $(jget "$out" '[j.added.p50, j.added.p90, j.added.p99].join(" / ")') | $(jget "$out" '[j.server.plain["share<=100us"], j.server.recs["share<=100us"]].join(", ")') | $(jget "$out" '[j.server.plain["p50<=us"], j.server.recs["p50<=us"]].join(", ")') | $(jget "$out" '[j.server.plain["p99<=us"], j.server.recs["p99<=us"]].join(", ")') |"
     done
   done
   [ "$PAIRED_ONLY" = 1 ] && { log "report appended to $REPORT"; exit 0; }

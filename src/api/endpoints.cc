@@ -84,6 +84,7 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
       WriteSeedProfile(query, user, &r.body);
     }
   }
+  if (s.ok() && !user.recommendations.empty()) r.served_recommendations = true;
   if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
     // Once the response is written: the read waits neither for the exposure's parsing nor
     // for the ingest writer it wakes (which may share the core).
