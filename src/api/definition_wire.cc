@@ -126,6 +126,30 @@ Status RequiredString(const json::object& o, std::string_view path, std::string_
   return Status::Ok();
 }
 
+// o[key]: absent, null, or a string of at most max_length characters (possibly empty). *out
+// is left alone when absent.
+Status OptionalString(const json::object& o, std::string_view key, size_t max_length,
+                      std::string* out) {
+  const json::value* v = o.if_contains(key);
+  if (IsNullOrAbsent(v)) return Status::Ok();
+  if (!v->is_string()) return Invalid(key, "must be a string");
+  if (Utf8Length(v->get_string()) > max_length) {
+    return Invalid(key, "must be at most " + std::to_string(max_length) + " characters long");
+  }
+  out->assign(v->get_string());
+  return Status::Ok();
+}
+
+// A body's "id", when given, must be the string id of the path.
+Status CheckBodyStringId(const json::object& root, std::string_view path_id) {
+  const json::value* body_id = root.if_contains("id");
+  if (IsNullOrAbsent(body_id)) return Status::Ok();
+  if (!body_id->is_string() || body_id->get_string() != path_id) {
+    return Invalid("id", "must equal the id in the path, " + Quoted(path_id));
+  }
+  return Status::Ok();
+}
+
 // o[key]: absent, null, or an integer in [min, max]. *out is left alone when absent.
 Status OptionalInteger(const json::object& o, std::string_view path, std::string_view key,
                        int64_t min, int64_t max, std::optional<int64_t>* out) {
@@ -675,21 +699,10 @@ Status ParseCohort(std::string_view body, std::string_view path_id, Cohort* out)
                            "chart_id",    "edit_id",      "is_predictive", "is_official_content",
                            "location_id", "metadata",     "popularity",    "shortcut_ids",
                            "view_count"}));
-  if (const json::value* body_id = root.if_contains("id"); !IsNullOrAbsent(body_id)) {
-    if (!body_id->is_string() || body_id->get_string() != path_id) {
-      return Invalid("id", "must equal the id in the path, " + Quoted(path_id));
-    }
-  }
+  PROFILED_RETURN_IF_ERROR(CheckBodyStringId(root, path_id));
   Cohort c;
   c.id.assign(path_id);
-  if (const json::value* name = root.if_contains("name"); !IsNullOrAbsent(name)) {
-    if (!name->is_string()) return Invalid("name", "must be a string");
-    if (Utf8Length(name->get_string()) > kMaxDefinitionNameLength) {
-      return Invalid("name", "must be at most " + std::to_string(kMaxDefinitionNameLength) +
-                                 " characters long");
-    }
-    c.name.assign(name->get_string());
-  }
+  PROFILED_RETURN_IF_ERROR(OptionalString(root, "name", kMaxDefinitionNameLength, &c.name));
   PROFILED_RETURN_IF_ERROR(ParseDefinition(root.if_contains("definition"), &c));
   *out = std::move(c);
   return Status::Ok();
@@ -864,21 +877,11 @@ Status ParseRecommendation(std::string_view body, std::string_view path_id, Reco
                 {"id", "title", "model", "params", "item_event", "item_property",
                  "history_window_days", "candidates", "exclude_items", "exclude_seen", "max_items",
                  "control_percentage", "control_group_of", "retrain_every_minutes"}));
-  if (const json::value* body_id = root.if_contains("id"); !IsNullOrAbsent(body_id)) {
-    if (!body_id->is_string() || body_id->get_string() != path_id) {
-      return Invalid("id", "must equal the id in the path, " + Quoted(path_id));
-    }
-  }
+  PROFILED_RETURN_IF_ERROR(CheckBodyStringId(root, path_id));
   Recommendation rec;
   rec.id.assign(path_id);
-  if (const json::value* title = root.if_contains("title"); !IsNullOrAbsent(title)) {
-    if (!title->is_string()) return Invalid("title", "must be a string");
-    if (Utf8Length(title->get_string()) > kMaxRecommendationTitleLength) {
-      return Invalid("title", "must be at most " + std::to_string(kMaxRecommendationTitleLength) +
-                                  " characters long");
-    }
-    rec.title.assign(title->get_string());
-  }
+  PROFILED_RETURN_IF_ERROR(
+      OptionalString(root, "title", kMaxRecommendationTitleLength, &rec.title));
 
   PROFILED_RETURN_IF_ERROR(
       RequiredString(root, "", "model", kMaxDefinitionStringLength, &rec.model));

@@ -1,5 +1,6 @@
 #include "cli/http_client.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -29,6 +30,30 @@ ServerConfig ClientAddressOf(const ServerConfig& server) {
   ServerConfig out = server;
   if (out.host.empty() || out.host == "0.0.0.0") out.host = "127.0.0.1";
   if (out.host == "::") out.host = "::1";
+  return out;
+}
+
+Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
+                                         const std::string& server_flag) {
+  Result<Config> config = LoadConfig(config_path);
+  if (!config.ok()) return config.status();
+  ServerTarget out;
+  out.config = std::move(config.value());
+  const auto it = std::find_if(out.config.projects.begin(), out.config.projects.end(),
+                               [&](const ProjectConfig& p) { return p.id == project; });
+  if (it == out.config.projects.end()) {
+    return Status::InvalidArgument("--project: no project \"" + project + "\" in " + config_path);
+  }
+  out.project = *it;
+  out.server = out.config.server;
+  if (!server_flag.empty()) {
+    PROFILED_RETURN_IF_ERROR(ParseListen(server_flag, "--server", &out.server));
+  }
+  out.server = ClientAddressOf(out.server);
+  if (out.server.port == 0) {
+    return Status::InvalidArgument(
+        "the config listens on port 0 (any free port): give --server HOST:PORT");
+  }
   return out;
 }
 

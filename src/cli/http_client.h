@@ -27,6 +27,20 @@ struct HttpAnswer {
 // a wildcard address (0.0.0.0, ::, or empty) becomes the loopback address of its family.
 ServerConfig ClientAddressOf(const ServerConfig& server);
 
+// What a command that talks to a running server takes from its --config, --project and
+// --server flags: the config, the project, and where to connect (--server HOST:PORT, else the
+// config's listen address as ClientAddressOf gives it).
+struct ServerTarget {
+  Config config;
+  ProjectConfig project;
+  ServerConfig server;
+};
+// InvalidArgument, saying which flag is wrong, when the config does not load, names no such
+// project, --server does not parse, or the address has port 0 (a config listening on any
+// free port needs --server).
+Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
+                                         const std::string& server_flag);
+
 // Sends `method target` to host:port with `headers` (name, value) and `body` (Content-Length
 // is set; a Content-Type among `headers` is sent as given) and reads the whole answer.
 // Unavailable, naming host:port, when the host does not resolve, the connection fails, the

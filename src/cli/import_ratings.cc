@@ -95,25 +95,9 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
     return Fail(err, kExitBadInput, "--min-rating must be a number, 0 or more");
   }
   if (flags.event_type.empty()) return Fail(err, kExitBadInput, "--event-type must not be empty");
-  Result<Config> config = LoadConfig(flags.config_path);
-  if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
-  const auto project = std::find_if(config->projects.begin(), config->projects.end(),
-                                    [&](const ProjectConfig& p) { return p.id == flags.project; });
-  if (project == config->projects.end()) {
-    return Fail(err, kExitBadInput,
-                "--project: no project \"" + flags.project + "\" in " + flags.config_path);
-  }
-  ServerConfig server = config->server;
-  if (!flags.server.empty()) {
-    if (Status s = ParseListen(flags.server, "--server", &server); !s.ok()) {
-      return Fail(err, kExitBadInput, s.message());
-    }
-  }
-  server = ClientAddressOf(server);
-  if (server.port == 0) {
-    return Fail(err, kExitBadInput,
-                "the config listens on port 0 (any free port): give --server HOST:PORT");
-  }
+  Result<ServerTarget> target = ResolveServerTarget(flags.config_path, flags.project, flags.server);
+  if (!target.ok()) return Fail(err, kExitBadInput, target.status().message());
+  const ServerConfig& server = target->server;
 
   std::ifstream in(flags.ratings_path, std::ios::binary);
   std::stringstream text;
@@ -140,8 +124,8 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
   ProgressLine progress(err, positives.size());
   for (size_t first = 0; first < positives.size(); first += kImportBatchEvents) {
     const size_t count = std::min(kImportBatchEvents, positives.size() - first);
-    std::string body = BatchBody(std::span(positives).subspan(first, count), project->api_key,
-                                 flags.event_type, shift_ms);
+    std::string body = BatchBody(std::span(positives).subspan(first, count),
+                                 target->project.api_key, flags.event_type, shift_ms);
     Result<HttpAnswer> answer =
         HttpRequest(server.host, server.port, "POST", "/batch", headers, body);
     if (!answer.ok()) {

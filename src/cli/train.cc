@@ -97,27 +97,13 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err, std::chrono::
         err, kExitBadInput,
         "--rec must be 1 to 128 characters of A-Z a-z 0-9 _ . -, not \"" + flags.rec + "\"");
   }
-  Result<Config> config = LoadConfig(flags.config_path);
-  if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
-  if (std::none_of(config->projects.begin(), config->projects.end(),
-                   [&](const ProjectConfig& p) { return p.id == flags.project; })) {
-    return Fail(err, kExitBadInput,
-                "--project: no project \"" + flags.project + "\" in " + flags.config_path);
-  }
-  ServerConfig server = config->server;
-  if (!flags.server.empty()) {
-    if (Status s = ParseListen(flags.server, "--server", &server); !s.ok()) {
-      return Fail(err, kExitBadInput, s.message());
-    }
-  }
-  server = ClientAddressOf(server);
-  if (server.port == 0) {
-    return Fail(err, kExitBadInput,
-                "the config listens on port 0 (any free port): give --server HOST:PORT");
-  }
+  Result<ServerTarget> resolved =
+      ResolveServerTarget(flags.config_path, flags.project, flags.server);
+  if (!resolved.ok()) return Fail(err, kExitBadInput, resolved.status().message());
+  const ServerConfig& server = resolved->server;
   const std::string path = "/admin/v1/projects/" + flags.project + "/recommendations/" + flags.rec;
   const std::vector<std::pair<std::string, std::string>> headers = {
-      {"Authorization", "Bearer " + config->admin_token}};
+      {"Authorization", "Bearer " + resolved->config.admin_token}};
   auto call = [&](std::string_view method, const std::string& target,
                   json::value* body) -> Result<int> {
     Result<HttpAnswer> answer = HttpRequest(server.host, server.port, method, target, headers, "");

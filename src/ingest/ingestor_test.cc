@@ -47,11 +47,12 @@ class IngestorTest : public IngestFixture {
   }
 
   // Submits without waiting; the result arrives in the returned future.
-  std::future<IngestResult> SubmitAsync(std::vector<Event> events) {
+  std::future<IngestResult> SubmitAsync(std::vector<Event> events, bool internal = false) {
     auto done = std::make_shared<std::promise<IngestResult>>();
     auto future = done->get_future();
-    ingestor_->Submit(IngestBatch{"p", std::move(events)},
-                      [done](IngestResult r) { done->set_value(std::move(r)); });
+    IngestBatch batch{"p", std::move(events)};
+    batch.internal = internal;
+    ingestor_->Submit(std::move(batch), [done](IngestResult r) { done->set_value(std::move(r)); });
     return future;
   }
 
@@ -202,12 +203,7 @@ class InternalBatchTest : public IngestorTest {
     Open(options);
   }
   std::future<IngestResult> SubmitInternal(const std::string& user) {
-    auto done = std::make_shared<std::promise<IngestResult>>();
-    auto future = done->get_future();
-    IngestBatch batch{"p", {Track(user, "")}};
-    batch.internal = true;
-    ingestor_->Submit(std::move(batch), [done](IngestResult r) { done->set_value(std::move(r)); });
-    return future;
+    return SubmitAsync({Track(user, "")}, /*internal=*/true);
   }
   static bool Waiting(std::future<IngestResult>& f) {
     return f.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout;
@@ -252,11 +248,7 @@ TEST_F(IngestorTest, AnInternalBatchAloneIsCommittedAfterTheDelay) {
   IngestorOptions options;
   options.internal_delay_ms = 50;
   Open(options);
-  auto done = std::make_shared<std::promise<IngestResult>>();
-  auto future = done->get_future();
-  IngestBatch batch{"p", {Track("alice", "")}};
-  batch.internal = true;
-  ingestor_->Submit(std::move(batch), [done](IngestResult r) { done->set_value(std::move(r)); });
+  auto future = SubmitAsync({Track("alice", "")}, /*internal=*/true);
   EXPECT_TRUE(future.get().status.ok());  // no other batch, no Stop: the delay alone
   EXPECT_TRUE(Read("alice").found);
 }

@@ -416,6 +416,24 @@ export function runBinary(args, { timeoutMs = 20000 } = {}) {
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
+// Runs the binary without blocking the event loop (a server started by this process keeps
+// draining its output meanwhile): resolves to {code, signal, stdout, stderr}; killed after
+// timeoutMs.
+export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
+  return new Promise((resolve) => {
+    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => (stdout += c));
+    proc.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 // ---- HTTP ----
 
 // request(url, {method, headers, body, json}) -> {status, headers, text, json, body(Buffer)}

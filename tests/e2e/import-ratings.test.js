@@ -3,10 +3,9 @@
 // time shift, de-duplication of a second import), and the command's refusals: bad flags and
 // files exit 2, a server that refuses a batch or cannot be reached exits 1.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, after, before, describe, it, makeTempDir, runBinary, sleep, startServer } from './harness.js';
+import { BIN, runBinaryAsync, after, before, describe, it, makeTempDir, runBinary, sleep, startServer } from './harness.js';
 
 const SHIFTED = { id: 'imp1', api_key: 'imp1-api-key', secret_key: 'imp1-secret-key', profile_dialect: 'seed' };
 const ORIGINAL = { id: 'imp2', api_key: 'imp2-api-key', secret_key: 'imp2-secret-key', profile_dialect: 'seed' };
@@ -32,21 +31,7 @@ function writeCsv(dir, rows, name = 'ratings.csv') {
   return file;
 }
 
-// Runs the binary without blocking the event loop (the server's output keeps draining).
-function run(args) {
-  return new Promise((resolve) => {
-    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60000);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = (args) => runBinaryAsync(args);
 
 // Per user: how many ratings are at or above `min`, and of how many distinct movies.
 function expected(rows, min) {

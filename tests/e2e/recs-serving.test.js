@@ -198,7 +198,11 @@ describe('recommendations served in the profile', () => {
     const user = `e${Math.floor(Math.random() * 1000)}`;
     await server.trackOk([{ user_id: user, event_type: 'Product Viewed', event_properties: { product_id: item(4, 0) } }],
       { apiKey: SEED_P.api_key, options: { min_id_length: 1 } });
+    const recsReads = (m) => m.get('profiled_http_requests_total{route="/v1/userprofile?get_recs",status="200"}') ?? 0;
+    const before = await server.metrics();
     await recsOf(server, SEED_P, user, { rec_id: 'r1' });
+    // /metrics times reads that served recommendations apart from plain reads.
+    assert.equal(recsReads(await server.metrics()) - recsReads(before), 1);
     // Each id once: r1 asked twice is served (and exposed) once.
     const last = await recsOf(server, SEED_P, user, { rec_id: 'r1,r1,r2' });
     assert.deepEqual(last.map((r) => r.rec_id), ['r1', 'r2']);

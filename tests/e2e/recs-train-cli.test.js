@@ -3,28 +3,14 @@
 // defined over them, trained from the command line, then served. Also its refusals: an unknown
 // recommendation or project exits 2, a server that cannot be reached exits 1.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, describe, it, makeTempDir, sharedServer } from './harness.js';
+import { BIN, runBinaryAsync, describe, it, makeTempDir, sharedServer } from './harness.js';
 import { putReady } from './compute-helpers.js';
 
 const P = { id: 'trainp', api_key: 'trainp-api-key', secret_key: 'trainp-secret-key', profile_dialect: 'seed' };
 
-function run(args) {
-  return new Promise((resolve) => {
-    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60000);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = (args) => runBinaryAsync(args);
 
 // Two taste groups: users 1-20 like movies 1-10, users 21-40 like movies 11-20; each user
 // rates 6 of the group's movies 5 stars and one movie of the other group 2 stars.
