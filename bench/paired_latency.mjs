@@ -7,7 +7,7 @@
 // Prints one JSON object: per variant n, p50, p90, p99, p99.9 and max in microseconds, and
 // "added" = recs minus plain at p50, p90 and p99; and "server": the server's own timing of
 // the same reads from /metrics (profiled_http_request_duration_seconds of "/v1/userprofile"
-// and "/v1/userprofile?get_recs", status 200, from a request's last byte to its answer
+// and "/v1/userprofile?get_recs", status 200, from a request's header read to its answer
 // queued): the share within 100 µs and the bucket bounds holding 50 % and 99 %. Used by
 // bench/recs_read.sh (RECS_PAIRED).
 //
@@ -83,6 +83,7 @@ function serverSummary(before, after) {
   const bounds = [...after.keys()];
   const count = (le) => (after.get(le) ?? 0) - (before.get(le) ?? 0);
   const n = count('+Inf');
+  if (n === 0) return { n, 'share<=100us': null, 'p50<=us': null, 'p99<=us': null };
   const within = (p) => {
     const b = bounds.find((le) => count(le) >= (p / 100) * n);
     return b === '+Inf' ? null : Math.round(Number(b) * 1e6);

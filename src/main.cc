@@ -123,7 +123,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
 
   recs::ModelShelf shelf;
-  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids);
+  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids,
+                             static_cast<uint64_t>(config.recs.max_memory_mb) << 20);
   trainer.Start();
   read::ProfileReader reader(*store, catalogs, clock, &shelf);
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);

@@ -127,6 +127,11 @@ Status ReadIngest(const toml::table& t, IngestConfig* s) {
   return Status::Ok();
 }
 
+Status ReadRecs(const toml::table& t, RecsConfig* s) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "recs", {"max_memory_mb"}));
+  return ReadIntInto(t, "recs", "max_memory_mb", 16, 1 << 24, &s->max_memory_mb);
+}
+
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
       t, "testing",
@@ -186,7 +191,7 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
 Result<Config> ParseTable(const toml::table& root) {
   Config c;
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      root, "", {"server", "storage", "ingest", "testing", "admin_token", "projects"}));
+      root, "", {"server", "storage", "ingest", "recs", "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);
@@ -195,6 +200,7 @@ Result<Config> ParseTable(const toml::table& root) {
       {"server", [](const toml::table& t, Config* cfg) { return ReadServer(t, &cfg->server); }},
       {"storage", [](const toml::table& t, Config* cfg) { return ReadStorage(t, &cfg->storage); }},
       {"ingest", [](const toml::table& t, Config* cfg) { return ReadIngest(t, &cfg->ingest); }},
+      {"recs", [](const toml::table& t, Config* cfg) { return ReadRecs(t, &cfg->recs); }},
       {"testing", [](const toml::table& t, Config* cfg) { return ReadTesting(t, &cfg->testing); }},
   };
   for (const auto& s : sections) {

@@ -60,6 +60,13 @@ struct ProjectConfig {
   std::string definitions_file;
 };
 
+struct RecsConfig {
+  // The recommendation models of every project together, and the training in progress, stay
+  // within about this much memory: an ease model that would not fit is trained as itemknn
+  // instead, and its status says why (docs/RECS.md, "Training in the server").
+  int max_memory_mb = 4096;
+};
+
 // Test seams; never needed in production.
 struct TestingConfig {
   // Lets PUT /admin/v1/testing/clock move the server's clock (for end-to-end tests of
@@ -77,6 +84,7 @@ struct Config {
   ServerConfig server;
   StorageConfig storage;
   IngestConfig ingest;
+  RecsConfig recs;
   TestingConfig testing;
   std::string admin_token;
   std::vector<ProjectConfig> projects;

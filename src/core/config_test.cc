@@ -36,6 +36,8 @@ throttle_window_seconds = 10
 dedup_window_days = 3
 max_queued_events = 5000
 max_queued_mb = 16
+[recs]
+max_memory_mb = 512
 [[projects]]
 id = "a"
 api_key = "ka"
@@ -63,6 +65,7 @@ secret_key = "sb"
   EXPECT_EQ(c->ingest.dedup_window_days, 3);
   EXPECT_EQ(c->ingest.max_queued_events, 5000);
   EXPECT_EQ(c->ingest.max_queued_mb, 16);
+  EXPECT_EQ(c->recs.max_memory_mb, 512);
   EXPECT_EQ(c->admin_token, "adm");
   ASSERT_EQ(c->projects.size(), 2u);
   EXPECT_EQ(c->projects[0].dialect, ProfileDialect::kAmplitude);
@@ -83,6 +86,18 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->ingest.dedup_window_days, 7);
   EXPECT_EQ(c->ingest.max_queued_events, 200000);
   EXPECT_EQ(c->ingest.max_queued_mb, 256);
+  EXPECT_EQ(c->recs.max_memory_mb, 4096);
+}
+
+TEST(Config, RecsMemoryIsBoundedAndItsKeysChecked) {
+  EXPECT_NE(ParseError(std::string("[recs]\nmax_memory_mb = 8\n") + kProject)
+                .message()
+                .find("recs.max_memory_mb"),
+            std::string::npos);
+  EXPECT_NE(ParseError(std::string("[recs]\nmax_memory = 8\n") + kProject)
+                .message()
+                .find("recs.max_memory"),
+            std::string::npos);
 }
 
 TEST(Config, ErrorsNameTheOffendingKey) {

@@ -56,7 +56,7 @@ std::string Metrics::RenderPrometheus() const {
     }
   }
   out +=
-      "# HELP profiled_http_request_duration_seconds Time from a request's last byte to its "
+      "# HELP profiled_http_request_duration_seconds Time from a request's header read to its "
       "answer being queued for writing.\n";
   out += "# TYPE profiled_http_request_duration_seconds histogram\n";
   for (size_t r = 0; r < routes_.size(); ++r) {

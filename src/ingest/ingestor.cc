@@ -76,12 +76,19 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
   IngestResult r;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    bool full = !queue_.empty() && (queued_events_ + events > options_.max_queued_events ||
-                                    queued_bytes_ + bytes > options_.max_queued_bytes);
+    // A client's batch is measured against the other clients' batches only: internal ones
+    // wait in the queue by design (up to internal_delay_ms) and must not refuse it, nor take
+    // the place of an oversized batch that an empty queue would take. Internal batches are
+    // measured against everything queued, so the queue stays within twice the bounds.
+    const bool internal = batch.internal;
+    const bool empty = internal ? queue_.empty() : queue_.size() == internal_batches_;
+    const size_t held_events = internal ? queued_events_ : queued_events_ - internal_events_;
+    const size_t held_bytes = internal ? queued_bytes_ : queued_bytes_ - internal_bytes_;
+    bool full = !empty && (held_events + events > options_.max_queued_events ||
+                           held_bytes + bytes > options_.max_queued_bytes);
     if (!stopping_ && !full) {
       queued_events_ += events;
       queued_bytes_ += bytes;
-      const bool internal = batch.internal;
       const bool was_empty = queue_.empty();
       Pending p;
       p.batch = std::move(batch);
@@ -91,6 +98,7 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
         p.queued_at = std::chrono::steady_clock::now();
         ++internal_batches_;
         internal_events_ += events;
+        internal_bytes_ += bytes;
       }
       queue_.push_back(std::move(p));
       // An internal batch wakes the writer only to start timing its wait (the queue was
@@ -196,6 +204,7 @@ void Ingestor::Run() {
         if (queue_.front().batch.internal) {
           --internal_batches_;
           internal_events_ -= queue_.front().batch.events.size();
+          internal_bytes_ -= queue_.front().bytes;
         }
         queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));

@@ -86,7 +86,8 @@ struct IngestorOptions {
   size_t internal_group_events = 256;
   // The queue of batches waiting for the writer is bounded by both: a batch that would
   // take it past either is refused with Unavailable (a batch is always taken when the
-  // queue is empty). Bytes are the events' JSON text, the bulk of a queued batch.
+  // queue is empty). Waiting internal batches do not count against a client's batch. Bytes are the
+  // events' JSON text, the bulk of a queued batch.
   size_t max_queued_events = 200000;
   size_t max_queued_bytes = 256ull << 20;
   // A backfill reads the event log in chunks of this many events, each committed with its
@@ -208,6 +209,7 @@ class Ingestor {
   size_t queued_bytes_ = 0;      // guarded by mu_
   size_t internal_batches_ = 0;  // of queue_, guarded by mu_
   size_t internal_events_ = 0;   // in those, guarded by mu_
+  size_t internal_bytes_ = 0;    // of those, guarded by mu_
   bool stopping_ = false;        // guarded by mu_
   std::thread writer_;
 };

@@ -235,6 +235,23 @@ TEST_F(InternalBatchTest, AClientBatchTakesTheWaitingInternalOnesAlong) {
   EXPECT_TRUE(Read("alice").found);
 }
 
+TEST_F(InternalBatchTest, AWaitingInternalBatchNeverRefusesAClientBatch) {
+  Close();
+  IngestorOptions options;
+  options.internal_delay_ms = 60000;
+  options.max_queued_bytes = 100;
+  Open(options);
+  auto exposure = SubmitInternal("alice");
+  EXPECT_TRUE(Waiting(exposure));
+  // Larger than the bound on its own: taken, as by an empty queue.
+  Event big = SetProps("bob", "", {{"b", 1}});
+  big.json = std::string(150, 'x');
+  IngestResult r = Apply({big});
+  EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_TRUE(exposure.get().status.ok());
+  EXPECT_TRUE(Read("bob").found);
+}
+
 TEST_F(InternalBatchTest, StopCommitsTheWaitingInternalBatches) {
   auto exposure = SubmitInternal("alice");
   EXPECT_TRUE(Waiting(exposure));

@@ -46,12 +46,13 @@ std::string_view StateName(RecTrainingStatus::State state) {
 
 RecTrainer::RecTrainer(store::Store& store, const compute::CatalogHolder& catalogs,
                        recs::ModelShelf& shelf, const Clock& clock,
-                       std::vector<std::string> projects)
+                       std::vector<std::string> projects, uint64_t memory_budget_bytes)
     : store_(store),
       catalogs_(catalogs),
       shelf_(shelf),
       clock_(clock),
-      projects_(std::move(projects)) {}
+      projects_(std::move(projects)),
+      memory_budget_bytes_(memory_budget_bytes) {}
 
 RecTrainer::~RecTrainer() { Stop(); }
 
@@ -296,7 +297,9 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   if (s.ok()) s = failure;
   if (!s.ok()) return s;
   if (progress) progress(0.5);
-  auto model = recs::TrainServingModel(*options, data, now);
+  const uint64_t shelved = shelf_.MemoryBytes();
+  auto model = recs::TrainServingModel(
+      *options, data, now, shelved < memory_budget_bytes_ ? memory_budget_bytes_ - shelved : 0);
   if (model.ok() && progress) progress(1);
   return model;
 }

@@ -65,8 +65,13 @@ std::string_view StateName(RecTrainingStatus::State state);
 class RecTrainer {
  public:
   // Borrows everything; all must outlive the trainer. `projects` are the ones it serves.
+  // `memory_budget_bytes` (recs.max_memory_mb) bounds the models on the shelf plus the one in
+  // training: an ease model whose training would take more than what the shelf leaves of it
+  // is trained as itemknn instead (recs::TrainServingModel), its status note saying so. The
+  // model it replaces counts until the swap.
   RecTrainer(store::Store& store, const compute::CatalogHolder& catalogs, recs::ModelShelf& shelf,
-             const Clock& clock, std::vector<std::string> projects);
+             const Clock& clock, std::vector<std::string> projects,
+             uint64_t memory_budget_bytes = UINT64_MAX);
   ~RecTrainer();
   RecTrainer(const RecTrainer&) = delete;
   RecTrainer& operator=(const RecTrainer&) = delete;
@@ -111,6 +116,7 @@ class RecTrainer {
   recs::ModelShelf& shelf_;
   const Clock& clock_;
   const std::vector<std::string> projects_;
+  const uint64_t memory_budget_bytes_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -44,6 +44,17 @@ void ModelShelf::Set(std::string_view project, std::string_view rec_id,
   }
 }
 
+uint64_t ModelShelf::MemoryBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [project, models] : projects_) {
+    for (const auto& [id, shelved] : models) {
+      if (shelved.model != nullptr) total += shelved.model->memory_bytes;
+    }
+  }
+  return total;
+}
+
 bool ModelShelf::Erase(std::string_view project, std::string_view rec_id) {
   std::shared_ptr<const ServingModel> old;
   std::lock_guard<std::mutex> lock(mu_);

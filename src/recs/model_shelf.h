@@ -29,6 +29,8 @@ class ModelShelf {
            std::shared_ptr<const ServingModel> model, std::string training_key = {});
   // Removes the model of (project, rec_id); true when there was one.
   bool Erase(std::string_view project, std::string_view rec_id);
+  // The ServingModel::memory_bytes of every model on the shelf, summed.
+  uint64_t MemoryBytes() const;
 
  private:
   struct Shelved {

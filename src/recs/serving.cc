@@ -111,9 +111,16 @@ void ServingModel::IndexItems() {
   for (size_t i = 0; i < items.size(); ++i) index_.emplace(items[i], static_cast<int32_t>(i));
 }
 
+uint64_t EaseTrainingBytes(int64_t items, int64_t users) {
+  const auto m = static_cast<uint64_t>(std::max<int64_t>(items, 0));
+  const auto n = static_cast<uint64_t>(std::max<int64_t>(users, 0));
+  return 8 * m * m + (n < m ? 8 * n * m : 0);
+}
+
 Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions& options,
                                                               const TrainingSet& data,
-                                                              int64_t now_ms) {
+                                                              int64_t now_ms,
+                                                              uint64_t memory_budget_bytes) {
   const auto start = std::chrono::steady_clock::now();
   auto serving = std::make_shared<ServingModel>();
   serving->requested = options.kind;
@@ -162,11 +169,30 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
       used.kind = ModelKind::kItemKnn;
       serving->note = "ease needs " + std::to_string(num_items) + " items > max_dense_items " +
                       std::to_string(options.max_dense_items) + ": serving itemknn";
+    } else if (const uint64_t need = EaseTrainingBytes(num_items, serving->users);
+               options.kind == ModelKind::kEase && need > memory_budget_bytes) {
+      constexpr uint64_t kMiB = uint64_t{1} << 20;
+      used.kind = ModelKind::kItemKnn;
+      serving->note = "ease over " + std::to_string(num_items) + " items needs about " +
+                      std::to_string((need + kMiB - 1) / kMiB) + " MiB to train, more than the " +
+                      std::to_string(memory_budget_bytes / kMiB) +
+                      " MiB left of recs.max_memory_mb: serving itemknn";
     }
     serving->used = used.kind;
     Result<std::unique_ptr<ItemModel>> model = TrainModel(used, *interactions);
     if (!model.ok()) return model.status();
     serving->model = std::move(model.value());
+    const auto items = static_cast<uint64_t>(num_items);
+    switch (used.kind) {
+      case ModelKind::kEase: serving->memory_bytes = 4 * items * items; break;
+      case ModelKind::kItemKnn:
+        // each item keeps at most `neighbours` others: an index and a similarity each
+        serving->memory_bytes =
+            8 * items * std::min(static_cast<uint64_t>(used.neighbours), items - 1);
+        break;
+      default: serving->memory_bytes = 4 * items; break;
+    }
+    for (const std::string& key : serving->items) serving->memory_bytes += key.size() + 64;
   } catch (const std::bad_alloc&) {
     return Status::Internal("training " + std::string(ModelName(options.kind)) + ": out of memory");
   }
@@ -284,9 +310,9 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
   } else {
     model.model->ScoreItems(s.history, scored, s.scores);
   }
-  // The best `limit`, best first, in one pass: most candidates lose to the worst kept one at
-  // the first comparison. The order is total (items are distinct), so ties never depend on
-  // the pass.
+  // The best `limit`, best first: a heap of the best so far whose top is the worst of them,
+  // so most candidates lose to it at the first comparison (N log limit at worst). The order
+  // is total (items are distinct), so ties never depend on the pass.
   auto better = [](const ScoredItem& a, const ScoredItem& b) {
     return a.score > b.score || (a.score == b.score && a.item < b.item);
   };
@@ -294,11 +320,16 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
   for (size_t c = 0; c < scored.size(); ++c) {
     if ((s.marks[static_cast<size_t>(scored[c])] & kExcluded) != 0) continue;
     const ScoredItem candidate{scored[c], s.scores[c]};
-    if (s.ranked.size() == limit && !better(candidate, s.ranked.back())) continue;
-    s.ranked.insert(std::upper_bound(s.ranked.begin(), s.ranked.end(), candidate, better),
-                    candidate);
-    if (s.ranked.size() > limit) s.ranked.pop_back();
+    if (s.ranked.size() < limit) {
+      s.ranked.push_back(candidate);
+      std::push_heap(s.ranked.begin(), s.ranked.end(), better);
+    } else if (better(candidate, s.ranked.front())) {
+      std::pop_heap(s.ranked.begin(), s.ranked.end(), better);
+      s.ranked.back() = candidate;
+      std::push_heap(s.ranked.begin(), s.ranked.end(), better);
+    }
   }
+  std::sort_heap(s.ranked.begin(), s.ranked.end(), better);
   const size_t n = s.ranked.size();
   out->items.reserve(std::min(limit, n + s.unknown.size()));
   for (size_t r = 0; r < n; ++r)

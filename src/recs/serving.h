@@ -69,6 +69,7 @@ struct ServingModel {
   int64_t interactions = 0;            // distinct (user, item) pairs
   int64_t trained_at_ms = 0;
   double train_seconds = 0;
+  uint64_t memory_bytes = 0;  // about what it holds: the item keys and the model's weights
 
   // The index of `key`, or -1 when the model does not know it. No allocation.
   // REQUIRES: IndexItems() ran after `items` last changed (TrainServingModel does).
@@ -79,13 +80,19 @@ struct ServingModel {
   internal::KeyIndex index_;
 };
 
+// About the most memory training an ease model over `items` items from `users` users takes:
+// its dense B and P (4 · items² bytes each) and, in the dual form (fewer users than items),
+// the users × items doubles of Y.
+uint64_t EaseTrainingBytes(int64_t items, int64_t users);
+
 // Trains the model `options` asks for on `data`. An ease model over more than
-// options.max_dense_items items is not trained: itemknn (options.neighbours) is, and `note` says
-// so. Fails with what TrainModel fails with (InvalidArgument on bad options, Internal when
-// memory runs out). An empty set gives a model of no items.
-Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions& options,
-                                                              const TrainingSet& data,
-                                                              int64_t now_ms);
+// options.max_dense_items items, or whose EaseTrainingBytes exceed memory_budget_bytes, is not
+// trained: itemknn (options.neighbours) is, and `note` says why. Fails with what TrainModel
+// fails with (InvalidArgument on bad options, Internal when memory runs out). An empty set
+// gives a model of no items.
+Result<std::shared_ptr<const ServingModel>> TrainServingModel(
+    const ModelOptions& options, const TrainingSet& data, int64_t now_ms,
+    uint64_t memory_budget_bytes = UINT64_MAX);
 
 // One read's question. Views borrow from the caller for the duration of Serve.
 struct ServeRequest {

@@ -133,6 +133,31 @@ TEST(TrainServingModel, EaseAboveTheDenseLimitFallsBackToItemKnnAndSaysSo) {
   EXPECT_EQ((*model)->note, "ease needs 51 items > max_dense_items 20: serving itemknn");
 }
 
+TEST(TrainServingModel, EaseOverTheMemoryBudgetFallsBackToItemKnnAndSaysSo) {
+  TrainingSet set = ClusteredSet({});
+  ModelOptions options;
+  options.kind = ModelKind::kEase;
+  const std::shared_ptr<const ServingModel> fits = Train(ModelKind::kEase, set);
+  const uint64_t need = EaseTrainingBytes(static_cast<int64_t>(fits->items.size()), fits->users);
+  const auto users = static_cast<uint64_t>(fits->users);
+  EXPECT_EQ(need, 8u * 51 * 51 + (users < 51 ? 8u * users * 51 : 0));
+  Result<std::shared_ptr<const ServingModel>> exact = TrainServingModel(options, set, 0, need);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ((*exact)->used, ModelKind::kEase);  // exactly the budget fits
+  EXPECT_GE((*exact)->memory_bytes, 4u * 51 * 51);
+  Result<std::shared_ptr<const ServingModel>> over = TrainServingModel(options, set, 0, need - 1);
+  ASSERT_TRUE(over.ok()) << over.status().ToString();
+  EXPECT_EQ((*over)->requested, ModelKind::kEase);
+  EXPECT_EQ((*over)->used, ModelKind::kItemKnn);
+  EXPECT_EQ((*over)->model->kind(), ModelKind::kItemKnn);
+  EXPECT_EQ((*over)->note,
+            "ease over 51 items needs about 1 MiB to train, more than the 0 MiB "
+            "left of recs.max_memory_mb: serving itemknn");
+  // itemknn keeps at most 50 neighbours of each of 51 items: 8 bytes each, and the keys.
+  EXPECT_GE((*over)->memory_bytes, 8u * 51 * 50);
+  EXPECT_LT((*over)->memory_bytes, 8u * 51 * 50 + 51 * 100);
+}
+
 TEST(TrainServingModel, AnEmptySetGivesAModelThatServesNothing) {
   for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
     std::shared_ptr<const ServingModel> model = Train(kind, TrainingSet());
@@ -450,6 +475,22 @@ TEST(ModelShelf, SetsGetsReplacesAndErasesByProjectAndRec) {
   shelf.Set("p", "r1", a);
   shelf.Set("p", "r1", nullptr);
   EXPECT_EQ(shelf.Get("p", "r1"), nullptr);
+}
+
+TEST(ModelShelf, SumsTheMemoryOfItsModels) {
+  ModelShelf shelf;
+  EXPECT_EQ(shelf.MemoryBytes(), 0u);
+  auto a = std::make_shared<ServingModel>();
+  a->memory_bytes = 1000;
+  auto b = std::make_shared<ServingModel>();
+  b->memory_bytes = 24;
+  shelf.Set("p", "r1", a);
+  shelf.Set("q", "r1", b);
+  EXPECT_EQ(shelf.MemoryBytes(), 1024u);
+  shelf.Set("p", "r1", b);  // replaced: the old one no longer counts
+  EXPECT_EQ(shelf.MemoryBytes(), 48u);
+  shelf.Erase("q", "r1");
+  EXPECT_EQ(shelf.MemoryBytes(), 24u);
 }
 
 TEST(ModelShelf, IsSafeToUseFromManyThreads) {

@@ -417,8 +417,8 @@ export function runBinary(args, { timeoutMs = 20000 } = {}) {
 }
 
 // Runs the binary without blocking the event loop (a server started by this process keeps
-// draining its output meanwhile): resolves to {code, signal, stdout, stderr}; killed after
-// timeoutMs.
+// draining its output meanwhile): resolves to {code, signal, stdout, stderr} once its output
+// is all read (code null when it could not start); killed after timeoutMs.
 export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
   return new Promise((resolve) => {
     const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -427,7 +427,12 @@ export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
     proc.stdout.on('data', (c) => (stdout += c));
     proc.stderr.on('data', (c) => (stderr += c));
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('exit', (code, signal) => {
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout, stderr: stderr + String(e) });
+    });
+    // 'close' (not 'exit'): the pipes are drained by then.
+    proc.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
