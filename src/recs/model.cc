@@ -6,6 +6,7 @@
 #include <new>
 
 #include "recs/ease.h"
+#include "recs/ials.h"
 #include "recs/item_knn.h"
 #include "recs/popular.h"
 
@@ -16,16 +17,18 @@ std::string_view ModelName(ModelKind kind) {
     case ModelKind::kPopular: return "popular";
     case ModelKind::kItemKnn: return "itemknn";
     case ModelKind::kEase: return "ease";
+    case ModelKind::kIals: return "ials";
   }
   return "?";
 }
 
 Result<ModelKind> ParseModelKind(std::string_view name) {
-  for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
+  for (ModelKind kind :
+       {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase, ModelKind::kIals}) {
     if (name == ModelName(kind)) return kind;
   }
   return Status::InvalidArgument("unknown model \"" + std::string(name) +
-                                 "\" (expected ease, itemknn or popular)");
+                                 "\" (expected ease, ials, itemknn or popular)");
 }
 
 namespace {
@@ -37,6 +40,41 @@ Result<double> ParseNumber(const std::string& name, const std::string& text) {
     return Status::InvalidArgument("parameter " + name + "=" + text + " is not a number");
   }
   return v;
+}
+
+Status IntegerIn(const std::string& name, double v, double lo, double hi) {
+  if (v < lo || v > hi || v != std::floor(v)) {
+    return Status::InvalidArgument("parameter " + name + " must be an integer in [" +
+                                   std::to_string(static_cast<int64_t>(lo)) + ", " +
+                                   std::to_string(static_cast<int64_t>(hi)) + "]");
+  }
+  return Status::Ok();
+}
+
+// The ials parameters; false when `name` is none of them.
+Result<bool> ApplyIalsParameter(const std::string& name, double v, IalsOptions* o) {
+  if (name == "factors") {
+    PROFILED_RETURN_IF_ERROR(IntegerIn(name, v, 1, 4096));
+    o->factors = static_cast<int32_t>(v);
+  } else if (name == "alpha0") {
+    if (v < 0) return Status::InvalidArgument("parameter alpha0 must be ≥ 0");
+    o->alpha0 = v;
+  } else if (name == "lambda") {
+    if (v <= 0) return Status::InvalidArgument("parameter lambda must be > 0");
+    o->lambda = v;
+  } else if (name == "reg_exponent") {
+    if (v < 0 || v > 4) return Status::InvalidArgument("parameter reg_exponent must be in [0, 4]");
+    o->reg_exponent = v;
+  } else if (name == "epochs") {
+    PROFILED_RETURN_IF_ERROR(IntegerIn(name, v, 1, 1000));
+    o->epochs = static_cast<int32_t>(v);
+  } else if (name == "seed") {
+    PROFILED_RETURN_IF_ERROR(IntegerIn(name, v, 0, 9007199254740992.0));  // 2^53: exact
+    o->seed = static_cast<uint64_t>(v);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -61,10 +99,20 @@ Result<ModelOptions> ModelOptionsFrom(
         return Status::InvalidArgument("parameter neighbours must be an integer in [1, 1000000]");
       }
       options.neighbours = static_cast<int32_t>(*v);
+    } else if (kind == ModelKind::kIals) {
+      Result<bool> applied = ApplyIalsParameter(name, *v, &options.ials);
+      if (!applied.ok()) return applied.status();
+      if (!*applied) {
+        return Status::InvalidArgument("model ials has no parameter \"" + name +
+                                       "\" (ials: factors, alpha0, lambda, reg_exponent, " +
+                                       "epochs, seed)");
+      }
     } else {
-      return Status::InvalidArgument("model " + std::string(ModelName(kind)) +
-                                     " has no parameter \"" + name + "\" (ease: lambda, " +
-                                     "max_items; itemknn: neighbours; popular: none)");
+      return Status::InvalidArgument(
+          "model " + std::string(ModelName(kind)) + " has no parameter \"" + name +
+          "\" (ease: lambda, " +
+          "max_items; ials: factors, alpha0, lambda, reg_exponent, epochs, seed; " +
+          "itemknn: neighbours; popular: none)");
     }
   }
   return options;
@@ -85,6 +133,11 @@ Result<std::unique_ptr<ItemModel>> TrainModel(const ModelOptions& options,
             EaseModel::Train(data, options.lambda, options.max_dense_items);
         if (!ease.ok()) return ease.status();
         return std::unique_ptr<ItemModel>(std::move(ease.value()));
+      }
+      case ModelKind::kIals: {
+        Result<std::unique_ptr<IalsModel>> ials = IalsModel::Train(data, options.ials);
+        if (!ials.ok()) return ials.status();
+        return std::unique_ptr<ItemModel>(std::move(ials.value()));
       }
     }
   } catch (const std::bad_alloc&) {

@@ -9,6 +9,8 @@
 //  - ease: Steck 2019, "Embarrassingly Shallow Autoencoders": B = argmin ‖X − XB‖² + λ‖B‖²
 //    with diag(B) = 0, in closed form: P = (XᵀX + λI)⁻¹, B = −P / diag(P) column-wise,
 //    diag(B) = 0; the score of item j is Σ_{i ∈ history} B_ij.
+//  - ials: implicit alternating least squares with frequency-scaled regularisation (Rendle
+//    et al. 2022); item embeddings, the history folded in at scoring time (recs/ials.h).
 //
 // A trained ItemModel is immutable: Score and Recommend are const and thread-safe. Train
 // takes the data by reference and keeps nothing of it.
@@ -27,11 +29,21 @@
 
 namespace profiled::recs {
 
-enum class ModelKind { kPopular, kItemKnn, kEase };
+enum class ModelKind { kPopular, kItemKnn, kEase, kIals };
 
-// The model names of the command line and of definitions: "popular", "itemknn", "ease".
+// The model names of the command line and of definitions: "popular", "itemknn", "ease", "ials".
 std::string_view ModelName(ModelKind kind);
 Result<ModelKind> ParseModelKind(std::string_view name);
+
+// ials: the parameters of IalsModel (recs/ials.h has the loss they enter).
+struct IalsOptions {
+  int32_t factors = 64;     // d, the embedding size, in [1, 4096]
+  double alpha0 = 0.1;      // α₀ ≥ 0, the weight of the unobserved pairs
+  double lambda = 0.02;     // λ > 0
+  double reg_exponent = 1;  // ν in [0, 4]: 1 scales λ by the row's frequency, 0 is plain L2
+  int32_t epochs = 10;      // in [1, 1000], each a user step and an item step
+  uint64_t seed = 1;        // of the initial item embeddings
+};
 
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
@@ -40,6 +52,7 @@ struct ModelOptions {
   // ease: refuse to train above this many items (the model is a dense items × items matrix of
   // floats: 20,000 items is 1.6 GB).
   int32_t max_dense_items = 20'000;
+  IalsOptions ials;  // ials: its parameters, named as in IalsOptions
 };
 
 // Options for `kind` with `params` applied, each a (name, value) pair as written on the command

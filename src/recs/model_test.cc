@@ -115,6 +115,10 @@ TEST(EaseModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
   ExpectInClusterItemsFirst(ModelKind::kEase, {{"lambda", "200"}});
 }
 
+TEST(IalsModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kIals, {{"factors", "8"}});
+}
+
 TEST(PopularModel, RanksTheBlockbustersFirstWhateverTheHistory) {
   ClusteredDataOptions o;
   Interactions data = ClusteredData(o);
@@ -134,6 +138,20 @@ TEST(ModelOptions, ParsesEachModelsParameters) {
   Result<ModelOptions> knn = ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "50"}});
   ASSERT_TRUE(knn.ok());
   EXPECT_EQ(knn->neighbours, 50);
+  Result<ModelOptions> ials = ModelOptionsFrom(ModelKind::kIals, {{"factors", "32"},
+                                                                  {"alpha0", "0.3"},
+                                                                  {"lambda", "0.05"},
+                                                                  {"reg_exponent", "0"},
+                                                                  {"epochs", "4"},
+                                                                  {"seed", "9"}});
+  ASSERT_TRUE(ials.ok()) << ials.status().ToString();
+  EXPECT_EQ(ials->ials.factors, 32);
+  EXPECT_EQ(ials->ials.alpha0, 0.3);
+  EXPECT_EQ(ials->ials.lambda, 0.05);
+  EXPECT_EQ(ials->ials.reg_exponent, 0.0);
+  EXPECT_EQ(ials->ials.epochs, 4);
+  EXPECT_EQ(ials->ials.seed, 9U);
+  EXPECT_EQ(ials->lambda, ModelOptions{}.lambda) << "ials' lambda is not ease's";
 }
 
 TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
@@ -143,10 +161,14 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "inf"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "2.5"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kPopular, {{"lambda", "1"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"neighbours", "5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"factors", "0"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"epochs", "1.5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"alpha0", "-0.1"}}).ok());
 }
 
 TEST(ModelKind, NamesRoundTrip) {
-  for (const char* name : {"ease", "itemknn", "popular"}) {
+  for (const char* name : {"ease", "ials", "itemknn", "popular"}) {
     Result<ModelKind> kind = ParseModelKind(name);
     ASSERT_TRUE(kind.ok());
     EXPECT_EQ(ModelName(*kind), name);
