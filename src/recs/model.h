@@ -9,8 +9,12 @@
 //  - ease: Steck 2019, "Embarrassingly Shallow Autoencoders": B = argmin ‖X − XB‖² + λ‖B‖²
 //    with diag(B) = 0, in closed form: P = (XᵀX + λI)⁻¹, B = −P / diag(P) column-wise,
 //    diag(B) = 0; the score of item j is Σ_{i ∈ history} B_ij.
+//    With `popularity_exponent` β > 0, the score of j is divided by j's count to the power β.
 //  - ials: implicit alternating least squares with frequency-scaled regularisation (Rendle
 //    et al. 2022); item embeddings, the history folded in at scoring time (recs/ials.h).
+//  - blend: an ease model (debiased) and an ials model trained on the same data, each one's
+//    scores standardised over the user's unseen items, summed with weights 1 − w and w
+//    (recs/blend.h).
 //
 // A trained ItemModel is immutable: Score and Recommend are const and thread-safe. Train
 // takes the data by reference and keeps nothing of it.
@@ -29,9 +33,10 @@
 
 namespace profiled::recs {
 
-enum class ModelKind { kPopular, kItemKnn, kEase, kIals };
+enum class ModelKind { kPopular, kItemKnn, kEase, kIals, kBlend };
 
-// The model names of the command line and of definitions: "popular", "itemknn", "ease", "ials".
+// The model names of the command line and of definitions: "popular", "itemknn", "ease", "ials",
+// "blend".
 std::string_view ModelName(ModelKind kind);
 Result<ModelKind> ParseModelKind(std::string_view name);
 
@@ -45,15 +50,23 @@ struct IalsOptions {
   uint64_t seed = 1;        // of the initial item embeddings
 };
 
+// A model's options. Each model reads only its own fields; ModelOptionsFrom starts from
+// DefaultModelOptions(kind), where blend's defaults differ from those of ease and ials alone.
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
-  double lambda = 300.0;     // ease: the L2 weight λ (> 0)
-  int32_t neighbours = 100;  // itemknn: similar items kept per item (≥ 1)
-  // ease: refuse to train above this many items (the model is a dense items × items matrix of
-  // floats: 20,000 items is 1.6 GB).
+  double lambda = 300.0;           // ease, blend (as ease_lambda): the L2 weight λ (> 0)
+  double popularity_exponent = 0;  // ease, blend: β in [0, 2], the popularity debiasing
+  int32_t neighbours = 100;        // itemknn: similar items kept per item (≥ 1)
+  // ease, blend: refuse to train above this many items (the model is a dense items × items
+  // matrix of floats: 20,000 items is 1.6 GB).
   int32_t max_dense_items = 20'000;
-  IalsOptions ials;  // ials: its parameters, named as in IalsOptions
+  IalsOptions ials;          // ials, blend: named as in IalsOptions (blend: ials_lambda for λ)
+  double ials_weight = 0.5;  // blend: w in [0, 1], the weight of the ials scores
 };
+
+// The options of `kind` before any parameter: the fields' defaults above, except for blend,
+// which starts from the values docs/RECS.md reports ("Beyond plain EASE").
+ModelOptions DefaultModelOptions(ModelKind kind);
 
 // Options for `kind` with `params` applied, each a (name, value) pair as written on the command
 // line ("lambda" "300"). Fails with InvalidArgument naming the parameter when one is unknown
@@ -80,8 +93,8 @@ class ItemModel {
 };
 
 // Trains the model `options` describes on `data`. Fails with InvalidArgument when the options
-// are out of range, and when an ease model would exceed max_dense_items; with Internal when
-// memory runs out or the linear algebra fails (never throws).
+// are out of range, and when an ease (or blend) model would exceed max_dense_items; with Internal
+// when memory runs out or the linear algebra fails (never throws).
 Result<std::unique_ptr<ItemModel>> TrainModel(const ModelOptions& options,
                                               const Interactions& data);
 

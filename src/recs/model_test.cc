@@ -119,6 +119,16 @@ TEST(IalsModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
   ExpectInClusterItemsFirst(ModelKind::kIals, {{"factors", "8"}});
 }
 
+TEST(BlendModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kBlend, {{"ease_lambda", "200"}, {"factors", "8"}});
+}
+
+// The popularity debiasing at the strength docs/RECS.md selects keeps the learnt structure:
+// the unseen cluster mates still come before the (3.5 times more popular) blockbusters.
+TEST(EaseModel, DebiasedStillRanksUnseenInClusterItemsFirst) {
+  ExpectInClusterItemsFirst(ModelKind::kEase, {{"lambda", "200"}, {"popularity_exponent", "0.3"}});
+}
+
 TEST(PopularModel, RanksTheBlockbustersFirstWhateverTheHistory) {
   ClusteredDataOptions o;
   Interactions data = ClusteredData(o);
@@ -152,6 +162,31 @@ TEST(ModelOptions, ParsesEachModelsParameters) {
   EXPECT_EQ(ials->ials.epochs, 4);
   EXPECT_EQ(ials->ials.seed, 9U);
   EXPECT_EQ(ials->lambda, ModelOptions{}.lambda) << "ials' lambda is not ease's";
+  Result<ModelOptions> debiased =
+      ModelOptionsFrom(ModelKind::kEase, {{"lambda", "400"}, {"popularity_exponent", "0.25"}});
+  ASSERT_TRUE(debiased.ok());
+  EXPECT_EQ(debiased->popularity_exponent, 0.25);
+  Result<ModelOptions> blend =
+      ModelOptionsFrom(ModelKind::kBlend, {{"ease_lambda", "500"},
+                                           {"ials_lambda", "0.03"},
+                                           {"ials_weight", "0.4"},
+                                           {"factors", "16"},
+                                           {"popularity_exponent", "0.1"}});
+  ASSERT_TRUE(blend.ok()) << blend.status().ToString();
+  EXPECT_EQ(blend->lambda, 500);
+  EXPECT_EQ(blend->ials.lambda, 0.03);
+  EXPECT_EQ(blend->ials_weight, 0.4);
+  EXPECT_EQ(blend->ials.factors, 16);
+  EXPECT_EQ(blend->popularity_exponent, 0.1);
+}
+
+TEST(ModelOptions, BlendStartsFromItsOwnDefaults) {
+  ModelOptions blend = DefaultModelOptions(ModelKind::kBlend);
+  EXPECT_EQ(blend.kind, ModelKind::kBlend);
+  EXPECT_EQ(blend.popularity_exponent, 0.25);
+  EXPECT_EQ(blend.ials.factors, 128);
+  EXPECT_EQ(blend.ials_weight, 0.7);
+  EXPECT_EQ(DefaultModelOptions(ModelKind::kEase).popularity_exponent, 0.0);
 }
 
 TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
@@ -165,10 +200,13 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"factors", "0"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"epochs", "1.5"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"alpha0", "-0.1"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"popularity_exponent", "3"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"lambda", "300"}}).ok());  // ease_lambda
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"ials_weight", "1.5"}}).ok());
 }
 
 TEST(ModelKind, NamesRoundTrip) {
-  for (const char* name : {"ease", "ials", "itemknn", "popular"}) {
+  for (const char* name : {"ease", "ials", "blend", "itemknn", "popular"}) {
     Result<ModelKind> kind = ParseModelKind(name);
     ASSERT_TRUE(kind.ok());
     EXPECT_EQ(ModelName(*kind), name);
