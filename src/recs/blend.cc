@@ -51,7 +51,7 @@ Result<std::unique_ptr<BlendModel>> BlendModel::Train(const Interactions& data,
                                       options.ials_weight);
 }
 
-BlendModel::BlendModel(std::unique_ptr<ItemModel> ease, std::unique_ptr<ItemModel> ials,
+BlendModel::BlendModel(std::shared_ptr<const ItemModel> ease, std::shared_ptr<const ItemModel> ials,
                        double ials_weight)
     : ease_(std::move(ease)), ials_(std::move(ials)), ials_weight_(ials_weight) {
   assert(ease_ != nullptr && ials_ != nullptr);

@@ -26,16 +26,20 @@ class BlendModel final : public ItemModel {
   // InvalidArgument when ials_weight is outside [0, 1].
   static Result<std::unique_ptr<BlendModel>> Train(const Interactions& data,
                                                    const ModelOptions& options);
-  // REQUIRES: both models non-null with the same num_items(); 0 ≤ ials_weight ≤ 1.
-  BlendModel(std::unique_ptr<ItemModel> ease, std::unique_ptr<ItemModel> ials, double ials_weight);
+  // Blends two trained models, any kinds (the first is "ease", the second "ials" in the
+  // formula above). Shared because the parts are immutable and a selection grid blends the
+  // same two trained parts with many weights (selection.cc) instead of retraining them.
+  // REQUIRES: both non-null with the same num_items(); 0 ≤ ials_weight ≤ 1.
+  BlendModel(std::shared_ptr<const ItemModel> ease, std::shared_ptr<const ItemModel> ials,
+             double ials_weight);
 
   ModelKind kind() const override { return ModelKind::kBlend; }
   int32_t num_items() const override { return ease_->num_items(); }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
 
  private:
-  std::unique_ptr<ItemModel> ease_;
-  std::unique_ptr<ItemModel> ials_;
+  std::shared_ptr<const ItemModel> ease_;
+  std::shared_ptr<const ItemModel> ials_;
   double ials_weight_ = 0;
 };
 

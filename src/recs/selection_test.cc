@@ -110,6 +110,25 @@ TEST(SelectOnValidation, NeverLooksAtTheTestItems) {
   EXPECT_EQ(before->validation_ndcg, after->validation_ndcg);
 }
 
+// Blend candidates share their trained parts within a fold; the scores must be those of
+// candidates trained one by one.
+TEST(SelectOnValidation, ScoresBlendsAsIfEachWereTrainedAlone) {
+  EvalSplit split = MakeSplit(testing::ClusteredData({}), Protocol::kHoldout, 6);
+  std::vector<Candidate> grid = ExpandGrid(ModelKind::kBlend, {{"ease_lambda", {"50", "200"}},
+                                                               {"factors", {"4"}},
+                                                               {"ials_weight", {"0", "0.5", "1"}}})
+                                    .value();
+  Result<Selection> selection = SelectOnValidation(split, 6, grid, 1);
+  ASSERT_TRUE(selection.ok()) << selection.status().ToString();
+  EvalSplit validation = ValidationSplit(split, 6, 0);
+  const std::vector<size_t> ks = {kSelectionCutoff};
+  for (size_t c = 0; c < grid.size(); ++c) {
+    Result<EvalReport> alone = Evaluate(validation, grid[c].options, ks);
+    ASSERT_TRUE(alone.ok());
+    EXPECT_EQ(selection->validation_ndcg[c], alone->cutoffs[0].ndcg) << c;
+  }
+}
+
 TEST(SelectOnValidation, RefusesNoCandidateOrNoFold) {
   EvalSplit split = MakeSplit(testing::ClusteredData({}), Protocol::kHoldout, 4);
   EXPECT_FALSE(SelectOnValidation(split, 4, {}, 1).ok());
