@@ -357,7 +357,7 @@ int Eval(const EvalFlags& flags) {
         auto observe = [&](size_t c, int32_t fold, const recs::EvalReport& report) {
           std::string point;
           for (const auto& [name, value] : model.candidates[c].params) {
-            point += " " + name + "=" + value;
+            point.append(" ").append(name).append("=").append(value);
           }
           std::fprintf(stderr,
                        "profiled eval: validation %s seed %llu fold %d: %s%s: ndcg@10 %.6f "
