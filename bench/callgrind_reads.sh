@@ -13,7 +13,10 @@
 # Knobs: BENCH_CG_USERS=50000, BENCH_CG_N=20000; BENCH_CG_LOAD_EVENTS=5 tracked events per
 # user in the store (bench/load_users.mjs --events); BENCH_CG_DEFINITIONS=FILE defines the
 # project's computations and cohorts (the `definitions` config key, e.g.
-# bench/definitions.json), in a store of its own, so reads also evaluate them.
+# bench/definitions.json), in a store of its own, so reads also evaluate them. A file with
+# recommendations (e.g. bench/recs_definitions.json) has the server train them at start-up;
+# the count starts once they are trained (the log says so), and the reads do not ask for
+# them (no get_recs): what a defined recommendation costs the other reads.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(readlink -f "${1:-$ROOT/build/profiled}")
@@ -22,7 +25,13 @@ N=${BENCH_CG_N:-20000}
 RESULTS=$ROOT/bench/results
 LOAD_EVENTS=${BENCH_CG_LOAD_EVENTS:-5}
 DEFINITIONS=${BENCH_CG_DEFINITIONS:-}
-STORE=$RESULTS/store-$USERS-e$LOAD_EVENTS${DEFINITIONS:+-defs}-v2
+# a store per definitions file (bench/definitions.json keeps its historical "-defs" name)
+DEFS_TAG=""
+if [ -n "$DEFINITIONS" ]; then
+  DEFS_TAG=-$(basename "$DEFINITIONS" .json)
+  [ "$DEFS_TAG" = -definitions ] && DEFS_TAG=-defs
+fi
+STORE=$RESULTS/store-$USERS-e$LOAD_EVENTS$DEFS_TAG-v2
 mkdir -p "$RESULTS"
 # shellcheck source=bench/server.sh
 . "$ROOT/bench/server.sh"
@@ -41,6 +50,13 @@ fi
 
 bench_start "$STORE" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$TMP/cg.out" "$BIN"
 URL="http://127.0.0.1:$PORT"
+if [ -n "$DEFINITIONS" ] && grep -q '"recommendations"' "$DEFINITIONS"; then
+  for _ in $(seq 1800); do # the start-up training, under valgrind: minutes
+    grep -q 'recommendations: project .*: \(trained\|training .* failed\)' "$TMP/log" && break
+    sleep 1
+  done
+  grep 'recommendations: project' "$TMP/log" | tail -1 >&2
+fi
 node "$ROOT/bench/read_requests.mjs" --url "$URL" --users "$USERS" --n "$USERS" --seq 1 >/dev/null
 callgrind_control -i on "$SERVER_PID" >/dev/null
 node "$ROOT/bench/read_requests.mjs" --url "$URL" --users "$USERS" --n "$N" >/dev/null

@@ -2,6 +2,9 @@
 // Sends exactly --n profile reads (random users among --users, fixed seed, or every user
 // in order with --seq) over --conns keep-alive connections, and checks each answer is 200.
 // Used by bench/callgrind_reads.sh, which needs a request count, not a duration.
+// --users-file F reads the user ids of F (one a line) instead of u%07d below --users;
+// --query Q appends Q (e.g. "&get_recs=true&rec_id=r1") to every request.
+import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs, prng } from './lib.mjs';
 
@@ -13,9 +16,14 @@ const opt = parseArgs(process.argv.slice(2), {
   conns: '8',
   seq: '0',
   seed: '1',
+  'users-file': '',
+  query: '',
 });
 const url = new URL(opt.url);
-const users = Number(opt.users);
+const list = opt['users-file']
+  ? fs.readFileSync(opt['users-file'], 'utf8').split('\n').filter((l) => l)
+  : null;
+const users = list ? list.length : Number(opt.users);
 const total = Number(opt.n);
 const random = prng(Number(opt.seed));
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(opt.conns) });
@@ -38,7 +46,8 @@ async function worker() {
   while (next < total) {
     const i = next++;
     const user = opt.seq === '1' ? i % users : Math.floor(random() * users);
-    const status = await get(`/v1/userprofile?user_id=u${String(user).padStart(7, '0')}`);
+    const id = list ? encodeURIComponent(list[user]) : `u${String(user).padStart(7, '0')}`;
+    const status = await get(`/v1/userprofile?user_id=${id}${opt.query}`);
     if (status !== 200) failed++;
   }
 }

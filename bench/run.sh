@@ -12,6 +12,11 @@
 #           definitions (server "profiled") and "defs" with the 20 computations and 20
 #           cohorts of bench/definitions.json (server "profiled-defs"); the same profiled
 #           process serves both, and the runs of the servers alternate.
+#           With "profiled-rec" in BENCH_READ_SERVERS, a third project "recs" of the same users
+#           and events (loaded into the store once) defines the one recommendation of
+#           bench/recs_definitions.json (ease over view_item/item_id, trained by the server at
+#           start-up, before the runs); its reads do not ask for recommendations (get_recs), so
+#           "profiled-rec" vs "profiled" is what a defined recommendation costs other reads.
 #   ingest  events/s with 100-event batches to /2/httpapi, durability "fsync" and then
 #           "buffered", from bench/ingest.mjs with BENCH_INGEST_CONNS keep-alive connections.
 #   load    only build the read store (done by `reads` when it is missing).
@@ -31,6 +36,8 @@
 #                            reused when DIR.loaded.json exists, built through the ingestion
 #                            API otherwise
 #   BENCH_READ_SERVERS="profiled profiled-defs nginx"   the servers `reads` alternates
+#                            (also: profiled-rec, the project "recs", see above)
+#   BENCH_REC_DEFINITIONS=bench/recs_definitions.json   definitions of the "recs" project
 #   BENCH_ROW_CACHE_MB=3072  profiled's row cache for reads (block cache 2048 MB): the read
 #                            store of two projects fits, as on a server sized for its data
 #   BENCH_RUNS=3             repetitions of every measurement (tables show medians)
@@ -45,8 +52,11 @@
 #   BENCH_NOISY_PCT=40  BENCH_ATTEMPTS=3   repeat a run (up to 3 attempts, the last is kept)
 #                            when the rest of the machine used > 40% of a core meanwhile
 #   BENCH_PERF_SECONDS=15  BENCH_PERF_CALLGRAPH=fp|dwarf   for `perf`
-#   BENCH_PERF_SERVER=profiled|profiled-defs   which project `perf` reads
+#   BENCH_PERF_SERVER=profiled|profiled-defs|profiled-rec   which project `perf` reads
 #   BENCH_TMP=/tmp           where temp dirs (nginx prefix, ingest stores) go
+#   BENCH_NICE=N             run the servers and clients under `nice -n N` (e.g. -10 on a
+#                            machine shared with builds: they then take the CPU they need
+#                            first; negative values need root)
 #   PROFILED_BIN=build/profiled
 set -euo pipefail
 
@@ -57,6 +67,7 @@ RESULTS=$BENCH/results
 USERS=${BENCH_USERS:-1000000}
 LOAD_EVENTS=${BENCH_LOAD_EVENTS:-5}
 DEFINITIONS=$(readlink -f "${BENCH_DEFINITIONS:-$ROOT/bench/definitions.json}")
+REC_DEFINITIONS=$(readlink -f "${BENCH_REC_DEFINITIONS:-$ROOT/bench/recs_definitions.json}")
 STORE=${BENCH_STORE:-$RESULTS/store-$USERS-e$LOAD_EVENTS-v2}
 READ_SERVERS=${BENCH_READ_SERVERS:-profiled profiled-defs nginx}
 ROW_CACHE_MB=${BENCH_ROW_CACHE_MB:-3072}
@@ -71,10 +82,16 @@ LOAD_CONNS=${BENCH_LOAD_CONNS:-4}
 SERVER_CPU=${BENCH_SERVER_CPU-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU-1}
 TMP_BASE=${BENCH_TMP:-/tmp}
+NICE=${BENCH_NICE:-}
 API_KEY=bench-key
 SECRET=bench-secret
 DEFS_API_KEY=defs-key
 DEFS_SECRET=defs-secret
+RECS_API_KEY=recs-key
+RECS_SECRET=recs-secret
+ADMIN_TOKEN=bench-admin
+WITH_RECS=0
+case " $READ_SERVERS " in *" profiled-rec "*) WITH_RECS=1 ;; esac
 
 CMD=${1:-all}
 case "$CMD" in
@@ -139,15 +156,17 @@ BIN_SHA=$(sha256sum "$BIN" | cut -c1-12)
 log() { echo "bench: $*" >&2; }
 say() { echo "$*" | tee -a "$REPORT"; }
 
-on_cpu() { # on_cpu CPU cmd...: run pinned to CPU, or unpinned when CPU is empty
+on_cpu() { # on_cpu CPU cmd...: run pinned to CPU, or unpinned when CPU is empty (niced with BENCH_NICE)
   local cpu=$1
   shift
+  if [ -n "$NICE" ]; then set -- nice -n "$NICE" "$@"; fi
   if [ -n "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
 }
 
 pin_prefix() { # PIN=(taskset -c CPU) or (), for commands started with & whose $! must be theirs
   PIN=()
   if [ -n "$1" ]; then PIN=(taskset -c "$1"); fi
+  if [ -n "$NICE" ]; then PIN+=(nice -n "$NICE"); fi # (both exec: $! stays the command's pid)
 }
 
 now() { date +%s.%N; }
@@ -251,15 +270,20 @@ machine_info() {
   echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- profiled: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (+ local changes in src/)'), $(grep -m1 CMAKE_BUILD_TYPE "$ROOT/build/CMakeCache.txt" 2>/dev/null | cut -d= -f2) build, binary sha256 $BIN_SHA..."
   echo "- tools: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 || true), $("${NGINX:-nginx}" -v 2>&1 | sed 's/.*: //' || true), node $(node --version)"
-  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients on CPU ${CLIENT_CPU:-any}"
+  echo "- pinning: servers on CPU ${SERVER_CPU:-any}, clients on CPU ${CLIENT_CPU:-any}${NICE:+; servers and clients under nice -n $NICE}"
 }
 
 # write_config FILE DURABILITY DATA_DIR [reads]: with "reads", also the "defs" project with
-# the definitions, and the read store's row cache
+# the definitions (and the "recs" project with its recommendation when profiled-rec is read),
+# and the read store's row cache
 write_config() {
   local row_cache=1536
   [ "${4:-}" = reads ] && row_cache=$ROW_CACHE_MB
-  cat >"$1" <<EOF
+  : >"$1"
+  if [ "${4:-}" = reads ] && [ "$WITH_RECS" = 1 ]; then
+    echo "admin_token = \"$ADMIN_TOKEN\"" >>"$1"
+  fi
+  cat >>"$1" <<EOF
 [server]
 listen = "127.0.0.1:0"
 threads = 1
@@ -281,6 +305,15 @@ api_key = "$DEFS_API_KEY"
 secret_key = "$DEFS_SECRET"
 definitions = "$DEFINITIONS"
 EOF
+    if [ "$WITH_RECS" = 1 ]; then
+      cat >>"$1" <<EOF
+[[projects]]
+id = "recs"
+api_key = "$RECS_API_KEY"
+secret_key = "$RECS_SECRET"
+definitions = "$REC_DEFINITIONS"
+EOF
+    fi
   fi
 }
 
@@ -340,6 +373,42 @@ ensure_store() {
   echo "${out%\}},\"settle_s\":$settle,\"store_bytes\":$(du -sb "$STORE" | cut -f1),\"load1_at_start\":$load1,\"date\":\"$(date -u +%FT%TZ)\"}" \
     >"$STORE.loaded.json"
   echo "{\"bench\":\"load\",\"stamp\":\"$STAMP\",\"result\":$(cat "$STORE.loaded.json")}" >>"$HISTORY"
+}
+
+# the "recs" project (profiled-rec): the same users and events, loaded into the store once
+ensure_rec_project() {
+  [ "$WITH_RECS" = 1 ] || return 0
+  if [ -f "$STORE.recs.loaded.json" ]; then
+    log "reusing the recs project of $STORE (loaded: $(cat "$STORE.recs.loaded.json"))"
+    return
+  fi
+  log "loading the recs project: $USERS users with $LOAD_EVENTS events each through POST /batch into $STORE"
+  start_profiled buffered "$STORE" "" reads
+  local out t0 settle
+  out=$(node "$BENCH/load_users.mjs" --url "http://127.0.0.1:$PROFILED_PORT" --api-key "$RECS_API_KEY" \
+    --users "$USERS" --events "$LOAD_EVENTS" --conns "$LOAD_CONNS")
+  log "loaded project recs: $out; waiting for background compactions"
+  t0=$(now)
+  wait_idle "$PROFILED_PID" 600
+  stop_profiled
+  settle=$(awk -v s="$t0" -v e="$(now)" 'BEGIN { printf "%.0f", e - s }')
+  echo "${out%\}},\"settle_s\":$settle,\"definitions\":\"$(basename "$REC_DEFINITIONS")\",\"date\":\"$(date -u +%FT%TZ)\"}" \
+    >"$STORE.recs.loaded.json"
+}
+
+# waits (up to 15 min) until the recs project's recommendation has a model -> REC_TRAINING
+wait_rec_trained() {
+  [ "$WITH_RECS" = 1 ] || return 0
+  local rec body i
+  rec=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).recommendations[0].id)' "$REC_DEFINITIONS")
+  for ((i = 0; i < 900; i++)); do
+    body=$(curl -s -H "Authorization: Bearer $ADMIN_TOKEN" \
+      "http://127.0.0.1:$PROFILED_PORT/admin/v1/projects/recs/recommendations/$rec")
+    REC_TRAINING=$(node -e 'const j=JSON.parse(process.argv[1]); console.log(JSON.stringify(j.training||{}))' "$body" 2>/dev/null || echo '{}')
+    case "$REC_TRAINING" in *'"status":"ready"'* | *'"status":"failed"'*) break ;; esac
+    sleep 1
+  done
+  log "recs project, recommendation $rec: $REC_TRAINING"
 }
 
 # ---------------------------------------------------------------------------------- reads
@@ -403,13 +472,21 @@ warm_profiled() {
   WRK_SECRET=$SECRET
 }
 
-# the secret key wrk sends to SERVER (profiled-defs reads the project with definitions)
-secret_of() { if [ "$1" = profiled-defs ]; then echo "$DEFS_SECRET"; else echo "$SECRET"; fi; }
+# the secret key wrk sends to SERVER (profiled-defs reads the project with definitions,
+# profiled-rec the one with a recommendation)
+secret_of() {
+  case "$1" in
+    profiled-defs) echo "$DEFS_SECRET" ;;
+    profiled-rec) echo "$RECS_SECRET" ;;
+    *) echo "$SECRET" ;;
+  esac
+}
 
 serve_store_and_nginx() { # start profiled on the read store and nginx with its response
   # the store's files into the page cache, so the first runs do not measure disk reads
   cat "$STORE"/*.sst >/dev/null 2>&1 || true
   start_profiled buffered "$STORE" "$SERVER_CPU" reads
+  wait_rec_trained
   wait_idle "$PROFILED_PID" 300
   # one real response: a user in the middle of the store, whose amplitude_id has as many
   # digits as 90% of them
@@ -431,6 +508,7 @@ serve_store_and_nginx() { # start profiled on the read store and nginx with its 
 
 bench_reads() {
   ensure_store
+  ensure_rec_project
   serve_store_and_nginx
   say ""
   say "## Profile reads ($(date -u +%F) $(date -u +%TZ)): $USERS users, random user_id per request"
@@ -439,6 +517,9 @@ bench_reads() {
   say "- profiled: threads = 1, block_cache_mb = 2048, row_cache_mb = $ROW_CACHE_MB; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
   say "- servers, alternating: $READ_SERVERS (profiled = project bench, no definitions; profiled-defs = project defs, $(basename "$DEFINITIONS") with 20 computations and 20 cohorts, same process and store)"
   say "- store: $(cat "$STORE.loaded.json")"
+  if [ "$WITH_RECS" = 1 ]; then
+    say "- profiled-rec = project recs, the same users and events, with the recommendation of $(basename "$REC_DEFINITIONS") (reads without get_recs); loaded: $(cat "$STORE.recs.loaded.json"); its model at start-up: $REC_TRAINING"
+  fi
   machine_info | tee -a "$REPORT"
   say "- response headers, profiled: $(echo "$PROFILED_HEAD" | grep -v '^$' | tr '\n' '|' | sed 's/|$//; s/|/ | /g')"
   say "- response headers, nginx: $(echo "$NGINX_HEAD" | grep -v '^$' | tr '\n' '|' | sed 's/|$//; s/|/ | /g')"
@@ -507,8 +588,10 @@ bench_ingest() {
 bench_perf() {
   command -v perf >/dev/null || { log "perf not found (apt-get install linux-perf)"; exit 1; }
   ensure_store
+  ensure_rec_project
   cat "$STORE"/*.sst >/dev/null 2>&1 || true
   start_profiled buffered "$STORE" "$SERVER_CPU" reads
+  wait_rec_trained
   wait_idle "$PROFILED_PID" 300
   warm_profiled
   WRK_SECRET=$(secret_of "${BENCH_PERF_SERVER:-profiled}")
@@ -534,7 +617,10 @@ bench_perf() {
 }
 
 case "$CMD" in
-  load) ensure_store ;;
+  load)
+    ensure_store
+    ensure_rec_project
+    ;;
   reads) bench_reads ;;
   ingest) bench_ingest ;;
   all)

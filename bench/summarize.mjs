@@ -6,6 +6,7 @@
 // keeps only the runs of those bench/run.sh invocations.
 //   node bench/summarize.mjs reads  [--stamp S]... FILE.jsonl...
 //   node bench/summarize.mjs ingest [--stamp S]... FILE.jsonl...
+//   node bench/summarize.mjs recs_read [--stamp S]... FILE.jsonl...   (bench/recs_read.sh)
 import fs from 'node:fs';
 
 const [kind, ...rest] = process.argv.slice(2);
@@ -44,7 +45,7 @@ function readsTable(rows) {
   const ratios = [];
   for (const c of conns) {
     const med = {};
-    for (const server of ['profiled', 'profiled-defs', 'nginx']) {
+    for (const server of ['profiled', 'profiled-defs', 'profiled-rec', 'nginx']) {
       const rs = rows.filter((r) => r.conns === c && r.server === server);
       if (!rs.length) continue;
       const rps = rs.map((r) => r.rps);
@@ -62,7 +63,10 @@ function readsTable(rows) {
       );
     }
     // per-run ratios pair run i of one server with run i of the other (they ran back to back)
-    const paired = (num, den) =>
+    // and the same per second of the server's CPU (requests/s ÷ its CPU share), which a
+    // busy machine distorts less when the servers got different shares of their core
+    const perCpu = (r) => r.rps / (r.server_cpu_pct / 100);
+    const paired = (num, den, f = (r) => r.rps) =>
       rows
         .filter((r) => r.conns === c && r.server === num)
         .map((p) => [
@@ -70,22 +74,29 @@ function readsTable(rows) {
           rows.find((n) => n.conns === c && n.server === den && n.run === p.run && n.stamp === p.stamp),
         ])
         .filter(([, n]) => n)
-        .map(([p, n]) => p.rps / n.rps);
+        .map(([p, n]) => f(p) / f(n));
     for (const [num, den] of [
       ['profiled', 'nginx'],
       ['profiled-defs', 'profiled'],
       ['profiled-defs', 'nginx'],
+      ['profiled-rec', 'profiled'],
+      ['profiled-rec', 'nginx'],
     ]) {
       if (med[num] !== undefined && med[den] !== undefined) {
-        ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den)]);
+        ratios.push([c, `${num}/${den}`, med[num] / med[den], paired(num, den), paired(num, den, perCpu)]);
       }
     }
   }
   out.push('');
-  out.push('| conns | ratio | requests/s (ratio of medians) | per-run ratios |');
-  out.push('|---:|---|---:|---|');
-  for (const [c, name, r, pairs] of ratios) {
-    out.push(`| ${c} | ${name} | ${fmt(r)} | ${pairs.map((x) => fmt(x)).join(', ')} |`);
+  out.push(
+    '| conns | ratio | requests/s (ratio of medians) | per-run ratios | per server CPU-second: median of the per-run ratios (per run) |',
+  );
+  out.push('|---:|---|---:|---|---|');
+  for (const [c, name, r, pairs, cpuPairs] of ratios) {
+    out.push(
+      `| ${c} | ${name} | ${fmt(r)} | ${pairs.map((x) => fmt(x)).join(', ')} | ` +
+        `${fmt(median(cpuPairs))} (${cpuPairs.map((x) => fmt(x)).join(', ')}) |`,
+    );
   }
   return out.join('\n');
 }
@@ -121,9 +132,82 @@ function reads() {
     .join('\n\n');
 }
 
+// bench/recs_read.sh: per user set and connection count, the variants' medians, then the
+// rounds paired (plain and recs of a round ran back to back): what get_recs adds
+function recsRead() {
+  const out = [];
+  const us = (ms) => (Number.isFinite(ms) ? Math.round(ms * 1000).toLocaleString('en-US') : '-');
+  const threads = (rs) =>
+    [0, 1, 2].map((i) => fmt(median(rs.map((r) => r.server_threads_cpu_pct[i])), 0)).join(' / ');
+  // the server's CPU time per request (all its threads), in µs
+  const cpuPerRead = (rs) =>
+    fmt(median(rs.map((r) => (r.server_cpu_pct / 100) * (r.duration_us / r.requests))), 1);
+  const errorsOf = (r) => r.errors_connect + r.errors_read + r.errors_write + r.errors_status + r.errors_timeout;
+  const sets = [...new Set(rows.filter((r) => r.variant !== 'nginx').map((r) => r.set))];
+  const conns = [...new Set(rows.map((r) => r.conns))].sort((a, b) => a - b);
+  const modes = [...new Set(rows.map((r) => r.time_mode))];
+  out.push(`times: ${modes.join(', ')}; latencies in µs (wrk's histogram); CPU in % of one core`);
+  out.push('');
+  out.push(
+    '| set | conns | variant | runs | requests/s (median) | range | p50 | p99 | p99.9 | server CPU (busiest thread / 2nd / rest) | server CPU µs per read | client / others | exposures per read | bytes/response | errors |',
+  );
+  out.push('|---|---:|---|---:|---:|---|---:|---:|---:|---|---:|---|---:|---:|---:|');
+  for (const c of conns) {
+    for (const set of sets) {
+      for (const variant of ['plain', 'recs']) {
+        const rs = rows.filter((r) => r.conns === c && r.set === set && r.variant === variant);
+        if (!rs.length) continue;
+        const rps = rs.map((r) => r.rps);
+        const exp = variant === 'recs' ? fmt(median(rs.map((r) => r.exposures / r.requests)), 3) : '';
+        out.push(
+          `| ${set} | ${c} | ${variant} | ${rs.length} | ${fmtInt(median(rps))} | ${range(rps, fmtInt)} | ` +
+            `${us(median(rs.map((r) => r.p50_ms)))} | ${us(median(rs.map((r) => r.p99_ms)))} | ` +
+            `${us(median(rs.map((r) => r.p999_ms)))} | ${fmt(median(rs.map((r) => r.server_cpu_pct)), 0)} (${threads(rs)}) | ${cpuPerRead(rs)} | ` +
+            `${fmt(median(rs.map((r) => r.client_cpu_pct)), 0)} / ${fmt(median(rs.map((r) => r.others_cpu_pct)), 0)} | ` +
+            `${exp} | ${fmt(median(rs.map((r) => r.bytes_per_response)), 1)} | ${rs.reduce((s, r) => s + errorsOf(r), 0)} |`,
+        );
+      }
+    }
+    const ng = rows.filter((r) => r.conns === c && r.variant === 'nginx');
+    if (ng.length) {
+      const rps = ng.map((r) => r.rps);
+      out.push(
+        `| nginx | ${c} | static file | ${ng.length} | ${fmtInt(median(rps))} | ${range(rps, fmtInt)} | ` +
+          `${us(median(ng.map((r) => r.p50_ms)))} | ${us(median(ng.map((r) => r.p99_ms)))} | ` +
+          `${us(median(ng.map((r) => r.p999_ms)))} | ${fmt(median(ng.map((r) => r.server_cpu_pct)), 0)} | ${cpuPerRead(ng)} | ` +
+          `${fmt(median(ng.map((r) => r.client_cpu_pct)), 0)} / ${fmt(median(ng.map((r) => r.others_cpu_pct)), 0)} | | ` +
+          `${fmt(median(ng.map((r) => r.bytes_per_response)), 1)} | ${ng.reduce((s, r) => s + errorsOf(r), 0)} |`,
+      );
+    }
+  }
+  out.push('');
+  out.push('What get_recs adds, round by round (recs minus plain of the same round; µs):');
+  out.push('');
+  out.push('| set | conns | p50 added: median (per round) | p99 added: median (per round) | requests/s recs ÷ plain: median (per round) |');
+  out.push('|---|---:|---|---|---|');
+  for (const c of conns) {
+    for (const set of sets) {
+      const pairs = rows
+        .filter((r) => r.conns === c && r.set === set && r.variant === 'plain')
+        .map((p) => [p, rows.find((q) => q.conns === c && q.set === set && q.variant === 'recs' && q.run === p.run && q.stamp === p.stamp)])
+        .filter(([, q]) => q);
+      if (!pairs.length) continue;
+      const d50 = pairs.map(([p, q]) => q.p50_ms - p.p50_ms);
+      const d99 = pairs.map(([p, q]) => q.p99_ms - p.p99_ms);
+      const ratio = pairs.map(([p, q]) => q.rps / p.rps);
+      out.push(
+        `| ${set} | ${c} | **${us(median(d50))}** (${d50.map(us).join(', ')}) | **${us(median(d99))}** (${d99.map(us).join(', ')}) | ` +
+          `**${fmt(median(ratio))}** (${ratio.map((x) => fmt(x)).join(', ')}) |`,
+      );
+    }
+  }
+  return out.join('\n');
+}
+
 if (kind === 'reads') console.log(reads());
 else if (kind === 'ingest') console.log(ingest());
+else if (kind === 'recs_read') console.log(recsRead());
 else {
-  console.error('usage: summarize.mjs reads|ingest FILE');
+  console.error('usage: summarize.mjs reads|ingest|recs_read FILE');
   process.exit(2);
 }

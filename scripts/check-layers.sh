@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # Rank of each layer: a file may include its own layer and layers of a lower rank. Layers of the
 # same rank must not include each other. A new layer is one line here: recs (recommendation
 # models and their offline evaluation) sits beside compute at rank 2 (neither may include the
-# other), and read (the profile reader layer) beside ingest at rank 3. main.cc is src/main.cc.
+# other), read (the profile reader layer) beside ingest at rank 3, and cli (the commands that
+# talk to a running server over HTTP) beside server at rank 5. main.cc is src/main.cc.
 declare -A rank=(
   [core]=0
   [store]=1
@@ -18,6 +19,7 @@ declare -A rank=(
   [read]=3
   [api]=4
   [server]=5
+  [cli]=5
   [main.cc]=6
 )
 

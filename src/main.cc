@@ -2,7 +2,8 @@
 // endpoints -> HTTP server, then waits for SIGTERM/SIGINT and shuts down in the reverse
 // order: stop accepting and answer what is in flight, commit what is queued, close the
 // store. `profiled eval` measures the recommendation models offline on a ratings file
-// (docs/RECS.md).
+// (docs/RECS.md); `profiled import-ratings` loads one into a running server as events, and
+// `profiled train` has a running server train a recommendation now.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,8 @@
 #include <sstream>
 
 #include "api/endpoints.h"
+#include "cli/import_ratings.h"
+#include "cli/train.h"
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -25,13 +28,16 @@
 #include "core/metrics.h"
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
+#include "ingest/rec_trainer.h"
 #include "ingest/schema_upgrade.h"
 #include "read/profile_reader.h"
 #include "recs/evaluation.h"
 #include "recs/model.h"
+#include "recs/model_shelf.h"
 #include "recs/protocol.h"
 #include "recs/ratings.h"
 #include "recs/selection.h"
+#include "recs/serving.h"
 #include "server/http_server.h"
 #include "store/store.h"
 
@@ -118,14 +124,19 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     }
   }
 
-  read::ProfileReader reader(*store, catalogs, clock);
+  recs::ModelShelf shelf;
+  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids);
+  trainer.Start();
+  read::ProfileReader reader(*store, catalogs, clock, &shelf);
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
+  endpoints.EnableRecommendations(&trainer);
   if (config.testing.clock_control) endpoints.EnableClockControl(&clock);
   server::HttpServer server(config.server, endpoints, metrics);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.message());
     endpoints.Stop();
+    trainer.Stop();
     ingestor.Stop();
     return 1;
   }
@@ -143,6 +154,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
           ", shutting down");
   server.Stop();
   endpoints.Stop();
+  trainer.Stop();
   ingestor.Stop();
   store.reset();
   LogInfo("stopped");
@@ -442,8 +454,10 @@ int Run(int argc, char** argv) {
   eval->add_option("--min-rating", eval_flags.min_rating, "Ratings at or above are positives")
       ->capture_default_str();
   eval->add_option("--param", eval_flags.params,
-                   "Model parameter NAME=VALUE, repeatable (ease: lambda, max_items; ials: "
-                   "factors, alpha0, lambda, reg_exponent, epochs, seed; itemknn: neighbours)");
+                   "Model parameter NAME=VALUE, repeatable (ease: lambda, popularity_exponent, "
+                   "max_items; ials: factors, alpha0, lambda, reg_exponent, epochs, seed; blend: "
+                   "ease_lambda, ials_lambda, ials_weight and those of ease and ials; itemknn: "
+                   "neighbours)");
   eval->add_option("--dump-split", eval_flags.dump_split_dir,
                    "Write the split and each model's ranking to this directory (for "
                    "bench/ease_reference.py)");
@@ -454,6 +468,49 @@ int Run(int argc, char** argv) {
   eval->add_option("--select-folds", eval_flags.select_folds,
                    "Validation splits averaged per candidate with --select")
       ->capture_default_str();
+  cli::ImportRatingsFlags import_flags;
+  CLI::App* import_ratings = app.add_subcommand(
+      "import-ratings",
+      "Load a ratings file into a running server as events, through its /batch endpoint "
+      "(exit 2: bad flags or files; 1: the server is unreachable or refuses a batch)");
+  import_ratings
+      ->add_option("--config", import_flags.config_path,
+                   "The server's TOML config (its listen address and the project's "
+                   "api_key)")
+      ->required();
+  import_ratings->add_option("--project", import_flags.project, "Project id")->required();
+  import_ratings->add_option("--ratings", import_flags.ratings_path, "Ratings file")->required();
+  import_ratings->add_option("--format", import_flags.format, "movielens-csv or movielens-tsv")
+      ->required();
+  import_ratings
+      ->add_option("--min-rating", import_flags.min_rating,
+                   "Send only ratings at or above this (0: all)")
+      ->capture_default_str();
+  import_ratings->add_option("--event-type", import_flags.event_type, "Event type of the events")
+      ->capture_default_str();
+  import_ratings
+      ->add_option("--time", import_flags.time,
+                   "shifted (the newest rating is now, gaps kept) or original (the file's "
+                   "timestamps)")
+      ->capture_default_str();
+  import_ratings->add_option("--server", import_flags.server,
+                             "HOST:PORT of the server (overrides the config's server.listen)");
+  cli::TrainFlags train_flags;
+  CLI::App* train = app.add_subcommand(
+      "train",
+      "Train one recommendation now in a running server and follow it to its end (exit 2: bad "
+      "flags, project or recommendation; 1: the server is unreachable, refuses or the training "
+      "fails)");
+  train
+      ->add_option("--config", train_flags.config_path,
+                   "The server's TOML config (its listen address and admin_token)")
+      ->required();
+  train->add_option("--project", train_flags.project, "Project id")->required();
+  train->add_option("--rec", train_flags.rec, "Recommendation id")->required();
+  train->add_option("--server", train_flags.server,
+                    "HOST:PORT of the server (overrides the config's server.listen)");
+  train->add_option("--timeout", train_flags.timeout_seconds, "Give up after this many seconds")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -462,6 +519,10 @@ int Run(int argc, char** argv) {
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
   if (eval->parsed()) return Eval(eval_flags);
+  if (train->parsed()) return cli::Train(train_flags, stdout, stderr);
+  if (import_ratings->parsed()) {
+    return cli::ImportRatings(import_flags, SystemClock::Instance().NowMs(), stderr);
+  }
   return 0;
 }
 

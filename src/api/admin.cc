@@ -1,5 +1,6 @@
 // The admin API of definitions (docs/API.md, "Definitions"): Endpoints::Admin.
 #include <boost/json.hpp>
+#include <charconv>
 #include <fstream>
 #include <future>
 
@@ -26,8 +27,12 @@ HttpResponse Error(int status, std::string_view message) {
   return JsonResponse(status, ProfileErrorBody(message));
 }
 
-// The stored source with the registry's status: what GET answers.
-json::object InfoJson(const ingest::DefinitionInfo& info) {
+json::object TrainingJson(const ingest::RecTrainingStatus& t);
+
+// The stored source with the registry's status (and a recommendation's training status,
+// when there is a trainer): what GET answers.
+json::object InfoJson(const ingest::DefinitionInfo& info, const ingest::RecTrainer* trainer,
+                      std::string_view project) {
   json::object o;
   if (!ParseStoredObject(info.source, &o).ok()) o.clear();
   if (info.kind == DefinitionKind::kComputation) {
@@ -42,15 +47,21 @@ json::object InfoJson(const ingest::DefinitionInfo& info) {
   }
   o["created_at"] = info.created_ms / 1000;
   o["updated_at"] = info.updated_ms / 1000;
+  if (info.kind == DefinitionKind::kRecommendation && trainer != nullptr) {
+    o["training"] = TrainingJson(trainer->StatusOf(project, info.id));
+  }
   return o;
 }
 
-// The body as stored: compact JSON, with the path's id in it.
+// The body as stored: compact JSON, with the path's id in it. REQUIRES: the body parsed as a
+// definition of `kind` stored under `id` (so a computation's id is a valid integer).
 std::string NormalizedSource(std::string_view body, DefinitionKind kind, const std::string& id) {
   json::object o;
   if (!ParseStoredObject(body, &o).ok()) o.clear();
-  if (kind == DefinitionKind::kComputation) {
-    o["id"] = std::stoull(id);
+  uint64_t number = 0;
+  if (kind == DefinitionKind::kComputation &&
+      std::from_chars(id.data(), id.data() + id.size(), number).ec == std::errc()) {
+    o["id"] = number;
   } else {
     o["id"] = id;
   }
@@ -76,7 +87,34 @@ Status ParseCohortSource(std::string_view source, std::string_view id, compute::
 }
 
 const char* KindName(DefinitionKind kind) {
-  return kind == DefinitionKind::kComputation ? "computations" : "cohorts";
+  switch (kind) {
+    case DefinitionKind::kComputation: return "computations";
+    case DefinitionKind::kCohort: return "cohorts";
+    case DefinitionKind::kRecommendation: return "recommendations";
+  }
+  return "";
+}
+
+// A recommendation's model as GET reports it, under "training".
+json::object TrainingJson(const ingest::RecTrainingStatus& t) {
+  json::object o;
+  o["status"] = ingest::StateName(t.state);
+  if (t.state == ingest::RecTrainingStatus::State::kTraining) o["progress"] = t.progress;
+  if (t.last_trained_ms != 0) {
+    o["last_trained_at"] = t.last_trained_ms / 1000;
+    o["duration_seconds"] = t.last_duration_seconds;
+    o["model"] = t.model;
+    o["users"] = t.users;
+    o["items"] = t.items;
+    o["interactions"] = t.interactions;
+  } else {
+    o["last_trained_at"] = nullptr;
+  }
+  o["trainings"] = t.trainings;
+  o["failures"] = t.failures;
+  if (!t.note.empty()) o["note"] = t.note;
+  if (!t.error.empty()) o["error"] = t.error;
+  return o;
 }
 
 // PUT {"offset_ms": N} moves the clock to the system clock + N; GET tells the offset.
@@ -148,14 +186,15 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
   json::object root;
   if (!ParseStoredObject(text, &root).ok()) {
     return Status::InvalidArgument(path + ": expected a JSON object {\"computations\":[...], " +
-                                   "\"cohorts\":[...]}");
+                                   "\"cohorts\":[...], \"recommendations\":[...]}");
   }
   for (const auto& kv : root) {
-    if (kv.key() != "computations" && kv.key() != "cohorts") {
+    if (kv.key() != "computations" && kv.key() != "cohorts" && kv.key() != "recommendations") {
       return Status::InvalidArgument(path + ": unknown key " + std::string(kv.key()));
     }
   }
-  for (DefinitionKind kind : {DefinitionKind::kComputation, DefinitionKind::kCohort}) {
+  for (DefinitionKind kind :
+       {DefinitionKind::kComputation, DefinitionKind::kCohort, DefinitionKind::kRecommendation}) {
     const char* name = KindName(kind);
     const json::value* list = root.if_contains(name);
     if (list == nullptr) continue;
@@ -172,7 +211,10 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
       ingest::Definition definition;
       Status st = ParseStoredDefinition(kind, id, body, &definition);
       if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
-      definition.source = NormalizedSource(body, kind, id);
+      // A recommendation's source is already normalised by its parser.
+      if (kind != DefinitionKind::kRecommendation) {
+        definition.source = NormalizedSource(body, kind, id);
+      }
       ingest::DefinitionInfo info;
       if (registry.Get(project, kind, id, &info).ok() && info.source == definition.source) {
         continue;
@@ -195,6 +237,12 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
     compute::Computation c;
     PROFILED_RETURN_IF_ERROR(ParseComputation(source, id, &c));
     out->typed = std::move(c);
+    return Status::Ok();
+  }
+  if (kind == DefinitionKind::kRecommendation) {
+    compute::Recommendation r;
+    PROFILED_RETURN_IF_ERROR(ParseRecommendation(source, id, &r, &out->source));
+    out->typed = std::move(r);
     return Status::Ok();
   }
   compute::Cohort c;
@@ -222,9 +270,10 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(ClockControl(request, clock_control_));
     return;
   }
-  // /admin/v1/projects/{project}/{kind}[/{id}[/members]]
+  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]]
   bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";
-  if (s.size() < 5 || (s.size() > 6 && !members) || s[2] != "projects") {
+  bool train = s.size() == 7 && s[4] == "recommendations" && s[6] == "train";
+  if (s.size() < 5 || (s.size() > 6 && !members && !train) || s[2] != "projects") {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
@@ -239,8 +288,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   } else if (s[4] == "cohorts") {
     kind = DefinitionKind::kCohort;
   } else if (s[4] == "recommendations") {
-    respond(Error(400, "kind recommendations is not supported yet"));
-    return;
+    kind = DefinitionKind::kRecommendation;
   } else {
     respond(Error(404, "Unknown kind " + std::string(s[4]) +
                            ": one of computations, cohorts, recommendations"));
@@ -252,13 +300,36 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       return;
     }
     json::array list;
-    for (const auto& info : registry_->List(project->id, kind)) list.push_back(InfoJson(info));
+    for (const auto& info : registry_->List(project->id, kind)) {
+      list.push_back(InfoJson(info, trainer_, project->id));
+    }
     json::object o;
     o[KindName(kind)] = std::move(list);
     respond(JsonResponse(200, ObjectText(o)));
     return;
   }
   std::string id(s[5]);
+  if (train) {
+    if (request.method != "POST") {
+      respond(Error(405, "Method not allowed: use POST"));
+      return;
+    }
+    ingest::DefinitionInfo info;
+    if (!registry_->Get(project->id, kind, id, &info).ok()) {
+      respond(Error(404, "No recommendations definition " + id));
+      return;
+    }
+    if (trainer_ == nullptr || !trainer_->RequestTraining(project->id, id).ok()) {
+      respond(Error(409, "Recommendation " + id +
+                             " is not served yet (its item history is being backfilled): " +
+                             "it trains as soon as it is"));
+      return;
+    }
+    json::object o = InfoJson(info, trainer_, project->id);
+    o["training"].as_object()["requested"] = true;
+    respond(JsonResponse(202, ObjectText(o)));
+    return;
+  }
   if (members) {
     if (request.method != "GET") {
       respond(Error(405, "Method not allowed: use GET"));
@@ -284,12 +355,13 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       respond(Error(404, "No " + std::string(s[4]) + " definition " + id));
       return;
     }
-    respond(JsonResponse(200, ObjectText(InfoJson(info))));
+    respond(JsonResponse(200, ObjectText(InfoJson(info, trainer_, project->id))));
     return;
   }
   ingest::DefinitionRegistry* registry = registry_;
+  ingest::RecTrainer* trainer = trainer_;
   std::string project_id = project->id;
-  auto answer = [respond, registry, project_id, kind, id](const Status& st) {
+  auto answer = [respond, registry, trainer, project_id, kind, id](const Status& st) {
     if (!st.ok()) {
       int status = HttpStatusOf(st.code());
       respond(Error(status, PublicMessage(st)));
@@ -297,7 +369,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     }
     ingest::DefinitionInfo info;
     if (registry->Get(project_id, kind, id, &info).ok()) {
-      respond(JsonResponse(200, ObjectText(InfoJson(info))));
+      respond(JsonResponse(200, ObjectText(InfoJson(info, trainer, project_id))));
     } else {
       respond(JsonResponse(200, R"({"deleted":true})"));
     }
@@ -316,17 +388,25 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     compute::Computation c;
     st = ParseComputation(request.body, id, &c);
     definition.typed = std::move(c);
-  } else {
+  } else if (kind == DefinitionKind::kCohort) {
     compute::Cohort c;
     st = ParseCohort(request.body, id, &c);
     definition.typed = std::move(c);
+  } else {
+    compute::Recommendation r;
+    st = ParseRecommendation(request.body, id, &r, &definition.source);
+    definition.typed = std::move(r);
   }
   if (!st.ok()) {
     respond(Error(400, st.message()));
     return;
   }
+  // After a successful parse only: the path id is then valid for its kind. A recommendation's
+  // parser normalised its source already.
+  if (kind != DefinitionKind::kRecommendation) {
+    definition.source = NormalizedSource(request.body, kind, id);
+  }
   definition.id = id;
-  definition.source = NormalizedSource(request.body, kind, id);
   ingestor_.PutDefinition(project->id, std::move(definition), answer);
 }
 

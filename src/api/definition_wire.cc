@@ -11,9 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "compute/aggregate.h"
 #include "compute/match.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
+#include "recs/model.h"
+#include "recs/serving.h"
 
 namespace profiled::api {
 namespace json = boost::json;
@@ -26,6 +29,7 @@ using compute::Computation;
 using compute::Filter;
 using compute::FilterOp;
 using compute::Metric;
+using compute::Recommendation;
 using compute::TimeScope;
 
 namespace {
@@ -689,6 +693,253 @@ Status ParseCohort(std::string_view body, std::string_view path_id, Cohort* out)
   }
   PROFILED_RETURN_IF_ERROR(ParseDefinition(root.if_contains("definition"), &c));
   *out = std::move(c);
+  return Status::Ok();
+}
+
+namespace {
+
+// ---- Recommendations ------------------------------------------------------------------------
+
+// o[key]: absent or null (*out is left alone), or a boolean.
+Status OptionalBool(const json::object& o, std::string_view path, std::string_view key, bool* out) {
+  const json::value* v = o.if_contains(key);
+  if (IsNullOrAbsent(v)) return Status::Ok();
+  if (!v->is_bool()) return Invalid(Field(path, key), "must be true or false");
+  *out = v->get_bool();
+  return Status::Ok();
+}
+
+// o[key]: absent or null (*out is left alone), or an array of at most max_count item keys:
+// non-empty strings of at most compute::kMaxItemKeyBytes bytes (longer values are never
+// items, compute::ItemKey). `non_empty`: an empty array is refused.
+Status OptionalItems(const json::object& o, std::string_view path, std::string_view key,
+                     size_t max_count, bool non_empty, std::vector<std::string>* out) {
+  const json::value* v = o.if_contains(key);
+  if (IsNullOrAbsent(v)) return Status::Ok();
+  const std::string items_path = Field(path, key);
+  if (!v->is_array()) return Invalid(items_path, "must be an array of strings");
+  const json::array& array = v->get_array();
+  if (non_empty && array.empty()) return Invalid(items_path, "must not be empty");
+  if (array.size() > max_count) {
+    return Invalid(items_path, "at most " + std::to_string(max_count) + " items");
+  }
+  out->clear();
+  for (size_t i = 0; i < array.size(); ++i) {
+    const json::value& item = array[i];
+    if (!item.is_string() || item.get_string().empty()) {
+      return Invalid(Index(items_path, i), "must be a non-empty string");
+    }
+    if (item.get_string().size() > compute::kMaxItemKeyBytes) {
+      return Invalid(
+          Index(items_path, i),
+          "must be at most " + std::to_string(compute::kMaxItemKeyBytes) + " bytes long");
+    }
+    out->emplace_back(item.get_string());
+  }
+  return Status::Ok();
+}
+
+// `candidates`: absent or null (the default top_n), {"top_n": N} or {"items": [...]}.
+Status ParseCandidates(const json::object& root, Recommendation* rec) {
+  constexpr std::string_view kPath = "candidates";
+  const json::value* v = root.if_contains(kPath);
+  if (IsNullOrAbsent(v)) return Status::Ok();
+  if (!v->is_object()) return Invalid(kPath, "must be {\"top_n\": N} or {\"items\": [...]}");
+  const json::object& o = v->get_object();
+  PROFILED_RETURN_IF_ERROR(CheckKeys(o, kPath, {"top_n", "items"}));
+  const bool has_top_n = !IsNullOrAbsent(o.if_contains("top_n"));
+  const bool has_items = !IsNullOrAbsent(o.if_contains("items"));
+  if (has_top_n == has_items) {
+    return Invalid(kPath, "must have exactly one of top_n and items");
+  }
+  if (has_items) {
+    return OptionalItems(o, kPath, "items", kMaxRecommendationItems, /*non_empty=*/true,
+                         &rec->candidate_items);
+  }
+  std::optional<int64_t> top_n;
+  PROFILED_RETURN_IF_ERROR(
+      OptionalInteger(o, kPath, "top_n", 1, kMaxRecommendationCandidates, &top_n));
+  rec->candidates_top_n = *top_n;
+  return Status::Ok();
+}
+
+// `params`: absent, null or an object of numbers, each a parameter the model has (the
+// model's own rules, recs::ModelOptionsFrom, decide which and their ranges).
+Status ParseParams(const json::object& root, recs::ModelKind kind, Recommendation* rec) {
+  constexpr std::string_view kPath = "params";
+  const json::value* v = root.if_contains(kPath);
+  if (IsNullOrAbsent(v)) return Status::Ok();
+  if (!v->is_object()) return Invalid(kPath, "must be an object of numbers");
+  for (const json::key_value_pair& kv : v->get_object()) {
+    const std::string param_path = Field(kPath, kv.key());
+    std::string text;
+    if (kv.value().is_int64()) {
+      AppendJsonInt(&text, kv.value().get_int64());
+    } else if (kv.value().is_uint64()) {
+      AppendJsonUint(&text, kv.value().get_uint64());
+    } else if (kv.value().is_double()) {
+      AppendJsonDouble(&text, kv.value().get_double());  // finite: ParseBody refused the rest
+    } else {
+      return Invalid(param_path, "must be a number");
+    }
+    std::pair<std::string, std::string> param(std::string(kv.key()), std::move(text));
+    // One at a time, so that the message names the parameter at fault.
+    if (Result<recs::ModelOptions> one = recs::ModelOptionsFrom(kind, {param}); !one.ok()) {
+      return Invalid(param_path, one.status().message());
+    }
+    rec->params.push_back(std::move(param));
+  }
+  std::sort(rec->params.begin(), rec->params.end());
+  return Status::Ok();
+}
+
+// The normalised text of a valid recommendation: every field, defaults filled in, in the
+// order of the documentation's example.
+std::string RecommendationSource(const Recommendation& rec) {
+  auto append_strings = [](const std::vector<std::string>& items, std::string* out) {
+    out->push_back('[');
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      AppendJsonString(out, items[i]);
+    }
+    out->push_back(']');
+  };
+  std::string out = "{\"id\":";
+  AppendJsonString(&out, rec.id);
+  out.append(",\"title\":");
+  AppendJsonString(&out, rec.title);
+  out.append(",\"model\":");
+  AppendJsonString(&out, rec.model);
+  out.append(",\"item_event\":");
+  AppendJsonString(&out, rec.item_event);
+  out.append(",\"item_property\":");
+  AppendJsonString(&out, rec.item_property);
+  out.append(",\"history_window_days\":");
+  AppendJsonInt(&out, rec.history_window_days);
+  if (rec.candidate_items.empty()) {
+    out.append(",\"candidates\":{\"top_n\":");
+    AppendJsonInt(&out, rec.candidates_top_n);
+  } else {
+    out.append(",\"candidates\":{\"items\":");
+    append_strings(rec.candidate_items, &out);
+  }
+  out.append("},\"exclude_items\":");
+  append_strings(rec.exclude_items, &out);
+  out.append(rec.exclude_seen ? ",\"exclude_seen\":true" : ",\"exclude_seen\":false");
+  out.append(",\"max_items\":");
+  AppendJsonInt(&out, rec.max_items);
+  out.append(",\"control_percentage\":");
+  AppendJsonDouble(&out, rec.control_percentage);
+  out.append(",\"control_group_of\":");
+  if (rec.control_group_of.empty()) {
+    out.append("null");
+  } else {
+    AppendJsonString(&out, rec.control_group_of);
+  }
+  out.append(",\"retrain_every_minutes\":");
+  AppendJsonInt(&out, rec.retrain_every_minutes);
+  out.append(",\"params\":{");
+  for (size_t i = 0; i < rec.params.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(&out, rec.params[i].first);
+    out.push_back(':');
+    out.append(rec.params[i].second);  // number text, a JSON number as it is
+  }
+  out.append("}}");
+  return out;
+}
+
+}  // namespace
+
+Status ParseRecommendation(std::string_view body, std::string_view path_id, Recommendation* out,
+                           std::string* source) {
+  if (!IsCohortId(path_id)) {
+    return Invalid("id", "the id in the path must be 1 to " + std::to_string(kMaxCohortIdLength) +
+                             " characters of A-Z, a-z, 0-9, '_', '.' and '-', not " +
+                             Quoted(path_id));
+  }
+  json::object root;
+  PROFILED_RETURN_IF_ERROR(ParseBody(body, &root));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"id", "title", "model", "params", "item_event", "item_property",
+                 "history_window_days", "candidates", "exclude_items", "exclude_seen", "max_items",
+                 "control_percentage", "control_group_of", "retrain_every_minutes"}));
+  if (const json::value* body_id = root.if_contains("id"); !IsNullOrAbsent(body_id)) {
+    if (!body_id->is_string() || body_id->get_string() != path_id) {
+      return Invalid("id", "must equal the id in the path, " + Quoted(path_id));
+    }
+  }
+  Recommendation rec;
+  rec.id.assign(path_id);
+  if (const json::value* title = root.if_contains("title"); !IsNullOrAbsent(title)) {
+    if (!title->is_string()) return Invalid("title", "must be a string");
+    if (Utf8Length(title->get_string()) > kMaxRecommendationTitleLength) {
+      return Invalid("title", "must be at most " + std::to_string(kMaxRecommendationTitleLength) +
+                                  " characters long");
+    }
+    rec.title.assign(title->get_string());
+  }
+
+  PROFILED_RETURN_IF_ERROR(
+      RequiredString(root, "", "model", kMaxDefinitionStringLength, &rec.model));
+  Result<recs::ModelKind> kind = recs::ParseModelKind(rec.model);
+  if (!kind.ok()) {
+    return Invalid("model", "unknown model " + Quoted(rec.model) + " (expected " +
+                                std::string(recs::ServableModelNames()) + ")");
+  }
+  if (!recs::Servable(*kind)) {
+    // profiled eval knows more models than a read serves (recs::Servable says why).
+    return Invalid("model", "model " + Quoted(rec.model) +
+                                " is for profiled eval only and cannot be served (expected " +
+                                std::string(recs::ServableModelNames()) + ")");
+  }
+  PROFILED_RETURN_IF_ERROR(ParseParams(root, *kind, &rec));
+
+  PROFILED_RETURN_IF_ERROR(
+      RequiredString(root, "", "item_event", kMaxDefinitionStringLength, &rec.item_event));
+  PROFILED_RETURN_IF_ERROR(
+      RequiredString(root, "", "item_property", kMaxDefinitionStringLength, &rec.item_property));
+  if (rec.item_property == "$") {
+    return Invalid("item_property", "\"$\" must be followed by a field name");
+  }
+
+  std::optional<int64_t> number;
+  PROFILED_RETURN_IF_ERROR(
+      OptionalInteger(root, "", "history_window_days", 1, compute::kMaxWindowDays, &number));
+  if (number.has_value()) rec.history_window_days = static_cast<int>(*number);
+  PROFILED_RETURN_IF_ERROR(ParseCandidates(root, &rec));
+  PROFILED_RETURN_IF_ERROR(OptionalItems(root, "", "exclude_items", kMaxRecommendationItems,
+                                         /*non_empty=*/false, &rec.exclude_items));
+  PROFILED_RETURN_IF_ERROR(OptionalBool(root, "", "exclude_seen", &rec.exclude_seen));
+  number.reset();
+  PROFILED_RETURN_IF_ERROR(
+      OptionalInteger(root, "", "max_items", 1, kMaxRecommendedItems, &number));
+  if (number.has_value()) rec.max_items = static_cast<int>(*number);
+
+  if (const json::value* share = root.if_contains("control_percentage"); !IsNullOrAbsent(share)) {
+    std::optional<double> percentage = AsFiniteNumber(*share);
+    if (!percentage.has_value() || *percentage < 0 || *percentage > 100) {
+      return Invalid("control_percentage", "must be a number from 0 to 100");
+    }
+    rec.control_percentage = *percentage;
+  }
+  if (const json::value* group = root.if_contains("control_group_of"); !IsNullOrAbsent(group)) {
+    if (!group->is_string() || !IsCohortId(group->get_string())) {
+      return Invalid("control_group_of", "must be null or the id of a recommendation (1 to " +
+                                             std::to_string(kMaxCohortIdLength) +
+                                             " characters of A-Z, a-z, 0-9, '_', '.' and '-')");
+    }
+    rec.control_group_of.assign(group->get_string());
+  }
+  number.reset();
+  PROFILED_RETURN_IF_ERROR(
+      OptionalInteger(root, "", "retrain_every_minutes", 0, kMaxRetrainEveryMinutes, &number));
+  if (number.has_value()) rec.retrain_every_minutes = static_cast<int>(*number);
+
+  rec.history = compute::HistorySpecOf(rec);
+  *source = RecommendationSource(rec);
+  *out = std::move(rec);
   return Status::Ok();
 }
 

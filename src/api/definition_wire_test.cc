@@ -17,6 +17,7 @@ using compute::Comparison;
 using compute::Computation;
 using compute::FilterOp;
 using compute::Metric;
+using compute::Recommendation;
 using compute::TimeScope;
 
 // The issue's examples, verbatim.
@@ -684,6 +685,342 @@ TEST(ParseCohort, QuotesLongTextShortly) {
   Cohort c;
   Status s = ParseCohort(json::serialize(body), "c9xk2", &c);
   EXPECT_LT(s.message().size(), 300u) << s.message();
+}
+
+// ---- Recommendations ------------------------------------------------------------------------
+
+// The issue's example, verbatim.
+constexpr const char* kRecommendationExample =
+    R"({"id":"r1","title":"Recommended for you","model":"ease",
+ "item_event":"Product Viewed","item_property":"product_id",
+ "history_window_days":90,"candidates":{"top_n":1000},"exclude_items":[],"exclude_seen":true,
+ "max_items":50,"control_percentage":10,"control_group_of":null,
+ "retrain_every_minutes":60,"params":{"lambda":300}})";
+
+TEST(ParseRecommendation, ReadsTheIssueExample) {
+  Recommendation r;
+  std::string source;
+  Status s = ParseRecommendation(kRecommendationExample, "r1", &r, &source);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(r.id, "r1");
+  EXPECT_EQ(r.title, "Recommended for you");
+  EXPECT_EQ(r.model, "ease");
+  EXPECT_EQ(r.params, (std::vector<std::pair<std::string, std::string>>{{"lambda", "300"}}));
+  EXPECT_EQ(r.item_event, "Product Viewed");
+  EXPECT_EQ(r.item_property, "product_id");
+  EXPECT_EQ(r.history_window_days, 90);
+  EXPECT_EQ(r.candidates_top_n, 1000);
+  EXPECT_TRUE(r.candidate_items.empty());
+  EXPECT_TRUE(r.exclude_items.empty());
+  EXPECT_TRUE(r.exclude_seen);
+  EXPECT_EQ(r.max_items, 50);
+  EXPECT_EQ(r.control_percentage, 10);
+  EXPECT_EQ(r.control_group_of, "");
+  EXPECT_EQ(r.retrain_every_minutes, 60);
+  EXPECT_EQ(r.history.event_type, "Product Viewed");
+  EXPECT_EQ(r.history.metric, Metric::kItems);
+  EXPECT_EQ(r.history.property, "product_id");
+  EXPECT_TRUE(r.history.where.empty());
+  EXPECT_EQ(r.history.scope.kind, TimeScope::Kind::kRolling);
+  EXPECT_EQ(r.history.scope.days, 90);
+  // The normalised text is the example, compact.
+  EXPECT_EQ(source, json::serialize(json::parse(kRecommendationExample)));
+}
+
+TEST(ParseRecommendation, FillsInTheDefaults) {
+  Recommendation r;
+  std::string source;
+  Status s = ParseRecommendation(
+      R"({"model":"popular","item_event":"Movie Rated","item_property":"movie_id",
+          "title":null,"params":null,"candidates":null,"exclude_items":null,"exclude_seen":null,
+          "max_items":null,"control_percentage":null,"history_window_days":null,
+          "retrain_every_minutes":null})",
+      "movies", &r, &source);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(r.id, "movies");
+  EXPECT_EQ(r.title, "");
+  EXPECT_TRUE(r.params.empty());
+  EXPECT_EQ(r.history_window_days, 90);
+  EXPECT_EQ(r.candidates_top_n, 1000);
+  EXPECT_TRUE(r.exclude_seen);
+  EXPECT_EQ(r.max_items, 50);
+  EXPECT_EQ(r.control_percentage, 0);
+  EXPECT_EQ(r.retrain_every_minutes, 60);
+  EXPECT_EQ(r.history.scope.days, 90);
+  EXPECT_EQ(source,
+            R"({"id":"movies","title":"","model":"popular","item_event":"Movie Rated",)"
+            R"("item_property":"movie_id","history_window_days":90,"candidates":{"top_n":1000},)"
+            R"("exclude_items":[],"exclude_seen":true,"max_items":50,"control_percentage":0,)"
+            R"("control_group_of":null,"retrain_every_minutes":60,"params":{}})");
+}
+
+TEST(ParseRecommendation, ReadsAFixedCandidateListAndEveryOtherField) {
+  Recommendation r;
+  std::string source;
+  Status s = ParseRecommendation(
+      R"({"id":"r.2","title":"Ähnliche Filme","model":"itemknn","params":{"neighbours":20.0},
+          "item_event":"_active","item_property":"$product_id","history_window_days":1,
+          "candidates":{"items":["b","a","\"x\""]},"exclude_items":["a"],"exclude_seen":false,
+          "max_items":100,"control_percentage":12.5,"control_group_of":"r1",
+          "retrain_every_minutes":0})",
+      "r.2", &r, &source);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(r.model, "itemknn");
+  EXPECT_EQ(r.params, (std::vector<std::pair<std::string, std::string>>{{"neighbours", "20"}}));
+  EXPECT_EQ(r.item_property, "$product_id");
+  EXPECT_EQ(r.candidate_items, (std::vector<std::string>{"b", "a", "\"x\""}));
+  EXPECT_EQ(r.exclude_items, std::vector<std::string>{"a"});
+  EXPECT_FALSE(r.exclude_seen);
+  EXPECT_EQ(r.max_items, 100);
+  EXPECT_EQ(r.control_percentage, 12.5);
+  EXPECT_EQ(r.control_group_of, "r1");
+  EXPECT_EQ(r.retrain_every_minutes, 0);
+  EXPECT_EQ(r.history.scope.days, 1);
+  EXPECT_EQ(r.history.event_type, "_active");
+  EXPECT_EQ(r.history.property, "$product_id");
+  EXPECT_EQ(json::parse(source), json::parse(R"({"id":"r.2","title":"Ähnliche Filme",
+      "model":"itemknn","item_event":"_active","item_property":"$product_id",
+      "history_window_days":1,"candidates":{"items":["b","a","\"x\""]},"exclude_items":["a"],
+      "exclude_seen":false,"max_items":100,"control_percentage":12.5,"control_group_of":"r1",
+      "retrain_every_minutes":0,"params":{"neighbours":20}})"));
+}
+
+TEST(ParseRecommendation, SortsParamsByName) {
+  Recommendation r;
+  std::string source;
+  ASSERT_TRUE(ParseRecommendation(R"({"model":"ease","item_event":"E","item_property":"p",
+                                      "params":{"max_items":500,"lambda":0.5}})",
+                                  "r", &r, &source)
+                  .ok());
+  EXPECT_EQ(r.params, (std::vector<std::pair<std::string, std::string>>{{"lambda", "0.5"},
+                                                                        {"max_items", "500"}}));
+  EXPECT_NE(source.find(R"("params":{"lambda":0.5,"max_items":500})"), std::string::npos);
+}
+
+TEST(ParseRecommendation, ParsesItsOwnSourceToTheSameDefinition) {
+  for (const char* body :
+       {kRecommendationExample,
+        R"({"model":"itemknn","item_event":"E","item_property":"p","title":"\u00e9\n",
+            "candidates":{"items":["x","y"]},"exclude_items":["z"],"control_percentage":0.1,
+            "params":{"neighbours":3},"control_group_of":"other"})"}) {
+    Recommendation first;
+    std::string source;
+    ASSERT_TRUE(ParseRecommendation(body, "r1", &first, &source).ok()) << body;
+    Recommendation second;
+    std::string again;
+    Status s = ParseRecommendation(source, "r1", &second, &again);
+    ASSERT_TRUE(s.ok()) << source << ": " << s.ToString();
+    EXPECT_EQ(again, source);
+    EXPECT_EQ(second.params, first.params);
+    EXPECT_EQ(second.candidate_items, first.candidate_items);
+    EXPECT_EQ(second.control_percentage, first.control_percentage);
+    EXPECT_EQ(second.title, first.title);
+    EXPECT_EQ(second.history.Canonical(), first.history.Canonical());
+  }
+}
+
+TEST(ParseRecommendation, AcceptsTheLimits) {
+  json::object body{{"model", "popular"},
+                    {"item_event", std::string(1024, 'e')},
+                    {"item_property", std::string(1024, 'p')},
+                    {"title", std::string(200, 't')},
+                    {"history_window_days", 365},
+                    {"candidates", json::object{{"top_n", 100000}}},
+                    {"exclude_items", json::array(10000, json::value(std::string(256, 'x')))},
+                    {"max_items", 1},
+                    {"control_percentage", 100},
+                    {"control_group_of", std::string(128, 'g')},
+                    {"retrain_every_minutes", 10080}};
+  Recommendation r;
+  std::string source;
+  Status s = ParseRecommendation(json::serialize(body), std::string(128, 'r'), &r, &source);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(r.candidates_top_n, 100000);
+  EXPECT_EQ(r.exclude_items.size(), 10000u);
+  body["candidates"] = json::object{{"items", json::array(10000, json::value("i"))}};
+  ASSERT_TRUE(ParseRecommendation(json::serialize(body), "r", &r, &source).ok());
+  EXPECT_EQ(r.candidate_items.size(), 10000u);
+}
+
+TEST(ParseRecommendation, RefusesAPathIdOutsideTheAlphabet) {
+  Recommendation r;
+  std::string source;
+  for (const std::string& id :
+       {std::string(), std::string("a,b"), std::string("a b"), std::string(129, 'r')}) {
+    Status s = ParseRecommendation(kRecommendationExample, id, &r, &source);
+    EXPECT_TRUE(s.message().starts_with("id: the id in the path")) << id << ": " << s.message();
+  }
+}
+
+void ExpectRecommendationRefused(const std::vector<Mutation>& cases) {
+  for (const Mutation& m : cases) {
+    json::object body = json::parse(kRecommendationExample).as_object();
+    m.change(body);
+    Recommendation r;
+    std::string source = "unchanged";
+    Status s = ParseRecommendation(json::serialize(body), "r1", &r, &source);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << json::serialize(body);
+    EXPECT_TRUE(s.message().starts_with(m.path + ": "))
+        << "wanted " << m.path << ", got " << s.message();
+    EXPECT_EQ(source, "unchanged");
+  }
+}
+
+TEST(ParseRecommendation, RefusesEachBadField) {
+  ExpectRecommendationRefused({
+      {[](json::object& b) { b["modle"] = "ease"; }, "modle"},
+      {[](json::object& b) { b["status"] = "ready"; }, "status"},
+      {[](json::object& b) { b["id"] = "r2"; }, "id"},
+      {[](json::object& b) { b["id"] = 1; }, "id"},
+      {[](json::object& b) { b["title"] = 1; }, "title"},
+      {[](json::object& b) { b["title"] = std::string(201, 't'); }, "title"},
+      {[](json::object& b) { b.erase("model"); }, "model"},
+      {[](json::object& b) { b["model"] = "EASE"; }, "model"},
+      {[](json::object& b) { b["model"] = "svd"; }, "model"},
+      {[](json::object& b) { b["model"] = 1; }, "model"},
+      {[](json::object& b) { b["params"] = json::array{}; }, "params"},
+      {[](json::object& b) {
+         b["params"] = json::object{{"alpha", 1}};
+       },
+       "params.alpha"},
+      {[](json::object& b) {
+         b["params"] = json::object{{"lambda", 0}};
+       },
+       "params.lambda"},
+      {[](json::object& b) {
+         b["params"] = json::object{{"lambda", "300"}};
+       },
+       "params.lambda"},
+      {[](json::object& b) {
+         b["params"] = json::object{{"neighbours", 10}};
+       },
+       "params.neighbours"},
+      {[](json::object& b) {
+         b["params"] = json::object{{"max_items", 1.5}};
+       },
+       "params.max_items"},
+      {[](json::object& b) {
+         b["model"] = "popular";  // popular has no parameter at all
+       },
+       "params.lambda"},
+      {[](json::object& b) { b.erase("item_event"); }, "item_event"},
+      {[](json::object& b) { b["item_event"] = ""; }, "item_event"},
+      {[](json::object& b) { b["item_event"] = json::array{"E"}; }, "item_event"},
+      {[](json::object& b) { b["item_event"] = std::string(1025, 'e'); }, "item_event"},
+      {[](json::object& b) { b.erase("item_property"); }, "item_property"},
+      {[](json::object& b) { b["item_property"] = nullptr; }, "item_property"},
+      {[](json::object& b) { b["item_property"] = ""; }, "item_property"},
+      {[](json::object& b) { b["item_property"] = "$"; }, "item_property"},
+      {[](json::object& b) { b["item_property"] = 7; }, "item_property"},
+      {[](json::object& b) { b["history_window_days"] = 0; }, "history_window_days"},
+      {[](json::object& b) { b["history_window_days"] = 366; }, "history_window_days"},
+      {[](json::object& b) { b["history_window_days"] = 1.5; }, "history_window_days"},
+      {[](json::object& b) { b["history_window_days"] = "90"; }, "history_window_days"},
+      {[](json::object& b) { b["candidates"] = 1000; }, "candidates"},
+      {[](json::object& b) { b["candidates"] = json::object{}; }, "candidates"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"top_n", 10}, {"items", json::array{"a"}}};
+       },
+       "candidates"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"top", 10}};
+       },
+       "candidates.top"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"top_n", 0}};
+       },
+       "candidates.top_n"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"top_n", 100001}};
+       },
+       "candidates.top_n"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"top_n", "10"}};
+       },
+       "candidates.top_n"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", json::array{}}};
+       },
+       "candidates.items"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", "a"}};
+       },
+       "candidates.items"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", json::array(10001, json::value("i"))}};
+       },
+       "candidates.items"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", json::array{"a", 2}}};
+       },
+       "candidates.items[1]"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", json::array{""}}};
+       },
+       "candidates.items[0]"},
+      {[](json::object& b) {
+         b["candidates"] = json::object{{"items", json::array{std::string(257, 'i')}}};
+       },
+       "candidates.items[0]"},
+      {[](json::object& b) { b["exclude_items"] = "a"; }, "exclude_items"},
+      {[](json::object& b) {
+         b["exclude_items"] = json::array{"a", nullptr};
+       },
+       "exclude_items[1]"},
+      {[](json::object& b) { b["exclude_items"] = json::array(10001, json::value("i")); },
+       "exclude_items"},
+      {[](json::object& b) { b["exclude_seen"] = "true"; }, "exclude_seen"},
+      {[](json::object& b) { b["exclude_seen"] = 1; }, "exclude_seen"},
+      {[](json::object& b) { b["max_items"] = 0; }, "max_items"},
+      {[](json::object& b) { b["max_items"] = 101; }, "max_items"},
+      {[](json::object& b) { b["control_percentage"] = -0.5; }, "control_percentage"},
+      {[](json::object& b) { b["control_percentage"] = 100.5; }, "control_percentage"},
+      {[](json::object& b) { b["control_percentage"] = "10"; }, "control_percentage"},
+      {[](json::object& b) { b["control_group_of"] = 1; }, "control_group_of"},
+      {[](json::object& b) { b["control_group_of"] = ""; }, "control_group_of"},
+      {[](json::object& b) { b["control_group_of"] = "a b"; }, "control_group_of"},
+      {[](json::object& b) { b["retrain_every_minutes"] = -1; }, "retrain_every_minutes"},
+      {[](json::object& b) { b["retrain_every_minutes"] = 10081; }, "retrain_every_minutes"},
+      {[](json::object& b) { b["retrain_every_minutes"] = true; }, "retrain_every_minutes"},
+  });
+}
+
+TEST(ParseRecommendation, NamesTheUnknownParameterAndTheModelsOwn) {
+  Recommendation r;
+  std::string source;
+  Status s = ParseRecommendation(
+      R"({"model":"ease","item_event":"E","item_property":"p","params":{"alpha":1}})", "r", &r,
+      &source);
+  EXPECT_EQ(s.message(),
+            "params.alpha: model ease has no parameter \"alpha\" (its parameters: lambda, "
+            "popularity_exponent, max_items)");
+  s = ParseRecommendation(R"({"model":"knn","item_event":"E","item_property":"p"})", "r", &r,
+                          &source);
+  EXPECT_EQ(s.message(), "model: unknown model \"knn\" (expected ease, itemknn or popular)");
+}
+
+// ials and blend are models of profiled eval; a read cannot serve them (recs::Servable).
+TEST(ParseRecommendation, RefusesModelsThatAreNotServed) {
+  for (const char* model : {"ials", "blend"}) {
+    Recommendation r;
+    std::string source;
+    Status s = ParseRecommendation(
+        std::string(R"({"model":")") + model + R"(","item_event":"E","item_property":"p"})", "r",
+        &r, &source);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << model;
+    EXPECT_EQ(s.message(), std::string("model: model \"") + model +
+                               "\" is for profiled eval only and cannot be served (expected "
+                               "ease, itemknn or popular)");
+  }
+}
+
+TEST(ParseRecommendation, RefusesABodyThatIsNotAJsonObject) {
+  Recommendation r;
+  std::string source;
+  for (const char* body : {"", "[]", "{", "1", "{\"model\":1e999}"}) {
+    Status s = ParseRecommendation(body, "r1", &r, &source);
+    EXPECT_TRUE(s.message().starts_with("body: ")) << body << ": " << s.message();
+  }
 }
 
 }  // namespace

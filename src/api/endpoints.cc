@@ -1,5 +1,6 @@
 #include "api/endpoints.h"
 
+#include <boost/json.hpp>
 #include <map>
 
 #include "api/auth.h"
@@ -81,6 +82,15 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
     } else {
       WriteSeedProfile(query, user, &r.body);
     }
+  }
+  if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
+    // Once the response is written: the read waits neither for the exposure's parsing nor
+    // for the ingest writer it wakes (which may share the core).
+    r.after_send = [this, project = project->second, user_id = std::string(user.profile.user_id),
+                    device_id = std::string(user.profile.device_id),
+                    served = std::move(user.recommendations)] {
+      SubmitExposures(*project, user_id, device_id, served);
+    };
   }
   for (auto& record : user.records)
     internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
@@ -187,6 +197,53 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
     HttpResponse r = Json(status, ErrorBody(status, message));
     r.retry_after_seconds = result.retry_after_seconds;
     respond(std::move(r));
+  });
+}
+
+void Endpoints::SubmitExposures(const ProjectConfig& project, const std::string& user_id,
+                                const std::string& device_id,
+                                const std::vector<read::ServedRecommendation>& recommendations) {
+  boost::json::array events;
+  for (const read::ServedRecommendation& r : recommendations) {
+    boost::json::object e;
+    if (!user_id.empty()) {
+      e["user_id"] = user_id;
+    } else {
+      e["device_id"] = device_id;
+    }
+    e["event_type"] = compute::kExposureEventType;
+    boost::json::object props;
+    props["rec_id"] = r.rec_id;
+    props["is_control"] = r.is_control;
+    props["recommendation_type"] = r.type;
+    boost::json::array items;
+    for (const std::string& item : r.items) items.emplace_back(item);
+    props["items"] = std::move(items);
+    e["event_properties"] = std::move(props);
+    events.emplace_back(std::move(e));
+  }
+  boost::json::object body;
+  body["api_key"] = project.api_key;
+  body["events"] = std::move(events);
+  // The ids come from the store: a user ingested with a smaller min_id_length is still one.
+  body["options"] = boost::json::object{{"min_id_length", 1}};
+  // Through the same parser and writer as an SDK's batch: the exposure is an event like
+  // any other (computations and cohorts count it). The read does not wait for it.
+  ParsedBatch batch;
+  IngestRejection rejection;
+  if (!ParseEventBatch(boost::json::serialize(body), clock_.NowMs(), &batch, &rejection)) {
+    LogError("recommendations: an exposure event of project " + project.id +
+             " does not parse: " + rejection.error);
+    return;
+  }
+  std::string project_id = project.id;
+  ingest::IngestBatch exposures{project.id, std::move(batch.events), 0};
+  exposures.internal = true;  // never throttled: the user did not send it
+  ingestor_.Submit(std::move(exposures), [project_id](const ingest::IngestResult& result) {
+    if (!result.status.ok()) {
+      LogWarn("recommendations: exposure events of project " + project_id +
+              " not recorded: " + result.status.ToString());
+    }
   });
 }
 

@@ -16,6 +16,7 @@
 #include "core/metrics.h"
 #include "ingest/definitions.h"
 #include "ingest/ingestor.h"
+#include "ingest/rec_trainer.h"
 #include "read/profile_reader.h"
 #include "store/store.h"
 
@@ -38,6 +39,10 @@ struct HttpResponse {
   const char* content_type = "application/json";  // static string
   std::string body;
   int retry_after_seconds = 0;  // > 0 adds a Retry-After header
+  // Work the client need not wait for (a profile read's exposure events): the server runs it
+  // on the connection's thread once the response has been written (or failed to be); empty =
+  // none.
+  std::function<void()> after_send = nullptr;
 };
 
 // Hash and equality that let an unordered_map<std::string, T> be searched with a
@@ -63,6 +68,9 @@ class Endpoints {
   // Serves PUT|GET /admin/v1/testing/clock, which moves *clock (config
   // testing.clock_control). Call before serving.
   void EnableClockControl(OffsetClock* clock) { clock_control_ = clock; }
+  // Serves the recommendations kind's training status and POST .../train, and appends an
+  // exposure event for every recommendation a profile read serves. Call before serving.
+  void EnableRecommendations(ingest::RecTrainer* trainer) { trainer_ = trainer; }
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
@@ -95,6 +103,13 @@ class Endpoints {
   HttpResponse ListCohorts(const std::string& project) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
               const HttpRequest& request, bool identify_api, const Respond& respond);
+  // Appends one exposure event (compute::kExposureEventType: event_properties rec_id,
+  // is_control, recommendation_type, items) per recommendation served to the user
+  // (`user_id`, or `device_id` when it has none), without waiting for it to be durable; a
+  // failure is logged.
+  void SubmitExposures(const ProjectConfig& project, const std::string& user_id,
+                       const std::string& device_id,
+                       const std::vector<read::ServedRecommendation>& recommendations);
 
   store::Store& store_;
   ingest::Ingestor& ingestor_;
@@ -109,6 +124,7 @@ class Endpoints {
   ingest::DefinitionRegistry* registry_;
   std::unique_ptr<CohortDownloads> downloads_;  // with a registry
   OffsetClock* clock_control_ = nullptr;
+  ingest::RecTrainer* trainer_ = nullptr;
 };
 
 // Applies the definitions of a definitions file ({"computations":[...],"cohorts":[...]},

@@ -1,5 +1,6 @@
 #include "api/profile_wire.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -85,7 +86,18 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
     } else if (key == "get_computations") {
       status = ParseBool(key, value, &q->get_computations);
     } else if (key == "rec_id") {
-      q->rec_ids = SplitList(value);
+      // Each recommendation once, in the order first asked for.
+      q->rec_ids.clear();
+      for (std::string& id : SplitList(value)) {
+        if (std::find(q->rec_ids.begin(), q->rec_ids.end(), id) == q->rec_ids.end()) {
+          q->rec_ids.push_back(std::move(id));
+        }
+      }
+      if (q->rec_ids.size() > kMaxRecIdsPerRead) {
+        status =
+            Status::InvalidArgument("rec_id lists at most " + std::to_string(kMaxRecIdsPerRead) +
+                                    " ids, got " + std::to_string(q->rec_ids.size()));
+      }
     } else if (key == "comp_id") {
       status = ParseCompIds(value, &q->comp_ids);
     } else if (key == "rec_type") {
@@ -123,6 +135,11 @@ read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect) 
     for (const auto& id : q.comp_ids) o.computation_ids.push_back(std::stoull(id));
   }
   o.cohorts = seed || q.get_cohort_ids;
+  o.recs.wanted = q.get_recs;
+  o.recs.ids = q.rec_ids;
+  if (q.rec_type == "model") o.recs.override = recs::ServeRequest::Override::kModel;
+  if (q.rec_type == "random") o.recs.override = recs::ServeRequest::Override::kRandom;
+  o.recs.limit = q.limit;
   return o;
 }
 
@@ -160,11 +177,56 @@ void AppendValueAsString(const compute::Value& v, std::string* out) {
   AppendJsonString(out, text);
 }
 
-void AppendCohortIds(const std::vector<std::string>& ids, std::string* out) {
+void AppendStrings(const std::vector<std::string>& items, std::string* out) {
   out->push_back('[');
-  for (size_t i = 0; i < ids.size(); ++i) {
+  for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out->push_back(',');
-    AppendJsonString(out, ids[i]);
+    AppendJsonString(out, items[i]);
+  }
+  out->push_back(']');
+}
+
+// The seed's Recommendation: {rec_id, child_ids, is_control, recommendation_type, title}.
+void AppendSeedRecommendations(const std::vector<read::ServedRecommendation>& recs,
+                               std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const read::ServedRecommendation& r = recs[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"child_ids\":");
+    AppendStrings(r.items, out);
+    out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
+    out->append(",\"recommendation_type\":");
+    AppendJsonString(out, r.type);
+    out->append(",\"title\":");
+    AppendJsonString(out, r.title);
+    out->push_back('}');
+  }
+  out->push_back(']');
+}
+
+// Amplitude's shape: {rec_id, child_rec_id, items, is_control, recommendation_source,
+// last_updated}. profiled has no child models, so child_rec_id is the rec's own id.
+void AppendAmplitudeRecommendations(const std::vector<read::ServedRecommendation>& recs,
+                                    std::string* out) {
+  out->push_back('[');
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const read::ServedRecommendation& r = recs[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"child_rec_id\":");
+    AppendJsonString(out, r.rec_id);
+    out->append(",\"items\":");
+    AppendStrings(r.items, out);
+    out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
+    out->append(",\"recommendation_source\":");
+    AppendJsonString(out, r.type);
+    out->append(",\"last_updated\":");
+    AppendJsonInt(out, r.last_updated_ms / 1000);
+    out->push_back('}');
   }
   out->push_back(']');
 }
@@ -194,15 +256,22 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
     AppendValue(user.computed[i].second, out);
   }
   out->append("},\"cohort_ids\":");
-  AppendCohortIds(user.cohort_ids, out);
-  if (q.get_recs) out->append(",\"recommendations\":[]");
+  AppendStrings(user.cohort_ids, out);
+  if (q.get_recs) {
+    out->append(",\"recommendations\":");
+    AppendSeedRecommendations(user.recommendations, out);
+  }
   out->append("}}");
 }
 
 Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, std::string* out) {
   const store::ProfileView& p = user.profile;
   out->append("{\"userData\":{\"recommendations\":");
-  out->append(q.get_recs ? "[]" : "null");
+  if (q.get_recs) {
+    AppendAmplitudeRecommendations(user.recommendations, out);
+  } else {
+    out->append("null");
+  }
   out->append(",\"user_id\":");
   if (p.user_id.empty()) {
     out->append("null");
@@ -244,7 +313,7 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
   }
   out->append(",\"cohort_ids\":");
   if (q.get_cohort_ids) {
-    AppendCohortIds(user.cohort_ids, out);
+    AppendStrings(user.cohort_ids, out);
   } else {
     out->append("null");
   }

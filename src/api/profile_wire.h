@@ -15,6 +15,9 @@
 
 namespace profiled::api {
 
+// The most recommendations one read may ask for by rec_id (distinct ids).
+inline constexpr size_t kMaxRecIdsPerRead = 20;
+
 struct ProfileQuery {
   std::string user_id;
   std::string device_id;
@@ -22,7 +25,7 @@ struct ProfileQuery {
   bool get_amp_props = false;
   bool get_cohort_ids = false;
   bool get_computations = false;
-  std::vector<std::string> rec_ids;   // rec_id=a,b
+  std::vector<std::string> rec_ids;   // rec_id=a,b: each once, in the order asked
   std::vector<std::string> comp_ids;  // comp_id=1,2
   std::string rec_type;               // "", "model" or "random"
   int limit = 0;                      // 0 = the recommendation's own count
@@ -30,7 +33,8 @@ struct ProfileQuery {
 
 // Parses the query string (without '?'). Unknown parameters are ignored, as Amplitude
 // does. InvalidArgument names the parameter: neither id given, a boolean that is not
-// true/false/1/0, an unknown rec_type, a limit that is not 1..1000, a comp_id that is
+// true/false/1/0, an unknown rec_type, a limit that is not 1..1000, a rec_id list of more
+// than kMaxRecIdsPerRead distinct ids, a comp_id that is
 // not a comma-separated list of integers 0..2^63-1 (no sign, no empty item; stored in
 // canonical form, leading zeros dropped).
 Status ParseProfileQuery(std::string_view query, ProfileQuery* q);
@@ -43,12 +47,15 @@ read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect);
 // Writes {"userData":{...}} in the seed dialect: amplitude_id, user_properties,
 // computed_properties (keyed by id), cohort_ids always; user_id unless the profile is an
 // anonymous device's (the seed types it as a string, so it is left out, never null);
-// recommendations with get_recs.
+// recommendations with get_recs, each {rec_id, child_ids, is_control, recommendation_type,
+// title} as the seed's Recommendation schema has it.
 void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::string* out);
 
 // Writes {"userData":{...}} in the Amplitude dialect: recommendations, user_id,
-// device_id, amp_props, cohort_ids; a section not asked for is null. amp_props holds
-// the built-in fields and the custom properties (custom wins on a name clash) with
+// device_id, amp_props, cohort_ids; a section not asked for is null. recommendations (with
+// get_recs) are each {rec_id, child_rec_id (the rec_id), items, is_control,
+// recommendation_source (the model's name or "random"), last_updated (Unix seconds)}. amp_props
+// holds the built-in fields and the custom properties (custom wins on a name clash) with
 // get_amp_props, and the computations as "computed-prop-<id>": "<value as string>" with
 // get_computations or comp_id. Corruption (and *out unusable) when the stored JSON of a
 // section asked for does not parse as an object.

@@ -33,6 +33,26 @@ read::UserData AliceWithComputations() {
   return u;
 }
 
+// Alice with two recommendations: a model's and a control group's (random) one.
+read::UserData AliceWithRecommendations() {
+  read::UserData u = Alice();
+  read::ServedRecommendation model;
+  model.rec_id = "r1";
+  model.title = "For \"you\"";
+  model.items = {"sku1", "sku2"};
+  model.type = "ease";
+  model.last_updated_ms = 1'700'000'000'999;
+  u.recommendations.push_back(model);
+  read::ServedRecommendation control;
+  control.rec_id = "r2";
+  control.items = {"sku9"};
+  control.is_control = true;
+  control.type = "random";
+  control.last_updated_ms = 1'700'000'100'000;
+  u.recommendations.push_back(control);
+  return u;
+}
+
 TEST(ProfileWire, ParsesEveryParameter) {
   ProfileQuery q;
   ASSERT_TRUE(
@@ -178,6 +198,62 @@ TEST(ProfileWire, ReadOptionsFollowTheDialect) {
   read::ReadOptions plain = ReadOptionsFor(none, ProfileDialect::kAmplitude);
   EXPECT_FALSE(plain.computations);
   EXPECT_FALSE(plain.cohorts);
+}
+
+TEST(ProfileWire, SeedDialectWritesRecommendationsInTheSeedShape) {
+  ProfileQuery q;
+  q.get_recs = true;
+  std::string out;
+  WriteSeedProfile(q, AliceWithRecommendations(), &out);
+  EXPECT_EQ(json::parse(out).at("userData").at("recommendations"), json::parse(R"([
+      {"rec_id":"r1","child_ids":["sku1","sku2"],"is_control":false,
+       "recommendation_type":"ease","title":"For \"you\""},
+      {"rec_id":"r2","child_ids":["sku9"],"is_control":true,"recommendation_type":"random",
+       "title":""}])"));
+}
+
+// The seed's Recommendation schema (tests/e2e/seed/amplitude-user-profile-api-openapi.json):
+// rec_id, recommendation_type and title strings, child_ids an array of strings, is_control a
+// boolean, nothing else.
+TEST(ProfileWire, SeedDialectRecommendationsMatchTheSeedSchema) {
+  ProfileQuery q;
+  q.get_recs = true;
+  std::string out;
+  WriteSeedProfile(q, AliceWithRecommendations(), &out);
+  const json::value body = json::parse(out);
+  const json::array& recs = body.at("userData").at("recommendations").as_array();
+  ASSERT_EQ(recs.size(), 2u);
+  for (const json::value& v : recs) {
+    const json::object& r = v.as_object();
+    EXPECT_EQ(r.size(), 5u);
+    EXPECT_TRUE(r.at("rec_id").is_string());
+    EXPECT_TRUE(r.at("recommendation_type").is_string());
+    EXPECT_TRUE(r.at("title").is_string());
+    EXPECT_TRUE(r.at("is_control").is_bool());
+    for (const json::value& item : r.at("child_ids").as_array()) EXPECT_TRUE(item.is_string());
+  }
+}
+
+TEST(ProfileWire, SeedDialectLeavesOutRecommendationsWithoutGetRecs) {
+  std::string out;
+  WriteSeedProfile(ProfileQuery{}, AliceWithRecommendations(), &out);
+  EXPECT_FALSE(json::parse(out).at("userData").as_object().contains("recommendations"));
+}
+
+TEST(ProfileWire, AmplitudeDialectWritesRecommendationsInAmplitudesShape) {
+  ProfileQuery q;
+  q.get_recs = true;
+  std::string out;
+  ASSERT_TRUE(WriteAmplitudeProfile(q, AliceWithRecommendations(), &out).ok());
+  // last_updated is in Unix seconds, rounded down.
+  EXPECT_EQ(json::parse(out).at("userData").at("recommendations"), json::parse(R"([
+      {"rec_id":"r1","child_rec_id":"r1","items":["sku1","sku2"],"is_control":false,
+       "recommendation_source":"ease","last_updated":1700000000},
+      {"rec_id":"r2","child_rec_id":"r2","items":["sku9"],"is_control":true,
+       "recommendation_source":"random","last_updated":1700000100}])"));
+  out.clear();
+  ASSERT_TRUE(WriteAmplitudeProfile(ProfileQuery{}, AliceWithRecommendations(), &out).ok());
+  EXPECT_TRUE(json::parse(out).at("userData").at("recommendations").is_null());
 }
 
 TEST(ProfileWire, AmplitudeDialectRefusesStoredPropertiesThatDoNotParse) {

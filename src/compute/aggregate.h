@@ -18,6 +18,11 @@
 //    otherwise).
 //  - kDistinctDays keeps the set of days (rolling: within the window; others: capped at
 //    kMaxDistinctDays, newest kept).
+//  - kItems (rolling only) keeps, per item (ItemKey of the property's value), the latest event
+//    time it was seen, at most kMaxItems items: past the cap the least recent is forgotten
+//    (ties: the greater key), so the items kept are the first kMaxItems of ItemsOf's order.
+//    An item is in the window while the day of its latest time is (one dated tomorrow counts
+//    from now on, as its latest time would otherwise hide that it was also seen today).
 // An accumulator keeps only the fields its metric needs: count (kCount, and events per day
 // for kDistinctDays); sum (kSum); sum and the count of numeric values (kAvg); min or max and
 // the count of numeric values; first/last (event time and the value's JSON text, numbers
@@ -28,10 +33,12 @@
 // Encoding (all integers LEB128 varints, signed ones zigzag, doubles 8 bytes big-endian):
 //   UserAggregates: version byte (1), count, then per state ascending by id: id delta (from
 //     the previous id; the first from 0), length-prefixed SpecState.
-//   SpecState: flags byte (1 total, 2 days, 4 distinct), then the parts present:
+//   SpecState: flags byte (1 total, 2 days, 4 distinct, 8 items), then the parts present:
 //     total: accumulator; days: count, first day (zigzag), accumulator, then per further
 //     day its (positive) distance from the previous one and its accumulator; distinct:
-//     count (<= kMaxDistinctValues), per value ascending its hash (8 bytes) and day (zigzag).
+//     count (<= kMaxDistinctValues), per value ascending its hash (8 bytes) and day (zigzag);
+//     items: count (<= kMaxItems), per item ascending by key its latest time_ms (zigzag) and
+//     the length-prefixed key (1..kMaxItemKeyBytes bytes).
 //   accumulator: flags byte naming the non-default fields (1 count, 2 numeric count, 4 sum,
 //     8 min, 16 max, 32 first, 64 last), then those fields; first/last are the time (zigzag)
 //     and the length-prefixed JSON text.
@@ -49,6 +56,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -64,6 +72,8 @@ namespace profiled::compute {
 
 inline constexpr size_t kMaxDistinctValues = 1000;
 inline constexpr size_t kMaxDistinctDays = 1000;
+inline constexpr size_t kMaxItems = 200;
+inline constexpr size_t kMaxItemKeyBytes = 256;
 
 // The fields of one tracked event that specs read. Views; valid during the call only.
 struct EventFields {
@@ -76,12 +86,34 @@ struct EventFields {
 // The UTC day number (days since 1970-01-01) of a time in ms; floor for negative times.
 int64_t DayOf(int64_t time_ms);
 
-// Whether the event has the spec's event type ("_active" matches every event) and passes
-// every `where` filter.
+// Whether events of `event_type` can match the spec: its event type is that one or
+// kAnyEvent ("_active": every tracked event but recommendation exposures).
+bool MatchesEventType(const AggregateSpec& spec, std::string_view event_type);
+
+// Whether the event has the spec's event type (MatchesEventType) and passes every `where`
+// filter.
 bool SpecMatches(const AggregateSpec& spec, const EventFields& event);
 
+// Whether a rolling window of `scope` (kRolling) ending on the UTC day of now_ms holds an
+// event at time_ms: its day is in [DayOf(now_ms) - days + 1, DayOf(now_ms)], or is the day
+// after (a client clock a little ahead; a later day is a wrong clock). What a rolling state
+// updated at now_ms keeps.
+bool InRollingWindow(const TimeScope& scope, int64_t time_ms, int64_t now_ms);
+
+// The item key of a property value (kItems), the one rule of the writer and the trainer: a
+// string is itself (raw, not JSON-quoted), a number its core/json_writer text ("7", "2.5"), a
+// bool "true" or "false". False (not an item) for null, objects, arrays, the empty string and
+// keys longer than kMaxItemKeyBytes; *out holds the key when true.
+bool ItemKey(const boost::json::value& value, std::string* out);
+
+// The item `event` is for the kItems spec `spec` (a Recommendation's history): true, with
+// the key in *key, when the event matches the spec (SpecMatches) and the value of the spec's
+// property (a '$name' property is the top-level field `name`) is an item (ItemKey). The one
+// rule of the writer's kItems states and of the recommendation trainer.
+bool ItemOfEvent(const AggregateSpec& spec, const EventFields& event, std::string* key);
+
 // A computed value: none (a user with no matching event, for min/max/avg/first/last), an
-// integer (count, distinct_count, distinct days), a number (sum, min, max, avg) or the JSON
+// integer (count, distinct_count, distinct days, items), a number (sum, min, max, avg) or the JSON
 // text of a property value (first, last).
 struct JsonText {
   std::string text;
@@ -129,7 +161,6 @@ class SpecState {
   static void MergeAccumulator(Accumulator* a, const Accumulator& b);
   static bool IsDefault(const Accumulator& a);
   static void EncodeAccumulator(const Accumulator& a, std::string* out);
-  static bool DecodeAccumulator(std::string_view* in, Accumulator* a);
   // Drops what left a rolling window; applies the caps (kMaxDistinctValues, kMaxDistinctDays).
   void Prune(const AggregateSpec& spec, int64_t now_ms);
   // Decode's work, into an empty state.
@@ -143,10 +174,14 @@ class SpecState {
   Accumulator& BucketOf(int64_t day);
   // Records that the value with `hash` was seen on `day` (keeps the latest day).
   void SeeValue(uint64_t hash, int64_t day);
+  // Records that item `key` was seen at `time_ms` (keeps the latest time).
+  void SeeItem(std::string_view key, int64_t time_ms);
 
+  using Item = std::pair<std::string, int64_t>;
   Accumulator total_;                    // kAllTime and kRange
   std::vector<DayBucket> days_;          // kRolling (day -> bucket) and kDistinctDays
   std::vector<DistinctValue> distinct_;  // kDistinctCount: value hash -> latest day
+  std::vector<Item> items_;              // kItems: key -> latest time_ms, by key
 };
 
 // The value at now_ms of the encoded SpecState `state` (SpecState::EncodeTo) of `spec`,
@@ -156,6 +191,13 @@ class SpecState {
 // whatever the metric reads).
 [[nodiscard]] Status EvaluateEncoded(const AggregateSpec& spec, std::string_view state,
                                      int64_t now_ms, Value* value);
+
+// The items in the window at now_ms of the encoded kItems SpecState `state` of `spec`, newest
+// first (ties: the smaller key first), as views into `state`; *out is replaced. An empty
+// `state` has none. Corruption, and *out empty, when the bytes are not a state this code
+// wrote (every byte is checked). REQUIRES: spec.metric == Metric::kItems.
+[[nodiscard]] Status ItemsOf(const AggregateSpec& spec, std::string_view state, int64_t now_ms,
+                             std::vector<std::string_view>* out);
 
 // A read-only view of an encoded UserAggregates record: where each spec's encoded state is,
 // found without decoding any state. Borrows the record's bytes, which must outlive it (and

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "compute/match.h"
+#include "core/coding.h"
 #include "core/value_text.h"
 
 namespace profiled::compute {
@@ -531,6 +532,7 @@ std::vector<AggregateSpec> EverySpec() {
     specs.push_back(Spec(Metric::kDistinctCount, "sku", scope));
     specs.push_back(Spec(Metric::kDistinctDays, "", scope));
   }
+  specs.push_back(Spec(Metric::kItems, "sku", Rolling(5)));
   return specs;
 }
 
@@ -757,7 +759,7 @@ TEST(SpecStateEncoding, RefusesDistinctValuesOutOfOrderAndTooMany) {
 
 TEST(SpecStateEncoding, RefusesUnknownFlags) {
   SpecState back;
-  EXPECT_EQ(SpecState::Decode(std::string("\x08", 1), &back).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(SpecState::Decode(std::string("\x10", 1), &back).code(), ErrorCode::kCorruption);
   EXPECT_EQ(SpecState::Decode(std::string("\x01\x80", 2), &back).code(), ErrorCode::kCorruption);
   EXPECT_EQ(SpecState::Decode(std::string("\x01\x20\x00\x00", 4), &back).code(),
             ErrorCode::kCorruption);  // a first value that is empty
@@ -787,6 +789,275 @@ TEST(DistinctCount, AValueDatedTomorrowDoesNotHideItsDayInsideTheWindow) {
   state.Add(spec, EventFields{"e", kNow, &props, nullptr}, kNow);
   state.Add(spec, EventFields{"e", kNow + 86400000, &props, nullptr}, kNow);  // tomorrow
   EXPECT_EQ(std::get<int64_t>(state.Evaluate(spec, kNow)), 1);
+}
+
+// ---- Items (recent items, kItems) ------------------------------------------------------------
+
+std::string Key(const json::value& v) {
+  std::string key = "<untouched>";
+  return ItemKey(v, &key) ? key : "<none>";
+}
+
+TEST(ItemKey, IsAStringItselfAndAScalarsText) {
+  EXPECT_EQ(Key("movie 7"), "movie 7");  // raw, not quoted
+  EXPECT_EQ(Key("\"q\""), "\"q\"");
+  EXPECT_EQ(Key(7), "7");
+  EXPECT_EQ(Key(-3), "-3");
+  EXPECT_EQ(Key(json::value(std::numeric_limits<uint64_t>::max())), "18446744073709551615");
+  EXPECT_EQ(Key(2.5), "2.5");
+  EXPECT_EQ(Key(7.0), "7");  // the same item as the integer 7
+  EXPECT_EQ(Key(true), "true");
+  EXPECT_EQ(Key(false), "false");
+}
+
+TEST(ItemKey, RefusesValuesThatAreNotItems) {
+  EXPECT_EQ(Key(nullptr), "<none>");
+  EXPECT_EQ(Key(""), "<none>");
+  EXPECT_EQ(Key(json::object{{"a", 1}}), "<none>");
+  EXPECT_EQ(Key(json::array{1}), "<none>");
+  EXPECT_EQ(Key(json::string(kMaxItemKeyBytes, 'k')), std::string(kMaxItemKeyBytes, 'k'));
+  EXPECT_EQ(Key(json::string(kMaxItemKeyBytes + 1, 'k')), "<none>");
+}
+
+AggregateSpec ItemsSpec(int days = 30) { return Spec(Metric::kItems, "item", Rolling(days)); }
+
+Ev Item(int64_t time_ms, json::value item) { return At(time_ms, {{"item", std::move(item)}}); }
+Ev Item(int64_t time_ms, const char* item) { return Item(time_ms, json::value(item)); }
+Ev Item(int64_t time_ms, const std::string& item) { return Item(time_ms, json::string(item)); }
+
+// ItemsOf the state's encoding at now_ms, as strings.
+std::vector<std::string> Items(const AggregateSpec& spec, const SpecState& state,
+                               int64_t now_ms = kNow) {
+  std::string bytes;
+  state.EncodeTo(&bytes);
+  std::vector<std::string_view> views;
+  EXPECT_TRUE(ItemsOf(spec, state.empty() ? std::string_view() : bytes, now_ms, &views).ok());
+  return {views.begin(), views.end()};
+}
+
+using Strings = std::vector<std::string>;
+
+TEST(Items, ListsTheItemsNewestFirstEachOnceAtItsLatestTime) {
+  AggregateSpec spec = ItemsSpec();
+  SpecState s = Feed(spec, {Item(DaysAgo(5), "a"), Item(DaysAgo(3), "b"), Item(DaysAgo(1), "a"),
+                            Item(DaysAgo(2), 7), Item(DaysAgo(4), 7.0)});
+  EXPECT_EQ(Items(spec, s), (Strings{"a", "7", "b"}));
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 3);
+}
+
+TEST(Items, OrdersItemsOfTheSameTimeByKey) {
+  AggregateSpec spec = ItemsSpec();
+  SpecState s =
+      Feed(spec, {Item(kNow, "c"), Item(kNow, "a"), Item(DaysAgo(1), "d"), Item(kNow, "b")});
+  EXPECT_EQ(Items(spec, s), (Strings{"a", "b", "c", "d"}));
+}
+
+TEST(Items, SkipsValuesThatAreNotItems) {
+  AggregateSpec spec = ItemsSpec();
+  SpecState s = Feed(spec, {Item(kNow, json::value(nullptr)), Item(kNow, ""),
+                            Item(kNow, json::array{1}), At(kNow, {{"other", "x"}}), At(kNow)});
+  EXPECT_TRUE(s.empty());
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), 0);
+  EXPECT_TRUE(Items(spec, s).empty());
+}
+
+TEST(Items, DropOutOfTheWindowAtTheReadWithoutAnUpdate) {
+  AggregateSpec spec = ItemsSpec(3);
+  SpecState s = Feed(spec, {Item(DaysAgo(2), "old"), Item(kNow, "new")});
+  EXPECT_EQ(Items(spec, s, kNow), (Strings{"new", "old"}));
+  EXPECT_EQ(Items(spec, s, kNow + kDay), (Strings{"new"}));
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + kDay)), 1);
+  EXPECT_TRUE(Items(spec, s, kNow + 3 * kDay).empty());
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow + 3 * kDay)), 0);
+}
+
+TEST(Items, AreDroppedFromTheStateOnceOutOfTheWindow) {
+  AggregateSpec spec = ItemsSpec(3);
+  SpecState s = Feed(spec, {Item(DaysAgo(2), "old")});
+  Ev later = Item(kNow + kDay, "new");
+  s.Add(spec, later.View(), kNow + kDay);
+  EXPECT_EQ(s, Feed(spec, {later}, kNow + kDay));
+}
+
+TEST(Items, IgnoreEventsOutsideTheWindowOrMoreThanADayAhead) {
+  AggregateSpec spec = ItemsSpec(3);
+  EXPECT_TRUE(Feed(spec, {Item(DaysAgo(3), "old"), Item(kNow + 2 * kDay, "ahead")}).empty());
+  // One dated tomorrow is kept, and read from now on.
+  SpecState s = Feed(spec, {Item(kNow, "a"), Item(kNow + kDay, "b")});
+  EXPECT_EQ(Items(spec, s), (Strings{"b", "a"}));
+}
+
+std::string ItemOf(const AggregateSpec& spec, const Ev& e) {
+  std::string key = "<untouched>";
+  return ItemOfEvent(spec, e.View(), &key) ? key : "<none>";
+}
+
+TEST(ItemOfEvent, IsTheItemKeyOfThePropertyOfAMatchingEvent) {
+  AggregateSpec spec = ItemsSpec();
+  EXPECT_EQ(ItemOf(spec, Item(kNow, 7)), "7");
+  Ev other = Item(kNow, "a");
+  other.type = "Refund";
+  EXPECT_EQ(ItemOf(spec, other), "<none>");  // not the spec's event type
+  EXPECT_EQ(ItemOf(spec, Item(kNow, json::array{1})), "<none>");
+  EXPECT_EQ(ItemOf(spec, At(kNow)), "<none>");
+}
+
+TEST(ItemOfEvent, ReadsEveryEventForActiveAndATopLevelFieldForADollarProperty) {
+  AggregateSpec spec = Spec(Metric::kItems, "$platform", Rolling(30));
+  spec.event_type = kAnyEvent;
+  Ev e = Item(kNow, "not this");
+  e.type = "Anything";
+  e.fields["platform"] = "iOS";
+  EXPECT_EQ(ItemOf(spec, e), "iOS");
+  // The state the writer keeps holds the same item.
+  SpecState s = Feed(spec, {e});
+  EXPECT_EQ(Items(spec, s), (Strings{"iOS"}));
+}
+
+TEST(InRollingWindow, HoldsTheWindowsWholeUtcDaysAndTheDayAfter) {
+  const TimeScope scope = Rolling(30);
+  const int64_t today = kJan1 + 9 * kDay;  // midnight starting kNow's day
+  const int64_t start = today - 29 * kDay;
+  EXPECT_TRUE(InRollingWindow(scope, start, kNow));
+  EXPECT_FALSE(InRollingWindow(scope, start - 1, kNow));
+  EXPECT_TRUE(InRollingWindow(scope, today + 2 * kDay - 1, kNow));  // the end of tomorrow
+  EXPECT_FALSE(InRollingWindow(scope, today + 2 * kDay, kNow));
+  // The window moves at midnight, not 24 hours after now.
+  EXPECT_TRUE(InRollingWindow(scope, start, today + kDay - 1));
+  EXPECT_FALSE(InRollingWindow(scope, start, today + kDay));
+}
+
+TEST(Items, KeepTheMostRecentItemsPastTheCap) {
+  AggregateSpec spec = ItemsSpec();
+  std::vector<Ev> events;
+  for (size_t i = 0; i < kMaxItems + 5; ++i) {
+    events.push_back(Item(kNow - static_cast<int64_t>(i) * 1000, "i" + std::to_string(i)));
+  }
+  SpecState s = Feed(spec, events);
+  EXPECT_EQ(Int(s.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxItems));
+  Strings items = Items(spec, s);
+  ASSERT_EQ(items.size(), kMaxItems);
+  EXPECT_EQ(items.front(), "i0");
+  EXPECT_EQ(items.back(), "i" + std::to_string(kMaxItems - 1));
+  // Seeing a forgotten item again brings it back as the newest; the least recent goes.
+  Ev again = Item(kNow + 1, "i" + std::to_string(kMaxItems + 2));
+  s.Add(spec, again.View(), kNow);
+  items = Items(spec, s);
+  ASSERT_EQ(items.size(), kMaxItems);
+  EXPECT_EQ(items.front(), "i" + std::to_string(kMaxItems + 2));
+  EXPECT_EQ(items.back(), "i" + std::to_string(kMaxItems - 2));
+}
+
+TEST(Items, ForgetTheGreaterKeyAmongTheLeastRecentPastTheCap) {
+  AggregateSpec spec = ItemsSpec();
+  std::vector<Ev> events;
+  for (size_t i = 0; i < kMaxItems + 1; ++i) {
+    events.push_back(Item(kNow, "k" + std::to_string(1000 + i)));  // all at one time
+  }
+  Strings items = Items(spec, Feed(spec, events));
+  ASSERT_EQ(items.size(), kMaxItems);
+  EXPECT_EQ(items.front(), "k1000");
+  EXPECT_EQ(items.back(), "k" + std::to_string(1000 + kMaxItems - 1));
+}
+
+TEST(Items, MergeKeepsTheLatestTimeOfEachItem) {
+  AggregateSpec spec = ItemsSpec();
+  SpecState a = Feed(spec, {Item(DaysAgo(1), "x"), Item(DaysAgo(4), "y")});
+  SpecState b = Feed(spec, {Item(DaysAgo(5), "x"), Item(DaysAgo(2), "y"), Item(DaysAgo(3), "z")});
+  a.Merge(spec, b, kNow);
+  EXPECT_EQ(Items(spec, a), (Strings{"x", "y", "z"}));
+  EXPECT_EQ(a, Feed(spec, {Item(DaysAgo(1), "x"), Item(DaysAgo(2), "y"), Item(DaysAgo(3), "z")}));
+}
+
+TEST(Items, MergeKeepsTheCap) {
+  AggregateSpec spec = ItemsSpec();
+  SpecState a;
+  SpecState b;
+  for (size_t i = 0; i < kMaxItems; ++i) {
+    Ev ea = Item(DaysAgo(1), "a" + std::to_string(i));
+    Ev eb = Item(kNow, "b" + std::to_string(i));
+    a.Add(spec, ea.View(), kNow);
+    b.Add(spec, eb.View(), kNow);
+  }
+  a.Merge(spec, b, kNow);
+  EXPECT_EQ(Int(a.Evaluate(spec, kNow)), static_cast<int64_t>(kMaxItems));
+  EXPECT_EQ(a, b);  // the more recent items were kept
+}
+
+TEST(Items, ViewsPointIntoTheState) {
+  AggregateSpec spec = ItemsSpec();
+  std::string bytes;
+  Feed(spec, {Item(kNow, "abc")}).EncodeTo(&bytes);
+  std::vector<std::string_view> out = {"stale"};
+  ASSERT_TRUE(ItemsOf(spec, bytes, kNow, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], "abc");
+  EXPECT_GE(out[0].data(), bytes.data());
+  EXPECT_LE(out[0].data() + out[0].size(), bytes.data() + bytes.size());
+  ASSERT_TRUE(ItemsOf(spec, {}, kNow, &out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+// flags=items, then `n`, then each (time 0, key).
+std::string ItemsState(uint64_t n, const std::vector<std::string>& keys) {
+  std::string bytes(1, '\x08');
+  bytes.push_back(static_cast<char>(n));
+  for (const std::string& key : keys) {
+    bytes.push_back(0);  // time 0, zigzag
+    bytes.push_back(static_cast<char>(key.size()));
+    bytes.append(key);
+  }
+  return bytes;
+}
+
+TEST(Items, RefuseStatesThatDoNotDecode) {
+  AggregateSpec spec = ItemsSpec(kMaxWindowDays);
+  std::vector<std::string> bad = {
+      ItemsState(2, {"b", "a"}),  // keys out of order
+      ItemsState(2, {"a", "a"}),  // a key twice
+      ItemsState(1, {""}),        // an empty key
+      ItemsState(0, {}),          // no item
+      ItemsState(2, {"a"}),       // fewer items than counted
+      ItemsState(1, {"a", "b"}),  // trailing bytes
+  };
+  std::string too_long = ItemsState(1, {});
+  too_long.push_back(0);
+  PutVarint64(&too_long, kMaxItemKeyBytes + 1);
+  too_long.append(kMaxItemKeyBytes + 1, 'k');
+  bad.push_back(too_long);
+  std::string too_many("\x08", 1);
+  PutVarint64(&too_many, kMaxItems + 1);
+  for (size_t i = 0; i <= kMaxItems; ++i) {
+    too_many.push_back(0);
+    too_many.push_back(3);
+    too_many.append(std::to_string(100 + i));
+  }
+  bad.push_back(too_many);
+  ASSERT_TRUE([&] {
+    SpecState ok;
+    return SpecState::Decode(ItemsState(2, {"a", "b"}), &ok).ok();
+  }());
+  for (const std::string& bytes : bad) {
+    SpecState state;
+    EXPECT_EQ(SpecState::Decode(bytes, &state).code(), ErrorCode::kCorruption) << bytes;
+    Value value;
+    EXPECT_EQ(EvaluateEncoded(spec, bytes, kNow, &value).code(), ErrorCode::kCorruption) << bytes;
+    std::vector<std::string_view> out = {"stale"};
+    EXPECT_EQ(ItemsOf(spec, bytes, kNow, &out).code(), ErrorCode::kCorruption) << bytes;
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+TEST(Items, RefuseEveryTruncation) {
+  AggregateSpec spec = ItemsSpec();
+  std::string bytes;
+  Feed(spec, {Item(kNow, "a"), Item(DaysAgo(1), 42)}).EncodeTo(&bytes);
+  for (size_t n = 1; n < bytes.size(); ++n) {
+    std::vector<std::string_view> out;
+    EXPECT_EQ(ItemsOf(spec, std::string_view(bytes).substr(0, n), kNow, &out).code(),
+              ErrorCode::kCorruption)
+        << n;
+  }
 }
 
 // ---- EvaluateEncoded and AggregatesView ------------------------------------------------------
@@ -827,6 +1098,18 @@ Value Expected(const AggregateSpec& spec, const std::vector<Ev>& events, int64_t
       if (kept(e) && in_window(DayOf(e.time_ms))) days.insert(DayOf(e.time_ms));
     }
     return static_cast<int64_t>(days.size());
+  }
+  if (spec.metric == Metric::kItems) {
+    std::map<std::string, int64_t> latest;  // key -> latest time seen
+    std::string key;
+    for (const Ev& e : events) {
+      if (!kept(e) || prop(e) == nullptr || !ItemKey(*v, &key)) continue;
+      auto [it, inserted] = latest.try_emplace(key, e.time_ms);
+      if (!inserted) it->second = std::max(it->second, e.time_ms);
+    }
+    const int64_t start = today - spec.scope.days + 1;
+    return static_cast<int64_t>(std::count_if(
+        latest.begin(), latest.end(), [&](const auto& e) { return DayOf(e.second) >= start; }));
   }
   if (spec.metric == Metric::kDistinctCount) {
     std::map<std::string, int64_t> latest;  // text -> latest day seen
@@ -888,6 +1171,7 @@ std::vector<AggregateSpec> EveryMetricAndScope() {
       specs.push_back(Spec(metric, reads ? "v" : "", scope));
     }
   }
+  for (int days : {1, 3, 30}) specs.push_back(Spec(Metric::kItems, "v", Rolling(days)));
   return specs;
 }
 
@@ -960,7 +1244,7 @@ TEST(EvaluateEncoded, RefusesWhatTheDecoderRefusesAndNeverCrashes) {
     if (round % 2 == 0) {
       bytes.resize(1 + rng() % 48);
       for (char& c : bytes) c = static_cast<char>(rng());
-      bytes[0] = static_cast<char>(rng() % 8);  // known flags, to reach the parts
+      bytes[0] = static_cast<char>(rng() % 16);  // known flags, to reach the parts
     } else {
       bytes = valid[rng() % valid.size()];
       for (int flips = 0; flips < 2; ++flips) {

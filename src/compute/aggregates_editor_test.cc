@@ -50,7 +50,8 @@ TimeScope Rolling(int days) {
   return s;
 }
 
-// One spec of every metric and scope, with ids 1, 2, ... (ids 3k+1 with a filter).
+// One spec of every metric and scope, with ids 1, 2, ... (ids 3k+1 with a filter), then
+// the recent items specs.
 std::vector<SpecEntry> EverySpec() {
   std::vector<SpecEntry> specs;
   TimeScope range;
@@ -70,6 +71,14 @@ std::vector<SpecEntry> EverySpec() {
       e.ready = true;
       specs.push_back(std::move(e));
     }
+  }
+  // Recent items (rolling only), of strings and of numbers.
+  for (auto [days, property] : {std::pair{3, "sku"}, std::pair{30, "price"}}) {
+    SpecEntry e;
+    e.id = specs.size() + 1;
+    e.spec = Spec(Metric::kItems, property, Rolling(days));
+    e.ready = true;
+    specs.push_back(std::move(e));
   }
   return specs;
 }
@@ -179,7 +188,7 @@ TEST(AggregatesEditor, RefusesARecordThatDoesNotDecodeAndLeavesItAsItWas) {
        {std::string("\x02\x00", 2), std::string("\x01\x01", 2),
         std::string("\x01\x01\x01\x05\x00", 5),      // state length past the end
         std::string("\x01\x01\x02\x01\x00\x00", 6),  // trailing byte
-        std::string("\x01\x01\x01\x01\x08", 5)}) {   // spec 1's state: bad flags
+        std::string("\x01\x01\x01\x01\x10", 5)}) {   // spec 1's state: bad flags
     std::string record = bad;
     EXPECT_EQ(editor.AddEvent(catalog, Matched(catalog, e), e.View(), kNow, &record).code(),
               ErrorCode::kCorruption)
@@ -221,6 +230,10 @@ TEST(AggregatesEncoding, IsPinnedByteForByte) {
             "040245d158672f8a3918dcbf02c2d8c110dcfcc9b9debf02");
   EXPECT_EQ(encode(Spec(Metric::kDistinctDays, ""), {at(0, {}), at(4, {}), at(4, {})}),
             "0202d6bf020102040101");
+  // Recent items (added by issue 7; pinned from then on).
+  EXPECT_EQ(encode(Spec(Metric::kItems, "sku", Rolling(30)),
+                   {at(1, {{"sku", "b"}}), at(0, {{"sku", 12}}), at(3, {{"sku", "b"}})}),
+            "080280c8b8fcf46602313280d885aaf4660162");
   UserAggregates user;
   Ev e = at(0, {{"price", 1}});
   user.states[3].Add(Spec(Metric::kCount, ""), e.View(), kNow);

@@ -8,14 +8,20 @@ namespace profiled::compute {
 
 ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
                                std::vector<ServedComputation> computations,
-                               std::vector<ServedCohort> cohorts)
+                               std::vector<ServedCohort> cohorts,
+                               std::vector<ServedRecommendation> recommendations)
     : specs_(std::move(specs)),
       computations_(std::move(computations)),
-      cohorts_(std::move(cohorts)) {
+      cohorts_(std::move(cohorts)),
+      recommendations_(std::move(recommendations)) {
   std::sort(specs_.begin(), specs_.end(),
             [](const SpecEntry& a, const SpecEntry& b) { return a.id < b.id; });
   std::sort(computations_.begin(), computations_.end(),
             [](const ServedComputation& a, const ServedComputation& b) {
+              return a.definition.id < b.definition.id;
+            });
+  std::sort(recommendations_.begin(), recommendations_.end(),
+            [](const ServedRecommendation& a, const ServedRecommendation& b) {
               return a.definition.id < b.definition.id;
             });
   for (size_t i = 0; i < specs_.size(); ++i) {
@@ -37,6 +43,10 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
   };
   for (const ServedComputation& c : computations_) {
     computation_specs_.push_back(spec_index(c.spec_id));
+  }
+  for (ServedRecommendation& r : recommendations_) {
+    recommendation_specs_.push_back(spec_index(r.spec_id));
+    r.training_key = TrainingKey(r.definition);
   }
   for (const ServedCohort& cohort : cohorts_) {
     std::vector<size_t>& targets = condition_targets_.emplace_back();
@@ -106,6 +116,14 @@ const ServedComputation* ProjectCatalog::FindComputation(uint64_t id) const {
 size_t ProjectCatalog::CohortIndex(std::string_view id) const {
   auto it = cohort_index_.find(id);
   return it == cohort_index_.end() ? cohorts_.size() : it->second;
+}
+
+size_t ProjectCatalog::FindRecommendation(std::string_view id) const {
+  auto it = std::lower_bound(
+      recommendations_.begin(), recommendations_.end(), id,
+      [](const ServedRecommendation& r, std::string_view want) { return r.definition.id < want; });
+  if (it == recommendations_.end() || it->definition.id != id) return kUnresolved;
+  return static_cast<size_t>(it - recommendations_.begin());
 }
 
 std::shared_ptr<const ProjectCatalog> CatalogHolder::Get(std::string_view project) const {

@@ -7,8 +7,9 @@
 //
 //  - specs: every *live* AggregateSpec (used by a served definition, or by one being
 //    backfilled), with its id. The writer updates every live spec for every new event.
-//  - computations and cohorts: the *served* definitions, those whose specs are all ready;
-//    reads report these only. A cohort is served only when every cohort it references is.
+//  - computations, cohorts and recommendations: the *served* definitions, those whose specs
+//    are all ready; reads report these only. A cohort is served only when every cohort it
+//    references is.
 // Thread-safety: ProjectCatalog is immutable (safe to share); CatalogHolder is thread-safe.
 #pragma once
 
@@ -43,6 +44,12 @@ struct ServedCohort {
   std::vector<std::vector<uint64_t>> spec_ids;
 };
 
+struct ServedRecommendation {
+  Recommendation definition;
+  uint64_t spec_id = 0;      // the id of definition.history
+  std::string training_key;  // TrainingKey(definition); the catalog fills it in
+};
+
 // Hashes std::string keys so that maps can be searched with a string_view, allocating nothing.
 struct StringViewHash {
   using is_transparent = void;
@@ -54,10 +61,12 @@ using StringMap = std::unordered_map<std::string, V, StringViewHash, std::equal_
 class ProjectCatalog {
  public:
   ProjectCatalog() = default;
-  // `specs` in any order; `cohorts` in dependency order (a cohort after every cohort it
-  // references). REQUIRES: every spec id referenced by a served definition is in `specs`.
+  // `specs` and `recommendations` in any order; `cohorts` in dependency order (a cohort after
+  // every cohort it references). REQUIRES: every spec id referenced by a served definition is
+  // in `specs`.
   ProjectCatalog(std::vector<SpecEntry> specs, std::vector<ServedComputation> computations,
-                 std::vector<ServedCohort> cohorts);
+                 std::vector<ServedCohort> cohorts,
+                 std::vector<ServedRecommendation> recommendations = {});
 
   const std::vector<SpecEntry>& specs() const { return specs_; }  // sorted by id
   const SpecEntry* FindSpec(uint64_t id) const;
@@ -81,11 +90,19 @@ class ProjectCatalog {
   // kUserProperty conditions and missing targets.
   const std::vector<size_t>& ConditionTargets(size_t c) const { return condition_targets_[c]; }
 
+  // The served recommendations, sorted by id.
+  const std::vector<ServedRecommendation>& recommendations() const { return recommendations_; }
+  // The index in recommendations() of served recommendation `id`; kUnresolved when it is not
+  // served.
+  size_t FindRecommendation(std::string_view id) const;
+  // The index in specs() of recommendations()[i]'s history spec.
+  size_t RecommendationSpecIndex(size_t i) const { return recommendation_specs_[i]; }
+
   // Whether a served cohort reads user properties (reads then parse them).
   bool needs_properties() const { return !user_property_names_.empty(); }
   // The user properties served cohorts read, sorted, each once.
   const std::vector<std::string>& user_property_names() const { return user_property_names_; }
-  bool empty() const { return specs_.empty() && cohorts_.empty(); }
+  bool empty() const { return specs_.empty() && cohorts_.empty() && recommendations_.empty(); }
 
  private:
   std::vector<SpecEntry> specs_;
@@ -96,6 +113,8 @@ class ProjectCatalog {
   std::vector<std::string> user_property_names_;
   std::vector<size_t> computation_specs_;               // by index in computations_
   std::vector<std::vector<size_t>> condition_targets_;  // by index in cohorts_
+  std::vector<ServedRecommendation> recommendations_;
+  std::vector<size_t> recommendation_specs_;  // by index in recommendations_
 };
 
 // The current catalog of every project.

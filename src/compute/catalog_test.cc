@@ -82,6 +82,30 @@ TEST(ProjectCatalog, FindsComputationsById) {
   EXPECT_EQ(catalog.FindComputation(13), nullptr);
 }
 
+ServedRecommendation Rec(std::string id, uint64_t spec_id) {
+  ServedRecommendation r;
+  r.definition.id = std::move(id);
+  r.spec_id = spec_id;
+  return r;
+}
+
+TEST(ProjectCatalog, FindsRecommendationsByIdSortedById) {
+  ProjectCatalog catalog({Entry(3, "Rated"), Entry(8, "Played")}, {}, {},
+                         {Rec("songs", 8), Rec("movies", 3), Rec("gone", 5)});
+  ASSERT_EQ(catalog.recommendations().size(), 3u);
+  EXPECT_EQ(catalog.recommendations()[0].definition.id, "gone");
+  EXPECT_EQ(catalog.recommendations()[2].definition.id, "songs");
+  EXPECT_EQ(catalog.FindRecommendation("movies"), 1u);
+  EXPECT_EQ(catalog.FindRecommendation("songs"), 2u);
+  EXPECT_EQ(catalog.FindRecommendation("song"), ProjectCatalog::kUnresolved);
+  EXPECT_EQ(catalog.FindRecommendation("zzz"), ProjectCatalog::kUnresolved);
+  // Each one's history spec, as an index in specs().
+  EXPECT_EQ(catalog.RecommendationSpecIndex(0), ProjectCatalog::kUnresolved);  // spec 5: none
+  EXPECT_EQ(catalog.RecommendationSpecIndex(1), 0u);
+  EXPECT_EQ(catalog.RecommendationSpecIndex(2), 1u);
+  EXPECT_TRUE(ProjectCatalog({Entry(1, "A")}, {}, {}).recommendations().empty());
+}
+
 TEST(ProjectCatalog, IndexesCohortsInTheirGivenOrder) {
   ProjectCatalog catalog({}, {},
                          {CohortWith("z", CohortCondition::Kind::kEvent),

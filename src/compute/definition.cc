@@ -47,4 +47,29 @@ std::string AggregateSpec::Canonical() const {
   return out;
 }
 
+AggregateSpec HistorySpecOf(const Recommendation& rec) {
+  AggregateSpec spec;
+  spec.event_type = rec.item_event;
+  spec.metric = Metric::kItems;
+  spec.property = rec.item_property;
+  spec.scope.kind = TimeScope::Kind::kRolling;
+  spec.scope.days = rec.history_window_days;
+  return spec;
+}
+
+std::string TrainingKey(const Recommendation& rec) {
+  std::string key = rec.model;
+  for (const auto& [name, value] : rec.params) {
+    key.push_back('\0');
+    key.append(name).append("=").append(value);
+  }
+  for (const std::string* part : {&rec.item_event, &rec.item_property}) {
+    key.push_back('\1');
+    key.append(*part);
+  }
+  key.push_back('\1');
+  key.append(std::to_string(rec.history_window_days));
+  return key;
+}
+
 }  // namespace profiled::compute

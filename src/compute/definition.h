@@ -1,4 +1,5 @@
-// The typed definitions of computed properties and behavioral cohorts (docs/COMPUTE.md).
+// The typed definitions of computed properties, behavioral cohorts and recommendations
+// (docs/COMPUTE.md, docs/RECS.md).
 //
 // These are plain values: src/api parses the admin API's JSON into them (api/definition_wire.h)
 // and validates everything a user can get wrong there; the functions here assume a definition
@@ -10,13 +11,18 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace profiled::compute {
 
 inline constexpr int kMaxWindowDays = 365;
-// The event type that matches every tracked event.
+// The event type that matches every tracked event but recommendation exposures.
 inline constexpr const char* kAnyEvent = "_active";
+// The event a served recommendation appends for its user (docs/RECS.md, "Exposure events").
+// It is counted by definitions of its own type, and is not activity: `_active` does not match
+// it and it moves no first_used/last_used, since the user did nothing.
+inline constexpr const char* kExposureEventType = "[Recs] Recommendation Event";
 
 enum class FilterOp {
   kIs,
@@ -52,6 +58,12 @@ enum class Metric {
   kLast,           // the value on the latest matching event (by event time)
   kDistinctCount,  // distinct values of the property (capped: kMaxDistinctValues)
   kDistinctDays,   // distinct UTC days with a matching event
+  // The property's values (item keys, compute::ItemKey) with the latest time each was seen,
+  // at most kMaxItems (compute/aggregate.h); its value is how many are in the window. Only
+  // with a kRolling scope. Internal: the history of a Recommendation, never a computation's
+  // metric on the wire.
+  kItems,
+  // New metrics go last: Canonical() writes the enumerator's number.
 };
 
 // Which events, by their own `time`, an aggregate covers.
@@ -120,5 +132,38 @@ struct Cohort {
   bool is_static = false;
   std::vector<CohortClause> all_of;
 };
+
+// A recommendation (admin kind `recommendations`, docs/RECS.md): which model to train on
+// which item events, and how to serve it. Its only spec is `history`, each user's recent
+// items. Validated by src/api (ranges below).
+struct Recommendation {
+  std::string id;
+  std::string title;
+  std::string model;  // "ease" | "itemknn" | "popular"
+  // The model's parameters: name -> number text, sorted by name.
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string item_event;
+  std::string item_property;
+  int history_window_days = 90;              // 1..kMaxWindowDays
+  int64_t candidates_top_n = 1000;           // used when candidate_items is empty; 1..100000
+  std::vector<std::string> candidate_items;  // a fixed list of candidates; empty = top_n
+  std::vector<std::string> exclude_items;
+  bool exclude_seen = true;
+  int max_items = 50;              // 1..100
+  double control_percentage = 0;   // 0..100
+  std::string control_group_of;    // empty: the recommendation's own id
+  int retrain_every_minutes = 60;  // 0 = on definition and on demand only; else 1..10080
+  AggregateSpec history;           // HistorySpecOf(*this)
+};
+
+// The spec of a recommendation's history: events `item_event` (no filter), metric kItems of
+// `item_property`, rolling `history_window_days`.
+AggregateSpec HistorySpecOf(const Recommendation& rec);
+
+// What a recommendation's model learns from, as text (model, params, item_event,
+// item_property, history_window_days): equal keys mean a model trained for one version of the
+// definition serves the other; a change of anything else (title, candidates, exclusions,
+// limits, control share) needs no training.
+std::string TrainingKey(const Recommendation& rec);
 
 }  // namespace profiled::compute

@@ -58,5 +58,34 @@ TEST(Canonical, IsUnambiguousWhenStringsHoldSeparators) {
   EXPECT_NE(a.Canonical(), b.Canonical());
 }
 
+TEST(Canonical, KeepsTheNumbersOfExistingMetrics) {
+  // Stored spec records hold these texts: a new metric must not renumber the old ones.
+  AggregateSpec spec = Base();
+  spec.metric = Metric::kDistinctDays;
+  EXPECT_NE(spec.Canonical().find("metric=8;"), std::string::npos);
+  spec.metric = Metric::kItems;
+  EXPECT_NE(spec.Canonical().find("metric=9;"), std::string::npos);
+}
+
+TEST(HistorySpecOf, CountsTheItemPropertyOfItemEventsInTheHistoryWindow) {
+  Recommendation rec;
+  rec.id = "home";
+  rec.item_event = "Movie Rated";
+  rec.item_property = "movie_id";
+  rec.history_window_days = 45;
+  AggregateSpec spec = HistorySpecOf(rec);
+  EXPECT_EQ(spec.event_type, "Movie Rated");
+  EXPECT_TRUE(spec.where.empty());
+  EXPECT_EQ(spec.metric, Metric::kItems);
+  EXPECT_EQ(spec.property, "movie_id");
+  EXPECT_EQ(spec.scope.kind, TimeScope::Kind::kRolling);
+  EXPECT_EQ(spec.scope.days, 45);
+  // Recommendations with the same history share its state, whatever else differs.
+  Recommendation other = rec;
+  other.id = "other";
+  other.model = "popular";
+  EXPECT_EQ(HistorySpecOf(other).Canonical(), spec.Canonical());
+}
+
 }  // namespace
 }  // namespace profiled::compute

@@ -247,10 +247,12 @@ Status ParseStoredObject(std::string_view text, json::object* out) {
   // Values may nest kMaxPropertyDepth levels below a property, deeper than Boost's
   // default limit of 32: a stored profile must parse whatever ingestion accepted.
   boost::system::error_code ec;
-  json::value v = ParseJson(text, kMaxJsonDepth, &ec);
+  json::value v = ParseJson(text, kMaxJsonDepth, &ec, nullptr, out->storage());
   if (ec) {
     std::string repaired;
-    if (RepairNonFinite(text, &repaired)) v = ParseJson(repaired, kMaxJsonDepth, &ec);
+    if (RepairNonFinite(text, &repaired)) {
+      v = ParseJson(repaired, kMaxJsonDepth, &ec, nullptr, out->storage());
+    }
   }
   if (ec || !v.is_object()) return Status::Corruption("stored JSON object does not parse");
   *out = std::move(v.get_object());

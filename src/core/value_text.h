@@ -48,7 +48,8 @@ inline constexpr int kMaxJsonDepth = 64;
 // Parses JSON object text written by any version of profiled. Earlier versions could
 // store non-finite numbers as the bare words Infinity, -Infinity and NaN, which are not
 // JSON; they are read as the largest finite double of that sign (saturation) and as
-// null. Corruption if the text is not such an object.
+// null. Corruption if the text is not such an object. Parses straight into *out's storage
+// (an arena, when *out was made with one), with no copy from another.
 Status ParseStoredObject(std::string_view text, boost::json::object* out);
 
 }  // namespace profiled

@@ -47,11 +47,7 @@ Event Purchase(std::string user_id, std::string device_id, const std::string& ca
   e.time_ms = time_ms;
   e.event_properties["category"] = category;
   e.fields["revenue"] = revenue;
-  boost::json::object logged = e.fields;
-  logged["event_type"] = "Purchase";
-  logged["event_properties"] = e.event_properties;
-  e.json = boost::json::serialize(logged);
-  return e;
+  return WithLoggedJson(std::move(e));
 }
 
 class ComputeWriterTest : public IngestFixture {
@@ -184,6 +180,47 @@ TEST_F(ComputeWriterTest, ADefinitionCreatedAfterItsEventsIsBackfilledFromTheLog
   WaitReady(7);
   EXPECT_EQ(Count("alice", 7), 2);
   EXPECT_EQ(Count("bob", 7), 1);
+}
+
+Event Rated(std::string user_id, boost::json::value movie, int64_t time_ms = kTestNow) {
+  Event e = Track(std::move(user_id), "", "Movie Rated");
+  e.time_ms = time_ms;
+  e.event_properties["movie_id"] = std::move(movie);
+  return WithLoggedJson(std::move(e));
+}
+
+TEST_F(ComputeWriterTest, ARecommendationsHistoryIsBackfilledFromTheLogThenKeptLive) {
+  ApplyOk({Rated("alice", "m1", kTestNow - 2 * kDay), Rated("alice", 42, kTestNow - kDay),
+           Rated("alice", "m1", kTestNow - 3 * kDay), Rated("bob", "m9")});
+  compute::Recommendation rec;
+  rec.id = "movies";
+  rec.item_event = "Movie Rated";
+  rec.item_property = "movie_id";
+  rec.history_window_days = 30;
+  rec.history = compute::HistorySpecOf(rec);
+  ASSERT_TRUE(PutDefinition(rec).ok());
+  DefinitionInfo info;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(registry_->Get("p", DefinitionKind::kRecommendation, "movies", &info).ok());
+    if (info.ready) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(info.ready);
+  ApplyOk({Rated("alice", "m7", kTestNow)});
+  // The user's items, read as a server would: the served recommendation's history state.
+  auto catalog = catalogs_->Get("p");
+  ASSERT_EQ(catalog->recommendations().size(), 1u);
+  const size_t spec = catalog->RecommendationSpecIndex(0);
+  ASSERT_NE(spec, compute::ProjectCatalog::kUnresolved);
+  std::string record = UserRecords(Read("alice").amplitude_id)['a'];
+  compute::AggregatesView aggregates;
+  ASSERT_TRUE(aggregates.Parse(record).ok());
+  std::vector<std::string_view> items;
+  ASSERT_TRUE(compute::ItemsOf(catalog->specs()[spec].spec,
+                               aggregates.Find(catalog->specs()[spec].id), clock_.NowMs(), &items)
+                  .ok());
+  EXPECT_EQ(std::vector<std::string>(items.begin(), items.end()),
+            (std::vector<std::string>{"m7", "42", "m1"}));
 }
 
 TEST_F(ComputeWriterTest, ABackfillFollowsMergesToTheUserTheEventsBelongToNow) {

@@ -15,8 +15,9 @@ namespace {
 using compute::Cohort;
 using compute::CohortCondition;
 using compute::Computation;
+using compute::Recommendation;
 using store::Table;
-using Typed = std::variant<Computation, Cohort>;
+using Typed = TypedDefinition;
 
 constexpr char kDefinitionRecordV1 = 1;
 constexpr char kSpecRecordV1 = 1;
@@ -110,12 +111,32 @@ int64_t IngestMsOfKey(std::string_view key) {
   return GetFixed64BE(&tail, &ms) ? static_cast<int64_t>(ms) : 0;
 }
 
+// How log lines name a kind.
+const char* KindWord(DefinitionKind kind) {
+  switch (kind) {
+    case DefinitionKind::kComputation: return "computation";
+    case DefinitionKind::kCohort: return "cohort";
+    case DefinitionKind::kRecommendation: return "recommendation";
+  }
+  return "definition";
+}
+
 }  // namespace
+
+DefinitionKind Definition::kind() const {
+  if (std::holds_alternative<Computation>(typed)) return DefinitionKind::kComputation;
+  if (std::holds_alternative<Cohort>(typed)) return DefinitionKind::kCohort;
+  return DefinitionKind::kRecommendation;
+}
 
 std::vector<const compute::AggregateSpec*> SpecsOf(const Typed& typed) {
   std::vector<const compute::AggregateSpec*> out;
   if (const auto* c = std::get_if<Computation>(&typed)) {
     out.push_back(&c->spec);
+    return out;
+  }
+  if (const auto* r = std::get_if<Recommendation>(&typed)) {
+    out.push_back(&r->history);
     return out;
   }
   for (const auto& clause : std::get<Cohort>(typed).all_of) {
@@ -296,11 +317,12 @@ Status DefinitionRegistry::CheckReferences(const Project& p, const Definition& d
 }
 
 std::set<DefinitionRegistry::EntryKey> DefinitionRegistry::Publishable(const Project& p) {
-  // Computations with a served version are served; a cohort is when its served version's
-  // references all are (a fixpoint: a cycle, which Put refuses, would serve neither).
+  // Computations and recommendations with a served version are served; a cohort is when its
+  // served version's references all are (a fixpoint: a cycle, which Put refuses, would serve
+  // neither).
   std::set<EntryKey> out;
   for (const auto& [key, e] : p.entries) {
-    if (key.first == DefinitionKind::kComputation && e.served) out.insert(key);
+    if (key.first != DefinitionKind::kCohort && e.served) out.insert(key);
   }
   for (bool grew = true; grew;) {
     grew = false;
@@ -315,8 +337,7 @@ std::set<DefinitionRegistry::EntryKey> DefinitionRegistry::Publishable(const Pro
   return out;
 }
 
-bool DefinitionRegistry::ReferencesServed(const std::variant<Computation, Cohort>& typed,
-                                          const std::set<EntryKey>& served) {
+bool DefinitionRegistry::ReferencesServed(const Typed& typed, const std::set<EntryKey>& served) {
   std::vector<std::string> cohorts, computations;
   References(typed, &cohorts, &computations);
   for (const auto& c : cohorts) {
@@ -345,9 +366,7 @@ Status DefinitionRegistry::StagePut(const std::string& project, Definition defin
     next = projects_[project];
   }
   PROFILED_RETURN_IF_ERROR(CheckReferences(next, definition));
-  std::string what =
-      (definition.kind() == DefinitionKind::kComputation ? "computation " : "cohort ") +
-      definition.id;
+  std::string what = KindWord(definition.kind()) + (" " + definition.id);
   int64_t now = clock_.NowMs();
   Entry& e = next.entries[{definition.kind(), definition.id}];
   if (e.created_ms == 0) e.created_ms = now;
@@ -369,7 +388,9 @@ Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kin
   }
   auto it = next.entries.find({kind, std::string(id)});
   if (it == next.entries.end()) return Status::NotFound("no such definition");
+  // Cohorts reference cohorts and computations; nothing references a recommendation.
   for (const auto& [key, e] : next.entries) {
+    if (kind == DefinitionKind::kRecommendation) break;
     for (const auto* v : {&e.served, &e.pending}) {
       if (!*v) continue;
       std::vector<std::string> cohorts, computations;
@@ -471,10 +492,13 @@ void DefinitionRegistry::Publish(const std::string& project, const Project& p) c
   };
   std::vector<compute::ServedComputation> computations;
   std::vector<const Cohort*> cohorts;
+  std::vector<compute::ServedRecommendation> recommendations;
   for (const auto& [key, e] : p.entries) {
     if (!e.served) continue;
     if (const auto* c = std::get_if<Computation>(&e.served->typed)) {
       computations.push_back({*c, spec_id(c->spec)});
+    } else if (const auto* r = std::get_if<Recommendation>(&e.served->typed)) {
+      recommendations.push_back({*r, spec_id(r->history), {}});
     } else {
       cohorts.push_back(&std::get<Cohort>(e.served->typed));
     }
@@ -510,7 +534,8 @@ void DefinitionRegistry::Publish(const std::string& project, const Project& p) c
     }
   }
   catalogs_.Set(project, std::make_shared<const compute::ProjectCatalog>(
-                             std::move(specs), std::move(computations), std::move(served)));
+                             std::move(specs), std::move(computations), std::move(served),
+                             std::move(recommendations)));
 }
 
 DefinitionInfo DefinitionRegistry::Info(const Project& p, const EntryKey& key,

@@ -1,5 +1,5 @@
-// DefinitionRegistry: the computed properties and cohorts of every project, durable, and
-// the backfill state of the aggregates they need (docs/COMPUTE.md).
+// DefinitionRegistry: the computed properties, cohorts and recommendations of every project,
+// durable, and the backfill state of the aggregates they need (docs/COMPUTE.md).
 //
 // A definition has up to two versions: the *served* one (what reads report) and a *pending*
 // one (the latest PUT, while the aggregates it needs that did not exist before are
@@ -35,16 +35,20 @@
 
 namespace profiled::ingest {
 
-enum class DefinitionKind : char { kComputation = 'c', kCohort = 'h' };
+// The stored byte of each kind (in definition keys): never change one.
+enum class DefinitionKind : char { kComputation = 'c', kCohort = 'h', kRecommendation = 'r' };
+
+// A definition's typed value; its alternative is its kind. A recommendation references
+// nothing and nothing references it; its only spec is its history.
+using TypedDefinition =
+    std::variant<compute::Computation, compute::Cohort, compute::Recommendation>;
 
 struct Definition {
   std::string id;
   std::string source;  // the JSON the admin API returns (normalised by src/api)
-  std::variant<compute::Computation, compute::Cohort> typed;
+  TypedDefinition typed;
 
-  DefinitionKind kind() const {
-    return typed.index() == 0 ? DefinitionKind::kComputation : DefinitionKind::kCohort;
-  }
+  DefinitionKind kind() const;
 };
 
 // Rebuilds a definition from its stored source (src/api provides it: JSON stays at the edge).
@@ -123,7 +127,7 @@ class DefinitionRegistry {
  private:
   struct Version {
     std::string source;
-    std::variant<compute::Computation, compute::Cohort> typed;
+    TypedDefinition typed;
   };
   struct Entry {
     std::optional<Version> served;
@@ -150,11 +154,10 @@ class DefinitionRegistry {
   };
 
   Status CheckReferences(const Project& p, const Definition& d) const;
-  // The definitions whose served versions reads report: served computations, and served
-  // cohorts whose references are all reported.
+  // The definitions whose served versions reads report: served computations and
+  // recommendations, and served cohorts whose references are all reported.
   static std::set<EntryKey> Publishable(const Project& p);
-  static bool ReferencesServed(const std::variant<compute::Computation, compute::Cohort>& typed,
-                               const std::set<EntryKey>& served);
+  static bool ReferencesServed(const TypedDefinition& typed, const std::set<EntryKey>& served);
   // Allocates spec ids for the specs of `typed` that have none (new ones backfill up to
   // next_seq), serves `entry`'s pending version when its specs are ready, drops specs no
   // version uses; adds every changed record to *writes.
@@ -174,8 +177,8 @@ class DefinitionRegistry {
   std::string staged_log_;                                 // writer thread only
 };
 
-// The specs a definition needs, in condition order (a computation has one).
-std::vector<const compute::AggregateSpec*> SpecsOf(
-    const std::variant<compute::Computation, compute::Cohort>& typed);
+// The specs a definition needs, in condition order (a computation and a recommendation have
+// one: a recommendation's is its history).
+std::vector<const compute::AggregateSpec*> SpecsOf(const TypedDefinition& typed);
 
 }  // namespace profiled::ingest

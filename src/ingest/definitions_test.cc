@@ -40,6 +40,17 @@ CohortCondition CohortRef(std::string id) {
   return c;
 }
 
+compute::Recommendation Rec(std::string id, std::string item_event = "Movie Rated",
+                            std::string model = "ease") {
+  compute::Recommendation r;
+  r.id = std::move(id);
+  r.model = std::move(model);
+  r.item_event = std::move(item_event);
+  r.item_property = "movie_id";
+  r.history = compute::HistorySpecOf(r);
+  return r;
+}
+
 Cohort MakeCohort(std::string id, std::vector<CohortCondition> any_of) {
   Cohort c;
   c.id = std::move(id);
@@ -73,18 +84,22 @@ class RegistryTest : public ::testing::Test {
     return std::make_unique<DefinitionRegistry>(*store_, *catalogs, parser, clock_);
   }
 
-  Definition Def(std::variant<Computation, Cohort> typed) {
+  Definition Def(TypedDefinition typed) {
     Definition d;
     d.typed = std::move(typed);
-    d.id = d.kind() == DefinitionKind::kComputation
-               ? std::to_string(std::get<Computation>(d.typed).id)
-               : std::get<Cohort>(d.typed).id;
+    if (const auto* c = std::get_if<Computation>(&d.typed)) {
+      d.id = std::to_string(c->id);
+    } else if (const auto* h = std::get_if<Cohort>(&d.typed)) {
+      d.id = h->id;
+    } else {
+      d.id = std::get<compute::Recommendation>(d.typed).id;
+    }
     d.source = "source " + std::to_string(++sources_made_);
     sources_[d.source] = d;
     return d;
   }
 
-  Status Put(std::variant<Computation, Cohort> typed, uint64_t next_seq = 0) {
+  Status Put(TypedDefinition typed, uint64_t next_seq = 0) {
     return registry_->Put("p", Def(std::move(typed)), next_seq);
   }
 
@@ -354,6 +369,94 @@ TEST_F(RegistryTest, ListsComputationsInNumericOrder) {
   EXPECT_EQ(list[0].id, "9");
   EXPECT_EQ(list[1].id, "10");
   EXPECT_EQ(list[2].id, "100");
+}
+
+TEST_F(RegistryTest, ARecommendationIsServedOnceItsHistoryIsBackfilled) {
+  ASSERT_TRUE(Put(Rec("movies"), 42).ok());
+  DefinitionInfo info = Info(DefinitionKind::kRecommendation, "movies");
+  EXPECT_FALSE(info.ready);
+  EXPECT_EQ(info.kind, DefinitionKind::kRecommendation);
+  EXPECT_TRUE(Catalog()->recommendations().empty());
+  ASSERT_EQ(Catalog()->specs().size(), 1u);  // the history is live while it backfills
+  EXPECT_EQ(Catalog()->specs()[0].spec.metric, compute::Metric::kItems);
+  EXPECT_FALSE(Catalog()->specs()[0].ready);
+  ASSERT_TRUE(registry_->NextBackfill().has_value());
+  FinishBackfill();
+  EXPECT_TRUE(Info(DefinitionKind::kRecommendation, "movies").ready);
+  ASSERT_EQ(Catalog()->recommendations().size(), 1u);
+  const compute::ServedRecommendation& served = Catalog()->recommendations()[0];
+  EXPECT_EQ(served.definition.id, "movies");
+  EXPECT_EQ(served.spec_id, Catalog()->specs()[0].id);
+  EXPECT_EQ(Catalog()->FindRecommendation("movies"), 0u);
+  EXPECT_EQ(Catalog()->RecommendationSpecIndex(0), 0u);
+}
+
+TEST_F(RegistryTest, RecommendationsWithTheSameHistoryShareItsStateAndNeedNoBackfill) {
+  ASSERT_TRUE(Put(Rec("a"), 42).ok());
+  FinishBackfill();
+  ASSERT_TRUE(Put(Rec("b", "Movie Rated", "popular"), 50).ok());  // another model, same history
+  EXPECT_TRUE(Info(DefinitionKind::kRecommendation, "b").ready);
+  ASSERT_TRUE(Put(Rec("a", "Movie Rated", "itemknn"), 60).ok());  // a changed model
+  EXPECT_TRUE(Info(DefinitionKind::kRecommendation, "a").ready);
+  ASSERT_EQ(Catalog()->specs().size(), 1u);
+  ASSERT_EQ(Catalog()->recommendations().size(), 2u);
+  EXPECT_EQ(Catalog()->recommendations()[0].definition.model, "itemknn");
+  EXPECT_EQ(Catalog()->recommendations()[0].spec_id, Catalog()->recommendations()[1].spec_id);
+}
+
+TEST_F(RegistryTest, AChangedHistoryKeepsServingTheOldVersionUntilItIsBackfilled) {
+  ASSERT_TRUE(Put(Rec("movies")).ok());
+  ASSERT_TRUE(Put(Rec("movies", "Movie Watched"), 42).ok());
+  EXPECT_FALSE(Info(DefinitionKind::kRecommendation, "movies").ready);
+  ASSERT_EQ(Catalog()->recommendations().size(), 1u);
+  EXPECT_EQ(Catalog()->recommendations()[0].definition.item_event, "Movie Rated");
+  FinishBackfill();
+  ASSERT_EQ(Catalog()->recommendations().size(), 1u);
+  EXPECT_EQ(Catalog()->recommendations()[0].definition.item_event, "Movie Watched");
+  EXPECT_EQ(Catalog()->specs().size(), 1u);  // the old history is no longer used
+}
+
+TEST_F(RegistryTest, RecommendationsAreListedGotAndDeletedByTheirOwnKind) {
+  ASSERT_TRUE(Put(Rec("songs")).ok());
+  ASSERT_TRUE(Put(Rec("7")).ok());
+  // Ids are per kind: a cohort "songs", and a cohort that references computation 7.
+  ASSERT_TRUE(Put(MakeCohort("songs", {EventCondition("x", 1)})).ok());
+  ASSERT_TRUE(Put(Count(7, "x")).ok());
+  CohortCondition computed;
+  computed.kind = CohortCondition::Kind::kComputedProperty;
+  computed.filter = {"7", compute::FilterOp::kSet, {}};
+  ASSERT_TRUE(Put(MakeCohort("c", {computed})).ok());
+  std::vector<DefinitionInfo> list = registry_->List("p", DefinitionKind::kRecommendation);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, "7");
+  EXPECT_EQ(list[1].id, "songs");
+  EXPECT_EQ(registry_->List("p", DefinitionKind::kCohort).size(), 2u);
+  DefinitionInfo info;
+  ASSERT_TRUE(registry_->Get("p", DefinitionKind::kRecommendation, "songs", &info).ok());
+  EXPECT_EQ(info.kind, DefinitionKind::kRecommendation);
+  EXPECT_TRUE(registry_->Get("p", DefinitionKind::kRecommendation, "c", &info).IsNotFound());
+  // Nothing references a recommendation, whatever its id.
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kRecommendation, "7").ok());
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kRecommendation, "songs").ok());
+  EXPECT_TRUE(registry_->Delete("p", DefinitionKind::kRecommendation, "songs").IsNotFound());
+  EXPECT_TRUE(Catalog()->recommendations().empty());
+  EXPECT_EQ(Catalog()->cohorts().size(), 2u);
+  EXPECT_EQ(Catalog()->specs().size(), 2u);  // the cohort's and the computation's
+}
+
+TEST_F(RegistryTest, RecommendationsSurviveARestart) {
+  ASSERT_TRUE(Put(Rec("movies")).ok());
+  ASSERT_TRUE(Put(Rec("shows", "Show Watched"), 42).ok());
+  uint64_t history = Catalog()->recommendations()[0].spec_id;
+  compute::CatalogHolder catalogs;
+  auto reopened = NewRegistry(&catalogs);
+  ASSERT_TRUE(reopened->Load({"p"}).ok());
+  auto catalog = catalogs.Get("p");
+  ASSERT_EQ(catalog->recommendations().size(), 1u);
+  EXPECT_EQ(catalog->recommendations()[0].definition.id, "movies");
+  EXPECT_EQ(catalog->recommendations()[0].spec_id, history);
+  EXPECT_EQ(reopened->List("p", DefinitionKind::kRecommendation).size(), 2u);
+  ASSERT_TRUE(reopened->NextBackfill().has_value());
 }
 
 }  // namespace

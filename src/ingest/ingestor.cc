@@ -9,6 +9,7 @@
 #include "core/value_text.h"
 #include "ingest/builtins.h"
 #include "ingest/identity.h"
+#include "ingest/logged_event.h"
 #include "ingest/property_ops.h"
 #include "store/keys.h"
 
@@ -240,6 +241,7 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   std::vector<IngestResult> results(group.size());
   if (throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i].batch.internal) continue;
       ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
       if (report.any()) {
         results[i].status = Status::Throttled("Too many requests for some devices and users");
@@ -302,7 +304,9 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   Profile* profile = &user->profile;
   if (!e.device_id.empty()) profile->device_id = e.device_id;
   ApplyBuiltins(e.builtins, &profile->builtins);
-  if (e.origin == EventOrigin::kTrack) RecordActivity(e.time_ms, &profile->builtins);
+  if (e.origin == EventOrigin::kTrack && e.event_type != compute::kExposureEventType) {
+    RecordActivity(e.time_ms, &profile->builtins);
+  }
   if (!e.skip_user_properties && !e.property_ops.empty()) {
     working_.SaveForUndo(profile, e.property_ops);
     size_t growth = GrowthBound(e.property_ops);
@@ -371,31 +375,6 @@ Status Ingestor::AddToAggregates(const std::vector<const compute::SpecEntry*>& s
 
 namespace {
 
-// The parts of a logged event that specs read, parsed from its JSON (a backfill).
-struct LoggedEvent {
-  std::string event_type;
-  boost::json::object properties;
-  boost::json::object fields;
-};
-
-bool ParseLoggedEvent(const store::EventRecord& record, LoggedEvent* out) {
-  boost::json::object o;
-  if (!ParseStoredObject(record.json, &o).ok()) return false;
-  if (auto* p = o.if_contains("event_properties"); p != nullptr && p->is_object()) {
-    out->properties = std::move(p->get_object());
-  }
-  if (auto* t = o.if_contains("event_type"); t != nullptr && t->is_string()) {
-    out->event_type = std::string(t->get_string());
-  }
-  KeepScalarFields(&o);
-  out->fields = std::move(o);
-  return true;
-}
-
-bool IsTracked(std::string_view event_type) {
-  return event_type != "$identify" && event_type != "$groupidentify";
-}
-
 uint64_t SeqOfEventKey(std::string_view key) {
   std::string_view tail = key.substr(key.size() - 8);
   uint64_t seq = 0;
@@ -446,16 +425,13 @@ bool Ingestor::BackfillStep() {
       parsed = ParseLoggedEvent(record, &logged);
       if (!parsed) continue;
     }
-    std::string_view type = record.event_type.empty() ? std::string_view(logged.event_type)
-                                                      : std::string_view(record.event_type);
-    if (!IsTracked(type)) continue;
-    bool any = false;
-    for (const auto* spec : specs) {
-      any = any || spec->spec.event_type == type || spec->spec.event_type == compute::kAnyEvent;
+    const compute::EventFields fields = FieldsOfLoggedEvent(record, parsed ? &logged : nullptr);
+    if (!IsTracked(fields.event_type)) continue;
+    if (std::none_of(specs.begin(), specs.end(), [&](const compute::SpecEntry* spec) {
+          return compute::MatchesEventType(spec->spec, fields.event_type);
+        })) {
+      continue;
     }
-    if (!any) continue;
-    compute::EventFields fields{type, record.time_ms, parsed ? &logged.properties : nullptr,
-                                parsed ? &logged.fields : nullptr};
     uint64_t id = 0;
     UserState* user = nullptr;
     s = working_.ResolveMerged(project, record.amplitude_id, &id);

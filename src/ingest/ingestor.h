@@ -47,6 +47,8 @@ struct IngestBatch {
   // The decoded request body the events came from, counted against max_queued_bytes
   // (0: count the events' JSON text instead).
   size_t request_bytes = 0;
+  // Events the server makes itself (recommendation exposures): never throttled.
+  bool internal = false;
 };
 
 struct IngestResult {

@@ -30,6 +30,17 @@ inline Event Track(std::string user_id, std::string device_id, std::string type 
   return e;
 }
 
+// `e` with e.json set to what the writer logs of it: its top-level fields, event_type and
+// event_properties (as src/api gives them from the received JSON), so that a backfill or the
+// trainer reads back from the log what the writer read.
+inline Event WithLoggedJson(Event e) {
+  boost::json::object logged = e.fields;
+  logged["event_type"] = e.event_type;
+  logged["event_properties"] = e.event_properties;
+  e.json = boost::json::serialize(logged);
+  return e;
+}
+
 // A valid aggregates record: spec id 1 (an all-time count of every event) at `count`.
 inline std::string AggregatesRecord(int count) {
   compute::AggregateSpec spec;
@@ -103,13 +114,16 @@ class IngestFixture : public ::testing::Test {
   }
 
   // Creates or replaces a definition through the writer, as the admin API does.
-  Status PutDefinition(std::variant<compute::Computation, compute::Cohort> typed,
-                       const std::string& project = "p") {
+  Status PutDefinition(TypedDefinition typed, const std::string& project = "p") {
     Definition d;
     d.typed = std::move(typed);
-    d.id = d.kind() == DefinitionKind::kComputation
-               ? std::to_string(std::get<compute::Computation>(d.typed).id)
-               : std::get<compute::Cohort>(d.typed).id;
+    if (const auto* c = std::get_if<compute::Computation>(&d.typed)) {
+      d.id = std::to_string(c->id);
+    } else if (const auto* h = std::get_if<compute::Cohort>(&d.typed)) {
+      d.id = h->id;
+    } else {
+      d.id = std::get<compute::Recommendation>(d.typed).id;
+    }
     d.source = "source " + std::to_string(sources_.size());
     sources_[d.source] = d;
     std::promise<Status> done;

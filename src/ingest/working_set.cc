@@ -68,7 +68,7 @@ void WorkingSet::PutMerge(std::string_view project, uint64_t from, uint64_t into
 namespace {
 
 // The records a user's first touch loads and Flush writes, with the UserState field of each
-// raw one. kRecentItems joins them in part 3.
+// raw one.
 constexpr store::UserRecord kLoadedRecords[] = {
     store::UserRecord::kProfile, store::UserRecord::kAggregates, store::UserRecord::kStaticCohorts};
 constexpr size_t kLoadedRecordCount = std::size(kLoadedRecords);

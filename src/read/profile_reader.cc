@@ -1,9 +1,11 @@
 #include "read/profile_reader.h"
 
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 
 #include "compute/evaluate.h"
 #include "read/stored_properties.h"
+#include "recs/model.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
 
@@ -73,14 +75,22 @@ Status DecodeForEvaluation(std::string_view aggregates, std::string_view static_
 }  // namespace
 
 ProfileReader::ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs,
-                             const Clock& clock)
-    : store_(store), catalogs_(catalogs), clock_(clock) {}
+                             const Clock& clock, const recs::ModelShelf* shelf)
+    : store_(store), catalogs_(catalogs), clock_(clock), shelf_(shelf) {}
 
 Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            std::string_view device_id, const ReadOptions& options,
                            UserData* out) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
-  bool evaluate = (options.computations || options.cohorts) && !catalog->empty();
+  // Only served computations and cohorts have values: a project whose only definitions are
+  // recommendations (or definitions still backfilling) reads just the profile, unless the
+  // read asks for recommendations.
+  bool evaluate = (options.computations && !catalog->computations().empty()) ||
+                  (options.cohorts && !catalog->cohorts().empty());
+  bool recommend = options.recs.wanted && shelf_ != nullptr && !catalog->recommendations().empty();
+  // The profile; the aggregates too for recommendations (item histories); everything to
+  // evaluate.
+  size_t records = evaluate ? std::size(kRecords) : recommend ? 2 : 1;
   std::vector<std::string> keys;
   Status s;
   // A merge can move the user between the identity read and the record read; the second
@@ -92,9 +102,8 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
     PROFILED_RETURN_IF_ERROR(s);
     out->amplitude_id = id;
     keys.clear();
-    for (UserRecord r : kRecords) {
-      keys.push_back(store::UserRecordKey(project, id, r));
-      if (!evaluate) break;  // the profile alone
+    for (size_t r = 0; r < records; ++r) {
+      keys.push_back(store::UserRecordKey(project, id, kRecords[r]));
     }
     std::vector<Status> statuses;
     PROFILED_RETURN_IF_ERROR(
@@ -115,12 +124,75 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   // Evaluate fills in what it is asked for, reusing the strings of a previous read.
   if (!evaluate || !options.computations) out->computed.clear();
   if (!evaluate || !options.cohorts) out->cohort_ids.clear();
-  if (!evaluate) return Status::Ok();
-  Decoded d(*catalog, out->profile);
-  PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
-  return compute::Evaluate(*catalog, d.view, clock_.NowMs(), options.computation_ids,
-                           options.computations ? &out->computed : nullptr,
-                           options.cohorts ? &out->cohort_ids : nullptr);
+  out->recommendations.clear();
+  if (evaluate) {
+    Decoded d(*catalog, out->profile);
+    PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
+    PROFILED_RETURN_IF_ERROR(compute::Evaluate(*catalog, d.view, clock_.NowMs(),
+                                               options.computation_ids,
+                                               options.computations ? &out->computed : nullptr,
+                                               options.cohorts ? &out->cohort_ids : nullptr));
+  }
+  if (!recommend) return Status::Ok();
+  return ServeRecommendations(project, *catalog, out->records[1], options.recs, out);
+}
+
+Status ProfileReader::ServeRecommendations(std::string_view project,
+                                           const compute::ProjectCatalog& catalog,
+                                           std::string_view aggregates, const RecsOptions& options,
+                                           UserData* out) const {
+  compute::AggregatesView view;
+  PROFILED_RETURN_IF_ERROR(view.Parse(aggregates));
+  int64_t now = clock_.NowMs();
+  int64_t day = now >= 0 ? now / 86'400'000 : (now - 86'399'999) / 86'400'000;
+  std::vector<size_t> wanted;
+  if (options.ids.empty()) {
+    for (size_t i = 0; i < catalog.recommendations().size(); ++i) wanted.push_back(i);
+  } else {
+    for (const std::string& id : options.ids) {
+      size_t i = catalog.FindRecommendation(id);
+      if (i != compute::ProjectCatalog::kUnresolved) wanted.push_back(i);
+    }
+  }
+  std::vector<std::string_view> history;
+  for (size_t i : wanted) {
+    const compute::ServedRecommendation& served_rec = catalog.recommendations()[i];
+    const compute::Recommendation& def = served_rec.definition;
+    // Only a model trained for this version of the definition (the next one is on its way).
+    std::shared_ptr<const recs::ServingModel> model =
+        shelf_->Get(project, def.id, served_rec.training_key);
+    if (model == nullptr) continue;  // not trained yet
+    size_t spec = catalog.RecommendationSpecIndex(i);
+    history.clear();
+    if (spec != compute::ProjectCatalog::kUnresolved) {
+      const compute::SpecEntry& entry = catalog.specs()[spec];
+      PROFILED_RETURN_IF_ERROR(compute::ItemsOf(entry.spec, view.Find(entry.id), now, &history));
+    }
+    recs::ServeRequest request;
+    request.amplitude_id = out->amplitude_id;
+    request.rec_id = def.id;
+    request.control_key = def.control_group_of.empty() ? def.id : def.control_group_of;
+    request.control_percentage = def.control_percentage;
+    request.override = options.override;
+    request.history = history;
+    int limit = options.limit > 0 ? options.limit : def.max_items;
+    request.limit = static_cast<size_t>(std::min(limit, kMaxRecommendedItems));
+    request.candidates_top_n = def.candidates_top_n;
+    request.candidate_items = def.candidate_items;
+    request.exclude_items = def.exclude_items;
+    request.exclude_seen = def.exclude_seen;
+    request.day = day;
+    recs::Served served;
+    PROFILED_RETURN_IF_ERROR(recs::Serve(*model, request, &served));
+    ServedRecommendation& r = out->recommendations.emplace_back();
+    r.rec_id = def.id;
+    r.title = def.title;
+    r.items = std::move(served.items);
+    r.is_control = served.is_control;
+    r.type = served.random ? "random" : std::string(recs::ModelName(model->used));
+    r.last_updated_ms = model->trained_at_ms;
+  }
+  return Status::Ok();
 }
 
 Status ProfileReader::ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,

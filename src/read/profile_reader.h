@@ -5,7 +5,9 @@
 // One read is an identity lookup, then one MultiGet of the user's records (profile,
 // aggregates, static cohorts), which the store answers from one snapshot; computed values
 // and memberships are evaluated at the reader's clock, so they are exact at the moment of
-// the read. Thread-safe: borrows the store and the catalogs, keeps no mutable state.
+// the read. Recommendations are scored from the trained model on the shelf and the user's
+// item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows
+// the store and the catalogs, keeps no mutable state.
 #pragma once
 
 #include <cstdint>
@@ -21,16 +23,39 @@
 #include "compute/evaluate.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "recs/model_shelf.h"
+#include "recs/serving.h"
 #include "store/records.h"
 #include "store/store.h"
 
 namespace profiled::read {
+
+// The most items one recommendation serves in a read, whatever `limit` asks.
+inline constexpr int kMaxRecommendedItems = 100;
+
+// The recommendations a read serves (get_recs).
+struct RecsOptions {
+  bool wanted = false;
+  std::vector<std::string> ids;  // empty: every served recommendation, in id order
+  recs::ServeRequest::Override override = recs::ServeRequest::Override::kNone;
+  int limit = 0;  // 0: each recommendation's max_items; at most kMaxRecommendedItems
+};
 
 // The sections a read needs beyond the profile.
 struct ReadOptions {
   bool computations = false;
   std::vector<uint64_t> computation_ids;  // non-empty: only these
   bool cohorts = false;
+  RecsOptions recs;
+};
+
+// One recommendation served to the user: the items, best first, and how they were chosen.
+struct ServedRecommendation {
+  std::string rec_id, title;
+  std::vector<std::string> items;
+  bool is_control = false;
+  std::string type;  // the model's name ("ease", "itemknn", "popular"), or "random" for control
+  int64_t last_updated_ms = 0;  // when the model serving it was trained
 };
 
 // One user's data. The views point into `records`; reuse one UserData per thread to keep
@@ -40,13 +65,18 @@ struct UserData {
   store::ProfileView profile;
   std::vector<std::pair<uint64_t, compute::Value>> computed;  // when asked for, in id order
   std::vector<std::string> cohort_ids;                        // when asked for
-  std::vector<std::string> records;                           // the raw records read
+  // When asked for: one per asked-for recommendation that is served and trained, in the
+  // order asked (an unknown or untrained id is left out).
+  std::vector<ServedRecommendation> recommendations;
+  std::vector<std::string> records;  // the raw records read
 };
 
 class ProfileReader {
  public:
-  // Borrows everything; all must outlive the reader.
-  ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs, const Clock& clock);
+  // Borrows everything; all must outlive the reader. Without a shelf no read serves
+  // recommendations.
+  ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs, const Clock& clock,
+                const recs::ModelShelf* shelf = nullptr);
 
   // Reads the user by user_id when given (device_id is then ignored, as user_id takes
   // precedence), else by device_id. NotFound when unknown; Corruption when a record does not
@@ -74,9 +104,16 @@ class ProfileReader {
   Status ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
                    const UserVisitor& fn) const;
 
+  // Fills out->recommendations from the user's encoded aggregates record (the item
+  // histories) and the trained models.
+  Status ServeRecommendations(std::string_view project, const compute::ProjectCatalog& catalog,
+                              std::string_view aggregates, const RecsOptions& options,
+                              UserData* out) const;
+
   store::Store& store_;
   const compute::CatalogHolder& catalogs_;
   const Clock& clock_;
+  const recs::ModelShelf* shelf_;
 };
 
 }  // namespace profiled::read

@@ -141,6 +141,36 @@ TEST_F(ProfileReaderTest, ReadsOnlyTheProfileWhenNoSectionIsAskedFor) {
   EXPECT_EQ(user.profile.user_id, "user-1");
 }
 
+// A project whose only definition is a recommendation: a read that does not ask for
+// recommendations has nothing to evaluate, so it reads the profile alone (not the
+// aggregates record, which holds the item histories).
+TEST_F(ProfileReaderTest, ARecommendationAloneCostsReadsWithoutRecsNothing) {
+  compute::ServedRecommendation rec;
+  rec.definition.id = "r1";
+  rec.definition.model = "ease";
+  rec.definition.item_event = "Purchase";
+  rec.definition.item_property = "sku";
+  rec.definition.history = compute::HistorySpecOf(rec.definition);
+  rec.spec_id = 2;
+  catalogs_.Set("p",
+                std::make_shared<const compute::ProjectCatalog>(
+                    std::vector<compute::SpecEntry>{{2, rec.definition.history, true}},
+                    std::vector<compute::ServedComputation>{}, std::vector<compute::ServedCohort>{},
+                    std::vector<compute::ServedRecommendation>{rec}));
+  PutUser(1, {kNow});
+  bool aggregates_read = false;
+  store_->BeforeGet(store::Table::kProfiles,
+                    store::UserRecordKey("p", 1, store::UserRecord::kAggregates),
+                    [&] { aggregates_read = true; });
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_FALSE(aggregates_read);
+  EXPECT_EQ(user.profile.user_id, "user-1");
+  EXPECT_TRUE(user.computed.empty());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  EXPECT_TRUE(user.recommendations.empty());
+}
+
 TEST_F(ProfileReaderTest, NarrowsComputationsToTheIdsAskedFor) {
   PutUser(1, {kNow});
   UserData user;

@@ -71,4 +71,11 @@ void BlendModel::Score(std::span<const int32_t> history, std::span<float> scores
   for (size_t j = 0; j < n; ++j) scores[j] = (1.0F - w) * scores[j] + w * other[j];
 }
 
+void BlendModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                            std::span<float> out) const {
+  std::vector<float> all(static_cast<size_t>(num_items()));
+  Score(history, all);
+  for (size_t k = 0; k < items.size(); ++k) out[k] = all[static_cast<size_t>(items[k])];
+}
+
 }  // namespace profiled::recs

@@ -36,6 +36,9 @@ class BlendModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kBlend; }
   int32_t num_items() const override { return ease_->num_items(); }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  // Costs a whole Score: the standardisation is over every item outside the history.
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
  private:
   std::shared_ptr<const ItemModel> ease_;

@@ -120,6 +120,13 @@ Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, do
   } catch (const std::bad_alloc&) {
     return Status::Internal("ease: out of memory for " + std::to_string(m) + " items");
   }
+  // A λ at an extreme of double's range makes P underflow or overflow float (B = −P/P_jj then
+  // divides 0 by 0): such a model would rank by NaN, so it is no model.
+  if (!std::all_of(model->weights_.begin(), model->weights_.end(),
+                   [](float w) { return std::isfinite(w); })) {
+    return Status::Internal("ease: the weights of lambda " + std::to_string(lambda) +
+                            " are not all finite numbers");
+  }
   return model;
 }
 
@@ -143,6 +150,46 @@ void EaseModel::Score(std::span<const int32_t> history, std::span<float> scores)
     for (size_t j = 0; j < m; ++j) sum[j] += row[j];
   }
   for (size_t j = 0; j < m; ++j) scores[static_cast<size_t>(trained_[j])] = sum[j];
+}
+
+void EaseModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                           std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0F);
+  const size_t m = trained_.size();
+  if (m == 0 || items.empty()) return;
+  // The candidates' columns of B; when they are one ascending run (the top-n of a serving model,
+  // whose items are indexed by popularity), each history row is read as one contiguous slice
+  // that the compiler vectorises, else gathered column by column. Sums run in Score's order, so
+  // each result is bit-identical to Score's.
+  thread_local std::vector<int32_t> columns;
+  columns.resize(items.size());
+  bool run = true;
+  for (size_t k = 0; k < items.size(); ++k) {
+    columns[k] = compact_[static_cast<size_t>(items[k])];
+    run = run && columns[k] >= 0 && columns[k] == columns[0] + static_cast<int32_t>(k);
+  }
+  for (size_t h = 0; h < history.size(); ++h) {
+    int32_t c = compact_[static_cast<size_t>(history[h])];
+    if (c < 0) continue;
+    const float* row = weights_.data() + static_cast<size_t>(c) * m;
+    if (run) {
+      // Fetch the next history row's slice while this one is summed: the rows are scattered
+      // over the matrix, so each would otherwise start with a full memory latency.
+      if (h + 4 < history.size()) {
+        int32_t next = compact_[static_cast<size_t>(history[h + 4])];
+        if (next >= 0) {
+          const float* slice = weights_.data() + static_cast<size_t>(next) * m + columns[0];
+          for (size_t k = 0; k < out.size(); k += 16) __builtin_prefetch(slice + k);
+        }
+      }
+      const float* slice = row + columns[0];
+      for (size_t k = 0; k < out.size(); ++k) out[k] += slice[k];
+    } else {
+      for (size_t k = 0; k < out.size(); ++k) {
+        if (columns[k] >= 0) out[k] += row[columns[k]];
+      }
+    }
+  }
 }
 
 }  // namespace profiled::recs

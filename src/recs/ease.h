@@ -40,8 +40,9 @@ class EaseModel final : public ItemModel {
 
   // Fails with InvalidArgument when lambda ≤ 0 (or not finite), popularity_exponent is outside
   // [0, 2], or more than max_dense_items items occur in data; with Internal when memory runs
-  // out or a factorisation fails. `form` forces one way of computing P (tests); kAuto picks
-  // the cheaper. popularity_exponent is β above (0: plain EASE).
+  // out, a factorisation fails or a weight is not finite (a λ so large or small that P leaves
+  // float's range). `form` forces one way of computing P (tests); kAuto picks the cheaper.
+  // popularity_exponent is β above (0: plain EASE).
   static Result<std::unique_ptr<EaseModel>> Train(const Interactions& data, double lambda,
                                                   int32_t max_dense_items, Form form = Form::kAuto,
                                                   double popularity_exponent = 0);
@@ -50,6 +51,8 @@ class EaseModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kEase; }
   int32_t num_items() const override { return num_items_; }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
   // B_from,to: how much having `from` in the history adds to the score of `to` (with the
   // popularity debiasing applied).

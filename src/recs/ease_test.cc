@@ -98,5 +98,15 @@ TEST(EaseModel, RefusesANonPositiveLambdaAndTooManyItems) {
             ErrorCode::kInvalidArgument);
 }
 
+// λ = 1e308 passes Train's own check (finite, positive) but P ≈ I/λ underflows float to 0,
+// and B = −P/P_jj is then 0/0: that must fail, not be served as a model of NaN weights.
+TEST(EaseModel, FailsWhenAWeightIsNotFinite) {
+  Interactions data = Interactions::FromUserItems(3, {{0, 1}, {1, 2}, {0, 2}}).value();
+  for (EaseModel::Form form : {EaseModel::Form::kPrimal, EaseModel::Form::kDual}) {
+    Result<std::unique_ptr<EaseModel>> model = EaseModel::Train(data, 1e308, 100, form);
+    EXPECT_EQ(model.status().code(), ErrorCode::kInternal) << model.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace profiled::recs

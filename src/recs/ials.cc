@@ -146,12 +146,8 @@ std::span<const double> IalsModel::item_embedding(int32_t item) const {
                static_cast<size_t>(factors_));
 }
 
-void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
-  std::fill(scores.begin(), scores.end(), 0.0F);
-  if (num_items_ == 0 || history.empty()) {
-    // No history: the fold-in is 0 and so is every score.
-    return;
-  }
+std::vector<double> IalsModel::FoldIn(std::span<const int32_t> history) const {
+  if (num_items_ == 0 || history.empty()) return {};
   const Eigen::Index d = factors_;
   Eigen::Map<const Matrix> h(item_factors_.data(), d, num_items_);
   Matrix a = Eigen::Map<const Matrix>(gramian_.data(), d, d);
@@ -166,11 +162,35 @@ void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores)
   o.reg_exponent = reg_exponent_;
   a.diagonal().array() += RowLambda(o, history.size(), num_items_);
   Eigen::LLT<Matrix, Eigen::Lower> llt(a);
-  if (llt.info() != Eigen::Success) return;  // cannot happen: a is λ-positive definite
-  Vector user = llt.solve(Vector(gathered.rowwise().sum()));
-  Eigen::VectorXd all = h.transpose() * user;
-  for (Eigen::Index j = 0; j < all.size(); ++j)
-    scores[static_cast<size_t>(j)] = static_cast<float>(all(j));
+  if (llt.info() != Eigen::Success) return {};  // cannot happen: a is λ-positive definite
+  std::vector<double> user(static_cast<size_t>(d));
+  Eigen::Map<Vector>(user.data(), d) = llt.solve(Vector(gathered.rowwise().sum()));
+  return user;
+}
+
+void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
+  std::fill(scores.begin(), scores.end(), 0.0F);
+  // No history: the fold-in is 0 and so is every score.
+  const std::vector<double> w = FoldIn(history);
+  if (w.empty()) return;
+  Eigen::Map<const Vector> user(w.data(), factors_);
+  Eigen::Map<const Matrix> h(item_factors_.data(), factors_, num_items_);
+  // Column by column, as ScoreItems does, so both give the same float for an item.
+  for (Eigen::Index j = 0; j < num_items_; ++j) {
+    scores[static_cast<size_t>(j)] = static_cast<float>(h.col(j).dot(user));
+  }
+}
+
+void IalsModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                           std::span<float> out) const {
+  std::fill(out.begin(), out.end(), 0.0F);
+  const std::vector<double> w = FoldIn(history);
+  if (w.empty()) return;
+  Eigen::Map<const Vector> user(w.data(), factors_);
+  Eigen::Map<const Matrix> h(item_factors_.data(), factors_, num_items_);
+  for (size_t k = 0; k < items.size(); ++k) {
+    out[k] = static_cast<float>(h.col(items[k]).dot(user));
+  }
 }
 
 }  // namespace profiled::recs

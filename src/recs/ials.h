@@ -44,12 +44,18 @@ class IalsModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kIals; }
   int32_t num_items() const override { return num_items_; }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  // The fold-in (a d × d Cholesky) plus d multiply-adds per candidate.
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
   int32_t factors() const { return factors_; }
   // The embedding h_item, factors() values. REQUIRES: 0 ≤ item < num_items().
   std::span<const double> item_embedding(int32_t item) const;
 
  private:
+  // The fold-in w above for `history`, factors() values; empty for an empty history.
+  std::vector<double> FoldIn(std::span<const int32_t> history) const;
+
   int32_t num_items_ = 0;
   int32_t factors_ = 0;
   double alpha0_ = 0;

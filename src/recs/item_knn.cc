@@ -74,4 +74,25 @@ void ItemKnnModel::Score(std::span<const int32_t> history, std::span<float> scor
   }
 }
 
+void ItemKnnModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                              std::span<float> out) const {
+  // Scatter into a per-thread dense buffer in Score's order (so each sum is bit-identical to
+  // Score's), read the candidates, then zero only the entries the history touched: the cost is
+  // the history's neighbour lists plus the candidates, never the item space.
+  thread_local std::vector<float> dense;
+  if (dense.size() < static_cast<size_t>(num_items_))
+    dense.resize(static_cast<size_t>(num_items_), 0.0F);
+  for (int32_t i : history) {
+    std::span<const int32_t> neighbours = neighbours_of(i);
+    std::span<const float> sims = similarities_of(i);
+    for (size_t r = 0; r < neighbours.size(); ++r) {
+      dense[static_cast<size_t>(neighbours[r])] += sims[r];
+    }
+  }
+  for (size_t k = 0; k < items.size(); ++k) out[k] = dense[static_cast<size_t>(items[k])];
+  for (int32_t i : history) {
+    for (int32_t j : neighbours_of(i)) dense[static_cast<size_t>(j)] = 0.0F;
+  }
+}
+
 }  // namespace profiled::recs

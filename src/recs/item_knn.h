@@ -24,6 +24,8 @@ class ItemKnnModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kItemKnn; }
   int32_t num_items() const override { return num_items_; }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
   // The kept neighbours of `item`, most similar first, and their similarities (same length).
   // REQUIRES: 0 ≤ item < num_items().

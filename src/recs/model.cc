@@ -36,6 +36,8 @@ Result<ModelKind> ParseModelKind(std::string_view name) {
 
 namespace {
 
+constexpr double kMaxLambda = 1e7;
+
 Result<double> ParseNumber(const std::string& name, const std::string& text) {
   double v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -95,7 +97,11 @@ Result<bool> ApplyIalsParameter(const std::string& name, double v, IalsOptions* 
 Result<bool> ApplyEaseParameter(const std::string& name, const char* lambda_name, double v,
                                 ModelOptions* o) {
   if (name == lambda_name) {
-    PROFILED_RETURN_IF_ERROR(Positive(name, v));
+    // Far above any useful λ (it is weighed against interaction counts), and low enough
+    // that P = (XᵀX + λI)⁻¹, about 1/λ, stays well inside float's range.
+    if (v <= 0 || v > kMaxLambda) {
+      return Status::InvalidArgument("parameter " + name + " must be in (0, 10000000]");
+    }
     o->lambda = v;
   } else if (name == "popularity_exponent") {
     PROFILED_RETURN_IF_ERROR(InRange(name, v, 0, 2));
@@ -145,6 +151,19 @@ Result<bool> ApplyParameter(const std::string& name, double v, ModelOptions* o) 
   return false;
 }
 
+std::string_view ParameterNames(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kPopular: return "none";
+    case ModelKind::kItemKnn: return "neighbours";
+    case ModelKind::kEase: return "lambda, popularity_exponent, max_items";
+    case ModelKind::kIals: return "factors, alpha0, lambda, reg_exponent, epochs, seed";
+    case ModelKind::kBlend:
+      return "ease_lambda, popularity_exponent, max_items, factors, alpha0, ials_lambda, "
+             "reg_exponent, epochs, seed, ials_weight";
+  }
+  return "none";
+}
+
 }  // namespace
 
 ModelOptions DefaultModelOptions(ModelKind kind) {
@@ -169,10 +188,7 @@ Result<ModelOptions> ModelOptionsFrom(
     if (!*applied) {
       return Status::InvalidArgument(
           "model " + std::string(ModelName(kind)) + " has no parameter \"" + name +
-          "\" (ease: lambda, popularity_exponent, max_items; ials: factors, alpha0, lambda, " +
-          "reg_exponent, epochs, seed; blend: ease_lambda, popularity_exponent, max_items, " +
-          "factors, alpha0, ials_lambda, reg_exponent, epochs, seed, ials_weight; itemknn: " +
-          "neighbours; popular: none)");
+          "\" (its parameters: " + std::string(ParameterNames(kind)) + ")");
     }
   }
   return options;

@@ -54,7 +54,7 @@ struct IalsOptions {
 // DefaultModelOptions(kind), where blend's defaults differ from those of ease and ials alone.
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
-  double lambda = 300.0;           // ease, blend (as ease_lambda): the L2 weight λ (> 0)
+  double lambda = 300.0;           // ease, blend (as ease_lambda): the L2 weight λ, in (0, 1e7]
   double popularity_exponent = 0;  // ease, blend: β in [0, 2], the popularity debiasing
   int32_t neighbours = 100;        // itemknn: similar items kept per item (≥ 1)
   // ease, blend: refuse to train above this many items (the model is a dense items × items
@@ -90,6 +90,14 @@ class ItemModel {
   // overwriting it. Higher is better; the scores of history items are meaningless.
   // REQUIRES: scores.size() == num_items(); every history item in [0, num_items()).
   virtual void Score(std::span<const int32_t> history, std::span<float> scores) const = 0;
+
+  // Writes the score of each of `items` (the candidates, in any order, repeats allowed) into
+  // `out`, out[k] for items[k], equal to what Score would write at items[k] for the same history.
+  // Costs what the candidates cost, not what the item space costs (for serving).
+  // REQUIRES: out.size() == items.size(); every history item and every item in
+  // [0, num_items()).
+  virtual void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                          std::span<float> out) const = 0;
 };
 
 // Trains the model `options` describes on `data`. Fails with InvalidArgument when the options

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "recs/item_knn.h"
@@ -194,6 +197,7 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "abc"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "0"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "inf"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "-1"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "2.5"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kPopular, {{"lambda", "1"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"neighbours", "5"}}).ok());
@@ -203,6 +207,84 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"popularity_exponent", "3"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"lambda", "300"}}).ok());  // ease_lambda
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"ials_weight", "1.5"}}).ok());
+}
+
+TEST(ModelOptions, BoundsLambdaToWhereEaseHasFiniteWeights) {
+  Result<ModelOptions> top = ModelOptionsFrom(ModelKind::kEase, {{"lambda", "1e7"}});
+  ASSERT_TRUE(top.ok()) << top.status().ToString();
+  EXPECT_EQ(top->lambda, 1e7);
+  for (const char* lambda : {"1e308", "10000001"}) {
+    Result<ModelOptions> options = ModelOptionsFrom(ModelKind::kEase, {{"lambda", lambda}});
+    ASSERT_EQ(options.status().code(), ErrorCode::kInvalidArgument) << lambda;
+    EXPECT_NE(options.status().message().find("lambda"), std::string::npos);
+    EXPECT_NE(options.status().message().find("(0, 10000000]"), std::string::npos)
+        << options.status().message();
+  }
+}
+
+// The largest λ allowed still trains a model whose weights are all finite.
+TEST(EaseModel, TrainsFiniteWeightsAtTheLargestLambdaAllowed) {
+  Interactions data = ClusteredData({});
+  Result<ModelOptions> options = ModelOptionsFrom(ModelKind::kEase, {{"lambda", "1e7"}});
+  ASSERT_TRUE(options.ok());
+  Result<std::unique_ptr<ItemModel>> model = TrainModel(*options, data);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<int32_t> history = {ClusterItem({}, 0, 0)};
+  std::vector<float> scores(static_cast<size_t>((*model)->num_items()));
+  (*model)->Score(history, scores);
+  EXPECT_TRUE(std::all_of(scores.begin(), scores.end(), [](float s) { return std::isfinite(s); }));
+}
+
+// Random users over `items` items, of which the last `unused` never occur.
+Interactions RandomData(int32_t items, int32_t unused, uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  std::vector<std::vector<int32_t>> user_items(60);
+  for (std::vector<int32_t>& list : user_items) {
+    size_t n = 1 + engine() % 15;
+    for (size_t k = 0; k < n; ++k) {
+      list.push_back(static_cast<int32_t>(engine() % static_cast<uint64_t>(items - unused)));
+    }
+  }
+  return Interactions::FromUserItems(items, std::move(user_items)).value();
+}
+
+// ScoreItems(history, items) must equal Score(history) at those items, exactly: on a random
+// subset with repeats, on the whole item space, and on one ascending run (ease's fast path).
+TEST(ItemModel, ScoreItemsEqualsScoreAtThoseItems) {
+  std::mt19937_64 engine(11);
+  for (int32_t unused : {0, 7}) {
+    Interactions data = RandomData(80, unused, 3 + static_cast<uint64_t>(unused));
+    for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase,
+                           ModelKind::kIals, ModelKind::kBlend}) {
+      std::unique_ptr<ItemModel> model = Trained(kind, data);
+      const int32_t n = model->num_items();
+      std::vector<float> full(static_cast<size_t>(n));
+      for (int trial = 0; trial < 20; ++trial) {
+        std::vector<int32_t> history;
+        for (size_t k = 0, len = engine() % 12; k < len; ++k) {
+          history.push_back(static_cast<int32_t>(engine() % static_cast<uint64_t>(n)));
+        }
+        model->Score(history, full);
+        std::vector<int32_t> subset;
+        for (size_t k = 0, len = 1 + engine() % 40; k < len; ++k) {
+          subset.push_back(static_cast<int32_t>(engine() % static_cast<uint64_t>(n)));
+        }
+        std::vector<int32_t> all(static_cast<size_t>(n));
+        std::iota(all.begin(), all.end(), 0);
+        std::vector<int32_t> run(20);
+        std::iota(run.begin(), run.end(), static_cast<int32_t>(engine() % 50));
+        for (const std::vector<int32_t>& items : {subset, all, run, std::vector<int32_t>{}}) {
+          std::vector<float> out(items.size(), -1.0F);
+          model->ScoreItems(history, items, out);
+          for (size_t k = 0; k < items.size(); ++k) {
+            ASSERT_EQ(out[k], full[static_cast<size_t>(items[k])])
+                << ModelName(kind) << " unused " << unused << " trial " << trial << " item "
+                << items[k];
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(ModelKind, NamesRoundTrip) {

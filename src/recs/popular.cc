@@ -13,4 +13,9 @@ void PopularModel::Score(std::span<const int32_t> /*history*/, std::span<float> 
   std::copy(counts_.begin(), counts_.end(), scores.begin());
 }
 
+void PopularModel::ScoreItems(std::span<const int32_t> /*history*/, std::span<const int32_t> items,
+                              std::span<float> out) const {
+  for (size_t k = 0; k < items.size(); ++k) out[k] = counts_[static_cast<size_t>(items[k])];
+}
+
 }  // namespace profiled::recs

@@ -22,6 +22,8 @@ class PopularModel final : public ItemModel {
   ModelKind kind() const override { return ModelKind::kPopular; }
   int32_t num_items() const override { return static_cast<int32_t>(counts_.size()); }
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
+  void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
+                  std::span<float> out) const override;
 
  private:
   std::vector<float> counts_;

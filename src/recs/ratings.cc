@@ -70,6 +70,7 @@ Result<std::vector<Rating>> ParseRatings(std::string_view text, RatingsFormat fo
     if (!ParseId(fields[0], &r.user)) return LineError(line_number, "bad user id");
     if (!ParseId(fields[1], &r.item)) return LineError(line_number, "bad item id");
     if (!ParseRatingValue(fields[2], &r.rating)) return LineError(line_number, "bad rating");
+    if (!ParseId(fields[3], &r.timestamp)) return LineError(line_number, "bad timestamp");
     out.push_back(r);
   }
   if (out.empty()) return Status::InvalidArgument("the ratings file holds no rating");

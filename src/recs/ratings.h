@@ -25,12 +25,13 @@ struct Rating {
   int64_t user = 0;
   int64_t item = 0;
   double rating = 0;
+  int64_t timestamp = 0;  // Unix seconds
 };
 
 // Every rating of `text`, in file order. Blank lines are skipped (a final newline is optional,
 // CRLF accepted). Fails with InvalidArgument naming the line when a line does not have four
-// fields, an id is not a non-negative integer, a rating is not a finite number, or the csv
-// header is missing; and when the file holds no rating.
+// fields, an id or the timestamp is not a non-negative integer, a rating is not a finite
+// number, or the csv header is missing; and when the file holds no rating.
 Result<std::vector<Rating>> ParseRatings(std::string_view text, RatingsFormat format);
 
 // The implicit positives of a ratings list: (user, item) pairs rated ≥ min_rating. Users and

@@ -15,6 +15,7 @@ TEST(ParseRatings, ReadsMovieLensCsvWithItsHeader) {
   EXPECT_EQ((*r)[0].item, 31);
   EXPECT_EQ((*r)[0].rating, 2.5);
   EXPECT_EQ((*r)[1].item, 1029);
+  EXPECT_EQ((*r)[1].timestamp, 1260759179);
 }
 
 TEST(ParseRatings, ReadsMovieLensTsvWithoutAHeader) {
@@ -35,6 +36,8 @@ TEST(ParseRatings, NamesTheLineOfAMalformedRating) {
   EXPECT_FALSE(ParseRatings("1,2,3,4\n", RatingsFormat::kMovieLensCsv).ok());  // no header
   EXPECT_FALSE(ParseRatings("1\t2\tnan\t4\n", RatingsFormat::kMovieLensTsv).ok());
   EXPECT_FALSE(ParseRatings("-1\t2\t3\t4\n", RatingsFormat::kMovieLensTsv).ok());
+  EXPECT_EQ(ParseRatings("1\t2\t3\t4.5\n", RatingsFormat::kMovieLensTsv).status().message(),
+            "line 1: bad timestamp");
   EXPECT_FALSE(ParseRatings("", RatingsFormat::kMovieLensTsv).ok());
   EXPECT_FALSE(ParseRatingsFormat("csv").ok());
 }

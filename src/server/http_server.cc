@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -104,8 +105,9 @@ class HttpServer::Impl {
     }
     tcp::socket socket;
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-    bool idle = true;          // waiting for the first byte of a request
-    bool unread_body = false;  // answered before the client finished sending
+    bool idle = true;                  // waiting for the first byte of a request
+    bool unread_body = false;          // answered before the client finished sending
+    std::function<void()> after_send;  // the answer's HttpResponse::after_send
   };
 
   Status BindError(const boost::system::error_code& ec) {
@@ -187,12 +189,18 @@ class HttpServer::Impl {
       while (!stopping_) {
         out.clear();
         bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
+        bool write_failed = false;
         if (!out.empty()) {
           session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
           auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
-          if (ec) break;
+          write_failed = static_cast<bool>(ec);
         }
-        if (!keep_alive) break;
+        if (session.after_send) {
+          std::function<void()> after_send = std::move(session.after_send);
+          session.after_send = nullptr;
+          after_send();
+        }
+        if (write_failed || !keep_alive) break;
       }
     } catch (const std::exception& e) {
       LogError(std::string("connection dropped: ") + e.what());
@@ -361,6 +369,7 @@ class HttpServer::Impl {
         break;
     }
     Finish(route, response, keep_alive, origin, start, &out);
+    session.after_send = std::move(response.after_send);
     co_return keep_alive;
   }
 

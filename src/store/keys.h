@@ -23,9 +23,8 @@ std::string MergeKey(std::string_view project, uint64_t merged_amplitude_id);
 // records are contiguous (UserKeyPrefix) and one more per-user record needs no re-keying.
 enum class UserRecord : char {
   kProfile = 'p',        // store::ProfileRecord
-  kAggregates = 'a',     // per-user aggregate state of computations and cohorts (part 2)
+  kAggregates = 'a',     // per-user aggregate state: computations, cohorts, item histories
   kStaticCohorts = 's',  // static cohort memberships (part 2)
-  kRecentItems = 'r',    // recent item history for recommendations (part 3, reserved)
 };
 std::string UserRecordKey(std::string_view project, uint64_t amplitude_id, UserRecord record);
 // P || be64(amplitude_id): a prefix of every record key of that user, and below all of them.

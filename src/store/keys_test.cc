@@ -24,8 +24,7 @@ TEST(Keys, EventKeysSortByIngestTimeThenSequence) {
 }
 
 TEST(Keys, EveryRecordOfAUserStartsWithItsPrefixAndTheUsersDoNotInterleave) {
-  for (auto record : {UserRecord::kProfile, UserRecord::kAggregates, UserRecord::kStaticCohorts,
-                      UserRecord::kRecentItems}) {
+  for (auto record : {UserRecord::kProfile, UserRecord::kAggregates, UserRecord::kStaticCohorts}) {
     std::string key = UserRecordKey("p", 7, record);
     EXPECT_TRUE(key.starts_with(UserKeyPrefix("p", 7)));
     EXPECT_EQ(key.size(), UserKeyPrefix("p", 7).size() + 1);
@@ -34,7 +33,7 @@ TEST(Keys, EveryRecordOfAUserStartsWithItsPrefixAndTheUsersDoNotInterleave) {
   }
   EXPECT_EQ(ProfileKey("p", 7), UserRecordKey("p", 7, UserRecord::kProfile));
   // 255 is the last byte of be64(255): its records stay below user 256's.
-  EXPECT_LT(UserRecordKey("p", 255, UserRecord::kRecentItems), UserKeyPrefix("p", 256));
+  EXPECT_LT(UserRecordKey("p", 255, UserRecord::kStaticCohorts), UserKeyPrefix("p", 256));
 }
 
 TEST(Keys, AUserKeyParsesIntoItsParts) {

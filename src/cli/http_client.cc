@@ -1,0 +1,98 @@
+#include "cli/http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <exception>
+
+namespace profiled::cli {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+constexpr uint64_t kMaxAnswerBytes = 64 << 20;
+
+// host:port as a URL writes it ([::1]:8080 for an IPv6 address).
+std::string HostPort(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+ServerConfig ClientAddressOf(const ServerConfig& server) {
+  ServerConfig out = server;
+  if (out.host.empty() || out.host == "0.0.0.0") out.host = "127.0.0.1";
+  if (out.host == "::") out.host = "::1";
+  return out;
+}
+
+Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::string_view method,
+                               std::string_view target,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               std::string_view body, std::chrono::milliseconds timeout) {
+  const std::string where = HostPort(host, port);
+  // Beast reports resolver failures as exceptions; none leaves this function.
+  try {
+    asio::io_context io;
+    asio::ip::tcp::resolver resolver(io);
+    const auto endpoints = resolver.resolve(host, std::to_string(port));
+
+    http::request<http::string_body> request;
+    request.method_string(beast::string_view(method.data(), method.size()));
+    request.target(beast::string_view(target.data(), target.size()));
+    request.version(11);
+    request.set(http::field::host, where);
+    request.set(http::field::connection, "close");
+    for (const auto& [name, value] : headers) request.set(name, value);
+    request.body() = std::string(body);
+    request.prepare_payload();
+
+    // Asynchronous operations, because tcp_stream's deadline applies only to those; one
+    // deadline covers the whole exchange.
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(kMaxAnswerBytes);
+    beast::error_code failure;
+    stream.async_connect(endpoints, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
+      if (ec) {
+        failure = ec;
+        return;
+      }
+      http::async_write(stream, request, [&](beast::error_code write_ec, size_t) {
+        if (write_ec) {
+          failure = write_ec;
+          return;
+        }
+        http::async_read(stream, buffer, parser,
+                         [&](beast::error_code read_ec, size_t) { failure = read_ec; });
+      });
+    });
+    io.run();
+    if (failure == beast::error::timeout) {
+      return Status::Unavailable(where + ": no answer within " + std::to_string(timeout.count()) +
+                                 " ms");
+    }
+    if (failure) return Status::Unavailable(where + ": " + failure.message());
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+
+    http::response<http::string_body> response = parser.release();
+    HttpAnswer answer;
+    answer.status = static_cast<int>(response.result_int());
+    answer.content_type = std::string(response[http::field::content_type]);
+    answer.body = std::move(response.body());
+    return answer;
+  } catch (const std::exception& e) {
+    return Status::Unavailable(where + ": " + e.what());
+  }
+}
+
+}  // namespace profiled::cli

@@ -1,0 +1,40 @@
+// A small synchronous HTTP/1.1 client for the commands that talk to a running server
+// (`profiled import-ratings`, `profiled train`): one request per connection, plain HTTP, no
+// redirects, no retries.
+//
+// Free functions; thread-safe (each call has its own connection and I/O context).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/status.h"
+
+namespace profiled::cli {
+
+struct HttpAnswer {
+  int status = 0;  // the HTTP status, whatever it is (a 4xx or 5xx is an answer, not a failure)
+  std::string content_type;
+  std::string body;
+};
+
+// Where a client connects to reach a server configured with `server`: its host, except that
+// a wildcard address (0.0.0.0, ::, or empty) becomes the loopback address of its family.
+ServerConfig ClientAddressOf(const ServerConfig& server);
+
+// Sends `method target` to host:port with `headers` (name, value) and `body` (Content-Length
+// is set; a Content-Type among `headers` is sent as given) and reads the whole answer.
+// Unavailable, naming host:port, when the host does not resolve, the connection fails, the
+// answer is not HTTP, or nothing completes within `timeout` (the whole exchange).
+Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::string_view method,
+                               std::string_view target,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               std::string_view body,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+}  // namespace profiled::cli

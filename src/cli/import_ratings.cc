@@ -1,0 +1,168 @@
+#include "cli/import_ratings.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "cli/http_client.h"
+#include "core/config.h"
+#include "core/json_writer.h"
+
+namespace profiled::cli {
+
+namespace {
+
+constexpr int kExitRefused = 1;
+constexpr int kExitBadInput = 2;
+constexpr size_t kMaxQuotedAnswer = 1000;  // bytes of a refusing answer quoted in the message
+
+int Fail(std::FILE* err, int code, const std::string& message) {
+  std::fprintf(err, "profiled import-ratings: %s\n", message.c_str());
+  return code;
+}
+
+// Shows "sent/total" in place on a terminal; elsewhere (a log file) a line per tenth.
+class ProgressLine {
+ public:
+  ProgressLine(std::FILE* err, size_t total)
+      : err_(err), total_(total), terminal_(isatty(fileno(err)) != 0) {}
+
+  void Update(size_t sent) {
+    if (terminal_) {
+      std::fprintf(err_, "\rimport-ratings: %zu/%zu events sent", sent, total_);
+      if (sent == total_) std::fputc('\n', err_);
+    } else {
+      size_t tenth = total_ == 0 ? 10 : sent * 10 / total_;
+      if (tenth == last_tenth_) return;
+      last_tenth_ = tenth;
+      std::fprintf(err_, "import-ratings: %zu/%zu events sent\n", sent, total_);
+    }
+    std::fflush(err_);
+  }
+
+ private:
+  std::FILE* err_;
+  size_t total_;
+  bool terminal_;
+  size_t last_tenth_ = 0;
+};
+
+}  // namespace
+
+int64_t TimeShiftMs(std::span<const recs::Rating> ratings, bool shifted, int64_t now_ms) {
+  if (!shifted || ratings.empty()) return 0;
+  int64_t newest = 0;
+  for (const recs::Rating& r : ratings) newest = std::max(newest, r.timestamp);
+  return now_ms - newest * 1000;
+}
+
+std::string BatchBody(std::span<const recs::Rating> ratings, std::string_view api_key,
+                      std::string_view event_type, int64_t shift_ms) {
+  std::string out = "{\"api_key\":";
+  AppendJsonString(&out, api_key);
+  out.append(",\"events\":[");
+  for (size_t i = 0; i < ratings.size(); ++i) {
+    const recs::Rating& r = ratings[i];
+    const std::string user = std::to_string(r.user);
+    const std::string item = std::to_string(r.item);
+    if (i > 0) out.push_back(',');
+    out.append("{\"user_id\":\"user-").append(user).append("\",\"event_type\":");
+    AppendJsonString(&out, event_type);
+    out.append(",\"time\":");
+    AppendJsonInt(&out, r.timestamp * 1000 + shift_ms);
+    out.append(",\"insert_id\":\"rating-").append(user).append("-").append(item);
+    out.append("\",\"event_properties\":{\"movie_id\":\"").append(item);
+    out.append("\",\"rating\":");
+    AppendJsonDouble(&out, r.rating);
+    out.append("}}");
+  }
+  out.append("]}");
+  return out;
+}
+
+int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* err) {
+  Result<recs::RatingsFormat> format = recs::ParseRatingsFormat(flags.format);
+  if (!format.ok()) return Fail(err, kExitBadInput, "--format: " + format.status().message());
+  if (flags.time != "shifted" && flags.time != "original") {
+    return Fail(err, kExitBadInput,
+                "--time must be shifted or original, not \"" + flags.time + "\"");
+  }
+  if (!std::isfinite(flags.min_rating) || flags.min_rating < 0) {
+    return Fail(err, kExitBadInput, "--min-rating must be a number, 0 or more");
+  }
+  if (flags.event_type.empty()) return Fail(err, kExitBadInput, "--event-type must not be empty");
+  Result<Config> config = LoadConfig(flags.config_path);
+  if (!config.ok()) return Fail(err, kExitBadInput, config.status().message());
+  const auto project = std::find_if(config->projects.begin(), config->projects.end(),
+                                    [&](const ProjectConfig& p) { return p.id == flags.project; });
+  if (project == config->projects.end()) {
+    return Fail(err, kExitBadInput,
+                "--project: no project \"" + flags.project + "\" in " + flags.config_path);
+  }
+  ServerConfig server = config->server;
+  if (!flags.server.empty()) {
+    if (Status s = ParseListen(flags.server, "--server", &server); !s.ok()) {
+      return Fail(err, kExitBadInput, s.message());
+    }
+  }
+  server = ClientAddressOf(server);
+  if (server.port == 0) {
+    return Fail(err, kExitBadInput,
+                "the config listens on port 0 (any free port): give --server HOST:PORT");
+  }
+
+  std::ifstream in(flags.ratings_path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) return Fail(err, kExitBadInput, "cannot read " + flags.ratings_path);
+  Result<std::vector<recs::Rating>> ratings = recs::ParseRatings(text.str(), *format);
+  if (!ratings.ok()) {
+    return Fail(err, kExitBadInput, flags.ratings_path + ": " + ratings.status().message());
+  }
+  std::vector<recs::Rating> positives;
+  for (const recs::Rating& r : *ratings) {
+    if (r.rating >= flags.min_rating) positives.push_back(r);
+  }
+  if (positives.empty()) {
+    return Fail(err, kExitBadInput,
+                flags.ratings_path + ": no rating is at or above --min-rating " +
+                    std::to_string(flags.min_rating));
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t shift_ms = TimeShiftMs(positives, flags.time == "shifted", now_ms);
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Type", "application/json"}};
+  ProgressLine progress(err, positives.size());
+  for (size_t first = 0; first < positives.size(); first += kImportBatchEvents) {
+    const size_t count = std::min(kImportBatchEvents, positives.size() - first);
+    std::string body = BatchBody(std::span(positives).subspan(first, count), project->api_key,
+                                 flags.event_type, shift_ms);
+    Result<HttpAnswer> answer =
+        HttpRequest(server.host, server.port, "POST", "/batch", headers, body);
+    if (!answer.ok()) {
+      return Fail(err, kExitRefused, "cannot send to the server: " + answer.status().message());
+    }
+    if (answer->status != 200) {
+      std::string_view quoted = Utf8Prefix(answer->body, kMaxQuotedAnswer);
+      return Fail(err, kExitRefused,
+                  "the server refused events " + std::to_string(first + 1) + "-" +
+                      std::to_string(first + count) + " of " + std::to_string(positives.size()) +
+                      ": HTTP " + std::to_string(answer->status) + " " + std::string(quoted) +
+                      (quoted.size() < answer->body.size() ? "..." : ""));
+    }
+    progress.Update(first + count);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(err,
+               "import-ratings: %zu events (ratings >= %g of %zu) sent to project %s in %.1f s\n",
+               positives.size(), flags.min_rating, ratings->size(), flags.project.c_str(), seconds);
+  return 0;
+}
+
+}  // namespace profiled::cli

@@ -1,0 +1,278 @@
+#include "ingest/rec_trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <map>
+#include <thread>
+
+#include "ingest/test_util.h"
+
+namespace profiled::ingest {
+namespace {
+
+compute::Recommendation Rec(std::string id = "r1") {
+  compute::Recommendation r;
+  r.id = std::move(id);
+  r.title = "For you";
+  r.model = "ease";
+  r.params = {{"lambda", "10"}};
+  r.item_event = "view";
+  r.item_property = "sku";
+  r.history_window_days = 30;
+  r.retrain_every_minutes = 0;
+  r.history = compute::HistorySpecOf(r);
+  return r;
+}
+
+constexpr int64_t kDay = 86'400'000;
+
+// A tracked event of `type` with event property sku, logged as the writer logs it.
+Event Sku(std::string user_id, std::string type, const std::string& sku,
+          int64_t time_ms = kTestNow) {
+  Event e = Track(std::move(user_id), "", std::move(type));
+  e.time_ms = time_ms;
+  e.event_properties["sku"] = sku;
+  return WithLoggedJson(std::move(e));
+}
+
+Event View(std::string user_id, const std::string& sku, int64_t time_ms = kTestNow) {
+  return Sku(std::move(user_id), "view", sku, time_ms);
+}
+
+// How many users each item has: in a popular model, its score.
+using UsersPerItem = std::map<std::string, int>;
+
+class RecTrainerTest : public IngestFixture {
+ protected:
+  void SetUp() override {
+    with_definitions_ = true;
+    Open();
+  }
+  void TearDown() override {
+    if (trainer_) trainer_->Stop();
+    trainer_.reset();
+    Close();
+  }
+
+  void StartTrainer() {
+    trainer_ = std::make_unique<RecTrainer>(*store_, *catalogs_, shelf_, clock_,
+                                            std::vector<std::string>{"p"});
+    trainer_->Start();
+  }
+
+  // Waits (polling, bounded) until the model of `id` on the shelf satisfies `ok`.
+  std::shared_ptr<const recs::ServingModel> WaitModel(
+      const std::string& id, const std::function<bool(const recs::ServingModel&)>& ok) {
+    for (int i = 0; i < 3000; ++i) {
+      auto m = shelf_.Get("p", id);
+      if (m != nullptr && ok(*m)) return m;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return nullptr;
+  }
+
+  // Puts `rec` and waits (bounded) until it is served (its history backfilled); returns the
+  // served definition, as the trainer gets it from the catalog.
+  compute::Recommendation PutServed(const compute::Recommendation& rec) {
+    EXPECT_TRUE(PutDefinition(rec).ok());
+    for (int i = 0; i < 3000; ++i) {
+      for (const compute::ServedRecommendation& served : catalogs_->Get("p")->recommendations()) {
+        if (served.definition.id == rec.id) return served.definition;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ADD_FAILURE() << "recommendation " << rec.id << " was never served";
+    return rec;
+  }
+
+  // One training of `rec` at the clock, on this thread. REQUIRES: rec.model is "popular".
+  UsersPerItem Trained(const compute::Recommendation& rec) {
+    RecTrainer trainer(*store_, *catalogs_, shelf_, clock_, {"p"});
+    auto model = trainer.Train("p", rec, nullptr);
+    EXPECT_TRUE(model.ok()) << model.status().ToString();
+    if (!model.ok()) return {};
+    const recs::ServingModel& m = **model;
+    std::vector<float> scores(m.items.size());
+    m.model->Score({}, scores);
+    UsersPerItem out;
+    for (size_t i = 0; i < m.items.size(); ++i) out[m.items[i]] = static_cast<int>(scores[i]);
+    return out;
+  }
+
+  // The items of the histories of `users` that the writer keeps for the served recommendation
+  // `id`, read at the clock as a server reads them.
+  UsersPerItem Histories(const std::string& id, const std::vector<std::string>& users) {
+    auto catalog = catalogs_->Get("p");
+    const size_t rec = catalog->FindRecommendation(id);
+    EXPECT_NE(rec, compute::ProjectCatalog::kUnresolved);
+    if (rec == compute::ProjectCatalog::kUnresolved) return {};
+    const size_t spec = catalog->RecommendationSpecIndex(rec);
+    EXPECT_NE(spec, compute::ProjectCatalog::kUnresolved);
+    if (spec == compute::ProjectCatalog::kUnresolved) return {};
+    UsersPerItem out;
+    for (const std::string& user : users) {
+      std::string record = UserRecords(Read(user).amplitude_id)['a'];
+      compute::AggregatesView aggregates;
+      EXPECT_TRUE(aggregates.Parse(record).ok());
+      std::vector<std::string_view> items;
+      EXPECT_TRUE(compute::ItemsOf(catalog->specs()[spec].spec,
+                                   aggregates.Find(catalog->specs()[spec].id), clock_.NowMs(),
+                                   &items)
+                      .ok());
+      for (std::string_view item : items) ++out[std::string(item)];
+    }
+    return out;
+  }
+
+  recs::ModelShelf shelf_;
+  std::unique_ptr<RecTrainer> trainer_;
+};
+
+compute::Recommendation Popular(std::string item_event, std::string item_property,
+                                int window_days = 30) {
+  compute::Recommendation r = Rec();
+  r.model = "popular";
+  r.params.clear();
+  r.item_event = std::move(item_event);
+  r.item_property = std::move(item_property);
+  r.history_window_days = window_days;
+  r.history = compute::HistorySpecOf(r);
+  return r;
+}
+
+TEST_F(RecTrainerTest, TrainsFromTheWindowOfTheLogAndOnlyItsItemEvent) {
+  // Two users share a and b; c only with one of them. An old event, another event type and
+  // an event without the property are not training data.
+  ApplyOk({View("u1", "a"), View("u1", "b"), View("u2", "a"), View("u2", "b"), View("u2", "c"),
+           View("u3", "old", kTestNow - int64_t{40} * 86'400'000), Track("u4", "", "click")});
+  Event no_sku = Track("u5", "", "view");
+  no_sku.json = R"({"event_type":"view","event_properties":{"other":1}})";
+  ApplyOk({std::move(no_sku)});
+  ASSERT_TRUE(PutDefinition(Rec()).ok());
+
+  StartTrainer();
+  auto model = WaitModel("r1", [](const recs::ServingModel&) { return true; });
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->users, 2);
+  EXPECT_EQ(model->items.size(), 3u);
+  EXPECT_EQ(model->interactions, 5);
+  EXPECT_EQ(model->Find("old"), -1);
+  EXPECT_EQ(model->trained_at_ms, kTestNow);
+  RecTrainingStatus st = trainer_->StatusOf("p", "r1");
+  EXPECT_EQ(st.state, RecTrainingStatus::State::kReady);
+  EXPECT_EQ(st.items, 3);
+  EXPECT_EQ(st.model, "ease");
+}
+
+TEST_F(RecTrainerTest, RetrainsOnRequestAndOnAChangedDefinitionAndForgetsADeletedOne) {
+  ApplyOk({View("u1", "a"), View("u2", "a")});
+  ASSERT_TRUE(PutDefinition(Rec()).ok());
+  StartTrainer();
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.items.size() == 1; }), nullptr);
+
+  ApplyOk({View("u3", "b")});
+  EXPECT_TRUE(trainer_->RequestTraining("p", "r1").ok());
+  EXPECT_TRUE(trainer_->RequestTraining("p", "nope").IsNotFound());
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.items.size() == 2; }), nullptr);
+
+  compute::Recommendation popular = Rec();
+  popular.model = "popular";
+  popular.params.clear();
+  ASSERT_TRUE(PutDefinition(popular).ok());
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.used == recs::ModelKind::kPopular; }),
+            nullptr);
+
+  std::promise<Status> done;
+  ingestor_->DeleteDefinition("p", DefinitionKind::kRecommendation, "r1",
+                              [&done](const Status& s) { done.set_value(s); });
+  Status deleted = done.get_future().get();
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  for (int i = 0; i < 3000 && shelf_.Get("p", "r1") != nullptr; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(shelf_.Get("p", "r1"), nullptr);
+}
+
+TEST_F(RecTrainerTest, RetrainsOnItsSchedule) {
+  ApplyOk({View("u1", "a")});
+  compute::Recommendation r = Rec();
+  r.retrain_every_minutes = 5;
+  ASSERT_TRUE(PutDefinition(r).ok());
+  StartTrainer();
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.trained_at_ms == kTestNow; }), nullptr);
+  constexpr int64_t kLater = kTestNow + int64_t{5} * 60'000;
+  clock_.Set(kLater);
+  ASSERT_NE(WaitModel("r1", [](const auto& m) { return m.trained_at_ms == kLater; }), nullptr);
+}
+
+TEST_F(RecTrainerTest, AFailedTrainingKeepsNoModelAndSaysWhy) {
+  ApplyOk({View("u1", "a")});
+  compute::Recommendation r = Rec();
+  r.params = {{"lambda", "-1"}};  // the admin API refuses this; the trainer must not crash
+  ASSERT_TRUE(PutDefinition(r).ok());
+  StartTrainer();
+  RecTrainingStatus st;
+  for (int i = 0; i < 3000; ++i) {
+    st = trainer_->StatusOf("p", "r1");
+    if (st.state == RecTrainingStatus::State::kFailed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(st.state, RecTrainingStatus::State::kFailed);
+  EXPECT_NE(st.error.find("lambda"), std::string::npos) << st.error;
+  EXPECT_EQ(shelf_.Get("p", "r1"), nullptr);
+}
+
+TEST_F(RecTrainerTest, AnActiveItemEventTakesEveryTrackedEventButIdentifyAsTheHistoryDoes) {
+  compute::Recommendation rec = PutServed(Popular(compute::kAnyEvent, "sku"));
+  Event identify = SetProps("u3", "", {{"plan", "pro"}});
+  identify.event_properties["sku"] = "c";  // an $identify event is never an item
+  ApplyOk({View("u1", "a"), Sku("u2", "click", "b"), Sku("u2", "buy", "a"),
+           WithLoggedJson(std::move(identify))});
+  UsersPerItem expected = {{"a", 2}, {"b", 1}};
+  EXPECT_EQ(Histories(rec.id, {"u1", "u2", "u3"}), expected);
+  EXPECT_EQ(Trained(rec), expected);
+}
+
+TEST_F(RecTrainerTest, ADollarItemPropertyIsTheTopLevelFieldAsInTheHistory) {
+  compute::Recommendation rec = PutServed(Popular("view", "$platform"));
+  Event ios = View("u1", "a");
+  ios.fields["platform"] = "iOS";
+  Event android = View("u2", "b");
+  android.fields["platform"] = "Android";
+  Event other_type = Sku("u3", "click", "c");
+  other_type.fields["platform"] = "Web";
+  ApplyOk({WithLoggedJson(std::move(ios)), WithLoggedJson(std::move(android)),
+           WithLoggedJson(std::move(other_type)), View("u4", "no platform")});
+  UsersPerItem expected = {{"Android", 1}, {"iOS", 1}};
+  EXPECT_EQ(Histories(rec.id, {"u1", "u2", "u3", "u4"}), expected);
+  EXPECT_EQ(Trained(rec), expected);
+}
+
+// The window is whole UTC days ending today, plus tomorrow, as the writer kept the events when
+// they arrived: not the last N × 24 hours.
+TEST_F(RecTrainerTest, TakesTheEventsOfTheHistorysWholeDaysAcrossADayBoundary) {
+  const int64_t today = kTestNow;  // midnight; the training runs at 01:00
+  clock_.Set(today - kDay / 2);    // yesterday at noon
+  compute::Recommendation rec = PutServed(Popular("view", "sku", 2));
+  ApplyOk({
+      View("u1", "a", today - 2 * kDay + kDay / 2),  // in then; out of today's window
+      View("u1", "b", today - 2 * kDay - 1),         // already out of yesterday's window
+      View("u2", "c", today - 1),                    // the end of yesterday
+      View("u2", "d", today + kDay - 1),             // then tomorrow, now today
+      View("u3", "e", today + kDay),                 // two days ahead of its arrival: ignored
+      View("u5", "h", today - kDay),                 // the start of today's window
+  });
+  clock_.Set(today + kDay / 24);
+  ApplyOk({
+      View("u4", "f", today + 2 * kDay - 1),  // the end of tomorrow
+      View("u4", "g", today + 2 * kDay),      // the day after tomorrow: ignored
+  });
+  UsersPerItem expected = {{"c", 1}, {"d", 1}, {"f", 1}, {"h", 1}};
+  EXPECT_EQ(Histories(rec.id, {"u1", "u2", "u3", "u4", "u5"}), expected);
+  EXPECT_EQ(Trained(rec), expected);
+}
+
+}  // namespace
+}  // namespace profiled::ingest
