@@ -312,8 +312,11 @@ int Eval(const EvalFlags& flags) {
   }
   for (size_t i = 0; i < params.size(); ++i) {
     if (!param_used[i]) {
-      return EvalFailure(
-          Status::InvalidArgument("--param " + params[i].name + " fits none of the models"));
+      std::string text = params[i].name + "=";
+      for (size_t v = 0; v < params[i].values.size(); ++v) {
+        text.append(v == 0 ? "" : ",").append(params[i].values[v]);
+      }
+      return EvalFailure(Status::InvalidArgument("--param " + text + " fits none of the models"));
     }
   }
   std::vector<recs::Protocol> protocols;
