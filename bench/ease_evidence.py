@@ -103,18 +103,36 @@ def load(split_dir, ratings_path, min_rating):
 def strong_item_space(train, positives):
     # Under strong the training users keep all their positives, the rows are in ascending
     # user order, and the item space is the union of their items in ascending MovieLens id.
-    # Align the rows' sizes with the users' (test users are skipped), then check the union.
+    # Align the rows' sizes with the users' (the test users are skipped), depth first with
+    # backtracking, until the chosen users' union is the space and maps onto every row.
     n_items = max(i for s in train.values() for i in s) + 1
     rows = [train[r] for r in sorted(train)]
-    chosen, k = [], 0
-    for u in sorted(positives):
-        if k < len(rows) and len(positives[u]) == len(rows[k]):
-            chosen.append(u)
-            k += 1
-    space = sorted({i for u in chosen for i in positives[u]})
-    if len(space) != n_items or k != len(rows):
-        sys.exit("ease_evidence: cannot map the strong split's rows to users")
-    return space
+    users = sorted(positives)
+    skips = len(users) - len(rows)
+
+    def fits(chosen):
+        space = sorted({i for u in chosen for i in positives[u]})
+        if len(space) != n_items:
+            return None
+        index = {m: k for k, m in enumerate(space)}
+        ok = all({index[i] for i in positives[u]} == rows[k] for k, u in enumerate(chosen))
+        return space if ok else None
+
+    stack = [(0, [])]  # (next user, users chosen so far)
+    while stack:
+        i, chosen = stack.pop()
+        k = len(chosen)
+        if k == len(rows):
+            space = fits(chosen)
+            if space is not None:
+                return space
+            continue
+        if i >= len(users) or (i - k) > skips:
+            continue
+        stack.append((i + 1, chosen))  # skip users[i] (tried second)
+        if len(positives[users[i]]) == len(rows[k]):
+            stack.append((i + 1, chosen + [users[i]]))  # match (tried first)
+    sys.exit("ease_evidence: cannot map the strong split's rows to users")
 
 
 class Evidence:
