@@ -50,6 +50,11 @@
 #   RECS_SETS="hist50 real"      user sets read   RECS_CONNS="1 8"   wrk connection counts
 #   RECS_RUNS=5  RECS_SECONDS=10  RECS_WARMUP=5     rounds, seconds per wrk run, warm-up
 #   RECS_NGINX=1                 0: no nginx reference
+#   RECS_PAIRED=N                before the wrk runs, each round: N pairs of reads per set, plain
+#                                and recs alternating on one connection, timed on the client
+#                                (bench/paired_latency.mjs): the added latency at p50/p90/p99
+#                                with the machine's noise shared by both variants
+#   RECS_PAIRED_ONLY=1           only those (no wrk runs)
 #   RECS_CALLGRIND=N             instead of wrk: the server runs under valgrind's callgrind
 #                                (no training runs timed), and counts the instructions of N
 #                                reads of each set, plain then recs (bench/read_requests.mjs,
@@ -90,6 +95,8 @@ SECONDS_PER_RUN=${RECS_SECONDS:-10}
 WARMUP=${RECS_WARMUP:-5}
 WITH_NGINX=${RECS_NGINX:-1}
 CALLGRIND=${RECS_CALLGRIND:-}
+PAIRED=${RECS_PAIRED:-}
+PAIRED_ONLY=${RECS_PAIRED_ONLY:-0}
 if [ -n "$CALLGRIND" ]; then
   command -v valgrind >/dev/null || { echo "bench: valgrind not found" >&2; exit 1; }
   TRAIN_RUNS=0 WITH_NGINX=0
@@ -538,6 +545,24 @@ if [ -n "$CALLGRIND" ]; then
   callgrind_reads
   log "report appended to $REPORT"
   exit 0
+fi
+if [ -n "$PAIRED" ]; then
+  say ""
+  say "### Paired latency: bench/paired_latency.mjs, $PAIRED pairs per set (plain and recs alternating on one connection)"
+  say ""
+  say "| set | round | client: plain p50 / p90 / p99 / p99.9 µs | client: recs p50 / p90 / p99 / p99.9 µs | client: added p50 / p90 / p99 µs | server: plain, recs share ≤ 100 µs | server: plain, recs p50 ≤ µs | server: plain, recs p99 ≤ µs |"
+  say "|---|---:|---|---|---|---|---|---|"
+  for ((r = 1; r <= RUNS; r++)); do
+    for set in $SETS; do
+      wait_quiet
+      out=$(on_cpu "$CLIENT_CPU" node "$BENCH/paired_latency.mjs" --url "$URL" --secret "$SECRET" \
+        --users-file "$WORK/users-$set.txt" --n "$PAIRED" --seed "$r" \
+        --query "&get_recs=true&rec_id=$REC&limit=$LIMIT")
+      echo "{\"bench\":\"recs_paired\",\"stamp\":\"$STAMP\",\"set\":\"$set\",\"run\":$r,\"bin\":\"$BIN_SHA\",\"load1\":$(cut -d' ' -f1 /proc/loadavg),\"result\":$out}" >>"$HISTORY"
+      say "| $set | $r | $(jget "$out" '[j.plain.p50, j.plain.p90, j.plain.p99, j.plain["p99.9"]].join(" / ")') | $(jget "$out" '[j.recs.p50, j.recs.p90, j.recs.p99, j.recs["p99.9"]].join(" / ")') | $(jget "$out" '[j.added.p50, j.added.p90, j.added.p99].join(" / ")') | $(jget "$out" '[j.server.plain["share<=100us"], j.server.recs["share<=100us"]].join(", ")') | $(jget "$out" '[j.server.plain["p50<=us"], j.server.recs["p50<=us"]].join(", ")') | $(jget "$out" '[j.server.plain["p99<=us"], j.server.recs["p99<=us"]].join(", ")') |"
+    done
+  done
+  [ "$PAIRED_ONLY" = 1 ] && { log "report appended to $REPORT"; exit 0; }
 fi
 if [ "$WITH_NGINX" = 1 ]; then start_nginx; fi
 for c in $CONNS; do

@@ -9,6 +9,7 @@
 #include "api/http_errors.h"
 #include "api/ingest_wire.h"
 #include "api/profile_wire.h"
+#include "core/json_writer.h"
 #include "core/log.h"
 
 namespace profiled::api {
@@ -83,6 +84,7 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
       WriteSeedProfile(query, user, &r.body);
     }
   }
+  if (s.ok() && !user.recommendations.empty()) r.served_recommendations = true;
   if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
     // Once the response is written: the read waits neither for the exposure's parsing nor
     // for the ingest writer it wakes (which may share the core).
@@ -203,35 +205,36 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
 void Endpoints::SubmitExposures(const ProjectConfig& project, const std::string& user_id,
                                 const std::string& device_id,
                                 const std::vector<read::ServedRecommendation>& recommendations) {
-  boost::json::array events;
-  for (const read::ServedRecommendation& r : recommendations) {
-    boost::json::object e;
-    if (!user_id.empty()) {
-      e["user_id"] = user_id;
-    } else {
-      e["device_id"] = device_id;
-    }
-    e["event_type"] = compute::kExposureEventType;
-    boost::json::object props;
-    props["rec_id"] = r.rec_id;
-    props["is_control"] = r.is_control;
-    props["recommendation_type"] = r.type;
-    boost::json::array items;
-    for (const std::string& item : r.items) items.emplace_back(item);
-    props["items"] = std::move(items);
-    e["event_properties"] = std::move(props);
-    events.emplace_back(std::move(e));
-  }
-  boost::json::object body;
-  body["api_key"] = project.api_key;
-  body["events"] = std::move(events);
+  // The batch an SDK would send, written as text (no DOM: this runs once per served read).
+  std::string body = R"({"api_key":)";
+  AppendJsonString(&body, project.api_key);
   // The ids come from the store: a user ingested with a smaller min_id_length is still one.
-  body["options"] = boost::json::object{{"min_id_length", 1}};
+  body += R"(,"options":{"min_id_length":1},"events":[)";
+  for (size_t i = 0; i < recommendations.size(); ++i) {
+    const read::ServedRecommendation& r = recommendations[i];
+    body += i == 0 ? "{" : ",{";
+    body += user_id.empty() ? R"("device_id":)" : R"("user_id":)";
+    AppendJsonString(&body, user_id.empty() ? device_id : user_id);
+    body += R"(,"event_type":)";
+    AppendJsonString(&body, compute::kExposureEventType);
+    body += R"(,"event_properties":{"rec_id":)";
+    AppendJsonString(&body, r.rec_id);
+    body += r.is_control ? R"(,"is_control":true)" : R"(,"is_control":false)";
+    body += R"(,"recommendation_type":)";
+    AppendJsonString(&body, r.type);
+    body += R"(,"items":[)";
+    for (size_t k = 0; k < r.items.size(); ++k) {
+      if (k > 0) body += ',';
+      AppendJsonString(&body, r.items[k]);
+    }
+    body += "]}}";
+  }
+  body += "]}";
   // Through the same parser and writer as an SDK's batch: the exposure is an event like
   // any other (computations and cohorts count it). The read does not wait for it.
   ParsedBatch batch;
   IngestRejection rejection;
-  if (!ParseEventBatch(boost::json::serialize(body), clock_.NowMs(), &batch, &rejection)) {
+  if (!ParseEventBatch(body, clock_.NowMs(), &batch, &rejection)) {
     LogError("recommendations: an exposure event of project " + project.id +
              " does not parse: " + rejection.error);
     return;

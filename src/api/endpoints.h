@@ -43,6 +43,9 @@ struct HttpResponse {
   // on the connection's thread once the response has been written (or failed to be); empty =
   // none.
   std::function<void()> after_send = nullptr;
+  // A profile read that served recommendations: /metrics times it apart, under the route
+  // "/v1/userprofile?get_recs", so what recommendations add to a read can be watched.
+  bool served_recommendations = false;
 };
 
 // Hash and equality that let an unordered_map<std::string, T> be searched with a

@@ -20,7 +20,13 @@ TEST(Metrics, RendersRequestCountersAndHistogramsPerRouteAndStatus) {
   EXPECT_NE(
       text.find("profiled_http_requests_total{route=\"/v1/userprofile\",status=\"other\"} 1\n"),
       std::string::npos);
-  // 0.0003 s falls in the 0.0005 bucket; cumulative counts.
+  // 0.0003 s falls in the 0.0005 bucket; cumulative counts; the finest bucket is 25 µs.
+  EXPECT_NE(text.find("profiled_http_request_duration_seconds_bucket{route=\"/v1/userprofile\","
+                      "status=\"404\",le=\"0.000050\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("profiled_http_request_duration_seconds_bucket{route=\"/v1/userprofile\","
+                      "status=\"404\",le=\"0.000100\"} 1\n"),
+            std::string::npos);
   EXPECT_NE(text.find("profiled_http_request_duration_seconds_bucket{route=\"/v1/userprofile\","
                       "status=\"200\",le=\"0.000250\"} 0\n"),
             std::string::npos);

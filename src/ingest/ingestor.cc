@@ -81,8 +81,23 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
     if (!stopping_ && !full) {
       queued_events_ += events;
       queued_bytes_ += bytes;
-      queue_.push_back(Pending{std::move(batch), std::move(done), bytes, {}, {}});
-      cv_.notify_one();
+      const bool internal = batch.internal;
+      const bool was_empty = queue_.empty();
+      Pending p;
+      p.batch = std::move(batch);
+      p.done = std::move(done);
+      p.bytes = bytes;
+      if (internal) {
+        p.queued_at = std::chrono::steady_clock::now();
+        ++internal_batches_;
+        internal_events_ += events;
+      }
+      queue_.push_back(std::move(p));
+      // An internal batch wakes the writer only to start timing its wait (the queue was
+      // empty) or once the internal batches are enough for a group.
+      if (!internal || was_empty || internal_events_ >= options_.internal_group_events) {
+        cv_.notify_one();
+      }
       return;
     }
     if (stopping_) {
@@ -157,10 +172,20 @@ void Ingestor::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
       // empty, so ingestion goes on at full speed and the backfill takes the idle time.
-      cv_.wait_for(lock,
-                   backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
-                               : std::chrono::milliseconds(pending ? 1000 : 10000),
-                   [&] { return !queue_.empty() || stopping_; });
+      const auto timeout_at =
+          std::chrono::steady_clock::now() +
+          (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
+                       : std::chrono::milliseconds(pending ? 1000 : 10000));
+      for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (QueueDue(now) || now >= timeout_at) break;
+        auto until = timeout_at;
+        if (!queue_.empty()) {
+          until = std::min(until, queue_.front().queued_at +
+                                      std::chrono::milliseconds(options_.internal_delay_ms));
+        }
+        cv_.wait_until(lock, until);
+      }
       if (queue_.empty() && stopping_) break;
       stopping = stopping_;
       size_t events = 0;
@@ -168,6 +193,10 @@ void Ingestor::Run() {
              (group.empty() || events < options_.max_group_events)) {
         events += queue_.front().batch.events.size();
         queued_events_ -= queue_.front().batch.events.size();
+        if (queue_.front().batch.internal) {
+          --internal_batches_;
+          internal_events_ -= queue_.front().batch.events.size();
+        }
         queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -199,6 +228,14 @@ void Ingestor::Run() {
       if (!s.ok()) LogError("event log retention failed: " + s.ToString());
     }
   }
+}
+
+bool Ingestor::QueueDue(std::chrono::steady_clock::time_point now) const {
+  if (stopping_) return true;
+  if (queue_.empty()) return false;
+  if (queue_.size() > internal_batches_) return true;  // a batch from a client, or a control
+  return internal_events_ >= options_.internal_group_events ||
+         now >= queue_.front().queued_at + std::chrono::milliseconds(options_.internal_delay_ms);
 }
 
 namespace {

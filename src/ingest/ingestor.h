@@ -16,6 +16,7 @@
 // connection's executor).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -47,7 +48,9 @@ struct IngestBatch {
   // The decoded request body the events came from, counted against max_queued_bytes
   // (0: count the events' JSON text instead).
   size_t request_bytes = 0;
-  // Events the server makes itself (recommendation exposures): never throttled.
+  // Events the server makes itself (recommendation exposures): never throttled, and
+  // acknowledged to nobody, so the writer may hold them back to share a commit with later
+  // batches (IngestorOptions::internal_delay_ms).
   bool internal = false;
 };
 
@@ -75,6 +78,12 @@ struct IngestorOptions {
   int throttle_window_seconds = 30;
   std::vector<std::string> projects;  // for the retention sweep
   size_t max_group_events = 20000;    // a commit group closes once it holds this many
+  // While only internal batches are queued, the writer waits up to internal_delay_ms after
+  // the oldest of them, or until they hold internal_group_events events, or another batch
+  // arrives, or Stop: one commit (and one fsync) then covers many exposures instead of one
+  // per read. 0: no wait.
+  int internal_delay_ms = 20;
+  size_t internal_group_events = 256;
   // The queue of batches waiting for the writer is bounded by both: a batch that would
   // take it past either is refused with Unavailable (a batch is always taken when the
   // queue is empty). Bytes are the events' JSON text, the bulk of a queued batch.
@@ -138,6 +147,7 @@ class Ingestor {
     IngestBatch batch;
     Callback done;
     size_t bytes = 0;  // counted against max_queued_bytes while queued
+    std::chrono::steady_clock::time_point queued_at;  // of an internal batch
     // A change of definitions instead of a batch: runs alone, after the batches before it.
     std::function<Status()> control;
     StatusCallback control_done;
@@ -164,6 +174,9 @@ class Ingestor {
   Status ClearStaticMembers(const std::string& project, const std::string& cohort);
   std::string NewStaticCohortId(const std::string& project) const;
   void Run();
+  // Whether the writer should take the queue now (mu_ held): anything but internal batches
+  // is queued, or those are due (internal_delay_ms, internal_group_events), or stopping.
+  bool QueueDue(std::chrono::steady_clock::time_point now) const;
   void ProcessGroup(std::vector<Pending>& group);
   // Applies every batch of `group` whose result is still OK (not throttled) into
   // working_, each as a WorkingSet batch: a batch with an event that fails is rolled back
@@ -190,10 +203,12 @@ class Ingestor {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mu_
-  size_t queued_events_ = 0;   // guarded by mu_
-  size_t queued_bytes_ = 0;    // guarded by mu_
-  bool stopping_ = false;      // guarded by mu_
+  std::deque<Pending> queue_;    // guarded by mu_
+  size_t queued_events_ = 0;     // guarded by mu_
+  size_t queued_bytes_ = 0;      // guarded by mu_
+  size_t internal_batches_ = 0;  // of queue_, guarded by mu_
+  size_t internal_events_ = 0;   // in those, guarded by mu_
+  bool stopping_ = false;        // guarded by mu_
   std::thread writer_;
 };
 

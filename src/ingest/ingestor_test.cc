@@ -189,6 +189,78 @@ TEST_F(IngestorTest, StopDrainsTheQueueAndRefusesLaterBatches) {
   EXPECT_TRUE(Read("alice").found);
 }
 
+// Internal batches (recommendation exposures) wait for company: the tests give them a
+// minute, so nothing but the rule under test can commit them.
+class InternalBatchTest : public IngestorTest {
+ protected:
+  void SetUp() override {
+    IngestorTest::SetUp();
+    Close();
+    IngestorOptions options;
+    options.internal_delay_ms = 60000;
+    options.internal_group_events = 3;
+    Open(options);
+  }
+  std::future<IngestResult> SubmitInternal(const std::string& user) {
+    auto done = std::make_shared<std::promise<IngestResult>>();
+    auto future = done->get_future();
+    IngestBatch batch{"p", {Track(user, "")}};
+    batch.internal = true;
+    ingestor_->Submit(std::move(batch), [done](IngestResult r) { done->set_value(std::move(r)); });
+    return future;
+  }
+  static bool Waiting(std::future<IngestResult>& f) {
+    return f.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout;
+  }
+};
+
+TEST_F(InternalBatchTest, InternalBatchesWaitUntilTheyAreEnoughForAGroupAndShareOneCommit) {
+  size_t commits = store_->commits().size();
+  auto a = SubmitInternal("alice");
+  auto b = SubmitInternal("bob");
+  EXPECT_TRUE(Waiting(a));
+  EXPECT_TRUE(Waiting(b));
+  EXPECT_EQ(store_->commits().size(), commits);
+  auto c = SubmitInternal("carol");  // the third event makes a group
+  EXPECT_TRUE(a.get().status.ok());
+  EXPECT_TRUE(b.get().status.ok());
+  EXPECT_TRUE(c.get().status.ok());
+  EXPECT_EQ(store_->commits().size(), commits + 1);
+  EXPECT_TRUE(Read("carol").found);
+}
+
+TEST_F(InternalBatchTest, AClientBatchTakesTheWaitingInternalOnesAlong) {
+  size_t commits = store_->commits().size();
+  auto exposure = SubmitInternal("alice");
+  EXPECT_TRUE(Waiting(exposure));
+  ApplyOk({Track("bob", "")});
+  EXPECT_TRUE(exposure.get().status.ok());
+  EXPECT_EQ(store_->commits().size(), commits + 1);
+  EXPECT_TRUE(Read("alice").found);
+}
+
+TEST_F(InternalBatchTest, StopCommitsTheWaitingInternalBatches) {
+  auto exposure = SubmitInternal("alice");
+  EXPECT_TRUE(Waiting(exposure));
+  ingestor_->Stop();
+  EXPECT_TRUE(exposure.get().status.ok());
+  EXPECT_TRUE(Read("alice").found);
+}
+
+TEST_F(IngestorTest, AnInternalBatchAloneIsCommittedAfterTheDelay) {
+  Close();
+  IngestorOptions options;
+  options.internal_delay_ms = 50;
+  Open(options);
+  auto done = std::make_shared<std::promise<IngestResult>>();
+  auto future = done->get_future();
+  IngestBatch batch{"p", {Track("alice", "")}};
+  batch.internal = true;
+  ingestor_->Submit(std::move(batch), [done](IngestResult r) { done->set_value(std::move(r)); });
+  EXPECT_TRUE(future.get().status.ok());  // no other batch, no Stop: the delay alone
+  EXPECT_TRUE(Read("alice").found);
+}
+
 TEST_F(IngestorTest, RetentionDropsOnlyEventsOlderThanTheWindow) {
   ApplyOk({Track("alice", "")});
   clock_.Advance(89LL * 86400000);

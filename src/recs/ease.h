@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "recs/huge_page_allocator.h"
 #include "recs/interactions.h"
 #include "recs/model.h"
 
@@ -65,7 +66,8 @@ class EaseModel final : public ItemModel {
   int32_t num_items_ = 0;
   std::vector<int32_t> trained_;  // compact index → item
   std::vector<int32_t> compact_;  // item → compact index, or -1 when untrained
-  std::vector<float> weights_;    // B over trained items, row-major, trained² entries
+  // B over trained items, row-major, trained² entries; on huge pages (reads touch rows at random)
+  std::vector<float, HugePageAllocator<float>> weights_;
 };
 
 }  // namespace profiled::recs

@@ -302,17 +302,22 @@ Status Serve(const ServingModel& model, const ServeRequest& request, Served* out
   } else {
     model.model->ScoreItems(s.history, scored, s.scores);
   }
+  // The best `limit`, best first, in one pass: most candidates lose to the worst kept one at
+  // the first comparison. The order is total (items are distinct), so ties never depend on
+  // the pass.
+  auto better = [](const ScoredItem& a, const ScoredItem& b) {
+    return a.score > b.score || (a.score == b.score && a.item < b.item);
+  };
   s.ranked.clear();
   for (size_t c = 0; c < scored.size(); ++c) {
-    if ((s.marks[static_cast<size_t>(scored[c])] & kExcluded) == 0) {
-      s.ranked.push_back({scored[c], s.scores[c]});
-    }
+    if ((s.marks[static_cast<size_t>(scored[c])] & kExcluded) != 0) continue;
+    const ScoredItem candidate{scored[c], s.scores[c]};
+    if (s.ranked.size() == limit && !better(candidate, s.ranked.back())) continue;
+    s.ranked.insert(std::upper_bound(s.ranked.begin(), s.ranked.end(), candidate, better),
+                    candidate);
+    if (s.ranked.size() > limit) s.ranked.pop_back();
   }
-  const size_t n = std::min(limit, s.ranked.size());
-  std::partial_sort(s.ranked.begin(), s.ranked.begin() + static_cast<ptrdiff_t>(n), s.ranked.end(),
-                    [](const ScoredItem& a, const ScoredItem& b) {
-                      return a.score > b.score || (a.score == b.score && a.item < b.item);
-                    });
+  const size_t n = s.ranked.size();
   out->items.reserve(std::min(limit, n + s.unknown.size()));
   for (size_t r = 0; r < n; ++r)
     out->items.push_back(model.items[static_cast<size_t>(s.ranked[r].item)]);

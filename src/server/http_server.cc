@@ -46,6 +46,7 @@ class HttpServer::Impl {
     for (int r = 0; r < static_cast<int>(Route::kCount); ++r) {
       route_metric_[r] = metrics_.RegisterRoute(RouteName(static_cast<Route>(r)));
     }
+    profile_recs_metric_ = metrics_.RegisterRoute("/v1/userprofile?get_recs");
   }
 
   Status Start() {
@@ -401,7 +402,9 @@ class HttpServer::Impl {
     std::string_view allow_origin =
         origin.empty() ? std::string_view() : std::string_view(config_.cors_allow_origin);
     WriteResponse(response, keep_alive, allow_origin, out);
-    metrics_.RecordRequest(route_metric_[static_cast<int>(route)], response.status, Seconds(start));
+    metrics_.RecordRequest(response.served_recommendations ? profile_recs_metric_
+                                                           : route_metric_[static_cast<int>(route)],
+                           response.status, Seconds(start));
   }
 
   static double Seconds(std::chrono::steady_clock::time_point start) {
@@ -417,6 +420,7 @@ class HttpServer::Impl {
   std::vector<std::thread> threads_;
   std::unique_ptr<tcp::acceptor> acceptor_;
   int route_metric_[static_cast<int>(Route::kCount)] = {};
+  int profile_recs_metric_ = 0;  // profile reads that served recommendations
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> open_connections_{0};
