@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "api/endpoints.h"
@@ -35,6 +36,7 @@
 #include "recs/model_shelf.h"
 #include "recs/protocol.h"
 #include "recs/ratings.h"
+#include "recs/selection.h"
 #include "recs/serving.h"
 #include "server/http_server.h"
 #include "store/store.h"
@@ -170,6 +172,8 @@ struct EvalFlags {
   double min_rating = 4.0;
   std::vector<std::string> params;
   std::string dump_split_dir;
+  bool select = false;
+  int32_t select_folds = 1;
 };
 
 // "10,20" -> {10, 20}; an empty list, a zero, a repeat, or anything but digits and commas is
@@ -193,8 +197,16 @@ Result<std::vector<size_t>> ParseCutoffs(const std::string& text) {
   return ks;
 }
 
+// What --select chose for a run, for its JSON line.
+struct SelectedParams {
+  std::vector<std::pair<std::string, double>> params;
+  double validation_ndcg = 0;
+  size_t validation_users = 0;
+  size_t candidates = 0;
+};
+
 // One line of JSON per run, in the key order docs/RECS.md shows.
-std::string EvalReportJson(const recs::EvalReport& report) {
+std::string EvalReportJson(const recs::EvalReport& report, const SelectedParams* selected) {
   auto rounded = [](double v, double scale) { return std::round(v * scale) / scale; };
   std::string out = "{\"model\":";
   AppendJsonString(&out, recs::ModelName(report.model));
@@ -214,6 +226,21 @@ std::string EvalReportJson(const recs::EvalReport& report) {
   AppendJsonDouble(&out, rounded(report.coverage_at_10, 1e6));
   out += ",\"train_seconds\":";
   AppendJsonDouble(&out, rounded(report.train_seconds, 1e3));
+  if (selected != nullptr) {
+    out += ",\"params\":{";
+    for (size_t i = 0; i < selected->params.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(&out, selected->params[i].first);
+      out += ':';
+      AppendJsonDouble(&out, selected->params[i].second);
+    }
+    out += "},\"candidates\":";
+    AppendJsonUint(&out, selected->candidates);
+    out += ",\"validation_users\":";
+    AppendJsonUint(&out, selected->validation_users);
+    out += ",\"validation_ndcg@10\":";
+    AppendJsonDouble(&out, rounded(selected->validation_ndcg, 1e6));
+  }
   out += "}";
   return out;
 }
@@ -223,8 +250,32 @@ int EvalFailure(const Status& s) {
   return kExitConfigError;
 }
 
+// One model of a run and its grid: one candidate without --select.
+struct EvalModel {
+  recs::ModelKind kind = recs::ModelKind::kEase;
+  std::vector<recs::Candidate> candidates;
+};
+
+// "lambda=0.01,0.02" -> {"lambda", {"0.01", "0.02"}}; lists need --select.
+Result<recs::ParameterValues> ParseParam(const std::string& text, bool select) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    return Status::InvalidArgument("--param \"" + text + "\" is not NAME=VALUE");
+  }
+  recs::ParameterValues p{text.substr(0, eq), {}};
+  std::stringstream in(text.substr(eq + 1));
+  std::string value;
+  while (std::getline(in, value, ',')) p.values.push_back(value);
+  if (p.values.size() > 1 && !select) {
+    return Status::InvalidArgument("--param " + text + ": a list of values needs --select");
+  }
+  return p;
+}
+
 // Every combination of the given models and protocols is one run on the same positives; each
-// protocol's split is made once, from the seed, and shared by the models.
+// protocol's split is made once, from the seed, and shared by the models. With --select, each
+// model's grid is searched on validation data carved from the split's training data first
+// (recs/selection.h), and the run trains and measures the chosen candidate.
 int Eval(const EvalFlags& flags) {
   Result<recs::RatingsFormat> format = recs::ParseRatingsFormat(flags.format);
   if (!format.ok()) return EvalFailure(format.status());
@@ -233,35 +284,40 @@ int Eval(const EvalFlags& flags) {
   if (!std::isfinite(flags.min_rating)) {
     return EvalFailure(Status::InvalidArgument("--min-rating must be a number"));
   }
-  std::vector<std::pair<std::string, std::string>> params;
-  for (const std::string& p : flags.params) {
-    size_t eq = p.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return EvalFailure(Status::InvalidArgument("--param \"" + p + "\" is not NAME=VALUE"));
-    }
-    params.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  if (flags.select_folds < 1 || flags.select_folds > 100) {
+    return EvalFailure(Status::InvalidArgument("--select-folds must be in [1, 100]"));
   }
-  std::vector<recs::ModelOptions> models;
+  std::vector<recs::ParameterValues> params;
+  for (const std::string& text : flags.params) {
+    Result<recs::ParameterValues> p = ParseParam(text, flags.select);
+    if (!p.ok()) return EvalFailure(p.status());
+    params.push_back(*p);
+  }
+  std::vector<EvalModel> models;
   std::vector<bool> param_used(params.size(), false);
   for (const std::string& name : flags.models) {
     Result<recs::ModelKind> kind = recs::ParseModelKind(name);
     if (!kind.ok()) return EvalFailure(kind.status());
     // A parameter applies to the models that have it; with one model every one must apply.
-    std::vector<std::pair<std::string, std::string>> own;
+    std::vector<recs::ParameterValues> own;
     for (size_t i = 0; i < params.size(); ++i) {
-      if (flags.models.size() == 1 || recs::ModelOptionsFrom(*kind, {params[i]}).ok()) {
+      if (flags.models.size() == 1 ||
+          recs::ModelOptionsFrom(*kind, {{params[i].name, params[i].values[0]}}).ok()) {
         own.push_back(params[i]);
         param_used[i] = true;
       }
     }
-    Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, own);
-    if (!options.ok()) return EvalFailure(options.status());
-    models.push_back(*options);
+    Result<std::vector<recs::Candidate>> candidates = recs::ExpandGrid(*kind, own);
+    if (!candidates.ok()) return EvalFailure(candidates.status());
+    models.push_back({*kind, std::move(*candidates)});
   }
   for (size_t i = 0; i < params.size(); ++i) {
     if (!param_used[i]) {
-      return EvalFailure(Status::InvalidArgument("--param " + params[i].first + "=" +
-                                                 params[i].second + " fits none of the models"));
+      std::string text = params[i].name + "=";
+      for (size_t v = 0; v < params[i].values.size(); ++v) {
+        text.append(v == 0 ? "" : ",").append(params[i].values[v]);
+      }
+      return EvalFailure(Status::InvalidArgument("--param " + text + " fits none of the models"));
     }
   }
   std::vector<recs::Protocol> protocols;
@@ -299,9 +355,52 @@ int Eval(const EvalFlags& flags) {
         std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
         return 1;
       }
+      if (flags.select) {
+        recs::EvalSplit validation = recs::ValidationSplit(split, flags.seed, 0);
+        if (Status s = recs::WriteSplit(validation, recs::ValidationSeed(flags.seed, 0),
+                                        flags.dump_split_dir + "/validation");
+            !s.ok()) {
+          std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
+          return 1;
+        }
+      }
     }
-    for (const recs::ModelOptions& options : models) {
-      Result<recs::EvalReport> report = recs::Evaluate(split, options, *ks);
+    for (const EvalModel& model : models) {
+      const std::string model_name(recs::ModelName(model.kind));
+      std::optional<SelectedParams> selected;
+      size_t chosen = 0;
+      if (flags.select) {
+        auto observe = [&](size_t c, int32_t fold, const recs::EvalReport& report) {
+          std::string point;
+          for (const auto& [name, value] : model.candidates[c].params) {
+            point.append(" ").append(name).append("=").append(value);
+          }
+          std::fprintf(stderr,
+                       "profiled eval: validation %s seed %llu fold %d: %s%s: ndcg@10 %.6f "
+                       "(%zu users, %.1f s)\n",
+                       std::string(recs::ProtocolName(protocol)).c_str(),
+                       static_cast<unsigned long long>(flags.seed), fold, model_name.c_str(),
+                       point.c_str(), report.cutoffs[0].ndcg, report.users, report.train_seconds);
+        };
+        Result<recs::Selection> selection = recs::SelectOnValidation(
+            split, flags.seed, model.candidates, flags.select_folds, observe);
+        if (!selection.ok()) {
+          std::fprintf(stderr, "profiled eval: %s\n", selection.status().message().c_str());
+          return 1;
+        }
+        chosen = selection->chosen;
+        selected.emplace();
+        for (const auto& [name, value] : model.candidates[chosen].params) {
+          double v = 0;
+          std::from_chars(value.data(), value.data() + value.size(), v);  // validated by the grid
+          selected->params.emplace_back(name, v);
+        }
+        selected->validation_ndcg = selection->validation_ndcg[chosen];
+        selected->validation_users = selection->validation_users;
+        selected->candidates = model.candidates.size();
+      }
+      Result<recs::EvalReport> report =
+          recs::Evaluate(split, model.candidates[chosen].options, *ks);
       if (!report.ok()) {
         std::fprintf(stderr, "profiled eval: %s\n", report.status().message().c_str());
         return 1;
@@ -314,8 +413,7 @@ int Eval(const EvalFlags& flags) {
                        std::to_string(report->rankings[e][r]) + '\n';
           }
         }
-        std::string path = flags.dump_split_dir + "/ranking-" +
-                           std::string(recs::ModelName(options.kind)) + ".tsv";
+        std::string path = flags.dump_split_dir + "/ranking-" + model_name + ".tsv";
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
         out << ranking;
         out.close();
@@ -324,7 +422,7 @@ int Eval(const EvalFlags& flags) {
           return 1;
         }
       }
-      std::printf("%s\n", EvalReportJson(*report).c_str());
+      std::printf("%s\n", EvalReportJson(*report, selected ? &*selected : nullptr).c_str());
       std::fflush(stdout);
     }
   }
@@ -348,7 +446,8 @@ int Run(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   eval->add_option("--format", eval_flags.format, "movielens-csv or movielens-tsv")->required();
-  eval->add_option("--model", eval_flags.models, "ease, itemknn or popular (comma-separated list)")
+  eval->add_option("--model", eval_flags.models,
+                   "ease, ials, itemknn or popular (comma-separated list)")
       ->required()
       ->delimiter(',');
   eval->add_option("--protocol", eval_flags.protocols, "holdout or strong (comma-separated list)")
@@ -359,11 +458,20 @@ int Run(int argc, char** argv) {
   eval->add_option("--min-rating", eval_flags.min_rating, "Ratings at or above are positives")
       ->capture_default_str();
   eval->add_option("--param", eval_flags.params,
-                   "Model parameter NAME=VALUE, repeatable (ease: lambda, max_items; itemknn: "
+                   "Model parameter NAME=VALUE, repeatable (ease: lambda, popularity_exponent, "
+                   "max_items; ials: factors, alpha0, lambda, reg_exponent, epochs, seed; blend: "
+                   "ease_lambda, ials_lambda, ials_weight and those of ease and ials; itemknn: "
                    "neighbours)");
   eval->add_option("--dump-split", eval_flags.dump_split_dir,
                    "Write the split and each model's ranking to this directory (for "
                    "bench/ease_reference.py)");
+  eval->add_flag("--select", eval_flags.select,
+                 "Choose each model's parameters (--param NAME=V1,V2,...: every combination) by "
+                 "NDCG@10 on validation data carved from the training data, then measure the "
+                 "choice once on the test items");
+  eval->add_option("--select-folds", eval_flags.select_folds,
+                   "Validation splits averaged per candidate with --select")
+      ->capture_default_str();
   cli::ImportRatingsFlags import_flags;
   CLI::App* import_ratings = app.add_subcommand(
       "import-ratings",

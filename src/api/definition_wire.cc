@@ -16,6 +16,7 @@
 #include "core/json_writer.h"
 #include "core/value_text.h"
 #include "recs/model.h"
+#include "recs/serving.h"
 
 namespace profiled::api {
 namespace json = boost::json;
@@ -886,7 +887,16 @@ Status ParseRecommendation(std::string_view body, std::string_view path_id, Reco
   PROFILED_RETURN_IF_ERROR(
       RequiredString(root, "", "model", kMaxDefinitionStringLength, &rec.model));
   Result<recs::ModelKind> kind = recs::ParseModelKind(rec.model);
-  if (!kind.ok()) return Invalid("model", kind.status().message());
+  if (!kind.ok()) {
+    return Invalid("model", "unknown model " + Quoted(rec.model) + " (expected " +
+                                std::string(recs::ServableModelNames()) + ")");
+  }
+  if (!recs::Servable(*kind)) {
+    // profiled eval knows more models than a read serves (recs::Servable says why).
+    return Invalid("model", "model " + Quoted(rec.model) +
+                                " is for profiled eval only and cannot be served (expected " +
+                                std::string(recs::ServableModelNames()) + ")");
+  }
   PROFILED_RETURN_IF_ERROR(ParseParams(root, *kind, &rec));
 
   PROFILED_RETURN_IF_ERROR(

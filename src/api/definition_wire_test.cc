@@ -992,11 +992,26 @@ TEST(ParseRecommendation, NamesTheUnknownParameterAndTheModelsOwn) {
       R"({"model":"ease","item_event":"E","item_property":"p","params":{"alpha":1}})", "r", &r,
       &source);
   EXPECT_EQ(s.message(),
-            "params.alpha: model ease has no parameter \"alpha\" (ease: lambda, max_items; "
-            "itemknn: neighbours; popular: none)");
+            "params.alpha: model ease has no parameter \"alpha\" (its parameters: lambda, "
+            "popularity_exponent, max_items)");
   s = ParseRecommendation(R"({"model":"knn","item_event":"E","item_property":"p"})", "r", &r,
                           &source);
   EXPECT_EQ(s.message(), "model: unknown model \"knn\" (expected ease, itemknn or popular)");
+}
+
+// ials and blend are models of profiled eval; a read cannot serve them (recs::Servable).
+TEST(ParseRecommendation, RefusesModelsThatAreNotServed) {
+  for (const char* model : {"ials", "blend"}) {
+    Recommendation r;
+    std::string source;
+    Status s = ParseRecommendation(
+        std::string(R"({"model":")") + model + R"(","item_event":"E","item_property":"p"})", "r",
+        &r, &source);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << model;
+    EXPECT_EQ(s.message(), std::string("model: model \"") + model +
+                               "\" is for profiled eval only and cannot be served (expected "
+                               "ease, itemknn or popular)");
+  }
 }
 
 TEST(ParseRecommendation, RefusesABodyThatIsNotAJsonObject) {

@@ -64,9 +64,13 @@ Status InverseDual(const Interactions& data, const std::vector<int32_t>& compact
 }  // namespace
 
 Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, double lambda,
-                                                    int32_t max_dense_items, Form form) {
+                                                    int32_t max_dense_items, Form form,
+                                                    double popularity_exponent) {
   if (!(lambda > 0) || !std::isfinite(lambda)) {
     return Status::InvalidArgument("ease: lambda must be a positive number");
+  }
+  if (!(popularity_exponent >= 0) || popularity_exponent > 2) {
+    return Status::InvalidArgument("ease: popularity_exponent must be in [0, 2]");
   }
   auto model = std::make_unique<EaseModel>();
   const int32_t n = data.num_items();
@@ -95,8 +99,14 @@ Result<std::unique_ptr<EaseModel>> EaseModel::Train(const Interactions& data, do
     // B_ij = −P_ij / P_jj from the lower triangle of the symmetric P, written row-major.
     model->weights_.assign(static_cast<size_t>(m) * static_cast<size_t>(m), 0.0F);
     float* w = model->weights_.data();
+    // −1 / P_jj, times the popularity debiasing c_j^−β of column j (c_j ≥ 1: j is trained).
     std::vector<double> minus_inv_diag(static_cast<size_t>(m));
-    for (int32_t j = 0; j < m; ++j) minus_inv_diag[static_cast<size_t>(j)] = -1.0 / p(j, j);
+    for (int32_t j = 0; j < m; ++j) {
+      const double count =
+          data.item_counts()[static_cast<size_t>(model->trained_[static_cast<size_t>(j)])];
+      minus_inv_diag[static_cast<size_t>(j)] =
+          -std::pow(count, -popularity_exponent) / static_cast<double>(p(j, j));
+    }
     for (int32_t j = 0; j < m; ++j) {
       for (int32_t i = j + 1; i < m; ++i) {
         // P_ij = P_ji = p(i, j) (lower triangle, i > j).

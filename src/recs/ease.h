@@ -3,6 +3,12 @@
 //   P = (XᵀX + λI)⁻¹,  B_ij = −P_ij / P_jj (i ≠ j),  B_jj = 0,
 // and the score of item j for a history H is Σ_{i ∈ H} B_ij.
 //
+// Optionally the scores are debiased against popularity (Steck 2011, "Item popularity and
+// recommendation accuracy", RecSys '11): with popularity exponent β, column j of B is divided
+// by c_j^β, c_j the number of users who interacted with j, so the score of j becomes
+// c_j^−β Σ_{i ∈ H} B_ij. EASE fits the training data's popularity closely, and a heavily
+// regularised B ranks popular items above what a user's held-out items hold (docs/RECS.md).
+//
 // Only items that occur in the training data take part in the inverse: an item nobody
 // interacted with has a zero column in X, so its row and column of G = XᵀX + λI are λ·e_i and
 // its B row and column are zero; dropping it gives the same B for the rest, exactly.
@@ -33,12 +39,14 @@ class EaseModel final : public ItemModel {
  public:
   enum class Form { kAuto, kPrimal, kDual };
 
-  // Fails with InvalidArgument when lambda ≤ 0 (or not finite) or more than max_dense_items
-  // items occur in data; with Internal when memory runs out, a factorisation fails or a
-  // weight is not finite (a λ so large or small that P leaves float's range). `form`
-  // forces one way of computing P (tests); kAuto picks the cheaper.
+  // Fails with InvalidArgument when lambda ≤ 0 (or not finite), popularity_exponent is outside
+  // [0, 2], or more than max_dense_items items occur in data; with Internal when memory runs
+  // out, a factorisation fails or a weight is not finite (a λ so large or small that P leaves
+  // float's range). `form` forces one way of computing P (tests); kAuto picks the cheaper.
+  // popularity_exponent is β above (0: plain EASE).
   static Result<std::unique_ptr<EaseModel>> Train(const Interactions& data, double lambda,
-                                                  int32_t max_dense_items, Form form = Form::kAuto);
+                                                  int32_t max_dense_items, Form form = Form::kAuto,
+                                                  double popularity_exponent = 0);
   EaseModel() = default;  // a model of no items; Train makes real ones
 
   ModelKind kind() const override { return ModelKind::kEase; }
@@ -47,7 +55,8 @@ class EaseModel final : public ItemModel {
   void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
                   std::span<float> out) const override;
 
-  // B_from,to: how much having `from` in the history adds to the score of `to`.
+  // B_from,to: how much having `from` in the history adds to the score of `to` (with the
+  // popularity debiasing applied).
   // REQUIRES: both in [0, num_items()).
   float weight(int32_t from, int32_t to) const;
   // The number of items that took part in training (those with an interaction).

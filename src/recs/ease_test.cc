@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "recs/test_util.h"
@@ -71,11 +72,30 @@ TEST(EaseModel, AnItemNobodyInteractedWithHasNoWeights) {
   EXPECT_EQ(scores, (std::vector<float>{0, 0, 0}));
 }
 
+// The two-item case above, debiased with β = 1: item 0 has 2 users and item 1 has 1, so
+// column 0 of B is halved and column 1 kept: B_01 = 1/3, B_10 = 1/2 / 2 = 1/4.
+TEST(EaseModel, PopularityExponentDividesEachColumnByItsCountToThatPower) {
+  Interactions data = Interactions::FromUserItems(2, {{0, 1}, {0}}).value();
+  Result<std::unique_ptr<EaseModel>> model =
+      EaseModel::Train(data, 1.0, 100, EaseModel::Form::kAuto, 1.0);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_FLOAT_EQ((*model)->weight(0, 1), 1.0F / 3);
+  EXPECT_FLOAT_EQ((*model)->weight(1, 0), 1.0F / 4);
+  Result<std::unique_ptr<EaseModel>> half =
+      EaseModel::Train(data, 1.0, 100, EaseModel::Form::kAuto, 0.5);
+  ASSERT_TRUE(half.ok());
+  EXPECT_FLOAT_EQ((*half)->weight(1, 0), static_cast<float>(0.5 / std::sqrt(2.0)));
+}
+
 TEST(EaseModel, RefusesANonPositiveLambdaAndTooManyItems) {
   Interactions data = Interactions::FromUserItems(3, {{0, 1, 2}}).value();
   EXPECT_EQ(EaseModel::Train(data, 0.0, 100).status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(EaseModel::Train(data, -1.0, 100).status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(EaseModel::Train(data, 1.0, 2).status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(EaseModel::Train(data, 1.0, 100, EaseModel::Form::kAuto, -0.1).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(EaseModel::Train(data, 1.0, 100, EaseModel::Form::kAuto, 2.5).status().code(),
+            ErrorCode::kInvalidArgument);
 }
 
 // λ = 1e308 passes Train's own check (finite, positive) but P ≈ I/λ underflows float to 0,

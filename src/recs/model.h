@@ -9,6 +9,12 @@
 //  - ease: Steck 2019, "Embarrassingly Shallow Autoencoders": B = argmin ‖X − XB‖² + λ‖B‖²
 //    with diag(B) = 0, in closed form: P = (XᵀX + λI)⁻¹, B = −P / diag(P) column-wise,
 //    diag(B) = 0; the score of item j is Σ_{i ∈ history} B_ij.
+//    With `popularity_exponent` β > 0, the score of j is divided by j's count to the power β.
+//  - ials: implicit alternating least squares with frequency-scaled regularisation (Rendle
+//    et al. 2022); item embeddings, the history folded in at scoring time (recs/ials.h).
+//  - blend: an ease model (debiased) and an ials model trained on the same data, each one's
+//    scores standardised over the user's unseen items, summed with weights 1 − w and w
+//    (recs/blend.h).
 //
 // A trained ItemModel is immutable: Score and Recommend are const and thread-safe. Train
 // takes the data by reference and keeps nothing of it.
@@ -27,20 +33,40 @@
 
 namespace profiled::recs {
 
-enum class ModelKind { kPopular, kItemKnn, kEase };
+enum class ModelKind { kPopular, kItemKnn, kEase, kIals, kBlend };
 
-// The model names of the command line and of definitions: "popular", "itemknn", "ease".
+// The model names of the command line and of definitions: "popular", "itemknn", "ease", "ials",
+// "blend".
 std::string_view ModelName(ModelKind kind);
 Result<ModelKind> ParseModelKind(std::string_view name);
 
+// ials: the parameters of IalsModel (recs/ials.h has the loss they enter).
+struct IalsOptions {
+  int32_t factors = 64;     // d, the embedding size, in [1, 4096]
+  double alpha0 = 0.1;      // α₀ ≥ 0, the weight of the unobserved pairs
+  double lambda = 0.02;     // λ > 0
+  double reg_exponent = 1;  // ν in [0, 4]: 1 scales λ by the row's frequency, 0 is plain L2
+  int32_t epochs = 10;      // in [1, 1000], each a user step and an item step
+  uint64_t seed = 1;        // of the initial item embeddings
+};
+
+// A model's options. Each model reads only its own fields; ModelOptionsFrom starts from
+// DefaultModelOptions(kind), where blend's defaults differ from those of ease and ials alone.
 struct ModelOptions {
   ModelKind kind = ModelKind::kEase;
-  double lambda = 300.0;     // ease: the L2 weight λ, in (0, 1e7]
-  int32_t neighbours = 100;  // itemknn: similar items kept per item (≥ 1)
-  // ease: refuse to train above this many items (the model is a dense items × items matrix of
-  // floats: 20,000 items is 1.6 GB).
+  double lambda = 300.0;           // ease, blend (as ease_lambda): the L2 weight λ, in (0, 1e7]
+  double popularity_exponent = 0;  // ease, blend: β in [0, 2], the popularity debiasing
+  int32_t neighbours = 100;        // itemknn: similar items kept per item (≥ 1)
+  // ease, blend: refuse to train above this many items (the model is a dense items × items
+  // matrix of floats: 20,000 items is 1.6 GB).
   int32_t max_dense_items = 20'000;
+  IalsOptions ials;          // ials, blend: named as in IalsOptions (blend: ials_lambda for λ)
+  double ials_weight = 0.5;  // blend: w in [0, 1], the weight of the ials scores
 };
+
+// The options of `kind` before any parameter: the fields' defaults above, except for blend,
+// which starts from the values docs/RECS.md reports ("Beyond plain EASE").
+ModelOptions DefaultModelOptions(ModelKind kind);
 
 // Options for `kind` with `params` applied, each a (name, value) pair as written on the command
 // line ("lambda" "300"). Fails with InvalidArgument naming the parameter when one is unknown
@@ -75,8 +101,8 @@ class ItemModel {
 };
 
 // Trains the model `options` describes on `data`. Fails with InvalidArgument when the options
-// are out of range, and when an ease model would exceed max_dense_items; with Internal when
-// memory runs out or the linear algebra fails (never throws).
+// are out of range, and when an ease (or blend) model would exceed max_dense_items; with Internal
+// when memory runs out or the linear algebra fails (never throws).
 Result<std::unique_ptr<ItemModel>> TrainModel(const ModelOptions& options,
                                               const Interactions& data);
 

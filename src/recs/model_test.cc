@@ -118,6 +118,20 @@ TEST(EaseModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
   ExpectInClusterItemsFirst(ModelKind::kEase, {{"lambda", "200"}});
 }
 
+TEST(IalsModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kIals, {{"factors", "8"}});
+}
+
+TEST(BlendModel, RanksUnseenInClusterItemsAbovePopularUnrelatedOnes) {
+  ExpectInClusterItemsFirst(ModelKind::kBlend, {{"ease_lambda", "200"}, {"factors", "8"}});
+}
+
+// The popularity debiasing at the strength docs/RECS.md selects keeps the learnt structure:
+// the unseen cluster mates still come before the (3.5 times more popular) blockbusters.
+TEST(EaseModel, DebiasedStillRanksUnseenInClusterItemsFirst) {
+  ExpectInClusterItemsFirst(ModelKind::kEase, {{"lambda", "200"}, {"popularity_exponent", "0.3"}});
+}
+
 TEST(PopularModel, RanksTheBlockbustersFirstWhateverTheHistory) {
   ClusteredDataOptions o;
   Interactions data = ClusteredData(o);
@@ -137,6 +151,45 @@ TEST(ModelOptions, ParsesEachModelsParameters) {
   Result<ModelOptions> knn = ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "50"}});
   ASSERT_TRUE(knn.ok());
   EXPECT_EQ(knn->neighbours, 50);
+  Result<ModelOptions> ials = ModelOptionsFrom(ModelKind::kIals, {{"factors", "32"},
+                                                                  {"alpha0", "0.3"},
+                                                                  {"lambda", "0.05"},
+                                                                  {"reg_exponent", "0"},
+                                                                  {"epochs", "4"},
+                                                                  {"seed", "9"}});
+  ASSERT_TRUE(ials.ok()) << ials.status().ToString();
+  EXPECT_EQ(ials->ials.factors, 32);
+  EXPECT_EQ(ials->ials.alpha0, 0.3);
+  EXPECT_EQ(ials->ials.lambda, 0.05);
+  EXPECT_EQ(ials->ials.reg_exponent, 0.0);
+  EXPECT_EQ(ials->ials.epochs, 4);
+  EXPECT_EQ(ials->ials.seed, 9U);
+  EXPECT_EQ(ials->lambda, ModelOptions{}.lambda) << "ials' lambda is not ease's";
+  Result<ModelOptions> debiased =
+      ModelOptionsFrom(ModelKind::kEase, {{"lambda", "400"}, {"popularity_exponent", "0.25"}});
+  ASSERT_TRUE(debiased.ok());
+  EXPECT_EQ(debiased->popularity_exponent, 0.25);
+  Result<ModelOptions> blend =
+      ModelOptionsFrom(ModelKind::kBlend, {{"ease_lambda", "500"},
+                                           {"ials_lambda", "0.03"},
+                                           {"ials_weight", "0.4"},
+                                           {"factors", "16"},
+                                           {"popularity_exponent", "0.1"}});
+  ASSERT_TRUE(blend.ok()) << blend.status().ToString();
+  EXPECT_EQ(blend->lambda, 500);
+  EXPECT_EQ(blend->ials.lambda, 0.03);
+  EXPECT_EQ(blend->ials_weight, 0.4);
+  EXPECT_EQ(blend->ials.factors, 16);
+  EXPECT_EQ(blend->popularity_exponent, 0.1);
+}
+
+TEST(ModelOptions, BlendStartsFromItsOwnDefaults) {
+  ModelOptions blend = DefaultModelOptions(ModelKind::kBlend);
+  EXPECT_EQ(blend.kind, ModelKind::kBlend);
+  EXPECT_EQ(blend.popularity_exponent, 0.25);
+  EXPECT_EQ(blend.ials.factors, 128);
+  EXPECT_EQ(blend.ials_weight, 0.7);
+  EXPECT_EQ(DefaultModelOptions(ModelKind::kEase).popularity_exponent, 0.0);
 }
 
 TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
@@ -147,6 +200,13 @@ TEST(ModelOptions, RefusesUnknownMalformedOrOutOfRangeParameters) {
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"lambda", "-1"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kItemKnn, {{"neighbours", "2.5"}}).ok());
   EXPECT_FALSE(ModelOptionsFrom(ModelKind::kPopular, {{"lambda", "1"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"neighbours", "5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"factors", "0"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"epochs", "1.5"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kIals, {{"alpha0", "-0.1"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kEase, {{"popularity_exponent", "3"}}).ok());
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"lambda", "300"}}).ok());  // ease_lambda
+  EXPECT_FALSE(ModelOptionsFrom(ModelKind::kBlend, {{"ials_weight", "1.5"}}).ok());
 }
 
 TEST(ModelOptions, BoundsLambdaToWhereEaseHasFiniteWeights) {
@@ -194,7 +254,8 @@ TEST(ItemModel, ScoreItemsEqualsScoreAtThoseItems) {
   std::mt19937_64 engine(11);
   for (int32_t unused : {0, 7}) {
     Interactions data = RandomData(80, unused, 3 + static_cast<uint64_t>(unused));
-    for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
+    for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase,
+                           ModelKind::kIals, ModelKind::kBlend}) {
       std::unique_ptr<ItemModel> model = Trained(kind, data);
       const int32_t n = model->num_items();
       std::vector<float> full(static_cast<size_t>(n));
@@ -227,7 +288,7 @@ TEST(ItemModel, ScoreItemsEqualsScoreAtThoseItems) {
 }
 
 TEST(ModelKind, NamesRoundTrip) {
-  for (const char* name : {"ease", "itemknn", "popular"}) {
+  for (const char* name : {"ease", "ials", "blend", "itemknn", "popular"}) {
     Result<ModelKind> kind = ParseModelKind(name);
     ASSERT_TRUE(kind.ok());
     EXPECT_EQ(ModelName(*kind), name);

@@ -111,6 +111,19 @@ void ServingModel::IndexItems() {
   for (size_t i = 0; i < items.size(); ++i) index_.emplace(items[i], static_cast<int32_t>(i));
 }
 
+bool Servable(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::kPopular:
+    case ModelKind::kItemKnn:
+    case ModelKind::kEase: return true;
+    case ModelKind::kIals:
+    case ModelKind::kBlend: return false;
+  }
+  return false;
+}
+
+std::string_view ServableModelNames() { return "ease, itemknn or popular"; }
+
 uint64_t EaseTrainingBytes(int64_t items, int64_t users) {
   const auto m = static_cast<uint64_t>(std::max<int64_t>(items, 0));
   const auto n = static_cast<uint64_t>(std::max<int64_t>(users, 0));
@@ -121,6 +134,11 @@ Result<std::shared_ptr<const ServingModel>> TrainServingModel(const ModelOptions
                                                               const TrainingSet& data,
                                                               int64_t now_ms,
                                                               uint64_t memory_budget_bytes) {
+  if (!Servable(options.kind)) {
+    return Status::InvalidArgument("model " + std::string(ModelName(options.kind)) +
+                                   " is not served (expected " + std::string(ServableModelNames()) +
+                                   ")");
+  }
   const auto start = std::chrono::steady_clock::now();
   auto serving = std::make_shared<ServingModel>();
   serving->requested = options.kind;

@@ -80,6 +80,14 @@ struct ServingModel {
   internal::KeyIndex index_;
 };
 
+// Whether a recommendation definition may name `kind`: ease, itemknn and popular, whose
+// ScoreItems costs what the candidates cost. ials and blend are for `profiled eval` only (a
+// blend's ScoreItems scores the whole item space; neither is measured in the server).
+bool Servable(ModelKind kind);
+
+// The models Servable accepts, as a message names them: "ease, itemknn or popular".
+std::string_view ServableModelNames();
+
 // About the most memory training an ease model over `items` items from `users` users takes:
 // its dense B and P (4 · items² bytes each) and, in the dual form (fewer users than items),
 // the users × items doubles of Y.
@@ -88,8 +96,8 @@ uint64_t EaseTrainingBytes(int64_t items, int64_t users);
 // Trains the model `options` asks for on `data`. An ease model over more than
 // options.max_dense_items items, or whose EaseTrainingBytes exceed memory_budget_bytes, is not
 // trained: itemknn (options.neighbours) is, and `note` says why. Fails with what TrainModel
-// fails with (InvalidArgument on bad options, Internal when memory runs out). An empty set
-// gives a model of no items.
+// fails with (InvalidArgument on bad options, Internal when memory runs out), and with
+// InvalidArgument when !Servable(options.kind). An empty set gives a model of no items.
 Result<std::shared_ptr<const ServingModel>> TrainServingModel(
     const ModelOptions& options, const TrainingSet& data, int64_t now_ms,
     uint64_t memory_budget_bytes = UINT64_MAX);

@@ -158,6 +158,19 @@ TEST(TrainServingModel, EaseOverTheMemoryBudgetFallsBackToItemKnnAndSaysSo) {
   EXPECT_LT((*over)->memory_bytes, 8u * 51 * 50 + 51 * 100);
 }
 
+TEST(TrainServingModel, RefusesTheModelsOfEvalOnly) {
+  TrainingSet set = ClusteredSet({});
+  for (ModelKind kind : {ModelKind::kIals, ModelKind::kBlend}) {
+    EXPECT_FALSE(Servable(kind));
+    ModelOptions options = DefaultModelOptions(kind);
+    Result<std::shared_ptr<const ServingModel>> model = TrainServingModel(options, set, 0);
+    EXPECT_EQ(model.status().code(), ErrorCode::kInvalidArgument) << ModelName(kind);
+  }
+  for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
+    EXPECT_TRUE(Servable(kind)) << ModelName(kind);
+  }
+}
+
 TEST(TrainServingModel, AnEmptySetGivesAModelThatServesNothing) {
   for (ModelKind kind : {ModelKind::kPopular, ModelKind::kItemKnn, ModelKind::kEase}) {
     std::shared_ptr<const ServingModel> model = Train(kind, TrainingSet());
