@@ -140,11 +140,12 @@ TEST(TrainServingModel, EaseOverTheMemoryBudgetFallsBackToItemKnnAndSaysSo) {
   const std::shared_ptr<const ServingModel> fits = Train(ModelKind::kEase, set);
   const uint64_t need = EaseTrainingBytes(static_cast<int64_t>(fits->items.size()), fits->users);
   const auto users = static_cast<uint64_t>(fits->users);
-  EXPECT_EQ(need, 8u * 51 * 51 + (users < 51 ? 8u * users * 51 : 0));
+  constexpr uint64_t kItems = 51;
+  EXPECT_EQ(need, 8 * kItems * kItems + (users < kItems ? 8 * users * kItems : 0));
   Result<std::shared_ptr<const ServingModel>> exact = TrainServingModel(options, set, 0, need);
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ((*exact)->used, ModelKind::kEase);  // exactly the budget fits
-  EXPECT_GE((*exact)->memory_bytes, 4u * 51 * 51);
+  EXPECT_GE((*exact)->memory_bytes, 4 * kItems * kItems);
   Result<std::shared_ptr<const ServingModel>> over = TrainServingModel(options, set, 0, need - 1);
   ASSERT_TRUE(over.ok()) << over.status().ToString();
   EXPECT_EQ((*over)->requested, ModelKind::kEase);
@@ -154,8 +155,8 @@ TEST(TrainServingModel, EaseOverTheMemoryBudgetFallsBackToItemKnnAndSaysSo) {
             "ease over 51 items needs about 1 MiB to train, more than the 0 MiB "
             "left of recs.max_memory_mb: serving itemknn");
   // itemknn keeps at most 50 neighbours of each of 51 items: 8 bytes each, and the keys.
-  EXPECT_GE((*over)->memory_bytes, 8u * 51 * 50);
-  EXPECT_LT((*over)->memory_bytes, 8u * 51 * 50 + 51 * 100);
+  EXPECT_GE((*over)->memory_bytes, 8 * kItems * (kItems - 1));
+  EXPECT_LT((*over)->memory_bytes, 8 * kItems * (kItems - 1) + kItems * 100);
 }
 
 TEST(TrainServingModel, RefusesTheModelsOfEvalOnly) {
