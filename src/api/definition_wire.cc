@@ -210,6 +210,14 @@ bool IsCohortId(std::string_view id) {
          });
 }
 
+// The id in the path of a cohort or a recommendation (IsCohortId).
+Status CheckPathStringId(std::string_view path_id) {
+  if (IsCohortId(path_id)) return Status::Ok();
+  return Invalid("id", "the id in the path must be 1 to " + std::to_string(kMaxCohortIdLength) +
+                           " characters of A-Z, a-z, 0-9, '_', '.' and '-', not " +
+                           Quoted(path_id));
+}
+
 // ---- Filters --------------------------------------------------------------------------------
 
 std::optional<FilterOp> OpNamed(std::string_view name) {
@@ -682,11 +690,7 @@ Status ParseDefinition(const json::value* v, Cohort* cohort) {
 }  // namespace
 
 Status ParseCohort(std::string_view body, std::string_view path_id, Cohort* out) {
-  if (!IsCohortId(path_id)) {
-    return Invalid("id", "the id in the path must be 1 to " + std::to_string(kMaxCohortIdLength) +
-                             " characters of A-Z, a-z, 0-9, '_', '.' and '-', not " +
-                             Quoted(path_id));
-  }
+  PROFILED_RETURN_IF_ERROR(CheckPathStringId(path_id));
   json::object root;
   PROFILED_RETURN_IF_ERROR(ParseBody(body, &root));
   // Besides its definition, a cohort listed by Amplitude's /api/3/cohorts carries metadata
@@ -866,11 +870,7 @@ std::string RecommendationSource(const Recommendation& rec) {
 
 Status ParseRecommendation(std::string_view body, std::string_view path_id, Recommendation* out,
                            std::string* source) {
-  if (!IsCohortId(path_id)) {
-    return Invalid("id", "the id in the path must be 1 to " + std::to_string(kMaxCohortIdLength) +
-                             " characters of A-Z, a-z, 0-9, '_', '.' and '-', not " +
-                             Quoted(path_id));
-  }
+  PROFILED_RETURN_IF_ERROR(CheckPathStringId(path_id));
   json::object root;
   PROFILED_RETURN_IF_ERROR(ParseBody(body, &root));
   PROFILED_RETURN_IF_ERROR(

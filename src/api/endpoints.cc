@@ -222,12 +222,9 @@ void Endpoints::SubmitExposures(const ProjectConfig& project, const std::string&
     body += r.is_control ? R"(,"is_control":true)" : R"(,"is_control":false)";
     body += R"(,"recommendation_type":)";
     AppendJsonString(&body, r.type);
-    body += R"(,"items":[)";
-    for (size_t k = 0; k < r.items.size(); ++k) {
-      if (k > 0) body += ',';
-      AppendJsonString(&body, r.items[k]);
-    }
-    body += "]}}";
+    body += R"(,"items":)";
+    AppendJsonStringArray(&body, r.items);
+    body += "}}";
   }
   body += "]}";
   // Through the same parser and writer as an SDK's batch: the exposure is an event like

@@ -177,15 +177,6 @@ void AppendValueAsString(const compute::Value& v, std::string* out) {
   AppendJsonString(out, text);
 }
 
-void AppendStrings(const std::vector<std::string>& items, std::string* out) {
-  out->push_back('[');
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out->push_back(',');
-    AppendJsonString(out, items[i]);
-  }
-  out->push_back(']');
-}
-
 // The seed's Recommendation: {rec_id, child_ids, is_control, recommendation_type, title}.
 void AppendSeedRecommendations(const std::vector<read::ServedRecommendation>& recs,
                                std::string* out) {
@@ -196,7 +187,7 @@ void AppendSeedRecommendations(const std::vector<read::ServedRecommendation>& re
     out->append("{\"rec_id\":");
     AppendJsonString(out, r.rec_id);
     out->append(",\"child_ids\":");
-    AppendStrings(r.items, out);
+    AppendJsonStringArray(out, r.items);
     out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
     out->append(",\"recommendation_type\":");
     AppendJsonString(out, r.type);
@@ -220,7 +211,7 @@ void AppendAmplitudeRecommendations(const std::vector<read::ServedRecommendation
     out->append(",\"child_rec_id\":");
     AppendJsonString(out, r.rec_id);
     out->append(",\"items\":");
-    AppendStrings(r.items, out);
+    AppendJsonStringArray(out, r.items);
     out->append(r.is_control ? ",\"is_control\":true" : ",\"is_control\":false");
     out->append(",\"recommendation_source\":");
     AppendJsonString(out, r.type);
@@ -256,7 +247,7 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
     AppendValue(user.computed[i].second, out);
   }
   out->append("},\"cohort_ids\":");
-  AppendStrings(user.cohort_ids, out);
+  AppendJsonStringArray(out, user.cohort_ids);
   if (q.get_recs) {
     out->append(",\"recommendations\":");
     AppendSeedRecommendations(user.recommendations, out);
@@ -313,7 +304,7 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
   }
   out->append(",\"cohort_ids\":");
   if (q.get_cohort_ids) {
-    AppendStrings(user.cohort_ids, out);
+    AppendJsonStringArray(out, user.cohort_ids);
   } else {
     out->append("null");
   }

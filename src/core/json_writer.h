@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace profiled {
 
@@ -17,6 +18,9 @@ void AppendJsonString(std::string* out, std::string_view s);
 
 // The longest prefix of s of at most max_bytes that does not cut a UTF-8 sequence.
 std::string_view Utf8Prefix(std::string_view s, size_t max_bytes);
+
+// Appends items as a JSON array of strings (each as AppendJsonString writes it).
+void AppendJsonStringArray(std::string* out, const std::vector<std::string>& items);
 
 void AppendJsonInt(std::string* out, int64_t v);
 void AppendJsonUint(std::string* out, uint64_t v);
