@@ -63,10 +63,7 @@ TEST(Keys, DedupScopeLengthEndsWhereTheInsertIdStarts) {
   EXPECT_EQ(DedupScopeLength(DedupKey("p", "d", "")), DedupKey("p", "d", "").size());
   // Not a dedup key: too short for the lengths it announces.
   EXPECT_EQ(DedupScopeLength(""), 0u);
-  EXPECT_EQ(DedupScopeLength(std::string("\x05"
-                                         "ab",
-                                         3)),
-            0u);
+  EXPECT_EQ(DedupScopeLength(std::string("\x05" "ab", 3)), 0u);
   EXPECT_EQ(DedupScopeLength(ProjectPrefix("p")), 0u);
 }
 
