@@ -66,13 +66,6 @@ std::string DedupKey(std::string_view project, std::string_view scope, std::stri
   return k;
 }
 
-size_t DedupScopeLength(std::string_view key) {
-  std::string_view rest = key;
-  std::string_view part;
-  if (!GetLengthPrefixed(&rest, &part) || !GetLengthPrefixed(&rest, &part)) return 0;
-  return key.size() - rest.size();
-}
-
 std::string EventKey(std::string_view project, int64_t ingest_ms, uint64_t seq) {
   std::string k = ProjectPrefix(project);
   PutFixed64BE(&k, static_cast<uint64_t>(ingest_ms));

@@ -46,9 +46,6 @@ bool ParseUserKey(std::string_view key, UserKeyParts* parts);
 // kDedup: scope is 'd' + device_id, or 'u' + user_id for an event without a device_id
 // (the ingest writer builds it; docs/STORAGE.md).
 std::string DedupKey(std::string_view project, std::string_view scope, std::string_view insert_id);
-// How many bytes of a DedupKey come before its insert_id (the project and the scope); 0
-// when `key` is not one.
-size_t DedupScopeLength(std::string_view key);
 
 // kEvents: ordered by ingest time, then by a sequence number unique per store.
 std::string EventKey(std::string_view project, int64_t ingest_ms, uint64_t seq);

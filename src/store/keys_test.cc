@@ -56,16 +56,5 @@ TEST(Keys, DedupScopeIsLengthPrefixed) {
   EXPECT_NE(DedupKey("p", "ab", "c"), DedupKey("p", "a", "bc"));
 }
 
-TEST(Keys, DedupScopeLengthEndsWhereTheInsertIdStarts) {
-  std::string key = DedupKey("project", "ddevice-1", "insert-9");
-  ASSERT_EQ(DedupScopeLength(key), key.size() - std::string_view("insert-9").size());
-  EXPECT_EQ(key.substr(0, DedupScopeLength(key)), DedupKey("project", "ddevice-1", ""));
-  EXPECT_EQ(DedupScopeLength(DedupKey("p", "d", "")), DedupKey("p", "d", "").size());
-  // Not a dedup key: too short for the lengths it announces.
-  EXPECT_EQ(DedupScopeLength(""), 0u);
-  EXPECT_EQ(DedupScopeLength(std::string("\x05" "ab", 3)), 0u);
-  EXPECT_EQ(DedupScopeLength(ProjectPrefix("p")), 0u);
-}
-
 }  // namespace
 }  // namespace profiled::store

@@ -6,7 +6,6 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -17,7 +16,6 @@
 #include <shared_mutex>
 
 #include "core/log.h"
-#include "store/keys.h"
 #include "store/records.h"
 #include "store/store.h"
 
@@ -52,33 +50,6 @@ class DedupExpiry final : public rocksdb::CompactionFilter {
  private:
   const Clock* clock_;
   int64_t window_ms_;
-};
-
-// The user a profiles key belongs to: the key without its record tag (keys.h
-// UserRecordKey). The memtable keeps, per user, where it last inserted one of the user's
-// records, and starts the next insert of that user from there: the writer rewrites the
-// same few records of a user over and over, and a search from the skip list's head at
-// random keys was a third of the writer's instructions.
-class UserOfRecordKey final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "profiled.UserOfRecordKey"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), key.size() - 1};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override { return !key.empty(); }
-};
-
-// The same for dedup keys: a device's (or user's) insert_ids are inserted near the ones it
-// sent a few seconds before.
-class ScopeOfDedupKey final : public rocksdb::SliceTransform {
- public:
-  const char* Name() const override { return "profiled.ScopeOfDedupKey"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
-    return {key.data(), DedupScopeLength(std::string_view(key.data(), key.size()))};
-  }
-  bool InDomain(const rocksdb::Slice& key) const override {
-    return DedupScopeLength(std::string_view(key.data(), key.size())) != 0;
-  }
 };
 
 class RocksDbStore final : public Store {
@@ -130,11 +101,6 @@ class RocksDbStore final : public Store {
       }
       cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
       cf.write_buffer_size = 64ull << 20;
-      if (table_kind == Table::kProfiles) {
-        cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<UserOfRecordKey>();
-      } else if (table_kind == Table::kDedup) {
-        cf.memtable_insert_with_hint_prefix_extractor = std::make_shared<ScopeOfDedupKey>();
-      }
       cf.compression = rocksdb::kLZ4Compression;
       cf.bottommost_compression = rocksdb::kZSTD;
       cf.level_compaction_dynamic_level_bytes = true;
