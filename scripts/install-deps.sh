@@ -10,6 +10,7 @@ packages=(
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
+  libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests
   clang-format-14 clang-tidy-14                                 # format and tidy checks (LLVM 14: llvm-tool.sh)
   nodejs npm                                                    # end-to-end tests with the SDKs
