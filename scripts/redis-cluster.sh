@@ -6,25 +6,29 @@
 # and both must be free), so several clusters can run side by side; a node that loses the race
 # for its port is started again on another.
 #
-# Usage: scripts/redis-cluster.sh start DIR [--password PASS] [--node-timeout MS]
+# Usage: scripts/redis-cluster.sh start DIR [--password PASS] [--node-timeout MS] [--owner PID]
 #        scripts/redis-cluster.sh stop DIR
+# --password sets requirepass and masterauth on every node. --owner PID leaves a watcher behind
+# that stops the cluster once process PID is gone, so a test binary that crashes leaves no
+# servers running.
 # start returns once every node says cluster_state:ok and every replica's link to its primary is
 # up, and prints the seed list. stop shuts every node of DIR down (SIGTERM, then SIGKILL after 10 s);
 # calling it twice, or on a cluster some of whose nodes were killed, is fine.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start DIR [--password PASS] [--node-timeout MS] | stop DIR" >&2
+  echo "usage: $0 start DIR [--password PASS] [--node-timeout MS] [--owner PID] | stop DIR" >&2
   exit 2
 }
 [[ $# -ge 2 ]] || usage
 command=$1 dir=$2
 shift 2
-password="" node_timeout=2000
+password="" node_timeout=2000 owner=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --password) password=${2:?}; shift 2 ;;
     --node-timeout) node_timeout=${2:?}; shift 2 ;;
+    --owner) owner=${2:?}; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -191,6 +195,12 @@ case $command in
     wait_until 60 "the cluster is ok and every replica is linked" cluster_ready ||
       { stop_cluster; exit 1; }
     trap - ERR
+    if [[ -n $owner ]]; then
+      # Detached, with no descriptor of ours kept open (ctest waits for its pipes to close).
+      setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' \
+        _ "$owner" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$dir" \
+        </dev/null >/dev/null 2>&1 &
+    fi
     printf '%s\n' "${addresses[@]}" >"$dir/nodes.txt"
     cat "$dir/nodes.txt"
     ;;
