@@ -31,7 +31,8 @@ Redirect ParseRedirect(const Reply& reply, const std::string& from) {
   std::string_view rest = reply.str;
   size_t space = rest.rfind(' ');
   std::string address(rest.substr(space + 1));
-  if (!address.empty() && address.front() == ':') address = from.substr(0, from.rfind(':')) + address;
+  if (!address.empty() && address.front() == ':')
+    address = from.substr(0, from.rfind(':')) + address;
   return {code == "MOVED" ? RedirectKind::kMoved : RedirectKind::kAsk, std::move(address)};
 }
 
@@ -205,7 +206,7 @@ Status ClusterClient::RefreshSlots() {
 void ClusterClient::RefreshAfter(const std::shared_ptr<const SlotMap>& seen) {
   std::lock_guard lock(refresh_mu_);
   if (CurrentMap() != seen) return;  // another caller reloaded it meanwhile
-  (void)RefreshSlots();               // on failure the old map stays; the next attempt retries
+  (void)RefreshSlots();              // on failure the old map stays; the next attempt retries
 }
 
 void ClusterClient::Pause(int attempt) const {
@@ -251,8 +252,8 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
       uint16_t slot = KeySlot(command.args[command.key_index]);
       std::string address = p.address.empty() ? map->PrimaryOf(slot) : p.address;
       if (address.empty()) {
-        results[p.index] = Status::Unavailable("redis: slot " + std::to_string(slot) +
-                                               " has no primary");
+        results[p.index] =
+            Status::Unavailable("redis: slot " + std::to_string(slot) + " has no primary");
         retry.push_back(std::move(p));
         refresh = pause = true;
         continue;
@@ -301,9 +302,7 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
         }
         Redirect redirect = ParseRedirect(*reply, flight.lease->address());
         switch (redirect.kind) {
-          case RedirectKind::kNone:
-            results[index] = std::move(*reply);
-            continue;
+          case RedirectKind::kNone: results[index] = std::move(*reply); continue;
           case RedirectKind::kMoved:
             retry.push_back({index, std::move(redirect.address), false});
             refresh = true;
@@ -320,9 +319,9 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
             refresh = pause = true;
             break;
         }
-        results[index] = Status::Unavailable("redis: gave up after " +
-                                               std::to_string(options_.max_attempts) +
-                                               " attempts; last reply: " + reply->str);
+        results[index] =
+            Status::Unavailable("redis: gave up after " + std::to_string(options_.max_attempts) +
+                                " attempts; last reply: " + reply->str);
       }
     }
     flights.clear();  // back to the pool before the reload takes one
@@ -398,9 +397,7 @@ Result<std::vector<Reply>> ClusterClient::RunOnSlot(
           moved = std::move(redirect);
           all_keyed_asked = false;
           break;
-        case RedirectKind::kAsk:
-          ask = std::move(redirect);
-          break;
+        case RedirectKind::kAsk: ask = std::move(redirect); break;
         case RedirectKind::kTryAgain:
           try_again = true;
           all_keyed_asked = false;

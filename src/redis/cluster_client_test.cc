@@ -2,13 +2,14 @@
 // started once for the whole binary by scripts/redis-cluster.sh in a fresh directory and
 // stopped at the end. The tests run in the order written and share the cluster: the resharding
 // tests move two slots, and the failover test, last, kills a primary.
+#include "redis/cluster_client.h"
+
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,7 +24,6 @@
 #include <vector>
 
 #include "core/temp_dir.h"
-#include "redis/cluster_client.h"
 #include "redis/key_slot.h"
 
 namespace profiled::redis {
@@ -39,7 +39,10 @@ class LocalCluster : public ::testing::Environment {
     std::string start = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " start " + dir_->path() +
                         " --password " + kPassword + " --owner " + std::to_string(::getpid()) +
                         " >/dev/null";
-    ASSERT_EQ(std::system(start.c_str()), 0) << "could not start a cluster: " << start;
+    // std::system is not thread-safe; the environment starts and stops before and after every
+    // test, when no other thread runs.
+    ASSERT_EQ(std::system(start.c_str()), 0)  // NOLINT(concurrency-mt-unsafe)
+        << "could not start a cluster: " << start;
     std::ifstream nodes(dir_->path() + "/nodes.txt");
     for (std::string line; std::getline(nodes, line);) seeds_.push_back(line);
     ASSERT_EQ(seeds_.size(), 6u);
@@ -47,7 +50,7 @@ class LocalCluster : public ::testing::Environment {
 
   void TearDown() override {
     std::string stop = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " stop " + dir_->path();
-    EXPECT_EQ(std::system(stop.c_str()), 0);
+    EXPECT_EQ(std::system(stop.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
     dir_.reset();
   }
 
@@ -141,7 +144,9 @@ std::string RandomBytes(std::mt19937& rng, size_t size) {
 }
 
 // A key hashed on the tag `tag`: every key of one tag is in one slot.
-std::string Tagged(const std::string& tag, const std::string& name) { return "{" + tag + "}" + name; }
+std::string Tagged(const std::string& tag, const std::string& name) {
+  return "{" + tag + "}" + name;
+}
 
 // Moves every key of `slot` from `source` to `target` and gives the slot to `target` on every
 // primary, the way redis-cli --cluster reshard does: IMPORTING, MIGRATING, MIGRATE, SETSLOT NODE.
@@ -181,7 +186,7 @@ int FreePort() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
@@ -191,7 +196,7 @@ TEST(ClusterClient, ComputesTheSameSlotsAsTheServer) {
   auto client = OpenClient();
   ASSERT_NE(client, nullptr);
   std::mt19937 rng(42);
-  const std::string alphabet = "ab{}\0\xff";
+  const std::string alphabet("ab{}\0\xff", 6);
   std::uniform_int_distribution<size_t> length(0, 12), pick(0, alphabet.size() - 1);
   for (int i = 0; i < 300; ++i) {
     // Half the keys from an alphabet heavy in braces, to reach every hash tag rule.
@@ -283,11 +288,14 @@ TEST(ClusterClient, SharesItsConnectionsBetweenThreads) {
   ASSERT_NE(client, nullptr);
   constexpr int kThreads = 4, kRounds = 100, kKeys = 8;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&client] {
       for (int round = 0; round < kRounds; ++round) {
         std::vector<Command> batch;
-        for (int k = 0; k < kKeys; ++k) batch.push_back(Cmd({"INCR", "threads:" + std::to_string(k)}));
+        batch.reserve(kKeys);
+        for (int k = 0; k < kKeys; ++k)
+          batch.push_back(Cmd({"INCR", "threads:" + std::to_string(k)}));
         for (const Result<Reply>& reply : client->ExecuteBatch(batch)) EXPECT_TRUE(reply.ok());
         EXPECT_TRUE(client->Execute(Cmd({"INCR", "threads:single"})).ok());
       }
@@ -306,12 +314,12 @@ TEST(ClusterClient, RunsATransactionAndWaitOnOneSlotsConnection) {
   auto client = OpenClient();
   ASSERT_NE(client, nullptr);
   uint16_t slot = KeySlot("{txn}");
-  Result<std::vector<Reply>> replies = client->RunOnSlot(
-      slot, std::vector<Args>{{"MULTI"},
-                              {"SET", Tagged("txn", "a"), "1"},
-                              {"INCRBY", Tagged("txn", "b"), "41"},
-                              {"EXEC"},
-                              {"WAIT", "1", "5000"}});
+  Result<std::vector<Reply>> replies =
+      client->RunOnSlot(slot, std::vector<Args>{{"MULTI"},
+                                                {"SET", Tagged("txn", "a"), "1"},
+                                                {"INCRBY", Tagged("txn", "b"), "41"},
+                                                {"EXEC"},
+                                                {"WAIT", "1", "5000"}});
   ASSERT_TRUE(replies.ok()) << replies.status().ToString();
   ASSERT_EQ(replies->size(), 5u);
   EXPECT_EQ((*replies)[3].ToString(), "[+OK, :41]");
@@ -414,10 +422,9 @@ TEST(ClusterResharding, FollowsAskDuringAMigrationWithoutChangingTheMap) {
   EXPECT_EQ((*moved_keys)[2].ToString(), "[+OK]");
   EXPECT_EQ(admin->RunOnNode(target, {"CLUSTER", "COUNTKEYSINSLOT", s})->integer, 2);
   Result<std::vector<Reply>> split = client->RunOnSlot(
-      slot, std::vector<Args>{{"MULTI"},
-                              {"INCR", Tagged("ask", "old")},
-                              {"SET", Tagged("ask", "new"), "x"},
-                              {"EXEC"}});
+      slot,
+      std::vector<Args>{
+          {"MULTI"}, {"INCR", Tagged("ask", "old")}, {"SET", Tagged("ask", "new"), "x"}, {"EXEC"}});
   ASSERT_FALSE(split.ok());
   EXPECT_EQ(split.status().code(), ErrorCode::kUnavailable);
 
@@ -467,6 +474,7 @@ TEST(ClusterFailover, KeepsWorkingAfterAPrimaryIsKilled) {
   EXPECT_NE(client->PrimaryOf(slot), old_primary);
   // Every shard takes writes again through the same client.
   std::vector<Command> batch;
+  batch.reserve(300);
   for (int i = 0; i < 300; ++i) batch.push_back(Cmd({"SET", "after:" + std::to_string(i), "v"}));
   for (const Result<Reply>& reply : client->ExecuteBatch(batch)) EXPECT_EQ(Must(reply), "OK");
 }

@@ -21,22 +21,17 @@ timeval Millis(int ms) {
 // Copies a hiredis reply tree into a Reply, so the hiredis one can be freed at once.
 Reply Copy(const redisReply& r) {
   switch (r.type) {
-    case REDIS_REPLY_STRING:
-      return Reply::String(std::string(r.str, r.len));
-    case REDIS_REPLY_STATUS:
-      return Reply::Simple(std::string(r.str, r.len));
-    case REDIS_REPLY_ERROR:
-      return Reply::Error(std::string(r.str, r.len));
-    case REDIS_REPLY_INTEGER:
-      return Reply::Integer(r.integer);
+    case REDIS_REPLY_STRING: return Reply::String(std::string(r.str, r.len));
+    case REDIS_REPLY_STATUS: return Reply::Simple(std::string(r.str, r.len));
+    case REDIS_REPLY_ERROR: return Reply::Error(std::string(r.str, r.len));
+    case REDIS_REPLY_INTEGER: return Reply::Integer(r.integer);
     case REDIS_REPLY_ARRAY: {
       std::vector<Reply> elements;
       elements.reserve(r.elements);
       for (size_t i = 0; i < r.elements; ++i) elements.push_back(Copy(*r.element[i]));
       return Reply::Array(std::move(elements));
     }
-    default:
-      return Reply::Nil();
+    default: return Reply::Nil();
   }
 }
 
@@ -71,7 +66,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& address,
   std::string host;
   int port = 0;
   PROFILED_RETURN_IF_ERROR(SplitAddress(address, &host, &port));
-  ContextPtr context(redisConnectWithTimeout(host.c_str(), port, Millis(options.connect_timeout_ms)));
+  ContextPtr context(
+      redisConnectWithTimeout(host.c_str(), port, Millis(options.connect_timeout_ms)));
   if (context == nullptr) return Status::Unavailable("redis " + address + ": out of memory");
   if (context->err != 0) {
     return Status::Unavailable("redis " + address + ": cannot connect: " + context->errstr);
@@ -93,8 +89,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& address,
 
 Status Connection::Broken(std::string_view what) {
   broken_ = true;
-  return Status::IoError("redis " + address_ + ": " + std::string(what) + ": " +
-                         context_->errstr);
+  return Status::IoError("redis " + address_ + ": " + std::string(what) + ": " + context_->errstr);
 }
 
 Status Connection::Append(std::span<const std::string> args) {

@@ -12,8 +12,7 @@ std::string_view Reply::error_code() const {
 
 std::string Reply::ToString() const {
   switch (type) {
-    case ReplyType::kNil:
-      return "nil";
+    case ReplyType::kNil: return "nil";
     case ReplyType::kString: {
       std::string out = "\"";
       for (char c : str) {
@@ -28,12 +27,9 @@ std::string Reply::ToString() const {
       }
       return out + "\"";
     }
-    case ReplyType::kStatus:
-      return "+" + str;
-    case ReplyType::kError:
-      return "-" + str;
-    case ReplyType::kInteger:
-      return ":" + std::to_string(integer);
+    case ReplyType::kStatus: return "+" + str;
+    case ReplyType::kError: return "-" + str;
+    case ReplyType::kInteger: return ":" + std::to_string(integer);
     case ReplyType::kArray: {
       std::string out = "[";
       for (size_t i = 0; i < elements.size(); ++i) {

@@ -13,8 +13,7 @@ Status Malformed(std::string_view what) {
 
 Result<std::string> NodeAddress(const Reply& node, std::string_view default_host) {
   if (node.type != ReplyType::kArray || node.elements.size() < 2 ||
-      node.elements[0].type != ReplyType::kString ||
-      node.elements[1].type != ReplyType::kInteger) {
+      node.elements[0].type != ReplyType::kString || node.elements[1].type != ReplyType::kInteger) {
     return Malformed("a node is not [ip, port, ...]");
   }
   const std::string& ip = node.elements[0].str;

@@ -30,9 +30,9 @@ TEST(SlotMap, RoutesEachSlotToThePrimaryOfItsRange) {
   EXPECT_EQ(map->PrimaryOf(5461), "127.0.0.1:7001");
   EXPECT_EQ(map->PrimaryOf(16383), "127.0.0.1:7002");
   EXPECT_EQ(map->served_slots(), kSlotCount);
-  EXPECT_EQ(map->nodes(), (std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7001",
-                                                    "127.0.0.1:7002", "127.0.0.1:7003",
-                                                    "127.0.0.1:7004"}));
+  EXPECT_EQ(map->nodes(),
+            (std::vector<std::string>{"127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002",
+                                      "127.0.0.1:7003", "127.0.0.1:7004"}));
 }
 
 TEST(SlotMap, LeavesUnlistedSlotsWithoutAPrimary) {
@@ -54,7 +54,8 @@ TEST(SlotMap, PlacesANodeWithoutAnIpOnTheHostThatAnswered) {
 
 TEST(SlotMap, RefusesAMalformedReply) {
   EXPECT_FALSE(SlotMap::FromClusterSlots(Reply::Error("ERR"), "h").ok());
-  EXPECT_FALSE(SlotMap::FromClusterSlots(Reply::Array({Range(5, 4, {Node("h", 1, "a")})}), "h").ok());
+  EXPECT_FALSE(
+      SlotMap::FromClusterSlots(Reply::Array({Range(5, 4, {Node("h", 1, "a")})}), "h").ok());
   EXPECT_FALSE(
       SlotMap::FromClusterSlots(Reply::Array({Range(0, 16384, {Node("h", 1, "a")})}), "h").ok());
   EXPECT_FALSE(SlotMap::FromClusterSlots(
