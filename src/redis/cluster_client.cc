@@ -236,7 +236,14 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
                                      Result<Reply>(Status::Unavailable("redis: not sent")));
   std::vector<Pending> pending;
   pending.reserve(commands.size());
-  for (size_t i = 0; i < commands.size(); ++i) pending.push_back({i, {}, false});
+  for (size_t i = 0; i < commands.size(); ++i) {
+    if (commands[i].key_index >= commands[i].args.size()) {
+      results[i] = Status::InvalidArgument("redis: command has no argument " +
+                                           std::to_string(commands[i].key_index) + " to route it");
+      continue;
+    }
+    pending.push_back({i, {}, false});
+  }
 
   bool pause = false;
   for (int attempt = 0; attempt < options_.max_attempts && !pending.empty(); ++attempt) {
@@ -333,6 +340,10 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
 
 Result<std::vector<Reply>> ClusterClient::RunOnSlot(
     uint16_t slot, std::span<const std::vector<std::string>> commands) {
+  if (slot >= kSlotCount) return Status::InvalidArgument("redis: no slot " + std::to_string(slot));
+  for (const std::vector<std::string>& args : commands) {
+    if (args.empty()) return Status::InvalidArgument("redis: empty command");
+  }
   std::string redirected;  // where a redirect sent the group; empty: the slot's primary
   bool asking = false;
   bool pause = false;

@@ -67,7 +67,8 @@ class ClusterClient {
   // password is refused; InvalidArgument when there is no seed or one is not "host:port".
   static Result<std::unique_ptr<ClusterClient>> Open(ClusterOptions options);
 
-  // Runs one command at its key's primary. REQUIRES: command.key_index < command.args.size().
+  // Runs one command at its key's primary. InvalidArgument when command.key_index is not an
+  // index of command.args.
   Result<Reply> Execute(const Command& command);
 
   // Runs many commands: one pipeline per node, every node's pipeline sent before any reply is
@@ -75,8 +76,9 @@ class ClusterClient {
   // `commands`. Commands redirected (MOVED, ASK) or told to retry (TRYAGAIN, CLUSTERDOWN) are
   // sent again, together, until they get an answer or run out of attempts. Commands to different
   // slots are not ordered with respect to each other; commands to one slot run in the order
-  // given unless some of them are redirected. REQUIRES: each key_index < args.size(); no
-  // MULTI/EXEC or other command that needs the connection of the one before it (RunOnSlot).
+  // given unless some of them are redirected. A command whose key_index is not an index of its
+  // args is answered InvalidArgument. REQUIRES: no MULTI/EXEC or other command that needs the
+  // connection of the one before it (RunOnSlot does those).
   std::vector<Result<Reply>> ExecuteBatch(std::span<const Command> commands);
 
   // Runs `commands` in one pipeline, on one connection, at the primary of `slot`, and returns
@@ -88,7 +90,7 @@ class ClusterClient {
   // reloaded after a MOVED), because running part of the group twice could be wrong. During a
   // migration the group goes to the new node only when all its keys already have; while they
   // are split between the two nodes it waits and retries like TRYAGAIN.
-  // REQUIRES: slot < kSlotCount; every element of `commands` is non-empty.
+  // InvalidArgument when slot >= kSlotCount or a command is empty.
   Result<std::vector<Reply>> RunOnSlot(uint16_t slot,
                                        std::span<const std::vector<std::string>> commands);
 

@@ -251,9 +251,11 @@ TEST(ClusterClient, GivesEachCommandOfABatchItsOwnReplyErrorsIncluded) {
   ASSERT_EQ(Must(client->Execute(Cmd({"SET", "mixed:string", "x"}))), "OK");
   std::vector<Command> batch = {Cmd({"GET", "mixed:absent"}), Cmd({"LPUSH", "mixed:string", "y"}),
                                 Cmd({"INCRBY", "mixed:counter", "5"}),
-                                Cmd({"EVAL", "return KEYS[1]", "1", "mixed:eval"}, 3)};
+                                Cmd({"EVAL", "return KEYS[1]", "1", "mixed:eval"}, 3),
+                                Cmd({"GET"}, 1)};
   std::vector<Result<Reply>> replies = client->ExecuteBatch(batch);
-  ASSERT_EQ(replies.size(), 4u);
+  ASSERT_EQ(replies.size(), 5u);
+  EXPECT_EQ(replies[4].status().code(), ErrorCode::kInvalidArgument);
   ASSERT_TRUE(replies[0].ok() && replies[1].ok() && replies[2].ok() && replies[3].ok());
   EXPECT_TRUE(replies[0]->is_nil());
   EXPECT_EQ(replies[1]->error_code(), "WRONGTYPE");
