@@ -54,14 +54,6 @@ bool ChangedNothing(const std::vector<std::string>& args, const Reply& reply) {
   return reply.error_code() == "EXECABORT";
 }
 
-// Whether a command carries no key of its own (MULTI, EXEC, DISCARD, WAIT, ASKING): it follows
-// the commands around it, so a migration's ASK says nothing about it.
-bool Keyless(const std::vector<std::string>& args) {
-  const std::string& name = args.front();
-  return SameWord(name, "MULTI") || SameWord(name, "EXEC") || SameWord(name, "DISCARD") ||
-         SameWord(name, "WAIT") || SameWord(name, "ASKING");
-}
-
 const std::vector<std::string>& AskingArgs() {
   static const std::vector<std::string> asking = {"ASKING"};
   return asking;
@@ -396,27 +388,17 @@ Result<std::vector<Reply>> ClusterClient::RunOnSlot(
     }
 
     Redirect moved, ask;
-    bool try_again = false, cluster_down = false, nothing_ran = true, all_keyed_asked = true;
+    bool try_again = false, cluster_down = false, nothing_ran = true;
     for (size_t i = 0; i < replies.size(); ++i) {
       Redirect redirect = ParseRedirect(replies[i], address);
       switch (redirect.kind) {
         case RedirectKind::kNone:
           if (!ChangedNothing(commands[i], replies[i])) nothing_ran = false;
-          if (!Keyless(commands[i])) all_keyed_asked = false;
           break;
-        case RedirectKind::kMoved:
-          moved = std::move(redirect);
-          all_keyed_asked = false;
-          break;
+        case RedirectKind::kMoved: moved = std::move(redirect); break;
         case RedirectKind::kAsk: ask = std::move(redirect); break;
-        case RedirectKind::kTryAgain:
-          try_again = true;
-          all_keyed_asked = false;
-          break;
-        case RedirectKind::kClusterDown:
-          cluster_down = true;
-          all_keyed_asked = false;
-          break;
+        case RedirectKind::kTryAgain: try_again = true; break;
+        case RedirectKind::kClusterDown: cluster_down = true; break;
       }
     }
     bool redirected_any = moved.kind != RedirectKind::kNone || ask.kind != RedirectKind::kNone ||
@@ -434,14 +416,14 @@ Result<std::vector<Reply>> ClusterClient::RunOnSlot(
       redirected.clear();
       asking = false;
       pause = true;
-    } else if (ask.kind != RedirectKind::kNone && all_keyed_asked) {
-      // Every key of the group has left for the importing node: follow them there.
+    } else if (ask.kind != RedirectKind::kNone && !try_again) {
+      // Some of the group's keys have left for the importing node. If others have not, that
+      // node answers a transaction over them with TRYAGAIN (Redis checks that every key of a
+      // multi-key command or transaction is there), so nothing runs split across the two.
       redirected = std::move(ask.address);
       asking = true;
     } else {
-      // TRYAGAIN, or the group's keys are split between the two nodes of a migration: wait
-      // until they are all on one side.
-      pause = true;
+      pause = true;  // TRYAGAIN: a migration is moving the group's keys; wait
     }
   }
   return failure;

@@ -88,8 +88,9 @@ class ClusterClient {
   // no command of it ran: every reply is a redirect, MULTI's OK, QUEUED, an EXECABORT, or WAIT's
   // count. Otherwise the replies come back as they are, redirect errors included (the map is
   // reloaded after a MOVED), because running part of the group twice could be wrong. During a
-  // migration the group goes to the new node only when all its keys already have; while they
-  // are split between the two nodes it waits and retries like TRYAGAIN.
+  // migration an ASK sends the group to the importing node with ASKING (before MULTI for a
+  // transaction, which then holds for all of it); while a transaction's keys are split between
+  // the two nodes, the importing node answers TRYAGAIN and the group waits and retries.
   // InvalidArgument when slot >= kSlotCount or a command is empty.
   Result<std::vector<Reply>> RunOnSlot(uint16_t slot,
                                        std::span<const std::vector<std::string>> commands);
