@@ -48,7 +48,10 @@ cli() {  # cli PORT ARGS...: redis-cli on one node, with the password when there
   fi
 }
 
-port_free() {  # port_free PORT: neither PORT nor its bus port has a listener.
+# port_free PORT: no socket uses PORT or its bus port. Only a first filter (the ports can be
+# taken before the server binds them, and without ss it passes everything): start_node checks
+# that the server that answers is the one it started.
+port_free() {
   local p=$1
   [[ -z $(ss -Htan "( sport = :$p or sport = :$((p + 10000)) )" 2>/dev/null) ]]
 }
@@ -68,10 +71,10 @@ pid_of() {
 # start_node INDEX: starts node INDEX on a free port, trying other ports when it cannot bind, and
 # appends the port to `ports` (no subshell, so $RANDOM moves on between nodes).
 start_node() {
-  local index=$1 attempt port node_dir
+  local index=$1 port node_dir
   node_dir=$dir/node-$index
   mkdir -p "$node_dir"
-  for attempt in 1 2 3 4 5 6 7 8; do
+  for _ in 1 2 3 4 5 6 7 8; do
     port=$((port_low + RANDOM % port_span))
     port_free "$port" || continue
     {
@@ -94,18 +97,19 @@ start_node() {
     } >"$node_dir/redis.conf"
     rm -f "$node_dir/redis.pid" "$node_dir/nodes.conf"
     redis-server "$node_dir/redis.conf" >/dev/null 2>&1 || continue
-    # The daemon writes its pid file once it listens; it exits when the port was taken meanwhile.
-    local i
-    for i in $(seq 50); do
-      if [[ $(cli "$port" ping 2>/dev/null) == PONG ]]; then
+    # The daemon exits when its port or bus port was taken meanwhile, and another server may then
+    # answer on that port: the node is ours only when the server there has our pid.
+    local pid
+    for _ in $(seq 50); do
+      pid=$(pid_of "$node_dir")
+      if [[ -n $pid ]] && cli "$port" info server 2>/dev/null | grep -q "^process_id:${pid}[[:space:]]*$"; then
         echo "$port" >"$node_dir/port"
         ports+=("$port")
         return 0
       fi
-      [[ -f $node_dir/redis.pid && -z $(pid_of "$node_dir") ]] && break
+      [[ -f $node_dir/redis.pid && -z $pid ]] && break
       sleep 0.1
     done
-    local pid
     pid=$(pid_of "$node_dir")
     [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
   done
@@ -168,8 +172,10 @@ stop_cluster() {
 
 case $command in
   start)
-    command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
-      { echo "redis-cluster: redis-server is missing: run scripts/install-deps.sh" >&2; exit 1; }
+    if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+      echo "redis-cluster: redis-server is missing: run scripts/install-deps.sh" >&2
+      exit 1
+    fi
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     if compgen -G "$dir/node-*/redis.pid" >/dev/null; then
@@ -197,6 +203,7 @@ case $command in
     trap - ERR
     if [[ -n $owner ]]; then
       # Detached, with no descriptor of ours kept open (ctest waits for its pipes to close).
+      # shellcheck disable=SC2016 # the watcher's own positional parameters
       setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; "$2" stop "$3"' \
         _ "$owner" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$dir" \
         </dev/null >/dev/null 2>&1 &
