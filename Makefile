@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit e2e asan-build format format-check layers-check tidy bench clean
+.PHONY: all deps build run test unit redis-test e2e asan-build format format-check layers-check tidy bench clean
 
 all: build
 
@@ -18,20 +18,26 @@ build: deps
 run: build
 	exec build/profiled serve --data-dir ./data
 
-# Every check and suite: the layer rule and the format (seconds), unit tests and end-to-end
-# tests on the release build, the unit and end-to-end tests again on an AddressSanitizer + UBSan
-# build, then clang-tidy over src/ with every warning an error (minutes).
+# Every check and suite: the layer rule and the format (seconds), unit tests, the Redis Cluster
+# client's tests (each binary starts and stops its own local cluster) and end-to-end tests on the
+# release build, the same again on an AddressSanitizer + UBSan build, then clang-tidy over src/
+# with every warning an error (minutes).
 test: build asan-build
 	@scripts/check-layers.sh
 	@scripts/check-format.sh
 	@ctest --test-dir build --output-on-failure -j $(JOBS) -L unit
+	@ctest --test-dir build --output-on-failure -L redis
 	@ctest --test-dir build --output-on-failure -L e2e
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
+	@ctest --test-dir build-asan --output-on-failure -L redis
 	@ctest --test-dir build-asan --output-on-failure -L e2e
 	@scripts/check-tidy.sh build
 
 unit: build
 	@ctest --test-dir build --output-on-failure -j $(JOBS) -L unit
+
+redis-test: build
+	@ctest --test-dir build --output-on-failure -L redis
 
 e2e: build
 	@ctest --test-dir build --output-on-failure -L e2e

@@ -7,6 +7,8 @@ packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev                         # HTTP (Beast/Asio), JSON
   librocksdb-dev                                                # the embedded store
+  libhiredis-dev                                                # Redis protocol (src/redis)
+  redis-server                                                  # the local cluster the tests start
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender

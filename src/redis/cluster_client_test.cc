@@ -1,0 +1,503 @@
+// ClusterClient against a live Redis Cluster: 3 primaries and 3 replicas, password-protected,
+// started once for the whole binary by scripts/redis-cluster.sh in a fresh directory and
+// stopped at the end. The tests run in the order written and share the cluster: the resharding
+// tests move two slots, and the failover test, last, kills a primary.
+#include "redis/cluster_client.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/temp_dir.h"
+#include "redis/key_slot.h"
+
+namespace profiled::redis {
+namespace {
+
+constexpr char kPassword[] = "profiled-test-secret";
+using Args = std::vector<std::string>;
+
+class LocalCluster : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>();
+    std::string start = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " start " + dir_->path() +
+                        " --password " + kPassword + " --owner " + std::to_string(::getpid()) +
+                        " >/dev/null";
+    // std::system is not thread-safe; the environment starts and stops before and after every
+    // test, when no other thread runs.
+    ASSERT_EQ(std::system(start.c_str()), 0)  // NOLINT(concurrency-mt-unsafe)
+        << "could not start a cluster: " << start;
+    std::ifstream nodes(dir_->path() + "/nodes.txt");
+    for (std::string line; std::getline(nodes, line);) seeds_.push_back(line);
+    ASSERT_EQ(seeds_.size(), 6u);
+  }
+
+  void TearDown() override {
+    std::string stop = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " stop " + dir_->path();
+    EXPECT_EQ(std::system(stop.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
+    dir_.reset();
+  }
+
+  const std::vector<std::string>& seeds() const { return seeds_; }
+
+  // The pid of the node at `address`, from the pid file of its folder; 0 when unknown.
+  int PidOf(const std::string& address) const {
+    for (int i = 1; i <= 6; ++i) {
+      std::string node_dir = dir_->path() + "/node-" + std::to_string(i);
+      std::ifstream port_file(node_dir + "/port");
+      std::string port;
+      port_file >> port;
+      if ("127.0.0.1:" + port != address) continue;
+      std::ifstream pid_file(node_dir + "/redis.pid");
+      int pid = 0;
+      pid_file >> pid;
+      return pid;
+    }
+    return 0;
+  }
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::vector<std::string> seeds_;
+};
+
+LocalCluster* cluster = nullptr;
+
+ClusterOptions Options() {
+  ClusterOptions options;
+  options.seeds = cluster->seeds();
+  options.password = kPassword;
+  options.command_timeout_ms = 10000;  // generous: the machine is shared; WAIT below asks 5 s
+  return options;
+}
+
+std::unique_ptr<ClusterClient> OpenClient() {
+  Result<std::unique_ptr<ClusterClient>> client = ClusterClient::Open(Options());
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+Command Cmd(Args args, size_t key_index = 1) { return Command{std::move(args), key_index}; }
+
+std::string ValueOf(const Result<Reply>& reply) {
+  if (!reply.ok()) return "<" + reply.status().ToString() + ">";
+  if (reply->type != ReplyType::kString) return "<" + reply->ToString() + ">";
+  return reply->str;
+}
+
+std::string Must(Result<Reply> reply) {
+  EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+  if (!reply.ok()) return {};
+  EXPECT_FALSE(reply->is_error()) << reply->ToString();
+  return reply->str;
+}
+
+// The primary that CLUSTER NODES, asked at `address`, says serves `slot`; "" when none.
+std::string OwnerByClusterNodes(ClusterClient& client, const std::string& address, int slot) {
+  std::istringstream lines(Must(client.RunOnNode(address, {"CLUSTER", "NODES"})));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, node, flags, primary, ping, pong, epoch, link;
+    fields >> id >> node >> flags >> primary >> ping >> pong >> epoch >> link;
+    if (flags.find("master") == std::string::npos || flags.find("fail") != std::string::npos) {
+      continue;
+    }
+    node = node.substr(0, node.find('@'));
+    for (std::string range; fields >> range;) {
+      if (range.front() == '[') continue;  // a migration in progress, not ownership
+      size_t dash = range.find('-');
+      int first = std::stoi(range.substr(0, dash));
+      int last = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));
+      if (slot >= first && slot <= last) return node;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> Primaries(ClusterClient& client) {
+  std::set<std::string> primaries;
+  for (int slot = 0; slot < kSlotCount; slot += 128) primaries.insert(client.PrimaryOf(slot));
+  return {primaries.begin(), primaries.end()};
+}
+
+std::string RandomBytes(std::mt19937& rng, size_t size) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::string s(size, '\0');
+  for (char& c : s) c = static_cast<char>(byte(rng));
+  return s;
+}
+
+// A key hashed on the tag `tag`: every key of one tag is in one slot.
+std::string Tagged(const std::string& tag, const std::string& name) {
+  return "{" + tag + "}" + name;
+}
+
+// Moves every key of `slot` from `source` to `target` and gives the slot to `target` on every
+// primary, the way redis-cli --cluster reshard does: IMPORTING, MIGRATING, MIGRATE, SETSLOT NODE.
+void MoveSlot(ClusterClient& admin, int slot, const std::string& source, const std::string& target,
+              bool finish = true) {
+  std::string s = std::to_string(slot);
+  std::string source_id = Must(admin.RunOnNode(source, {"CLUSTER", "MYID"}));
+  std::string target_id = Must(admin.RunOnNode(target, {"CLUSTER", "MYID"}));
+  Must(admin.RunOnNode(target, {"CLUSTER", "SETSLOT", s, "IMPORTING", source_id}));
+  Must(admin.RunOnNode(source, {"CLUSTER", "SETSLOT", s, "MIGRATING", target_id}));
+  if (!finish) return;
+  Result<Reply> keys = admin.RunOnNode(source, {"CLUSTER", "GETKEYSINSLOT", s, "1000"});
+  ASSERT_TRUE(keys.ok());
+  if (!keys->elements.empty()) {
+    std::string host = target.substr(0, target.rfind(':'));
+    std::string port = target.substr(target.rfind(':') + 1);
+    Args migrate = {"MIGRATE", host, port, "", "0", "10000", "AUTH", kPassword, "KEYS"};
+    for (const Reply& key : keys->elements) migrate.push_back(key.str);
+    Must(admin.RunOnNode(source, migrate));
+  }
+  for (const std::string& primary : Primaries(admin)) {
+    Must(admin.RunOnNode(primary, {"CLUSTER", "SETSLOT", s, "NODE", target_id}));
+  }
+}
+
+// Some primary other than `other`.
+std::string AnotherPrimary(ClusterClient& client, const std::string& other) {
+  for (const std::string& primary : Primaries(client)) {
+    if (primary != other) return primary;
+  }
+  return "";
+}
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST(ClusterClient, ComputesTheSameSlotsAsTheServer) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::mt19937 rng(42);
+  const std::string alphabet("ab{}\0\xff", 6);
+  std::uniform_int_distribution<size_t> length(0, 12), pick(0, alphabet.size() - 1);
+  for (int i = 0; i < 300; ++i) {
+    // Half the keys from an alphabet heavy in braces, to reach every hash tag rule.
+    std::string key = RandomBytes(rng, length(rng));
+    if (i % 2 == 0) {
+      for (char& c : key) c = alphabet[pick(rng)];
+    }
+    Result<Reply> slot = client->RunOnNode(cluster->seeds()[0], {"CLUSTER", "KEYSLOT", key});
+    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    EXPECT_EQ(slot->integer, KeySlot(key)) << Reply::String(key).ToString();
+  }
+}
+
+TEST(ClusterClient, RoutesEachKeyToThePrimaryServingItsSlot) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  for (int i = 0; i < 60; ++i) {
+    std::string key = "route:" + std::to_string(i);
+    ASSERT_EQ(Must(client->Execute(Cmd({"SET", key, "v" + std::to_string(i)}))), "OK");
+    std::string owner = OwnerByClusterNodes(*client, cluster->seeds()[0], KeySlot(key));
+    EXPECT_EQ(client->PrimaryOf(KeySlot(key)), owner) << key;
+    // The key is on that node: it answers without a redirect.
+    EXPECT_EQ(ValueOf(client->RunOnNode(owner, {"GET", key})), "v" + std::to_string(i));
+    EXPECT_EQ(client->RunOnNode(AnotherPrimary(*client, owner), {"GET", key})->error_code(),
+              "MOVED");
+  }
+}
+
+TEST(ClusterClient, ReturnsABatchSpanningEveryShardInCallerOrder) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::vector<Command> sets, gets;
+  std::set<std::string> nodes;
+  for (int i = 0; i < 1000; ++i) {
+    std::string key = "batch:" + std::to_string(i);
+    sets.push_back(Cmd({"SET", key, "value-" + std::to_string(i)}));
+    gets.push_back(Cmd({"GET", key}));
+    nodes.insert(client->PrimaryOf(KeySlot(key)));
+  }
+  ASSERT_EQ(nodes.size(), 3u);
+  std::vector<Result<Reply>> set_replies = client->ExecuteBatch(sets);
+  ASSERT_EQ(set_replies.size(), sets.size());
+  for (const Result<Reply>& reply : set_replies) EXPECT_EQ(Must(reply), "OK");
+  std::vector<Result<Reply>> values = client->ExecuteBatch(gets);
+  ASSERT_EQ(values.size(), gets.size());
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(ValueOf(values[i]), "value-" + std::to_string(i));
+}
+
+TEST(ClusterClient, GivesEachCommandOfABatchItsOwnReplyErrorsIncluded) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_EQ(Must(client->Execute(Cmd({"SET", "mixed:string", "x"}))), "OK");
+  std::vector<Command> batch = {Cmd({"GET", "mixed:absent"}), Cmd({"LPUSH", "mixed:string", "y"}),
+                                Cmd({"INCRBY", "mixed:counter", "5"}),
+                                Cmd({"EVAL", "return KEYS[1]", "1", "mixed:eval"}, 3),
+                                Cmd({"GET"}, 1)};
+  std::vector<Result<Reply>> replies = client->ExecuteBatch(batch);
+  ASSERT_EQ(replies.size(), 5u);
+  EXPECT_EQ(replies[4].status().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(replies[0].ok() && replies[1].ok() && replies[2].ok() && replies[3].ok());
+  EXPECT_TRUE(replies[0]->is_nil());
+  EXPECT_EQ(replies[1]->error_code(), "WRONGTYPE");
+  EXPECT_EQ(replies[2]->integer, 5);
+  EXPECT_EQ(ValueOf(replies[3]), "mixed:eval");
+}
+
+TEST(ClusterClient, KeepsBinaryKeysAndValuesIntact) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::mt19937 rng(7);
+  std::vector<std::string> keys = {std::string("nul\0key", 7), std::string("\0", 1),
+                                   std::string("{\0}tag\xff", 7), "\r\n$3\r\n", ""};
+  std::vector<std::string> values = {std::string("a\0b\0", 4), RandomBytes(rng, 1 << 20), "",
+                                     "\r\n", RandomBytes(rng, 100)};
+  std::vector<Command> sets, gets;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    sets.push_back(Cmd({"SET", keys[i], values[i]}));
+    gets.push_back(Cmd({"GET", keys[i]}));
+  }
+  for (const Result<Reply>& reply : client->ExecuteBatch(sets)) EXPECT_EQ(Must(reply), "OK");
+  std::vector<Result<Reply>> got = client->ExecuteBatch(gets);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(ValueOf(got[i]), values[i]) << Reply::String(keys[i]).ToString();
+    EXPECT_EQ(ValueOf(client->RunOnNode(client->PrimaryOf(KeySlot(keys[i])), {"GET", keys[i]})),
+              values[i]);
+  }
+}
+
+TEST(ClusterClient, SharesItsConnectionsBetweenThreads) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  constexpr int kThreads = 4, kRounds = 100, kKeys = 8;
+  std::vector<std::thread> threads;
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&client] {
+      for (int round = 0; round < kRounds; ++round) {
+        std::vector<Command> batch;
+        batch.reserve(kKeys);
+        for (int k = 0; k < kKeys; ++k)
+          batch.push_back(Cmd({"INCR", "threads:" + std::to_string(k)}));
+        for (const Result<Reply>& reply : client->ExecuteBatch(batch)) EXPECT_TRUE(reply.ok());
+        EXPECT_TRUE(client->Execute(Cmd({"INCR", "threads:single"})).ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int k = 0; k < kKeys; ++k) {
+    EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", "threads:" + std::to_string(k)}))),
+              std::to_string(kThreads * kRounds));
+  }
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", "threads:single"}))),
+            std::to_string(kThreads * kRounds));
+}
+
+TEST(ClusterClient, RunsATransactionAndWaitOnOneSlotsConnection) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  uint16_t slot = KeySlot("{txn}");
+  Result<std::vector<Reply>> replies =
+      client->RunOnSlot(slot, std::vector<Args>{{"MULTI"},
+                                                {"SET", Tagged("txn", "a"), "1"},
+                                                {"INCRBY", Tagged("txn", "b"), "41"},
+                                                {"EXEC"},
+                                                {"WAIT", "1", "5000"}});
+  ASSERT_TRUE(replies.ok()) << replies.status().ToString();
+  ASSERT_EQ(replies->size(), 5u);
+  EXPECT_EQ((*replies)[3].ToString(), "[+OK, :41]");
+  EXPECT_EQ((*replies)[4].integer, 1);  // the slot's replica holds the transaction
+  Result<std::vector<Reply>> script = client->RunOnSlot(
+      slot, std::vector<Args>{{"EVAL", "return redis.call('INCR', KEYS[1]) + tonumber(ARGV[1])",
+                               "1", Tagged("txn", "b"), "100"}});
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  EXPECT_EQ((*script)[0].integer, 142);
+}
+
+TEST(ClusterClient, RefusesAWrongOrMissingPassword) {
+  ClusterOptions options = Options();
+  options.password = "wrong";
+  Result<std::unique_ptr<ClusterClient>> wrong = ClusterClient::Open(options);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), ErrorCode::kUnauthenticated) << wrong.status().ToString();
+  options.password = "";
+  Result<std::unique_ptr<ClusterClient>> missing = ClusterClient::Open(options);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), ErrorCode::kUnauthenticated) << missing.status().ToString();
+}
+
+TEST(ClusterClient, FailsWhenNoSeedIsReachable) {
+  ClusterOptions options;
+  options.seeds = {"127.0.0.1:" + std::to_string(FreePort()),
+                   "127.0.0.1:" + std::to_string(FreePort())};
+  Result<std::unique_ptr<ClusterClient>> client = ClusterClient::Open(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), ErrorCode::kUnavailable) << client.status().ToString();
+}
+
+TEST(ClusterClient, GivesUpOnANodeThatAcceptsButNeverAnswers) {
+  // A listening socket nobody accepts on: the kernel completes the handshake, then silence.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ClusterOptions options;
+  options.seeds = {"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))};
+  options.command_timeout_ms = 200;
+  Result<std::unique_ptr<ClusterClient>> client = ClusterClient::Open(options);
+  ::close(fd);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.status().code(), ErrorCode::kUnavailable) << client.status().ToString();
+}
+
+TEST(ClusterResharding, FollowsMovedAndReloadsTheMapAfterASlotChangesOwner) {
+  auto client = OpenClient();  // its map is loaded now, before the move
+  auto admin = OpenClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_NE(admin, nullptr);
+  const uint16_t slot = KeySlot("{moved}");
+  std::vector<Command> sets, gets;
+  for (int i = 0; i < 20; ++i) {
+    sets.push_back(Cmd({"SET", Tagged("moved", std::to_string(i)), std::to_string(i * i)}));
+    gets.push_back(Cmd({"GET", Tagged("moved", std::to_string(i))}));
+  }
+  for (const Result<Reply>& reply : client->ExecuteBatch(sets)) ASSERT_EQ(Must(reply), "OK");
+  const std::string source = client->PrimaryOf(slot);
+  const std::string target = AnotherPrimary(*admin, source);
+  MoveSlot(*admin, slot, source, target);
+  ASSERT_EQ(client->PrimaryOf(slot), source);  // stale until a MOVED says otherwise
+
+  std::vector<Result<Reply>> values = client->ExecuteBatch(gets);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ValueOf(values[i]), std::to_string(i * i));
+  EXPECT_EQ(client->PrimaryOf(slot), target);
+  EXPECT_EQ(OwnerByClusterNodes(*admin, target, slot), target);
+  EXPECT_EQ(ValueOf(admin->RunOnNode(target, {"GET", Tagged("moved", "3")})), "9");
+}
+
+TEST(ClusterResharding, FollowsAskDuringAMigrationWithoutChangingTheMap) {
+  auto client = OpenClient();
+  auto admin = OpenClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_NE(admin, nullptr);
+  const uint16_t slot = KeySlot("{ask}");
+  const std::string s = std::to_string(slot);
+  ASSERT_EQ(Must(client->Execute(Cmd({"SET", Tagged("ask", "old"), "before"}))), "OK");
+  ASSERT_EQ(Must(client->Execute(Cmd({"SET", Tagged("ask", "old2"), "before"}))), "OK");
+  const std::string source = client->PrimaryOf(slot);
+  const std::string target = AnotherPrimary(*admin, source);
+  MoveSlot(*admin, slot, source, target, /*finish=*/false);  // IMPORTING and MIGRATING only
+
+  // A key the source does not hold goes to the importing node, with ASKING.
+  EXPECT_EQ(Must(client->Execute(Cmd({"SET", Tagged("ask", "new"), "during"}))), "OK");
+  EXPECT_EQ(admin->RunOnNode(target, {"CLUSTER", "COUNTKEYSINSLOT", s})->integer, 1);
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", Tagged("ask", "new")}))), "during");
+  // A key still on the source is served there.
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", Tagged("ask", "old")}))), "before");
+  EXPECT_EQ(client->PrimaryOf(slot), source);  // ASK leaves the map alone
+
+  // A transaction whose keys have all left follows them; one whose keys are split runs nowhere.
+  Result<std::vector<Reply>> moved_keys = client->RunOnSlot(
+      slot, std::vector<Args>{{"MULTI"}, {"SET", Tagged("ask", "tx"), "t"}, {"EXEC"}});
+  ASSERT_TRUE(moved_keys.ok()) << moved_keys.status().ToString();
+  EXPECT_EQ((*moved_keys)[2].ToString(), "[+OK]");
+  EXPECT_EQ(admin->RunOnNode(target, {"CLUSTER", "COUNTKEYSINSLOT", s})->integer, 2);
+  Result<std::vector<Reply>> split = client->RunOnSlot(
+      slot,
+      std::vector<Args>{
+          {"MULTI"}, {"INCR", Tagged("ask", "old")}, {"SET", Tagged("ask", "new"), "x"}, {"EXEC"}});
+  ASSERT_FALSE(split.ok());
+  EXPECT_EQ(split.status().code(), ErrorCode::kUnavailable);
+  // A group that is not a transaction and ran in part comes back as it is, never sent twice.
+  Result<std::vector<Reply>> partial =
+      client->RunOnSlot(slot, std::vector<Args>{{"APPEND", Tagged("ask", "old2"), "+once"},
+                                                {"SET", Tagged("ask", "new2"), "y"}});
+  ASSERT_TRUE(partial.ok()) << partial.status().ToString();
+  EXPECT_EQ((*partial)[0].integer, 11);
+  EXPECT_EQ((*partial)[1].error_code(), "ASK");
+
+  // Finishing the migration: the client follows the MOVED and everything is on the target.
+  Result<Reply> migrated =
+      admin->RunOnNode(source, {"MIGRATE", target.substr(0, target.rfind(':')),
+                                target.substr(target.rfind(':') + 1), "", "0", "10000", "AUTH",
+                                kPassword, "KEYS", Tagged("ask", "old"), Tagged("ask", "old2")});
+  ASSERT_EQ(migrated->ToString(), "+OK");
+  std::string target_id = Must(admin->RunOnNode(target, {"CLUSTER", "MYID"}));
+  for (const std::string& primary : Primaries(*admin)) {
+    Must(admin->RunOnNode(primary, {"CLUSTER", "SETSLOT", s, "NODE", target_id}));
+  }
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", Tagged("ask", "old")}))), "before");
+  EXPECT_EQ(client->PrimaryOf(slot), target);
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", Tagged("ask", "tx")}))), "t");
+  EXPECT_EQ(ValueOf(client->Execute(Cmd({"GET", Tagged("ask", "old2")}))), "before+once");
+}
+
+// Last: it leaves the cluster with a dead node.
+TEST(ClusterFailover, KeepsWorkingAfterAPrimaryIsKilled) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  const uint16_t slot = KeySlot("{failover}");
+  Result<std::vector<Reply>> written = client->RunOnSlot(
+      slot, std::vector<Args>{{"SET", Tagged("failover", "k"), "kept"}, {"WAIT", "1", "5000"}});
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  ASSERT_EQ((*written)[1].integer, 1);  // the replica has it before the primary dies
+  const std::string old_primary = client->PrimaryOf(slot);
+  const int pid = cluster->PidOf(old_primary);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+
+  // The replica takes over after cluster-node-timeout (2 s) and an election; the same client
+  // finds it by itself. Errors meanwhile are expected; a hang would be caught by ctest's timeout.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int failed_calls = 0;
+  std::string value;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<Reply> reply = client->Execute(Cmd({"GET", Tagged("failover", "k")}));
+    if (reply.ok() && reply->type == ReplyType::kString) {
+      value = reply->str;
+      break;
+    }
+    ++failed_calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(value, "kept") << "after " << failed_calls << " failed calls";
+  EXPECT_NE(client->PrimaryOf(slot), old_primary);
+  // Every shard takes writes again through the same client.
+  std::vector<Command> batch;
+  batch.reserve(300);
+  for (int i = 0; i < 300; ++i) batch.push_back(Cmd({"SET", "after:" + std::to_string(i), "v"}));
+  for (const Result<Reply>& reply : client->ExecuteBatch(batch)) EXPECT_EQ(Must(reply), "OK");
+}
+
+}  // namespace
+}  // namespace profiled::redis
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  // GoogleTest owns and deletes the environment.
+  profiled::redis::cluster = new profiled::redis::LocalCluster;
+  ::testing::AddGlobalTestEnvironment(profiled::redis::cluster);
+  return RUN_ALL_TESTS();
+}
