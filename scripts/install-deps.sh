@@ -9,6 +9,7 @@ packages=(
   librocksdb-dev                                                # the embedded store
   libhiredis-dev                                                # Redis protocol (src/redis)
   redis-server                                                  # the local cluster the tests start
+  iproute2                                                      # ss: scripts/redis-cluster.sh checks its ports are free
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
