@@ -211,6 +211,12 @@ Result<Reply> ClusterClient::Execute(const Command& command) {
 }
 
 std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> commands) {
+  return ExecuteBatch(commands, {}, nullptr);
+}
+
+std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> commands,
+                                                       const std::vector<std::string>& after,
+                                                       std::vector<Result<Reply>>* after_replies) {
   // A command still to send: where (empty: its slot's primary in the map) and whether the node
   // must be told ASKING first.
   struct Pending {
@@ -226,6 +232,9 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
 
   std::vector<Result<Reply>> results(commands.size(),
                                      Result<Reply>(Status::Unavailable("redis: not sent")));
+  if (after_replies != nullptr) {
+    after_replies->assign(commands.size(), Result<Reply>(Status::Unavailable("redis: not sent")));
+  }
   std::vector<Pending> pending;
   pending.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -278,6 +287,7 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
       for (const Pending& p : group) {
         if (sent.ok()) sent = AppendCommand(**lease, commands[p.index].args, p.asking);
       }
+      if (sent.ok() && !after.empty()) sent = AppendCommand(**lease, after, false);
       if (sent.ok()) sent = (*lease)->Flush();
       if (!sent.ok()) {
         for (const Pending& p : group) results[p.index] = sent;  // may have run: not retried
@@ -288,6 +298,7 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
     }
 
     for (Flight& flight : flights) {
+      bool read_all = true;
       for (size_t k = 0; k < flight.commands.size(); ++k) {
         Pending& p = flight.commands[k];
         const size_t index = p.index;
@@ -297,6 +308,7 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
             results[flight.commands[rest].index] = reply.status();
           }
           refresh = true;
+          read_all = false;
           break;
         }
         Redirect redirect = ParseRedirect(*reply, flight.lease->address());
@@ -321,6 +333,13 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
         results[index] =
             Status::Unavailable("redis: gave up after " + std::to_string(options_.max_attempts) +
                                 " attempts; last reply: " + reply->str);
+      }
+      if (read_all && !after.empty()) {
+        Result<Reply> after_reply = ReadCommandReply(*flight.lease, false);
+        if (!after_reply.ok()) refresh = true;
+        if (after_replies != nullptr) {
+          for (const Pending& p : flight.commands) (*after_replies)[p.index] = after_reply;
+        }
       }
     }
     flights.clear();  // back to the pool before the reload takes one

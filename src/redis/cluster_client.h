@@ -81,6 +81,16 @@ class ClusterClient {
   // connection of the one before it (RunOnSlot does those).
   std::vector<Result<Reply>> ExecuteBatch(std::span<const Command> commands);
 
+  // ExecuteBatch, and after each node's pipeline (each attempt's, redirected commands
+  // included) the command `after` on the same connection, in the same pipeline: for WAIT, which
+  // counts the replicas that hold the writes of its own connection. (*after_replies)[i] is the
+  // reply to `after` on the connection that gave commands[i] its result (a non-OK Result when no
+  // reply came); it says nothing about a command that got no reply. REQUIRES: `after` not
+  // empty; a WAIT's timeout below ClusterOptions::command_timeout_ms.
+  std::vector<Result<Reply>> ExecuteBatch(std::span<const Command> commands,
+                                          const std::vector<std::string>& after,
+                                          std::vector<Result<Reply>>* after_replies);
+
   // Runs `commands` in one pipeline, on one connection, at the primary of `slot`, and returns
   // their replies in order. For what needs one connection: MULTI ... EXEC, EVAL/EVALSHA over keys
   // of that slot, WAIT after writes. The caller keeps every key of the commands in `slot`.
