@@ -1,0 +1,478 @@
+// UserStore against a live Redis Cluster: 3 primaries and 3 replicas, password-protected,
+// started once for the whole binary by scripts/redis-cluster.sh in a fresh directory and
+// stopped at the end. Each test writes its own project, so tests share the cluster without
+// seeing each other's keys.
+#include "cluster/user_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/keys.h"
+#include "core/temp_dir.h"
+#include "redis/cluster_client.h"
+#include "redis/key_slot.h"
+
+namespace profiled::cluster {
+namespace {
+
+constexpr char kPassword[] = "profiled-test-secret";
+constexpr int kNoWait = 0;
+
+class LocalCluster : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    dir_ = std::make_unique<TempDir>();
+    std::string start = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " start " + dir_->path() +
+                        " --password " + kPassword + " --owner " + std::to_string(::getpid()) +
+                        " >/dev/null";
+    // std::system is not thread-safe; the environment starts and stops when no test runs.
+    ASSERT_EQ(std::system(start.c_str()), 0)  // NOLINT(concurrency-mt-unsafe)
+        << "could not start a cluster: " << start;
+    std::ifstream nodes(dir_->path() + "/nodes.txt");
+    for (std::string line; std::getline(nodes, line);) seeds_.push_back(line);
+    ASSERT_EQ(seeds_.size(), 6u);
+  }
+
+  void TearDown() override {
+    std::string stop = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " stop " + dir_->path();
+    EXPECT_EQ(std::system(stop.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
+    dir_.reset();
+  }
+
+  const std::vector<std::string>& seeds() const { return seeds_; }
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::vector<std::string> seeds_;
+};
+
+LocalCluster* cluster = nullptr;
+
+std::unique_ptr<redis::ClusterClient> OpenClient() {
+  redis::ClusterOptions options;
+  options.seeds = cluster->seeds();
+  options.password = kPassword;
+  options.command_timeout_ms = 10000;  // generous: the machine is shared; WAIT below asks 5 s
+  Result<std::unique_ptr<redis::ClusterClient>> client = redis::ClusterClient::Open(options);
+  EXPECT_TRUE(client.ok()) << client.status().ToString();
+  return client.ok() ? std::move(*client) : nullptr;
+}
+
+// A client, a store on it with few partitions (so that tests hit shared partition streams),
+// and direct looks at the keys the store wrote.
+class UserStoreTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kTestPartitions = 64;
+
+  void SetUp() override {
+    client_ = OpenClient();
+    ASSERT_NE(client_, nullptr);
+    Result<std::unique_ptr<UserStore>> store =
+        UserStore::Open(*client_, UserStoreOptions{kTestPartitions});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+  }
+
+  // The project of this test: each test writes its own keys.
+  static std::string Project() {
+    return ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  }
+
+  uint32_t PartitionOf(uint64_t id) const { return Partition(Project(), id, kTestPartitions); }
+
+  StoredUser ReadOne(uint64_t id) {
+    std::vector<Result<StoredUser>> users = store_->Read(Project(), {id});
+    EXPECT_TRUE(users[0].ok()) << users[0].status().ToString();
+    return users[0].ok() ? *users[0] : StoredUser{};
+  }
+
+  CommitOutcome CommitOne(const UserCommit& commit, int wait_replicas = kNoWait,
+                          int wait_timeout_ms = 0) {
+    std::vector<Result<CommitOutcome>> outcomes =
+        store_->Commit({commit}, wait_replicas, wait_timeout_ms);
+    EXPECT_TRUE(outcomes[0].ok()) << outcomes[0].status().ToString();
+    return outcomes[0].ok() ? *outcomes[0] : CommitOutcome{CommitStatus::kConflict, 0, 0};
+  }
+
+  redis::Reply Raw(std::vector<std::string> args) {
+    Result<redis::Reply> reply = client_->Execute({std::move(args), 1});
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    return reply.ok() ? *reply : redis::Reply::Error("not ok");
+  }
+  int64_t StreamLength(uint64_t id) {
+    return Raw({"XLEN", EventStreamKey(PartitionOf(id), Project())}).integer;
+  }
+  bool DedupKeyExists(uint64_t id, const std::string& scope, const std::string& insert_id) {
+    return Raw({"EXISTS", DedupKey(PartitionOf(id), Project(), scope, insert_id)}).integer == 1;
+  }
+
+  static UserCommit NewCommit(uint64_t id, uint64_t expected_version) {
+    UserCommit commit;
+    commit.project = Project();
+    commit.amplitude_id = id;
+    commit.expected_version = expected_version;
+    return commit;
+  }
+
+  std::unique_ptr<redis::ClusterClient> client_;
+  std::unique_ptr<UserStore> store_;
+};
+
+using Records = std::map<char, std::string>;
+
+TEST_F(UserStoreTest, ReadsAUserNeverWrittenAsVersionZeroWithoutRecords) {
+  StoredUser user = ReadOne(42);
+  EXPECT_EQ(user.version, 0u);
+  EXPECT_TRUE(user.records.empty());
+}
+
+TEST_F(UserStoreTest, ReadsBackTheRecordsAndVersionOfEachCommit) {
+  UserCommit first = NewCommit(7, 0);
+  const std::string binary("\0\xff{}x", 5);
+  first.set_records = {{'p', "profile"}, {'a', binary}};
+  CommitOutcome outcome = CommitOne(first);
+  EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
+  EXPECT_EQ(outcome.version, 1u);
+  StoredUser user = ReadOne(7);
+  EXPECT_EQ(user.version, 1u);
+  EXPECT_EQ(user.records, (Records{{'p', "profile"}, {'a', binary}}));
+
+  UserCommit second = NewCommit(7, 1);
+  second.delete_records = {'a'};
+  second.set_records = {{'p', "profile 2"}, {'s', "cohorts"}};
+  outcome = CommitOne(second);
+  EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
+  EXPECT_EQ(outcome.version, 2u);
+  user = ReadOne(7);
+  EXPECT_EQ(user.version, 2u);
+  EXPECT_EQ(user.records, (Records{{'p', "profile 2"}, {'s', "cohorts"}}));
+}
+
+TEST_F(UserStoreTest, DeletesAWholeUserAndNeverReusesItsVersion) {
+  UserCommit create = NewCommit(8, 0);
+  create.set_records = {{'p', "profile"}, {'a', "aggregates"}};
+  ASSERT_EQ(CommitOne(create).status, CommitStatus::kCommitted);
+  UserCommit remove = NewCommit(8, 1);
+  remove.delete_user = true;
+  CommitOutcome outcome = CommitOne(remove);
+  EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
+  EXPECT_EQ(outcome.version, 2u);
+  StoredUser user = ReadOne(8);
+  EXPECT_EQ(user.version, 2u);
+  EXPECT_TRUE(user.records.empty());
+  // A view from before the delete, or from before the user existed, never matches again.
+  EXPECT_EQ(CommitOne(create).status, CommitStatus::kConflict);
+  EXPECT_EQ(CommitOne(remove).status, CommitStatus::kConflict);
+}
+
+TEST_F(UserStoreTest, RefusesAStaleVersionAndChangesNothing) {
+  UserCommit create = NewCommit(9, 0);
+  create.set_records = {{'p', "first"}};
+  ASSERT_EQ(CommitOne(create).status, CommitStatus::kCommitted);
+  const int64_t stream_length = StreamLength(9);
+
+  UserCommit stale = NewCommit(9, 0);
+  stale.set_records = {{'p', "second"}, {'a', "aggregates"}};
+  stale.delete_records = {'p'};
+  stale.insert_ids = {{"ddevice", "insert-1"}};
+  stale.dedup_window_ms = 60000;
+  stale.events = {{1000, "event"}};
+  CommitOutcome outcome = CommitOne(stale);
+  EXPECT_EQ(outcome.status, CommitStatus::kConflict);
+  EXPECT_EQ(outcome.version, 1u);  // the stored one
+
+  StoredUser user = ReadOne(9);
+  EXPECT_EQ(user.version, 1u);
+  EXPECT_EQ(user.records, (Records{{'p', "first"}}));
+  EXPECT_FALSE(DedupKeyExists(9, "ddevice", "insert-1"));
+  EXPECT_EQ(StreamLength(9), stream_length);
+}
+
+TEST_F(UserStoreTest, RefusesAReSentInsertIdAndChangesNothing) {
+  UserCommit first = NewCommit(10, 0);
+  first.set_records = {{'p', "first"}};
+  first.insert_ids = {{"ddevice", "insert-1"}};
+  first.dedup_window_ms = 60000;
+  first.events = {{1000, "event 1"}};
+  ASSERT_EQ(CommitOne(first).status, CommitStatus::kCommitted);
+  EXPECT_TRUE(DedupKeyExists(10, "ddevice", "insert-1"));
+  const int64_t ttl =
+      Raw({"PTTL", DedupKey(PartitionOf(10), Project(), "ddevice", "insert-1")}).integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 60000);
+  const int64_t stream_length = StreamLength(10);
+
+  UserCommit again = NewCommit(10, 1);
+  again.set_records = {{'p', "second"}};
+  again.insert_ids = {{"ddevice", "insert-2"}, {"ddevice", "insert-1"}};
+  again.dedup_window_ms = 60000;
+  again.events = {{2000, "event 2"}, {2000, "event 1"}};
+  CommitOutcome outcome = CommitOne(again);
+  EXPECT_EQ(outcome.status, CommitStatus::kDuplicate);
+  EXPECT_EQ(outcome.duplicate, 1u);
+
+  StoredUser user = ReadOne(10);
+  EXPECT_EQ(user.version, 1u);
+  EXPECT_EQ(user.records, (Records{{'p', "first"}}));
+  EXPECT_FALSE(DedupKeyExists(10, "ddevice", "insert-2"));
+  EXPECT_EQ(StreamLength(10), stream_length);
+  // The same insert_id in another scope is another event.
+  again.insert_ids = {{"dother-device", "insert-1"}};
+  EXPECT_EQ(CommitOne(again).status, CommitStatus::kCommitted);
+}
+
+// The example: $add 1 a thousand times through each of two nodes gives 2000. Each
+// thread is a node: its own client and store, read -> +1 -> commit at the version read, and
+// read again on a conflict.
+TEST_F(UserStoreTest, LosesNoUpdateWhenTwoClientsIncrementOneUser) {
+  constexpr int kIncrements = 1000;
+  constexpr uint64_t kUser = 11;
+  const std::string project = Project();
+  std::atomic<int> conflicts{0};
+  std::atomic<int> failures{0};
+  const auto increment = [&] {
+    std::unique_ptr<redis::ClusterClient> client = OpenClient();
+    if (client == nullptr) return;
+    Result<std::unique_ptr<UserStore>> store =
+        UserStore::Open(*client, UserStoreOptions{kTestPartitions});
+    if (!store.ok()) return;
+    for (int done = 0; done < kIncrements;) {
+      std::vector<Result<StoredUser>> read = (*store)->Read(project, {kUser});
+      if (!read[0].ok()) {
+        ++failures;
+        return;
+      }
+      auto counter = read[0]->records.find('c');
+      int value = counter == read[0]->records.end() ? 0 : std::stoi(counter->second);
+      UserCommit commit;
+      commit.project = project;
+      commit.amplitude_id = kUser;
+      commit.expected_version = read[0]->version;
+      commit.set_records = {{'c', std::to_string(value + 1)}};
+      std::vector<Result<CommitOutcome>> outcome = (*store)->Commit({commit}, kNoWait, 0);
+      if (!outcome[0].ok()) {
+        ++failures;
+        return;
+      }
+      if (outcome[0]->status == CommitStatus::kConflict) {
+        ++conflicts;
+      } else {
+        ++done;
+      }
+    }
+  };
+  std::thread a(increment), b(increment);
+  a.join();
+  b.join();
+  ASSERT_EQ(failures.load(), 0);
+  StoredUser user = ReadOne(kUser);
+  EXPECT_EQ(user.records['c'], std::to_string(2 * kIncrements))
+      << "with " << conflicts.load() << " conflicts retried";
+  EXPECT_EQ(user.version, 2u * kIncrements);
+}
+
+TEST_F(UserStoreTest, ReturnsPipelinedCommitsOfUsersOnEveryShardInCallerOrder) {
+  constexpr uint64_t kUsers = 300;
+  // Every third user exists already, so its commit below, made from a view of no user,
+  // conflicts: the outcomes differ by position.
+  std::vector<UserCommit> existing;
+  for (uint64_t id = 0; id < kUsers; id += 3) {
+    existing.push_back(NewCommit(id, 0));
+    existing.back().set_records = {{'p', "old " + std::to_string(id)}};
+  }
+  for (const Result<CommitOutcome>& outcome : store_->Commit(existing, kNoWait, 0)) {
+    ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+    EXPECT_EQ(outcome->status, CommitStatus::kCommitted);
+  }
+
+  std::vector<UserCommit> commits;
+  std::vector<uint64_t> ids;
+  std::set<std::string> primaries;
+  for (uint64_t id = 0; id < kUsers; ++id) {
+    commits.push_back(NewCommit(id, 0));
+    commits.back().set_records = {{'p', "new " + std::to_string(id)}};
+    ids.push_back(id);
+    primaries.insert(client_->PrimaryOf(redis::KeySlot(PartitionTag(PartitionOf(id)))));
+  }
+  EXPECT_EQ(primaries.size(), 3u);
+  std::vector<Result<CommitOutcome>> outcomes = store_->Commit(commits, kNoWait, 0);
+  ASSERT_EQ(outcomes.size(), kUsers);
+  std::vector<Result<StoredUser>> users = store_->Read(Project(), ids);
+  ASSERT_EQ(users.size(), kUsers);
+  for (uint64_t id = 0; id < kUsers; ++id) {
+    ASSERT_TRUE(outcomes[id].ok()) << outcomes[id].status().ToString();
+    ASSERT_TRUE(users[id].ok()) << users[id].status().ToString();
+    const bool existed = id % 3 == 0;
+    EXPECT_EQ(outcomes[id]->status, existed ? CommitStatus::kConflict : CommitStatus::kCommitted)
+        << "user " << id;
+    EXPECT_EQ(outcomes[id]->version, 1u);
+    EXPECT_EQ(users[id]->records['p'], (existed ? "old " : "new ") + std::to_string(id));
+  }
+}
+
+TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
+  constexpr uint64_t kUser = 12;
+  UserCommit commit = NewCommit(kUser, 0);
+  commit.events = {{1000, "a"}, {1000, "b"}, {1001, std::string("c\0\xff", 3)}};
+  ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
+  Result<std::vector<StoredEvent>> events = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].bytes, "a");
+  EXPECT_EQ((*events)[1].bytes, "b");
+  EXPECT_EQ((*events)[2].bytes, std::string("c\0\xff", 3));
+  EXPECT_EQ((*events)[0].ms, 1000);
+  EXPECT_EQ((*events)[1].ms, 1000);
+  EXPECT_GT((*events)[1].seq, (*events)[0].seq);
+  EXPECT_EQ((*events)[2].ms, 1001);
+  // Another partition's stream has none of them.
+  const uint32_t other = (PartitionOf(kUser) + 1) % kTestPartitions;
+  Result<std::vector<StoredEvent>> elsewhere = store_->ReadEvents(Project(), other, 0, 10);
+  ASSERT_TRUE(elsewhere.ok());
+  EXPECT_TRUE(elsewhere->empty());
+  // From a time on, and at most `limit`.
+  Result<std::vector<StoredEvent>> later = store_->ReadEvents(Project(), PartitionOf(kUser), 1001, 10);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ((*later)[0].ms, 1001);
+  Result<std::vector<StoredEvent>> first = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 1);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 1u);
+  EXPECT_EQ((*first)[0].bytes, "a");
+}
+
+TEST_F(UserStoreTest, CommitsAnEventOlderThanTheStreamsLastOne) {
+  constexpr uint64_t kUser = 13;
+  UserCommit commit = NewCommit(kUser, 0);
+  commit.events = {{5000, "now"}};
+  ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
+  // The clock went back: the commit still applies, and the event goes after the last one.
+  UserCommit older = NewCommit(kUser, 1);
+  older.set_records = {{'p', "after the clock went back"}};
+  older.events = {{4000, "earlier clock"}};
+  CommitOutcome outcome = CommitOne(older);
+  EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
+  EXPECT_EQ(ReadOne(kUser).records['p'], "after the clock went back");
+  Result<std::vector<StoredEvent>> events =
+      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].bytes, "earlier clock");
+  EXPECT_EQ((*events)[1].ms, 5000);
+  EXPECT_GT((*events)[1].seq, (*events)[0].seq);
+}
+
+TEST_F(UserStoreTest, TrimsTheEventsBeforeATime) {
+  constexpr uint64_t kUser = 14;
+  UserCommit commit = NewCommit(kUser, 0);
+  commit.events = {{1000, "a"}, {2000, "b"}, {3000, "c"}};
+  ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
+  Result<int64_t> trimmed = store_->TrimEvents(Project(), PartitionOf(kUser), 3000);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
+  EXPECT_EQ(*trimmed, 2);
+  Result<std::vector<StoredEvent>> events =
+      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].bytes, "c");
+  // A later event still goes after the trimmed ones, and an older one after the last.
+  UserCommit next = NewCommit(kUser, 1);
+  next.events = {{500, "d"}};
+  ASSERT_EQ(CommitOne(next).status, CommitStatus::kCommitted);
+  events = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[1].bytes, "d");
+}
+
+TEST_F(UserStoreTest, ReportsCommittedWhenTheReplicasHoldTheWrites) {
+  std::vector<UserCommit> commits;
+  for (uint64_t id = 100; id < 130; ++id) {
+    commits.push_back(NewCommit(id, 0));
+    commits.back().set_records = {{'p', "replicated"}};
+  }
+  for (const Result<CommitOutcome>& outcome : store_->Commit(commits, 1, 5000)) {
+    ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+    EXPECT_EQ(outcome->status, CommitStatus::kCommitted);
+    EXPECT_EQ(outcome->version, 1u);
+  }
+}
+
+TEST_F(UserStoreTest, ReportsNotReplicatedWhenTooFewReplicasAcknowledge) {
+  std::vector<UserCommit> commits;
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 100; id < 130; ++id) {
+    commits.push_back(NewCommit(id, 0));
+    commits.back().set_records = {{'p', "on the primary"}};
+    ids.push_back(id);
+  }
+  // Each shard has one replica: five never acknowledge.
+  for (const Result<CommitOutcome>& outcome : store_->Commit(commits, 5, 100)) {
+    ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+    EXPECT_EQ(outcome->status, CommitStatus::kNotReplicated);
+    EXPECT_EQ(outcome->version, 1u);
+  }
+  for (const Result<StoredUser>& user : store_->Read(Project(), ids)) {
+    ASSERT_TRUE(user.ok());
+    EXPECT_EQ(user->version, 1u);
+    EXPECT_EQ(user->records.at('p'), "on the primary");
+  }
+}
+
+TEST_F(UserStoreTest, CommitsAfterEveryNodeForgotTheScript) {
+  for (const std::string& node : cluster->seeds()) {
+    Result<redis::Reply> flushed = client_->RunOnNode(node, {"SCRIPT", "FLUSH"});
+    ASSERT_TRUE(flushed.ok()) << flushed.status().ToString();
+    ASSERT_FALSE(flushed->is_error()) << flushed->ToString();
+  }
+  std::vector<UserCommit> commits;
+  for (uint64_t id = 0; id < 30; ++id) {
+    commits.push_back(NewCommit(id, 0));
+    commits.back().set_records = {{'p', "after the flush"}};
+  }
+  for (int round = 0; round < 2; ++round) {  // loaded again, then cached
+    for (const Result<CommitOutcome>& outcome : store_->Commit(commits, 1, 5000)) {
+      ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+      EXPECT_EQ(outcome->status, CommitStatus::kCommitted);
+      EXPECT_EQ(outcome->version, static_cast<uint64_t>(round + 1));
+    }
+    for (UserCommit& commit : commits) ++commit.expected_version;
+  }
+}
+
+TEST_F(UserStoreTest, RefusesACommitItCannotRunAndRunsTheOthers) {
+  UserCommit no_window = NewCommit(1, 0);
+  no_window.insert_ids = {{"ddevice", "insert"}};
+  UserCommit negative_time = NewCommit(2, 0);
+  negative_time.events = {{-1, "event"}};
+  UserCommit fine = NewCommit(3, 0);
+  std::vector<Result<CommitOutcome>> outcomes =
+      store_->Commit({no_window, negative_time, fine}, kNoWait, 0);
+  EXPECT_EQ(outcomes[0].status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(outcomes[1].status().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(outcomes[2].ok());
+  EXPECT_EQ(outcomes[2]->status, CommitStatus::kCommitted);
+  EXPECT_EQ(ReadOne(1).version, 0u);
+  EXPECT_EQ(ReadOne(2).version, 0u);
+}
+
+}  // namespace
+}  // namespace profiled::cluster
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  // GoogleTest owns and deletes the environment.
+  profiled::cluster::cluster = new profiled::cluster::LocalCluster;
+  ::testing::AddGlobalTestEnvironment(profiled::cluster::cluster);
+  return RUN_ALL_TESTS();
+}
