@@ -9,13 +9,15 @@ cd "$(dirname "$0")/.."
 # same rank must not include each other. A new layer is one line here: recs (recommendation
 # models and their offline evaluation) sits beside compute at rank 2 (neither may include the
 # other), read (the profile reader layer) beside ingest at rank 3, cli (the commands that
-# talk to a running server over HTTP) beside server at rank 5, and redis (the Redis Cluster
-# client) beside store at rank 1, on core only. main.cc is src/main.cc.
+# talk to a running server over HTTP) beside server at rank 5, redis (the Redis Cluster
+# client) beside store at rank 1, on core only, and cluster (the store's per-user commit on
+# Redis Cluster) beside compute at rank 2, on redis, store and core. main.cc is src/main.cc.
 declare -A rank=(
   [core]=0
   [store]=1
   [redis]=1
   [compute]=2
+  [cluster]=2
   [recs]=2
   [ingest]=3
   [read]=3

@@ -19,7 +19,11 @@ std::string KeyStart(uint32_t partition, char kind, std::string_view project) {
 
 uint32_t Partition(std::string_view project, uint64_t amplitude_id, uint32_t partitions) {
   // The length first, so (project, id) pairs never hash the same bytes.
-  uint64_t h = StableHasher().Add(static_cast<uint64_t>(project.size())).Add(project).Add(amplitude_id).Finish();
+  uint64_t h = StableHasher()
+                   .Add(static_cast<uint64_t>(project.size()))
+                   .Add(project)
+                   .Add(amplitude_id)
+                   .Finish();
   return static_cast<uint32_t>(h % partitions);
 }
 

@@ -229,8 +229,7 @@ std::vector<Result<StoredUser>> UserStore::Read(std::string_view project,
 }
 
 std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommit>& commits,
-                                                     int wait_replicas,
-                                                     int wait_timeout_ms) const {
+                                                     int wait_replicas, int wait_timeout_ms) const {
   std::vector<Result<CommitOutcome>> outcomes(
       commits.size(), Result<CommitOutcome>(Status::Internal("cluster: not committed")));
   std::vector<std::string> wait;
@@ -297,16 +296,15 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
   return outcomes;
 }
 
-Result<std::vector<StoredEvent>> UserStore::ReadEvents(std::string_view project,
-                                                       uint32_t partition, int64_t from_ms,
-                                                       size_t limit) const {
+Result<std::vector<StoredEvent>> UserStore::ReadEvents(std::string_view project, uint32_t partition,
+                                                       int64_t from_ms, size_t limit) const {
   std::vector<StoredEvent> events;
   if (limit == 0) return events;
-  Result<redis::Reply> reply = client_.Execute(
-      {{"XRANGE", EventStreamKey(partition, project),
-        from_ms <= 0 ? std::string("-") : std::to_string(from_ms), "+", "COUNT",
-        std::to_string(limit)},
-       1});
+  Result<redis::Reply> reply =
+      client_.Execute({{"XRANGE", EventStreamKey(partition, project),
+                        from_ms <= 0 ? std::string("-") : std::to_string(from_ms), "+", "COUNT",
+                        std::to_string(limit)},
+                       1});
   if (!reply.ok()) return reply.status();
   const auto unexpected = [&reply] {
     return Status::Internal("cluster: XRANGE answered " + reply->ToString());

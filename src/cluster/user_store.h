@@ -50,9 +50,9 @@ struct StreamEvent {
 struct UserCommit {
   std::string project;
   uint64_t amplitude_id = 0;
-  uint64_t expected_version = 0;  // the version read; the commit applies only if it is current
-  bool delete_user = false;       // remove every record first
-  std::vector<char> delete_records;         // then these records
+  uint64_t expected_version = 0;     // the version read; the commit applies only if it is current
+  bool delete_user = false;          // remove every record first
+  std::vector<char> delete_records;  // then these records
   std::map<char, std::string> set_records;  // then these, tag -> bytes
   std::vector<ScopedInsertId> insert_ids;   // refused if any was applied; then remembered
   int64_t dedup_window_ms = 0;              // how long; > 0 when insert_ids is not empty
@@ -124,8 +124,7 @@ class UserStore {
 
   // Removes the events of `project`'s stream in `partition` whose ms is < before_ms, and
   // returns how many went. The client's errors.
-  Result<int64_t> TrimEvents(std::string_view project, uint32_t partition,
-                             int64_t before_ms) const;
+  Result<int64_t> TrimEvents(std::string_view project, uint32_t partition, int64_t before_ms) const;
 
  private:
   UserStore(redis::ClusterClient& client, UserStoreOptions options, std::string sha)

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -23,6 +24,17 @@
 #include "redis/key_slot.h"
 
 namespace profiled::cluster {
+
+// For GoogleTest's messages: the enumerator's name, not its byte.
+void PrintTo(CommitStatus status, std::ostream* out) {
+  switch (status) {
+    case CommitStatus::kCommitted: *out << "kCommitted"; return;
+    case CommitStatus::kConflict: *out << "kConflict"; return;
+    case CommitStatus::kDuplicate: *out << "kDuplicate"; return;
+    case CommitStatus::kNotReplicated: *out << "kNotReplicated"; return;
+  }
+}
+
 namespace {
 
 constexpr char kPassword[] = "profiled-test-secret";
@@ -325,7 +337,8 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   UserCommit commit = NewCommit(kUser, 0);
   commit.events = {{1000, "a"}, {1000, "b"}, {1001, std::string("c\0\xff", 3)}};
   ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
-  Result<std::vector<StoredEvent>> events = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  Result<std::vector<StoredEvent>> events =
+      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 3u);
   EXPECT_EQ((*events)[0].bytes, "a");
@@ -341,7 +354,8 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   ASSERT_TRUE(elsewhere.ok());
   EXPECT_TRUE(elsewhere->empty());
   // From a time on, and at most `limit`.
-  Result<std::vector<StoredEvent>> later = store_->ReadEvents(Project(), PartitionOf(kUser), 1001, 10);
+  Result<std::vector<StoredEvent>> later =
+      store_->ReadEvents(Project(), PartitionOf(kUser), 1001, 10);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].ms, 1001);
