@@ -40,7 +40,7 @@ TEST(ClusterKeys, SpreadTheDefaultPartitionsOverManySlotsAndEveryShard) {
 
 TEST(ClusterKeys, SpreadUsersOverEveryPartition) {
   std::vector<int> users(kPartitions, 0);
-  for (uint64_t id = 1; id <= 100 * kPartitions; ++id) {
+  for (uint64_t id = 1; id <= uint64_t{100} * kPartitions; ++id) {
     uint32_t partition = Partition("project", id, kPartitions);
     ASSERT_LT(partition, kPartitions);
     ++users[partition];

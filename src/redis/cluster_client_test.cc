@@ -333,6 +333,33 @@ TEST(ClusterClient, RunsATransactionAndWaitOnOneSlotsConnection) {
   EXPECT_EQ((*script)[0].integer, 142);
 }
 
+TEST(ClusterClient, SendsACommandAfterEachNodesPipelineOnItsConnection) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::vector<Command> batch;
+  std::set<std::string> nodes;
+  for (int i = 0; i < 60; ++i) {
+    std::string key = "after:" + std::to_string(i);
+    batch.push_back(Cmd({"SET", key, "v"}));
+    nodes.insert(client->PrimaryOf(KeySlot(key)));
+  }
+  ASSERT_EQ(nodes.size(), 3u);
+  std::vector<Result<Reply>> waited;
+  std::vector<Result<Reply>> replies = client->ExecuteBatch(batch, {"WAIT", "1", "5000"}, &waited);
+  ASSERT_EQ(waited.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    EXPECT_EQ(Must(replies[i]), "OK");
+    ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
+    EXPECT_EQ(waited[i]->integer, 1);  // each shard's replica holds the writes
+  }
+  // Five replicas never acknowledge: WAIT answers the count it got when its timeout ends.
+  replies = client->ExecuteBatch(batch, {"WAIT", "5", "50"}, &waited);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
+    EXPECT_EQ(waited[i]->integer, 1);
+  }
+}
+
 TEST(ClusterClient, RefusesAWrongOrMissingPassword) {
   ClusterOptions options = Options();
   options.password = "wrong";
