@@ -232,6 +232,11 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
                                                      int wait_replicas, int wait_timeout_ms) const {
   std::vector<Result<CommitOutcome>> outcomes(
       commits.size(), Result<CommitOutcome>(Status::Internal("cluster: not committed")));
+  if (wait_replicas > 0 && wait_timeout_ms <= 0) {
+    // WAIT n 0 would block until the client's command timeout and leave the outcome unknown.
+    outcomes.assign(commits.size(), Status::InvalidArgument("cluster: WAIT needs a timeout > 0"));
+    return outcomes;
+  }
   std::vector<std::string> wait;
   if (wait_replicas > 0) {
     wait = {"WAIT", std::to_string(wait_replicas), std::to_string(wait_timeout_ms)};

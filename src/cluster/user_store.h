@@ -108,9 +108,11 @@ class UserStore {
   // ends with WAIT wait_replicas wait_timeout_ms on the same connection, and the commits it
   // carried report kNotReplicated when fewer replicas acknowledged. One result per commit, in
   // order: the outcome, or InvalidArgument (a negative ingest_ms or window, insert_ids without a
-  // window; nothing sent), Unavailable (not applied: the slot's primary could not be reached),
-  // IoError (sent, outcome unknown: the connection failed; re-sending is safe when the commit
-  // has insert_ids), Internal (an unexpected reply).
+  // window; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0; nothing sent),
+  // Unavailable (not applied: the slot's primary could not be reached), IoError (sent, outcome
+  // unknown: the connection failed; a retry from a fresh Read is safe when the commit has
+  // insert_ids, which are then refused as duplicates if it applied; the same commit sent again
+  // is refused as a conflict if it applied), Internal (an unexpected reply).
   // REQUIRES: at most one commit per user in one call (commits of different slots are not
   // ordered, and a second one's expected version would depend on the first's outcome);
   // wait_timeout_ms below the client's command_timeout_ms.

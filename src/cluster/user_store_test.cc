@@ -478,6 +478,11 @@ TEST_F(UserStoreTest, RefusesACommitItCannotRunAndRunsTheOthers) {
   EXPECT_EQ(outcomes[2]->status, CommitStatus::kCommitted);
   EXPECT_EQ(ReadOne(1).version, 0u);
   EXPECT_EQ(ReadOne(2).version, 0u);
+  // WAIT without a timeout would block past the client's own timeout.
+  UserCommit later = NewCommit(4, 0);
+  outcomes = store_->Commit({later}, 1, 0);
+  EXPECT_EQ(outcomes[0].status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ReadOne(4).version, 0u);
 }
 
 }  // namespace
