@@ -17,6 +17,14 @@ namespace {
 //         (tag, bytes) pairs, then (ingest ms, bytes) of each event.
 //   Returns {1, new version} committed, {2, stored version} conflict, {3, index of the
 //   insert_id seen before} duplicate.
+// A duplicate rewrites the de-dup key it found (same value, KEEPTTL): no change, but a write,
+// so it is replicated and sets this connection's replication offset past it. WAIT counts the
+// replicas that reached the offset the connection last recorded, and the Redis documentation
+// speaks of the connection's own writes; a read-only script would then leave a retry (whose
+// first attempt applied but did not reach a replica) waiting for nothing. Redis 7.0.15 records
+// the offset after any command, so there it is covered either way; the write makes it hold on
+// every version. The earlier commit precedes it in the primary's replication stream, so a
+// replica that has this write has that commit.
 // Both checks come before the first write because Redis does not undo a script's writes when
 // the script stops halfway: a refusal must leave nothing behind. The version comes first: a
 // stale view means the caller re-reads and recomputes, and its next attempt checks the
@@ -35,7 +43,10 @@ local user, stream = KEYS[1], KEYS[2]
 local stored = redis.call('HGET', user, 'version') or '0'
 if stored ~= ARGV[1] then return {2, stored} end
 for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {3, i - 3} end
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('SET', KEYS[i], '1', 'KEEPTTL')
+    return {3, i - 3}
+  end
 end
 if ARGV[3] == '1' then
   redis.call('DEL', user)
@@ -138,7 +149,8 @@ redis::Command ScriptCommand(const char* verb, std::string_view script,
   return redis::Command{std::move(args), 3};
 }
 
-Result<CommitOutcome> ParseOutcome(const redis::Reply& reply) {
+// `expected_version`: the commit's, which a duplicate reports.
+Result<CommitOutcome> ParseOutcome(const redis::Reply& reply, uint64_t expected_version) {
   const auto unexpected = [&reply] {
     return Status::Internal("cluster: unexpected commit reply " + reply.ToString());
   };
@@ -163,6 +175,7 @@ Result<CommitOutcome> ParseOutcome(const redis::Reply& reply) {
     case 3:
       if (value.type != redis::ReplyType::kInteger || value.integer < 0) return unexpected();
       outcome.status = CommitStatus::kDuplicate;
+      outcome.version = expected_version;
       outcome.duplicate = static_cast<size_t>(value.integer);
       return outcome;
     default: return unexpected();
@@ -272,13 +285,17 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
         }
         continue;
       }
-      outcome = ParseOutcome(*reply);
-      if (outcome.ok() && outcome->status == CommitStatus::kCommitted && !wait.empty()) {
-        const Result<redis::Reply>& acks = waited[k];
-        if (!acks.ok() || acks->type != redis::ReplyType::kInteger ||
-            acks->integer < wait_replicas) {
-          outcome->status = CommitStatus::kNotReplicated;
-        }
+      outcome = ParseOutcome(*reply, commits[indices[k]].expected_version);
+      if (!outcome.ok() || wait.empty()) continue;
+      // A conflict wrote nothing, so WAIT says nothing about it (see kConflict).
+      const Result<redis::Reply>& acks = waited[k];
+      const bool replicated =
+          acks.ok() && acks->type == redis::ReplyType::kInteger && acks->integer >= wait_replicas;
+      if (replicated) continue;
+      if (outcome->status == CommitStatus::kCommitted) {
+        outcome->status = CommitStatus::kNotReplicated;
+      } else if (outcome->status == CommitStatus::kDuplicate) {
+        outcome->status = CommitStatus::kDuplicateNotReplicated;
       }
     }
     return not_cached;

@@ -59,19 +59,35 @@ struct UserCommit {
   std::vector<StreamEvent> events;          // appended to the partition's stream, in order
 };
 
+// What a commit did. When Commit was asked to WAIT, the two "applied before or now" outcomes
+// come in two kinds, replicated or not, so that a caller cannot acknowledge a write that is on
+// the primary only; a switch over this enum names every case.
 enum class CommitStatus : uint8_t {
-  kCommitted,      // applied; on wait_replicas replicas when that was asked
-  kConflict,       // the stored version is not expected_version; nothing changed
-  kDuplicate,      // insert_ids[duplicate] was applied before; nothing changed
-  kNotReplicated,  // applied on the primary, but WAIT counted fewer than wait_replicas replicas
+  // Applied; on wait_replicas replicas when that was asked.
+  kCommitted,
+  // The stored version is not expected_version; nothing changed. Says nothing about
+  // replication (it writes nothing, so WAIT covers nothing of it): the caller re-reads and
+  // commits again, and that commit's WAIT covers every earlier write of the primary, the one
+  // that made this view stale included (a primary's replication stream is ordered).
+  kConflict,
+  // insert_ids[duplicate] was applied before; nothing changed; and when WAIT was asked, the
+  // primary's writes up to now, that earlier commit included, are on wait_replicas replicas.
+  kDuplicate,
+  // Applied on the primary, but WAIT counted fewer than wait_replicas replicas.
+  kNotReplicated,
+  // As kDuplicate, but WAIT counted fewer than wait_replicas replicas: the earlier commit may be
+  // on the primary only (e.g. this is the retry of a commit reported kNotReplicated or IoError).
+  // Answer as for kNotReplicated; a later retry is again refused as a duplicate.
+  kDuplicateNotReplicated,
 };
 
 struct CommitOutcome {
   CommitStatus status = CommitStatus::kCommitted;
   // kCommitted, kNotReplicated: the new version. kConflict: the stored version.
-  // kDuplicate: expected_version.
+  // kDuplicate, kDuplicateNotReplicated: expected_version.
   uint64_t version = 0;
-  size_t duplicate = 0;  // kDuplicate: the index in insert_ids of the one applied before
+  // kDuplicate, kDuplicateNotReplicated: the index in insert_ids of the one applied before.
+  size_t duplicate = 0;
 };
 
 // An event read back from a stream: its stream id (ms, seq) and bytes. The ms is the ingest
@@ -106,7 +122,8 @@ class UserStore {
   // Applies each commit atomically in its user's partition slot: commits for different users
   // are pipelined per node; each is one script. When wait_replicas > 0, each node's pipeline
   // ends with WAIT wait_replicas wait_timeout_ms on the same connection, and the commits it
-  // carried report kNotReplicated when fewer replicas acknowledged. One result per commit, in
+  // carried report kNotReplicated (kDuplicateNotReplicated for a duplicate) when fewer
+  // replicas acknowledged or WAIT got no answer. One result per commit, in
   // order: the outcome, or InvalidArgument (a negative ingest_ms or window, insert_ids without a
   // window; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0; nothing sent),
   // Unavailable (not applied: the slot's primary could not be reached), IoError (sent, outcome

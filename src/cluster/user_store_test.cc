@@ -5,9 +5,11 @@
 #include "cluster/user_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -32,6 +34,7 @@ void PrintTo(CommitStatus status, std::ostream* out) {
     case CommitStatus::kConflict: *out << "kConflict"; return;
     case CommitStatus::kDuplicate: *out << "kDuplicate"; return;
     case CommitStatus::kNotReplicated: *out << "kNotReplicated"; return;
+    case CommitStatus::kDuplicateNotReplicated: *out << "kDuplicateNotReplicated"; return;
   }
 }
 
@@ -62,6 +65,8 @@ class LocalCluster : public ::testing::Environment {
   }
 
   const std::vector<std::string>& seeds() const { return seeds_; }
+  // The cluster's folder: node-<i>/port and node-<i>/redis.pid for each node.
+  std::string dir() const { return dir_->path(); }
 
  private:
   std::unique_ptr<TempDir> dir_;
@@ -141,6 +146,47 @@ class UserStoreTest : public ::testing::Test {
 };
 
 using Records = std::map<char, std::string>;
+
+// The pid of the replica of the primary at `primary` (each shard has one), from the primary's
+// INFO replication ("slave0:ip=...,port=<port>,...") and the node folders of the cluster; 0 when
+// not found.
+pid_t ReplicaPid(redis::ClusterClient& client, const std::string& primary) {
+  Result<redis::Reply> info = client.RunOnNode(primary, {"INFO", "replication"});
+  if (!info.ok() || info->is_error()) return 0;
+  const std::string& text = info->str;
+  size_t at = text.find("slave0:");
+  if (at == std::string::npos) return 0;
+  at = text.find("port=", at);
+  if (at == std::string::npos) return 0;
+  const std::string port = text.substr(at + 5, text.find(',', at) - at - 5);
+  for (int node = 1; node <= 6; ++node) {
+    const std::string node_dir = cluster->dir() + "/node-" + std::to_string(node);
+    std::string node_port;
+    std::ifstream(node_dir + "/port") >> node_port;
+    if (node_port != port) continue;
+    pid_t pid = 0;
+    std::ifstream(node_dir + "/redis.pid") >> pid;
+    return pid;
+  }
+  return 0;
+}
+
+// Stops a node with SIGSTOP for its lifetime, so that the cluster is whole again for the tests
+// after, whatever the test asserted meanwhile.
+class StoppedNode {
+ public:
+  explicit StoppedNode(pid_t pid) : pid_(pid), stopped_(::kill(pid, SIGSTOP) == 0) {}
+  ~StoppedNode() {
+    if (stopped_) (void)::kill(pid_, SIGCONT);
+  }
+  StoppedNode(const StoppedNode&) = delete;
+  StoppedNode& operator=(const StoppedNode&) = delete;
+  bool stopped() const { return stopped_; }
+
+ private:
+  pid_t pid_;
+  bool stopped_;
+};
 
 TEST_F(UserStoreTest, ReadsAUserNeverWrittenAsVersionZeroWithoutRecords) {
   StoredUser user = ReadOne(42);
@@ -441,6 +487,48 @@ TEST_F(UserStoreTest, ReportsNotReplicatedWhenTooFewReplicasAcknowledge) {
     EXPECT_EQ(user->version, 1u);
     EXPECT_EQ(user->records.at('p'), "on the primary");
   }
+}
+
+// The retry of a commit that applied but did not reach a replica must not be acknowledged as a
+// duplicate: the first write may still be on the primary only. The retry runs on this client's
+// connection (which wrote the commit) and on a fresh client's (which wrote nothing before).
+TEST_F(UserStoreTest, ReportsACommitAndItsDuplicateRetryNotReplicatedWhileTheReplicaIsStopped) {
+  constexpr uint64_t kUser = 200;
+  const std::string primary = client_->PrimaryOf(redis::KeySlot(PartitionTag(PartitionOf(kUser))));
+  const pid_t replica = ReplicaPid(*client_, primary);
+  ASSERT_GT(replica, 0) << "no replica found for " << primary;
+  UserCommit commit = NewCommit(kUser, 0);
+  commit.set_records = {{'p', "on the primary"}};
+  commit.insert_ids = {{"ddevice", "insert-1"}};
+  commit.dedup_window_ms = 60000;
+  {
+    StoppedNode stopped(replica);
+    ASSERT_TRUE(stopped.stopped());
+    CommitOutcome first = CommitOne(commit, 1, 200);
+    EXPECT_EQ(first.status, CommitStatus::kNotReplicated);
+    EXPECT_EQ(first.version, 1u);
+    commit.expected_version = ReadOne(kUser).version;  // a retry re-reads first, at the primary
+    ASSERT_EQ(commit.expected_version, 1u);
+    CommitOutcome retry = CommitOne(commit, 1, 200);
+    EXPECT_EQ(retry.status, CommitStatus::kDuplicateNotReplicated);
+    EXPECT_EQ(retry.duplicate, 0u);
+
+    std::unique_ptr<redis::ClusterClient> fresh_client = OpenClient();
+    ASSERT_NE(fresh_client, nullptr);
+    Result<std::unique_ptr<UserStore>> fresh_store =
+        UserStore::Open(*fresh_client, UserStoreOptions{kTestPartitions});
+    ASSERT_TRUE(fresh_store.ok()) << fresh_store.status().ToString();
+    std::vector<Result<CommitOutcome>> fresh = (*fresh_store)->Commit({commit}, 1, 200);
+    ASSERT_TRUE(fresh[0].ok()) << fresh[0].status().ToString();
+    EXPECT_EQ(fresh[0]->status, CommitStatus::kDuplicateNotReplicated);
+  }
+  // The replica runs again and catches up: the retry is a duplicate, replicated.
+  CommitOutcome resumed = CommitOne(commit, 1, 5000);
+  EXPECT_EQ(resumed.status, CommitStatus::kDuplicate);
+  EXPECT_EQ(resumed.version, 1u);  // the commit's expected version
+  StoredUser user = ReadOne(kUser);
+  EXPECT_EQ(user.version, 1u);
+  EXPECT_EQ(user.records, (Records{{'p', "on the primary"}}));
 }
 
 TEST_F(UserStoreTest, CommitsAfterEveryNodeForgotTheScript) {
