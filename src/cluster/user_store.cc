@@ -25,8 +25,13 @@ namespace {
 // the offset after any command, so there it is covered either way; the write makes it hold on
 // every version. The earlier commit precedes it in the primary's replication stream, so a
 // replica that has this write has that commit.
-// Both checks come before the first write because Redis does not undo a script's writes when
-// the script stops halfway: a refusal must leave nothing behind. The version comes first: a
+// Every check that can refuse the commit comes before the first write, because Redis does not
+// undo a script's writes when the script stops halfway (an error reply, or a failing
+// redis.call, ends it with the writes before it kept): the arguments (the counts, the window
+// in the range SET PX takes, the ingest times), the stream key's type, the version, the
+// insert_ids. After the first write nothing the script calls can fail on these keys: HDEL,
+// HSET, HINCRBY on a hash (the version field is always a decimal), SET, and XADD under pcall
+// with a fallback. The window bound is kMaxDedupWindowMs (user_store.h). The version comes first: a
 // stale view means the caller re-reads and recomputes, and its next attempt checks the
 // insert_ids against the state it then commits on; checking them first would cost that caller
 // a second refusal. Versions are compared as the decimal strings HINCRBY writes and
@@ -40,6 +45,25 @@ namespace {
 // already written would break its atomicity.
 constexpr char kCommitScript[] = R"lua(#!lua
 local user, stream = KEYS[1], KEYS[2]
+local window, deletes, sets = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if not deletes or not sets or (#ARGV - 5 - deletes - 2 * sets) % 2 ~= 0 or
+    #ARGV < 5 + deletes + 2 * sets then
+  return redis.error_reply('ERR profiled commit: malformed arguments')
+end
+if #KEYS > 2 and not (window and window >= 1 and window <= 31622400000 and window % 1 == 0) then
+  return redis.error_reply('ERR profiled commit: de-dup window out of range')
+end
+for e = 6 + deletes + 2 * sets, #ARGV, 2 do
+  if not string.match(ARGV[e], '^%d+$') then
+    return redis.error_reply('ERR profiled commit: ingest time is not a number')
+  end
+end
+if #ARGV > 5 + deletes + 2 * sets then
+  local kind = redis.call('TYPE', stream)['ok']
+  if kind ~= 'none' and kind ~= 'stream' then
+    return redis.error_reply('ERR profiled commit: the event stream key holds a ' .. kind)
+  end
+end
 local stored = redis.call('HGET', user, 'version') or '0'
 if stored ~= ARGV[1] then return {2, stored} end
 for i = 3, #KEYS do
@@ -53,17 +77,17 @@ if ARGV[3] == '1' then
   if stored ~= '0' then redis.call('HSET', user, 'version', stored) end
 end
 local a = 6
-for _ = 1, tonumber(ARGV[4]) do
+for _ = 1, deletes do
   redis.call('HDEL', user, ARGV[a])
   a = a + 1
 end
-for _ = 1, tonumber(ARGV[5]) do
+for _ = 1, sets do
   redis.call('HSET', user, ARGV[a], ARGV[a + 1])
   a = a + 2
 end
 local version = redis.call('HINCRBY', user, 'version', 1)
 for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[i], '1', 'PX', window)
 end
 for e = a, #ARGV, 2 do
   local added = redis.pcall('XADD', stream, ARGV[e] .. '-*', 'e', ARGV[e + 1])
@@ -99,9 +123,12 @@ bool ParseStreamId(std::string_view id, StoredEvent* event) {
   return true;
 }
 
+static_assert(kMaxDedupWindowMs == 31622400000, "the bound is written in kCommitScript too");
+
 Status Validate(const UserCommit& commit) {
-  if (!commit.insert_ids.empty() && commit.dedup_window_ms <= 0) {
-    return Status::InvalidArgument("cluster: insert_ids need a de-dup window > 0");
+  if (!commit.insert_ids.empty() &&
+      (commit.dedup_window_ms <= 0 || commit.dedup_window_ms > kMaxDedupWindowMs)) {
+    return Status::InvalidArgument("cluster: insert_ids need a de-dup window in (0, 366 days]");
   }
   for (const StreamEvent& event : commit.events) {
     if (event.ingest_ms < 0) return Status::InvalidArgument("cluster: negative ingest time");

@@ -46,6 +46,10 @@ struct StreamEvent {
   std::string bytes;
 };
 
+// The longest de-dup window: 366 days. Bounded so that SET's PX never refuses it (Redis adds it
+// to the time now) once the script has started writing.
+inline constexpr int64_t kMaxDedupWindowMs = int64_t{366} * 24 * 3600 * 1000;
+
 // Everything one user's commit changes, applied all-or-nothing.
 struct UserCommit {
   std::string project;
@@ -55,8 +59,10 @@ struct UserCommit {
   std::vector<char> delete_records;  // then these records
   std::map<char, std::string> set_records;  // then these, tag -> bytes
   std::vector<ScopedInsertId> insert_ids;   // refused if any was applied; then remembered
-  int64_t dedup_window_ms = 0;              // how long; > 0 when insert_ids is not empty
-  std::vector<StreamEvent> events;          // appended to the partition's stream, in order
+  // How long the insert_ids are remembered: in (0, kMaxDedupWindowMs] when insert_ids is not
+  // empty.
+  int64_t dedup_window_ms = 0;
+  std::vector<StreamEvent> events;  // appended to the partition's stream, in order
 };
 
 // What a commit did. When Commit was asked to WAIT, the two "applied before or now" outcomes
@@ -124,12 +130,19 @@ class UserStore {
   // ends with WAIT wait_replicas wait_timeout_ms on the same connection, and the commits it
   // carried report kNotReplicated (kDuplicateNotReplicated for a duplicate) when fewer
   // replicas acknowledged or WAIT got no answer. One result per commit, in
-  // order: the outcome, or InvalidArgument (a negative ingest_ms or window, insert_ids without a
-  // window; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0; nothing sent),
-  // Unavailable (not applied: the slot's primary could not be reached), IoError (sent, outcome
-  // unknown: the connection failed; a retry from a fresh Read is safe when the commit has
-  // insert_ids, which are then refused as duplicates if it applied; the same commit sent again
-  // is refused as a conflict if it applied), Internal (an unexpected reply).
+  // order: the outcome, or InvalidArgument (a negative ingest_ms, insert_ids without a window
+  // in (0, kMaxDedupWindowMs]; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0;
+  // nothing sent), Unavailable (not applied: the slot's primary could not be reached), IoError
+  // (sent, outcome unknown: the connection failed; a retry from a fresh Read is safe when the
+  // commit has insert_ids, which are then refused as duplicates if it applied; the same commit sent
+  // again is refused as a conflict if it applied), Internal (an unexpected reply, or the script
+  // refused its arguments or found a key of the wrong type: nothing written).
+  // All-or-nothing rests on the script checking everything that can refuse the commit before
+  // its first write: Redis does not roll a script back when it fails midway. What remains is
+  // outside the script's control: a node that dies mid-script loses the whole script (Redis
+  // replicates and logs a script's writes as one MULTI/EXEC at its end), and a node out of
+  // memory refuses a "#!lua" script before it starts (Redis's documented rule for scripts with
+  // a shebang and no allow-oom flag).
   // REQUIRES: at most one commit per user in one call (commits of different slots are not
   // ordered, and a second one's expected version would depend on the first's outcome);
   // wait_timeout_ms below the client's command_timeout_ms.

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -550,6 +551,29 @@ TEST_F(UserStoreTest, CommitsAfterEveryNodeForgotTheScript) {
     }
     for (UserCommit& commit : commits) ++commit.expected_version;
   }
+}
+
+// SET ... PX refuses a window whose end is past what Redis can hold; were it sent, the script
+// would stop at the SET with the records already written. A window is bounded, and the commit
+// refused whole, before anything is sent.
+TEST_F(UserStoreTest, RefusesAnOversizedDedupWindowAndWritesNothing) {
+  for (int64_t window : {kMaxDedupWindowMs + 1, std::numeric_limits<int64_t>::max()}) {
+    UserCommit commit = NewCommit(20, 0);
+    commit.set_records = {{'p', "half"}};
+    commit.insert_ids = {{"ddevice", "insert-" + std::to_string(window)}};
+    commit.dedup_window_ms = window;
+    commit.events = {{1000, "event"}};
+    std::vector<Result<CommitOutcome>> outcomes = store_->Commit({commit}, kNoWait, 0);
+    EXPECT_EQ(outcomes[0].status().code(), ErrorCode::kInvalidArgument) << window;
+    StoredUser user = ReadOne(20);
+    EXPECT_EQ(user.version, 0u) << window;
+    EXPECT_TRUE(user.records.empty()) << window;
+    EXPECT_EQ(StreamLength(20), 0) << window;
+  }
+  UserCommit longest = NewCommit(20, 0);
+  longest.insert_ids = {{"ddevice", "insert-longest"}};
+  longest.dedup_window_ms = kMaxDedupWindowMs;
+  EXPECT_EQ(CommitOne(longest).status, CommitStatus::kCommitted);
 }
 
 TEST_F(UserStoreTest, RefusesACommitItCannotRunAndRunsTheOthers) {
