@@ -346,13 +346,17 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
 }
 
 Result<std::vector<StoredEvent>> UserStore::ReadEvents(std::string_view project, uint32_t partition,
-                                                       int64_t from_ms, size_t limit) const {
+                                                       EventPosition after, size_t limit) const {
   std::vector<StoredEvent> events;
   if (limit == 0) return events;
+  // "(" makes the start exclusive (Redis 6.2+), so a reader pages by id, not by ms: one ms may
+  // hold more than `limit` events.
+  std::string start = after.ms < 0
+                          ? std::string("-")
+                          : "(" + std::to_string(after.ms) + "-" + std::to_string(after.seq);
   Result<redis::Reply> reply =
-      client_.Execute({{"XRANGE", EventStreamKey(partition, project),
-                        from_ms <= 0 ? std::string("-") : std::to_string(from_ms), "+", "COUNT",
-                        std::to_string(limit)},
+      client_.Execute({{"XRANGE", EventStreamKey(partition, project), std::move(start), "+",
+                        "COUNT", std::to_string(limit)},
                        1});
   if (!reply.ok()) return reply.status();
   const auto unexpected = [&reply] {

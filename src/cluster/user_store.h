@@ -104,6 +104,12 @@ struct StoredEvent {
   std::string bytes;
 };
 
+// A position in a stream: the id (ms, seq) of an event, or one between events.
+struct EventPosition {
+  int64_t ms = 0;
+  uint64_t seq = 0;
+};
+
 struct UserStoreOptions {
   uint32_t partitions = kPartitions;  // fixed for the life of a store's data
 };
@@ -149,10 +155,11 @@ class UserStore {
   std::vector<Result<CommitOutcome>> Commit(const std::vector<UserCommit>& commits,
                                             int wait_replicas, int wait_timeout_ms) const;
 
-  // Up to `limit` events of `project`'s stream in `partition` whose ms is >= from_ms, oldest
-  // first. The client's errors.
+  // Up to `limit` events of `project`'s stream in `partition` whose id (ms, seq) is after
+  // `after`, oldest first. To page through a stream, pass the last event read; from the start,
+  // {} (no event has id 0-0); from a time T on, {T - 1, UINT64_MAX}. The client's errors.
   Result<std::vector<StoredEvent>> ReadEvents(std::string_view project, uint32_t partition,
-                                              int64_t from_ms, size_t limit) const;
+                                              EventPosition after, size_t limit) const;
 
   // Removes the events of `project`'s stream in `partition` whose ms is < before_ms, and
   // returns how many went. The client's errors.

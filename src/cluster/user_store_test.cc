@@ -385,7 +385,7 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   commit.events = {{1000, "a"}, {1000, "b"}, {1001, std::string("c\0\xff", 3)}};
   ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 3u);
   EXPECT_EQ((*events)[0].bytes, "a");
@@ -397,19 +397,47 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   EXPECT_EQ((*events)[2].ms, 1001);
   // Another partition's stream has none of them.
   const uint32_t other = (PartitionOf(kUser) + 1) % kTestPartitions;
-  Result<std::vector<StoredEvent>> elsewhere = store_->ReadEvents(Project(), other, 0, 10);
+  Result<std::vector<StoredEvent>> elsewhere = store_->ReadEvents(Project(), other, {}, 10);
   ASSERT_TRUE(elsewhere.ok());
   EXPECT_TRUE(elsewhere->empty());
   // From a time on, and at most `limit`.
+  constexpr uint64_t kLastSeq = std::numeric_limits<uint64_t>::max();
   Result<std::vector<StoredEvent>> later =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 1001, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {1000, kLastSeq}, 10);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].ms, 1001);
-  Result<std::vector<StoredEvent>> first = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 1);
+  Result<std::vector<StoredEvent>> first = store_->ReadEvents(Project(), PartitionOf(kUser), {}, 1);
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0].bytes, "a");
+}
+
+// A reader pages by id: more events of one ms than fit in a page are all read, each once.
+TEST_F(UserStoreTest, PagesThroughMoreEventsOfOneMsThanOnePageHolds) {
+  constexpr uint64_t kUser = 15;
+  constexpr int kEvents = 25;
+  UserCommit commit = NewCommit(kUser, 0);
+  for (int i = 0; i < kEvents; ++i) commit.events.push_back({7000, std::to_string(i)});
+  ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
+  std::vector<std::string> read;
+  std::vector<size_t> page_sizes;
+  EventPosition after;
+  for (int page = 0; page < 10; ++page) {
+    Result<std::vector<StoredEvent>> events =
+        store_->ReadEvents(Project(), PartitionOf(kUser), after, 10);
+    ASSERT_TRUE(events.ok()) << events.status().ToString();
+    page_sizes.push_back(events->size());
+    if (events->empty()) break;
+    for (const StoredEvent& event : *events) {
+      EXPECT_EQ(event.ms, 7000);
+      read.push_back(event.bytes);
+    }
+    after = {events->back().ms, events->back().seq};
+  }
+  EXPECT_EQ(page_sizes, (std::vector<size_t>{10, 10, 5, 0}));
+  ASSERT_EQ(read.size(), static_cast<size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(read[i], std::to_string(i));
 }
 
 TEST_F(UserStoreTest, CommitsAnEventOlderThanTheStreamsLastOne) {
@@ -425,7 +453,7 @@ TEST_F(UserStoreTest, CommitsAnEventOlderThanTheStreamsLastOne) {
   EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
   EXPECT_EQ(ReadOne(kUser).records['p'], "after the clock went back");
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[1].bytes, "earlier clock");
@@ -442,7 +470,7 @@ TEST_F(UserStoreTest, TrimsTheEventsBeforeATime) {
   ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
   EXPECT_EQ(*trimmed, 2);
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].bytes, "c");
@@ -450,7 +478,7 @@ TEST_F(UserStoreTest, TrimsTheEventsBeforeATime) {
   UserCommit next = NewCommit(kUser, 1);
   next.events = {{500, "d"}};
   ASSERT_EQ(CommitOne(next).status, CommitStatus::kCommitted);
-  events = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  events = store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[1].bytes, "d");
