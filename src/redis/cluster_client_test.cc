@@ -441,8 +441,9 @@ TEST(ClusterClient, SendsACommandAfterEachNodesPipelineOnItsConnection) {
     ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
     EXPECT_EQ(waited[i]->integer, 1);  // each shard's replica holds the writes
   }
-  // Five replicas never acknowledge: WAIT answers the count it got when its timeout ends.
-  replies = client->ExecuteBatch(batch, {"WAIT", "5", "50"}, &waited);
+  // Five replicas never acknowledge: WAIT answers the count it got when its timeout ends. The
+  // timeout is long enough for the one replica's acknowledgement to arrive on a busy machine.
+  replies = client->ExecuteBatch(batch, {"WAIT", "5", "1000"}, &waited);
   for (size_t i = 0; i < batch.size(); ++i) {
     ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
     EXPECT_EQ(waited[i]->integer, 1);
