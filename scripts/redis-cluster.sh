@@ -14,7 +14,7 @@
 # start returns once every node says cluster_state:ok and every replica's link to its primary is
 # up, and prints the seed list. stop shuts every node of DIR down (SIGTERM, then SIGKILL after 10 s);
 # calling it twice, or on a cluster some of whose nodes were killed, is fine.
-set -euo pipefail
+set -Eeuo pipefail  # -E: the ERR trap of `start` runs for failures inside functions too
 
 usage() {
   echo "usage: $0 start DIR [--password PASS] [--node-timeout MS] [--owner PID] | stop DIR" >&2
@@ -111,7 +111,7 @@ start_node() {
       sleep 0.1
     done
     pid=$(pid_of "$node_dir")
-    [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null
+    if [[ -n $pid ]]; then kill -9 "$pid" 2>/dev/null || true; fi  # it may have exited meanwhile
   done
   echo "redis-cluster: node $index did not start; see $node_dir/redis.log" >&2
   return 1
@@ -187,7 +187,9 @@ case $command in
       done
     fi
     ports=()
+    # A failure, or an interrupt, before the cluster is up stops the nodes started so far.
     trap 'stop_cluster' ERR
+    trap 'stop_cluster; exit 130' INT TERM
     for index in $(seq "$node_count"); do
       start_node "$index"
     done
@@ -200,7 +202,7 @@ case $command in
       { echo "redis-cluster: cluster create failed; see $dir/create.log" >&2; stop_cluster; exit 1; }
     wait_until 60 "the cluster is ok and every replica is linked" cluster_ready ||
       { stop_cluster; exit 1; }
-    trap - ERR
+    trap - ERR INT TERM
     if [[ -n $owner ]]; then
       # Detached, with no descriptor of ours kept open (ctest waits for its pipes to close).
       # shellcheck disable=SC2016 # the watcher's own positional parameters

@@ -9,7 +9,11 @@
 //   {k} 'u' P be64(amplitude_id)   the user hash: one field per record (its one-byte tag, as in
 //                                  store::UserRecord) plus kVersionField
 //   {k} 'd' P len(scope) scope id  a de-dup key: an insert_id seen in `scope` (store::DedupKey's
-//                                  scope); it expires after the de-dup window
+//                                  scope); it expires after the de-dup window. It lives in the
+//                                  partition of the user the event resolved to, so de-dup is
+//                                  per (user, scope, insert_id), not per project as on the single
+//                                  node: a retry that resolves to another amplitude_id (a merge
+//                                  in between) is not caught
 //   {k} 'e' P                      the partition's event stream for the project
 //
 // P is the project, length-prefixed as in store/keys.h, so a key of one project is never one of

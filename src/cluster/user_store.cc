@@ -17,8 +17,21 @@ namespace {
 //         (tag, bytes) pairs, then (ingest ms, bytes) of each event.
 //   Returns {1, new version} committed, {2, stored version} conflict, {3, index of the
 //   insert_id seen before} duplicate.
-// Both checks come before the first write because Redis does not undo a script's writes when
-// the script stops halfway: a refusal must leave nothing behind. The version comes first: a
+// A duplicate rewrites the de-dup key it found (same value, KEEPTTL): no change, but a write,
+// so it is replicated and sets this connection's replication offset past it. WAIT counts the
+// replicas that reached the offset the connection last recorded, and the Redis documentation
+// speaks of the connection's own writes; a read-only script would then leave a retry (whose
+// first attempt applied but did not reach a replica) waiting for nothing. Redis 7.0.15 records
+// the offset after any command, so there it is covered either way; the write makes it hold on
+// every version. The earlier commit precedes it in the primary's replication stream, so a
+// replica that has this write has that commit.
+// Every check that can refuse the commit comes before the first write, because Redis does not
+// undo a script's writes when the script stops halfway (an error reply, or a failing
+// redis.call, ends it with the writes before it kept): the arguments (the counts, the window
+// in the range SET PX takes, the ingest times), the stream key's type, the version, the
+// insert_ids. After the first write nothing the script calls can fail on these keys: HDEL,
+// HSET, HINCRBY on a hash (the version field is always a decimal), SET, and XADD under pcall
+// with a fallback. The window bound is kMaxDedupWindowMs (user_store.h). The version comes first: a
 // stale view means the caller re-reads and recomputes, and its next attempt checks the
 // insert_ids against the state it then commits on; checking them first would cost that caller
 // a second refusal. Versions are compared as the decimal strings HINCRBY writes and
@@ -32,27 +45,49 @@ namespace {
 // already written would break its atomicity.
 constexpr char kCommitScript[] = R"lua(#!lua
 local user, stream = KEYS[1], KEYS[2]
+local window, deletes, sets = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if not deletes or not sets or (#ARGV - 5 - deletes - 2 * sets) % 2 ~= 0 or
+    #ARGV < 5 + deletes + 2 * sets then
+  return redis.error_reply('ERR profiled commit: malformed arguments')
+end
+if #KEYS > 2 and not (window and window >= 1 and window <= 31622400000 and window % 1 == 0) then
+  return redis.error_reply('ERR profiled commit: de-dup window out of range')
+end
+for e = 6 + deletes + 2 * sets, #ARGV, 2 do
+  if not string.match(ARGV[e], '^%d+$') then
+    return redis.error_reply('ERR profiled commit: ingest time is not a number')
+  end
+end
+if #ARGV > 5 + deletes + 2 * sets then
+  local kind = redis.call('TYPE', stream)['ok']
+  if kind ~= 'none' and kind ~= 'stream' then
+    return redis.error_reply('ERR profiled commit: the event stream key holds a ' .. kind)
+  end
+end
 local stored = redis.call('HGET', user, 'version') or '0'
 if stored ~= ARGV[1] then return {2, stored} end
 for i = 3, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return {3, i - 3} end
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('SET', KEYS[i], '1', 'KEEPTTL')
+    return {3, i - 3}
+  end
 end
 if ARGV[3] == '1' then
   redis.call('DEL', user)
   if stored ~= '0' then redis.call('HSET', user, 'version', stored) end
 end
 local a = 6
-for _ = 1, tonumber(ARGV[4]) do
+for _ = 1, deletes do
   redis.call('HDEL', user, ARGV[a])
   a = a + 1
 end
-for _ = 1, tonumber(ARGV[5]) do
+for _ = 1, sets do
   redis.call('HSET', user, ARGV[a], ARGV[a + 1])
   a = a + 2
 end
 local version = redis.call('HINCRBY', user, 'version', 1)
 for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], '1', 'PX', ARGV[2])
+  redis.call('SET', KEYS[i], '1', 'PX', window)
 end
 for e = a, #ARGV, 2 do
   local added = redis.pcall('XADD', stream, ARGV[e] .. '-*', 'e', ARGV[e + 1])
@@ -88,9 +123,12 @@ bool ParseStreamId(std::string_view id, StoredEvent* event) {
   return true;
 }
 
+static_assert(kMaxDedupWindowMs == 31622400000, "the bound is written in kCommitScript too");
+
 Status Validate(const UserCommit& commit) {
-  if (!commit.insert_ids.empty() && commit.dedup_window_ms <= 0) {
-    return Status::InvalidArgument("cluster: insert_ids need a de-dup window > 0");
+  if (!commit.insert_ids.empty() &&
+      (commit.dedup_window_ms <= 0 || commit.dedup_window_ms > kMaxDedupWindowMs)) {
+    return Status::InvalidArgument("cluster: insert_ids need a de-dup window in (0, 366 days]");
   }
   for (const StreamEvent& event : commit.events) {
     if (event.ingest_ms < 0) return Status::InvalidArgument("cluster: negative ingest time");
@@ -138,7 +176,8 @@ redis::Command ScriptCommand(const char* verb, std::string_view script,
   return redis::Command{std::move(args), 3};
 }
 
-Result<CommitOutcome> ParseOutcome(const redis::Reply& reply) {
+// `expected_version`: the commit's, which a duplicate reports.
+Result<CommitOutcome> ParseOutcome(const redis::Reply& reply, uint64_t expected_version) {
   const auto unexpected = [&reply] {
     return Status::Internal("cluster: unexpected commit reply " + reply.ToString());
   };
@@ -163,6 +202,7 @@ Result<CommitOutcome> ParseOutcome(const redis::Reply& reply) {
     case 3:
       if (value.type != redis::ReplyType::kInteger || value.integer < 0) return unexpected();
       outcome.status = CommitStatus::kDuplicate;
+      outcome.version = expected_version;
       outcome.duplicate = static_cast<size_t>(value.integer);
       return outcome;
     default: return unexpected();
@@ -272,13 +312,17 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
         }
         continue;
       }
-      outcome = ParseOutcome(*reply);
-      if (outcome.ok() && outcome->status == CommitStatus::kCommitted && !wait.empty()) {
-        const Result<redis::Reply>& acks = waited[k];
-        if (!acks.ok() || acks->type != redis::ReplyType::kInteger ||
-            acks->integer < wait_replicas) {
-          outcome->status = CommitStatus::kNotReplicated;
-        }
+      outcome = ParseOutcome(*reply, commits[indices[k]].expected_version);
+      if (!outcome.ok() || wait.empty()) continue;
+      // A conflict wrote nothing, so WAIT says nothing about it (see kConflict).
+      const Result<redis::Reply>& acks = waited[k];
+      const bool replicated =
+          acks.ok() && acks->type == redis::ReplyType::kInteger && acks->integer >= wait_replicas;
+      if (replicated) continue;
+      if (outcome->status == CommitStatus::kCommitted) {
+        outcome->status = CommitStatus::kNotReplicated;
+      } else if (outcome->status == CommitStatus::kDuplicate) {
+        outcome->status = CommitStatus::kDuplicateNotReplicated;
       }
     }
     return not_cached;
@@ -302,13 +346,17 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
 }
 
 Result<std::vector<StoredEvent>> UserStore::ReadEvents(std::string_view project, uint32_t partition,
-                                                       int64_t from_ms, size_t limit) const {
+                                                       EventPosition after, size_t limit) const {
   std::vector<StoredEvent> events;
   if (limit == 0) return events;
+  // "(" makes the start exclusive (Redis 6.2+), so a reader pages by id, not by ms: one ms may
+  // hold more than `limit` events.
+  std::string start = after.ms < 0
+                          ? std::string("-")
+                          : "(" + std::to_string(after.ms) + "-" + std::to_string(after.seq);
   Result<redis::Reply> reply =
-      client_.Execute({{"XRANGE", EventStreamKey(partition, project),
-                        from_ms <= 0 ? std::string("-") : std::to_string(from_ms), "+", "COUNT",
-                        std::to_string(limit)},
+      client_.Execute({{"XRANGE", EventStreamKey(partition, project), std::move(start), "+",
+                        "COUNT", std::to_string(limit)},
                        1});
   if (!reply.ok()) return reply.status();
   const auto unexpected = [&reply] {

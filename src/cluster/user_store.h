@@ -46,6 +46,10 @@ struct StreamEvent {
   std::string bytes;
 };
 
+// The longest de-dup window: 366 days. Bounded so that SET's PX never refuses it (Redis adds it
+// to the time now) once the script has started writing.
+inline constexpr int64_t kMaxDedupWindowMs = int64_t{366} * 24 * 3600 * 1000;
+
 // Everything one user's commit changes, applied all-or-nothing.
 struct UserCommit {
   std::string project;
@@ -55,23 +59,41 @@ struct UserCommit {
   std::vector<char> delete_records;  // then these records
   std::map<char, std::string> set_records;  // then these, tag -> bytes
   std::vector<ScopedInsertId> insert_ids;   // refused if any was applied; then remembered
-  int64_t dedup_window_ms = 0;              // how long; > 0 when insert_ids is not empty
-  std::vector<StreamEvent> events;          // appended to the partition's stream, in order
+  // How long the insert_ids are remembered: in (0, kMaxDedupWindowMs] when insert_ids is not
+  // empty.
+  int64_t dedup_window_ms = 0;
+  std::vector<StreamEvent> events;  // appended to the partition's stream, in order
 };
 
+// What a commit did. When Commit was asked to WAIT, the two "applied before or now" outcomes
+// come in two kinds, replicated or not, so that a caller cannot acknowledge a write that is on
+// the primary only; a switch over this enum names every case.
 enum class CommitStatus : uint8_t {
-  kCommitted,      // applied; on wait_replicas replicas when that was asked
-  kConflict,       // the stored version is not expected_version; nothing changed
-  kDuplicate,      // insert_ids[duplicate] was applied before; nothing changed
-  kNotReplicated,  // applied on the primary, but WAIT counted fewer than wait_replicas replicas
+  // Applied; on wait_replicas replicas when that was asked.
+  kCommitted,
+  // The stored version is not expected_version; nothing changed. Says nothing about
+  // replication (it writes nothing, so WAIT covers nothing of it): the caller re-reads and
+  // commits again, and that commit's WAIT covers every earlier write of the primary, the one
+  // that made this view stale included (a primary's replication stream is ordered).
+  kConflict,
+  // insert_ids[duplicate] was applied before; nothing changed; and when WAIT was asked, the
+  // primary's writes up to now, that earlier commit included, are on wait_replicas replicas.
+  kDuplicate,
+  // Applied on the primary, but WAIT counted fewer than wait_replicas replicas.
+  kNotReplicated,
+  // As kDuplicate, but WAIT counted fewer than wait_replicas replicas: the earlier commit may be
+  // on the primary only (e.g. this is the retry of a commit reported kNotReplicated or IoError).
+  // Answer as for kNotReplicated; a later retry is again refused as a duplicate.
+  kDuplicateNotReplicated,
 };
 
 struct CommitOutcome {
   CommitStatus status = CommitStatus::kCommitted;
   // kCommitted, kNotReplicated: the new version. kConflict: the stored version.
-  // kDuplicate: expected_version.
+  // kDuplicate, kDuplicateNotReplicated: expected_version.
   uint64_t version = 0;
-  size_t duplicate = 0;  // kDuplicate: the index in insert_ids of the one applied before
+  // kDuplicate, kDuplicateNotReplicated: the index in insert_ids of the one applied before.
+  size_t duplicate = 0;
 };
 
 // An event read back from a stream: its stream id (ms, seq) and bytes. The ms is the ingest
@@ -80,6 +102,12 @@ struct StoredEvent {
   int64_t ms = 0;
   uint64_t seq = 0;
   std::string bytes;
+};
+
+// A position in a stream: the id (ms, seq) of an event, or one between events.
+struct EventPosition {
+  int64_t ms = 0;
+  uint64_t seq = 0;
 };
 
 struct UserStoreOptions {
@@ -106,23 +134,32 @@ class UserStore {
   // Applies each commit atomically in its user's partition slot: commits for different users
   // are pipelined per node; each is one script. When wait_replicas > 0, each node's pipeline
   // ends with WAIT wait_replicas wait_timeout_ms on the same connection, and the commits it
-  // carried report kNotReplicated when fewer replicas acknowledged. One result per commit, in
-  // order: the outcome, or InvalidArgument (a negative ingest_ms or window, insert_ids without a
-  // window; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0; nothing sent),
-  // Unavailable (not applied: the slot's primary could not be reached), IoError (sent, outcome
-  // unknown: the connection failed; a retry from a fresh Read is safe when the commit has
-  // insert_ids, which are then refused as duplicates if it applied; the same commit sent again
-  // is refused as a conflict if it applied), Internal (an unexpected reply).
+  // carried report kNotReplicated (kDuplicateNotReplicated for a duplicate) when fewer
+  // replicas acknowledged or WAIT got no answer. One result per commit, in
+  // order: the outcome, or InvalidArgument (a negative ingest_ms, insert_ids without a window
+  // in (0, kMaxDedupWindowMs]; for every commit when wait_replicas > 0 and wait_timeout_ms <= 0;
+  // nothing sent), Unavailable (not applied: the slot's primary could not be reached), IoError
+  // (sent, outcome unknown: the connection failed; a retry from a fresh Read is safe when the
+  // commit has insert_ids, which are then refused as duplicates if it applied; the same commit sent
+  // again is refused as a conflict if it applied), Internal (an unexpected reply, or the script
+  // refused its arguments or found a key of the wrong type: nothing written).
+  // All-or-nothing rests on the script checking everything that can refuse the commit before
+  // its first write: Redis does not roll a script back when it fails midway. What remains is
+  // outside the script's control: a node that dies mid-script loses the whole script (Redis
+  // replicates and logs a script's writes as one MULTI/EXEC at its end), and a node out of
+  // memory refuses a "#!lua" script before it starts (Redis's documented rule for scripts with
+  // a shebang and no allow-oom flag).
   // REQUIRES: at most one commit per user in one call (commits of different slots are not
   // ordered, and a second one's expected version would depend on the first's outcome);
   // wait_timeout_ms below the client's command_timeout_ms.
   std::vector<Result<CommitOutcome>> Commit(const std::vector<UserCommit>& commits,
                                             int wait_replicas, int wait_timeout_ms) const;
 
-  // Up to `limit` events of `project`'s stream in `partition` whose ms is >= from_ms, oldest
-  // first. The client's errors.
+  // Up to `limit` events of `project`'s stream in `partition` whose id (ms, seq) is after
+  // `after`, oldest first. To page through a stream, pass the last event read; from the start,
+  // {} (no event has id 0-0); from a time T on, {T - 1, UINT64_MAX}. The client's errors.
   Result<std::vector<StoredEvent>> ReadEvents(std::string_view project, uint32_t partition,
-                                              int64_t from_ms, size_t limit) const;
+                                              EventPosition after, size_t limit) const;
 
   // Removes the events of `project`'s stream in `partition` whose ms is < before_ms, and
   // returns how many went. The client's errors.

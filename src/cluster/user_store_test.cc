@@ -5,11 +5,14 @@
 #include "cluster/user_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -32,6 +35,7 @@ void PrintTo(CommitStatus status, std::ostream* out) {
     case CommitStatus::kConflict: *out << "kConflict"; return;
     case CommitStatus::kDuplicate: *out << "kDuplicate"; return;
     case CommitStatus::kNotReplicated: *out << "kNotReplicated"; return;
+    case CommitStatus::kDuplicateNotReplicated: *out << "kDuplicateNotReplicated"; return;
   }
 }
 
@@ -62,6 +66,8 @@ class LocalCluster : public ::testing::Environment {
   }
 
   const std::vector<std::string>& seeds() const { return seeds_; }
+  // The cluster's folder: node-<i>/port and node-<i>/redis.pid for each node.
+  std::string dir() const { return dir_->path(); }
 
  private:
   std::unique_ptr<TempDir> dir_;
@@ -141,6 +147,47 @@ class UserStoreTest : public ::testing::Test {
 };
 
 using Records = std::map<char, std::string>;
+
+// The pid of the replica of the primary at `primary` (each shard has one), from the primary's
+// INFO replication ("slave0:ip=...,port=<port>,...") and the node folders of the cluster; 0 when
+// not found.
+pid_t ReplicaPid(redis::ClusterClient& client, const std::string& primary) {
+  Result<redis::Reply> info = client.RunOnNode(primary, {"INFO", "replication"});
+  if (!info.ok() || info->is_error()) return 0;
+  const std::string& text = info->str;
+  size_t at = text.find("slave0:");
+  if (at == std::string::npos) return 0;
+  at = text.find("port=", at);
+  if (at == std::string::npos) return 0;
+  const std::string port = text.substr(at + 5, text.find(',', at) - at - 5);
+  for (int node = 1; node <= 6; ++node) {
+    const std::string node_dir = cluster->dir() + "/node-" + std::to_string(node);
+    std::string node_port;
+    std::ifstream(node_dir + "/port") >> node_port;
+    if (node_port != port) continue;
+    pid_t pid = 0;
+    std::ifstream(node_dir + "/redis.pid") >> pid;
+    return pid;
+  }
+  return 0;
+}
+
+// Stops a node with SIGSTOP for its lifetime, so that the cluster is whole again for the tests
+// after, whatever the test asserted meanwhile.
+class StoppedNode {
+ public:
+  explicit StoppedNode(pid_t pid) : pid_(pid), stopped_(::kill(pid, SIGSTOP) == 0) {}
+  ~StoppedNode() {
+    if (stopped_) (void)::kill(pid_, SIGCONT);
+  }
+  StoppedNode(const StoppedNode&) = delete;
+  StoppedNode& operator=(const StoppedNode&) = delete;
+  bool stopped() const { return stopped_; }
+
+ private:
+  pid_t pid_;
+  bool stopped_;
+};
 
 TEST_F(UserStoreTest, ReadsAUserNeverWrittenAsVersionZeroWithoutRecords) {
   StoredUser user = ReadOne(42);
@@ -338,7 +385,7 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   commit.events = {{1000, "a"}, {1000, "b"}, {1001, std::string("c\0\xff", 3)}};
   ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 3u);
   EXPECT_EQ((*events)[0].bytes, "a");
@@ -350,19 +397,47 @@ TEST_F(UserStoreTest, AppendsEventsToTheUsersPartitionStreamInOrder) {
   EXPECT_EQ((*events)[2].ms, 1001);
   // Another partition's stream has none of them.
   const uint32_t other = (PartitionOf(kUser) + 1) % kTestPartitions;
-  Result<std::vector<StoredEvent>> elsewhere = store_->ReadEvents(Project(), other, 0, 10);
+  Result<std::vector<StoredEvent>> elsewhere = store_->ReadEvents(Project(), other, {}, 10);
   ASSERT_TRUE(elsewhere.ok());
   EXPECT_TRUE(elsewhere->empty());
   // From a time on, and at most `limit`.
+  constexpr uint64_t kLastSeq = std::numeric_limits<uint64_t>::max();
   Result<std::vector<StoredEvent>> later =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 1001, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {1000, kLastSeq}, 10);
   ASSERT_TRUE(later.ok());
   ASSERT_EQ(later->size(), 1u);
   EXPECT_EQ((*later)[0].ms, 1001);
-  Result<std::vector<StoredEvent>> first = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 1);
+  Result<std::vector<StoredEvent>> first = store_->ReadEvents(Project(), PartitionOf(kUser), {}, 1);
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 1u);
   EXPECT_EQ((*first)[0].bytes, "a");
+}
+
+// A reader pages by id: more events of one ms than fit in a page are all read, each once.
+TEST_F(UserStoreTest, PagesThroughMoreEventsOfOneMsThanOnePageHolds) {
+  constexpr uint64_t kUser = 15;
+  constexpr int kEvents = 25;
+  UserCommit commit = NewCommit(kUser, 0);
+  for (int i = 0; i < kEvents; ++i) commit.events.push_back({7000, std::to_string(i)});
+  ASSERT_EQ(CommitOne(commit).status, CommitStatus::kCommitted);
+  std::vector<std::string> read;
+  std::vector<size_t> page_sizes;
+  EventPosition after;
+  for (int page = 0; page < 10; ++page) {
+    Result<std::vector<StoredEvent>> events =
+        store_->ReadEvents(Project(), PartitionOf(kUser), after, 10);
+    ASSERT_TRUE(events.ok()) << events.status().ToString();
+    page_sizes.push_back(events->size());
+    if (events->empty()) break;
+    for (const StoredEvent& event : *events) {
+      EXPECT_EQ(event.ms, 7000);
+      read.push_back(event.bytes);
+    }
+    after = {events->back().ms, events->back().seq};
+  }
+  EXPECT_EQ(page_sizes, (std::vector<size_t>{10, 10, 5, 0}));
+  ASSERT_EQ(read.size(), static_cast<size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(read[i], std::to_string(i));
 }
 
 TEST_F(UserStoreTest, CommitsAnEventOlderThanTheStreamsLastOne) {
@@ -378,7 +453,7 @@ TEST_F(UserStoreTest, CommitsAnEventOlderThanTheStreamsLastOne) {
   EXPECT_EQ(outcome.status, CommitStatus::kCommitted);
   EXPECT_EQ(ReadOne(kUser).records['p'], "after the clock went back");
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[1].bytes, "earlier clock");
@@ -395,7 +470,7 @@ TEST_F(UserStoreTest, TrimsTheEventsBeforeATime) {
   ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
   EXPECT_EQ(*trimmed, 2);
   Result<std::vector<StoredEvent>> events =
-      store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+      store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].bytes, "c");
@@ -403,7 +478,7 @@ TEST_F(UserStoreTest, TrimsTheEventsBeforeATime) {
   UserCommit next = NewCommit(kUser, 1);
   next.events = {{500, "d"}};
   ASSERT_EQ(CommitOne(next).status, CommitStatus::kCommitted);
-  events = store_->ReadEvents(Project(), PartitionOf(kUser), 0, 10);
+  events = store_->ReadEvents(Project(), PartitionOf(kUser), {}, 10);
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 2u);
   EXPECT_EQ((*events)[1].bytes, "d");
@@ -443,6 +518,48 @@ TEST_F(UserStoreTest, ReportsNotReplicatedWhenTooFewReplicasAcknowledge) {
   }
 }
 
+// The retry of a commit that applied but did not reach a replica must not be acknowledged as a
+// duplicate: the first write may still be on the primary only. The retry runs on this client's
+// connection (which wrote the commit) and on a fresh client's (which wrote nothing before).
+TEST_F(UserStoreTest, ReportsACommitAndItsDuplicateRetryNotReplicatedWhileTheReplicaIsStopped) {
+  constexpr uint64_t kUser = 200;
+  const std::string primary = client_->PrimaryOf(redis::KeySlot(PartitionTag(PartitionOf(kUser))));
+  const pid_t replica = ReplicaPid(*client_, primary);
+  ASSERT_GT(replica, 0) << "no replica found for " << primary;
+  UserCommit commit = NewCommit(kUser, 0);
+  commit.set_records = {{'p', "on the primary"}};
+  commit.insert_ids = {{"ddevice", "insert-1"}};
+  commit.dedup_window_ms = 60000;
+  {
+    StoppedNode stopped(replica);
+    ASSERT_TRUE(stopped.stopped());
+    CommitOutcome first = CommitOne(commit, 1, 200);
+    EXPECT_EQ(first.status, CommitStatus::kNotReplicated);
+    EXPECT_EQ(first.version, 1u);
+    commit.expected_version = ReadOne(kUser).version;  // a retry re-reads first, at the primary
+    ASSERT_EQ(commit.expected_version, 1u);
+    CommitOutcome retry = CommitOne(commit, 1, 200);
+    EXPECT_EQ(retry.status, CommitStatus::kDuplicateNotReplicated);
+    EXPECT_EQ(retry.duplicate, 0u);
+
+    std::unique_ptr<redis::ClusterClient> fresh_client = OpenClient();
+    ASSERT_NE(fresh_client, nullptr);
+    Result<std::unique_ptr<UserStore>> fresh_store =
+        UserStore::Open(*fresh_client, UserStoreOptions{kTestPartitions});
+    ASSERT_TRUE(fresh_store.ok()) << fresh_store.status().ToString();
+    std::vector<Result<CommitOutcome>> fresh = (*fresh_store)->Commit({commit}, 1, 200);
+    ASSERT_TRUE(fresh[0].ok()) << fresh[0].status().ToString();
+    EXPECT_EQ(fresh[0]->status, CommitStatus::kDuplicateNotReplicated);
+  }
+  // The replica runs again and catches up: the retry is a duplicate, replicated.
+  CommitOutcome resumed = CommitOne(commit, 1, 5000);
+  EXPECT_EQ(resumed.status, CommitStatus::kDuplicate);
+  EXPECT_EQ(resumed.version, 1u);  // the commit's expected version
+  StoredUser user = ReadOne(kUser);
+  EXPECT_EQ(user.version, 1u);
+  EXPECT_EQ(user.records, (Records{{'p', "on the primary"}}));
+}
+
 TEST_F(UserStoreTest, CommitsAfterEveryNodeForgotTheScript) {
   for (const std::string& node : cluster->seeds()) {
     Result<redis::Reply> flushed = client_->RunOnNode(node, {"SCRIPT", "FLUSH"});
@@ -462,6 +579,29 @@ TEST_F(UserStoreTest, CommitsAfterEveryNodeForgotTheScript) {
     }
     for (UserCommit& commit : commits) ++commit.expected_version;
   }
+}
+
+// SET ... PX refuses a window whose end is past what Redis can hold; were it sent, the script
+// would stop at the SET with the records already written. A window is bounded, and the commit
+// refused whole, before anything is sent.
+TEST_F(UserStoreTest, RefusesAnOversizedDedupWindowAndWritesNothing) {
+  for (int64_t window : {kMaxDedupWindowMs + 1, std::numeric_limits<int64_t>::max()}) {
+    UserCommit commit = NewCommit(20, 0);
+    commit.set_records = {{'p', "half"}};
+    commit.insert_ids = {{"ddevice", "insert-" + std::to_string(window)}};
+    commit.dedup_window_ms = window;
+    commit.events = {{1000, "event"}};
+    std::vector<Result<CommitOutcome>> outcomes = store_->Commit({commit}, kNoWait, 0);
+    EXPECT_EQ(outcomes[0].status().code(), ErrorCode::kInvalidArgument) << window;
+    StoredUser user = ReadOne(20);
+    EXPECT_EQ(user.version, 0u) << window;
+    EXPECT_TRUE(user.records.empty()) << window;
+    EXPECT_EQ(StreamLength(20), 0) << window;
+  }
+  UserCommit longest = NewCommit(20, 0);
+  longest.insert_ids = {{"ddevice", "insert-longest"}};
+  longest.dedup_window_ms = kMaxDedupWindowMs;
+  EXPECT_EQ(CommitOne(longest).status, CommitStatus::kCommitted);
 }
 
 TEST_F(UserStoreTest, RefusesACommitItCannotRunAndRunsTheOthers) {

@@ -256,6 +256,10 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
 
     std::map<std::string, std::vector<Pending>> by_node;
     for (Pending& p : pending) {
+      // An earlier attempt's reply to `after` (another node's, or this node's before a retry)
+      // says nothing about this attempt's writes.
+      if (after_replies != nullptr)
+        (*after_replies)[p.index] = Status::Unavailable("redis: not sent");
       const Command& command = commands[p.index];
       uint16_t slot = KeySlot(command.args[command.key_index]);
       std::string address = p.address.empty() ? map->PrimaryOf(slot) : p.address;
@@ -290,7 +294,10 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
       if (sent.ok() && !after.empty()) sent = AppendCommand(**lease, after, false);
       if (sent.ok()) sent = (*lease)->Flush();
       if (!sent.ok()) {
-        for (const Pending& p : group) results[p.index] = sent;  // may have run: not retried
+        for (const Pending& p : group) {
+          results[p.index] = sent;  // may have run: not retried
+          if (after_replies != nullptr) (*after_replies)[p.index] = sent;
+        }
         refresh = true;
         continue;
       }
@@ -306,6 +313,13 @@ std::vector<Result<Reply>> ClusterClient::ExecuteBatch(std::span<const Command> 
         if (!reply.ok()) {
           for (size_t rest = k; rest < flight.commands.size(); ++rest) {
             results[flight.commands[rest].index] = reply.status();
+          }
+          // No reply to `after` either, for any command of the flight (those read before this
+          // one included: their writes may be on the primary only).
+          if (after_replies != nullptr) {
+            for (const Pending& sent_p : flight.commands) {
+              (*after_replies)[sent_p.index] = reply.status();
+            }
           }
           refresh = true;
           read_all = false;

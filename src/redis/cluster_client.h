@@ -84,9 +84,11 @@ class ClusterClient {
   // ExecuteBatch, and after each node's pipeline (each attempt's, redirected commands
   // included) the command `after` on the same connection, in the same pipeline: for WAIT, which
   // counts the replicas that hold the writes of its own connection. (*after_replies)[i] is the
-  // reply to `after` on the connection that gave commands[i] its result (a non-OK Result when no
-  // reply came); it says nothing about a command that got no reply. REQUIRES: `after` not
-  // empty; a WAIT's timeout below ClusterOptions::command_timeout_ms.
+  // reply to `after` in the pipeline of commands[i]'s last attempt, never an earlier attempt's:
+  // a non-OK Result when that pipeline could not be sent or read to its end (then results[i]
+  // may be OK: commands[i]'s own reply came, `after`'s did not). It says nothing about a command
+  // that got no reply. REQUIRES: `after` not empty; a WAIT's timeout below
+  // ClusterOptions::command_timeout_ms.
   std::vector<Result<Reply>> ExecuteBatch(std::span<const Command> commands,
                                           const std::vector<std::string>& after,
                                           std::vector<Result<Reply>>* after_replies);

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -192,6 +193,94 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+// A one-node "cluster" on loopback that serves every slot and answers each command with what
+// `answer` returns (raw RESP), or closes the connection when it returns "". It serves one
+// connection at a time, in a thread of its own; commands are arrays of bulk strings.
+class FakeNode {
+ public:
+  using Answer = std::function<std::string(const Args&)>;
+
+  explicit FakeNode(Answer answer) : answer_(std::move(answer)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listener_, 16), 0);
+    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeNode() {
+    ::shutdown(listener_, SHUT_RDWR);  // wakes accept(2)
+    thread_.join();
+    ::close(listener_);
+  }
+  FakeNode(const FakeNode&) = delete;
+  FakeNode& operator=(const FakeNode&) = delete;
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // CLUSTER SLOTS's answer: every slot on this node.
+  std::string SlotsReply() const {
+    return "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:" + std::to_string(port_) +
+           "\r\n";
+  }
+
+ private:
+  void Serve() {
+    for (;;) {
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      std::string in;
+      bool open = true;
+      while (open) {
+        char buf[4096];
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+        for (Args args; open && TakeCommand(&in, &args); args.clear()) {
+          std::string out = answer_(args);
+          if (out.empty()) {
+            open = false;
+          } else {
+            open = ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) ==
+                   static_cast<ssize_t>(out.size());
+          }
+        }
+      }
+      ::close(fd);
+    }
+  }
+
+  // Moves one complete "*n\r\n$len\r\nbytes\r\n..." command out of `in`; false when incomplete.
+  static bool TakeCommand(std::string* in, Args* args) {
+    size_t at = 0;
+    const auto line = [&](char kind, size_t* value) {
+      size_t end = in->find("\r\n", at);
+      if (end == std::string::npos || (*in)[at] != kind) return false;
+      *value = std::stoul(in->substr(at + 1, end - at - 1));
+      at = end + 2;
+      return true;
+    };
+    size_t count = 0;
+    if (!line('*', &count)) return false;
+    for (size_t i = 0; i < count; ++i) {
+      size_t size = 0;
+      if (!line('$', &size) || in->size() < at + size + 2) return false;
+      args->push_back(in->substr(at, size));
+      at += size + 2;
+    }
+    in->erase(0, at);
+    return true;
+  }
+
+  Answer answer_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
 TEST(ClusterClient, ComputesTheSameSlotsAsTheServer) {
   auto client = OpenClient();
   ASSERT_NE(client, nullptr);
@@ -352,12 +441,39 @@ TEST(ClusterClient, SendsACommandAfterEachNodesPipelineOnItsConnection) {
     ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
     EXPECT_EQ(waited[i]->integer, 1);  // each shard's replica holds the writes
   }
-  // Five replicas never acknowledge: WAIT answers the count it got when its timeout ends.
-  replies = client->ExecuteBatch(batch, {"WAIT", "5", "50"}, &waited);
+  // Five replicas never acknowledge: WAIT answers the count it got when its timeout ends. The
+  // timeout is long enough for the one replica's acknowledgement to arrive on a busy machine.
+  replies = client->ExecuteBatch(batch, {"WAIT", "5", "1000"}, &waited);
   for (size_t i = 0; i < batch.size(); ++i) {
     ASSERT_TRUE(waited[i].ok()) << waited[i].status().ToString();
     EXPECT_EQ(waited[i]->integer, 1);
   }
+}
+
+// A command told TRYAGAIN is sent again; when that second pipeline breaks, the first
+// pipeline's WAIT count must not stand for it.
+TEST(ClusterClient, KeepsNoEarlierAttemptsReplyToTheCommandAfterARetriedCommand) {
+  std::atomic<int> sets{0};
+  FakeNode node([&](const Args& args) -> std::string {
+    if (args[0] == "CLUSTER") return node.SlotsReply();
+    if (args[0] == "WAIT") return ":1\r\n";
+    // The first SET is told to retry; the connection that carries the second one breaks.
+    return ++sets == 1 ? "-TRYAGAIN try again later\r\n" : "";
+  });
+  ClusterOptions options;
+  options.seeds = {node.address()};
+  Result<std::unique_ptr<ClusterClient>> client = ClusterClient::Open(options);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  std::vector<Command> batch = {Cmd({"SET", "k", "v"})};
+  std::vector<Result<Reply>> waited;
+  std::vector<Result<Reply>> replies =
+      (*client)->ExecuteBatch(batch, {"WAIT", "1", "100"}, &waited);
+  EXPECT_EQ(sets.load(), 2);
+  ASSERT_FALSE(replies[0].ok());
+  EXPECT_EQ(replies[0].status().code(), ErrorCode::kIoError) << replies[0].status().ToString();
+  ASSERT_EQ(waited.size(), 1u);
+  EXPECT_FALSE(waited[0].ok()) << "a reply to WAIT from the first attempt: "
+                               << waited[0]->ToString();
 }
 
 TEST(ClusterClient, RefusesAWrongOrMissingPassword) {

@@ -44,8 +44,10 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   // Connects to `address` ("host:port") and authenticates when options.password is set.
-  // Unavailable when the node cannot be reached in time; Unauthenticated when AUTH is refused
-  // (or the node wants a password and none is configured); InvalidArgument for a bad address.
+  // Unavailable when the node cannot be reached in time; Unauthenticated when AUTH is refused;
+  // InvalidArgument for a bad address. Without a password nothing is sent: a node that wants
+  // one still opens, and answers each command NOAUTH (ClusterClient::RefreshSlots reports that
+  // as Unauthenticated).
   static Result<std::unique_ptr<Connection>> Open(const std::string& address,
                                                   const ConnectionOptions& options);
 
