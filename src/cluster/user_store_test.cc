@@ -25,6 +25,7 @@
 #include "core/temp_dir.h"
 #include "redis/cluster_client.h"
 #include "redis/key_slot.h"
+#include "redis/local_cluster.h"
 
 namespace profiled::cluster {
 
@@ -41,38 +42,10 @@ void PrintTo(CommitStatus status, std::ostream* out) {
 
 namespace {
 
-constexpr char kPassword[] = "profiled-test-secret";
+constexpr const char* kPassword = redis::kLocalClusterPassword;
 constexpr int kNoWait = 0;
 
-class LocalCluster : public ::testing::Environment {
- public:
-  void SetUp() override {
-    dir_ = std::make_unique<TempDir>();
-    std::string start = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " start " + dir_->path() +
-                        " --password " + kPassword + " --owner " + std::to_string(::getpid()) +
-                        " >/dev/null";
-    // std::system is not thread-safe; the environment starts and stops when no test runs.
-    ASSERT_EQ(std::system(start.c_str()), 0)  // NOLINT(concurrency-mt-unsafe)
-        << "could not start a cluster: " << start;
-    std::ifstream nodes(dir_->path() + "/nodes.txt");
-    for (std::string line; std::getline(nodes, line);) seeds_.push_back(line);
-    ASSERT_EQ(seeds_.size(), 6u);
-  }
-
-  void TearDown() override {
-    std::string stop = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " stop " + dir_->path();
-    EXPECT_EQ(std::system(stop.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
-    dir_.reset();
-  }
-
-  const std::vector<std::string>& seeds() const { return seeds_; }
-  // The cluster's folder: node-<i>/port and node-<i>/redis.pid for each node.
-  std::string dir() const { return dir_->path(); }
-
- private:
-  std::unique_ptr<TempDir> dir_;
-  std::vector<std::string> seeds_;
-};
+using redis::LocalCluster;
 
 LocalCluster* cluster = nullptr;
 
@@ -160,16 +133,7 @@ pid_t ReplicaPid(redis::ClusterClient& client, const std::string& primary) {
   at = text.find("port=", at);
   if (at == std::string::npos) return 0;
   const std::string port = text.substr(at + 5, text.find(',', at) - at - 5);
-  for (int node = 1; node <= 6; ++node) {
-    const std::string node_dir = cluster->dir() + "/node-" + std::to_string(node);
-    std::string node_port;
-    std::ifstream(node_dir + "/port") >> node_port;
-    if (node_port != port) continue;
-    pid_t pid = 0;
-    std::ifstream(node_dir + "/redis.pid") >> pid;
-    return pid;
-  }
-  return 0;
+  return cluster->PidOf("127.0.0.1:" + port);
 }
 
 // Stops a node with SIGSTOP for its lifetime, so that the cluster is whole again for the tests

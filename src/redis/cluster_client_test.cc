@@ -26,57 +26,13 @@
 
 #include "core/temp_dir.h"
 #include "redis/key_slot.h"
+#include "redis/local_cluster.h"
 
 namespace profiled::redis {
 namespace {
 
-constexpr char kPassword[] = "profiled-test-secret";
+constexpr const char* kPassword = kLocalClusterPassword;
 using Args = std::vector<std::string>;
-
-class LocalCluster : public ::testing::Environment {
- public:
-  void SetUp() override {
-    dir_ = std::make_unique<TempDir>();
-    std::string start = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " start " + dir_->path() +
-                        " --password " + kPassword + " --owner " + std::to_string(::getpid()) +
-                        " >/dev/null";
-    // std::system is not thread-safe; the environment starts and stops before and after every
-    // test, when no other thread runs.
-    ASSERT_EQ(std::system(start.c_str()), 0)  // NOLINT(concurrency-mt-unsafe)
-        << "could not start a cluster: " << start;
-    std::ifstream nodes(dir_->path() + "/nodes.txt");
-    for (std::string line; std::getline(nodes, line);) seeds_.push_back(line);
-    ASSERT_EQ(seeds_.size(), 6u);
-  }
-
-  void TearDown() override {
-    std::string stop = std::string(PROFILED_REDIS_CLUSTER_SCRIPT) + " stop " + dir_->path();
-    EXPECT_EQ(std::system(stop.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
-    dir_.reset();
-  }
-
-  const std::vector<std::string>& seeds() const { return seeds_; }
-
-  // The pid of the node at `address`, from the pid file of its folder; 0 when unknown.
-  int PidOf(const std::string& address) const {
-    for (int i = 1; i <= 6; ++i) {
-      std::string node_dir = dir_->path() + "/node-" + std::to_string(i);
-      std::ifstream port_file(node_dir + "/port");
-      std::string port;
-      port_file >> port;
-      if ("127.0.0.1:" + port != address) continue;
-      std::ifstream pid_file(node_dir + "/redis.pid");
-      int pid = 0;
-      pid_file >> pid;
-      return pid;
-    }
-    return 0;
-  }
-
- private:
-  std::unique_ptr<TempDir> dir_;
-  std::vector<std::string> seeds_;
-};
 
 LocalCluster* cluster = nullptr;
 
@@ -196,20 +152,28 @@ int FreePort() {
 // A one-node "cluster" on loopback that serves every slot and answers each command with what
 // `answer` returns (raw RESP), or closes the connection when it returns "". It serves one
 // connection at a time, in a thread of its own; commands are arrays of bulk strings.
+// A socket listening on a free loopback port, and the port (0 when something failed).
+int ListenOnLoopback(int* port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  *port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd, 16) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    *port = ntohs(addr.sin_port);
+  }
+  return fd;
+}
+
 class FakeNode {
  public:
   using Answer = std::function<std::string(const Args&)>;
 
   explicit FakeNode(Answer answer) : answer_(std::move(answer)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(::listen(listener_, 16), 0);
-    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
+    listener_ = ListenOnLoopback(&port_);
+    EXPECT_NE(port_, 0);
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeNode() {
@@ -499,16 +463,11 @@ TEST(ClusterClient, FailsWhenNoSeedIsReachable) {
 
 TEST(ClusterClient, GivesUpOnANodeThatAcceptsButNeverAnswers) {
   // A listening socket nobody accepts on: the kernel completes the handshake, then silence.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  int port = 0;
+  int fd = ListenOnLoopback(&port);
+  ASSERT_NE(port, 0);
   ClusterOptions options;
-  options.seeds = {"127.0.0.1:" + std::to_string(ntohs(addr.sin_port))};
+  options.seeds = {"127.0.0.1:" + std::to_string(port)};
   options.command_timeout_ms = 200;
   Result<std::unique_ptr<ClusterClient>> client = ClusterClient::Open(options);
   ::close(fd);
