@@ -13,8 +13,7 @@ using Floats = std::vector<float, HugePageAllocator<float>>;
 TEST(HugePageAllocator, GivesLargeBlocksOnAHugePageBoundaryZeroedAndWritable) {
   constexpr size_t kCount = (size_t{5} << 20) / sizeof(float);  // 5 MiB: rounded up to 6
   Floats weights(kCount);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(weights.data()) % HugePageAllocator<float>::kHugePage,
-            0u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(weights.data()) % HugePageAllocator<float>::kHugePage, 0u);
   EXPECT_EQ(weights.front(), 0.0f);
   EXPECT_EQ(weights.back(), 0.0f);
   for (size_t i = 0; i < kCount; i += 4096) weights[i] = static_cast<float>(i);
