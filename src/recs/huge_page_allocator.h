@@ -3,10 +3,10 @@
 // mapping of their own, 2 MiB-aligned and, on Linux, advised to the kernel as transparent huge
 // pages (madvise(MADV_HUGEPAGE); it is the default "madvise" mode of Debian's kernels) before
 // anything touches it, so a row costs no TLB miss of its own: 80 pages map a 160 MB matrix
-// instead of 40,000. Not from the heap: tcmalloc (the server's allocator) hands out memory it
-// touched before, which stays in ordinary pages whatever the advice, and a recommended read
-// then cost ~15 µs more at p50 (docs/BENCHMARKS.md). Where the advice is refused or unknown
-// the memory is ordinary pages; nothing else changes. Stateless; thread-safe.
+// instead of 40,000. Not from the heap: a heap may hand out memory it touched before (tcmalloc,
+// the server's allocator, reuses freed spans), which stays in ordinary pages whatever the
+// advice; a mapping of its own is advised before its first touch. Where the advice is refused
+// or unknown the memory is ordinary pages; nothing else changes. Stateless; thread-safe.
 #pragma once
 
 #include <cstddef>
