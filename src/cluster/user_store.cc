@@ -136,12 +136,15 @@ Status Validate(const UserCommit& commit) {
   return Status::Ok();
 }
 
-// The arguments after the script (its SHA1 or its text): numkeys, KEYS, ARGV.
-std::vector<std::string> ScriptArguments(const UserCommit& commit, uint32_t partitions) {
+// "EVALSHA|EVAL script numkeys KEYS... ARGV..." for `commit`, routed by its user hash.
+redis::Command ScriptCommand(const char* verb, std::string_view script, const UserCommit& commit,
+                             uint32_t partitions) {
   const uint32_t partition = Partition(commit.project, commit.amplitude_id, partitions);
   std::vector<std::string> args;
-  args.reserve(3 + commit.insert_ids.size() + 5 + commit.delete_records.size() +
+  args.reserve(5 + commit.insert_ids.size() + 5 + commit.delete_records.size() +
                2 * commit.set_records.size() + 2 * commit.events.size());
+  args.emplace_back(verb);
+  args.emplace_back(script);
   args.push_back(std::to_string(2 + commit.insert_ids.size()));
   args.push_back(UserHashKey(partition, commit.project, commit.amplitude_id));
   args.push_back(EventStreamKey(partition, commit.project));
@@ -162,17 +165,6 @@ std::vector<std::string> ScriptArguments(const UserCommit& commit, uint32_t part
     args.push_back(std::to_string(event.ingest_ms));
     args.push_back(event.bytes);
   }
-  return args;
-}
-
-// A command whose routing key is the user hash: "EVALSHA|EVAL script numkeys KEYS... ARGV...".
-redis::Command ScriptCommand(const char* verb, std::string_view script,
-                             std::vector<std::string> arguments) {
-  std::vector<std::string> args;
-  args.reserve(2 + arguments.size());
-  args.emplace_back(verb);
-  args.emplace_back(script);
-  for (std::string& arg : arguments) args.push_back(std::move(arg));
   return redis::Command{std::move(args), 3};
 }
 
@@ -290,8 +282,7 @@ std::vector<Result<CommitOutcome>> UserStore::Commit(const std::vector<UserCommi
     std::vector<redis::Command> commands;
     commands.reserve(indices.size());
     for (size_t i : indices) {
-      commands.push_back(
-          ScriptCommand(verb, script, ScriptArguments(commits[i], options_.partitions)));
+      commands.push_back(ScriptCommand(verb, script, commits[i], options_.partitions));
     }
     std::vector<Result<redis::Reply>> waited;
     std::vector<Result<redis::Reply>> replies =

@@ -10,12 +10,11 @@ namespace {
 
 using Floats = std::vector<float, HugePageAllocator<float>>;
 
-TEST(HugePageAllocator, GivesLargeBlocksOnAHugePageBoundaryZeroedAndWritable) {
+// (std::vector zero-fills what it allocates, so zeroing is not the allocator's to show.)
+TEST(HugePageAllocator, GivesLargeBlocksOnAHugePageBoundaryWritableToTheirEnd) {
   constexpr size_t kCount = (size_t{5} << 20) / sizeof(float);  // 5 MiB: rounded up to 6
   Floats weights(kCount);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(weights.data()) % HugePageAllocator<float>::kHugePage, 0u);
-  EXPECT_EQ(weights.front(), 0.0f);
-  EXPECT_EQ(weights.back(), 0.0f);
   for (size_t i = 0; i < kCount; i += 4096) weights[i] = static_cast<float>(i);
   weights.back() = 1.5f;
   EXPECT_EQ(weights[size_t{4096} * 7], static_cast<float>(size_t{4096} * 7));
