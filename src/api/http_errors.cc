@@ -13,6 +13,7 @@ int HttpStatusOf(ErrorCode code) {
     case ErrorCode::kPayloadTooLarge: return 413;
     case ErrorCode::kThrottled: return 429;
     case ErrorCode::kUnavailable:
+    case ErrorCode::kAborted:
     case ErrorCode::kIoError: return 503;
     case ErrorCode::kCorruption:
     case ErrorCode::kInternal: return 500;

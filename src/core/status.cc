@@ -15,6 +15,7 @@ const char* CodeName(ErrorCode code) {
     case ErrorCode::kIoError: return "IoError";
     case ErrorCode::kCorruption: return "Corruption";
     case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kAborted: return "Aborted";
   }
   return "Unknown";
 }

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kIoError,          // the store failed to read or write
   kCorruption,       // stored bytes do not decode
   kInternal,         // a bug
+  kAborted,          // a shared store's writer gave up waiting for another; nothing applied, retry
 };
 
 class [[nodiscard]] Status {
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status IoError(std::string msg) { return {ErrorCode::kIoError, std::move(msg)}; }
   static Status Corruption(std::string msg) { return {ErrorCode::kCorruption, std::move(msg)}; }
   static Status Internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
+  static Status Aborted(std::string msg) { return {ErrorCode::kAborted, std::move(msg)}; }
 
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }

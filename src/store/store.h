@@ -4,11 +4,16 @@
 // store/keys.h and always begin with the project, so projects never share a key. Writes
 // are grouped into a WriteSet and committed atomically; a Commit that returns OK with
 // sync=true is on stable storage. A backend needs only point reads, atomic multi-key
-// writes, snapshot multi-key reads, ordered scans and range deletes, which is why a Redis Cluster
-// backend can slot in later (keys hash-tagged by project) without touching ingest or api.
+// writes, snapshot multi-key reads, ordered scans and range deletes. The Redis Cluster backend
+// (cluster/redis_store.h) implements it for several writers at once, with the few methods at
+// the end for writers that share a store.
 //
 // Thread-safety: every method may be called from any thread concurrently. Reads see
 // every Commit that returned before they started.
+//
+// A backend may fail a read or a Commit with Aborted: it gave up waiting for another writer
+// of a shared store (Shared()) to release a key. Nothing of the caller's writes was applied;
+// the caller ends its transaction (EndTransaction) and may try again from its first read.
 #pragma once
 
 #include <cstdint>
@@ -94,6 +99,25 @@ class Store {
   // /healthz). A backend that stopped writing after a failed write or sync tries to
   // recover here (and before its next Commit), so OK again means writes work again.
   virtual Status Health() = 0;
+
+  // --- Stores shared by several writers (the Redis Cluster backend, cluster/redis_store.h).
+
+  // Whether other processes write this store too. Then a writer keeps nothing it read across
+  // its commits, and takes counters with ReserveIds instead of reading and writing them.
+  virtual bool Shared() const { return false; }
+
+  // Adds `count` to the kMeta counter at `key` (a value of EncodeId, absent = 0) in one atomic
+  // step, durable on return, and sets *first to the first of the `count` values reserved: the
+  // old value + 1. REQUIRES: Shared(). Errors: the backend's; Internal when the store is not
+  // shared.
+  virtual Status ReserveIds(std::string_view /*key*/, uint64_t /*count*/, uint64_t* /*first*/) {
+    return Status::Internal("ReserveIds on a store that is not shared");
+  }
+
+  // Ends the caller's transaction: what a shared store holds for the keys read since the last
+  // Commit or EndTransaction (the Redis Cluster writer's locks) is released. The writer calls
+  // it after each commit group, committed or not. A no-op for a store that holds nothing.
+  virtual void EndTransaction() {}
 };
 
 struct RocksDbOptions {
