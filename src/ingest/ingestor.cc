@@ -250,8 +250,14 @@ bool Ingestor::QueueDue(std::chrono::steady_clock::time_point now) const {
 namespace {
 // A failure of the store itself: no write of the group could succeed.
 bool IsStoreFailure(const Status& s) {
-  return s.code() == ErrorCode::kIoError || s.code() == ErrorCode::kUnavailable;
+  return s.code() == ErrorCode::kIoError || s.code() == ErrorCode::kUnavailable ||
+         s.code() == ErrorCode::kAborted;
 }
+
+// How often a group is applied again when a shared store's locks made it give up (Aborted):
+// another node held a key for longer than the store waits, or two nodes' groups waited for
+// each other. A random pause first, so two such groups do not meet again.
+constexpr int kGroupAttempts = 4;
 }  // namespace
 
 Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
@@ -295,11 +301,20 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
       }
     }
   }
-  Status commit = ApplyGroup(group, now, &results);
-  if (commit.ok()) {
-    store::WriteSet writes;
-    working_.Flush(&writes);
-    commit = store_.Commit(writes, options_.sync);
+  const std::vector<IngestResult> admitted = results;
+  Status commit;
+  for (int attempt = 1;; ++attempt) {
+    commit = ApplyGroup(group, now, &results);
+    if (commit.ok()) {
+      store::WriteSet writes;
+      working_.Flush(&writes);
+      commit = store_.Commit(writes, options_.sync);
+    }
+    if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
+    working_.Finish(false);
+    results = admitted;
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int>(1, 20 * attempt)(retry_random_)));
   }
   working_.Finish(commit.ok());
   if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());

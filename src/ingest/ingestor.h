@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -198,9 +199,10 @@ class Ingestor {
   int64_t last_backfill_ms_ = 0;          // writer thread only
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
-  std::vector<const compute::SpecEntry*> specs_;    // scratch, writer thread only
-  std::vector<const compute::SpecEntry*> matched_;  // scratch, writer thread only
-  compute::AggregatesEditor aggregates_editor_;     // writer thread only
+  std::vector<const compute::SpecEntry*> specs_;           // scratch, writer thread only
+  std::vector<const compute::SpecEntry*> matched_;         // scratch, writer thread only
+  std::minstd_rand retry_random_{std::random_device{}()};  // writer thread only
+  compute::AggregatesEditor aggregates_editor_;            // writer thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -317,8 +317,26 @@ void WorkingSet::RollbackBatch() {
   undo_.clear();
 }
 
+Status WorkingSet::TakeFromBlock(const std::string& key, uint64_t block, IdBlock* ids, bool take,
+                                 uint64_t* value) {
+  if (ids->next == ids->end) {
+    uint64_t first = 0;
+    PROFILED_RETURN_IF_ERROR(store_.ReserveIds(key, block, &first));
+    *ids = IdBlock{first, first + block};
+  }
+  *value = take ? ids->next++ : ids->next;
+  return Status::Ok();
+}
+
 Status WorkingSet::AllocateAmplitudeId(std::string_view project, uint64_t* amplitude_id) {
   std::string key = store::NextAmplitudeIdKey(project);
+  if (shared_) {
+    // Blocks of ids taken and not used are lost (ids are unique, not dense); 0 is never one.
+    do {
+      PROFILED_RETURN_IF_ERROR(TakeFromBlock(key, 64, &id_blocks_[key], true, amplitude_id));
+    } while (*amplitude_id == 0);
+    return Status::Ok();
+  }
   auto pending = pending_next_ids_.find(key);
   if (pending == pending_next_ids_.end()) {
     auto committed = next_ids_.find(key);
@@ -367,6 +385,7 @@ void WorkingSet::RememberInsertId(std::string_view project, std::string_view sco
 }
 
 Status WorkingSet::NextEventSeq(uint64_t* seq) {
+  if (shared_) return TakeFromBlock(store::EventSeqKey(), 1024, &seq_block_, false, seq);
   if (!pending_next_seq_) {
     if (!next_seq_) {
       // The sequence only has to be unique per ingest millisecond, and keys carry the
@@ -391,6 +410,12 @@ Status WorkingSet::NextEventSeq(uint64_t* seq) {
 
 Status WorkingSet::AppendEvent(std::string_view project, int64_t ingest_ms,
                                const store::EventRecordView& event) {
+  if (shared_) {
+    uint64_t seq = 0;
+    PROFILED_RETURN_IF_ERROR(TakeFromBlock(store::EventSeqKey(), 1024, &seq_block_, true, &seq));
+    event_writes_.emplace_back(store::EventKey(project, ingest_ms, seq), store::EncodeEvent(event));
+    return Status::Ok();
+  }
   if (!pending_next_seq_) {
     uint64_t next = 0;
     PROFILED_RETURN_IF_ERROR(NextEventSeq(&next));
@@ -583,6 +608,7 @@ void WorkingSet::Finish(bool committed) {
   event_writes_.clear();
   raw_writes_.clear();
   keep_profiles_ = false;
+  store_.EndTransaction();
 }
 
 }  // namespace profiled::ingest

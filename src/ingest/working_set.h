@@ -80,8 +80,12 @@ class WorkingSet {
 
   // `cache_bytes`: roughly how much memory committed user states and identity mappings kept
   // across groups may take; 0 keeps none (every group reads the store).
+  // On a shared store (store.Shared(): other nodes write it too) nothing is kept across
+  // groups, whatever `cache_bytes` says, and amplitude_ids and event sequence numbers come
+  // from blocks this node reserves (Store::ReserveIds): unique, but neither dense nor in
+  // order across nodes.
   explicit WorkingSet(store::Store& store, size_t cache_bytes = kDefaultCacheBytes)
-      : store_(store), cache_limit_(cache_bytes) {}
+      : store_(store), shared_(store.Shared()), cache_limit_(shared_ ? 0 : cache_bytes) {}
 
   // *amplitude_id is empty when the id was never seen. Errors: the store's.
   Status GetUser(std::string_view project, std::string_view user_id,
@@ -150,6 +154,7 @@ class WorkingSet {
 
   // Moves every buffered change into *writes.
   void Flush(store::WriteSet* writes);
+  // Ends the group (and the store's transaction: Store::EndTransaction).
   void Finish(bool committed);
 
  private:
@@ -203,7 +208,19 @@ class WorkingSet {
   }
   void SaveProperty(Profile* profile, std::string_view name);
 
+  // On a shared store: the next value of a block reserved with ReserveIds and its end.
+  struct IdBlock {
+    uint64_t next = 0;
+    uint64_t end = 0;
+  };
+  // The next value of the counter `key` from its block, reserving `block` more when empty.
+  Status TakeFromBlock(const std::string& key, uint64_t block, IdBlock* ids, bool take,
+                       uint64_t* value);
+
   store::Store& store_;
+  const bool shared_;
+  std::unordered_map<std::string, IdBlock> id_blocks_;            // shared: by NextAmplitudeIdKey
+  IdBlock seq_block_;                                             // shared: event sequence numbers
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   std::unordered_map<std::string, uint64_t> id_writes_;
   std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix

@@ -107,9 +107,9 @@ class Store {
   virtual bool Shared() const { return false; }
 
   // Adds `count` to the kMeta counter at `key` (a value of EncodeId, absent = 0) in one atomic
-  // step, durable on return, and sets *first to the first of the `count` values reserved: the
-  // old value + 1. REQUIRES: Shared(). Errors: the backend's; Internal when the store is not
-  // shared.
+  // step, durable on return, and sets *first to the old value: the caller owns the `count`
+  // values from there. REQUIRES: Shared(). Errors: the backend's; Internal when the store is
+  // not shared.
   virtual Status ReserveIds(std::string_view /*key*/, uint64_t /*count*/, uint64_t* /*first*/) {
     return Status::Internal("ReserveIds on a store that is not shared");
   }

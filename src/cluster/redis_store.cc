@@ -1,0 +1,1111 @@
+#include "cluster/redis_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "cluster/keys.h"
+#include "core/coding.h"
+#include "core/hash.h"
+#include "redis/key_slot.h"
+#include "redis/reply.h"
+#include "store/keys.h"
+#include "store/records.h"
+
+namespace profiled::cluster {
+
+namespace {
+
+using store::Table;
+using store::WriteSet;
+
+constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
+constexpr int64_t kIntentTtlMs = kDayMs;
+constexpr int kScanPage = 512;
+constexpr int kApplyAttempts = 3;
+
+// Locks the key whose lock is KEYS[1] for the transaction ARGV[1] unless another holds it, and
+// reads KEYS[2]: ARGV[2] 's' GET, 'h' HMGET of the fields ARGV[3..], '' nothing.
+// Returns {1, value} when the lock is (now) the caller's, {0, owner} when another's.
+constexpr char kLockReadScript[] = R"lua(
+local owner = redis.call('GET', KEYS[1])
+if owner and owner ~= ARGV[1] then return {0, owner} end
+if not owner then redis.call('SET', KEYS[1], ARGV[1]) end
+if ARGV[2] == 's' then return {1, redis.call('GET', KEYS[2])} end
+if ARGV[2] == 'h' then return {1, redis.call('HMGET', KEYS[2], unpack(ARGV, 3))} end
+return {1, false}
+)lua";
+
+// Applies one slot's part of a transaction's writes and hands its locks on.
+//   ARGV[1] the transaction, ARGV[2] the next owner of the locks ('' = release them),
+//   ARGV[3] the number of writes, then 7 arguments per write: code, the KEYS index of the key,
+//   of the second key (0 = none), of the lock that guards it (0 = none), field, value, PXAT
+//   ('' = none); then the KEYS indices of the locks to hand on.
+// A write is applied only while its lock is the transaction's: after a take-over of a dead
+// node's lock, that node's late writes change nothing. Codes: 's' SET, 'x' DEL, 'h' HSET,
+// 'H' HDEL, 'm' HSET + ZADD of the field (an ordered table's put), 'M' HDEL + ZREM, 'e' ZADD
+// the field (an event), 'D' ZADD the value with itself as score (a day of events).
+// Every write is idempotent, so applying a part twice (a retry after an unknown outcome) is
+// the same as applying it once.
+constexpr char kApplyScript[] = R"lua(
+local token, next_owner, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local a = 4
+for _ = 1, n do
+  local code, k, x, l = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local f, v, px = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  a = a + 7
+  if l == 0 or redis.call('GET', KEYS[l]) == token then
+    if code == 's' then
+      if px ~= '' then redis.call('SET', KEYS[k], v, 'PXAT', px) else redis.call('SET', KEYS[k], v) end
+    elseif code == 'x' then redis.call('DEL', KEYS[k])
+    elseif code == 'h' then redis.call('HSET', KEYS[k], f, v)
+    elseif code == 'H' then redis.call('HDEL', KEYS[k], f)
+    elseif code == 'm' then redis.call('HSET', KEYS[k], f, v); redis.call('ZADD', KEYS[x], 0, f)
+    elseif code == 'M' then redis.call('HDEL', KEYS[k], f); redis.call('ZREM', KEYS[x], f)
+    elseif code == 'e' then redis.call('ZADD', KEYS[k], 0, f)
+    elseif code == 'D' then redis.call('ZADD', KEYS[k], tonumber(v), v)
+    end
+  end
+end
+for i = a, #ARGV do
+  local l = KEYS[tonumber(ARGV[i])]
+  if redis.call('GET', l) == token then
+    if next_owner == '' then redis.call('DEL', l) else redis.call('SET', l, next_owner) end
+  end
+end
+return 1
+)lua";
+
+// Adds ARGV[2] to the varint (store::EncodeId) counter at field ARGV[1] of the ordered table
+// KEYS[1] (hash) / KEYS[2] (its keys) and returns the old value in decimal. Counters stay below
+// 2^53, where Lua's numbers are exact.
+constexpr char kReserveScript[] = R"lua(
+local function dec(s)
+  local v, m = 0, 1
+  for i = 1, #s do
+    local b = string.byte(s, i)
+    v = v + (b % 128) * m
+    m = m * 128
+    if b < 128 then break end
+  end
+  return v
+end
+local function enc(v)
+  local t = {}
+  repeat
+    local b = v % 128
+    v = (v - b) / 128
+    if v > 0 then b = b + 128 end
+    t[#t + 1] = string.char(b)
+  until v == 0
+  return table.concat(t)
+end
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local v = old and dec(old) or 0
+redis.call('HSET', KEYS[1], ARGV[1], enc(v + tonumber(ARGV[2])))
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return string.format('%.0f', v)
+)lua";
+
+enum class Kind : uint8_t { kString, kHash, kOrdered, kEvent };
+
+// Where a store key lives in Redis.
+struct Location {
+  Kind kind = Kind::kString;
+  std::string key;    // the string, the user hash, the ordered table's hash, the event shard
+  std::string aux;    // kOrdered: the table's sorted set of keys; kEvent: the day index
+  std::string field;  // kHash: the record tag; kOrdered: the store key
+  std::string lock;   // "" = none (events are only ever added, under unique keys)
+  int64_t day = 0;    // kEvent
+};
+
+Status NotSupported(Table table, std::string_view what) {
+  return Status::Internal(std::string(what) + " of table " +
+                          std::to_string(static_cast<int>(table)) +
+                          " is not supported on the Redis Cluster store (it would need a scan "
+                          "of the keyspace)");
+}
+
+redis::Command Eval(const char* script, std::vector<std::string> keys,
+                    std::vector<std::string> args) {
+  redis::Command c;
+  c.args.reserve(3 + keys.size() + args.size());
+  c.args.emplace_back("EVAL");
+  c.args.emplace_back(script);
+  c.args.push_back(std::to_string(keys.size()));
+  for (auto& k : keys) c.args.push_back(std::move(k));
+  for (auto& a : args) c.args.push_back(std::move(a));
+  c.key_index = 3;
+  return c;
+}
+
+// A reply that is not an answer to the command: the node's error, named.
+Status ReplyError(const redis::Reply& reply, std::string_view what) {
+  return Status::IoError(std::string(what) + ": Redis answered " + reply.ToString());
+}
+
+std::string TableKeyPrefix(std::string_view key, bool* ok) {
+  std::string_view in = key;
+  std::string_view project;
+  *ok = GetLengthPrefixed(&in, &project);
+  if (!*ok) return {};
+  return std::string(key.substr(0, key.size() - in.size()));
+}
+
+std::string EncodeIntent(const WriteSet& writes) {
+  std::string out;
+  for (const WriteSet::Op& op : writes.ops()) {
+    out.push_back(static_cast<char>(op.table));
+    out.push_back(op.is_delete ? 'd' : 'p');
+    PutLengthPrefixed(&out, op.key);
+    PutLengthPrefixed(&out, op.value);
+  }
+  return out;
+}
+
+bool DecodeIntent(std::string_view in, WriteSet* writes) {
+  while (!in.empty()) {
+    if (in.size() < 2) return false;
+    auto table = static_cast<Table>(in[0]);
+    bool is_delete = in[1] == 'd';
+    if (static_cast<int>(table) >= store::kTableCount) return false;
+    in.remove_prefix(2);
+    std::string_view key;
+    std::string_view value;
+    if (!GetLengthPrefixed(&in, &key) || !GetLengthPrefixed(&in, &value)) return false;
+    if (is_delete) {
+      writes->Delete(table, std::string(key));
+    } else {
+      writes->Put(table, std::string(key), std::string(value));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// The transaction of a writer: the locks it holds, by slot.
+struct Txn {
+  std::string token;
+  std::map<uint16_t, std::set<std::string>> locks;  // slot -> lock keys held
+  bool Holds(const std::string& lock) const {
+    auto it = locks.find(redis::KeySlot(lock));
+    return it != locks.end() && it->second.count(lock) != 0;
+  }
+  void Add(const std::string& lock) { locks[redis::KeySlot(lock)].insert(lock); }
+};
+
+class RedisStore::Impl {
+ public:
+  Impl(RedisStoreOptions options, std::unique_ptr<redis::ClusterClient> client,
+       std::string node_id)
+      : options_(std::move(options)), client_(std::move(client)), node_id_(std::move(node_id)) {}
+
+  ~Impl() { StopLease(); }
+
+  Status StartLease() {
+    PROFILED_RETURN_IF_ERROR(RenewLease());
+    lease_thread_ = std::thread([this] { LeaseLoop(); });
+    return Status::Ok();
+  }
+
+  void StopLease() {
+    {
+      std::lock_guard<std::mutex> lock(lease_mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    lease_cv_.notify_all();
+    if (lease_thread_.joinable()) lease_thread_.join();
+    // Others need not wait out the lease for this node's locks: it holds none now.
+    (void)client_->Execute({{"DEL", LeaseKey(node_id_)}, 1});
+  }
+
+  const std::string& node_id() const { return node_id_; }
+
+  std::string NewToken() { return node_id_ + ":" + std::to_string(next_txn_.fetch_add(1)); }
+
+  // --- Layout
+
+  uint32_t HashPartition(std::string_view a, std::string_view b = {}) const {
+    return static_cast<uint32_t>(
+        StableHasher().Add(static_cast<uint64_t>(a.size())).Add(a).Add(b).Finish() %
+        options_.partitions);
+  }
+
+  Status Locate(Table table, std::string_view key, Location* loc) const {
+    *loc = Location();
+    switch (table) {
+      case Table::kIdentity:
+      case Table::kDedup: {
+        std::string tag = PartitionTag(HashPartition(key));
+        char kind = table == Table::kIdentity ? 'i' : 'd';
+        loc->kind = Kind::kString;
+        loc->key = tag + kind;
+        loc->key.append(key);
+        loc->lock = tag + 'L' + kind;
+        loc->lock.append(key);
+        return Status::Ok();
+      }
+      case Table::kProfiles: {
+        store::UserKeyParts parts;
+        if (!store::ParseUserKey(key, &parts) || parts.tail.size() != 1) {
+          return Status::InvalidArgument("not a user record key");
+        }
+        uint32_t partition = Partition(parts.project, parts.amplitude_id, options_.partitions);
+        std::string tag = PartitionTag(partition);
+        loc->kind = Kind::kHash;
+        loc->key = UserHashKey(partition, parts.project, parts.amplitude_id);
+        loc->field = std::string(parts.tail);
+        loc->lock = tag + 'L';
+        loc->lock.append(std::string_view(loc->key).substr(tag.size()));
+        return Status::Ok();
+      }
+      case Table::kMeta: {
+        bool ok = false;
+        std::string prefix = TableKeyPrefix(key, &ok);
+        if (!ok) return Status::InvalidArgument("a meta key without a project");
+        std::string tag = PartitionTag(HashPartition("m", prefix));
+        loc->kind = Kind::kOrdered;
+        loc->key = tag + "mh" + prefix;
+        loc->aux = tag + "mz" + prefix;
+        loc->field = std::string(key);
+        loc->lock = tag + "Lm";
+        loc->lock.append(key);
+        return Status::Ok();
+      }
+      case Table::kEvents: {
+        bool ok = false;
+        std::string prefix = TableKeyPrefix(key, &ok);
+        std::string_view rest = key.substr(prefix.size());
+        uint64_t ms = 0;
+        uint64_t seq = 0;
+        if (!ok || !GetFixed64BE(&rest, &ms) || !GetFixed64BE(&rest, &seq) || !rest.empty()) {
+          return Status::InvalidArgument("not an event key");
+        }
+        loc->kind = Kind::kEvent;
+        loc->day = static_cast<int64_t>(ms) / kDayMs;
+        loc->key = EventShardKey(prefix, loc->day, static_cast<uint32_t>(seq % kEventShards));
+        loc->aux = DayIndexKey(prefix);
+        return Status::Ok();
+      }
+    }
+    return Status::InvalidArgument("no such table");
+  }
+
+  std::string EventShardKey(std::string_view prefix, int64_t day, uint32_t shard) const {
+    std::string where(prefix);
+    PutFixed64BE(&where, static_cast<uint64_t>(day));
+    where.push_back(static_cast<char>(shard));
+    std::string k = PartitionTag(HashPartition("e", where)) + 'e';
+    k += where;
+    return k;
+  }
+
+  std::string DayIndexKey(std::string_view prefix) const {
+    return PartitionTag(HashPartition("m", prefix)) + "ed" + std::string(prefix);
+  }
+
+  std::string IntentKey(const std::string& token) const {
+    return PartitionTag(HashPartition("I", token)) + 'I' + token;
+  }
+
+  static std::string LeaseKey(const std::string& node) { return "{lease}" + node; }
+
+  // --- Reads without locks
+
+  Status Get(Table table, std::string_view key, std::string* value) {
+    std::vector<std::string> keys{std::string(key)};
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    PROFILED_RETURN_IF_ERROR(MultiGet(table, keys, &values, &statuses, nullptr));
+    *value = std::move(values[0]);
+    return statuses[0];
+  }
+
+  // Reads `keys`; with a transaction, locks each first (waiting for live holders).
+  Status MultiGet(Table table, const std::vector<std::string>& keys,
+                  std::vector<std::string>* values, std::vector<Status>* statuses, Txn* txn) {
+    values->assign(keys.size(), {});
+    statuses->assign(keys.size(), Status::Ok());
+    if (keys.empty()) return Status::Ok();
+    std::vector<Location> locs(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      PROFILED_RETURN_IF_ERROR(Locate(table, keys[i], &locs[i]));
+    }
+    if (table == Table::kEvents) {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        (*statuses)[i] = GetEvent(locs[i], keys[i], &(*values)[i]);
+        if (!(*statuses)[i].ok() && !(*statuses)[i].IsNotFound()) return (*statuses)[i];
+      }
+      return Status::Ok();
+    }
+    // One command per Redis key: the fields of one hash are one HMGET.
+    std::map<std::string, std::vector<size_t>> by_key;
+    for (size_t i = 0; i < keys.size(); ++i) by_key[locs[i].key].push_back(i);
+    bool locking = txn != nullptr && table != Table::kMeta;
+    std::vector<std::vector<size_t>> groups;
+    std::vector<redis::Command> commands;
+    for (auto& [rkey, idx] : by_key) {
+      const Location& loc = locs[idx[0]];
+      groups.push_back(idx);
+      if (locking) {
+        commands.push_back(LockReadCommand(*txn, loc, idx, locs));
+      } else if (loc.kind == Kind::kString) {
+        commands.push_back({{"GET", rkey}, 1});
+      } else {
+        redis::Command c{{"HMGET", rkey}, 1};
+        for (size_t i : idx) c.args.push_back(locs[i].field);
+        commands.push_back(std::move(c));
+      }
+    }
+    std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands);
+    for (size_t g = 0; g < groups.size(); ++g) {
+      PROFILED_RETURN_IF_ERROR(replies[g].status());
+      redis::Reply reply = std::move(replies[g].value());
+      if (locking) {
+        PROFILED_RETURN_IF_ERROR(
+            AwaitLock(*txn, locs[groups[g][0]], commands[g], &reply));
+        if (reply.elements.size() != 2) return ReplyError(reply, "lock and read");
+        redis::Reply inner = std::move(reply.elements[1]);
+        reply = std::move(inner);
+      }
+      PROFILED_RETURN_IF_ERROR(Fill(reply, groups[g], locs, values, statuses));
+    }
+    return Status::Ok();
+  }
+
+  // --- Transactions
+
+  Status Commit(Txn& txn, const WriteSet& writes) {
+    FinishUnfinished();
+    if (writes.empty()) {
+      Release(txn);
+      return Status::Ok();
+    }
+    if (!LeaseFresh()) {
+      Release(txn);
+      return Status::Unavailable("this node's lease in the Redis Cluster is not fresh");
+    }
+    std::vector<Location> locs(writes.ops().size());
+    for (size_t i = 0; i < locs.size(); ++i) {
+      const WriteSet::Op& op = writes.ops()[i];
+      Status s = Locate(op.table, op.key, &locs[i]);
+      if (!s.ok()) {
+        Release(txn);
+        return s;
+      }
+    }
+    // Lock what is written and was not read.
+    std::vector<redis::Command> commands;
+    std::vector<const Location*> locking;
+    std::set<std::string> seen;
+    for (const Location& loc : locs) {
+      if (loc.lock.empty() || txn.Holds(loc.lock) || !seen.insert(loc.lock).second) continue;
+      commands.push_back(Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, ""}));
+      locking.push_back(&loc);
+    }
+    std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands);
+    for (size_t i = 0; i < replies.size(); ++i) {
+      Status s = replies[i].status();
+      if (s.ok()) s = AwaitLock(txn, *locking[i], commands[i], &replies[i].value());
+      if (!s.ok()) {
+        Release(txn);
+        return s;
+      }
+    }
+    // The commit point: the intent, on the replicas.
+    std::string intent_key = IntentKey(txn.token);
+    {
+      std::vector<std::vector<std::string>> run{
+          {"SET", intent_key, EncodeIntent(writes), "PX", std::to_string(kIntentTtlMs)}};
+      if (options_.wait_replicas > 0) run.push_back(WaitArgs());
+      Result<std::vector<redis::Reply>> r = client_->RunOnSlot(redis::KeySlot(intent_key), run);
+      Status s = r.status();
+      if (s.ok() && (*r)[0].is_error()) s = ReplyError((*r)[0], "intent");
+      if (s.ok() && options_.wait_replicas > 0 && (*r)[1].integer < options_.wait_replicas) {
+        s = Status::Unavailable("the commit did not reach " +
+                                std::to_string(options_.wait_replicas) + " replica(s) in time");
+      }
+      if (!s.ok()) {
+        // Nothing is applied. Whether the intent was stored or not, no lock names it after
+        // the release, so no one will ever apply it.
+        Release(txn);
+        return s;
+      }
+    }
+    Status applied = Apply(txn.token, "", writes, locs, txn.locks);
+    if (!applied.ok()) {
+      // The intent stands: the locks of the parts not applied stay this node's, and the
+      // parts are applied again before the next commit (FinishUnfinished).
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      unfinished_.push_back(Unfinished{txn.token, writes, std::move(txn.locks)});
+      txn.locks.clear();
+      return applied;
+    }
+    txn.locks.clear();
+    (void)client_->Execute({{"DEL", intent_key}, 1});
+    return Status::Ok();
+  }
+
+  // Releases the transaction's locks (nothing it read was written).
+  void Release(Txn& txn) {
+    if (txn.locks.empty()) return;
+    WriteSet none;
+    (void)Apply(txn.token, "", none, {}, txn.locks);
+    txn.locks.clear();
+  }
+
+  Status ReserveIds(std::string_view key, uint64_t count, uint64_t* first) {
+    Location loc;
+    PROFILED_RETURN_IF_ERROR(Locate(Table::kMeta, key, &loc));
+    redis::Command c = Eval(kReserveScript, {loc.key, loc.aux}, {loc.field, std::to_string(count)});
+    std::vector<std::vector<std::string>> run{c.args};
+    if (options_.wait_replicas > 0) run.push_back(WaitArgs());
+    Result<std::vector<redis::Reply>> r = client_->RunOnSlot(redis::KeySlot(loc.key), run);
+    PROFILED_RETURN_IF_ERROR(r.status());
+    const redis::Reply& reply = (*r)[0];
+    if (reply.type != redis::ReplyType::kString) return ReplyError(reply, "reserve ids");
+    if (options_.wait_replicas > 0 && (*r)[1].integer < options_.wait_replicas) {
+      return Status::Unavailable("reserved ids did not reach the replicas in time");
+    }
+    *first = std::stoull(reply.str);
+    return Status::Ok();
+  }
+
+  // --- Scans and range deletes
+
+  Status Scan(Table table, std::string_view begin, std::string_view end,
+              const std::function<bool(std::string_view, std::string_view)>& fn) {
+    if (table == Table::kMeta) return ScanOrdered(begin, end, fn);
+    if (table == Table::kEvents) return ScanEvents(begin, end, fn);
+    return NotSupported(table, "a scan");
+  }
+
+  Status DeleteRange(Table table, std::string_view begin, std::string_view end) {
+    if (table == Table::kMeta) {
+      std::vector<std::string> keys;
+      PROFILED_RETURN_IF_ERROR(ScanOrdered(begin, end, [&](std::string_view k, std::string_view) {
+        keys.emplace_back(k);
+        return true;
+      }));
+      WriteSet writes;
+      for (auto& k : keys) writes.Delete(Table::kMeta, std::move(k));
+      Txn txn{NewToken(), {}};
+      return Commit(txn, writes);
+    }
+    if (table == Table::kEvents) return DeleteEvents(begin, end);
+    return NotSupported(table, "a range delete");
+  }
+
+  Status Health() {
+    if (!LeaseFresh()) {
+      return Status::Unavailable("this node cannot renew its lease in the Redis Cluster: " +
+                                 LastLeaseError());
+    }
+    FinishUnfinished();
+    {
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      if (!unfinished_.empty()) {
+        return Status::Unavailable("a commit is not yet applied on every Redis primary");
+      }
+    }
+    for (int slot = 0; slot < redis::kSlotCount; ++slot) {
+      if (client_->PrimaryOf(static_cast<uint16_t>(slot)).empty()) {
+        (void)client_->RefreshSlots();
+        if (client_->PrimaryOf(static_cast<uint16_t>(slot)).empty()) {
+          return Status::Unavailable("Redis Cluster slot " + std::to_string(slot) +
+                                     " has no primary");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Unfinished {
+    std::string token;
+    WriteSet writes;
+    std::map<uint16_t, std::set<std::string>> locks;
+  };
+
+  std::vector<std::string> WaitArgs() const {
+    return {"WAIT", std::to_string(options_.wait_replicas),
+            std::to_string(options_.wait_timeout_ms)};
+  }
+
+  redis::Command LockReadCommand(const Txn& txn, const Location& loc, const std::vector<size_t>& idx,
+                                 const std::vector<Location>& locs) const {
+    if (loc.kind == Kind::kString) {
+      return Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, "s"});
+    }
+    std::vector<std::string> args{txn.token, "h"};
+    for (size_t i : idx) args.push_back(locs[i].field);
+    return Eval(kLockReadScript, {loc.lock, loc.key}, std::move(args));
+  }
+
+  // Turns a lock-and-read reply into one whose lock is the transaction's: waits while a live
+  // node holds the lock, takes it over (applying that node's intent first) when it is dead.
+  // Aborted after lock_wait_ms.
+  Status AwaitLock(Txn& txn, const Location& loc, const redis::Command& command,
+                   redis::Reply* reply) {
+    auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lock_wait_ms);
+    int pause_us = 200;
+    for (;;) {
+      if (reply->is_error()) return ReplyError(*reply, "lock");
+      if (reply->type != redis::ReplyType::kArray || reply->elements.empty()) {
+        return ReplyError(*reply, "lock");
+      }
+      if (reply->elements[0].integer == 1) {
+        txn.Add(loc.lock);
+        return Status::Ok();
+      }
+      std::string owner = reply->elements.size() > 1 ? reply->elements[1].str : "";
+      bool alive = true;
+      PROFILED_RETURN_IF_ERROR(OwnerAlive(owner, &alive));
+      if (!alive) {
+        PROFILED_RETURN_IF_ERROR(TakeOver(owner, loc, txn.token));
+      } else {
+        if (std::chrono::steady_clock::now() >= deadline) {
+          return Status::Aborted("waited " + std::to_string(options_.lock_wait_ms) +
+                                 " ms for another profiled node's lock on a key");
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+        pause_us = std::min(pause_us * 2, 10000);
+      }
+      Result<redis::Reply> again = client_->Execute(command);
+      PROFILED_RETURN_IF_ERROR(again.status());
+      *reply = std::move(again.value());
+    }
+  }
+
+  Status OwnerAlive(const std::string& owner, bool* alive) {
+    std::string node = owner.substr(0, owner.find(':'));
+    if (node == node_id_) {
+      // One of this node's own transactions: a commit not yet applied, or another thread's.
+      *alive = true;
+      return Status::Ok();
+    }
+    Result<redis::Reply> r = client_->Execute({{"EXISTS", LeaseKey(node)}, 1});
+    PROFILED_RETURN_IF_ERROR(r.status());
+    *alive = r->integer == 1;
+    return Status::Ok();
+  }
+
+  // The dead transaction `owner` holds loc's lock: applies its intent's writes under that lock,
+  // if it got as far as an intent, and hands the lock to `token`.
+  Status TakeOver(const std::string& owner, const Location& loc, const std::string& token) {
+    Result<redis::Reply> intent = client_->Execute({{"GET", IntentKey(owner)}, 1});
+    PROFILED_RETURN_IF_ERROR(intent.status());
+    WriteSet writes;
+    if (intent->type == redis::ReplyType::kString && !DecodeIntent(intent->str, &writes)) {
+      return Status::Corruption("the intent of a dead node's commit does not decode");
+    }
+    WriteSet mine;  // the intent's writes under this lock
+    std::vector<Location> locs;
+    for (const WriteSet::Op& op : writes.ops()) {
+      Location l;
+      PROFILED_RETURN_IF_ERROR(Locate(op.table, op.key, &l));
+      if (l.lock != loc.lock) continue;
+      if (op.is_delete) {
+        mine.Delete(op.table, op.key);
+      } else {
+        mine.Put(op.table, op.key, op.value);
+      }
+      locs.push_back(std::move(l));
+    }
+    std::map<uint16_t, std::set<std::string>> lock{{redis::KeySlot(loc.lock), {loc.lock}}};
+    return Apply(owner, token, mine, locs, lock);
+  }
+
+  // Applies `writes` (located at `locs`) slot by slot under the locks of `token`, and hands
+  // every lock of `locks` to `next_owner` ("" = releases them). Each slot's part is retried
+  // when its outcome is unknown.
+  Status Apply(const std::string& token, const std::string& next_owner, const WriteSet& writes,
+               const std::vector<Location>& locs,
+               const std::map<uint16_t, std::set<std::string>>& locks) {
+    struct Part {
+      std::vector<std::string> keys;
+      std::unordered_map<std::string, size_t> index;  // key -> KEYS index (1-based)
+      std::vector<std::string> ops;
+      size_t count = 0;
+      std::vector<std::string> releases;
+      size_t Key(const std::string& k) {
+        auto [it, added] = index.emplace(k, keys.size() + 1);
+        if (added) keys.push_back(k);
+        return it->second;
+      }
+    };
+    std::map<uint16_t, Part> parts;
+    std::set<std::string> days;  // "<day index key>\n<day>" added once per commit
+    int64_t dedup_window_ms = int64_t{options_.dedup_window_days} * kDayMs;
+    for (size_t i = 0; i < locs.size(); ++i) {
+      const WriteSet::Op& op = writes.ops()[i];
+      const Location& loc = locs[i];
+      Part& part = parts[redis::KeySlot(loc.key)];
+      std::string code;
+      std::string field = loc.field;
+      std::string value;
+      std::string px;
+      size_t aux = 0;
+      switch (loc.kind) {
+        case Kind::kString:
+          code = op.is_delete ? "x" : "s";
+          value = op.value;
+          if (op.table == Table::kDedup && !op.is_delete) {
+            int64_t first_seen = 0;
+            if (!store::DecodeDedup(op.value, &first_seen).ok()) first_seen = 0;
+            px = std::to_string(std::max<int64_t>(1, first_seen + dedup_window_ms));
+          }
+          break;
+        case Kind::kHash:
+          code = op.is_delete ? "H" : "h";
+          value = op.value;
+          break;
+        case Kind::kOrdered:
+          code = op.is_delete ? "M" : "m";
+          value = op.value;
+          aux = part.Key(loc.aux);
+          break;
+        case Kind::kEvent:
+          if (op.is_delete) continue;  // events go by retention (DeleteRange) only
+          code = "e";
+          field = op.key + op.value;
+          days.insert(loc.aux + '\n' + std::to_string(loc.day));
+          break;
+      }
+      size_t k = part.Key(loc.key);
+      size_t l = loc.lock.empty() ? 0 : part.Key(loc.lock);
+      part.ops.insert(part.ops.end(), {code, std::to_string(k), std::to_string(aux),
+                                       std::to_string(l), field, value, px});
+      ++part.count;
+    }
+    for (const std::string& d : days) {
+      size_t nl = d.find('\n');
+      std::string key = d.substr(0, nl);
+      Part& part = parts[redis::KeySlot(key)];
+      size_t k = part.Key(key);
+      part.ops.insert(part.ops.end(), {"D", std::to_string(k), "0", "0", "", d.substr(nl + 1), ""});
+      ++part.count;
+    }
+    for (const auto& [slot, held] : locks) {
+      for (const std::string& lock : held) {
+        Part& part = parts[slot];
+        part.releases.push_back(std::to_string(part.Key(lock)));
+      }
+    }
+    std::vector<redis::Command> commands;
+    for (auto& [slot, part] : parts) {
+      std::vector<std::string> args{token, next_owner, std::to_string(part.count)};
+      args.insert(args.end(), std::make_move_iterator(part.ops.begin()),
+                  std::make_move_iterator(part.ops.end()));
+      args.insert(args.end(), part.releases.begin(), part.releases.end());
+      commands.push_back(Eval(kApplyScript, std::move(part.keys), std::move(args)));
+    }
+    Status last = Status::Ok();
+    for (int attempt = 0; attempt < kApplyAttempts && !commands.empty(); ++attempt) {
+      std::vector<Result<redis::Reply>> replies;
+      std::vector<Result<redis::Reply>> waits;
+      if (options_.wait_replicas > 0) {
+        replies = client_->ExecuteBatch(commands, WaitArgs(), &waits);
+      } else {
+        replies = client_->ExecuteBatch(commands);
+      }
+      std::vector<redis::Command> again;
+      for (size_t i = 0; i < commands.size(); ++i) {
+        Status s = replies[i].status();
+        if (s.ok() && replies[i]->is_error()) s = ReplyError(*replies[i], "apply");
+        if (s.ok() && options_.wait_replicas > 0) {
+          s = waits[i].status();
+          if (s.ok() && waits[i]->integer < options_.wait_replicas) {
+            s = Status::Unavailable("a commit did not reach " +
+                                    std::to_string(options_.wait_replicas) +
+                                    " replica(s) in time");
+          }
+        }
+        if (!s.ok()) {
+          last = s;
+          again.push_back(std::move(commands[i]));
+        }
+      }
+      commands = std::move(again);
+    }
+    return commands.empty() ? Status::Ok() : last;
+  }
+
+  void FinishUnfinished() {
+    std::vector<Unfinished> pending;
+    {
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      pending.swap(unfinished_);
+    }
+    for (Unfinished& u : pending) {
+      std::vector<Location> locs(u.writes.ops().size());
+      bool located = true;
+      for (size_t i = 0; i < locs.size(); ++i) {
+        located = located && Locate(u.writes.ops()[i].table, u.writes.ops()[i].key, &locs[i]).ok();
+      }
+      if (located && Apply(u.token, "", u.writes, locs, u.locks).ok()) {
+        (void)client_->Execute({{"DEL", IntentKey(u.token)}, 1});
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      unfinished_.push_back(std::move(u));
+    }
+  }
+
+  Status GetEvent(const Location& loc, const std::string& key, std::string* value) {
+    Result<redis::Reply> r = client_->Execute(
+        {{"ZRANGEBYLEX", loc.key, "[" + key, "(" + store::PrefixEnd(key), "LIMIT", "0", "1"}, 1});
+    PROFILED_RETURN_IF_ERROR(r.status());
+    if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "event read");
+    if (r->elements.empty()) return Status::NotFound("no such event");
+    *value = r->elements[0].str.substr(key.size());
+    return Status::Ok();
+  }
+
+  static Status Fill(const redis::Reply& reply, const std::vector<size_t>& idx,
+                     const std::vector<Location>& locs, std::vector<std::string>* values,
+                     std::vector<Status>* statuses) {
+    if (reply.is_error()) return ReplyError(reply, "read");
+    auto one = [&](const redis::Reply& r, size_t i) {
+      if (r.is_nil()) {
+        (*statuses)[i] = Status::NotFound("no such key");
+      } else {
+        (*values)[i] = r.str;
+      }
+    };
+    if (locs[idx[0]].kind == Kind::kString) {
+      for (size_t i : idx) one(reply, i);
+      return Status::Ok();
+    }
+    if (reply.type != redis::ReplyType::kArray || reply.elements.size() != idx.size()) {
+      return ReplyError(reply, "read");
+    }
+    for (size_t j = 0; j < idx.size(); ++j) one(reply.elements[j], idx[j]);
+    return Status::Ok();
+  }
+
+  // Pages through the sorted set `zkey` from `begin` (inclusive, a '[' or '(' bound) below
+  // `end` (exclusive key), LIMIT kScanPage at a time.
+  Status RangePage(const std::string& zkey, const std::string& from, std::string_view end,
+                   std::vector<std::string>* members) {
+    Result<redis::Reply> r =
+        client_->Execute({{"ZRANGEBYLEX", zkey, from, "(" + std::string(end), "LIMIT", "0",
+                           std::to_string(kScanPage)},
+                          1});
+    PROFILED_RETURN_IF_ERROR(r.status());
+    if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "scan");
+    members->clear();
+    for (redis::Reply& e : r->elements) members->push_back(std::move(e.str));
+    return Status::Ok();
+  }
+
+  Status ScanOrdered(std::string_view begin, std::string_view end,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) {
+    Location loc;
+    PROFILED_RETURN_IF_ERROR(Locate(Table::kMeta, begin, &loc));
+    std::string from = "[" + std::string(begin);
+    std::vector<std::string> members;
+    for (;;) {
+      PROFILED_RETURN_IF_ERROR(RangePage(loc.aux, from, end, &members));
+      if (members.empty()) return Status::Ok();
+      redis::Command c{{"HMGET", loc.key}, 1};
+      c.args.insert(c.args.end(), members.begin(), members.end());
+      Result<redis::Reply> r = client_->Execute(c);
+      PROFILED_RETURN_IF_ERROR(r.status());
+      if (r->type != redis::ReplyType::kArray || r->elements.size() != members.size()) {
+        return ReplyError(*r, "scan");
+      }
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (r->elements[i].is_nil()) continue;  // deleted between the two reads
+        if (!fn(members[i], r->elements[i].str)) return Status::Ok();
+      }
+      if (members.size() < static_cast<size_t>(kScanPage)) return Status::Ok();
+      from = "(" + members.back();
+    }
+  }
+
+  // The project prefix of an event range and its bounds in ms (end: INT64_MAX = none).
+  static Status EventRange(std::string_view begin, std::string_view end, std::string* prefix,
+                           int64_t* begin_ms, int64_t* end_ms) {
+    bool ok = false;
+    *prefix = TableKeyPrefix(begin, &ok);
+    if (!ok) return Status::InvalidArgument("an event range must lie within one project");
+    std::string_view rest = begin.substr(prefix->size());
+    uint64_t ms = 0;
+    *begin_ms = GetFixed64BE(&rest, &ms) ? static_cast<int64_t>(ms) : 0;
+    *end_ms = INT64_MAX;
+    if (end.substr(0, prefix->size()) == *prefix) {
+      std::string_view e = end.substr(prefix->size());
+      if (GetFixed64BE(&e, &ms)) *end_ms = static_cast<int64_t>(ms);
+    }
+    return Status::Ok();
+  }
+
+  Status Days(const std::string& prefix, int64_t begin_ms, int64_t end_ms,
+              std::vector<int64_t>* days) {
+    std::string hi = end_ms == INT64_MAX ? "+inf" : std::to_string(end_ms / kDayMs);
+    Result<redis::Reply> r = client_->Execute(
+        {{"ZRANGEBYSCORE", DayIndexKey(prefix), std::to_string(begin_ms / kDayMs), hi}, 1});
+    PROFILED_RETURN_IF_ERROR(r.status());
+    if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "event days");
+    days->clear();
+    for (const redis::Reply& e : r->elements) days->push_back(std::stoll(e.str));
+    return Status::Ok();
+  }
+
+  Status ScanEvents(std::string_view begin, std::string_view end,
+                    const std::function<bool(std::string_view, std::string_view)>& fn) {
+    std::string prefix;
+    int64_t begin_ms = 0;
+    int64_t end_ms = 0;
+    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &prefix, &begin_ms, &end_ms));
+    size_t key_size = prefix.size() + 16;
+    std::vector<int64_t> days;
+    PROFILED_RETURN_IF_ERROR(Days(prefix, begin_ms, end_ms, &days));
+    for (int64_t day : days) {
+      // A k-way merge of the day's shards, each read a page at a time.
+      struct Cursor {
+        std::string key;
+        std::vector<std::string> page;
+        size_t at = 0;
+      };
+      std::vector<Cursor> cursors(kEventShards);
+      auto fill = [&](Cursor& c, const std::string& from) {
+        c.at = 0;
+        return RangePage(c.key, from, end, &c.page);
+      };
+      using Head = std::pair<std::string_view, size_t>;  // member, cursor
+      std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
+      for (uint32_t s = 0; s < kEventShards; ++s) {
+        cursors[s].key = EventShardKey(prefix, day, s);
+        PROFILED_RETURN_IF_ERROR(fill(cursors[s], "[" + std::string(begin)));
+        if (!cursors[s].page.empty()) heads.emplace(cursors[s].page[0], s);
+      }
+      while (!heads.empty()) {
+        auto [member, s] = heads.top();
+        heads.pop();
+        Cursor& c = cursors[s];
+        if (member.size() < key_size) return Status::Corruption("an event member is too short");
+        if (!fn(member.substr(0, key_size), member.substr(key_size))) return Status::Ok();
+        if (++c.at == c.page.size()) {
+          if (c.page.size() < static_cast<size_t>(kScanPage)) continue;
+          std::string from = "(" + c.page.back();
+          PROFILED_RETURN_IF_ERROR(fill(c, from));
+          if (c.page.empty()) continue;
+        }
+        heads.emplace(c.page[c.at], s);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status DeleteEvents(std::string_view begin, std::string_view end) {
+    std::string prefix;
+    int64_t begin_ms = 0;
+    int64_t end_ms = 0;
+    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &prefix, &begin_ms, &end_ms));
+    std::vector<int64_t> days;
+    PROFILED_RETURN_IF_ERROR(Days(prefix, begin_ms, end_ms, &days));
+    std::vector<redis::Command> commands;
+    std::vector<std::string> whole_days;
+    for (int64_t day : days) {
+      bool whole = day * kDayMs >= begin_ms && end_ms != INT64_MAX && (day + 1) * kDayMs <= end_ms;
+      for (uint32_t s = 0; s < kEventShards; ++s) {
+        std::string key = EventShardKey(prefix, day, s);
+        if (whole) {
+          commands.push_back({{"DEL", key}, 1});
+        } else {
+          commands.push_back(
+              {{"ZREMRANGEBYLEX", key, "[" + std::string(begin), "(" + std::string(end)}, 1});
+        }
+      }
+      if (whole) whole_days.push_back(std::to_string(day));
+    }
+    if (!whole_days.empty()) {
+      redis::Command c{{"ZREM", DayIndexKey(prefix)}, 1};
+      c.args.insert(c.args.end(), whole_days.begin(), whole_days.end());
+      commands.push_back(std::move(c));
+    }
+    for (Result<redis::Reply>& r : client_->ExecuteBatch(commands)) {
+      PROFILED_RETURN_IF_ERROR(r.status());
+      if (r->is_error()) return ReplyError(*r, "event delete");
+    }
+    return Status::Ok();
+  }
+
+  // --- The lease
+
+  Status RenewLease() {
+    Result<redis::Reply> r = client_->Execute(
+        {{"SET", LeaseKey(node_id_), "1", "PX", std::to_string(options_.lease_ms)}, 1});
+    Status s = r.status();
+    if (s.ok() && r->is_error()) s = ReplyError(*r, "lease");
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    if (s.ok()) {
+      lease_renewed_ = std::chrono::steady_clock::now();
+      lease_error_.clear();
+    } else {
+      lease_error_ = s.ToString();
+    }
+    return s;
+  }
+
+  void LeaseLoop() {
+    std::unique_lock<std::mutex> lock(lease_mu_);
+    while (!stopping_) {
+      lease_cv_.wait_for(lock, std::chrono::milliseconds(options_.lease_ms / 5));
+      if (stopping_) break;
+      lock.unlock();
+      (void)RenewLease();
+      lock.lock();
+    }
+  }
+
+  bool LeaseFresh() {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    return std::chrono::steady_clock::now() - lease_renewed_ <
+           std::chrono::milliseconds(options_.lease_ms / 2);
+  }
+
+  std::string LastLeaseError() {
+    std::lock_guard<std::mutex> lock(lease_mu_);
+    return lease_error_.empty() ? "no error recorded" : lease_error_;
+  }
+
+  const RedisStoreOptions options_;
+  std::unique_ptr<redis::ClusterClient> client_;
+  const std::string node_id_;
+  std::atomic<uint64_t> next_txn_{1};
+
+  std::mutex lease_mu_;
+  std::condition_variable lease_cv_;
+  bool stopping_ = false;                              // GUARDED_BY lease_mu_
+  std::chrono::steady_clock::time_point lease_renewed_;  // GUARDED_BY lease_mu_
+  std::string lease_error_;                            // GUARDED_BY lease_mu_
+  std::thread lease_thread_;
+
+  std::mutex unfinished_mu_;
+  std::vector<Unfinished> unfinished_;  // GUARDED_BY unfinished_mu_
+};
+
+namespace {
+
+// The writer's view: reads lock, one transaction at a time.
+class WriterStore : public store::Store {
+ public:
+  explicit WriterStore(std::shared_ptr<RedisStore::Impl> impl) : impl_(std::move(impl)) {
+    txn_.token = impl_->NewToken();
+  }
+  ~WriterStore() override { impl_->Release(txn_); }
+  WriterStore(const WriterStore&) = delete;
+  WriterStore& operator=(const WriterStore&) = delete;
+
+  Status Get(Table table, std::string_view key, std::string* value) override {
+    std::vector<std::string> keys{std::string(key)};
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    PROFILED_RETURN_IF_ERROR(impl_->MultiGet(table, keys, &values, &statuses, &txn_));
+    *value = std::move(values[0]);
+    return statuses[0];
+  }
+  Status MultiGet(Table table, const std::vector<std::string>& keys,
+                  std::vector<std::string>* values, std::vector<Status>* statuses) override {
+    return impl_->MultiGet(table, keys, values, statuses, &txn_);
+  }
+  Status Commit(const WriteSet& writes, bool /*sync*/) override {
+    Status s = impl_->Commit(txn_, writes);
+    txn_.token = impl_->NewToken();
+    return s;
+  }
+  Status Scan(Table table, std::string_view begin, std::string_view end,
+              const std::function<bool(std::string_view, std::string_view)>& fn) override {
+    return impl_->Scan(table, begin, end, fn);
+  }
+  Status DeleteRange(Table table, std::string_view begin, std::string_view end) override {
+    return impl_->DeleteRange(table, begin, end);
+  }
+  uint64_t ApproximateSizeBytes() override { return 0; }
+  Status Health() override { return impl_->Health(); }
+  bool Shared() const override { return true; }
+  Status ReserveIds(std::string_view key, uint64_t count, uint64_t* first) override {
+    return impl_->ReserveIds(key, count, first);
+  }
+  void EndTransaction() override {
+    impl_->Release(txn_);
+    txn_.token = impl_->NewToken();
+  }
+
+ private:
+  std::shared_ptr<RedisStore::Impl> impl_;
+  Txn txn_;
+};
+
+std::string RandomNodeId() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  static const char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<size_t>(i)] = kHex[v & 15];
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RedisStore>> RedisStore::Open(RedisStoreOptions options) {
+  if (options.partitions == 0 || options.wait_replicas < 0 || options.lease_ms < 100 ||
+      options.lock_wait_ms < 0 || options.dedup_window_days < 1) {
+    return Status::InvalidArgument("Redis store options out of range");
+  }
+  if (options.wait_replicas > 0 && options.wait_timeout_ms >= options.client.command_timeout_ms) {
+    options.wait_timeout_ms = options.client.command_timeout_ms / 2;
+  }
+  Result<std::unique_ptr<redis::ClusterClient>> client = redis::ClusterClient::Open(options.client);
+  if (!client.ok()) return client.status();
+  auto impl =
+      std::make_shared<Impl>(std::move(options), std::move(client.value()), RandomNodeId());
+  PROFILED_RETURN_IF_ERROR(impl->StartLease());
+  return std::unique_ptr<RedisStore>(new RedisStore(std::move(impl)));
+}
+
+RedisStore::RedisStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RedisStore::~RedisStore() { impl_->StopLease(); }
+
+std::unique_ptr<store::Store> RedisStore::Writer() { return std::make_unique<WriterStore>(impl_); }
+
+Status RedisStore::Get(Table table, std::string_view key, std::string* value) {
+  return impl_->Get(table, key, value);
+}
+Status RedisStore::MultiGet(Table table, const std::vector<std::string>& keys,
+                            std::vector<std::string>* values, std::vector<Status>* statuses) {
+  return impl_->MultiGet(table, keys, values, statuses, nullptr);
+}
+Status RedisStore::Commit(const WriteSet& writes, bool /*sync*/) {
+  Txn txn{impl_->NewToken(), {}};
+  return impl_->Commit(txn, writes);
+}
+Status RedisStore::Scan(Table table, std::string_view begin, std::string_view end,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) {
+  return impl_->Scan(table, begin, end, fn);
+}
+Status RedisStore::DeleteRange(Table table, std::string_view begin, std::string_view end) {
+  return impl_->DeleteRange(table, begin, end);
+}
+Status RedisStore::Health() { return impl_->Health(); }
+Status RedisStore::ReserveIds(std::string_view key, uint64_t count, uint64_t* first) {
+  return impl_->ReserveIds(key, count, first);
+}
+const std::string& RedisStore::node_id() const { return impl_->node_id(); }
+
+}  // namespace profiled::cluster
