@@ -20,6 +20,7 @@
 #include "api/endpoints.h"
 #include "cli/import_ratings.h"
 #include "cli/train.h"
+#include "cluster/redis_store.h"
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -46,6 +47,24 @@ namespace {
 using namespace profiled;
 
 constexpr int kExitConfigError = 2;
+
+// "host:port,host:port": storage.redis_nodes for the log.
+std::string SeedList(const StorageConfig& storage) {
+  std::string seeds;
+  for (const std::string& node : storage.redis_nodes) {
+    seeds += (seeds.empty() ? "" : ",") + node;
+  }
+  return seeds;
+}
+
+cluster::RedisStoreOptions RedisStoreOptionsFromConfig(const Config& config) {
+  cluster::RedisStoreOptions options;
+  options.client.seeds = config.storage.redis_nodes;
+  options.client.password = config.storage.redis_password;
+  options.wait_replicas = config.storage.redis_wait_replicas;
+  options.dedup_window_days = config.ingest.dedup_window_days;
+  return options;
+}
 
 int Serve(const std::string& config_path, const std::string& listen, const std::string& data_dir) {
   Config config;
@@ -84,19 +103,42 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   std::signal(SIGPIPE, SIG_IGN);
 
   Metrics metrics;
-  store::RocksDbOptions store_options;
-  store_options.path = config.storage.path;
-  store_options.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
-  store_options.row_cache_bytes = static_cast<size_t>(config.storage.row_cache_mb) << 20;
-  store_options.dedup_window_days = config.ingest.dedup_window_days;
-  Result<std::unique_ptr<store::Store>> opened = store::OpenRocksDbStore(store_options);
-  if (!opened.ok()) {
-    LogError(opened.status().message());
-    return 1;
+  const bool on_redis = config.storage.backend == "redis-cluster";
+  std::unique_ptr<store::Store> store;
+  // On redis-cluster the ingest writer's view of `store` (RedisStore::Writer(): it locks what
+  // it reads); declared after `store`, so destroyed before it. Null on rocksdb: the writer
+  // uses `store`.
+  std::unique_ptr<store::Store> redis_writer;
+  if (on_redis) {
+    Result<std::unique_ptr<cluster::RedisStore>> opened =
+        cluster::RedisStore::Open(RedisStoreOptionsFromConfig(config));
+    if (!opened.ok()) {
+      LogError("cannot open the Redis Cluster store (seeds " + SeedList(config.storage) +
+               "): " + opened.status().message());
+      return 1;
+    }
+    redis_writer = (*opened)->Writer();
+    LogInfo("store: redis-cluster seeds=" + SeedList(config.storage) +
+            " node=" + (*opened)->node_id());
+    store = std::move(opened.value());
+  } else {
+    store::RocksDbOptions store_options;
+    store_options.path = config.storage.path;
+    store_options.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mb) << 20;
+    store_options.row_cache_bytes = static_cast<size_t>(config.storage.row_cache_mb) << 20;
+    store_options.dedup_window_days = config.ingest.dedup_window_days;
+    Result<std::unique_ptr<store::Store>> opened = store::OpenRocksDbStore(store_options);
+    if (!opened.ok()) {
+      LogError(opened.status().message());
+      return 1;
+    }
+    store = std::move(opened.value());
   }
-  std::unique_ptr<store::Store> store = std::move(opened.value());
+  store::Store& ingest_store = on_redis ? *redis_writer : *store;
+  const std::string store_location =
+      on_redis ? "Redis Cluster " + SeedList(config.storage) : config.storage.path;
   if (Status upgraded = ingest::UpgradeStore(*store); !upgraded.ok()) {
-    LogError("cannot upgrade the store at " + config.storage.path + ": " + upgraded.ToString());
+    LogError("cannot upgrade the store at " + store_location + ": " + upgraded.ToString());
     return 1;
   }
   metrics.SetStoreSizeSource([s = store.get()] { return s->ApproximateSizeBytes(); });
@@ -112,7 +154,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
 
   ingest::IngestorOptions ingest_options = ingest::IngestorOptionsFromConfig(config);
-  ingest::Ingestor ingestor(*store, ingest_options, clock, &metrics, &registry);
+  ingest::Ingestor ingestor(ingest_store, ingest_options, clock, &metrics, &registry);
   ingestor.Start();
   for (const auto& p : config.projects) {
     if (p.definitions_file.empty()) continue;
@@ -141,8 +183,13 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     ingestor.Stop();
     return 1;
   }
-  LogInfo("listening on " + config.server.host + ":" + std::to_string(server.port()) + " data=" +
-          config.storage.path + " durability=" + (ingest_options.sync ? "fsync" : "buffered"));
+  const std::string storage =
+      on_redis ? "backend=redis-cluster seeds=" + SeedList(config.storage) +
+                     " wait_replicas=" + std::to_string(config.storage.redis_wait_replicas)
+               : "data=" + config.storage.path +
+                     " durability=" + (ingest_options.sync ? "fsync" : "buffered");
+  LogInfo("listening on " + config.server.host + ":" + std::to_string(server.port()) + " " +
+          storage);
   if (demo) {
     const auto& p = config.projects.front();
     LogInfo("demo project \"" + p.id + "\": api_key=" + p.api_key + " secret_key=" + p.secret_key +
@@ -157,6 +204,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   endpoints.Stop();
   trainer.Stop();
   ingestor.Stop();
+  redis_writer.reset();
   store.reset();
   LogInfo("stopped");
   return 0;

@@ -74,16 +74,49 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
   return Status::Ok();
 }
 
-Status ReadStorage(const toml::table& t, StorageConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "storage",
-                                          {"backend", "path", "durability", "block_cache_mb",
-                                           "row_cache_mb", "event_retention_days", "admin_token"}));
-  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
-  if (s->backend == "redis-cluster") {
-    return KeyError("storage.backend", "\"redis-cluster\" is not available in this version");
+// A Redis node's address as the Redis client reads it: "host:port", split at the last colon,
+// with a non-empty host and a port of 1-65535.
+Status CheckRedisNode(std::string_view node, std::string_view key) {
+  size_t colon = node.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return KeyError(key, "expected \"host:port\", got \"" + std::string(node) + "\"");
   }
-  if (s->backend != "rocksdb") {
-    return KeyError("storage.backend", "expected \"rocksdb\", got \"" + s->backend + "\"");
+  std::string_view port_text = node.substr(colon + 1);
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return KeyError(key, "port must be between 1 and 65535 in \"" + std::string(node) + "\"");
+  }
+  return Status::Ok();
+}
+
+Status ReadRedisNodes(const toml::table& t, std::vector<std::string>* out) {
+  const toml::node* n = t.get("redis_nodes");
+  if (n == nullptr) return Status::Ok();
+  const toml::array* nodes = n->as_array();
+  if (nodes == nullptr) {
+    return KeyError("storage.redis_nodes", "expected an array of \"host:port\" strings");
+  }
+  out->clear();
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    std::string key = "storage.redis_nodes[" + std::to_string(i) + "]";
+    const toml::value<std::string>* node = (*nodes)[i].as_string();
+    if (node == nullptr) return KeyError(key, "expected a \"host:port\" string");
+    PROFILED_RETURN_IF_ERROR(CheckRedisNode(node->get(), key));
+    out->push_back(node->get());
+  }
+  return Status::Ok();
+}
+
+Status ReadStorage(const toml::table& t, StorageConfig* s) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      t, "storage",
+      {"backend", "path", "durability", "block_cache_mb", "row_cache_mb", "event_retention_days",
+       "admin_token", "redis_nodes", "redis_password", "redis_wait_replicas"}));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
+  if (s->backend != "rocksdb" && s->backend != "redis-cluster") {
+    return KeyError("storage.backend",
+                    "expected \"rocksdb\" or \"redis-cluster\", got \"" + s->backend + "\"");
   }
   PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "path", &s->path));
   if (s->path.empty()) return KeyError("storage.path", "must not be empty");
@@ -102,6 +135,16 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
   PROFILED_RETURN_IF_ERROR(ReadIntInto(t, "storage", "row_cache_mb", 0, 1 << 20, &s->row_cache_mb));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "storage", "event_retention_days", 1, 36500, &s->event_retention_days));
+  // The redis_* keys are checked whatever the backend (a typo fails now, not on the day the
+  // backend is switched), and needed only with redis-cluster.
+  PROFILED_RETURN_IF_ERROR(ReadRedisNodes(t, &s->redis_nodes));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "redis_password", &s->redis_password));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "storage", "redis_wait_replicas", 0, 16, &s->redis_wait_replicas));
+  if (s->backend == "redis-cluster" && s->redis_nodes.empty()) {
+    return KeyError("storage.redis_nodes",
+                    "required with backend = \"redis-cluster\": at least one \"host:port\"");
+  }
   return Status::Ok();
 }
 

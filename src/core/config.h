@@ -31,6 +31,9 @@ struct ServerConfig {
   std::string cors_allow_origin = "*";
 };
 
+// path and the caches are the embedded store's (backend "rocksdb"), the redis_* keys are the
+// Redis Cluster store's (backend "redis-cluster", docs/SCALING.md). Either backend's keys are
+// validated and ignored under the other, so switching backends is a one-line change.
 struct StorageConfig {
   std::string backend = "rocksdb";
   std::string path = "./data";
@@ -38,6 +41,10 @@ struct StorageConfig {
   int block_cache_mb = 512;
   int row_cache_mb = 256;  // whole values cached by key for point reads; 0 = off
   int event_retention_days = 90;
+  // Seeds, "host:port" each; the other nodes are discovered. Required with redis-cluster.
+  std::vector<std::string> redis_nodes;
+  std::string redis_password;   // AUTH when not empty
+  int redis_wait_replicas = 1;  // a 2xx waits until this many replicas hold the write; 0 = primary
 };
 
 struct IngestConfig {

@@ -81,6 +81,9 @@ TEST(Config, DefaultsMatchTheContract) {
   EXPECT_EQ(c->storage.path, "./data");
   EXPECT_EQ(c->storage.durability, Durability::kFsync);
   EXPECT_EQ(c->storage.event_retention_days, 90);
+  EXPECT_EQ(c->storage.backend, "rocksdb");
+  EXPECT_TRUE(c->storage.redis_nodes.empty());
+  EXPECT_EQ(c->storage.redis_wait_replicas, 1);
   EXPECT_EQ(c->ingest.throttle_events_per_second, 0);
   EXPECT_EQ(c->ingest.throttle_window_seconds, 30);
   EXPECT_EQ(c->ingest.dedup_window_days, 7);
@@ -109,9 +112,8 @@ TEST(Config, ErrorsNameTheOffendingKey) {
             "config: server.listen: expected HOST:PORT, got \"nohost\"");
   EXPECT_EQ(ParseError(std::string("[server]\nthreads = \"two\"\n") + kProject).message(),
             "config: server.threads: expected an integer");
-  EXPECT_EQ(
-      ParseError(std::string("[storage]\nbackend = \"redis-cluster\"\n") + kProject).message(),
-      "config: storage.backend: \"redis-cluster\" is not available in this version");
+  EXPECT_EQ(ParseError(std::string("[storage]\nbackend = \"redis\"\n") + kProject).message(),
+            "config: storage.backend: expected \"rocksdb\" or \"redis-cluster\", got \"redis\"");
   EXPECT_EQ(ParseError("[[projects]]\nid = \"a\"\napi_key = \"k\"\n").message(),
             "config: projects[0].secret_key: missing");
   EXPECT_EQ(ParseError("").message(),
@@ -147,6 +149,89 @@ TEST(Config, RejectsBadProjectIdsAndDialects) {
             "config: projects[0].profile_dialect: expected \"seed\" or \"amplitude\", got \"x\"");
 }
 
+// A [storage] table for backend = "redis-cluster" with `extra` lines, then a project.
+std::string RedisStorage(const std::string& extra) {
+  return "[storage]\nbackend = \"redis-cluster\"\n" + extra + kProject;
+}
+
+TEST(Config, ParsesTheRedisClusterBackend) {
+  auto c =
+      ParseConfig(RedisStorage("redis_nodes = [\"127.0.0.1:7000\", \"redis-b:7001\"]\n"
+                               "redis_password = \"pw\"\nredis_wait_replicas = 2\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage.backend, "redis-cluster");
+  EXPECT_EQ(c->storage.redis_nodes, (std::vector<std::string>{"127.0.0.1:7000", "redis-b:7001"}));
+  EXPECT_EQ(c->storage.redis_password, "pw");
+  EXPECT_EQ(c->storage.redis_wait_replicas, 2);
+}
+
+TEST(Config, RedisClusterDefaultsToNoPasswordAndOneReplica) {
+  auto c = ParseConfig(RedisStorage("redis_nodes = [\"127.0.0.1:7000\"]\n"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage.redis_password, "");
+  EXPECT_EQ(c->storage.redis_wait_replicas, 1);
+  auto primary_only =
+      ParseConfig(RedisStorage("redis_nodes = [\"127.0.0.1:7000\"]\nredis_wait_replicas = 0\n"));
+  ASSERT_TRUE(primary_only.ok()) << primary_only.status().ToString();
+  EXPECT_EQ(primary_only->storage.redis_wait_replicas, 0);
+}
+
+TEST(Config, RedisClusterNeedsSeedNodes) {
+  EXPECT_EQ(ParseError(RedisStorage("")).message(),
+            "config: storage.redis_nodes: required with backend = \"redis-cluster\": at least "
+            "one \"host:port\"");
+  EXPECT_EQ(ParseError(RedisStorage("redis_nodes = []\n")).message(),
+            "config: storage.redis_nodes: required with backend = \"redis-cluster\": at least "
+            "one \"host:port\"");
+}
+
+TEST(Config, RedisNodesMustBeHostAndPort) {
+  EXPECT_EQ(ParseError(RedisStorage("redis_nodes = [\"127.0.0.1:7000\", \"nohost\"]\n")).message(),
+            "config: storage.redis_nodes[1]: expected \"host:port\", got \"nohost\"");
+  EXPECT_EQ(ParseError(RedisStorage("redis_nodes = [\":7000\"]\n")).message(),
+            "config: storage.redis_nodes[0]: expected \"host:port\", got \":7000\"");
+  for (const char* bad : {"h:0", "h:65536", "h:", "h:70x", "h:-1"}) {
+    EXPECT_EQ(ParseError(RedisStorage("redis_nodes = [\"" + std::string(bad) + "\"]\n")).message(),
+              "config: storage.redis_nodes[0]: port must be between 1 and 65535 in \"" +
+                  std::string(bad) + "\"");
+  }
+  EXPECT_TRUE(ParseConfig(RedisStorage("redis_nodes = [\"h:1\", \"h:65535\"]\n")).ok());
+}
+
+TEST(Config, RedisWaitReplicasIsBetweenZeroAndSixteen) {
+  const std::string nodes = "redis_nodes = [\"127.0.0.1:7000\"]\n";
+  EXPECT_EQ(ParseError(RedisStorage(nodes + "redis_wait_replicas = 17\n")).message(),
+            "config: storage.redis_wait_replicas: must be between 0 and 16, got 17");
+  EXPECT_EQ(ParseError(RedisStorage(nodes + "redis_wait_replicas = -1\n")).message(),
+            "config: storage.redis_wait_replicas: must be between 0 and 16, got -1");
+  EXPECT_TRUE(ParseConfig(RedisStorage(nodes + "redis_wait_replicas = 16\n")).ok());
+}
+
+TEST(Config, RedisKeysOfTheWrongTypeAreRefused) {
+  const std::string nodes = "redis_nodes = [\"127.0.0.1:7000\"]\n";
+  EXPECT_EQ(ParseError(RedisStorage("redis_nodes = \"127.0.0.1:7000\"\n")).message(),
+            "config: storage.redis_nodes: expected an array of \"host:port\" strings");
+  EXPECT_EQ(ParseError(RedisStorage("redis_nodes = [7000]\n")).message(),
+            "config: storage.redis_nodes[0]: expected a \"host:port\" string");
+  EXPECT_EQ(ParseError(RedisStorage(nodes + "redis_password = 5\n")).message(),
+            "config: storage.redis_password: expected a string");
+  EXPECT_EQ(ParseError(RedisStorage(nodes + "redis_wait_replicas = \"1\"\n")).message(),
+            "config: storage.redis_wait_replicas: expected an integer");
+}
+
+// The redis_* keys are checked but unused with the embedded store, so a config can switch
+// backends by its one backend line.
+TEST(Config, RocksDbAcceptsButChecksTheRedisKeys) {
+  auto c = ParseConfig(std::string("[storage]\nredis_nodes = [\"127.0.0.1:7000\"]\n"
+                                   "redis_wait_replicas = 0\n") +
+                       kProject);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage.backend, "rocksdb");
+  EXPECT_TRUE(ParseConfig(std::string("[storage]\nredis_nodes = []\n") + kProject).ok());
+  EXPECT_EQ(ParseError(std::string("[storage]\nredis_nodes = [\"h:0\"]\n") + kProject).message(),
+            "config: storage.redis_nodes[0]: port must be between 1 and 65535 in \"h:0\"");
+}
+
 TEST(Config, TomlSyntaxErrorsGiveTheLine) {
   Status s = ParseError("[server]\nlisten = \n");
   EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
@@ -175,9 +260,13 @@ listen  = "127.0.0.1:8080"
 threads = 0                 # 0 = one per core
 
 [storage]
-backend    = "rocksdb"      # the embedded default; "redis-cluster" comes later
+backend    = "rocksdb"      # the embedded default, or "redis-cluster" (part 4)
 path       = "./data"
 durability = "fsync"        # a 2xx from ingestion means the events are in the fsynced log
+# with backend = "redis-cluster":
+# redis_nodes = ["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"]  # seeds; the rest is discovered
+# redis_password = ""       # AUTH when set
+# redis_wait_replicas = 1   # a 2xx waits until this many replicas hold the write; 0 = primary only
 
 admin_token = "change-me"   # Authorization: Bearer <admin_token> on /admin/v1
 
@@ -188,6 +277,26 @@ secret_key      = "..."     # Profile API: Authorization: Api-Key <secret_key>
 profile_dialect = "seed"    # "seed" (default) or "amplitude"
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->admin_token, "change-me");
+}
+
+TEST(Config, TheContractsRedisClusterLinesParseWhenUncommented) {
+  auto c = ParseConfig(R"(
+[storage]
+backend = "redis-cluster"
+redis_nodes = ["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"]  # seeds; the rest is discovered
+redis_password = ""       # AUTH when set
+redis_wait_replicas = 1   # a 2xx waits until this many replicas hold the write; 0 = primary only
+
+admin_token = "change-me"
+
+[[projects]]
+id = "demo"
+api_key = "k"
+secret_key = "s"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->storage.redis_nodes.size(), 3u);
   EXPECT_EQ(c->admin_token, "change-me");
 }
 

@@ -156,9 +156,13 @@ listen  = "127.0.0.1:8080"
 threads = 0                 # 0 = one per core
 
 [storage]
-backend    = "rocksdb"      # the embedded default; "redis-cluster" comes later
+backend    = "rocksdb"      # the embedded default, or "redis-cluster" (part 4)
 path       = "{{DATA}}"
 durability = "fsync"        # a 2xx from ingestion means the events are in the fsynced log
+# with backend = "redis-cluster":
+# redis_nodes = ["127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002"]  # seeds; the rest is discovered
+# redis_password = ""       # AUTH when set
+# redis_wait_replicas = 1   # a 2xx waits until this many replicas hold the write; 0 = primary only
 
 admin_token = "change-me"   # Authorization: Bearer <admin_token> on /admin/v1
 
