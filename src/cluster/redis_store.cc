@@ -206,8 +206,7 @@ struct Txn {
 
 class RedisStore::Impl {
  public:
-  Impl(RedisStoreOptions options, std::unique_ptr<redis::ClusterClient> client,
-       std::string node_id)
+  Impl(RedisStoreOptions options, std::unique_ptr<redis::ClusterClient> client, std::string node_id)
       : options_(std::move(options)), client_(std::move(client)), node_id_(std::move(node_id)) {}
 
   ~Impl() { StopLease(); }
@@ -373,8 +372,7 @@ class RedisStore::Impl {
       PROFILED_RETURN_IF_ERROR(replies[g].status());
       redis::Reply reply = std::move(replies[g].value());
       if (locking) {
-        PROFILED_RETURN_IF_ERROR(
-            AwaitLock(*txn, locs[groups[g][0]], commands[g], &reply));
+        PROFILED_RETURN_IF_ERROR(AwaitLock(*txn, locs[groups[g][0]], commands[g], &reply));
         if (reply.elements.size() != 2) return ReplyError(reply, "lock and read");
         redis::Reply inner = std::move(reply.elements[1]);
         reply = std::move(inner);
@@ -543,7 +541,8 @@ class RedisStore::Impl {
             std::to_string(options_.wait_timeout_ms)};
   }
 
-  redis::Command LockReadCommand(const Txn& txn, const Location& loc, const std::vector<size_t>& idx,
+  redis::Command LockReadCommand(const Txn& txn, const Location& loc,
+                                 const std::vector<size_t>& idx,
                                  const std::vector<Location>& locs) const {
     if (loc.kind == Kind::kString) {
       return Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, "s"});
@@ -581,7 +580,7 @@ class RedisStore::Impl {
                                  " ms for another profiled node's lock on a key");
         }
         std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
-        pause_us = std::min(pause_us * 2, 10000);
+        pause_us = std::min(pause_us * 2, 2000);
       }
       Result<redis::Reply> again = client_->Execute(command);
       PROFILED_RETURN_IF_ERROR(again.status());
@@ -729,8 +728,7 @@ class RedisStore::Impl {
           s = waits[i].status();
           if (s.ok() && waits[i]->integer < options_.wait_replicas) {
             s = Status::Unavailable("a commit did not reach " +
-                                    std::to_string(options_.wait_replicas) +
-                                    " replica(s) in time");
+                                    std::to_string(options_.wait_replicas) + " replica(s) in time");
           }
         }
         if (!s.ok()) {
@@ -800,10 +798,9 @@ class RedisStore::Impl {
   // `end` (exclusive key), LIMIT kScanPage at a time.
   Status RangePage(const std::string& zkey, const std::string& from, std::string_view end,
                    std::vector<std::string>* members) {
-    Result<redis::Reply> r =
-        client_->Execute({{"ZRANGEBYLEX", zkey, from, "(" + std::string(end), "LIMIT", "0",
-                           std::to_string(kScanPage)},
-                          1});
+    Result<redis::Reply> r = client_->Execute({{"ZRANGEBYLEX", zkey, from, "(" + std::string(end),
+                                                "LIMIT", "0", std::to_string(kScanPage)},
+                                               1});
     PROFILED_RETURN_IF_ERROR(r.status());
     if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "scan");
     members->clear();
@@ -991,9 +988,9 @@ class RedisStore::Impl {
 
   std::mutex lease_mu_;
   std::condition_variable lease_cv_;
-  bool stopping_ = false;                              // GUARDED_BY lease_mu_
+  bool stopping_ = false;                                // GUARDED_BY lease_mu_
   std::chrono::steady_clock::time_point lease_renewed_;  // GUARDED_BY lease_mu_
-  std::string lease_error_;                            // GUARDED_BY lease_mu_
+  std::string lease_error_;                              // GUARDED_BY lease_mu_
   std::thread lease_thread_;
 
   std::mutex unfinished_mu_;
@@ -1073,8 +1070,7 @@ Result<std::unique_ptr<RedisStore>> RedisStore::Open(RedisStoreOptions options) 
   }
   Result<std::unique_ptr<redis::ClusterClient>> client = redis::ClusterClient::Open(options.client);
   if (!client.ok()) return client.status();
-  auto impl =
-      std::make_shared<Impl>(std::move(options), std::move(client.value()), RandomNodeId());
+  auto impl = std::make_shared<Impl>(std::move(options), std::move(client.value()), RandomNodeId());
   PROFILED_RETURN_IF_ERROR(impl->StartLease());
   return std::unique_ptr<RedisStore>(new RedisStore(std::move(impl)));
 }

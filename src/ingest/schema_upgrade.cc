@@ -177,6 +177,9 @@ Status UpgradeStore(store::Store& store) {
     PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &version));
   } else if (!s.IsNotFound()) {
     return s;
+  } else if (store.Shared()) {
+    // The Redis Cluster store began at the current version: no older one holds data.
+    return StampVersion(store, kSchemaVersion);
   }
   if (version < 1) return Status::Corruption("the store's schema version is 0");
   if (version > kSchemaVersion) {

@@ -10,6 +10,8 @@
 //   2 -> 3  moves every profile from its untagged key P || be64(amplitude_id) to the tagged
 //           per-user record key (store::ProfileKey, tag 'p'), deleting the old key in the
 //           same durable chunk, so each profile is at exactly one of the two keys at any time.
+// A shared store (Store::Shared(), the Redis Cluster backend) without a version is new: it is
+// stamped with the current version, since no older profiled wrote that backend.
 // Each step is followed by a durable stamp of the version it reached, so a store whose
 // upgrade was cut short resumes from the last finished step.
 // Runs before the server takes traffic; not thread-safe with other writers. Each step
