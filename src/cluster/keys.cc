@@ -35,16 +35,4 @@ std::string UserHashKey(uint32_t partition, std::string_view project, uint64_t a
   return k;
 }
 
-std::string DedupKey(uint32_t partition, std::string_view project, std::string_view scope,
-                     std::string_view insert_id) {
-  std::string k = KeyStart(partition, 'd', project);
-  PutLengthPrefixed(&k, scope);
-  k.append(insert_id);
-  return k;
-}
-
-std::string EventStreamKey(uint32_t partition, std::string_view project) {
-  return KeyStart(partition, 'e', project);
-}
-
 }  // namespace profiled::cluster

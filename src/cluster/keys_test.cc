@@ -11,16 +11,13 @@
 namespace profiled::cluster {
 namespace {
 
-TEST(ClusterKeys, PutEveryKeyOfOneUserInOneSlot) {
+TEST(ClusterKeys, PutAUsersHashInItsPartitionsSlot) {
   // Bytes that could confuse a hash-tag parser or a prefix: braces, NUL, 0xff.
   const std::vector<std::string> projects = {"p", "", std::string("{x}\0\xff", 5)};
   for (const std::string& project : projects) {
     for (uint64_t id = 0; id < 200; ++id) {
       const uint32_t partition = Partition(project, id, kPartitions);
       const uint16_t slot = redis::KeySlot(UserHashKey(partition, project, id));
-      EXPECT_EQ(redis::KeySlot(EventStreamKey(partition, project)), slot);
-      EXPECT_EQ(redis::KeySlot(DedupKey(partition, project, "d{device}", "}insert{")), slot);
-      EXPECT_EQ(redis::KeySlot(DedupKey(partition, project, std::string("u\0", 2), "")), slot);
       EXPECT_EQ(slot, redis::KeySlot(PartitionTag(partition)));
     }
   }
@@ -58,9 +55,6 @@ TEST(ClusterKeys, KeepPartitionsStableAcrossBuilds) {
 TEST(ClusterKeys, KeepProjectsApartWhenOneIdIsAPrefixOfAnother) {
   const uint64_t id = 0x6200000000000000;  // starts with the byte 'b'
   EXPECT_NE(UserHashKey(0, "a", id), UserHashKey(0, "ab", id >> 8));
-  EXPECT_NE(EventStreamKey(0, "a"), EventStreamKey(0, "ab"));
-  EXPECT_NE(DedupKey(0, "a", "b", "c"), DedupKey(0, "ab", "", "c"));
-  EXPECT_NE(UserHashKey(0, "a", 0), EventStreamKey(0, "a"));
 }
 
 }  // namespace

@@ -441,6 +441,10 @@ class RedisStore::Impl {
         return s;
       }
     }
+    if (options_.testing_stop_after_intent) {
+      txn.locks.clear();
+      return Status::IoError("testing: stopped after the intent");
+    }
     Status applied = Apply(txn.token, "", writes, locs, txn.locks);
     if (!applied.ok()) {
       // The intent stands: the locks of the parts not applied stay this node's, and the
@@ -610,12 +614,14 @@ class RedisStore::Impl {
     if (intent->type == redis::ReplyType::kString && !DecodeIntent(intent->str, &writes)) {
       return Status::Corruption("the intent of a dead node's commit does not decode");
     }
-    WriteSet mine;  // the intent's writes under this lock
+    // The intent's writes under this lock, and those under no lock (events: adding one twice
+    // is adding it once), so whoever takes over any of the node's locks completes its events.
+    WriteSet mine;
     std::vector<Location> locs;
     for (const WriteSet::Op& op : writes.ops()) {
       Location l;
       PROFILED_RETURN_IF_ERROR(Locate(op.table, op.key, &l));
-      if (l.lock != loc.lock) continue;
+      if (l.lock != loc.lock && !l.lock.empty()) continue;
       if (op.is_delete) {
         mine.Delete(op.table, op.key);
       } else {
@@ -1005,7 +1011,9 @@ class WriterStore : public store::Store {
   explicit WriterStore(std::shared_ptr<RedisStore::Impl> impl) : impl_(std::move(impl)) {
     txn_.token = impl_->NewToken();
   }
-  ~WriterStore() override { impl_->Release(txn_); }
+  // Locks still held (a writer destroyed mid-transaction) stay until the node's lease ends,
+  // when the next writer that needs them takes them over.
+  ~WriterStore() override = default;
   WriterStore(const WriterStore&) = delete;
   WriterStore& operator=(const WriterStore&) = delete;
 
@@ -1052,7 +1060,7 @@ class WriterStore : public store::Store {
 std::string RandomNodeId() {
   std::random_device rd;
   uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  static const char kHex[] = "0123456789abcdef";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out(16, '0');
   for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<size_t>(i)] = kHex[v & 15];
   return out;
@@ -1103,5 +1111,6 @@ Status RedisStore::ReserveIds(std::string_view key, uint64_t count, uint64_t* fi
   return impl_->ReserveIds(key, count, first);
 }
 const std::string& RedisStore::node_id() const { return impl_->node_id(); }
+void RedisStore::StopLeaseForTesting() { impl_->StopLease(); }
 
 }  // namespace profiled::cluster

@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/keys.h"
 #include "core/clock.h"
 #include "core/status.h"
 #include "redis/cluster_client.h"
@@ -61,10 +62,13 @@ struct RedisStoreOptions {
   int wait_replicas = 1;
   int wait_timeout_ms = 1000;  // below client.command_timeout_ms
   int dedup_window_days = 7;
-  uint32_t partitions = 4096;  // cluster::kPartitions; tests may use fewer
-  int lock_wait_ms = 2000;     // how long a read or commit waits for a live writer's lock
-  int lease_ms = 10000;        // a node is dead this long after its last lease renewal
+  uint32_t partitions = kPartitions;
+  int lock_wait_ms = 2000;  // how long a read or commit waits for a live writer's lock
+  int lease_ms = 10000;     // a node is dead this long after its last lease renewal
   const Clock* clock = &SystemClock::Instance();
+  // Tests only: Commit stops right after its intent is stored, as if the node died there
+  // (IoError; the locks stay taken).
+  bool testing_stop_after_intent = false;
 };
 
 class RedisStore : public store::Store {
@@ -99,6 +103,10 @@ class RedisStore : public store::Store {
 
   // This node's id in lock values and its lease key (16 hex digits, random per Open).
   const std::string& node_id() const;
+
+  // Tests only: stops renewing this node's lease and deletes it, as if the node died; its
+  // locks are then taken over by the next writer that needs them.
+  void StopLeaseForTesting();
 
   class Impl;
 

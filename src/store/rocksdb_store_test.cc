@@ -9,6 +9,7 @@
 #include "store/keys.h"
 #include "store/records.h"
 #include "store/store.h"
+#include "store/store_conformance.h"
 
 namespace profiled::store {
 namespace {
@@ -101,6 +102,23 @@ std::unique_ptr<Store> Open(const std::string& path, const Clock* clock = &Syste
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return std::move(r.value());
 }
+
+// The store contract, on RocksDB: one process, so both "nodes" are the same store.
+class RocksDbUnderTest : public StoreUnderTest {
+ public:
+  RocksDbUnderTest() : store_(Open(dir_.path())) {}
+  Store& node() override { return *store_; }
+  Store& other() override { return *store_; }
+  std::unique_ptr<Store> Writer(bool /*other_node*/) override { return nullptr; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Store> store_;
+};
+
+std::unique_ptr<StoreUnderTest> MakeRocksDb() { return std::make_unique<RocksDbUnderTest>(); }
+
+INSTANTIATE_TEST_SUITE_P(RocksDb, StoreConformance, ::testing::Values(&MakeRocksDb));
 
 TEST(RocksDbStore, CommitIsVisibleAndSurvivesReopen) {
   TempDir dir;

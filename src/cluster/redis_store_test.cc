@@ -1,0 +1,177 @@
+// RedisStore against a live Redis Cluster: 3 primaries and 3 replicas, password-protected,
+// started once for the whole binary by scripts/redis-cluster.sh in a fresh directory and
+// stopped at the end. The store contract's tests (store/store_conformance.h) run with two
+// stores opened on the cluster as two nodes; the tests below are the cluster's own: lock
+// waits, and a dead node's commit finished by the next writer. Each test writes its own
+// project, so tests share the cluster without seeing each other's keys.
+#include "cluster/redis_store.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "redis/local_cluster.h"
+#include "store/keys.h"
+#include "store/records.h"
+#include "store/store_conformance.h"
+
+namespace profiled::cluster {
+namespace {
+
+using store::Table;
+using store::WriteSet;
+
+redis::LocalCluster* cluster = nullptr;  // owned by GoogleTest
+
+RedisStoreOptions Options() {
+  RedisStoreOptions o;
+  o.client.seeds = cluster->seeds();
+  o.client.password = redis::kLocalClusterPassword;
+  o.wait_replicas = 1;
+  return o;
+}
+
+std::unique_ptr<RedisStore> OpenStore(RedisStoreOptions o = Options()) {
+  auto r = RedisStore::Open(std::move(o));
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r.value()) : nullptr;
+}
+
+class RedisUnderTest : public store::StoreUnderTest {
+ public:
+  RedisUnderTest() : a_(OpenStore()), b_(OpenStore()) {}
+  store::Store& node() override { return *a_; }
+  store::Store& other() override { return *b_; }
+  std::unique_ptr<store::Store> Writer(bool other_node) override {
+    return other_node ? b_->Writer() : a_->Writer();
+  }
+
+ private:
+  std::unique_ptr<RedisStore> a_;
+  std::unique_ptr<RedisStore> b_;
+};
+
+std::unique_ptr<store::StoreUnderTest> MakeRedis() { return std::make_unique<RedisUnderTest>(); }
+
+}  // namespace
+}  // namespace profiled::cluster
+
+namespace profiled::store {
+INSTANTIATE_TEST_SUITE_P(RedisCluster, StoreConformance,
+                         ::testing::Values(&profiled::cluster::MakeRedis));
+}  // namespace profiled::store
+
+namespace profiled::cluster {
+namespace {
+
+std::string Project() {
+  return std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+}
+
+TEST(RedisStore, AWriterWaitsForAnotherNodesLockAndGivesUpAfterTheLockWait) {
+  std::string project = Project();
+  auto a = OpenStore();
+  RedisStoreOptions quick = Options();
+  quick.lock_wait_ms = 300;
+  auto b = OpenStore(quick);
+  std::string key = store::ProfileKey(project, 1);
+  auto wa = a->Writer();
+  auto wb = b->Writer();
+  std::string v;
+  ASSERT_TRUE(wa->Get(Table::kProfiles, key, &v).IsNotFound());
+  auto start = std::chrono::steady_clock::now();
+  Status s = wb->Get(Table::kProfiles, key, &v);
+  EXPECT_EQ(s.code(), ErrorCode::kAborted) << s.ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  wb->EndTransaction();
+  // Plain reads never wait.
+  EXPECT_TRUE(b->Get(Table::kProfiles, key, &v).IsNotFound());
+  // A waiting writer gets the key once the holder commits, and sees its write.
+  std::thread holder([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    WriteSet w;
+    w.Put(Table::kProfiles, key, "from a");
+    EXPECT_TRUE(wa->Commit(w, true).ok());
+  });
+  auto waiting = b->Writer();
+  ASSERT_TRUE(waiting->Get(Table::kProfiles, key, &v).ok());
+  EXPECT_EQ(v, "from a");
+  holder.join();
+}
+
+TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {
+  std::string project = Project();
+  RedisStoreOptions dying = Options();
+  dying.testing_stop_after_intent = true;
+  auto a = OpenStore(dying);
+  auto b = OpenStore();
+  std::string profile = store::ProfileKey(project, 5);
+  std::string identity = store::UserKey(project, "alice");
+  std::string event = store::EventKey(project, 1000, 1);
+  {
+    auto wa = a->Writer();
+    std::string v;
+    ASSERT_TRUE(wa->Get(Table::kProfiles, profile, &v).IsNotFound());
+    WriteSet w;
+    w.Put(Table::kProfiles, profile, "p");
+    w.Put(Table::kIdentity, identity, store::EncodeId(5));
+    w.Put(Table::kEvents, event, "e");
+    EXPECT_EQ(wa->Commit(w, true).code(), ErrorCode::kIoError);
+  }
+  a->StopLeaseForTesting();  // the node is dead, its locks taken, its commit not applied
+  std::string v;
+  EXPECT_TRUE(b->Get(Table::kProfiles, profile, &v).IsNotFound()) << "readers do not wait";
+  auto wb = b->Writer();
+  ASSERT_TRUE(wb->Get(Table::kProfiles, profile, &v).ok());
+  EXPECT_EQ(v, "p") << "the dead node's commit, finished for the key taken over";
+  EXPECT_TRUE(b->Get(Table::kEvents, event, &v).ok()) << "and its events with it";
+  ASSERT_TRUE(wb->Get(Table::kIdentity, identity, &v).ok());
+  EXPECT_EQ(v, store::EncodeId(5));
+  wb->EndTransaction();
+  // Another writer gets the keys now, without waiting.
+  auto wc = b->Writer();
+  EXPECT_TRUE(wc->Get(Table::kIdentity, identity, &v).ok());
+}
+
+TEST(RedisStore, ALockOfADeadNodeWithoutAnIntentIsSimplyTakenOver) {
+  std::string project = Project();
+  auto a = OpenStore();
+  auto b = OpenStore();
+  std::string key = store::DeviceKey(project, "d1");
+  auto wa = a->Writer();
+  std::string v;
+  ASSERT_TRUE(wa->Get(Table::kIdentity, key, &v).IsNotFound());
+  a->StopLeaseForTesting();  // dies holding the lock, before any commit
+  auto wb = b->Writer();
+  EXPECT_TRUE(wb->Get(Table::kIdentity, key, &v).IsNotFound());
+  WriteSet w;
+  w.Put(Table::kIdentity, key, "b's");
+  ASSERT_TRUE(wb->Commit(w, true).ok());
+  ASSERT_TRUE(a->Get(Table::kIdentity, key, &v).ok());
+  EXPECT_EQ(v, "b's");
+}
+
+TEST(RedisStore, IsHealthyWhileItsLeaseIsFreshAndSaysWhyNotOnceItIsNot) {
+  RedisStoreOptions o = Options();
+  o.lease_ms = 200;
+  auto a = OpenStore(o);
+  EXPECT_TRUE(a->Health().ok()) << a->Health().ToString();
+  a->StopLeaseForTesting();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  Status s = a->Health();
+  EXPECT_EQ(s.code(), ErrorCode::kUnavailable);
+  EXPECT_NE(s.message().find("lease"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace profiled::cluster
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  profiled::cluster::cluster = new profiled::redis::LocalCluster;
+  ::testing::AddGlobalTestEnvironment(profiled::cluster::cluster);
+  return RUN_ALL_TESTS();
+}
