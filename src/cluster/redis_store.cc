@@ -9,6 +9,7 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <span>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -367,7 +368,8 @@ class RedisStore::Impl {
         commands.push_back(std::move(c));
       }
     }
-    std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands);
+    std::vector<Result<redis::Reply>> replies =
+        locking ? LockBatch(commands) : client_->ExecuteBatch(commands);
     for (size_t g = 0; g < groups.size(); ++g) {
       PROFILED_RETURN_IF_ERROR(replies[g].status());
       redis::Reply reply = std::move(replies[g].value());
@@ -412,7 +414,7 @@ class RedisStore::Impl {
       commands.push_back(Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, ""}));
       locking.push_back(&loc);
     }
-    std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands);
+    std::vector<Result<redis::Reply>> replies = LockBatch(commands);
     for (size_t i = 0; i < replies.size(); ++i) {
       Status s = replies[i].status();
       if (s.ok()) s = AwaitLock(txn, *locking[i], commands[i], &replies[i].value());
@@ -421,7 +423,12 @@ class RedisStore::Impl {
         return s;
       }
     }
-    // The commit point: the intent, on the replicas.
+    // The commit point: the intent, on the replicas. Written only while the lease is fresh,
+    // so it is stored before any other node can take this node for dead (see the top).
+    if (!LeaseFresh()) {
+      Release(txn);
+      return Status::Unavailable("this node's lease in the Redis Cluster is not fresh");
+    }
     std::string intent_key = IntentKey(txn.token);
     {
       std::vector<std::vector<std::string>> run{
@@ -463,7 +470,11 @@ class RedisStore::Impl {
   void Release(Txn& txn) {
     if (txn.locks.empty()) return;
     WriteSet none;
-    (void)Apply(txn.token, "", none, {}, txn.locks);
+    if (!Apply(txn.token, "", none, {}, txn.locks).ok()) {
+      // A primary did not answer: released before the next commit (FinishUnfinished).
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      unfinished_.push_back(Unfinished{txn.token, WriteSet(), std::move(txn.locks)});
+    }
     txn.locks.clear();
   }
 
@@ -586,16 +597,38 @@ class RedisStore::Impl {
         std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
         pause_us = std::min(pause_us * 2, 2000);
       }
-      Result<redis::Reply> again = client_->Execute(command);
-      PROFILED_RETURN_IF_ERROR(again.status());
-      *reply = std::move(again.value());
+      std::vector<Result<redis::Reply>> again = LockBatch({&command, 1});
+      PROFILED_RETURN_IF_ERROR(again[0].status());
+      *reply = std::move(again[0].value());
     }
+  }
+
+  // Runs lock-and-read commands, and with wait_replicas WAITs for the locks to reach the
+  // replicas: a lock that a failover could lose would let two writers in. A command whose
+  // WAIT fell short answers Unavailable.
+  std::vector<Result<redis::Reply>> LockBatch(std::span<const redis::Command> commands) {
+    if (options_.wait_replicas == 0) return client_->ExecuteBatch(commands);
+    std::vector<Result<redis::Reply>> waits;
+    std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands, WaitArgs(), &waits);
+    for (size_t i = 0; i < replies.size(); ++i) {
+      if (!replies[i].ok()) continue;
+      if (!waits[i].ok()) {
+        replies[i] = waits[i].status();
+      } else if (waits[i]->integer < options_.wait_replicas) {
+        replies[i] =
+            Status::Unavailable("a lock did not reach " + std::to_string(options_.wait_replicas) +
+                                " replica(s) in time");
+      }
+    }
+    return replies;
   }
 
   Status OwnerAlive(const std::string& owner, bool* alive) {
     std::string node = owner.substr(0, owner.find(':'));
     if (node == node_id_) {
-      // One of this node's own transactions: a commit not yet applied, or another thread's.
+      // One of this node's own transactions: another thread's, or a commit or release that
+      // a primary did not answer, which is finished now if it can be.
+      FinishUnfinished();
       *alive = true;
       return Status::Ok();
     }
