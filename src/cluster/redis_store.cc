@@ -359,6 +359,9 @@ class RedisStore::Impl {
       const Location& loc = locs[idx[0]];
       groups.push_back(idx);
       if (locking) {
+        // Counted as held from here on: a lock whose outcome is unknown (a failed WAIT, a lost
+        // reply) is released with the rest; releasing one that is not ours changes nothing.
+        txn->Add(loc.lock);
         commands.push_back(LockReadCommand(*txn, loc, idx, locs));
       } else if (loc.kind == Kind::kString) {
         commands.push_back({{"GET", rkey}, 1});
@@ -411,6 +414,7 @@ class RedisStore::Impl {
     std::set<std::string> seen;
     for (const Location& loc : locs) {
       if (loc.lock.empty() || txn.Holds(loc.lock) || !seen.insert(loc.lock).second) continue;
+      txn.Add(loc.lock);  // as in MultiGet: released with the rest whatever happens
       commands.push_back(Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, ""}));
       locking.push_back(&loc);
     }
@@ -521,10 +525,6 @@ class RedisStore::Impl {
   }
 
   Status Health() {
-    if (!LeaseFresh()) {
-      return Status::Unavailable("this node cannot renew its lease in the Redis Cluster: " +
-                                 LastLeaseError());
-    }
     FinishUnfinished();
     {
       std::lock_guard<std::mutex> lock(unfinished_mu_);
@@ -532,16 +532,30 @@ class RedisStore::Impl {
         return Status::Unavailable("a commit is not yet applied on every Redis primary");
       }
     }
-    for (int slot = 0; slot < redis::kSlotCount; ++slot) {
-      if (client_->PrimaryOf(static_cast<uint16_t>(slot)).empty()) {
-        (void)client_->RefreshSlots();
-        if (client_->PrimaryOf(static_cast<uint16_t>(slot)).empty()) {
-          return Status::Unavailable("Redis Cluster slot " + std::to_string(slot) +
-                                     " has no primary");
-        }
+    // The cluster's own view: cluster_state is ok when every slot has a primary that the
+    // majority of primaries can reach.
+    std::string last = "no seed";
+    for (const std::string& node : options_.client.seeds) {
+      Result<redis::Reply> r = client_->RunOnNode(node, {"CLUSTER", "INFO"});
+      if (!r.ok()) {
+        last = node + ": " + r.status().message();
+        continue;
       }
+      if (r->is_error()) {
+        last = node + ": " + r->str;
+        continue;
+      }
+      if (r->str.find("cluster_state:ok") == std::string::npos) {
+        return Status::Unavailable("the Redis Cluster is down (node " + node +
+                                   " says cluster_state is not ok: a slot has no primary)");
+      }
+      if (!LeaseFresh()) {
+        return Status::Unavailable("this node cannot renew its lease in the Redis Cluster: " +
+                                   LastLeaseError());
+      }
+      return Status::Ok();
     }
-    return Status::Ok();
+    return Status::Unavailable("no Redis Cluster node answers (" + last + ")");
   }
 
  private:
