@@ -358,8 +358,21 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
   return s;
 }
 
+namespace {
+// Definitions are kept per node; on a store several nodes share, a change on one would not
+// reach the others' writers (their events would miss its aggregates), so it is refused until
+// the nodes share definitions (docs/SCALING.md, "Not built yet").
+Status RefuseOnSharedStore(const store::Store& store) {
+  if (!store.Shared()) return Status::Ok();
+  return Status::InvalidArgument(
+      "computations, cohorts and recommendations cannot be defined or changed on the "
+      "redis-cluster storage backend yet: the nodes do not share definitions (docs/SCALING.md)");
+}
+}  // namespace
+
 Status DefinitionRegistry::StagePut(const std::string& project, Definition definition,
                                     uint64_t next_seq, store::WriteSet* writes) {
+  PROFILED_RETURN_IF_ERROR(RefuseOnSharedStore(store_));
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -381,6 +394,7 @@ Status DefinitionRegistry::StagePut(const std::string& project, Definition defin
 
 Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kind,
                                   std::string_view id) {
+  PROFILED_RETURN_IF_ERROR(RefuseOnSharedStore(store_));
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);
