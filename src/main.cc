@@ -145,7 +145,9 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
 
   OffsetClock clock(config.testing.clock_offset_ms);
   compute::CatalogHolder catalogs;
-  ingest::DefinitionRegistry registry(*store, catalogs, api::ParseStoredDefinition, clock);
+  // The registry commits through the writer's view too: on redis-cluster its changes lock the
+  // project's definitions version in the writer's transaction (ingest/definitions.h).
+  ingest::DefinitionRegistry registry(ingest_store, catalogs, api::ParseStoredDefinition, clock);
   std::vector<std::string> project_ids;
   for (const auto& p : config.projects) project_ids.push_back(p.id);
   if (Status loaded = registry.Load(project_ids); !loaded.ok()) {

@@ -352,7 +352,7 @@ class RedisStore::Impl {
     // One command per Redis key: the fields of one hash are one HMGET.
     std::map<std::string, std::vector<size_t>> by_key;
     for (size_t i = 0; i < keys.size(); ++i) by_key[locs[i].key].push_back(i);
-    bool locking = txn != nullptr && table != Table::kMeta;
+    bool locking = txn != nullptr;
     std::vector<std::vector<size_t>> groups;
     std::vector<redis::Command> commands;
     for (auto& [rkey, idx] : by_key) {
@@ -456,21 +456,24 @@ class RedisStore::Impl {
       txn.locks.clear();
       return Status::IoError("testing: stopped after the intent");
     }
-    Status applied = Apply(txn.token, "", writes, locs, txn.locks);
+    // Every slot is applied before any lock is released, so a writer that takes one of
+    // the keys next sees the whole commit in every other key too (the definitions' version
+    // and the definitions, say).
+    Status applied = Apply(txn.token, txn.token, writes, locs, {});
     if (!applied.ok()) {
-      // The intent stands: the locks of the parts not applied stay this node's, and the
-      // parts are applied again before the next commit (FinishUnfinished).
+      // The intent stands: the locks stay this node's, and the parts are applied again, and
+      // the locks released, before the next commit (FinishUnfinished).
       std::lock_guard<std::mutex> lock(unfinished_mu_);
       unfinished_.push_back(Unfinished{txn.token, writes, std::move(txn.locks)});
       txn.locks.clear();
       return applied;
     }
-    txn.locks.clear();
+    Release(txn);
     (void)client_->Execute({{"DEL", intent_key}, 1});
     return Status::Ok();
   }
 
-  // Releases the transaction's locks (nothing it read was written).
+  // Releases the transaction's locks; a release a primary did not answer is retried later.
   void Release(Txn& txn) {
     if (txn.locks.empty()) return;
     WriteSet none;

@@ -20,8 +20,9 @@
 // Commit locks the keys it writes that are not locked yet, then
 //   1. writes the whole WriteSet as one intent record (and WAITs for it): the commit point,
 //   2. applies it slot by slot, each slot's part one Lua script that writes only keys still
-//      locked by this transaction and releases them (and WAITs),
-//   3. deletes the intent.
+//      locked by this transaction (and WAITs),
+//   3. releases every lock (and WAITs), so whoever locks a key next sees all of the commit,
+//   4. deletes the intent.
 // A lock names its transaction: node id and sequence. Each node keeps a lease key alive (renewed
 // every lease_ms / 5); a lock whose node lease is gone belongs to a dead node, and the next
 // writer that needs the key first applies that node's intent to it, if there is one, then takes
@@ -47,7 +48,6 @@
 #include <vector>
 
 #include "cluster/keys.h"
-#include "core/clock.h"
 #include "core/status.h"
 #include "redis/cluster_client.h"
 #include "store/store.h"
@@ -65,7 +65,6 @@ struct RedisStoreOptions {
   uint32_t partitions = kPartitions;
   int lock_wait_ms = 2000;  // how long a read or commit waits for a live writer's lock
   int lease_ms = 10000;     // a node is dead this long after its last lease renewal
-  const Clock* clock = &SystemClock::Instance();
   // Tests only: Commit stops right after its intent is stored, as if the node died there
   // (IoError; the locks stay taken).
   bool testing_stop_after_intent = false;

@@ -30,6 +30,11 @@ struct SpecEntry {
   uint64_t id = 0;
   AggregateSpec spec;
   bool ready = false;  // false while its backfill runs
+  // Events ingested from this time on are applied to it live; earlier ones by its backfill.
+  // 0: live for every event the writer applies (the writer is the only one, and the backfill
+  // stops at the sequence number the spec was created at). A store shared by several nodes
+  // sets a time every node learns of the spec before (docs/SCALING.md).
+  int64_t live_from_ms = 0;
 };
 
 struct ServedComputation {

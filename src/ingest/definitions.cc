@@ -149,7 +149,11 @@ std::vector<const compute::AggregateSpec*> SpecsOf(const Typed& typed) {
 
 DefinitionRegistry::DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs,
                                        DefinitionParser parser, const Clock& clock)
-    : store_(store), catalogs_(catalogs), parser_(std::move(parser)), clock_(clock) {}
+    : store_(store),
+      catalogs_(catalogs),
+      parser_(std::move(parser)),
+      clock_(clock),
+      shared_(store.Shared()) {}
 
 Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
   uint64_t next_seq = 0;
@@ -162,97 +166,160 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
     }
   }
   for (const auto& project : projects) {
+    uint64_t version = 0;
+    if (shared_) {
+      // Locked until the commit below: nodes starting together load one after the other.
+      std::string value;
+      Status s = store_.Get(Table::kMeta, store::DefinitionsVersionKey(project), &value);
+      if (!s.IsNotFound()) {
+        PROFILED_RETURN_IF_ERROR(s);
+        PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &version));
+      }
+    }
     Project p;
-    std::string value;
-    Status s = store_.Get(Table::kMeta, store::NextSpecIdKey(project), &value);
-    if (!s.IsNotFound()) {
-      PROFILED_RETURN_IF_ERROR(s);
-      PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &p.next_spec_id));
-    }
-    std::string prefix = store::DefinitionKeyPrefix(project);
-    bool unreadable = false;  // a stored definition this binary cannot read
-    PROFILED_RETURN_IF_ERROR(store_.Scan(
-        Table::kMeta, prefix, store::PrefixEnd(prefix),
-        [&](std::string_view key, std::string_view bytes) {
-          std::string_view rest = key.substr(prefix.size());
-          if (rest.empty()) return true;
-          auto kind = static_cast<DefinitionKind>(rest.front());
-          std::string id(rest.substr(1));
-          std::string_view served, pending;
-          Entry e;
-          if (Status d = DecodeDefinition(bytes, &served, &pending, &e.created_ms, &e.updated_ms);
-              !d.ok()) {
-            std::string line = "project " + project;
-            line += ": definition " + id + " left as stored: ";
-            LogError(line + d.ToString());
-            unreadable = true;
-            return true;
-          }
-          for (auto [source, slot] : {std::pair{served, &e.served}, {pending, &e.pending}}) {
-            if (source.empty()) continue;
-            Definition def;
-            if (Status ps = parser_(kind, id, source, &def); !ps.ok()) {
-              // Left as stored (record and specs), so that a binary that reads it again
-              // finds it whole; not served meanwhile.
-              std::string line = "project " + project;
-              line += ": stored definition " + id + " no longer parses; left as stored: ";
-              LogError(line + ps.ToString());
-              unreadable = true;
-              return true;
-            }
-            slot->emplace(Version{std::string(source), std::move(def.typed)});
-          }
-          if (e.served || e.pending) p.entries.emplace(EntryKey{kind, std::move(id)}, std::move(e));
-          return true;
-        }));
-    std::string spec_prefix = store::SpecKeyPrefix(project);
-    PROFILED_RETURN_IF_ERROR(store_.Scan(
-        Table::kMeta, spec_prefix, store::PrefixEnd(spec_prefix),
-        [&](std::string_view key, std::string_view bytes) {
-          std::string_view rest = key.substr(spec_prefix.size());
-          uint64_t id = 0;
-          Spec spec;
-          if (!GetFixed64BE(&rest, &id) || !DecodeSpec(bytes, &spec).ok()) {
-            LogError("project " + project + ": a spec record does not decode; it is rebuilt");
-            return true;
-          }
-          p.spec_by_canonical[spec.canonical] = id;
-          p.specs.emplace(id, std::move(spec));
-          p.next_spec_id = std::max(p.next_spec_id, id + 1);
-          return true;
-        }));
-    // The typed specs come from the definitions that use them.
-    std::set<uint64_t> used;
-    for (auto& [key, e] : p.entries) {
-      for (auto* v : {&e.served, &e.pending}) {
-        if (!*v) continue;
-        for (const auto* spec : SpecsOf((*v)->typed)) {
-          auto it = p.spec_by_canonical.find(spec->Canonical());
-          if (it == p.spec_by_canonical.end()) continue;
-          p.specs[it->second].spec = *spec;
-          used.insert(it->second);
-        }
-      }
-    }
-    if (unreadable) {
-      // The specs no readable definition uses may be an unreadable one's: keep their
-      // records as they are (they stay out of the catalog, so nothing updates them).
-      for (auto it = p.specs.begin(); it != p.specs.end();) {
-        if (used.count(it->first) != 0) {
-          ++it;
-          continue;
-        }
-        p.spec_by_canonical.erase(it->second.canonical);
-        it = p.specs.erase(it);
-      }
-    }
+    PROFILED_RETURN_IF_ERROR(ReadProject(project, &p));
+    p.version = version;
     store::WriteSet writes;
     Reconcile(project, &p, next_seq, &writes);
+    if (!writes.empty()) BumpVersion(project, &p, &writes);
     PROFILED_RETURN_IF_ERROR(store_.Commit(writes, true));
     std::lock_guard<std::mutex> lock(mu_);
     Publish(project, p);
     projects_[project] = std::move(p);
   }
+  return Status::Ok();
+}
+
+Status DefinitionRegistry::ReadProject(const std::string& project, Project* p) {
+  std::string value;
+  Status s = store_.Get(Table::kMeta, store::NextSpecIdKey(project), &value);
+  if (!s.IsNotFound()) {
+    PROFILED_RETURN_IF_ERROR(s);
+    PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &p->next_spec_id));
+  }
+  std::string prefix = store::DefinitionKeyPrefix(project);
+  bool unreadable = false;  // a stored definition this binary cannot read
+  PROFILED_RETURN_IF_ERROR(store_.Scan(
+      Table::kMeta, prefix, store::PrefixEnd(prefix),
+      [&](std::string_view key, std::string_view bytes) {
+        std::string_view rest = key.substr(prefix.size());
+        if (rest.empty()) return true;
+        auto kind = static_cast<DefinitionKind>(rest.front());
+        std::string id(rest.substr(1));
+        std::string_view served, pending;
+        Entry e;
+        if (Status d = DecodeDefinition(bytes, &served, &pending, &e.created_ms, &e.updated_ms);
+            !d.ok()) {
+          std::string line = "project " + project;
+          line += ": definition " + id + " left as stored: ";
+          LogError(line + d.ToString());
+          unreadable = true;
+          return true;
+        }
+        for (auto [source, slot] : {std::pair{served, &e.served}, {pending, &e.pending}}) {
+          if (source.empty()) continue;
+          Definition def;
+          if (Status ps = parser_(kind, id, source, &def); !ps.ok()) {
+            // Left as stored (record and specs), so that a binary that reads it again
+            // finds it whole; not served meanwhile.
+            std::string line = "project " + project;
+            line += ": stored definition " + id + " no longer parses; left as stored: ";
+            LogError(line + ps.ToString());
+            unreadable = true;
+            return true;
+          }
+          slot->emplace(Version{std::string(source), std::move(def.typed)});
+        }
+        if (e.served || e.pending) p->entries.emplace(EntryKey{kind, std::move(id)}, std::move(e));
+        return true;
+      }));
+  std::string spec_prefix = store::SpecKeyPrefix(project);
+  PROFILED_RETURN_IF_ERROR(store_.Scan(
+      Table::kMeta, spec_prefix, store::PrefixEnd(spec_prefix),
+      [&](std::string_view key, std::string_view bytes) {
+        std::string_view rest = key.substr(spec_prefix.size());
+        uint64_t id = 0;
+        Spec spec;
+        if (!GetFixed64BE(&rest, &id) || !DecodeSpec(bytes, &spec).ok()) {
+          LogError("project " + project + ": a spec record does not decode; it is rebuilt");
+          return true;
+        }
+        p->spec_by_canonical[spec.canonical] = id;
+        p->specs.emplace(id, std::move(spec));
+        p->next_spec_id = std::max(p->next_spec_id, id + 1);
+        return true;
+      }));
+  // The typed specs come from the definitions that use them.
+  std::set<uint64_t> used;
+  for (auto& [key, e] : p->entries) {
+    for (auto* v : {&e.served, &e.pending}) {
+      if (!*v) continue;
+      for (const auto* spec : SpecsOf((*v)->typed)) {
+        auto it = p->spec_by_canonical.find(spec->Canonical());
+        if (it == p->spec_by_canonical.end()) continue;
+        p->specs[it->second].spec = *spec;
+        used.insert(it->second);
+      }
+    }
+  }
+  if (unreadable) {
+    // The specs no readable definition uses may be an unreadable one's: keep their
+    // records as they are (they stay out of the catalog, so nothing updates them).
+    for (auto it = p->specs.begin(); it != p->specs.end();) {
+      if (used.count(it->first) != 0) {
+        ++it;
+        continue;
+      }
+      p->spec_by_canonical.erase(it->second.canonical);
+      it = p->specs.erase(it);
+    }
+  }
+  return Status::Ok();
+}
+
+void DefinitionRegistry::BumpVersion(const std::string& project, Project* next,
+                                     store::WriteSet* writes) const {
+  if (!shared_) return;
+  ++next->version;
+  writes->Put(Table::kMeta, store::DefinitionsVersionKey(project), store::EncodeId(next->version));
+}
+
+Status DefinitionRegistry::Sync(const std::string& project, bool* changed) {
+  if (changed != nullptr) *changed = false;
+  if (!shared_) return Status::Ok();
+  uint64_t version = 0;
+  std::string value;
+  Status s = store_.Get(Table::kMeta, store::DefinitionsVersionKey(project), &value);
+  if (!s.IsNotFound()) {
+    PROFILED_RETURN_IF_ERROR(s);
+    PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &version));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = projects_.find(project);
+    if (it != projects_.end() && it->second.version == version) return Status::Ok();
+  }
+  // Another node's change: what it committed is this node's state now. Reconcile only
+  // recomputes what is served; its writes were that node's to make.
+  Project p;
+  PROFILED_RETURN_IF_ERROR(ReadProject(project, &p));
+  p.version = version;
+  store::WriteSet ignored;
+  Reconcile(project, &p, 0, &ignored);
+  std::lock_guard<std::mutex> lock(mu_);
+  Publish(project, p);
+  projects_[project] = std::move(p);
+  if (changed != nullptr) *changed = true;
+  return Status::Ok();
+}
+
+Status DefinitionRegistry::SyncAll() {
+  std::vector<std::string> projects;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [project, p] : projects_) projects.push_back(project);
+  }
+  for (const auto& project : projects) PROFILED_RETURN_IF_ERROR(Sync(project, nullptr));
   return Status::Ok();
 }
 
@@ -359,20 +426,19 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
 }
 
 namespace {
-// Definitions are kept per node; on a store several nodes share, a change on one would not
-// reach the others' writers (their events would miss its aggregates), so it is refused until
-// the nodes share definitions (docs/SCALING.md, "Not built yet").
-Status RefuseOnSharedStore(const store::Store& store) {
-  if (!store.Shared()) return Status::Ok();
+// Each node trains its own models; until one trains and all serve (docs/SCALING.md, "Not
+// built yet"), recommendations are refused on a store several nodes share.
+Status RefuseRecommendationOnSharedStore(const store::Store& store, DefinitionKind kind) {
+  if (!store.Shared() || kind != DefinitionKind::kRecommendation) return Status::Ok();
   return Status::InvalidArgument(
-      "computations, cohorts and recommendations cannot be defined or changed on the "
-      "redis-cluster storage backend yet: the nodes do not share definitions (docs/SCALING.md)");
+      "recommendations cannot be defined on the redis-cluster storage backend yet: the nodes "
+      "do not share trained models (docs/SCALING.md)");
 }
 }  // namespace
 
 Status DefinitionRegistry::StagePut(const std::string& project, Definition definition,
                                     uint64_t next_seq, store::WriteSet* writes) {
-  PROFILED_RETURN_IF_ERROR(RefuseOnSharedStore(store_));
+  PROFILED_RETURN_IF_ERROR(RefuseRecommendationOnSharedStore(store_, definition.kind()));
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -386,6 +452,7 @@ Status DefinitionRegistry::StagePut(const std::string& project, Definition defin
   e.updated_ms = now;
   e.pending.emplace(Version{std::move(definition.source), std::move(definition.typed)});
   Reconcile(project, &next, next_seq, writes);
+  BumpVersion(project, &next, writes);
   bool backfills = e.pending.has_value();  // Reconcile served it when nothing needs a backfill
   staged_.emplace(project, std::move(next));
   staged_log_ = "project " + project + ": " + what + (backfills ? " saved; backfilling" : " saved");
@@ -394,7 +461,6 @@ Status DefinitionRegistry::StagePut(const std::string& project, Definition defin
 
 Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kind,
                                   std::string_view id) {
-  PROFILED_RETURN_IF_ERROR(RefuseOnSharedStore(store_));
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -420,6 +486,7 @@ Status DefinitionRegistry::Delete(const std::string& project, DefinitionKind kin
   store::WriteSet writes;
   writes.Delete(Table::kMeta, store::DefinitionKey(project, static_cast<char>(kind), id));
   Reconcile(project, &next, 0, &writes);
+  BumpVersion(project, &next, &writes);
   return CommitAndPublish(project, std::move(next), writes);
 }
 
@@ -433,9 +500,16 @@ void DefinitionRegistry::Reconcile(const std::string& project, Project* p, uint6
       Spec s;
       s.spec = spec;
       s.canonical = std::move(canonical);
-      s.until_seq = next_seq;
-      s.until_ms = now;
-      s.ready = next_seq == 0;  // an empty log needs no backfill
+      if (shared_) {
+        // Cut by time: every node applies it live from until_ms (see the header).
+        s.until_seq = kTimeCutoff;
+        s.until_ms = now + kActivationMs;
+        s.ready = false;
+      } else {
+        s.until_seq = next_seq;
+        s.until_ms = now;
+        s.ready = next_seq == 0;  // an empty log needs no backfill
+      }
       p->specs.emplace(p->next_spec_id++, std::move(s));
     }
     return it->second;
@@ -499,7 +573,9 @@ Status DefinitionRegistry::CommitAndPublish(const std::string& project, Project 
 
 void DefinitionRegistry::Publish(const std::string& project, const Project& p) const {
   std::vector<compute::SpecEntry> specs;
-  for (const auto& [id, s] : p.specs) specs.push_back({id, s.spec, s.ready});
+  for (const auto& [id, s] : p.specs) {
+    specs.push_back({id, s.spec, s.ready, s.until_seq == kTimeCutoff ? s.until_ms : 0});
+  }
   auto spec_id = [&](const compute::AggregateSpec& spec) {
     auto it = p.spec_by_canonical.find(spec.Canonical());
     return it == p.spec_by_canonical.end() ? uint64_t{0} : it->second;
@@ -648,6 +724,7 @@ void DefinitionRegistry::StageBackfill(const BackfillJob& job, const std::string
     s.ready = done;
   }
   Reconcile(job.project, &next, 0, writes);
+  BumpVersion(job.project, &next, writes);  // the cursor moved: another node must not redo it
   staged_.emplace(job.project, std::move(next));
 }
 

@@ -14,6 +14,19 @@
 // is applied to it live by the writer). Get and List may be called from any thread (a
 // mutex guards the state they read). Each change is committed durably before it is
 // visible; a new catalog is then published through the CatalogHolder.
+//
+// On a store several nodes share (Store::Shared(); the store given is then the writer's
+// view, whose reads lock): every change of a project's definitions, and every backfill chunk,
+// bumps the project's version (store::DefinitionsVersionKey) in the same commit, after Sync
+// locked that key and brought this node up to date; the writer polls the versions (Sync) and
+// reloads a project another node changed. A new spec does not cut the log at a sequence number
+// (each node has its own) but at a time: until_seq is kTimeCutoff and until_ms is
+// kActivationMs after its creation. Events ingested before until_ms are backfilled, later ones
+// are applied live (compute::SpecEntry::live_from_ms) by every node, which knows the spec by
+// then as long as it synced less than kSyncMaxAgeMs ago (the writer refuses groups otherwise)
+// and node clocks agree within kActivationMs - kSyncMaxAgeMs. A backfill stays kSettleMs behind
+// the clock, so that it never passes an event whose group is still being committed (the
+// writer retries a group not committed within kSettleMs / 2 of its ingest time).
 #pragma once
 
 #include <cstdint>
@@ -68,11 +81,22 @@ struct DefinitionInfo {
   int64_t updated_ms = 0;
 };
 
+// A spec whose backfill is cut by time (its until_ms) rather than by a sequence number.
+inline constexpr uint64_t kTimeCutoff = UINT64_MAX;
+// Shared stores: how long after its creation a new spec goes live; how often the writer polls
+// the definitions and how old its last poll may be when it applies a group; how far behind the
+// clock a backfill stays.
+inline constexpr int64_t kActivationMs = 2000;
+inline constexpr int64_t kSyncEveryMs = 500;
+inline constexpr int64_t kSyncMaxAgeMs = 1000;
+inline constexpr int64_t kSettleMs = 5000;
+
 // One chunk of backfill work, staged by the writer and applied once committed.
 struct BackfillJob {
   std::string project;
   std::vector<uint64_t> spec_ids;  // backfilled together (they share cursor and until_seq)
-  uint64_t until_seq = 0;          // events with a sequence number below this are backfilled
+  uint64_t until_seq = 0;  // events with a sequence number below this are backfilled
+                           // (kTimeCutoff: those ingested before until_ms)
   std::string cursor;              // the last event key scanned; empty = from the start
   int64_t from_ms = 0;             // ingest time of the first event, for progress
   int64_t until_ms = 0;            // ingest time when the specs were created
@@ -88,6 +112,14 @@ class DefinitionRegistry {
   // catalogs. At start-up, before the writer runs. A stored definition that no longer
   // parses is logged and skipped. Errors: the store's.
   Status Load(const std::vector<std::string>& projects);
+
+  // Writer thread, shared stores only (OK and nothing done otherwise): locks the project's
+  // version key in the store's current transaction (the caller ends it) and, when another node
+  // changed the project's definitions since this node last read them, reloads them and
+  // publishes their catalog; *changed (may be null) says whether it did. SyncAll: every
+  // project Load read. Errors: the store's.
+  Status Sync(const std::string& project, bool* changed);
+  Status SyncAll();
 
   // Any thread. NotFound when there is no such definition.
   Status Get(std::string_view project, DefinitionKind kind, std::string_view id,
@@ -151,8 +183,13 @@ class DefinitionRegistry {
     std::map<uint64_t, Spec> specs;
     std::unordered_map<std::string, uint64_t> spec_by_canonical;
     uint64_t next_spec_id = 1;
+    uint64_t version = 0;  // shared stores: the version this state was read at or written as
   };
 
+  // Reads the project's stored definitions and specs (Load's work, without Reconcile).
+  Status ReadProject(const std::string& project, Project* p);
+  // Shared stores: the next version in *next and its record in *writes.
+  void BumpVersion(const std::string& project, Project* next, store::WriteSet* writes) const;
   Status CheckReferences(const Project& p, const Definition& d) const;
   // The definitions whose served versions reads report: served computations and
   // recommendations, and served cohorts whose references are all reported.
@@ -171,6 +208,7 @@ class DefinitionRegistry {
   compute::CatalogHolder& catalogs_;
   DefinitionParser parser_;
   const Clock& clock_;
+  const bool shared_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Project> projects_;      // GUARDED_BY mu_; written by the writer
   std::optional<std::pair<std::string, Project>> staged_;  // writer thread only

@@ -53,7 +53,22 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       metrics_(metrics),
       registry_(registry),
       working_(store, options_.writer_cache_bytes),
-      throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock) {}
+      throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock),
+      shared_(store.Shared()) {}
+
+Status Ingestor::SyncDefinitions() {
+  int64_t now = clock_.NowMs();
+  last_sync_ms_ = now;
+  Status s = registry_ == nullptr ? Status::Ok() : registry_->SyncAll();
+  store_.EndTransaction();
+  if (s.ok()) last_sync_ok_ms_ = now;
+  return s;
+}
+
+Status Ingestor::SyncForChange(const std::string& project) {
+  if (!shared_ || registry_ == nullptr) return Status::Ok();
+  return registry_->Sync(project, nullptr);
+}
 
 Ingestor::~Ingestor() { Stop(); }
 
@@ -136,6 +151,7 @@ void Ingestor::SubmitControl(std::function<Status()> control, StatusCallback don
 void Ingestor::PutDefinition(std::string project, Definition definition, StatusCallback done) {
   SubmitControl(
       [this, project = std::move(project), d = std::move(definition)]() mutable {
+        PROFILED_RETURN_IF_ERROR(SyncForChange(project));
         uint64_t next_seq = 0;
         PROFILED_RETURN_IF_ERROR(working_.NextEventSeq(&next_seq));
         return registry_->Put(project, std::move(d), next_seq);
@@ -147,6 +163,7 @@ void Ingestor::DeleteDefinition(std::string project, DefinitionKind kind, std::s
                                 StatusCallback done) {
   SubmitControl(
       [this, project = std::move(project), kind, id = std::move(id)] {
+        PROFILED_RETURN_IF_ERROR(SyncForChange(project));
         DefinitionInfo info;
         bool is_static = kind == DefinitionKind::kCohort &&
                          registry_->Get(project, kind, id, &info).ok() && info.is_static;
@@ -183,7 +200,9 @@ void Ingestor::Run() {
       const auto timeout_at =
           std::chrono::steady_clock::now() +
           (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
-                       : std::chrono::milliseconds(pending ? 1000 : 10000));
+                       : std::chrono::milliseconds(shared_ ? kSyncEveryMs
+                                                   : pending ? 1000
+                                                             : 10000));
       for (;;) {
         const auto now = std::chrono::steady_clock::now();
         if (QueueDue(now) || now >= timeout_at) break;
@@ -221,6 +240,7 @@ void Ingestor::Run() {
     if (control.control) {
       // A backfill the change started begins at the next turn (after the chunk pause).
       Status s = control.control();
+      if (shared_) store_.EndTransaction();  // what a refused change read stays locked else
       control.control_done(std::move(s));
     } else if (backfilling && !stopping &&
                (idle || clock_.NowMs() - last_backfill_ms_ >= kBackfillUnderLoadEveryMs)) {
@@ -231,6 +251,9 @@ void Ingestor::Run() {
       BackfillStep();
     }
     int64_t now = clock_.NowMs();
+    if (shared_ && now - last_sync_ms_ >= kSyncEveryMs) {
+      if (Status s = SyncDefinitions(); !s.ok()) LogError("definitions poll: " + s.ToString());
+    }
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
       last_retention_ms_ = now;
       Status s = EnforceRetention();
@@ -303,8 +326,20 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   }
   const std::vector<IngestResult> admitted = results;
   Status commit;
-  for (int attempt = 1;; ++attempt) {
+  if (shared_ && now - last_sync_ok_ms_ > kSyncMaxAgeMs) {
+    // Another node's new spec goes live at a time this node must know it by.
+    if (Status s = SyncDefinitions(); !s.ok()) {
+      commit = Status::Unavailable("the definitions could not be read from the store: " +
+                                   s.message());
+    }
+  }
+  for (int attempt = 1; commit.ok(); ++attempt) {
+    if (attempt > 1) now = clock_.NowMs();
     commit = ApplyGroup(group, now, &results);
+    if (commit.ok() && shared_ && clock_.NowMs() - now > kSettleMs / 2) {
+      // Backfills stay kSettleMs behind the clock: a group must be committed well within it.
+      commit = Status::Aborted("the group took too long to apply");
+    }
     if (commit.ok()) {
       store::WriteSet writes;
       working_.Flush(&writes);
@@ -390,6 +425,8 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
     compute::EventFields fields{e.event_type, e.time_ms, &e.event_properties, &e.fields};
     specs_.clear();
     catalog.SpecsFor(e.event_type, &specs_);
+    // A spec not yet live is the backfill's for this event (a shared store's new specs).
+    std::erase_if(specs_, [now](const compute::SpecEntry* s) { return s->live_from_ms > now; });
     PROFILED_RETURN_IF_ERROR(AddToAggregates(specs_, catalog, fields, now, user));
   }
   if (e.origin != EventOrigin::kIdentifyApi) {
@@ -447,6 +484,17 @@ uint64_t SeqOfEventKey(std::string_view key) {
 bool Ingestor::BackfillStep() {
   std::optional<BackfillJob> job = registry_->NextBackfill();
   if (!job) return false;
+  if (shared_) {
+    // The project's version, locked until this chunk commits: chunks of one backfill run one
+    // at a time across the nodes, each from the cursor the last one left.
+    bool changed = false;
+    Status s = registry_->Sync(job->project, &changed);
+    if (!s.ok() || changed) {
+      store_.EndTransaction();
+      if (!s.ok()) LogError("backfill: project " + job->project + ": " + s.ToString());
+      return s.ok();
+    }
+  }
   const std::string& project = job->project;
   std::shared_ptr<const compute::ProjectCatalog> catalog = registry_->Catalog(project);
   std::vector<const compute::SpecEntry*> specs;
@@ -462,17 +510,30 @@ bool Ingestor::BackfillStep() {
   std::vector<std::pair<std::string, std::string>> chunk;
   std::string begin = job->cursor.empty() ? store::EventKeyLowerBound(project, 0) : job->cursor;
   if (!job->cursor.empty()) begin.push_back('\0');  // the first key after the cursor
-  Status s =
-      store_.Scan(store::Table::kEvents, begin, store::PrefixEnd(store::ProjectPrefix(project)),
-                  [&](std::string_view key, std::string_view value) {
-                    chunk.emplace_back(key, value);
-                    return chunk.size() < options_.backfill_chunk_events;
-                  });
-  bool done = chunk.size() < options_.backfill_chunk_events;
   int64_t now = clock_.NowMs();
+  // A time cutoff: the scan stays kSettleMs behind the clock, where no group is still
+  // being committed, and the backfill is done once it reached the cutoff that way.
+  bool by_time = job->until_seq == kTimeCutoff;
+  int64_t scan_until = std::min(job->until_ms, now - kSettleMs);
+  std::string end = by_time ? store::EventKeyLowerBound(project, scan_until)
+                            : store::PrefixEnd(store::ProjectPrefix(project));
+  Status s = begin < end ? store_.Scan(store::Table::kEvents, begin, end,
+                                       [&](std::string_view key, std::string_view value) {
+                                         chunk.emplace_back(key, value);
+                                         return chunk.size() < options_.backfill_chunk_events;
+                                       })
+                         : Status::Ok();
+  bool done = chunk.size() < options_.backfill_chunk_events &&
+              (!by_time || scan_until == job->until_ms);
+  if (s.ok() && chunk.empty() && !done) {
+    // Waiting for the clock to pass the cutoff by kSettleMs: nothing to commit yet.
+    working_.Finish(false);
+    backfill_paused_until_ms_ = now + 250;
+    return false;
+  }
   for (const auto& [key, value] : chunk) {
     if (!s.ok()) break;
-    if (key.size() < 16 || SeqOfEventKey(key) >= job->until_seq) continue;  // applied live
+    if (key.size() < 16 || (!by_time && SeqOfEventKey(key) >= job->until_seq)) continue;
     store::EventRecord record;
     if (Status d = store::DecodeEvent(value, &record); !d.ok()) {
       LogError("backfill: project " + project +
@@ -527,7 +588,8 @@ void Ingestor::ChangeStaticCohort(StaticCohortChange change, StaticCohortCallbac
   auto result = std::make_shared<StaticCohortResult>();
   SubmitControl(
       [this, change = std::move(change), result]() mutable {
-        Status s = ApplyStaticCohortChange(change, result.get());
+        Status s = SyncForChange(change.project);
+        if (s.ok()) s = ApplyStaticCohortChange(change, result.get());
         working_.Finish(s.ok());
         return s;
       },

@@ -196,6 +196,15 @@ class Ingestor {
   Throttle throttle_;   // writer thread only
   int64_t last_retention_ms_ = 0;
   int64_t backfill_paused_until_ms_ = 0;  // writer thread only
+  // A store several nodes share: the definitions are polled (registry Sync) every
+  // kSyncEveryMs, and a group is applied only after a poll less than kSyncMaxAgeMs old.
+  const bool shared_;
+  int64_t last_sync_ms_ = 0;     // writer thread only
+  int64_t last_sync_ok_ms_ = 0;  // writer thread only
+  // Shared stores: brings the definitions up to date (ends the store's transaction).
+  Status SyncDefinitions();
+  // Before a definitions change on a shared store: the project's version locked and current.
+  Status SyncForChange(const std::string& project);
   int64_t last_backfill_ms_ = 0;          // writer thread only
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;

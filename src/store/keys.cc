@@ -106,6 +106,8 @@ std::string SpecKeyPrefix(std::string_view project) { return WithPrefix(project,
 
 std::string NextSpecIdKey(std::string_view project) { return WithPrefix(project, 'N'); }
 
+std::string DefinitionsVersionKey(std::string_view project) { return WithPrefix(project, 'V'); }
+
 std::string StaticMemberKey(std::string_view project, std::string_view cohort_id,
                             uint64_t amplitude_id) {
   std::string k = StaticMemberPrefix(project, cohort_id);

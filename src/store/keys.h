@@ -63,6 +63,9 @@ std::string DefinitionKeyPrefix(std::string_view project);  // every definition 
 std::string SpecKey(std::string_view project, uint64_t spec_id);
 std::string SpecKeyPrefix(std::string_view project);  // every spec record of `project`
 std::string NextSpecIdKey(std::string_view project);
+// kMeta: the version of the project's definitions on a store several nodes share, bumped by
+// every change of them (ingest/definitions.h).
+std::string DefinitionsVersionKey(std::string_view project);
 // kMeta, the member index of static cohorts (ingest/static_cohorts.h): empty values.
 std::string StaticMemberKey(std::string_view project, std::string_view cohort_id,
                             uint64_t amplitude_id);
