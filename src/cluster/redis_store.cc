@@ -889,7 +889,36 @@ class RedisStore::Impl {
     }
   }
 
-  // The project prefix of an event range and its bounds in ms (end: INT64_MAX = none).
+  // The project prefix of an event range, its bounds in ms (end: INT64_MAX = none), and its
+  // bounds as keys of the project's fixed length, for the sorted sets whose members are
+  // key||value: a bound longer than a key (a key followed by more bytes, as in "the first key
+  // after K") becomes the key after K, since a member K||value sorts after K||anything-shorter.
+  struct EventBounds {
+    std::string prefix;
+    int64_t begin_ms = 0;
+    int64_t end_ms = INT64_MAX;
+    std::string lo;  // members from "[" + lo
+    std::string hi;  // members below "(" + hi
+  };
+  static std::string KeyBound(std::string_view bound, const std::string& prefix) {
+    size_t key_size = prefix.size() + 16;
+    if (bound.size() <= key_size) return std::string(bound);
+    std::string next(bound.substr(0, key_size));
+    for (size_t i = key_size; i-- > prefix.size();) {
+      if (static_cast<unsigned char>(next[i]) != 0xff) {
+        next[i] = static_cast<char>(static_cast<unsigned char>(next[i]) + 1);
+        return next;
+      }
+      next[i] = 0;
+    }
+    return store::PrefixEnd(prefix);  // the last key of the project: nothing after it
+  }
+  static Status EventRange(std::string_view begin, std::string_view end, EventBounds* b) {
+    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &b->prefix, &b->begin_ms, &b->end_ms));
+    b->lo = KeyBound(begin, b->prefix);
+    b->hi = KeyBound(end, b->prefix);
+    return Status::Ok();
+  }
   static Status EventRange(std::string_view begin, std::string_view end, std::string* prefix,
                            int64_t* begin_ms, int64_t* end_ms) {
     bool ok = false;
@@ -920,13 +949,12 @@ class RedisStore::Impl {
 
   Status ScanEvents(std::string_view begin, std::string_view end,
                     const std::function<bool(std::string_view, std::string_view)>& fn) {
-    std::string prefix;
-    int64_t begin_ms = 0;
-    int64_t end_ms = 0;
-    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &prefix, &begin_ms, &end_ms));
+    EventBounds b;
+    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &b));
+    const std::string& prefix = b.prefix;
     size_t key_size = prefix.size() + 16;
     std::vector<int64_t> days;
-    PROFILED_RETURN_IF_ERROR(Days(prefix, begin_ms, end_ms, &days));
+    PROFILED_RETURN_IF_ERROR(Days(prefix, b.begin_ms, b.end_ms, &days));
     for (int64_t day : days) {
       // A k-way merge of the day's shards, each read a page at a time.
       struct Cursor {
@@ -937,13 +965,13 @@ class RedisStore::Impl {
       std::vector<Cursor> cursors(kEventShards);
       auto fill = [&](Cursor& c, const std::string& from) {
         c.at = 0;
-        return RangePage(c.key, from, end, &c.page);
+        return RangePage(c.key, from, b.hi, &c.page);
       };
       using Head = std::pair<std::string_view, size_t>;  // member, cursor
       std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
       for (uint32_t s = 0; s < kEventShards; ++s) {
         cursors[s].key = EventShardKey(prefix, day, s);
-        PROFILED_RETURN_IF_ERROR(fill(cursors[s], "[" + std::string(begin)));
+        PROFILED_RETURN_IF_ERROR(fill(cursors[s], "[" + b.lo));
         if (!cursors[s].page.empty()) heads.emplace(cursors[s].page[0], s);
       }
       while (!heads.empty()) {
@@ -965,10 +993,11 @@ class RedisStore::Impl {
   }
 
   Status DeleteEvents(std::string_view begin, std::string_view end) {
-    std::string prefix;
-    int64_t begin_ms = 0;
-    int64_t end_ms = 0;
-    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &prefix, &begin_ms, &end_ms));
+    EventBounds b;
+    PROFILED_RETURN_IF_ERROR(EventRange(begin, end, &b));
+    const std::string& prefix = b.prefix;
+    const int64_t begin_ms = b.begin_ms;
+    const int64_t end_ms = b.end_ms;
     std::vector<int64_t> days;
     PROFILED_RETURN_IF_ERROR(Days(prefix, begin_ms, end_ms, &days));
     std::vector<redis::Command> commands;
@@ -980,8 +1009,7 @@ class RedisStore::Impl {
         if (whole) {
           commands.push_back({{"DEL", key}, 1});
         } else {
-          commands.push_back(
-              {{"ZREMRANGEBYLEX", key, "[" + std::string(begin), "(" + std::string(end)}, 1});
+          commands.push_back({{"ZREMRANGEBYLEX", key, "[" + b.lo, "(" + b.hi}, 1});
         }
       }
       if (whole) whole_days.push_back(std::to_string(day));

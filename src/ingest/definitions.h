@@ -95,8 +95,8 @@ inline constexpr int64_t kSettleMs = 5000;
 struct BackfillJob {
   std::string project;
   std::vector<uint64_t> spec_ids;  // backfilled together (they share cursor and until_seq)
-  uint64_t until_seq = 0;  // events with a sequence number below this are backfilled
-                           // (kTimeCutoff: those ingested before until_ms)
+  uint64_t until_seq = 0;          // events with a sequence number below this are backfilled
+                                   // (kTimeCutoff: those ingested before until_ms)
   std::string cursor;              // the last event key scanned; empty = from the start
   int64_t from_ms = 0;             // ingest time of the first event, for progress
   int64_t until_ms = 0;            // ingest time when the specs were created

@@ -200,7 +200,7 @@ void Ingestor::Run() {
       const auto timeout_at =
           std::chrono::steady_clock::now() +
           (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
-                       : std::chrono::milliseconds(shared_ ? kSyncEveryMs
+                       : std::chrono::milliseconds(shared_   ? kSyncEveryMs
                                                    : pending ? 1000
                                                              : 10000));
       for (;;) {
@@ -329,8 +329,8 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   if (shared_ && now - last_sync_ok_ms_ > kSyncMaxAgeMs) {
     // Another node's new spec goes live at a time this node must know it by.
     if (Status s = SyncDefinitions(); !s.ok()) {
-      commit = Status::Unavailable("the definitions could not be read from the store: " +
-                                   s.message());
+      commit =
+          Status::Unavailable("the definitions could not be read from the store: " + s.message());
     }
   }
   for (int attempt = 1; commit.ok(); ++attempt) {
@@ -523,8 +523,8 @@ bool Ingestor::BackfillStep() {
                                          return chunk.size() < options_.backfill_chunk_events;
                                        })
                          : Status::Ok();
-  bool done = chunk.size() < options_.backfill_chunk_events &&
-              (!by_time || scan_until == job->until_ms);
+  bool done =
+      chunk.size() < options_.backfill_chunk_events && (!by_time || scan_until == job->until_ms);
   if (s.ok() && chunk.empty() && !done) {
     // Waiting for the clock to pass the cutoff by kSettleMs: nothing to commit yet.
     working_.Finish(false);

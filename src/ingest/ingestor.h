@@ -205,7 +205,7 @@ class Ingestor {
   Status SyncDefinitions();
   // Before a definitions change on a shared store: the project's version locked and current.
   Status SyncForChange(const std::string& project);
-  int64_t last_backfill_ms_ = 0;          // writer thread only
+  int64_t last_backfill_ms_ = 0;  // writer thread only
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
   std::vector<const compute::SpecEntry*> specs_;           // scratch, writer thread only
