@@ -66,10 +66,17 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 // If this process dies without running its exit handlers (SIGKILL, a runner that
 // kills its children hard), a detached watchdog still kills our servers and removes
 // our temp dirs: it holds a pipe from us and acts when the pipe closes.
+// It also stops the Redis Clusters of startRedisCluster (waiting first for a start still
+// running, which would otherwise start nodes after the stop) and removes their dirs.
+const REDIS_CLUSTER_SH = path.resolve(here, '../../scripts/redis-cluster.sh');
 const WATCHDOG = `
 const fs = require('fs');
+const { spawnSync } = require('child_process');
 const pids = new Set();
 const dirs = new Set();
+const clusterDirs = new Set();
+const waitPids = new Set();
+const sets = { p: pids, d: dirs, c: clusterDirs, w: waitPids };
 let buf = '';
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (d) => {
@@ -78,12 +85,27 @@ process.stdin.on('data', (d) => {
   while ((i = buf.indexOf('\\n')) >= 0) {
     const line = buf.slice(0, i);
     buf = buf.slice(i + 1);
-    const set = line[1] === 'p' ? pids : dirs;
+    const set = sets[line[1]];
     if (line[0] === '+') set.add(line.slice(2)); else set.delete(line.slice(2));
   }
 });
 const cleanup = () => {
   for (const p of pids) { try { process.kill(Number(p), 'SIGKILL'); } catch {} }
+  // (a zombie counts as gone: an orphan may never be reaped here)
+  const running = (p) => {
+    try {
+      const st = fs.readFileSync('/proc/' + p + '/stat', 'utf8');
+      return st[st.lastIndexOf(')') + 2] !== 'Z';
+    } catch { return false; }
+  };
+  for (const p of waitPids) {
+    const end = Date.now() + 120000;
+    while (running(p) && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+  }
+  for (const d of clusterDirs) {
+    spawnSync('bash', [${JSON.stringify(REDIS_CLUSTER_SH)}, 'stop', d], { stdio: 'ignore', timeout: 60000 });
+    dirs.add(d);
+  }
   for (const d of dirs) { try { fs.rmSync(d, { recursive: true, force: true }); } catch {} }
   process.exit(0);
 };
@@ -124,6 +146,7 @@ export function configToml({
   adminToken = 'e2e-admin-token',
   clockControl = false,
   testing = {}, // more [testing] keys, e.g. {backfill_chunk_events: 10}
+  storage = {}, // more [storage] keys, e.g. the storage() of a startRedisCluster()
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -135,6 +158,7 @@ export function configToml({
     '[storage]',
     `path = ${tomlString(dataDir)}`,
     `durability = ${tomlString(durability)}`,
+    ...Object.entries(storage).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
     '',
     '[ingest]',
     `throttle_events_per_second = ${throttle}`,
@@ -390,7 +414,7 @@ export function projectsOf(toml) {
 }
 
 // Starts a server with a generated config in a fresh temp dir.
-//   projects, durability, throttle, threads: see configToml
+//   projects, durability, throttle, threads, testing, storage: see configToml
 //   config: raw TOML text instead of the generated one (use {{DATA}} for the data dir)
 //   args: replaces the default command line (after the binary)
 export async function startServer(opts = {}) {
@@ -408,6 +432,125 @@ export async function startServer(opts = {}) {
     throw e;
   }
   return server;
+}
+
+// ---- a local Redis Cluster for the redis-cluster backend ----
+
+// Runs a command without blocking the event loop; resolves to {code, stdout, stderr}.
+// `onSpawn(pid)` is called once it runs.
+function runAsync(cmd, args, { env, timeoutMs = 120000, onSpawn } = {}) {
+  return new Promise((resolve) => {
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
+    if (onSpawn && proc.pid) onSpawn(proc.pid);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => (stdout += c));
+    proc.stderr.on('data', (c) => (stderr += c));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: stderr + String(e) });
+    });
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+// 3 primaries and 3 replicas of redis-server, started by scripts/redis-cluster.sh in a temp dir.
+// dispose() stops them and removes the dir. If this process dies first, the harness watchdog
+// does both (after a start still under way has finished), and the script's own --owner
+// watcher stops the nodes too.
+export class RedisCluster {
+  constructor(dir, password) {
+    this.dir = dir;
+    this.password = password;
+    this.nodes = []; // "127.0.0.1:port", every node, from DIR/nodes.txt
+  }
+
+  // The [storage] keys of a profiled node on this cluster (configToml's `storage`).
+  storage(extra = {}) {
+    return { backend: 'redis-cluster', redis_nodes: this.nodes, redis_password: this.password, ...extra };
+  }
+
+  async script(...args) {
+    let pid = 0;
+    const r = await runAsync('bash', [REDIS_CLUSTER_SH, ...args], {
+      onSpawn: (p) => {
+        pid = p;
+        tellWatchdog(`+w${p}`);
+      },
+    });
+    if (pid) tellWatchdog(`-w${pid}`);
+    if (r.code !== 0) throw new Error(`redis-cluster.sh ${args.join(' ')} exited ${r.code}:\n${r.stderr}`);
+    return r;
+  }
+
+  async start() {
+    const args = ['start', this.dir, '--owner', String(process.pid)];
+    if (this.password) args.push('--password', this.password);
+    await this.script(...args);
+    this.nodes = fs.readFileSync(path.join(this.dir, 'nodes.txt'), 'utf8').split('\n').filter(Boolean);
+    return this;
+  }
+
+  // Stops every node (SIGTERM); their config, cluster state and data stay for restart().
+  async stop() {
+    await this.script('stop', this.dir);
+  }
+
+  // Starts the same nodes again (same ports, nodes.conf and append-only files: the same
+  // cluster with the same data) and waits, as `start` does, until every node says
+  // cluster_state:ok and every replica's link to its primary is up.
+  async restart() {
+    const nodeDirs = fs.readdirSync(this.dir).filter((n) => /^node-\d+$/.test(n));
+    for (const n of nodeDirs) {
+      const r = await runAsync('redis-server', [path.join(this.dir, n, 'redis.conf')]);
+      if (r.code !== 0) throw new Error(`redis-server ${this.dir}/${n}/redis.conf exited ${r.code}: ${r.stderr}`);
+    }
+    const env = this.password ? { REDISCLI_AUTH: this.password } : undefined;
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      let ok = true;
+      for (const node of this.nodes) {
+        const [host, port] = node.split(':');
+        const cli = (...args) => runAsync('redis-cli', ['--no-auth-warning', '-h', host, '-p', port, ...args], { env });
+        const info = await cli('cluster', 'info');
+        if (info.code !== 0 || !/^cluster_state:ok/m.test(info.stdout)) ok = false;
+        const repl = await cli('info', 'replication');
+        if (repl.code !== 0 || (/^role:slave/m.test(repl.stdout) && !/^master_link_status:up/m.test(repl.stdout))) ok = false;
+      }
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`the restarted cluster in ${this.dir} is not ready after 60 s`);
+      await sleep(200);
+    }
+  }
+
+  async dispose() {
+    await this.stop();
+    try {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+    tellWatchdog(`-c${this.dir}`);
+  }
+}
+
+// Starts a local Redis Cluster (scripts/redis-cluster.sh start --owner <this process>) in a
+// fresh temp dir; `password` sets requirepass. Call dispose() when done.
+export async function startRedisCluster({ password = '' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'profiled-redis-'));
+  tellWatchdog(`+c${dir}`);
+  const cluster = new RedisCluster(dir, password);
+  try {
+    await cluster.start();
+  } catch (e) {
+    await cluster.dispose().catch(() => {});
+    throw e;
+  }
+  return cluster;
 }
 
 // Runs the binary to completion (for --help and bad configs); returns {code, signal, stdout, stderr}.
