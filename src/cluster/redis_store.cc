@@ -390,7 +390,6 @@ class RedisStore::Impl {
   // --- Transactions
 
   Status Commit(Txn& txn, const WriteSet& writes) {
-    FinishUnfinished();
     if (writes.empty()) {
       Release(txn);
       return Status::Ok();
@@ -462,7 +461,7 @@ class RedisStore::Impl {
     Status applied = Apply(txn.token, txn.token, writes, locs, {});
     if (!applied.ok()) {
       // The intent stands: the locks stay this node's, and the parts are applied again, and
-      // the locks released, before the next commit (FinishUnfinished).
+      // the locks released, by the lease thread (FinishUnfinished).
       std::lock_guard<std::mutex> lock(unfinished_mu_);
       unfinished_.push_back(Unfinished{txn.token, writes, std::move(txn.locks)});
       txn.locks.clear();
@@ -478,7 +477,7 @@ class RedisStore::Impl {
     if (txn.locks.empty()) return;
     WriteSet none;
     if (!Apply(txn.token, "", none, {}, txn.locks).ok()) {
-      // A primary did not answer: released before the next commit (FinishUnfinished).
+      // A primary did not answer: released later by the lease thread (FinishUnfinished).
       std::lock_guard<std::mutex> lock(unfinished_mu_);
       unfinished_.push_back(Unfinished{txn.token, WriteSet(), std::move(txn.locks)});
     }
@@ -528,7 +527,6 @@ class RedisStore::Impl {
   }
 
   Status Health() {
-    FinishUnfinished();
     {
       std::lock_guard<std::mutex> lock(unfinished_mu_);
       if (!unfinished_.empty()) {
@@ -644,8 +642,8 @@ class RedisStore::Impl {
     std::string node = owner.substr(0, owner.find(':'));
     if (node == node_id_) {
       // One of this node's own transactions: another thread's, or a commit or release that
-      // a primary did not answer, which is finished now if it can be.
-      FinishUnfinished();
+      // a primary did not answer, which the lease thread finishes once it can.
+
       *alive = true;
       return Status::Ok();
     }
@@ -768,6 +766,7 @@ class RedisStore::Impl {
       commands.push_back(Eval(kApplyScript, std::move(part.keys), std::move(args)));
     }
     Status last = Status::Ok();
+    bool failed = false;
     for (int attempt = 0; attempt < kApplyAttempts && !commands.empty(); ++attempt) {
       std::vector<Result<redis::Reply>> replies;
       std::vector<Result<redis::Reply>> waits;
@@ -780,21 +779,29 @@ class RedisStore::Impl {
       for (size_t i = 0; i < commands.size(); ++i) {
         Status s = replies[i].status();
         if (s.ok() && replies[i]->is_error()) s = ReplyError(*replies[i], "apply");
+        bool short_of_replicas = false;
         if (s.ok() && options_.wait_replicas > 0) {
           s = waits[i].status();
           if (s.ok() && waits[i]->integer < options_.wait_replicas) {
             s = Status::Unavailable("a commit did not reach " +
                                     std::to_string(options_.wait_replicas) + " replica(s) in time");
+            short_of_replicas = true;
           }
         }
         if (!s.ok()) {
           last = s;
-          again.push_back(std::move(commands[i]));
+          // Applied on the primary but not replicated in time: sending it again now would only
+          // wait again; the caller keeps it for later (FinishUnfinished).
+          if (short_of_replicas) {
+            failed = true;
+          } else {
+            again.push_back(std::move(commands[i]));
+          }
         }
       }
       commands = std::move(again);
     }
-    return commands.empty() ? Status::Ok() : last;
+    return commands.empty() && !failed ? Status::Ok() : last;
   }
 
   void FinishUnfinished() {
@@ -1050,6 +1057,7 @@ class RedisStore::Impl {
       if (stopping_) break;
       lock.unlock();
       (void)RenewLease();
+      FinishUnfinished();  // commits and releases a primary did not answer, retried here
       lock.lock();
     }
   }
@@ -1135,6 +1143,13 @@ class WriterStore : public store::Store {
   Txn txn_;
 };
 
+// A read the cluster could not answer is the store's failure (IoError), like a disk's: its
+// details (node addresses) go to the log, not to the Profile API's answer.
+Status AsReadError(Status s) {
+  if (s.code() != ErrorCode::kUnavailable) return s;
+  return Status::IoError(s.message());
+}
+
 std::string RandomNodeId() {
   std::random_device rd;
   uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -1167,11 +1182,11 @@ RedisStore::~RedisStore() { impl_->StopLease(); }
 std::unique_ptr<store::Store> RedisStore::Writer() { return std::make_unique<WriterStore>(impl_); }
 
 Status RedisStore::Get(Table table, std::string_view key, std::string* value) {
-  return impl_->Get(table, key, value);
+  return AsReadError(impl_->Get(table, key, value));
 }
 Status RedisStore::MultiGet(Table table, const std::vector<std::string>& keys,
                             std::vector<std::string>* values, std::vector<Status>* statuses) {
-  return impl_->MultiGet(table, keys, values, statuses, nullptr);
+  return AsReadError(impl_->MultiGet(table, keys, values, statuses, nullptr));
 }
 Status RedisStore::Commit(const WriteSet& writes, bool /*sync*/) {
   Txn txn{impl_->NewToken(), {}};

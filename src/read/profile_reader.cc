@@ -76,7 +76,25 @@ Status DecodeForEvaluation(std::string_view aggregates, std::string_view static_
 
 ProfileReader::ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs,
                              const Clock& clock, const recs::ModelShelf* shelf)
-    : store_(store), catalogs_(catalogs), clock_(clock), shelf_(shelf) {}
+    : store_(store),
+      catalogs_(catalogs),
+      clock_(clock),
+      shelf_(shelf),
+      cache_user_ids_(store.Shared()) {}
+
+bool ProfileReader::UserIdCache::Find(const std::string& key, uint64_t* id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = ids_.find(key);
+  if (it == ids_.end()) return false;
+  *id = it->second;
+  return true;
+}
+
+void ProfileReader::UserIdCache::Put(std::string key, uint64_t id) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  if (ids_.size() >= kUserIdCacheEntries) ids_.clear();
+  ids_.emplace(std::move(key), id);
+}
 
 Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            std::string_view device_id, const ReadOptions& options,
@@ -95,11 +113,22 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   Status s;
   // A merge can move the user between the identity read and the record read; the second
   // attempt then finds the user under the id it was merged into.
+  std::string cache_key;
+  if (cache_user_ids_ && !user_id.empty()) {
+    cache_key.reserve(project.size() + 1 + user_id.size());
+    cache_key.append(project).push_back('\0');
+    cache_key.append(user_id);
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     uint64_t id = 0;
-    s = user_id.empty() ? store::LookupDevice(store_, project, device_id, &id)
-                        : store::LookupUser(store_, project, user_id, &id);
-    PROFILED_RETURN_IF_ERROR(s);
+    if (attempt == 0 && !cache_key.empty() && user_ids_.Find(cache_key, &id)) {
+      s = Status::Ok();
+    } else {
+      s = user_id.empty() ? store::LookupDevice(store_, project, device_id, &id)
+                          : store::LookupUser(store_, project, user_id, &id);
+      PROFILED_RETURN_IF_ERROR(s);
+      if (!cache_key.empty()) user_ids_.Put(cache_key, id);
+    }
     out->amplitude_id = id;
     keys.clear();
     for (size_t r = 0; r < records; ++r) {

@@ -13,8 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -110,10 +113,27 @@ class ProfileReader {
                               std::string_view aggregates, const RecsOptions& options,
                               UserData* out) const;
 
+  // A read by user_id on a shared store (Store::Shared()) looks the mapping up here first: a
+  // user_id's amplitude_id never changes once made (ingest/identity.h: user_ids never merge),
+  // so a mapping once read stays true, and the read costs one round trip to the store, not
+  // two. Bounded by kUserIdCacheEntries (cleared when full). Thread-safe.
+  class UserIdCache {
+   public:
+    bool Find(const std::string& key, uint64_t* id) const;
+    void Put(std::string key, uint64_t id);
+
+   private:
+    mutable std::shared_mutex mu_;
+    std::unordered_map<std::string, uint64_t> ids_;  // GUARDED_BY mu_
+  };
+  static constexpr size_t kUserIdCacheEntries = 1 << 20;
+
   store::Store& store_;
   const compute::CatalogHolder& catalogs_;
   const Clock& clock_;
   const recs::ModelShelf* shelf_;
+  const bool cache_user_ids_;
+  mutable UserIdCache user_ids_;
 };
 
 }  // namespace profiled::read

@@ -112,6 +112,28 @@ TEST_F(ProfileReaderTest, ReadsTheProfileComputedValuesAndCohortsWithOneMultiGet
   EXPECT_EQ(user.cohort_ids, (std::vector<std::string>{"buyers", "vip"}));
 }
 
+TEST_F(ProfileReaderTest, OnASharedStoreARepeatedReadByUserIdCostsOneStoreRead) {
+  PutUser(1, {kNow});
+  store::FaultStore shared(*disk_, /*shared=*/true);
+  ProfileReader reader(shared, catalogs_, clock_);
+  UserData user;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader.Read("p", "user-1", "", Everything(), &user).ok());
+    EXPECT_EQ(user.amplitude_id, 1u);
+  }
+  EXPECT_EQ(shared.GetCalls(store::Table::kIdentity), 1u) << "the mapping is read once";
+  EXPECT_EQ(shared.MultiGetCalls(store::Table::kProfiles), 3u);
+  // Another user's first read asks the store.
+  PutUser(2, {kNow});
+  ASSERT_TRUE(reader.Read("p", "user-2", "", Everything(), &user).ok());
+  EXPECT_EQ(shared.GetCalls(store::Table::kIdentity), 2u);
+  // Not on a store one process owns: its own caches do this.
+  size_t before = store_->GetCalls(store::Table::kIdentity);
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_EQ(store_->GetCalls(store::Table::kIdentity), before + 2);
+}
+
 TEST_F(ProfileReaderTest, MembershipIsEvaluatedAtTheReadersClock) {
   PutUser(1, {kNow - 29 * kDay, kNow});
   UserData user;

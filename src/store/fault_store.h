@@ -35,8 +35,9 @@ class FaultStore final : public Store {
     Status status;  // what Commit returned
   };
 
-  // Borrows `inner`, which must outlive this object.
-  explicit FaultStore(Store& inner) : inner_(inner) {}
+  // Borrows `inner`, which must outlive this object. `shared`: what Shared() answers, so a
+  // test can put the layers above in their mode for a store several nodes share.
+  explicit FaultStore(Store& inner, bool shared = false) : inner_(inner), shared_(shared) {}
 
   // The next `n` Commit calls return `error` without writing anything.
   void FailNextCommits(int n, Status error);
@@ -74,9 +75,11 @@ class FaultStore final : public Store {
   Status DeleteRange(Table table, std::string_view begin, std::string_view end) override;
   uint64_t ApproximateSizeBytes() override { return inner_.ApproximateSizeBytes(); }
   Status Health() override;
+  bool Shared() const override { return shared_; }
 
  private:
   Store& inner_;
+  const bool shared_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int failing_commits_ = 0;                      // guarded by mu_

@@ -353,13 +353,6 @@ describe('two nodes on one Redis Cluster', () => {
 
     it(
       'right after a failed write, /healthz answers 503',
-      {
-        todo:
-          'server: RedisStore::Health() checks only that the node lease was renewed less than ' +
-          'lease_ms/2 (5 s) ago and the cached slot map; a failed commit or read does not count, ' +
-          'so /healthz answers "200 ok" for up to ~5 s after the cluster is gone while every write ' +
-          'and read of that node already answers 503 (docs/API.md: 503 "after a failed write")',
-      },
       async () => {
         for (const [name, server] of nodes()) {
           const res = await server.track([addOne()]);
