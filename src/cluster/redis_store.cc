@@ -32,7 +32,9 @@ using store::WriteSet;
 constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
 constexpr int64_t kIntentTtlMs = kDayMs;
 constexpr int kScanPage = 512;
-constexpr int kApplyAttempts = 3;
+// The client retries what it can itself; a part still failing is kept and retried by the
+// lease thread (FinishUnfinished), so a commit does not wait on a cluster that is down.
+constexpr int kApplyAttempts = 2;
 
 // Locks the key whose lock is KEYS[1] for the transaction ARGV[1] unless another holds it, and
 // reads KEYS[2]: ARGV[2] 's' GET, 'h' HMGET of the fields ARGV[3..], '' nothing.
@@ -203,6 +205,12 @@ struct Txn {
     return it != locks.end() && it->second.count(lock) != 0;
   }
   void Add(const std::string& lock) { locks[redis::KeySlot(lock)].insert(lock); }
+  // A lock whose command was never sent (the client's Unavailable): nothing to release.
+  void Forget(const std::string& lock, const Status& outcome) {
+    if (outcome.code() != ErrorCode::kUnavailable) return;
+    auto it = locks.find(redis::KeySlot(lock));
+    if (it != locks.end()) it->second.erase(lock);
+  }
 };
 
 class RedisStore::Impl {
@@ -219,6 +227,7 @@ class RedisStore::Impl {
   }
 
   void StopLease() {
+    stop_requested_ = true;
     {
       std::lock_guard<std::mutex> lock(lease_mu_);
       if (stopping_) return;
@@ -373,6 +382,11 @@ class RedisStore::Impl {
     }
     std::vector<Result<redis::Reply>> replies =
         locking ? LockBatch(commands) : client_->ExecuteBatch(commands);
+    if (locking) {
+      for (size_t g = 0; g < groups.size(); ++g) {
+        txn->Forget(locs[groups[g][0]].lock, replies[g].status());
+      }
+    }
     for (size_t g = 0; g < groups.size(); ++g) {
       PROFILED_RETURN_IF_ERROR(replies[g].status());
       redis::Reply reply = std::move(replies[g].value());
@@ -418,6 +432,7 @@ class RedisStore::Impl {
       locking.push_back(&loc);
     }
     std::vector<Result<redis::Reply>> replies = LockBatch(commands);
+    for (size_t i = 0; i < replies.size(); ++i) txn.Forget(locking[i]->lock, replies[i].status());
     for (size_t i = 0; i < replies.size(); ++i) {
       Status s = replies[i].status();
       if (s.ok()) s = AwaitLock(txn, *locking[i], commands[i], &replies[i].value());
@@ -527,14 +542,8 @@ class RedisStore::Impl {
   }
 
   Status Health() {
-    {
-      std::lock_guard<std::mutex> lock(unfinished_mu_);
-      if (!unfinished_.empty()) {
-        return Status::Unavailable("a commit is not yet applied on every Redis primary");
-      }
-    }
-    // The cluster's own view: cluster_state is ok when every slot has a primary that the
-    // majority of primaries can reach.
+    // The cluster's own view first: cluster_state is ok when every slot has a primary that
+    // the majority of primaries can reach.
     std::string last = "no seed";
     for (const std::string& node : options_.client.seeds) {
       Result<redis::Reply> r = client_->RunOnNode(node, {"CLUSTER", "INFO"});
@@ -553,6 +562,12 @@ class RedisStore::Impl {
       if (!LeaseFresh()) {
         return Status::Unavailable("this node cannot renew its lease in the Redis Cluster: " +
                                    LastLeaseError());
+      }
+      std::lock_guard<std::mutex> lock(unfinished_mu_);
+      if (!unfinished_.empty()) {
+        return Status::Unavailable(
+            "a commit is not yet applied, or its locks not released, on every Redis Cluster "
+            "primary");
       }
       return Status::Ok();
     }
@@ -627,12 +642,13 @@ class RedisStore::Impl {
     std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(commands, WaitArgs(), &waits);
     for (size_t i = 0; i < replies.size(); ++i) {
       if (!replies[i].ok()) continue;
+      // The lock may be taken (IoError), unlike a command that was never sent (Unavailable).
       if (!waits[i].ok()) {
-        replies[i] = waits[i].status();
+        replies[i] = Status::IoError(waits[i].status().message());
       } else if (waits[i]->integer < options_.wait_replicas) {
         replies[i] =
-            Status::Unavailable("a lock did not reach " + std::to_string(options_.wait_replicas) +
-                                " replica(s) in time");
+            Status::IoError("a lock did not reach " + std::to_string(options_.wait_replicas) +
+                            " replica(s) in time");
       }
     }
     return replies;
@@ -804,25 +820,34 @@ class RedisStore::Impl {
     return commands.empty() && !failed ? Status::Ok() : last;
   }
 
+  // Applies the commits and releases a primary did not answer, oldest first; stops at the
+  // first that still fails (the cluster is likely still down: the next tick tries again), so
+  // neither the lease thread nor a stop waits on them all.
   void FinishUnfinished() {
     std::vector<Unfinished> pending;
     {
       std::lock_guard<std::mutex> lock(unfinished_mu_);
       pending.swap(unfinished_);
     }
-    for (Unfinished& u : pending) {
+    size_t done = 0;
+    for (; done < pending.size() && !stop_requested_; ++done) {
+      Unfinished& u = pending[done];
       std::vector<Location> locs(u.writes.ops().size());
       bool located = true;
       for (size_t i = 0; i < locs.size(); ++i) {
         located = located && Locate(u.writes.ops()[i].table, u.writes.ops()[i].key, &locs[i]).ok();
       }
-      if (located && Apply(u.token, "", u.writes, locs, u.locks).ok()) {
-        (void)client_->Execute({{"DEL", IntentKey(u.token)}, 1});
-        continue;
+      // As in Commit: every slot applied before any lock is released.
+      WriteSet none;
+      if (!located || !Apply(u.token, u.token, u.writes, locs, {}).ok() ||
+          !Apply(u.token, "", none, {}, u.locks).ok()) {
+        break;
       }
-      std::lock_guard<std::mutex> lock(unfinished_mu_);
-      unfinished_.push_back(std::move(u));
+      if (!u.writes.empty()) (void)client_->Execute({{"DEL", IntentKey(u.token)}, 1});
     }
+    std::lock_guard<std::mutex> lock(unfinished_mu_);
+    unfinished_.insert(unfinished_.begin(), std::make_move_iterator(pending.begin() + done),
+                       std::make_move_iterator(pending.end()));
   }
 
   Status GetEvent(const Location& loc, const std::string& key, std::string* value) {
@@ -1085,6 +1110,7 @@ class RedisStore::Impl {
   std::string lease_error_;                              // GUARDED_BY lease_mu_
   std::thread lease_thread_;
 
+  std::atomic<bool> stop_requested_{false};
   std::mutex unfinished_mu_;
   std::vector<Unfinished> unfinished_;  // GUARDED_BY unfinished_mu_
 };

@@ -89,6 +89,7 @@ inline constexpr uint64_t kTimeCutoff = UINT64_MAX;
 inline constexpr int64_t kActivationMs = 2000;
 inline constexpr int64_t kSyncEveryMs = 500;
 inline constexpr int64_t kSyncMaxAgeMs = 1000;
+inline constexpr int64_t kSyncRetryMs = 2000;  // after a failed poll
 inline constexpr int64_t kSettleMs = 5000;
 
 // One chunk of backfill work, staged by the writer and applied once committed.

@@ -251,7 +251,10 @@ void Ingestor::Run() {
       BackfillStep();
     }
     int64_t now = clock_.NowMs();
-    if (shared_ && now - last_sync_ms_ >= kSyncEveryMs) {
+    // After a failed poll the next waits longer: groups fail fast meanwhile (their poll is
+    // stale), and the writer does not spend its time on a store that is down.
+    if (shared_ &&
+        now - last_sync_ms_ >= (last_sync_ok_ms_ == last_sync_ms_ ? kSyncEveryMs : kSyncRetryMs)) {
       if (Status s = SyncDefinitions(); !s.ok()) LogError("definitions poll: " + s.ToString());
     }
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
@@ -327,8 +330,11 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   const std::vector<IngestResult> admitted = results;
   Status commit;
   if (shared_ && now - last_sync_ok_ms_ > kSyncMaxAgeMs) {
-    // Another node's new spec goes live at a time this node must know it by.
-    if (Status s = SyncDefinitions(); !s.ok()) {
+    // Another node's new spec goes live at a time this node must know it by. A poll that
+    // failed a moment ago is not tried again for every group (the store is down).
+    Status s = now - last_sync_ms_ < kSyncRetryMs ? Status::Unavailable("the last poll failed")
+                                                  : SyncDefinitions();
+    if (!s.ok()) {
       commit =
           Status::Unavailable("the definitions could not be read from the store: " + s.message());
     }
