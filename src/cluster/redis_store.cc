@@ -207,7 +207,9 @@ struct Txn {
   void Add(const std::string& lock) { locks[redis::KeySlot(lock)].insert(lock); }
   // A lock whose command was never sent (the client's Unavailable): nothing to release.
   void Forget(const std::string& lock, const Status& outcome) {
-    if (outcome.code() != ErrorCode::kUnavailable) return;
+    if (outcome.code() == ErrorCode::kUnavailable) Remove(lock);
+  }
+  void Remove(const std::string& lock) {
     auto it = locks.find(redis::KeySlot(lock));
     if (it != locks.end()) it->second.erase(lock);
   }
@@ -368,9 +370,6 @@ class RedisStore::Impl {
       const Location& loc = locs[idx[0]];
       groups.push_back(idx);
       if (locking) {
-        // Counted as held from here on: a lock whose outcome is unknown (a failed WAIT, a lost
-        // reply) is released with the rest; releasing one that is not ours changes nothing.
-        txn->Add(loc.lock);
         commands.push_back(LockReadCommand(*txn, loc, idx, locs));
       } else if (loc.kind == Kind::kString) {
         commands.push_back({{"GET", rkey}, 1});
@@ -380,18 +379,20 @@ class RedisStore::Impl {
         commands.push_back(std::move(c));
       }
     }
-    std::vector<Result<redis::Reply>> replies =
-        locking ? LockBatch(commands) : client_->ExecuteBatch(commands);
+    std::vector<Result<redis::Reply>> replies;
     if (locking) {
-      for (size_t g = 0; g < groups.size(); ++g) {
-        txn->Forget(locs[groups[g][0]].lock, replies[g].status());
-      }
+      std::vector<std::string> lock_keys;
+      for (const auto& idx : groups) lock_keys.push_back(locs[idx[0]].lock);
+      std::vector<redis::Reply> locked;
+      PROFILED_RETURN_IF_ERROR(LockAll(*txn, commands, lock_keys, &locked));
+      for (redis::Reply& r : locked) replies.emplace_back(std::move(r));
+    } else {
+      replies = client_->ExecuteBatch(commands);
     }
     for (size_t g = 0; g < groups.size(); ++g) {
       PROFILED_RETURN_IF_ERROR(replies[g].status());
       redis::Reply reply = std::move(replies[g].value());
       if (locking) {
-        PROFILED_RETURN_IF_ERROR(AwaitLock(*txn, locs[groups[g][0]], commands[g], &reply));
         if (reply.elements.size() != 2) return ReplyError(reply, "lock and read");
         redis::Reply inner = std::move(reply.elements[1]);
         reply = std::move(inner);
@@ -423,23 +424,17 @@ class RedisStore::Impl {
     }
     // Lock what is written and was not read.
     std::vector<redis::Command> commands;
-    std::vector<const Location*> locking;
+    std::vector<std::string> lock_keys;
     std::set<std::string> seen;
     for (const Location& loc : locs) {
       if (loc.lock.empty() || txn.Holds(loc.lock) || !seen.insert(loc.lock).second) continue;
-      txn.Add(loc.lock);  // as in MultiGet: released with the rest whatever happens
       commands.push_back(Eval(kLockReadScript, {loc.lock, loc.key}, {txn.token, ""}));
-      locking.push_back(&loc);
+      lock_keys.push_back(loc.lock);
     }
-    std::vector<Result<redis::Reply>> replies = LockBatch(commands);
-    for (size_t i = 0; i < replies.size(); ++i) txn.Forget(locking[i]->lock, replies[i].status());
-    for (size_t i = 0; i < replies.size(); ++i) {
-      Status s = replies[i].status();
-      if (s.ok()) s = AwaitLock(txn, *locking[i], commands[i], &replies[i].value());
-      if (!s.ok()) {
-        Release(txn);
-        return s;
-      }
+    std::vector<redis::Reply> locked;
+    if (Status s = LockAll(txn, commands, lock_keys, &locked); !s.ok()) {
+      Release(txn);
+      return s;
     }
     // The commit point: the intent, on the replicas. Written only while the lease is fresh,
     // so it is stored before any other node can take this node for dead (see the top).
@@ -600,7 +595,7 @@ class RedisStore::Impl {
   // Turns a lock-and-read reply into one whose lock is the transaction's: waits while a live
   // node holds the lock, takes it over (applying that node's intent first) when it is dead.
   // Aborted after lock_wait_ms.
-  Status AwaitLock(Txn& txn, const Location& loc, const redis::Command& command,
+  Status AwaitLock(Txn& txn, const std::string& lock, const redis::Command& command,
                    redis::Reply* reply) {
     auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lock_wait_ms);
@@ -611,14 +606,14 @@ class RedisStore::Impl {
         return ReplyError(*reply, "lock");
       }
       if (reply->elements[0].integer == 1) {
-        txn.Add(loc.lock);
+        txn.Add(lock);
         return Status::Ok();
       }
       std::string owner = reply->elements.size() > 1 ? reply->elements[1].str : "";
       bool alive = true;
       PROFILED_RETURN_IF_ERROR(OwnerAlive(owner, &alive));
       if (!alive) {
-        PROFILED_RETURN_IF_ERROR(TakeOver(owner, loc, txn.token));
+        PROFILED_RETURN_IF_ERROR(TakeOver(owner, lock, txn.token));
       } else {
         if (std::chrono::steady_clock::now() >= deadline) {
           return Status::Aborted("waited " + std::to_string(options_.lock_wait_ms) +
@@ -631,6 +626,67 @@ class RedisStore::Impl {
       PROFILED_RETURN_IF_ERROR(again[0].status());
       *reply = std::move(again[0].value());
     }
+  }
+
+  // Takes locks[i] with commands[i] (lock-and-read scripts), pipelined, into (*replies)[i]
+  // (each {1, value}). When another writer holds any of them, the ones this call took go back
+  // and all are then taken one at a time in key order, waiting for live holders (AwaitLock):
+  // two writers asking for the same keys at once (two nodes reading ahead one group's users)
+  // then queue in one order instead of each holding half and waiting for the other. A lock
+  // counts as held from the moment it is asked for, unless its command was never sent: one
+  // whose outcome is unknown is released with the rest (releasing one not ours changes
+  // nothing).
+  Status LockAll(Txn& txn, const std::vector<redis::Command>& commands,
+                 const std::vector<std::string>& locks, std::vector<redis::Reply>* replies) {
+    std::vector<bool> held_before(locks.size());
+    for (size_t i = 0; i < locks.size(); ++i) {
+      held_before[i] = txn.Holds(locks[i]);
+      txn.Add(locks[i]);
+    }
+    std::vector<Result<redis::Reply>> results = LockBatch(commands);
+    replies->assign(locks.size(), redis::Reply());
+    Status failed = Status::Ok();
+    bool busy = false;
+    for (size_t i = 0; i < locks.size(); ++i) {
+      if (!held_before[i]) txn.Forget(locks[i], results[i].status());
+      if (!results[i].ok()) {
+        failed = results[i].status();
+        continue;
+      }
+      redis::Reply& r = results[i].value();
+      if (r.is_error() || r.type != redis::ReplyType::kArray || r.elements.empty()) {
+        failed = ReplyError(r, "lock");
+        continue;
+      }
+      busy = busy || r.elements[0].integer != 1;
+      (*replies)[i] = std::move(r);
+    }
+    if (!failed.ok() || !busy) return failed;
+    std::map<uint16_t, std::set<std::string>> taken;
+    for (size_t i = 0; i < locks.size(); ++i) {
+      if (!held_before[i] && (*replies)[i].elements[0].integer == 1) {
+        taken[redis::KeySlot(locks[i])].insert(locks[i]);
+      }
+    }
+    WriteSet none;
+    PROFILED_RETURN_IF_ERROR(Apply(txn.token, "", none, {}, taken));
+    for (const auto& [slot, held] : taken) {
+      for (const std::string& lock : held) txn.Remove(lock);
+    }
+    std::vector<size_t> order;
+    for (size_t i = 0; i < locks.size(); ++i) {
+      if (!held_before[i]) order.push_back(i);
+    }
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return locks[a] < locks[b]; });
+    for (size_t i : order) {
+      txn.Add(locks[i]);
+      std::vector<Result<redis::Reply>> one = LockBatch({&commands[i], 1});
+      txn.Forget(locks[i], one[0].status());
+      PROFILED_RETURN_IF_ERROR(one[0].status());
+      PROFILED_RETURN_IF_ERROR(AwaitLock(txn, locks[i], commands[i], &one[0].value()));
+      (*replies)[i] = std::move(one[0].value());
+    }
+    return Status::Ok();
   }
 
   // Runs lock-and-read commands, and with wait_replicas WAITs for the locks to reach the
@@ -671,7 +727,7 @@ class RedisStore::Impl {
 
   // The dead transaction `owner` holds loc's lock: applies its intent's writes under that lock,
   // if it got as far as an intent, and hands the lock to `token`.
-  Status TakeOver(const std::string& owner, const Location& loc, const std::string& token) {
+  Status TakeOver(const std::string& owner, const std::string& lock, const std::string& token) {
     Result<redis::Reply> intent = client_->Execute({{"GET", IntentKey(owner)}, 1});
     PROFILED_RETURN_IF_ERROR(intent.status());
     WriteSet writes;
@@ -685,7 +741,7 @@ class RedisStore::Impl {
     for (const WriteSet::Op& op : writes.ops()) {
       Location l;
       PROFILED_RETURN_IF_ERROR(Locate(op.table, op.key, &l));
-      if (l.lock != loc.lock && !l.lock.empty()) continue;
+      if (l.lock != lock && !l.lock.empty()) continue;
       if (op.is_delete) {
         mine.Delete(op.table, op.key);
       } else {
@@ -693,8 +749,8 @@ class RedisStore::Impl {
       }
       locs.push_back(std::move(l));
     }
-    std::map<uint16_t, std::set<std::string>> lock{{redis::KeySlot(loc.lock), {loc.lock}}};
-    return Apply(owner, token, mine, locs, lock);
+    std::map<uint16_t, std::set<std::string>> held{{redis::KeySlot(lock), {lock}}};
+    return Apply(owner, token, mine, locs, held);
   }
 
   // Applies `writes` (located at `locs`) slot by slot under the locks of `token`, and hands

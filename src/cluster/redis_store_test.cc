@@ -8,10 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "redis/local_cluster.h"
 #include "store/keys.h"
@@ -100,6 +102,34 @@ TEST(RedisStore, AWriterWaitsForAnotherNodesLockAndGivesUpAfterTheLockWait) {
   ASSERT_TRUE(waiting->Get(Table::kProfiles, key, &v).ok());
   EXPECT_EQ(v, "from a");
   holder.join();
+}
+
+TEST(RedisStore, TwoWritersReadingTheSameKeysAtOnceQueueInsteadOfDeadlocking) {
+  std::string project = Project();
+  RedisStoreOptions o = Options();
+  o.lock_wait_ms = 1000;
+  auto a = OpenStore(o);
+  auto b = OpenStore(o);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i) keys.push_back(store::UserKey(project, "u" + std::to_string(i)));
+  std::vector<std::string> reversed(keys.rbegin(), keys.rend());
+  std::atomic<int> aborted{0};
+  auto run = [&](RedisStore* s, const std::vector<std::string>& order) {
+    auto writer = s->Writer();
+    for (int round = 0; round < 20; ++round) {
+      std::vector<std::string> values;
+      std::vector<Status> statuses;
+      Status st = writer->MultiGet(Table::kIdentity, order, &values, &statuses);
+      if (st.code() == ErrorCode::kAborted) ++aborted;
+      EXPECT_TRUE(st.ok() || st.code() == ErrorCode::kAborted) << st.ToString();
+      writer->EndTransaction();
+    }
+  };
+  std::thread ta(run, a.get(), keys);
+  std::thread tb(run, b.get(), reversed);
+  ta.join();
+  tb.join();
+  EXPECT_EQ(aborted, 0) << "writers that each held half of the keys and waited for the other";
 }
 
 TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {

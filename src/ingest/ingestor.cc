@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <random>
 
 #include "core/coding.h"
@@ -286,6 +287,35 @@ bool IsStoreFailure(const Status& s) {
 constexpr int kGroupAttempts = 4;
 }  // namespace
 
+Status Ingestor::PrefetchGroup(const std::vector<Pending>& group,
+                               const std::vector<IngestResult>& results) {
+  struct Keys {
+    std::vector<std::string_view> user_ids;
+    std::vector<std::string_view> device_ids;
+    std::vector<std::string> scopes;  // stable storage for the views below
+    std::vector<std::pair<size_t, std::string_view>> insert_ids;  // (scope index, insert_id)
+  };
+  std::map<std::string_view, Keys> by_project;
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!results[i].status.ok()) continue;  // throttled: never applied
+    Keys& k = by_project[group[i].batch.project];
+    for (const Event& e : group[i].batch.events) {
+      if (!e.user_id.empty()) k.user_ids.push_back(e.user_id);
+      if (!e.device_id.empty()) k.device_ids.push_back(e.device_id);
+      if (e.insert_id.empty()) continue;
+      k.scopes.push_back(e.device_id.empty() ? "u" + e.user_id : "d" + e.device_id);
+      k.insert_ids.emplace_back(k.scopes.size() - 1, e.insert_id);
+    }
+  }
+  for (auto& [project, k] : by_project) {
+    std::vector<std::pair<std::string_view, std::string_view>> insert_ids;
+    insert_ids.reserve(k.insert_ids.size());
+    for (const auto& [scope, id] : k.insert_ids) insert_ids.emplace_back(k.scopes[scope], id);
+    PROFILED_RETURN_IF_ERROR(working_.Prefetch(project, k.user_ids, k.device_ids, insert_ids));
+  }
+  return Status::Ok();
+}
+
 Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
                             std::vector<IngestResult>* results) {
   for (size_t i = 0; i < group.size(); ++i) {
@@ -341,7 +371,8 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   }
   for (int attempt = 1; commit.ok(); ++attempt) {
     if (attempt > 1) now = clock_.NowMs();
-    commit = ApplyGroup(group, now, &results);
+    if (shared_) commit = PrefetchGroup(group, results);
+    if (commit.ok()) commit = ApplyGroup(group, now, &results);
     if (commit.ok() && shared_ && clock_.NowMs() - now > kSettleMs / 2) {
       // Backfills stay kSettleMs behind the clock: a group must be committed well within it.
       commit = Status::Aborted("the group took too long to apply");

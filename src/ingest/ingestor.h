@@ -201,6 +201,9 @@ class Ingestor {
   const bool shared_;
   int64_t last_sync_ms_ = 0;     // writer thread only
   int64_t last_sync_ok_ms_ = 0;  // writer thread only
+  // Shared stores: reads ahead, in a few store calls, the identity keys, de-dup entries and
+  // users the group's events name (WorkingSet::Prefetch).
+  Status PrefetchGroup(const std::vector<Pending>& group, const std::vector<IngestResult>& results);
   // Shared stores: brings the definitions up to date (ends the store's transaction).
   Status SyncDefinitions();
   // Before a definitions change on a shared store: the project's version locked and current.

@@ -96,6 +96,11 @@ Status WorkingSet::LoadUser(const std::string& key, CachedUser* cached) {
   std::vector<std::string> values;
   std::vector<Status> statuses;
   PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kProfiles, keys, &values, &statuses));
+  return DecodeUser(key, values.data(), statuses.data(), cached);
+}
+
+Status WorkingSet::DecodeUser(const std::string& key, std::string* values, const Status* statuses,
+                              CachedUser* cached) {
   for (size_t i = 0; i < kLoadedRecordCount; ++i) {
     if (statuses[i].IsNotFound()) continue;
     PROFILED_RETURN_IF_ERROR(statuses[i]);
@@ -317,6 +322,69 @@ void WorkingSet::RollbackBatch() {
   undo_.clear();
 }
 
+Status WorkingSet::Prefetch(
+    std::string_view project, const std::vector<std::string_view>& user_ids,
+    const std::vector<std::string_view>& device_ids,
+    const std::vector<std::pair<std::string_view, std::string_view>>& insert_ids) {
+  std::vector<std::string> keys;
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  // Identity keys, into the committed-state map GetId reads after ids_.
+  for (auto id : user_ids) keys.push_back(store::UserKey(project, id));
+  for (auto id : device_ids) keys.push_back(store::DeviceKey(project, id));
+  std::vector<uint64_t> amplitude_ids;
+  if (!keys.empty()) {
+    PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kIdentity, keys, &values, &statuses));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::optional<uint64_t> id;
+      if (!statuses[i].IsNotFound()) {
+        PROFILED_RETURN_IF_ERROR(statuses[i]);
+        uint64_t v = 0;
+        PROFILED_RETURN_IF_ERROR(store::DecodeId(values[i], &v));
+        id = v;
+        amplitude_ids.push_back(v);
+      }
+      if (ids_.count(keys[i]) == 0) id_cache_.insert_or_assign(std::move(keys[i]), id);
+    }
+  }
+  keys.clear();
+  for (const auto& [scope, insert_id] : insert_ids) {
+    keys.push_back(store::DedupKey(project, scope, insert_id));
+  }
+  if (!keys.empty()) {
+    PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kDedup, keys, &values, &statuses));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::optional<int64_t> first_seen;
+      if (!statuses[i].IsNotFound()) {
+        PROFILED_RETURN_IF_ERROR(statuses[i]);
+        int64_t v = 0;
+        PROFILED_RETURN_IF_ERROR(store::DecodeDedup(values[i], &v));
+        first_seen = v;
+      }
+      dedup_read_.insert_or_assign(std::move(keys[i]), first_seen);
+    }
+  }
+  // Every record of the users found, into the committed-state map GetUserState adopts from.
+  keys.clear();
+  std::vector<std::string> user_keys;
+  for (uint64_t id : amplitude_ids) {
+    std::string key = store::UserKeyPrefix(project, id);
+    if (users_.count(key) != 0 || user_cache_.count(key) != 0) continue;
+    for (store::UserRecord record : kLoadedRecords) keys.push_back(RecordKey(key, record));
+    user_keys.push_back(std::move(key));
+  }
+  if (keys.empty()) return Status::Ok();
+  PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kProfiles, keys, &values, &statuses));
+  for (size_t u = 0; u < user_keys.size(); ++u) {
+    if (user_cache_.count(user_keys[u]) != 0) continue;  // an id twice in the list
+    CachedUser cached;
+    PROFILED_RETURN_IF_ERROR(DecodeUser(user_keys[u], &values[u * kLoadedRecordCount],
+                                        &statuses[u * kLoadedRecordCount], &cached));
+    user_cache_.emplace(std::move(user_keys[u]), std::move(cached));  // charged nothing
+  }
+  return Status::Ok();
+}
+
 Status WorkingSet::TakeFromBlock(const std::string& key, uint64_t block, IdBlock* ids, bool take,
                                  uint64_t* value) {
   if (ids->next == ids->end) {
@@ -362,6 +430,10 @@ Status WorkingSet::SeenInsertId(std::string_view project, std::string_view scope
   std::string key = store::DedupKey(project, scope, insert_id);
   if (dedup_.count(key) != 0) {
     *seen = true;
+    return Status::Ok();
+  }
+  if (auto read = dedup_read_.find(key); read != dedup_read_.end()) {
+    *seen = read->second && *read->second >= not_before_ms;
     return Status::Ok();
   }
   std::string value;
@@ -595,6 +667,9 @@ void WorkingSet::Finish(bool committed) {
     next_seq_.reset();
     ForgetCommitted();
   }
+  dedup_read_.clear();
+  // A shared store keeps nothing across groups (what Prefetch read included).
+  if (shared_) ForgetCommitted();
   flushed_ = false;
   pending_next_ids_.clear();
   pending_next_seq_.reset();

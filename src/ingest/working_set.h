@@ -111,6 +111,16 @@ class WorkingSet {
   // GetUserState's profile (nullptr in *profile when there is no user).
   Status GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile);
 
+  // Reads ahead what applying a group to `project` will read first: the identity keys of
+  // `user_ids` and `device_ids`, the de-dup entries of `insert_ids` ((scope, insert_id) pairs),
+  // then every record of the users those ids map to: one Store::MultiGet per table instead of
+  // one read per event, for a shared store, where each read is a network round trip (and
+  // takes its locks). What it read is kept like committed state until Finish. Errors: the
+  // store's; Corruption when a stored profile does not decode.
+  Status Prefetch(std::string_view project, const std::vector<std::string_view>& user_ids,
+                  const std::vector<std::string_view>& device_ids,
+                  const std::vector<std::pair<std::string_view, std::string_view>>& insert_ids);
+
   // Hands out the project's next amplitude_id (1, 2, ...).
   Status AllocateAmplitudeId(std::string_view project, uint64_t* amplitude_id);
 
@@ -198,6 +208,10 @@ class WorkingSet {
   void SaveId(const std::string& key);
   // Loads every record of the user at `key` (its UserKeyPrefix) into *cached.
   Status LoadUser(const std::string& key, CachedUser* cached);
+  // *cached from the user's records as MultiGet read them (values[i], statuses[i] for each
+  // record of kLoadedRecords); moves from values.
+  Status DecodeUser(const std::string& key, std::string* values, const Status* statuses,
+                    CachedUser* cached);
   // Before the batch first changes the user at `key`: records how it was. Users the batch
   // loaded or created are simply dropped on rollback; others keep their properties in
   // place (see SaveForUndo) unless `whole` (the batch replaces or deletes the user).
@@ -219,8 +233,10 @@ class WorkingSet {
 
   store::Store& store_;
   const bool shared_;
-  std::unordered_map<std::string, IdBlock> id_blocks_;            // shared: by NextAmplitudeIdKey
-  IdBlock seq_block_;                                             // shared: event sequence numbers
+  std::unordered_map<std::string, IdBlock> id_blocks_;  // shared: by NextAmplitudeIdKey
+  IdBlock seq_block_;                                   // shared: event sequence numbers
+  // De-dup entries read ahead (Prefetch) until Finish: key -> first_seen_ms, absent = none.
+  std::unordered_map<std::string, std::optional<int64_t>> dedup_read_;
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   std::unordered_map<std::string, uint64_t> id_writes_;
   std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
