@@ -57,6 +57,7 @@
 #                            seconds apart), so a short window would count too few bursts
 #   BENCH_LOAD_CONNS=4       connections of the loader
 #   BENCH_THREADS=1          profiled's [server] threads, both backends
+#   BENCH_INGEST=1           0: leave the ingestion runs out of the rounds (reads only)
 #   BENCH_REDIS_WAIT_REPLICAS=1   redis_wait_replicas of the cluster node
 #   BENCH_OPS_READS=2000  BENCH_OPS_BODIES=20   the batches step 4 measures
 #   BENCH_MEM_SAMPLE=200     keys sampled per group in step 3
@@ -89,6 +90,7 @@ CLUSTER_INGEST_SECONDS=${BENCH_CLUSTER_INGEST_SECONDS:-60}
 CLUSTER_INGEST_WARMUP=${BENCH_CLUSTER_INGEST_WARMUP:-15}
 LOAD_CONNS=${BENCH_LOAD_CONNS:-4}
 THREADS=${BENCH_THREADS:-1}
+WITH_INGEST=${BENCH_INGEST:-1}
 WAIT_REPLICAS=${BENCH_REDIS_WAIT_REPLICAS:-1}
 OPS_READS=${BENCH_OPS_READS:-2000}
 OPS_BODIES=${BENCH_OPS_BODIES:-20}
@@ -600,8 +602,10 @@ for ((r = 1; r <= RUNS; r++)); do
     run_wrk profiled-rocksdb "$PORT_rocksdb" "$PID_rocksdb" "$c" "$READ_SECONDS" "$r" record
     run_redis_bench set "$c" "${RB_N[set-$c]}" "$r" record
   done
-  run_ingest profiled-redis "$r"
-  run_ingest profiled-rocksdb "$r"
+  if [ "$WITH_INGEST" = 1 ]; then
+    run_ingest profiled-redis "$r"
+    run_ingest profiled-rocksdb "$r"
+  fi
   alive redis && alive rocksdb || { log "a server died"; break; }
 done
 
@@ -613,7 +617,7 @@ T_END=$(date +%s)
 {
   echo "## profiled on Redis Cluster: reads, ingestion, Redis work ($(date -u +%F) $(date -u +%TZ))"
   echo ""
-  echo "- command: \`bench/cluster.sh\` (BENCH_USERS=$USERS BENCH_LOAD_EVENTS=$LOAD_EVENTS BENCH_RUNS=$RUNS BENCH_CONNS=\"$CONNS\" BENCH_READ_SECONDS=$READ_SECONDS BENCH_INGEST_CONNS=$INGEST_CONNS BENCH_INGEST_SECONDS=$INGEST_SECONDS BENCH_CLUSTER_INGEST_SECONDS=$CLUSTER_INGEST_SECONDS BENCH_THREADS=$THREADS BENCH_REDIS_WAIT_REPLICAS=$WAIT_REPLICAS); took $((T_END - T_START)) s"
+  echo "- command: \`bench/cluster.sh\` (BENCH_USERS=$USERS BENCH_LOAD_EVENTS=$LOAD_EVENTS BENCH_RUNS=$RUNS BENCH_CONNS=\"$CONNS\" BENCH_READ_SECONDS=$READ_SECONDS BENCH_INGEST_CONNS=$INGEST_CONNS BENCH_INGEST_SECONDS=$INGEST_SECONDS BENCH_CLUSTER_INGEST_SECONDS=$CLUSTER_INGEST_SECONDS BENCH_THREADS=$THREADS BENCH_INGEST=$WITH_INGEST BENCH_REDIS_WAIT_REPLICAS=$WAIT_REPLICAS); took $((T_END - T_START)) s"
   echo "- machine: $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME"); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- profiled: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (+ local changes in src/)'), $(grep -m1 CMAKE_BUILD_TYPE "$ROOT/build/CMakeCache.txt" 2>/dev/null | cut -d= -f2) build, sha256 $BIN_SHA..., threads = $THREADS, pinned to CPU ${SERVER_CPU:-any}; clients on CPU ${CLIENT_CPU:-any}; Redis not pinned"
   echo "- tools: $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), node $(node --version)"
