@@ -4,7 +4,8 @@
 // over 4 keep-alive connections. Prints how many were answered 200. With
 // --existing-users N the events belong instead to the users bench/load_users.mjs created,
 // every event of a body a different one (event n to user (n * 7919) mod N, as
-// bench/ingest.mjs --existing-users does).
+// bench/ingest.mjs --existing-users does). The first 5 answers that are not 200 are printed
+// to stderr (status, then the body), as evidence.
 //   node bench/ingest_requests.mjs --url URL --bodies N [--api-key KEY] [--offset K]
 //                                  [--existing-users N]
 import http from 'node:http';
@@ -46,12 +47,16 @@ const bodies = Array.from({ length: total }, (_, i) => body(Number(opt.offset) +
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 let next = 0;
 let ok = 0;
+let failed = 0;
 function post(b) {
   return new Promise((resolve, reject) => {
     const req = http.request(`${opt.url}/2/httpapi`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      res.resume();
+      const chunks = [];
+      if (res.statusCode === 200) res.resume();
+      else res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         if (res.statusCode === 200) ok++;
+        else if (++failed <= 5) process.stderr.write(`POST /2/httpapi: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString()}\n`);
         resolve();
       });
     });

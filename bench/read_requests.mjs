@@ -3,7 +3,8 @@
 // in order with --seq) over --conns keep-alive connections, and checks each answer is 200.
 // Used by bench/callgrind_reads.sh, which needs a request count, not a duration.
 // --users-file F reads the user ids of F (one a line) instead of u%07d below --users;
-// --query Q appends Q (e.g. "&get_recs=true&rec_id=r1") to every request.
+// --query Q appends Q (e.g. "&get_recs=true&rec_id=r1") to every request. The first 5
+// answers that are not 200 are printed to stderr (status, then the body), as evidence.
 import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs, prng } from './lib.mjs';
@@ -35,8 +36,15 @@ function get(path) {
     http
       .get({ host: url.hostname, port: url.port, path, agent,
              headers: { Authorization: `Api-Key ${opt.secret}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
+        const chunks = [];
+        if (res.statusCode === 200) res.resume();
+        else res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          if (res.statusCode !== 200 && failed < 5) {
+            process.stderr.write(`GET ${path}: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString()}\n`);
+          }
+          resolve(res.statusCode);
+        });
       })
       .on('error', reject);
   });
