@@ -147,7 +147,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   compute::CatalogHolder catalogs;
   // The registry commits through the writer's view too: on redis-cluster its changes lock the
   // project's definitions version in the writer's transaction (ingest/definitions.h).
-  ingest::DefinitionRegistry registry(ingest_store, catalogs, api::ParseStoredDefinition, clock);
+  ingest::DefinitionRegistry registry(ingest_store, catalogs, api::ParseStoredDefinition, clock,
+                                      store.get());
   std::vector<std::string> project_ids;
   for (const auto& p : config.projects) project_ids.push_back(p.id);
   if (Status loaded = registry.Load(project_ids); !loaded.ok()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -30,7 +31,12 @@ using store::Table;
 using store::WriteSet;
 
 constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
-constexpr int64_t kIntentTtlMs = kDayMs;
+// What a node that takes over a dead node's lock stores as that node's intent when it has
+// none yet (SET NX): the dead node, should it wake up, can then no longer store one, and its
+// commit applies nothing. Kept a week; intents themselves never expire (a dead node's commit
+// is finished whenever its keys are next needed).
+constexpr char kNoIntent[] = "\x01no intent";
+constexpr int64_t kNoIntentTtlMs = 7 * kDayMs;
 constexpr int kScanPage = 512;
 // The client retries what it can itself; a part still failing is kept and retried by the
 // lease thread (FinishUnfinished), so a commit does not wait on a cluster that is down.
@@ -237,8 +243,10 @@ class RedisStore::Impl {
     }
     lease_cv_.notify_all();
     if (lease_thread_.joinable()) lease_thread_.join();
-    // Others need not wait out the lease for this node's locks: it holds none now.
-    (void)client_->Execute({{"DEL", LeaseKey(node_id_)}, 1});
+    // Others need not wait out the lease for this node's locks, unless some are still held
+    // (a commit or release a primary did not answer): those are taken over once it lapses.
+    std::lock_guard<std::mutex> lock(unfinished_mu_);
+    if (unfinished_.empty()) (void)client_->Execute({{"DEL", LeaseKey(node_id_)}, 1});
   }
 
   const std::string& node_id() const { return node_id_; }
@@ -444,19 +452,28 @@ class RedisStore::Impl {
     }
     std::string intent_key = IntentKey(txn.token);
     {
-      std::vector<std::vector<std::string>> run{
-          {"SET", intent_key, EncodeIntent(writes), "PX", std::to_string(kIntentTtlMs)}};
+      // NX: a node that took this one for dead and took over one of its locks stored "no
+      // intent" here first; then this commit must apply nothing (its reads are stale).
+      std::vector<std::vector<std::string>> run{{"SET", intent_key, EncodeIntent(writes), "NX"}};
       if (options_.wait_replicas > 0) run.push_back(WaitArgs());
       Result<std::vector<redis::Reply>> r = client_->RunOnSlot(redis::KeySlot(intent_key), run);
       Status s = r.status();
+      bool taken_over = false;
       if (s.ok() && (*r)[0].is_error()) s = ReplyError((*r)[0], "intent");
+      if (s.ok() && (*r)[0].is_nil()) {
+        taken_over = true;
+        s = Status::Unavailable(
+            "this node was taken for dead (its lease lapsed) and applied "
+            "nothing of the commit");
+      }
       if (s.ok() && options_.wait_replicas > 0 && (*r)[1].integer < options_.wait_replicas) {
         s = Status::Unavailable("the commit did not reach " +
                                 std::to_string(options_.wait_replicas) + " replica(s) in time");
       }
       if (!s.ok()) {
-        // Nothing is applied. Whether the intent was stored or not, no lock names it after
-        // the release, so no one will ever apply it.
+        // Nothing is applied. The intent, if stored, goes first: a lock that fails to be
+        // released must not lead a taker to apply it.
+        if (!taken_over) (void)client_->Execute({{"DEL", intent_key}, 1});
         Release(txn);
         return s;
       }
@@ -507,7 +524,10 @@ class RedisStore::Impl {
     if (options_.wait_replicas > 0 && (*r)[1].integer < options_.wait_replicas) {
       return Status::Unavailable("reserved ids did not reach the replicas in time");
     }
-    *first = std::stoull(reply.str);
+    if (std::from_chars(reply.str.data(), reply.str.data() + reply.str.size(), *first).ec !=
+        std::errc()) {
+      return ReplyError(reply, "reserve ids");
+    }
     return Status::Ok();
   }
 
@@ -721,6 +741,8 @@ class RedisStore::Impl {
     }
     Result<redis::Reply> r = client_->Execute({{"EXISTS", LeaseKey(node)}, 1});
     PROFILED_RETURN_IF_ERROR(r.status());
+    // Only a definite answer says dead: BUSY or LOADING must not.
+    if (r->type != redis::ReplyType::kInteger) return ReplyError(*r, "lease check");
     *alive = r->integer == 1;
     return Status::Ok();
   }
@@ -728,29 +750,31 @@ class RedisStore::Impl {
   // The dead transaction `owner` holds loc's lock: applies its intent's writes under that lock,
   // if it got as far as an intent, and hands the lock to `token`.
   Status TakeOver(const std::string& owner, const std::string& lock, const std::string& token) {
-    Result<redis::Reply> intent = client_->Execute({{"GET", IntentKey(owner)}, 1});
+    // Its intent, or "no intent" stored in its place, so that the dead node, should it wake up,
+    // can no longer commit (Commit stores its intent with NX).
+    Result<redis::Reply> intent = client_->Execute(
+        {{"SET", IntentKey(owner), kNoIntent, "NX", "GET", "PX", std::to_string(kNoIntentTtlMs)},
+         1});
     PROFILED_RETURN_IF_ERROR(intent.status());
+    if (!intent->is_nil() && intent->type != redis::ReplyType::kString) {
+      return ReplyError(*intent, "intent of a dead node");
+    }
     WriteSet writes;
-    if (intent->type == redis::ReplyType::kString && !DecodeIntent(intent->str, &writes)) {
+    if (intent->type == redis::ReplyType::kString && intent->str != kNoIntent &&
+        !DecodeIntent(intent->str, &writes)) {
       return Status::Corruption("the intent of a dead node's commit does not decode");
     }
-    // The intent's writes under this lock, and those under no lock (events: adding one twice
-    // is adding it once), so whoever takes over any of the node's locks completes its events.
-    WriteSet mine;
-    std::vector<Location> locs;
-    for (const WriteSet::Op& op : writes.ops()) {
-      Location l;
-      PROFILED_RETURN_IF_ERROR(Locate(op.table, op.key, &l));
-      if (l.lock != lock && !l.lock.empty()) continue;
-      if (op.is_delete) {
-        mine.Delete(op.table, op.key);
-      } else {
-        mine.Put(op.table, op.key, op.value);
-      }
-      locs.push_back(std::move(l));
+    // The whole commit, to every slot: each write is applied only while its key is still the
+    // dead transaction's, so applying it again (at the next take-over of another of its locks)
+    // changes nothing; then this lock is handed over.
+    std::vector<Location> locs(writes.ops().size());
+    for (size_t i = 0; i < locs.size(); ++i) {
+      PROFILED_RETURN_IF_ERROR(Locate(writes.ops()[i].table, writes.ops()[i].key, &locs[i]));
     }
+    if (!writes.empty()) PROFILED_RETURN_IF_ERROR(Apply(owner, owner, writes, locs, {}));
     std::map<uint16_t, std::set<std::string>> held{{redis::KeySlot(lock), {lock}}};
-    return Apply(owner, token, mine, locs, held);
+    WriteSet none;
+    return Apply(owner, token, none, {}, held);
   }
 
   // Applies `writes` (located at `locs`) slot by slot under the locks of `token`, and hands
@@ -1031,7 +1055,13 @@ class RedisStore::Impl {
     PROFILED_RETURN_IF_ERROR(r.status());
     if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "event days");
     days->clear();
-    for (const redis::Reply& e : r->elements) days->push_back(std::stoll(e.str));
+    for (const redis::Reply& e : r->elements) {
+      int64_t day = 0;
+      if (std::from_chars(e.str.data(), e.str.data() + e.str.size(), day).ec != std::errc()) {
+        return ReplyError(*r, "event days");
+      }
+      days->push_back(day);
+    }
     return Status::Ok();
   }
 

@@ -166,6 +166,33 @@ TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {
   EXPECT_TRUE(wc->Get(Table::kIdentity, identity, &v).ok());
 }
 
+TEST(RedisStore, ANodeTakenForDeadBeforeItsIntentCommitsNothing) {
+  std::string project = Project();
+  auto a = OpenStore();
+  auto b = OpenStore();
+  std::string p1 = store::ProfileKey(project, 1);
+  std::string p2 = store::ProfileKey(project, 2);
+  auto wa = a->Writer();
+  std::string v;
+  ASSERT_TRUE(wa->Get(Table::kProfiles, p1, &v).IsNotFound());
+  ASSERT_TRUE(wa->Get(Table::kProfiles, p2, &v).IsNotFound());
+  a->StopLeaseForTesting();  // a stall: its lease lapses while it still thinks it fresh
+  auto wb = b->Writer();
+  ASSERT_TRUE(wb->Get(Table::kProfiles, p2, &v).IsNotFound());
+  WriteSet wbw;
+  wbw.Put(Table::kProfiles, p2, "b");
+  ASSERT_TRUE(wb->Commit(wbw, true).ok());
+  // A wakes up and commits what it computed from its stale reads: refused, nothing applied.
+  WriteSet waw;
+  waw.Put(Table::kProfiles, p1, "a");
+  waw.Put(Table::kProfiles, p2, "a");
+  Status s = wa->Commit(waw, true);
+  EXPECT_EQ(s.code(), ErrorCode::kUnavailable) << s.ToString();
+  EXPECT_TRUE(b->Get(Table::kProfiles, p1, &v).IsNotFound()) << "a half of A's commit";
+  ASSERT_TRUE(b->Get(Table::kProfiles, p2, &v).ok());
+  EXPECT_EQ(v, "b");
+}
+
 TEST(RedisStore, ALockOfADeadNodeWithoutAnIntentIsSimplyTakenOver) {
   std::string project = Project();
   auto a = OpenStore();

@@ -148,8 +148,10 @@ std::vector<const compute::AggregateSpec*> SpecsOf(const Typed& typed) {
 }
 
 DefinitionRegistry::DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs,
-                                       DefinitionParser parser, const Clock& clock)
+                                       DefinitionParser parser, const Clock& clock,
+                                       store::Store* unlocked)
     : store_(store),
+      unlocked_(unlocked != nullptr ? *unlocked : store),
       catalogs_(catalogs),
       parser_(std::move(parser)),
       clock_(clock),
@@ -177,7 +179,7 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
       }
     }
     Project p;
-    PROFILED_RETURN_IF_ERROR(ReadProject(project, &p));
+    PROFILED_RETURN_IF_ERROR(ReadProject(store_, project, &p));
     p.version = version;
     store::WriteSet writes;
     Reconcile(project, &p, next_seq, &writes);
@@ -190,16 +192,16 @@ Status DefinitionRegistry::Load(const std::vector<std::string>& projects) {
   return Status::Ok();
 }
 
-Status DefinitionRegistry::ReadProject(const std::string& project, Project* p) {
+Status DefinitionRegistry::ReadProject(store::Store& from, const std::string& project, Project* p) {
   std::string value;
-  Status s = store_.Get(Table::kMeta, store::NextSpecIdKey(project), &value);
+  Status s = from.Get(Table::kMeta, store::NextSpecIdKey(project), &value);
   if (!s.IsNotFound()) {
     PROFILED_RETURN_IF_ERROR(s);
     PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &p->next_spec_id));
   }
   std::string prefix = store::DefinitionKeyPrefix(project);
   bool unreadable = false;  // a stored definition this binary cannot read
-  PROFILED_RETURN_IF_ERROR(store_.Scan(
+  PROFILED_RETURN_IF_ERROR(from.Scan(
       Table::kMeta, prefix, store::PrefixEnd(prefix),
       [&](std::string_view key, std::string_view bytes) {
         std::string_view rest = key.substr(prefix.size());
@@ -234,7 +236,7 @@ Status DefinitionRegistry::ReadProject(const std::string& project, Project* p) {
         return true;
       }));
   std::string spec_prefix = store::SpecKeyPrefix(project);
-  PROFILED_RETURN_IF_ERROR(store_.Scan(
+  PROFILED_RETURN_IF_ERROR(from.Scan(
       Table::kMeta, spec_prefix, store::PrefixEnd(spec_prefix),
       [&](std::string_view key, std::string_view bytes) {
         std::string_view rest = key.substr(spec_prefix.size());
@@ -285,11 +287,15 @@ void DefinitionRegistry::BumpVersion(const std::string& project, Project* next,
 }
 
 Status DefinitionRegistry::Sync(const std::string& project, bool* changed) {
+  return SyncWith(store_, project, changed);
+}
+
+Status DefinitionRegistry::SyncWith(store::Store& from, const std::string& project, bool* changed) {
   if (changed != nullptr) *changed = false;
   if (!shared_) return Status::Ok();
   uint64_t version = 0;
   std::string value;
-  Status s = store_.Get(Table::kMeta, store::DefinitionsVersionKey(project), &value);
+  Status s = from.Get(Table::kMeta, store::DefinitionsVersionKey(project), &value);
   if (!s.IsNotFound()) {
     PROFILED_RETURN_IF_ERROR(s);
     PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &version));
@@ -302,7 +308,7 @@ Status DefinitionRegistry::Sync(const std::string& project, bool* changed) {
   // Another node's change: what it committed is this node's state now. Reconcile only
   // recomputes what is served; its writes were that node's to make.
   Project p;
-  PROFILED_RETURN_IF_ERROR(ReadProject(project, &p));
+  PROFILED_RETURN_IF_ERROR(ReadProject(from, project, &p));
   p.version = version;
   store::WriteSet ignored;
   Reconcile(project, &p, 0, &ignored);
@@ -319,7 +325,9 @@ Status DefinitionRegistry::SyncAll() {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [project, p] : projects_) projects.push_back(project);
   }
-  for (const auto& project : projects) PROFILED_RETURN_IF_ERROR(Sync(project, nullptr));
+  for (const auto& project : projects) {
+    PROFILED_RETURN_IF_ERROR(SyncWith(unlocked_, project, nullptr));
+  }
   return Status::Ok();
 }
 
@@ -700,7 +708,11 @@ std::optional<BackfillJob> DefinitionRegistry::NextBackfill() const {
         job.from_ms = s.from_ms;
         job.until_ms = s.until_ms;
       }
-      if (s.until_seq == first->until_seq && s.cursor == first->cursor) job.spec_ids.push_back(id);
+      // Specs cut by time share a job only with the same cut (until_ms).
+      if (s.until_seq == first->until_seq && s.cursor == first->cursor &&
+          (s.until_seq != kTimeCutoff || s.until_ms == first->until_ms)) {
+        job.spec_ids.push_back(id);
+      }
     }
     if (first != nullptr) return job;
   }

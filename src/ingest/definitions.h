@@ -106,8 +106,11 @@ struct BackfillJob {
 class DefinitionRegistry {
  public:
   // Borrows everything; all must outlive the registry.
+  // `unlocked`: on a shared store, the store itself beside `store` (the writer's view, whose
+  // reads lock), for the polls of SyncAll, which must not queue behind another node's change
+  // or backfill chunk; null = `store`.
   DefinitionRegistry(store::Store& store, compute::CatalogHolder& catalogs, DefinitionParser parser,
-                     const Clock& clock);
+                     const Clock& clock, store::Store* unlocked = nullptr);
 
   // Reads the stored definitions and spec states of `projects` and publishes their
   // catalogs. At start-up, before the writer runs. A stored definition that no longer
@@ -117,8 +120,10 @@ class DefinitionRegistry {
   // Writer thread, shared stores only (OK and nothing done otherwise): locks the project's
   // version key in the store's current transaction (the caller ends it) and, when another node
   // changed the project's definitions since this node last read them, reloads them and
-  // publishes their catalog; *changed (may be null) says whether it did. SyncAll: every
-  // project Load read. Errors: the store's.
+  // publishes their catalog; *changed (may be null) says whether it did. SyncAll, the poll:
+  // the same for every project Load read, without locks (the version is read before the
+  // definitions, all in the project's one meta slot, so a reload never keeps a version newer
+  // than what it read). Errors: the store's.
   Status Sync(const std::string& project, bool* changed);
   Status SyncAll();
 
@@ -188,7 +193,8 @@ class DefinitionRegistry {
   };
 
   // Reads the project's stored definitions and specs (Load's work, without Reconcile).
-  Status ReadProject(const std::string& project, Project* p);
+  Status ReadProject(store::Store& from, const std::string& project, Project* p);
+  Status SyncWith(store::Store& from, const std::string& project, bool* changed);
   // Shared stores: the next version in *next and its record in *writes.
   void BumpVersion(const std::string& project, Project* next, store::WriteSet* writes) const;
   Status CheckReferences(const Project& p, const Definition& d) const;
@@ -206,6 +212,7 @@ class DefinitionRegistry {
   DefinitionInfo Info(const Project& p, const EntryKey& key, const Entry& e) const;
 
   store::Store& store_;
+  store::Store& unlocked_;
   compute::CatalogHolder& catalogs_;
   DefinitionParser parser_;
   const Clock& clock_;

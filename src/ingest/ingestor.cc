@@ -63,6 +63,7 @@ Status Ingestor::SyncDefinitions() {
   Status s = registry_ == nullptr ? Status::Ok() : registry_->SyncAll();
   store_.EndTransaction();
   if (s.ok()) last_sync_ok_ms_ = now;
+  last_sync_failed_ = !s.ok();
   return s;
 }
 
@@ -254,8 +255,7 @@ void Ingestor::Run() {
     int64_t now = clock_.NowMs();
     // After a failed poll the next waits longer: groups fail fast meanwhile (their poll is
     // stale), and the writer does not spend its time on a store that is down.
-    if (shared_ &&
-        now - last_sync_ms_ >= (last_sync_ok_ms_ == last_sync_ms_ ? kSyncEveryMs : kSyncRetryMs)) {
+    if (shared_ && now - last_sync_ms_ >= (last_sync_failed_ ? kSyncRetryMs : kSyncEveryMs)) {
       if (Status s = SyncDefinitions(); !s.ok()) LogError("definitions poll: " + s.ToString());
     }
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
@@ -362,19 +362,22 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   if (shared_ && now - last_sync_ok_ms_ > kSyncMaxAgeMs) {
     // Another node's new spec goes live at a time this node must know it by. A poll that
     // failed a moment ago is not tried again for every group (the store is down).
-    Status s = now - last_sync_ms_ < kSyncRetryMs ? Status::Unavailable("the last poll failed")
-                                                  : SyncDefinitions();
+    Status s = last_sync_failed_ && now - last_sync_ms_ < kSyncRetryMs
+                   ? Status::Unavailable("the last poll failed")
+                   : SyncDefinitions();
     if (!s.ok()) {
       commit =
           Status::Unavailable("the definitions could not be read from the store: " + s.message());
     }
   }
-  for (int attempt = 1; commit.ok(); ++attempt) {
+  // While a backfill cut by time is pending, it stays kSettleMs behind the clock, so a group
+  // must be ready to commit well within that of its ingest time.
+  const bool settle = shared_ && registry_ != nullptr && registry_->NextBackfill().has_value();
+  for (int attempt = 1; commit.ok() || commit.code() == ErrorCode::kAborted; ++attempt) {
     if (attempt > 1) now = clock_.NowMs();
-    if (shared_) commit = PrefetchGroup(group, results);
+    commit = shared_ ? PrefetchGroup(group, results) : Status::Ok();
     if (commit.ok()) commit = ApplyGroup(group, now, &results);
-    if (commit.ok() && shared_ && clock_.NowMs() - now > kSettleMs / 2) {
-      // Backfills stay kSettleMs behind the clock: a group must be committed well within it.
+    if (commit.ok() && settle && clock_.NowMs() - now > kSettleMs / 2) {
       commit = Status::Aborted("the group took too long to apply");
     }
     if (commit.ok()) {
@@ -385,8 +388,9 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
     if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
     working_.Finish(false);
     results = admitted;
+    // Long enough for another node's group that held a key to finish.
     std::this_thread::sleep_for(std::chrono::milliseconds(
-        std::uniform_int_distribution<int>(1, 20 * attempt)(retry_random_)));
+        std::uniform_int_distribution<int>(5, 100 * attempt)(retry_random_)));
   }
   working_.Finish(commit.ok());
   if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());

@@ -199,8 +199,9 @@ class Ingestor {
   // A store several nodes share: the definitions are polled (registry Sync) every
   // kSyncEveryMs, and a group is applied only after a poll less than kSyncMaxAgeMs old.
   const bool shared_;
-  int64_t last_sync_ms_ = 0;     // writer thread only
-  int64_t last_sync_ok_ms_ = 0;  // writer thread only
+  int64_t last_sync_ms_ = 0;       // writer thread only
+  int64_t last_sync_ok_ms_ = 0;    // writer thread only
+  bool last_sync_failed_ = false;  // writer thread only
   // Shared stores: reads ahead, in a few store calls, the identity keys, de-dup entries and
   // users the group's events name (WorkingSet::Prefetch).
   Status PrefetchGroup(const std::vector<Pending>& group, const std::vector<IngestResult>& results);
