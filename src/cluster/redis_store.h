@@ -24,12 +24,16 @@
 //   3. releases every lock (and WAITs), so whoever locks a key next sees all of the commit,
 //   4. deletes the intent.
 // A lock names its transaction: node id and sequence. Each node keeps a lease key alive (renewed
-// every lease_ms / 5); a lock whose node lease is gone belongs to a dead node, and the next
-// writer that needs the key first applies that node's intent to it, if there is one, then takes
-// the lock. So a group is all-or-nothing even when its node dies mid-commit, and a key's writers
-// are serialised (no lost update). A node commits only while its lease is fresh
-// (renewed less than lease_ms / 2 ago), so a node that stalls for longer than its lease stops
-// before its locks are taken over.
+// every lease_ms / 5); a lock whose node lease is gone belongs to a dead node. The next writer
+// that needs such a key first stores "no intent" as that transaction's intent unless one is
+// there (SET NX GET); an intent it finds it applies whole (each write only where the key's lock
+// is still the dead transaction's, so again is harmless), then it takes the lock. Intents are
+// stored with NX and never expire: a node taken for dead while it stalled cannot store its
+// intent afterwards, and commits nothing. So a group is all-or-nothing even when its node dies
+// mid-commit, and a key's writers are serialised (no lost update). A node also commits only
+// while its lease is fresh (renewed less than lease_ms / 2 ago). Locks asked for together and
+// found partly held by another writer go back and are taken one at a time in key order, so
+// writers reading the same keys queue instead of deadlocking.
 //
 // What a reader sees: reads without locks (the store itself, as opposed to a Writer()) see every
 // Commit that returned before they started. A MultiGet of the records of one user is one atomic
