@@ -390,6 +390,7 @@ class RedisStore::Impl {
     std::vector<Result<redis::Reply>> replies;
     if (locking) {
       std::vector<std::string> lock_keys;
+      lock_keys.reserve(groups.size());
       for (const auto& idx : groups) lock_keys.push_back(locs[idx[0]].lock);
       std::vector<redis::Reply> locked;
       PROFILED_RETURN_IF_ERROR(LockAll(*txn, commands, lock_keys, &locked));
@@ -926,7 +927,8 @@ class RedisStore::Impl {
       if (!u.writes.empty()) (void)client_->Execute({{"DEL", IntentKey(u.token)}, 1});
     }
     std::lock_guard<std::mutex> lock(unfinished_mu_);
-    unfinished_.insert(unfinished_.begin(), std::make_move_iterator(pending.begin() + done),
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
+    unfinished_.insert(unfinished_.begin(), std::make_move_iterator(pending.begin()),
                        std::make_move_iterator(pending.end()));
   }
 

@@ -111,6 +111,7 @@ TEST(RedisStore, TwoWritersReadingTheSameKeysAtOnceQueueInsteadOfDeadlocking) {
   auto a = OpenStore(o);
   auto b = OpenStore(o);
   std::vector<std::string> keys;
+  keys.reserve(20);
   for (int i = 0; i < 20; ++i) keys.push_back(store::UserKey(project, "u" + std::to_string(i)));
   std::vector<std::string> reversed(keys.rbegin(), keys.rend());
   std::atomic<int> aborted{0};

@@ -330,6 +330,7 @@ Status WorkingSet::Prefetch(
   std::vector<std::string> values;
   std::vector<Status> statuses;
   // Identity keys, into the committed-state map GetId reads after ids_.
+  keys.reserve(user_ids.size() + device_ids.size());
   for (auto id : user_ids) keys.push_back(store::UserKey(project, id));
   for (auto id : device_ids) keys.push_back(store::DeviceKey(project, id));
   std::vector<uint64_t> amplitude_ids;
