@@ -325,6 +325,10 @@ describe('cluster faults under sustained ingestion: every acknowledged event exa
       const replica = topology.find((n) => n.masterId === victim.id);
       assert.ok(replica, `a replica of ${victim.port}`);
       const dir = nodeDir(cluster, victim.port);
+      // Whether it holds the project's meta hash (definitions and their version, which every
+      // group's definitions poll locks): then every write of the project waits on it.
+      const meta = await redisCli(cluster, victim.port, ['--scan', '--pattern', `*mh*${SEED.id}`]);
+      const holdsMeta = meta.stdout.trim() !== '';
       const pid = Number(fs.readFileSync(path.join(dir, 'redis.pid'), 'utf8').trim());
       const killedAt = Date.now();
       process.kill(pid, 'SIGKILL');
@@ -384,7 +388,7 @@ describe('cluster faults under sustained ingestion: every acknowledged event exa
       }
       const summary = failureSummary(load.stats, killedAt);
       console.log(
-        `primary kill: failover ${failoverMs} ms; the probe after it: ${JSON.stringify(probed)}; load attempts sent after the failover, before the restart: ${JSON.stringify(between)}; rejoin ${rejoinMs} ms after the restart; ` +
+        `primary kill: the victim ${holdsMeta ? 'holds' : 'does not hold'} the project's meta hash; failover ${failoverMs} ms; the probe after it: ${JSON.stringify(probed)}; load attempts sent after the failover, before the restart: ${JSON.stringify(between)}; rejoin ${rejoinMs} ms after the restart; ` +
           `${load.stats.batches} batches / ${load.stats.events} events acknowledged; slowest batch ${JSON.stringify(load.stats.slowest)} ms after the start; ` +
           `failures (ms after the kill): ${JSON.stringify(summary)}; last failure ${summary.last_ms} ms, recovered ${recoveredAt - killedAt} ms after the kill; ` +
           `errors logged: A ${JSON.stringify(errorLines(a))}, B ${JSON.stringify(errorLines(b))}`,
