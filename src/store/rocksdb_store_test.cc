@@ -140,60 +140,6 @@ TEST(RocksDbStore, CommitIsVisibleAndSurvivesReopen) {
   EXPECT_EQ(v, "v1");
 }
 
-TEST(RocksDbStore, MissingKeyIsNotFound) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  std::string v;
-  EXPECT_TRUE(store->Get(Table::kMeta, "nope", &v).IsNotFound());
-}
-
-TEST(RocksDbStore, DeletesInACommitApply) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  WriteSet w;
-  w.Put(Table::kMeta, "a", "1");
-  ASSERT_TRUE(store->Commit(w, false).ok());
-  WriteSet d;
-  d.Delete(Table::kMeta, "a");
-  ASSERT_TRUE(store->Commit(d, false).ok());
-  std::string v;
-  EXPECT_TRUE(store->Get(Table::kMeta, "a", &v).IsNotFound());
-}
-
-TEST(RocksDbStore, ScanIsOrderedAndBounded) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  WriteSet w;
-  for (const char* k : {"a1", "a3", "a2", "b1"}) w.Put(Table::kEvents, k, k);
-  ASSERT_TRUE(store->Commit(w, false).ok());
-  std::vector<std::string> seen;
-  ASSERT_TRUE(store
-                  ->Scan(Table::kEvents, "a", "b",
-                         [&](std::string_view k, std::string_view) {
-                           seen.emplace_back(k);
-                           return true;
-                         })
-                  .ok());
-  EXPECT_EQ(seen, (std::vector<std::string>{"a1", "a2", "a3"}));
-}
-
-TEST(RocksDbStore, DeleteRangeRemovesOnlyTheRange) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  WriteSet w;
-  w.Put(Table::kEvents, EventKey("p", 100, 0), "old");
-  w.Put(Table::kEvents, EventKey("p", 200, 1), "new");
-  w.Put(Table::kEvents, EventKey("q", 100, 2), "other project");
-  ASSERT_TRUE(store->Commit(w, false).ok());
-  ASSERT_TRUE(
-      store->DeleteRange(Table::kEvents, EventKeyLowerBound("p", 0), EventKeyLowerBound("p", 150))
-          .ok());
-  std::string v;
-  EXPECT_TRUE(store->Get(Table::kEvents, EventKey("p", 100, 0), &v).IsNotFound());
-  EXPECT_TRUE(store->Get(Table::kEvents, EventKey("p", 200, 1), &v).ok());
-  EXPECT_TRUE(store->Get(Table::kEvents, EventKey("q", 100, 2), &v).ok());
-}
-
 TEST(RocksDbStore, OpeningAFileAsTheDataDirFailsWithAMessage) {
   TempDir dir;
   std::string file = dir.path() + "/file";
@@ -313,43 +259,6 @@ TEST(RocksDbStore, MultiGetAnswersEveryKeyInOrderWithNotFoundForTheAbsentOnes) {
   EXPECT_TRUE(store->MultiGet(Table::kIdentity, {}, &values, &statuses).ok());
   EXPECT_TRUE(values.empty());
   EXPECT_TRUE(statuses.empty());
-}
-
-TEST(RocksDbStore, MultiGetSeesACommitWhollyOrNotAtAll) {
-  TempDir dir;
-  auto store = Open(dir.path());
-  // Each commit writes the same number under three keys; a read that mixed two commits
-  // would see different numbers.
-  auto write = [&](int n) {
-    WriteSet w;
-    for (const char* k : {"x", "m", "a"}) w.Put(Table::kProfiles, k, std::to_string(n));
-    return store->Commit(w, false);
-  };
-  ASSERT_TRUE(write(0).ok());
-  std::atomic<bool> done{false};
-  std::atomic<int> failed_writes{0};
-  std::thread writer([&] {
-    for (int n = 1; n <= 3000; ++n) failed_writes += write(n).ok() ? 0 : 1;
-    done = true;
-  });
-  int reads = 0;
-  int distinct_values = 0;
-  int mixed = 0;
-  std::string last;
-  std::vector<std::string> values;
-  std::vector<Status> statuses;
-  while (!done || reads < 100) {
-    if (!store->MultiGet(Table::kProfiles, {"a", "m", "x"}, &values, &statuses).ok()) break;
-    if (values[0] != values[1] || values[1] != values[2]) ++mixed;
-    if (values[0] != last) ++distinct_values;
-    last = values[0];
-    ++reads;
-  }
-  writer.join();
-  EXPECT_EQ(failed_writes, 0);
-  EXPECT_GE(reads, 100) << "a MultiGet failed";
-  EXPECT_EQ(mixed, 0) << "reads that mixed two commits, of " << reads;
-  EXPECT_GT(distinct_values, 1) << "the reads never overlapped the writes";
 }
 
 TEST(RocksDbStore, MultiGetKeepsWorkingWhileTheDiskFails) {
