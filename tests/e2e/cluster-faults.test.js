@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it, SEED, sleep, startRedisCluster, startServer, uid } from './harness.js';
+import { after, before, describe, it, runAsync, SEED, sleep, startRedisCluster, startServer, uid } from './harness.js';
 
 const PASSWORD = 'e2e-fault-pass';
 const USERS = 16; // shared by every client, so that the nodes contend for the same keys
@@ -25,24 +25,7 @@ const BATCH_DEADLINE_MS = 90000; // a batch not acknowledged by then fails the t
 
 // Runs redis-cli against one node with the cluster's password; resolves to {code, stdout, stderr}.
 function redisCli(cluster, port, args, { timeoutMs = 30000 } = {}) {
-  return new Promise((resolve) => {
-    const proc = spawn('redis-cli', ['--no-auth-warning', '-a', cluster.password, '-h', '127.0.0.1', '-p', String(port), ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: stderr + String(e) });
-    });
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runAsync('redis-cli', ['--no-auth-warning', '-a', cluster.password, '-h', '127.0.0.1', '-p', String(port), ...args], { timeoutMs });
 }
 
 const portsOf = (cluster) => cluster.nodes.map((n) => Number(n.split(':')[1]));

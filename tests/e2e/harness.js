@@ -436,9 +436,10 @@ export async function startServer(opts = {}) {
 
 // ---- a local Redis Cluster for the redis-cluster backend ----
 
-// Runs a command without blocking the event loop; resolves to {code, stdout, stderr}.
+// Runs a command without blocking the event loop: resolves to {code, signal, stdout, stderr}
+// once its output is all read (code null when it could not start); killed after timeoutMs.
 // `onSpawn(pid)` is called once it runs.
-function runAsync(cmd, args, { env, timeoutMs = 120000, onSpawn } = {}) {
+export function runAsync(cmd, args, { env, timeoutMs = 120000, onSpawn } = {}) {
   return new Promise((resolve) => {
     const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
     if (onSpawn && proc.pid) onSpawn(proc.pid);
@@ -449,11 +450,12 @@ function runAsync(cmd, args, { env, timeoutMs = 120000, onSpawn } = {}) {
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     proc.on('error', (e) => {
       clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: stderr + String(e) });
+      resolve({ code: null, signal: null, stdout, stderr: stderr + String(e) });
     });
-    proc.on('close', (code) => {
+    // 'close' (not 'exit'): the pipes are drained by then.
+    proc.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -563,23 +565,7 @@ export function runBinary(args, { timeoutMs = 20000 } = {}) {
 // draining its output meanwhile): resolves to {code, signal, stdout, stderr} once its output
 // is all read (code null when it could not start); killed after timeoutMs.
 export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
-  return new Promise((resolve) => {
-    const proc = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => (stdout += c));
-    proc.stderr.on('data', (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: null, signal: null, stdout, stderr: stderr + String(e) });
-    });
-    // 'close' (not 'exit'): the pipes are drained by then.
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runAsync(BIN, args, { timeoutMs });
 }
 
 // ---- HTTP ----
