@@ -109,6 +109,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   // it reads); declared after `store`, so destroyed before it. Null on rocksdb: the writer
   // uses `store`.
   std::unique_ptr<store::Store> redis_writer;
+  // The recommendation trainer's locking view, for its lease and model heads; null on rocksdb.
+  std::unique_ptr<store::Store> redis_trainer_view;
   if (on_redis) {
     Result<std::unique_ptr<cluster::RedisStore>> opened =
         cluster::RedisStore::Open(RedisStoreOptionsFromConfig(config));
@@ -118,6 +120,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
       return 1;
     }
     redis_writer = (*opened)->Writer();
+    redis_trainer_view = (*opened)->Writer();
     LogInfo("store: redis-cluster seeds=" + SeedList(config.storage) +
             " node=" + (*opened)->node_id());
     store = std::move(opened.value());
@@ -170,8 +173,10 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
 
   recs::ModelShelf shelf;
-  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids,
-                             static_cast<uint64_t>(config.recs.max_memory_mb) << 20);
+  ingest::RecTrainerOptions trainer_options;
+  trainer_options.memory_budget_bytes = static_cast<uint64_t>(config.recs.max_memory_mb) << 20;
+  trainer_options.locking_store = redis_trainer_view.get();
+  ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids, trainer_options);
   trainer.Start();
   read::ProfileReader reader(*store, catalogs, clock, &shelf);
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);

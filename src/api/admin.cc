@@ -319,10 +319,16 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       respond(Error(404, "No recommendations definition " + id));
       return;
     }
-    if (trainer_ == nullptr || !trainer_->RequestTraining(project->id, id).ok()) {
+    Status asked = trainer_ == nullptr ? Status::NotFound("no trainer")
+                                       : trainer_->RequestTraining(project->id, id);
+    if (asked.IsNotFound()) {
       respond(Error(409, "Recommendation " + id +
                              " is not served yet (its item history is being backfilled): " +
                              "it trains as soon as it is"));
+      return;
+    }
+    if (!asked.ok()) {
+      respond(Error(HttpStatusOf(asked.code()), PublicMessage(asked)));
       return;
     }
     json::object o = InfoJson(info, trainer_, project->id);

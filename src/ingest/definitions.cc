@@ -433,20 +433,9 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
   return s;
 }
 
-namespace {
-// Each node trains its own models; until one trains and all serve (docs/SCALING.md, "Not
-// built yet"), recommendations are refused on a store several nodes share.
-Status RefuseRecommendationOnSharedStore(const store::Store& store, DefinitionKind kind) {
-  if (!store.Shared() || kind != DefinitionKind::kRecommendation) return Status::Ok();
-  return Status::InvalidArgument(
-      "recommendations cannot be defined on the redis-cluster storage backend yet: the nodes "
-      "do not share trained models (docs/SCALING.md)");
-}
-}  // namespace
 
 Status DefinitionRegistry::StagePut(const std::string& project, Definition definition,
                                     uint64_t next_seq, store::WriteSet* writes) {
-  PROFILED_RETURN_IF_ERROR(RefuseRecommendationOnSharedStore(store_, definition.kind()));
   Project next;
   {
     std::lock_guard<std::mutex> lock(mu_);

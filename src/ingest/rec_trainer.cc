@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <new>
+#include <random>
 #include <unordered_map>
 
 #include "compute/aggregate.h"
@@ -11,6 +13,7 @@
 #include "core/log.h"
 #include "ingest/logged_event.h"
 #include "recs/model.h"
+#include "recs/model_codec.h"
 #include "store/keys.h"
 #include "store/records.h"
 
@@ -21,8 +24,6 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 // A failed training is not retried sooner than this (unless asked or its definition changes).
 constexpr int64_t kRetryAfterFailureMs = 60'000;
-// The loop looks for due trainings at least this often.
-constexpr auto kPollInterval = std::chrono::seconds(1);
 
 // The ingest time of an event key (ProjectPrefix || be64(ingest_ms) || be64(seq)).
 int64_t IngestMsOfEventKey(std::string_view key) {
@@ -32,32 +33,59 @@ int64_t IngestMsOfEventKey(std::string_view key) {
   return GetFixed64BE(&field, &ms) ? static_cast<int64_t>(ms) : 0;
 }
 
-}  // namespace
+constexpr auto kProgressEvery = std::chrono::seconds(1);
 
-std::string_view StateName(RecTrainingStatus::State state) {
-  switch (state) {
-    case RecTrainingStatus::State::kPending: return "pending";
-    case RecTrainingStatus::State::kTraining: return "training";
-    case RecTrainingStatus::State::kReady: return "ready";
-    case RecTrainingStatus::State::kFailed: return "failed";
-  }
-  return "pending";
+// A trainer lease's value: the holder and when the lease ends (wall-clock ms).
+std::string EncodeLease(std::string_view holder, int64_t until_ms) {
+  std::string out;
+  PutLengthPrefixed(&out, holder);
+  PutVarint64(&out, static_cast<uint64_t>(until_ms));
+  return out;
 }
+bool DecodeLease(std::string_view in, std::string* holder, int64_t* until_ms) {
+  std::string_view h;
+  uint64_t until = 0;
+  if (!GetLengthPrefixed(&in, &h) || !GetVarint64(&in, &until) || !in.empty()) return false;
+  holder->assign(h);
+  *until_ms = static_cast<int64_t>(until);
+  return true;
+}
+
+uint64_t RandomGeneration() {
+  static std::mutex mu;
+  static std::mt19937_64 engine{std::random_device{}()};
+  std::lock_guard lock(mu);
+  uint64_t g = 0;
+  while (g == 0 || g == UINT64_MAX) g = engine();
+  return g;
+}
+
+std::string RandomHex() {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(RandomGeneration()));
+  return text;
+}
+
+}  // namespace
 
 RecTrainer::RecTrainer(store::Store& store, const compute::CatalogHolder& catalogs,
                        recs::ModelShelf& shelf, const Clock& clock,
-                       std::vector<std::string> projects, uint64_t memory_budget_bytes)
+                       std::vector<std::string> projects, RecTrainerOptions options)
     : store_(store),
+      locking_(options.locking_store != nullptr ? *options.locking_store : store),
       catalogs_(catalogs),
       shelf_(shelf),
       clock_(clock),
       projects_(std::move(projects)),
-      memory_budget_bytes_(memory_budget_bytes) {}
+      options_(std::move(options)),
+      shared_(store.Shared()),
+      node_id_(options_.node_id.empty() ? RandomHex() : options_.node_id) {}
 
 RecTrainer::~RecTrainer() { Stop(); }
 
 void RecTrainer::Start() {
   thread_ = std::thread([this] { Run(); });
+  poller_ = std::thread([this] { Poll(); });
 }
 
 void RecTrainer::Stop() {
@@ -67,6 +95,8 @@ void RecTrainer::Stop() {
   }
   stop_.store(true);
   cv_.notify_all();
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -77,20 +107,20 @@ std::string RecTrainer::KeyOf(std::string_view project, std::string_view id) {
   return key;
 }
 
-std::string RecTrainer::Fingerprint(const compute::Recommendation& rec) {
-  return compute::TrainingKey(rec);
-}
-
 Status RecTrainer::RequestTraining(std::string_view project, std::string_view id) {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
   if (catalog->FindRecommendation(id) == compute::ProjectCatalog::kUnresolved) {
     return Status::NotFound("no served recommendation " + std::string(id));
   }
+  // The trainer, on this node or another, answers a token it has not answered yet.
+  store::WriteSet writes;
+  writes.Put(store::Table::kMeta, store::ModelRequestKey(project, id), RandomHex());
+  PROFILED_RETURN_IF_ERROR(store_.Commit(writes, true));
   {
     std::lock_guard lock(mu_);
-    entries_[KeyOf(project, id)].requested = true;
+    wake_ = true;
   }
-  cv_.notify_all();
+  poll_cv_.notify_all();
   return Status::Ok();
 }
 
@@ -100,117 +130,381 @@ RecTrainingStatus RecTrainer::StatusOf(std::string_view project, std::string_vie
   return it == entries_.end() ? RecTrainingStatus{} : it->second.status;
 }
 
-bool RecTrainer::NextDue(std::string* project, compute::Recommendation* rec) {
-  int64_t now = clock_.NowMs();
+void RecTrainer::Poll() {
+  while (true) {
+    std::map<std::string, std::string> served_keys;  // key -> project
+    for (const std::string& p : projects_) {
+      std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(p);
+      const std::vector<compute::ServedRecommendation>& served = catalog->recommendations();
+      if (served.empty()) continue;
+      for (const compute::ServedRecommendation& s : served) {
+        served_keys.emplace(KeyOf(p, s.definition.id), p);
+      }
+      Refresh(p, served);
+      KeepLease(p);
+    }
+    Forget(served_keys);
+    std::unique_lock lock(mu_);
+    if (stopping_) return;
+    if (!busy_ && jobs_.empty()) {
+      Job job;
+      if (PickDue(&job)) {
+        jobs_.push_back(std::move(job));
+        cv_.notify_all();
+      }
+    }
+    poll_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms),
+                      [this] { return stopping_ || wake_; });
+    wake_ = false;
+  }
+}
+
+void RecTrainer::Refresh(const std::string& project,
+                         const std::vector<compute::ServedRecommendation>& served) {
+  std::vector<std::string> keys;
+  for (const compute::ServedRecommendation& s : served) {
+    keys.push_back(store::ModelHeadKey(project, s.definition.id));
+    keys.push_back(store::ModelRequestKey(project, s.definition.id));
+  }
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  if (Status s = store_.MultiGet(store::Table::kMeta, keys, &values, &statuses); !s.ok()) {
+    return;  // the store is down: /healthz says so; the next poll tries again
+  }
+  for (size_t i = 0; i < served.size(); ++i) {
+    const compute::Recommendation& rec = served[i].definition;
+    const std::string key = KeyOf(project, rec.id);
+    ModelHead head;
+    if (statuses[2 * i].ok()) {
+      if (Status d = DecodeModelHead(values[2 * i], &head); !d.ok()) {
+        LogError("recommendations: project " + project + ": " + rec.id + ": " + d.message());
+        continue;
+      }
+    } else if (!statuses[2 * i].IsNotFound()) {
+      continue;
+    }
+    const std::string fingerprint = compute::TrainingKey(rec);
+    uint64_t loaded = 0;
+    bool load = false;
+    {
+      std::lock_guard lock(mu_);
+      Entry& entry = entries_[key];
+      entry.head = head;
+      if (statuses[2 * i + 1].ok()) entry.request = values[2 * i + 1];
+      if (!entry.training) entry.status = head.status;
+      loaded = entry.loaded;
+      load = head.generation != 0 && head.generation != entry.loaded &&
+             head.generation != entry.unloadable && head.training_key == fingerprint;
+    }
+    if (!load) continue;
+    Result<std::shared_ptr<const recs::ServingModel>> model =
+        ReadModel(store_, project, rec.id, head);
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[key];
+    if (!model.ok()) {
+      // NotFound: a newer generation replaced it meanwhile; the next poll reads that head.
+      if (!model.status().IsNotFound()) {
+        entry.unloadable = head.generation;
+        LogError("recommendations: project " + project + ": cannot load the model of " + rec.id +
+                 ": " + model.status().ToString());
+      }
+      continue;
+    }
+    if (entry.loaded != loaded) continue;  // the trainer put a newer one meanwhile
+    shelf_.Set(project, rec.id, std::move(model.value()), fingerprint);
+    entry.loaded = head.generation;
+  }
+}
+
+void RecTrainer::Forget(const std::map<std::string, std::string>& served_keys) {
+  std::vector<std::pair<std::string, std::string>> dropped;  // project, id
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (served_keys.contains(it->first) || it->second.training) {
+        ++it;
+        continue;
+      }
+      const size_t zero = it->first.find('\0');
+      std::string project = it->first.substr(0, zero);
+      std::string id = it->first.substr(zero + 1);
+      shelf_.Erase(project, id);
+      if (Holds(project)) dropped.emplace_back(std::move(project), std::move(id));
+      it = entries_.erase(it);
+    }
+  }
+  // The lease holder deletes the stored model of a recommendation no longer served.
+  for (const auto& [project, id] : dropped) {
+    const std::string prefix = store::ModelKeyPrefix(project, id);
+    if (Status s = store_.DeleteRange(store::Table::kMeta, prefix, store::PrefixEnd(prefix));
+        !s.ok()) {
+      LogError("recommendations: project " + project + ": cannot delete the model of " + id +
+               ": " + s.ToString());
+    }
+  }
+}
+
+bool RecTrainer::KeepLease(const std::string& project) {
+  if (!shared_) return true;
+  const int64_t now = SystemClock::Instance().NowMs();
+  {
+    std::lock_guard lock(mu_);
+    // Renewed once 40 % of it has passed.
+    if (lease_until_[project] - now > options_.lease_ms * 6 / 10) return true;
+  }
+  const std::string lease_key = store::TrainerLeaseKey(project);
+  bool held = false;
+  {
+    std::lock_guard txn(txn_mu_);
+    std::string value;
+    Status s = locking_.Get(store::Table::kMeta, lease_key, &value);
+    std::string holder;
+    int64_t until = 0;
+    if (s.ok() && !DecodeLease(value, &holder, &until)) s = Status::Corruption("a bad lease");
+    if ((s.ok() && (holder == node_id_ || until < now)) || s.IsNotFound()) {
+      store::WriteSet writes;
+      writes.Put(store::Table::kMeta, lease_key, EncodeLease(node_id_, now + options_.lease_ms));
+      s = locking_.Commit(writes, true);
+      held = s.ok();
+      if (held && holder != node_id_) {
+        LogInfo("recommendations: project " + project + ": this node trains its models now");
+      }
+    }
+    locking_.EndTransaction();
+  }
   std::lock_guard lock(mu_);
-  std::map<std::string, Entry> kept;
-  bool found = false;
+  if (held) {
+    lease_until_[project] = now + options_.lease_ms;
+  } else if (lease_until_[project] <= now) {
+    lease_until_[project] = 0;
+  }
+  return held;
+}
+
+bool RecTrainer::Holds(const std::string& project) const {
+  if (!shared_) return true;
+  auto it = lease_until_.find(project);
+  // A second's margin for clocks that differ between nodes.
+  return it != lease_until_.end() && it->second > SystemClock::Instance().NowMs() + 1000;
+}
+
+bool RecTrainer::PickDue(Job* job) {
+  const int64_t now = clock_.NowMs();
   for (const std::string& p : projects_) {
+    if (!Holds(p)) continue;
     std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(p);
     for (const compute::ServedRecommendation& served : catalog->recommendations()) {
       const compute::Recommendation& r = served.definition;
-      std::string key = KeyOf(p, r.id);
-      auto it = entries_.find(key);
-      Entry entry = it == entries_.end() ? Entry{} : std::move(it->second);
-      if (it != entries_.end()) entries_.erase(it);
-      std::string fingerprint = Fingerprint(r);
-      bool failed_recently = entry.tried == fingerprint && entry.tried_ms != 0 &&
-                             entry.status.state == RecTrainingStatus::State::kFailed &&
-                             now - entry.tried_ms < kRetryAfterFailureMs;
-      bool due = entry.requested || (entry.fingerprint != fingerprint && !failed_recently) ||
-                 (r.retrain_every_minutes > 0 && entry.status.last_trained_ms != 0 &&
-                  now - entry.status.last_trained_ms >= int64_t{r.retrain_every_minutes} * 60'000 &&
-                  !failed_recently);
-      if (due && !found) {
-        found = true;
-        *project = p;
-        *rec = r;
-        entry.requested = false;
-        entry.tried = fingerprint;
-        entry.tried_ms = now;
-        entry.status.state = RecTrainingStatus::State::kTraining;
-        entry.status.progress = 0;
+      auto it = entries_.find(KeyOf(p, r.id));
+      if (it == entries_.end()) continue;  // not read from the store yet
+      const Entry& entry = it->second;
+      const std::string fingerprint = compute::TrainingKey(r);
+      const bool failed_recently = entry.tried == fingerprint && entry.tried_ms != 0 &&
+                                   entry.head.status.state == RecTrainingStatus::State::kFailed &&
+                                   now - entry.tried_ms < kRetryAfterFailureMs;
+      const bool requested = !entry.request.empty() && entry.request != entry.head.request_seen;
+      const bool stale = entry.head.generation == 0 || entry.head.training_key != fingerprint;
+      const int64_t last = entry.head.status.last_trained_ms;
+      const bool scheduled = r.retrain_every_minutes > 0 && last != 0 &&
+                             now - last >= int64_t{r.retrain_every_minutes} * 60'000;
+      if (requested || ((stale || scheduled) && !failed_recently)) {
+        *job = Job{p, r, entry.request};
+        return true;
       }
-      kept.emplace(std::move(key), std::move(entry));
     }
   }
-  // What is no longer served (deleted, or its project gone) leaves the shelf too.
-  for (const auto& [key, entry] : entries_) {
-    size_t zero = key.find('\0');
-    shelf_.Erase(key.substr(0, zero), key.substr(zero + 1));
-  }
-  entries_ = std::move(kept);
-  return found;
+  return false;
 }
 
 void RecTrainer::Run() {
   while (true) {
+    Job job;
     {
       std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
       if (stopping_) return;
+      job = std::move(jobs_.front());
+      jobs_.clear();
+      busy_ = true;
     }
-    std::string project;
-    compute::Recommendation rec;
-    if (!NextDue(&project, &rec)) {
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, kPollInterval, [this] {
-        if (stopping_) return true;
-        for (const auto& [key, entry] : entries_) {
-          if (entry.requested) return true;
-        }
-        return false;
-      });
-      continue;
-    }
-    std::string key = KeyOf(project, rec.id);
-    auto started = std::chrono::steady_clock::now();
-    auto report = [this, &key](double progress) {
+    RunJob(job);
+    {
       std::lock_guard lock(mu_);
-      if (auto it = entries_.find(key); it != entries_.end()) it->second.status.progress = progress;
-    };
-    // Memory can run out while reading a large log (JSON parsing, the training set): that
-    // fails this training, not the server.
-    auto trained = [&]() -> Result<std::shared_ptr<const recs::ServingModel>> {
-      try {
-        return Train(project, rec, report);
-      } catch (const std::bad_alloc&) {
-        return Status::Internal("out of memory while training");
-      }
-    }();
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      busy_ = false;
+      wake_ = true;
+    }
+    poll_cv_.notify_all();
+  }
+}
+
+void RecTrainer::SetStatus(const std::string& key, const RecTrainingStatus& status) {
+  std::lock_guard lock(mu_);
+  entries_[key].status = status;
+}
+
+void RecTrainer::RunJob(const Job& job) {
+  const std::string& project = job.project;
+  const std::string& id = job.rec.id;
+  const std::string key = KeyOf(project, id);
+  const std::string fingerprint = compute::TrainingKey(job.rec);
+  RecTrainingStatus status;
+  {
     std::lock_guard lock(mu_);
-    // Only NextDue, on this thread, removes entries: the one it picked is still there.
     Entry& entry = entries_[key];
-    if (!trained.ok()) {
-      if (!stop_.load()) {
-        LogError("recommendations: project " + project + ": training " + rec.id +
-                 " failed: " + trained.status().ToString());
-      }
+    entry.training = true;
+    entry.tried = fingerprint;
+    entry.tried_ms = clock_.NowMs();
+    entry.status.state = RecTrainingStatus::State::kTraining;
+    entry.status.progress = 0;
+    entry.status.error.clear();
+    status = entry.status;
+  }
+  ModelHead head;
+  auto publish_status = [&] {
+    return UpdateHead(project, id, [&](ModelHead* h) { h->status = status; }, &head);
+  };
+  if (Status s = publish_status(); !s.ok()) {
+    std::lock_guard lock(mu_);
+    entries_[key].training = false;
+    return;  // no longer the lease holder, or the store is down: the poller tries again
+  }
+  auto started = std::chrono::steady_clock::now();
+  auto last_published = started;
+  auto report = [&](double progress) {
+    status.progress = progress;
+    SetStatus(key, status);
+    if (auto now = std::chrono::steady_clock::now(); now - last_published > kProgressEvery) {
+      last_published = now;
+      (void)publish_status();  // best effort: other nodes see the progress
+    }
+  };
+  // Memory can run out while reading a large log (JSON parsing, the training set): that
+  // fails this training, not the server.
+  Result<std::shared_ptr<const recs::ServingModel>> trained = [&] {
+    try {
+      return Train(project, job.rec, report);
+    } catch (const std::bad_alloc&) {
+      return Result<std::shared_ptr<const recs::ServingModel>>(
+          Status::Internal("out of memory while training"));
+    }
+  }();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // The model goes to the store under a new generation, then the head names it.
+  const uint64_t generation = trained.ok() ? RandomGeneration() : 0;
+  Status stored = trained.status();
+  uint32_t chunks = 0;
+  if (stored.ok()) {
+    try {
+      stored = WriteModelChunks(store_, project, id, generation,
+                                recs::EncodeServingModel(**trained), &chunks);
+    } catch (const std::bad_alloc&) {
+      stored = Status::Internal("out of memory while storing the model");
+    }
+  }
+  Status published = UpdateHead(
+      project, id,
+      [&](ModelHead* h) {
+        h->request_seen = job.request;
+        RecTrainingStatus& st = h->status;
+        st.progress = 1;
+        if (!stored.ok()) {
+          st.state = RecTrainingStatus::State::kFailed;
+          st.error = trained.ok() ? "trained, but the model could not be stored: " + stored.message()
+                                  : stored.message();
+          ++st.failures;
+          return;
+        }
+        const recs::ServingModel& model = **trained;
+        h->generation = generation;
+        h->chunks = chunks;
+        h->training_key = fingerprint;
+        st.state = RecTrainingStatus::State::kReady;
+        st.last_trained_ms = model.trained_at_ms;
+        st.last_duration_seconds = seconds;
+        st.users = model.users;
+        st.items = static_cast<int64_t>(model.items.size());
+        st.interactions = model.interactions;
+        st.model = std::string(recs::ModelName(model.used));
+        st.note = model.note;
+        st.error.clear();
+        ++st.trainings;
+      },
+      &head);
+  if (!stored.ok() && !stop_.load()) {
+    LogError("recommendations: project " + project + ": training " + id +
+             " failed: " + stored.ToString());
+  }
+  {
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[key];
+    entry.training = false;
+    if (published.ok()) {
+      entry.head = head;
+      entry.status = head.status;
+    } else {
       entry.status.state = RecTrainingStatus::State::kFailed;
-      entry.status.error = trained.status().message();
-      ++entry.status.failures;
-      continue;
+      entry.status.error = "the training's outcome could not be stored: " + published.message();
+    }
+    // The model serves here even when the store did not take it (other nodes keep theirs).
+    if (trained.ok()) {
+      shelf_.Set(project, id, *trained, fingerprint);
+      entry.loaded = published.ok() && stored.ok() ? generation : 0;
+    }
+  }
+  if (published.ok() && stored.ok()) {
+    if (Status s = DeleteOtherGenerations(store_, project, id, generation); !s.ok()) {
+      LogError("recommendations: project " + project + ": cannot delete the models " + id +
+               " replaced: " + s.ToString());
     }
     const recs::ServingModel& model = **trained;
-    shelf_.Set(project, rec.id, *trained, entry.tried);
-    RecTrainingStatus& st = entry.status;
-    st.state = RecTrainingStatus::State::kReady;
-    st.progress = 1;
-    st.last_trained_ms = model.trained_at_ms;
-    st.last_duration_seconds = seconds;
-    st.users = model.users;
-    st.items = static_cast<int64_t>(model.items.size());
-    st.interactions = model.interactions;
-    st.model = std::string(recs::ModelName(model.used));
-    st.note = model.note;
-    st.error.clear();
-    ++st.trainings;
-    entry.fingerprint = entry.tried;
-    LogInfo("recommendations: project " + project + ": trained " + rec.id + " (" + st.model + ", " +
-            std::to_string(st.items) + " items, " + std::to_string(st.users) + " users) in " +
-            std::to_string(seconds) + " s");
+    LogInfo("recommendations: project " + project + ": trained " + id + " (" +
+            std::string(recs::ModelName(model.used)) + ", " + std::to_string(model.items.size()) +
+            " items, " + std::to_string(model.users) + " users) in " + std::to_string(seconds) +
+            " s");
+  } else if (!published.ok()) {
+    LogError("recommendations: project " + project + ": the training of " + id +
+             " was not published: " + published.ToString());
   }
+}
+
+Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
+                              const std::function<void(ModelHead*)>& update, ModelHead* head) {
+  std::lock_guard txn(txn_mu_);
+  Status s = [&] {
+    if (shared_) {
+      std::string value;
+      PROFILED_RETURN_IF_ERROR(locking_.Get(store::Table::kMeta, store::TrainerLeaseKey(project),
+                                            &value));
+      std::string holder;
+      int64_t until = 0;
+      if (!DecodeLease(value, &holder, &until) || holder != node_id_ ||
+          until <= SystemClock::Instance().NowMs()) {
+        return Status::Unavailable("this node no longer holds the trainer lease of project " +
+                                   project);
+      }
+    }
+    if (catalogs_.Get(project)->FindRecommendation(id) == compute::ProjectCatalog::kUnresolved) {
+      return Status::NotFound("recommendation " + id + " is no longer served");
+    }
+    const std::string key = store::ModelHeadKey(project, id);
+    std::string value;
+    ModelHead h;
+    Status g = locking_.Get(store::Table::kMeta, key, &value);
+    if (g.ok()) {
+      PROFILED_RETURN_IF_ERROR(DecodeModelHead(value, &h));
+    } else if (!g.IsNotFound()) {
+      return g;
+    }
+    update(&h);
+    store::WriteSet writes;
+    writes.Put(store::Table::kMeta, key, EncodeModelHead(h));
+    PROFILED_RETURN_IF_ERROR(locking_.Commit(writes, true));
+    *head = std::move(h);
+    return Status::Ok();
+  }();
+  locking_.EndTransaction();
+  return s;
 }
 
 Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
@@ -298,8 +592,9 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   if (!s.ok()) return s;
   if (progress) progress(0.5);
   const uint64_t shelved = shelf_.MemoryBytes();
-  auto model = recs::TrainServingModel(
-      *options, data, now, shelved < memory_budget_bytes_ ? memory_budget_bytes_ - shelved : 0);
+  const uint64_t budget = options_.memory_budget_bytes;
+  auto model =
+      recs::TrainServingModel(*options, data, now, shelved < budget ? budget - shelved : 0);
   if (model.ok() && progress) progress(1);
   return model;
 }

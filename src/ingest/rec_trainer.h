@@ -14,10 +14,21 @@
 // arrived; the log keeps event_retention_days, so a longer window sees only that much). Each
 // gives the item of its user that the writer's history gives (compute::ItemOfEvent, on the
 // fields a backfill reads from the log, ingest/logged_event.h); an anonymous profile merged
-// into another counts as that one. It trains the model off the writer and the read threads;
-// the new model then replaces the old one on the shelf, so reads never wait for a training
-// and always see a whole model. A failed training keeps the previous model and is retried a
-// minute later at the earliest.
+// into another counts as that one.
+//
+// Models live in the store (ingest/model_store.h), so that on a store several nodes share one
+// node trains and every node serves:
+//  - every node reads each served recommendation's model head every `poll_ms` and, when it
+//    names a model it has not loaded for the definition it serves, loads it onto its shelf (in
+//    one pointer swap: reads never wait for a training or a load and always see a whole model);
+//    a server that restarts serves the stored model without training again;
+//  - on a shared store (store::Store::Shared()) one node per project, the holder of its
+//    trainer lease (store::TrainerLeaseKey, `lease_ms` long, renewed by the holder), trains:
+//    it writes the model's chunks under a new generation, then, in one transaction that checks
+//    it still holds the lease, the head naming them; the status every node reports is in the
+//    head too. A node that stops or stalls loses the lease and another takes over; on a store
+//    only this process writes, this process always trains.
+// A failed training keeps the previous model and is retried a minute later at the earliest.
 //
 // Thread-safe: Start/Stop from one thread; RequestTraining and StatusOf from any.
 #pragma once
@@ -38,40 +49,34 @@
 #include "compute/definition.h"
 #include "core/clock.h"
 #include "core/status.h"
+#include "ingest/model_store.h"
 #include "recs/model_shelf.h"
 #include "recs/serving.h"
 #include "store/store.h"
 
 namespace profiled::ingest {
 
-// What the admin API reports of a recommendation's model.
-struct RecTrainingStatus {
-  enum class State { kPending, kTraining, kReady, kFailed };
-  State state = State::kPending;  // kPending: never trained yet
-  double progress = 0;            // 0..1 while training
-  int64_t last_trained_ms = 0;    // when the serving model finished training; 0 = none
-  double last_duration_seconds = 0;
-  int64_t users = 0;  // of the serving model
-  int64_t items = 0;
-  int64_t interactions = 0;
-  std::string model;      // the serving model's kind ("ease", ...)
-  std::string note;       // e.g. why ease fell back to itemknn
-  std::string error;      // the last failure, when state is kFailed
-  int64_t trainings = 0;  // trainings that ended with a model, since the server started
-  int64_t failures = 0;   // trainings that failed, since the server started
+struct RecTrainerOptions {
+  // recs.max_memory_mb: bounds the models on the shelf plus the one in training. An ease
+  // model whose training would take more than what the shelf leaves of it is trained as
+  // itemknn instead (recs::TrainServingModel), its status note saying so. The model it
+  // replaces counts until the swap.
+  uint64_t memory_budget_bytes = UINT64_MAX;
+  // On a shared store, a view of it that locks what it reads until the transaction ends
+  // (cluster::RedisStore::Writer()), for the lease and the heads. Null: the store itself.
+  store::Store* locking_store = nullptr;
+  // Names this node in the lease; empty: a random name.
+  std::string node_id;
+  int64_t poll_ms = 500;     // how often the heads are read
+  int64_t lease_ms = 10'000;  // a trainer lease lasts this long unless renewed
 };
-std::string_view StateName(RecTrainingStatus::State state);
 
 class RecTrainer {
  public:
   // Borrows everything; all must outlive the trainer. `projects` are the ones it serves.
-  // `memory_budget_bytes` (recs.max_memory_mb) bounds the models on the shelf plus the one in
-  // training: an ease model whose training would take more than what the shelf leaves of it
-  // is trained as itemknn instead (recs::TrainServingModel), its status note saying so. The
-  // model it replaces counts until the swap.
   RecTrainer(store::Store& store, const compute::CatalogHolder& catalogs, recs::ModelShelf& shelf,
              const Clock& clock, std::vector<std::string> projects,
-             uint64_t memory_budget_bytes = UINT64_MAX);
+             RecTrainerOptions options = {});
   ~RecTrainer();
   RecTrainer(const RecTrainer&) = delete;
   RecTrainer& operator=(const RecTrainer&) = delete;
@@ -96,33 +101,67 @@ class RecTrainer {
 
  private:
   struct Entry {
-    RecTrainingStatus status;
-    std::string fingerprint;  // of the definition the serving model was trained for
-    std::string tried;        // of the definition last tried (failed or not)
+    RecTrainingStatus status;  // this node's while it trains the recommendation, else the head's
+    ModelHead head;            // as last read from the store
+    std::string request;       // the training request token last read from the store
+    uint64_t loaded = 0;       // the generation on this node's shelf; 0 = none
+    uint64_t unloadable = 0;   // a generation that did not load (logged once)
+    std::string tried;         // the training key last tried here (failed or not)
     int64_t tried_ms = 0;
-    bool requested = false;
+    bool training = false;  // this node trains it now
+  };
+  struct Job {
+    std::string project;
+    compute::Recommendation rec;
+    std::string request;  // the request token the training answers
   };
   // The key of entries_: project '\0' id.
   static std::string KeyOf(std::string_view project, std::string_view id);
-  // What a model learns from, as text: a change means a new training.
-  static std::string Fingerprint(const compute::Recommendation& rec);
+
+  // The poller's loop: reads heads, loads models, keeps leases, hands due trainings over.
+  void Poll();
+  // Reads the heads and requests of `served` and loads the models they name onto the shelf.
+  void Refresh(const std::string& project,
+               const std::vector<compute::ServedRecommendation>& served);
+  // Forgets (and as the lease holder, deletes from the store) what is no longer served.
+  void Forget(const std::map<std::string, std::string>& served_keys);
+  // Takes or renews the trainer lease of `project` when it is due; whether this node holds it.
+  bool KeepLease(const std::string& project);
+  bool Holds(const std::string& project) const;  // REQUIRES: mu_ held
+  // Picks a due training of a project this node trains. REQUIRES: mu_ held.
+  bool PickDue(Job* job);
+  // The trainer's loop: runs the jobs the poller hands over, one at a time.
   void Run();
-  // Picks the next due training (and forgets recommendations no longer served); false
-  // when none is due.
-  bool NextDue(std::string* project, compute::Recommendation* rec);
+  void RunJob(const Job& job);
+  // Reads, changes and writes the head of (project, id) in one transaction that, on a shared
+  // store, first checks that this node holds the project's trainer lease (Unavailable when
+  // not); *head is what was written.
+  Status UpdateHead(const std::string& project, const std::string& id,
+                    const std::function<void(ModelHead*)>& update, ModelHead* head);
+  void SetStatus(const std::string& key, const RecTrainingStatus& status);
 
   store::Store& store_;
+  store::Store& locking_;
   const compute::CatalogHolder& catalogs_;
   recs::ModelShelf& shelf_;
   const Clock& clock_;
   const std::vector<std::string> projects_;
-  const uint64_t memory_budget_bytes_;
+  const RecTrainerOptions options_;
+  const bool shared_;
+  const std::string node_id_;
 
+  std::mutex txn_mu_;  // one transaction at a time on locking_
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, Entry> entries_;  // guarded by mu_
-  bool stopping_ = false;                 // guarded by mu_
-  std::atomic<bool> stop_{false};         // stopping_, read by a training without the lock
+  std::condition_variable cv_;       // wakes the trainer
+  std::condition_variable poll_cv_;  // wakes the poller
+  std::map<std::string, Entry> entries_;         // guarded by mu_
+  std::map<std::string, int64_t> lease_until_;   // project -> lease end (wall ms); mu_
+  std::vector<Job> jobs_;                        // at most one; guarded by mu_
+  bool busy_ = false;                            // the trainer runs a job; mu_
+  bool wake_ = false;                            // the poller should poll now; mu_
+  bool stopping_ = false;                        // guarded by mu_
+  std::atomic<bool> stop_{false};  // stopping_, read by a training without the lock
+  std::thread poller_;
   std::thread thread_;
 };
 

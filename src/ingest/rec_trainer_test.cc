@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ingest/test_util.h"
+#include "store/fault_store.h"
 
 namespace profiled::ingest {
 namespace {
@@ -272,6 +273,120 @@ TEST_F(RecTrainerTest, TakesTheEventsOfTheHistorysWholeDaysAcrossADayBoundary) {
   UsersPerItem expected = {{"c", 1}, {"d", 1}, {"f", 1}, {"h", 1}};
   EXPECT_EQ(Histories(rec.id, {"u1", "u2", "u3", "u4", "u5"}), expected);
   EXPECT_EQ(Trained(rec), expected);
+}
+
+TEST_F(RecTrainerTest, AModelHeadRoundTripsAndADamagedOneIsCorruption) {
+  ModelHead head;
+  head.generation = 77;
+  head.chunks = 3;
+  head.training_key = "ease|view";
+  head.request_seen = "0123";
+  head.status.state = RecTrainingStatus::State::kReady;
+  head.status.progress = 1;
+  head.status.last_trained_ms = kTestNow;
+  head.status.last_duration_seconds = 2.5;
+  head.status.users = 5;
+  head.status.items = 6;
+  head.status.interactions = 7;
+  head.status.model = "itemknn";
+  head.status.note = "a note";
+  head.status.trainings = 8;
+  head.status.failures = 9;
+  const std::string bytes = EncodeModelHead(head);
+  ModelHead back;
+  ASSERT_TRUE(DecodeModelHead(bytes, &back).ok());
+  EXPECT_EQ(EncodeModelHead(back), bytes);
+  EXPECT_EQ(back.generation, 77U);
+  EXPECT_EQ(back.status.note, "a note");
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_EQ(DecodeModelHead(bytes.substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
+  }
+  EXPECT_EQ(DecodeModelHead(bytes + "x", &back).code(), ErrorCode::kCorruption);
+}
+
+// A trained model is in the store: a restarted server serves it without training again.
+TEST_F(RecTrainerTest, ARestartedTrainerServesTheStoredModelWithoutTrainingAgain) {
+  ApplyOk({View("u1", "a"), View("u2", "a"), View("u2", "b")});
+  ASSERT_TRUE(PutDefinition(Rec()).ok());
+  StartTrainer();
+  auto first = WaitModel("r1", [](const auto& m) { return m.items.size() == 2; });
+  ASSERT_NE(first, nullptr);
+  trainer_->Stop();
+  trainer_.reset();
+
+  recs::ModelShelf restarted;
+  RecTrainer again(*store_, *catalogs_, restarted, clock_, {"p"});
+  again.Start();
+  std::shared_ptr<const recs::ServingModel> loaded;
+  for (int i = 0; i < 3000 && loaded == nullptr; ++i) {
+    loaded = restarted.Get("p", "r1", compute::TrainingKey(Rec()));
+    if (loaded == nullptr) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(loaded, nullptr);
+  EXPECT_NE(loaded, first);  // decoded from the store, not the same object
+  EXPECT_EQ(loaded->items, first->items);
+  EXPECT_EQ(loaded->trained_at_ms, first->trained_at_ms);
+  std::vector<float> a(2);
+  std::vector<float> b(2);
+  first->model->Score(std::vector<int32_t>{0}, a);
+  loaded->model->Score(std::vector<int32_t>{0}, b);
+  EXPECT_EQ(a, b);
+  RecTrainingStatus st = again.StatusOf("p", "r1");
+  EXPECT_EQ(st.state, RecTrainingStatus::State::kReady);
+  EXPECT_EQ(st.trainings, 1);
+  again.Stop();
+}
+
+// On a shared store one trainer (the lease holder) trains; the others load its model; when it
+// stops, another takes over. Both "nodes" here share one RocksDB store that claims to be shared.
+TEST_F(RecTrainerTest, OnASharedStoreOneNodeTrainsTheOthersServeItsModelAndTakeOver) {
+  store::FaultStore shared(*disk_, /*shared=*/true);
+  ApplyOk({View("u1", "a"), View("u2", "a"), View("u2", "b")});
+  ASSERT_TRUE(PutDefinition(Rec()).ok());
+  auto options = [](std::string node) {
+    RecTrainerOptions o;
+    o.node_id = std::move(node);
+    o.poll_ms = 20;
+    o.lease_ms = 2000;
+    return o;
+  };
+  recs::ModelShelf shelf_a;
+  recs::ModelShelf shelf_b;
+  auto a = std::make_unique<RecTrainer>(shared, *catalogs_, shelf_a, clock_,
+                                        std::vector<std::string>{"p"}, options("a"));
+  a->Start();
+  auto wait = [](const std::function<bool()>& ok) {
+    for (int i = 0; i < 1000 && !ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return ok();
+  };
+  ASSERT_TRUE(wait([&] { return shelf_a.Get("p", "r1") != nullptr; }));
+
+  RecTrainer b(shared, *catalogs_, shelf_b, clock_, {"p"}, options("b"));
+  b.Start();
+  ASSERT_TRUE(wait([&] { return shelf_b.Get("p", "r1") != nullptr; }));
+  EXPECT_EQ(shelf_b.Get("p", "r1")->items, shelf_a.Get("p", "r1")->items);
+  EXPECT_EQ(b.StatusOf("p", "r1").trainings, 1);
+
+  // A training asked of b is done by a, the holder, and served by both.
+  ApplyOk({View("u3", "c")});
+  ASSERT_TRUE(b.RequestTraining("p", "r1").ok());
+  ASSERT_TRUE(wait([&] {
+    auto m = shelf_b.Get("p", "r1");
+    return m != nullptr && m->items.size() == 3;
+  }));
+  EXPECT_EQ(shelf_a.Get("p", "r1")->items.size(), 3U);
+  EXPECT_EQ(b.StatusOf("p", "r1").trainings, 2);
+
+  // a stops: once its lease ends, b trains.
+  a->Stop();
+  a.reset();
+  ApplyOk({View("u4", "d")});
+  ASSERT_TRUE(b.RequestTraining("p", "r1").ok());
+  ASSERT_TRUE(wait([&] { return shelf_b.Get("p", "r1")->items.size() == 4; }));
+  EXPECT_EQ(b.StatusOf("p", "r1").trainings, 3);
+  b.Stop();
 }
 
 }  // namespace

@@ -121,6 +121,34 @@ std::string StaticMemberPrefix(std::string_view project, std::string_view cohort
   return k;
 }
 
+std::string ModelKeyPrefix(std::string_view project, std::string_view rec_id) {
+  std::string k = WithPrefix(project, 'R');
+  PutLengthPrefixed(&k, rec_id);
+  return k;
+}
+
+std::string ModelHeadKey(std::string_view project, std::string_view rec_id) {
+  return ModelKeyPrefix(project, rec_id) + 'h';
+}
+
+std::string ModelRequestKey(std::string_view project, std::string_view rec_id) {
+  return ModelKeyPrefix(project, rec_id) + 'r';
+}
+
+std::string ModelChunkPrefix(std::string_view project, std::string_view rec_id) {
+  return ModelKeyPrefix(project, rec_id) + 'c';
+}
+
+std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uint64_t generation,
+                          uint32_t index) {
+  std::string k = ModelChunkPrefix(project, rec_id);
+  PutFixed64BE(&k, generation);
+  PutFixed64BE(&k, index);
+  return k;
+}
+
+std::string TrainerLeaseKey(std::string_view project) { return WithPrefix(project, 'L'); }
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();

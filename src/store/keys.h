@@ -71,6 +71,17 @@ std::string StaticMemberKey(std::string_view project, std::string_view cohort_id
                             uint64_t amplitude_id);
 std::string StaticMemberPrefix(std::string_view project, std::string_view cohort_id);
 
+// kMeta, trained recommendation models (ingest/model_store.h). Every key of one
+// recommendation's model starts with ModelKeyPrefix.
+std::string ModelKeyPrefix(std::string_view project, std::string_view rec_id);
+std::string ModelHeadKey(std::string_view project, std::string_view rec_id);
+std::string ModelRequestKey(std::string_view project, std::string_view rec_id);
+std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uint64_t generation,
+                          uint32_t index);
+std::string ModelChunkPrefix(std::string_view project, std::string_view rec_id);
+// kMeta: which node trains the project's recommendations on a shared store.
+std::string TrainerLeaseKey(std::string_view project);
+
 // The first key after every key that starts with `prefix` (for Scan end bounds).
 // REQUIRES: prefix holds a byte other than 0xff.
 std::string PrefixEnd(std::string_view prefix);

@@ -5,7 +5,8 @@
 // node) and its backfill stays 5 s behind the clock. Here: a computation defined on A while
 // both nodes ingest counts every event exactly once on both nodes; a cohort defined on B is
 // served on A and its deletion on A reaches B; a change is visible on the other node within
-// 1.5 s; recommendations are refused on the cluster. Each test owns a project.
+// 1.5 s; a recommendation is trained by one node (the holder of the project's trainer lease)
+// and served by both. Each test owns a project.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, sleep, startRedisCluster, startServer, uid } from './harness.js';
 import { cohort, daysAgo, eventCond, makeProjects, until, waitReady } from './compute-helpers.js';
@@ -279,25 +280,71 @@ describe('definitions shared by two nodes on one Redis Cluster', () => {
     console.log(`visibility on the other node (ms): ${JSON.stringify(times)}`);
   });
 
-  it('a recommendation PUT answers 400 on either node, saying the nodes do not share models; nothing is defined', async () => {
+  it('a recommendation defined on A is trained by one node, served by both, retrained on a POST to either, and taken over when its trainer dies', async () => {
     const p = PROJECTS[3];
-    const rec = {
-      title: 'Recommended for you',
-      model: 'popular',
-      item_event: 'Product Viewed',
-      item_property: 'product_id',
-    };
-    for (const server of [a, b]) {
-      const res = await server.admin('PUT', defPath(p, 'recommendations', 'r1'), rec);
-      assert.equal(res.status, 400, `${nodeName(server)}: ${res.status} ${res.text}`);
-      assert.match(res.headers['content-type'] ?? '', /^application\/json/);
-      assert.match(res.json?.error ?? '', /recommendations cannot be defined on the redis-cluster storage backend/, res.text);
-      assert.match(res.json.error, /do not share trained models/, res.text);
+    // Planted structure (as in recs-serving.test.js): each training user views 4 of the 6
+    // items of one cluster, so a history in cluster c is recommended the rest of c.
+    const sku = (c, i) => `sku-${c}-${i}`;
+    const clusterOf = (s) => Number(s.split('-')[1]);
+    const events = [];
+    for (let c = 0; c < 4; c++) {
+      for (let u = 0; u < 8; u++) {
+        for (let k = 0; k < 4; k++) {
+          events.push({ user_id: `rc-${c}-${u}`, event_type: 'Product Viewed', time: daysAgo(1) + k, insert_id: uid('rc'), event_properties: { product_id: sku(c, (u + k) % 6) } });
+        }
+      }
     }
-    await sleep(600); // a poll later: still nothing on either node
+    await sendOk(a, p, events.slice(0, events.length / 2));
+    await sendOk(b, p, events.slice(events.length / 2));
+    const rec = { title: 'For you', model: 'ease', params: { lambda: 10 }, item_event: 'Product Viewed', item_property: 'product_id', history_window_days: 30, max_items: 4 };
+    assert.equal((await a.admin('PUT', defPath(p, 'recommendations', 'r1'), rec)).status, 200);
+    for (const server of [a, b]) await waitReady(server, p.id, 'recommendations', 'r1', { timeoutMs: 60000 });
+
+    const training = (server) => server.adminOk('GET', defPath(p, 'recommendations', 'r1')).then((d) => d.training);
+    const trainedOn = async (server, min) => until(async () => {
+      const t = await training(server);
+      return t.status === 'ready' && t.trainings >= min ? t : null;
+    }, `${nodeName(server)} to report training ${min}`, { timeoutMs: 60000 });
+    const [ta, tb] = [await trainedOn(a, 1), await trainedOn(b, 1)];
+    assert.equal(ta.items, 24, JSON.stringify(ta));
+    assert.equal(ta.users, 32);
+    assert.equal(ta.model, 'ease');
+    // Both nodes report the one model in the store.
+    assert.equal(tb.last_trained_at, ta.last_trained_at);
+    assert.equal(tb.items, ta.items);
+    const trainedLines = (server) => (server.logs.match(/: trained r1 \(/g) ?? []).length;
+    const trainer = trainedLines(a) > 0 ? a : b;
+    const other = trainer === a ? b : a;
+    assert.equal(trainedLines(other), 0, 'only the lease holder trains');
+    assert.equal(trainedLines(trainer), ta.trainings);
+
+    // A history sent through one node is served from the shared model through the other.
+    const user = uid('rc-reader');
+    await sendOk(other, p, [0, 1, 2].map((k) => ({ user_id: user, event_type: 'Product Viewed', insert_id: uid('rc'), event_properties: { product_id: sku(2, k) } })));
     for (const server of [a, b]) {
-      assert.equal((await server.admin('GET', defPath(p, 'recommendations', 'r1'))).status, 404, nodeName(server));
-      assert.deepEqual(await server.adminOk('GET', `/projects/${p.id}/recommendations`), { recommendations: [] }, nodeName(server));
+      const data = await readData(server, p, { user_id: user, get_recs: 'true', rec_id: 'r1' });
+      assert.equal(data.recommendations?.length, 1, `${nodeName(server)}: ${JSON.stringify(data)}`);
+      const items = data.recommendations[0].child_ids;
+      // Cluster 2 holds 6 items, 3 of them seen: the other 3 come first.
+      assert.deepEqual(items.slice(0, 3).map(clusterOf), [2, 2, 2], `${nodeName(server)}: ${items}`);
+      for (const s of [sku(2, 0), sku(2, 1), sku(2, 2)]) assert.ok(!items.includes(s), `${nodeName(server)}: seen ${s} served`);
     }
+
+    // A training asked of the other node is done by the trainer; both report it.
+    const post = await other.admin('POST', `${defPath(p, 'recommendations', 'r1')}/train`);
+    assert.equal(post.status, 202, post.text);
+    for (const server of [a, b]) await trainedOn(server, ta.trainings + 1);
+    assert.equal(trainedLines(other), 0, 'only the lease holder trains');
+
+    // The trainer dies: once its lease (10 s) has run out, the other node trains.
+    await trainer.kill9();
+    const asked = await other.admin('POST', `${defPath(p, 'recommendations', 'r1')}/train`);
+    assert.equal(asked.status, 202, asked.text);
+    const t = await trainedOn(other, ta.trainings + 2);
+    assert.equal(trainedLines(other), 1, other.logs.slice(-3000));
+    assert.equal(t.items, 24);
+    const data = await readData(other, p, { user_id: user, get_recs: 'true', rec_id: 'r1' });
+    assert.equal(data.recommendations?.length, 1, JSON.stringify(data));
+    await trainer.restart();
   });
 });
