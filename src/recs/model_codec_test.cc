@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <span>
 #include <string>
@@ -108,6 +108,7 @@ void ExpectSameAnswers(const ServingModel& a, const ServingModel& b) {
     EXPECT_EQ(sa, sb);
 
     std::vector<std::string_view> keys;
+    keys.reserve(history.size() + 1);
     for (int32_t i : history) keys.emplace_back(a.items[static_cast<size_t>(i)]);
     keys.emplace_back("not-an-item");
     std::vector<std::string> candidates = {"unknown"};
@@ -350,9 +351,9 @@ TEST(ModelCodec, HandBuiltBodiesDecodeWhenTheyFit) {
   // failures of one thing each.
   const std::string metadata = MetadataOf(ThreeItems());
   EXPECT_NE(MustDecode(WithItemModel(metadata, kEaseTag, EaseBody(3, {0, 2}))), nullptr);
-  EXPECT_NE(MustDecode(WithItemModel(metadata, kItemKnnTag,
-                                     ItemKnnBody(3, 3, {0, 2, 2, 3}, {1, 2, 0}))),
-            nullptr);
+  EXPECT_NE(
+      MustDecode(WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 3}, {1, 2, 0}))),
+      nullptr);
 }
 
 TEST(ModelCodec, EaseTrainedItemOutOfRangeOrOrderFails) {
@@ -382,18 +383,14 @@ TEST(ModelCodec, ItemModelOverAnotherItemCountFails) {
 
 TEST(ModelCodec, ItemKnnBadOffsetsOrNeighboursFail) {
   const std::string metadata = MetadataOf(ThreeItems());
-  ExpectCorruption(
-      WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 1, 3}, {1, 2, 0})),
-      "decrease at item 1");
-  ExpectCorruption(
-      WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 4}, {1, 2, 0})),
-      "offsets do not span");
-  ExpectCorruption(
-      WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {1, 2, 2, 3}, {1, 2, 0})),
-      "offsets do not span");
-  ExpectCorruption(
-      WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 3}, {1, 3, 0})),
-      "neighbour 3");
+  ExpectCorruption(WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 1, 3}, {1, 2, 0})),
+                   "decrease at item 1");
+  ExpectCorruption(WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 4}, {1, 2, 0})),
+                   "offsets do not span");
+  ExpectCorruption(WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {1, 2, 2, 3}, {1, 2, 0})),
+                   "offsets do not span");
+  ExpectCorruption(WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 3}, {1, 3, 0})),
+                   "neighbour 3");
   ExpectCorruption(
       WithItemModel(metadata, kItemKnnTag, ItemKnnBody(3, 3, {0, 2, 2, 3}, {1, -2, 0})),
       "neighbour -2");
@@ -450,7 +447,7 @@ TEST(ModelCodec, HugeCountsAreTruncationNotAllocation) {
 
 // Not a time limit: prints what a large ease model costs (docs/RECS.md quotes it).
 TEST(ModelCodec, LargeEaseModelCodesAtAboutCopySpeed) {
-  constexpr int32_t kItems = 4000;
+  constexpr int32_t kItems = 3000;
   ServingModel model;
   for (int32_t i = 0; i < kItems; ++i) {
     model.items.push_back(Key(i));
@@ -484,10 +481,11 @@ TEST(ModelCodec, LargeEaseModelCodesAtAboutCopySpeed) {
   const uint64_t hash = StableHash(bytes);
   const double hash_seconds = seconds(start);
   const double mb = static_cast<double>(bytes.size()) / 1e6;
-  std::printf("ease over %d items, %.0f MB: decode %.3f s, encode %.3f s (checksum alone %.3f s, "
-              "%llx)\n",
-              kItems, mb, decode_seconds, encode_seconds, hash_seconds,
-              static_cast<unsigned long long>(hash));
+  std::printf(
+      "ease over %d items, %.0f MB: decode %.3f s, encode %.3f s (checksum alone %.3f s, "
+      "%llx)\n",
+      kItems, mb, decode_seconds, encode_seconds, hash_seconds,
+      static_cast<unsigned long long>(hash));
 }
 
 }  // namespace
