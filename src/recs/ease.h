@@ -71,7 +71,7 @@ class EaseModel final : public ItemModel {
   // Reads AppendTo's bytes from the front of *in and advances *in past them. Fails with
   // Corruption when they are truncated or describe no model over `num_items` items (another
   // item count, a trained item out of range or out of order); with Internal when memory runs
-  // out. Allocates no more than the bytes' length justifies.
+  // out. Allocates no more than num_items and the bytes' length justify.
   static Result<std::unique_ptr<EaseModel>> DecodeFrom(std::string_view* in, int32_t num_items);
 
  private:

@@ -111,8 +111,8 @@ void AppendItemModel(const ItemModel* model, std::string* out) {
 Result<std::unique_ptr<ItemModel>> DecodeItemModel(std::string_view* in, int32_t num_items) {
   uint64_t tag = 0;
   if (!GetVarint64(in, &tag)) return Corrupt("truncated in the item model kind");
-  ModelKind kind = ModelKind::kPopular;
   if (tag == kNoItemModel) return std::unique_ptr<ItemModel>();
+  ModelKind kind = ModelKind::kPopular;
   if (!KindFromCode(tag - 1, &kind) || !Servable(kind)) {
     return Corrupt("unknown item model kind " + std::to_string(tag));
   }

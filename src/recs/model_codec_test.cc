@@ -85,7 +85,8 @@ void ExpectSameAnswers(const ServingModel& a, const ServingModel& b) {
   EXPECT_EQ(a.trained_at_ms, b.trained_at_ms);
   EXPECT_EQ(a.train_seconds, b.train_seconds);
   EXPECT_EQ(a.memory_bytes, b.memory_bytes);
-  for (size_t i = 0; i < b.items.size(); ++i) EXPECT_EQ(b.Find(b.items[i]), i);
+  for (size_t i = 0; i < b.items.size(); ++i)
+    EXPECT_EQ(b.Find(b.items[i]), static_cast<int32_t>(i));
   ASSERT_EQ(a.model == nullptr, b.model == nullptr);
   if (a.model == nullptr) return;
   ASSERT_EQ(a.model->kind(), b.model->kind());
