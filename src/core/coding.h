@@ -1,11 +1,16 @@
 // Byte encodings shared by the on-disk formats (docs/STORAGE.md): LEB128 varints,
-// big-endian fixed-width integers (so byte order equals numeric order in keys), and
-// length-prefixed strings. Pure functions; thread-safe.
+// big-endian fixed-width integers (so byte order equals numeric order in keys),
+// length-prefixed strings, and little-endian fixed-width arrays (bulk numbers such as a
+// model's weights, copied as they lie in memory). Pure functions; thread-safe.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace profiled {
 
@@ -58,6 +63,46 @@ inline bool GetLengthPrefixed(std::string_view* in, std::string_view* s) {
   *s = in->substr(0, len);
   in->remove_prefix(len);
   return true;
+}
+
+// The little-endian encodings copy memory as is: they are only right on a little-endian machine.
+static_assert(std::endian::native == std::endian::little, "the LE encodings assume little-endian");
+
+// Appends `values` as little-endian fixed-width numbers (sizeof(T) bytes each), with one copy.
+template <typename T>
+void PutArrayLE(std::string* dst, std::span<const T> values) {
+  static_assert(std::is_arithmetic_v<T>);
+  if (values.empty()) return;
+  const size_t old = dst->size();
+  dst->resize(old + values.size_bytes());
+  std::memcpy(dst->data() + old, values.data(), values.size_bytes());
+}
+
+inline void PutFixed64LE(std::string* dst, uint64_t v) {
+  PutArrayLE(dst, std::span<const uint64_t>(&v, 1));
+}
+
+// Whether *in holds at least `count` values of T; a check to make before sizing a buffer
+// for them, so a corrupt count cannot ask for more memory than the input's size.
+template <typename T>
+bool HasArrayLE(std::string_view in, uint64_t count) {
+  return count <= in.size() / sizeof(T);
+}
+
+// Reads values.size() little-endian values from the front of *in into `values` and advances
+// *in. False (and nothing read) when *in is shorter.
+template <typename T>
+bool GetArrayLE(std::string_view* in, std::span<T> values) {
+  static_assert(std::is_arithmetic_v<T>);
+  if (!HasArrayLE<T>(*in, values.size())) return false;
+  if (values.empty()) return true;
+  std::memcpy(values.data(), in->data(), values.size_bytes());
+  in->remove_prefix(values.size_bytes());
+  return true;
+}
+
+inline bool GetFixed64LE(std::string_view* in, uint64_t* v) {
+  return GetArrayLE(in, std::span<uint64_t>(v, 1));
 }
 
 }  // namespace profiled

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <span>
+#include <string>
+#include <vector>
+
 namespace profiled {
 namespace {
 
@@ -45,6 +49,41 @@ TEST(Coding, LengthPrefixedRejectsLengthsPastTheEnd) {
   in = buf;
   ASSERT_TRUE(GetLengthPrefixed(&in, &s));
   EXPECT_EQ(s, "hello");
+}
+
+TEST(Coding, LittleEndianArraysRoundTripLeastSignificantByteFirst) {
+  std::string buf;
+  const std::vector<int32_t> ints = {1, -2, 0x01020304};
+  const std::vector<float> floats = {0.5F, -3.25F};
+  PutArrayLE(&buf, std::span<const int32_t>(ints));
+  PutArrayLE(&buf, std::span<const float>(floats));
+  PutFixed64LE(&buf, 0x0102030405060708ULL);
+  ASSERT_EQ(buf.size(), 12U + 8U + 8U);
+  EXPECT_EQ(buf.substr(8, 4), std::string("\x04\x03\x02\x01", 4));
+  EXPECT_EQ(buf.substr(20, 1), "\x08");
+  std::string_view in = buf;
+  std::vector<int32_t> ints_out(3);
+  std::vector<float> floats_out(2);
+  uint64_t v = 0;
+  ASSERT_TRUE(GetArrayLE(&in, std::span<int32_t>(ints_out)));
+  ASSERT_TRUE(GetArrayLE(&in, std::span<float>(floats_out)));
+  ASSERT_TRUE(GetFixed64LE(&in, &v));
+  EXPECT_EQ(ints_out, ints);
+  EXPECT_EQ(floats_out, floats);
+  EXPECT_EQ(v, 0x0102030405060708ULL);
+  EXPECT_TRUE(in.empty());
+}
+
+TEST(Coding, LittleEndianArraysPastTheEndAreRejectedWithoutReading) {
+  std::string buf;
+  PutFixed64LE(&buf, 7);
+  std::string_view in(buf.data(), 7);
+  uint64_t v = 0;
+  EXPECT_FALSE(GetFixed64LE(&in, &v));
+  EXPECT_EQ(in.size(), 7U);
+  EXPECT_TRUE(HasArrayLE<uint8_t>(in, 7));
+  EXPECT_FALSE(HasArrayLE<int32_t>(in, 2));
+  EXPECT_FALSE(HasArrayLE<float>(in, uint64_t{1} << 62));  // no overflow in the check
 }
 
 }  // namespace

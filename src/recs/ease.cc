@@ -7,6 +7,8 @@
 #include <new>
 #include <string>
 
+#include "core/coding.h"
+
 namespace profiled::recs {
 
 namespace {
@@ -251,6 +253,54 @@ void EaseModel::ScoreItems(std::span<const int32_t> history, std::span<const int
     for (size_t k = 0; k < out.size(); ++k) {
       if (columns[k] >= 0) out[k] += row[columns[k]];
     }
+  }
+}
+
+void EaseModel::AppendTo(std::string* out) const {
+  PutVarint64(out, static_cast<uint64_t>(num_items_));
+  PutVarint64(out, trained_.size());
+  PutArrayLE(out, std::span<const int32_t>(trained_));
+  PutArrayLE(out, std::span<const float>(weights_.data(), weights_.size()));
+}
+
+Result<std::unique_ptr<EaseModel>> EaseModel::DecodeFrom(std::string_view* in, int32_t num_items) {
+  auto truncated = [] { return Status::Corruption("ease model: truncated"); };
+  uint64_t n = 0;
+  uint64_t m = 0;
+  if (!GetVarint64(in, &n) || !GetVarint64(in, &m)) return truncated();
+  if (n != static_cast<uint64_t>(num_items)) {
+    return Status::Corruption("ease model over " + std::to_string(n) + " items, expected " +
+                              std::to_string(num_items));
+  }
+  if (m > n) {
+    return Status::Corruption("ease model: " + std::to_string(m) + " trained items of " +
+                              std::to_string(n));
+  }
+  try {
+    auto model = std::make_unique<EaseModel>();
+    model->num_items_ = num_items;
+    if (!HasArrayLE<int32_t>(*in, m)) return truncated();
+    model->trained_.resize(m);
+    (void)GetArrayLE(in, std::span<int32_t>(model->trained_));
+    // Ascending like Train's: ScoreItems reads m == num_items as "trained_ is the identity".
+    model->compact_.assign(n, -1);
+    int64_t previous = -1;
+    for (size_t c = 0; c < m; ++c) {
+      const int32_t item = model->trained_[c];
+      if (item <= previous || item >= num_items) {
+        return Status::Corruption("ease model: trained item " + std::to_string(item) +
+                                  " out of order or not below " + std::to_string(num_items));
+      }
+      model->compact_[static_cast<size_t>(item)] = static_cast<int32_t>(c);
+      previous = item;
+    }
+    if (!HasArrayLE<float>(*in, m * m)) return truncated();
+    model->weights_.resize(m * m);
+    (void)GetArrayLE(in, std::span<float>(model->weights_.data(), model->weights_.size()));
+    return model;
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("ease: out of memory decoding a model of " + std::to_string(m) +
+                            " items");
   }
 }
 

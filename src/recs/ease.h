@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -61,6 +63,16 @@ class EaseModel final : public ItemModel {
   float weight(int32_t from, int32_t to) const;
   // The number of items that took part in training (those with an interaction).
   int32_t trained_items() const { return static_cast<int32_t>(trained_.size()); }
+
+  // Appends the model's bytes to *out (recs/model_codec.h holds them in a serving model):
+  // num_items and trained_items() as varints, the trained items (int32, ascending), then B
+  // (trained_items()² floats, row-major), all little-endian. Costs about a memcpy of B.
+  void AppendTo(std::string* out) const;
+  // Reads AppendTo's bytes from the front of *in and advances *in past them. Fails with
+  // Corruption when they are truncated or describe no model over `num_items` items (another
+  // item count, a trained item out of range or out of order); with Internal when memory runs
+  // out. Allocates no more than num_items and the bytes' length justify.
+  static Result<std::unique_ptr<EaseModel>> DecodeFrom(std::string_view* in, int32_t num_items);
 
  private:
   int32_t num_items_ = 0;

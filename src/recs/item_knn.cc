@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
+#include <string>
+
+#include "core/coding.h"
 
 namespace profiled::recs {
 
@@ -92,6 +96,63 @@ void ItemKnnModel::ScoreItems(std::span<const int32_t> history, std::span<const 
   for (size_t k = 0; k < items.size(); ++k) out[k] = dense[static_cast<size_t>(items[k])];
   for (int32_t i : history) {
     for (int32_t j : neighbours_of(i)) dense[static_cast<size_t>(j)] = 0.0F;
+  }
+}
+
+void ItemKnnModel::AppendTo(std::string* out) const {
+  PutVarint64(out, static_cast<uint64_t>(num_items_));
+  PutVarint64(out, neighbour_items_.size());
+  // A default-constructed model has no offsets; its one row offset is 0.
+  const int64_t empty = 0;
+  PutArrayLE(out, offsets_.empty() ? std::span<const int64_t>(&empty, 1)
+                                   : std::span<const int64_t>(offsets_));
+  PutArrayLE(out, std::span<const int32_t>(neighbour_items_));
+  PutArrayLE(out, std::span<const float>(neighbour_sims_));
+}
+
+Result<std::unique_ptr<ItemKnnModel>> ItemKnnModel::DecodeFrom(std::string_view* in,
+                                                               int32_t num_items) {
+  auto truncated = [] { return Status::Corruption("itemknn model: truncated"); };
+  uint64_t n = 0;
+  uint64_t kept = 0;
+  if (!GetVarint64(in, &n) || !GetVarint64(in, &kept)) return truncated();
+  if (n != static_cast<uint64_t>(num_items)) {
+    return Status::Corruption("itemknn model over " + std::to_string(n) + " items, expected " +
+                              std::to_string(num_items));
+  }
+  // Each kept neighbour takes 8 bytes (an item and a similarity).
+  if (!HasArrayLE<int64_t>(*in, n + 1) || !HasArrayLE<uint64_t>(*in, kept)) return truncated();
+  try {
+    auto model = std::make_unique<ItemKnnModel>();
+    model->num_items_ = num_items;
+    model->offsets_.resize(n + 1);
+    (void)GetArrayLE(in, std::span<int64_t>(model->offsets_));
+    if (model->offsets_.front() != 0 || model->offsets_.back() != static_cast<int64_t>(kept)) {
+      return Status::Corruption("itemknn model: row offsets do not span the " +
+                                std::to_string(kept) + " neighbours");
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (model->offsets_[i] > model->offsets_[i + 1]) {
+        return Status::Corruption("itemknn model: row offsets decrease at item " +
+                                  std::to_string(i));
+      }
+    }
+    if (!HasArrayLE<int32_t>(*in, kept)) return truncated();
+    model->neighbour_items_.resize(kept);
+    (void)GetArrayLE(in, std::span<int32_t>(model->neighbour_items_));
+    for (int32_t item : model->neighbour_items_) {
+      if (item < 0 || item >= num_items) {
+        return Status::Corruption("itemknn model: neighbour " + std::to_string(item) +
+                                  " not in [0, " + std::to_string(num_items) + ")");
+      }
+    }
+    if (!HasArrayLE<float>(*in, kept)) return truncated();
+    model->neighbour_sims_.resize(kept);
+    (void)GetArrayLE(in, std::span<float>(model->neighbour_sims_));
+    return model;
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("itemknn: out of memory decoding a model of " + std::to_string(n) +
+                            " items");
   }
 }
 

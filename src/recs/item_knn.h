@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "recs/interactions.h"
 #include "recs/model.h"
 
@@ -31,6 +34,17 @@ class ItemKnnModel final : public ItemModel {
   // REQUIRES: 0 ≤ item < num_items().
   std::span<const int32_t> neighbours_of(int32_t item) const;
   std::span<const float> similarities_of(int32_t item) const;
+
+  // Appends the model's bytes to *out (recs/model_codec.h holds them in a serving model):
+  // num_items and the number of kept neighbours as varints, then the num_items + 1 row offsets
+  // (int64), the neighbours (int32) and their similarities (float), all little-endian.
+  void AppendTo(std::string* out) const;
+  // Reads AppendTo's bytes from the front of *in and advances *in past them. Fails with
+  // Corruption when they are truncated or describe no model over `num_items` items (another
+  // item count, offsets not starting at 0, decreasing or past the arrays, a neighbour out of
+  // range); with Internal when memory runs out. Allocates no more than the bytes' length
+  // justifies.
+  static Result<std::unique_ptr<ItemKnnModel>> DecodeFrom(std::string_view* in, int32_t num_items);
 
  private:
   int32_t num_items_ = 0;

@@ -6,8 +6,11 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "recs/interactions.h"
 #include "recs/model.h"
 
@@ -24,6 +27,14 @@ class PopularModel final : public ItemModel {
   void Score(std::span<const int32_t> history, std::span<float> scores) const override;
   void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
                   std::span<float> out) const override;
+
+  // Appends the model's bytes to *out (recs/model_codec.h holds them in a serving model): the
+  // item count as a varint, then the counts as little-endian floats.
+  void AppendTo(std::string* out) const;
+  // Reads AppendTo's bytes from the front of *in and advances *in past them. Fails with
+  // Corruption when they are truncated or hold another number of items than `num_items`;
+  // with Internal when memory runs out.
+  static Result<std::unique_ptr<PopularModel>> DecodeFrom(std::string_view* in, int32_t num_items);
 
  private:
   std::vector<float> counts_;
