@@ -433,7 +433,6 @@ Status DefinitionRegistry::Put(const std::string& project, Definition definition
   return s;
 }
 
-
 Status DefinitionRegistry::StagePut(const std::string& project, Definition definition,
                                     uint64_t next_seq, store::WriteSet* writes) {
   Project next;

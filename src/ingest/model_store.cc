@@ -104,12 +104,13 @@ Status DecodeModelHead(std::string_view bytes, ModelHead* head) {
 
 Status WriteModelChunks(store::Store& store, std::string_view project, std::string_view rec_id,
                         uint64_t generation, std::string_view bytes, uint32_t* chunks) {
-  const size_t count = std::max<size_t>(1, (bytes.size() + kModelChunkBytes - 1) / kModelChunkBytes);
+  const size_t count =
+      std::max<size_t>(1, (bytes.size() + kModelChunkBytes - 1) / kModelChunkBytes);
   if (count > UINT32_MAX) return Status::InvalidArgument("a model too large to store");
   store::WriteSet writes;
   for (uint32_t i = 0; i < count; ++i) {
-    std::string_view piece = bytes.substr(std::min(bytes.size(), i * kModelChunkBytes),
-                                          kModelChunkBytes);
+    std::string_view piece =
+        bytes.substr(std::min(bytes.size(), i * kModelChunkBytes), kModelChunkBytes);
     writes.Put(store::Table::kMeta, store::ModelChunkKey(project, rec_id, generation, i),
                std::string(piece));
     if (writes.ops().size() == kChunksPerCommit || i + 1 == count) {
@@ -149,8 +150,7 @@ Status DeleteOtherGenerations(store::Store& store, std::string_view project,
   PROFILED_RETURN_IF_ERROR(store.DeleteRange(store::Table::kMeta, prefix,
                                              store::ModelChunkKey(project, rec_id, keep, 0)));
   if (keep == UINT64_MAX) return Status::Ok();
-  return store.DeleteRange(store::Table::kMeta,
-                           store::ModelChunkKey(project, rec_id, keep + 1, 0),
+  return store.DeleteRange(store::Table::kMeta, store::ModelChunkKey(project, rec_id, keep + 1, 0),
                            store::PrefixEnd(prefix));
 }
 

@@ -238,8 +238,9 @@ void RecTrainer::Forget(const std::map<std::string, std::string>& served_keys) {
     const std::string prefix = store::ModelKeyPrefix(project, id);
     if (Status s = store_.DeleteRange(store::Table::kMeta, prefix, store::PrefixEnd(prefix));
         !s.ok()) {
-      LogError("recommendations: project " + project + ": cannot delete the model of " + id +
-               ": " + s.ToString());
+      std::string message = "recommendations: project ";
+      message.append(project).append(": cannot delete the model of ").append(id);
+      LogError(message.append(": ").append(s.ToString()));
     }
   }
 }
@@ -361,7 +362,8 @@ void RecTrainer::RunJob(const Job& job) {
   }
   ModelHead head;
   auto publish_status = [&] {
-    return UpdateHead(project, id, [&](ModelHead* h) { h->status = status; }, &head);
+    return UpdateHead(
+        project, id, [&](ModelHead* h) { h->status = status; }, &head);
   };
   if (Status s = publish_status(); !s.ok()) {
     std::lock_guard lock(mu_);
@@ -410,8 +412,9 @@ void RecTrainer::RunJob(const Job& job) {
         st.progress = 1;
         if (!stored.ok()) {
           st.state = RecTrainingStatus::State::kFailed;
-          st.error = trained.ok() ? "trained, but the model could not be stored: " + stored.message()
-                                  : stored.message();
+          st.error = trained.ok()
+                         ? "trained, but the model could not be stored: " + stored.message()
+                         : stored.message();
           ++st.failures;
           return;
         }
@@ -474,8 +477,8 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
   Status s = [&] {
     if (shared_) {
       std::string value;
-      PROFILED_RETURN_IF_ERROR(locking_.Get(store::Table::kMeta, store::TrainerLeaseKey(project),
-                                            &value));
+      PROFILED_RETURN_IF_ERROR(
+          locking_.Get(store::Table::kMeta, store::TrainerLeaseKey(project), &value));
       std::string holder;
       int64_t until = 0;
       if (!DecodeLease(value, &holder, &until) || holder != node_id_ ||

@@ -67,7 +67,7 @@ struct RecTrainerOptions {
   store::Store* locking_store = nullptr;
   // Names this node in the lease; empty: a random name.
   std::string node_id;
-  int64_t poll_ms = 500;     // how often the heads are read
+  int64_t poll_ms = 500;      // how often the heads are read
   int64_t lease_ms = 10'000;  // a trainer lease lasts this long unless renewed
 };
 
@@ -75,8 +75,7 @@ class RecTrainer {
  public:
   // Borrows everything; all must outlive the trainer. `projects` are the ones it serves.
   RecTrainer(store::Store& store, const compute::CatalogHolder& catalogs, recs::ModelShelf& shelf,
-             const Clock& clock, std::vector<std::string> projects,
-             RecTrainerOptions options = {});
+             const Clock& clock, std::vector<std::string> projects, RecTrainerOptions options = {});
   ~RecTrainer();
   RecTrainer(const RecTrainer&) = delete;
   RecTrainer& operator=(const RecTrainer&) = delete;
@@ -152,15 +151,15 @@ class RecTrainer {
 
   std::mutex txn_mu_;  // one transaction at a time on locking_
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // wakes the trainer
-  std::condition_variable poll_cv_;  // wakes the poller
-  std::map<std::string, Entry> entries_;         // guarded by mu_
-  std::map<std::string, int64_t> lease_until_;   // project -> lease end (wall ms); mu_
-  std::vector<Job> jobs_;                        // at most one; guarded by mu_
-  bool busy_ = false;                            // the trainer runs a job; mu_
-  bool wake_ = false;                            // the poller should poll now; mu_
-  bool stopping_ = false;                        // guarded by mu_
-  std::atomic<bool> stop_{false};  // stopping_, read by a training without the lock
+  std::condition_variable cv_;                  // wakes the trainer
+  std::condition_variable poll_cv_;             // wakes the poller
+  std::map<std::string, Entry> entries_;        // guarded by mu_
+  std::map<std::string, int64_t> lease_until_;  // project -> lease end (wall ms); mu_
+  std::vector<Job> jobs_;                       // at most one; guarded by mu_
+  bool busy_ = false;                           // the trainer runs a job; mu_
+  bool wake_ = false;                           // the poller should poll now; mu_
+  bool stopping_ = false;                       // guarded by mu_
+  std::atomic<bool> stop_{false};               // stopping_, read by a training without the lock
   std::thread poller_;
   std::thread thread_;
 };
