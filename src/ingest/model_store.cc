@@ -17,6 +17,8 @@ constexpr char kHeadVersion = 1;
 constexpr uint32_t kChunksPerCommit = 4;
 // Chunks read per MultiGet.
 constexpr uint32_t kChunksPerRead = 16;
+// Chunk deletes per commit.
+constexpr size_t kDeletesPerCommit = 64;
 
 void PutInt(std::string* out, int64_t v) { PutVarint64(out, static_cast<uint64_t>(v)); }
 void PutDouble(std::string* out, double v) { PutFixed64BE(out, std::bit_cast<uint64_t>(v)); }
@@ -56,6 +58,8 @@ std::string EncodeModelHead(const ModelHead& head) {
   std::string out(1, kHeadVersion);
   PutVarint64(&out, head.generation);
   PutVarint64(&out, head.chunks);
+  PutVarint64(&out, head.pending_generation);
+  PutVarint64(&out, head.pending_chunks);
   PutLengthPrefixed(&out, head.training_key);
   PutLengthPrefixed(&out, head.request_seen);
   const RecTrainingStatus& st = head.status;
@@ -78,11 +82,14 @@ Status DecodeModelHead(std::string_view bytes, ModelHead* head) {
   ModelHead h;
   RecTrainingStatus& st = h.status;
   uint64_t chunks = 0;
+  uint64_t pending_chunks = 0;
   const bool ok = !bytes.empty() && bytes[0] == kHeadVersion && [&] {
     bytes.remove_prefix(1);
     if (!GetVarint64(&bytes, &h.generation) || !GetVarint64(&bytes, &chunks) ||
-        chunks > UINT32_MAX || !GetString(&bytes, &h.training_key) ||
-        !GetString(&bytes, &h.request_seen) || bytes.empty()) {
+        chunks > UINT32_MAX || !GetVarint64(&bytes, &h.pending_generation) ||
+        !GetVarint64(&bytes, &pending_chunks) || pending_chunks > UINT32_MAX ||
+        !GetString(&bytes, &h.training_key) || !GetString(&bytes, &h.request_seen) ||
+        bytes.empty()) {
       return false;
     }
     const auto state = static_cast<uint8_t>(bytes[0]);
@@ -98,14 +105,18 @@ Status DecodeModelHead(std::string_view bytes, ModelHead* head) {
   }();
   if (!ok) return Status::Corruption("a recommendation model head does not decode");
   h.chunks = static_cast<uint32_t>(chunks);
+  h.pending_chunks = static_cast<uint32_t>(pending_chunks);
   *head = std::move(h);
   return Status::Ok();
 }
 
+uint64_t ChunkCount(size_t bytes) {
+  return std::max<uint64_t>(1, (bytes + kModelChunkBytes - 1) / kModelChunkBytes);
+}
+
 Status WriteModelChunks(store::Store& store, std::string_view project, std::string_view rec_id,
                         uint64_t generation, std::string_view bytes, uint32_t* chunks) {
-  const size_t count =
-      std::max<size_t>(1, (bytes.size() + kModelChunkBytes - 1) / kModelChunkBytes);
+  const uint64_t count = ChunkCount(bytes.size());
   if (count > UINT32_MAX) return Status::InvalidArgument("a model too large to store");
   store::WriteSet writes;
   for (uint32_t i = 0; i < count; ++i) {
@@ -127,6 +138,7 @@ Result<std::shared_ptr<const recs::ServingModel>> ReadModel(store::Store& store,
                                                             std::string_view rec_id,
                                                             const ModelHead& head) {
   std::string bytes;
+  bytes.reserve(uint64_t{head.chunks} * kModelChunkBytes);
   std::vector<std::string> keys;
   std::vector<std::string> values;
   std::vector<Status> statuses;
@@ -144,14 +156,39 @@ Result<std::shared_ptr<const recs::ServingModel>> ReadModel(store::Store& store,
   return recs::DecodeServingModel(bytes);
 }
 
-Status DeleteOtherGenerations(store::Store& store, std::string_view project,
-                              std::string_view rec_id, uint64_t keep) {
-  const std::string prefix = store::ModelChunkPrefix(project, rec_id);
-  PROFILED_RETURN_IF_ERROR(store.DeleteRange(store::Table::kMeta, prefix,
-                                             store::ModelChunkKey(project, rec_id, keep, 0)));
-  if (keep == UINT64_MAX) return Status::Ok();
-  return store.DeleteRange(store::Table::kMeta, store::ModelChunkKey(project, rec_id, keep + 1, 0),
-                           store::PrefixEnd(prefix));
+Status DeleteChunks(store::Store& store, std::string_view project, std::string_view rec_id,
+                    uint64_t generation, uint32_t chunks) {
+  store::WriteSet writes;
+  for (uint32_t i = 0; i < chunks; ++i) {
+    writes.Delete(store::Table::kMeta, store::ModelChunkKey(project, rec_id, generation, i));
+    if (writes.ops().size() == kDeletesPerCommit || i + 1 == chunks) {
+      PROFILED_RETURN_IF_ERROR(store.Commit(writes, true));
+      writes.Clear();
+    }
+  }
+  return Status::Ok();
+}
+
+Status DeleteModel(store::Store& store, std::string_view project, std::string_view rec_id) {
+  const std::string head_key = store::ModelHeadKey(project, rec_id);
+  std::string value;
+  Status s = store.Get(store::Table::kMeta, head_key, &value);
+  ModelHead head;
+  if (s.ok() && DecodeModelHead(value, &head).ok()) {
+    if (head.generation != 0) {
+      PROFILED_RETURN_IF_ERROR(DeleteChunks(store, project, rec_id, head.generation, head.chunks));
+    }
+    if (head.pending_generation != 0) {
+      PROFILED_RETURN_IF_ERROR(
+          DeleteChunks(store, project, rec_id, head.pending_generation, head.pending_chunks));
+    }
+  } else if (!s.ok() && !s.IsNotFound()) {
+    return s;
+  }
+  store::WriteSet writes;
+  writes.Delete(store::Table::kMeta, head_key);
+  writes.Delete(store::Table::kMeta, store::ModelRequestKey(project, rec_id));
+  return store.Commit(writes, true);
 }
 
 }  // namespace profiled::ingest

@@ -44,8 +44,12 @@ struct RecTrainingStatus {
 std::string_view StateName(RecTrainingStatus::State state);
 
 struct ModelHead {
-  uint64_t generation = 0;   // of the serving model's chunks; 0 = no model yet
-  uint32_t chunks = 0;       // of that generation
+  uint64_t generation = 0;  // of the serving model's chunks; 0 = no model yet
+  uint32_t chunks = 0;      // of that generation
+  // A generation being written (or left half-written by a trainer that stopped): the next
+  // trainer deletes its chunks. 0 = none.
+  uint64_t pending_generation = 0;
+  uint32_t pending_chunks = 0;
   std::string training_key;  // compute::TrainingKey of the definition it was trained for
   std::string request_seen;  // the last training request (token) the model answers
   RecTrainingStatus status;
@@ -58,6 +62,9 @@ inline constexpr size_t kModelChunkBytes = 1 << 20;
 std::string EncodeModelHead(const ModelHead& head);
 // Corruption when `bytes` is not an EncodeModelHead value.
 Status DecodeModelHead(std::string_view bytes, ModelHead* head);
+
+// The number of chunks WriteModelChunks cuts `bytes` bytes into (at least 1).
+uint64_t ChunkCount(size_t bytes);
 
 // Writes `bytes` as the chunks of `generation` of the model of (project, rec_id), a few
 // chunks per commit; sets *chunks to their number. Nothing names them until a head does.
@@ -72,8 +79,12 @@ Result<std::shared_ptr<const recs::ServingModel>> ReadModel(store::Store& store,
                                                             std::string_view rec_id,
                                                             const ModelHead& head);
 
-// Deletes the chunks of every generation of (project, rec_id) but `keep`.
-Status DeleteOtherGenerations(store::Store& store, std::string_view project,
-                              std::string_view rec_id, uint64_t keep);
+// Deletes chunks [0, chunks) of `generation` of (project, rec_id), by name (no scan).
+Status DeleteChunks(store::Store& store, std::string_view project, std::string_view rec_id,
+                    uint64_t generation, uint32_t chunks);
+
+// Deletes what the store holds of the model of (project, rec_id): the chunks its head names
+// (serving and pending), the head and the training request.
+Status DeleteModel(store::Store& store, std::string_view project, std::string_view rec_id);
 
 }  // namespace profiled::ingest

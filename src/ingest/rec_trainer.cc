@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <new>
 #include <random>
 #include <unordered_map>
@@ -34,6 +35,14 @@ int64_t IngestMsOfEventKey(std::string_view key) {
 }
 
 constexpr auto kProgressEvery = std::chrono::seconds(1);
+// A model that failed to load for a passing reason (the store, memory) is tried again after.
+constexpr int64_t kLoadRetryMs = 5'000;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // A trainer lease's value: the holder and when the lease ends (wall-clock ms).
 std::string EncodeLease(std::string_view holder, int64_t until_ms) {
@@ -133,16 +142,18 @@ RecTrainingStatus RecTrainer::StatusOf(std::string_view project, std::string_vie
 void RecTrainer::Poll() {
   while (true) {
     std::map<std::string, std::string> served_keys;  // key -> project
+    std::vector<std::pair<std::string, std::shared_ptr<const compute::ProjectCatalog>>> with_recs;
     for (const std::string& p : projects_) {
       std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(p);
-      const std::vector<compute::ServedRecommendation>& served = catalog->recommendations();
-      if (served.empty()) continue;
-      for (const compute::ServedRecommendation& s : served) {
+      if (catalog->recommendations().empty()) continue;
+      for (const compute::ServedRecommendation& s : catalog->recommendations()) {
         served_keys.emplace(KeyOf(p, s.definition.id), p);
       }
-      Refresh(p, served);
+      // Leases first: loading models can take seconds, a lease must not wait for it.
       KeepLease(p);
+      with_recs.emplace_back(p, std::move(catalog));
     }
+    for (const auto& [p, catalog] : with_recs) Refresh(p, catalog->recommendations());
     Forget(served_keys);
     std::unique_lock lock(mu_);
     if (stopping_) return;
@@ -162,9 +173,14 @@ void RecTrainer::Poll() {
 void RecTrainer::Refresh(const std::string& project,
                          const std::vector<compute::ServedRecommendation>& served) {
   std::vector<std::string> keys;
-  for (const compute::ServedRecommendation& s : served) {
-    keys.push_back(store::ModelHeadKey(project, s.definition.id));
-    keys.push_back(store::ModelRequestKey(project, s.definition.id));
+  std::vector<uint64_t> epochs;
+  {
+    std::lock_guard lock(mu_);
+    for (const compute::ServedRecommendation& s : served) {
+      keys.push_back(store::ModelHeadKey(project, s.definition.id));
+      keys.push_back(store::ModelRequestKey(project, s.definition.id));
+      epochs.push_back(entries_[KeyOf(project, s.definition.id)].epoch);
+    }
   }
   std::vector<std::string> values;
   std::vector<Status> statuses;
@@ -176,41 +192,60 @@ void RecTrainer::Refresh(const std::string& project,
     const std::string key = KeyOf(project, rec.id);
     ModelHead head;
     if (statuses[2 * i].ok()) {
-      if (Status d = DecodeModelHead(values[2 * i], &head); !d.ok()) {
-        LogError("recommendations: project " + project + ": " + rec.id + ": " + d.message());
-        continue;
-      }
+      // A head that does not decode counts as none: the holder trains and writes a new one.
+      if (!DecodeModelHead(values[2 * i], &head).ok()) head = ModelHead{};
     } else if (!statuses[2 * i].IsNotFound()) {
       continue;
     }
     const std::string fingerprint = compute::TrainingKey(rec);
+    const int64_t now = SteadyMs();
     uint64_t loaded = 0;
     bool load = false;
     {
       std::lock_guard lock(mu_);
       Entry& entry = entries_[key];
+      // Read before a job here began or ended: what the job wrote is newer.
+      if (entry.training || entry.epoch != epochs[i]) continue;
+      if (entry.local_status && EncodeModelHead(head) != EncodeModelHead(entry.head)) {
+        entry.local_status = false;
+      }
       entry.head = head;
       if (statuses[2 * i + 1].ok()) entry.request = values[2 * i + 1];
-      if (!entry.training) entry.status = head.status;
+      if (!entry.local_status) entry.status = head.status;
       loaded = entry.loaded;
       load = head.generation != 0 && head.generation != entry.loaded &&
-             head.generation != entry.unloadable && head.training_key == fingerprint;
+             head.generation != entry.unloadable && head.training_key == fingerprint &&
+             now >= entry.load_after;
     }
     if (!load) continue;
-    Result<std::shared_ptr<const recs::ServingModel>> model =
-        ReadModel(store_, project, rec.id, head);
+    Result<std::shared_ptr<const recs::ServingModel>> model = [&] {
+      try {
+        return ReadModel(store_, project, rec.id, head);
+      } catch (const std::bad_alloc&) {
+        return Result<std::shared_ptr<const recs::ServingModel>>(
+            Status::Internal("out of memory while loading the model"));
+      }
+    }();
     std::lock_guard lock(mu_);
     Entry& entry = entries_[key];
     if (!model.ok()) {
-      // NotFound: a newer generation replaced it meanwhile; the next poll reads that head.
-      if (!model.status().IsNotFound()) {
-        entry.unloadable = head.generation;
+      const Status& s = model.status();
+      // A missing chunk: the generation was replaced meanwhile (the next poll reads the new
+      // head), unless it is missing again, when it is lost. A damaged model stays damaged.
+      // Anything else (the store, memory) is tried again a few seconds later.
+      const bool lost = s.code() == ErrorCode::kCorruption ||
+                        (s.IsNotFound() && entry.missing == head.generation);
+      if (s.IsNotFound()) entry.missing = head.generation;
+      if (lost) entry.unloadable = head.generation;
+      entry.load_after = SteadyMs() + (s.IsNotFound() ? kLoadRetryMs / 5 : kLoadRetryMs);
+      if (lost || !s.IsNotFound()) {
         LogError("recommendations: project " + project + ": cannot load the model of " + rec.id +
-                 ": " + model.status().ToString());
+                 ": " + s.ToString());
       }
       continue;
     }
-    if (entry.loaded != loaded) continue;  // the trainer put a newer one meanwhile
+    // The trainer here put a newer one meanwhile.
+    if (entry.loaded != loaded || entry.epoch != epochs[i] || entry.training) continue;
     shelf_.Set(project, rec.id, std::move(model.value()), fingerprint);
     entry.loaded = head.generation;
   }
@@ -235,9 +270,7 @@ void RecTrainer::Forget(const std::map<std::string, std::string>& served_keys) {
   }
   // The lease holder deletes the stored model of a recommendation no longer served.
   for (const auto& [project, id] : dropped) {
-    const std::string prefix = store::ModelKeyPrefix(project, id);
-    if (Status s = store_.DeleteRange(store::Table::kMeta, prefix, store::PrefixEnd(prefix));
-        !s.ok()) {
+    if (Status s = DeleteModel(store_, project, id); !s.ok()) {
       std::string message = "recommendations: project ";
       message.append(project).append(": cannot delete the model of ").append(id);
       LogError(message.append(": ").append(s.ToString()));
@@ -254,19 +287,23 @@ bool RecTrainer::KeepLease(const std::string& project) {
     if (lease_until_[project] - now > options_.lease_ms * 6 / 10) return true;
   }
   const std::string lease_key = store::TrainerLeaseKey(project);
+  // A read without locks first: another node's live lease needs no transaction. A lease that
+  // does not decode counts as ended.
+  std::string value;
+  std::string holder;
+  int64_t until = 0;
+  Status s = store_.Get(store::Table::kMeta, lease_key, &value);
   bool held = false;
-  {
+  if (s.ok() && DecodeLease(value, &holder, &until) && holder != node_id_ && until >= now) {
+    // Another node holds it.
+  } else if (s.ok() || s.IsNotFound()) {
     std::lock_guard txn(txn_mu_);
-    std::string value;
-    Status s = locking_.Get(store::Table::kMeta, lease_key, &value);
-    std::string holder;
-    int64_t until = 0;
-    if (s.ok() && !DecodeLease(value, &holder, &until)) s = Status::Corruption("a bad lease");
+    s = locking_.Get(store::Table::kMeta, lease_key, &value);
+    if (s.ok() && !DecodeLease(value, &holder, &until)) until = 0;
     if ((s.ok() && (holder == node_id_ || until < now)) || s.IsNotFound()) {
       store::WriteSet writes;
       writes.Put(store::Table::kMeta, lease_key, EncodeLease(node_id_, now + options_.lease_ms));
-      s = locking_.Commit(writes, true);
-      held = s.ok();
+      held = locking_.Commit(writes, true).ok();
       if (held && holder != node_id_) {
         LogInfo("recommendations: project " + project + ": this node trains its models now");
       }
@@ -276,8 +313,8 @@ bool RecTrainer::KeepLease(const std::string& project) {
   std::lock_guard lock(mu_);
   if (held) {
     lease_until_[project] = now + options_.lease_ms;
-  } else if (lease_until_[project] <= now) {
-    lease_until_[project] = 0;
+  } else if (s.ok() || lease_until_[project] <= now) {
+    lease_until_[project] = 0;  // another node's, or ours ran out
   }
   return held;
 }
@@ -291,6 +328,7 @@ bool RecTrainer::Holds(const std::string& project) const {
 
 bool RecTrainer::PickDue(Job* job) {
   const int64_t now = clock_.NowMs();
+  const int64_t steady = SteadyMs();
   for (const std::string& p : projects_) {
     if (!Holds(p)) continue;
     std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(p);
@@ -299,12 +337,15 @@ bool RecTrainer::PickDue(Job* job) {
       auto it = entries_.find(KeyOf(p, r.id));
       if (it == entries_.end()) continue;  // not read from the store yet
       const Entry& entry = it->second;
+      // A job whose outcome the store did not take is not tried again at once, asked or not.
+      if (entry.unpublished != 0 && steady - entry.unpublished < kRetryAfterFailureMs) continue;
       const std::string fingerprint = compute::TrainingKey(r);
       const bool failed_recently = entry.tried == fingerprint && entry.tried_ms != 0 &&
                                    entry.head.status.state == RecTrainingStatus::State::kFailed &&
                                    now - entry.tried_ms < kRetryAfterFailureMs;
       const bool requested = !entry.request.empty() && entry.request != entry.head.request_seen;
-      const bool stale = entry.head.generation == 0 || entry.head.training_key != fingerprint;
+      const bool stale = entry.head.generation == 0 || entry.head.training_key != fingerprint ||
+                         entry.unloadable == entry.head.generation;
       const int64_t last = entry.head.status.last_trained_ms;
       const bool scheduled = r.retrain_every_minutes > 0 && last != 0 &&
                              now - last >= int64_t{r.retrain_every_minutes} * 60'000;
@@ -353,6 +394,7 @@ void RecTrainer::RunJob(const Job& job) {
     std::lock_guard lock(mu_);
     Entry& entry = entries_[key];
     entry.training = true;
+    ++entry.epoch;
     entry.tried = fingerprint;
     entry.tried_ms = clock_.NowMs();
     entry.status.state = RecTrainingStatus::State::kTraining;
@@ -360,15 +402,47 @@ void RecTrainer::RunJob(const Job& job) {
     entry.status.error.clear();
     status = entry.status;
   }
+  // Ends the job: `head` is what the store holds now when `published`.
+  auto finish = [&](bool published, const ModelHead& head,
+                    std::shared_ptr<const recs::ServingModel> model) {
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[key];
+    entry.training = false;
+    ++entry.epoch;
+    if (published) {
+      entry.head = head;
+      entry.status = head.status;
+      entry.local_status = false;
+      entry.unpublished = 0;
+    } else {
+      entry.status = status;
+      entry.local_status = true;
+      entry.unpublished = SteadyMs();
+    }
+    if (model != nullptr) {
+      // It serves here even when the store did not take it, and stays until a newer one.
+      shelf_.Set(project, id, std::move(model), fingerprint);
+      entry.loaded =
+          published && head.training_key == fingerprint ? head.generation : entry.head.generation;
+    }
+  };
   ModelHead head;
+  // Only the state, progress and error: the rest of the head is what the store holds.
   auto publish_status = [&] {
     return UpdateHead(
-        project, id, [&](ModelHead* h) { h->status = status; }, &head);
+        project, id,
+        [&](ModelHead* h) {
+          h->status.state = status.state;
+          h->status.progress = status.progress;
+          h->status.error = status.error;
+        },
+        &head);
   };
   if (Status s = publish_status(); !s.ok()) {
-    std::lock_guard lock(mu_);
-    entries_[key].training = false;
-    return;  // no longer the lease holder, or the store is down: the poller tries again
+    status.state = RecTrainingStatus::State::kFailed;
+    status.error = "the training could not start: " + s.message();
+    finish(false, head, nullptr);
+    return;  // no longer the lease holder, or the store is down: tried again later
   }
   auto started = std::chrono::steady_clock::now();
   auto last_published = started;
@@ -390,20 +464,18 @@ void RecTrainer::RunJob(const Job& job) {
           Status::Internal("out of memory while training"));
     }
   }();
+  if (stop_.load()) {
+    // Stopping: the outcome is nobody's; the request stays unanswered for the next trainer.
+    finish(false, head, nullptr);
+    return;
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  // The model goes to the store under a new generation, then the head names it.
   const uint64_t generation = trained.ok() ? RandomGeneration() : 0;
   Status stored = trained.status();
   uint32_t chunks = 0;
-  if (stored.ok()) {
-    try {
-      stored = WriteModelChunks(store_, project, id, generation,
-                                recs::EncodeServingModel(**trained), &chunks);
-    } catch (const std::bad_alloc&) {
-      stored = Status::Internal("out of memory while storing the model");
-    }
-  }
+  if (stored.ok()) stored = StoreModel(project, id, **trained, generation, &chunks);
+  ModelHead replaced;  // the generation the new head replaces
   Status published = UpdateHead(
       project, id,
       [&](ModelHead* h) {
@@ -419,8 +491,14 @@ void RecTrainer::RunJob(const Job& job) {
           return;
         }
         const recs::ServingModel& model = **trained;
+        replaced.generation = h->generation;
+        replaced.chunks = h->chunks;
         h->generation = generation;
         h->chunks = chunks;
+        if (h->pending_generation == generation) {
+          h->pending_generation = 0;
+          h->pending_chunks = 0;
+        }
         h->training_key = fingerprint;
         st.state = RecTrainingStatus::State::kReady;
         st.last_trained_ms = model.trained_at_ms;
@@ -434,40 +512,57 @@ void RecTrainer::RunJob(const Job& job) {
         ++st.trainings;
       },
       &head);
-  if (!stored.ok() && !stop_.load()) {
+  if (!stored.ok()) {
     LogError("recommendations: project " + project + ": training " + id +
              " failed: " + stored.ToString());
   }
-  {
-    std::lock_guard lock(mu_);
-    Entry& entry = entries_[key];
-    entry.training = false;
-    if (published.ok()) {
-      entry.head = head;
-      entry.status = head.status;
-    } else {
-      entry.status.state = RecTrainingStatus::State::kFailed;
-      entry.status.error = "the training's outcome could not be stored: " + published.message();
-    }
-    // The model serves here even when the store did not take it (other nodes keep theirs).
-    if (trained.ok()) {
-      shelf_.Set(project, id, *trained, fingerprint);
-      entry.loaded = published.ok() && stored.ok() ? generation : 0;
-    }
-  }
-  if (published.ok() && stored.ok()) {
-    if (Status s = DeleteOtherGenerations(store_, project, id, generation); !s.ok()) {
-      LogError("recommendations: project " + project + ": cannot delete the models " + id +
-               " replaced: " + s.ToString());
-    }
-    const recs::ServingModel& model = **trained;
-    LogInfo("recommendations: project " + project + ": trained " + id + " (" +
-            std::string(recs::ModelName(model.used)) + ", " + std::to_string(model.items.size()) +
-            " items, " + std::to_string(model.users) + " users) in " + std::to_string(seconds) +
-            " s");
-  } else if (!published.ok()) {
+  if (!published.ok()) {
     LogError("recommendations: project " + project + ": the training of " + id +
              " was not published: " + published.ToString());
+    status.state = RecTrainingStatus::State::kFailed;
+    status.error = "the training's outcome could not be stored: " + published.message();
+  }
+  finish(published.ok(), head, trained.ok() ? *trained : nullptr);
+  if (!published.ok() || !stored.ok()) return;
+  if (replaced.generation != 0 && replaced.generation != generation) {
+    if (Status s = DeleteChunks(store_, project, id, replaced.generation, replaced.chunks);
+        !s.ok()) {
+      LogError("recommendations: project " + project + ": cannot delete the model of " + id +
+               " replaced: " + s.ToString());
+    }
+  }
+  const recs::ServingModel& model = **trained;
+  LogInfo("recommendations: project " + project + ": trained " + id + " (" +
+          std::string(recs::ModelName(model.used)) + ", " + std::to_string(model.items.size()) +
+          " items, " + std::to_string(model.users) + " users) in " + std::to_string(seconds) +
+          " s");
+}
+
+Status RecTrainer::StoreModel(const std::string& project, const std::string& id,
+                              const recs::ServingModel& model, uint64_t generation,
+                              uint32_t* chunks) {
+  try {
+    const std::string bytes = recs::EncodeServingModel(model);
+    // The head names the generation before its chunks are written, so that if this node
+    // stops half-way the next trainer deletes them; it deletes what an earlier one left.
+    ModelHead left;
+    ModelHead head;
+    PROFILED_RETURN_IF_ERROR(UpdateHead(
+        project, id,
+        [&](ModelHead* h) {
+          left.generation = h->pending_generation;
+          left.chunks = h->pending_chunks;
+          h->pending_generation = generation;
+          h->pending_chunks = static_cast<uint32_t>(
+              std::min<uint64_t>(ChunkCount(bytes.size()), std::numeric_limits<uint32_t>::max()));
+        },
+        &head));
+    if (left.generation != 0 && left.generation != generation) {
+      PROFILED_RETURN_IF_ERROR(DeleteChunks(store_, project, id, left.generation, left.chunks));
+    }
+    return WriteModelChunks(store_, project, id, generation, bytes, chunks);
+  } catch (const std::bad_alloc&) {
+    return Status::Internal("out of memory while storing the model");
   }
 }
 
@@ -477,12 +572,14 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
   Status s = [&] {
     if (shared_) {
       std::string value;
-      PROFILED_RETURN_IF_ERROR(
-          locking_.Get(store::Table::kMeta, store::TrainerLeaseKey(project), &value));
+      Status g = locking_.Get(store::Table::kMeta, store::TrainerLeaseKey(project), &value);
+      if (!g.ok() && !g.IsNotFound()) return g;
       std::string holder;
       int64_t until = 0;
-      if (!DecodeLease(value, &holder, &until) || holder != node_id_ ||
+      if (!g.ok() || !DecodeLease(value, &holder, &until) || holder != node_id_ ||
           until <= SystemClock::Instance().NowMs()) {
+        std::lock_guard lock(mu_);
+        lease_until_[project] = 0;
         return Status::Unavailable("this node no longer holds the trainer lease of project " +
                                    project);
       }
@@ -494,11 +591,9 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
     std::string value;
     ModelHead h;
     Status g = locking_.Get(store::Table::kMeta, key, &value);
-    if (g.ok()) {
-      PROFILED_RETURN_IF_ERROR(DecodeModelHead(value, &h));
-    } else if (!g.IsNotFound()) {
-      return g;
-    }
+    if (!g.ok() && !g.IsNotFound()) return g;
+    // A head that does not decode is replaced (its chunks, if any, stay behind).
+    if (g.ok() && !DecodeModelHead(value, &h).ok()) h = ModelHead{};
     update(&h);
     store::WriteSet writes;
     writes.Put(store::Table::kMeta, key, EncodeModelHead(h));

@@ -100,14 +100,19 @@ class RecTrainer {
 
  private:
   struct Entry {
-    RecTrainingStatus status;  // this node's while it trains the recommendation, else the head's
-    ModelHead head;            // as last read from the store
-    std::string request;       // the training request token last read from the store
-    uint64_t loaded = 0;       // the generation on this node's shelf; 0 = none
-    uint64_t unloadable = 0;   // a generation that did not load (logged once)
-    std::string tried;         // the training key last tried here (failed or not)
-    int64_t tried_ms = 0;
-    bool training = false;  // this node trains it now
+    RecTrainingStatus status;   // this node's while it trains the recommendation, else the head's
+    ModelHead head;             // as last read from the store (or written here)
+    std::string request;        // the training request token last read from the store
+    uint64_t loaded = 0;        // the generation on this node's shelf (or superseded by it)
+    uint64_t unloadable = 0;    // a generation that does not decode, or lost a chunk
+    uint64_t missing = 0;       // a generation one of whose chunks was missing once
+    int64_t load_after = 0;     // steady ms: no load before (after a failed one)
+    std::string tried;          // the training key last tried here (failed or not)
+    int64_t tried_ms = 0;       // clock_ ms of that try
+    int64_t unpublished = 0;    // steady ms when a job here could not store its outcome; 0 = none
+    bool local_status = false;  // status is this node's (not stored) until the head changes
+    bool training = false;      // this node trains it now
+    uint64_t epoch = 0;         // bumped by every job here: a head read before is stale
   };
   struct Job {
     std::string project;
@@ -135,6 +140,10 @@ class RecTrainer {
   // Reads, changes and writes the head of (project, id) in one transaction that, on a shared
   // store, first checks that this node holds the project's trainer lease (Unavailable when
   // not); *head is what was written.
+  // Writes `model` as `generation` of (project, id), its chunk count in *chunks, after
+  // naming it in the head as pending (and deleting what an earlier pending one left).
+  Status StoreModel(const std::string& project, const std::string& id,
+                    const recs::ServingModel& model, uint64_t generation, uint32_t* chunks);
   Status UpdateHead(const std::string& project, const std::string& id,
                     const std::function<void(ModelHead*)>& update, ModelHead* head);
   void SetStatus(const std::string& key, const RecTrainingStatus& status);

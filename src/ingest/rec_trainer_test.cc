@@ -9,6 +9,7 @@
 
 #include "ingest/test_util.h"
 #include "store/fault_store.h"
+#include "store/keys.h"
 
 namespace profiled::ingest {
 namespace {
@@ -194,6 +195,22 @@ TEST_F(RecTrainerTest, RetrainsOnRequestAndOnAChangedDefinitionAndForgetsADelete
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_EQ(shelf_.Get("p", "r1"), nullptr);
+  // Its model is gone from the store too: no head, request or chunk of any generation.
+  const std::string prefix = store::ModelKeyPrefix("p", "r1");
+  std::vector<std::string> left;
+  for (int i = 0; i < 3000; ++i) {
+    left.clear();
+    ASSERT_TRUE(store_
+                    ->Scan(store::Table::kMeta, prefix, store::PrefixEnd(prefix),
+                           [&](std::string_view k, std::string_view) {
+                             left.emplace_back(k);
+                             return true;
+                           })
+                    .ok());
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(left.empty()) << left.size() << " keys left";
 }
 
 TEST_F(RecTrainerTest, RetrainsOnItsSchedule) {
@@ -331,9 +348,12 @@ TEST_F(RecTrainerTest, ARestartedTrainerServesTheStoredModelWithoutTrainingAgain
   first->model->Score(std::vector<int32_t>{0}, a);
   loaded->model->Score(std::vector<int32_t>{0}, b);
   EXPECT_EQ(a, b);
+  // Several polls later it has still not trained.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   RecTrainingStatus st = again.StatusOf("p", "r1");
   EXPECT_EQ(st.state, RecTrainingStatus::State::kReady);
   EXPECT_EQ(st.trainings, 1);
+  EXPECT_EQ(restarted.Get("p", "r1"), loaded);
   again.Stop();
 }
 
@@ -372,11 +392,12 @@ TEST_F(RecTrainerTest, OnASharedStoreOneNodeTrainsTheOthersServeItsModelAndTakeO
   // A training asked of b is done by a, the holder, and served by both.
   ApplyOk({View("u3", "c")});
   ASSERT_TRUE(b.RequestTraining("p", "r1").ok());
-  ASSERT_TRUE(wait([&] {
-    auto m = shelf_b.Get("p", "r1");
-    return m != nullptr && m->items.size() == 3;
-  }));
-  EXPECT_EQ(shelf_a.Get("p", "r1")->items.size(), 3U);
+  for (recs::ModelShelf* shelf : {&shelf_a, &shelf_b}) {
+    ASSERT_TRUE(wait([&] {
+      auto m = shelf->Get("p", "r1");
+      return m != nullptr && m->items.size() == 3;
+    }));
+  }
   EXPECT_EQ(b.StatusOf("p", "r1").trainings, 2);
 
   // a stops: once its lease ends, b trains.

@@ -313,6 +313,8 @@ describe('definitions shared by two nodes on one Redis Cluster', () => {
     assert.equal(tb.last_trained_at, ta.last_trained_at);
     assert.equal(tb.items, ta.items);
     const trainedLines = (server) => (server.logs.match(/: trained r1 \(/g) ?? []).length;
+    // The log line comes a moment after the status.
+    await until(() => trainedLines(a) + trainedLines(b) >= ta.trainings, 'the training log line');
     const trainer = trainedLines(a) > 0 ? a : b;
     const other = trainer === a ? b : a;
     assert.equal(trainedLines(other), 0, 'only the lease holder trains');
@@ -341,6 +343,7 @@ describe('definitions shared by two nodes on one Redis Cluster', () => {
     const asked = await other.admin('POST', `${defPath(p, 'recommendations', 'r1')}/train`);
     assert.equal(asked.status, 202, asked.text);
     const t = await trainedOn(other, ta.trainings + 2);
+    await until(() => trainedLines(other) >= 1, 'the training log line');
     assert.equal(trainedLines(other), 1, other.logs.slice(-3000));
     assert.equal(t.items, 24);
     const data = await readData(other, p, { user_id: user, get_recs: 'true', rec_id: 'r1' });
