@@ -135,13 +135,9 @@ std::string ModelRequestKey(std::string_view project, std::string_view rec_id) {
   return ModelKeyPrefix(project, rec_id) + 'r';
 }
 
-std::string ModelChunkPrefix(std::string_view project, std::string_view rec_id) {
-  return ModelKeyPrefix(project, rec_id) + 'c';
-}
-
 std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uint64_t generation,
                           uint32_t index) {
-  std::string k = ModelChunkPrefix(project, rec_id);
+  std::string k = ModelKeyPrefix(project, rec_id) + 'c';
   PutFixed64BE(&k, generation);
   PutFixed64BE(&k, index);
   return k;

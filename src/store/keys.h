@@ -78,7 +78,6 @@ std::string ModelHeadKey(std::string_view project, std::string_view rec_id);
 std::string ModelRequestKey(std::string_view project, std::string_view rec_id);
 std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uint64_t generation,
                           uint32_t index);
-std::string ModelChunkPrefix(std::string_view project, std::string_view rec_id);
 // kMeta: which node trains the project's recommendations on a shared store.
 std::string TrainerLeaseKey(std::string_view project);
 
