@@ -9,6 +9,7 @@
 #include "api/http_errors.h"
 #include "api/ingest_wire.h"
 #include "api/profile_wire.h"
+#include "api/worker_pool.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 
@@ -37,6 +38,7 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
       reader_(reader),
       registry_(registry) {
   if (registry != nullptr) downloads_ = std::make_unique<CohortDownloads>(reader, clock);
+  if (store.Shared()) read_pool_ = std::make_unique<WorkerPool>(kReadThreads);
   for (const auto& p : config.projects) {
     by_api_key_[p.api_key] = &p;
     by_secret_key_[p.secret_key] = &p;
@@ -47,7 +49,12 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
 Endpoints::~Endpoints() { Stop(); }
 
 void Endpoints::Stop() {
+  if (read_pool_) read_pool_->Stop();
   if (downloads_) downloads_->Stop();
+}
+
+void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond) {
+  read_pool_->Post([this, &request, respond] { respond(Profile(request)); });
 }
 
 const ProjectConfig* Endpoints::ProjectById(std::string_view id) const {

@@ -23,6 +23,7 @@
 namespace profiled::api {
 
 class CohortDownloads;
+class WorkerPool;
 
 struct HttpRequest {
   std::string_view method;         // "GET", "POST", ...
@@ -77,6 +78,14 @@ class Endpoints {
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
+  // Whether the server should call ProfileAsync rather than Profile: on a store across a
+  // network (Store::Shared()) a read waits for round trips, so reads run on a pool of
+  // kReadThreads threads and an I/O thread keeps many in flight.
+  bool ProfileOffThread() const { return read_pool_ != nullptr; }
+  // Profile on a worker thread, which calls `respond` once. REQUIRES: ProfileOffThread();
+  // `request` lives until `respond` is called.
+  void ProfileAsync(const HttpRequest& request, const Respond& respond);
+  static constexpr int kReadThreads = 32;
 
   // POST /2/httpapi and /batch. `respond` runs exactly once, possibly on another thread
   // (the ingest writer) once the batch is durable.
@@ -128,6 +137,7 @@ class Endpoints {
   std::unique_ptr<CohortDownloads> downloads_;  // with a registry
   OffsetClock* clock_control_ = nullptr;
   ingest::RecTrainer* trainer_ = nullptr;
+  std::unique_ptr<WorkerPool> read_pool_;  // on a shared store
 };
 
 // Applies the definitions of a definitions file ({"computations":[...],"cohorts":[...]},

@@ -349,7 +349,14 @@ class HttpServer::Impl {
       case Route::kIdentify:
       case Route::kAdmin:
       case Route::kCohorts: response = co_await Ingest(session, route, req); break;
-      case Route::kProfile: response = endpoints_.Profile(req); break;
+      case Route::kProfile:
+        // Not a conditional expression: GCC 12 mishandles a co_await inside one.
+        if (endpoints_.ProfileOffThread()) {
+          response = co_await Ingest(session, route, req);
+        } else {
+          response = endpoints_.Profile(req);
+        }
+        break;
       case Route::kHealth: response = endpoints_.Health(); break;
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
       case Route::kPreflight:
@@ -375,8 +382,8 @@ class HttpServer::Impl {
   }
 
   // Calls an endpoint that answers asynchronously (ingestion, definitions, cohorts: their
-  // writes go through the ingest writer) and resumes this connection's coroutine, on its own
-  // thread, once the batch is durable or refused.
+  // writes go through the ingest writer; profile reads on a shared store, on a worker) and
+  // resumes this connection's coroutine, on its own thread, once it has answered.
   awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
     auto executor = session.socket.get_executor();
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(api::HttpResponse)>(
@@ -389,6 +396,7 @@ class HttpServer::Impl {
             case Route::kIdentify: endpoints_.Identify(req, respond); break;
             case Route::kAdmin: endpoints_.Admin(req, respond); break;
             case Route::kCohorts: endpoints_.Cohorts(req, respond); break;
+            case Route::kProfile: endpoints_.ProfileAsync(req, respond); break;
             default: endpoints_.TrackEvents(req, respond); break;
           }
         },
