@@ -35,4 +35,8 @@ std::string UserHashKey(uint32_t partition, std::string_view project, uint64_t a
   return k;
 }
 
+std::string UserIndexKey(uint32_t partition, std::string_view project) {
+  return KeyStart(partition, 'x', project);
+}
+
 }  // namespace profiled::cluster

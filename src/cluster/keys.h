@@ -7,6 +7,9 @@
 //
 //   {k} 'u' P be64(amplitude_id)   the user hash: one field per record (its one-byte tag, as in
 //                                  store::UserRecord)
+//   {k} 'x' P                      the partition's user index: a sorted set, every score 0,
+//                                  whose members are the be64(amplitude_id) of the project's
+//                                  users in the partition (so lex order is amplitude_id order)
 //
 // P is the project, length-prefixed as in store/keys.h, so a key of one project is never one of
 // another whose id is a prefix of it. Keys are arbitrary bytes. Pure functions; thread-safe.
@@ -31,5 +34,6 @@ uint32_t Partition(std::string_view project, uint64_t amplitude_id, uint32_t par
 std::string PartitionTag(uint32_t partition);
 
 std::string UserHashKey(uint32_t partition, std::string_view project, uint64_t amplitude_id);
+std::string UserIndexKey(uint32_t partition, std::string_view project);
 
 }  // namespace profiled::cluster

@@ -19,6 +19,7 @@ TEST(ClusterKeys, PutAUsersHashInItsPartitionsSlot) {
       const uint32_t partition = Partition(project, id, kPartitions);
       const uint16_t slot = redis::KeySlot(UserHashKey(partition, project, id));
       EXPECT_EQ(slot, redis::KeySlot(PartitionTag(partition)));
+      EXPECT_EQ(slot, redis::KeySlot(UserIndexKey(partition, project))) << "its index's slot";
     }
   }
 }

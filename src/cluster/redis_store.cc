@@ -37,7 +37,8 @@ constexpr int64_t kDayMs = int64_t{24} * 3600 * 1000;
 // is finished whenever its keys are next needed).
 constexpr char kNoIntent[] = "\x01no intent";
 constexpr int64_t kNoIntentTtlMs = 7 * kDayMs;
-constexpr int kScanPage = 512;
+// Users a scan of kProfiles reads at once (one HGETALL each, pipelined).
+constexpr size_t kUsersPerRead = 128;
 // The client retries what it can itself; a part still failing is kept and retried by the
 // lease thread (FinishUnfinished), so a commit does not wait on a cluster that is down.
 constexpr int kApplyAttempts = 2;
@@ -62,7 +63,9 @@ return {1, false}
 // A write is applied only while its lock is the transaction's: after a take-over of a dead
 // node's lock, that node's late writes change nothing. Codes: 's' SET, 'x' DEL, 'h' HSET,
 // 'H' HDEL, 'm' HSET + ZADD of the field (an ordered table's put), 'M' HDEL + ZREM, 'e' ZADD
-// the field (an event), 'D' ZADD the value with itself as score (a day of events).
+// the field (an event), 'D' ZADD the value with itself as score (a day of events). A user
+// hash's put and delete ('h', 'H' with a second key) keep the user in its partition's user
+// index: the index holds the hash key's last 8 bytes (be64(amplitude_id)) while the hash exists.
 // Every write is idempotent, so applying a part twice (a retry after an unknown outcome) is
 // the same as applying it once.
 constexpr char kApplyScript[] = R"lua(
@@ -76,8 +79,14 @@ for _ = 1, n do
     if code == 's' then
       if px ~= '' then redis.call('SET', KEYS[k], v, 'PXAT', px) else redis.call('SET', KEYS[k], v) end
     elseif code == 'x' then redis.call('DEL', KEYS[k])
-    elseif code == 'h' then redis.call('HSET', KEYS[k], f, v)
-    elseif code == 'H' then redis.call('HDEL', KEYS[k], f)
+    elseif code == 'h' then
+      redis.call('HSET', KEYS[k], f, v)
+      if x > 0 then redis.call('ZADD', KEYS[x], 0, string.sub(KEYS[k], -8)) end
+    elseif code == 'H' then
+      redis.call('HDEL', KEYS[k], f)
+      if x > 0 and redis.call('EXISTS', KEYS[k]) == 0 then
+        redis.call('ZREM', KEYS[x], string.sub(KEYS[k], -8))
+      end
     elseif code == 'm' then redis.call('HSET', KEYS[k], f, v); redis.call('ZADD', KEYS[x], 0, f)
     elseif code == 'M' then redis.call('HDEL', KEYS[k], f); redis.call('ZREM', KEYS[x], f)
     elseif code == 'e' then redis.call('ZADD', KEYS[k], 0, f)
@@ -131,7 +140,8 @@ enum class Kind : uint8_t { kString, kHash, kOrdered, kEvent };
 struct Location {
   Kind kind = Kind::kString;
   std::string key;    // the string, the user hash, the ordered table's hash, the event shard
-  std::string aux;    // kOrdered: the table's sorted set of keys; kEvent: the day index
+  std::string aux;    // kHash: the partition's user index; kOrdered: the table's sorted set
+                      // of keys; kEvent: the day index
   std::string field;  // kHash: the record tag; kOrdered: the store key
   std::string lock;   // "" = none (events are only ever added, under unique keys)
   int64_t day = 0;    // kEvent
@@ -284,6 +294,7 @@ class RedisStore::Impl {
         std::string tag = PartitionTag(partition);
         loc->kind = Kind::kHash;
         loc->key = UserHashKey(partition, parts.project, parts.amplitude_id);
+        loc->aux = UserIndexKey(partition, parts.project);
         loc->field = std::string(parts.tail);
         loc->lock = tag + 'L';
         loc->lock.append(std::string_view(loc->key).substr(tag.size()));
@@ -538,6 +549,7 @@ class RedisStore::Impl {
               const std::function<bool(std::string_view, std::string_view)>& fn) {
     if (table == Table::kMeta) return ScanOrdered(begin, end, fn);
     if (table == Table::kEvents) return ScanEvents(begin, end, fn);
+    if (table == Table::kProfiles) return ScanUsers(begin, end, fn);
     return NotSupported(table, "a scan");
   }
 
@@ -821,6 +833,7 @@ class RedisStore::Impl {
         case Kind::kHash:
           code = op.is_delete ? "H" : "h";
           value = op.value;
+          aux = part.Key(loc.aux);
           break;
         case Kind::kOrdered:
           code = op.is_delete ? "M" : "m";
@@ -965,11 +978,11 @@ class RedisStore::Impl {
   }
 
   // Pages through the sorted set `zkey` from `begin` (inclusive, a '[' or '(' bound) below
-  // `end` (exclusive key), LIMIT kScanPage at a time.
+  // `end` (exclusive key), LIMIT scan_page at a time.
   Status RangePage(const std::string& zkey, const std::string& from, std::string_view end,
                    std::vector<std::string>* members) {
     Result<redis::Reply> r = client_->Execute({{"ZRANGEBYLEX", zkey, from, "(" + std::string(end),
-                                                "LIMIT", "0", std::to_string(kScanPage)},
+                                                "LIMIT", "0", std::to_string(options_.scan_page)},
                                                1});
     PROFILED_RETURN_IF_ERROR(r.status());
     if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "scan");
@@ -998,8 +1011,131 @@ class RedisStore::Impl {
         if (r->elements[i].is_nil()) continue;  // deleted between the two reads
         if (!fn(members[i], r->elements[i].str)) return Status::Ok();
       }
-      if (members.size() < static_cast<size_t>(kScanPage)) return Status::Ok();
+      if (members.size() < static_cast<size_t>(options_.scan_page)) return Status::Ok();
       from = "(" + members.back();
+    }
+  }
+
+  // --- Scans of users: a k-way merge of a project's user indexes, one per partition.
+
+  // A partition's user index, read a page at a time.
+  struct UserCursor {
+    std::vector<uint64_t> page;  // amplitude_ids, ascending
+    size_t at = 0;
+  };
+
+  redis::Command UserIndexPage(std::string_view project, uint32_t partition,
+                               const std::string& from, const std::string& to) const {
+    return {{"ZRANGEBYLEX", UserIndexKey(partition, project), from, to, "LIMIT", "0",
+             std::to_string(options_.scan_page)},
+            1};
+  }
+
+  static Status ReadUserPage(const Result<redis::Reply>& r, UserCursor* c) {
+    PROFILED_RETURN_IF_ERROR(r.status());
+    if (r->type != redis::ReplyType::kArray) return ReplyError(*r, "user scan");
+    c->page.clear();
+    c->at = 0;
+    for (const redis::Reply& e : r->elements) {
+      std::string_view member = e.str;
+      uint64_t id = 0;
+      if (member.size() != 8 || !GetFixed64BE(&member, &id)) {
+        return Status::Corruption("a user index member is not an amplitude_id");
+      }
+      c->page.push_back(id);
+    }
+    return Status::Ok();
+  }
+
+  Status ScanUsers(std::string_view begin, std::string_view end,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+    std::string_view rest = begin;
+    std::string_view project;
+    if (!GetLengthPrefixed(&rest, &project)) {
+      return Status::InvalidArgument("a scan of user records must start inside a project");
+    }
+    const std::string prefix(begin.substr(0, begin.size() - rest.size()));
+    const std::string project_end = store::PrefixEnd(prefix);
+    if (!project_end.empty() && end > project_end) {
+      return Status::InvalidArgument("a scan of user records must lie within one project");
+    }
+    if (end <= begin) return Status::Ok();
+    // An index member (8 bytes) compares with a bound's first 8 bytes after the prefix as its
+    // records' keys (member || tag) compare with the bound, so these bounds take every user
+    // with a record in [begin, end), and the records outside it are dropped below. An `end`
+    // that does not start with the prefix is at or past the project's end (end > begin).
+    std::string from = rest.empty() ? "-" : "[" + std::string(rest.substr(0, 8));
+    std::string to = "+";
+    if (end.substr(0, prefix.size()) == prefix) {
+      to = "[" + std::string(end.substr(prefix.size(), 8));
+    }
+    // Every partition's first page in one batch: one round trip, not one per partition.
+    const uint32_t partitions = options_.partitions;
+    std::vector<UserCursor> cursors(partitions);
+    using Head = std::pair<uint64_t, uint32_t>;  // amplitude_id, partition
+    std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
+    {
+      std::vector<redis::Command> pages;
+      pages.reserve(partitions);
+      for (uint32_t k = 0; k < partitions; ++k) {
+        pages.push_back(UserIndexPage(project, k, from, to));
+      }
+      std::vector<Result<redis::Reply>> replies = client_->ExecuteBatch(pages);
+      for (uint32_t k = 0; k < partitions; ++k) {
+        PROFILED_RETURN_IF_ERROR(ReadUserPage(replies[k], &cursors[k]));
+        if (!cursors[k].page.empty()) heads.emplace(cursors[k].page[0], k);
+      }
+    }
+    const auto page_size = static_cast<size_t>(options_.scan_page);
+    std::vector<Head> batch;
+    std::vector<redis::Command> reads;
+    std::vector<std::pair<std::string_view, std::string_view>> records;
+    std::string key;
+    for (;;) {
+      batch.clear();
+      while (batch.size() < kUsersPerRead && !heads.empty()) {
+        Head head = heads.top();
+        heads.pop();
+        batch.push_back(head);
+        UserCursor& c = cursors[head.second];
+        if (++c.at == c.page.size()) {
+          if (c.page.size() < page_size) continue;  // the partition's last page
+          std::string after = "(";
+          PutFixed64BE(&after, c.page.back());
+          PROFILED_RETURN_IF_ERROR(
+              ReadUserPage(client_->Execute(UserIndexPage(project, head.second, after, to)), &c));
+          if (c.page.empty()) continue;
+        }
+        heads.emplace(c.page[c.at], head.second);
+      }
+      if (batch.empty()) return Status::Ok();
+      reads.clear();
+      for (const auto& [id, partition] : batch) {
+        reads.push_back({{"HGETALL", UserHashKey(partition, project, id)}, 1});
+      }
+      std::vector<Result<redis::Reply>> users = client_->ExecuteBatch(reads);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        PROFILED_RETURN_IF_ERROR(users[i].status());
+        const redis::Reply& r = *users[i];
+        if (r.type != redis::ReplyType::kArray || r.elements.size() % 2 != 0) {
+          return ReplyError(r, "user scan");
+        }
+        // No fields: the user was deleted after its index entry was read.
+        records.clear();
+        for (size_t j = 0; j < r.elements.size(); j += 2) {
+          records.emplace_back(r.elements[j].str, r.elements[j + 1].str);
+        }
+        std::sort(records.begin(), records.end());  // by tag: key order
+        key = prefix;
+        PutFixed64BE(&key, batch[i].first);
+        const size_t user_size = key.size();
+        for (const auto& [tag, value] : records) {
+          key.resize(user_size);
+          key.append(tag);
+          if (key < begin || key >= end) continue;
+          if (!fn(key, value)) return Status::Ok();
+        }
+      }
     }
   }
 
@@ -1101,7 +1237,7 @@ class RedisStore::Impl {
         if (member.size() < key_size) return Status::Corruption("an event member is too short");
         if (!fn(member.substr(0, key_size), member.substr(key_size))) return Status::Ok();
         if (++c.at == c.page.size()) {
-          if (c.page.size() < static_cast<size_t>(kScanPage)) continue;
+          if (c.page.size() < static_cast<size_t>(options_.scan_page)) continue;
           std::string from = "(" + c.page.back();
           PROFILED_RETURN_IF_ERROR(fill(c, from));
           if (c.page.empty()) continue;
@@ -1276,8 +1412,8 @@ std::string RandomNodeId() {
 }  // namespace
 
 Result<std::unique_ptr<RedisStore>> RedisStore::Open(RedisStoreOptions options) {
-  if (options.partitions == 0 || options.wait_replicas < 0 || options.lease_ms < 100 ||
-      options.lock_wait_ms < 0 || options.dedup_window_days < 1) {
+  if (options.partitions == 0 || options.scan_page < 1 || options.wait_replicas < 0 ||
+      options.lease_ms < 100 || options.lock_wait_ms < 0 || options.dedup_window_days < 1) {
     return Status::InvalidArgument("Redis store options out of range");
   }
   if (options.wait_replicas > 0 && options.wait_timeout_ms >= options.client.command_timeout_ms) {

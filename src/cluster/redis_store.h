@@ -3,7 +3,10 @@
 //
 // Layout (every Redis key starts with a hash tag "{<k>}", k < partitions, so its slot is
 // fixed by what it holds, never by a whole project):
-//   kProfiles  one hash per user (cluster::UserHashKey), a field per record tag
+//   kProfiles  one hash per user (cluster::UserHashKey), a field per record tag, and per
+//              (project, partition) an index of the users (cluster::UserIndexKey) kept by the
+//              same scripts that write the hashes; a scan merges a project's indexes in
+//              amplitude_id order and reads the users' hashes a batch at a time
 //   kIdentity  a string per key, tagged by the key's hash
 //   kDedup     a string per key, tagged by the key's hash, expiring at first_seen + the window
 //   kMeta      per project an ordered table: a hash (key -> value) and a sorted set of the keys
@@ -39,8 +42,11 @@
 // Commit that returned before they started. A MultiGet of the records of one user is one atomic
 // read; across users or tables it may see part of a commit that is being applied.
 //
-// Not supported on this backend (Internal errors that say so): a Scan of kProfiles, kIdentity or
-// kDedup, and a DeleteRange outside kEvents and kMeta (either would need a scan of the keyspace).
+// A Scan of kProfiles must lie within one project (from a key of the project up to at most
+// PrefixEnd(ProjectPrefix(project)); InvalidArgument otherwise). It sees the users whose index
+// entry is there when it reads that partition's page; a user deleted meanwhile is skipped.
+// Not supported on this backend (Internal errors that say so): a Scan of kIdentity or kDedup,
+// and a DeleteRange outside kEvents and kMeta (either would need a scan of the keyspace).
 //
 // Thread-safety: the store and each writer may be used from any thread, but a writer's
 // transaction is one thread's at a time (the ingest writer's).
@@ -69,6 +75,8 @@ struct RedisStoreOptions {
   uint32_t partitions = kPartitions;
   int lock_wait_ms = 2000;  // how long a read or commit waits for a live writer's lock
   int lease_ms = 10000;     // a node is dead this long after its last lease renewal
+  // Members a scan reads per ZRANGEBYLEX of a sorted set (tests make it small to cross pages).
+  int scan_page = 512;
   // Tests only: Commit stops right after its intent is stored, as if the node died there
   // (IoError; the locks stay taken).
   bool testing_stop_after_intent = false;

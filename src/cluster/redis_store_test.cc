@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -33,6 +34,7 @@ RedisStoreOptions Options() {
   o.client.seeds = cluster->seeds();
   o.client.password = redis::kLocalClusterPassword;
   o.wait_replicas = 1;
+  o.scan_page = 3;  // scans cross pages with few keys
   return o;
 }
 
@@ -162,6 +164,15 @@ TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {
   ASSERT_TRUE(wb->Get(Table::kIdentity, identity, &v).ok());
   EXPECT_EQ(v, store::EncodeId(5));
   wb->EndTransaction();
+  std::vector<std::string> users;
+  std::string prefix = store::ProjectPrefix(project);
+  ASSERT_TRUE(b->Scan(Table::kProfiles, prefix, store::PrefixEnd(prefix),
+                      [&](std::string_view k, std::string_view) {
+                        users.emplace_back(k);
+                        return true;
+                      })
+                  .ok());
+  EXPECT_EQ(users, std::vector<std::string>{profile}) << "the finished commit's user is indexed";
   // Another writer gets the keys now, without waiting.
   auto wc = b->Writer();
   EXPECT_TRUE(wc->Get(Table::kIdentity, identity, &v).ok());
@@ -210,6 +221,45 @@ TEST(RedisStore, ALockOfADeadNodeWithoutAnIntentIsSimplyTakenOver) {
   ASSERT_TRUE(wb->Commit(w, true).ok());
   ASSERT_TRUE(a->Get(Table::kIdentity, key, &v).ok());
   EXPECT_EQ(v, "b's");
+}
+
+TEST(RedisStore, AUserScanMergesManyPagesOfEveryPartitionInKeyOrder) {
+  std::string project = Project();
+  RedisStoreOptions o = Options();
+  o.partitions = 8;  // ~40 users per partition: many pages each
+  auto a = OpenStore(o);
+  auto b = OpenStore(o);
+  std::vector<std::string> want;
+  WriteSet w;
+  for (uint64_t id = 1; id <= 300; ++id) {
+    for (auto r : {store::UserRecord::kAggregates, store::UserRecord::kProfile}) {
+      want.push_back(store::UserRecordKey(project, id * 977, r));
+      w.Put(Table::kProfiles, want.back(), "v");
+    }
+  }
+  ASSERT_TRUE(a->Commit(w, true).ok());
+  std::sort(want.begin(), want.end());
+  std::vector<std::string> seen;
+  std::string prefix = store::ProjectPrefix(project);
+  ASSERT_TRUE(b->Scan(Table::kProfiles, prefix, store::PrefixEnd(prefix),
+                      [&](std::string_view k, std::string_view) {
+                        seen.emplace_back(k);
+                        return true;
+                      })
+                  .ok());
+  EXPECT_EQ(seen, want);
+}
+
+TEST(RedisStore, RefusesAUserScanBeyondOneProject) {
+  std::string prefix = store::ProjectPrefix(Project());
+  auto a = OpenStore();
+  auto none = [](std::string_view, std::string_view) { return true; };
+  EXPECT_EQ(a->Scan(Table::kProfiles, prefix, store::PrefixEnd(prefix) + "x", none).code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(a->Scan(Table::kProfiles, "", "\xff", none).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(a->Scan(Table::kIdentity, prefix, store::PrefixEnd(prefix), none).code(),
+            ErrorCode::kInternal)
+      << "identity scans stay refused";
 }
 
 TEST(RedisStore, IsHealthyWhileItsLeaseIsFreshAndSaysWhyNotOnceItIsNot) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -261,6 +262,78 @@ TEST_P(StoreConformance, EventScansFollowKeyOrderAcrossDaysAndDeleteRangeDropsOn
   EXPECT_EQ(ScanKeys(other(), Table::kEvents, EventKeyLowerBound(project_, 0), all_end), kept);
   std::string v;
   EXPECT_TRUE(other().Get(Table::kEvents, EventKey(project_ + "x", 10 * kDay, 1), &v).ok());
+}
+
+TEST_P(StoreConformance, UserScansSeeEveryRecordOfTheProjectInKeyOrderAndNothingElse) {
+  // 300 users with 1 to 3 records each, ids spread over the whole 64-bit range (unsigned
+  // order: ids from 2^63 up sort last), committed in groups; users of another project too.
+  std::map<std::string, std::string> want;
+  std::vector<uint64_t> ids;
+  WriteSet w;
+  for (uint64_t i = 0; i < 300; ++i) {
+    uint64_t id = (i + 1) * 0x9E3779B97F4A7C15ULL;
+    ids.push_back(id);
+    auto put = [&](UserRecord r) {
+      std::string key = UserRecordKey(project_, id, r);
+      std::string value = std::to_string(i) + static_cast<char>(r);
+      w.Put(Table::kProfiles, key, value);
+      want[key] = value;
+    };
+    put(UserRecord::kProfile);
+    if (i % 2 == 0) put(UserRecord::kAggregates);
+    if (i % 3 == 0) put(UserRecord::kStaticCohorts);
+    if (i < 20) w.Put(Table::kProfiles, ProfileKey(project_ + "x", id), "another project");
+    if (i % 100 == 99) {
+      ASSERT_TRUE(node().Commit(w, true).ok());
+      w = WriteSet();
+    }
+  }
+  auto scan = [&](const std::string& begin, const std::string& end) {
+    std::map<std::string, std::string> seen;
+    std::vector<std::string> order;
+    Status st =
+        other().Scan(Table::kProfiles, begin, end, [&](std::string_view k, std::string_view v) {
+          order.emplace_back(k);
+          seen.emplace(k, v);
+          return true;
+        });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+    EXPECT_EQ(order.size(), seen.size()) << "a record seen twice";
+    return seen;
+  };
+  std::string prefix = ProjectPrefix(project_);
+  EXPECT_EQ(scan(prefix, PrefixEnd(prefix)), want);
+  // Bounds inside users: from a user's second record to another's second record.
+  uint64_t first = ids[0];  // records a, p, s
+  uint64_t last = ids[6];   // records a, p, s
+  std::string begin = UserRecordKey(project_, first, UserRecord::kProfile);
+  std::string end = UserRecordKey(project_, last, UserRecord::kProfile);
+  if (begin > end) std::swap(begin, end);
+  std::map<std::string, std::string> part(want.lower_bound(begin), want.lower_bound(end));
+  ASSERT_GT(part.size(), 2u);
+  EXPECT_EQ(scan(begin, end), part);
+  // From the first key after one (a cursor), to the project's end.
+  std::string after = begin + std::string(1, '\0');
+  std::map<std::string, std::string> rest(want.upper_bound(begin), want.end());
+  EXPECT_EQ(scan(after, PrefixEnd(prefix)), rest);
+  // A user whose records are all deleted is gone; one that lost one record keeps the others.
+  WriteSet d;
+  for (UserRecord r : {UserRecord::kProfile, UserRecord::kAggregates, UserRecord::kStaticCohorts}) {
+    d.Delete(Table::kProfiles, UserRecordKey(project_, ids[12], r));
+    want.erase(UserRecordKey(project_, ids[12], r));
+  }
+  d.Delete(Table::kProfiles, UserRecordKey(project_, ids[14], UserRecord::kAggregates));
+  want.erase(UserRecordKey(project_, ids[14], UserRecord::kAggregates));
+  ASSERT_TRUE(node().Commit(d, true).ok());
+  EXPECT_EQ(scan(prefix, PrefixEnd(prefix)), want);
+  // Stopping early.
+  int calls = 0;
+  ASSERT_TRUE(other()
+                  .Scan(Table::kProfiles, prefix, PrefixEnd(prefix),
+                        [&](std::string_view, std::string_view) { return ++calls < 5; })
+                  .ok());
+  EXPECT_EQ(calls, 5);
 }
 
 // --- Shared stores: several writers.

@@ -5,13 +5,14 @@
 // node) and its backfill stays 5 s behind the clock. Here: a computation defined on A while
 // both nodes ingest counts every event exactly once on both nodes; a cohort defined on B is
 // served on A and its deletion on A reaches B; a change is visible on the other node within
-// 1.5 s; a recommendation is trained by one node (the holder of the project's trainer lease)
-// and served by both. Each test owns a project.
+// 1.5 s; a cohort defined on A downloads its members, and reports its size, through B (a scan
+// of the project's users over every partition); a recommendation is trained by one node (the
+// holder of the project's trainer lease) and served by both. Each test owns a project.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, sleep, startRedisCluster, startServer, uid } from './harness.js';
-import { cohort, daysAgo, eventCond, makeProjects, until, waitReady } from './compute-helpers.js';
+import { cohort, cohortApiOk, csvMembers, daysAgo, downloadMembers, eventCond, makeProjects, until, waitReady } from './compute-helpers.js';
 
-const PROJECTS = makeProjects('cdef', 4, 'seed');
+const PROJECTS = makeProjects('cdef', 5, 'seed');
 
 describe('definitions shared by two nodes on one Redis Cluster', () => {
   let cluster = null;
@@ -278,6 +279,48 @@ describe('definitions shared by two nodes on one Redis Cluster', () => {
     assert.deepEqual(await a.adminOk('DELETE', defPath(p, 'computations', 5)), { deleted: true });
     times['computation DELETE on A, GET on B'] = await visible(b, defPath(p, 'computations', 5), (r) => r.status === 404, 'B sees the deletion');
     console.log(`visibility on the other node (ms): ${JSON.stringify(times)}`);
+  });
+
+  it('a cohort defined on A downloads exactly its members through B, users ingested through both nodes', async () => {
+    const p = PROJECTS[4];
+    // 60 users: user i buys i % 3 times, its purchases alternating between the nodes; 2 or
+    // more purchases put it in the cohort (20 users, of whom 10 bought through both nodes).
+    const user = (i) => `dl-${i}-${uid('u')}`;
+    const users = Array.from({ length: 60 }, (_, i) => user(i));
+    const buy = (u) => ({ user_id: u, event_type: 'Purchase', insert_id: uid('ins') });
+    const viaA = [];
+    const viaB = [];
+    users.forEach((u, i) => {
+      for (let k = 0; k < i % 3; k++) ((i + k) % 2 === 0 ? viaA : viaB).push(buy(u));
+      if (i % 3 === 0) viaA.push({ user_id: u, event_type: 'Signed Up', insert_id: uid('ins') });
+    });
+    await sendOk(a, p, viaA);
+    await sendOk(b, p, viaB);
+    await a.adminOk('PUT', defPath(p, 'cohorts', 'repeat'), cohort('repeat buyers', eventCond('Purchase', '>=', 2, { days: 30 })));
+    await waitReady(a, p.id, 'cohorts', 'repeat');
+    await waitReady(b, p.id, 'cohorts', 'repeat');
+    const inCohort = users.filter((_, i) => i % 3 === 2);
+
+    const membersThroughB = async () => {
+      const t0 = Date.now();
+      const { file } = await downloadMembers(b, p, 'repeat');
+      const ms = Date.now() - t0;
+      const rows = csvMembers(file.text).map((line) => line.split(','));
+      for (const [id] of rows) assert.match(id, /^[0-9]+$/, file.text);
+      assert.equal(new Set(rows.map(([id]) => id)).size, rows.length, `an amplitude_id twice: ${file.text}`);
+      return { ms, users: rows.map(([, u]) => u).sort() };
+    };
+    const first = await membersThroughB();
+    assert.deepEqual(first.users, [...inCohort].sort());
+    console.log(`member download through B: ${first.users.length} of ${users.length} users in ${first.ms} ms (request to file)`);
+    const sizeOnB = async () => (await cohortApiOk(b, 'GET', '/api/3/cohorts', undefined, p)).cohorts.find((c) => c.id === 'repeat').size;
+    assert.equal(await sizeOnB(), inCohort.length);
+
+    // A user's second purchase, through A: in B's next download.
+    const joiner = users[1]; // one purchase so far
+    await sendOk(a, p, [buy(joiner)]);
+    assert.deepEqual((await membersThroughB()).users, [...inCohort, joiner].sort());
+    assert.equal(await sizeOnB(), inCohort.length + 1);
   });
 
   it('a recommendation defined on A is trained by one node, served by both, retrained on a POST to either, and taken over when its trainer dies', async () => {

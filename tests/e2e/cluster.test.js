@@ -3,9 +3,9 @@
 // the other reads next. Also: no lost update under concurrent writes through both nodes,
 // identity merges and insert_id de-duplication across nodes, and what a client sees while the
 // cluster is down (503s, nothing applied) and after it is back.
-// Definitions and recommendation models shared by the nodes: cluster-definitions.test.js;
-// faults (a primary or a profiled node killed, a slot migration): cluster-faults.test.js. Not
-// covered (not supported on this backend yet): cohort member downloads.
+// Definitions and recommendation models shared by the nodes, and a cohort's member download
+// through the node that did not define it: cluster-definitions.test.js; faults (a primary or a
+// profiled node killed, a slot migration): cluster-faults.test.js.
 import assert from 'node:assert/strict';
 import amplitude from '@amplitude/analytics-node';
 import {
