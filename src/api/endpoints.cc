@@ -1,7 +1,9 @@
 #include "api/endpoints.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
+#include <thread>
 
 #include "api/auth.h"
 #include "api/cohort_downloads.h"
@@ -38,7 +40,13 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
       reader_(reader),
       registry_(registry) {
   if (registry != nullptr) downloads_ = std::make_unique<CohortDownloads>(reader, clock);
-  if (store.Shared()) read_pool_ = std::make_unique<WorkerPool>(kReadThreads);
+  if (store.Shared()) {
+    int io_threads = config.server.threads;
+    if (io_threads == 0)
+      io_threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    const int readers = config.storage.redis_read_threads;
+    read_pool_ = std::make_unique<WorkerPool>(readers > 0 ? readers : 4 * io_threads);
+  }
   for (const auto& p : config.projects) {
     by_api_key_[p.api_key] = &p;
     by_secret_key_[p.secret_key] = &p;

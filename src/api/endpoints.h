@@ -80,12 +80,12 @@ class Endpoints {
   HttpResponse Profile(const HttpRequest& request);
   // Whether the server should call ProfileAsync rather than Profile: on a store across a
   // network (Store::Shared()) a read waits for round trips, so reads run on a pool of
-  // kReadThreads threads and an I/O thread keeps many in flight.
+  // storage.redis_read_threads threads (0: 4 per I/O thread) and an I/O thread keeps many in
+  // flight.
   bool ProfileOffThread() const { return read_pool_ != nullptr; }
   // Profile on a worker thread, which calls `respond` once. REQUIRES: ProfileOffThread();
   // `request` lives until `respond` is called.
   void ProfileAsync(const HttpRequest& request, const Respond& respond);
-  static constexpr int kReadThreads = 32;
 
   // POST /2/httpapi and /batch. `respond` runs exactly once, possibly on another thread
   // (the ingest writer) once the batch is durable.

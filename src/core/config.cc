@@ -109,10 +109,11 @@ Status ReadRedisNodes(const toml::table& t, std::vector<std::string>* out) {
 }
 
 Status ReadStorage(const toml::table& t, StorageConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "storage",
-      {"backend", "path", "durability", "block_cache_mb", "row_cache_mb", "event_retention_days",
-       "admin_token", "redis_nodes", "redis_password", "redis_wait_replicas"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "storage",
+                     {"backend", "path", "durability", "block_cache_mb", "row_cache_mb",
+                      "event_retention_days", "admin_token", "redis_nodes", "redis_password",
+                      "redis_wait_replicas", "redis_read_threads"}));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "backend", &s->backend));
   if (s->backend != "rocksdb" && s->backend != "redis-cluster") {
     return KeyError("storage.backend",
@@ -141,6 +142,8 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
   PROFILED_RETURN_IF_ERROR(ReadString(t, "storage", "redis_password", &s->redis_password));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "storage", "redis_wait_replicas", 0, 16, &s->redis_wait_replicas));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "storage", "redis_read_threads", 0, 1024, &s->redis_read_threads));
   if (s->backend == "redis-cluster" && s->redis_nodes.empty()) {
     return KeyError("storage.redis_nodes",
                     "required with backend = \"redis-cluster\": at least one \"host:port\"");

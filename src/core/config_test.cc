@@ -157,12 +157,18 @@ std::string RedisStorage(const std::string& extra) {
 TEST(Config, ParsesTheRedisClusterBackend) {
   auto c =
       ParseConfig(RedisStorage("redis_nodes = [\"127.0.0.1:7000\", \"redis-b:7001\"]\n"
-                               "redis_password = \"pw\"\nredis_wait_replicas = 2\n"));
+                               "redis_password = \"pw\"\nredis_wait_replicas = 2\n"
+                               "redis_read_threads = 64\n"));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->storage.backend, "redis-cluster");
   EXPECT_EQ(c->storage.redis_nodes, (std::vector<std::string>{"127.0.0.1:7000", "redis-b:7001"}));
   EXPECT_EQ(c->storage.redis_password, "pw");
   EXPECT_EQ(c->storage.redis_wait_replicas, 2);
+  EXPECT_EQ(c->storage.redis_read_threads, 64);
+  EXPECT_EQ(
+      ParseError(RedisStorage("redis_nodes = [\"127.0.0.1:7000\"]\nredis_read_threads = 1025\n"))
+          .code(),
+      ErrorCode::kInvalidArgument);
 }
 
 TEST(Config, RedisClusterDefaultsToNoPasswordAndOneReplica) {
@@ -170,6 +176,7 @@ TEST(Config, RedisClusterDefaultsToNoPasswordAndOneReplica) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->storage.redis_password, "");
   EXPECT_EQ(c->storage.redis_wait_replicas, 1);
+  EXPECT_EQ(c->storage.redis_read_threads, 0);
   auto primary_only =
       ParseConfig(RedisStorage("redis_nodes = [\"127.0.0.1:7000\"]\nredis_wait_replicas = 0\n"));
   ASSERT_TRUE(primary_only.ok()) << primary_only.status().ToString();
