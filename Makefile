@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test unit redis-test e2e asan-build format format-check layers-check tidy bench clean
+.PHONY: all deps build run test test-pair unit redis-test e2e asan-build format format-check layers-check tidy bench clean
 
 all: build
 
@@ -32,6 +32,15 @@ test: build asan-build
 	@ctest --test-dir build-asan --output-on-failure -L redis
 	@ctest --test-dir build-asan --output-on-failure -L e2e
 	@scripts/check-tidy.sh build
+
+# The end-to-end files that run on one server, run instead on two profiled nodes over one local
+# Redis Cluster: everything sent to node A, every profile read through node B
+# (tests/e2e/README.md, "Two nodes"). Not part of `make test`: it takes about 15 minutes.
+PAIR_E2E = profile-api sdk-analytics-node sdk-node-legacy identity user-properties identify-api \
+           seed-schema ingest-errors poison admin-api computations cohorts static-cohorts \
+           recs-serving recs-train-cli
+test-pair: build
+	@PROFILED_E2E_PAIR=1 tests/e2e/run.sh build/profiled $(addsuffix .test.js,$(PAIR_E2E))
 
 unit: build
 	@ctest --test-dir build --output-on-failure -j $(JOBS) -L unit

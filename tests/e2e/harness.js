@@ -750,13 +750,93 @@ export const { describe, before, after, beforeEach, afterEach } = nodeTest;
 
 // Inside a describe(): one server for the whole block, disposed after it.
 // Returns a holder whose `.server` is set once `before` has run.
+//
+// With PROFILED_E2E_PAIR=1 in the environment (make test-pair), a block that asks for no
+// storage, config or command line of its own gets two servers on one Redis Cluster instead,
+// behind a PairServer: everything is sent to node A and every profile read goes to node B, so
+// the block's assertions check what issue 8 promises, that what one node acknowledged is what
+// the other reads.
+export const PAIR_MODE = process.env.PROFILED_E2E_PAIR === '1';
+const PAIR_PROPAGATION_MS = 1200;
+
 export function sharedServer(opts = {}) {
   const holder = { server: null };
+  const pair = PAIR_MODE && opts.storage === undefined && opts.config === undefined && opts.args === undefined;
+  let cluster = null;
   nodeTest.before(async () => {
-    holder.server = await startServer(opts);
+    if (!pair) {
+      holder.server = await startServer(opts);
+      return;
+    }
+    cluster = await startRedisCluster();
+    const both = { ...opts, storage: cluster.storage() };
+    const [a, b] = await Promise.all([startServer(both), startServer(both)]);
+    holder.server = new PairServer(a, b);
   });
   nodeTest.after(async () => {
     if (holder.server) await holder.server.dispose();
+    await cluster?.dispose();
   });
   return holder;
+}
+
+// Two servers on one store, used as one: requests go to `a`, profile reads (GET
+// /v1/userprofile) to `b`. `base` is a's, so SDKs send to a. The clock moves on both; logs
+// are both servers'. Stopping or restarting it is not supported.
+export class PairServer extends Server {
+  constructor(a, b) {
+    super({ dir: a.dir, configPath: a.configPath, dataDir: a.dataDir, args: a.args });
+    live.delete(this); // a and b are in `live` themselves
+    this.a = a;
+    this.b = b;
+    this.port = a.port;
+    this.base = a.base;
+    this.changedAt = 0; // when a definition last changed through a (Date.now())
+  }
+
+  get logs() {
+    return `${this.a?.logs ?? ''}${this.b?.logs ?? ''}`;
+  }
+
+  set logs(_) {
+    // the Server constructor sets it; the nodes keep their own
+  }
+
+  running() {
+    return this.a.running() && this.b.running();
+  }
+
+  // A definition changed through a reaches b within a second (b polls every 500 ms:
+  // docs/SCALING.md, "Definitions on the cluster"; so do trained models), so a profile read
+  // that follows a change waits out that second first.
+  async request(method, pathAndQuery, opts = {}) {
+    const toB = method === 'GET' && /^\/v1\/userprofile(\?|$)/.test(pathAndQuery);
+    if (toB) {
+      const wait = this.changedAt + PAIR_PROPAGATION_MS - Date.now();
+      if (wait > 0) await sleep(wait);
+      return this.b.request(method, pathAndQuery, opts);
+    }
+    const res = await this.a.request(method, pathAndQuery, opts);
+    // Any 2xx of the admin or cohort API: a change, or a GET that saw one take effect on a
+    // (a backfill done, a model trained) that b may not have polled yet.
+    const definitions = /^\/(admin\/v1\/projects|api\/3\/cohorts)/.test(pathAndQuery);
+    if (definitions && res.status >= 200 && res.status < 300) this.changedAt = Date.now();
+    return res;
+  }
+
+  // Both nodes' metrics, summed: ingestion is counted on a, profile reads on b.
+  async metrics() {
+    const [ma, mb] = await Promise.all([this.a.metrics(), this.b.metrics()]);
+    for (const [k, v] of mb) ma.set(k, (ma.get(k) ?? 0) + v);
+    return ma;
+  }
+
+  async setClockOffset(offsetMs) {
+    await this.b.adminOk('PUT', '/testing/clock', { offset_ms: offsetMs });
+    return this.a.adminOk('PUT', '/testing/clock', { offset_ms: offsetMs });
+  }
+
+  async dispose() {
+    await Promise.all([this.a.dispose(), this.b.dispose()]);
+  }
 }
