@@ -35,7 +35,7 @@ test: build asan-build
 
 # The end-to-end files that run on one server, run instead on two profiled nodes over one local
 # Redis Cluster: everything sent to node A, every profile read through node B
-# (tests/e2e/README.md, "Two nodes"). Not part of `make test`: it takes about 15 minutes.
+# (tests/e2e/README.md, "Two nodes"). Not part of `make test`: it takes about 8 minutes.
 PAIR_E2E = profile-api sdk-analytics-node sdk-node-legacy identity user-properties identify-api \
            seed-schema ingest-errors poison admin-api computations cohorts static-cohorts \
            recs-serving recs-train-cli
