@@ -9,25 +9,23 @@
 // of the project's users over every partition); a recommendation is trained by one node (the
 // holder of the project's trainer lease) and served by both. Each test owns a project.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, sleep, startRedisCluster, startServer, uid } from './harness.js';
+import { after, before, describe, it, sleep, startNodePair, uid } from './harness.js';
 import { cohort, cohortApiOk, csvMembers, daysAgo, downloadMembers, eventCond, makeProjects, until, waitReady } from './compute-helpers.js';
 
 const PROJECTS = makeProjects('cdef', 5, 'seed');
 
 describe('definitions shared by two nodes on one Redis Cluster', () => {
-  let cluster = null;
+  let nodes = null;
   let a = null; // node A
   let b = null; // node B
 
   before(async () => {
-    cluster = await startRedisCluster();
-    const opts = { projects: PROJECTS, storage: cluster.storage() };
-    [a, b] = await Promise.all([startServer(opts), startServer(opts)]);
+    nodes = await startNodePair({ projects: PROJECTS });
+    ({ a, b } = nodes);
   });
 
   after(async () => {
-    await Promise.all([a?.dispose(), b?.dispose()]);
-    await cluster?.dispose();
+    await nodes?.dispose();
   });
 
   const nodeName = (server) => (server === a ? 'A' : 'B');

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it, runAsync, SEED, sleep, startRedisCluster, startServer, uid } from './harness.js';
+import { after, before, describe, it, runAsync, SEED, sleep, startNodePair, uid } from './harness.js';
 
 const PASSWORD = 'e2e-fault-pass';
 const USERS = 16; // shared by every client, so that the nodes contend for the same keys
@@ -280,22 +280,20 @@ function assertOnlyRetryableFailures(stats) {
   assert.deepEqual(bad.slice(0, 5), [], `${bad.length} failed attempts answered something else than 503`);
 }
 
-const nodeOpts = (cluster) => ({ projects: [SEED], storage: cluster.storage() });
-
 describe('cluster faults under sustained ingestion: every acknowledged event exactly once', () => {
   describe('a Redis primary killed (kill -9), its replica promoted, then the killed node started again', () => {
+    let nodes = null;
     let cluster = null;
     let a = null;
     let b = null;
     let load = null;
     before(async () => {
-      cluster = await startRedisCluster({ password: PASSWORD });
-      [a, b] = await Promise.all([startServer(nodeOpts(cluster)), startServer(nodeOpts(cluster))]);
+      nodes = await startNodePair({ projects: [SEED] }, { password: PASSWORD });
+      ({ cluster, a, b } = nodes);
     });
     after(async () => {
       await load?.stopNow();
-      await Promise.all([a?.dispose(), b?.dispose()]);
-      await cluster?.dispose();
+      await nodes?.dispose();
     });
 
     it('exactly once on both nodes; writes to the promoted primary answer 503 until the killed node is its replica again', async () => {
@@ -388,18 +386,18 @@ describe('cluster faults under sustained ingestion: every acknowledged event exa
   });
 
   describe('a profiled node killed (kill -9)', () => {
+    let nodes = null;
     let cluster = null;
     let a = null;
     let b = null;
     let load = null;
     before(async () => {
-      cluster = await startRedisCluster({ password: PASSWORD });
-      [a, b] = await Promise.all([startServer(nodeOpts(cluster)), startServer(nodeOpts(cluster))]);
+      nodes = await startNodePair({ projects: [SEED] }, { password: PASSWORD });
+      ({ cluster, a, b } = nodes);
     });
     after(async () => {
       await load?.stopNow();
-      await Promise.all([a?.dispose(), b?.dispose()]);
-      await cluster?.dispose();
+      await nodes?.dispose();
     });
 
     it("exactly once: B's clients move to A, B's locks are taken over once its lease expires; B started again reads the same", async () => {
@@ -433,18 +431,18 @@ describe('cluster faults under sustained ingestion: every acknowledged event exa
   });
 
   describe('500 slots migrated between primaries (redis-cli --cluster reshard)', () => {
+    let nodes = null;
     let cluster = null;
     let a = null;
     let b = null;
     let load = null;
     before(async () => {
-      cluster = await startRedisCluster({ password: PASSWORD });
-      [a, b] = await Promise.all([startServer(nodeOpts(cluster)), startServer(nodeOpts(cluster))]);
+      nodes = await startNodePair({ projects: [SEED] }, { password: PASSWORD });
+      ({ cluster, a, b } = nodes);
     });
     after(async () => {
       await load?.stopNow();
-      await Promise.all([a?.dispose(), b?.dispose()]);
-      await cluster?.dispose();
+      await nodes?.dispose();
     });
 
     it('exactly once, and every batch acknowledged, while 500 slots move there and back', async () => {

@@ -19,28 +19,25 @@ import {
   it,
   SEED,
   sleep,
-  startRedisCluster,
-  startServer,
+  startNodePair,
   uid,
 } from './harness.js';
 
 const { createInstance, Identify } = amplitude;
 
 describe('two nodes on one Redis Cluster', () => {
+  let nodes = null;
   let cluster = null;
   let a = null; // node A
   let b = null; // node B
 
   before(async () => {
-    cluster = await startRedisCluster();
-    // Fresh config files, same projects: the nodes share nothing but the cluster.
-    const opts = { projects: [SEED, AMP], storage: cluster.storage() };
-    [a, b] = await Promise.all([startServer(opts), startServer(opts)]);
+    nodes = await startNodePair({ projects: [SEED, AMP] });
+    ({ cluster, a, b } = nodes);
   });
 
   after(async () => {
-    await Promise.all([a?.dispose(), b?.dispose()]);
-    await cluster?.dispose();
+    await nodes?.dispose();
   });
 
   const ev = (fields) => ({ event_type: 'Page Viewed', ...fields });

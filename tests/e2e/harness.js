@@ -757,25 +757,44 @@ export const { describe, before, after, beforeEach, afterEach } = nodeTest;
 // the block's assertions check what issue 8 promises, that what one node acknowledged is what
 // the other reads.
 export const PAIR_MODE = process.env.PROFILED_E2E_PAIR === '1';
+
+// A local Redis Cluster (`clusterOpts`: startRedisCluster's) and two servers on it, each started
+// with `opts` (see startServer) plus the cluster's storage keys: {cluster, a, b, dispose()}.
+// The nodes share nothing but the cluster.
+export async function startNodePair(opts = {}, clusterOpts = {}) {
+  const cluster = await startRedisCluster(clusterOpts);
+  const both = { ...opts, storage: cluster.storage() };
+  const [a, b] = await Promise.all([startServer(both), startServer(both)]).catch(async (e) => {
+    await cluster.dispose();
+    throw e;
+  });
+  return {
+    cluster,
+    a,
+    b,
+    async dispose() {
+      await Promise.all([a.dispose(), b.dispose()]);
+      await cluster.dispose();
+    },
+  };
+}
 const PAIR_PROPAGATION_MS = 1200;
 
 export function sharedServer(opts = {}) {
   const holder = { server: null };
   const pair = PAIR_MODE && opts.storage === undefined && opts.config === undefined && opts.args === undefined;
-  let cluster = null;
+  let nodes = null;
   nodeTest.before(async () => {
     if (!pair) {
       holder.server = await startServer(opts);
       return;
     }
-    cluster = await startRedisCluster();
-    const both = { ...opts, storage: cluster.storage() };
-    const [a, b] = await Promise.all([startServer(both), startServer(both)]);
-    holder.server = new PairServer(a, b);
+    nodes = await startNodePair(opts);
+    holder.server = new PairServer(nodes.a, nodes.b);
   });
   nodeTest.after(async () => {
-    if (holder.server) await holder.server.dispose();
-    await cluster?.dispose();
+    if (nodes) await nodes.dispose();
+    else if (holder.server) await holder.server.dispose();
   });
   return holder;
 }
@@ -834,9 +853,5 @@ export class PairServer extends Server {
   async setClockOffset(offsetMs) {
     await this.b.adminOk('PUT', '/testing/clock', { offset_ms: offsetMs });
     return this.a.adminOk('PUT', '/testing/clock', { offset_ms: offsetMs });
-  }
-
-  async dispose() {
-    await Promise.all([this.a.dispose(), this.b.dispose()]);
   }
 }
