@@ -59,6 +59,7 @@
 #   BENCH_THREADS=1          profiled's [server] threads, both backends
 #   BENCH_INGEST=1           0: leave the ingestion runs out of the rounds (reads only)
 #   BENCH_REDIS_WAIT_REPLICAS=1   redis_wait_replicas of the cluster node
+#   BENCH_READ_THREADS=0          redis_read_threads of the cluster node (0: 4 per I/O thread)
 #   BENCH_OPS_READS=2000  BENCH_OPS_BODIES=20   the batches step 4 measures
 #   BENCH_MEM_SAMPLE=200     keys sampled per group in step 3
 #   BENCH_SERVER_CPU=0  BENCH_CLIENT_CPU=1   taskset pinning of profiled / of the clients
@@ -92,6 +93,7 @@ LOAD_CONNS=${BENCH_LOAD_CONNS:-4}
 THREADS=${BENCH_THREADS:-1}
 WITH_INGEST=${BENCH_INGEST:-1}
 WAIT_REPLICAS=${BENCH_REDIS_WAIT_REPLICAS:-1}
+READ_THREADS=${BENCH_READ_THREADS:-0}
 OPS_READS=${BENCH_OPS_READS:-2000}
 OPS_BODIES=${BENCH_OPS_BODIES:-20}
 MEM_SAMPLE=${BENCH_MEM_SAMPLE:-200}
@@ -511,7 +513,8 @@ redis_snapshot "$WORK/snap-empty"
 start_profiled redis "[storage]
 backend = \"redis-cluster\"
 redis_nodes = [$REDIS_NODES]
-redis_wait_replicas = $WAIT_REPLICAS" "$WORK/redis-data"
+redis_wait_replicas = $WAIT_REPLICAS
+redis_read_threads = $READ_THREADS" "$WORK/redis-data"
 start_profiled rocksdb "$ROCKS_READ_CONF" "$WORK/rocks-read"
 log "profiled on the cluster: port $PORT_redis; on RocksDB: port $PORT_rocksdb"
 
@@ -617,7 +620,7 @@ T_END=$(date +%s)
 {
   echo "## profiled on Redis Cluster: reads, ingestion, Redis work ($(date -u +%F) $(date -u +%TZ))"
   echo ""
-  echo "- command: \`bench/cluster.sh\` (BENCH_USERS=$USERS BENCH_LOAD_EVENTS=$LOAD_EVENTS BENCH_RUNS=$RUNS BENCH_CONNS=\"$CONNS\" BENCH_READ_SECONDS=$READ_SECONDS BENCH_INGEST_CONNS=$INGEST_CONNS BENCH_INGEST_SECONDS=$INGEST_SECONDS BENCH_CLUSTER_INGEST_SECONDS=$CLUSTER_INGEST_SECONDS BENCH_THREADS=$THREADS BENCH_INGEST=$WITH_INGEST BENCH_REDIS_WAIT_REPLICAS=$WAIT_REPLICAS); took $((T_END - T_START)) s"
+  echo "- command: \`bench/cluster.sh\` (BENCH_USERS=$USERS BENCH_LOAD_EVENTS=$LOAD_EVENTS BENCH_RUNS=$RUNS BENCH_CONNS=\"$CONNS\" BENCH_READ_SECONDS=$READ_SECONDS BENCH_INGEST_CONNS=$INGEST_CONNS BENCH_INGEST_SECONDS=$INGEST_SECONDS BENCH_CLUSTER_INGEST_SECONDS=$CLUSTER_INGEST_SECONDS BENCH_THREADS=$THREADS BENCH_INGEST=$WITH_INGEST BENCH_REDIS_WAIT_REPLICAS=$WAIT_REPLICAS BENCH_READ_THREADS=$READ_THREADS); took $((T_END - T_START)) s"
   echo "- machine: $(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)), kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME"); load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- profiled: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet -- src 2>/dev/null || echo ' (+ local changes in src/)'), $(grep -m1 CMAKE_BUILD_TYPE "$ROOT/build/CMakeCache.txt" 2>/dev/null | cut -d= -f2) build, sha256 $BIN_SHA..., threads = $THREADS, pinned to CPU ${SERVER_CPU:-any}; clients on CPU ${CLIENT_CPU:-any}; Redis not pinned"
   echo "- tools: $(redis-server --version | cut -d' ' -f1-3), $(redis-benchmark --version 2>/dev/null | head -1 || echo redis-benchmark), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), node $(node --version)"

@@ -11,7 +11,8 @@ namespace {
 
 TEST(WorkerPoolTest, RunsTasksConcurrentlyOnItsThreads) {
   WorkerPool pool(4);
-  // Four tasks that each wait for all four to have started: only concurrent threads finish.
+  // Four tasks that each wait for all four to have started: only concurrent threads finish
+  // (fewer threads hang here, and the test's timeout fails it).
   std::atomic<int> started{0};
   std::promise<void> all_done;
   std::atomic<int> done{0};
@@ -19,7 +20,6 @@ TEST(WorkerPoolTest, RunsTasksConcurrentlyOnItsThreads) {
     pool.Post([&] {
       ++started;
       while (started.load() < 4) std::this_thread::yield();
-      EXPECT_NE(std::this_thread::get_id(), std::thread::id());
       if (++done == 4) all_done.set_value();
     });
   }

@@ -113,9 +113,10 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
   Status s;
   // A merge can move the user between the identity read and the record read; the second
   // attempt then finds the user under the id it was merged into.
-  std::string cache_key;
+  // Per thread, so a read allocates no key once its thread has read a long one.
+  thread_local std::string cache_key;
+  cache_key.clear();
   if (cache_user_ids_ && !user_id.empty()) {
-    cache_key.reserve(project.size() + 1 + user_id.size());
     cache_key.append(project).push_back('\0');
     cache_key.append(user_id);
   }
