@@ -61,10 +61,6 @@ void Endpoints::Stop() {
   if (downloads_) downloads_->Stop();
 }
 
-void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond) {
-  read_pool_->Post([this, &request, respond] { respond(Profile(request)); });
-}
-
 const ProjectConfig* Endpoints::ProjectById(std::string_view id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : it->second;
@@ -75,35 +71,44 @@ const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {
   return it == by_api_key_.end() ? nullptr : it->second;
 }
 
-HttpResponse Endpoints::Profile(const HttpRequest& request) {
+bool Endpoints::StartProfile(const HttpRequest& request, ProfileCall* call,
+                             HttpResponse* refusal) const {
   std::string_view secret = CredentialsOf(request.authorization, "api-key");
-  if (secret.empty()) return {401, kText, "Missing Api-Key in Authorization header"};
+  if (secret.empty()) {
+    *refusal = {401, kText, "Missing Api-Key in Authorization header"};
+    return false;
+  }
   auto project = by_secret_key_.find(secret);
-  if (project == by_secret_key_.end()) return {401, kText, "Invalid Api-Key"};
+  if (project == by_secret_key_.end()) {
+    *refusal = {401, kText, "Invalid Api-Key"};
+    return false;
+  }
+  call->project = project->second;
+  Status s = ParseProfileQuery(request.query, &call->query);
+  if (!s.ok()) {
+    *refusal = Json(400, ProfileErrorBody(s.message()));
+    return false;
+  }
+  call->options = ReadOptionsFor(call->query, call->project->dialect);
+  return true;
+}
 
-  ProfileQuery query;
-  Status s = ParseProfileQuery(request.query, &query);
-  if (!s.ok()) return Json(400, ProfileErrorBody(s.message()));
-
-  // Reused across reads so a warm read allocates only the response; trimmed afterwards.
-  thread_local read::UserData user;
-  ProfileDialect dialect = project->second->dialect;
-  s = reader_.Read(project->second->id, query.user_id, query.device_id,
-                   ReadOptionsFor(query, dialect), &user);
+HttpResponse Endpoints::EndProfile(const ProfileCall& call, Status s, read::UserData& user) {
+  const ProjectConfig& project = *call.project;
   HttpResponse r;
   if (s.ok()) {
     r.body.reserve(user.profile.properties_json.size() + 256);
-    if (dialect == ProfileDialect::kAmplitude) {
-      s = WriteAmplitudeProfile(query, user, &r.body);
+    if (project.dialect == ProfileDialect::kAmplitude) {
+      s = WriteAmplitudeProfile(call.query, user, &r.body);
     } else {
-      WriteSeedProfile(query, user, &r.body);
+      WriteSeedProfile(call.query, user, &r.body);
     }
   }
   if (s.ok() && !user.recommendations.empty()) r.served_recommendations = true;
   if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
     // Once the response is written: the read waits neither for the exposure's parsing nor
     // for the ingest writer it wakes (which may share the core).
-    r.after_send = [this, project = project->second, user_id = std::string(user.profile.user_id),
+    r.after_send = [this, project = &project, user_id = std::string(user.profile.user_id),
                     device_id = std::string(user.profile.device_id),
                     served = std::move(user.recommendations)] {
       SubmitExposures(*project, user_id, device_id, served);
@@ -113,11 +118,110 @@ HttpResponse Endpoints::Profile(const HttpRequest& request) {
     internal::TrimReadBuffer(&record, internal::kKeptReadBufferBytes);
   if (s.IsNotFound()) return Json(404, ProfileErrorBody("User id and device id not seen before"));
   if (!s.ok()) {
-    LogError("profile read failed: project=" + project->second->id + " user_id=\"" + query.user_id +
-             "\" device_id=\"" + query.device_id + "\": " + s.ToString());
+    LogError("profile read failed: project=" + project.id + " user_id=\"" + call.query.user_id +
+             "\" device_id=\"" + call.query.device_id + "\": " + s.ToString());
     return Json(HttpStatusOf(s.code()), ProfileErrorBody(PublicMessage(s)));
   }
   return r;
+}
+
+HttpResponse Endpoints::Profile(const HttpRequest& request) {
+  ProfileCall call;
+  HttpResponse refusal;
+  if (!StartProfile(request, &call, &refusal)) return refusal;
+  // Reused across reads so a warm read allocates only the response; trimmed afterwards.
+  thread_local read::UserData user;
+  Status s =
+      reader_.Read(call.project->id, call.query.user_id, call.query.device_id, call.options, &user);
+  return EndProfile(call, s, user);
+}
+
+// A profile read on an I/O thread's loop: the user_id's (or device_id's) identity key when its
+// amplitude_id is not cached, then the user's records, each one store read made through
+// store::AsyncReads, then the response. Any step that fails hands the read to a read thread.
+struct Endpoints::LoopRead {
+  const HttpRequest* request = nullptr;
+  Respond respond;
+  store::AsyncReads* reads = nullptr;
+  ProfileCall call;
+  read::PreparedRead prepared;
+};
+
+void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond,
+                             store::AsyncReads* reads) {
+  auto read = std::make_shared<LoopRead>();
+  read->request = &request;
+  read->respond = respond;
+  read->reads = reads;
+  HttpResponse refusal;
+  if (!StartProfile(request, &read->call, &refusal)) {
+    respond(std::move(refusal));
+    return;
+  }
+  if (reads == nullptr) {
+    ReadOnThread(read);
+    return;
+  }
+  reader_.Prepare(read->call.project->id, read->call.query.user_id, read->call.query.device_id,
+                  read->call.options, &read->prepared);
+  if (!read->prepared.keys.empty()) {
+    ReadRecordsOnLoop(read);
+    return;
+  }
+  std::vector<std::string> keys = {read->prepared.identity_key};
+  bool started = reads->MultiGet(
+      store::Table::kIdentity, keys,
+      [this, read](Status s, std::vector<std::string>& values, std::vector<Status>& statuses) {
+        if (s.ok() && statuses[0].IsNotFound()) {
+          // Never seen: as authoritative as the same read on a read thread.
+          metrics_.AddProfileReadOnLoop();
+          thread_local read::UserData user;
+          read->respond(EndProfile(read->call, statuses[0], user));
+          return;
+        }
+        if (s.ok()) s = statuses[0];
+        if (s.ok()) s = reader_.Resolve(values[0], &read->prepared);
+        if (!s.ok()) {
+          ReadOnThread(read);
+          return;
+        }
+        ReadRecordsOnLoop(read);
+      });
+  if (!started) ReadOnThread(read);
+}
+
+void Endpoints::ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read) {
+  bool started = read->reads->MultiGet(
+      store::Table::kProfiles, read->prepared.keys,
+      [this, read](Status s, std::vector<std::string>& values, std::vector<Status>& statuses) {
+        // On the loop's thread, like the read's start.
+        thread_local read::UserData user;
+        if (s.ok()) {
+          user.records.swap(values);
+          s = reader_.Finish(read->prepared, statuses, read->call.options, &user);
+        }
+        // A failed or redirected read, no profile under the id read (a merge moved the user
+        // meanwhile), a record that does not decode: the blocking read (redirects followed,
+        // the identity read again) has the last word, and reports what is still wrong.
+        if (!s.ok()) {
+          ReadOnThread(read);
+          return;
+        }
+        metrics_.AddProfileReadOnLoop();
+        read->respond(EndProfile(read->call, s, user));
+      });
+  if (!started) ReadOnThread(read);
+}
+
+void Endpoints::ReadOnThread(const std::shared_ptr<LoopRead>& read) {
+  read_pool_->Post([this, read] {
+    metrics_.AddProfileReadOnThread();
+    read->respond(Profile(*read->request));
+  });
+}
+
+std::unique_ptr<store::AsyncReads> Endpoints::NewAsyncReads(boost::asio::io_context& loop) {
+  return store_.NewAsyncReads(loop);
 }
 
 void Endpoints::TrackEvents(const HttpRequest& request, const Respond& respond) {

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "api/profile_wire.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/metrics.h"
@@ -79,13 +80,18 @@ class Endpoints {
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
   // Whether the server should call ProfileAsync rather than Profile: on a store across a
-  // network (Store::Shared()) a read waits for round trips, so reads run on a pool of
-  // storage.redis_read_threads threads (0: 4 per I/O thread) and an I/O thread keeps many in
-  // flight.
+  // network (Store::Shared()) a read waits for round trips, which must not block an I/O thread.
   bool ProfileOffThread() const { return read_pool_ != nullptr; }
-  // Profile on a worker thread, which calls `respond` once. REQUIRES: ProfileOffThread();
-  // `request` lives until `respond` is called.
-  void ProfileAsync(const HttpRequest& request, const Respond& respond);
+  // Profile without blocking the calling I/O thread; `respond` is called once. With `reads`
+  // (that thread's NewAsyncReads) the read's store reads (the identity, unless the user_id's
+  // amplitude_id is cached, then the user's records) are made on the thread's own event loop
+  // (docs/SCALING.md, "Reads"); without, and for any read that way fails, Profile runs on a
+  // pool of storage.redis_read_threads threads (0: 4 per I/O thread). REQUIRES: ProfileOffThread();
+  // `request` lives until `respond` is called; `reads` belongs to the calling thread's loop.
+  void ProfileAsync(const HttpRequest& request, const Respond& respond,
+                    store::AsyncReads* reads = nullptr);
+  // The store's reads for an I/O thread's loop, or null when it has none (store::Store).
+  std::unique_ptr<store::AsyncReads> NewAsyncReads(boost::asio::io_context& loop);
 
   // POST /2/httpapi and /batch. `respond` runs exactly once, possibly on another thread
   // (the ingest writer) once the batch is durable.
@@ -109,6 +115,19 @@ class Endpoints {
   HttpResponse MetricsText() const;
 
  private:
+  // A profile read around its store read.
+  struct ProfileCall {
+    const ProjectConfig* project = nullptr;
+    ProfileQuery query;
+    read::ReadOptions options;
+  };
+  // Checks the key and parses the query into *call; false with *refusal (401, 400) otherwise.
+  bool StartProfile(const HttpRequest& request, ProfileCall* call, HttpResponse* refusal) const;
+  // The response to the read's outcome (`user` is trimmed for reuse).
+  HttpResponse EndProfile(const ProfileCall& call, Status s, read::UserData& user);
+  struct LoopRead;
+  void ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read);
+  void ReadOnThread(const std::shared_ptr<LoopRead>& read);
   const ProjectConfig* ProjectByApiKey(std::string_view key) const;
   const ProjectConfig* ProjectById(std::string_view id) const;
   // GET /api/3/cohorts for `project` (a scan of its users: run on the downloads worker).

@@ -18,6 +18,7 @@
 #include "cluster/keys.h"
 #include "core/coding.h"
 #include "core/hash.h"
+#include "redis/async_connection.h"
 #include "redis/key_slot.h"
 #include "redis/reply.h"
 #include "store/keys.h"
@@ -361,6 +362,43 @@ class RedisStore::Impl {
     *value = std::move(values[0]);
     return statuses[0];
   }
+
+  // The one command that reads `keys` without locks when they all live in one Redis key (a
+  // user's records: one HMGET), with the primary serving it (the current map's, "" when none),
+  // and where each key lives; false when reading them takes more than that one command.
+  bool OneCommandRead(Table table, const std::vector<std::string>& keys,
+                      std::vector<Location>* locs, std::vector<std::string>* args,
+                      std::string* primary) const {
+    if (keys.empty() || table == Table::kEvents) return false;
+    locs->resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!Locate(table, keys[i], &(*locs)[i]).ok()) return false;
+      if ((*locs)[i].key != (*locs)[0].key) return false;
+    }
+    const Location& loc = (*locs)[0];
+    args->clear();
+    if (loc.kind == Kind::kString) {
+      *args = {"GET", loc.key};
+    } else {
+      args->reserve(2 + keys.size());
+      *args = {"HMGET", loc.key};
+      for (const Location& l : *locs) args->push_back(l.field);
+    }
+    *primary = client_->PrimaryOf(redis::KeySlot(loc.key));
+    return !primary->empty();
+  }
+
+  // Sets values and statuses from the reply to OneCommandRead's command.
+  static Status FillAll(const redis::Reply& reply, const std::vector<Location>& locs,
+                        std::vector<std::string>* values, std::vector<Status>* statuses) {
+    std::vector<size_t> idx(locs.size());
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    values->assign(locs.size(), {});
+    statuses->assign(locs.size(), Status::Ok());
+    return Fill(reply, idx, locs, values, statuses);
+  }
+
+  const redis::ClusterOptions& client_options() const { return options_.client; }
 
   // Reads `keys`; with a transaction, locks each first (waiting for live holders).
   Status MultiGet(Table table, const std::vector<std::string>& keys,
@@ -1393,6 +1431,57 @@ class WriterStore : public store::Store {
   Txn txn_;
 };
 
+// Reads on one event loop (store::AsyncReads): a read that is one command (a user's records,
+// one HMGET) is sent on this loop's own connection to the slot's primary, pipelined with the
+// loop's other reads, and answered when its reply arrives, so the loop's thread never waits.
+// Anything else (several Redis keys, events) is left to the blocking MultiGet, and so is every
+// read this way fails (a redirect during a failover or migration, a dead connection): the
+// blocking path follows redirects and reloads the slot map.
+class LoopReads : public store::AsyncReads {
+ public:
+  LoopReads(std::shared_ptr<RedisStore::Impl> impl, boost::asio::io_context& loop)
+      : impl_(std::move(impl)), loop_(loop) {
+    const redis::ClusterOptions& client = impl_->client_options();
+    options_.connect_timeout_ms = client.connect_timeout_ms;
+    options_.command_timeout_ms = client.command_timeout_ms;
+    options_.password = client.password;
+  }
+  ~LoopReads() override {
+    for (auto& [address, connection] : connections_) connection->Close();
+  }
+  LoopReads(const LoopReads&) = delete;
+  LoopReads& operator=(const LoopReads&) = delete;
+
+  bool MultiGet(Table table, const std::vector<std::string>& keys, Done done) override {
+    std::vector<Location> locs;
+    std::vector<std::string> args;
+    std::string primary;
+    if (!impl_->OneCommandRead(table, keys, &locs, &args, &primary)) return false;
+    std::shared_ptr<redis::AsyncConnection>& connection = connections_[primary];
+    if (connection == nullptr)
+      connection = redis::AsyncConnection::Create(loop_, primary, options_);
+    connection->Send(args,
+                     [locs = std::move(locs), done = std::move(done)](Result<redis::Reply> reply) {
+                       std::vector<std::string> values;
+                       std::vector<Status> statuses;
+                       Status s = reply.status();
+                       // A redirect or any other error reply: the blocking path knows what to do
+                       // with it.
+                       if (s.ok() && reply->is_error()) s = ReplyError(*reply, "read");
+                       if (s.ok()) s = RedisStore::Impl::FillAll(*reply, locs, &values, &statuses);
+                       done(s, values, statuses);
+                     });
+    return true;
+  }
+
+ private:
+  std::shared_ptr<RedisStore::Impl> impl_;
+  boost::asio::io_context& loop_;
+  redis::ConnectionOptions options_;
+  // By primary address; a connection to a node that is no longer a primary is left closed.
+  std::unordered_map<std::string, std::shared_ptr<redis::AsyncConnection>> connections_;
+};
+
 // A read the cluster could not answer is the store's failure (IoError), like a disk's: its
 // details (node addresses) go to the log, not to the Profile API's answer.
 Status AsReadError(Status s) {
@@ -1430,6 +1519,10 @@ RedisStore::RedisStore(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 RedisStore::~RedisStore() { impl_->StopLease(); }
 
 std::unique_ptr<store::Store> RedisStore::Writer() { return std::make_unique<WriterStore>(impl_); }
+
+std::unique_ptr<store::AsyncReads> RedisStore::NewAsyncReads(boost::asio::io_context& loop) {
+  return std::make_unique<LoopReads>(impl_, loop);
+}
 
 Status RedisStore::Get(Table table, std::string_view key, std::string* value) {
   return AsReadError(impl_->Get(table, key, value));

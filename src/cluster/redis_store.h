@@ -111,6 +111,9 @@ class RedisStore : public store::Store {
   Status Health() override;
   bool Shared() const override { return true; }
   Status ReserveIds(std::string_view key, uint64_t count, uint64_t* first) override;
+  // Reads of one user's records on `loop`'s own connections (one per primary), pipelined, with
+  // every other read and every failure left to MultiGet.
+  std::unique_ptr<store::AsyncReads> NewAsyncReads(boost::asio::io_context& loop) override;
 
   // This node's id in lock values and its lease key (16 hex digits, random per Open).
   const std::string& node_id() const;

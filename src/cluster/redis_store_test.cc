@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -260,6 +261,80 @@ TEST(RedisStore, RefusesAUserScanBeyondOneProject) {
   EXPECT_EQ(a->Scan(Table::kIdentity, prefix, store::PrefixEnd(prefix), none).code(),
             ErrorCode::kInternal)
       << "identity scans stay refused";
+}
+
+// Reads on an event loop (NewAsyncReads) give what MultiGet gives, for the reads they take.
+TEST(RedisStore, ReadsOnALoopAnswerAsMultiGetDoesAndLeaveTheRestToIt) {
+  std::string project = Project();
+  auto a = OpenStore();
+  auto b = OpenStore();
+  WriteSet w;
+  const std::string profile = store::UserRecordKey(project, 7, store::UserRecord::kProfile);
+  const std::string aggregates = store::UserRecordKey(project, 7, store::UserRecord::kAggregates);
+  const std::string cohorts = store::UserRecordKey(project, 7, store::UserRecord::kStaticCohorts);
+  w.Put(Table::kProfiles, profile, std::string("p\0\xff", 3));
+  w.Put(Table::kProfiles, aggregates, "a");
+  w.Put(Table::kIdentity, store::UserKey(project, "u7"), store::EncodeId(7));
+  ASSERT_TRUE(a->Commit(w, true).ok());
+
+  boost::asio::io_context loop;
+  std::unique_ptr<store::AsyncReads> reads = b->NewAsyncReads(loop);
+  ASSERT_NE(reads, nullptr);
+  struct Answer {
+    Status s;
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+  };
+  // One user's records (one absent), the identity of a user_id, one never written: each one
+  // command, the last two perhaps on another node (answers come in any order).
+  std::vector<std::vector<std::string>> asked = {{profile, aggregates, cohorts},
+                                                 {store::UserKey(project, "u7")},
+                                                 {store::UserKey(project, "nobody")}};
+  std::vector<Answer> answers(asked.size());
+  size_t answered = 0;
+  for (size_t i = 0; i < asked.size(); ++i) {
+    Table table = i == 0 ? Table::kProfiles : Table::kIdentity;
+    ASSERT_TRUE(reads->MultiGet(
+        table, asked[i],
+        [&, i](const Status& s, std::vector<std::string>& values, std::vector<Status>& statuses) {
+          answers[i] = {s, values, statuses};
+          ++answered;
+        }));
+  }
+  EXPECT_EQ(answered, 0u) << "answered inside MultiGet";
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (answered < asked.size() && std::chrono::steady_clock::now() < until) {
+    loop.restart();
+    loop.run_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(answered, asked.size());
+  for (size_t i = 0; i < asked.size(); ++i) {
+    Table table = i == 0 ? Table::kProfiles : Table::kIdentity;
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    ASSERT_TRUE(a->MultiGet(table, asked[i], &values, &statuses).ok());
+    ASSERT_TRUE(answers[i].s.ok()) << i << ": " << answers[i].s.ToString();
+    EXPECT_EQ(answers[i].values, values) << i;
+    ASSERT_EQ(answers[i].statuses.size(), statuses.size()) << i;
+    for (size_t k = 0; k < statuses.size(); ++k) {
+      EXPECT_EQ(answers[i].statuses[k].code(), statuses[k].code()) << i << "/" << k;
+    }
+  }
+  EXPECT_TRUE(answers[0].statuses[2].IsNotFound());
+  EXPECT_TRUE(answers[2].statuses[0].IsNotFound());
+
+  // More than one Redis key (two users, or two tables' worth), or events: not this way.
+  auto never = [](const Status&, std::vector<std::string>&, std::vector<Status>&) {
+    ADD_FAILURE() << "answered a read it refused";
+  };
+  EXPECT_FALSE(reads->MultiGet(
+      Table::kProfiles, {profile, store::UserRecordKey(project, 8, store::UserRecord::kProfile)},
+      never));
+  EXPECT_FALSE(reads->MultiGet(
+      Table::kIdentity, {store::UserKey(project, "u7"), store::UserKey(project, "u8")}, never));
+  EXPECT_FALSE(reads->MultiGet(Table::kEvents, {store::ProjectPrefix(project) + "x"}, never));
+  EXPECT_FALSE(reads->MultiGet(Table::kProfiles, {"not a user key"}, never));
+  reads.reset();  // before the loop, as the server does
 }
 
 TEST(RedisStore, IsHealthyWhileItsLeaseIsFreshAndSaysWhyNotOnceItIsNot) {

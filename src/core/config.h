@@ -45,7 +45,8 @@ struct StorageConfig {
   std::vector<std::string> redis_nodes;
   std::string redis_password;   // AUTH when not empty
   int redis_wait_replicas = 1;  // a 2xx waits until this many replicas hold the write; 0 = primary
-  int redis_read_threads = 0;   // profile reads in flight to Redis; 0 = 4 per I/O thread
+  int redis_read_threads =
+      0;  // threads for the profile reads an I/O thread hands off; 0 = 4 per I/O thread
 };
 
 struct IngestConfig {

@@ -102,6 +102,17 @@ std::string Metrics::RenderPrometheus() const {
   counter("profiled_backfill_events_scanned_total",
           "Logged events read by backfills of new computations and cohorts.",
           events_backfilled_.load(std::memory_order_relaxed));
+  uint64_t on_loop = profile_reads_on_loop_.load(std::memory_order_relaxed);
+  uint64_t on_thread = profile_reads_on_thread_.load(std::memory_order_relaxed);
+  if (on_loop + on_thread > 0) {
+    out +=
+        "# HELP profiled_profile_store_reads_total Profile reads of a store across a network, "
+        "by where they waited: on the I/O thread's event loop, or on a read thread.\n";
+    out += "# TYPE profiled_profile_store_reads_total counter\n";
+    out += "profiled_profile_store_reads_total{path=\"loop\"} " + std::to_string(on_loop) + "\n";
+    out +=
+        "profiled_profile_store_reads_total{path=\"thread\"} " + std::to_string(on_thread) + "\n";
+  }
   out += "# HELP profiled_open_connections Open client connections.\n";
   out += "# TYPE profiled_open_connections gauge\n";
   out += "profiled_open_connections " + std::to_string(connections_.load()) + "\n";

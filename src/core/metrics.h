@@ -44,6 +44,12 @@ class Metrics {
   void AddBackfilledEvents(uint64_t n) {
     events_backfilled_.fetch_add(n, std::memory_order_relaxed);
   }
+  // A profile read made on its I/O thread's event loop, or one made on a read thread (a shared
+  // store's reads: docs/SCALING.md, "Reads").
+  void AddProfileReadOnLoop() { profile_reads_on_loop_.fetch_add(1, std::memory_order_relaxed); }
+  void AddProfileReadOnThread() {
+    profile_reads_on_thread_.fetch_add(1, std::memory_order_relaxed);
+  }
   void SetConnections(int64_t n) { connections_.store(n, std::memory_order_relaxed); }
   // Called at render time; returns the store's approximate size on disk in bytes.
   void SetStoreSizeSource(std::function<uint64_t()> fn) { store_size_ = std::move(fn); }
@@ -66,6 +72,8 @@ class Metrics {
   std::atomic<uint64_t> events_deduplicated_{0};
   std::atomic<uint64_t> events_throttled_{0};
   std::atomic<uint64_t> events_backfilled_{0};
+  std::atomic<uint64_t> profile_reads_on_loop_{0};
+  std::atomic<uint64_t> profile_reads_on_thread_{0};
   std::atomic<int64_t> connections_{0};
   std::function<uint64_t()> store_size_;
 };

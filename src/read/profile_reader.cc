@@ -96,75 +96,109 @@ void ProfileReader::UserIdCache::Put(std::string key, uint64_t id) {
   ids_.emplace(std::move(key), id);
 }
 
-Status ProfileReader::Read(std::string_view project, std::string_view user_id,
-                           std::string_view device_id, const ReadOptions& options,
-                           UserData* out) const {
-  std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
+void ProfileReader::Plan(std::string_view project, const ReadOptions& options,
+                         PreparedRead* out) const {
+  out->project = project;
+  out->catalog = catalogs_.Get(project);
   // Only served computations and cohorts have values: a project whose only definitions are
   // recommendations (or definitions still backfilling) reads just the profile, unless the
   // read asks for recommendations.
-  bool evaluate = (options.computations && !catalog->computations().empty()) ||
-                  (options.cohorts && !catalog->cohorts().empty());
-  bool recommend = options.recs.wanted && shelf_ != nullptr && !catalog->recommendations().empty();
+  out->evaluate = (options.computations && !out->catalog->computations().empty()) ||
+                  (options.cohorts && !out->catalog->cohorts().empty());
+  out->recommend =
+      options.recs.wanted && shelf_ != nullptr && !out->catalog->recommendations().empty();
+}
+
+void ProfileReader::SetKeys(uint64_t amplitude_id, PreparedRead* out) {
+  out->amplitude_id = amplitude_id;
   // The profile; the aggregates too for recommendations (item histories); everything to
   // evaluate.
-  size_t records = evaluate ? std::size(kRecords) : recommend ? 2 : 1;
-  std::vector<std::string> keys;
-  Status s;
+  size_t records = out->evaluate ? std::size(kRecords) : out->recommend ? 2 : 1;
+  out->keys.clear();
+  for (size_t r = 0; r < records; ++r) {
+    out->keys.push_back(store::UserRecordKey(out->project, amplitude_id, kRecords[r]));
+  }
+}
+
+void ProfileReader::Prepare(std::string_view project, std::string_view user_id,
+                            std::string_view device_id, const ReadOptions& options,
+                            PreparedRead* out) const {
+  Plan(project, options, out);
+  out->keys.clear();
+  out->identity_key =
+      user_id.empty() ? store::DeviceKey(project, device_id) : store::UserKey(project, user_id);
+  out->cache_key.clear();
+  if (cache_user_ids_ && !user_id.empty()) {
+    out->cache_key.append(project).push_back('\0');
+    out->cache_key.append(user_id);
+    uint64_t id = 0;
+    if (user_ids_.Find(out->cache_key, &id)) SetKeys(id, out);
+  }
+}
+
+Status ProfileReader::Resolve(std::string_view identity_value, PreparedRead* out) const {
+  uint64_t id = 0;
+  PROFILED_RETURN_IF_ERROR(store::DecodeId(identity_value, &id));
+  if (!out->cache_key.empty()) user_ids_.Put(out->cache_key, id);
+  SetKeys(id, out);
+  return Status::Ok();
+}
+
+Status ProfileReader::Read(std::string_view project, std::string_view user_id,
+                           std::string_view device_id, const ReadOptions& options,
+                           UserData* out) const {
+  // Per thread, so a warm read allocates no keys.
+  thread_local PreparedRead prepared;
+  Prepare(project, user_id, device_id, options, &prepared);
+  std::vector<Status> statuses;
   // A merge can move the user between the identity read and the record read; the second
   // attempt then finds the user under the id it was merged into.
-  // Per thread, so a read allocates no key once its thread has read a long one.
-  thread_local std::string cache_key;
-  cache_key.clear();
-  if (cache_user_ids_ && !user_id.empty()) {
-    cache_key.append(project).push_back('\0');
-    cache_key.append(user_id);
-  }
   for (int attempt = 0; attempt < 2; ++attempt) {
-    uint64_t id = 0;
-    if (attempt == 0 && !cache_key.empty() && user_ids_.Find(cache_key, &id)) {
-      s = Status::Ok();
-    } else {
-      s = user_id.empty() ? store::LookupDevice(store_, project, device_id, &id)
-                          : store::LookupUser(store_, project, user_id, &id);
-      PROFILED_RETURN_IF_ERROR(s);
-      if (!cache_key.empty()) user_ids_.Put(cache_key, id);
+    if (attempt > 0 || prepared.keys.empty()) {
+      std::string value;
+      PROFILED_RETURN_IF_ERROR(store_.Get(store::Table::kIdentity, prepared.identity_key, &value));
+      PROFILED_RETURN_IF_ERROR(Resolve(value, &prepared));
     }
-    out->amplitude_id = id;
-    keys.clear();
-    for (size_t r = 0; r < records; ++r) {
-      keys.push_back(store::UserRecordKey(project, id, kRecords[r]));
-    }
-    std::vector<Status> statuses;
     PROFILED_RETURN_IF_ERROR(
-        store_.MultiGet(store::Table::kProfiles, keys, &out->records, &statuses));
-    for (size_t i = 1; i < statuses.size(); ++i) {
-      if (statuses[i].IsNotFound()) {
-        out->records[i].clear();
-      } else {
-        PROFILED_RETURN_IF_ERROR(statuses[i]);
-      }
-    }
-    s = statuses[0];
-    if (!s.IsNotFound()) break;
+        store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
+    if (!statuses[0].IsNotFound()) break;
   }
-  PROFILED_RETURN_IF_ERROR(s);
+  Status s = Finish(prepared, statuses, options, out);
+  prepared.catalog.reset();  // not kept alive past the read
+  return s;
+}
+
+Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Status>& statuses,
+                             const ReadOptions& options, UserData* out) const {
+  out->amplitude_id = prepared.amplitude_id;
+  if (statuses.size() != prepared.keys.size() || out->records.size() != prepared.keys.size()) {
+    return Status::Internal("a profile read's answer does not match its keys");
+  }
+  PROFILED_RETURN_IF_ERROR(statuses[0]);
+  for (size_t i = 1; i < statuses.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out->records[i].clear();
+    } else {
+      PROFILED_RETURN_IF_ERROR(statuses[i]);
+    }
+  }
   out->records.resize(std::size(kRecords));
   PROFILED_RETURN_IF_ERROR(store::DecodeProfile(out->records[0], &out->profile));
   // Evaluate fills in what it is asked for, reusing the strings of a previous read.
-  if (!evaluate || !options.computations) out->computed.clear();
-  if (!evaluate || !options.cohorts) out->cohort_ids.clear();
+  if (!prepared.evaluate || !options.computations) out->computed.clear();
+  if (!prepared.evaluate || !options.cohorts) out->cohort_ids.clear();
   out->recommendations.clear();
-  if (evaluate) {
-    Decoded d(*catalog, out->profile);
+  const compute::ProjectCatalog& catalog = *prepared.catalog;
+  if (prepared.evaluate) {
+    Decoded d(catalog, out->profile);
     PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
-    PROFILED_RETURN_IF_ERROR(compute::Evaluate(*catalog, d.view, clock_.NowMs(),
+    PROFILED_RETURN_IF_ERROR(compute::Evaluate(catalog, d.view, clock_.NowMs(),
                                                options.computation_ids,
                                                options.computations ? &out->computed : nullptr,
                                                options.cohorts ? &out->cohort_ids : nullptr));
   }
-  if (!recommend) return Status::Ok();
-  return ServeRecommendations(project, *catalog, out->records[1], options.recs, out);
+  if (!prepared.recommend) return Status::Ok();
+  return ServeRecommendations(prepared.project, catalog, out->records[1], options.recs, out);
 }
 
 Status ProfileReader::ServeRecommendations(std::string_view project,

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -74,6 +75,20 @@ struct UserData {
   std::vector<std::string> records;  // the raw records read
 };
 
+// A read split around its store reads, for a caller that makes them itself without blocking
+// (store::AsyncReads): Prepare; when keys is empty, a Get of identity_key and Resolve; then
+// MultiGet(kProfiles, keys) and Finish.
+struct PreparedRead {
+  std::string project;
+  std::string identity_key;  // of store::Table::kIdentity: the user_id's, else the device_id's
+  std::string cache_key;     // where Resolve records a user_id's amplitude_id
+  uint64_t amplitude_id = 0;
+  std::vector<std::string> keys;  // of store::Table::kProfiles; empty until the id is known
+  std::shared_ptr<const compute::ProjectCatalog> catalog;
+  bool evaluate = false;   // computed values or cohorts are asked for and served
+  bool recommend = false;  // recommendations are asked for and served
+};
+
 class ProfileReader {
  public:
   // Borrows everything; all must outlive the reader. Without a shelf no read serves
@@ -87,6 +102,22 @@ class ProfileReader {
   Status Read(std::string_view project, std::string_view user_id, std::string_view device_id,
               const ReadOptions& options, UserData* out) const;
 
+  // Prepares the read Read(project, user_id, device_id, options) would make. When the
+  // user's amplitude_id is known without a store read (by user_id on a shared store, once a
+  // read has looked it up: the cache below), out->keys are set; otherwise the caller reads
+  // out->identity_key first, and Resolve sets them from its value (a NotFound there is Read's
+  // NotFound).
+  void Prepare(std::string_view project, std::string_view user_id, std::string_view device_id,
+               const ReadOptions& options, PreparedRead* out) const;
+  // Sets out->keys from the value stored at out->identity_key. Corruption when it does not
+  // decode.
+  Status Resolve(std::string_view identity_value, PreparedRead* out) const;
+  // Ends a read from the store's answer to MultiGet(kProfiles, prepared.keys): the values in
+  // out->records, their statuses in `statuses`. Errors as Read's; on NotFound (no profile under the
+  // cached amplitude_id) Read, which looks the mapping up again, has the last word: call it.
+  Status Finish(const PreparedRead& prepared, const std::vector<Status>& statuses,
+                const ReadOptions& options, UserData* out) const;
+
   // Calls fn(amplitude_id, user_id) for every member of served cohort `cohort_id` of
   // `project`, in amplitude_id order, until fn returns false. NotFound when the cohort is not
   // served. A scan of every user of the project: an export, not a hot path.
@@ -99,6 +130,9 @@ class ProfileReader {
                      std::map<std::string, uint64_t, std::less<>>* sizes) const;
 
  private:
+  // The catalog and the records a read of `project` needs.
+  void Plan(std::string_view project, const ReadOptions& options, PreparedRead* out) const;
+  static void SetKeys(uint64_t amplitude_id, PreparedRead* out);
   using UserVisitor = std::function<bool(uint64_t amplitude_id, std::string_view user_id,
                                          const compute::UserView& user, Status* failure)>;
   // Calls fn for every user of `project`, in amplitude_id order, until it returns false.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "core/temp_dir.h"
+#include "redis/async_connection.h"
 #include "redis/key_slot.h"
 #include "redis/local_cluster.h"
 
@@ -149,9 +151,6 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// A one-node "cluster" on loopback that serves every slot and answers each command with what
-// `answer` returns (raw RESP), or closes the connection when it returns "". It serves one
-// connection at a time, in a thread of its own; commands are arrays of bulk strings.
 // A socket listening on a free loopback port, and the port (0 when something failed).
 int ListenOnLoopback(int* port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -167,6 +166,9 @@ int ListenOnLoopback(int* port) {
   return fd;
 }
 
+// A one-node "cluster" on loopback that serves every slot and answers each command with what
+// `answer` returns (raw RESP), or closes the connection when it returns "". It serves one
+// connection at a time, in a thread of its own; commands are arrays of bulk strings.
 class FakeNode {
  public:
   using Answer = std::function<std::string(const Args&)>;
@@ -473,6 +475,181 @@ TEST(ClusterClient, GivesUpOnANodeThatAcceptsButNeverAnswers) {
   ::close(fd);
   ASSERT_FALSE(client.ok());
   EXPECT_EQ(client.status().code(), ErrorCode::kUnavailable) << client.status().ToString();
+}
+
+// --- AsyncConnection, on an io_context the test's own thread runs.
+
+// Runs `loop` until `done()` or 60 s have passed, so a hang fails the test instead of blocking.
+void RunUntil(boost::asio::io_context& loop, const std::function<bool()>& done) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done() && std::chrono::steady_clock::now() < until) {
+    loop.restart();
+    loop.run_for(std::chrono::milliseconds(5));
+  }
+}
+
+ConnectionOptions AsyncOptions() {
+  ConnectionOptions options;
+  options.password = kPassword;
+  options.command_timeout_ms = 10000;
+  return options;
+}
+
+TEST(AsyncConnection, PipelinesCommandsAndAnswersEachInTheOrderSent) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  boost::asio::io_context loop;
+  // One hash tag: every key on the one primary the connection talks to.
+  auto connection =
+      AsyncConnection::Create(loop, client->PrimaryOf(KeySlot("{async}")), AsyncOptions());
+  std::vector<std::string> got;
+  bool sending = true;
+  for (int i = 0; i < 300; ++i) {
+    std::string key = "{async}:" + std::to_string(i);
+    std::string value = std::string("value\0\r\n", 8) + std::to_string(i);  // any bytes
+    connection->Send(Args{"SET", key, value}, [&](Result<Reply> reply) {
+      EXPECT_FALSE(sending) << "a callback ran inside Send";
+      got.push_back(Must(std::move(reply)));
+    });
+    connection->Send(Args{"GET", key},
+                     [&](const Result<Reply>& reply) { got.push_back(ValueOf(reply)); });
+  }
+  sending = false;
+  EXPECT_EQ(connection->waiting(), 600u);
+  RunUntil(loop, [&] { return got.size() == 600; });
+  ASSERT_EQ(got.size(), 600u);
+  for (size_t i = 0; i < 300; ++i) {
+    EXPECT_EQ(got[2 * i], "OK");
+    EXPECT_EQ(got[2 * i + 1], std::string("value\0\r\n", 8) + std::to_string(i));
+  }
+  EXPECT_EQ(connection->waiting(), 0u);
+}
+
+TEST(AsyncConnection, GivesErrorRepliesAsRepliesAndKeepsTheConnection) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::string primary = client->PrimaryOf(KeySlot("{async}"));
+  boost::asio::io_context loop;
+  auto connection = AsyncConnection::Create(loop, primary, AsyncOptions());
+  std::vector<Result<Reply>> got;
+  auto keep = [&](Result<Reply> reply) { got.push_back(std::move(reply)); };
+  connection->Send(Args{"SET", "{async}:string", "x"}, keep);
+  connection->Send(Args{"HGET", "{async}:string", "field"}, keep);
+  // A key served by another primary: the node redirects, the connection does not follow.
+  std::string elsewhere;
+  for (int i = 0; elsewhere.empty(); ++i) {
+    std::string key = "elsewhere:" + std::to_string(i);
+    if (client->PrimaryOf(KeySlot(key)) != primary) elsewhere = key;
+  }
+  connection->Send(Args{"GET", elsewhere}, keep);
+  connection->Send(Args{"GET", "{async}:string"}, keep);
+  RunUntil(loop, [&] { return got.size() == 4; });
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(Must(got[0]), "OK");
+  ASSERT_TRUE(got[1].ok());
+  EXPECT_EQ(got[1]->error_code(), "WRONGTYPE") << got[1]->ToString();
+  ASSERT_TRUE(got[2].ok());
+  EXPECT_EQ(got[2]->error_code(), "MOVED") << got[2]->ToString();
+  EXPECT_EQ(ValueOf(got[3]), "x");
+}
+
+TEST(AsyncConnection, FailsWhatWaitsWhenTheNodeCannotBeReachedOrRefusesThePassword) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  boost::asio::io_context loop;
+  ConnectionOptions wrong = AsyncOptions();
+  wrong.password = "wrong";
+  std::vector<std::shared_ptr<AsyncConnection>> connections = {
+      AsyncConnection::Create(loop, "127.0.0.1:" + std::to_string(FreePort()), AsyncOptions()),
+      AsyncConnection::Create(loop, "localhost:6379", AsyncOptions()),  // not an IP address
+      AsyncConnection::Create(loop, client->PrimaryOf(0), wrong)};
+  std::vector<std::vector<Status>> got(connections.size());
+  bool sending = true;
+  for (size_t c = 0; c < connections.size(); ++c) {
+    for (int i = 0; i < 2; ++i) {
+      connections[c]->Send(Args{"GET", "k"}, [&, c](const Result<Reply>& reply) {
+        EXPECT_FALSE(sending) << "a callback ran inside Send";
+        got[c].push_back(reply.status());
+      });
+    }
+  }
+  sending = false;
+  RunUntil(loop, [&] { return got[0].size() == 2 && got[1].size() == 2 && got[2].size() == 2; });
+  for (size_t c = 0; c < connections.size(); ++c) {
+    ASSERT_EQ(got[c].size(), 2u) << c;
+    ErrorCode want = c == 2 ? ErrorCode::kUnauthenticated : ErrorCode::kUnavailable;
+    for (const Status& s : got[c]) EXPECT_EQ(s.code(), want) << c << ": " << s.ToString();
+    EXPECT_EQ(connections[c]->waiting(), 0u);
+  }
+}
+
+TEST(AsyncConnection, FailsWhatWaitsAfterTheNodeDropsItThenOpensAgain) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::string primary = client->PrimaryOf(KeySlot("{async}"));
+  boost::asio::io_context loop;
+  auto connection = AsyncConnection::Create(loop, primary, AsyncOptions());
+  std::vector<Result<Reply>> got;
+  auto keep = [&](Result<Reply> reply) { got.push_back(std::move(reply)); };
+  connection->Send(Args{"CLIENT", "ID"}, keep);
+  RunUntil(loop, [&] { return got.size() == 1; });
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_TRUE(got[0].ok() && got[0]->type == ReplyType::kInteger) << got[0]->ToString();
+  Must(client->RunOnNode(primary, {"CLIENT", "KILL", "ID", std::to_string(got[0]->integer)}));
+  // Sent on the killed connection (the loop has not run since): its outcome is unknown.
+  connection->Send(Args{"GET", "{async}:string"}, keep);
+  RunUntil(loop, [&] { return got.size() == 2; });
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].status().code(), ErrorCode::kIoError) << got[1].status().ToString();
+  connection->Send(Args{"SET", "{async}:again", "yes"}, keep);
+  connection->Send(Args{"GET", "{async}:again"}, keep);
+  RunUntil(loop, [&] { return got.size() == 4; });
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(Must(got[2]), "OK");
+  EXPECT_EQ(ValueOf(got[3]), "yes");
+}
+
+TEST(AsyncConnection, GivesUpOnANodeThatNeverAnswersOrAnswersGarbage) {
+  int port = 0;
+  int fd = ListenOnLoopback(&port);  // accepts (in the kernel), then silence
+  ASSERT_NE(port, 0);
+  FakeNode garbage([](const Args&) { return std::string("?not a reply\r\n"); });
+  boost::asio::io_context loop;
+  ConnectionOptions options;
+  options.command_timeout_ms = 200;
+  auto silent = AsyncConnection::Create(loop, "127.0.0.1:" + std::to_string(port), options);
+  auto confused = AsyncConnection::Create(loop, garbage.address(), options);
+  std::vector<Status> got;
+  silent->Send(Args{"GET", "k"},
+               [&](const Result<Reply>& reply) { got.push_back(reply.status()); });
+  confused->Send(Args{"GET", "k"},
+                 [&](const Result<Reply>& reply) { got.push_back(reply.status()); });
+  RunUntil(loop, [&] { return got.size() == 2; });
+  ::close(fd);
+  ASSERT_EQ(got.size(), 2u);
+  for (const Status& s : got) EXPECT_EQ(s.code(), ErrorCode::kIoError) << s.ToString();
+  EXPECT_EQ(silent->waiting(), 0u);
+  EXPECT_EQ(confused->waiting(), 0u);
+}
+
+TEST(AsyncConnection, CloseDropsWhatWaitsWithoutCallingIt) {
+  int port = 0;
+  int fd = ListenOnLoopback(&port);
+  ASSERT_NE(port, 0);
+  boost::asio::io_context loop;
+  auto connection = AsyncConnection::Create(loop, "127.0.0.1:" + std::to_string(port), {});
+  bool called = false;
+  connection->Send(Args{"GET", "k"}, [&](const Result<Reply>&) { called = true; });
+  loop.run_for(std::chrono::milliseconds(50));
+  connection->Close();
+  loop.restart();
+  loop.run_for(std::chrono::milliseconds(50));
+  ::close(fd);
+  EXPECT_FALSE(called);
+  EXPECT_EQ(connection->waiting(), 0u);
+  // Nothing of its I/O is left to run: the loop has no more work.
+  loop.restart();
+  EXPECT_EQ(loop.poll(), 0u);
 }
 
 TEST(ClusterResharding, FollowsMovedAndReloadsTheMapAfterASlotChangesOwner) {

@@ -6,6 +6,8 @@
 #include <charconv>
 #include <utility>
 
+#include "redis/hiredis_reply.h"
+
 namespace profiled::redis {
 namespace {
 
@@ -18,8 +20,9 @@ timeval Millis(int ms) {
   return timeval{.tv_sec = ms / 1000, .tv_usec = static_cast<suseconds_t>((ms % 1000) * 1000)};
 }
 
-// Copies a hiredis reply tree into a Reply, so the hiredis one can be freed at once.
-Reply Copy(const redisReply& r) {
+}  // namespace
+
+Reply CopyReply(const redisReply& r) {
   switch (r.type) {
     case REDIS_REPLY_STRING: return Reply::String(std::string(r.str, r.len));
     case REDIS_REPLY_STATUS: return Reply::Simple(std::string(r.str, r.len));
@@ -28,14 +31,12 @@ Reply Copy(const redisReply& r) {
     case REDIS_REPLY_ARRAY: {
       std::vector<Reply> elements;
       elements.reserve(r.elements);
-      for (size_t i = 0; i < r.elements; ++i) elements.push_back(Copy(*r.element[i]));
+      for (size_t i = 0; i < r.elements; ++i) elements.push_back(CopyReply(*r.element[i]));
       return Reply::Array(std::move(elements));
     }
     default: return Reply::Nil();
   }
 }
-
-}  // namespace
 
 void Connection::FreeContext::operator()(redisContext* context) const { redisFree(context); }
 
@@ -124,7 +125,7 @@ Result<Reply> Connection::Read() {
   int rc = redisGetReply(context_.get(), &raw);
   ReplyPtr reply(static_cast<redisReply*>(raw));
   if (rc != REDIS_OK || reply == nullptr) return Broken("read failed");
-  return Copy(*reply);
+  return CopyReply(*reply);
 }
 
 Result<Reply> Connection::Call(std::span<const std::string> args) {

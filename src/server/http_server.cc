@@ -42,6 +42,10 @@ class HttpServer::Impl {
       contexts_.push_back(std::make_unique<asio::io_context>(1));
       guards_.emplace_back(asio::make_work_guard(*contexts_.back()));
       sessions_.emplace_back();
+      // Profile reads on a store across a network: made on this thread's own loop.
+      if (endpoints_.ProfileOffThread()) {
+        reads_.push_back(endpoints_.NewAsyncReads(*contexts_.back()));
+      }
     }
     for (int r = 0; r < static_cast<int>(Route::kCount); ++r) {
       route_metric_[r] = metrics_.RegisterRoute(RouteName(static_cast<Route>(r)));
@@ -95,16 +99,18 @@ class HttpServer::Impl {
     for (auto& ctx : contexts_) ctx->stop();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    reads_.clear();  // their connections close before the store does
   }
 
  private:
   struct Session {
-    explicit Session(tcp::socket s) : socket(std::move(s)) {}
+    Session(tcp::socket s, size_t context) : socket(std::move(s)), context_index(context) {}
     // Moves the deadline; the per-thread sweep cancels the socket's operations after it.
     void ExpiresAfter(std::chrono::milliseconds timeout) {
       deadline = std::chrono::steady_clock::now() + timeout;
     }
     tcp::socket socket;
+    const size_t context_index;  // the io_context (and thread) it lives on
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool idle = true;                  // waiting for the first byte of a request
     bool unread_body = false;          // answered before the client finished sending
@@ -179,7 +185,7 @@ class HttpServer::Impl {
   }
 
   awaitable<void> Serve(tcp::socket socket, size_t context_index) {
-    Session session(std::move(socket));
+    Session session(std::move(socket), context_index);
     sessions_[context_index].insert(&session);
     beast::flat_buffer buffer;
     std::string out;
@@ -387,7 +393,7 @@ class HttpServer::Impl {
   awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
     auto executor = session.socket.get_executor();
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(api::HttpResponse)>(
-        [this, route, &req, executor](auto handler) {
+        [this, route, &req, executor, context = session.context_index](auto handler) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
           api::Endpoints::Respond respond = [shared, executor](api::HttpResponse r) {
             asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
@@ -396,7 +402,10 @@ class HttpServer::Impl {
             case Route::kIdentify: endpoints_.Identify(req, respond); break;
             case Route::kAdmin: endpoints_.Admin(req, respond); break;
             case Route::kCohorts: endpoints_.Cohorts(req, respond); break;
-            case Route::kProfile: endpoints_.ProfileAsync(req, respond); break;
+            case Route::kProfile:
+              endpoints_.ProfileAsync(req, respond,
+                                      context < reads_.size() ? reads_[context].get() : nullptr);
+              break;
             default: endpoints_.TrackEvents(req, respond); break;
           }
         },
@@ -425,6 +434,9 @@ class HttpServer::Impl {
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::unordered_set<Session*>> sessions_;  // [i] touched only on context i
+  // [i] used only on context i; empty unless endpoints_.ProfileOffThread(). Destroyed before
+  // the contexts (declared after them).
+  std::vector<std::unique_ptr<store::AsyncReads>> reads_;
   std::vector<std::thread> threads_;
   std::unique_ptr<tcp::acceptor> acceptor_;
   int route_metric_[static_cast<int>(Route::kCount)] = {};

@@ -30,6 +30,9 @@
 namespace rocksdb {
 class FileSystem;
 }
+namespace boost::asio {
+class io_context;
+}
 
 namespace profiled::store {
 
@@ -61,6 +64,25 @@ class WriteSet {
 
  private:
   std::vector<Op> ops_;
+};
+
+// Reads that wait on an event loop instead of blocking a thread, for a caller on that loop (the
+// HTTP server's I/O threads) when the store is across a network. Not thread-safe: one belongs to
+// one loop, and is called and answers on the thread that runs it.
+class AsyncReads {
+ public:
+  // What Store::MultiGet gives: the call's status, then one value and one status per key.
+  using Done = std::function<void(Status s, std::vector<std::string>& values,
+                                  std::vector<Status>& statuses)>;
+  virtual ~AsyncReads() = default;
+
+  // Starts Store::MultiGet(table, keys, ...) and returns true; `done` is called once, later,
+  // with what that MultiGet would have given (the same snapshot and read-your-writes rules).
+  // A non-OK status means only that the read could not be made this way (a connection failure,
+  // a timeout, a redirect while the cluster changes): the caller reads again with
+  // Store::MultiGet, which also waits out failovers and migrations. Returns false, and never
+  // calls `done`, for keys this way cannot read (the caller uses Store::MultiGet at once).
+  virtual bool MultiGet(Table table, const std::vector<std::string>& keys, Done done) = 0;
 };
 
 class Store {
@@ -118,6 +140,13 @@ class Store {
   // Commit or EndTransaction (the Redis Cluster writer's locks) is released. The writer calls
   // it after each commit group, committed or not. A no-op for a store that holds nothing.
   virtual void EndTransaction() {}
+
+  // Reads for a caller on `loop` that must not block it (AsyncReads), or null when this store
+  // has none (its reads are quick enough to make on the caller's thread). The result must be
+  // destroyed before the store, on the loop's thread or once the loop has stopped.
+  virtual std::unique_ptr<AsyncReads> NewAsyncReads(boost::asio::io_context& /*loop*/) {
+    return nullptr;
+  }
 };
 
 struct RocksDbOptions {

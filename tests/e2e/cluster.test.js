@@ -137,6 +137,15 @@ describe('two nodes on one Redis Cluster', () => {
       assert.deepEqual((await seedRead(server, { user_id: user })).json, seedBody(user, id, expected));
       assert.deepEqual((await seedRead(server, { device_id: device })).json, seedBody(user, id, expected));
     }
+    // Every read above was made on the I/O thread's own event loop (the identity GET, then the
+    // user's HMGET), none on a read thread: read-your-writes held on that path.
+    for (const server of [a, b]) {
+      const m = await server.metrics();
+      const loop = m.get('profiled_profile_store_reads_total{path="loop"}');
+      const thread = m.get('profiled_profile_store_reads_total{path="thread"}');
+      assert.ok(loop >= 5, `${server.base}: ${loop} reads on the loop`);
+      assert.equal(thread, 0, `${server.base}: reads on a read thread`);
+    }
   });
 
   it('no lost update: $add 1 sent 200 times through each node concurrently counts 400 on both', async () => {
