@@ -18,6 +18,7 @@
 #include "cluster/keys.h"
 #include "core/coding.h"
 #include "core/hash.h"
+#include "core/log.h"
 #include "redis/async_connection.h"
 #include "redis/key_slot.h"
 #include "redis/reply.h"
@@ -1500,6 +1501,55 @@ std::string RandomNodeId() {
 
 }  // namespace
 
+namespace {
+
+// What the store's rules need of every node (docs/SCALING.md, "Running it"), checked at start:
+// maxmemory-policy noeviction, or the start is refused (an evicted lock, intent, lease or record
+// would lose acknowledged writes); cluster-node-timeout below lease_ms / 2, or a warning (a
+// failover of the lease's shard outlasting the leases makes live nodes look dead: their commits
+// wait, none is lost). A node that refuses CONFIG GET (a managed service may rename it) is
+// logged as unchecked.
+Status CheckNodes(redis::ClusterClient& client, int lease_ms) {
+  const std::string timeout_bound = std::to_string(lease_ms / 2) + " ms";
+  for (const std::string& node : client.Nodes()) {
+    const std::string where = "redis " + node;
+    // The node's setting `name` into *value; false (and a warning) when it will not say.
+    auto config = [&](const std::string& name, std::string_view must, std::string* value) {
+      Result<redis::Reply> r = client.RunOnNode(node, {"CONFIG", "GET", name});
+      if (r.ok() && r->type == redis::ReplyType::kArray && r->elements.size() == 2) {
+        *value = r->elements[1].str;
+        return true;
+      }
+      std::string warning = where;
+      warning.append(": cannot check ").append(name).append(" (CONFIG GET answered ");
+      warning.append(r.ok() ? r->ToString() : r.status().message());
+      warning.append("); it must be ").append(must);
+      LogWarn(warning);
+      return false;
+    };
+    std::string value;
+    if (config("maxmemory-policy", "noeviction", &value) && value != "noeviction") {
+      std::string message = where;
+      message.append(" runs with maxmemory-policy ").append(value);
+      message.append("; profiled needs noeviction (an evicted key would lose acknowledged writes)");
+      return Status::InvalidArgument(message);
+    }
+    int64_t timeout_ms = 0;
+    if (config("cluster-node-timeout", "below " + timeout_bound, &value)) {
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), timeout_ms);
+      if (ec != std::errc() || timeout_ms >= lease_ms / 2) {
+        std::string warning = where;
+        warning.append(" runs with cluster-node-timeout ").append(value).append(" ms; below ");
+        warning.append(timeout_bound).append(", a failover ends before node leases lapse");
+        LogWarn(warning);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<RedisStore>> RedisStore::Open(RedisStoreOptions options) {
   if (options.partitions == 0 || options.scan_page < 1 || options.wait_replicas < 0 ||
       options.lease_ms < 100 || options.lock_wait_ms < 0 || options.dedup_window_days < 1) {
@@ -1510,6 +1560,7 @@ Result<std::unique_ptr<RedisStore>> RedisStore::Open(RedisStoreOptions options) 
   }
   Result<std::unique_ptr<redis::ClusterClient>> client = redis::ClusterClient::Open(options.client);
   if (!client.ok()) return client.status();
+  PROFILED_RETURN_IF_ERROR(CheckNodes(**client, options.lease_ms));
   auto impl = std::make_shared<Impl>(std::move(options), std::move(client.value()), RandomNodeId());
   PROFILED_RETURN_IF_ERROR(impl->StartLease());
   return std::unique_ptr<RedisStore>(new RedisStore(std::move(impl)));

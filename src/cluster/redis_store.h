@@ -84,9 +84,11 @@ struct RedisStoreOptions {
 
 class RedisStore : public store::Store {
  public:
-  // Connects, registers this node's lease and starts renewing it. Errors: the client's
-  // (Unavailable when no seed answers, Unauthenticated); InvalidArgument for options out of
-  // range.
+  // Connects, checks the nodes' configuration, registers this node's lease and starts renewing
+  // it. Errors: the client's (Unavailable when no seed answers, Unauthenticated);
+  // InvalidArgument for options out of range, or a node whose maxmemory-policy is not
+  // noeviction (a cluster-node-timeout of lease_ms / 2 or more, and a node that does not
+  // answer CONFIG GET, are logged as warnings).
   static Result<std::unique_ptr<RedisStore>> Open(RedisStoreOptions options);
   ~RedisStore() override;
   RedisStore(const RedisStore&) = delete;

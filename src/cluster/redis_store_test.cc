@@ -337,6 +337,35 @@ TEST(RedisStore, ReadsOnALoopAnswerAsMultiGetDoesAndLeaveTheRestToIt) {
   reads.reset();  // before the loop, as the server does
 }
 
+TEST(RedisStore, RefusesToStartWhenANodeMayEvictKeys) {
+  RedisStoreOptions o = Options();
+  auto admin = redis::ClusterClient::Open(o.client);
+  ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+  // CLUSTER SLOTS lists a replica once its primary knows it: soon after the cluster starts.
+  std::vector<std::string> nodes = (*admin)->Nodes();
+  for (int i = 0; i < 200 && nodes.size() < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE((*admin)->RefreshSlots().ok());
+    nodes = (*admin)->Nodes();
+  }
+  ASSERT_EQ(nodes.size(), 6u);
+  const std::string& replica = nodes.back();  // a replica's policy matters once it is promoted
+  auto set_policy = [&](const std::string& policy) {
+    Result<redis::Reply> r =
+        (*admin)->RunOnNode(replica, {"CONFIG", "SET", "maxmemory-policy", policy});
+    ASSERT_TRUE(r.ok() && !r->is_error()) << (r.ok() ? r->ToString() : r.status().ToString());
+  };
+  set_policy("allkeys-lru");
+  auto refused = RedisStore::Open(o);
+  set_policy("noeviction");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find(replica + " runs with maxmemory-policy allkeys-lru"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(OpenStore(o), nullptr);
+}
+
 TEST(RedisStore, IsHealthyWhileItsLeaseIsFreshAndSaysWhyNotOnceItIsNot) {
   RedisStoreOptions o = Options();
   o.lease_ms = 200;

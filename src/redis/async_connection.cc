@@ -33,9 +33,7 @@ void AppendCommand(std::span<const std::string> args, std::string* out) {
   }
 }
 
-void AsyncConnection::FreeReader::operator()(redisReader* reader) const {
-  redisReaderFree(reader);
-}
+void AsyncConnection::FreeReader::operator()(redisReader* reader) const { redisReaderFree(reader); }
 
 std::shared_ptr<AsyncConnection> AsyncConnection::Create(asio::io_context& loop,
                                                          std::string address,
@@ -105,8 +103,8 @@ void AsyncConnection::Connect() {
       asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(port)), [self, epoch](error_code ec) {
         if (epoch != self->epoch_) return;
         if (ec) {
-          self->Fail(Status::Unavailable("redis " + self->address_ +
-                                         ": cannot connect: " + ec.message()));
+          self->Fail(
+              Status::Unavailable("redis " + self->address_ + ": cannot connect: " + ec.message()));
           return;
         }
         error_code ignored;

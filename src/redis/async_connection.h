@@ -40,8 +40,8 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   // Called once per command, on the loop's thread.
   using Callback = std::function<void(Result<Reply>)>;
 
-  static std::shared_ptr<AsyncConnection> Create(boost::asio::io_context& loop,
-                                                 std::string address, ConnectionOptions options);
+  static std::shared_ptr<AsyncConnection> Create(boost::asio::io_context& loop, std::string address,
+                                                 ConnectionOptions options);
   ~AsyncConnection();
   AsyncConnection(const AsyncConnection&) = delete;
   AsyncConnection& operator=(const AsyncConnection&) = delete;

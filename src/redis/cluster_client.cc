@@ -162,6 +162,8 @@ std::shared_ptr<const SlotMap> ClusterClient::CurrentMap() {
 
 std::string ClusterClient::PrimaryOf(uint16_t slot) { return CurrentMap()->PrimaryOf(slot); }
 
+std::vector<std::string> ClusterClient::Nodes() { return CurrentMap()->nodes(); }
+
 Status ClusterClient::RefreshSlots() {
   std::vector<std::string> candidates = CurrentMap()->nodes();
   for (const std::string& seed : options_.seeds) {

@@ -113,6 +113,8 @@ class ClusterClient {
 
   // The address of the primary serving `slot` in the current map, or "" when none does.
   std::string PrimaryOf(uint16_t slot);
+  // Every node of the current map, primaries first.
+  std::vector<std::string> Nodes();
 
   // Reloads the slot map from the first node that answers CLUSTER SLOTS with at least one slot
   // served: the nodes of the current map, then the seeds. Unavailable when none does (or
