@@ -180,9 +180,15 @@ void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond,
           return;
         }
         if (s.ok()) s = statuses[0];
-        if (s.ok()) s = reader_.Resolve(values[0], &read->prepared);
         if (!s.ok()) {
           ReadOnThread(read);
+          return;
+        }
+        s = reader_.Resolve(values[0], &read->prepared);
+        if (!s.ok()) {  // a stored id that does not decode: reading it again changes nothing
+          metrics_.AddProfileReadOnLoop();
+          thread_local read::UserData user;
+          read->respond(EndProfile(read->call, s, user));
           return;
         }
         ReadRecordsOnLoop(read);
@@ -194,16 +200,19 @@ void Endpoints::ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read) {
   bool started = read->reads->MultiGet(
       store::Table::kProfiles, read->prepared.keys,
       [this, read](Status s, std::vector<std::string>& values, std::vector<Status>& statuses) {
-        // On the loop's thread, like the read's start.
-        thread_local read::UserData user;
-        if (s.ok()) {
-          user.records.swap(values);
-          s = reader_.Finish(read->prepared, statuses, read->call.options, &user);
-        }
-        // A failed or redirected read, no profile under the id read (a merge moved the user
-        // meanwhile), a record that does not decode: the blocking read (redirects followed,
-        // the identity read again) has the last word, and reports what is still wrong.
+        // On the loop's thread, like the read's start. A failed or redirected read, or no
+        // profile under the id read (a merge moved the user meanwhile, or the cached id is
+        // stale): the blocking read (redirects followed, the identity read again) has the last
+        // word. What Finish finds wrong with the records themselves (Corruption) it would find
+        // again: answered here.
         if (!s.ok()) {
+          ReadOnThread(read);
+          return;
+        }
+        thread_local read::UserData user;
+        user.records.swap(values);
+        s = reader_.Finish(read->prepared, statuses, read->call.options, &user);
+        if (s.IsNotFound()) {
           ReadOnThread(read);
           return;
         }

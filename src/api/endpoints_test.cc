@@ -26,7 +26,7 @@ class EndpointsTest : public ::testing::Test {
     so.path = dir_.path();
     so.block_cache_bytes = 8 << 20;
     disk_ = std::move(store::OpenRocksDbStore(so).value());
-    faults_ = std::make_unique<store::FaultStore>(*disk_);
+    faults_ = std::make_unique<store::FaultStore>(*disk_, Shared());
     ingest::IngestorOptions io;
     io.sync = false;
     io.max_queued_events = 1;
@@ -37,9 +37,12 @@ class EndpointsTest : public ::testing::Test {
         std::make_unique<Endpoints>(config_, *faults_, *ingestor_, metrics_, clock_, *reader_);
   }
   void TearDown() override {
+    endpoints_->Stop();
     faults_->ResumeCommits();
     ingestor_->Stop();
   }
+  // What the store says of itself: shared (across a network) makes reads asynchronous.
+  virtual bool Shared() const { return false; }
 
   // Stores a profile record for user "u" (amplitude_id 1) of `project` as given.
   void StoreRawProfile(const std::string& project, const std::string& record) {
@@ -203,6 +206,142 @@ TEST_F(EndpointsTest, ProfilesKeepNothingOfTheRequestTheirValuesCameFrom) {
   EXPECT_EQ(props.at("unique"), boost::json::parse(R"(["pre-inserted string long enough",
     "post-inserted string long enough"])"));
   EXPECT_EQ(props.at("o"), boost::json::parse(R"({"x":"an identify string, long"})"));
+}
+
+// store::AsyncReads that hold each read until the test answers it.
+class ScriptedReads : public store::AsyncReads {
+ public:
+  struct Asked {
+    store::Table table;
+    std::vector<std::string> keys;
+    Done done;
+  };
+  bool MultiGet(store::Table table, const std::vector<std::string>& keys, Done done) override {
+    if (refuse) return false;
+    asked.push_back({table, keys, std::move(done)});
+    return true;
+  }
+  // Answers the oldest read with what `store` holds, or with `failure`.
+  void Answer(store::Store& store, const Status& failure = Status::Ok()) {
+    ASSERT_FALSE(asked.empty());
+    Asked a = std::move(asked.front());
+    asked.erase(asked.begin());
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    Status s = failure.ok() ? store.MultiGet(a.table, a.keys, &values, &statuses) : failure;
+    a.done(s, values, statuses);
+  }
+  bool refuse = false;
+  std::vector<Asked> asked;
+};
+
+// Profile reads on a shared store, made through an AsyncReads (the I/O thread's loop).
+class EndpointsOnLoopTest : public EndpointsTest {
+ protected:
+  bool Shared() const override { return true; }
+
+  // Starts GET /v1/userprofile?user_id=u on `reads`; the future is its response.
+  std::future<HttpResponse> StartRead(const std::string& query = "user_id=u") {
+    query_ = query;
+    request_.method = "GET";
+    request_.query = query_;
+    request_.authorization = "Api-Key s";
+    auto done = std::make_shared<std::promise<HttpResponse>>();
+    endpoints_->ProfileAsync(
+        request_, [done](HttpResponse r) { done->set_value(std::move(r)); }, &reads_);
+    return done->get_future();
+  }
+  // profiled_profile_store_reads_total{path=...}.
+  uint64_t ReadsOn(const std::string& path) {
+    std::string text = metrics_.RenderPrometheus();
+    std::string series = "profiled_profile_store_reads_total{path=\"" + path + "\"} ";
+    size_t at = text.find(series);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + series.size()));
+  }
+
+  ScriptedReads reads_;
+  std::string query_;
+  HttpRequest request_;
+};
+
+TEST_F(EndpointsOnLoopTest, ReadsTheIdentityThenTheRecordsOnTheLoopAndThenOnlyTheRecords) {
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", R"({"plan":"pro"})"}));
+  for (int read = 0; read < 2; ++read) {
+    std::future<HttpResponse> response = StartRead();
+    if (read == 0) {  // the user_id is not known yet: its identity first
+      ASSERT_EQ(reads_.asked.size(), 1u);
+      EXPECT_EQ(reads_.asked[0].table, store::Table::kIdentity);
+      reads_.Answer(*disk_);
+    }
+    ASSERT_EQ(reads_.asked.size(), 1u) << read;
+    EXPECT_EQ(reads_.asked[0].table, store::Table::kProfiles);
+    reads_.Answer(*disk_);
+    ASSERT_EQ(response.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+        << "answered on the loop, at once";
+    HttpResponse r = response.get();
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(r.body.find(R"("plan":"pro")"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(ReadsOn("loop"), 2u);
+  EXPECT_EQ(ReadsOn("thread"), 0u);
+}
+
+TEST_F(EndpointsOnLoopTest, AnUnknownUserIsA404OnTheLoop) {
+  std::future<HttpResponse> response = StartRead("user_id=nobody");
+  reads_.Answer(*disk_);
+  ASSERT_EQ(response.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(response.get().status, 404);
+  EXPECT_EQ(ReadsOn("loop"), 1u);
+}
+
+TEST_F(EndpointsOnLoopTest, AFailedOrRefusedReadIsMadeAgainOnAReadThread) {
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", R"({"plan":"pro"})"}));
+  // The identity read fails (a redirect, a lost connection).
+  std::future<HttpResponse> first = StartRead();
+  reads_.Answer(*disk_, Status::IoError("MOVED"));
+  EXPECT_EQ(first.get().status, 200);
+  // The records read fails (the id is cached now: it is the first read).
+  std::future<HttpResponse> second = StartRead();
+  reads_.Answer(*disk_, Status::Unavailable("connection lost"));
+  EXPECT_EQ(second.get().status, 200);
+  // This way refuses the read.
+  reads_.refuse = true;
+  EXPECT_EQ(StartRead().get().status, 200);
+  EXPECT_EQ(ReadsOn("thread"), 3u);
+  EXPECT_EQ(ReadsOn("loop"), 0u);
+  EXPECT_TRUE(reads_.asked.empty());
+}
+
+TEST_F(EndpointsOnLoopTest, NoProfileUnderTheIdReadGoesToAReadThreadWhichLooksAgain) {
+  // The identity says 2, which has no profile (a merge moved the user to 1 meanwhile): the
+  // read thread reads the identity again and finds the profile.
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", R"({"plan":"pro"})"}));
+  std::future<HttpResponse> response = StartRead();
+  std::vector<std::string> values = {store::EncodeId(2)};
+  std::vector<Status> statuses = {Status::Ok()};
+  ScriptedReads::Asked identity = std::move(reads_.asked.front());
+  reads_.asked.clear();
+  identity.done(Status::Ok(), values, statuses);
+  ASSERT_EQ(reads_.asked.size(), 1u);
+  EXPECT_EQ(reads_.asked[0].keys[0], store::UserRecordKey("seed", 2, store::UserRecord::kProfile));
+  reads_.Answer(*disk_);
+  HttpResponse r = response.get();
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(R"("amplitude_id":1)"), std::string::npos) << r.body;
+  EXPECT_EQ(ReadsOn("thread"), 1u);
+}
+
+TEST_F(EndpointsOnLoopTest, ARecordThatDoesNotDecodeIs500OnTheLoopNotReadAgain) {
+  StoreRawProfile("seed", "\x01truncated");
+  testing::internal::CaptureStderr();
+  std::future<HttpResponse> response = StartRead();
+  reads_.Answer(*disk_);
+  reads_.Answer(*disk_);
+  ASSERT_EQ(response.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(response.get().status, 500);
+  std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("cannot decode profile"), std::string::npos) << log;
+  EXPECT_EQ(ReadsOn("thread"), 0u);
 }
 
 TEST(TrimReadBuffer, ReleasesOnlyABufferAboveTheThreshold) {

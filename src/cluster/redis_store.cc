@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <span>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -1433,22 +1434,25 @@ class WriterStore : public store::Store {
 };
 
 // Reads on one event loop (store::AsyncReads): a read that is one command (a user's records,
-// one HMGET) is sent on this loop's own connection to the slot's primary, pipelined with the
-// loop's other reads, and answered when its reply arrives, so the loop's thread never waits.
-// Anything else (several Redis keys, events) is left to the blocking MultiGet, and so is every
-// read this way fails (a redirect during a failover or migration, a dead connection): the
-// blocking path follows redirects and reloads the slot map.
+// one HMGET; an identity, one GET) is sent on this loop's own connection to the slot's primary,
+// pipelined with the loop's other reads, and answered when its reply arrives, so the loop's
+// thread never waits. Anything else (several Redis keys, events) is left to the blocking
+// MultiGet, and so is every read this way fails (a redirect during a failover or migration, a
+// dead connection): the blocking path follows redirects and reloads the slot map. After a
+// connection to a node fails, reads of its slots skip this way for kSuspect (1 s), so a node that
+// stopped answering costs one timeout on the loop, not one per read.
 class LoopReads : public store::AsyncReads {
  public:
+  static constexpr auto kSuspect = std::chrono::milliseconds(1000);
+
   LoopReads(std::shared_ptr<RedisStore::Impl> impl, boost::asio::io_context& loop)
       : impl_(std::move(impl)), loop_(loop) {
     const redis::ClusterOptions& client = impl_->client_options();
-    options_.connect_timeout_ms = client.connect_timeout_ms;
     options_.command_timeout_ms = client.command_timeout_ms;
     options_.password = client.password;
   }
   ~LoopReads() override {
-    for (auto& [address, connection] : connections_) connection->Close();
+    for (auto& [address, node] : nodes_) node.connection->Close();
   }
   LoopReads(const LoopReads&) = delete;
   LoopReads& operator=(const LoopReads&) = delete;
@@ -1458,29 +1462,41 @@ class LoopReads : public store::AsyncReads {
     std::vector<std::string> args;
     std::string primary;
     if (!impl_->OneCommandRead(table, keys, &locs, &args, &primary)) return false;
-    std::shared_ptr<redis::AsyncConnection>& connection = connections_[primary];
-    if (connection == nullptr)
-      connection = redis::AsyncConnection::Create(loop_, primary, options_);
-    connection->Send(args,
-                     [locs = std::move(locs), done = std::move(done)](Result<redis::Reply> reply) {
-                       std::vector<std::string> values;
-                       std::vector<Status> statuses;
-                       Status s = reply.status();
-                       // A redirect or any other error reply: the blocking path knows what to do
-                       // with it.
-                       if (s.ok() && reply->is_error()) s = ReplyError(*reply, "read");
-                       if (s.ok()) s = RedisStore::Impl::FillAll(*reply, locs, &values, &statuses);
-                       done(s, values, statuses);
-                     });
+    Node& node = nodes_[primary];
+    if (node.connection == nullptr) {
+      node.connection = redis::AsyncConnection::Create(loop_, primary, options_);
+    }
+    if (std::chrono::steady_clock::now() < node.suspect_until) return false;
+    node.connection->Send(args, [this, primary, locs = std::move(locs),
+                                 done = std::move(done)](Result<redis::Reply> reply) {
+      std::vector<std::string> values;
+      std::vector<Status> statuses;
+      Status s = reply.status();
+      if (!s.ok()) {
+        // The connection failed (the callbacks of a LoopReads destroyed are never called).
+        nodes_[primary].suspect_until = std::chrono::steady_clock::now() + kSuspect;
+      } else if (reply->is_error()) {
+        // A redirect or any other error reply: the blocking path knows what to do with it.
+        s = ReplyError(*reply, "read");
+      } else {
+        s = RedisStore::Impl::FillAll(*reply, locs, &values, &statuses);
+      }
+      done(s, values, statuses);
+    });
     return true;
   }
 
  private:
+  struct Node {
+    std::shared_ptr<redis::AsyncConnection> connection;
+    std::chrono::steady_clock::time_point suspect_until;
+  };
   std::shared_ptr<RedisStore::Impl> impl_;
   boost::asio::io_context& loop_;
   redis::ConnectionOptions options_;
-  // By primary address; a connection to a node that is no longer a primary is left closed.
-  std::unordered_map<std::string, std::shared_ptr<redis::AsyncConnection>> connections_;
+  // By address: every node that was a primary when a read was sent. The connection to a node
+  // that is a primary no more stays open (unused) until the node closes it.
+  std::unordered_map<std::string, Node> nodes_;
 };
 
 // A read the cluster could not answer is the store's failure (IoError), like a disk's: its
@@ -1503,39 +1519,71 @@ std::string RandomNodeId() {
 
 namespace {
 
-// What the store's rules need of every node (docs/SCALING.md, "Running it"), checked at start:
-// maxmemory-policy noeviction, or the start is refused (an evicted lock, intent, lease or record
-// would lose acknowledged writes); cluster-node-timeout below lease_ms / 2, or a warning (a
-// failover of the lease's shard outlasting the leases makes live nodes look dead: their commits
-// wait, none is lost). A node that refuses CONFIG GET (a managed service may rename it) is
-// logged as unchecked.
+// What the store's rules need of every node (docs/SCALING.md, "Running it"), checked at start on
+// every node CLUSTER NODES lists (replicas included, synced or not): maxmemory-policy noeviction,
+// or the start is refused (an evicted lock, intent, lease or record would lose acknowledged
+// writes); cluster-node-timeout below lease_ms / 2, or a warning (a failover of the lease's
+// shard outlasting the leases makes live nodes look dead: their commits wait, none is lost).
+// A node that is failed, still joining, unreachable, or refuses CONFIG GET (a managed service
+// may rename it) is named in a warning as unchecked.
 Status CheckNodes(redis::ClusterClient& client, int lease_ms) {
-  const std::string timeout_bound = std::to_string(lease_ms / 2) + " ms";
+  std::string listing;
   for (const std::string& node : client.Nodes()) {
-    const std::string where = "redis " + node;
-    // The node's setting `name` into *value; false (and a warning) when it will not say.
-    auto config = [&](const std::string& name, std::string_view must, std::string* value) {
-      Result<redis::Reply> r = client.RunOnNode(node, {"CONFIG", "GET", name});
+    Result<redis::Reply> r = client.RunOnNode(node, {"CLUSTER", "NODES"});
+    if (r.ok() && r->type == redis::ReplyType::kString) {
+      listing = r->str;
+      break;
+    }
+  }
+  if (listing.empty()) {
+    LogWarn(
+        "redis: no node answered CLUSTER NODES; the nodes' maxmemory-policy (must be "
+        "noeviction) and cluster-node-timeout are not checked");
+    return Status::Ok();
+  }
+  const std::string timeout_bound = std::to_string(lease_ms / 2) + " ms";
+  std::istringstream lines(listing);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, address, flags;
+    if (!(fields >> id >> address >> flags)) continue;
+    address = address.substr(0, address.find('@'));  // "ip:port@cport[,hostname]"
+    const std::string where = "redis " + address;
+    auto unchecked = [&](std::string_view why) {
+      std::string warning = where;
+      warning.append(" ").append(why).append(": its maxmemory-policy (must be noeviction) and ");
+      warning.append("cluster-node-timeout (below ").append(timeout_bound);
+      warning.append(") are not checked");
+      LogWarn(warning);
+    };
+    if (flags.find("fail") != std::string::npos || flags.find("handshake") != std::string::npos ||
+        flags.find("noaddr") != std::string::npos) {
+      unchecked("is flagged " + flags);
+      continue;
+    }
+    // The node's setting `name` into *value; false when it will not say.
+    auto config = [&](const std::string& name, std::string* value, Status* transport) {
+      Result<redis::Reply> r = client.RunOnNode(address, {"CONFIG", "GET", name});
+      *transport = r.status();
       if (r.ok() && r->type == redis::ReplyType::kArray && r->elements.size() == 2) {
         *value = r->elements[1].str;
         return true;
       }
-      std::string warning = where;
-      warning.append(": cannot check ").append(name).append(" (CONFIG GET answered ");
-      warning.append(r.ok() ? r->ToString() : r.status().message());
-      warning.append("); it must be ").append(must);
-      LogWarn(warning);
+      unchecked("answered CONFIG GET " + name + " with " +
+                (r.ok() ? r->ToString() : r.status().message()));
       return false;
     };
     std::string value;
-    if (config("maxmemory-policy", "noeviction", &value) && value != "noeviction") {
+    Status transport;
+    if (config("maxmemory-policy", &value, &transport) && value != "noeviction") {
       std::string message = where;
       message.append(" runs with maxmemory-policy ").append(value);
       message.append("; profiled needs noeviction (an evicted key would lose acknowledged writes)");
       return Status::InvalidArgument(message);
     }
+    if (!transport.ok()) continue;  // unreachable: said once
     int64_t timeout_ms = 0;
-    if (config("cluster-node-timeout", "below " + timeout_bound, &value)) {
+    if (config("cluster-node-timeout", &value, &transport)) {
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), timeout_ms);
       if (ec != std::errc() || timeout_ms >= lease_ms / 2) {
         std::string warning = where;

@@ -91,9 +91,11 @@ bool ProfileReader::UserIdCache::Find(const std::string& key, uint64_t* id) cons
 }
 
 void ProfileReader::UserIdCache::Put(std::string key, uint64_t id) {
+  std::unordered_map<std::string, uint64_t> full;  // freed after the lock: a million strings
   std::unique_lock<std::shared_mutex> lock(mu_);
-  if (ids_.size() >= kUserIdCacheEntries) ids_.clear();
-  ids_.emplace(std::move(key), id);
+  if (ids_.size() >= kUserIdCacheEntries) full.swap(ids_);
+  ids_.insert_or_assign(std::move(key), id);
+  lock.unlock();
 }
 
 void ProfileReader::Plan(std::string_view project, const ReadOptions& options,
@@ -147,8 +149,11 @@ Status ProfileReader::Resolve(std::string_view identity_value, PreparedRead* out
 Status ProfileReader::Read(std::string_view project, std::string_view user_id,
                            std::string_view device_id, const ReadOptions& options,
                            UserData* out) const {
-  // Per thread, so a warm read allocates no keys.
+  // Per thread, so a warm read allocates no keys; its catalog is not kept past the read.
   thread_local PreparedRead prepared;
+  struct DropCatalog {
+    ~DropCatalog() { prepared.catalog.reset(); }
+  } drop_catalog;
   Prepare(project, user_id, device_id, options, &prepared);
   std::vector<Status> statuses;
   // A merge can move the user between the identity read and the record read; the second
@@ -163,9 +168,7 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
         store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
     if (!statuses[0].IsNotFound()) break;
   }
-  Status s = Finish(prepared, statuses, options, out);
-  prepared.catalog.reset();  // not kept alive past the read
-  return s;
+  return Finish(prepared, statuses, options, out);
 }
 
 Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Status>& statuses,

@@ -2,6 +2,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -48,6 +50,7 @@ AsyncConnection::AsyncConnection(asio::io_context& loop, std::string address,
       address_(std::move(address)),
       options_(std::move(options)),
       socket_(loop),
+      resolver_(loop),
       timer_(loop) {}
 
 AsyncConnection::~AsyncConnection() = default;
@@ -73,6 +76,7 @@ void AsyncConnection::Close() {
   out_.clear();
   error_code ignored;
   socket_.close(ignored);
+  resolver_.cancel();
   timer_.cancel();
   reader_.reset();
   waiting_.clear();
@@ -80,55 +84,78 @@ void AsyncConnection::Close() {
 
 void AsyncConnection::Connect() {
   state_ = State::kConnecting;
+  reader_.reset(redisReaderCreate());
   std::string host;
   int port = 0;
   Status s = SplitAddress(address_, &host, &port);
-  asio::ip::address ip;
-  if (s.ok()) {
-    error_code ec;
-    ip = asio::ip::make_address(host, ec);
-    if (ec) s = Status::Unavailable("redis " + address_ + ": the host is not an IP address");
-  }
   auto self = shared_from_this();
   const uint64_t epoch = epoch_;
   if (!s.ok()) {
     // Not from within Send: its caller is told later, as for any other failure.
     asio::post(loop_, [self, epoch, s] {
-      if (epoch == self->epoch_) self->Fail(s);
+      if (epoch == self->epoch_) self->Fail(Status::Unavailable(s.message()));
     });
     return;
   }
-  reader_.reset(redisReaderCreate());
-  socket_.async_connect(
-      asio::ip::tcp::endpoint(ip, static_cast<uint16_t>(port)), [self, epoch](error_code ec) {
+  error_code not_ip;
+  asio::ip::address ip = asio::ip::make_address(host, not_ip);
+  if (!not_ip) {
+    asio::ip::tcp::endpoint endpoint(ip, static_cast<uint16_t>(port));
+    ConnectTo(asio::ip::tcp::resolver::results_type::create(endpoint, host, std::to_string(port)));
+    return;
+  }
+  // A host name (the slot map may name nodes so): resolved on the loop, without blocking it.
+  resolver_.async_resolve(
+      host, std::to_string(port),
+      [self, epoch](error_code ec, const asio::ip::tcp::resolver::results_type& endpoints) {
+        if (epoch != self->epoch_) return;
+        if (ec || endpoints.empty()) {
+          self->Fail(Status::Unavailable("redis " + self->address_ +
+                                         ": cannot resolve the host: " + ec.message()));
+          return;
+        }
+        self->ConnectTo(endpoints);
+      });
+}
+
+void AsyncConnection::ConnectTo(const asio::ip::tcp::resolver::results_type& endpoints) {
+  auto self = shared_from_this();
+  const uint64_t epoch = epoch_;
+  asio::async_connect(
+      socket_, endpoints, [self, epoch](error_code ec, const asio::ip::tcp::endpoint&) {
         if (epoch != self->epoch_) return;
         if (ec) {
           self->Fail(
               Status::Unavailable("redis " + self->address_ + ": cannot connect: " + ec.message()));
           return;
         }
-        error_code ignored;
-        self->socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-        self->state_ = State::kOpen;
-        if (!self->options_.password.empty()) {
-          // AUTH goes ahead of everything queued while connecting.
-          std::string auth;
-          std::string args[] = {"AUTH", self->options_.password};
-          AppendCommand(args, &auth);
-          self->out_.insert(0, auth);
-          AsyncConnection* raw = self.get();
-          self->waiting_.push_front(
-              {[raw](const Result<Reply>& reply) {
-                 if (reply.ok() && reply->is_error()) {
-                   raw->Fail(Status::Unauthenticated("redis " + raw->address_ +
-                                                     ": AUTH refused: " + reply->str));
-                 }
-               },
-               Clock::now() + std::chrono::milliseconds(self->options_.command_timeout_ms)});
-        }
-        self->Read();
-        if (!self->out_.empty()) self->Write();
+        self->Opened();
       });
+}
+
+void AsyncConnection::Opened() {
+  error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  state_ = State::kOpen;
+  if (!options_.password.empty()) {
+    // AUTH goes ahead of everything queued while connecting, with the deadline of the first.
+    std::string auth;
+    std::string args[] = {"AUTH", options_.password};
+    AppendCommand(args, &auth);
+    out_.insert(0, auth);
+    Clock::time_point deadline =
+        waiting_.empty() ? Clock::now() + std::chrono::milliseconds(options_.command_timeout_ms)
+                         : waiting_.front().deadline;
+    waiting_.push_front(
+        {[this](const Result<Reply>& reply) {
+           if (reply.ok() && reply->is_error()) {
+             Fail(Status::Unauthenticated("redis " + address_ + ": AUTH refused: " + reply->str));
+           }
+         },
+         deadline});
+  }
+  Read();
+  if (!out_.empty()) Write();
 }
 
 void AsyncConnection::Write() {
@@ -191,12 +218,17 @@ bool AsyncConnection::Deliver() {
 void AsyncConnection::ArmTimer() {
   if (timer_armed_ || waiting_.empty()) return;
   timer_armed_ = true;
-  timer_.expires_at(waiting_.front().deadline);
+  // Never in the past: a deadline passed with the reply unread waits for the read handler.
+  timer_.expires_at(
+      std::max(waiting_.front().deadline, Clock::now() + std::chrono::milliseconds(1)));
   auto self = shared_from_this();
   timer_.async_wait([self](error_code ec) {
     self->timer_armed_ = false;
+    // Bytes already in the socket may be the reply: the read handler, about to run, decides.
+    error_code unread;
     if (ec != asio::error::operation_aborted && !self->waiting_.empty() &&
-        self->waiting_.front().deadline <= Clock::now()) {
+        self->waiting_.front().deadline <= Clock::now() &&
+        (self->state_ != State::kOpen || self->socket_.available(unread) == 0)) {
       self->Fail(Status::IoError("redis " + self->address_ + ": no reply in " +
                                  std::to_string(self->options_.command_timeout_ms) + " ms"));
       return;

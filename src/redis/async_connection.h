@@ -1,16 +1,18 @@
 // AsyncConnection: one connection to one Redis node on a Boost.Asio event loop, for callers
 // that must not block their thread (the HTTP server's I/O threads reading profiles).
 //
-// Send queues a command and returns at once. Commands sent in the same turn of the loop go out
-// in one write (a pipeline); each reply is handed to its own command's callback, in the order
-// sent, on the loop's thread. The connection opens on the first Send (TCP_NODELAY; AUTH first
-// when a password is set), so creating one costs nothing.
+// Send queues a command and returns at once. The first command goes out at once; those sent
+// while a write is in flight go out together in the next one (a pipeline). Each reply is handed
+// to its own command's callback, in the order sent, on the loop's thread. The connection opens
+// on the first Send (a host name is resolved without blocking; TCP_NODELAY; AUTH first when a
+// password is set), so creating one costs nothing.
 //
-// Failures: when the node cannot be reached (or its address is not an IP literal), a write or
-// read fails, the reply stream does not parse, AUTH is refused, or the oldest command has waited
-// command_timeout_ms for its reply, every command waiting gets a non-OK Status (IoError: a
-// command already written may have run) and the connection closes; the next Send opens it again.
-// An error reply (MOVED, WRONGTYPE) is a Reply of type kError, as with Connection.
+// Failures: when the node cannot be reached, a write or read fails, the reply stream does not
+// parse, AUTH is refused, or the oldest command has waited command_timeout_ms for its reply
+// (connecting included: ConnectionOptions::connect_timeout_ms is not used), every command
+// waiting gets a non-OK Status (IoError: a command already written may have run) and the
+// connection closes; the next Send opens it again. An error reply (MOVED, WRONGTYPE) is a Reply
+// of type kError, as with Connection.
 //
 // Not thread-safe: create it and call it on the loop's thread only. Create it with Create: its
 // pending I/O holds it alive. Close (or the end of the loop) ends its I/O.
@@ -68,6 +70,9 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
 
   AsyncConnection(boost::asio::io_context& loop, std::string address, ConnectionOptions options);
   void Connect();
+  // Connects to the first of `endpoints` that accepts, then opens the connection.
+  void ConnectTo(const boost::asio::ip::tcp::resolver::results_type& endpoints);
+  void Opened();
   void Write();
   void Read();
   // Hands the parsed replies to their callbacks; false after a failure (already handled).
@@ -81,6 +86,7 @@ class AsyncConnection : public std::enable_shared_from_this<AsyncConnection> {
   const std::string address_;
   const ConnectionOptions options_;
   boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer timer_;
   State state_ = State::kClosed;
   uint64_t epoch_ = 0;  // bumped by Fail: I/O started before belongs to a closed socket

@@ -60,13 +60,6 @@ std::string ValueOf(const Result<Reply>& reply) {
   return reply->str;
 }
 
-std::string Must(Result<Reply> reply) {
-  EXPECT_TRUE(reply.ok()) << reply.status().ToString();
-  if (!reply.ok()) return {};
-  EXPECT_FALSE(reply->is_error()) << reply->ToString();
-  return reply->str;
-}
-
 // The primary that CLUSTER NODES, asked at `address`, says serves `slot`; "" when none.
 std::string OwnerByClusterNodes(ClusterClient& client, const std::string& address, int slot) {
   std::istringstream lines(Must(client.RunOnNode(address, {"CLUSTER", "NODES"})));
@@ -89,12 +82,6 @@ std::string OwnerByClusterNodes(ClusterClient& client, const std::string& addres
   return "";
 }
 
-std::vector<std::string> Primaries(ClusterClient& client) {
-  std::set<std::string> primaries;
-  for (int slot = 0; slot < kSlotCount; slot += 128) primaries.insert(client.PrimaryOf(slot));
-  return {primaries.begin(), primaries.end()};
-}
-
 std::string RandomBytes(std::mt19937& rng, size_t size) {
   std::uniform_int_distribution<int> byte(0, 255);
   std::string s(size, '\0');
@@ -105,38 +92,6 @@ std::string RandomBytes(std::mt19937& rng, size_t size) {
 // A key hashed on the tag `tag`: every key of one tag is in one slot.
 std::string Tagged(const std::string& tag, const std::string& name) {
   return "{" + tag + "}" + name;
-}
-
-// Moves every key of `slot` from `source` to `target` and gives the slot to `target` on every
-// primary, the way redis-cli --cluster reshard does: IMPORTING, MIGRATING, MIGRATE, SETSLOT NODE.
-void MoveSlot(ClusterClient& admin, int slot, const std::string& source, const std::string& target,
-              bool finish = true) {
-  std::string s = std::to_string(slot);
-  std::string source_id = Must(admin.RunOnNode(source, {"CLUSTER", "MYID"}));
-  std::string target_id = Must(admin.RunOnNode(target, {"CLUSTER", "MYID"}));
-  Must(admin.RunOnNode(target, {"CLUSTER", "SETSLOT", s, "IMPORTING", source_id}));
-  Must(admin.RunOnNode(source, {"CLUSTER", "SETSLOT", s, "MIGRATING", target_id}));
-  if (!finish) return;
-  Result<Reply> keys = admin.RunOnNode(source, {"CLUSTER", "GETKEYSINSLOT", s, "1000"});
-  ASSERT_TRUE(keys.ok());
-  if (!keys->elements.empty()) {
-    std::string host = target.substr(0, target.rfind(':'));
-    std::string port = target.substr(target.rfind(':') + 1);
-    Args migrate = {"MIGRATE", host, port, "", "0", "10000", "AUTH", kPassword, "KEYS"};
-    for (const Reply& key : keys->elements) migrate.push_back(key.str);
-    Must(admin.RunOnNode(source, migrate));
-  }
-  for (const std::string& primary : Primaries(admin)) {
-    Must(admin.RunOnNode(primary, {"CLUSTER", "SETSLOT", s, "NODE", target_id}));
-  }
-}
-
-// Some primary other than `other`.
-std::string AnotherPrimary(ClusterClient& client, const std::string& other) {
-  for (const std::string& primary : Primaries(client)) {
-    if (primary != other) return primary;
-  }
-  return "";
 }
 
 int FreePort() {
@@ -561,7 +516,7 @@ TEST(AsyncConnection, FailsWhatWaitsWhenTheNodeCannotBeReachedOrRefusesThePasswo
   wrong.password = "wrong";
   std::vector<std::shared_ptr<AsyncConnection>> connections = {
       AsyncConnection::Create(loop, "127.0.0.1:" + std::to_string(FreePort()), AsyncOptions()),
-      AsyncConnection::Create(loop, "localhost:6379", AsyncOptions()),  // not an IP address
+      AsyncConnection::Create(loop, "no-port", AsyncOptions()),
       AsyncConnection::Create(loop, client->PrimaryOf(0), wrong)};
   std::vector<std::vector<Status>> got(connections.size());
   bool sending = true;
@@ -581,6 +536,53 @@ TEST(AsyncConnection, FailsWhatWaitsWhenTheNodeCannotBeReachedOrRefusesThePasswo
     for (const Status& s : got[c]) EXPECT_EQ(s.code(), want) << c << ": " << s.ToString();
     EXPECT_EQ(connections[c]->waiting(), 0u);
   }
+}
+
+TEST(AsyncConnection, ResolvesAHostNameAndReadsAReplyLongerThanOneRead) {
+  auto client = OpenClient();
+  ASSERT_NE(client, nullptr);
+  std::string primary = client->PrimaryOf(KeySlot("{async}"));
+  // The slot map may name nodes by host name (cluster-preferred-endpoint-type hostname).
+  std::string by_name = "localhost" + primary.substr(primary.rfind(':'));
+  std::mt19937 rng(7);
+  std::string big = RandomBytes(rng, size_t{300} * 1024);  // ~19 reads of the 16 KiB buffer
+  boost::asio::io_context loop;
+  auto connection = AsyncConnection::Create(loop, by_name, AsyncOptions());
+  std::vector<Result<Reply>> got;
+  auto keep = [&](Result<Reply> reply) { got.push_back(std::move(reply)); };
+  connection->Send(Args{"SET", "{async}:big", big}, keep);
+  connection->Send(Args{"GET", "{async}:big"}, keep);
+  connection->Send(Args{"GET", "{async}:big"}, keep);
+  RunUntil(loop, [&] { return got.size() == 3; });
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(Must(got[0]), "OK");
+  EXPECT_TRUE(ValueOf(got[1]) == big) << "the first long reply differs";
+  EXPECT_TRUE(ValueOf(got[2]) == big) << "the second long reply differs";
+}
+
+TEST(AsyncConnection, TimesOutCommandsQueuedBehindAuthAndThoseSentFromAFailure) {
+  int port = 0;
+  int fd = ListenOnLoopback(&port);  // accepts (in the kernel), then silence
+  ASSERT_NE(port, 0);
+  boost::asio::io_context loop;
+  ConnectionOptions options;
+  options.password = "secret";  // AUTH goes first, and gets no answer either
+  options.command_timeout_ms = 200;
+  auto connection = AsyncConnection::Create(loop, "127.0.0.1:" + std::to_string(port), options);
+  std::vector<Status> got;
+  connection->Send(Args{"GET", "a"}, [&](const Result<Reply>& reply) {
+    got.push_back(reply.status());
+    // Sent from the failure's callback: the connection opens again and this one times out too.
+    connection->Send(Args{"GET", "c"},
+                     [&](const Result<Reply>& again) { got.push_back(again.status()); });
+  });
+  connection->Send(Args{"GET", "b"},
+                   [&](const Result<Reply>& reply) { got.push_back(reply.status()); });
+  RunUntil(loop, [&] { return got.size() == 3; });
+  ::close(fd);
+  ASSERT_EQ(got.size(), 3u);
+  for (const Status& s : got) EXPECT_EQ(s.code(), ErrorCode::kIoError) << s.ToString();
+  EXPECT_EQ(connection->waiting(), 0u);
 }
 
 TEST(AsyncConnection, FailsWhatWaitsAfterTheNodeDropsItThenOpensAgain) {

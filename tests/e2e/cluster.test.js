@@ -110,6 +110,8 @@ describe('two nodes on one Redis Cluster', () => {
     const opts = { user_id: user, device_id: device };
     const clients = { A: await sdkClient(a), B: await sdkClient(b) };
     const nodes = { A: a, B: b };
+    const readsBefore = await Promise.all([a.metrics(), b.metrics()]);
+    const readsOf = (m, path) => m.get(`profiled_profile_store_reads_total{path="${path}"}`) ?? 0;
 
     // First write: an event with plain user_properties through A, read from B.
     await sdkSendOk(clients.A, [
@@ -139,10 +141,10 @@ describe('two nodes on one Redis Cluster', () => {
     }
     // Every read above was made on the I/O thread's own event loop (the identity GET, then the
     // user's HMGET), none on a read thread: read-your-writes held on that path.
-    for (const server of [a, b]) {
+    for (const [i, server] of [a, b].entries()) {
       const m = await server.metrics();
-      const loop = m.get('profiled_profile_store_reads_total{path="loop"}');
-      const thread = m.get('profiled_profile_store_reads_total{path="thread"}');
+      const loop = readsOf(m, 'loop') - readsOf(readsBefore[i], 'loop');
+      const thread = readsOf(m, 'thread') - readsOf(readsBefore[i], 'thread');
       assert.ok(loop >= 5, `${server.base}: ${loop} reads on the loop`);
       assert.equal(thread, 0, `${server.base}: reads on a read thread`);
     }
