@@ -529,6 +529,20 @@ export class RedisCluster {
     }
   }
 
+  // Empties every primary (FLUSHALL; the replicas follow), for new nodes on the same cluster.
+  async flush() {
+    const env = this.password ? { REDISCLI_AUTH: this.password } : undefined;
+    for (const node of this.nodes) {
+      const [host, port] = node.split(':');
+      const cli = (...args) => runAsync('redis-cli', ['--no-auth-warning', '-h', host, '-p', port, ...args], { env });
+      const role = await cli('role');
+      if (role.code !== 0) throw new Error(`redis-cli -p ${port} role exited ${role.code}: ${role.stderr}`);
+      if (role.stdout.split('\n')[0].trim() !== 'master') continue;
+      const r = await cli('flushall');
+      if (r.code !== 0 || r.stdout.trim() !== 'OK') throw new Error(`FLUSHALL on ${node}: ${r.stdout}${r.stderr}`);
+    }
+  }
+
   async dispose() {
     await this.stop();
     try {
@@ -755,28 +769,50 @@ export const { describe, before, after, beforeEach, afterEach } = nodeTest;
 // storage, config or command line of its own gets two servers on one Redis Cluster instead,
 // behind a PairServer: everything is sent to node A and every profile read goes to node B, so
 // the block's assertions check what issue 8 promises, that what one node acknowledged is what
-// the other reads.
+// the other reads. The blocks of a file take turns on one cluster, emptied for each block.
 export const PAIR_MODE = process.env.PROFILED_E2E_PAIR === '1';
 
 // A local Redis Cluster (`clusterOpts`: startRedisCluster's) and two servers on it, each started
 // with `opts` (see startServer) plus the cluster's storage keys: {cluster, a, b, dispose()}.
-// The nodes share nothing but the cluster.
-export async function startNodePair(opts = {}, clusterOpts = {}) {
-  const cluster = await startRedisCluster(clusterOpts);
-  const both = { ...opts, storage: cluster.storage() };
+// The nodes share nothing but the cluster. With `cluster` given, the nodes start on that one
+// (which dispose() leaves running).
+export async function startNodePair(opts = {}, clusterOpts = {}, cluster = null) {
+  const own = cluster === null;
+  const c = own ? await startRedisCluster(clusterOpts) : cluster;
+  const both = { ...opts, storage: c.storage() };
   const [a, b] = await Promise.all([startServer(both), startServer(both)]).catch(async (e) => {
-    await cluster.dispose();
+    if (own) await c.dispose();
     throw e;
   });
   return {
-    cluster,
+    cluster: c,
     a,
     b,
     async dispose() {
       await Promise.all([a.dispose(), b.dispose()]);
-      await cluster.dispose();
+      if (own) await c.dispose();
     },
   };
+}
+
+// Pair mode: the cluster the sharedServer blocks of this file take turns on (a promise), started
+// by the first block and stopped after the file's last test.
+let pairCluster = null;
+if (PAIR_MODE) {
+  nodeTest.after(async () => {
+    if (pairCluster !== null) await (await pairCluster).dispose();
+  });
+}
+
+// An empty cluster for the next block's nodes (the last block's are gone by then).
+async function emptyPairCluster() {
+  if (pairCluster === null) {
+    pairCluster = startRedisCluster();
+    return pairCluster;
+  }
+  const cluster = await pairCluster;
+  await cluster.flush();
+  return cluster;
 }
 
 export function sharedServer(opts = {}) {
@@ -788,7 +824,7 @@ export function sharedServer(opts = {}) {
       holder.server = await startServer(opts);
       return;
     }
-    nodes = await startNodePair(opts);
+    nodes = await startNodePair(opts, {}, await emptyPairCluster());
     holder.server = new PairServer(nodes.a, nodes.b);
   });
   nodeTest.after(async () => {
