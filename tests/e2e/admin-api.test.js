@@ -13,7 +13,7 @@ import {
   downloadMembers,
   eventCond,
   makeProjects,
-  putReady,
+  putAllReady,
   sdkClient,
   sdkTrack,
   userPropCond,
@@ -130,10 +130,12 @@ describe('admin API errors', () => {
   it('400 for each rule a cohort can break, including references, cycles and deletes of referenced definitions', async () => {
     const s = h.server;
     const q = E[1];
-    await putReady(s, q.id, 'computations', 1, GOOD_COMPUTATION);
-    await putReady(s, q.id, 'cohorts', 'base', GOOD_COHORT);
-    await putReady(s, q.id, 'cohorts', 'mid', cohort('mid', cohortRef('base')));
-    await putReady(s, q.id, 'cohorts', 'top', cohort('top', cohortRef('mid'), { type: 'computed_property', prop: 1, op: 'greater', values: [2] }));
+    await putAllReady(s, q.id, [
+      ['computations', 1, GOOD_COMPUTATION],
+      ['cohorts', 'base', GOOD_COHORT],
+      ['cohorts', 'mid', cohort('mid', cohortRef('base'))],
+      ['cohorts', 'top', cohort('top', cohortRef('mid'), { type: 'computed_property', prop: 1, op: 'greater', values: [2] })],
+    ]);
     const ev = (over) => cohort('x', { ...eventCond('Purchase', '>=', 1), ...over });
     const cases = [
       ['unknown condition type', 'x', cohort('x', { type: 'prediction', type_value: 'p' }), /^definition\.andClauses\[0\]\.orClauses\[0\]\.type: .*prediction/],
@@ -196,8 +198,10 @@ describe('admin API errors', () => {
 
   it('a refused change leaves the stored definition and the values served as they were', async () => {
     const s = h.server;
-    await putReady(s, p.id, 'computations', 5, { name: 'kept', type: 'sum', event_type: 'Purchase', property: 'price' });
-    await putReady(s, p.id, 'cohorts', 'kept', cohort('kept', eventCond('Purchase', '>=', 2)));
+    await putAllReady(s, p.id, [
+      ['computations', 5, { name: 'kept', type: 'sum', event_type: 'Purchase', property: 'price' }],
+      ['cohorts', 'kept', cohort('kept', eventCond('Purchase', '>=', 2))],
+    ]);
     const c = await sdkClient(s, p.api_key);
     const user = uid('refused');
     await sdkTrack(c, [['Purchase', { price: 3 }, { user_id: user, time: daysAgo(1) }], ['Purchase', { price: 4 }, { user_id: user, time: daysAgo(2) }]]);
@@ -330,8 +334,10 @@ describe('project isolation of the new endpoints', () => {
 
   it('admin paths of one project never show or change another\'s definitions', async () => {
     const s = h.server;
-    await putReady(s, A.id, 'computations', 1, GOOD_COMPUTATION);
-    await putReady(s, A.id, 'cohorts', 'a-only', GOOD_COHORT);
+    await putAllReady(s, A.id, [
+      ['computations', 1, GOOD_COMPUTATION],
+      ['cohorts', 'a-only', GOOD_COHORT],
+    ]);
     assert.deepEqual(await s.adminOk('GET', `/projects/${B.id}/computations`), { computations: [] });
     assert.deepEqual(await s.adminOk('GET', `/projects/${B.id}/cohorts`), { cohorts: [] });
     assert.equal((await s.admin('GET', `/projects/${B.id}/computations/1`)).status, 404);
@@ -343,8 +349,10 @@ describe('project isolation of the new endpoints', () => {
     assert.equal((await s.admin('PUT', `/projects/${B.id}/cohorts/ref`, cohort('ref', cohortRef('a-only')))).status, 400);
     assert.equal((await s.admin('PUT', `/projects/${B.id}/cohorts/ref`, cohort('ref', { type: 'computed_property', prop: 1, op: 'set' }))).status, 400);
     // The same ids in B are B's own.
-    await putReady(s, B.id, 'computations', 1, { name: 'b sum', type: 'sum', event_type: 'Purchase', property: 'price' });
-    await putReady(s, B.id, 'cohorts', 'a-only', cohort('b version', eventCond('Purchase', '>=', 5)));
+    await putAllReady(s, B.id, [
+      ['computations', 1, { name: 'b sum', type: 'sum', event_type: 'Purchase', property: 'price' }],
+      ['cohorts', 'a-only', cohort('b version', eventCond('Purchase', '>=', 5))],
+    ]);
     assert.equal((await s.adminOk('GET', `/projects/${A.id}/computations/1`)).name, 'purchases');
     assert.equal((await s.adminOk('GET', `/projects/${A.id}/cohorts/a-only`)).name, 'buyers');
     assert.deepEqual(await s.adminOk('DELETE', `/projects/${B.id}/computations/1`), { deleted: true });

@@ -11,6 +11,7 @@ import {
   DAY,
   eventCond,
   makeProjects,
+  putAllReady,
   putReady,
   sdkClient,
   sdkTrack,
@@ -43,8 +44,10 @@ describe('behavioral cohorts', () => {
   it("the issue's cohort: the 3rd purchase puts the user in on the very next read (seed dialect)", async () => {
     const p = SEEDS[0];
     const s = h.server;
-    await putReady(s, p.id, 'cohorts', 'c1', cohort('VIPs', userPropCond('vip', 'is', ['yes'])));
-    await putReady(s, p.id, 'cohorts', 'c9xk2', issueCohort('c1'));
+    await putAllReady(s, p.id, [
+      ['cohorts', 'c1', cohort('VIPs', userPropCond('vip', 'is', ['yes']))],
+      ['cohorts', 'c9xk2', issueCohort('c1')],
+    ]);
     const c = await sdkClient(s, p.api_key);
     const buy = (user, days, category = 'books', extra = {}) => [
       'Purchase',
@@ -87,8 +90,10 @@ describe('behavioral cohorts', () => {
   it('the same cohort read in the Amplitude dialect with get_cohort_ids', async () => {
     const p = AMPS[0];
     const s = h.server;
-    await putReady(s, p.id, 'cohorts', 'c1', cohort('VIPs', userPropCond('vip', 'is', ['yes'])));
-    await putReady(s, p.id, 'cohorts', 'c9xk2', issueCohort('c1'));
+    await putAllReady(s, p.id, [
+      ['cohorts', 'c1', cohort('VIPs', userPropCond('vip', 'is', ['yes']))],
+      ['cohorts', 'c9xk2', issueCohort('c1')],
+    ]);
     const c = await sdkClient(s, p.api_key);
     const user = uid('amp-buyer');
     const device = uid('amp-buyer-dev');
@@ -126,7 +131,7 @@ describe('behavioral cohorts', () => {
       gp_prefix: userPropCond('gp:plan', 'is', ['pro']), // Amplitude's exports spell custom properties gp:<name>
       builtin: userPropCond('platform', 'is', ['iOS']),
     };
-    for (const [id, cond] of Object.entries(defs)) await putReady(s, p.id, 'cohorts', id, cohort(id, cond));
+    await putAllReady(s, p.id, Object.entries(defs).map(([id, cond]) => ['cohorts', id, cohort(id, cond)]));
     const c = await sdkClient(s, p.api_key);
     const make = async (props, extra = {}) => {
       const user = uid('up');
@@ -154,11 +159,13 @@ describe('behavioral cohorts', () => {
   it('computed property conditions compare a computation value', async () => {
     const p = SEEDS[2];
     const s = h.server;
-    await putReady(s, p.id, 'computations', 5, { name: 'revenue', type: 'sum', event_type: 'Purchase', property: '$revenue' });
-    await putReady(s, p.id, 'computations', 6, { name: 'last sku', type: 'last', event_type: 'Purchase', property: 'sku' });
-    await putReady(s, p.id, 'cohorts', 'big', cohort('big', { type: 'computed_property', prop: 5, op: 'greater_or_equal', values: [100] }));
-    await putReady(s, p.id, 'cohorts', 'skuA', cohort('skuA', { type: 'computed_property', prop: '6', op: 'is', values: ['A'] }));
-    await putReady(s, p.id, 'cohorts', 'nosku', cohort('nosku', { type: 'computed_property', prop: '6', op: 'not_set' }));
+    await putAllReady(s, p.id, [
+      ['computations', 5, { name: 'revenue', type: 'sum', event_type: 'Purchase', property: '$revenue' }],
+      ['computations', 6, { name: 'last sku', type: 'last', event_type: 'Purchase', property: 'sku' }],
+      ['cohorts', 'big', cohort('big', { type: 'computed_property', prop: 5, op: 'greater_or_equal', values: [100] })],
+      ['cohorts', 'skuA', cohort('skuA', { type: 'computed_property', prop: '6', op: 'is', values: ['A'] })],
+      ['cohorts', 'nosku', cohort('nosku', { type: 'computed_property', prop: '6', op: 'not_set' })],
+    ]);
     const c = await sdkClient(s, p.api_key);
     const user = uid('cp');
     await sdkTrack(c, [['Opened', {}, { user_id: user, time: daysAgo(3) }]]);
@@ -174,18 +181,20 @@ describe('behavioral cohorts', () => {
   it('negated clauses, OR within a clause, and references to other cohorts', async () => {
     const p = SEEDS[3];
     const s = h.server;
-    // buyers: bought or subscribed in 30 days, and not on the free plan.
-    await putReady(s, p.id, 'cohorts', 'buyers', cohort(
-      'buyers',
-      { or: [eventCond('Purchase', '>=', 1), eventCond('Subscribed', '>=', 1)] },
-      { negated: true, or: [userPropCond('plan', 'is', ['free'])] },
-    ));
-    // loyal: in buyers and opened the app at least twice in 7 days.
-    await putReady(s, p.id, 'cohorts', 'loyal', cohort('loyal', cohortRef('buyers'), eventCond('Opened', '>=', 2, { days: 7 })));
-    // lapsed: not loyal (a negated reference), with any activity in 90 days.
-    await putReady(s, p.id, 'cohorts', 'lapsed', cohort('lapsed', eventCond('_active', '>=', 1, { days: 90 }), { negated: true, or: [cohortRef('loyal')] }));
-    // A negated OR: in neither of the two.
-    await putReady(s, p.id, 'cohorts', 'neither', cohort('neither', { negated: true, or: [cohortRef('buyers'), cohortRef('lapsed')] }));
+    await putAllReady(s, p.id, [
+      // buyers: bought or subscribed in 30 days, and not on the free plan.
+      ['cohorts', 'buyers', cohort(
+        'buyers',
+        { or: [eventCond('Purchase', '>=', 1), eventCond('Subscribed', '>=', 1)] },
+        { negated: true, or: [userPropCond('plan', 'is', ['free'])] },
+      )],
+      // loyal: in buyers and opened the app at least twice in 7 days.
+      ['cohorts', 'loyal', cohort('loyal', cohortRef('buyers'), eventCond('Opened', '>=', 2, { days: 7 }))],
+      // lapsed: not loyal (a negated reference), with any activity in 90 days.
+      ['cohorts', 'lapsed', cohort('lapsed', eventCond('_active', '>=', 1, { days: 90 }), { negated: true, or: [cohortRef('loyal')] })],
+      // A negated OR: in neither of the two.
+      ['cohorts', 'neither', cohort('neither', { negated: true, or: [cohortRef('buyers'), cohortRef('lapsed')] })],
+    ]);
 
     const c = await sdkClient(s, p.api_key);
     const user = uid('ref');
@@ -230,7 +239,7 @@ describe('behavioral cohorts', () => {
       never: eventCond('Play', '<', 1, { days: 365 }),
       revenue: eventCond('Play', '>', 0.5, { metric: { type: 'sum', prop: '$revenue' } }),
     };
-    for (const [id, cond] of Object.entries(defs)) await putReady(s, p.id, 'cohorts', id, cohort(id, cond));
+    await putAllReady(s, p.id, Object.entries(defs).map(([id, cond]) => ['cohorts', id, cohort(id, cond)]));
     const c = await sdkClient(s, p.api_key);
     const user = uid('ops');
     const play = (days, song, seconds, extra = {}) => ['Play', { song, seconds }, { user_id: user, time: now - days * DAY, ...extra }];

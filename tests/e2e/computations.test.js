@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Identify } from '@amplitude/analytics-node';
 import { describe, it, sharedServer, uid } from './harness.js';
-import { daysAgo, makeProjects, putReady, sdkClient, sdkTrack } from './compute-helpers.js';
+import { daysAgo, makeProjects, putAllReady, putReady, sdkClient, sdkTrack } from './compute-helpers.js';
 
 const SEEDS = makeProjects('cseed', 4, 'seed');
 const AMPS = makeProjects('camp', 2, 'amplitude');
@@ -31,9 +31,7 @@ const COMPUTATIONS = {
 };
 
 async function defineAll(server, project) {
-  for (const [id, { def }] of Object.entries(COMPUTATIONS)) {
-    await putReady(server, project.id, 'computations', id, { id: Number(id), name: `comp ${id}`, ...def });
-  }
+  await putAllReady(server, project.id, Object.entries(COMPUTATIONS).map(([id, { def }]) => ['computations', id, { id: Number(id), name: `comp ${id}`, ...def }]));
 }
 
 // The main user's events, sent in this (not time) order: the 40-day-old purchase comes last.
@@ -161,13 +159,11 @@ describe('computations: comp_id narrowing', () => {
 
   async function setup(p) {
     const s = h.server;
-    for (const [id, def] of [
+    await putAllReady(s, p.id, [
       [21, { type: 'count', event_type: 'Purchase' }],
       [22, { type: 'sum', event_type: 'Purchase', property: '$revenue' }],
       [23, { type: 'last', event_type: 'Purchase', property: 'category' }],
-    ]) {
-      await putReady(s, p.id, 'computations', id, { name: `c${id}`, ...def });
-    }
+    ].map(([id, def]) => ['computations', id, { name: `c${id}`, ...def }]));
     const c = await sdkClient(s, p.api_key);
     const user = uid('narrow');
     await sdkTrack(c, [
@@ -252,9 +248,11 @@ describe('computations: definitions change and go', () => {
   it('an anonymous device merged into a user brings its aggregates along', async () => {
     const p = SEEDS[3];
     const s = h.server;
-    await putReady(s, p.id, 'computations', 41, { name: 'p', type: 'count', event_type: 'Purchase', window_days: 30 });
-    await putReady(s, p.id, 'computations', 42, { name: 's', type: 'sum', event_type: 'Purchase', property: 'price' });
-    await putReady(s, p.id, 'computations', 43, { name: 'f', type: 'first', event_type: 'Purchase', property: 'sku' });
+    await putAllReady(s, p.id, [
+      ['computations', 41, { name: 'p', type: 'count', event_type: 'Purchase', window_days: 30 }],
+      ['computations', 42, { name: 's', type: 'sum', event_type: 'Purchase', property: 'price' }],
+      ['computations', 43, { name: 'f', type: 'first', event_type: 'Purchase', property: 'sku' }],
+    ]);
     const c = await sdkClient(s, p.api_key);
     const user = uid('merge-user');
     const anon = uid('merge-anon');

@@ -65,6 +65,18 @@ export async function putReady(server, project, kind, id, body) {
   return waitReady(server, project, kind, id);
 }
 
+// PUTs definitions one after the other (asserts 200 each), then waits until every one is
+// served; returns the ready GET bodies in order. `defs`: [[kind, id, body], ...], where a
+// cohort may reference a definition put before it. On a Redis Cluster a new aggregate spec is
+// served 7 s after its PUT at the earliest (docs/SCALING.md, "Definitions on the cluster"), so
+// definitions that need not be ready one at a time are put together.
+export async function putAllReady(server, project, defs) {
+  for (const [kind, id, body] of defs) await server.adminOk('PUT', `/projects/${project}/${kind}/${id}`, body);
+  const ready = [];
+  for (const [kind, id] of defs) ready.push(await waitReady(server, project, kind, id));
+  return ready;
+}
+
 // An @amplitude/analytics-node instance that sends to `server` with `apiKey`.
 export async function sdkClient(server, apiKey) {
   const c = createInstance();

@@ -395,8 +395,8 @@ function headerValue(headers = {}, name) {
   return key === undefined ? undefined : String(headers[key]);
 }
 
-// The [[projects]] of a config's text: [{secret_key, profile_dialect}], with the default
-// dialect filled in. Reads only the simple `key = "string"` lines the tests write.
+// The [[projects]] of a config's text: [{id, api_key, secret_key, profile_dialect}], with the
+// default dialect filled in. Reads only the simple `key = "string"` lines the tests write.
 export function projectsOf(toml) {
   const projects = [];
   let current = null;
@@ -407,7 +407,7 @@ export function projectsOf(toml) {
       if (current) projects.push(current);
       continue;
     }
-    const m = /^(secret_key|profile_dialect)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')/.exec(line);
+    const m = /^(id|api_key|secret_key|profile_dialect)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')/.exec(line);
     if (current && m) current[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2].slice(1, -1);
   }
   return projects;
@@ -526,6 +526,20 @@ export class RedisCluster {
       if (ok) return;
       if (Date.now() > deadline) throw new Error(`the restarted cluster in ${this.dir} is not ready after 60 s`);
       await sleep(200);
+    }
+  }
+
+  // Empties every primary (FLUSHALL; the replicas follow), for new nodes on the same cluster.
+  async flush() {
+    const env = this.password ? { REDISCLI_AUTH: this.password } : undefined;
+    for (const node of this.nodes) {
+      const [host, port] = node.split(':');
+      const cli = (...args) => runAsync('redis-cli', ['--no-auth-warning', '-h', host, '-p', port, ...args], { env });
+      const role = await cli('role');
+      if (role.code !== 0) throw new Error(`redis-cli -p ${port} role exited ${role.code}: ${role.stderr}`);
+      if (role.stdout.split('\n')[0].trim() !== 'master') continue;
+      const r = await cli('flushall');
+      if (r.code !== 0 || r.stdout.trim() !== 'OK') throw new Error(`FLUSHALL on ${node}: ${r.stdout}${r.stderr}`);
     }
   }
 
@@ -755,30 +769,51 @@ export const { describe, before, after, beforeEach, afterEach } = nodeTest;
 // storage, config or command line of its own gets two servers on one Redis Cluster instead,
 // behind a PairServer: everything is sent to node A and every profile read goes to node B, so
 // the block's assertions check what issue 8 promises, that what one node acknowledged is what
-// the other reads.
+// the other reads. The blocks of a file take turns on one cluster, emptied for each block.
 export const PAIR_MODE = process.env.PROFILED_E2E_PAIR === '1';
 
 // A local Redis Cluster (`clusterOpts`: startRedisCluster's) and two servers on it, each started
 // with `opts` (see startServer) plus the cluster's storage keys: {cluster, a, b, dispose()}.
-// The nodes share nothing but the cluster.
-export async function startNodePair(opts = {}, clusterOpts = {}) {
-  const cluster = await startRedisCluster(clusterOpts);
-  const both = { ...opts, storage: cluster.storage() };
+// The nodes share nothing but the cluster. With `cluster` given, the nodes start on that one
+// (which dispose() leaves running).
+export async function startNodePair(opts = {}, clusterOpts = {}, cluster = null) {
+  const own = cluster === null;
+  const c = own ? await startRedisCluster(clusterOpts) : cluster;
+  const both = { ...opts, storage: c.storage() };
   const [a, b] = await Promise.all([startServer(both), startServer(both)]).catch(async (e) => {
-    await cluster.dispose();
+    if (own) await c.dispose();
     throw e;
   });
   return {
-    cluster,
+    cluster: c,
     a,
     b,
     async dispose() {
       await Promise.all([a.dispose(), b.dispose()]);
-      await cluster.dispose();
+      if (own) await c.dispose();
     },
   };
 }
-const PAIR_PROPAGATION_MS = 1200;
+
+// Pair mode: the cluster the sharedServer blocks of this file take turns on (a promise), started
+// by the first block and stopped after the file's last test.
+let pairCluster = null;
+if (PAIR_MODE) {
+  nodeTest.after(async () => {
+    if (pairCluster !== null) await (await pairCluster).dispose();
+  });
+}
+
+// An empty cluster for the next block's nodes (the last block's are gone by then).
+async function emptyPairCluster() {
+  if (pairCluster === null) {
+    pairCluster = startRedisCluster();
+    return pairCluster;
+  }
+  const cluster = await pairCluster;
+  await cluster.flush();
+  return cluster;
+}
 
 export function sharedServer(opts = {}) {
   const holder = { server: null };
@@ -789,7 +824,7 @@ export function sharedServer(opts = {}) {
       holder.server = await startServer(opts);
       return;
     }
-    nodes = await startNodePair(opts);
+    nodes = await startNodePair(opts, {}, await emptyPairCluster());
     holder.server = new PairServer(nodes.a, nodes.b);
   });
   nodeTest.after(async () => {
@@ -797,6 +832,32 @@ export function sharedServer(opts = {}) {
     else if (holder.server) await holder.server.dispose();
   });
   return holder;
+}
+
+// How long a profile read through b waits at most, after a change through a, for b to report
+// the project's definitions as a does (b polls them every 500 ms: docs/SCALING.md, "Definitions
+// on the cluster"); then the read fails, showing both.
+const PAIR_SETTLE_TIMEOUT_MS = 30000;
+// b loads a model it reports as newly trained right after, in the same poll (docs/SCALING.md,
+// "Recommendations on the cluster"), and nothing shows when the load has ended: a read waits
+// this long once b first reports a training.
+const PAIR_MODEL_LOAD_MS = 500;
+
+// What a node reports of a project's definitions (the admin API's lists of each kind), as text
+// to compare. A training's progress is left out: the node that trains has its own, the others
+// the last one stored.
+async function definitionsView(server, project, token) {
+  const lists = await Promise.all(['computations', 'cohorts', 'recommendations'].map(async (kind) => {
+    const res = await server.admin('GET', `/projects/${encodeURIComponent(project)}/${kind}`, undefined, { token });
+    if (res.status !== 200) throw new Error(`GET the ${kind} of ${project} on ${server.base}: ${res.status} ${res.text}`);
+    return res.json[kind];
+  }));
+  for (const r of lists[2]) delete r.training?.progress;
+  return {
+    text: JSON.stringify(lists),
+    // The trainings it reports, to tell when a new one shows.
+    trained: JSON.stringify(lists[2].filter((r) => r.training?.last_trained_at).map((r) => [r.id, r.training.trainings, r.training.last_trained_at])),
+  };
 }
 
 // Two servers on one store, used as one: requests go to `a`, profile reads (GET
@@ -810,7 +871,14 @@ export class PairServer extends Server {
     this.b = b;
     this.port = a.port;
     this.base = a.base;
-    this.changedAt = 0; // when a definition last changed through a (Date.now())
+    const toml = fs.readFileSync(a.configPath, 'utf8');
+    this.projects = projectsOf(toml);
+    this.adminToken = JSON.parse(/^admin_token\s*=\s*("(?:[^"\\]|\\.)*")/m.exec(toml)?.[1] ?? '"e2e-admin-token"');
+    // Projects whose definitions a may have changed since b last reported them as a did: the
+    // project -> a number that moves with each change (a change during a settle keeps it).
+    this.pending = new Map();
+    this.changes = 0;
+    this.trained = new Map(); // project -> the trainings b reported at the project's last settle
   }
 
   get logs() {
@@ -825,22 +893,59 @@ export class PairServer extends Server {
     return this.a.running() && this.b.running();
   }
 
-  // A definition changed through a reaches b within a second (b polls every 500 ms:
+  // A definition changed through a reaches b within about a second (b polls every 500 ms:
   // docs/SCALING.md, "Definitions on the cluster"; so do trained models), so a profile read
-  // that follows a change waits out that second first.
+  // that follows a change first waits until b reports the project's definitions as a does.
   async request(method, pathAndQuery, opts = {}) {
-    const toB = method === 'GET' && /^\/v1\/userprofile(\?|$)/.test(pathAndQuery);
-    if (toB) {
-      const wait = this.changedAt + PAIR_PROPAGATION_MS - Date.now();
-      if (wait > 0) await sleep(wait);
+    if (method === 'GET' && /^\/v1\/userprofile(\?|$)/.test(pathAndQuery)) {
+      const secret = /^\s*api-key\s+(.*?)\s*$/i.exec(headerValue(opts.headers, 'authorization') ?? '')?.[1];
+      const project = this.projects.find((p) => p.secret_key === secret)?.id;
+      if (this.pending.has(project)) await this.settle(project);
       return this.b.request(method, pathAndQuery, opts);
     }
     const res = await this.a.request(method, pathAndQuery, opts);
     // Any 2xx of the admin or cohort API: a change, or a GET that saw one take effect on a
     // (a backfill done, a model trained) that b may not have polled yet.
-    const definitions = /^\/(admin\/v1\/projects|api\/3\/cohorts)/.test(pathAndQuery);
-    if (definitions && res.status >= 200 && res.status < 300) this.changedAt = Date.now();
+    if (res.status >= 200 && res.status < 300) {
+      const project = this.projectChanged(pathAndQuery, opts);
+      if (project !== undefined) this.pending.set(project, ++this.changes);
+    }
     return res;
+  }
+
+  // The project whose definitions a request of the admin or cohort API may concern: the one in
+  // the admin path, or the one whose api_key the cohort API's Basic credentials name.
+  projectChanged(pathAndQuery, opts) {
+    const admin = /^\/admin\/v1\/projects\/([^/?]+)/.exec(pathAndQuery);
+    if (admin) return decodeURIComponent(admin[1]);
+    if (!/^\/api\/3\/cohorts/.test(pathAndQuery)) return undefined;
+    const basic = /^\s*basic\s+(\S+)/i.exec(headerValue(opts.headers, 'authorization') ?? '')?.[1];
+    const apiKey = basic === undefined ? undefined : Buffer.from(basic, 'base64').toString('utf8').split(':')[0];
+    return this.projects.find((p) => p.api_key === apiKey)?.id;
+  }
+
+  // Waits until b reports `project`'s definitions (and trainings) as a does.
+  async settle(project) {
+    const mark = this.pending.get(project);
+    const deadline = Date.now() + PAIR_SETTLE_TIMEOUT_MS;
+    for (;;) {
+      const [va, vb] = await Promise.all([
+        definitionsView(this.a, project, this.adminToken),
+        definitionsView(this.b, project, this.adminToken),
+      ]);
+      if (va.text === vb.text) {
+        if (vb.trained !== (this.trained.get(project) ?? '[]')) {
+          this.trained.set(project, vb.trained);
+          await sleep(PAIR_MODEL_LOAD_MS);
+        }
+        break;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`node B does not report the definitions of ${project} as node A does ${PAIR_SETTLE_TIMEOUT_MS} ms after a change:\nA: ${va.text}\nB: ${vb.text}`);
+      }
+      await sleep(20);
+    }
+    if (this.pending.get(project) === mark) this.pending.delete(project);
   }
 
   // Both nodes' metrics, summed: ingestion is counted on a, profile reads on b.

@@ -7,7 +7,7 @@
 // the other items of c, whatever the model.
 import assert from 'node:assert/strict';
 import { describe, it, sharedServer, uid } from './harness.js';
-import { daysAgo, makeProjects, putReady, until } from './compute-helpers.js';
+import { daysAgo, makeProjects, putAllReady, putReady, until } from './compute-helpers.js';
 
 const [SEED_P] = makeProjects('rseed', 1, 'seed');
 const [AMP_P] = makeProjects('ramp', 1, 'amplitude');
@@ -190,10 +190,12 @@ describe('recommendations served in the profile', () => {
   it('appends an exposure event per served recommendation, which is not activity', async () => {
     const server = s.server;
     const EXPOSURE = '[Recs] Recommendation Event';
-    await putReady(server, SEED_P.id, 'computations', '1', { id: 1, name: 'exposures', type: 'count', event_type: EXPOSURE });
-    await putReady(server, SEED_P.id, 'computations', '2', { id: 2, name: 'last shown', type: 'last', event_type: EXPOSURE, property: 'items' });
-    await putReady(server, SEED_P.id, 'computations', '3', { id: 3, name: 'last rec', type: 'last', event_type: EXPOSURE, property: 'rec_id' });
-    await putReady(server, SEED_P.id, 'computations', '4', { id: 4, name: 'active', type: 'count', event_type: '_active' });
+    await putAllReady(server, SEED_P.id, [
+      ['computations', '1', { id: 1, name: 'exposures', type: 'count', event_type: EXPOSURE }],
+      ['computations', '2', { id: 2, name: 'last shown', type: 'last', event_type: EXPOSURE, property: 'items' }],
+      ['computations', '3', { id: 3, name: 'last rec', type: 'last', event_type: EXPOSURE, property: 'rec_id' }],
+      ['computations', '4', { id: 4, name: 'active', type: 'count', event_type: '_active' }],
+    ]);
     // A short user id, accepted with min_id_length 1: its exposures are recorded too.
     const user = `e${Math.floor(Math.random() * 1000)}`;
     await server.trackOk([{ user_id: user, event_type: 'Product Viewed', event_properties: { product_id: item(4, 0) } }],

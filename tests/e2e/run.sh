@@ -27,8 +27,9 @@ fi
 args=(--test)
 node_help="$(node --help 2>/dev/null || true)"
 # --test-concurrency exists from Node 20.10, --test-reporter from 18.15; use them if there.
+# PROFILED_E2E_FILES_AT_ONCE: how many files run at once (default 2).
 if grep -q -- '--test-concurrency' <<<"$node_help"; then
-  args+=(--test-concurrency=2)
+  args+=(--test-concurrency="${PROFILED_E2E_FILES_AT_ONCE:-2}")
 fi
 if grep -q -- '--test-reporter' <<<"$node_help"; then
   args+=(--test-reporter=spec)
