@@ -81,7 +81,7 @@ start_node() {
       echo "port $port"
       echo "bind 127.0.0.1"
       echo "dir $node_dir"
-      echo "daemonize yes"
+      echo "daemonize yes"  # for a test that starts a stopped node again from this file
       echo "pidfile $node_dir/redis.pid"
       echo "logfile $node_dir/redis.log"
       echo "cluster-enabled yes"
@@ -96,22 +96,25 @@ start_node() {
       fi
     } >"$node_dir/redis.conf"
     rm -f "$node_dir/redis.pid" "$node_dir/nodes.conf"
-    redis-server "$node_dir/redis.conf" >/dev/null 2>&1 || continue
-    # The daemon exits when its port or bus port was taken meanwhile, and another server may then
+    # Started by this shell (not daemonized: it writes its pid file all the same), so its pid is
+    # known at once and the node can be stopped whatever happens next, even before it wrote the
+    # file; detached, with no descriptor of ours kept open (ctest waits for its pipes to close).
+    setsid redis-server "$node_dir/redis.conf" --daemonize no </dev/null >/dev/null 2>&1 &
+    local pid=$!
+    # The server exits when its port or bus port was taken meanwhile, and another server may then
     # answer on that port: the node is ours only when the server there has our pid.
-    local pid
-    for _ in $(seq 50); do
-      pid=$(pid_of "$node_dir")
-      if [[ -n $pid ]] && cli "$port" info server 2>/dev/null | grep -q "^process_id:${pid}[[:space:]]*$"; then
+    for _ in $(seq 100); do
+      if cli "$port" info server 2>/dev/null | grep -q "^process_id:${pid}[[:space:]]*$"; then
         echo "$port" >"$node_dir/port"
         ports+=("$port")
         return 0
       fi
-      [[ -f $node_dir/redis.pid && -z $pid ]] && break
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    pid=$(pid_of "$node_dir")
-    if [[ -n $pid ]]; then kill -9 "$pid" 2>/dev/null || true; fi  # it may have exited meanwhile
+    kill -9 "$pid" 2>/dev/null || true  # it may have exited meanwhile
+    wait "$pid" 2>/dev/null || true
+    rm -f "$node_dir/redis.pid"
   done
   echo "redis-cluster: node $index did not start; see $node_dir/redis.log" >&2
   return 1
