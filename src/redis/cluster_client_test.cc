@@ -450,6 +450,21 @@ ConnectionOptions AsyncOptions() {
   return options;
 }
 
+// A connection to the primary of the hash tag {async}, on a loop the test runs, and the replies
+// its commands got.
+struct AsyncToOnePrimary {
+  std::unique_ptr<ClusterClient> client = OpenClient();
+  std::string primary = client ? client->PrimaryOf(KeySlot("{async}")) : "";
+  boost::asio::io_context loop;
+  std::shared_ptr<AsyncConnection> connection =
+      AsyncConnection::Create(loop, primary, AsyncOptions());
+  std::vector<Result<Reply>> got;
+
+  AsyncConnection::Callback Keep() {
+    return [this](Result<Reply> reply) { got.push_back(std::move(reply)); };
+  }
+};
+
 TEST(AsyncConnection, PipelinesCommandsAndAnswersEachInTheOrderSent) {
   auto client = OpenClient();
   ASSERT_NE(client, nullptr);
@@ -481,23 +496,24 @@ TEST(AsyncConnection, PipelinesCommandsAndAnswersEachInTheOrderSent) {
 }
 
 TEST(AsyncConnection, GivesErrorRepliesAsRepliesAndKeepsTheConnection) {
-  auto client = OpenClient();
-  ASSERT_NE(client, nullptr);
-  std::string primary = client->PrimaryOf(KeySlot("{async}"));
-  boost::asio::io_context loop;
-  auto connection = AsyncConnection::Create(loop, primary, AsyncOptions());
-  std::vector<Result<Reply>> got;
-  auto keep = [&](Result<Reply> reply) { got.push_back(std::move(reply)); };
-  connection->Send(Args{"SET", "{async}:string", "x"}, keep);
-  connection->Send(Args{"HGET", "{async}:string", "field"}, keep);
+  AsyncToOnePrimary t;
+  ASSERT_NE(t.client, nullptr);
+  ClusterClient& client = *t.client;
+  const std::string& primary = t.primary;
+  boost::asio::io_context& loop = t.loop;
+  AsyncConnection& connection = *t.connection;
+  std::vector<Result<Reply>>& got = t.got;
+  auto keep = t.Keep();
+  connection.Send(Args{"SET", "{async}:string", "x"}, keep);
+  connection.Send(Args{"HGET", "{async}:string", "field"}, keep);
   // A key served by another primary: the node redirects, the connection does not follow.
   std::string elsewhere;
   for (int i = 0; elsewhere.empty(); ++i) {
     std::string key = "elsewhere:" + std::to_string(i);
-    if (client->PrimaryOf(KeySlot(key)) != primary) elsewhere = key;
+    if (client.PrimaryOf(KeySlot(key)) != primary) elsewhere = key;
   }
-  connection->Send(Args{"GET", elsewhere}, keep);
-  connection->Send(Args{"GET", "{async}:string"}, keep);
+  connection.Send(Args{"GET", elsewhere}, keep);
+  connection.Send(Args{"GET", "{async}:string"}, keep);
   RunUntil(loop, [&] { return got.size() == 4; });
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(Must(got[0]), "OK");
@@ -586,25 +602,26 @@ TEST(AsyncConnection, TimesOutCommandsQueuedBehindAuthAndThoseSentFromAFailure) 
 }
 
 TEST(AsyncConnection, FailsWhatWaitsAfterTheNodeDropsItThenOpensAgain) {
-  auto client = OpenClient();
-  ASSERT_NE(client, nullptr);
-  std::string primary = client->PrimaryOf(KeySlot("{async}"));
-  boost::asio::io_context loop;
-  auto connection = AsyncConnection::Create(loop, primary, AsyncOptions());
-  std::vector<Result<Reply>> got;
-  auto keep = [&](Result<Reply> reply) { got.push_back(std::move(reply)); };
-  connection->Send(Args{"CLIENT", "ID"}, keep);
+  AsyncToOnePrimary t;
+  ASSERT_NE(t.client, nullptr);
+  ClusterClient& client = *t.client;
+  const std::string& primary = t.primary;
+  boost::asio::io_context& loop = t.loop;
+  AsyncConnection& connection = *t.connection;
+  std::vector<Result<Reply>>& got = t.got;
+  auto keep = t.Keep();
+  connection.Send(Args{"CLIENT", "ID"}, keep);
   RunUntil(loop, [&] { return got.size() == 1; });
   ASSERT_EQ(got.size(), 1u);
   ASSERT_TRUE(got[0].ok() && got[0]->type == ReplyType::kInteger) << got[0]->ToString();
-  Must(client->RunOnNode(primary, {"CLIENT", "KILL", "ID", std::to_string(got[0]->integer)}));
+  Must(client.RunOnNode(primary, {"CLIENT", "KILL", "ID", std::to_string(got[0]->integer)}));
   // Sent on the killed connection (the loop has not run since): its outcome is unknown.
-  connection->Send(Args{"GET", "{async}:string"}, keep);
+  connection.Send(Args{"GET", "{async}:string"}, keep);
   RunUntil(loop, [&] { return got.size() == 2; });
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].status().code(), ErrorCode::kIoError) << got[1].status().ToString();
-  connection->Send(Args{"SET", "{async}:again", "yes"}, keep);
-  connection->Send(Args{"GET", "{async}:again"}, keep);
+  connection.Send(Args{"SET", "{async}:again", "yes"}, keep);
+  connection.Send(Args{"GET", "{async}:again"}, keep);
   RunUntil(loop, [&] { return got.size() == 4; });
   ASSERT_EQ(got.size(), 4u);
   EXPECT_EQ(Must(got[2]), "OK");
