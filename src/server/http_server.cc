@@ -28,7 +28,21 @@ using asio::use_awaitable;
 
 namespace {
 constexpr size_t kHeaderLimit = size_t{16} * 1024;
+// What a connection's read buffer may hold: a header (up to kHeaderLimit) and one read
+// after it. Body bytes pass through it into the body, so only a chunk line or a trailer that
+// never ends could fill it (Beast limits neither); such a request gets a 400.
+constexpr size_t kReadBufferLimit = kHeaderLimit + size_t{64} * 1024;
+// What a connection keeps of its buffers between requests; a larger one (after a big gzip
+// body or response) is freed, so idle keep-alive connections hold little memory.
+constexpr size_t kKeptBufferBytes = size_t{64} * 1024;
 constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
+
+constexpr std::string_view kChunkLineTooLong =
+    R"({"code":400,"error":"malformed HTTP request body: a chunk line or trailer is too long"})";
+
+void TrimBuffer(std::string* s) {
+  if (s->capacity() > kKeptBufferBytes) std::string().swap(*s);
+}
 }  // namespace
 
 class HttpServer::Impl {
@@ -187,7 +201,7 @@ class HttpServer::Impl {
   awaitable<void> Serve(tcp::socket socket, size_t context_index) {
     Session session(std::move(socket), context_index);
     sessions_[context_index].insert(&session);
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(kReadBufferLimit);
     std::string out;
     std::string decoded;
     // The session must leave sessions_ whatever happens (the sweep reads it), so nothing
@@ -208,6 +222,8 @@ class HttpServer::Impl {
           after_send();
         }
         if (write_failed || !keep_alive) break;
+        TrimBuffer(&out);
+        TrimBuffer(&decoded);
       }
     } catch (const std::exception& e) {
       LogError(std::string("connection dropped: ") + e.what());
@@ -243,18 +259,31 @@ class HttpServer::Impl {
     // Beast would hold Content-Length to its default 1 MiB here; the route's own limit is
     // applied below, once the path is known.
     header_parser.body_limit(boost::none);
-    session.idle = buffer.size() == 0;
-    session.ExpiresAfter(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
-                                                                : config_.read_timeout_ms));
+    if (buffer.size() == 0) {
+      // Idle: wait up to idle_timeout_ms for the first bytes of the next request. A timeout
+      // or a client that closes here gets no answer.
+      session.idle = true;
+      session.ExpiresAfter(std::chrono::milliseconds(config_.idle_timeout_ms));
+      auto [ec, n] = co_await session.socket.async_read_some(
+          buffer.prepare(kReadBufferLimit - kHeaderLimit), kAsTuple);
+      session.idle = false;
+      if (ec) co_return false;
+      buffer.commit(n);
+    }
+    // From the first byte of a request to its last: read_timeout_ms, however slowly the bytes
+    // come (a slowloris client sending a byte at a time keeps no connection longer).
+    session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
     auto [hec, hn] =
         co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
-    session.idle = false;
     if (hec) {
       if (hec == http::error::header_limit) {
-        // No line end within the limit means the request line itself is too long.
+        // No line end within the limit means the request line itself is too long. Beast may
+        // have consumed the request line already (then it has the target), or nothing.
         auto data = buffer.cdata();
-        std::string_view seen(static_cast<const char*>(data.data()), data.size());
-        bool line_too_long = seen.find("\r\n") == std::string_view::npos;
+        std::string_view seen(static_cast<const char*>(data.data()),
+                              std::min(data.size(), kHeaderLimit));
+        bool line_too_long =
+            header_parser.get().target().empty() && seen.find("\r\n") == std::string_view::npos;
         WriteResponse(line_too_long ? api::HttpResponse{414, "text/plain; charset=utf-8",
                                                         "request line exceeds 16 KiB"}
                                     : api::HttpResponse{431, "text/plain; charset=utf-8",
@@ -293,12 +322,19 @@ class HttpServer::Impl {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
+        // The client waited for this answer before sending the body: its time starts now.
+        session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
       }
-      session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
       auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
                false, origin, start, &out);
+        session.unread_body = true;
+        co_return false;
+      }
+      if (bec == http::error::buffer_overflow) {
+        Finish(route, {400, "application/json", std::string(kChunkLineTooLong)}, false, origin,
+               start, &out);
         session.unread_body = true;
         co_return false;
       }
