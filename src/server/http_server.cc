@@ -37,6 +37,10 @@ constexpr size_t kReadBufferLimit = kHeaderLimit + size_t{64} * 1024;
 constexpr size_t kKeptBufferBytes = size_t{64} * 1024;
 constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
 
+constexpr std::string_view kChunkedLast =
+    R"({"code":400,"error":"Transfer-Encoding must end with chunked"})";
+constexpr std::string_view kOnlyChunked =
+    R"({"code":501,"error":"Transfer-Encoding: only chunked is supported"})";
 constexpr std::string_view kChunkLineTooLong =
     R"({"code":400,"error":"malformed HTTP request body: a chunk line or trailer is too long"})";
 
@@ -310,6 +314,19 @@ class HttpServer::Impl {
     std::string_view origin = header[http::field::origin];
     size_t limit = BodyLimit(route);
     parser.body_limit(limit);
+    // A request whose framing is not chunked last has a body of unknown length (RFC 9112
+    // 6.3): answered 400 and closed, so no part of it can be read as the next request.
+    // Other codings before chunked (gzip, ...) are not implemented: 501.
+    if (std::string_view te = header[http::field::transfer_encoding];
+        !te.empty() && !beast::iequals(te, "chunked")) {
+      bool chunked = parser.chunked();
+      Finish(route,
+             {chunked ? 501 : 400, "application/json",
+              std::string(chunked ? kOnlyChunked : kChunkedLast)},
+             false, origin, start, &out);
+      session.unread_body = true;
+      co_return false;
+    }
     // A declared length is checked here (Beast checks it only while parsing the header);
     // chunked bodies are held to the limit as they arrive.
     if (parser.content_length() && *parser.content_length() > limit) {
