@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "server/body_budget.h"
 #include "server/gzip.h"
 #include "server/response_writer.h"
 #include "server/routes.h"
@@ -41,6 +42,8 @@ constexpr std::string_view kChunkedLast =
     R"({"code":400,"error":"Transfer-Encoding must end with chunked"})";
 constexpr std::string_view kOnlyChunked =
     R"({"code":501,"error":"Transfer-Encoding: only chunked is supported"})";
+constexpr std::string_view kTooManyBodies =
+    R"({"code":503,"error":"too many request bodies at once; retry later"})";
 constexpr std::string_view kChunkLineTooLong =
     R"({"code":400,"error":"malformed HTTP request body: a chunk line or trailer is too long"})";
 
@@ -52,7 +55,10 @@ void TrimBuffer(std::string* s) {
 class HttpServer::Impl {
  public:
   Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
-      : config_(config), endpoints_(endpoints), metrics_(metrics) {
+      : config_(config),
+        endpoints_(endpoints),
+        metrics_(metrics),
+        body_budget_(static_cast<size_t>(config.max_body_memory_mb) << 20) {
     int threads = config.threads > 0
                       ? config.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -335,7 +341,15 @@ class HttpServer::Impl {
       session.unread_body = true;
       co_return false;
     }
+    // What this request's body takes of the server's body budget, given back once answered.
+    BodyBudget::Share body_share(body_budget_);
     if (!parser.is_done()) {
+      // Taken before a byte is read: the declared length, or the route's limit when chunked.
+      if (!body_share.TryTake(parser.content_length().value_or(limit))) {
+        FinishBusy(route, origin, start, &out);
+        session.unread_body = true;
+        co_return false;
+      }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
@@ -397,6 +411,10 @@ class HttpServer::Impl {
                           : R"({"code":400,"error":"Invalid gzip request body"})"},
                too_large ? false : keep_alive, origin, start, &out);
         co_return too_large ? false : keep_alive;
+      }
+      if (!body_share.TryTake(decoded.size())) {
+        FinishBusy(route, origin, start, &out);
+        co_return false;
       }
       req.body = decoded;
     }
@@ -477,6 +495,14 @@ class HttpServer::Impl {
                            response.status, Seconds(start));
   }
 
+  // 503 to a request whose body would pass server.max_body_memory_mb; SDKs retry it.
+  void FinishBusy(Route route, std::string_view origin, std::chrono::steady_clock::time_point start,
+                  std::string* out) {
+    api::HttpResponse busy{503, "application/json", std::string(kTooManyBodies)};
+    busy.retry_after_seconds = 1;
+    Finish(route, busy, false, origin, start, out);
+  }
+
   static double Seconds(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -497,6 +523,7 @@ class HttpServer::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> open_connections_{0};
+  BodyBudget body_budget_;  // shared by every thread
   std::mutex mu_;
   std::condition_variable drained_;
 };

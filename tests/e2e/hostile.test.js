@@ -142,6 +142,17 @@ async function trickle(bytes, { everyMs = 200, conn } = {}) {
   return { sent, total: data.length, byServer: c.byServer, ms: Date.now() - t0, text: c.text };
 }
 
+// One request on a fresh connection to `toPort`; the responses once the server closes.
+async function rawExchange(toPort, bytes) {
+  const socket = net.connect(toPort, '127.0.0.1');
+  const chunks = [];
+  socket.on('data', (d) => chunks.push(d));
+  socket.on('error', () => {});
+  socket.on('connect', () => socket.write(bytes));
+  await within(new Promise((resolve) => socket.on('close', resolve)), WAIT_MS, 'an answer');
+  return responses(Buffer.concat(chunks));
+}
+
 function post(path, body, headers = '') {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
   const head = `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\nConnection: close\r\n${headers}\r\n`;
@@ -433,6 +444,80 @@ describe('oversized requests', () => {
     const now = memoryMiB();
     console.log(`chunk line floods of 2 x 32 MiB: RSS ${before.rss} -> ${now.rss} MiB`);
     await assertHealthy();
+  });
+});
+
+describe('request bodies held at once (max_body_memory_mb = 64)', () => {
+  let budgetServer;
+  before(async () => {
+    // Its own server: the bodies it holds wait for their senders (read timeout 30 s).
+    budgetServer = await startServer({ server: { max_body_memory_mb: 64, read_timeout_ms: 30000 } });
+  });
+  after(async () => {
+    await budgetServer?.dispose();
+  });
+
+  it('a body that would pass the budget is 503 with Retry-After; small ones pass; its share comes back once answered', async () => {
+    const size = 19 * MiB;
+    const head = `POST /batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\n\r\n`;
+    const open = () => new Promise((resolve, reject) => {
+      const socket = net.connect(budgetServer.port, '127.0.0.1');
+      const conn = { socket, chunks: [], get buf() { return Buffer.concat(this.chunks); } };
+      conn.closed = new Promise((done) => socket.on('close', done));
+      socket.on('data', (d) => conn.chunks.push(d));
+      socket.on('error', () => {});
+      socket.once('connect', () => resolve(conn));
+      socket.once('error', reject);
+    });
+    const sees = (conn, text) => within(new Promise((resolve) => {
+      const check = () => conn.buf.includes(text) && resolve();
+      conn.socket.on('data', check);
+      check();
+    }), WAIT_MS, `waiting for ${text}`);
+    const ingestedHere = async () => (await budgetServer.metrics()).get('profiled_events_ingested_total');
+    const rss0 = budgetServer.memory().rssKb;
+    // Three 19 MiB bodies announced: the server takes 57 MiB of its 64 for them (it says
+    // 100 Continue only once it has).
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await open();
+      c.socket.write(head);
+      await sees(c, '100 Continue');
+      held.push(c);
+    }
+    const refuse = async () => {
+      const c = await open();
+      c.socket.write(head);
+      await within(c.closed, WAIT_MS, 'the refusal');
+      return responses(c.buf);
+    };
+    const refused = await refuse();
+    assert.equal(refused.length, 1, JSON.stringify(refused));
+    assert.equal(refused[0].status, 503);
+    assert.deepEqual(refused[0].json, { code: 503, error: 'too many request bodies at once; retry later' });
+    assert.equal(refused[0].headers['retry-after'], '1');
+    assert.equal(refused[0].headers.connection, 'close');
+    // A small batch still fits.
+    const before = await ingestedHere();
+    await budgetServer.trackOk([{ user_id: uid('small'), event_type: 'e' }]);
+    // A gzip body counts with its decoded size: 10 MiB decoded does not fit.
+    const user = uid('gz-big');
+    const big = gzip(events([{ user_id: user, event_type: 'e', user_properties: { s: 'x'.repeat(10 * MiB) } }]));
+    const gz = await rawExchange(budgetServer.port, post('/batch', big, 'Content-Encoding: gzip\r\n'));
+    assert.equal(gz[0]?.status, 503);
+    assert.equal(gz[0].json.error, 'too many request bodies at once; retry later');
+    assert.equal(await ingestedHere(), before + 1);
+    assert.equal((await budgetServer.profile({ user_id: user })).status, 404);
+    // One held body arrives and is answered: its share is back, so the next one gets in.
+    const body = events([{ user_id: uid('held'), event_type: 'e' }]);
+    held[0].socket.write(body + ' '.repeat(size - body.length));
+    await sees(held[0], '"events_ingested":1');
+    const again = await open();
+    again.socket.write(head);
+    await sees(again, '100 Continue');
+    const rss1 = budgetServer.memory().rssKb;
+    console.log(`3 bodies of 19 MiB held with a 64 MiB budget: RSS ${Math.round(rss0 / 1024)} -> ${Math.round(rss1 / 1024)} MiB`);
+    for (const c of [...held, again]) c.socket.destroy();
   });
 });
 
