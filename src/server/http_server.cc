@@ -269,14 +269,14 @@ class HttpServer::Impl {
     // Beast would hold Content-Length to its default 1 MiB here; the route's own limit is
     // applied below, once the path is known.
     header_parser.body_limit(boost::none);
-    if (buffer.size() == 0) {
-      // Idle: wait up to idle_timeout_ms for the first bytes of the next request. A timeout
-      // or a client that closes here gets no answer.
-      session.idle = true;
+    // Idle (Stop cancels it) until a whole header has arrived.
+    session.idle = buffer.size() == 0;
+    if (session.idle) {
+      // Wait up to idle_timeout_ms for the first bytes of the next request. A timeout or a
+      // client that closes here gets no answer.
       session.ExpiresAfter(std::chrono::milliseconds(config_.idle_timeout_ms));
       auto [ec, n] = co_await session.socket.async_read_some(
           buffer.prepare(kReadBufferLimit - kHeaderLimit), kAsTuple);
-      session.idle = false;
       if (ec) co_return false;
       buffer.commit(n);
     }
@@ -285,6 +285,7 @@ class HttpServer::Impl {
     session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
     auto [hec, hn] =
         co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
+    session.idle = false;
     if (hec) {
       if (hec == http::error::header_limit) {
         // No line end within the limit means the request line itself is too long. Beast may
