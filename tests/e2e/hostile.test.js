@@ -412,7 +412,7 @@ describe('oversized requests', () => {
     assert.equal((await server.profile({ user_id: user })).status, 404);
   });
 
-  it('gzip bombs (1 GiB of spaces in about 1 MiB) are 413 on /batch and /2/httpapi, inflated no further than the limit', async () => {
+  it('gzip bombs (1 GiB of spaces in about 1 MiB) are 413 on /batch, /2/httpapi and /identify, inflated no further than the limit', async () => {
     const bomb = await gzipBomb();
     assert.ok(bomb.length < MiB, `${bomb.length} bytes`); // within /2/httpapi's wire limit too
     for (const path of ['/batch', '/2/httpapi', '/identify']) {
