@@ -171,6 +171,16 @@ bool IsIntegral(const json::value& v) {
          std::floor(v.get_double()) == v.get_double();
 }
 
+// An integer that a signed 64-bit field (Amplitude's `long`) holds: 2^63 and beyond, which
+// Boost.JSON reads as an unsigned or a double, would be cut or rounded by every reader.
+bool IsInt64(const json::value& v) {
+  if (v.is_int64()) return true;
+  if (v.is_uint64()) return v.get_uint64() <= static_cast<uint64_t>(INT64_MAX);
+  // -2^63 is a double exactly; 2^63 is the first double past INT64_MAX.
+  return IsIntegral(v) && v.get_double() >= -9223372036854775808.0 &&
+         v.get_double() < 9223372036854775808.0;
+}
+
 int64_t AsInt64(const json::value& v) {
   if (v.is_int64()) return v.get_int64();
   if (v.is_uint64())
@@ -357,8 +367,12 @@ void ParseCommon(const EventFields& f, int index, int min_id_length, Event* e,
   }
   for (FieldSlot s : kIntegerFields) {
     const json::value* v = f[s];
-    if (!IsNullOrAbsent(v) && !IsIntegral(*v)) {
+    if (IsNullOrAbsent(v)) continue;
+    if (!IsIntegral(*v)) {
       errors->Invalid(FieldName(s), index, "must be an integer");
+    } else if (!IsInt64(*v)) {
+      errors->Invalid(FieldName(s), index,
+                      "must be an integer from -9223372036854775808 to 9223372036854775807");
     }
   }
   for (FieldSlot s : kObjectFields) {

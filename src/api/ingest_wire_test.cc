@@ -152,6 +152,42 @@ TEST(IngestWire, HugeNumbersAreRefusedNotMisread) {
             "Invalid options.min_id_length: must be an integer from 1 to 1024");
 }
 
+TEST(IngestWire, IntegerFieldsMustFitASigned64BitInteger) {
+  for (const char* n :
+       {"9223372036854775808", "18446744073709551615", "1e20", "-9300000000000000000", "-1e19"}) {
+    for (const char* field : {"session_id", "event_id", "quantity"}) {
+      Outcome o = Parse(Batch(std::string(R"([{"device_id":"device-1","event_type":"x",")") +
+                              field + "\":" + n + "}]"));
+      ASSERT_FALSE(o.ok) << field << "=" << n;
+      EXPECT_EQ(o.body.at("events_with_invalid_fields"),
+                json::parse(std::string("{\"") + field + "\":[0]}"));
+      EXPECT_EQ(o.body.at("details").as_array().at(0).as_string(),
+                std::string("events[0].") + field +
+                    ": must be an integer from -9223372036854775808 to 9223372036854775807");
+    }
+  }
+  EXPECT_TRUE(Parse(Batch(R"([{"device_id":"device-1","event_type":"x",
+      "session_id":9223372036854775807,"event_id":-9223372036854775808,"quantity":-0}])"))
+                  .ok);
+}
+
+TEST(IngestWire, ADuplicatedKeyReadsAsItsLastValue) {
+  // As JavaScript's JSON.parse does; validation and the logged event see the same value.
+  Outcome o = Parse(R"({"api_key":"k","events":[{"user_id":7,"user_id":"user-dup",
+      "event_type":"","event_type":"x","user_properties":{"$set":{"a":1},"$set":{"b":2}}}]})");
+  ASSERT_TRUE(o.ok);
+  const ingest::Event& e = o.batch.events.at(0);
+  EXPECT_EQ(e.user_id, "user-dup");
+  EXPECT_EQ(e.event_type, "x");
+  ASSERT_EQ(e.property_ops.size(), 1u);
+  EXPECT_EQ(e.property_ops[0].key, "b");
+  EXPECT_EQ(json::parse(e.json).at("user_id"), "user-dup");
+  Outcome refused = Parse(R"({"api_key":"k","events":[{"user_id":"user-dup","user_id":"null",
+      "event_type":"x"}]})");
+  ASSERT_FALSE(refused.ok);
+  EXPECT_EQ(refused.body.at("events_with_invalid_fields"), json::parse(R"({"user_id":[0]})"));
+}
+
 TEST(IngestWire, ShortIdsOnlyIsTheIdLengthError) {
   Outcome o = Parse(Batch(R"([{"user_id":"abc","event_type":"x"}])"));
   EXPECT_EQ(o.body.at("error"), "Invalid id length for user_id or device_id");

@@ -59,7 +59,7 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       CheckKnownKeys(t, "server",
                      {"listen", "threads", "max_connections", "idle_timeout_ms", "read_timeout_ms",
-                      "cors_allow_origin"}));
+                      "max_body_memory_mb", "cors_allow_origin"}));
   std::string listen;
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "listen", &listen));
   if (t.contains("listen")) PROFILED_RETURN_IF_ERROR(ParseListen(listen, "server.listen", s));
@@ -70,6 +70,9 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
       ReadIntInto(t, "server", "idle_timeout_ms", 100, 3600000, &s->idle_timeout_ms));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "server", "read_timeout_ms", 100, 3600000, &s->read_timeout_ms));
+  // At least twice the largest body a route takes (32 MiB), so any one request fits.
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "server", "max_body_memory_mb", 64, 1048576, &s->max_body_memory_mb));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "cors_allow_origin", &s->cors_allow_origin));
   return Status::Ok();
 }

@@ -28,6 +28,9 @@ struct ServerConfig {
   int max_connections = 10000;  // beyond this, new connections get 503 and are closed
   int idle_timeout_ms = 60000;  // keep-alive connection with no request in flight
   int read_timeout_ms = 30000;  // from the first byte of a request to its last
+  // Request bodies held at once, across connections (declared lengths, the route's limit for
+  // a chunked body, decoded gzip); a request past it gets 503 with Retry-After.
+  int max_body_memory_mb = 1024;
   std::string cors_allow_origin = "*";
 };
 

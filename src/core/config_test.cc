@@ -23,6 +23,7 @@ threads = 3
 max_connections = 50
 idle_timeout_ms = 1000
 read_timeout_ms = 2000
+max_body_memory_mb = 128
 [storage]
 backend = "rocksdb"
 path = "/tmp/p"
@@ -55,6 +56,7 @@ secret_key = "sb"
   EXPECT_EQ(c->server.max_connections, 50);
   EXPECT_EQ(c->server.idle_timeout_ms, 1000);
   EXPECT_EQ(c->server.read_timeout_ms, 2000);
+  EXPECT_EQ(c->server.max_body_memory_mb, 128);
   EXPECT_EQ(c->storage.path, "/tmp/p");
   EXPECT_EQ(c->storage.durability, Durability::kBuffered);
   EXPECT_EQ(c->storage.block_cache_mb, 64);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "server/body_budget.h"
 #include "server/gzip.h"
 #include "server/response_writer.h"
 #include "server/routes.h"
@@ -28,13 +29,36 @@ using asio::use_awaitable;
 
 namespace {
 constexpr size_t kHeaderLimit = size_t{16} * 1024;
+// What a connection's read buffer may hold: a header (up to kHeaderLimit) and one read
+// after it. Body bytes pass through it into the body, so only a chunk line or a trailer that
+// never ends could fill it (Beast limits neither); such a request gets a 400.
+constexpr size_t kReadBufferLimit = kHeaderLimit + size_t{64} * 1024;
+// What a connection keeps of its buffers between requests; a larger one (after a big gzip
+// body or response) is freed, so idle keep-alive connections hold little memory.
+constexpr size_t kKeptBufferBytes = size_t{64} * 1024;
 constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
+
+constexpr std::string_view kChunkedLast =
+    R"({"code":400,"error":"Transfer-Encoding must end with chunked"})";
+constexpr std::string_view kOnlyChunked =
+    R"({"code":501,"error":"Transfer-Encoding: only chunked is supported"})";
+constexpr std::string_view kTooManyBodies =
+    R"({"code":503,"error":"too many request bodies at once; retry later"})";
+constexpr std::string_view kChunkLineTooLong =
+    R"({"code":400,"error":"malformed HTTP request body: a chunk line or trailer is too long"})";
+
+void TrimBuffer(std::string* s) {
+  if (s->capacity() > kKeptBufferBytes) std::string().swap(*s);
+}
 }  // namespace
 
 class HttpServer::Impl {
  public:
   Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
-      : config_(config), endpoints_(endpoints), metrics_(metrics) {
+      : config_(config),
+        endpoints_(endpoints),
+        metrics_(metrics),
+        body_budget_(static_cast<size_t>(config.max_body_memory_mb) << 20) {
     int threads = config.threads > 0
                       ? config.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -187,7 +211,7 @@ class HttpServer::Impl {
   awaitable<void> Serve(tcp::socket socket, size_t context_index) {
     Session session(std::move(socket), context_index);
     sessions_[context_index].insert(&session);
-    beast::flat_buffer buffer;
+    beast::flat_buffer buffer(kReadBufferLimit);
     std::string out;
     std::string decoded;
     // The session must leave sessions_ whatever happens (the sweep reads it), so nothing
@@ -208,6 +232,8 @@ class HttpServer::Impl {
           after_send();
         }
         if (write_failed || !keep_alive) break;
+        TrimBuffer(&out);
+        TrimBuffer(&decoded);
       }
     } catch (const std::exception& e) {
       LogError(std::string("connection dropped: ") + e.what());
@@ -243,18 +269,32 @@ class HttpServer::Impl {
     // Beast would hold Content-Length to its default 1 MiB here; the route's own limit is
     // applied below, once the path is known.
     header_parser.body_limit(boost::none);
+    // Idle (Stop cancels it) until a whole header has arrived.
     session.idle = buffer.size() == 0;
-    session.ExpiresAfter(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
-                                                                : config_.read_timeout_ms));
+    if (session.idle) {
+      // Wait up to idle_timeout_ms for the first bytes of the next request. A timeout or a
+      // client that closes here gets no answer.
+      session.ExpiresAfter(std::chrono::milliseconds(config_.idle_timeout_ms));
+      auto [ec, n] = co_await session.socket.async_read_some(
+          buffer.prepare(kReadBufferLimit - kHeaderLimit), kAsTuple);
+      if (ec) co_return false;
+      buffer.commit(n);
+    }
+    // From the first byte of a request to its last: read_timeout_ms, however slowly the bytes
+    // come (a slowloris client sending a byte at a time keeps no connection longer).
+    session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
     auto [hec, hn] =
         co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
     session.idle = false;
     if (hec) {
       if (hec == http::error::header_limit) {
-        // No line end within the limit means the request line itself is too long.
+        // No line end within the limit means the request line itself is too long. Beast may
+        // have consumed the request line already (then it has the target), or nothing.
         auto data = buffer.cdata();
-        std::string_view seen(static_cast<const char*>(data.data()), data.size());
-        bool line_too_long = seen.find("\r\n") == std::string_view::npos;
+        std::string_view seen(static_cast<const char*>(data.data()),
+                              std::min(data.size(), kHeaderLimit));
+        bool line_too_long =
+            header_parser.get().target().empty() && seen.find("\r\n") == std::string_view::npos;
         WriteResponse(line_too_long ? api::HttpResponse{414, "text/plain; charset=utf-8",
                                                         "request line exceeds 16 KiB"}
                                     : api::HttpResponse{431, "text/plain; charset=utf-8",
@@ -281,6 +321,19 @@ class HttpServer::Impl {
     std::string_view origin = header[http::field::origin];
     size_t limit = BodyLimit(route);
     parser.body_limit(limit);
+    // A request whose framing is not chunked last has a body of unknown length (RFC 9112
+    // 6.3): answered 400 and closed, so no part of it can be read as the next request.
+    // Other codings before chunked (gzip, ...) are not implemented: 501.
+    if (std::string_view te = header[http::field::transfer_encoding];
+        !te.empty() && !beast::iequals(te, "chunked")) {
+      bool chunked = parser.chunked();
+      Finish(route,
+             {chunked ? 501 : 400, "application/json",
+              std::string(chunked ? kOnlyChunked : kChunkedLast)},
+             false, origin, start, &out);
+      session.unread_body = true;
+      co_return false;
+    }
     // A declared length is checked here (Beast checks it only while parsing the header);
     // chunked bodies are held to the limit as they arrive.
     if (parser.content_length() && *parser.content_length() > limit) {
@@ -289,16 +342,31 @@ class HttpServer::Impl {
       session.unread_body = true;
       co_return false;
     }
+    // What this request's body takes of the server's body budget, given back once answered.
+    BodyBudget::Share body_share(body_budget_);
     if (!parser.is_done()) {
+      // Taken before a byte is read: the declared length, or the route's limit when chunked.
+      if (!body_share.TryTake(parser.content_length().value_or(limit))) {
+        FinishBusy(route, origin, start, &out);
+        session.unread_body = true;
+        co_return false;
+      }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
+        // The client waited for this answer before sending the body: its time starts now.
+        session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
       }
-      session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
       auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
                false, origin, start, &out);
+        session.unread_body = true;
+        co_return false;
+      }
+      if (bec == http::error::buffer_overflow) {
+        Finish(route, {400, "application/json", std::string(kChunkLineTooLong)}, false, origin,
+               start, &out);
         session.unread_body = true;
         co_return false;
       }
@@ -344,6 +412,10 @@ class HttpServer::Impl {
                           : R"({"code":400,"error":"Invalid gzip request body"})"},
                too_large ? false : keep_alive, origin, start, &out);
         co_return too_large ? false : keep_alive;
+      }
+      if (!body_share.TryTake(decoded.size())) {
+        FinishBusy(route, origin, start, &out);
+        co_return false;
       }
       req.body = decoded;
     }
@@ -424,6 +496,14 @@ class HttpServer::Impl {
                            response.status, Seconds(start));
   }
 
+  // 503 to a request whose body would pass server.max_body_memory_mb; SDKs retry it.
+  void FinishBusy(Route route, std::string_view origin, std::chrono::steady_clock::time_point start,
+                  std::string* out) {
+    api::HttpResponse busy{503, "application/json", std::string(kTooManyBodies)};
+    busy.retry_after_seconds = 1;
+    Finish(route, busy, false, origin, start, out);
+  }
+
   static double Seconds(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
@@ -444,6 +524,7 @@ class HttpServer::Impl {
   uint16_t port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> open_connections_{0};
+  BodyBudget body_budget_;  // shared by every thread
   std::mutex mu_;
   std::condition_variable drained_;
 };

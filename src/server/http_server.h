@@ -5,8 +5,9 @@
 // locks. Limits: request headers <= 16 KiB (431, or 414 for an overlong request line);
 // bodies <= 1 MiB on /2/httpapi and /identify, <= 20 MiB on /batch (413), counted after
 // gzip decoding too; an idle keep-alive connection is closed after idle_timeout_ms, a
-// request that takes longer than read_timeout_ms to arrive is dropped; beyond
-// max_connections, a new connection gets 503 and is closed.
+// request that takes longer than read_timeout_ms from its first byte to arrive is dropped;
+// beyond max_connections, a new connection gets 503 and is closed; a request whose body would
+// take the bodies held at once past max_body_memory_mb gets 503 (BodyBudget).
 //
 // Start/Stop are called from one controlling thread.
 #pragma once

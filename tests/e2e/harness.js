@@ -135,7 +135,8 @@ function tomlString(s) {
 }
 
 // Builds a config file's text. `projects` is a list of {id, api_key, secret_key, profile_dialect};
-// `throttle` and `throttleWindow` set ingest.throttle_events_per_second and _window_seconds.
+// `throttle` and `throttleWindow` set ingest.throttle_events_per_second and _window_seconds;
+// `server` adds [server] keys (limits and timeouts).
 export function configToml({
   dataDir,
   projects = [SEED, AMP],
@@ -147,6 +148,7 @@ export function configToml({
   clockControl = false,
   testing = {}, // more [testing] keys, e.g. {backfill_chunk_events: 10}
   storage = {}, // more [storage] keys, e.g. the storage() of a startRedisCluster()
+  server = {}, // more [server] keys, e.g. {max_connections: 8, read_timeout_ms: 1000}
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -154,6 +156,7 @@ export function configToml({
     '[server]',
     'listen = "127.0.0.1:0"',
     `threads = ${threads}`,
+    ...Object.entries(server).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
     '',
     '[storage]',
     `path = ${tomlString(dataDir)}`,
@@ -251,6 +254,14 @@ export class Server {
 
   running() {
     return this.proc !== null && this.exit === null;
+  }
+
+  // The process's resident memory from /proc/<pid>/status, in KiB: {rssKb (VmRSS), peakKb
+  // (VmHWM, the most it has held since it started)}.
+  memory() {
+    const status = fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
   }
 
   // SIGTERM and wait for the exit; returns {code, signal}.
