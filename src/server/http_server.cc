@@ -34,7 +34,12 @@ constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
 class HttpServer::Impl {
  public:
   Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
-      : config_(config), endpoints_(endpoints), metrics_(metrics) {
+      : config_(config),
+        endpoints_(endpoints),
+        metrics_(metrics),
+        max_connections_(config.max_connections),
+        idle_timeout_ms_(config.idle_timeout_ms),
+        read_timeout_ms_(config.read_timeout_ms) {
     int threads = config.threads > 0
                       ? config.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -76,6 +81,13 @@ class HttpServer::Impl {
   }
 
   uint16_t port() const { return port_; }
+
+  // The limits a configuration reload may change (HttpServer::SetLimits).
+  void SetLimits(const ServerConfig& config) {
+    max_connections_.store(config.max_connections, std::memory_order_relaxed);
+    idle_timeout_ms_.store(config.idle_timeout_ms, std::memory_order_relaxed);
+    read_timeout_ms_.store(config.read_timeout_ms, std::memory_order_relaxed);
+  }
 
   void Stop(int grace_ms) {
     if (stopping_.exchange(true)) return;
@@ -136,7 +148,7 @@ class HttpServer::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      if (open_connections_.fetch_add(1) >= config_.max_connections) {
+      if (open_connections_.fetch_add(1) >= max_connections_.load(std::memory_order_relaxed)) {
         asio::co_spawn(ctx, Refuse(std::move(socket)), asio::detached);
         continue;
       }
@@ -198,7 +210,7 @@ class HttpServer::Impl {
         bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
         bool write_failed = false;
         if (!out.empty()) {
-          session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+          session.ExpiresAfter(ReadTimeout());
           auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
           write_failed = static_cast<bool>(ec);
         }
@@ -244,8 +256,7 @@ class HttpServer::Impl {
     // applied below, once the path is known.
     header_parser.body_limit(boost::none);
     session.idle = buffer.size() == 0;
-    session.ExpiresAfter(std::chrono::milliseconds(session.idle ? config_.idle_timeout_ms
-                                                                : config_.read_timeout_ms));
+    session.ExpiresAfter(session.idle ? IdleTimeout() : ReadTimeout());
     auto [hec, hn] =
         co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
     session.idle = false;
@@ -294,7 +305,7 @@ class HttpServer::Impl {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
       }
-      session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+      session.ExpiresAfter(ReadTimeout());
       auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
@@ -428,9 +439,19 @@ class HttpServer::Impl {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  const ServerConfig config_;
+  std::chrono::milliseconds ReadTimeout() const {
+    return std::chrono::milliseconds(read_timeout_ms_.load(std::memory_order_relaxed));
+  }
+  std::chrono::milliseconds IdleTimeout() const {
+    return std::chrono::milliseconds(idle_timeout_ms_.load(std::memory_order_relaxed));
+  }
+
+  const ServerConfig config_;  // as started; the limits below may change
   api::Endpoints& endpoints_;
   Metrics& metrics_;
+  std::atomic<int> max_connections_;
+  std::atomic<int> idle_timeout_ms_;
+  std::atomic<int> read_timeout_ms_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::unordered_set<Session*>> sessions_;  // [i] touched only on context i
@@ -461,5 +482,6 @@ HttpServer::~HttpServer() {
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+void HttpServer::SetLimits(const ServerConfig& config) { impl_->SetLimits(config); }
 
 }  // namespace profiled::server
