@@ -1,6 +1,7 @@
 // Configuration reload on SIGHUP (README.md "Reloading the configuration"; docs/RELIABILITY.md
-// "Access"): keys rotate without downtime, projects come and go, limits change, and a config
-// that does not load changes nothing; connections stay open and no request in flight fails.
+// "Access"): keys rotate without downtime, projects come and go, limits (a throttle, the
+// connection cap) change, and a config that does not load changes nothing; connections stay
+// open and no request in flight fails.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { configToml, describe, it, sleep, startServer } from './harness.js';
@@ -133,6 +134,13 @@ describe('SIGHUP reloads keys, projects and limits', () => {
       await traffic;
       assert.deepEqual(failures, []);
       assert.ok(sent > 0);
+
+      // 6. A connection cap of 1: the open keep-alive connection is served, a new one refused.
+      await hup(config([{ ...P, secret_key: undefined, secret_keys: [NEW] }, Q, R]).replace('[server]\n', '[server]\nmax_connections = 1\n'));
+      await until(async () => (await s.request('GET', '/healthz').catch(() => ({ status: 0 }))).status === 503, 'a second connection to be refused');
+      const kept = await conn.get('/v1/userprofile?user_id=rp-user', { Authorization: `Api-Key ${NEW}` });
+      assert.equal(kept.status, 200);
+      assert.equal(kept.localPort, port);
       assert.equal((await s.stop()).code, 0);
     } finally {
       stop = true;
