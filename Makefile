@@ -20,7 +20,7 @@ run: build
 
 # Every check and suite: the layer rule and the format (seconds), unit tests, the Redis Cluster
 # client's tests (each binary starts and stops its own local cluster) and end-to-end tests on the
-# release build (and 15 of the end-to-end files on two nodes over one Redis Cluster), the same
+# release build (and 16 of the end-to-end files on two nodes over one Redis Cluster), the same
 # again on an AddressSanitizer + UBSan build, then clang-tidy over src/ with every warning an
 # error (minutes).
 test: build asan-build

@@ -1,7 +1,8 @@
 // profiled: the command line. `profiled serve` wires config -> store -> ingestor ->
-// endpoints -> HTTP server, then waits for SIGTERM/SIGINT and shuts down in the reverse
-// order: stop accepting and answer what is in flight, commit what is queued, close the
-// store. `profiled eval` measures the recommendation models offline on a ratings file
+// endpoints -> HTTP server, then waits for signals: SIGHUP reloads the config file (keys,
+// projects, limits: README.md, "Reloading the configuration"), SIGTERM/SIGINT shut down in
+// the reverse order: stop accepting and answer what is in flight, commit what is queued, close
+// the store. `profiled eval` measures the recommendation models offline on a ratings file
 // (docs/RECS.md); `profiled import-ratings` loads one into a running server as events, and
 // `profiled train` has a running server train a recommendation now.
 #include <pthread.h>
@@ -13,10 +14,13 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <sstream>
 
+#include "api/access.h"
 #include "api/endpoints.h"
 #include "cli/import_ratings.h"
 #include "cli/train.h"
@@ -24,6 +28,7 @@
 #include "compute/catalog.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/config_reload.h"
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -66,39 +71,158 @@ cluster::RedisStoreOptions RedisStoreOptionsFromConfig(const Config& config) {
   return options;
 }
 
+// The config file with the command line's overrides (--listen, --data-dir) applied; its
+// errors name the key and never quote a key's value.
+Result<Config> ReadConfig(const std::string& config_path, const std::string& listen,
+                          const std::string& data_dir) {
+  Result<Config> config = LoadConfig(config_path);
+  if (!config.ok()) return config.status();
+  if (!listen.empty()) PROFILED_RETURN_IF_ERROR(ParseListen(listen, "--listen", &config->server));
+  if (!data_dir.empty()) config->storage.path = data_dir;
+  return config;
+}
+
+void WarnOfSecretsThatAreApiKeys(const Config& config) {
+  for (const auto& p : config.projects) {
+    for (std::string_view secret : SecretKeysOf(p)) {
+      if (secret != p.api_key) continue;
+      LogWarn("project \"" + p.id + "\": a secret key equals its api_key, so anyone holding " +
+              "the ingestion key can read this project's profiles");
+    }
+  }
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+// What a configuration reload changes in the running server (README.md, "Reloading the
+// configuration"); all of it outlives the reloads, which run on the signal thread.
+struct Reloadable {
+  std::string config_path;  // empty: the demo project, nothing to reload
+  std::string listen;
+  std::string data_dir;
+  Config& running;  // as it runs: the last reload's plan
+  // Every project the registry, the writer and the trainer serve: the configured ones and
+  // those a reload removed (their data stays; a later reload may add them back).
+  std::set<std::string>& loaded;
+  api::Endpoints& endpoints;
+  ingest::Ingestor& ingestor;
+  const ingest::DefinitionRegistry& registry;
+  ingest::RecTrainer& trainer;
+  server::HttpServer& server;
+};
+
+// SIGHUP: reads the config file again and applies what can change live: projects and their
+// keys, the admin token, limits; the rest stays as it runs, one log line naming each setting
+// left. A file that does not load, or a definitions file that does not parse, changes nothing.
+// Requests in flight finish with the keys they started with; no connection is closed.
+void Reload(Reloadable& r) {
+  if (r.config_path.empty()) {
+    LogWarn("SIGHUP: serving the demo project without --config; there is no file to reload");
+    return;
+  }
+  Result<Config> next = ReadConfig(r.config_path, r.listen, r.data_dir);
+  if (!next.ok()) {
+    LogError("config reload refused, the running configuration is kept: " +
+             next.status().message());
+    return;
+  }
+  for (const ProjectConfig& p : next->projects) {
+    if (p.definitions_file.empty()) continue;
+    if (Status s = api::CheckDefinitionsFile(p.definitions_file); !s.ok()) {
+      LogError("config reload refused, the running configuration is kept: project " + p.id + ": " +
+               s.message());
+      return;
+    }
+  }
+  ReloadPlan plan = PlanReload(r.running, *next);
+  for (const std::string& name : plan.needs_restart) {
+    LogWarn("config reload: " + name + " changed, which needs a restart; it stays as it runs");
+  }
+  // New projects: their stored definitions loaded (and their files applied, below) before
+  // their keys work.
+  std::vector<std::string> fresh;
+  for (const ProjectConfig& p : plan.config.projects) {
+    if (r.loaded.count(p.id) == 0) fresh.push_back(p.id);
+  }
+  if (!fresh.empty()) {
+    std::promise<Status> done;
+    r.ingestor.AddProjects(fresh, [&done](Status s) { done.set_value(std::move(s)); });
+    if (Status s = done.get_future().get(); !s.ok()) {
+      LogError("config reload refused, the running configuration is kept: cannot load the " +
+               std::string("definitions of ") + JoinNames(fresh) + ": " + s.ToString());
+      return;
+    }
+    r.loaded.insert(fresh.begin(), fresh.end());
+    r.trainer.AddProjects(fresh);
+  }
+  for (const ProjectConfig& p : plan.config.projects) {
+    if (p.definitions_file.empty()) continue;
+    if (Status s = api::ApplyDefinitionsFile(p.id, p.definitions_file, r.ingestor, r.registry);
+        !s.ok()) {
+      LogError(
+          "config reload stopped, keys and limits are kept as they were (the definitions "
+          "applied before this one stay): project " +
+          p.id + ": " + s.message());
+      return;
+    }
+  }
+  r.endpoints.SetAccess(std::make_shared<const api::Access>(plan.config));
+  r.ingestor.SetLimits(ingest::IngestorOptionsFromConfig(plan.config));
+  r.server.SetLimits(plan.config.server);
+  WarnOfSecretsThatAreApiKeys(plan.config);
+  LogInfo("config reloaded from " + r.config_path + ": " +
+          std::to_string(plan.config.projects.size()) + " projects; added: " +
+          JoinNames(plan.added_projects) + "; removed: " + JoinNames(plan.removed_projects) +
+          "; keys changed: " + JoinNames(plan.rekeyed_projects) +
+          "; settings changed: " + JoinNames(plan.changed));
+  r.running = std::move(plan.config);
+}
+
+// The demo project's keys, for the person who ran `make run`: on stdout, once, never in the
+// log stream (which may be collected and kept).
+void PrintDemoKeys(const Config& config) {
+  const ProjectConfig& p = config.projects.front();
+  std::printf(
+      "profiled: demo project \"%s\" (serve without --config); its keys:\n"
+      "  api_key      %s   (ingestion: the api_key of /2/httpapi, /batch, /identify)\n"
+      "  secret_key   %s   (GET /v1/userprofile: Authorization: Api-Key <secret_key>)\n"
+      "  admin_token  %s   (/admin/v1: Authorization: Bearer <admin_token>)\n",
+      p.id.c_str(), p.api_key.c_str(), p.secret_key.c_str(), config.admin_token.c_str());
+  std::fflush(stdout);
+}
+
 int Serve(const std::string& config_path, const std::string& listen, const std::string& data_dir) {
   Config config;
   bool demo = config_path.empty();
   if (demo) {
     config = DemoConfig();
+    if (!listen.empty()) {
+      if (Status s = ParseListen(listen, "--listen", &config.server); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.message().c_str());
+        return kExitConfigError;
+      }
+    }
+    if (!data_dir.empty()) config.storage.path = data_dir;
   } else {
-    Result<Config> loaded = LoadConfig(config_path);
+    Result<Config> loaded = ReadConfig(config_path, listen, data_dir);
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
       return kExitConfigError;
     }
     config = std::move(loaded.value());
   }
-  if (!listen.empty()) {
-    Status s = ParseListen(listen, "--listen", &config.server);
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s\n", s.message().c_str());
-      return kExitConfigError;
-    }
-  }
-  if (!data_dir.empty()) config.storage.path = data_dir;
-  for (const auto& p : config.projects) {
-    if (p.api_key == p.secret_key) {
-      LogWarn("project \"" + p.id + "\": secret_key equals api_key, so anyone holding the " +
-              "ingestion key can read this project's profiles");
-    }
-  }
+  WarnOfSecretsThatAreApiKeys(config);
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -199,13 +323,21 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   LogInfo("listening on " + config.server.host + ":" + std::to_string(server.port()) + " " +
           storage);
   if (demo) {
-    const auto& p = config.projects.front();
-    LogInfo("demo project \"" + p.id + "\": api_key=" + p.api_key + " secret_key=" + p.secret_key +
-            " admin_token=" + config.admin_token);
+    LogInfo("demo project \"" + config.projects.front().id +
+            "\" (no --config): its keys are printed on stdout");
+    PrintDemoKeys(config);
   }
 
+  std::set<std::string> loaded(project_ids.begin(), project_ids.end());
+  Reloadable reloadable{config_path, listen,   data_dir, config,  loaded,
+                        endpoints,   ingestor, registry, trainer, server};
   int signal = 0;
-  sigwait(&signals, &signal);
+  for (;;) {
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) break;
+    LogInfo("received SIGHUP, reloading the configuration");
+    Reload(reloadable);
+  }
   LogInfo(std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
           ", shutting down");
   server.Stop();

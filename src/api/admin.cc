@@ -177,9 +177,17 @@ HttpResponse ExportMembers(const std::string& format, const std::string& project
 
 }  // namespace
 
-Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
-                            ingest::Ingestor& ingestor,
-                            const ingest::DefinitionRegistry& registry) {
+namespace {
+
+// One definition of a definitions file, parsed; `where` names it in messages.
+struct FileDefinition {
+  std::string where;
+  DefinitionKind kind;
+  ingest::Definition definition;
+};
+
+// Reads and parses every definition of a definitions file, without applying any.
+Status ReadDefinitionsFile(const std::string& path, std::vector<FileDefinition>* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::InvalidArgument("cannot read the definitions file " + path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -215,16 +223,35 @@ Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
       if (kind != DefinitionKind::kRecommendation) {
         definition.source = NormalizedSource(body, kind, id);
       }
-      ingest::DefinitionInfo info;
-      if (registry.Get(project, kind, id, &info).ok() && info.source == definition.source) {
-        continue;
-      }
-      std::promise<Status> done;
-      ingestor.PutDefinition(project, std::move(definition),
-                             [&done](Status s) { done.set_value(std::move(s)); });
-      st = done.get_future().get();
-      if (!st.ok()) return Status::InvalidArgument(where + ": " + st.message());
+      out->push_back({std::move(where), kind, std::move(definition)});
     }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CheckDefinitionsFile(const std::string& path) {
+  std::vector<FileDefinition> definitions;
+  return ReadDefinitionsFile(path, &definitions);
+}
+
+Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
+                            ingest::Ingestor& ingestor,
+                            const ingest::DefinitionRegistry& registry) {
+  std::vector<FileDefinition> definitions;
+  PROFILED_RETURN_IF_ERROR(ReadDefinitionsFile(path, &definitions));
+  for (FileDefinition& d : definitions) {
+    ingest::DefinitionInfo info;
+    if (registry.Get(project, d.kind, d.definition.id, &info).ok() &&
+        info.source == d.definition.source) {
+      continue;
+    }
+    std::promise<Status> done;
+    ingestor.PutDefinition(project, std::move(d.definition),
+                           [&done](Status s) { done.set_value(std::move(s)); });
+    Status st = done.get_future().get();
+    if (!st.ok()) return Status::InvalidArgument(d.where + ": " + st.message());
   }
   return Status::Ok();
 }
@@ -261,7 +288,8 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(Error(401, "Missing Bearer token in Authorization header"));
     return;
   }
-  if (admin_token_.empty() || !SameSecret(token, admin_token_)) {
+  std::shared_ptr<const Access> access = access_.load();
+  if (!access->IsAdminToken(token)) {
     respond(Error(401, "Invalid admin token"));
     return;
   }
@@ -277,7 +305,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
-  const ProjectConfig* project = ProjectById(s[3]);
+  const ProjectConfig* project = access->ById(s[3]);
   if (project == nullptr) {
     respond(Error(404, "Unknown project: " + std::string(s[3])));
     return;

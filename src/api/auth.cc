@@ -1,8 +1,39 @@
 #include "api/auth.h"
 
 #include <cstdint>
+#include <random>
+
+#include "core/hash.h"
 
 namespace profiled::api {
+
+namespace {
+uint64_t RandomWord() {
+  std::random_device random;
+  return (uint64_t{random()} << 32) ^ random();
+}
+}  // namespace
+
+SecretIndex::SecretIndex() : k0_(RandomWord()), k1_(RandomWord()) {}
+
+uint64_t SecretIndex::Hash(std::string_view key) const { return SipHash24(k0_, k1_, key); }
+
+bool SecretIndex::Add(std::string_view key, size_t value) {
+  if (Find(key) != kNone) return false;
+  entries_.emplace(Hash(key), Entry{std::string(key), value});
+  return true;
+}
+
+size_t SecretIndex::Find(std::string_view presented) const {
+  // Only keys with the presented key's hash are compared, in full: a wrong guess almost
+  // never gets that far, so neither the stored keys' contents nor their lengths show.
+  auto [begin, end] = entries_.equal_range(Hash(presented));
+  size_t found = kNone;
+  for (auto it = begin; it != end; ++it) {
+    if (SameSecret(presented, it->second.key)) found = it->second.value;
+  }
+  return found;
+}
 
 std::string_view CredentialsOf(std::string_view header, std::string_view scheme) {
   if (header.size() <= scheme.size() || header[scheme.size()] != ' ') return {};

@@ -117,10 +117,13 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
     return;
   }
   size_t colon = credentials.find(':');
+  std::shared_ptr<const Access> access = access_.load();
   const ProjectConfig* project =
-      colon == std::string::npos ? nullptr : ProjectByApiKey(credentials.substr(0, colon));
-  if (project == nullptr ||
-      !SameSecret(project->secret_key, std::string_view(credentials).substr(colon + 1))) {
+      colon == std::string::npos
+          ? nullptr
+          : access->ByKeyPair(std::string_view(credentials).substr(0, colon),
+                              std::string_view(credentials).substr(colon + 1));
+  if (project == nullptr) {
     respond(CohortError(401, "Invalid API key or secret key"));
     return;
   }

@@ -36,7 +36,7 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
       ingestor_(ingestor),
       metrics_(metrics),
       clock_(clock),
-      admin_token_(config.admin_token),
+      access_(std::make_shared<const Access>(config)),
       reader_(reader),
       registry_(registry) {
   if (registry != nullptr) downloads_ = std::make_unique<CohortDownloads>(reader, clock);
@@ -47,11 +47,6 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
     const int readers = config.storage.redis_read_threads;
     read_pool_ = std::make_unique<WorkerPool>(readers > 0 ? readers : 4 * io_threads);
   }
-  for (const auto& p : config.projects) {
-    by_api_key_[p.api_key] = &p;
-    by_secret_key_[p.secret_key] = &p;
-    by_id_[p.id] = &p;
-  }
 }
 
 Endpoints::~Endpoints() { Stop(); }
@@ -61,16 +56,6 @@ void Endpoints::Stop() {
   if (downloads_) downloads_->Stop();
 }
 
-const ProjectConfig* Endpoints::ProjectById(std::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : it->second;
-}
-
-const ProjectConfig* Endpoints::ProjectByApiKey(std::string_view key) const {
-  auto it = by_api_key_.find(key);
-  return it == by_api_key_.end() ? nullptr : it->second;
-}
-
 bool Endpoints::StartProfile(const HttpRequest& request, ProfileCall* call,
                              HttpResponse* refusal) const {
   std::string_view secret = CredentialsOf(request.authorization, "api-key");
@@ -78,12 +63,12 @@ bool Endpoints::StartProfile(const HttpRequest& request, ProfileCall* call,
     *refusal = {401, kText, "Missing Api-Key in Authorization header"};
     return false;
   }
-  auto project = by_secret_key_.find(secret);
-  if (project == by_secret_key_.end()) {
+  call->access = access_.load();
+  call->project = call->access->BySecretKey(secret);
+  if (call->project == nullptr) {
     *refusal = {401, kText, "Invalid Api-Key"};
     return false;
   }
-  call->project = project->second;
   Status s = ParseProfileQuery(request.query, &call->query);
   if (!s.ok()) {
     *refusal = Json(400, ProfileErrorBody(s.message()));
@@ -108,7 +93,8 @@ HttpResponse Endpoints::EndProfile(const ProfileCall& call, Status s, read::User
   if (s.ok() && trainer_ != nullptr && !user.recommendations.empty()) {
     // Once the response is written: the read waits neither for the exposure's parsing nor
     // for the ingest writer it wakes (which may share the core).
-    r.after_send = [this, project = &project, user_id = std::string(user.profile.user_id),
+    r.after_send = [this, access = call.access, project = &project,
+                    user_id = std::string(user.profile.user_id),
                     device_id = std::string(user.profile.device_id),
                     served = std::move(user.recommendations)] {
       SubmitExposures(*project, user_id, device_id, served);
@@ -241,7 +227,8 @@ void Endpoints::TrackEvents(const HttpRequest& request, const Respond& respond) 
     respond(Rejected(rejection));
     return;
   }
-  const ProjectConfig* project = ProjectByApiKey(batch.api_key);
+  std::shared_ptr<const Access> access = access_.load();
+  const ProjectConfig* project = access->ByApiKey(batch.api_key);
   if (project == nullptr) {
     metrics_.AddEventsRejected(batch.events.size());
     respond(Json(400, ErrorBody(400, "Invalid API key: " + batch.api_key)));
@@ -268,7 +255,8 @@ void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
     respond(Rejected(r));
     return;
   }
-  const ProjectConfig* project = ProjectByApiKey(api_key->second);
+  std::shared_ptr<const Access> access = access_.load();
+  const ProjectConfig* project = access->ByApiKey(api_key->second);
   if (project == nullptr) {
     respond(Json(400, ErrorBody(400, "Invalid API key: " + api_key->second)));
     return;

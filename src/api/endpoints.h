@@ -2,15 +2,19 @@
 //
 // The server layer routes, enforces transport limits and decodes gzip; these functions
 // authenticate, parse, call the domain (store reads, the Ingestor) and serialize. Safe to
-// call from every I/O thread at once: the only state is read-only after construction.
+// call from every I/O thread at once: the only state is read-only after construction, but
+// for the projects and keys (api/access.h), a snapshot SetAccess replaces atomically while
+// requests are served; each request keeps the snapshot it started with until it is answered.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "api/access.h"
 #include "api/profile_wire.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -50,23 +54,21 @@ struct HttpResponse {
   bool served_recommendations = false;
 };
 
-// Hash and equality that let an unordered_map<std::string, T> be searched with a
-// string_view, so a lookup on the hot path allocates nothing.
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-};
-
 class Endpoints {
  public:
   using Respond = std::function<void(HttpResponse)>;
 
-  // Borrows everything; all must outlive this object. Without a registry the admin and
-  // cohort endpoints answer 404.
+  // Borrows everything but `config`, whose projects and keys it copies (SetAccess); all must
+  // outlive this object. Without a registry the admin and cohort endpoints answer 404.
   Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor, Metrics& metrics,
             const Clock& clock, const read::ProfileReader& reader,
             ingest::DefinitionRegistry* registry = nullptr);
   ~Endpoints();
+
+  // Serves the projects, keys and admin token of `access` from the next request on (a
+  // configuration reload); requests already started finish with the snapshot they took.
+  // Any thread. REQUIRES: not null.
+  void SetAccess(std::shared_ptr<const Access> access) { access_.store(std::move(access)); }
 
   // Ends the background work (cohort downloads). Call before the store closes.
   void Stop();
@@ -117,6 +119,7 @@ class Endpoints {
  private:
   // A profile read around its store read.
   struct ProfileCall {
+    std::shared_ptr<const Access> access;  // keeps `project` alive
     const ProjectConfig* project = nullptr;
     ProfileQuery query;
     read::ReadOptions options;
@@ -128,8 +131,6 @@ class Endpoints {
   struct LoopRead;
   void ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read);
   void ReadOnThread(const std::shared_ptr<LoopRead>& read);
-  const ProjectConfig* ProjectByApiKey(std::string_view key) const;
-  const ProjectConfig* ProjectById(std::string_view id) const;
   // GET /api/3/cohorts for `project` (a scan of its users: run on the downloads worker).
   HttpResponse ListCohorts(const std::string& project) const;
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
@@ -146,11 +147,8 @@ class Endpoints {
   ingest::Ingestor& ingestor_;
   Metrics& metrics_;
   const Clock& clock_;
-  using KeyMap = std::unordered_map<std::string, const ProjectConfig*, StringHash, std::equal_to<>>;
-  KeyMap by_api_key_;
-  KeyMap by_secret_key_;
-  KeyMap by_id_;
-  std::string admin_token_;
+  // Read once per request (an atomic load, no lock of ours); replaced by SetAccess.
+  std::atomic<std::shared_ptr<const Access>> access_;
   const read::ProfileReader& reader_;
   ingest::DefinitionRegistry* registry_;
   std::unique_ptr<CohortDownloads> downloads_;  // with a registry
@@ -165,6 +163,11 @@ class Endpoints {
 // definition when one does not parse or is refused.
 Status ApplyDefinitionsFile(const std::string& project, const std::string& path,
                             ingest::Ingestor& ingestor, const ingest::DefinitionRegistry& registry);
+
+// Whether a definitions file reads and every definition in it parses, applying nothing
+// (a configuration reload checks every file before it applies any). The errors of
+// ApplyDefinitionsFile but those the registry finds (an unknown reference, a cycle).
+Status CheckDefinitionsFile(const std::string& path);
 
 // Rebuilds a stored definition from its source JSON (the registry's DefinitionParser).
 Status ParseStoredDefinition(ingest::DefinitionKind kind, std::string_view id,

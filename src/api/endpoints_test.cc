@@ -142,6 +142,30 @@ TEST_F(EndpointsTest, HealthIsOkOnlyWhileTheStoreCanWrite) {
   EXPECT_EQ(endpoints_->Health().status, 200);
 }
 
+TEST_F(EndpointsTest, NewAccessTakesEffectForTheNextRequestAndRetiresOldKeys) {
+  ASSERT_EQ(Track().get().status, 200);  // api key "k" of "seed"
+  ASSERT_EQ(GetProfile("s", "user_id=user-1").status, 200);
+  Config next = config_;
+  next.projects[0].secret_key = "s-new";
+  next.projects[0].secret_keys = {"s-newer"};
+  next.projects[0].api_key = "k-new";
+  next.projects.push_back({"third", "k3", "s3", ProfileDialect::kSeed, {}});
+  endpoints_->SetAccess(std::make_shared<const Access>(next));
+  EXPECT_EQ(GetProfile("s", "user_id=user-1").status, 401);
+  EXPECT_EQ(GetProfile("s-new", "user_id=user-1").status, 200);
+  EXPECT_EQ(GetProfile("s-newer", "user_id=user-1").status, 200);
+  EXPECT_EQ(GetProfile("s2", "user_id=user-1").status, 404);  // "amp": another project's users
+  EXPECT_EQ(GetProfile("s3", "user_id=user-1").status, 404);
+  HttpResponse old_key = Track().get();
+  EXPECT_EQ(old_key.status, 400);
+  EXPECT_EQ(old_key.body, R"({"code":400,"error":"Invalid API key: k"})");
+  EXPECT_EQ(
+      Track(R"({"api_key":"k3","events":[{"user_id":"user-3","event_type":"e"}]})").get().status,
+      200);
+  EXPECT_EQ(GetProfile("s3", "user_id=user-3").status, 200);
+  EXPECT_EQ(GetProfile("s-new", "user_id=user-3").status, 404);
+}
+
 TEST_F(EndpointsTest, AFullIngestQueueAnswers503WithRetryAfter) {
   faults_->StallCommits();
   auto parked = Track();  // the writer holds it in a stalled commit

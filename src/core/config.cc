@@ -198,6 +198,26 @@ Status ReadTesting(const toml::table& t, TestingConfig* s) {
   return ReadIntInto(t, "testing", "clock_offset_ms", -kCentury, kCentury, &s->clock_offset_ms);
 }
 
+// A project's secret_keys: a non-empty array of non-empty strings (left alone when absent).
+// The messages never quote a key: config errors are printed and logged.
+Status ReadSecretKeys(const toml::table& t, std::string_view prefix,
+                      std::vector<std::string>* out) {
+  const toml::node* n = t.get("secret_keys");
+  if (n == nullptr) return Status::Ok();
+  const std::string key = Join(prefix, "secret_keys");
+  const toml::array* keys = n->as_array();
+  if (keys == nullptr) return KeyError(key, "expected an array of strings");
+  if (keys->empty()) return KeyError(key, "must hold at least one key");
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const toml::value<std::string>* k = (*keys)[i].as_string();
+    std::string where = key + "[" + std::to_string(i) + "]";
+    if (k == nullptr) return KeyError(where, "expected a string");
+    if (k->get().empty()) return KeyError(where, "must not be empty");
+    out->push_back(k->get());
+  }
+  return Status::Ok();
+}
+
 bool IsValidProjectId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
@@ -210,19 +230,25 @@ bool IsValidProjectId(std::string_view id) {
 
 Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
   std::string prefix = "projects[" + std::to_string(index) + "]";
-  PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(t, prefix, {"id", "api_key", "secret_key", "profile_dialect", "definitions"}));
-  for (auto key : {"id", "api_key", "secret_key"}) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      t, prefix, {"id", "api_key", "secret_key", "secret_keys", "profile_dialect", "definitions"}));
+  for (auto key : {"id", "api_key"}) {
     if (!t.contains(key)) return KeyError(Join(prefix, key), "missing");
+  }
+  if (!t.contains("secret_key") && !t.contains("secret_keys")) {
+    return KeyError(Join(prefix, "secret_key"), "missing (or give secret_keys)");
   }
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "id", &p->id));
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "api_key", &p->api_key));
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "secret_key", &p->secret_key));
+  PROFILED_RETURN_IF_ERROR(ReadSecretKeys(t, prefix, &p->secret_keys));
   if (!IsValidProjectId(p->id)) {
     return KeyError(Join(prefix, "id"), "must be 1-64 characters of A-Z a-z 0-9 - _");
   }
   if (p->api_key.empty()) return KeyError(Join(prefix, "api_key"), "must not be empty");
-  if (p->secret_key.empty()) return KeyError(Join(prefix, "secret_key"), "must not be empty");
+  if (t.contains("secret_key") && p->secret_key.empty()) {
+    return KeyError(Join(prefix, "secret_key"), "must not be empty");
+  }
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "definitions", &p->definitions_file));
   std::string dialect = "seed";
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "profile_dialect", &dialect));
@@ -291,7 +317,7 @@ Status ValidateConfig(const Config& c) {
   if (c.projects.empty())
     return KeyError("projects", "at least one [[projects]] entry is required");
   std::set<std::string> ids;
-  std::set<std::string> keys;
+  std::set<std::string_view> keys;
   for (size_t i = 0; i < c.projects.size(); ++i) {
     const auto& p = c.projects[i];
     std::string prefix = "projects[" + std::to_string(i) + "]";
@@ -303,11 +329,27 @@ Status ValidateConfig(const Config& c) {
     if (!keys.insert(p.api_key).second) {
       return KeyError(prefix + ".api_key", "already used by another project");
     }
-    if (p.secret_key != p.api_key && !keys.insert(p.secret_key).second) {
-      return KeyError(prefix + ".secret_key", "already used by another project");
+    std::set<std::string_view> own;
+    for (size_t k = 0; k < p.secret_keys.size() + 1; ++k) {
+      std::string_view key = k == 0 ? std::string_view(p.secret_key) : p.secret_keys[k - 1];
+      std::string name =
+          k == 0 ? prefix + ".secret_key" : prefix + ".secret_keys[" + std::to_string(k - 1) + "]";
+      if (k == 0 && key.empty()) continue;
+      if (!own.insert(key).second) return KeyError(name, "listed twice in this project");
+      if (key != p.api_key && !keys.insert(key).second) {
+        return KeyError(name, "already used by another project");
+      }
     }
+    if (own.empty()) return KeyError(prefix + ".secret_key", "missing (or give secret_keys)");
   }
   return Status::Ok();
+}
+
+std::vector<std::string_view> SecretKeysOf(const ProjectConfig& p) {
+  std::vector<std::string_view> out;
+  if (!p.secret_key.empty()) out.emplace_back(p.secret_key);
+  for (const std::string& k : p.secret_keys) out.emplace_back(k);
+  return out;
 }
 
 Status ParseListen(std::string_view listen, std::string_view key, ServerConfig* server) {

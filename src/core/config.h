@@ -62,15 +62,22 @@ struct IngestConfig {
   int max_queued_mb = 256;  // the queued events' JSON text
 };
 
+// A project's keys: api_key for ingestion; secret_key and secret_keys, every key of the
+// Profile API and the cohort API (either may be empty or absent, not both), so that a key can
+// be rotated without downtime (README.md, "Rotating keys"). SecretKeysOf lists them.
 struct ProjectConfig {
   std::string id;
   std::string api_key;
-  std::string secret_key;
+  std::string secret_key;  // the `secret_key` of the file; may be empty when secret_keys is not
   ProfileDialect dialect = ProfileDialect::kSeed;
   // A JSON file {"computations":[...],"cohorts":[...]} of definitions applied at start-up
   // (docs/API.md, "Definitions"); empty = none.
   std::string definitions_file;
+  std::vector<std::string> secret_keys = {};  // the `secret_keys` of the file, in its order
 };
+
+// Every secret key of `p`: secret_key (when not empty), then secret_keys. Views into `p`.
+std::vector<std::string_view> SecretKeysOf(const ProjectConfig& p);
 
 struct RecsConfig {
   // The recommendation models of every project together, and the training in progress, stay
@@ -116,7 +123,7 @@ Config DemoConfig();
 // Parses "HOST:PORT" into the server config; the error names `key`.
 Status ParseListen(std::string_view listen, std::string_view key, ServerConfig* server);
 
-// Checks cross-field rules (unique ids and keys, at least one project).
+// Checks cross-field rules (unique ids and keys, at least one project, a secret key for each).
 Status ValidateConfig(const Config& config);
 
 }  // namespace profiled

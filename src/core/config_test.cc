@@ -117,7 +117,7 @@ TEST(Config, ErrorsNameTheOffendingKey) {
   EXPECT_EQ(ParseError(std::string("[storage]\nbackend = \"redis\"\n") + kProject).message(),
             "config: storage.backend: expected \"rocksdb\" or \"redis-cluster\", got \"redis\"");
   EXPECT_EQ(ParseError("[[projects]]\nid = \"a\"\napi_key = \"k\"\n").message(),
-            "config: projects[0].secret_key: missing");
+            "config: projects[0].secret_key: missing (or give secret_keys)");
   EXPECT_EQ(ParseError("").message(),
             "config: projects: at least one [[projects]] entry is required");
 }
@@ -139,6 +139,54 @@ TEST(Config, KeysMustIdentifyOneProject) {
             "config: projects[1].secret_key: already used by another project");
   std::string dup = std::string(kProject) + kProject;
   EXPECT_EQ(ParseError(dup).message(), "config: projects[1].id: duplicate project id \"demo\"");
+}
+
+TEST(Config, AProjectMayHaveSeveralSecretKeys) {
+  auto c = ParseConfig(
+      "[[projects]]\nid = \"a\"\napi_key = \"k\"\nsecret_key = \"s1\"\n"
+      "secret_keys = [\"s2\", \"s3\"]\n"
+      "[[projects]]\nid = \"b\"\napi_key = \"kb\"\nsecret_keys = [\"sb\"]\n");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(SecretKeysOf(c->projects[0]), (std::vector<std::string_view>{"s1", "s2", "s3"}));
+  EXPECT_EQ(SecretKeysOf(c->projects[1]), (std::vector<std::string_view>{"sb"}));
+  EXPECT_EQ(c->projects[1].secret_key, "");
+}
+
+TEST(Config, SecretKeysAreCheckedWithoutQuotingThem) {
+  const std::string head = "[[projects]]\nid = \"a\"\napi_key = \"k\"\n";
+  EXPECT_EQ(ParseError(head + "secret_keys = []\n").message(),
+            "config: projects[0].secret_keys: must hold at least one key");
+  EXPECT_EQ(ParseError(head + "secret_keys = \"s\"\n").message(),
+            "config: projects[0].secret_keys: expected an array of strings");
+  EXPECT_EQ(ParseError(head + "secret_keys = [\"s\", 3]\n").message(),
+            "config: projects[0].secret_keys[1]: expected a string");
+  EXPECT_EQ(ParseError(head + "secret_keys = [\"s\", \"\"]\n").message(),
+            "config: projects[0].secret_keys[1]: must not be empty");
+  EXPECT_EQ(ParseError(head + "secret_key = \"\"\nsecret_keys = [\"s\"]\n").message(),
+            "config: projects[0].secret_key: must not be empty");
+  EXPECT_EQ(
+      ParseError(head + "secret_key = \"topsecret\"\nsecret_keys = [\"topsecret\"]\n").message(),
+      "config: projects[0].secret_keys[0]: listed twice in this project");
+}
+
+TEST(Config, NoSecretKeyMayBelongToTwoProjects) {
+  const std::string a =
+      "[[projects]]\nid = \"a\"\napi_key = \"ka\"\nsecret_keys = [\"s1\", \"s2\"]\n";
+  EXPECT_EQ(
+      ParseError(a + "[[projects]]\nid = \"b\"\napi_key = \"kb\"\nsecret_key = \"s2\"\n").message(),
+      "config: projects[1].secret_key: already used by another project");
+  EXPECT_EQ(ParseError(a + "[[projects]]\nid = \"b\"\napi_key = \"kb\"\n"
+                           "secret_keys = [\"s3\", \"s1\"]\n")
+                .message(),
+            "config: projects[1].secret_keys[1]: already used by another project");
+  // Another project's api_key is no secret key either, nor the reverse.
+  EXPECT_EQ(
+      ParseError(a + "[[projects]]\nid = \"b\"\napi_key = \"s2\"\nsecret_key = \"sb\"\n").message(),
+      "config: projects[1].api_key: already used by another project");
+  EXPECT_EQ(ParseError(a + "[[projects]]\nid = \"b\"\napi_key = \"kb\"\n"
+                           "secret_keys = [\"ka\"]\n")
+                .message(),
+            "config: projects[1].secret_keys[0]: already used by another project");
 }
 
 TEST(Config, RejectsBadProjectIdsAndDialects) {

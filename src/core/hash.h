@@ -6,6 +6,9 @@
 //
 // Changing what it computes changes stored aggregates and control groups: never do.
 // A value type; thread-compatible.
+//
+// SipHash24: a keyed hash (a pseudo-random function of its key), for tables whose keys an
+// attacker chooses and must learn nothing from: api/auth.h files secrets under it. Pure.
 #pragma once
 
 #include <cstdint>
@@ -45,5 +48,10 @@ class StableHasher {
 
 // StableHasher().Add(bytes).Finish().
 inline uint64_t StableHash(std::string_view bytes) { return StableHasher().Add(bytes).Finish(); }
+
+// SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) of `bytes`
+// under the 128-bit key (k0, k1), k0 holding its first eight bytes read little-endian. Its
+// time depends on the length of `bytes` only.
+uint64_t SipHash24(uint64_t k0, uint64_t k1, std::string_view bytes);
 
 }  // namespace profiled

@@ -24,5 +24,21 @@ TEST(StableHasher, AddingInPiecesIsAddingTheWhole) {
   EXPECT_NE(StableHash("abc"), StableHash("acb"));
 }
 
+// The paper's test vectors (key 00 01 .. 0f; messages 00 01 .. of each length).
+TEST(SipHash24, MatchesTheReferenceVectors) {
+  const uint64_t k0 = 0x0706050403020100ULL;
+  const uint64_t k1 = 0x0f0e0d0c0b0a0908ULL;
+  std::string message;
+  for (int i = 0; i < 15; ++i) message.push_back(static_cast<char>(i));
+  EXPECT_EQ(SipHash24(k0, k1, ""), 0x726fdb47dd0e0e31ULL);
+  EXPECT_EQ(SipHash24(k0, k1, message), 0xa129ca6149be45e5ULL);
+}
+
+TEST(SipHash24, DependsOnTheKey) {
+  EXPECT_NE(SipHash24(1, 2, "secret"), SipHash24(1, 3, "secret"));
+  EXPECT_NE(SipHash24(1, 2, "secret"), SipHash24(1, 2, "secreT"));
+  EXPECT_EQ(SipHash24(1, 2, "secret"), SipHash24(1, 2, "secret"));
+}
+
 }  // namespace
 }  // namespace profiled

@@ -589,5 +589,22 @@ TEST_F(StaticCohortTest, AMergedAnonymousMemberMakesTheUserAMember) {
   EXPECT_EQ(IndexedMembers("vip"), (std::vector<uint64_t>{Read("alice").amplitude_id}));
 }
 
+TEST_F(ComputeWriterTest, AProjectAddedByAReloadServesItsStoredDefinitions) {
+  Close();
+  IngestorOptions both;
+  both.projects = {"p", "q"};
+  Open(both);
+  ASSERT_TRUE(PutDefinition(PurchaseCount(7), "q").ok());
+  Close();
+  Open();  // "p" only: "q" was removed from the config
+  EXPECT_TRUE(registry_->Catalog("q")->computations().empty());
+  std::promise<Status> added;
+  ingestor_->AddProjects({"q"}, [&added](Status s) { added.set_value(std::move(s)); });
+  ASSERT_TRUE(added.get_future().get().ok());
+  ASSERT_EQ(registry_->Catalog("q")->computations().size(), 1u);
+  DefinitionInfo info;
+  EXPECT_TRUE(registry_->Get("q", DefinitionKind::kComputation, "7", &info).ok());
+}
+
 }  // namespace
 }  // namespace profiled::ingest

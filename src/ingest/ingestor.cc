@@ -55,7 +55,35 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       registry_(registry),
       working_(store, options_.writer_cache_bytes),
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock),
-      shared_(store.Shared()) {}
+      shared_(store.Shared()),
+      max_queued_events_(options_.max_queued_events),
+      max_queued_bytes_(options_.max_queued_bytes),
+      event_retention_days_(options_.event_retention_days),
+      retention_projects_(options_.projects) {}
+
+void Ingestor::SetLimits(const IngestorOptions& options) {
+  std::lock_guard<std::mutex> lock(mu_);
+  max_queued_events_ = options.max_queued_events;
+  max_queued_bytes_ = options.max_queued_bytes;
+  event_retention_days_ = options.event_retention_days;
+  new_throttle_.emplace(options.throttle_events_per_second, options.throttle_window_seconds);
+}
+
+void Ingestor::AddProjects(std::vector<std::string> projects, StatusCallback done) {
+  SubmitControl(
+      [this, projects = std::move(projects)] {
+        if (registry_ != nullptr) PROFILED_RETURN_IF_ERROR(registry_->Load(projects));
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const std::string& p : projects) {
+          if (std::find(retention_projects_.begin(), retention_projects_.end(), p) ==
+              retention_projects_.end()) {
+            retention_projects_.push_back(p);
+          }
+        }
+        return Status::Ok();
+      },
+      std::move(done));
+}
 
 Status Ingestor::SyncDefinitions() {
   int64_t now = clock_.NowMs();
@@ -101,8 +129,8 @@ void Ingestor::Submit(IngestBatch batch, Callback done) {
     const bool empty = internal ? queue_.empty() : queue_.size() == internal_batches_;
     const size_t held_events = internal ? queued_events_ : queued_events_ - internal_events_;
     const size_t held_bytes = internal ? queued_bytes_ : queued_bytes_ - internal_bytes_;
-    bool full = !empty && (held_events + events > options_.max_queued_events ||
-                           held_bytes + bytes > options_.max_queued_bytes);
+    bool full = !empty && (held_events + events > max_queued_events_ ||
+                           held_bytes + bytes > max_queued_bytes_);
     if (!stopping_ && !full) {
       queued_events_ += events;
       queued_bytes_ += bytes;
@@ -236,6 +264,10 @@ void Ingestor::Run() {
         queue_.pop_front();
       }
       idle = queue_.empty();
+      if (new_throttle_) {
+        throttle_.SetLimits(new_throttle_->first, new_throttle_->second);
+        new_throttle_.reset();
+      }
     }
     if (!group.empty()) ProcessGroup(group);
     group.clear();
@@ -780,8 +812,15 @@ std::string Ingestor::NewStaticCohortId(const std::string& project) const {
 }
 
 Status Ingestor::EnforceRetention() {
-  int64_t cutoff = clock_.NowMs() - static_cast<int64_t>(options_.event_retention_days) * kDayMs;
-  for (const auto& project : options_.projects) {
+  std::vector<std::string> projects;
+  int64_t days = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    projects = retention_projects_;
+    days = event_retention_days_;
+  }
+  int64_t cutoff = clock_.NowMs() - days * kDayMs;
+  for (const auto& project : projects) {
     PROFILED_RETURN_IF_ERROR(store_.DeleteRange(store::Table::kEvents,
                                                 store::EventKeyLowerBound(project, 0),
                                                 store::EventKeyLowerBound(project, cutoff)));

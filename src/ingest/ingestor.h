@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -144,6 +145,15 @@ class Ingestor {
   // calls it hourly; public for tests.
   Status EnforceRetention();
 
+  // A configuration reload: takes the throttle, the queue's bounds and the event retention of
+  // `options`, leaving everything else as it started. The queue's bounds apply to the next
+  // Submit, the rest from the writer's next turn. Any thread.
+  void SetLimits(const IngestorOptions& options);
+  // A configuration reload: loads the stored definitions of `projects` (DefinitionRegistry::
+  // Load, on the writer thread between commit groups, so their catalogs are published before
+  // `done` runs) and adds them to the retention sweep. `done` gets the registry's Status.
+  void AddProjects(std::vector<std::string> projects, StatusCallback done);
+
  private:
   struct Pending {
     IngestBatch batch;
@@ -188,6 +198,7 @@ class Ingestor {
   Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
 
   store::Store& store_;
+  // As started; what SetLimits changes is kept apart below.
   const IngestorOptions options_;
   const Clock& clock_;
   Metrics* metrics_;
@@ -226,6 +237,13 @@ class Ingestor {
   size_t internal_events_ = 0;   // in those, guarded by mu_
   size_t internal_bytes_ = 0;    // of those, guarded by mu_
   bool stopping_ = false;        // guarded by mu_
+  // The queue's bounds, the retention and the projects it sweeps (options_'s until SetLimits
+  // or AddProjects), guarded by mu_; throttle limits for the writer to take (SetLimits).
+  size_t max_queued_events_;
+  size_t max_queued_bytes_;
+  int event_retention_days_;
+  std::vector<std::string> retention_projects_;
+  std::optional<std::pair<double, int>> new_throttle_;
   std::thread writer_;
 };
 

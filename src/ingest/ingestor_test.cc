@@ -608,6 +608,54 @@ TEST_F(IngestorTest, AFullQueueRefusesABatchWithRetryAfterAndAppliesNothing) {
   EXPECT_TRUE(Read("carol").found);
 }
 
+TEST_F(IngestorTest, NewLimitsTakeEffectWithoutARestart) {
+  ApplyOk({SetProps("", "device-1", {{"a", 1}}), SetProps("", "device-1", {{"b", 1}}),
+           SetProps("", "device-1", {{"c", 1}})});
+  IngestorOptions limits;
+  limits.throttle_events_per_second = 2;
+  limits.throttle_window_seconds = 1;
+  limits.max_queued_events = 3;
+  ingestor_->SetLimits(limits);
+  IngestResult r =
+      Apply({SetProps("", "device-2", {{"a", 1}}), SetProps("", "device-2", {{"b", 1}}),
+             SetProps("", "device-2", {{"c", 1}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kThrottled);
+  EXPECT_FALSE(Read("", "device-2").found);
+  // The queue's new bound: with a batch parked at the store, 4 more events are refused.
+  store_->StallCommits();
+  auto parked = SubmitAsync({SetProps("alice", "", {{"a", 1}})});
+  store_->WaitForStalledCommit();
+  auto queued = SubmitAsync({SetProps("bob", "", {{"b", 1}}), SetProps("bob", "", {{"c", 1}})});
+  IngestResult refused = Apply({SetProps("carol", "", {{"c", 1}}), SetProps("carol", "", {})});
+  EXPECT_EQ(refused.status.code(), ErrorCode::kUnavailable);
+  store_->ResumeCommits();
+  EXPECT_TRUE(parked.get().status.ok());
+  EXPECT_TRUE(queued.get().status.ok());
+  // Throttling off again.
+  ingestor_->SetLimits(IngestorOptions{});
+  ApplyOk({SetProps("", "device-2", {{"a", 1}}), SetProps("", "device-2", {{"b", 1}}),
+           SetProps("", "device-2", {{"c", 1}})});
+}
+
+TEST_F(IngestorTest, RetentionFollowsNewLimitsAndAddedProjects) {
+  ApplyOk({Track("alice", "")});
+  ApplyOk({Track("alice", "")}, "q");
+  clock_.Advance(10LL * 86400000);
+  ASSERT_TRUE(ingestor_->EnforceRetention().ok());
+  EXPECT_EQ(LoggedEvents().size(), 1u);
+  IngestorOptions limits;
+  limits.event_retention_days = 5;
+  ingestor_->SetLimits(limits);
+  ASSERT_TRUE(ingestor_->EnforceRetention().ok());
+  EXPECT_EQ(LoggedEvents().size(), 0u);
+  EXPECT_EQ(LoggedEvents("q").size(), 1u);  // not swept: the ingestor serves "p" only
+  std::promise<Status> added;
+  ingestor_->AddProjects({"q"}, [&added](Status s) { added.set_value(std::move(s)); });
+  ASSERT_TRUE(added.get_future().get().ok());
+  ASSERT_TRUE(ingestor_->EnforceRetention().ok());
+  EXPECT_EQ(LoggedEvents("q").size(), 0u);
+}
+
 TEST_F(IngestorTest, TheQueueIsBoundedByBytesAndTakesAnOversizedBatchWhenEmpty) {
   Close();
   IngestorOptions o;

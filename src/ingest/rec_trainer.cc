@@ -139,11 +139,29 @@ RecTrainingStatus RecTrainer::StatusOf(std::string_view project, std::string_vie
   return it == entries_.end() ? RecTrainingStatus{} : it->second.status;
 }
 
+void RecTrainer::AddProjects(const std::vector<std::string>& projects) {
+  {
+    std::lock_guard lock(mu_);
+    for (const std::string& p : projects) {
+      if (std::find(projects_.begin(), projects_.end(), p) == projects_.end()) {
+        projects_.push_back(p);
+      }
+    }
+    wake_ = true;
+  }
+  poll_cv_.notify_all();
+}
+
 void RecTrainer::Poll() {
   while (true) {
     std::map<std::string, std::string> served_keys;  // key -> project
     std::vector<std::pair<std::string, std::shared_ptr<const compute::ProjectCatalog>>> with_recs;
-    for (const std::string& p : projects_) {
+    std::vector<std::string> projects;
+    {
+      std::lock_guard lock(mu_);
+      projects = projects_;
+    }
+    for (const std::string& p : projects) {
       std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(p);
       if (catalog->recommendations().empty()) continue;
       for (const compute::ServedRecommendation& s : catalog->recommendations()) {

@@ -84,6 +84,10 @@ class RecTrainer {
   // Ends the training in progress at its next event and joins the thread. Idempotent.
   void Stop();
 
+  // Serves `projects` too from the next poll (a configuration reload added them); those it
+  // serves already are left alone. Any thread.
+  void AddProjects(const std::vector<std::string>& projects);
+
   // Trains served recommendation `id` of `project` as soon as the trainer is free (after
   // the training in progress). NotFound when the project serves no such recommendation.
   Status RequestTraining(std::string_view project, std::string_view id);
@@ -153,7 +157,7 @@ class RecTrainer {
   const compute::CatalogHolder& catalogs_;
   recs::ModelShelf& shelf_;
   const Clock& clock_;
-  const std::vector<std::string> projects_;
+  std::vector<std::string> projects_;  // guarded by mu_; only ever grows
   const RecTrainerOptions options_;
   const bool shared_;
   const std::string node_id_;

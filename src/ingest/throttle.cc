@@ -14,6 +14,17 @@ double Throttle::Refill(Bucket& b, int64_t now) const {
   return b.tokens;
 }
 
+void Throttle::SetLimits(double events_per_second, int window_seconds) {
+  eps_ = events_per_second;
+  window_seconds_ = window_seconds;
+  capacity_ = events_per_second * window_seconds;
+  if (!enabled()) {
+    buckets_.clear();
+    return;
+  }
+  for (auto& [key, bucket] : buckets_) bucket.tokens = std::min(bucket.tokens, capacity_);
+}
+
 void Throttle::Prune(int64_t now) {
   // A bucket that has refilled completely carries no state worth keeping.
   for (auto it = buckets_.begin(); it != buckets_.end();) {

@@ -40,6 +40,10 @@ class Throttle {
 
   bool enabled() const { return eps_ > 0; }
 
+  // Takes a new rate and window (a configuration reload). Each id keeps the events its
+  // window holds, up to the new capacity; a rate of 0 turns throttling off and forgets them.
+  void SetLimits(double events_per_second, int window_seconds);
+
   // Admits the batch (taking tokens) and returns an empty report, or returns which ids
   // and events are over the limit and takes nothing.
   ThrottleReport Admit(const std::string& project, const std::vector<Event>& events);

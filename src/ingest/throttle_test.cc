@@ -81,5 +81,20 @@ TEST(Throttle, TheRateIsAveragedOverTheWindow) {
   EXPECT_FALSE(t.Admit("p", std::vector<Event>(30, E("", "dev"))).any());
 }
 
+TEST(Throttle, NewLimitsApplyToTheEventsAlreadyCounted) {
+  ManualClock clock(0);
+  Throttle t(10, 1, clock);
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(4, E("u", ""))).any());  // 6 tokens left
+  t.SetLimits(3, 1);  // the bucket holds at most 3 now
+  EXPECT_EQ(t.Admit("p", std::vector<Event>(4, E("u", ""))).eps_threshold, 3);
+  EXPECT_TRUE(t.Admit("p", std::vector<Event>(4, E("u", ""))).any());
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(3, E("u", ""))).any());
+  t.SetLimits(0, 1);
+  EXPECT_FALSE(t.enabled());
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(100, E("u", ""))).any());
+  t.SetLimits(2, 1);  // on again: nothing counted while it was off
+  EXPECT_FALSE(t.Admit("p", std::vector<Event>(2, E("u", ""))).any());
+}
+
 }  // namespace
 }  // namespace profiled::ingest

@@ -58,6 +58,9 @@ class HttpServer::Impl {
       : config_(config),
         endpoints_(endpoints),
         metrics_(metrics),
+        max_connections_(config.max_connections),
+        idle_timeout_ms_(config.idle_timeout_ms),
+        read_timeout_ms_(config.read_timeout_ms),
         body_budget_(static_cast<size_t>(config.max_body_memory_mb) << 20) {
     int threads = config.threads > 0
                       ? config.threads
@@ -100,6 +103,13 @@ class HttpServer::Impl {
   }
 
   uint16_t port() const { return port_; }
+
+  // The limits a configuration reload may change (HttpServer::SetLimits).
+  void SetLimits(const ServerConfig& config) {
+    max_connections_.store(config.max_connections, std::memory_order_relaxed);
+    idle_timeout_ms_.store(config.idle_timeout_ms, std::memory_order_relaxed);
+    read_timeout_ms_.store(config.read_timeout_ms, std::memory_order_relaxed);
+  }
 
   void Stop(int grace_ms) {
     if (stopping_.exchange(true)) return;
@@ -160,7 +170,7 @@ class HttpServer::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      if (open_connections_.fetch_add(1) >= config_.max_connections) {
+      if (open_connections_.fetch_add(1) >= max_connections_.load(std::memory_order_relaxed)) {
         asio::co_spawn(ctx, Refuse(std::move(socket)), asio::detached);
         continue;
       }
@@ -222,7 +232,7 @@ class HttpServer::Impl {
         bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
         bool write_failed = false;
         if (!out.empty()) {
-          session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+          session.ExpiresAfter(ReadTimeout());
           auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
           write_failed = static_cast<bool>(ec);
         }
@@ -274,7 +284,7 @@ class HttpServer::Impl {
     if (session.idle) {
       // Wait up to idle_timeout_ms for the first bytes of the next request. A timeout or a
       // client that closes here gets no answer.
-      session.ExpiresAfter(std::chrono::milliseconds(config_.idle_timeout_ms));
+      session.ExpiresAfter(IdleTimeout());
       auto [ec, n] = co_await session.socket.async_read_some(
           buffer.prepare(kReadBufferLimit - kHeaderLimit), kAsTuple);
       if (ec) co_return false;
@@ -282,7 +292,7 @@ class HttpServer::Impl {
     }
     // From the first byte of a request to its last: read_timeout_ms, however slowly the bytes
     // come (a slowloris client sending a byte at a time keeps no connection longer).
-    session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+    session.ExpiresAfter(ReadTimeout());
     auto [hec, hn] =
         co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
     session.idle = false;
@@ -355,7 +365,7 @@ class HttpServer::Impl {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
         // The client waited for this answer before sending the body: its time starts now.
-        session.ExpiresAfter(std::chrono::milliseconds(config_.read_timeout_ms));
+        session.ExpiresAfter(ReadTimeout());
       }
       auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
@@ -508,9 +518,19 @@ class HttpServer::Impl {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
-  const ServerConfig config_;
+  std::chrono::milliseconds ReadTimeout() const {
+    return std::chrono::milliseconds(read_timeout_ms_.load(std::memory_order_relaxed));
+  }
+  std::chrono::milliseconds IdleTimeout() const {
+    return std::chrono::milliseconds(idle_timeout_ms_.load(std::memory_order_relaxed));
+  }
+
+  const ServerConfig config_;  // as started; the limits below may change
   api::Endpoints& endpoints_;
   Metrics& metrics_;
+  std::atomic<int> max_connections_;
+  std::atomic<int> idle_timeout_ms_;
+  std::atomic<int> read_timeout_ms_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::unordered_set<Session*>> sessions_;  // [i] touched only on context i
@@ -542,5 +562,6 @@ HttpServer::~HttpServer() {
 Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
+void HttpServer::SetLimits(const ServerConfig& config) { impl_->SetLimits(config); }
 
 }  // namespace profiled::server

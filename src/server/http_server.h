@@ -9,7 +9,7 @@
 // beyond max_connections, a new connection gets 503 and is closed; a request whose body would
 // take the bodies held at once past max_body_memory_mb gets 503 (BodyBudget).
 //
-// Start/Stop are called from one controlling thread.
+// Start/Stop are called from one controlling thread; SetLimits from any.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,11 @@ class HttpServer {
   // Graceful stop: no new connections, idle connections closed, requests in flight
   // answered (waiting up to grace_ms for them), then the threads are joined.
   void Stop(int grace_ms = 10000);
+
+  // A configuration reload: takes max_connections (for the next connection accepted),
+  // idle_timeout_ms and read_timeout_ms (for the next wait of each connection) of `config`;
+  // the rest stays as it started. Open connections are not touched. Any thread.
+  void SetLimits(const ServerConfig& config);
 
  private:
   class Impl;

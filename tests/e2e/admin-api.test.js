@@ -16,10 +16,11 @@ import {
   putAllReady,
   sdkClient,
   sdkTrack,
+  until,
   userPropCond,
 } from './compute-helpers.js';
 
-const E = makeProjects('err', 2, 'seed');
+const E = makeProjects('err', 3, 'seed');
 const [A, B] = makeProjects('iso', 2, 'seed');
 const C = makeProjects('isoamp', 1, 'amplitude')[0];
 
@@ -57,6 +58,61 @@ describe('admin API errors', () => {
     assert.equal((await h.server.adminOk('GET', '/testing/clock')).offset_ms, 0);
     // Nothing was stored by the refused PUT.
     assert.deepEqual(await h.server.adminOk('GET', path), { computations: [] });
+  });
+
+  it('401 on every admin path and method without the token, with a wrong one or in another scheme; nothing changes', async () => {
+    const s = h.server;
+    const q = E[2]; // its own project: the definitions below would show in the others' lists
+    const base = `/projects/${q.id}`;
+    const rec = { model: 'popular', item_event: 'View', item_property: 'sku', retrain_every_minutes: 0 };
+    await s.trackOk([1, 2, 3].map((i) => ({ user_id: `guard-viewer-${i}`, event_type: 'View', event_properties: { sku: `sku-${i}` } })), { apiKey: q.api_key });
+    await putAllReady(s, q.id, [
+      ['computations', 3, GOOD_COMPUTATION],
+      ['cohorts', 'guarded', GOOD_COHORT],
+      ['recommendations', 'guarded-recs', rec],
+    ]);
+    await until(async () => ['ready', 'failed'].includes((await s.adminOk('GET', `${base}/recommendations/guarded-recs`)).training?.status), 'the first training to end');
+    const state = async () => Promise.all([
+      ...['computations', 'cohorts', 'recommendations'].map((kind) => s.adminOk('GET', `${base}/${kind}`)),
+      s.adminOk('GET', '/testing/clock').then((c) => c.offset_ms),
+    ]);
+    const before = await state();
+    const b64 = (text) => Buffer.from(text).toString('base64');
+    const token = 'e2e-admin-token';
+    const refused = [
+      null,
+      'Bearer wrong-token',
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(0, -1)}`,
+      `Bearer ${token.toUpperCase()}`,
+      'Bearer',
+      `Basic ${b64(token)}`,
+      `Basic ${b64(`admin:${token}`)}`,
+      `Api-Key ${token}`,
+      `Token ${token}`,
+      token,
+      `Bearer ${q.secret_key}`,
+      `Bearer ${q.api_key}`,
+    ];
+    const paths = [
+      ['GET', '/testing/clock'],
+      ['PUT', '/testing/clock', { offset_ms: 5 }],
+      ['GET', '/projects/nope/computations'],
+      ['GET', `${base}/cohorts/guarded/members`],
+      ['GET', `${base}/cohorts/guarded/members?format=jsonl`],
+      ['POST', `${base}/recommendations/guarded-recs/train`],
+    ];
+    for (const [kind, id, body] of [['computations', 3, { ...GOOD_COMPUTATION, name: 'changed' }], ['cohorts', 'guarded', cohort('changed', eventCond('Purchase', '>=', 2))], ['recommendations', 'guarded-recs', { ...rec, model: 'itemknn' }]]) {
+      paths.push(['GET', `${base}/${kind}`], ['GET', `${base}/${kind}/${id}`], ['PUT', `${base}/${kind}/${id}`, body], ['DELETE', `${base}/${kind}/${id}`], ['PUT', `${base}/${kind}/${kind === 'computations' ? 4 : 'new-one'}`, body]);
+    }
+    for (const [method, path, body] of paths) {
+      for (const header of refused) {
+        const res = await s.request(method, `/admin/v1${path}`, { headers: header === null ? {} : { Authorization: header }, json: body });
+        assert.equal(res.status, 401, `${method} ${path} with ${header}: ${res.status} ${res.text}`);
+        assert.match(res.json?.error ?? '', header !== null && /^bearer \S/i.test(header) ? /^Invalid admin token$/ : /Bearer/, `${method} ${path} with ${header}`);
+      }
+    }
+    assert.deepEqual(await state(), before);
   });
 
   it('404 for unknown projects, kinds, paths and definitions; 405 for other methods', async () => {

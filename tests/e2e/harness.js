@@ -134,7 +134,8 @@ function tomlString(s) {
   return JSON.stringify(String(s));
 }
 
-// Builds a config file's text. `projects` is a list of {id, api_key, secret_key, profile_dialect};
+// Builds a config file's text. `projects` is a list of {id, api_key, secret_key, secret_keys,
+// profile_dialect} (secret_key may be left out when secret_keys is given);
 // `throttle` and `throttleWindow` set ingest.throttle_events_per_second and _window_seconds;
 // `server` adds [server] keys (limits and timeouts).
 export function configToml({
@@ -178,7 +179,8 @@ export function configToml({
     lines.push('', '[[projects]]');
     lines.push(`id = ${tomlString(p.id)}`);
     lines.push(`api_key = ${tomlString(p.api_key)}`);
-    lines.push(`secret_key = ${tomlString(p.secret_key)}`);
+    if (p.secret_key !== undefined) lines.push(`secret_key = ${tomlString(p.secret_key)}`);
+    if (p.secret_keys) lines.push(`secret_keys = [${p.secret_keys.map(tomlString).join(', ')}]`);
     if (p.profile_dialect) lines.push(`profile_dialect = ${tomlString(p.profile_dialect)}`);
     if (p.definitions) lines.push(`definitions = ${tomlString(p.definitions)}`);
   }
@@ -194,7 +196,9 @@ export class Server {
     this.proc = null;
     this.port = 0;
     this.base = '';
-    this.logs = ''; // stderr of every run of this server, in order
+    this.logs = ''; // stderr and stdout of every run of this server, in order
+    this.stderr = ''; // stderr alone, of every run
+    this.stdout = ''; // stdout alone, of every run
     this.exit = null; // {code, signal} of the last run, once it ended
     live.add(this);
   }
@@ -212,6 +216,7 @@ export class Server {
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (chunk) => {
       this.logs += chunk;
+      this.stderr += chunk;
       pending += chunk;
       let nl;
       while ((nl = pending.indexOf('\n')) >= 0) {
@@ -223,6 +228,7 @@ export class Server {
     proc.stdout.setEncoding('utf8');
     proc.stdout.on('data', (chunk) => {
       this.logs += chunk;
+      this.stdout += chunk;
     });
     this.exited = new Promise((resolve) => {
       proc.on('exit', (code, signal) => {
@@ -293,6 +299,18 @@ export class Server {
     }
   }
 
+  // Replaces the config file the server was started with by `text` ({{DATA}} stands for the
+  // data dir); the server reads it at its next SIGHUP (signal()) or restart.
+  rewriteConfig(text) {
+    fs.writeFileSync(this.configPath, text.replaceAll('{{DATA}}', this.dataDir));
+  }
+
+  // Sends `sig` (e.g. 'SIGHUP') to the running process.
+  signal(sig) {
+    if (!this.running()) throw new Error(`signal(${sig}): the server is not running`);
+    this.proc.kill(sig);
+  }
+
   // Starts the binary again with the same config and data dir (stop or kill9 first).
   async restart() {
     if (this.running()) throw new Error('restart() needs the server stopped first');
@@ -323,7 +341,7 @@ export class Server {
   // without --config is seed too); undefined for an unknown key.
   dialectOf(secret) {
     if (!this.args.includes('--config')) return secret === 'demo-secret-key' ? 'seed' : undefined;
-    return projectsOf(fs.readFileSync(this.configPath, 'utf8')).find((p) => p.secret_key === secret)?.profile_dialect;
+    return projectsOf(fs.readFileSync(this.configPath, 'utf8')).find((p) => p.secret_key === secret || p.secret_keys?.includes(secret))?.profile_dialect;
   }
 
   // POST /2/httpapi (or opts.path) with {api_key, events, options?}; returns the response.
@@ -406,8 +424,9 @@ function headerValue(headers = {}, name) {
   return key === undefined ? undefined : String(headers[key]);
 }
 
-// The [[projects]] of a config's text: [{id, api_key, secret_key, profile_dialect}], with the
-// default dialect filled in. Reads only the simple `key = "string"` lines the tests write.
+// The [[projects]] of a config's text: [{id, api_key, secret_key, secret_keys, profile_dialect}],
+// with the default dialect filled in. Reads only the simple `key = "string"` lines the tests
+// write, and `secret_keys = ["...", ...]` on one line.
 export function projectsOf(toml) {
   const projects = [];
   let current = null;
@@ -420,6 +439,8 @@ export function projectsOf(toml) {
     }
     const m = /^(id|api_key|secret_key|profile_dialect)\s*=\s*("(?:[^"\\]|\\.)*"|'[^']*')/.exec(line);
     if (current && m) current[m[1]] = m[2].startsWith('"') ? JSON.parse(m[2]) : m[2].slice(1, -1);
+    const keys = /^secret_keys\s*=\s*(\[.*\])\s*$/.exec(line);
+    if (current && keys) current.secret_keys = JSON.parse(keys[1]);
   }
   return projects;
 }
@@ -910,7 +931,7 @@ export class PairServer extends Server {
   async request(method, pathAndQuery, opts = {}) {
     if (method === 'GET' && /^\/v1\/userprofile(\?|$)/.test(pathAndQuery)) {
       const secret = /^\s*api-key\s+(.*?)\s*$/i.exec(headerValue(opts.headers, 'authorization') ?? '')?.[1];
-      const project = this.projects.find((p) => p.secret_key === secret)?.id;
+      const project = this.projects.find((p) => p.secret_key === secret || p.secret_keys?.includes(secret))?.id;
       if (this.pending.has(project)) await this.settle(project);
       return this.b.request(method, pathAndQuery, opts);
     }

@@ -1,0 +1,49 @@
+// Access: who may call what, as one immutable snapshot of the configuration's projects, their
+// keys and the admin token (docs/API.md, "Keys"). The endpoints read the current snapshot
+// once per request and keep it until the request is answered; a configuration reload
+// (SIGHUP) publishes a new one without waiting for them.
+//
+// Every lookup by a key goes through a SecretIndex (api/auth.h): its time depends on the
+// presented key's length only, whichever key it is compared with. Immutable after
+// construction, so thread-safe; the ProjectConfig pointers it returns live as long as it does.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "api/auth.h"
+#include "core/config.h"
+
+namespace profiled::api {
+
+class Access {
+ public:
+  // REQUIRES: ValidateConfig(config) is OK (no key belongs to two projects).
+  explicit Access(const Config& config);
+  Access(const Access&) = delete;
+  Access& operator=(const Access&) = delete;
+
+  // The project whose api_key is `key`; null when none.
+  const ProjectConfig* ByApiKey(std::string_view key) const;
+  // The project one of whose secret keys is `key`; null when none.
+  const ProjectConfig* BySecretKey(std::string_view key) const;
+  // The project of HTTP Basic `api_key:secret_key` credentials: both keys must be the same
+  // project's (any of its secret keys); null otherwise. Both are looked up whatever the first
+  // answers, so the time says nothing of which one was wrong.
+  const ProjectConfig* ByKeyPair(std::string_view api_key, std::string_view secret_key) const;
+  // The project with this id; null when none (ids are not secret).
+  const ProjectConfig* ById(std::string_view id) const;
+  // Whether `token` is the admin token; always false when the admin API is off (no token).
+  bool IsAdminToken(std::string_view token) const;
+
+ private:
+  std::vector<ProjectConfig> projects_;
+  SecretIndex api_keys_;                                // -> index in projects_
+  SecretIndex secret_keys_;                             // -> index in projects_
+  SecretIndex admin_token_;                             // -> 0
+  std::unordered_map<std::string_view, size_t> by_id_;  // views into projects_
+};
+
+}  // namespace profiled::api
