@@ -125,6 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(s.code() == ErrorCode::kCorruption);
     return 0;
   }
+  if (!IsJson(out)) std::fprintf(stderr, "not JSON: %s\n", out.c_str());
   FUZZ_CHECK(IsJson(out));
   return 0;
 }
