@@ -41,11 +41,17 @@ template <typename Parser>
 boost::system::error_code Feed(Parser& parser, bool header_only, std::string_view* bytes) {
   boost::system::error_code ec;
   while (!(header_only ? parser.is_header_done() : parser.is_done())) {
+    // Nothing more will arrive (Beast's put makes no progress on no bytes, and reports no
+    // error either), or the parser needs more than there is.
+    if (bytes->empty()) {
+      parser.put_eof(ec);
+      return ec;
+    }
     size_t used = parser.put(asio::buffer(bytes->data(), bytes->size()), ec);
     bytes->remove_prefix(used);
     if (ec == http::error::need_more) {
-      if (used > 0) continue;
       ec = {};
+      if (used > 0) continue;
       parser.put_eof(ec);
       return ec;
     }
