@@ -4,8 +4,9 @@
 // properties cohorts read, DecodeStaticCohorts, recommendations served from the item history
 // by a trained model), then both response dialects written from what it read. The catalog is
 // built from definitions in the admin API's JSON, as the registry builds it. Checks that a
-// record that does not decode is Corruption (the read answers 500, nothing else), and that
-// the Amplitude dialect, which parses what it serves, writes JSON or refuses with Corruption.
+// record that does not decode is Corruption (the read answers 500, nothing else), that the
+// Amplitude dialect, which parses what it serves, writes JSON or refuses with Corruption, and
+// that the seed dialect, which copies stored JSON texts, writes JSON when those texts are.
 // The input: a byte of read options, the lengths of the profile and aggregates records (2
 // bytes each, big-endian), the two records, then the static cohorts record. An empty
 // aggregates or static cohorts record is one the store does not have.
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "api/profile_wire.h"
@@ -118,6 +120,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string out;
   if (dialect == ProfileDialect::kSeed) {
     api::WriteSeedProfile(q, user, &out);
+    // The seed dialect copies the stored JSON texts as they are (docs/ARCHITECTURE.md): its
+    // answer is JSON whenever they are.
+    bool texts_are_json = IsJson(std::string(user.profile.properties_json));
+    for (const auto& [id, value] : user.computed) {
+      if (const auto* t = std::get_if<compute::JsonText>(&value)) {
+        texts_are_json = texts_are_json && IsJson(t->text);
+      }
+    }
+    if (texts_are_json) FUZZ_CHECK(IsJson(out));
     return 0;
   }
   s = api::WriteAmplitudeProfile(q, user, &out);
