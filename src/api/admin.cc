@@ -53,21 +53,6 @@ json::object InfoJson(const ingest::DefinitionInfo& info, const ingest::RecTrain
   return o;
 }
 
-// The body as stored: compact JSON, with the path's id in it. REQUIRES: the body parsed as a
-// definition of `kind` stored under `id` (so a computation's id is a valid integer).
-std::string NormalizedSource(std::string_view body, DefinitionKind kind, const std::string& id) {
-  json::object o;
-  if (!ParseStoredObject(body, &o).ok()) o.clear();
-  uint64_t number = 0;
-  if (kind == DefinitionKind::kComputation &&
-      std::from_chars(id.data(), id.data() + id.size(), number).ec == std::errc()) {
-    o["id"] = number;
-  } else {
-    o["id"] = id;
-  }
-  return ObjectText(o);
-}
-
 // A stored cohort: a static one ({"id","name","static":true}, made by the cohort upload)
 // or a behavioral definition.
 Status ParseCohortSource(std::string_view source, std::string_view id, compute::Cohort* out) {
@@ -276,6 +261,19 @@ Status ParseStoredDefinition(DefinitionKind kind, std::string_view id, std::stri
   PROFILED_RETURN_IF_ERROR(ParseCohortSource(source, id, &c));
   out->typed = std::move(c);
   return Status::Ok();
+}
+
+std::string NormalizedSource(std::string_view body, DefinitionKind kind, const std::string& id) {
+  json::object o;
+  if (!ParseStoredObject(body, &o).ok()) o.clear();
+  uint64_t number = 0;
+  if (kind == DefinitionKind::kComputation &&
+      std::from_chars(id.data(), id.data() + id.size(), number).ec == std::errc()) {
+    o["id"] = number;
+  } else {
+    o["id"] = id;
+  }
+  return ObjectText(o);
 }
 
 void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {

@@ -8,6 +8,7 @@
 #include "api/endpoints.h"
 #include "api/form.h"
 #include "api/http_errors.h"
+#include "api/static_cohort_wire.h"
 #include "core/value_text.h"
 #include "ingest/static_cohorts.h"
 #include "read/profile_reader.h"
@@ -31,37 +32,6 @@ HttpResponse CohortError(int status, std::string_view message) {
 
 HttpResponse JsonOk(int status, const json::value& v) {
   return HttpResponse{status, "application/json", ValueText(v)};
-}
-
-// Reads the ids array of an upload or membership entry; empty string on success, else what
-// was wrong.
-std::string ReadIds(const json::object& o, std::string_view field, std::vector<std::string>* ids,
-                    size_t* total) {
-  const json::value* v = o.if_contains("ids");
-  if (v == nullptr || !v->is_array()) return std::string(field) + ".ids must be an array";
-  for (const auto& id : v->get_array()) {
-    if (++*total > ingest::kMaxStaticCohortIds) {
-      return "at most " + std::to_string(ingest::kMaxStaticCohortIds) + " ids per request";
-    }
-    if (id.is_string()) {
-      ids->emplace_back(id.get_string());
-    } else if (id.is_uint64() || id.is_int64()) {
-      ids->push_back(ValueText(id));
-    } else {
-      return std::string(field) + ".ids must hold strings or integers";
-    }
-  }
-  return {};
-}
-
-// A cohort id as the admin API takes it (api/definition_wire.h): 1 to 128 characters of
-// [A-Za-z0-9_.-].
-bool IsCohortId(std::string_view id) {
-  return !id.empty() && id.size() <= kMaxCohortIdLength &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '.' || c == '-';
-         });
 }
 
 std::string StringField(const json::object& o, std::string_view key) {
@@ -150,100 +120,16 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
       respond(CohortError(405, "Method not allowed"));
       return;
     }
-    json::object o;
-    if (!ParseStoredObject(request.body, &o).ok()) {
-      respond(CohortError(400, "the body must be a JSON object"));
+    bool upload = s[3] == "upload";
+    ingest::StaticCohortChange change;
+    if (Status st = ParseStaticCohortChange(
+            upload ? StaticCohortRequest::kUpload : StaticCohortRequest::kMembership, request.body,
+            &change);
+        !st.ok()) {
+      respond(CohortError(400, st.message()));
       return;
     }
-    ingest::StaticCohortChange change;
     change.project = project_id;
-    size_t total = 0;
-    bool upload = s[3] == "upload";
-    bool skip_invalid = true;
-    if (const json::value* v = o.if_contains("skip_invalid_ids"); v != nullptr && v->is_bool()) {
-      skip_invalid = v->get_bool();
-    }
-    if (upload) {
-      change.create = true;
-      change.name = StringField(o, "name");
-      if (change.name.empty()) {
-        respond(CohortError(400, "name: a non-empty string is required"));
-        return;
-      }
-      if (change.name.size() > kMaxDefinitionNameLength) {
-        respond(CohortError(
-            400, "name: at most " + std::to_string(kMaxDefinitionNameLength) + " bytes"));
-        return;
-      }
-      json::object source;
-      source["name"] = change.name;
-      source["static"] = true;
-      change.source = ObjectText(source);
-      change.cohort_id = StringField(o, "existing_cohort_id");
-      if (!change.cohort_id.empty() && !IsCohortId(change.cohort_id)) {
-        respond(CohortError(400,
-                            "existing_cohort_id: 1 to 128 characters of A-Z, a-z, 0-9, "
-                            "'_', '.' and '-'"));
-        return;
-      }
-      std::string id_type = StringField(o, "id_type");
-      ingest::MembershipChange m;
-      if (id_type == "BY_AMP_ID") {
-        m.id_type = ingest::CohortIdType::kAmplitudeId;
-      } else if (id_type == "BY_USER_ID") {
-        m.id_type = ingest::CohortIdType::kUserId;
-      } else {
-        respond(CohortError(400, "id_type: one of BY_AMP_ID, BY_USER_ID"));
-        return;
-      }
-      if (std::string e = ReadIds(o, "body", &m.ids, &total); !e.empty()) {
-        respond(CohortError(400, e));
-        return;
-      }
-      change.changes.push_back(std::move(m));
-    } else {
-      change.cohort_id = StringField(o, "cohort_id");
-      if (change.cohort_id.empty()) {
-        respond(CohortError(400, "cohort_id: a non-empty string is required"));
-        return;
-      }
-      const json::value* list = o.if_contains("memberships");
-      if (list == nullptr || !list->is_array() || list->get_array().empty()) {
-        respond(CohortError(400, "memberships: a non-empty array is required"));
-        return;
-      }
-      for (size_t i = 0; i < list->get_array().size(); ++i) {
-        std::string field = "memberships[" + std::to_string(i) + "]";
-        const json::value& entry = list->get_array()[i];
-        if (!entry.is_object()) {
-          respond(CohortError(400, field + " must be an object"));
-          return;
-        }
-        const json::object& e = entry.get_object();
-        ingest::MembershipChange m;
-        std::string id_type = StringField(e, "id_type");
-        std::string operation = StringField(e, "operation");
-        if (id_type == "BY_ID") {
-          m.id_type = ingest::CohortIdType::kAmplitudeId;
-        } else if (id_type == "BY_NAME") {
-          m.id_type = ingest::CohortIdType::kUserId;
-        } else {
-          respond(CohortError(400, field + ".id_type: one of BY_ID, BY_NAME"));
-          return;
-        }
-        if (operation != "ADD" && operation != "REMOVE") {
-          respond(CohortError(400, field + ".operation: one of ADD, REMOVE"));
-          return;
-        }
-        m.add = operation == "ADD";
-        if (std::string err = ReadIds(e, field, &m.ids, &total); !err.empty()) {
-          respond(CohortError(400, err));
-          return;
-        }
-        change.changes.push_back(std::move(m));
-      }
-    }
-    change.refuse_unknown_ids = !skip_invalid;
     ingest::StaticCohortChange copy_for_answer;  // the id types and operations, for the answer
     for (const auto& m : change.changes) copy_for_answer.changes.push_back({m.id_type, m.add, {}});
     ingestor_.ChangeStaticCohort(

@@ -173,6 +173,13 @@ Status CheckDefinitionsFile(const std::string& path);
 Status ParseStoredDefinition(ingest::DefinitionKind kind, std::string_view id,
                              std::string_view source, ingest::Definition* out);
 
+// The source stored for a computation or cohort PUT under `id` (a recommendation's parser
+// writes its own): the body as compact JSON, with the path's id in it. ParseStoredDefinition
+// reads it back as the same definition. REQUIRES: the body parsed as a definition of `kind`
+// stored under `id`.
+std::string NormalizedSource(std::string_view body, ingest::DefinitionKind kind,
+                             const std::string& id);
+
 namespace internal {
 // Per-thread read buffers above this capacity are released after the read, so one huge
 // profile does not stay pinned in every I/O thread.

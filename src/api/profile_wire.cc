@@ -165,16 +165,22 @@ void AppendValue(const compute::Value& v, std::string* out) {
 }
 
 // Amplitude returns computations as strings: a string value as it is, anything else as the
-// text of its JSON.
-void AppendValueAsString(const compute::Value& v, std::string* out) {
-  if (const auto* t = std::get_if<compute::JsonText>(&v);
-      t != nullptr && !t->text.empty() && t->text.front() == '"') {
-    out->append(t->text);  // already a JSON string
-    return;
+// text of its JSON. Corruption when a first or last value's stored JSON text does not parse (a
+// damaged aggregates record), which would otherwise go into the answer as it is.
+Status AppendValueAsString(const compute::Value& v, std::string* out) {
+  if (const auto* t = std::get_if<compute::JsonText>(&v)) {
+    boost::system::error_code ec;
+    boost::json::value parsed = ParseJson(t->text, kMaxJsonDepth, &ec);
+    if (ec) return Status::Corruption("a computed value's stored JSON text does not parse");
+    if (parsed.is_string()) {
+      out->append(t->text);  // already a JSON string
+      return Status::Ok();
+    }
   }
   std::string text;
   AppendValue(v, &text);
   AppendJsonString(out, text);
+  return Status::Ok();
 }
 
 // The seed's Recommendation: {rec_id, child_ids, is_control, recommendation_type, title}.
@@ -295,7 +301,7 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
       text.append("\"computed-prop-");
       AppendJsonUint(&text, id);
       text.append("\":");
-      AppendValueAsString(value, &text);
+      PROFILED_RETURN_IF_ERROR(AppendValueAsString(value, &text));
     }
     text.push_back('}');
     out->append(text);

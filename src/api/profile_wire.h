@@ -58,7 +58,8 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
 // holds the built-in fields and the custom properties (custom wins on a name clash) with
 // get_amp_props, and the computations as "computed-prop-<id>": "<value as string>" with
 // get_computations or comp_id. Corruption (and *out unusable) when the stored JSON of a
-// section asked for does not parse as an object.
+// section asked for does not parse as an object, or the stored JSON text of a first or last
+// computed value does not parse.
 [[nodiscard]] Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user,
                                            std::string* out);
 

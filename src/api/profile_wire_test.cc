@@ -266,5 +266,24 @@ TEST(ProfileWire, AmplitudeDialectRefusesStoredPropertiesThatDoNotParse) {
   EXPECT_EQ(s.code(), ErrorCode::kCorruption);
 }
 
+TEST(ProfileWire, AmplitudeDialectRefusesAStoredComputedValueThatDoesNotParse) {
+  // A damaged aggregates record's first/last text, found by fuzz/user_record_fuzz.cc: it went
+  // into the answer as it was, which then was not JSON.
+  ProfileQuery q;
+  q.get_computations = true;
+  for (const char* text : {"\"free'", "\"", "[1,", "\"a\"x"}) {
+    read::UserData user = Alice();
+    user.computed = {{6, compute::Value(compute::JsonText{text})}};
+    std::string out;
+    EXPECT_EQ(WriteAmplitudeProfile(q, user, &out).code(), ErrorCode::kCorruption) << text;
+  }
+  read::UserData user = Alice();
+  user.computed = {{6, compute::Value(compute::JsonText{"[1,\"x\"]"})}};
+  std::string out;
+  ASSERT_TRUE(WriteAmplitudeProfile(q, user, &out).ok());
+  EXPECT_EQ(json::parse(out).at("userData").at("amp_props"),
+            json::parse(R"({"computed-prop-6":"[1,\"x\"]"})"));
+}
+
 }  // namespace
 }  // namespace profiled::api

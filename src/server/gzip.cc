@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <boost/beast/core/string.hpp>
+
 namespace profiled::server {
 
 Status Gunzip(std::string_view in, size_t max_output, std::string* out) {
@@ -35,6 +37,25 @@ Status Gunzip(std::string_view in, size_t max_output, std::string* out) {
   }
   inflateEnd(&zs);
   return result;
+}
+
+BodyDecoding DecodeContentEncoding(std::string_view encoding, std::string_view body,
+                                   size_t max_output, std::string* decoded, std::string_view* out) {
+  namespace beast = boost::beast;
+  if (encoding.empty() || beast::iequals(encoding, "identity")) {
+    *out = body;
+    return BodyDecoding::kOk;
+  }
+  if (!beast::iequals(encoding, "gzip") && !beast::iequals(encoding, "deflate")) {
+    return BodyDecoding::kUnsupportedEncoding;
+  }
+  Status s = Gunzip(body, max_output, decoded);
+  if (!s.ok()) {
+    return s.code() == ErrorCode::kPayloadTooLarge ? BodyDecoding::kTooLarge
+                                                   : BodyDecoding::kInvalid;
+  }
+  *out = *decoded;
+  return BodyDecoding::kOk;
 }
 
 }  // namespace profiled::server

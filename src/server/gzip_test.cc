@@ -40,5 +40,36 @@ TEST(Gzip, RejectsGarbageAndTruncation) {
   EXPECT_EQ(Gunzip(z.substr(0, z.size() - 6), 1 << 20, &out).code(), ErrorCode::kInvalidArgument);
 }
 
+TEST(ContentEncoding, IdentityAndNoEncodingPassTheBodyThrough) {
+  std::string decoded;
+  std::string_view out;
+  for (std::string_view encoding : {"", "identity", "IDENTITY"}) {
+    EXPECT_EQ(DecodeContentEncoding(encoding, "body", 10, &decoded, &out), BodyDecoding::kOk);
+    EXPECT_EQ(out, "body");
+  }
+}
+
+TEST(ContentEncoding, GzipAndDeflateAreDecodedWithinTheLimit) {
+  std::string decoded;
+  std::string_view out;
+  for (std::string_view encoding : {"gzip", "GZip", "deflate"}) {
+    EXPECT_EQ(DecodeContentEncoding(encoding, Gzip("hello"), 5, &decoded, &out), BodyDecoding::kOk);
+    EXPECT_EQ(out, "hello");
+  }
+  EXPECT_EQ(DecodeContentEncoding("gzip", Gzip("hello!"), 5, &decoded, &out),
+            BodyDecoding::kTooLarge);
+  EXPECT_EQ(DecodeContentEncoding("gzip", "hello", 5, &decoded, &out), BodyDecoding::kInvalid);
+}
+
+TEST(ContentEncoding, OtherEncodingsAreUnsupported) {
+  std::string decoded;
+  std::string_view out;
+  for (std::string_view encoding : {"br", "gzip, br", "x-gzip"}) {
+    EXPECT_EQ(DecodeContentEncoding(encoding, "x", 10, &decoded, &out),
+              BodyDecoding::kUnsupportedEncoding)
+        << encoding;
+  }
+}
+
 }  // namespace
 }  // namespace profiled::server

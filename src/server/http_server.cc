@@ -28,7 +28,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 
 namespace {
-constexpr size_t kHeaderLimit = size_t{16} * 1024;
+// kHeaderLimit: routes.h.
 // What a connection's read buffer may hold: a header (up to kHeaderLimit) and one read
 // after it. Body bytes pass through it into the body, so only a chunk line or a trailer that
 // never ends could fill it (Beast limits neither); such a request gets a 400.
@@ -322,10 +322,9 @@ class HttpServer::Impl {
     auto start = std::chrono::steady_clock::now();
     http::request_parser<http::string_body> parser(std::move(header_parser));
     const auto& header = parser.get();
-    std::string_view target = header.target();
-    std::string_view path = target.substr(0, target.find('?'));
-    std::string_view query =
-        path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+    const RequestTarget target = SplitTarget(header.target());
+    std::string_view path = target.path;
+    std::string_view query = target.query;
     std::string_view method = header.method_string();
     Route route = MatchRoute(method, path);
     std::string_view origin = header[http::field::origin];
@@ -404,30 +403,29 @@ class HttpServer::Impl {
     req.content_type = request[http::field::content_type];
     req.body = request.body();
     req.wire_body_size = request.body().size();
-    std::string_view encoding = request[http::field::content_encoding];
-    if (!encoding.empty() && !beast::iequals(encoding, "identity")) {
-      if (!beast::iequals(encoding, "gzip") && !beast::iequals(encoding, "deflate")) {
+    switch (DecodeContentEncoding(request[http::field::content_encoding], request.body(), limit,
+                                  &decoded, &req.body)) {
+      case BodyDecoding::kOk: break;
+      case BodyDecoding::kUnsupportedEncoding:
         Finish(route,
                {415, "application/json",
                 R"({"code":415,"error":"Unsupported Content-Encoding: only gzip is accepted"})"},
                keep_alive, origin, start, &out);
         co_return keep_alive;
-      }
-      Status s = Gunzip(request.body(), limit, &decoded);
-      if (!s.ok()) {
-        bool too_large = s.code() == ErrorCode::kPayloadTooLarge;
-        Finish(route,
-               {too_large ? 413 : 400, "application/json",
-                too_large ? R"({"code":413,"error":"Payload too large"})"
-                          : R"({"code":400,"error":"Invalid gzip request body"})"},
-               too_large ? false : keep_alive, origin, start, &out);
-        co_return too_large ? false : keep_alive;
-      }
-      if (!body_share.TryTake(decoded.size())) {
-        FinishBusy(route, origin, start, &out);
+      case BodyDecoding::kTooLarge:
+        Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
+               false, origin, start, &out);
         co_return false;
-      }
-      req.body = decoded;
+      case BodyDecoding::kInvalid:
+        Finish(route,
+               {400, "application/json", R"({"code":400,"error":"Invalid gzip request body"})"},
+               keep_alive, origin, start, &out);
+        co_return keep_alive;
+    }
+    // A decoded body is held beside the wire bytes until answered: its size counts too.
+    if (req.body.data() == decoded.data() && !body_share.TryTake(decoded.size())) {
+      FinishBusy(route, origin, start, &out);
+      co_return false;
     }
 
     api::HttpResponse response;

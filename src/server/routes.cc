@@ -6,6 +6,12 @@ namespace {
 constexpr size_t kMiB = size_t{1024} * 1024;
 }
 
+RequestTarget SplitTarget(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return {target, {}};
+  return {target.substr(0, q), target.substr(q + 1)};
+}
+
 Route MatchRoute(std::string_view method, std::string_view path) {
   if (method == "OPTIONS") return Route::kPreflight;
   bool get = method == "GET";

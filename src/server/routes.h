@@ -24,6 +24,18 @@ enum class Route {
   kCount,
 };
 
+// The largest request line plus headers the server reads: beyond, 431 (or 414 when the request
+// line alone is longer).
+inline constexpr size_t kHeaderLimit = size_t{16} * 1024;
+
+// A request target split at its first '?': the path, and the query after it (undecoded; empty
+// when there is none). Views into `target`.
+struct RequestTarget {
+  std::string_view path;
+  std::string_view query;
+};
+RequestTarget SplitTarget(std::string_view target);
+
 // The route of a request. The ingestion paths match exactly, as Amplitude's do: a path
 // below one (a trailing slash included) is kInvalidPath, which Amplitude answers with
 // 400 "Invalid request path"; any other unknown path is kNotFound.

@@ -37,6 +37,18 @@ TEST(Routes, PathsBelowAnIngestionPathAreInvalidRequestPaths) {
   EXPECT_EQ(BodyLimit(Route::kInvalidPath), 20u << 20);
 }
 
+TEST(Routes, TargetsSplitAtTheFirstQuestionMark) {
+  RequestTarget t = SplitTarget("/v1/userprofile?user_id=a?b&x=1");
+  EXPECT_EQ(t.path, "/v1/userprofile");
+  EXPECT_EQ(t.query, "user_id=a?b&x=1");
+  t = SplitTarget("/healthz");
+  EXPECT_EQ(t.path, "/healthz");
+  EXPECT_EQ(t.query, "");
+  t = SplitTarget("/x?");
+  EXPECT_EQ(t.path, "/x");
+  EXPECT_EQ(t.query, "");
+}
+
 TEST(Routes, BodyLimitsFollowAmplitude) {
   EXPECT_EQ(BodyLimit(Route::kHttpApi), 1u << 20);
   EXPECT_EQ(BodyLimit(Route::kIdentify), 1u << 20);
