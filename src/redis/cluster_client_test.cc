@@ -498,30 +498,25 @@ TEST(AsyncConnection, PipelinesCommandsAndAnswersEachInTheOrderSent) {
 TEST(AsyncConnection, GivesErrorRepliesAsRepliesAndKeepsTheConnection) {
   AsyncToOnePrimary t;
   ASSERT_NE(t.client, nullptr);
-  ClusterClient& client = *t.client;
-  const std::string& primary = t.primary;
-  boost::asio::io_context& loop = t.loop;
-  AsyncConnection& connection = *t.connection;
-  std::vector<Result<Reply>>& got = t.got;
   auto keep = t.Keep();
-  connection.Send(Args{"SET", "{async}:string", "x"}, keep);
-  connection.Send(Args{"HGET", "{async}:string", "field"}, keep);
+  t.connection->Send(Args{"SET", "{async}:string", "x"}, keep);
+  t.connection->Send(Args{"HGET", "{async}:string", "field"}, keep);
   // A key served by another primary: the node redirects, the connection does not follow.
   std::string elsewhere;
   for (int i = 0; elsewhere.empty(); ++i) {
     std::string key = "elsewhere:" + std::to_string(i);
-    if (client.PrimaryOf(KeySlot(key)) != primary) elsewhere = key;
+    if (t.client->PrimaryOf(KeySlot(key)) != t.primary) elsewhere = key;
   }
-  connection.Send(Args{"GET", elsewhere}, keep);
-  connection.Send(Args{"GET", "{async}:string"}, keep);
-  RunUntil(loop, [&] { return got.size() == 4; });
-  ASSERT_EQ(got.size(), 4u);
-  EXPECT_EQ(Must(got[0]), "OK");
-  ASSERT_TRUE(got[1].ok());
-  EXPECT_EQ(got[1]->error_code(), "WRONGTYPE") << got[1]->ToString();
-  ASSERT_TRUE(got[2].ok());
-  EXPECT_EQ(got[2]->error_code(), "MOVED") << got[2]->ToString();
-  EXPECT_EQ(ValueOf(got[3]), "x");
+  t.connection->Send(Args{"GET", elsewhere}, keep);
+  t.connection->Send(Args{"GET", "{async}:string"}, keep);
+  RunUntil(t.loop, [&] { return t.got.size() == 4; });
+  ASSERT_EQ(t.got.size(), 4u);
+  EXPECT_EQ(Must(t.got[0]), "OK");
+  ASSERT_TRUE(t.got[1].ok());
+  EXPECT_EQ(t.got[1]->error_code(), "WRONGTYPE") << t.got[1]->ToString();
+  ASSERT_TRUE(t.got[2].ok());
+  EXPECT_EQ(t.got[2]->error_code(), "MOVED") << t.got[2]->ToString();
+  EXPECT_EQ(ValueOf(t.got[3]), "x");
 }
 
 TEST(AsyncConnection, FailsWhatWaitsWhenTheNodeCannotBeReachedOrRefusesThePassword) {
@@ -604,28 +599,23 @@ TEST(AsyncConnection, TimesOutCommandsQueuedBehindAuthAndThoseSentFromAFailure) 
 TEST(AsyncConnection, FailsWhatWaitsAfterTheNodeDropsItThenOpensAgain) {
   AsyncToOnePrimary t;
   ASSERT_NE(t.client, nullptr);
-  ClusterClient& client = *t.client;
-  const std::string& primary = t.primary;
-  boost::asio::io_context& loop = t.loop;
-  AsyncConnection& connection = *t.connection;
-  std::vector<Result<Reply>>& got = t.got;
   auto keep = t.Keep();
-  connection.Send(Args{"CLIENT", "ID"}, keep);
-  RunUntil(loop, [&] { return got.size() == 1; });
-  ASSERT_EQ(got.size(), 1u);
-  ASSERT_TRUE(got[0].ok() && got[0]->type == ReplyType::kInteger) << got[0]->ToString();
-  Must(client.RunOnNode(primary, {"CLIENT", "KILL", "ID", std::to_string(got[0]->integer)}));
-  // Sent on the killed connection (the loop has not run since): its outcome is unknown.
-  connection.Send(Args{"GET", "{async}:string"}, keep);
-  RunUntil(loop, [&] { return got.size() == 2; });
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[1].status().code(), ErrorCode::kIoError) << got[1].status().ToString();
-  connection.Send(Args{"SET", "{async}:again", "yes"}, keep);
-  connection.Send(Args{"GET", "{async}:again"}, keep);
-  RunUntil(loop, [&] { return got.size() == 4; });
-  ASSERT_EQ(got.size(), 4u);
-  EXPECT_EQ(Must(got[2]), "OK");
-  EXPECT_EQ(ValueOf(got[3]), "yes");
+  t.connection->Send(Args{"CLIENT", "ID"}, keep);
+  RunUntil(t.loop, [&] { return t.got.size() == 1; });
+  ASSERT_EQ(t.got.size(), 1u);
+  ASSERT_TRUE(t.got[0].ok() && t.got[0]->type == ReplyType::kInteger) << t.got[0]->ToString();
+  Must(t.client->RunOnNode(t.primary, {"CLIENT", "KILL", "ID", std::to_string(t.got[0]->integer)}));
+  // Sent on the killed connection (the t.loop has not run since): its outcome is unknown.
+  t.connection->Send(Args{"GET", "{async}:string"}, keep);
+  RunUntil(t.loop, [&] { return t.got.size() == 2; });
+  ASSERT_EQ(t.got.size(), 2u);
+  EXPECT_EQ(t.got[1].status().code(), ErrorCode::kIoError) << t.got[1].status().ToString();
+  t.connection->Send(Args{"SET", "{async}:again", "yes"}, keep);
+  t.connection->Send(Args{"GET", "{async}:again"}, keep);
+  RunUntil(t.loop, [&] { return t.got.size() == 4; });
+  ASSERT_EQ(t.got.size(), 4u);
+  EXPECT_EQ(Must(t.got[2]), "OK");
+  EXPECT_EQ(ValueOf(t.got[3]), "yes");
 }
 
 TEST(AsyncConnection, GivesUpOnANodeThatNeverAnswersOrAnswersGarbage) {
