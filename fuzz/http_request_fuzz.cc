@@ -2,15 +2,15 @@
 // header through Beast's parser under the server's header limit, the route and its body limit
 // (server/routes.h), the body (Content-Length or chunked) under that limit, its
 // Content-Encoding (server/gzip.h), then the pure parsing the route's endpoint does before it
-// needs the store or the writer (api/: the ingestion body, the /identify form, the Profile
-// API query, the admin API's definition bodies, static cohort uploads). The answers the server
-// writes itself (413, 415, 400, the CORS preflight, which echoes request headers) must be one
-// well-formed HTTP response each, whatever the request held: no header of the request may
-// split the answer. What an endpoint decides is the other targets' to check.
-// The input is the bytes a client sent on one connection: requests one after another, as a
-// keep-alive connection carries them (the first 8).
-// GCC 12 with the sanitizers takes Beast's optional content length for uninitialized where the
-// parser is inlined here (a false positive; the server's own use is not inlined alike).
+// needs the store or the writer (api/: the credentials, the ingestion body, the /identify
+// form, the Profile API query, the admin API's definition bodies, static cohort uploads). The
+// answers the server writes itself (413, 415, 400, the CORS preflight, which echoes request
+// headers) must be one well-formed HTTP response each, whatever the request held: no header of the
+// request may split the answer. What an endpoint decides is the other targets' to check. The input
+// is the bytes a client sent on one connection: requests one after another, as a keep-alive
+// connection carries them (the first 8). GCC 12 with the sanitizers takes Beast's optional content
+// length for uninitialized where the parser is inlined here (a false positive; the server's own use
+// is not inlined alike).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth.h"
 #include "api/definition_wire.h"
 #include "api/form.h"
 #include "api/ingest_wire.h"
@@ -84,6 +85,21 @@ void Answer(int status, std::string_view origin) {
   server::WriteResponse({status, "application/json", R"({"code":400})"}, true,
                         origin.empty() ? std::string_view() : std::string_view("*"), &out);
   CheckOneResponse(out);
+}
+
+// The credentials of each scheme the endpoints take (api/auth.h): what CredentialsOf returns
+// is part of the header, without surrounding spaces; Basic credentials are base64.
+void ParseCredentials(std::string_view authorization) {
+  for (std::string_view scheme : {"api-key", "bearer", "basic"}) {
+    std::string_view credentials = api::CredentialsOf(authorization, scheme);
+    if (credentials.empty()) continue;
+    FUZZ_CHECK(credentials.data() >= authorization.data() &&
+               credentials.data() + credentials.size() <=
+                   authorization.data() + authorization.size());
+    FUZZ_CHECK(credentials.front() != ' ' && credentials.back() != ' ');
+    std::string decoded;
+    if (scheme == "basic") (void)api::DecodeBase64(credentials, &decoded);
+  }
 }
 
 // What the route's endpoint parses before it reaches the store or the writer.
@@ -193,6 +209,7 @@ bool ServeOne(std::string_view* bytes) {
     case server::BodyDecoding::kInvalid: Answer(400, origin); return keep_alive;
   }
   FUZZ_CHECK(body.size() <= limit);
+  ParseCredentials(request[http::field::authorization]);
   ParseForRoute(route, method, target.path, target.query, request[http::field::content_type], body);
   return keep_alive;
 }
