@@ -59,10 +59,19 @@ e2e: build
 # The sanitizer build: clang 14 with AddressSanitizer, UBSan and libFuzzer's coverage, so that the
 # same build runs the test suites under the sanitizers and links the fuzz targets with libFuzzer
 # (fuzz/README.md). clang builds it in less than half GCC 12's time (docs/RELIABILITY.md).
+# A build-asan that another compiler configured (it was GCC's until the fuzz targets came)
+# starts afresh: CMake cannot switch the compiler of a configured build in place.
 ASAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
              -DPROFILED_SANITIZE=ON -DPROFILED_FUZZ=ON
-asan-build: deps
+define asan_configure
+	@if [ -f build-asan/CMakeCache.txt ] && \
+	    ! grep -q '^CMAKE_CXX_COMPILER:.*clang++-14$$' build-asan/CMakeCache.txt; then \
+	  rm -rf build-asan; \
+	fi
 	@cmake -S . -B build-asan $(ASAN_CMAKE) >/dev/null
+endef
+asan-build: deps
+	$(asan_configure)
 	@cmake --build build-asan -j $(JOBS)
 
 # Fuzzing (fuzz/README.md): builds only the fuzz targets of the sanitizer build and runs each for
@@ -72,7 +81,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS ?= 1
 FUZZ_TEST_SECONDS ?= 5
 fuzz: deps
-	@cmake -S . -B build-asan $(ASAN_CMAKE) >/dev/null
+	$(asan_configure)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) JOBS=$(JOBS) scripts/fuzz.sh
 
 format: deps
