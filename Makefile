@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-pair unit redis-test e2e asan-build format format-check layers-check tidy bench clean
+.PHONY: all deps build run test test-pair unit redis-test e2e asan-build fuzz format format-check layers-check tidy bench clean
 
 all: build
 
@@ -18,11 +18,12 @@ build: deps
 run: build
 	exec build/profiled serve --data-dir ./data
 
-# Every check and suite: the layer rule and the format (seconds), unit tests, the Redis Cluster
-# client's tests (each binary starts and stops its own local cluster) and end-to-end tests on the
-# release build (and 16 of the end-to-end files on two nodes over one Redis Cluster), the same
-# again on an AddressSanitizer + UBSan build, then clang-tidy over src/ with every warning an
-# error (minutes).
+# Every check and suite: the layer rule and the format (seconds), unit tests (each fuzz target's
+# corpus and regressions replayed among them), the Redis Cluster client's tests (each binary
+# starts and stops its own local cluster) and end-to-end tests on the release build (and 16 of the
+# end-to-end files on two nodes over one Redis Cluster), the same again on the AddressSanitizer +
+# UBSan build, each fuzz target fuzzed there for FUZZ_TEST_SECONDS (5 s; JOBS at a time), then
+# clang-tidy over src/ with every warning an error (minutes).
 test: build asan-build
 	@scripts/check-layers.sh
 	@scripts/check-format.sh
@@ -33,6 +34,7 @@ test: build asan-build
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 	@ctest --test-dir build-asan --output-on-failure -L redis
 	@ctest --test-dir build-asan --output-on-failure -L e2e
+	@FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) FUZZ_JOBS=$(JOBS) scripts/fuzz.sh
 	@scripts/check-tidy.sh build
 
 # The end-to-end files that run on one server, run instead on two profiled nodes over one local
@@ -51,9 +53,33 @@ redis-test: build
 e2e: build
 	@ctest --test-dir build --output-on-failure -L e2e
 
+# The sanitizer build: clang 14 with AddressSanitizer, UBSan and libFuzzer's coverage, so that the
+# same build runs the test suites under the sanitizers and links the fuzz targets with libFuzzer
+# (fuzz/README.md). clang builds it in less than half GCC 12's time (docs/RELIABILITY.md).
+# A build-asan that another compiler configured (it was GCC's until the fuzz targets came)
+# starts afresh: CMake cannot switch the compiler of a configured build in place.
+ASAN_CMAKE = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
+             -DPROFILED_SANITIZE=ON -DPROFILED_FUZZ=ON
+define asan_configure
+	@if [ -f build-asan/CMakeCache.txt ] && \
+	    ! grep -q '^CMAKE_CXX_COMPILER:.*clang++-14$$' build-asan/CMakeCache.txt; then \
+	  rm -rf build-asan; \
+	fi
+	@cmake -S . -B build-asan $(ASAN_CMAKE) >/dev/null
+endef
 asan-build: deps
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROFILED_SANITIZE=ON >/dev/null
+	$(asan_configure)
 	@cmake --build build-asan -j $(JOBS)
+
+# Fuzzing (fuzz/README.md): builds only the fuzz targets of the sanitizer build and runs each for
+# FUZZ_SECONDS seconds, one at a time (FUZZ_JOBS), from its corpus; prints executions and
+# crashes per target, and fails when one crashed. `make test` runs each for FUZZ_TEST_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TEST_SECONDS ?= 5
+fuzz: deps
+	$(asan_configure)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) JOBS=$(JOBS) scripts/fuzz.sh
 
 format: deps
 	@scripts/check-format.sh --fix

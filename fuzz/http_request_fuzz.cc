@@ -2,14 +2,15 @@
 // header through Beast's parser under the server's header limit, the route and its body limit
 // (server/routes.h), the body (Content-Length or chunked) under that limit, its
 // Content-Encoding (server/gzip.h), then the pure parsing the route's endpoint does before it
-// needs the store or the writer (api/: the ingestion body, the /identify form, the Profile
-// API query, the admin API's definition bodies, static cohort uploads). The answers the server
-// writes itself (413, 415, 400, the CORS preflight, which echoes request headers) must be one
-// well-formed HTTP response each, whatever the request held: no header of the request may
-// split the answer. What an endpoint decides is the other targets' to check.
-// The input is the bytes a client sent on one connection, up to the end of its first request.
-// GCC 12 with the sanitizers takes Beast's optional content length for uninitialized where the
-// parser is inlined here (a false positive; the server's own use is not inlined alike).
+// needs the store or the writer (api/: the credentials, the ingestion body, the /identify
+// form, the Profile API query, the admin API's definition bodies, static cohort uploads). The
+// answers the server writes itself (413, 415, 400, the CORS preflight, which echoes request
+// headers) must be one well-formed HTTP response each, whatever the request held: no header of the
+// request may split the answer. What an endpoint decides is the other targets' to check. The input
+// is the bytes a client sent on one connection: requests one after another, as a keep-alive
+// connection carries them (the first 8). GCC 12 with the sanitizers takes Beast's optional content
+// length for uninitialized where the parser is inlined here (a false positive; the server's own use
+// is not inlined alike).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth.h"
 #include "api/definition_wire.h"
 #include "api/form.h"
 #include "api/ingest_wire.h"
@@ -85,6 +87,21 @@ void Answer(int status, std::string_view origin) {
   CheckOneResponse(out);
 }
 
+// The credentials of each scheme the endpoints take (api/auth.h): what CredentialsOf returns
+// is part of the header, without surrounding spaces; Basic credentials are base64.
+void ParseCredentials(std::string_view authorization) {
+  for (std::string_view scheme : {"api-key", "bearer", "basic"}) {
+    std::string_view credentials = api::CredentialsOf(authorization, scheme);
+    if (credentials.empty()) continue;
+    FUZZ_CHECK(credentials.data() >= authorization.data() &&
+               credentials.data() + credentials.size() <=
+                   authorization.data() + authorization.size());
+    FUZZ_CHECK(credentials.front() != ' ' && credentials.back() != ' ');
+    std::string decoded;
+    if (scheme == "basic") (void)api::DecodeBase64(credentials, &decoded);
+  }
+}
+
 // What the route's endpoint parses before it reaches the store or the writer.
 void ParseForRoute(server::Route route, std::string_view method, std::string_view path,
                    std::string_view query, std::string_view content_type, std::string_view body) {
@@ -144,17 +161,14 @@ void ParseForRoute(server::Route route, std::string_view method, std::string_vie
   }
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  fuzz::FuzzInput input(data, size);
-  std::string_view bytes = input.Rest();
-
+// One request off the connection, as HttpServer's ServeOne reads it: returns whether the
+// server would read another one after it (keep-alive).
+bool ServeOne(std::string_view* bytes) {
   http::request_parser<http::empty_body> header_parser;
   header_parser.header_limit(server::kHeaderLimit);
   header_parser.body_limit(boost::none);
-  boost::system::error_code ec = Feed(header_parser, true, &bytes);
-  if (ec) return 0;  // the server answers 414, 431 or 400 with fixed texts, or nothing
+  boost::system::error_code ec = Feed(header_parser, true, bytes);
+  if (ec) return false;  // the server answers 414, 431 or 400 with fixed texts, or nothing
   FUZZ_CHECK(header_parser.is_header_done());
 
   http::request_parser<http::string_body> parser(std::move(header_parser));
@@ -167,37 +181,47 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   parser.body_limit(limit);
   if (parser.content_length() && *parser.content_length() > limit) {
     Answer(413, origin);
-    return 0;
+    return false;
   }
-  ec = Feed(parser, false, &bytes);
-  if (ec == http::error::body_limit) {
-    Answer(413, origin);
-    return 0;
-  }
+  ec = Feed(parser, false, bytes);
   if (ec) {
-    Answer(400, origin);
-    return 0;
+    Answer(ec == http::error::body_limit ? 413 : 400, origin);
+    return false;
   }
   const auto& request = parser.get();
   FUZZ_CHECK(request.body().size() <= limit);
+  bool keep_alive = request.keep_alive();
 
   if (route == server::Route::kPreflight) {
     std::string out;
-    server::WritePreflight(origin, request[http::field::access_control_request_headers],
-                           request.keep_alive(), "*", &out);
+    server::WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
+                           "*", &out);
     CheckOneResponse(out);
-    return 0;
+    return keep_alive;
   }
   std::string decoded;
   std::string_view body;
   switch (server::DecodeContentEncoding(request[http::field::content_encoding], request.body(),
                                         limit, &decoded, &body)) {
     case server::BodyDecoding::kOk: break;
-    case server::BodyDecoding::kUnsupportedEncoding: Answer(415, origin); return 0;
-    case server::BodyDecoding::kTooLarge: Answer(413, origin); return 0;
-    case server::BodyDecoding::kInvalid: Answer(400, origin); return 0;
+    case server::BodyDecoding::kUnsupportedEncoding: Answer(415, origin); return keep_alive;
+    case server::BodyDecoding::kTooLarge: Answer(413, origin); return false;
+    case server::BodyDecoding::kInvalid: Answer(400, origin); return keep_alive;
   }
   FUZZ_CHECK(body.size() <= limit);
+  ParseCredentials(request[http::field::authorization]);
   ParseForRoute(route, method, target.path, target.query, request[http::field::content_type], body);
+  return keep_alive;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  fuzz::FuzzInput input(data, size);
+  std::string_view bytes = input.Rest();
+  // Requests pipelined on one keep-alive connection, each starting where the last one ended.
+  for (int i = 0; i < 8 && !bytes.empty(); ++i) {
+    if (!ServeOne(&bytes)) break;
+  }
   return 0;
 }

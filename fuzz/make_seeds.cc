@@ -96,7 +96,7 @@ void AggregatesSeeds() {
   std::vector<compute::SpecEntry> specs = fuzz::EverySpec();
   std::vector<Ev> evs;
   for (int i = 0; i < 12; ++i) {
-    Ev e{i % 3 == 0 ? "view" : "buy", now - (i % 6) * day - i * 1000, {}, {}};
+    Ev e{i % 3 == 0 ? "view" : "buy", now - (i % 6) * day - int64_t{i} * 1000, {}, {}};
     if (i % 4 != 0) e.props["price"] = i - 3;
     if (i % 5 != 0) e.props["sku"] = "s" + std::to_string(i % 4);
     e.fields["revenue"] = 2.5 * i;
@@ -117,11 +117,13 @@ void AggregatesSeeds() {
   FUZZ_CHECK(compute::UserAggregates::Decode(record, &decoded).ok());
   for (const auto& [id, state] : decoded.states) {
     if (id != 8 && id != 26 && id != 37 && id != 38) continue;  // distinct, days, items
-    std::string bytes;
-    state.EncodeTo(&bytes);
-    Write(
-        "aggregates", "state-" + std::to_string(id),
-        std::string(1, '\1') + std::string(4, '\0') + time + std::string(1, '\0') + "{}\n" + bytes);
+    // mode (one state), no specs offered, the time, a type, no properties, the state
+    std::string seed(1, '\1');
+    seed.append(4, '\0');
+    seed += time;
+    seed += std::string(1, '\0') + "{}\n";
+    state.EncodeTo(&seed);
+    Write("aggregates", "state-" + std::to_string(id), seed);
   }
 }
 
@@ -167,6 +169,9 @@ void ServingModelSeeds() {
     options.neighbours = 3;
     auto model = recs::TrainServingModel(options, data, 1767225600000);
     FUZZ_CHECK(model.ok());
+    // The seeds stay the same bytes from run to run without the training's duration. (The
+    // model was made mutable, by make_shared in the trainer: only the pointer is to const.)
+    const_cast<recs::ServingModel&>(**model).train_seconds = 0;
     std::string bytes = recs::EncodeServingModel(**model);
     std::string name(recs::ModelName(kind));
     Write("serving_model", name + "-checked", std::string(1, '\0') + bytes);

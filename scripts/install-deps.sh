@@ -16,6 +16,8 @@ packages=(
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests
   clang-format-14 clang-tidy-14                                 # format and tidy checks (LLVM 14: llvm-tool.sh)
+  clang-14 libclang-rt-14-dev                                   # the sanitizer build and libFuzzer (fuzz/)
+  llvm-14                                                       # llvm-symbolizer: sanitizer reports with lines
   nodejs npm                                                    # end-to-end tests with the SDKs
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
