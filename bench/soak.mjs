@@ -3,12 +3,14 @@
 // running profiled whose store bench/load_users.mjs filled with --users users (u%07d).
 //
 // 1. Capacity: --conns connections send the mix back to back (closed loop) for
-//    --capacity-seconds; the answered requests per second are the capacity.
+//    --capacity-seconds; the requests answered per second over its last two thirds are the
+//    capacity.
 // 2. Soak: requests are sent on a fixed schedule at --load x capacity (open loop) for
 //    --duration seconds. A request's latency runs from the moment it was due, not from when
 //    it was sent, so a server that falls behind shows as latency rather than as a slower
-//    schedule. At most --max-outstanding requests are in flight; a request due while that
-//    many wait is counted as `late` (an error) and not sent.
+//    schedule. At most --max-outstanding requests are in flight (over at most --sockets
+//    connections); a request due while that many wait is counted as `late` (an error) and
+//    not sent.
 //
 // The mix: --read-share of the requests are GET /v1/userprofile of a random user, of which
 // --rec-share also ask for recommendation --rec-id; the rest are POST /2/httpapi of --batch
@@ -41,11 +43,12 @@ const opt = parseArgs(process.argv.slice(2), {
   batch: '10',
   'new-user-share': '0.05',
   conns: '16',
-  'capacity-seconds': '20',
+  'capacity-seconds': '90',
   load: '0.7',
   duration: '600',
   interval: '10',
-  'max-outstanding': '256',
+  sockets: '64',
+  'max-outstanding': '2048',
   'server-pid': '',
   'data-dir': '',
   seed: '7',
@@ -57,7 +60,11 @@ const recShare = Number(opt['rec-share']);
 const batch = Number(opt.batch);
 const newUserShare = Number(opt['new-user-share']);
 const random = prng(Number(opt.seed));
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number(opt['max-outstanding']) });
+// Reads and ingestion have connections of their own (as a product's back end and its SDKs
+// do), at most --sockets each; requests beyond them wait in the agent's queue (their wait
+// counts in their latency), so a slow ingestion answer never holds up a read in the client.
+const readAgent = new http.Agent({ keepAlive: true, maxSockets: Number(opt.sockets) });
+const ingestAgent = new http.Agent({ keepAlive: true, maxSockets: Number(opt.sockets) });
 const run = Date.now().toString(36);
 
 const EVENT_TYPES = ['view_item', 'view_item', 'view_item', 'page_view', 'search', 'add_to_cart', 'purchase'];
@@ -125,6 +132,7 @@ function oneRequest() {
     };
   }
   return new Promise((resolve) => {
+    const agent = read ? readAgent : ingestAgent;
     const req = http.request({ host: url.hostname, port: url.port, agent, ...options }, (res) => {
       res.resume();
       res.on('end', () => resolve({ kind, status: res.statusCode }));
@@ -173,20 +181,30 @@ function latencyFigures(list) {
            max: round1(sorted.length ? sorted[sorted.length - 1] : NaN) };
 }
 
+// The closed loop runs --capacity-seconds; the first third warms up (caches, the first
+// flushes and compactions) and the rest is measured.
 async function capacity() {
-  const end = performance.now() + Number(opt['capacity-seconds']) * 1000;
+  const total = Number(opt['capacity-seconds']) * 1000;
+  const begin = performance.now();
+  const measureFrom = begin + total / 3;
+  const end = begin + total;
   let answered = 0;
   let errors = 0;
+  let cpu;
   async function worker() {
     while (performance.now() < end) {
       const r = await oneRequest();
+      if (performance.now() < measureFrom) continue;
       answered++;
       if (r.status !== 200) errors++;
     }
   }
+  const warm = new Promise((resolve) => setTimeout(resolve, total / 3));
+  const running = Promise.all(Array.from({ length: Number(opt.conns) }, worker));
+  await warm;
   const t0 = performance.now();
-  const cpu = cpuSample(Number(opt['server-pid']) || 0);
-  await Promise.all(Array.from({ length: Number(opt.conns) }, worker));
+  cpu = cpuSample(Number(opt['server-pid']) || 0);
+  await running;
   const seconds = (performance.now() - t0) / 1000;
   return { requests_per_s: Math.round(answered / seconds), errors, conns: Number(opt.conns), seconds: round1(seconds),
            ...cpuShares(cpu, cpuSample(Number(opt['server-pid']) || 0)) };
@@ -301,4 +319,5 @@ const summary = await soak(cap.requests_per_s * Number(opt.load));
 summary.capacity_per_s = cap.requests_per_s;
 summary.load = Number(opt.load);
 console.log(JSON.stringify({ summary }));
-agent.destroy();
+readAgent.destroy();
+ingestAgent.destroy();

@@ -15,7 +15,7 @@
 # SOAK_LOAD x that capacity (open loop) for SOAK_SECONDS, sampling every SOAK_INTERVAL s.
 #
 # Knobs (environment):
-#   SOAK_SECONDS=600  SOAK_LOAD=0.7  SOAK_INTERVAL=10  SOAK_CAPACITY_SECONDS=20
+#   SOAK_SECONDS=600  SOAK_LOAD=0.7  SOAK_INTERVAL=10  SOAK_CAPACITY_SECONDS=90
 #   SOAK_USERS=100000  SOAK_LOAD_EVENTS=5  SOAK_RETRAIN_MINUTES=2
 #   SOAK_READ_SHARE=0.8  SOAK_REC_SHARE=0.25  SOAK_BATCH=10  SOAK_CONNS=16
 #   PROFILED_BIN=build/profiled  BENCH_TMP=/tmp
@@ -26,7 +26,7 @@ BIN=$(readlink -f "${PROFILED_BIN:-$ROOT/build/profiled}")
 SECONDS_=${SOAK_SECONDS:-600}
 LOAD=${SOAK_LOAD:-0.7}
 INTERVAL=${SOAK_INTERVAL:-10}
-CAPACITY_SECONDS=${SOAK_CAPACITY_SECONDS:-20}
+CAPACITY_SECONDS=${SOAK_CAPACITY_SECONDS:-90}
 USERS=${SOAK_USERS:-100000}
 LOAD_EVENTS=${SOAK_LOAD_EVENTS:-5}
 RETRAIN=${SOAK_RETRAIN_MINUTES:-2}
@@ -79,4 +79,5 @@ node "$ROOT/bench/soak.mjs" --url "$URL" --users "$USERS" --server-pid "$SERVER_
 curl -sf -H "Authorization: Bearer soak-admin" "$URL/admin/v1/projects/soak/recommendations/r1" >"$TMP/rec.json" || true
 echo "{\"recommendation_after\":$(cat "$TMP/rec.json" || echo null)}" >>"$OUT"
 bench_stop
-echo "soak: results in $OUT" >&2
+cp "$TMP/log" "$RESULTS/soak-$STAMP.log"
+echo "soak: results in $OUT, the server's log in $RESULTS/soak-$STAMP.log" >&2
