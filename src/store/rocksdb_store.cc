@@ -56,7 +56,7 @@ class RocksLog final : public rocksdb::Logger {
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     if (level < GetInfoLogLevel()) return;
     std::array<char, 1024> line{};
-    int n = std::vsnprintf(line.data(), line.size(), format, ap);  // NOLINT: RocksDB's format
+    int n = std::vsnprintf(line.data(), line.size(), format, ap);
     if (n < 0) return;
     std::string_view text(line.data(), std::min(static_cast<size_t>(n), line.size() - 1));
     while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
