@@ -182,6 +182,23 @@ TEST_F(EndpointsTest, AFullIngestQueueAnswers503WithRetryAfter) {
   EXPECT_EQ(queued.get().status, 200);
 }
 
+TEST_F(EndpointsTest, AFullDiskAnswers503WithTheReasonAndRetryAfterAndAppliesNothing) {
+  for (const Status& failure : {store::DiskFull(), store::DiskFailed()}) {
+    SCOPED_TRACE(failure.message());
+    faults_->FailNextCommits(1, failure);
+    HttpResponse refused = Track(R"({"api_key":"k","events":[{"user_id":"user-full",
+        "event_type":"e","user_properties":{"$set":{"a":1}}}]})")
+                               .get();
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.retry_after_seconds, 5);
+    auto body = boost::json::parse(refused.body).as_object();
+    EXPECT_EQ(body.at("code"), 503);
+    EXPECT_EQ(body.at("error").as_string(),
+              failure.message() + "; nothing of this request was applied, retry later");
+    EXPECT_EQ(GetProfile("s", "user_id=user-full").status, 404);
+  }
+}
+
 // Every JSON value of a request's events lives in that request's arena, freed on the writer
 // with the last of its events (ingest/event.h). What the writer keeps (the cached profile:
 // properties set, appended and prepended, built-in fields) must be copies: under ASan, a

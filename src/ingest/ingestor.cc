@@ -23,6 +23,11 @@ constexpr int64_t kRetentionEveryMs = 3600000;
 constexpr int64_t kBackfillUnderLoadEveryMs = 100;
 // What a refused batch is told: one group commit (an fsync) usually frees the queue.
 constexpr int kQueueFullRetryAfterSeconds = 1;
+// What a batch refused by a failing store is told. A full or failing disk needs someone to
+// act, and the store probes it on every later write anyway; a shared store's writers that
+// gave up on each other's locks (Aborted) are usually done in a moment.
+constexpr int kDiskFailureRetryAfterSeconds = 5;
+constexpr int kStoreFailureRetryAfterSeconds = 1;
 
 size_t QueuedBytes(const IngestBatch& batch) {
   size_t bytes = 0;
@@ -425,13 +430,19 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
         std::uniform_int_distribution<int>(5, 100 * attempt)(retry_random_)));
   }
   working_.Finish(commit.ok());
-  if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());
+  // A failing disk is logged by the store, once until it recovers, not once per group.
+  const bool disk_failure = store::IsDiskFailure(commit);
+  if (!commit.ok() && !disk_failure) LogError("ingest commit failed: " + commit.ToString());
 
   for (size_t i = 0; i < group.size(); ++i) {
     IngestResult& r = results[i];
     // A failed group applies nothing: every batch not already refused gets the error.
     if (!commit.ok() && r.status.ok()) {
-      r.status = Status::Unavailable("the store could not persist the batch; retry");
+      r.status = Status::Unavailable(
+          (disk_failure ? commit.message() : std::string("the store could not persist the batch")) +
+          "; nothing of this request was applied, retry later");
+      r.retry_after_seconds =
+          disk_failure ? kDiskFailureRetryAfterSeconds : kStoreFailureRetryAfterSeconds;
     }
     if (!r.status.ok()) {
       r.accepted = 0;

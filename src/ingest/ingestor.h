@@ -65,7 +65,8 @@ struct IngestResult {
   // decode.
   Status status;
   int failed_event = -1;  // index in the batch of the event that refused it, or -1
-  // > 0 when the batch was refused because the queue is full: retry after this long.
+  // > 0 when the batch was refused because the queue is full or the store failed (then the
+  // message says why, e.g. the disk is full): retry after this long.
   int retry_after_seconds = 0;
   size_t accepted = 0;      // events acknowledged, duplicates included
   size_t deduplicated = 0;  // of those, skipped as already-seen insert_ids
