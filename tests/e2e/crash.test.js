@@ -22,7 +22,7 @@ import { assertExactlyOnce, healthy, pinPort, seededRandom, startLoad, until } f
 
 const SCALE = Math.max(1, Number(process.env.PROFILED_CRASH_ROUNDS ?? 1));
 const INGEST_ROUNDS = { fsync: 40 * SCALE, buffered: 25 * SCALE };
-const BACKFILL_ROUNDS = 8 * SCALE;
+const BACKFILL_ROUNDS = 10 * SCALE;
 const TRAINING_ROUNDS = 6 * SCALE;
 
 // The load of every scenario: 4 clients, batches of 2-6 events over 24 shared users, each event
@@ -92,4 +92,80 @@ describe('kill -9 at random moments during sustained ingestion', () => {
       }
     });
   }
+});
+
+// Count computations of the load's events, each a spec of its own (so each PUT starts a
+// backfill): all count every Tick, so each user's value is its `n`.
+const COUNTS = [
+  { name: 'ticks', type: 'count', event_type: 'Tick' },
+  { name: 'ticks 30d', type: 'count', event_type: 'Tick', window_days: 30 },
+  { name: 'ticks 7d', type: 'count', event_type: 'Tick', window_days: 7 },
+  { name: 'ticks 90d', type: 'count', event_type: 'Tick', window_days: 90 },
+  { name: 'ticks 60d', type: 'count', event_type: 'Tick', window_days: 60 },
+];
+
+// Every user's computed values are its `n` (as read by assertExactlyOnce).
+async function assertComputed(server, expected, ids) {
+  for (const [user, n] of expected) {
+    if (n === 0) continue;
+    const d = await server.userData({ user_id: user });
+    assert.deepEqual(d.computed_properties, Object.fromEntries(ids.map((id) => [String(id), n])), `${user}: ${n} events applied`);
+  }
+}
+
+describe('kill -9 at random moments during a backfill', () => {
+  it('after the last restart every backfill finishes and every value is exactly the events applied', async () => {
+    const random = seededRandom('crash backfill');
+    // 10 events a chunk, each chunk a commit of its own. The writer runs a chunk after each
+    // commit group, and one every 50 ms when idle; a backfill scans the log to its end (events
+    // logged after its cut are skipped, not left out of the scan), so the clients pause up to
+    // 40 ms between batches to let it catch up: a backfill then takes a few seconds, several
+    // rounds.
+    const server = pinPort(await startServer({ projects: [SEED], testing: { backfill_chunk_events: 10, backfill_chunk_delay_ms: 50 } }));
+    const load = crashLoad(server, random, 'crash-backfill', { pauseMs: 40 });
+    const t0 = Date.now();
+    try {
+      await load.progressed(400, 'a log to backfill');
+      const put = [];
+      const putNext = async () => {
+        const id = put.length + 1;
+        const answer = await server.adminOk('PUT', `/projects/${SEED.id}/computations/${id}`, COUNTS[put.length]);
+        assert.equal(answer.status, 'backfilling', JSON.stringify(answer));
+        put.push(id);
+      };
+      await putNext();
+      const restartMs = [];
+      let killedMidway = 0;
+      for (let round = 0; round < BACKFILL_ROUNDS; round++) {
+        // The newest computation backfills (a new one is put when it is ready): the kill comes
+        // a random moment after its backfill has moved since the start.
+        let scanned = -1;
+        restartMs.push(await crashRound(server, load, random, {
+          maxDelayMs: 600,
+          ready: async () => {
+            const d = await server.adminOk('GET', `/projects/${SEED.id}/computations/${put.at(-1)}`);
+            if (d.status === 'ready') {
+              if (put.length === COUNTS.length) return true;
+              await putNext();
+              return false;
+            }
+            if (scanned < 0) scanned = d.events_scanned;
+            return d.events_scanned > scanned;
+          },
+        }));
+        // Mid-way if, after the restart, it still backfills (it cannot have finished while down).
+        const d = await server.adminOk('GET', `/projects/${SEED.id}/computations/${put.at(-1)}`);
+        if (d.status === 'backfilling') killedMidway++;
+      }
+      assert.ok(killedMidway >= BACKFILL_ROUNDS / 2, `${killedMidway} of ${BACKFILL_ROUNDS} kills came during a backfill`);
+      await load.stop();
+      for (const id of put) await waitReady(server, SEED.id, 'computations', id, { timeoutMs: 120000 });
+      const checked = await assertExactlyOnce(load, [server], { allOrNothing: true });
+      await assertComputed(server, checked.expected, put);
+      report(`backfill (${put.length} computations, ${killedMidway} kills mid-backfill)`, load, BACKFILL_ROUNDS, t0, restartMs, checked);
+    } finally {
+      await load.stopNow();
+      await server.dispose();
+    }
+  });
 });

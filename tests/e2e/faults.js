@@ -61,7 +61,8 @@ export function pinPort(server) {
 //   resend:  the share of acknowledged batches sent once more (a duplicate delivery, which must
 //            change nothing);
 //   shape(event, random): adds fields to each event (event_properties, ...);
-//   random:  a () => [0, 1) source for the choices (batch sizes, users, abandon, resend).
+//   random:  a () => [0, 1) source for the choices (batch sizes, users, abandon, resend);
+//   pauseMs: each client waits up to this long (uniformly) between two batches.
 // A connection error makes a client send through the next server from then on (its server is
 // gone) until rehome(). Every failed attempt is recorded with its time, server and status.
 export function startLoad(targets, {
@@ -75,6 +76,7 @@ export function startLoad(targets, {
   resend = 0,
   shape = (e) => e,
   random = Math.random,
+  pauseMs = 10,
   deadlineMs = 90000,
 } = {}) {
   const names = new Map(targets.map((s, i) => [s, 'ABCDEFGH'[i]]));
@@ -189,7 +191,7 @@ export function startLoad(targets, {
         server = next(server);
         await sleep(targets.length > 1 ? 50 + random() * 100 : 20 + random() * 30);
       }
-      await sleep(random() * 10);
+      await sleep(random() * pauseMs);
     }
   }
 
@@ -268,7 +270,8 @@ async function presence(server, load, batch) {
 // `n`, read through each of `servers`, is its events acknowledged plus those of the given-up
 // batches that are there; with `allOrNothing` (a load with `devices`), each given-up batch is
 // there whole or not at all, and each batch acknowledged after a request without an answer is
-// there whole. Returns {abandoned, present} (given-up batches, and how many of them are there).
+// there whole. Returns {abandoned, present, expected} (given-up batches, how many of them are
+// there, and each user's `n` as read).
 export async function assertExactlyOnce(load, servers, { allOrNothing = false } = {}) {
   const expected = new Map(load.acked);
   let present = 0;
@@ -301,7 +304,7 @@ export async function assertExactlyOnce(load, servers, { allOrNothing = false } 
   }
   assert.equal(total, load.stats.events);
   assert.ok(total > 0);
-  return { abandoned: abandoned.length, present };
+  return { abandoned: abandoned.length, present, expected };
 }
 
 // A summary of the failed attempts: counts by node and status, the first and last (ms after
