@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, SEED, sleep, startServer } from './harness.js';
 import { waitReady } from './compute-helpers.js';
-import { assertExactlyOnce, healthy, pinPort, seededRandom, startLoad, until } from './faults.js';
+import { assertExactlyOnce, errorLines, healthy, pinPort, seededRandom, startLoad, until } from './faults.js';
 
 const SCALE = Math.max(1, Number(process.env.PROFILED_CRASH_ROUNDS ?? 1));
 const INGEST_ROUNDS = { fsync: 40 * SCALE, buffered: 25 * SCALE };
@@ -165,6 +165,117 @@ describe('kill -9 at random moments during a backfill', () => {
       report(`backfill (${put.length} computations, ${killedMidway} kills mid-backfill)`, load, BACKFILL_ROUNDS, t0, restartMs, checked);
     } finally {
       await load.stopNow();
+      await server.dispose();
+    }
+  });
+});
+
+// A catalogue big enough that training ease takes a while (its cost grows with the cube of
+// the items): VIEWERS users who viewed ITEMS items, VIEWS each, and the load's events are
+// views too (each of a random item), so every training has new data.
+const ITEMS = 2500;
+const VIEWERS = 1000;
+const VIEWS = 8;
+const sku = (i) => `sku-${i}`;
+const REC = {
+  title: 'For you',
+  model: 'ease',
+  item_event: 'View',
+  item_property: 'product_id',
+  history_window_days: 30,
+  candidates: { top_n: 1000 },
+  exclude_items: [],
+  exclude_seen: true,
+  max_items: 5,
+  control_percentage: 0,
+  control_group_of: null,
+  retrain_every_minutes: 0,
+  params: { lambda: 10 },
+};
+const REC_PATH = `/projects/${SEED.id}/recommendations/r1`;
+
+describe('kill -9 at random moments during the training of a recommendation', () => {
+  it('the server starts again, serves the old or the new model, trains again to the end; ingestion exactly once', async () => {
+    const random = seededRandom('crash training');
+    const server = pinPort(await startServer({ projects: [SEED] }));
+    let load = null;
+    const t0 = Date.now();
+    try {
+      const viewers = Array.from({ length: VIEWERS }, (_, u) => `viewer-${process.pid}-${u}`);
+      const views = viewers.flatMap((user, u) => Array.from({ length: VIEWS }, (_, k) => ({
+        user_id: user,
+        event_type: 'View',
+        insert_id: `view-${process.pid}-${u}-${k}`,
+        event_properties: { product_id: sku((u * 37 + k * 191) % ITEMS) },
+      })));
+      for (let i = 0; i < views.length; i += 1000) await server.trackOk(views.slice(i, i + 1000));
+      await server.adminOk('PUT', REC_PATH, REC);
+      const first = await until(async () => {
+        const d = await server.adminOk('GET', REC_PATH);
+        return d.training?.status === 'ready' ? d : null;
+      }, 'the first training', { timeoutMs: 120000 });
+      const trainMs = Math.max(200, first.training.duration_seconds * 1000);
+
+      load = crashLoad(server, random, 'crash-training', {
+        pauseMs: 20,
+        shape: (e, r) => ({ ...e, event_type: 'View', event_properties: { product_id: sku(Math.floor(r() * ITEMS)) } }),
+      });
+      // A viewer's recommendations: from the old model or the new one, never none once a model
+      // was stored (the restarted server loads it from the store).
+      const served = async () => {
+        const d = await server.userData({ user_id: viewers[0], get_recs: 'true', rec_id: 'r1' });
+        return d.recommendations?.length === 1 && d.recommendations[0].child_ids.length === REC.max_items;
+      };
+      const restartMs = [];
+      let killedTraining = 0;
+      for (let round = 0; round < TRAINING_ROUNDS; round++) {
+        // A requested training under way; the kill comes a random moment into it, up to 1.5
+        // times what the first training took.
+        let trainings = -1;
+        restartMs.push(await crashRound(server, load, random, {
+          maxDelayMs: Math.round(trainMs * 1.5),
+          ready: async () => {
+            const d = await server.adminOk('GET', REC_PATH);
+            if (d.training.status === 'training') {
+              trainings = d.training.trainings;
+              return true;
+            }
+            if (d.training.status === 'ready' && d.training.trainings !== trainings) {
+              const post = await server.admin('POST', `${REC_PATH}/train`);
+              assert.equal(post.status, 202, post.text);
+              trainings = d.training.trainings; // asked once per training done
+            }
+            return false;
+          },
+        }));
+        // The restarted server serves the stored model at once (the old one, or the new one if
+        // the kill came after it was stored), and takes up the request the kill left
+        // unanswered by itself: it trains to the end.
+        await healthy([server]);
+        await until(served, 'a model served after the restart', { timeoutMs: 30000 });
+        const after = await server.adminOk('GET', REC_PATH);
+        if (after.training.trainings === trainings) killedTraining++; // cut short before it was stored
+        await until(async () => {
+          const d = await server.adminOk('GET', REC_PATH);
+          return d.training.status === 'ready' && d.training.trainings > trainings;
+        }, 'the requested training to end after the restart', { timeoutMs: 120000 });
+      }
+      await load.stop();
+      // Training again, to the end, with the server up.
+      const before = (await server.adminOk('GET', REC_PATH)).training.trainings;
+      const post = await server.admin('POST', `${REC_PATH}/train`);
+      assert.ok(post.status === 202, post.text);
+      const last = await until(async () => {
+        const d = await server.adminOk('GET', REC_PATH);
+        return d.training.status === 'ready' && d.training.trainings > before ? d : null;
+      }, 'a training to the end', { timeoutMs: 120000 });
+      assert.equal(last.training.model, 'ease');
+      assert.ok(await served(), 'the new model is served');
+      const checked = await assertExactlyOnce(load, [server], { allOrNothing: true });
+      report(`training (first ${trainMs} ms, ${killedTraining} kills during a training, ${last.training.trainings} trainings done)`, load, TRAINING_ROUNDS, t0, restartMs, checked);
+      console.log(`the last training: ${JSON.stringify(last.training)}; errors logged: ${JSON.stringify(errorLines(server))}`);
+    } finally {
+      await load?.stopNow();
       await server.dispose();
     }
   });
