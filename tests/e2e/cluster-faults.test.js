@@ -12,7 +12,6 @@
 // cluster and nodes; all are stopped and removed after it, whatever happened. The clients and
 // the checks are faults.js's (cluster-crash.test.js repeats these faults in rounds).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it, SEED, sleep, startNodePair, uid } from './harness.js';
@@ -29,6 +28,7 @@ import {
   redisCli,
   slowestAfter,
   startLoad,
+  startRedisNode,
   until,
 } from './faults.js';
 
@@ -98,11 +98,7 @@ describe('cluster faults under sustained ingestion: every acknowledged event exa
       await sleep(2000);
       load.check();
       const restartAt = Date.now();
-      await new Promise((resolve, reject) => {
-        const p = spawn('redis-server', [path.join(dir, 'redis.conf')], { cwd: dir, stdio: 'ignore' });
-        p.on('error', reject);
-        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-server exited ${code}`))));
-      });
+      await startRedisNode(dir);
       await until(async () => {
         load.check();
         const repl = await redisCli(cluster, victim.port, ['info', 'replication']);

@@ -10,6 +10,7 @@
 // its server": a batch whose request got no answer is then given up for good (`abandon`), and
 // stays in the ledger as unacknowledged, to check that it is all there or not at all.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runAsync, SEED, sleep } from './harness.js';
@@ -413,4 +414,14 @@ export async function clusterHealthy(cluster, ports) {
     if (/^role:slave/m.test(repl.stdout) && !/^master_link_status:up/m.test(repl.stdout)) return false;
   }
   return true;
+}
+
+// Starts the Redis node of `dir` (DIR/node-N) again with its own redis.conf (it daemonizes);
+// resolves once redis-server has exited 0.
+export function startRedisNode(dir) {
+  return new Promise((resolve, reject) => {
+    const p = spawn('redis-server', [path.join(dir, 'redis.conf')], { cwd: dir, stdio: 'ignore' });
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-server ${dir}/redis.conf exited ${code}`))));
+  });
 }
