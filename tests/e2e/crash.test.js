@@ -170,11 +170,11 @@ describe('kill -9 at random moments during a backfill', () => {
   });
 });
 
-// A catalogue big enough that training ease takes a while (its cost grows with the cube of
-// the items): VIEWERS users who viewed ITEMS items, VIEWS each, and the load's events are
-// views too (each of a random item), so every training has new data.
+// A catalogue big enough that training ease takes a while (1-2 s; its cost grows with the
+// cube of the smaller of users and items): viewers (1000, or 500 on the slower ASan build)
+// who viewed ITEMS items, VIEWS each; the load's events are views too (each of a random item),
+// so every training has new data.
 const ITEMS = 2500;
-const VIEWERS = 1000;
 const VIEWS = 8;
 const sku = (i) => `sku-${i}`;
 const REC = {
@@ -201,7 +201,7 @@ describe('kill -9 at random moments during the training of a recommendation', ()
     let load = null;
     const t0 = Date.now();
     try {
-      const viewers = Array.from({ length: VIEWERS }, (_, u) => `viewer-${process.pid}-${u}`);
+      const viewers = Array.from({ length: server.underAsan() ? 500 : 1000 }, (_, u) => `viewer-${process.pid}-${u}`);
       const views = viewers.flatMap((user, u) => Array.from({ length: VIEWS }, (_, k) => ({
         user_id: user,
         event_type: 'View',

@@ -270,6 +270,16 @@ export class Server {
     return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
   }
 
+  // Whether the running process is an AddressSanitizer build (libasan is mapped): slower, and
+  // it keeps freed memory in quarantine (256 MiB by default) before reusing it.
+  underAsan() {
+    try {
+      return /libasan/.test(fs.readFileSync(`/proc/${this.proc.pid}/maps`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
   // SIGTERM and wait for the exit; returns {code, signal}.
   async stop() {
     if (!this.running()) return this.exit;
