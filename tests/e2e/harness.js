@@ -270,6 +270,19 @@ export class Server {
     return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
   }
 
+  // Whether the running process is an AddressSanitizer build: slower, and it keeps freed
+  // memory in quarantine (256 MiB by default) before reusing it. GCC's runtime is a shared
+  // libasan; clang links its own in, but either reserves terabytes of shadow memory.
+  underAsan() {
+    try {
+      if (/libasan/.test(fs.readFileSync(`/proc/${this.proc.pid}/maps`, 'utf8'))) return true;
+      const vmKb = Number(/^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
+      return vmKb > 2 ** 30; // over 1 TiB of address space
+    } catch {
+      return false;
+    }
+  }
+
   // SIGTERM and wait for the exit; returns {code, signal}.
   async stop() {
     if (!this.running()) return this.exit;
