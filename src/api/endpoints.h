@@ -69,6 +69,9 @@ class Endpoints {
   // configuration reload); requests already started finish with the snapshot they took.
   // Any thread. REQUIRES: not null.
   void SetAccess(std::shared_ptr<const Access> access) { access_.store(std::move(access)); }
+  // SetAccess with a snapshot of `config`'s projects, keys and admin token whose read limits go
+  // on from the current snapshot's counts (a configuration reload). One thread at a time.
+  void SetConfig(const Config& config);
 
   // Ends the background work (cohort downloads). Call before the store closes.
   void Stop();
