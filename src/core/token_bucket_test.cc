@@ -45,7 +45,7 @@ TEST(TokenBucket, RefillsAtTheRateUpToAMinutesWorth) {
   ASSERT_EQ(Taken(bucket, clock, 120), 120);
   clock.Advance(5000);
   EXPECT_EQ(Taken(bucket, clock, 100), 10);
-  clock.Advance(10 * 60 * 1000);  // a long quiet spell fills the bucket, no more
+  clock.Advance(int64_t{10} * 60 * 1000);  // a long quiet spell fills the bucket, no more
   EXPECT_EQ(Taken(bucket, clock, 1000), 120);
 }
 
@@ -54,6 +54,7 @@ TEST(TokenBucket, ThreadsTakingAtOnceNeverGetMoreThanTheBucketHolds) {
   TokenBucket bucket(10000);
   std::atomic<int> taken{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 5000; ++i) taken += bucket.Take(clock.NowMs()) == 0 ? 1 : 0;

@@ -122,7 +122,7 @@ TEST(ProjectThrottle, RefusesABatchOverTheProjectsRateWholeNamingEveryEvent) {
   EXPECT_TRUE(r.throttled_users.empty());
   EXPECT_FALSE(t.Check("p", 2).any());  // a refusal took nothing: 2 still fit
   // One request with more events than the window holds never fits.
-  clock.Advance(3600 * 1000);
+  clock.Advance(int64_t{3600} * 1000);
   EXPECT_TRUE(t.Check("p", 21).any());
   EXPECT_FALSE(t.Check("p", 20).any());
 }
