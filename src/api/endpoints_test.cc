@@ -379,6 +379,22 @@ TEST_F(EndpointsOnLoopTest, AFailedOrRefusedReadIsMadeAgainOnAReadThread) {
   EXPECT_TRUE(reads_.asked.empty());
 }
 
+TEST_F(EndpointsOnLoopTest, AReadMadeAgainOnAReadThreadCountsOnceAgainstTheReadLimit) {
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", R"({"plan":"pro"})"}));
+  Config limited = config_;
+  limited.projects[0].profile_reads_per_minute = 2;
+  endpoints_->SetConfig(limited);
+  std::future<HttpResponse> first = StartRead();
+  reads_.Answer(*disk_, Status::IoError("MOVED"));  // made again on a read thread
+  EXPECT_EQ(first.get().status, 200);
+  reads_.refuse = true;
+  EXPECT_EQ(StartRead().get().status, 200);
+  HttpResponse third = StartRead().get();
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.retry_after_seconds, 30);
+  EXPECT_EQ(ReadsOn("thread"), 2u);
+}
+
 TEST_F(EndpointsOnLoopTest, NoProfileUnderTheIdReadGoesToAReadThreadWhichLooksAgain) {
   // The identity says 2, which has no profile (a merge moved the user to 1 meanwhile): the
   // read thread reads the identity again and finds the profile.
