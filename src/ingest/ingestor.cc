@@ -43,6 +43,9 @@ IngestorOptions IngestorOptionsFromConfig(const Config& config) {
   o.event_retention_days = config.storage.event_retention_days;
   o.throttle_events_per_second = config.ingest.throttle_events_per_second;
   o.throttle_window_seconds = config.ingest.throttle_window_seconds;
+  for (const auto& p : config.projects) {
+    if (p.events_per_second > 0) o.project_events_per_second[p.id] = p.events_per_second;
+  }
   o.max_queued_events = static_cast<size_t>(config.ingest.max_queued_events);
   o.max_queued_bytes = static_cast<size_t>(config.ingest.max_queued_mb) << 20;
   o.backfill_chunk_events = static_cast<size_t>(config.testing.backfill_chunk_events);
@@ -60,11 +63,14 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       registry_(registry),
       working_(store, options_.writer_cache_bytes),
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock),
+      project_throttle_(clock),
       shared_(store.Shared()),
       max_queued_events_(options_.max_queued_events),
       max_queued_bytes_(options_.max_queued_bytes),
       event_retention_days_(options_.event_retention_days),
-      retention_projects_(options_.projects) {}
+      retention_projects_(options_.projects) {
+  project_throttle_.SetLimits(options_.project_events_per_second, options_.throttle_window_seconds);
+}
 
 void Ingestor::SetLimits(const IngestorOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -72,6 +78,7 @@ void Ingestor::SetLimits(const IngestorOptions& options) {
   max_queued_bytes_ = options.max_queued_bytes;
   event_retention_days_ = options.event_retention_days;
   new_throttle_.emplace(options.throttle_events_per_second, options.throttle_window_seconds);
+  new_project_rates_.emplace(options.project_events_per_second);
 }
 
 void Ingestor::AddProjects(std::vector<std::string> projects, StatusCallback done) {
@@ -271,7 +278,10 @@ void Ingestor::Run() {
       idle = queue_.empty();
       if (new_throttle_) {
         throttle_.SetLimits(new_throttle_->first, new_throttle_->second);
+        if (new_project_rates_)
+          project_throttle_.SetLimits(*new_project_rates_, new_throttle_->second);
         new_throttle_.reset();
+        new_project_rates_.reset();
       }
     }
     if (!group.empty()) ProcessGroup(group);
@@ -384,13 +394,21 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   catalogs_.clear();  // definitions may have changed since the last group
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
-  if (throttle_.enabled()) {
+  if (throttle_.enabled() || project_throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
-      if (group[i].batch.internal) continue;
-      ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
+      const IngestBatch& batch = group[i].batch;
+      if (batch.internal) continue;
+      // The project's rate first, then the ids'; a batch either refuses takes nothing from
+      // the other.
+      ThrottleReport report = project_throttle_.Check(batch.project, batch.events.size());
+      if (!report.any()) report = throttle_.Admit(batch.project, batch.events);
       if (report.any()) {
-        results[i].status = Status::Throttled("Too many requests for some devices and users");
+        results[i].status =
+            Status::Throttled(report.project ? "Too many requests for this project"
+                                             : "Too many requests for some devices and users");
         results[i].throttle = std::move(report);
+      } else {
+        project_throttle_.Take(batch.project, batch.events.size());
       }
     }
   }
