@@ -132,14 +132,25 @@ class RocksDbStore final : public Store {
       rocksdb::ColumnFamilyOptions cf;
       rocksdb::BlockBasedTableOptions table;
       table.block_cache = cache_;
+      // Indexes and filters live in the block cache, cut in 4 KiB partitions under a pinned
+      // top level, so a lookup loads the partition it needs. Whole filters grow with a file's
+      // keys (10 bits each: a 6.9M-entry dedup file has a 7.9 MB filter), and one larger than
+      // a cache shard (512 MB / 64 shards) is never kept: every Get read it from the file and
+      // checksummed it whole, and ingestion fell from 18,000 to 1,700 events/s once the dedup
+      // table held about 6M insert_ids (docs/BENCHMARKS.md, "Soak").
       table.cache_index_and_filter_blocks = true;
+      table.cache_index_and_filter_blocks_with_high_priority = true;
       table.pin_l0_filter_and_index_blocks_in_cache = true;
+      table.pin_top_level_index_and_filter = true;
+      table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+      table.metadata_block_size = 4096;
       table.format_version = 5;
       auto table_kind = static_cast<Table>(t);
       if (table_kind != Table::kEvents) {
         // Point lookups dominate: bloom filters let misses (new ids, new insert_ids) skip
         // the disk, also in the memtable.
         table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.partition_filters = true;
         table.whole_key_filtering = true;
         cf.memtable_whole_key_filtering = true;
         cf.memtable_prefix_bloom_size_ratio = 0.05;
