@@ -110,7 +110,7 @@ struct Reloadable {
   std::set<std::string>& loaded;
   api::Endpoints& endpoints;
   ingest::Ingestor& ingestor;
-  const ingest::DefinitionRegistry& registry;
+  ingest::DefinitionRegistry& registry;
   ingest::RecTrainer& trainer;
   server::HttpServer& server;
 };
@@ -159,10 +159,13 @@ void Reload(Reloadable& r) {
     r.loaded.insert(fresh.begin(), fresh.end());
     r.trainer.AddProjects(fresh);
   }
+  // The files count against the new bounds.
+  r.registry.SetLimits(plan.config.definitions);
   for (const ProjectConfig& p : plan.config.projects) {
     if (p.definitions_file.empty()) continue;
     if (Status s = api::ApplyDefinitionsFile(p.id, p.definitions_file, r.ingestor, r.registry);
         !s.ok()) {
+      r.registry.SetLimits(r.running.definitions);
       LogError(
           "config reload stopped, keys and limits are kept as they were (the definitions "
           "applied before this one stay): project " +
@@ -170,7 +173,7 @@ void Reload(Reloadable& r) {
       return;
     }
   }
-  r.endpoints.SetAccess(std::make_shared<const api::Access>(plan.config));
+  r.endpoints.SetConfig(plan.config);
   r.ingestor.SetLimits(ingest::IngestorOptionsFromConfig(plan.config));
   r.server.SetLimits(plan.config.server);
   WarnOfSecretsThatAreApiKeys(plan.config);
@@ -282,6 +285,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     LogError("cannot load the definitions: " + loaded.ToString());
     return 1;
   }
+  registry.SetLimits(config.definitions);
 
   ingest::IngestorOptions ingest_options = ingest::IngestorOptionsFromConfig(config);
   ingest::Ingestor ingestor(ingest_store, ingest_options, clock, &metrics, &registry);

@@ -2,9 +2,17 @@
 
 namespace profiled::api {
 
-Access::Access(const Config& config) : projects_(config.projects) {
+Access::Access(const Config& config, const Access* previous, int64_t now_ms)
+    : projects_(config.projects), profile_reads_(projects_.size()) {
   for (size_t i = 0; i < projects_.size(); ++i) {
     const ProjectConfig& p = projects_[i];
+    if (p.profile_reads_per_minute > 0) {
+      profile_reads_[i] = std::make_unique<TokenBucket>(p.profile_reads_per_minute);
+      const ProjectConfig* before = previous == nullptr ? nullptr : previous->ById(p.id);
+      if (before != nullptr && before->profile_reads_per_minute > 0) {
+        profile_reads_[i]->ContinueFrom(previous->ProfileReads(*before), now_ms);
+      }
+    }
     // ValidateConfig refused a key given to two projects; one listed twice in its own project
     // is refused there too, and would be harmless here.
     api_keys_.Add(p.api_key, i);

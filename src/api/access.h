@@ -6,8 +6,12 @@
 // Every lookup by a key goes through a SecretIndex (api/auth.h): its time depends on the
 // presented key's length only, whichever key it is compared with. Immutable after
 // construction, so thread-safe; the ProjectConfig pointers it returns live as long as it does.
+// The one mutable part is each project's Profile API read limit (profile_reads_per_minute), a
+// lock-free TokenBucket that the snapshot owns; a reload's snapshot continues what the
+// previous one's buckets counted.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -15,13 +19,16 @@
 
 #include "api/auth.h"
 #include "core/config.h"
+#include "core/token_bucket.h"
 
 namespace profiled::api {
 
 class Access {
  public:
-  // REQUIRES: ValidateConfig(config) is OK (no key belongs to two projects).
-  explicit Access(const Config& config);
+  // REQUIRES: ValidateConfig(config) is OK (no key belongs to two projects). With `previous`
+  // (the snapshot this one replaces), each project's read limit goes on from what `previous`
+  // counted for the project up to `now_ms`.
+  explicit Access(const Config& config, const Access* previous = nullptr, int64_t now_ms = 0);
   Access(const Access&) = delete;
   Access& operator=(const Access&) = delete;
 
@@ -37,6 +44,11 @@ class Access {
   const ProjectConfig* ById(std::string_view id) const;
   // Whether `token` is the admin token; always false when the admin API is off (no token).
   bool IsAdminToken(std::string_view token) const;
+  // The bucket of `project`'s Profile API reads (thread-safe). REQUIRES: `project` came from
+  // this snapshot and has profile_reads_per_minute > 0.
+  TokenBucket& ProfileReads(const ProjectConfig& project) const {
+    return *profile_reads_[static_cast<size_t>(&project - projects_.data())];
+  }
 
  private:
   std::vector<ProjectConfig> projects_;
@@ -44,6 +56,8 @@ class Access {
   SecretIndex secret_keys_;                             // -> index in projects_
   SecretIndex admin_token_;                             // -> 0
   std::unordered_map<std::string_view, size_t> by_id_;  // views into projects_
+  // Per project (index in projects_); null where reads are not limited.
+  std::vector<std::unique_ptr<TokenBucket>> profile_reads_;
 };
 
 }  // namespace profiled::api

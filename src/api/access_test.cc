@@ -64,5 +64,19 @@ TEST(Access, NoAdminTokenMeansNoTokenIsAccepted) {
   EXPECT_FALSE(access.IsAdminToken("admin-token"));
 }
 
+TEST(Access, ProfileReadLimitsArePerProjectAndGoOnAcrossAReload) {
+  Config c = TwoProjects();
+  c.projects[0].profile_reads_per_minute = 3;
+  Access first(c);
+  const ProjectConfig& a = *first.ById("a");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(first.ProfileReads(a).Take(1000), 0);
+  c.projects[1].profile_reads_per_minute = 1;
+  Access second(c, &first, 1000);
+  EXPECT_EQ(second.ProfileReads(*second.ById("a")).Take(1000), 0);  // the third of three
+  EXPECT_GT(second.ProfileReads(*second.ById("a")).Take(1000), 0);
+  EXPECT_EQ(second.ProfileReads(*second.ById("b")).Take(1000), 0);  // b counts its own
+  EXPECT_GT(second.ProfileReads(*second.ById("b")).Take(1000), 0);
+}
+
 }  // namespace
 }  // namespace profiled::api

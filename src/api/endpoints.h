@@ -69,6 +69,9 @@ class Endpoints {
   // configuration reload); requests already started finish with the snapshot they took.
   // Any thread. REQUIRES: not null.
   void SetAccess(std::shared_ptr<const Access> access) { access_.store(std::move(access)); }
+  // SetAccess with a snapshot of `config`'s projects, keys and admin token whose read limits go
+  // on from the current snapshot's counts (a configuration reload). One thread at a time.
+  void SetConfig(const Config& config);
 
   // Ends the background work (cohort downloads). Call before the store closes.
   void Stop();
@@ -124,8 +127,12 @@ class Endpoints {
     ProfileQuery query;
     read::ReadOptions options;
   };
-  // Checks the key and parses the query into *call; false with *refusal (401, 400) otherwise.
-  bool StartProfile(const HttpRequest& request, ProfileCall* call, HttpResponse* refusal) const;
+  // Checks the key, takes a token of the project's read limit when `count_read` and it has one,
+  // and parses the query into *call; false with *refusal (401, 429, 400) otherwise.
+  bool StartProfile(const HttpRequest& request, bool count_read, ProfileCall* call,
+                    HttpResponse* refusal) const;
+  // Profile; `count_read` false for a read ProfileAsync started (and counted) already.
+  HttpResponse ReadProfile(const HttpRequest& request, bool count_read);
   // The response to the read's outcome (`user` is trimmed for reuse).
   HttpResponse EndProfile(const ProfileCall& call, Status s, read::UserData& user);
   struct LoopRead;

@@ -166,6 +166,32 @@ TEST_F(EndpointsTest, NewAccessTakesEffectForTheNextRequestAndRetiresOldKeys) {
   EXPECT_EQ(GetProfile("s-new", "user_id=user-3").status, 404);
 }
 
+TEST_F(EndpointsTest, ProfileReadsPastTheProjectsLimitAre429WithRetryAfter) {
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", "{}"}));
+  Config limited = config_;
+  limited.projects[0].profile_reads_per_minute = 2;  // one token every 30 s
+  endpoints_->SetConfig(limited);
+  EXPECT_EQ(GetProfile("s", "user_id=u").status, 200);
+  EXPECT_EQ(GetProfile("s", "user_id=nobody").status, 404);  // every read counts
+  HttpResponse refused = GetProfile("s", "user_id=u");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(refused.body,
+            R"({"error":"Number of requests per minute exceeds system limit. Contact Support if )"
+            R"(you need this limit raised"})");
+  EXPECT_EQ(refused.retry_after_seconds, 30);
+  EXPECT_EQ(GetProfile("wrong", "user_id=u").status, 401);  // a wrong key is told so first
+  EXPECT_EQ(GetProfile("s2", "user_id=u").status, 404);     // another project reads on
+  clock_.Advance(20000);
+  EXPECT_EQ(GetProfile("s", "user_id=u").retry_after_seconds, 10);
+  clock_.Advance(10000);
+  EXPECT_EQ(GetProfile("s", "user_id=u").status, 200);
+  // A reload keeps what was counted; without a limit, every read passes.
+  endpoints_->SetConfig(limited);
+  EXPECT_EQ(GetProfile("s", "user_id=u").status, 429);
+  endpoints_->SetConfig(config_);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(GetProfile("s", "user_id=u").status, 200);
+}
+
 TEST_F(EndpointsTest, AFullIngestQueueAnswers503WithRetryAfter) {
   faults_->StallCommits();
   auto parked = Track();  // the writer holds it in a stalled commit
@@ -180,6 +206,23 @@ TEST_F(EndpointsTest, AFullIngestQueueAnswers503WithRetryAfter) {
   faults_->ResumeCommits();
   EXPECT_EQ(parked.get().status, 200);
   EXPECT_EQ(queued.get().status, 200);
+}
+
+TEST_F(EndpointsTest, AFullDiskAnswers503WithTheReasonAndRetryAfterAndAppliesNothing) {
+  for (const Status& failure : {store::DiskFull(), store::DiskFailed()}) {
+    SCOPED_TRACE(failure.message());
+    faults_->FailNextCommits(1, failure);
+    HttpResponse refused = Track(R"({"api_key":"k","events":[{"user_id":"user-full",
+        "event_type":"e","user_properties":{"$set":{"a":1}}}]})")
+                               .get();
+    EXPECT_EQ(refused.status, 503);
+    EXPECT_EQ(refused.retry_after_seconds, 5);
+    auto body = boost::json::parse(refused.body).as_object();
+    EXPECT_EQ(body.at("code"), 503);
+    EXPECT_EQ(body.at("error").as_string(),
+              failure.message() + "; nothing of this request was applied, retry later");
+    EXPECT_EQ(GetProfile("s", "user_id=user-full").status, 404);
+  }
 }
 
 // Every JSON value of a request's events lives in that request's arena, freed on the writer
@@ -334,6 +377,22 @@ TEST_F(EndpointsOnLoopTest, AFailedOrRefusedReadIsMadeAgainOnAReadThread) {
   EXPECT_EQ(ReadsOn("thread"), 3u);
   EXPECT_EQ(ReadsOn("loop"), 0u);
   EXPECT_TRUE(reads_.asked.empty());
+}
+
+TEST_F(EndpointsOnLoopTest, AReadMadeAgainOnAReadThreadCountsOnceAgainstTheReadLimit) {
+  StoreRawProfile("seed", store::EncodeProfile({"u", "", "{}", R"({"plan":"pro"})"}));
+  Config limited = config_;
+  limited.projects[0].profile_reads_per_minute = 2;
+  endpoints_->SetConfig(limited);
+  std::future<HttpResponse> first = StartRead();
+  reads_.Answer(*disk_, Status::IoError("MOVED"));  // made again on a read thread
+  EXPECT_EQ(first.get().status, 200);
+  reads_.refuse = true;
+  EXPECT_EQ(StartRead().get().status, 200);
+  HttpResponse third = StartRead().get();
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.retry_after_seconds, 30);
+  EXPECT_EQ(ReadsOn("thread"), 2u);
 }
 
 TEST_F(EndpointsOnLoopTest, NoProfileUnderTheIdReadGoesToAReadThreadWhichLooksAgain) {

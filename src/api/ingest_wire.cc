@@ -716,7 +716,8 @@ std::string RejectionBody(const IngestRejection& r) {
 std::string ThrottledBody(const ingest::ThrottleReport& report) {
   json::object o;
   o["code"] = 429;
-  o["error"] = "Too many requests for some devices and users";
+  o["error"] = report.project ? "Too many requests for this project"
+                              : "Too many requests for some devices and users";
   if (std::floor(report.eps_threshold) == report.eps_threshold) {
     o["eps_threshold"] = static_cast<int64_t>(report.eps_threshold);
   } else {

@@ -45,6 +45,9 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms,
 std::string SuccessBody(size_t events_ingested, size_t payload_size_bytes,
                         int64_t server_upload_ms);
 std::string RejectionBody(const IngestRejection& rejection);
+// Amplitude's 429 body: "Too many requests for some devices and users" naming the ids and
+// their rates, or, for a project over its own rate (report.project), "Too many requests for
+// this project" listing every event (docs/API.md, "Limits").
 std::string ThrottledBody(const ingest::ThrottleReport& report);
 std::string ErrorBody(int code, std::string_view error);
 

@@ -433,5 +433,16 @@ TEST(IngestWire, ResponseBodiesCarryCode) {
               "throttled_events":[1,2],"exceeded_daily_quota_devices":{},"exceeded_daily_quota_users":{}})"));
 }
 
+TEST(IngestWire, AProjectOverItsRateGets429ListingEveryEventAndNoIds) {
+  ingest::ThrottleReport t;
+  t.project = true;
+  t.eps_threshold = 1000;
+  t.throttled_events = {0, 1, 2};
+  EXPECT_EQ(json::parse(ThrottledBody(t)),
+            json::parse(R"({"code":429,"error":"Too many requests for this project",
+              "eps_threshold":1000,"throttled_devices":{},"throttled_users":{},
+              "throttled_events":[0,1,2],"exceeded_daily_quota_devices":{},"exceeded_daily_quota_users":{}})"));
+}
+
 }  // namespace
 }  // namespace profiled::api

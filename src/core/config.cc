@@ -154,17 +154,26 @@ Status ReadStorage(const toml::table& t, StorageConfig* s) {
   return Status::Ok();
 }
 
+// A rate of events per second: a number >= 0 (0 = off), left alone when absent.
+Status ReadRate(const toml::table& t, std::string_view prefix, std::string_view key, double* out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return Status::Ok();
+  if (!n->is_number()) return KeyError(Join(prefix, key), "expected a number");
+  double v = *n->value<double>();
+  if (!(v >= 0) || v > 1e9) {
+    return KeyError(Join(prefix, key), "must be between 0 (off) and 1000000000");
+  }
+  *out = v;
+  return Status::Ok();
+}
+
 Status ReadIngest(const toml::table& t, IngestConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       CheckKnownKeys(t, "ingest",
                      {"throttle_events_per_second", "throttle_window_seconds", "dedup_window_days",
                       "max_queued_events", "max_queued_mb"}));
-  if (const toml::node* n = t.get("throttle_events_per_second")) {
-    if (!n->is_number()) return KeyError("ingest.throttle_events_per_second", "expected a number");
-    double v = *n->value<double>();
-    if (v < 0) return KeyError("ingest.throttle_events_per_second", "must be >= 0 (0 = off)");
-    s->throttle_events_per_second = v;
-  }
+  PROFILED_RETURN_IF_ERROR(
+      ReadRate(t, "ingest", "throttle_events_per_second", &s->throttle_events_per_second));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "ingest", "throttle_window_seconds", 1, 3600, &s->throttle_window_seconds));
   PROFILED_RETURN_IF_ERROR(
@@ -179,6 +188,16 @@ Status ReadIngest(const toml::table& t, IngestConfig* s) {
 Status ReadRecs(const toml::table& t, RecsConfig* s) {
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "recs", {"max_memory_mb"}));
   return ReadIntInto(t, "recs", "max_memory_mb", 16, 1 << 24, &s->max_memory_mb);
+}
+
+Status ReadDefinitions(const toml::table& t, DefinitionsConfig* s) {
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "definitions", {"max_computations", "max_cohorts", "max_recommendations"}));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "definitions", "max_computations", 1, 1000000, &s->max_computations));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "definitions", "max_cohorts", 1, 1000000, &s->max_cohorts));
+  return ReadIntInto(t, "definitions", "max_recommendations", 1, 1000000, &s->max_recommendations);
 }
 
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
@@ -230,8 +249,10 @@ bool IsValidProjectId(std::string_view id) {
 
 Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
   std::string prefix = "projects[" + std::to_string(index) + "]";
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, prefix, {"id", "api_key", "secret_key", "secret_keys", "profile_dialect", "definitions"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, prefix,
+                     {"id", "api_key", "secret_key", "secret_keys", "profile_dialect",
+                      "definitions", "events_per_second", "profile_reads_per_minute"}));
   for (auto key : {"id", "api_key"}) {
     if (!t.contains(key)) return KeyError(Join(prefix, key), "missing");
   }
@@ -250,6 +271,9 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
     return KeyError(Join(prefix, "secret_key"), "must not be empty");
   }
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "definitions", &p->definitions_file));
+  PROFILED_RETURN_IF_ERROR(ReadRate(t, prefix, "events_per_second", &p->events_per_second));
+  PROFILED_RETURN_IF_ERROR(ReadIntInto(t, prefix, "profile_reads_per_minute", 0, 60000000,
+                                       &p->profile_reads_per_minute));
   std::string dialect = "seed";
   PROFILED_RETURN_IF_ERROR(ReadString(t, prefix, "profile_dialect", &dialect));
   if (dialect == "seed") {
@@ -265,8 +289,9 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
 
 Result<Config> ParseTable(const toml::table& root) {
   Config c;
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      root, "", {"server", "storage", "ingest", "recs", "testing", "admin_token", "projects"}));
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(root, "",
+                                          {"server", "storage", "ingest", "recs", "definitions",
+                                           "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);
@@ -276,6 +301,8 @@ Result<Config> ParseTable(const toml::table& root) {
       {"storage", [](const toml::table& t, Config* cfg) { return ReadStorage(t, &cfg->storage); }},
       {"ingest", [](const toml::table& t, Config* cfg) { return ReadIngest(t, &cfg->ingest); }},
       {"recs", [](const toml::table& t, Config* cfg) { return ReadRecs(t, &cfg->recs); }},
+      {"definitions",
+       [](const toml::table& t, Config* cfg) { return ReadDefinitions(t, &cfg->definitions); }},
       {"testing", [](const toml::table& t, Config* cfg) { return ReadTesting(t, &cfg->testing); }},
   };
   for (const auto& s : sections) {

@@ -74,6 +74,12 @@ struct ProjectConfig {
   // (docs/API.md, "Definitions"); empty = none.
   std::string definitions_file;
   std::vector<std::string> secret_keys = {};  // the `secret_keys` of the file, in its order
+  // Events per second the project may send, all ids together, averaged over
+  // ingest.throttle_window_seconds; a batch past it gets 429 whole. 0 = no limit.
+  double events_per_second = 0;
+  // Profile API reads per minute (GET /v1/userprofile, all its secret keys together); past it
+  // 429 with Retry-After. 0 = no limit.
+  int profile_reads_per_minute = 0;
 };
 
 // Every secret key of `p`: secret_key (when not empty), then secret_keys. Views into `p`.
@@ -84,6 +90,14 @@ struct RecsConfig {
   // within about this much memory: an ease model that would not fit is trained as itemknn
   // instead, and its status says why (docs/RECS.md, "Training in the server").
   int max_memory_mb = 4096;
+};
+
+// How many definitions of each kind one project may have (static cohorts count as cohorts).
+// A PUT of a new id past the bound is refused; changing an existing definition never is.
+struct DefinitionsConfig {
+  int max_computations = 1000;
+  int max_cohorts = 1000;
+  int max_recommendations = 100;
 };
 
 // Test seams; never needed in production.
@@ -104,6 +118,7 @@ struct Config {
   StorageConfig storage;
   IngestConfig ingest;
   RecsConfig recs;
+  DefinitionsConfig definitions;
   TestingConfig testing;
   std::string admin_token;
   std::vector<ProjectConfig> projects;

@@ -81,6 +81,11 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
        c.ingest.throttle_window_seconds);
   note("ingest.max_queued_events", running.ingest.max_queued_events, c.ingest.max_queued_events);
   note("ingest.max_queued_mb", running.ingest.max_queued_mb, c.ingest.max_queued_mb);
+  note("definitions.max_computations", running.definitions.max_computations,
+       c.definitions.max_computations);
+  note("definitions.max_cohorts", running.definitions.max_cohorts, c.definitions.max_cohorts);
+  note("definitions.max_recommendations", running.definitions.max_recommendations,
+       c.definitions.max_recommendations);
 
   for (const ProjectConfig& p : next.projects) {
     const ProjectConfig* before = Find(running.projects, p.id);
@@ -88,7 +93,9 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
       plan.added_projects.push_back(p.id);
     } else if (before->api_key != p.api_key || SecretKeysOf(*before) != SecretKeysOf(p)) {
       plan.rekeyed_projects.push_back(p.id);
-    } else if (before->dialect != p.dialect || before->definitions_file != p.definitions_file) {
+    } else if (before->dialect != p.dialect || before->definitions_file != p.definitions_file ||
+               before->events_per_second != p.events_per_second ||
+               before->profile_reads_per_minute != p.profile_reads_per_minute) {
       plan.changed.push_back("projects." + p.id);
     }
   }

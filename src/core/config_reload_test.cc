@@ -86,5 +86,21 @@ TEST(PlanReload, ADialectChangeIsNamedAsTheProjects) {
   EXPECT_TRUE(plan.rekeyed_projects.empty());
 }
 
+TEST(PlanReload, TheLimitsThatProtectTheStoreTakeEffectAndAreNamed) {
+  Config next = Base();
+  next.projects[0].events_per_second = 100;
+  next.projects[1].profile_reads_per_minute = 600;
+  next.definitions.max_cohorts = 5;
+  next.definitions.max_recommendations = 7;
+  ReloadPlan plan = PlanReload(Base(), next);
+  EXPECT_TRUE(plan.needs_restart.empty());
+  EXPECT_EQ(plan.changed,
+            (std::vector<std::string>{"definitions.max_cohorts", "definitions.max_recommendations",
+                                      "projects.a", "projects.b"}));
+  EXPECT_EQ(plan.config.projects[0].events_per_second, 100);
+  EXPECT_EQ(plan.config.projects[1].profile_reads_per_minute, 600);
+  EXPECT_EQ(plan.config.definitions.max_cohorts, 5);
+}
+
 }  // namespace
 }  // namespace profiled

@@ -105,6 +105,62 @@ TEST(Config, RecsMemoryIsBoundedAndItsKeysChecked) {
             std::string::npos);
 }
 
+TEST(Config, ReadsTheLimitsThatProtectTheStore) {
+  auto c = ParseConfig(R"(
+[definitions]
+max_computations = 10
+max_cohorts = 20
+max_recommendations = 3
+[[projects]]
+id = "a"
+api_key = "ka"
+secret_key = "sa"
+events_per_second = 2.5
+profile_reads_per_minute = 600
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->definitions.max_computations, 10);
+  EXPECT_EQ(c->definitions.max_cohorts, 20);
+  EXPECT_EQ(c->definitions.max_recommendations, 3);
+  EXPECT_EQ(c->projects[0].events_per_second, 2.5);
+  EXPECT_EQ(c->projects[0].profile_reads_per_minute, 600);
+}
+
+TEST(Config, TheLimitsThatProtectTheStoreDefaultToOffOrToTheirBounds) {
+  auto c = ParseConfig(kProject);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->definitions.max_computations, 1000);
+  EXPECT_EQ(c->definitions.max_cohorts, 1000);
+  EXPECT_EQ(c->definitions.max_recommendations, 100);
+  EXPECT_EQ(c->projects[0].events_per_second, 0);
+  EXPECT_EQ(c->projects[0].profile_reads_per_minute, 0);
+}
+
+TEST(Config, NegativeOrMistypedLimitsAreRefusedNamingTheKey) {
+  std::string project = "[[projects]]\nid = \"a\"\napi_key = \"k\"\nsecret_key = \"s\"\n";
+  EXPECT_EQ(ParseError(project + "events_per_second = -1\n").message(),
+            "config: projects[0].events_per_second: must be between 0 (off) and 1000000000");
+  EXPECT_EQ(ParseError(project + "events_per_second = \"fast\"\n").message(),
+            "config: projects[0].events_per_second: expected a number");
+  EXPECT_EQ(ParseError(project + "events_per_second = nan\n").message(),
+            "config: projects[0].events_per_second: must be between 0 (off) and 1000000000");
+  EXPECT_EQ(ParseError(project + "profile_reads_per_minute = -5\n").message(),
+            "config: projects[0].profile_reads_per_minute: must be between 0 and 60000000, "
+            "got -5");
+  EXPECT_EQ(ParseError(project + "profile_reads_per_minute = 1.5\n").message(),
+            "config: projects[0].profile_reads_per_minute: expected an integer");
+  EXPECT_EQ(ParseError(project + "reads_per_minute = 5\n").message(),
+            "config: projects[0].reads_per_minute: unknown key");
+  EXPECT_EQ(ParseError("[definitions]\nmax_cohorts = -1\n" + project).message(),
+            "config: definitions.max_cohorts: must be between 1 and 1000000, got -1");
+  EXPECT_EQ(ParseError("[definitions]\nmax_computations = 0\n" + project).message(),
+            "config: definitions.max_computations: must be between 1 and 1000000, got 0");
+  EXPECT_EQ(ParseError("[definitions]\nmax_recs = 5\n" + project).message(),
+            "config: definitions.max_recs: unknown key");
+  EXPECT_EQ(ParseError("[ingest]\nthrottle_events_per_second = -3\n" + project).message(),
+            "config: ingest.throttle_events_per_second: must be between 0 (off) and 1000000000");
+}
+
 TEST(Config, ErrorsNameTheOffendingKey) {
   EXPECT_EQ(ParseError(std::string("[storage]\ndurability = \"sometimes\"\n") + kProject).message(),
             "config: storage.durability: expected \"fsync\" or \"buffered\", got \"sometimes\"");

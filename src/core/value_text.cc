@@ -4,6 +4,8 @@
 #include <boost/json/value_stack.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include "core/json_writer.h"
 
@@ -97,6 +99,60 @@ bool HasNonFiniteNumber(const json::value& v) {
     case json::kind::array:
       for (const auto& e : v.get_array()) {
         if (HasNonFiniteNumber(e)) return true;
+      }
+      return false;
+    default: return false;
+  }
+}
+
+json::value ReadBackNumber(double d) {
+  // Only an integral double below 1e21 is written as plain digits; any other has a point or
+  // an exponent in its text and reads back as a double.
+  if (std::floor(d) != d || std::fabs(d) >= 1e21) return d;
+  std::string text;
+  AppendJsonDouble(&text, d);
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  int64_t i = 0;
+  if (auto r = std::from_chars(begin, end, i); r.ec == std::errc() && r.ptr == end) return i;
+  uint64_t u = 0;
+  if (auto r = std::from_chars(begin, end, u); r.ec == std::errc() && r.ptr == end) return u;
+  return d;  // below -2^63 or above 2^64 - 1: Boost.JSON reads such an integer as a double
+}
+
+bool ToReadBackNumbers(json::value* v) {
+  switch (v->kind()) {
+    case json::kind::double_: {
+      json::value n = ReadBackNumber(v->get_double());
+      if (n.is_double()) return false;
+      *v = n;
+      return true;
+    }
+    case json::kind::object: {
+      bool changed = false;
+      for (auto& kv : v->get_object()) changed = ToReadBackNumbers(&kv.value()) || changed;
+      return changed;
+    }
+    case json::kind::array: {
+      bool changed = false;
+      for (auto& e : v->get_array()) changed = ToReadBackNumbers(&e) || changed;
+      return changed;
+    }
+    default: return false;
+  }
+}
+
+bool HasNumberReadBackDifferently(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return !ReadBackNumber(v.get_double()).is_double();
+    case json::kind::object:
+      for (const auto& kv : v.get_object()) {
+        if (HasNumberReadBackDifferently(kv.value())) return true;
+      }
+      return false;
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        if (HasNumberReadBackDifferently(e)) return true;
       }
       return false;
     default: return false;

@@ -30,6 +30,21 @@ size_t StringTextSizeBound(std::string_view s);
 // Whether v holds a double that is infinite or NaN anywhere inside it.
 bool HasNonFiniteNumber(const boost::json::value& v);
 
+// The number that AppendValueText's text of the finite double `d` reads back as (through
+// ParseJson or ParseStoredObject): an integer when that text is an integer that fits int64 or
+// uint64 (2.0 is written 2, -0.0 as 0, 9.2e18 as 9200000000000000000, 2^63 as
+// 9223372036854776000), else `d` itself. A profile's properties hold their numbers in this
+// form, so what the writer keeps in memory is what a read of the stored text gives.
+// REQUIRES: std::isfinite(d).
+boost::json::value ReadBackNumber(double d);
+
+// Replaces every double anywhere inside *v by ReadBackNumber of it, so that *v equals what its
+// text reads back as. Returns whether anything changed. REQUIRES: every double in *v is finite.
+bool ToReadBackNumbers(boost::json::value* v);
+
+// Whether ToReadBackNumbers would change v (without copying it).
+bool HasNumberReadBackDifferently(const boost::json::value& v);
+
 // Parses JSON text like boost::json::parse, but reads every fractional or exponent number
 // correctly rounded (std::from_chars): Boost.JSON 1.81's own reading is off by one unit in
 // the last place for about one 17-digit number in ten (97.43057599473337 would read back

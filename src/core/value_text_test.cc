@@ -44,6 +44,41 @@ TEST(ValueText, EveryDoubleReadsAndWritesBackExactly) {
       "[97.43057599473337,962.0190834121097,0.30000000000000004]");
 }
 
+TEST(ValueText, ReadBackNumberIsWhatTheWrittenTextReadsAs) {
+  const double cases[] = {2.0,
+                          -0.0,
+                          0.5,
+                          0.0,
+                          9.2e18,
+                          9223372036854775808.0,
+                          -9223372036854775808.0,
+                          18446744073709551616.0,
+                          1e20,
+                          1e21,
+                          -1e300,
+                          5e-324,
+                          123456789.0};
+  for (double d : cases) {
+    json::value written(d);
+    boost::system::error_code ec;
+    json::value read = ParseJson(ValueText(written), 8, &ec);
+    ASSERT_FALSE(ec);
+    EXPECT_EQ(ReadBackNumber(d), read) << ValueText(written);
+    EXPECT_EQ(ToReadBackNumbers(&written), !read.is_double()) << ValueText(written);
+    EXPECT_EQ(written, read);
+  }
+  EXPECT_EQ(ReadBackNumber(2.0), json::value(2));
+  EXPECT_EQ(ReadBackNumber(9223372036854775808.0), json::value(9223372036854776000ull));
+  // -2^63 is written -9223372036854776000, below int64's range: it reads back as a double.
+  EXPECT_TRUE(ReadBackNumber(-9223372036854775808.0).is_double());
+  EXPECT_TRUE(ReadBackNumber(1e20).is_double());  // written 100000000000000000000: past uint64
+  json::value nested = json::parse(R"({"a":[1.0,{"b":2.5,"c":-0.0}],"d":"3.0"})");
+  EXPECT_TRUE(HasNumberReadBackDifferently(nested));
+  EXPECT_TRUE(ToReadBackNumbers(&nested));
+  EXPECT_FALSE(HasNumberReadBackDifferently(nested));
+  EXPECT_EQ(nested, json::parse(R"({"a":[1,{"b":2.5,"c":0}],"d":"3.0"})"));
+}
+
 TEST(ValueText, ParseJsonReportsWhatBoostReports) {
   boost::system::error_code ec;
   ParseJson("{\"a\":1} x", 8, &ec);

@@ -424,6 +424,37 @@ bool DefinitionRegistry::ReferencesServed(const Typed& typed, const std::set<Ent
   return true;
 }
 
+void DefinitionRegistry::SetLimits(const DefinitionsConfig& limits) {
+  max_computations_.store(limits.max_computations, std::memory_order_relaxed);
+  max_cohorts_.store(limits.max_cohorts, std::memory_order_relaxed);
+  max_recommendations_.store(limits.max_recommendations, std::memory_order_relaxed);
+}
+
+Status DefinitionRegistry::CheckCount(const std::string& project, const Project& p,
+                                      const Definition& d) const {
+  const DefinitionKind kind = d.kind();
+  if (p.entries.count({kind, d.id}) != 0) return Status::Ok();  // a change is always allowed
+  const char* key = "definitions.max_computations";
+  int max = max_computations_.load(std::memory_order_relaxed);
+  if (kind == DefinitionKind::kCohort) {
+    key = "definitions.max_cohorts";
+    max = max_cohorts_.load(std::memory_order_relaxed);
+  } else if (kind == DefinitionKind::kRecommendation) {
+    key = "definitions.max_recommendations";
+    max = max_recommendations_.load(std::memory_order_relaxed);
+  }
+  auto first = p.entries.lower_bound({kind, std::string()});
+  int64_t count = 0;
+  for (auto it = first; it != p.entries.end() && it->first.first == kind; ++it) ++count;
+  if (count < max) return Status::Ok();
+  std::string plural = std::string(KindWord(kind)) + "s";
+  return Status::InvalidArgument(
+      "project " + project + " already has " + std::to_string(count) + " " + plural +
+      ", the most it may have (" + key + " = " + std::to_string(max) +
+      (kind == DefinitionKind::kCohort ? ", static cohorts included" : "") +
+      "); change or delete an existing one, or raise " + key);
+}
+
 Status DefinitionRegistry::Put(const std::string& project, Definition definition,
                                uint64_t next_seq) {
   store::WriteSet writes;
@@ -440,6 +471,7 @@ Status DefinitionRegistry::StagePut(const std::string& project, Definition defin
     std::lock_guard<std::mutex> lock(mu_);
     next = projects_[project];
   }
+  PROFILED_RETURN_IF_ERROR(CheckCount(project, next, definition));
   PROFILED_RETURN_IF_ERROR(CheckReferences(next, definition));
   std::string what = KindWord(definition.kind()) + (" " + definition.id);
   int64_t now = clock_.NowMs();

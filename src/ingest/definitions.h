@@ -29,6 +29,7 @@
 // writer retries a group not committed within kSettleMs / 2 of its ingest time).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -43,6 +44,7 @@
 
 #include "compute/catalog.h"
 #include "compute/definition.h"
+#include "core/config.h"
 #include "core/status.h"
 #include "store/store.h"
 
@@ -133,9 +135,16 @@ class DefinitionRegistry {
   // Any thread. In id order (computations numerically).
   std::vector<DefinitionInfo> List(std::string_view project, DefinitionKind kind) const;
 
+  // How many definitions of each kind a project may have (static cohorts count as cohorts);
+  // Put refuses a new id past them. Lowering a bound removes nothing. Any thread; the next Put
+  // sees it. Until called: DefinitionsConfig's defaults.
+  void SetLimits(const DefinitionsConfig& limits);
+
   // Writer thread. Creates or replaces a definition. InvalidArgument (nothing changes) when
-  // it references an unknown cohort or computation, or would make a cycle of cohort
-  // references. `next_seq` is the sequence number the next logged event will get.
+  // it references an unknown cohort or computation, would make a cycle of cohort
+  // references, or is a new id of a kind the project already has its most of (SetLimits;
+  // the message names the config key). `next_seq` is the sequence number the next logged
+  // event will get.
   Status Put(const std::string& project, Definition definition, uint64_t next_seq);
   // Put's checks and writes, added to *writes for the caller to commit with its own (a
   // static cohort and its members, in one commit); then CommitStaged. Nothing is visible
@@ -198,6 +207,8 @@ class DefinitionRegistry {
   // Shared stores: the next version in *next and its record in *writes.
   void BumpVersion(const std::string& project, Project* next, store::WriteSet* writes) const;
   Status CheckReferences(const Project& p, const Definition& d) const;
+  // InvalidArgument when `d` is a new id and `p` has as many of its kind as allowed.
+  Status CheckCount(const std::string& project, const Project& p, const Definition& d) const;
   // The definitions whose served versions reads report: served computations and
   // recommendations, and served cohorts whose references are all reported.
   static std::set<EntryKey> Publishable(const Project& p);
@@ -217,6 +228,9 @@ class DefinitionRegistry {
   DefinitionParser parser_;
   const Clock& clock_;
   const bool shared_;
+  std::atomic<int> max_computations_{DefinitionsConfig().max_computations};
+  std::atomic<int> max_cohorts_{DefinitionsConfig().max_cohorts};
+  std::atomic<int> max_recommendations_{DefinitionsConfig().max_recommendations};
   mutable std::mutex mu_;
   std::unordered_map<std::string, Project> projects_;      // GUARDED_BY mu_; written by the writer
   std::optional<std::pair<std::string, Project>> staged_;  // writer thread only

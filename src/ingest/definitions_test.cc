@@ -139,6 +139,46 @@ TEST_F(RegistryTest, ADefinitionOverAnEmptyLogIsServedAtOnce) {
   EXPECT_FALSE(registry_->NextBackfill().has_value());
 }
 
+TEST_F(RegistryTest, ANewIdPastItsKindsLimitIsRefusedNamingTheConfigKey) {
+  registry_->SetLimits({.max_computations = 2, .max_cohorts = 1, .max_recommendations = 1});
+  ASSERT_TRUE(Put(Count(1, "A")).ok());
+  ASSERT_TRUE(Put(Count(2, "B")).ok());
+  Status s = Put(Count(3, "C"));
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "project p already has 2 computations, the most it may have "
+            "(definitions.max_computations = 2); change or delete an existing one, or raise "
+            "definitions.max_computations");
+  DefinitionInfo info;
+  EXPECT_TRUE(registry_->Get("p", DefinitionKind::kComputation, "3", &info).IsNotFound());
+  EXPECT_EQ(Catalog()->computations().size(), 2u);
+  // Each kind counts apart.
+  ASSERT_TRUE(Put(MakeCohort("h1", {EventCondition("A", 1)})).ok());
+  ASSERT_TRUE(Put(Rec("r1")).ok());
+  EXPECT_NE(Put(MakeCohort("h2", {EventCondition("A", 1)}))
+                .message()
+                .find("definitions.max_cohorts = 1, static cohorts included"),
+            std::string::npos);
+  EXPECT_NE(Put(Rec("r2")).message().find("definitions.max_recommendations = 1"),
+            std::string::npos);
+}
+
+TEST_F(RegistryTest, ChangingAnExistingDefinitionIsAllowedAtOrPastTheLimit) {
+  ASSERT_TRUE(Put(Count(1, "A")).ok());
+  ASSERT_TRUE(Put(Count(2, "B")).ok());
+  registry_->SetLimits({.max_computations = 1, .max_cohorts = 1, .max_recommendations = 1});
+  // Lowering the limit removed nothing, and both may still change.
+  EXPECT_EQ(Catalog()->computations().size(), 2u);
+  ASSERT_TRUE(Put(Count(1, "A", 60)).ok());
+  ASSERT_TRUE(Put(Count(2, "B", 60)).ok());
+  EXPECT_FALSE(Put(Count(3, "C")).ok());
+  // Once one is deleted a new id fits only when below the limit: 1 left, limit 1.
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kComputation, "2").ok());
+  EXPECT_FALSE(Put(Count(3, "C")).ok());
+  ASSERT_TRUE(registry_->Delete("p", DefinitionKind::kComputation, "1").ok());
+  EXPECT_TRUE(Put(Count(3, "C")).ok());
+}
+
 TEST_F(RegistryTest, ANewSpecBackfillsBeforeItsDefinitionIsServed) {
   ASSERT_TRUE(Put(Count(7, "Purchase"), 42).ok());
   DefinitionInfo info = Info(DefinitionKind::kComputation, "7");

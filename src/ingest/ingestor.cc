@@ -23,6 +23,11 @@ constexpr int64_t kRetentionEveryMs = 3600000;
 constexpr int64_t kBackfillUnderLoadEveryMs = 100;
 // What a refused batch is told: one group commit (an fsync) usually frees the queue.
 constexpr int kQueueFullRetryAfterSeconds = 1;
+// What a batch refused by a failing store is told. A full or failing disk needs someone to
+// act, and the store probes it on every later write anyway; a shared store's writers that
+// gave up on each other's locks (Aborted) are usually done in a moment.
+constexpr int kDiskFailureRetryAfterSeconds = 5;
+constexpr int kStoreFailureRetryAfterSeconds = 1;
 
 size_t QueuedBytes(const IngestBatch& batch) {
   size_t bytes = 0;
@@ -38,6 +43,9 @@ IngestorOptions IngestorOptionsFromConfig(const Config& config) {
   o.event_retention_days = config.storage.event_retention_days;
   o.throttle_events_per_second = config.ingest.throttle_events_per_second;
   o.throttle_window_seconds = config.ingest.throttle_window_seconds;
+  for (const auto& p : config.projects) {
+    if (p.events_per_second > 0) o.project_events_per_second[p.id] = p.events_per_second;
+  }
   o.max_queued_events = static_cast<size_t>(config.ingest.max_queued_events);
   o.max_queued_bytes = static_cast<size_t>(config.ingest.max_queued_mb) << 20;
   o.backfill_chunk_events = static_cast<size_t>(config.testing.backfill_chunk_events);
@@ -55,11 +63,14 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       registry_(registry),
       working_(store, options_.writer_cache_bytes),
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock),
+      project_throttle_(clock),
       shared_(store.Shared()),
       max_queued_events_(options_.max_queued_events),
       max_queued_bytes_(options_.max_queued_bytes),
       event_retention_days_(options_.event_retention_days),
-      retention_projects_(options_.projects) {}
+      retention_projects_(options_.projects) {
+  project_throttle_.SetLimits(options_.project_events_per_second, options_.throttle_window_seconds);
+}
 
 void Ingestor::SetLimits(const IngestorOptions& options) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -67,6 +78,7 @@ void Ingestor::SetLimits(const IngestorOptions& options) {
   max_queued_bytes_ = options.max_queued_bytes;
   event_retention_days_ = options.event_retention_days;
   new_throttle_.emplace(options.throttle_events_per_second, options.throttle_window_seconds);
+  new_project_rates_.emplace(options.project_events_per_second);
 }
 
 void Ingestor::AddProjects(std::vector<std::string> projects, StatusCallback done) {
@@ -266,7 +278,10 @@ void Ingestor::Run() {
       idle = queue_.empty();
       if (new_throttle_) {
         throttle_.SetLimits(new_throttle_->first, new_throttle_->second);
+        if (new_project_rates_)
+          project_throttle_.SetLimits(*new_project_rates_, new_throttle_->second);
         new_throttle_.reset();
+        new_project_rates_.reset();
       }
     }
     if (!group.empty()) ProcessGroup(group);
@@ -379,13 +394,21 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   catalogs_.clear();  // definitions may have changed since the last group
   int64_t now = clock_.NowMs();
   std::vector<IngestResult> results(group.size());
-  if (throttle_.enabled()) {
+  if (throttle_.enabled() || project_throttle_.enabled()) {
     for (size_t i = 0; i < group.size(); ++i) {
-      if (group[i].batch.internal) continue;
-      ThrottleReport report = throttle_.Admit(group[i].batch.project, group[i].batch.events);
+      const IngestBatch& batch = group[i].batch;
+      if (batch.internal) continue;
+      // The project's rate first, then the ids'; a batch either refuses takes nothing from
+      // the other.
+      ThrottleReport report = project_throttle_.Check(batch.project, batch.events.size());
+      if (!report.any()) report = throttle_.Admit(batch.project, batch.events);
       if (report.any()) {
-        results[i].status = Status::Throttled("Too many requests for some devices and users");
+        results[i].status =
+            Status::Throttled(report.project ? "Too many requests for this project"
+                                             : "Too many requests for some devices and users");
         results[i].throttle = std::move(report);
+      } else {
+        project_throttle_.Take(batch.project, batch.events.size());
       }
     }
   }
@@ -425,13 +448,19 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
         std::uniform_int_distribution<int>(5, 100 * attempt)(retry_random_)));
   }
   working_.Finish(commit.ok());
-  if (!commit.ok()) LogError("ingest commit failed: " + commit.ToString());
+  // A failing disk is logged by the store, once until it recovers, not once per group.
+  const bool disk_failure = store::IsDiskFailure(commit);
+  if (!commit.ok() && !disk_failure) LogError("ingest commit failed: " + commit.ToString());
 
   for (size_t i = 0; i < group.size(); ++i) {
     IngestResult& r = results[i];
     // A failed group applies nothing: every batch not already refused gets the error.
     if (!commit.ok() && r.status.ok()) {
-      r.status = Status::Unavailable("the store could not persist the batch; retry");
+      r.status = Status::Unavailable(
+          (disk_failure ? commit.message() : std::string("the store could not persist the batch")) +
+          "; nothing of this request was applied, retry later");
+      r.retry_after_seconds =
+          disk_failure ? kDiskFailureRetryAfterSeconds : kStoreFailureRetryAfterSeconds;
     }
     if (!r.status.ok()) {
       r.accepted = 0;

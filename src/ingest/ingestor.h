@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -65,7 +66,8 @@ struct IngestResult {
   // decode.
   Status status;
   int failed_event = -1;  // index in the batch of the event that refused it, or -1
-  // > 0 when the batch was refused because the queue is full: retry after this long.
+  // > 0 when the batch was refused because the queue is full or the store failed (then the
+  // message says why, e.g. the disk is full): retry after this long.
   int retry_after_seconds = 0;
   size_t accepted = 0;      // events acknowledged, duplicates included
   size_t deduplicated = 0;  // of those, skipped as already-seen insert_ids
@@ -78,6 +80,9 @@ struct IngestorOptions {
   int event_retention_days = 90;
   double throttle_events_per_second = 0;
   int throttle_window_seconds = 30;
+  // Projects' own rates (events per second, all ids together, over throttle_window_seconds);
+  // a project absent or at 0 has none.
+  std::map<std::string, double> project_events_per_second;
   std::vector<std::string> projects;  // for the retention sweep
   size_t max_group_events = 20000;    // a commit group closes once it holds this many
   // While only internal batches are queued, the writer waits up to internal_delay_ms after
@@ -103,8 +108,8 @@ struct IngestorOptions {
 };
 
 // The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,
-// retention, throttle and queue bounds come from [ingest] and [storage]; projects from
-// [[projects]].
+// retention, throttle and queue bounds come from [ingest] and [storage]; projects and their
+// rates (events_per_second) from [[projects]].
 IngestorOptions IngestorOptionsFromConfig(const Config& config);
 
 class Ingestor {
@@ -145,9 +150,9 @@ class Ingestor {
   // calls it hourly; public for tests.
   Status EnforceRetention();
 
-  // A configuration reload: takes the throttle, the queue's bounds and the event retention of
-  // `options`, leaving everything else as it started. The queue's bounds apply to the next
-  // Submit, the rest from the writer's next turn. Any thread.
+  // A configuration reload: takes the throttles (per id and per project), the queue's bounds
+  // and the event retention of `options`, leaving everything else as it started. The queue's bounds
+  // apply to the next Submit, the rest from the writer's next turn. Any thread.
   void SetLimits(const IngestorOptions& options);
   // A configuration reload: loads the stored definitions of `projects` (DefinitionRegistry::
   // Load, on the writer thread between commit groups, so their catalogs are published before
@@ -203,8 +208,9 @@ class Ingestor {
   const Clock& clock_;
   Metrics* metrics_;
   DefinitionRegistry* registry_;
-  WorkingSet working_;  // writer thread only
-  Throttle throttle_;   // writer thread only
+  WorkingSet working_;                // writer thread only
+  Throttle throttle_;                 // writer thread only
+  ProjectThrottle project_throttle_;  // writer thread only
   int64_t last_retention_ms_ = 0;
   int64_t backfill_paused_until_ms_ = 0;  // writer thread only
   // A store several nodes share: the definitions are polled (registry Sync) every
@@ -244,6 +250,7 @@ class Ingestor {
   int event_retention_days_;
   std::vector<std::string> retention_projects_;
   std::optional<std::pair<double, int>> new_throttle_;
+  std::optional<std::map<std::string, double>> new_project_rates_;  // with new_throttle_'s window
   std::thread writer_;
 };
 

@@ -637,6 +637,47 @@ TEST_F(IngestorTest, NewLimitsTakeEffectWithoutARestart) {
            SetProps("", "device-2", {{"c", 1}})});
 }
 
+TEST_F(IngestorTest, AProjectOverItsRateIsRefusedWholeAndOthersAreNot) {
+  Close();
+  IngestorOptions o;
+  o.throttle_window_seconds = 1;
+  o.project_events_per_second = {{"p", 3}};  // 3 events in the 1 s window, all ids together
+  o.throttle_events_per_second = 2;          // and 2 per id
+  Open(o);
+  uint64_t throttled_before = Counter("profiled_events_throttled_total");
+  ApplyOk({SetProps("alice", "", {{"a", 1}}), SetProps("bob", "", {{"b", 1}})});
+  IngestResult r = Apply({SetProps("carol", "", {{"c", 1}}), SetProps("dave", "", {{"d", 1}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kThrottled);
+  EXPECT_EQ(r.status.message(), "Too many requests for this project");
+  EXPECT_TRUE(r.throttle.project);
+  EXPECT_EQ(r.throttle.eps_threshold, 3);
+  EXPECT_EQ(r.throttle.throttled_events, (std::vector<int>{0, 1}));
+  EXPECT_FALSE(Read("carol", "").found);
+  EXPECT_FALSE(Read("dave", "").found);
+  EXPECT_EQ(Counter("profiled_events_throttled_total"), throttled_before + 2);
+  ApplyOk({SetProps("carol", "", {{"c", 1}}), SetProps("dave", "", {{"d", 1}})}, "q");
+  // A batch the per-id throttle refuses takes nothing from the project: one event still fits.
+  clock_.Advance(1000);
+  IngestResult by_id = Apply({SetProps("erin", "", {{"a", 1}}), SetProps("erin", "", {{"b", 1}}),
+                              SetProps("erin", "", {{"c", 1}})});
+  EXPECT_FALSE(by_id.throttle.project);
+  EXPECT_EQ(by_id.throttle.throttled_users.count("erin"), 1u);
+  ApplyOk({SetProps("erin", "", {{"a", 1}}), SetProps("frank", "", {{"a", 1}})});
+  ApplyOk({SetProps("gina", "", {{"a", 1}})});
+  EXPECT_TRUE(Apply({SetProps("hal", "", {{"a", 1}})}).throttle.project);
+  // The server's own batches are never throttled.
+  EXPECT_TRUE(SubmitAsync({Track("alice", "")}, true).get().status.ok());
+  // A reload raises the project's rate; events already in the window stay counted.
+  IngestorOptions raised = o;
+  raised.project_events_per_second = {{"p", 5}};
+  raised.throttle_events_per_second = 0;
+  ingestor_->SetLimits(raised);
+  ApplyOk({SetProps("hal", "", {{"a", 1}}), SetProps("ivan", "", {{"a", 1}})});
+  EXPECT_TRUE(Apply({SetProps("hal", "", {{"b", 1}})}).throttle.project);
+  ingestor_->SetLimits(IngestorOptions{});  // off
+  ApplyOk(std::vector<Event>(50, SetProps("hal", "", {{"b", 1}})));
+}
+
 TEST_F(IngestorTest, RetentionFollowsNewLimitsAndAddedProjects) {
   ApplyOk({Track("alice", "")});
   ApplyOk({Track("alice", "")}, "q");

@@ -66,11 +66,7 @@ bool AddNumbers(const json::value& a, const json::value& b, json::value* sum) {
   }
   double d = ToDouble(a) + ToDouble(b);
   if (!std::isfinite(d)) return false;
-  if (std::floor(d) == d && std::fabs(d) < 9.0e15) {
-    *sum = static_cast<int64_t>(d);
-  } else {
-    *sum = d;
-  }
+  *sum = ReadBackNumber(d);
   return true;
 }
 
@@ -85,6 +81,15 @@ void Cap(json::array* a, bool drop_front) {
 }
 
 void Apply(const PropertyOp& op, json::object* props) {
+  // The value as its text reads back (2.0 as 2): the form the profile keeps its numbers in,
+  // and so the one to compare with them. Copied only when it differs (rare).
+  json::value read_back;
+  const json::value* value = &op.value;
+  if (HasNumberReadBackDifferently(op.value)) {
+    read_back = op.value;  // assignment: copied into read_back's own storage
+    ToReadBackNumbers(&read_back);
+    value = &read_back;
+  }
   bool creates = op.kind != PropertyOpKind::kClearAll && op.kind != PropertyOpKind::kUnset &&
                  op.kind != PropertyOpKind::kRemove;
   if (creates && props->size() >= kMaxProperties && !props->contains(op.key)) return;
@@ -95,13 +100,13 @@ void Apply(const PropertyOp& op, json::object* props) {
     case PropertyOpKind::kSetOnce: {
       if (op.kind == PropertyOpKind::kSetOnce && props->contains(op.key)) return;
       json::value& slot = (*props)[op.key];
-      slot = op.value;
+      slot = *value;
       if (slot.is_array()) Cap(&slot.get_array(), /*drop_front=*/false);
       return;
     }
     case PropertyOpKind::kAdd: {
       json::value delta;
-      if (!ReadNumber(op.value, &delta)) return;
+      if (!ReadNumber(*value, &delta)) return;
       auto it = props->find(op.key);
       if (it == props->end()) {
         (*props)[op.key] = delta;
@@ -118,7 +123,7 @@ void Apply(const PropertyOp& op, json::object* props) {
       bool unique = op.kind == PropertyOpKind::kPostInsert;
       auto it = props->find(op.key);
       json::array result = it == props->end() ? json::array() : AsArray(it->value());
-      for (const auto& v : AsValues(op.value)) {
+      for (const auto& v : AsValues(*value)) {
         if (!unique || !Contains(result, v)) result.push_back(v);
       }
       Cap(&result, /*drop_front=*/true);
@@ -131,7 +136,7 @@ void Apply(const PropertyOp& op, json::object* props) {
       auto it = props->find(op.key);
       json::array existing = it == props->end() ? json::array() : AsArray(it->value());
       json::array front;
-      for (const auto& v : AsValues(op.value)) {
+      for (const auto& v : AsValues(*value)) {
         if (unique && (Contains(existing, v) || Contains(front, v))) continue;
         front.push_back(v);
       }
@@ -143,7 +148,7 @@ void Apply(const PropertyOp& op, json::object* props) {
     case PropertyOpKind::kRemove: {
       auto it = props->find(op.key);
       if (it == props->end()) return;
-      std::span<const json::value> values = AsValues(op.value);
+      std::span<const json::value> values = AsValues(*value);
       // A scalar that matches nothing stays as it is.
       if (!it->value().is_array() && !Contains(values, it->value())) return;
       json::array kept;
@@ -160,8 +165,12 @@ void Apply(const PropertyOp& op, json::object* props) {
 
 bool ReadNumber(const json::value& v, json::value* out) {
   if (v.is_double() && !std::isfinite(v.get_double())) return false;
-  if (v.is_int64() || v.is_uint64() || v.is_double()) {
+  if (v.is_int64() || v.is_uint64()) {
     *out = v;
+    return true;
+  }
+  if (v.is_double()) {
+    *out = ReadBackNumber(v.get_double());
     return true;
   }
   if (!v.is_string()) return false;
@@ -183,7 +192,7 @@ bool ReadNumber(const json::value& v, json::value* out) {
   double d = 0;
   auto rd = std::from_chars(begin, end, d);
   if (rd.ec == std::errc() && rd.ptr == end && std::isfinite(d)) {
-    *out = d;
+    *out = ReadBackNumber(d);
     return true;
   }
   return false;

@@ -19,6 +19,11 @@
 //   $remove     removes every element equal to the value (or to any element of an array
 //               value); a scalar existing value equal to it becomes [], any other
 //               scalar is left unchanged.
+// Numbers are kept as their JSON text reads back (core/value_text.h, ReadBackNumber): a double
+// written as an integer (2.0 is written 2, 9.2e18 as 9200000000000000000) is that integer,
+// in what is stored and in what is compared ($remove, $preInsert, $postInsert), so the
+// profile the writer keeps in memory behaves exactly like the same profile read again from
+// its stored text (after a restart, on another node).
 // Bounds, so one user cannot grow without limit: an array property keeps at most
 // kMaxArrayItems values (growing it drops the oldest: the front for $append/$postInsert,
 // the back for $prepend/$preInsert; $set keeps the first ones), and a profile holds at most
@@ -46,8 +51,9 @@ void ApplyPropertyOps(const std::vector<PropertyOp>& ops, boost::json::object* p
 size_t GrowthBound(const std::vector<PropertyOp>& ops);
 
 // Reads a number for $add: a finite JSON number, or a string holding exactly a finite
-// decimal number ("12", "-0.5", "1e3"; not " 5", "+5", "0x10", "nan", "1e400"). False
-// for anything else.
+// decimal number ("12", "-0.5", "1e3"; not " 5", "+5", "0x10", "nan", "1e400"), in the
+// form its text reads back as ("1e3" and 1000.0 as the integer 1000). False for anything
+// else.
 bool ReadNumber(const boost::json::value& v, boost::json::value* out);
 
 // Sorts ops into Amplitude's application order (stable within one kind).

@@ -61,6 +61,61 @@ TEST(PropertyOps, AddKeepsIntegersExactFromMinusTwoToTheSixtyThreeToTwoToTheSixt
   EXPECT_EQ(AddText(R"({"n":0.1})", "0.2"), R"({"n":0.30000000000000004})");
 }
 
+// A profile is kept as its stored text reads back: the writer's copy in memory and the one
+// read again from the store (after a restart, on another node) must give the same results.
+json::object ReadBack(const json::object& o) {
+  json::object out;
+  EXPECT_TRUE(ParseStoredObject(ObjectText(o), &out).ok());
+  return out;
+}
+
+TEST(PropertyOps, NumbersAreKeptAsTheirTextReadsBack) {
+  struct Case {
+    const char* first;   // applied, then the profile kept in memory or read back from its text
+    const char* second;  // applied next
+    const char* want;    // the text both ways
+  };
+  const Case cases[] = {
+      // 2.0 is written 2: $remove of 2 removes it, $postInsert of 2 finds it.
+      {R"({"$set":{"l":[2.0]}})", R"({"$remove":{"l":2}})", R"({"l":[]})"},
+      {R"({"$set":{"l":[2]}})", R"({"$postInsert":{"l":[2.0,"2"]}})", R"({"l":[2,"2"]})"},
+      // 9.2e18 is written 9200000000000000000, an integer: $add stays exact.
+      {R"({"$set":{"n":9.2e18}})", R"({"$add":{"n":1}})", R"({"n":9200000000000000001})"},
+      // 1e-400 reads as 0.0, written 0.
+      {R"({"$set":{"n":1e-400}})", R"({"$add":{"n":9007199254740993}})",
+       R"({"n":9007199254740993})"},
+      // A sum that is a double but written as an integer is that integer.
+      {R"({"$add":{"n":4.6e18}})", R"({"$add":{"n":4.6e18}})", R"({"n":9200000000000000000})"},
+      {R"({"$add":{"n":"-2.5e3"}})", R"({"$add":{"n":"18446744073709551615"}})",
+       R"({"n":18446744073709549115})"},
+      // 2^63 as a double is written 9223372036854776000, which reads back as that integer.
+      {R"({"$set":{"n":9223372036854775808.0}})", R"({"$add":{"n":-1}})",
+       R"({"n":9223372036854775999})"},
+  };
+  auto ops_of = [](const char* text) {
+    std::vector<PropertyOp> ops;
+    json::value parsed = json::parse(text);
+    for (const auto& [kind_name, body] : parsed.as_object()) {
+      PropertyOpKind kind = kind_name == "$set"          ? PropertyOpKind::kSet
+                            : kind_name == "$add"        ? PropertyOpKind::kAdd
+                            : kind_name == "$remove"     ? PropertyOpKind::kRemove
+                            : kind_name == "$postInsert" ? PropertyOpKind::kPostInsert
+                                                         : PropertyOpKind::kClearAll;
+      for (const auto& [key, value] : body.as_object()) {
+        ops.push_back({kind, std::string(key), value});
+      }
+    }
+    return ops;
+  };
+  for (const Case& c : cases) {
+    json::object kept = Apply({}, ops_of(c.first));
+    json::object read = ReadBack(kept);
+    EXPECT_EQ(kept, read) << c.first;
+    EXPECT_EQ(ObjectText(Apply(kept, ops_of(c.second))), c.want) << c.first << " " << c.second;
+    EXPECT_EQ(ObjectText(Apply(read, ops_of(c.second))), c.want) << c.first << " " << c.second;
+  }
+}
+
 TEST(PropertyOps, AddThatWouldOverflowADoubleLeavesTheValueAlone) {
   EXPECT_EQ(AddText(R"({"n":1.7e308})", "1.7e308"), R"({"n":1.7e+308})");
   EXPECT_EQ(AddText(R"({"n":-1.7e308})", "\"-1.7e308\""), R"({"n":-1.7e+308})");

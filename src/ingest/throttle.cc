@@ -87,4 +87,49 @@ ThrottleReport Throttle::Admit(const std::string& project, const std::vector<Eve
   return report;
 }
 
+void ProjectThrottle::Refill(Bucket& b, int64_t now) {
+  if (now > b.updated_ms) {
+    b.tokens =
+        std::min(b.capacity, b.tokens + b.eps * static_cast<double>(now - b.updated_ms) / 1000.0);
+    b.updated_ms = now;
+  }
+}
+
+void ProjectThrottle::SetLimits(const std::map<std::string, double>& events_per_second,
+                                int window_seconds) {
+  int64_t now = clock_.NowMs();
+  std::map<std::string, Bucket> next;
+  for (const auto& [project, eps] : events_per_second) {
+    if (eps <= 0) continue;
+    Bucket b{eps, eps * window_seconds, eps * window_seconds, now};
+    if (auto it = rates_.find(project); it != rates_.end()) {
+      Refill(it->second, now);
+      // The events the window holds stay in it.
+      double used = it->second.capacity - it->second.tokens;
+      b.tokens = std::max(0.0, b.capacity - used);
+    }
+    next.emplace(project, b);
+  }
+  rates_ = std::move(next);
+}
+
+ThrottleReport ProjectThrottle::Check(const std::string& project, size_t events) {
+  ThrottleReport report;
+  auto it = rates_.find(project);
+  if (it == rates_.end()) return report;
+  Bucket& b = it->second;
+  Refill(b, clock_.NowMs());
+  if (static_cast<double>(events) <= b.tokens + 1e-9) return report;
+  report.project = true;
+  report.eps_threshold = b.eps;
+  report.throttled_events.reserve(events);
+  for (size_t i = 0; i < events; ++i) report.throttled_events.push_back(static_cast<int>(i));
+  return report;
+}
+
+void ProjectThrottle::Take(const std::string& project, size_t events) {
+  auto it = rates_.find(project);
+  if (it != rates_.end()) it->second.tokens -= static_cast<double>(events);
+}
+
 }  // namespace profiled::ingest

@@ -96,5 +96,73 @@ TEST(Throttle, NewLimitsApplyToTheEventsAlreadyCounted) {
   EXPECT_FALSE(t.Admit("p", std::vector<Event>(2, E("u", ""))).any());
 }
 
+TEST(ProjectThrottle, OffForProjectsWithoutARate) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  EXPECT_FALSE(t.enabled());
+  EXPECT_FALSE(t.Check("p", 1000000).any());
+  t.SetLimits({{"p", 0}}, 30);
+  EXPECT_FALSE(t.enabled());
+  t.SetLimits({{"p", 1}}, 30);
+  EXPECT_TRUE(t.enabled());
+  EXPECT_FALSE(t.Check("other", 1000000).any());
+}
+
+TEST(ProjectThrottle, RefusesABatchOverTheProjectsRateWholeNamingEveryEvent) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"p", 2}}, 10);  // the window holds 20 events, all ids together
+  ASSERT_FALSE(t.Check("p", 18).any());
+  t.Take("p", 18);
+  ThrottleReport r = t.Check("p", 3);
+  EXPECT_TRUE(r.project);
+  EXPECT_EQ(r.eps_threshold, 2);
+  EXPECT_EQ(r.throttled_events, (std::vector<int>{0, 1, 2}));
+  EXPECT_TRUE(r.throttled_devices.empty());
+  EXPECT_TRUE(r.throttled_users.empty());
+  EXPECT_FALSE(t.Check("p", 2).any());  // a refusal took nothing: 2 still fit
+  // One request with more events than the window holds never fits.
+  clock.Advance(int64_t{3600} * 1000);
+  EXPECT_TRUE(t.Check("p", 21).any());
+  EXPECT_FALSE(t.Check("p", 20).any());
+}
+
+TEST(ProjectThrottle, RefillsAtTheRateAveragedOverTheWindow) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"p", 1000}}, 30);  // Amplitude Starter: 1000 events/s per project, over 30 s
+  ASSERT_FALSE(t.Check("p", 30000).any());
+  t.Take("p", 30000);
+  EXPECT_TRUE(t.Check("p", 1).any());
+  clock.Advance(500);
+  EXPECT_FALSE(t.Check("p", 500).any());
+  EXPECT_TRUE(t.Check("p", 501).any());
+}
+
+TEST(ProjectThrottle, ProjectsAreCountedApart) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"a", 1}, {"b", 1}}, 5);
+  t.Take("a", 5);
+  EXPECT_TRUE(t.Check("a", 1).any());
+  EXPECT_FALSE(t.Check("b", 5).any());
+}
+
+TEST(ProjectThrottle, NewLimitsKeepTheEventsTheWindowHolds) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"p", 10}}, 1);
+  t.Take("p", 4);
+  t.SetLimits({{"p", 20}}, 1);  // 4 of 20 in the window
+  EXPECT_FALSE(t.Check("p", 16).any());
+  EXPECT_TRUE(t.Check("p", 17).any());
+  t.SetLimits({{"p", 3}}, 1);  // 4 already: more than the window holds now
+  EXPECT_TRUE(t.Check("p", 1).any());
+  t.SetLimits({}, 1);  // off, and forgotten
+  EXPECT_FALSE(t.enabled());
+  t.SetLimits({{"p", 3}}, 1);
+  EXPECT_FALSE(t.Check("p", 3).any());
+}
+
 }  // namespace
 }  // namespace profiled::ingest

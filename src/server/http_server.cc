@@ -147,7 +147,7 @@ class HttpServer::Impl {
     const size_t context_index;  // the io_context (and thread) it lives on
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool idle = true;                  // waiting for the first byte of a request
-    bool unread_body = false;          // answered before the client finished sending
+    bool unread_body = false;          // answered before the client finished sending (drained)
     std::function<void()> after_send;  // the answer's HttpResponse::after_send
   };
 
@@ -310,12 +310,16 @@ class HttpServer::Impl {
                                     : api::HttpResponse{431, "text/plain; charset=utf-8",
                                                         "request headers exceed 16 KiB"},
                       false, {}, &out);
+        // The client may still be sending the rest of its header (a 1 MiB request line):
+        // closing on unread bytes would reset the connection and could destroy the answer.
+        session.unread_body = true;
       } else if (hec != http::error::end_of_stream && hec != asio::error::operation_aborted &&
                  hec != asio::error::connection_reset && hec != asio::error::eof &&
                  buffer.size() > 0) {
         WriteResponse(
             {400, "text/plain; charset=utf-8", "malformed HTTP request: " + hec.message()}, false,
             {}, &out);
+        session.unread_body = true;
       }
       co_return false;
     }

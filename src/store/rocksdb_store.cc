@@ -6,14 +6,19 @@
 #include <rocksdb/env.h>
 #include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 
 #include "core/log.h"
 #include "store/records.h"
@@ -33,6 +38,45 @@ Status FromRocks(const rocksdb::Status& s) {
   if (s.IsCorruption()) return Status::Corruption(s.ToString());
   return Status::IoError(s.ToString());
 }
+
+// What a failed write or probe tells the caller (store.h); its detail goes to the log.
+Status DiskError(const rocksdb::Status& s) { return s.IsNoSpace() ? DiskFull() : DiskFailed(); }
+
+// RocksDB's own log, sent to profiled's (stderr) instead of a LOG file in the data dir. The
+// file would sit on the disk that fills up, and RocksDB 7.8 as Debian builds it (assertions
+// on) aborts the process on the first line logged after a write to that file failed
+// (WritableFileWriter: "Assertion `sync_without_flush_called_' failed").
+class RocksLog final : public rocksdb::Logger {
+ public:
+  RocksLog() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    std::array<char, 1024> line{};
+    int n = std::vsnprintf(line.data(), line.size(), format, ap);
+    if (n < 0) return;
+    std::string_view text(line.data(), std::min(static_cast<size_t>(n), line.size() - 1));
+    while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    Log(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? LogLevel::kError : LogLevel::kWarn,
+        "rocksdb: " + std::string(text));
+  }
+};
+
+// Turns RocksDB's own recovery from background errors off: the store recovers by reopening
+// (Recover below). RocksDB 7.8 resumes after a "no space" error once its SstFileManager sees
+// free space, and then reuses the WAL writer that failed, which aborts the process on its
+// next write (the same assertion as above).
+class NoAutoRecovery final : public rocksdb::EventListener {
+ public:
+  const char* Name() const override { return "profiled.NoAutoRecovery"; }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
 
 // Drops dedup entries older than the window when RocksDB compacts them; readers also
 // check the age, so an entry that is not yet compacted away is still ignored.
@@ -74,7 +118,9 @@ class RocksDbStore final : public Store {
     db_options.bytes_per_sync = 1 << 20;
     db_options.max_total_wal_size = 256ull << 20;
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-    db_options.keep_log_file_num = 2;
+    db_options.info_log = std::make_shared<RocksLog>();
+    db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
+    db_options.max_bgerror_resume_count = 0;  // no automatic resume either: Recover below
     if (o.row_cache_bytes > 0) db_options.row_cache = rocksdb::NewLRUCache(o.row_cache_bytes);
     if (o.file_system != nullptr) {
       env_ = rocksdb::NewCompositeEnv(o.file_system);
@@ -86,14 +132,25 @@ class RocksDbStore final : public Store {
       rocksdb::ColumnFamilyOptions cf;
       rocksdb::BlockBasedTableOptions table;
       table.block_cache = cache_;
+      // Indexes and filters live in the block cache, cut in 4 KiB partitions under a pinned
+      // top level, so a lookup loads the partition it needs. Whole filters grow with a file's
+      // keys (10 bits each: a 6.9M-entry dedup file has a 7.9 MB filter), and one larger than
+      // a cache shard (512 MB / 64 shards) is never kept: every Get read it from the file and
+      // checksummed it whole, and ingestion fell from 18,000 to 1,700 events/s once the dedup
+      // table held about 6M insert_ids (docs/BENCHMARKS.md, "Soak").
       table.cache_index_and_filter_blocks = true;
+      table.cache_index_and_filter_blocks_with_high_priority = true;
       table.pin_l0_filter_and_index_blocks_in_cache = true;
+      table.pin_top_level_index_and_filter = true;
+      table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+      table.metadata_block_size = 4096;
       table.format_version = 5;
       auto table_kind = static_cast<Table>(t);
       if (table_kind != Table::kEvents) {
         // Point lookups dominate: bloom filters let misses (new ids, new insert_ids) skip
         // the disk, also in the memtable.
         table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.partition_filters = true;
         table.whole_key_filtering = true;
         cf.memtable_whole_key_filtering = true;
         cf.memtable_prefix_bloom_size_ratio = 0.05;
@@ -107,7 +164,11 @@ class RocksDbStore final : public Store {
       if (table_kind == Table::kDedup) cf.compaction_filter = dedup_filter_.get();
       families.emplace_back(kFamilyNames[t], cf);
     }
-    return OpenDb();
+    rocksdb::Status opened = OpenDb();
+    if (!opened.ok()) {
+      return Status::IoError("cannot open store at " + path_ + ": " + opened.ToString());
+    }
+    return Status::Ok();
   }
 
   Status Get(Table table, std::string_view key, std::string* value) override {
@@ -152,7 +213,7 @@ class RocksDbStore final : public Store {
   Status Commit(const WriteSet& writes, bool sync) override {
     if (writes.empty()) return Status::Ok();
     if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
-    Status s;
+    rocksdb::Status s;
     {
       // The batch names column-family handles, which a recovery replaces: build it under
       // the lock too.
@@ -166,14 +227,10 @@ class RocksDbStore final : public Store {
       }
       rocksdb::WriteOptions wo;
       wo.sync = sync;
-      s = FromRocks(db_->Write(wo, &batch));
+      s = db_->Write(wo, &batch);
     }
-    if (!s.ok()) {
-      // A failed WAL write or sync leaves RocksDB refusing every write until Resume().
-      write_failed_.store(true, std::memory_order_release);
-      (void)Recover();
-    }
-    return s;
+    if (s.ok()) return Status::Ok();
+    return WriteFailed(s);
   }
 
   Status Health() override {
@@ -185,7 +242,7 @@ class RocksDbStore final : public Store {
     int64_t last = last_health_recover_ms_.load(std::memory_order_relaxed);
     if (now - last < kHealthRecoverEveryMs ||
         !last_health_recover_ms_.compare_exchange_strong(last, now)) {
-      return Status::IoError("store cannot write since a failed write; recovery pending");
+      return CurrentFailure();
     }
     return Recover();
   }
@@ -208,11 +265,16 @@ class RocksDbStore final : public Store {
 
   Status DeleteRange(Table table, std::string_view begin, std::string_view end) override {
     if (write_failed_.load(std::memory_order_acquire)) PROFILED_RETURN_IF_ERROR(Recover());
-    std::shared_lock<std::shared_mutex> lock;
-    PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
-    rocksdb::WriteOptions wo;
-    return FromRocks(db_->DeleteRange(wo, Handle(table), rocksdb::Slice(begin.data(), begin.size()),
-                                      rocksdb::Slice(end.data(), end.size())));
+    rocksdb::Status s;
+    {
+      std::shared_lock<std::shared_mutex> lock;
+      PROFILED_RETURN_IF_ERROR(LockOpen(&lock));
+      rocksdb::WriteOptions wo;
+      s = db_->DeleteRange(wo, Handle(table), rocksdb::Slice(begin.data(), begin.size()),
+                           rocksdb::Slice(end.data(), end.size()));
+    }
+    if (s.ok()) return Status::Ok();
+    return WriteFailed(s);
   }
 
   uint64_t ApproximateSizeBytes() override {
@@ -242,19 +304,40 @@ class RocksDbStore final : public Store {
     return Status::Ok();
   }
 
-  // REQUIRES: db_ == nullptr and db_mu_ held exclusively (or no other thread yet).
-  Status OpenDb() {
+  // A write the database refused: RocksDB now refuses every write (its background-error
+  // state) until the store recovers. Logs the detail once per failure; the caller gets
+  // DiskFull() or DiskFailed().
+  Status WriteFailed(const rocksdb::Status& s) {
+    failure_.store(s.IsNoSpace() ? kFailureFull : kFailureOther, std::memory_order_relaxed);
+    if (!write_failed_.exchange(true, std::memory_order_acq_rel)) {
+      LogError("store write failed; writes are refused until the disk takes them again: " +
+               s.ToString());
+    }
+    // Recover at once when the failure was a passing one (the disk already works again).
+    Status recovered = Recover();
+    return recovered.ok() ? DiskError(s) : recovered;
+  }
+
+  Status CurrentFailure() const {
+    return failure_.load(std::memory_order_relaxed) == kFailureFull ? DiskFull() : DiskFailed();
+  }
+
+  // REQUIRES: db_ == nullptr and db_mu_ held exclusively (or no other thread yet). On
+  // failure db_ stays null.
+  rocksdb::Status OpenDb(bool read_only = false) {
     rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(db_options_, path_, families_, &handles_, &db);
-    if (!s.ok()) return Status::IoError("cannot open store at " + path_ + ": " + s.ToString());
-    db_ = db;
-    return Status::Ok();
+    rocksdb::Status s =
+        read_only ? rocksdb::DB::OpenForReadOnly(db_options_, path_, families_, &handles_, &db)
+                  : rocksdb::DB::Open(db_options_, path_, families_, &handles_, &db);
+    if (s.ok()) db_ = db;
+    return s;
   }
 
   // REQUIRES: db_mu_ held exclusively (or no other thread left).
   void CloseDb() {
     if (db_ == nullptr) return;
-    // Flush memtables so the next open does not replay a large WAL; errors are moot here.
+    // Flush memtables so the next open does not replay a large WAL; errors are moot here
+    // (a database that failed a write, or is read-only, flushes nothing).
     rocksdb::FlushOptions fo;
     (void)db_->Flush(fo, handles_);
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
@@ -265,34 +348,62 @@ class RocksDbStore final : public Store {
   }
 
   // Writes and syncs a small file next to the database: whether the disk takes writes now.
-  Status ProbeDisk() {
+  rocksdb::IOStatus ProbeDisk() {
     rocksdb::FileSystem* fs = db_options_.env->GetFileSystem().get();
     std::string name = path_ + "/PROFILED-WRITE-PROBE";
     std::unique_ptr<rocksdb::FSWritableFile> file;
     rocksdb::IOOptions io;
     rocksdb::IOStatus s = fs->NewWritableFile(name, rocksdb::FileOptions(), &file, nullptr);
-    if (s.ok()) s = file->Append("probe", io, nullptr);
+    // One page: what a write of the WAL takes at the least.
+    if (s.ok()) s = file->Append(std::string(4096, 'p'), io, nullptr);
     if (s.ok()) s = file->Sync(io, nullptr);
     if (file != nullptr) {
       rocksdb::IOStatus closed = file->Close(io, nullptr);
       if (s.ok()) s = closed;
     }
     (void)fs->DeleteFile(name, io, nullptr);
-    if (!s.ok()) return Status::IoError(s.ToString());
-    return Status::Ok();
+    return s;
   }
 
-  // Brings the store back to taking writes once the disk does. While the disk still fails,
-  // the open database keeps serving reads. Then it is closed and reopened (which replays
-  // the WAL) rather than Resume()d: RocksDB 7.8 cannot resume in place after a failed WAL
-  // write (Resume refuses, or a later write trips an assertion in its WAL writer).
+  // Brings the store back to taking writes once the disk does; OK when it takes them.
+  // While the disk still fails, the open database keeps serving reads and this costs one
+  // probe (no lock readers wait for). Then the database is closed and reopened (which
+  // replays the WAL) rather than Resume()d: RocksDB 7.8 cannot resume in place after a
+  // failed WAL write (Resume refuses, or a later write trips an assertion in its WAL
+  // writer). A reopen can fail where the probe passed (replaying the WAL writes its
+  // memtables to new files): then the database is opened read-only, so reads go on, and
+  // the next reopen waits kReopenPauseMs, doubling up to kMaxReopenPauseMs, so a disk
+  // with a little room does not make every write close and replay the database.
   Status Recover() {
-    std::unique_lock<std::shared_mutex> lock(db_mu_);
+    std::lock_guard<std::mutex> recovering(recover_mu_);
     if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
-    Status probe = ProbeDisk();
-    if (!probe.ok()) return Status::IoError("store cannot write: " + probe.message());
-    CloseDb();
-    PROFILED_RETURN_IF_ERROR(OpenDb());
+    rocksdb::IOStatus probe = ProbeDisk();
+    if (!probe.ok()) {
+      failure_.store(probe.IsNoSpace() ? kFailureFull : kFailureOther, std::memory_order_relaxed);
+      return DiskError(probe);
+    }
+    const int64_t now = clock_->NowMs();
+    if (now < next_reopen_ms_) return CurrentFailure();
+    {
+      std::unique_lock<std::shared_mutex> lock(db_mu_);
+      CloseDb();
+      rocksdb::Status opened = OpenDb();
+      if (!opened.ok()) {
+        failure_.store(opened.IsNoSpace() ? kFailureFull : kFailureOther,
+                       std::memory_order_relaxed);
+        reopen_pause_ms_ =
+            std::min(std::max(2 * reopen_pause_ms_, kReopenPauseMs), kMaxReopenPauseMs);
+        next_reopen_ms_ = now + reopen_pause_ms_;
+        rocksdb::Status read_only = OpenDb(/*read_only=*/true);
+        LogError("store reopen after a failed write failed (" + opened.ToString() +
+                 "); serving reads from the database opened read-only" +
+                 (read_only.ok() ? "" : " failed too (" + read_only.ToString() + ")") +
+                 "; next attempt in " + std::to_string(reopen_pause_ms_) + " ms");
+        return CurrentFailure();
+      }
+    }
+    reopen_pause_ms_ = 0;
+    next_reopen_ms_ = 0;
     write_failed_.store(false, std::memory_order_release);
     LogWarn("store recovered from a failed write; writes resume");
     return Status::Ok();
@@ -305,11 +416,22 @@ class RocksDbStore final : public Store {
   std::string path_;
   rocksdb::DBOptions db_options_;                          // kept to reopen
   std::vector<rocksdb::ColumnFamilyDescriptor> families_;  // kept to reopen
-  // Shared by every operation; exclusive only to recover (Resume or reopen), so the hot
-  // path pays one uncontended shared lock.
+  // Shared by every operation; exclusive only to reopen, so the hot path pays one
+  // uncontended shared lock.
   std::shared_mutex db_mu_;
-  rocksdb::DB* db_ = nullptr;              // guarded by db_mu_; null only after a failed reopen
+  // Guarded by db_mu_; null only after a failed reopen whose read-only open failed too.
+  // Read-only (after a failed reopen) only while write_failed_.
+  rocksdb::DB* db_ = nullptr;
   std::atomic<bool> write_failed_{false};  // a write failed and the store has not recovered
+  static constexpr int kFailureFull = 1;   // failure_: the disk is full
+  static constexpr int kFailureOther = 2;  // failure_: any other write error
+  std::atomic<int> failure_{0};            // why, while write_failed_
+  // Held by Recover: one recovery at a time, without holding readers back while it probes.
+  std::mutex recover_mu_;
+  static constexpr int64_t kReopenPauseMs = 1000;
+  static constexpr int64_t kMaxReopenPauseMs = 8000;
+  int64_t reopen_pause_ms_ = 0;  // guarded by recover_mu_: after failed reopens
+  int64_t next_reopen_ms_ = 0;   // guarded by recover_mu_: no reopen before this time
   static constexpr int64_t kHealthRecoverEveryMs = 5000;
   const Clock* clock_ = nullptr;
   std::atomic<int64_t> last_health_recover_ms_{INT64_MIN / 2};

@@ -17,9 +17,10 @@ namespace {
 // How the disk fails while a FailingFileSystem is failing.
 enum class DiskFault : int {
   kNone,
-  kBroken,    // every file creation, write, flush and sync fails with an I/O error
-  kFull,      // the same, with "no space" (RocksDB can resume from this in place)
-  kSyncOnly,  // writes reach the OS, syncs fail
+  kBroken,           // every file creation, write, flush and sync fails with an I/O error
+  kFull,             // the same, with "no space" (RocksDB can resume from this in place)
+  kSyncOnly,         // writes reach the OS, syncs fail
+  kNoRoomForTables,  // creating a table file (.sst) fails with "no space"; the rest works
 };
 
 // The local file system with faults switched on and off by the test.
@@ -35,6 +36,10 @@ class FailingFileSystem final : public rocksdb::FileSystemWrapper {
                                     rocksdb::IODebugContext* dbg) override {
     rocksdb::IOStatus injected = Injected(*fault_, /*sync=*/false);
     if (!injected.ok()) return injected;
+    if (static_cast<DiskFault>(fault_->load()) == DiskFault::kNoRoomForTables &&
+        name.ends_with(".sst")) {
+      return rocksdb::IOStatus::NoSpace("injected: no room for " + name);
+    }
     std::unique_ptr<rocksdb::FSWritableFile> real;
     rocksdb::IOStatus s = target()->NewWritableFile(name, options, &real, dbg);
     if (s.ok()) *file = std::make_unique<File>(std::move(real), fault_);
@@ -46,7 +51,8 @@ class FailingFileSystem final : public rocksdb::FileSystemWrapper {
 
   static rocksdb::IOStatus Injected(const std::atomic<int>& fault, bool sync) {
     switch (static_cast<DiskFault>(fault.load())) {
-      case DiskFault::kNone: return rocksdb::IOStatus::OK();
+      case DiskFault::kNone:
+      case DiskFault::kNoRoomForTables: return rocksdb::IOStatus::OK();
       case DiskFault::kBroken: return rocksdb::IOStatus::IOError("injected: I/O error");
       case DiskFault::kFull: return rocksdb::IOStatus::NoSpace("injected: disk full");
       case DiskFault::kSyncOnly:
@@ -273,6 +279,110 @@ TEST(RocksDbStore, MultiGetKeepsWorkingWhileTheDiskFails) {
   ASSERT_TRUE(store->MultiGet(Table::kIdentity, {"before", "lost"}, &values, &statuses).ok());
   EXPECT_EQ(values[0], "1");
   EXPECT_TRUE(statuses[1].IsNotFound());
+}
+
+// A commit group as the ingest writer makes one: the events, their dedup records, the
+// profile and a counter, all in one WriteSet.
+WriteSet AGroup(const std::string& n) {
+  WriteSet w;
+  w.Put(Table::kEvents, "event-" + n, "e");
+  w.Put(Table::kDedup, "dedup-" + n, "d");
+  w.Put(Table::kProfiles, "profile-" + n, "p");
+  w.Put(Table::kMeta, "counter", n);
+  return w;
+}
+
+// Whether every record of AGroup(n) is there (1), none is (0), or some are (-1).
+int GroupPresent(Store& store, const std::string& n) {
+  std::string v;
+  int present = 0;
+  for (auto [table, key] :
+       {std::pair{Table::kEvents, "event-" + n}, std::pair{Table::kDedup, "dedup-" + n},
+        std::pair{Table::kProfiles, "profile-" + n}}) {
+    Status s = store.Get(table, key, &v);
+    EXPECT_TRUE(s.ok() || s.IsNotFound()) << s.ToString();
+    present += s.ok() ? 1 : 0;
+  }
+  return present == 3 ? 1 : present == 0 ? 0 : -1;
+}
+
+TEST(RocksDbStore, AFullOrFailingDiskRefusesWholeGroupsUntilItTakesWritesAgain) {
+  for (DiskFault fault : {DiskFault::kFull, DiskFault::kBroken}) {
+    SCOPED_TRACE(static_cast<int>(fault));
+    const Status expected = fault == DiskFault::kFull ? DiskFull() : DiskFailed();
+    TempDir dir;
+    auto fs = std::make_shared<FailingFileSystem>();
+    {
+      auto store = Open(dir.path(), &SystemClock::Instance(), fs);
+      ASSERT_TRUE(store->Commit(AGroup("1"), /*sync=*/true).ok());
+
+      fs->SetFault(fault);
+      Status refused = store->Commit(AGroup("2"), /*sync=*/true);
+      // Unavailable: what the API answers 503 with Retry-After; the message names the cause.
+      EXPECT_EQ(refused.code(), ErrorCode::kUnavailable) << refused.ToString();
+      EXPECT_EQ(refused.message(), expected.message());
+      EXPECT_TRUE(IsDiskFailure(refused));
+      EXPECT_EQ(store->Commit(AGroup("3"), /*sync=*/false).message(), expected.message());
+      EXPECT_EQ(store->DeleteRange(Table::kEvents, "a", "z").message(), expected.message());
+      EXPECT_EQ(store->Health().message(), expected.message());
+      // Nothing of a refused group is visible, and the acknowledged one still reads.
+      EXPECT_EQ(GroupPresent(*store, "1"), 1);
+      EXPECT_EQ(GroupPresent(*store, "2"), 0);
+      EXPECT_EQ(GroupPresent(*store, "3"), 0);
+      std::string v;
+      ASSERT_TRUE(store->Get(Table::kMeta, "counter", &v).ok());
+      EXPECT_EQ(v, "1");
+
+      // The same store object takes writes again once the disk does.
+      fs->SetFault(DiskFault::kNone);
+      ASSERT_TRUE(store->Commit(AGroup("4"), /*sync=*/true).ok());
+      EXPECT_TRUE(store->Health().ok());
+      EXPECT_EQ(GroupPresent(*store, "4"), 1);
+    }
+    // Reopened (the default file system): what was acknowledged, nothing that was refused.
+    auto store = Open(dir.path());
+    EXPECT_EQ(GroupPresent(*store, "1"), 1);
+    EXPECT_EQ(GroupPresent(*store, "2"), 0);
+    EXPECT_EQ(GroupPresent(*store, "3"), 0);
+    EXPECT_EQ(GroupPresent(*store, "4"), 1);
+    std::string v;
+    ASSERT_TRUE(store->Get(Table::kMeta, "counter", &v).ok());
+    EXPECT_EQ(v, "4");
+  }
+}
+
+TEST(RocksDbStore, AReopenTheDiskHasNoRoomForServesReadsAndIsTriedAgainAfterAPause) {
+  TempDir dir;
+  auto fs = std::make_shared<FailingFileSystem>();
+  ManualClock clock(1767225600000);
+  {
+    auto store = Open(dir.path(), &clock, fs);
+    ASSERT_TRUE(store->Commit(AGroup("1"), /*sync=*/true).ok());
+    fs->SetFault(DiskFault::kFull);
+    EXPECT_TRUE(IsDiskFailure(store->Commit(AGroup("2"), /*sync=*/true)));
+    // The probe passes now, but the reopen cannot write the tables it replays the WAL into:
+    // the store reopens read-only and waits before it tries again.
+    fs->SetFault(DiskFault::kNoRoomForTables);
+    EXPECT_EQ(store->Commit(AGroup("3"), /*sync=*/true).message(), DiskFull().message());
+    EXPECT_EQ(GroupPresent(*store, "1"), 1);
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    ASSERT_TRUE(store->MultiGet(Table::kEvents, {"event-1", "event-2"}, &values, &statuses).ok());
+    EXPECT_EQ(values[0], "e");
+    EXPECT_TRUE(statuses[1].IsNotFound());
+
+    fs->SetFault(DiskFault::kNone);
+    EXPECT_EQ(store->Commit(AGroup("4"), /*sync=*/true).message(), DiskFull().message())
+        << "a reopen within the pause";
+    EXPECT_EQ(GroupPresent(*store, "1"), 1);
+    clock.Advance(1001);
+    ASSERT_TRUE(store->Commit(AGroup("5"), /*sync=*/true).ok());
+    EXPECT_TRUE(store->Health().ok());
+  }
+  auto store = Open(dir.path());
+  EXPECT_EQ(GroupPresent(*store, "1"), 1);
+  for (const char* refused : {"2", "3", "4"}) EXPECT_EQ(GroupPresent(*store, refused), 0);
+  EXPECT_EQ(GroupPresent(*store, "5"), 1);
 }
 
 TEST(FaultStore, MultiGetPassesThroughAndFailsOnDemandCountingAsARead) {

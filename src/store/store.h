@@ -103,7 +103,9 @@ class Store {
                           std::vector<std::string>* values, std::vector<Status>* statuses) = 0;
 
   // Applies every op of `writes` atomically. With sync, returns only after the write is
-  // on stable storage (one fsync is shared by concurrent commits).
+  // on stable storage (one fsync is shared by concurrent commits). A backend whose disk
+  // cannot take the write answers DiskFull() or DiskFailed() below: nothing was applied
+  // (but see docs/STORAGE.md, "Store failures", on a failed sync), retry later.
   virtual Status Commit(const WriteSet& writes, bool sync) = 0;
 
   // Calls fn(key, value) for keys in [begin, end) in order, until fn returns false. The
@@ -117,9 +119,10 @@ class Store {
   // Approximate bytes on disk, for /metrics.
   virtual uint64_t ApproximateSizeBytes() = 0;
 
-  // Whether the store can take writes now: OK, or IoError with a short reason (for
-  // /healthz). A backend that stopped writing after a failed write or sync tries to
-  // recover here (and before its next Commit), so OK again means writes work again.
+  // Whether the store can take writes now: OK, or an error with a short reason (for
+  // /healthz; DiskFull() or DiskFailed() when the disk is the reason). A backend that
+  // stopped writing after a failed write or sync tries to recover here (and before its next
+  // Commit), so OK again means writes work again.
   virtual Status Health() = 0;
 
   // --- Stores shared by several writers (the Redis Cluster backend, cluster/redis_store.h).
@@ -149,6 +152,14 @@ class Store {
   }
 };
 
+// What a store answers while its disk cannot take writes: Unavailable, with a message fit for
+// a client (the detail, paths and the OS's error text, goes to the log). DiskFull: the disk
+// (or file system) is out of space; DiskFailed: it failed a write or a sync otherwise.
+Status DiskFull();
+Status DiskFailed();
+// Whether `s` is one of the two.
+bool IsDiskFailure(const Status& s);
+
 struct RocksDbOptions {
   std::string path;
   size_t block_cache_bytes = 512ull << 20;
@@ -165,10 +176,12 @@ struct RocksDbOptions {
 // Opens (creating if needed) the embedded RocksDB store at options.path.
 //
 // After a failed write or sync RocksDB stops taking writes (its background-error state).
-// The store then answers IoError to each Commit (reads still work) until it recovers:
-// right after the failure, before the next Commit and from Health() it checks that the
-// disk takes a synced write again and, once it does, closes and reopens the database
-// (replaying the WAL), so writes resume without a restart.
+// The store then answers DiskFull() or DiskFailed() to each Commit and DeleteRange (reads
+// still work) until it recovers: right after the failure, before the next write and from
+// Health() it checks that the disk takes a synced write again and, once it does, closes and
+// reopens the database (replaying the WAL), so writes resume without a restart. A reopen
+// that fails (the disk took the probe but not the reopen) falls back to opening the
+// database read-only, so reads go on, and is tried again with a growing pause.
 Result<std::unique_ptr<Store>> OpenRocksDbStore(const RocksDbOptions& options);
 
 }  // namespace profiled::store

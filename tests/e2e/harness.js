@@ -135,7 +135,8 @@ function tomlString(s) {
 }
 
 // Builds a config file's text. `projects` is a list of {id, api_key, secret_key, secret_keys,
-// profile_dialect} (secret_key may be left out when secret_keys is given);
+// profile_dialect, events_per_second, profile_reads_per_minute} (secret_key may be left out
+// when secret_keys is given); `definitionLimits` adds [definitions] keys (max_cohorts, ...);
 // `throttle` and `throttleWindow` set ingest.throttle_events_per_second and _window_seconds;
 // `server` adds [server] keys (limits and timeouts).
 export function configToml({
@@ -150,6 +151,7 @@ export function configToml({
   testing = {}, // more [testing] keys, e.g. {backfill_chunk_events: 10}
   storage = {}, // more [storage] keys, e.g. the storage() of a startRedisCluster()
   server = {}, // more [server] keys, e.g. {max_connections: 8, read_timeout_ms: 1000}
+  definitionLimits = {}, // [definitions] keys, e.g. {max_cohorts: 2}
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -170,6 +172,10 @@ export function configToml({
     // then the rate.
     `throttle_window_seconds = ${throttleWindow}`,
   ];
+  if (Object.keys(definitionLimits).length > 0) {
+    lines.push('', '[definitions]');
+    for (const [k, v] of Object.entries(definitionLimits)) lines.push(`${k} = ${JSON.stringify(v)}`);
+  }
   const testingKeys = { ...(clockControl ? { clock_control: true } : {}), ...testing };
   if (Object.keys(testingKeys).length > 0) {
     lines.push('', '[testing]');
@@ -183,6 +189,9 @@ export function configToml({
     if (p.secret_keys) lines.push(`secret_keys = [${p.secret_keys.map(tomlString).join(', ')}]`);
     if (p.profile_dialect) lines.push(`profile_dialect = ${tomlString(p.profile_dialect)}`);
     if (p.definitions) lines.push(`definitions = ${tomlString(p.definitions)}`);
+    for (const k of ['events_per_second', 'profile_reads_per_minute']) {
+      if (p[k] !== undefined) lines.push(`${k} = ${p[k]}`);
+    }
   }
   return lines.join('\n') + '\n';
 }
@@ -268,6 +277,19 @@ export class Server {
     const status = fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
     const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
     return { rssKb: kb('VmRSS'), peakKb: kb('VmHWM') };
+  }
+
+  // Whether the running process is an AddressSanitizer build: slower, and it keeps freed
+  // memory in quarantine (256 MiB by default) before reusing it. GCC's runtime is a shared
+  // libasan; clang links its own in, but either reserves terabytes of shadow memory.
+  underAsan() {
+    try {
+      if (/libasan/.test(fs.readFileSync(`/proc/${this.proc.pid}/maps`, 'utf8'))) return true;
+      const vmKb = Number(/^VmSize:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8'))?.[1] ?? 0);
+      return vmKb > 2 ** 30; // over 1 TiB of address space
+    } catch {
+      return false;
+    }
   }
 
   // SIGTERM and wait for the exit; returns {code, signal}.

@@ -15,7 +15,6 @@
 // proves is the server's (a slow request is cut long before the client would have finished it,
 // and before idle_timeout_ms).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import zlib from 'node:zlib';
@@ -242,14 +241,6 @@ function memoryMiB() {
   return { rss: Math.round(m.rssKb / 1024), peak: Math.round(m.peakKb / 1024) };
 }
 
-// AddressSanitizer keeps freed memory in quarantine (256 MiB by default) before reusing it.
-function underAsan() {
-  try {
-    return /libasan/.test(fs.readFileSync(`/proc/${server.proc.pid}/maps`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   server = await startServer({
@@ -923,7 +914,7 @@ describe('everything at once', () => {
 describe('memory', () => {
   it('stays bounded: RSS after every hostile case above is within 256 MiB of the start (plus ASan quarantine)', async () => {
     const now = memoryMiB();
-    const asan = underAsan();
+    const asan = server.underAsan(); // ASan keeps freed memory in quarantine
     const bound = 256 + (asan ? 256 : 0);
     console.log(
       `server RSS: ${rssBefore.rss} MiB before the hostile cases, ${now.rss} MiB after (growth ${now.rss - rssBefore.rss} MiB, ` +
