@@ -15,26 +15,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runAsync, SEED, sleep } from './harness.js';
 import { until } from './compute-helpers.js';
+import { mulberry32 } from './prng.js';
 
 export { until };
 
 // ---- a seeded random source ----
 
-// mulberry32: a small PRNG whose whole state is one 32-bit word. `name` and the seed are logged,
-// so a failing run can be repeated with PROFILED_CRASH_SEED=<seed> (the choices repeat; the
-// timing of the processes does not).
+// mulberry32 (prng.js). `name` and the seed are logged, so a failing run can be repeated with
+// PROFILED_CRASH_SEED=<seed> (the choices repeat; the timing of the processes does not).
 export function seededRandom(name) {
   const fromEnv = process.env.PROFILED_CRASH_SEED;
   const seed = fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 2 ** 32) >>> 0;
   console.log(`${name}: seed ${seed} (PROFILED_CRASH_SEED=${seed} repeats the choices)`);
-  let state = seed;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     seed,
     next,

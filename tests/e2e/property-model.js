@@ -16,18 +16,13 @@
 // "2", "2.0" and "2e0" are all Int 2, because JSON says nothing about a number's spelling
 // and a client cannot tell them apart after a read; a profile is what reading it shows.
 
+import { mulberry32 } from './prng.js';
+
 // ---- random numbers ----
 
-// A small seeded PRNG (mulberry32): the same seed gives the same cases on every machine.
+// A small seeded PRNG (prng.js): the same seed gives the same cases on every machine.
 export function makeRng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const rng = {
     next,
     int: (n) => Math.floor(next() * n), // 0 .. n-1
