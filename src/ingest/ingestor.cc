@@ -465,6 +465,10 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
     if (!r.status.ok()) {
       r.accepted = 0;
       r.deduplicated = 0;
+      // Admitted by the project's rate but not applied: its retry must not pay again.
+      if (admitted[i].status.ok() && !group[i].batch.internal) {
+        project_throttle_.GiveBack(group[i].batch.project, group[i].batch.events.size());
+      }
     }
     if (metrics_ != nullptr) {
       if (r.status.ok()) {

@@ -144,11 +144,11 @@ using Model = std::map<std::string, json::value>;
 // docs/API.md: within one event, $clearAll, $unset, $set, $setOnce, $add, $append, $prepend,
 // $preInsert, $postInsert, $remove; within one operation, in the order given.
 int DocumentedRank(PropertyOpKind kind) {
-  static const PropertyOpKind order[] = {
-      PropertyOpKind::kClearAll,   PropertyOpKind::kUnset,   PropertyOpKind::kSet,
-      PropertyOpKind::kSetOnce,    PropertyOpKind::kAdd,     PropertyOpKind::kAppend,
-      PropertyOpKind::kPrepend,    PropertyOpKind::kPreInsert, PropertyOpKind::kPostInsert,
-      PropertyOpKind::kRemove};
+  static const PropertyOpKind order[] = {PropertyOpKind::kClearAll,   PropertyOpKind::kUnset,
+                                         PropertyOpKind::kSet,        PropertyOpKind::kSetOnce,
+                                         PropertyOpKind::kAdd,        PropertyOpKind::kAppend,
+                                         PropertyOpKind::kPrepend,    PropertyOpKind::kPreInsert,
+                                         PropertyOpKind::kPostInsert, PropertyOpKind::kRemove};
   return static_cast<int>(std::find(std::begin(order), std::end(order), kind) - order);
 }
 
@@ -229,19 +229,40 @@ class Generator {
   }
 
   json::value Number() {
-    static const std::vector<std::string> texts = {
-        "0",    "-0",     "1",       "-1",     "2",     "7",     "2.0",       "0.5",
-        "-0.25", "1e2",   "1e16",    "9.2e18", "4.6e18", "1e21", "1.5e-7",    "0.1",
-        "9007199254740993",  "9223372036854775807", "9223372036854775808",
-        "18446744073709551615", "18446744073709551616", "-9223372036854775809",
-        "1.7976931348623157e308", "-1.7976931348623157e308", "5e-324", "-0.0", "3.0e0"};
+    static const std::vector<std::string> texts = {"0",
+                                                   "-0",
+                                                   "1",
+                                                   "-1",
+                                                   "2",
+                                                   "7",
+                                                   "2.0",
+                                                   "0.5",
+                                                   "-0.25",
+                                                   "1e2",
+                                                   "1e16",
+                                                   "9.2e18",
+                                                   "4.6e18",
+                                                   "1e21",
+                                                   "1.5e-7",
+                                                   "0.1",
+                                                   "9007199254740993",
+                                                   "9223372036854775807",
+                                                   "9223372036854775808",
+                                                   "18446744073709551615",
+                                                   "18446744073709551616",
+                                                   "-9223372036854775809",
+                                                   "1.7976931348623157e308",
+                                                   "-1.7976931348623157e308",
+                                                   "5e-324",
+                                                   "-0.0",
+                                                   "3.0e0"};
     boost::system::error_code ec;
     return ParseJson(Pick(texts), 2, &ec);
   }
 
   json::value NumericString() {
-    static const std::vector<std::string> texts = {"12", "-0.5", "1e3", "007", ".5", "5.",
-                                                    "2.0", "18446744073709551615", "-1E+2"};
+    static const std::vector<std::string> texts = {
+        "12", "-0.5", "1e3", "007", ".5", "5.", "2.0", "18446744073709551615", "-1E+2"};
     return json::value(Pick(texts));
   }
 
@@ -299,9 +320,8 @@ class Generator {
 };
 
 std::string Describe(const std::vector<std::vector<PropertyOp>>& events) {
-  static const char* names[] = {"$clearAll", "$unset",   "$set",        "$setOnce",
-                                 "$add",      "$append",  "$prepend",    "$preInsert",
-                                 "$postInsert", "$remove"};
+  static const char* names[] = {"$clearAll", "$unset",   "$set",       "$setOnce",    "$add",
+                                "$append",   "$prepend", "$preInsert", "$postInsert", "$remove"};
   std::string out;
   for (size_t i = 0; i < events.size(); ++i) {
     out += "  event " + std::to_string(i) + ":";
@@ -342,9 +362,8 @@ TEST(PropertyOpsProperty, RandomSequencesReadAsTheReferenceModelSays) {
       ASSERT_EQ(json::value(stored), json::value(props))
           << "case " << c << " of seed " << kSeed << ":\n"
           << Describe(events) << ObjectText(props);
-      ASSERT_EQ(Canonical(props), ModelText(model))
-          << "case " << c << " of seed " << kSeed << ":\n"
-          << Describe(events);
+      ASSERT_EQ(Canonical(props), ModelText(model)) << "case " << c << " of seed " << kSeed << ":\n"
+                                                    << Describe(events);
     }
   }
 }

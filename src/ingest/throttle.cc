@@ -119,7 +119,9 @@ ThrottleReport ProjectThrottle::Check(const std::string& project, size_t events)
   if (it == rates_.end()) return report;
   Bucket& b = it->second;
   Refill(b, clock_.NowMs());
-  if (static_cast<double>(events) <= b.tokens + 1e-9) return report;
+  if (static_cast<double>(events) <= b.tokens + 1e-9 || b.tokens >= b.capacity - 1e-9) {
+    return report;
+  }
   report.project = true;
   report.eps_threshold = b.eps;
   report.throttled_events.reserve(events);
@@ -130,6 +132,13 @@ ThrottleReport ProjectThrottle::Check(const std::string& project, size_t events)
 void ProjectThrottle::Take(const std::string& project, size_t events) {
   auto it = rates_.find(project);
   if (it != rates_.end()) it->second.tokens -= static_cast<double>(events);
+}
+
+void ProjectThrottle::GiveBack(const std::string& project, size_t events) {
+  auto it = rates_.find(project);
+  if (it == rates_.end()) return;
+  Bucket& b = it->second;
+  b.tokens = std::min(b.capacity, b.tokens + static_cast<double>(events));
 }
 
 }  // namespace profiled::ingest

@@ -85,10 +85,15 @@ class ProjectThrottle {
   void SetLimits(const std::map<std::string, double>& events_per_second, int window_seconds);
 
   // An empty report when `project` may send `events` events now; otherwise one naming every
-  // index 0..events-1, with the project's rate as eps_threshold. Takes nothing.
+  // index 0..events-1, with the project's rate as eps_threshold. Takes nothing. A full bucket
+  // admits a request of any size (its tokens then go below zero and refill at the rate), so
+  // a request larger than rate x window is delayed like any other, never refused for good.
   ThrottleReport Check(const std::string& project, size_t events);
   // Takes `events` from the project's bucket. REQUIRES: Check admitted them just before.
   void Take(const std::string& project, size_t events);
+  // Gives back what Take took for a request that was then not applied (refused while
+  // applying, or the store failed), so its retry is not throttled for it.
+  void GiveBack(const std::string& project, size_t events);
 
  private:
   struct Bucket {

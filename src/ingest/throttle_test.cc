@@ -121,10 +121,35 @@ TEST(ProjectThrottle, RefusesABatchOverTheProjectsRateWholeNamingEveryEvent) {
   EXPECT_TRUE(r.throttled_devices.empty());
   EXPECT_TRUE(r.throttled_users.empty());
   EXPECT_FALSE(t.Check("p", 2).any());  // a refusal took nothing: 2 still fit
-  // One request with more events than the window holds never fits.
-  clock.Advance(int64_t{3600} * 1000);
-  EXPECT_TRUE(t.Check("p", 21).any());
-  EXPECT_FALSE(t.Check("p", 20).any());
+}
+
+TEST(ProjectThrottle, ARequestLargerThanTheWindowWaitsForAFullBucketInsteadOfFailingForGood) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"p", 1}}, 30);  // 30 events in the window; an SDK flush may hold more
+  t.Take("p", 1);
+  EXPECT_TRUE(t.Check("p", 100).any());  // not full: refused, takes nothing
+  clock.Advance(1000);                   // full again
+  ASSERT_FALSE(t.Check("p", 100).any());
+  t.Take("p", 100);  // 70 below empty: the next event fits 71 s later
+  clock.Advance(70 * 1000);
+  EXPECT_TRUE(t.Check("p", 1).any());
+  clock.Advance(1000);
+  EXPECT_FALSE(t.Check("p", 1).any());
+}
+
+TEST(ProjectThrottle, WhatARequestNotAppliedTookIsGivenBack) {
+  ManualClock clock(0);
+  ProjectThrottle t(clock);
+  t.SetLimits({{"p", 1}}, 10);
+  ASSERT_FALSE(t.Check("p", 8).any());
+  t.Take("p", 8);
+  EXPECT_TRUE(t.Check("p", 8).any());
+  t.GiveBack("p", 8);  // the store refused it (503): its retry fits at once
+  EXPECT_FALSE(t.Check("p", 8).any());
+  t.GiveBack("p", 8);  // never beyond what the window holds: 10, not 18
+  t.Take("p", 10);
+  EXPECT_TRUE(t.Check("p", 1).any());
 }
 
 TEST(ProjectThrottle, RefillsAtTheRateAveragedOverTheWindow) {

@@ -372,18 +372,19 @@ class RocksDbStore final : public Store {
   // failed WAL write (Resume refuses, or a later write trips an assertion in its WAL
   // writer). A reopen can fail where the probe passed (replaying the WAL writes its
   // memtables to new files): then the database is opened read-only, so reads go on, and
-  // the next reopen waits kReopenPauseMs, doubling up to kMaxReopenPauseMs, so a disk
+  // the next probe and reopen wait kReopenPauseMs, doubling up to kMaxReopenPauseMs, so a disk
   // with a little room does not make every write close and replay the database.
   Status Recover() {
     std::lock_guard<std::mutex> recovering(recover_mu_);
     if (!write_failed_.load(std::memory_order_acquire)) return Status::Ok();
+    // Within the pause after a failed reopen, not even a probe.
+    const int64_t now = clock_->NowMs();
+    if (now < next_reopen_ms_) return CurrentFailure();
     rocksdb::IOStatus probe = ProbeDisk();
     if (!probe.ok()) {
       failure_.store(probe.IsNoSpace() ? kFailureFull : kFailureOther, std::memory_order_relaxed);
       return DiskError(probe);
     }
-    const int64_t now = clock_->NowMs();
-    if (now < next_reopen_ms_) return CurrentFailure();
     {
       std::unique_lock<std::shared_mutex> lock(db_mu_);
       CloseDb();
