@@ -132,7 +132,7 @@ TEST(ProjectThrottle, ARequestLargerThanTheWindowWaitsForAFullBucketInsteadOfFai
   clock.Advance(1000);                   // full again
   ASSERT_FALSE(t.Check("p", 100).any());
   t.Take("p", 100);  // 70 below empty: the next event fits 71 s later
-  clock.Advance(70 * 1000);
+  clock.Advance(int64_t{70} * 1000);
   EXPECT_TRUE(t.Check("p", 1).any());
   clock.Advance(1000);
   EXPECT_FALSE(t.Check("p", 1).any());
