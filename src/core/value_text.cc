@@ -88,21 +88,31 @@ size_t TextSizeBound(const json::value& v) {
   return 0;
 }
 
-bool HasNonFiniteNumber(const json::value& v) {
+namespace {
+
+// Whether `pred` holds for a double anywhere inside v.
+template <typename Pred>
+bool AnyDouble(const json::value& v, const Pred& pred) {
   switch (v.kind()) {
-    case json::kind::double_: return !std::isfinite(v.get_double());
+    case json::kind::double_: return pred(v.get_double());
     case json::kind::object:
       for (const auto& kv : v.get_object()) {
-        if (HasNonFiniteNumber(kv.value())) return true;
+        if (AnyDouble(kv.value(), pred)) return true;
       }
       return false;
     case json::kind::array:
       for (const auto& e : v.get_array()) {
-        if (HasNonFiniteNumber(e)) return true;
+        if (AnyDouble(e, pred)) return true;
       }
       return false;
     default: return false;
   }
+}
+
+}  // namespace
+
+bool HasNonFiniteNumber(const json::value& v) {
+  return AnyDouble(v, [](double d) { return !std::isfinite(d); });
 }
 
 json::value ReadBackNumber(double d) {
@@ -143,20 +153,7 @@ bool ToReadBackNumbers(json::value* v) {
 }
 
 bool HasNumberReadBackDifferently(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_: return !ReadBackNumber(v.get_double()).is_double();
-    case json::kind::object:
-      for (const auto& kv : v.get_object()) {
-        if (HasNumberReadBackDifferently(kv.value())) return true;
-      }
-      return false;
-    case json::kind::array:
-      for (const auto& e : v.get_array()) {
-        if (HasNumberReadBackDifferently(e)) return true;
-      }
-      return false;
-    default: return false;
-  }
+  return AnyDouble(v, [](double d) { return !ReadBackNumber(d).is_double(); });
 }
 
 namespace {
