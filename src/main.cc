@@ -4,7 +4,8 @@
 // the reverse order: stop accepting and answer what is in flight, commit what is queued, close
 // the store. `profiled eval` measures the recommendation models offline on a ratings file
 // (docs/RECS.md); `profiled import-ratings` loads one into a running server as events, and
-// `profiled train` has a running server train a recommendation now.
+// `profiled train` has a running server train a recommendation now. `profiled import` replays
+// an Amplitude export archive or an NDJSON file of events into a running server.
 #include <pthread.h>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,7 @@
 
 #include "api/access.h"
 #include "api/endpoints.h"
+#include "cli/import_events.h"
 #include "cli/import_ratings.h"
 #include "cli/train.h"
 #include "cluster/redis_store.h"
@@ -691,6 +693,45 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   import_ratings->add_option("--server", import_flags.server,
                              "HOST:PORT of the server (overrides the config's server.listen)");
+  cli::ImportFlags import_events_flags;
+  CLI::App* import_events = app.add_subcommand(
+      "import",
+      "Replay an Amplitude Export API archive (--amplitude-export) or an NDJSON file of HTTP V2 "
+      "events (--ndjson) into a running server, through its /batch endpoint; resumable "
+      "(docs/API.md, \"Importing events\"). Exit 2: bad flags or input; 1: the server is "
+      "unreachable or refuses, or the input is damaged partway (run again to resume)");
+  import_events->add_option("--url", import_events_flags.url, "http://HOST:PORT of a profiled node")
+      ->required();
+  import_events->add_option("--api-key", import_events_flags.api_key, "The project's api_key")
+      ->required();
+  CLI::Option* export_option =
+      import_events->add_option("--amplitude-export", import_events_flags.amplitude_export,
+                                "A zip archive from Amplitude's Export API (gzipped JSON lines)");
+  CLI::Option* ndjson_option =
+      import_events->add_option("--ndjson", import_events_flags.ndjson,
+                                "A file of HTTP V2 event objects, one per line (plain or gzipped)");
+  export_option->excludes(ndjson_option);
+  import_events->add_option("--state", import_events_flags.state_path,
+                            "State file recording how far the import got (default: the "
+                            "input's path + .import-state)");
+  import_events->add_flag("--restart", import_events_flags.restart,
+                          "Ignore an existing state file and import from the start");
+  import_events
+      ->add_option("--user-properties", import_events_flags.user_properties,
+                   "What an export line's user_properties (the state after the event) do: "
+                   "replace (the profile becomes that state), set (only $set), ignore")
+      ->capture_default_str();
+  import_events
+      ->add_option("--batch-events", import_events_flags.batch_events,
+                   "Events per request (1 to 2000)")
+      ->capture_default_str();
+  import_events->add_option("--min-id-length", import_events_flags.min_id_length,
+                            "Sent as options.min_id_length (default: the server's, 5)");
+  import_events
+      ->add_option("--max-retries", import_events_flags.max_retries,
+                   "Retries in a row of a request answered 429 or 5xx, or not answered, "
+                   "before stopping")
+      ->capture_default_str();
   cli::TrainFlags train_flags;
   CLI::App* train = app.add_subcommand(
       "train",
@@ -716,6 +757,7 @@ int Run(int argc, char** argv) {
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
   if (eval->parsed()) return Eval(eval_flags);
   if (train->parsed()) return cli::Train(train_flags, stdout, stderr);
+  if (import_events->parsed()) return cli::Import(import_events_flags, stdout, stderr);
   if (import_ratings->parsed()) {
     return cli::ImportRatings(import_flags, SystemClock::Instance().NowMs(), stderr);
   }

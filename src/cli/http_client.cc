@@ -113,6 +113,7 @@ Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::stri
     HttpAnswer answer;
     answer.status = static_cast<int>(response.result_int());
     answer.content_type = std::string(response[http::field::content_type]);
+    answer.retry_after = std::string(response[http::field::retry_after]);
     answer.body = std::move(response.body());
     return answer;
   } catch (const std::exception& e) {

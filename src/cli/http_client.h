@@ -20,6 +20,7 @@ namespace profiled::cli {
 struct HttpAnswer {
   int status = 0;  // the HTTP status, whatever it is (a 4xx or 5xx is an answer, not a failure)
   std::string content_type;
+  std::string retry_after;  // the Retry-After header, when the answer has one
   std::string body;
 };
 

@@ -1,7 +1,5 @@
 #include "cli/import_ratings.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "cli/http_client.h"
+#include "cli/progress.h"
 #include "core/config.h"
 #include "core/json_writer.h"
 
@@ -24,32 +23,6 @@ int Fail(std::FILE* err, int code, const std::string& message) {
   std::fprintf(err, "profiled import-ratings: %s\n", message.c_str());
   return code;
 }
-
-// Shows "sent/total" in place on a terminal; elsewhere (a log file) a line per tenth.
-class ProgressLine {
- public:
-  ProgressLine(std::FILE* err, size_t total)
-      : err_(err), total_(total), terminal_(isatty(fileno(err)) != 0) {}
-
-  void Update(size_t sent) {
-    if (terminal_) {
-      std::fprintf(err_, "\rimport-ratings: %zu/%zu events sent", sent, total_);
-      if (sent == total_) std::fputc('\n', err_);
-    } else {
-      size_t tenth = total_ == 0 ? 10 : sent * 10 / total_;
-      if (tenth == last_tenth_) return;
-      last_tenth_ = tenth;
-      std::fprintf(err_, "import-ratings: %zu/%zu events sent\n", sent, total_);
-    }
-    std::fflush(err_);
-  }
-
- private:
-  std::FILE* err_;
-  size_t total_;
-  bool terminal_;
-  size_t last_tenth_ = 0;
-};
 
 }  // namespace
 
@@ -121,7 +94,7 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
   const int64_t shift_ms = TimeShiftMs(positives, flags.time == "shifted", now_ms);
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"Content-Type", "application/json"}};
-  ProgressLine progress(err, positives.size());
+  ProgressDisplay progress(err);
   for (size_t first = 0; first < positives.size(); first += kImportBatchEvents) {
     const size_t count = std::min(kImportBatchEvents, positives.size() - first);
     std::string body = BatchBody(std::span(positives).subspan(first, count),
@@ -139,8 +112,13 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
                       ": HTTP " + std::to_string(answer->status) + " " + std::string(quoted) +
                       (quoted.size() < answer->body.size() ? "..." : ""));
     }
-    progress.Update(first + count);
+    const size_t sent = first + count;
+    progress.Show(sent, positives.size(),
+                  "import-ratings: " + std::to_string(sent) + "/" +
+                      std::to_string(positives.size()) + " events sent",
+                  sent == positives.size());
   }
+  progress.End();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(err,
