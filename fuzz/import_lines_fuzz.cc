@@ -40,9 +40,9 @@ void CheckEvent(const cli::LineVerdict& verdict, bool export_line) {
   }
 }
 
-const cli::UserPropertiesMode kModes[] = {cli::UserPropertiesMode::kReplace,
-                                         cli::UserPropertiesMode::kSet,
-                                         cli::UserPropertiesMode::kIgnore};
+constexpr cli::UserPropertiesMode kModes[] = {cli::UserPropertiesMode::kReplace,
+                                              cli::UserPropertiesMode::kSet,
+                                              cli::UserPropertiesMode::kIgnore};
 
 }  // namespace
 

@@ -16,11 +16,11 @@ namespace {
 // Export fields copied under the same name when they hold a string (null or another type:
 // left out, so one odd field never costs the whole event).
 constexpr std::string_view kStringFields[] = {
-    "platform",   "os_name",      "os_version", "device_brand", "device_manufacturer",
-    "device_model", "carrier",    "country",    "region",       "city",
-    "dma",        "language",     "app_version", "version_name", "library",
-    "idfa",       "idfv",         "adid",       "android_id",   "android_app_set_id",
-    "partner_id", "user_agent",   "productId",  "revenueType",  "currency"};
+    "platform",     "os_name",    "os_version",  "device_brand", "device_manufacturer",
+    "device_model", "carrier",    "country",     "region",       "city",
+    "dma",          "language",   "app_version", "version_name", "library",
+    "idfa",         "idfv",       "adid",        "android_id",   "android_app_set_id",
+    "partner_id",   "user_agent", "productId",   "revenueType",  "currency"};
 // Export fields renamed: the export's name, the HTTP V2 name. Both are strings.
 constexpr std::pair<std::string_view, std::string_view> kRenamedStringFields[] = {
     {"device_carrier", "carrier"}, {"ip_address", "ip"}};
@@ -146,8 +146,8 @@ std::string_view LineProblemName(LineProblem problem) {
 
 std::optional<int64_t> ParseExportTime(std::string_view text) {
   // YYYY-MM-DD HH:MM:SS
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != ' ' && text[10] != 'T') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != ' ' && text[10] != 'T') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
   const int year = Digits(text, 0, 4), month = Digits(text, 5, 2), day = Digits(text, 8, 2);

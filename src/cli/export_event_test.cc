@@ -123,23 +123,25 @@ TEST(MapExportLine, SaysWhyALineIsSkipped) {
     const char* line;
     LineProblem problem;
   };
-  for (const Case& c : {
-           Case{"{\"event_type\":", LineProblem::kNotJson},
-           Case{"[1,2]", LineProblem::kNotObject},
-           Case{"\"\xff\"", LineProblem::kNotJson},
-           Case{R"({"user_id":"user-1","event_time":"2024-01-01 00:00:00"})",
-                LineProblem::kNoEventType},
-           Case{R"({"event_type":"","user_id":"user-1","event_time":"2024-01-01 00:00:00"})",
-                LineProblem::kNoEventType},
-           Case{R"({"event_type":"e","user_id":null,"device_id":"","event_time":"2024-01-01 00:00:00"})",
-                LineProblem::kNoId},
-           Case{R"({"event_type":"e","user_id":"user-1","event_time":"yesterday"})",
-                LineProblem::kBadTime},
-           Case{R"({"event_type":"e","user_id":"user-1"})", LineProblem::kBadTime},
-           Case{R"({"event_type":"e","user_id":"user-1","event_time":"2024-01-01 00:00:00",)"
-                R"("event_properties":{"x":1e999}})",
-                LineProblem::kNumberTooLarge},
-       }) {
+  for (
+      const Case& c : {
+          Case{"{\"event_type\":", LineProblem::kNotJson},
+          Case{"[1,2]", LineProblem::kNotObject},
+          Case{"\"\xff\"", LineProblem::kNotJson},
+          Case{R"({"user_id":"user-1","event_time":"2024-01-01 00:00:00"})",
+               LineProblem::kNoEventType},
+          Case{R"({"event_type":"","user_id":"user-1","event_time":"2024-01-01 00:00:00"})",
+               LineProblem::kNoEventType},
+          Case{
+              R"({"event_type":"e","user_id":null,"device_id":"","event_time":"2024-01-01 00:00:00"})",
+              LineProblem::kNoId},
+          Case{R"({"event_type":"e","user_id":"user-1","event_time":"yesterday"})",
+               LineProblem::kBadTime},
+          Case{R"({"event_type":"e","user_id":"user-1"})", LineProblem::kBadTime},
+          Case{R"({"event_type":"e","user_id":"user-1","event_time":"2024-01-01 00:00:00",)"
+               R"("event_properties":{"x":1e999}})",
+               LineProblem::kNumberTooLarge},
+      }) {
     LineVerdict v = MapExportLine(c.line, "f", UserPropertiesMode::kReplace);
     EXPECT_FALSE(v.event.has_value()) << c.line;
     EXPECT_EQ(LineProblemName(v.problem), LineProblemName(c.problem)) << c.line;
@@ -147,14 +149,15 @@ TEST(MapExportLine, SaysWhyALineIsSkipped) {
 }
 
 TEST(MapNdjsonLine, SendsTheLineAsWrittenWithAnInsertIdAdded) {
-  LineVerdict kept = MapNdjsonLine(
-      R"(  {"event_type":"e","user_id":"user-1","insert_id":"i1","x":1.10}  )", "f");
+  LineVerdict kept =
+      MapNdjsonLine(R"(  {"event_type":"e","user_id":"user-1","insert_id":"i1","x":1.10}  )", "f");
   ASSERT_TRUE(kept.event.has_value());
   EXPECT_EQ(kept.event->json, R"({"event_type":"e","user_id":"user-1","insert_id":"i1","x":1.10})");
   EXPECT_EQ(kept.event->user_id, "user-1");
   LineVerdict added = MapNdjsonLine(R"({ "event_type":"e","device_id":"dev-1"})", "import:f:3");
   ASSERT_TRUE(added.event.has_value());
-  EXPECT_EQ(added.event->json, R"({"insert_id":"import:f:3", "event_type":"e","device_id":"dev-1"})");
+  EXPECT_EQ(added.event->json,
+            R"({"insert_id":"import:f:3", "event_type":"e","device_id":"dev-1"})");
   EXPECT_EQ(json::parse(added.event->json).at("insert_id"), "import:f:3");
 }
 

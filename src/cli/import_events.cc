@@ -12,8 +12,8 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <system_error>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -230,8 +230,7 @@ class Importer {
   // otherwise the reason the run stopped (the state holds how far it got).
   Status Run() {
     const bool ndjson = state_.mode == "ndjson";
-    const std::optional<UserPropertiesMode> mode =
-        ParseUserPropertiesMode(flags_.user_properties);
+    const std::optional<UserPropertiesMode> mode = ParseUserPropertiesMode(flags_.user_properties);
     LinePosition at{state_.entry, state_.line};
     Line line;
     for (;;) {
@@ -311,7 +310,8 @@ class Importer {
     const int percent = total == 0 ? 100 : static_cast<int>(done * 100 / total);
     text += std::to_string(percent) + "%  " + WithThousands(events) + " events";
     if (secs > 0.5) {
-      text += "  " + WithThousands(static_cast<uint64_t>(static_cast<double>(accepted_) / secs)) + "/s";
+      text +=
+          "  " + WithThousands(static_cast<uint64_t>(static_cast<double>(accepted_) / secs)) + "/s";
     }
     if (source_.Entries().size() > 1) {
       text += "  file " + std::to_string(std::min(current_entry_ + 1, source_.Entries().size())) +
@@ -378,7 +378,7 @@ class Importer {
   // The events a 400 answer names, each with its reason ("rejected by the server: invalid
   // time") and the answer's detail line for it; empty when the answer names none.
   static std::map<size_t, std::pair<std::string, std::string>> Rejected(const HttpAnswer& answer,
-                                                                       size_t count) {
+                                                                        size_t count) {
     std::map<size_t, std::pair<std::string, std::string>> out;
     boost::system::error_code ec;
     json::value v = ParseJson(answer.body, kMaxJsonDepth, &ec);
@@ -397,10 +397,10 @@ class Importer {
           if (!i.is_int64() || i.get_int64() < 0 || static_cast<size_t>(i.get_int64()) >= count) {
             continue;
           }
-          out.emplace(static_cast<size_t>(i.get_int64()),
-                      std::make_pair("rejected by the server: " + std::string(what) +
-                                         std::string(kv.key()),
-                                     std::string()));
+          out.emplace(
+              static_cast<size_t>(i.get_int64()),
+              std::make_pair("rejected by the server: " + std::string(what) + std::string(kv.key()),
+                             std::string()));
         }
       }
     }
@@ -536,8 +536,7 @@ Result<HostPort> ParseServerUrl(const std::string& url) {
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos || rest.find('?') != std::string_view::npos ||
       rest.find('@') != std::string_view::npos) {
-    return Status::InvalidArgument("--url must be http://HOST:PORT (no path), not \"" + url +
-                                   "\"");
+    return Status::InvalidArgument("--url must be http://HOST:PORT (no path), not \"" + url + "\"");
   }
   HostPort out;
   std::string_view port;
@@ -570,15 +569,16 @@ Result<HostPort> ParseServerUrl(const std::string& url) {
 
 int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err) {
   if (flags.amplitude_export.empty() == flags.ndjson.empty()) {
-    return Fail(err, kExitBadInput, "give exactly one of --amplitude-export FILE and --ndjson FILE");
+    return Fail(err, kExitBadInput,
+                "give exactly one of --amplitude-export FILE and --ndjson FILE");
   }
   Result<HostPort> server = ParseServerUrl(flags.url);
   if (!server.ok()) return Fail(err, kExitBadInput, server.status().message());
   if (flags.api_key.empty()) return Fail(err, kExitBadInput, "--api-key must not be empty");
   if (!ParseUserPropertiesMode(flags.user_properties)) {
-    return Fail(err, kExitBadInput,
-                "--user-properties must be replace, set or ignore, not \"" +
-                    flags.user_properties + "\"");
+    return Fail(
+        err, kExitBadInput,
+        "--user-properties must be replace, set or ignore, not \"" + flags.user_properties + "\"");
   }
   if (flags.batch_events < 1 || flags.batch_events > kMaxImportBatchEvents) {
     return Fail(err, kExitBadInput, "--batch-events must be from 1 to 2000");
@@ -628,9 +628,9 @@ int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err) {
         std::fprintf(err,
                      "profiled import: %s was imported completely before (%s events; %s); "
                      "nothing to do (--restart imports it again)\n",
-                     input.c_str(), WithThousands(old.events_accepted).c_str(),
-                     state_path.c_str());
-        std::fprintf(out, "{\"complete\":true,\"already_complete\":true,\"events_accepted\":%llu}\n",
+                     input.c_str(), WithThousands(old.events_accepted).c_str(), state_path.c_str());
+        std::fprintf(out,
+                     "{\"complete\":true,\"already_complete\":true,\"events_accepted\":%llu}\n",
                      static_cast<unsigned long long>(old.events_accepted));
         return 0;
       }
@@ -677,9 +677,9 @@ int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err) {
   for (const auto& [reason, count] : state.skipped) skipped_total += count;
   std::fprintf(err, "profiled import: %s %s: %s of %zu file%s, %s lines read in this run\n",
                run.ok() ? "finished" : "STOPPED", input.c_str(),
-               run.ok() ? "all" : ("up to " + state.entry_name + " line " +
-                                   std::to_string(state.line))
-                                      .c_str(),
+               run.ok()
+                   ? "all"
+                   : ("up to " + state.entry_name + " line " + std::to_string(state.line)).c_str(),
                (*source)->Entries().size(), (*source)->Entries().size() == 1 ? "" : "s",
                WithThousands(importer.lines_read()).c_str());
   if ((*source)->IgnoredEntries() > 0) {
@@ -701,8 +701,9 @@ int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err) {
                  first == importer.first_skip().end() ? "" : (first->second + ")").c_str());
   }
   if (!run.ok()) {
-    std::fprintf(err, "profiled import: %s\nprofiled import: run the same command again to resume"
-                      " (state in %s)\n",
+    std::fprintf(err,
+                 "profiled import: %s\nprofiled import: run the same command again to resume"
+                 " (state in %s)\n",
                  run.message().c_str(), state_path.c_str());
   }
 

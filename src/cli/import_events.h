@@ -39,8 +39,8 @@ struct ImportFlags {
   std::string api_key;           // the project's api_key
   std::string amplitude_export;  // exactly one of these two
   std::string ndjson;
-  std::string state_path;  // empty: the input's path + ".import-state"
-  bool restart = false;    // ignore (and replace) an existing state file
+  std::string state_path;                   // empty: the input's path + ".import-state"
+  bool restart = false;                     // ignore (and replace) an existing state file
   std::string user_properties = "replace";  // replace | set | ignore (export_event.h)
   size_t batch_events = kDefaultImportBatchEvents;
   int min_id_length = 0;  // sent as options.min_id_length when > 0

@@ -290,8 +290,8 @@ class ZipSource : public LineSource {
     if (file == nullptr) {
       return Status::Corruption(e.name + ": " + zip_strerror(archive_));
     }
-    reader_ = std::make_unique<EntryReader>(std::make_unique<ZipFileStream>(file, e.name),
-                                            e.gzip, e.name);
+    reader_ = std::make_unique<EntryReader>(std::make_unique<ZipFileStream>(file, e.name), e.gzip,
+                                            e.name);
     return Status::Ok();
   }
 
@@ -418,8 +418,7 @@ Result<std::unique_ptr<LineSource>> OpenAmplitudeExport(const std::string& path)
       ++ignored;
       continue;
     }
-    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) != 0 &&
-        st.encryption_method != ZIP_EM_NONE) {
+    if ((st.valid & ZIP_STAT_ENCRYPTION_METHOD) != 0 && st.encryption_method != ZIP_EM_NONE) {
       std::string message = path + ": entry " + std::string(name) +
                             " is encrypted; profiled reads unencrypted archives (as Amplitude "
                             "exports them) only";
@@ -442,7 +441,8 @@ Result<std::unique_ptr<LineSource>> OpenAmplitudeExport(const std::string& path)
 Result<std::unique_ptr<LineSource>> OpenNdjson(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
-    return Status::InvalidArgument(path + ": cannot open (" + std::generic_category().message(errno) + ")");
+    return Status::InvalidArgument(path + ": cannot open (" +
+                                   std::generic_category().message(errno) + ")");
   }
   unsigned char magic[2] = {0, 0};
   const size_t got = std::fread(magic, 1, 2, file);
@@ -456,10 +456,8 @@ Result<std::unique_ptr<LineSource>> OpenNdjson(const std::string& path) {
     std::fclose(file);
     return Status::InvalidArgument(path + ": cannot read from its start (a pipe?)");
   }
-  auto reader =
-      std::make_unique<EntryReader>(std::make_unique<FileStream>(file, path), gzip, path);
-  return std::unique_ptr<LineSource>(
-      std::make_unique<NdjsonSource>(path, std::move(reader), size));
+  auto reader = std::make_unique<EntryReader>(std::make_unique<FileStream>(file, path), gzip, path);
+  return std::unique_ptr<LineSource>(std::make_unique<NdjsonSource>(path, std::move(reader), size));
 }
 
 }  // namespace profiled::cli

@@ -64,7 +64,7 @@ std::vector<std::string> ReadAll(LineSource& source, std::vector<LinePosition>* 
     EXPECT_TRUE(got.ok()) << got.status().message();
     if (!got.ok() || !*got) break;
     // A long line is shown by its size, so a failure does not print megabytes.
-    out.push_back(line.too_long             ? "<too long>"
+    out.push_back(line.too_long            ? "<too long>"
                   : line.text.size() > 100 ? "<" + std::to_string(line.text.size()) + " bytes>"
                                            : line.text);
     if (where != nullptr) where->push_back(line.where);
@@ -84,23 +84,22 @@ TEST(NaturalLess, OrdersAmplitudesHourFilesByTheirHour) {
 
 TEST(AmplitudeExport, ReadsGzippedEntriesInHourOrderWithLinePositions) {
   TempDir dir;
-  const std::string path = WriteZip(
-      dir, {{"123/", ""},
-            {"123/123_2024-01-01_10#0.json.gz", Gzip("{\"n\":3}\n{\"n\":4}\n")},
-            {"123/123_2024-01-01_2#0.json.gz", Gzip("{\"n\":1}\r\n\n  \n{\"n\":2}")},
-            {"123/readme.txt", "not events"},
-            {"123/123_2024-01-01_11#0.json", "{\"n\":5}\n", true}});
+  const std::string path =
+      WriteZip(dir, {{"123/", ""},
+                     {"123/123_2024-01-01_10#0.json.gz", Gzip("{\"n\":3}\n{\"n\":4}\n")},
+                     {"123/123_2024-01-01_2#0.json.gz", Gzip("{\"n\":1}\r\n\n  \n{\"n\":2}")},
+                     {"123/readme.txt", "not events"},
+                     {"123/123_2024-01-01_11#0.json", "{\"n\":5}\n", true}});
   Result<std::unique_ptr<LineSource>> source = OpenAmplitudeExport(path);
   ASSERT_TRUE(source.ok()) << source.status().message();
-  EXPECT_EQ((*source)->Entries(),
-            (std::vector<std::string>{"123/123_2024-01-01_2#0.json.gz",
-                                      "123/123_2024-01-01_10#0.json.gz",
-                                      "123/123_2024-01-01_11#0.json"}));
+  EXPECT_EQ((*source)->Entries(), (std::vector<std::string>{"123/123_2024-01-01_2#0.json.gz",
+                                                            "123/123_2024-01-01_10#0.json.gz",
+                                                            "123/123_2024-01-01_11#0.json"}));
   EXPECT_EQ((*source)->IgnoredEntries(), 1u);
   std::vector<LinePosition> where;
-  EXPECT_EQ(ReadAll(**source, &where),
-            (std::vector<std::string>{"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}",
-                                      "{\"n\":5}"}));
+  EXPECT_EQ(
+      ReadAll(**source, &where),
+      (std::vector<std::string>{"{\"n\":1}", "{\"n\":2}", "{\"n\":3}", "{\"n\":4}", "{\"n\":5}"}));
   ASSERT_EQ(where.size(), 5u);
   // Blank lines are not returned but keep their numbers.
   EXPECT_EQ(where[0].entry, 0u);
@@ -156,10 +155,10 @@ TEST(AmplitudeExport, TooLongLinesAreFlaggedAndReadingGoesOn) {
       dir, {{"1/1_2024-01-01_0#0.json.gz", Gzip("a\n" + huge + "\n" + longest + "\nb\n" + huge)}});
   Result<std::unique_ptr<LineSource>> source = OpenAmplitudeExport(path);
   ASSERT_TRUE(source.ok());
-  EXPECT_EQ(ReadAll(**source),
-            (std::vector<std::string>{"a", "<too long>",
-                                      "<" + std::to_string(kMaxLineBytes) + " bytes>", "b",
-                                      "<too long>"}));
+  EXPECT_EQ(
+      ReadAll(**source),
+      (std::vector<std::string>{"a", "<too long>", "<" + std::to_string(kMaxLineBytes) + " bytes>",
+                                "b", "<too long>"}));
 }
 
 TEST(AmplitudeExport, ATruncatedGzipFileIsAnErrorNamingIt) {

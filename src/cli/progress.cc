@@ -4,8 +4,7 @@
 
 namespace profiled::cli {
 
-ProgressDisplay::ProgressDisplay(std::FILE* err)
-    : err_(err), terminal_(isatty(fileno(err)) != 0) {}
+ProgressDisplay::ProgressDisplay(std::FILE* err) : err_(err), terminal_(isatty(fileno(err)) != 0) {}
 
 void ProgressDisplay::Show(uint64_t done, uint64_t total, const std::string& text, bool force) {
   if (terminal_) {
@@ -33,8 +32,8 @@ void ProgressDisplay::End() {
 }
 
 std::string ProgressBar(uint64_t done, uint64_t total, int width) {
-  const uint64_t full = total == 0 ? static_cast<uint64_t>(width)
-                                   : std::min<uint64_t>(width, done * width / total);
+  const uint64_t full =
+      total == 0 ? static_cast<uint64_t>(width) : std::min<uint64_t>(width, done * width / total);
   std::string out = "[";
   out.append(full, '#');
   out.append(static_cast<size_t>(width) - full, ' ');
