@@ -255,7 +255,7 @@ class ZipSource : public LineSource {
         line->where.entry = current_;
         return true;
       }
-      done_bytes_ += reader_->bytes_read();
+      done_bytes_ += entries_[current_].size;
       reader_.reset();
       ++current_;
     }
@@ -278,8 +278,9 @@ class ZipSource : public LineSource {
     });
   }
 
+  // At most TotalBytes: an entry may hold more bytes than its declared size (a damaged archive).
   uint64_t BytesRead() const override {
-    return done_bytes_ + (reader_ ? reader_->bytes_read() : 0);
+    return std::min(total_, done_bytes_ + (reader_ ? reader_->bytes_read() : 0));
   }
   uint64_t TotalBytes() const override { return total_; }
 
@@ -352,7 +353,9 @@ class NdjsonSource : public LineSource {
     return SkipLines(done, &held_, [&](Line* line) { return reader_->Next(line); });
   }
 
-  uint64_t BytesRead() const override { return ended_ ? size_ : reader_->bytes_read(); }
+  uint64_t BytesRead() const override {
+    return ended_ ? size_ : std::min(size_, reader_->bytes_read());
+  }
   uint64_t TotalBytes() const override { return size_; }
 
  private:

@@ -60,7 +60,7 @@ class LineSource {
   virtual Status Seek(size_t entry, uint64_t done) = 0;
 
   // Input bytes consumed so far and in all (compressed bytes of the entries, or of the
-  // file), for a progress bar.
+  // file), for a progress bar. BytesRead() <= TotalBytes().
   virtual uint64_t BytesRead() const = 0;
   virtual uint64_t TotalBytes() const = 0;
 };
