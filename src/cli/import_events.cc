@@ -306,7 +306,9 @@ class Importer {
     const uint64_t done = source_.BytesRead(), total = source_.TotalBytes();
     const double secs = seconds();
     const uint64_t events = state_.events_accepted;
-    std::string text = "import " + ProgressBar(done, total, 30) + " ";
+    // The bar on a terminal only; a log gets the figures.
+    std::string text = progress_.terminal() ? "import " + ProgressBar(done, total, 30) + " "
+                                            : std::string("profiled import: ");
     const int percent = total == 0 ? 100 : static_cast<int>(done * 100 / total);
     text += std::to_string(percent) + "%  " + WithThousands(events) + " events";
     if (secs > 0.5) {
