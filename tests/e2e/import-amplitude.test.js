@@ -5,7 +5,7 @@
 // project), plus a few bad lines. `profiled import` replays the archive into a second project;
 // every profile, computed property and cohort must come out exactly as in the live project.
 // Also: a resumed import after SIGKILL (with its last batches sent twice) applies every event
-// exactly once; --ndjson replays plain HTTP V2 events; refusals exit 2 or 1.
+// exactly once; --ndjson replays plain HTTP V2 events; 429s are waited out; refusals exit 2 or 1.
 //
 // Needs the `zip` tool (scripts/install-deps.sh). In the e2e-pair mode both servers are nodes on
 // one Redis Cluster (the import talks to node A, reads go to node B).
@@ -19,6 +19,8 @@ import { DAY, cohort, eventCond, makeProjects, putAllReady, userPropCond } from 
 
 const [IMP, LIVE, RES, ND, ND_LIVE] = makeProjects('amimp', 5, 'seed');
 const [IMP_AMP, LIVE_AMP] = makeProjects('amimpamp', 2, 'amplitude');
+// A project that takes 1,000 events a second (the harness's throttle window is 1 s).
+const THR = { ...makeProjects('amimpthr', 1)[0], events_per_second: 1000 };
 const AMPLITUDE_PROJECT = '187520';
 
 const DEFINITIONS = [
@@ -232,7 +234,7 @@ async function assertSameProfiles(server, ids, imported, live, params = {}) {
 }
 
 describe('profiled import --amplitude-export', () => {
-  const s = sharedServer({ projects: [IMP, LIVE, RES, ND, ND_LIVE, IMP_AMP, LIVE_AMP] });
+  const s = sharedServer({ projects: [IMP, LIVE, RES, ND, ND_LIVE, IMP_AMP, LIVE_AMP, THR] });
   const dir = makeTempDir('profiled-import-');
 
   it('replays an export archive so profiles, computations and cohorts are as if sent live', async () => {
@@ -416,6 +418,26 @@ describe('profiled import --amplitude-export', () => {
     const again = await runImport(server, ['--api-key', ND.api_key, '--ndjson', file, '--restart']);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual((await server.userData({ user_id: 'nd-user-1' }, { secret: ND.secret_key })).user_properties, d.user_properties);
+  });
+
+  it('waits out 429 answers and sends the batch again, each event applied once', async () => {
+    const server = s.server;
+    // 2,000 events of 20 users in batches of 500 into a project that takes 1,000 a second:
+    // the third and fourth batches are answered 429 first.
+    const lines = [];
+    for (let i = 0; i < 2000; i++) {
+      lines.push(JSON.stringify({ event_type: 'Tick', user_id: `thr-user-${pad(i % 20)}`, insert_id: `thr-${i}`, user_properties: { $add: { n: 1 } } }));
+    }
+    const file = path.join(dir, 'throttled.ndjson');
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const result = await runImport(server, ['--api-key', THR.api_key, '--ndjson', file, '--batch-events', '500']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /HTTP 429 .*Too many requests for this project.*; retrying in \d/);
+    assert.equal(summaryOf(result).events_accepted, 2000);
+    for (let u = 0; u < 20; u++) {
+      const d = await server.userData({ user_id: `thr-user-${pad(u)}` }, { secret: THR.secret_key });
+      assert.deepEqual(d.user_properties, { n: 100 });
+    }
   });
 
   it('refuses bad flags and inputs (exit 2) and stops on a refusing or absent server (exit 1)', async () => {
