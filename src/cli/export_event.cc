@@ -168,10 +168,30 @@ std::optional<int64_t> ParseExportTime(std::string_view text) {
     if (at == first) return std::nullopt;
     for (size_t n = at - first; n < 3; ++n) millis *= 10;
   }
-  if (at < text.size() && text[at] == 'Z') ++at;
+  // ISO-8601's zone: Z, or an offset +HH:MM / +HHMM / +HH (the time is then local to it).
+  int64_t offset_minutes = 0;
+  if (at < text.size() && text[at] == 'Z') {
+    ++at;
+  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    const int sign = text[at] == '-' ? -1 : 1;
+    const int oh = Digits(text, at + 1, 2);
+    if (oh < 0 || oh > 23) return std::nullopt;
+    at += 3;
+    int om = 0;
+    if (at < text.size()) {
+      if (text[at] == ':') ++at;
+      om = Digits(text, at, 2);
+      if (om < 0 || om > 59) return std::nullopt;
+      at += 2;
+    }
+    offset_minutes = sign * (oh * 60 + om);
+  }
   if (at != text.size()) return std::nullopt;
   const int64_t days = DaysFromCivil(year, month, day);
-  return ((days * 24 + hour) * 60 + minute) * 60000 + second * 1000LL + millis;
+  const int64_t ms =
+      ((days * 24 + hour) * 60 + minute - offset_minutes) * 60000 + second * 1000LL + millis;
+  if (ms < 0) return std::nullopt;
+  return ms;
 }
 
 LineVerdict MapExportLine(std::string_view line, std::string_view fallback_insert_id,

@@ -63,9 +63,10 @@ LineVerdict MapExportLine(std::string_view line, std::string_view fallback_inser
 // event_type, no id.
 LineVerdict MapNdjsonLine(std::string_view line, std::string_view fallback_insert_id);
 
-// Milliseconds since the epoch of an export time, "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC (a
-// 'T' for the space and a trailing 'Z' are accepted too; digits past the millisecond are
-// dropped). nullopt when the text is not such a time.
+// Milliseconds since the epoch of an export time, "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC (the
+// export's documentation calls it ISO-8601, so a 'T' for the space and a zone, 'Z' or an
+// offset like +02:00, are accepted too; digits past the millisecond are dropped). nullopt when
+// the text is not such a time, or is before 1970.
 std::optional<int64_t> ParseExportTime(std::string_view text);
 
 }  // namespace profiled::cli
