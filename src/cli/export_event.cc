@@ -184,7 +184,7 @@ std::optional<int64_t> ParseExportTime(std::string_view text) {
       if (om < 0 || om > 59) return std::nullopt;
       at += 2;
     }
-    offset_minutes = sign * (oh * 60 + om);
+    offset_minutes = static_cast<int64_t>(sign) * (oh * 60 + om);
   }
   if (at != text.size()) return std::nullopt;
   const int64_t days = DaysFromCivil(year, month, day);
