@@ -8,6 +8,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -248,8 +249,12 @@ class Importer {
       if (line.too_long) {
         verdict.problem = LineProblem::kTooLong;
       } else {
+        // An NDJSON file's name without its directory: the same file named another way
+        // (./f, /abs/f) on a resumed run must give the same ids.
+        const std::string source_name =
+            ndjson ? std::filesystem::path(entry_name).filename().string() : entry_name;
         const std::string fallback_id =
-            "import:" + entry_name + ":" + std::to_string(line.where.line);
+            "import:" + source_name + ":" + std::to_string(line.where.line);
         verdict = ndjson ? MapNdjsonLine(line.text, fallback_id)
                          : MapExportLine(line.text, fallback_id, *mode);
       }

@@ -413,9 +413,9 @@ describe('profiled import --amplitude-export', () => {
     await assertSameProfiles(server, [{ user_id: 'nd-user-1' }, { device_id: 'nd-dev-2' }], ND, ND_LIVE);
     const d = await server.userData({ user_id: 'nd-user-1' }, { secret: ND.secret_key });
     assert.deepEqual(d.user_properties, { n: 2.1, songs: ['a'], first: 'yes' });
-    // A second import of the same file with --restart applies nothing twice (the lines
-    // without insert_id get one from their file and line).
-    const again = await runImport(server, ['--api-key', ND.api_key, '--ndjson', file, '--restart']);
+    // A second import of the same file, named another way, with --restart applies nothing
+    // twice (the lines without insert_id get one from the file's name and their line).
+    const again = await runImport(server, ['--api-key', ND.api_key, '--ndjson', `${dir}/./events.ndjson`, '--restart']);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual((await server.userData({ user_id: 'nd-user-1' }, { secret: ND.secret_key })).user_properties, d.user_properties);
   });
