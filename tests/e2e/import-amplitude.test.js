@@ -334,16 +334,17 @@ describe('profiled import --amplitude-export', () => {
     fs.mkdirSync(rdir);
     const zip = writeArchive(rdir, files);
     const state = path.join(rdir, 'state.json');
-    const args = ['--api-key', RES.api_key, '--amplitude-export', zip, '--state', state, '--batch-events', '10'];
+    const args = ['--api-key', RES.api_key, '--amplitude-export', zip, '--state', state, '--batch-events', '5'];
 
-    // Killed once a few files are done.
+    // Killed once two files are done: 560 requests are left, far more than can pass between
+    // two looks at the state file.
     let pid = 0;
     const first = runImport(server, args, { onSpawn: (p) => (pid = p) });
     let killedAt = null;
     for (let i = 0; i < 6000 && killedAt === null; i++) {
       try {
         const st = JSON.parse(fs.readFileSync(state, 'utf8'));
-        if (st.entry >= 4) {
+        if (st.entry >= 2) {
           process.kill(pid, 'SIGKILL');
           killedAt = st;
         }
