@@ -59,7 +59,7 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       CheckKnownKeys(t, "server",
                      {"listen", "threads", "max_connections", "idle_timeout_ms", "read_timeout_ms",
-                      "max_body_memory_mb", "cors_allow_origin"}));
+                      "max_body_memory_mb", "cors_allow_origin", "log_format"}));
   std::string listen;
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "listen", &listen));
   if (t.contains("listen")) PROFILED_RETURN_IF_ERROR(ParseListen(listen, "server.listen", s));
@@ -74,6 +74,13 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "server", "max_body_memory_mb", 64, 1048576, &s->max_body_memory_mb));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "cors_allow_origin", &s->cors_allow_origin));
+  std::string log_format = "text";
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "log_format", &log_format));
+  if (log_format != "text" && log_format != "json") {
+    return KeyError("server.log_format",
+                    "expected \"text\" or \"json\", got \"" + log_format + "\"");
+  }
+  s->json_logs = log_format == "json";
   return Status::Ok();
 }
 
