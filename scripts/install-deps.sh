@@ -12,6 +12,8 @@ packages=(
   iproute2                                                      # ss: scripts/redis-cluster.sh checks its ports are free
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
+  libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key)
+  openssl                                                       # the tests' CA and certificates
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests

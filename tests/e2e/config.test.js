@@ -157,7 +157,7 @@ describe('profiled check-config', () => {
       fs.writeFileSync(file, configToml({ dataDir: path.join(dir, 'data'), projects: [SEED] }));
       const r = runBinary(['check-config', '--config', file]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`^${file}: ok: listen 127\\.0\\.0\\.1:\\d+, storage rocksdb \\(${path.join(dir, 'data')}\\), 1 project\\(s\\): ${SEED.id}\\n$`));
+      assert.match(r.stdout, new RegExp(`^${file}: ok: listen http://127\\.0\\.0\\.1:\\d+, storage rocksdb \\(${path.join(dir, 'data')}\\), 1 project\\(s\\): ${SEED.id}\\n$`));
       assert.equal(fs.existsSync(path.join(dir, 'data')), false, 'check-config must not open the store');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
