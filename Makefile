@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-pair unit redis-test e2e asan-build fuzz format format-check layers-check tidy bench clean
+.PHONY: all deps build run deb test test-pair unit redis-test e2e asan-build fuzz format format-check layers-check tidy bench clean
 
 all: build
 
@@ -17,6 +17,10 @@ build: deps
 # project (its keys are printed at start-up).
 run: build
 	exec build/profiled serve --data-dir ./data
+
+# The Debian package of the release build (README.md, "Debian package"): build/deb/profiled_*.deb.
+deb: build
+	@scripts/make-deb.sh build/profiled build/deb
 
 # Every check and suite: the layer rule and the format (seconds), unit tests (each fuzz target's
 # corpus and regressions replayed among them), the Redis Cluster client's tests (each binary
