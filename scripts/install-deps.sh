@@ -14,6 +14,9 @@ packages=(
   zlib1g-dev                                                    # gzip request bodies
   libzip-dev                                                    # Amplitude export archives (profiled import)
   zip                                                           # e2e: builds the export archives import-amplitude.test.js reads
+  libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key)
+  openssl                                                       # the tests' CA and certificates
+  dpkg-dev                                                      # make deb: dpkg-shlibdeps finds the package's Depends
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests
