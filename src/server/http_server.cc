@@ -502,6 +502,7 @@ class HttpServer::Impl {
         break;
       case Route::kHealth: response = endpoints_.Health(); break;
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
+      case Route::kOpenApi: response = api::Endpoints::OpenApi(); break;
       case Route::kPreflight:
         WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
                        config_.cors_allow_origin, &out);

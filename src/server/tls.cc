@@ -41,9 +41,9 @@ Result<std::shared_ptr<TlsContext>> LoadTlsContext(const std::string& cert_path,
                      "not a PEM certificate chain (" + OpenSslReason(ec, "unreadable") + ")");
   }
   if (context->use_private_key_file(key_path, ssl::context::pem, ec); ec) {
-    return FileError("tls_key", key_path,
-                     "not a PEM private key matching tls_cert (" +
-                         OpenSslReason(ec, "unreadable") + ")");
+    return FileError(
+        "tls_key", key_path,
+        "not a PEM private key matching tls_cert (" + OpenSslReason(ec, "unreadable") + ")");
   }
   if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
     ERR_clear_error();

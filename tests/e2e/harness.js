@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as nodeTest from 'node:test';
+import { openApiProblems } from './openapi.js';
 import { validateSeedProfile } from './seed-schema.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -280,6 +281,7 @@ export class Server {
     });
     onLine = null;
     this.port = port;
+    PROFILED_PORTS.add(port);
     this.base = `${this.https ? 'https' : 'http'}://127.0.0.1:${port}`;
 
     return this;
@@ -656,7 +658,12 @@ export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
 
 // ---- HTTP ----
 
+// Ports of every profiled server started here: request() checks their answers against
+// docs/openapi.json (openapi.js).
+const PROFILED_PORTS = new Set();
+
 // request(url, {method, headers, body, json}) -> {status, headers, text, json, body(Buffer)}
+// An answer from a profiled server that differs from docs/openapi.json rejects, naming how.
 // One connection per request (no keep-alive), so a killed server leaves no stale sockets.
 // An https URL is verified against the CAs Node trusts (the test CA in HTTPS mode), or `ca`.
 export function request(url, { method = 'GET', headers = {}, body, json, ca } = {}) {
@@ -686,6 +693,13 @@ export function request(url, { method = 'GET', headers = {}, body, json, ca } = 
             parsed = JSON.parse(text);
           } catch {
             parsed = undefined;
+          }
+          if (PROFILED_PORTS.has(Number(u.port))) {
+            const problems = openApiProblems(method, u.pathname, res.statusCode, res.headers['content-type'], text);
+            if (problems.length > 0) {
+              reject(new Error(`the answer differs from docs/openapi.json:\n${problems.join('\n')}`));
+              return;
+            }
           }
           resolve({ status: res.statusCode, headers: res.headers, body: buf, text, json: parsed });
         });
