@@ -387,7 +387,7 @@ describe('profiled import --amplitude-export', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stderr, /imported completely before/);
     // --restart sends everything again; de-duplication keeps the counts.
-    const restart = await runImport(server, [...args, '--restart']);
+    const restart = await runImport(server, ['--api-key', RES.api_key, '--amplitude-export', zip, '--state', state, '--restart']);
     assert.equal(restart.code, 0, restart.stderr);
     assert.equal(summaryOf(restart).events_accepted, TOTAL);
     const d = await server.userData({ user_id: 'ruser-07' }, { secret: RES.secret_key });
