@@ -766,8 +766,13 @@ int Run(int argc, char** argv) {
       "events (--ndjson) into a running server, through its /batch endpoint; resumable "
       "(docs/API.md, \"Importing events\"). Exit 2: bad flags or input; 1: the server is "
       "unreachable or refuses, or the input is damaged partway (run again to resume)");
-  import_events->add_option("--url", import_events_flags.url, "http://HOST:PORT of a profiled node")
+  import_events
+      ->add_option("--url", import_events_flags.url,
+                   "http://HOST:PORT or https://HOST:PORT of a profiled node")
       ->required();
+  import_events->add_option("--ca-file", import_events_flags.ca_file,
+                            "https: the CA certificate (PEM) the node's certificate must chain "
+                            "to (default: the system's trusted CAs)");
   import_events->add_option("--api-key", import_events_flags.api_key, "The project's api_key")
       ->required();
   CLI::Option* export_option =

@@ -4,8 +4,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <exception>
 
 namespace profiled::cli {
@@ -13,6 +15,7 @@ namespace profiled::cli {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 
 namespace {
 
@@ -57,12 +60,54 @@ Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const s
   return out;
 }
 
+namespace {
+
+// Connects `stream` (a tcp_stream, or an ssl_stream over one, which `handshake` then
+// completes), writes `request` and reads the answer into *parser; the error that ended it.
+// Asynchronous operations, because tcp_stream's deadline applies only to those; one deadline
+// covers the whole exchange.
+template <typename Stream, typename Handshake>
+beast::error_code Exchange(asio::io_context& io, Stream& stream,
+                           const asio::ip::tcp::resolver::results_type& endpoints,
+                           Handshake handshake, http::request<http::string_body>& request,
+                           http::response_parser<http::string_body>* parser) {
+  beast::flat_buffer buffer;
+  beast::error_code failure;
+  beast::get_lowest_layer(stream).async_connect(
+      endpoints, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
+        if (ec) {
+          failure = ec;
+          return;
+        }
+        handshake([&](beast::error_code hs_ec) {
+          if (hs_ec) {
+            failure = hs_ec;
+            return;
+          }
+          http::async_write(stream, request, [&](beast::error_code write_ec, size_t) {
+            if (write_ec) {
+              failure = write_ec;
+              return;
+            }
+            http::async_read(stream, buffer, *parser,
+                             [&](beast::error_code read_ec, size_t) { failure = read_ec; });
+          });
+        });
+      });
+  io.run();
+  return failure;
+}
+
+}  // namespace
+
 Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::string_view method,
                                std::string_view target,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               std::string_view body, std::chrono::milliseconds timeout) {
-  const std::string where = HostPort(host, port);
-  // Beast reports resolver failures as exceptions; none leaves this function.
+                               std::string_view body, std::chrono::milliseconds timeout,
+                               const HttpsOptions& https) {
+  const std::string where = (https.enabled ? "https://" : "") + HostPort(host, port);
+  // Beast reports resolver failures as exceptions, Asio's TLS context bad CA files; none
+  // leaves this function.
   try {
     asio::io_context io;
     asio::ip::tcp::resolver resolver(io);
@@ -72,42 +117,50 @@ Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::stri
     request.method_string(beast::string_view(method.data(), method.size()));
     request.target(beast::string_view(target.data(), target.size()));
     request.version(11);
-    request.set(http::field::host, where);
+    request.set(http::field::host, HostPort(host, port));
     request.set(http::field::connection, "close");
     for (const auto& [name, value] : headers) request.set(name, value);
     request.body() = std::string(body);
     request.prepare_payload();
 
-    // Asynchronous operations, because tcp_stream's deadline applies only to those; one
-    // deadline covers the whole exchange.
-    beast::tcp_stream stream(io);
-    stream.expires_after(timeout);
-    beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(kMaxAnswerBytes);
     beast::error_code failure;
-    stream.async_connect(endpoints, [&](beast::error_code ec, const asio::ip::tcp::endpoint&) {
-      if (ec) {
-        failure = ec;
-        return;
+    if (!https.enabled) {
+      beast::tcp_stream stream(io);
+      stream.expires_after(timeout);
+      failure = Exchange(
+          io, stream, endpoints, [](auto&& next) { next(beast::error_code()); }, request, &parser);
+      beast::error_code ignored;
+      stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    } else {
+      ssl::context context(ssl::context::tls_client);
+      if (https.ca_file.empty()) {
+        context.set_default_verify_paths();
+      } else {
+        context.load_verify_file(https.ca_file);
       }
-      http::async_write(stream, request, [&](beast::error_code write_ec, size_t) {
-        if (write_ec) {
-          failure = write_ec;
-          return;
-        }
-        http::async_read(stream, buffer, parser,
-                         [&](beast::error_code read_ec, size_t) { failure = read_ec; });
-      });
-    });
-    io.run();
+      context.set_verify_mode(ssl::verify_peer);
+      beast::ssl_stream<beast::tcp_stream> stream(io, context);
+      // The name the certificate must hold (an IP address is matched against its IP SANs),
+      // and SNI for a name.
+      stream.set_verify_callback(ssl::host_name_verification(host));
+      boost::system::error_code not_an_address;
+      asio::ip::make_address(host, not_an_address);
+      if (not_an_address && SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) != 1) {
+        return Status::Unavailable(where + ": cannot set the TLS server name");
+      }
+      beast::get_lowest_layer(stream).expires_after(timeout);
+      failure = Exchange(
+          io, stream, endpoints,
+          [&](auto&& next) { stream.async_handshake(ssl::stream_base::client, next); }, request,
+          &parser);
+    }
     if (failure == beast::error::timeout) {
       return Status::Unavailable(where + ": no answer within " + std::to_string(timeout.count()) +
                                  " ms");
     }
     if (failure) return Status::Unavailable(where + ": " + failure.message());
-    beast::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 
     http::response<http::string_body> response = parser.release();
     HttpAnswer answer;

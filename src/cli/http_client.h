@@ -1,6 +1,7 @@
 // A small synchronous HTTP/1.1 client for the commands that talk to a running server
-// (`profiled import-ratings`, `profiled train`): one request per connection, plain HTTP, no
-// redirects, no retries.
+// (`profiled import`, `profiled import-ratings`, `profiled train`): one request per
+// connection, plain HTTP or HTTPS (OpenSSL, the certificate verified), no redirects, no
+// retries.
 //
 // Free functions; thread-safe (each call has its own connection and I/O context).
 #pragma once
@@ -42,14 +43,24 @@ struct ServerTarget {
 Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
                                          const std::string& server_flag);
 
+// HTTPS for a request: off by default. When on, the server's certificate must chain to
+// `ca_file` (PEM; empty: the system's trusted CAs) and name the host (a name, or an IP
+// address among its IP SANs).
+struct HttpsOptions {
+  bool enabled = false;
+  std::string ca_file;
+};
+
 // Sends `method target` to host:port with `headers` (name, value) and `body` (Content-Length
 // is set; a Content-Type among `headers` is sent as given) and reads the whole answer.
 // Unavailable, naming host:port, when the host does not resolve, the connection fails, the
-// answer is not HTTP, or nothing completes within `timeout` (the whole exchange).
+// TLS handshake or the certificate's verification fails, the answer is not HTTP, or nothing
+// completes within `timeout` (the whole exchange).
 Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::string_view method,
                                std::string_view target,
                                const std::vector<std::pair<std::string, std::string>>& headers,
                                std::string_view body,
-                               std::chrono::milliseconds timeout = std::chrono::seconds(120));
+                               std::chrono::milliseconds timeout = std::chrono::seconds(120),
+                               const HttpsOptions& https = {});
 
 }  // namespace profiled::cli

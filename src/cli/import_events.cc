@@ -442,8 +442,9 @@ class Importer {
     int failures = 0, throttled = 0;
     for (;;) {
       const std::string body = Body(events);
-      Result<HttpAnswer> answer = HttpRequest(server_.host, server_.port, "POST", "/batch",
-                                              {{"Content-Type", "application/json"}}, body);
+      Result<HttpAnswer> answer = HttpRequest(
+          server_.host, server_.port, "POST", "/batch", {{"Content-Type", "application/json"}},
+          body, std::chrono::seconds(120), HttpsOptions{server_.https, flags_.ca_file});
       if (answer.ok() && answer->status == 200) {
         Accepted(events);
         return Status::Ok();
@@ -531,21 +532,24 @@ int Fail(std::FILE* err, int code, const std::string& message) {
 }  // namespace
 
 Result<HostPort> ParseServerUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument(
-        "--url: profiled import speaks plain HTTP; give the node's http://HOST:PORT");
+  HostPort out;
+  std::string_view rest = url;
+  if (rest.substr(0, 8) == "https://") {
+    out.https = true;
+    out.port = 443;
+    rest.remove_prefix(8);
+  } else if (rest.substr(0, 7) == "http://") {
+    rest.remove_prefix(7);
+  } else {
+    return Status::InvalidArgument("--url must be http://HOST:PORT or https://HOST:PORT, not \"" +
+                                   url + "\"");
   }
-  if (url.rfind(kScheme, 0) != 0) {
-    return Status::InvalidArgument("--url must be http://HOST:PORT, not \"" + url + "\"");
-  }
-  std::string_view rest = std::string_view(url).substr(kScheme.size());
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
   if (rest.find('/') != std::string_view::npos || rest.find('?') != std::string_view::npos ||
       rest.find('@') != std::string_view::npos) {
-    return Status::InvalidArgument("--url must be http://HOST:PORT (no path), not \"" + url + "\"");
+    return Status::InvalidArgument("--url must be http(s)://HOST:PORT (no path), not \"" + url +
+                                   "\"");
   }
-  HostPort out;
   std::string_view port;
   if (!rest.empty() && rest.front() == '[') {
     const size_t close = rest.find(']');
@@ -582,6 +586,12 @@ int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err) {
   Result<HostPort> server = ParseServerUrl(flags.url);
   if (!server.ok()) return Fail(err, kExitBadInput, server.status().message());
   if (flags.api_key.empty()) return Fail(err, kExitBadInput, "--api-key must not be empty");
+  if (!flags.ca_file.empty() && !server->https) {
+    return Fail(err, kExitBadInput, "--ca-file is for an https:// --url");
+  }
+  if (!flags.ca_file.empty() && !std::ifstream(flags.ca_file)) {
+    return Fail(err, kExitBadInput, "--ca-file: cannot read " + flags.ca_file);
+  }
   if (!ParseUserPropertiesMode(flags.user_properties)) {
     return Fail(
         err, kExitBadInput,

@@ -35,7 +35,8 @@ inline constexpr size_t kMaxImportBatchEvents = 2000;  // the server's limit per
 
 // The command line of `profiled import`, as given.
 struct ImportFlags {
-  std::string url;               // http://HOST:PORT of the server
+  std::string url;               // http://HOST:PORT or https://HOST:PORT of the server
+  std::string ca_file;           // https: the CA (PEM) the server's certificate must chain to
   std::string api_key;           // the project's api_key
   std::string amplitude_export;  // exactly one of these two
   std::string ndjson;
@@ -54,11 +55,13 @@ struct ImportFlags {
 // damaged partway (what came before is imported and recorded: run again to resume).
 int Import(const ImportFlags& flags, std::FILE* out, std::FILE* err);
 
-// host and port of an http://HOST[:PORT][/] URL (port 80 when absent; [v6] literal accepted).
-// InvalidArgument saying what is wrong otherwise (https, a path, no host).
+// host and port of an http://HOST[:PORT][/] or https://... URL (port 80 or 443 when absent;
+// a [v6] literal accepted). InvalidArgument saying what is wrong otherwise (another scheme, a
+// path, no host).
 struct HostPort {
   std::string host;
   uint16_t port = 80;
+  bool https = false;
 };
 Result<HostPort> ParseServerUrl(const std::string& url);
 

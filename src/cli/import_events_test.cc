@@ -18,10 +18,19 @@ TEST(ParseServerUrl, TakesHostAndPort) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->host, "::1");
   EXPECT_EQ(c->port, 9000);
+  EXPECT_FALSE(c->https);
+  Result<HostPort> d = ParseServerUrl("https://profiles.example.com");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->https);
+  EXPECT_EQ(d->port, 443);
+  Result<HostPort> e = ParseServerUrl("https://127.0.0.1:8443/");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->https);
+  EXPECT_EQ(e->port, 8443);
 }
 
 TEST(ParseServerUrl, RefusesWhatItCannotSendTo) {
-  for (const char* bad : {"", "127.0.0.1:8080", "https://h:443", "http://", "http://:80",
+  for (const char* bad : {"", "127.0.0.1:8080", "ftp://h:21", "https://", "http://", "http://:80",
                           "http://h:0", "http://h:65536", "http://h:x", "http://h:80/2/httpapi",
                           "http://user@h:80", "http://[::1", "http://h:"}) {
     EXPECT_FALSE(ParseServerUrl(bad).ok()) << bad;

@@ -14,7 +14,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { BIN, describe, it, makeTempDir, runAsync, sharedServer, sleep } from './harness.js';
+import { fileURLToPath } from 'node:url';
+import { BIN, configToml, describe, it, makeTempDir, request, runAsync, sharedServer, sleep, startServer } from './harness.js';
 import { DAY, cohort, eventCond, makeProjects, putAllReady, userPropCond } from './compute-helpers.js';
 
 const [IMP, LIVE, RES, ND, ND_LIVE] = makeProjects('amimp', 5, 'seed');
@@ -22,6 +23,7 @@ const [IMP_AMP, LIVE_AMP] = makeProjects('amimpamp', 2, 'amplitude');
 // A project that takes 1,000 events a second (the harness's throttle window is 1 s).
 const THR = { ...makeProjects('amimpthr', 1)[0], events_per_second: 1000 };
 const AMPLITUDE_PROJECT = '187520';
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const DEFINITIONS = [
   ['computations', '1', { name: 'purchases', type: 'count', event_type: 'Purchase' }],
@@ -443,6 +445,36 @@ describe('profiled import --amplitude-export', () => {
     }
   });
 
+  it('sends to an https:// node, its certificate verified against --ca-file', async () => {
+    const tlsDir = path.join(dir, 'tls');
+    fs.mkdirSync(tlsDir);
+    const made = spawnSync(path.join(here, 'make-test-ca.sh'), [tlsDir], { encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    const ca = path.join(tlsDir, 'ca.pem');
+    const project = makeProjects('amimptls', 1)[0];
+    const server = await startServer({ config: configToml({ dataDir: '{{DATA}}', projects: [project],
+      tls: { cert: path.join(tlsDir, 'server.pem'), key: path.join(tlsDir, 'server.key') } }) });
+    try {
+      assert.match(server.base, /^https:\/\/127\.0\.0\.1:/);
+      const file = path.join(tlsDir, 'events.ndjson');
+      fs.writeFileSync(file, [{ event_type: 'e', user_id: 'tls-user-1', user_properties: { $add: { n: 1 } } },
+        { event_type: 'e', user_id: 'tls-user-1', user_properties: { $add: { n: 2 } } }].map((e) => JSON.stringify(e)).join('\n'));
+      const ok = await runImport(server, ['--api-key', project.api_key, '--ndjson', file, '--ca-file', ca]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(summaryOf(ok).events_accepted, 2);
+      const read = await request(`${server.base}/v1/userprofile?user_id=tls-user-1`, {
+        ca: fs.readFileSync(ca), headers: { Authorization: `Api-Key ${project.secret_key}` } });
+      assert.deepEqual(read.json.userData.user_properties, { n: 3 });
+      // Without the CA the certificate is not trusted: nothing is sent.
+      const untrusted = await runImport(server, ['--api-key', project.api_key, '--ndjson', file,
+        '--state', path.join(tlsDir, 'untrusted.state'), '--max-retries', '0']);
+      assert.equal(untrusted.code, 1, untrusted.stderr);
+      assert.match(untrusted.stderr, /certificate verify failed/);
+    } finally {
+      await server.dispose();
+    }
+  });
+
   it('refuses bad flags and inputs (exit 2) and stops on a refusing or absent server (exit 1)', async () => {
     const server = s.server;
     const file = path.join(dir, 'one.ndjson');
@@ -462,9 +494,12 @@ describe('profiled import --amplitude-export', () => {
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }
-    const https = await runAsync(BIN, ['import', '--url', 'https://127.0.0.1:1', '--api-key', 'k', '--ndjson', file]);
-    assert.equal(https.code, 2);
-    assert.match(https.stderr, /plain HTTP/);
+    const ftp = await runAsync(BIN, ['import', '--url', 'ftp://127.0.0.1:1', '--api-key', 'k', '--ndjson', file]);
+    assert.equal(ftp.code, 2);
+    assert.match(ftp.stderr, /--url must be http:\/\/HOST:PORT or https:\/\/HOST:PORT/);
+    const caOnHttp = await runImport(server, ['--api-key', 'k', '--ndjson', file, '--ca-file', file]);
+    assert.equal(caOnHttp.code, 2);
+    assert.match(caOnHttp.stderr, /--ca-file is for an https:\/\/ --url/);
 
     // A wrong api_key: the server refuses the whole request; nothing to retry.
     const wrong = await runImport(server, ['--api-key', 'not-a-key', '--ndjson', file, '--state', path.join(dir, 'wrong.state')]);
