@@ -12,6 +12,7 @@ packages=(
   iproute2                                                      # ss: scripts/redis-cluster.sh checks its ports are free
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
+  libssl-dev                                                    # libcrypto: MD5 of the v1 upload's checksum
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests
@@ -19,6 +20,7 @@ packages=(
   clang-14 libclang-rt-14-dev                                   # the sanitizer build and libFuzzer (fuzz/)
   llvm-14                                                       # llvm-symbolizer: sanitizer reports with lines
   nodejs npm                                                    # end-to-end tests with the SDKs
+  chromium                                                      # the browser SDK tests (tests/e2e/browser-*.test.js)
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk valgrind)                          # benchmark references, callgrind counts

@@ -18,7 +18,7 @@ namespace profiled {
 
 class Metrics {
  public:
-  static constexpr int kMaxRoutes = 16;
+  static constexpr int kMaxRoutes = 32;
   // Upper bounds in seconds of the latency histogram buckets (plus +Inf).
   // Fine below 250 µs, where a profile read answers.
   static constexpr std::array<double, 19> kBucketBounds = {
