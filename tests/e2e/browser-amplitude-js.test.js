@@ -172,6 +172,54 @@ describe('amplitude-js in Chromium', () => {
     assert.deepEqual(watch.problems(), { offHost: [], errors: [], failed: [] });
     await page.close();
   });
+  it('a batch over the 2 MiB limit is a 413, on which amplitude-js halves its batch until it passes', async () => {
+    const base = h.server.base;
+    const page = await browser.newPage();
+    const watch = await watchPage(page, [site.origin, base]);
+    const metricsBefore = await h.server.metrics();
+    const user = uid('legacy-big');
+    await page.goto(`${site.origin}/`, { waitUntil: 'load' });
+    // 100 identifies of about 24 KiB each, queued (batchEvents) and then sent as one upload of
+    // about 2.4 MiB: 413; halved to 50, each half passes (the second on the upload timer).
+    // amplitude-js truncates strings at 4096 characters, profiled keeps 1024.
+    const statuses = await page.evaluate(async (cfg) => {
+      const c = window.amplitude.getInstance('big');
+      await new Promise((resolve) => {
+        c.init(cfg.apiKey, cfg.user, {
+          apiEndpoint: cfg.endpoint,
+          forceHttps: false,
+          batchEvents: true,
+          eventUploadThreshold: 100,
+          // What is left below the threshold after the halving goes out on this timer.
+          eventUploadPeriodMillis: 1000,
+          saveEvents: false,
+        }, resolve);
+      });
+      const filler = (i, k) => `${i}-${k}-`.padEnd(4000, 'x');
+      const waits = [];
+      for (let i = 0; i < 100; i++) {
+        const identify = new window.amplitude.Identify().add('n', 1);
+        for (let k = 0; k < 6; k++) identify.set(`blob${k}`, filler(i, k));
+        waits.push(new Promise((resolve) => c.identify(identify, (status) => resolve(status))));
+      }
+      return Promise.all(waits);
+    }, { apiKey: SEED.api_key, endpoint: new URL(base).host, user });
+    assert.deepEqual(new Set(statuses), new Set([200]));
+    const props = (await h.server.userData({ user_id: user })).user_properties;
+    assert.equal(props.n, 100);
+    assert.equal(props.blob0, `99-0-`.padEnd(1024, 'x'));
+    const metricsAfter = await h.server.metrics();
+    assert.equal(counter(metricsAfter, '/', 413) - counter(metricsBefore, '/', 413), 1);
+    assert.equal(counter(metricsAfter, '/', 200) - counter(metricsBefore, '/', 200), 2);
+    // The 413 is a response the page read, not a failed request; Chromium itself logs every
+    // 4xx as a console error, the one error here.
+    assert.deepEqual(watch.problems(), {
+      offHost: [],
+      errors: [`error: Failed to load resource: the server responded with a status of 413 (Payload Too Large) ${JSON.stringify({ url: `${base}/` })}`],
+      failed: [],
+    });
+    await page.close();
+  });
 });
 
 describe('the v1 form protocol (POST /) by hand', () => {
