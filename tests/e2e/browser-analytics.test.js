@@ -181,6 +181,37 @@ describe('@amplitude/analytics-browser in Chromium', () => {
     await page.close();
   });
 
+  it('the xhr transport and useBatch with /batch work as well', async () => {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    const base = h.server.base;
+    const watch = await watchPage(page, [site.origin, base]);
+    await page.goto(`${site.origin}/`, { waitUntil: 'load' });
+    const user = uid('browser-xhr');
+    const codes = await page.evaluate(async (cfg) => {
+      const a = window.amplitude;
+      await a.init(cfg.apiKey, cfg.user, {
+        serverUrl: cfg.serverUrl,
+        useBatch: true,
+        transport: 'xhr',
+        remoteConfig: { serverUrl: cfg.configUrl },
+        enableDiagnostics: false,
+        autocapture: false,
+      }).promise;
+      const pending = [
+        a.identify(new a.Identify().set('via', 'xhr').add('n', 2)).promise,
+        a.identify(new a.Identify().add('n', 3)).promise,
+      ];
+      await a.flush().promise;
+      return (await Promise.all(pending)).map((r) => r.code);
+    }, { apiKey: SEED.api_key, serverUrl: `${base}/batch`, configUrl: `${base}/config`, user });
+    assert.deepEqual(codes, [200, 200]);
+    assert.deepEqual((await h.server.userData({ user_id: user })).user_properties, { via: 'xhr', n: 5 });
+    assert.ok(watch.requests.some((r) => r.url === `${base}/batch` && r.method === 'POST' && r.type === 'XHR'), JSON.stringify(watch.requests));
+    assert.deepEqual(watch.problems(), { offHost: [], errors: [], failed: [] });
+    await context.close();
+  });
+
   it('with serverUrl alone the SDK calls Amplitude for its remote configuration, and the watch sees it', async () => {
     // The check above can fail: without remoteConfig.serverUrl the SDK asks Amplitude's host
     // (which resolves to nothing here: launchBrowser), sending the api_key along.
