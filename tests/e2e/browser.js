@@ -34,6 +34,8 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Containers often give /dev/shm 64 MiB, too little for Chromium's shared memory.
+      '--disable-dev-shm-usage',
       // Names other than the test's own resolve to nothing: whatever a page tries, no request
       // leaves this machine (watchPage still records the attempt, and the test fails on it).
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
