@@ -66,8 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   (void)api::LegacyChecksumMatches(form);
   api::LegacyForm signed_form = form;
-  signed_form.checksum =
-      Md5Hex(form.version + form.client + form.events + form.upload_time);
+  signed_form.checksum = Md5Hex(form.version + form.client + form.events + form.upload_time);
   FUZZ_CHECK(api::LegacyChecksumMatches(signed_form));
 
   std::vector<ingest::Event> events;
