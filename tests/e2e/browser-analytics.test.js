@@ -181,7 +181,7 @@ describe('@amplitude/analytics-browser in Chromium', () => {
     await page.close();
   });
 
-  it('the xhr transport and useBatch with /batch work as well', async () => {
+  it('the xhr transport, useBatch with /batch and no remote configuration at all work as well', async () => {
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
     const base = h.server.base;
@@ -194,7 +194,7 @@ describe('@amplitude/analytics-browser in Chromium', () => {
         serverUrl: cfg.serverUrl,
         useBatch: true,
         transport: 'xhr',
-        remoteConfig: { serverUrl: cfg.configUrl },
+        remoteConfig: { fetchRemoteConfig: false },
         enableDiagnostics: false,
         autocapture: false,
       }).promise;
@@ -204,10 +204,11 @@ describe('@amplitude/analytics-browser in Chromium', () => {
       ];
       await a.flush().promise;
       return (await Promise.all(pending)).map((r) => r.code);
-    }, { apiKey: SEED.api_key, serverUrl: `${base}/batch`, configUrl: `${base}/config`, user });
+    }, { apiKey: SEED.api_key, serverUrl: `${base}/batch`, user });
     assert.deepEqual(codes, [200, 200]);
     assert.deepEqual((await h.server.userData({ user_id: user })).user_properties, { via: 'xhr', n: 5 });
     assert.ok(watch.requests.some((r) => r.url === `${base}/batch` && r.method === 'POST' && r.type === 'XHR'), JSON.stringify(watch.requests));
+    assert.deepEqual(watch.requests.filter((r) => r.url.includes('/config')), []);
     assert.deepEqual(watch.problems(), { offHost: [], errors: [], failed: [] });
     await context.close();
   });
