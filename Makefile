@@ -2,7 +2,7 @@
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-pair unit redis-test e2e asan-build fuzz format format-check layers-check tidy bench clean
+.PHONY: all deps build run deb test test-pair unit redis-test e2e asan-build fuzz format format-check layers-check tidy bench clean
 
 all: build
 
@@ -18,10 +18,14 @@ build: deps
 run: build
 	exec build/profiled serve --data-dir ./data
 
+# The Debian package of the release build (README.md, "Debian package"): build/deb/profiled_*.deb.
+deb: build
+	@scripts/make-deb.sh build/profiled build/deb
+
 # Every check and suite: the layer rule and the format (seconds), unit tests (each fuzz target's
 # corpus and regressions replayed among them), the Redis Cluster client's tests (each binary
 # starts and stops its own local cluster) and end-to-end tests on the release build (and 16 of the
-# end-to-end files on two nodes over one Redis Cluster), the same again on the AddressSanitizer +
+# end-to-end files on two nodes over one Redis Cluster, and 17 over HTTPS), the same again on the AddressSanitizer +
 # UBSan build, each fuzz target fuzzed there for FUZZ_TEST_SECONDS (5 s; JOBS at a time), then
 # clang-tidy over src/ with every warning an error (minutes).
 test: build asan-build
@@ -31,6 +35,7 @@ test: build asan-build
 	@ctest --test-dir build --output-on-failure -L redis
 	@ctest --test-dir build --output-on-failure -L e2e
 	@ctest --test-dir build --output-on-failure -L pair
+	@ctest --test-dir build --output-on-failure -L tls
 	@ctest --test-dir build-asan --output-on-failure -j $(JOBS) -L unit
 	@ctest --test-dir build-asan --output-on-failure -L redis
 	@ctest --test-dir build-asan --output-on-failure -L e2e

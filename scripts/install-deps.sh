@@ -12,7 +12,9 @@ packages=(
   iproute2                                                      # ss: scripts/redis-cluster.sh checks its ports are free
   libtomlplusplus-dev libcli11-dev                              # config file, command line
   zlib1g-dev                                                    # gzip request bodies
-  libssl-dev                                                    # libcrypto: MD5 of the v1 upload's checksum
+  libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key); MD5 of the v1 upload's checksum
+  openssl                                                       # the tests' CA and certificates
+  dpkg-dev                                                      # make deb: dpkg-shlibdeps finds the package's Depends
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests

@@ -71,6 +71,12 @@ cluster::RedisStoreOptions RedisStoreOptionsFromConfig(const Config& config) {
   return options;
 }
 
+// The certificate of [server] tls_cert and tls_key; null when HTTPS is off.
+Result<std::shared_ptr<server::TlsContext>> LoadTls(const ServerConfig& server) {
+  if (server.tls_cert.empty()) return std::shared_ptr<server::TlsContext>();
+  return server::LoadTlsContext(server.tls_cert, server.tls_key);
+}
+
 // The config file with the command line's overrides (--listen, --data-dir) applied; its
 // errors name the key and never quote a key's value.
 Result<Config> ReadConfig(const std::string& config_path, const std::string& listen,
@@ -139,6 +145,13 @@ void Reload(Reloadable& r) {
     }
   }
   ReloadPlan plan = PlanReload(r.running, *next);
+  // The certificate files are read again even when their paths are the same: a renewed
+  // certificate is put in place and the server told with SIGHUP.
+  Result<std::shared_ptr<server::TlsContext>> tls = LoadTls(plan.config.server);
+  if (!tls.ok()) {
+    LogError("config reload refused, the running configuration is kept: " + tls.status().message());
+    return;
+  }
   for (const std::string& name : plan.needs_restart) {
     LogWarn("config reload: " + name + " changed, which needs a restart; it stays as it runs");
   }
@@ -176,6 +189,8 @@ void Reload(Reloadable& r) {
   r.endpoints.SetConfig(plan.config);
   r.ingestor.SetLimits(ingest::IngestorOptionsFromConfig(plan.config));
   r.server.SetLimits(plan.config.server);
+  if (*tls) r.server.SetTls(*tls);
+  SetLogFormat(plan.config.server.json_logs ? LogFormat::kJson : LogFormat::kText);
   WarnOfSecretsThatAreApiKeys(plan.config);
   LogInfo("config reloaded from " + r.config_path + ": " +
           std::to_string(plan.config.projects.size()) + " projects; added: " +
@@ -198,6 +213,41 @@ void PrintDemoKeys(const Config& config) {
   std::fflush(stdout);
 }
 
+// `profiled check-config`: loads the file as `serve` would (with the same overrides) and
+// checks every project's definitions file, without opening the store or a port. Prints one
+// line naming the offending key and exits 2 on the first problem; otherwise prints what the
+// file configures and exits 0.
+int CheckConfig(const std::string& config_path, const std::string& listen,
+                const std::string& data_dir) {
+  Result<Config> config = ReadConfig(config_path, listen, data_dir);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().message().c_str());
+    return kExitConfigError;
+  }
+  std::vector<std::string> ids;
+  for (const ProjectConfig& p : config->projects) {
+    ids.push_back(p.id);
+    if (p.definitions_file.empty()) continue;
+    if (Status s = api::CheckDefinitionsFile(p.definitions_file); !s.ok()) {
+      std::fprintf(stderr, "config: projects \"%s\" definitions: %s\n", p.id.c_str(),
+                   s.message().c_str());
+      return kExitConfigError;
+    }
+  }
+  if (Result<std::shared_ptr<server::TlsContext>> tls = LoadTls(config->server); !tls.ok()) {
+    std::fprintf(stderr, "%s\n", tls.status().message().c_str());
+    return kExitConfigError;
+  }
+  const Config& c = *config;
+  std::string where =
+      c.storage.backend == "rocksdb" ? c.storage.path : JoinNames(c.storage.redis_nodes);
+  std::printf("%s: ok: listen %s://%s:%u, storage %s (%s), %zu project(s): %s\n",
+              config_path.c_str(), c.server.tls_cert.empty() ? "http" : "https",
+              c.server.host.c_str(), static_cast<unsigned>(c.server.port),
+              c.storage.backend.c_str(), where.c_str(), ids.size(), JoinNames(ids).c_str());
+  return 0;
+}
+
 int Serve(const std::string& config_path, const std::string& listen, const std::string& data_dir) {
   Config config;
   bool demo = config_path.empty();
@@ -218,7 +268,13 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     }
     config = std::move(loaded.value());
   }
+  SetLogFormat(config.server.json_logs ? LogFormat::kJson : LogFormat::kText);
   WarnOfSecretsThatAreApiKeys(config);
+  Result<std::shared_ptr<server::TlsContext>> tls = LoadTls(config.server);
+  if (!tls.ok()) {
+    std::fprintf(stderr, "%s\n", tls.status().message().c_str());
+    return kExitConfigError;
+  }
 
   // Signals are taken by sigwait below; every thread started from here inherits the mask.
   sigset_t signals;
@@ -310,7 +366,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
   endpoints.EnableRecommendations(&trainer);
   if (config.testing.clock_control) endpoints.EnableClockControl(&clock);
-  server::HttpServer server(config.server, endpoints, metrics);
+  server::HttpServer server(config.server, endpoints, metrics, *tls);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.message());
@@ -324,8 +380,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
                      " wait_replicas=" + std::to_string(config.storage.redis_wait_replicas)
                : "data=" + config.storage.path +
                      " durability=" + (ingest_options.sync ? "fsync" : "buffered");
-  LogInfo("listening on " + config.server.host + ":" + std::to_string(server.port()) + " " +
-          storage);
+  LogInfo("listening on " + config.server.host + ":" + std::to_string(server.port()) +
+          (*tls ? " https " : " ") + storage);
   if (demo) {
     LogInfo("demo project \"" + config.projects.front().id +
             "\" (no --config): its keys are printed on stdout");
@@ -631,6 +687,16 @@ int Run(int argc, char** argv) {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (overrides server.listen)");
   serve->add_option("--data-dir", data_dir, "Store directory (overrides storage.path)");
 
+  CLI::App* check_config = app.add_subcommand(
+      "check-config",
+      "Check a config file (and its definitions files) without serving; exit 2 on "
+      "the first problem, with one line naming the key");
+  check_config->add_option("--config", config_path, "TOML config file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  check_config->add_option("--listen", listen, "HOST:PORT (overrides server.listen)");
+  check_config->add_option("--data-dir", data_dir, "Store directory (overrides storage.path)");
+
   EvalFlags eval_flags;
   CLI::App* eval = app.add_subcommand(
       "eval", "Measure recommendation models offline on a ratings file (docs/RECS.md)");
@@ -714,6 +780,7 @@ int Run(int argc, char** argv) {
     return rc == 0 ? 0 : kExitConfigError;
   }
   if (serve->parsed()) return Serve(config_path, listen, data_dir);
+  if (check_config->parsed()) return CheckConfig(config_path, listen, data_dir);
   if (eval->parsed()) return Eval(eval_flags);
   if (train->parsed()) return cli::Train(train_flags, stdout, stderr);
   if (import_ratings->parsed()) {

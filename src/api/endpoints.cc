@@ -10,6 +10,7 @@
 #include "api/form.h"
 #include "api/http_errors.h"
 #include "api/ingest_wire.h"
+#include "api/openapi.h"
 #include "api/profile_wire.h"
 #include "api/worker_pool.h"
 #include "core/json_writer.h"
@@ -443,6 +444,8 @@ HttpResponse Endpoints::Health() const {
   LogWarn("/healthz: " + s.ToString());
   return {503, kText, "unavailable: the store cannot write\n"};
 }
+
+HttpResponse Endpoints::OpenApi() { return {200, "application/json", std::string(OpenApiJson())}; }
 
 HttpResponse Endpoints::MetricsText() const {
   return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_.RenderPrometheus()};

@@ -128,6 +128,8 @@ class Endpoints {
   HttpResponse Health() const;
   // GET /metrics.
   HttpResponse MetricsText() const;
+  // GET /openapi.json: the OpenAPI document of every endpoint (openapi.h).
+  static HttpResponse OpenApi();
 
  private:
   // A profile read around its store read.

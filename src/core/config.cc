@@ -56,10 +56,10 @@ Status ReadIntInto(const toml::table& t, std::string_view prefix, std::string_vi
 }
 
 Status ReadServer(const toml::table& t, ServerConfig* s) {
-  PROFILED_RETURN_IF_ERROR(
-      CheckKnownKeys(t, "server",
-                     {"listen", "threads", "max_connections", "idle_timeout_ms", "read_timeout_ms",
-                      "max_body_memory_mb", "cors_allow_origin"}));
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
+      t, "server",
+      {"listen", "threads", "max_connections", "idle_timeout_ms", "read_timeout_ms",
+       "max_body_memory_mb", "cors_allow_origin", "log_format", "tls_cert", "tls_key"}));
   std::string listen;
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "listen", &listen));
   if (t.contains("listen")) PROFILED_RETURN_IF_ERROR(ParseListen(listen, "server.listen", s));
@@ -74,6 +74,19 @@ Status ReadServer(const toml::table& t, ServerConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "server", "max_body_memory_mb", 64, 1048576, &s->max_body_memory_mb));
   PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "cors_allow_origin", &s->cors_allow_origin));
+  std::string log_format = "text";
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "log_format", &log_format));
+  if (log_format != "text" && log_format != "json") {
+    return KeyError("server.log_format",
+                    "expected \"text\" or \"json\", got \"" + log_format + "\"");
+  }
+  s->json_logs = log_format == "json";
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "tls_cert", &s->tls_cert));
+  PROFILED_RETURN_IF_ERROR(ReadString(t, "server", "tls_key", &s->tls_key));
+  if (s->tls_cert.empty() != s->tls_key.empty()) {
+    return KeyError(s->tls_cert.empty() ? "server.tls_cert" : "server.tls_key",
+                    "missing: HTTPS needs both tls_cert and tls_key");
+  }
   return Status::Ok();
 }
 

@@ -32,6 +32,10 @@ struct ServerConfig {
   // a chunked body, decoded gzip); a request past it gets 503 with Retry-After.
   int max_body_memory_mb = 1024;
   std::string cors_allow_origin = "*";
+  bool json_logs = false;  // log_format = "json": one JSON object per log line
+  // HTTPS: PEM certificate chain and private key; both empty = plain HTTP. Re-read on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // path and the caches are the embedded store's (backend "rocksdb"), the redis_* keys are the

@@ -37,6 +37,12 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
   Keep("server.threads", running.server.threads, &c.server.threads, &kept);
   Keep("server.max_body_memory_mb", running.server.max_body_memory_mb, &c.server.max_body_memory_mb,
        &kept);
+  // HTTPS on or off is decided at start-up; the certificate files are re-read at each reload.
+  if (c.server.tls_cert.empty() != running.server.tls_cert.empty()) {
+    kept.emplace_back("server.tls_cert");
+    c.server.tls_cert = running.server.tls_cert;
+    c.server.tls_key = running.server.tls_key;
+  }
   Keep("server.cors_allow_origin", running.server.cors_allow_origin, &c.server.cors_allow_origin,
        &kept);
   // The store, opened once.

@@ -2,12 +2,14 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -23,6 +25,7 @@ namespace profiled::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using asio::awaitable;
 using asio::use_awaitable;
@@ -54,8 +57,10 @@ void TrimBuffer(std::string* s) {
 
 class HttpServer::Impl {
  public:
-  Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
+  Impl(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics,
+       std::shared_ptr<TlsContext> tls)
       : config_(config),
+        tls_(std::move(tls)),
         endpoints_(endpoints),
         metrics_(metrics),
         max_connections_(config.max_connections),
@@ -104,6 +109,11 @@ class HttpServer::Impl {
 
   uint16_t port() const { return port_; }
 
+  void SetTls(std::shared_ptr<TlsContext> tls) {
+    std::lock_guard<std::mutex> lock(tls_mu_);
+    tls_ = std::move(tls);
+  }
+
   // The limits a configuration reload may change (HttpServer::SetLimits).
   void SetLimits(const ServerConfig& config) {
     max_connections_.store(config.max_connections, std::memory_order_relaxed);
@@ -120,7 +130,7 @@ class HttpServer::Impl {
     for (size_t i = 0; i < contexts_.size(); ++i) {
       asio::post(*contexts_[i], [this, i] {
         for (Session* s : sessions_[i]) {
-          if (s->idle) s->socket.cancel();
+          if (s->idle) s->Socket().cancel();
         }
       });
     }
@@ -137,18 +147,46 @@ class HttpServer::Impl {
   }
 
  private:
+  // A connection: its TCP socket, or TLS over it. It is the byte stream Asio and Beast read
+  // requests from and write answers to (an AsyncReadStream and AsyncWriteStream).
   struct Session {
-    Session(tcp::socket s, size_t context) : socket(std::move(s)), context_index(context) {}
+    Session(tcp::socket s, size_t context, std::shared_ptr<TlsContext> tls_context)
+        : context_index(context), tls_context_(std::move(tls_context)) {
+      if (tls_context_) {
+        tls.emplace(std::move(s), *tls_context_);
+      } else {
+        plain.emplace(std::move(s));
+      }
+    }
+    tcp::socket& Socket() { return tls ? tls->next_layer() : *plain; }
     // Moves the deadline; the per-thread sweep cancels the socket's operations after it.
     void ExpiresAfter(std::chrono::milliseconds timeout) {
       deadline = std::chrono::steady_clock::now() + timeout;
     }
-    tcp::socket socket;
+
+    using executor_type = tcp::socket::executor_type;
+    executor_type get_executor() { return Socket().get_executor(); }
+    template <class Buffers, class Token>
+    auto async_read_some(const Buffers& buffers, Token&& token) {
+      if (tls) return tls->async_read_some(buffers, std::forward<Token>(token));
+      return plain->async_read_some(buffers, std::forward<Token>(token));
+    }
+    template <class Buffers, class Token>
+    auto async_write_some(const Buffers& buffers, Token&& token) {
+      if (tls) return tls->async_write_some(buffers, std::forward<Token>(token));
+      return plain->async_write_some(buffers, std::forward<Token>(token));
+    }
+
     const size_t context_index;  // the io_context (and thread) it lives on
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
     bool idle = true;                  // waiting for the first byte of a request
     bool unread_body = false;          // answered before the client finished sending (drained)
     std::function<void()> after_send;  // the answer's HttpResponse::after_send
+    std::optional<tcp::socket> plain;  // exactly one of plain and tls is set
+    std::optional<ssl::stream<tcp::socket>> tls;
+
+   private:
+    std::shared_ptr<TlsContext> tls_context_;  // the certificate it was accepted with
   };
 
   Status BindError(const boost::system::error_code& ec) {
@@ -170,13 +208,11 @@ class HttpServer::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      if (open_connections_.fetch_add(1) >= max_connections_.load(std::memory_order_relaxed)) {
-        asio::co_spawn(ctx, Refuse(std::move(socket)), asio::detached);
-        continue;
-      }
-      metrics_.SetConnections(open_connections_.load());
+      bool refuse =
+          open_connections_.fetch_add(1) >= max_connections_.load(std::memory_order_relaxed);
+      if (!refuse) metrics_.SetConnections(open_connections_.load());
       size_t index = (next - 1) % contexts_.size();
-      asio::co_spawn(ctx, Serve(std::move(socket), index), asio::detached);
+      asio::co_spawn(ctx, Serve(std::move(socket), index, refuse), asio::detached);
     }
   }
 
@@ -201,39 +237,51 @@ class HttpServer::Impl {
       for (Session* s : sessions_[context_index]) {
         if (s->deadline < now) {
           boost::system::error_code ignored;
-          s->socket.cancel(ignored);
+          s->Socket().cancel(ignored);
           s->deadline = std::chrono::steady_clock::time_point::max();
         }
       }
     }
   }
 
-  awaitable<void> Refuse(tcp::socket socket) {
-    std::string out;
-    WriteResponse({503, "application/json", R"({"code":503,"error":"too many connections"})"},
-                  false, {}, &out);
-    co_await asio::async_write(socket, asio::buffer(out), kAsTuple);
-    boost::system::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_both, ignored);
-    ConnectionClosed();
+  std::shared_ptr<TlsContext> CurrentTls() {
+    std::lock_guard<std::mutex> lock(tls_mu_);
+    return tls_;
   }
 
-  awaitable<void> Serve(tcp::socket socket, size_t context_index) {
-    Session session(std::move(socket), context_index);
+  // Serves a connection until it closes; one past max_connections (`refuse`) gets a 503 and
+  // is closed. Over TLS, the handshake must end within read_timeout_ms.
+  awaitable<void> Serve(tcp::socket socket, size_t context_index, bool refuse) {
+    Session session(std::move(socket), context_index, CurrentTls());
     sessions_[context_index].insert(&session);
     beast::flat_buffer buffer(kReadBufferLimit);
     std::string out;
     std::string decoded;
+    bool tls_up = false;  // the handshake succeeded
     // The session must leave sessions_ whatever happens (the sweep reads it), so nothing
     // may escape this loop; std::bad_alloc on a huge body is the one plausible throw.
     try {
-      while (!stopping_) {
+      bool open = true;
+      if (session.tls) {
+        session.ExpiresAfter(ReadTimeout());
+        auto [ec] = co_await session.tls->async_handshake(ssl::stream_base::server, kAsTuple);
+        open = !ec;
+        tls_up = open;
+      }
+      if (open && refuse) {
+        WriteResponse({503, "application/json", R"({"code":503,"error":"too many connections"})"},
+                      false, {}, &out);
+        session.ExpiresAfter(ReadTimeout());
+        co_await asio::async_write(session, asio::buffer(out), kAsTuple);
+        open = false;
+      }
+      while (open && !stopping_) {
         out.clear();
         bool keep_alive = co_await ServeOne(session, buffer, out, decoded);
         bool write_failed = false;
         if (!out.empty()) {
           session.ExpiresAfter(ReadTimeout());
-          auto [ec, n] = co_await asio::async_write(session.socket, asio::buffer(out), kAsTuple);
+          auto [ec, n] = co_await asio::async_write(session, asio::buffer(out), kAsTuple);
           write_failed = static_cast<bool>(ec);
         }
         if (session.after_send) {
@@ -249,9 +297,15 @@ class HttpServer::Impl {
       LogError(std::string("connection dropped: ") + e.what());
     }
     boost::system::error_code ignored;
-    session.socket.shutdown(tcp::socket::shutdown_send, ignored);
+    if (tls_up && !session.unread_body) {
+      // TLS's close_notify, so the client knows the answer is whole; the client's own
+      // close_notify is waited for at most a second.
+      session.ExpiresAfter(std::chrono::seconds(1));
+      co_await session.tls->async_shutdown(kAsTuple);
+    }
+    session.Socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (session.unread_body) co_await Drain(session);
-    session.socket.close(ignored);
+    session.Socket().close(ignored);
     sessions_[context_index].erase(&session);
     ConnectionClosed();
   }
@@ -265,7 +319,7 @@ class HttpServer::Impl {
     std::vector<char> sink(size_t{64} * 1024);
     size_t drained = 0;
     while (drained < kMaxDrain) {
-      auto [ec, n] = co_await session.socket.async_read_some(asio::buffer(sink), kAsTuple);
+      auto [ec, n] = co_await session.async_read_some(asio::buffer(sink), kAsTuple);
       if (ec) break;
       drained += n;
     }
@@ -285,7 +339,7 @@ class HttpServer::Impl {
       // Wait up to idle_timeout_ms for the first bytes of the next request. A timeout or a
       // client that closes here gets no answer.
       session.ExpiresAfter(IdleTimeout());
-      auto [ec, n] = co_await session.socket.async_read_some(
+      auto [ec, n] = co_await session.async_read_some(
           buffer.prepare(kReadBufferLimit - kHeaderLimit), kAsTuple);
       if (ec) co_return false;
       buffer.commit(n);
@@ -293,8 +347,7 @@ class HttpServer::Impl {
     // From the first byte of a request to its last: read_timeout_ms, however slowly the bytes
     // come (a slowloris client sending a byte at a time keeps no connection longer).
     session.ExpiresAfter(ReadTimeout());
-    auto [hec, hn] =
-        co_await http::async_read_header(session.socket, buffer, header_parser, kAsTuple);
+    auto [hec, hn] = co_await http::async_read_header(session, buffer, header_parser, kAsTuple);
     session.idle = false;
     if (hec) {
       if (hec == http::error::header_limit) {
@@ -366,11 +419,11 @@ class HttpServer::Impl {
       }
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(session.socket, asio::buffer(kContinue), kAsTuple);
+        co_await asio::async_write(session, asio::buffer(kContinue), kAsTuple);
         // The client waited for this answer before sending the body: its time starts now.
         session.ExpiresAfter(ReadTimeout());
       }
-      auto [bec, bn] = co_await http::async_read(session.socket, buffer, parser, kAsTuple);
+      auto [bec, bn] = co_await http::async_read(session, buffer, parser, kAsTuple);
       if (bec == http::error::body_limit) {
         Finish(route, {413, "application/json", R"({"code":413,"error":"Payload too large"})"},
                false, origin, start, &out);
@@ -451,6 +504,7 @@ class HttpServer::Impl {
       case Route::kHealth: response = endpoints_.Health(); break;
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
       case Route::kRemoteConfig: response = endpoints_.RemoteConfig(req); break;
+      case Route::kOpenApi: response = api::Endpoints::OpenApi(); break;
       case Route::kPreflight:
         WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
                        config_.cors_allow_origin, &out);
@@ -477,7 +531,7 @@ class HttpServer::Impl {
   // writes go through the ingest writer; profile reads on a shared store, on a worker) and
   // resumes this connection's coroutine, on its own thread, once it has answered.
   awaitable<api::HttpResponse> Ingest(Session& session, Route route, const api::HttpRequest& req) {
-    auto executor = session.socket.get_executor();
+    auto executor = session.get_executor();
     co_return co_await asio::async_initiate<decltype(use_awaitable), void(api::HttpResponse)>(
         [this, route, &req, executor, context = session.context_index](auto handler) {
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
@@ -531,6 +585,8 @@ class HttpServer::Impl {
   }
 
   const ServerConfig config_;  // as started; the limits below may change
+  std::mutex tls_mu_;
+  std::shared_ptr<TlsContext> tls_;  // null: plain HTTP; swapped by a reload (SetTls)
   api::Endpoints& endpoints_;
   Metrics& metrics_;
   std::atomic<int> max_connections_;
@@ -554,8 +610,9 @@ class HttpServer::Impl {
   std::condition_variable drained_;
 };
 
-HttpServer::HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics)
-    : impl_(std::make_unique<Impl>(config, endpoints, metrics)) {}
+HttpServer::HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics,
+                       std::shared_ptr<TlsContext> tls)
+    : impl_(std::make_unique<Impl>(config, endpoints, metrics, std::move(tls))) {}
 HttpServer::~HttpServer() {
   // Stop() throws only what the system throws (a failed post or join); a destructor must not.
   try {
@@ -568,5 +625,6 @@ Status HttpServer::Start() { return impl_->Start(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 void HttpServer::Stop(int grace_ms) { impl_->Stop(grace_ms); }
 void HttpServer::SetLimits(const ServerConfig& config) { impl_->SetLimits(config); }
+void HttpServer::SetTls(std::shared_ptr<TlsContext> tls) { impl_->SetTls(std::move(tls)); }
 
 }  // namespace profiled::server

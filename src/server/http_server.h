@@ -7,7 +7,8 @@
 // gzip decoding too; an idle keep-alive connection is closed after idle_timeout_ms, a
 // request that takes longer than read_timeout_ms from its first byte to arrive is dropped;
 // beyond max_connections, a new connection gets 503 and is closed; a request whose body would
-// take the bodies held at once past max_body_memory_mb gets 503 (BodyBudget).
+// take the bodies held at once past max_body_memory_mb gets 503 (BodyBudget). With a
+// TlsContext every connection speaks TLS (HTTPS); without one, plain HTTP.
 //
 // Start/Stop are called from one controlling thread; SetLimits from any.
 #pragma once
@@ -19,13 +20,15 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "server/tls.h"
 
 namespace profiled::server {
 
 class HttpServer {
  public:
-  // Borrows endpoints and metrics; both must outlive the server.
-  HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics);
+  // Borrows endpoints and metrics; both must outlive the server. `tls` null: plain HTTP.
+  HttpServer(const ServerConfig& config, api::Endpoints& endpoints, Metrics& metrics,
+             std::shared_ptr<TlsContext> tls = nullptr);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -44,6 +47,11 @@ class HttpServer {
   // idle_timeout_ms and read_timeout_ms (for the next wait of each connection) of `config`;
   // the rest stays as it started. Open connections are not touched. Any thread.
   void SetLimits(const ServerConfig& config);
+
+  // A configuration reload's certificate: connections accepted from now on use `tls`; open
+  // ones keep theirs. REQUIRES: the server was started with TLS and `tls` is not null. Any
+  // thread.
+  void SetTls(std::shared_ptr<TlsContext> tls);
 
  private:
   class Impl;

@@ -21,8 +21,7 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/2/httpapi") return pick(post, Route::kHttpApi);
   if (path == "/batch") return pick(post, Route::kBatch);
   if (path == "/identify") return pick(get || post, Route::kIdentify);
-  // Only the v1 upload is at the root: any other method there is an unknown path, as before.
-  if (path == "/" && post) return Route::kLegacyUpload;
+  if (path == "/") return pick(post, Route::kLegacyUpload);
   if (path.starts_with("/config/")) {
     std::string_view key = path.substr(8);
     if (!key.empty() && key.find('/') == std::string_view::npos) {
@@ -32,6 +31,7 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   }
   if (path == "/healthz") return pick(get, Route::kHealth);
   if (path == "/metrics") return pick(get, Route::kMetrics);
+  if (path == "/openapi.json") return pick(get, Route::kOpenApi);
   // Each admin and cohort endpoint checks its own methods (they differ per resource).
   if (path.starts_with("/admin/v1/")) return Route::kAdmin;
   if (path == "/api/3/cohorts" || path.starts_with("/api/3/cohorts/") ||
@@ -71,6 +71,7 @@ const char* RouteName(Route route) {
     case Route::kProfile: return "/v1/userprofile";
     case Route::kHealth: return "/healthz";
     case Route::kMetrics: return "/metrics";
+    case Route::kOpenApi: return "/openapi.json";
     case Route::kAdmin: return "/admin/v1";
     case Route::kCohorts: return "/api/cohorts";
     case Route::kLegacyUpload: return "/";

@@ -15,6 +15,7 @@ enum class Route {
   kProfile,           // GET /v1/userprofile
   kHealth,            // GET /healthz
   kMetrics,           // GET /metrics
+  kOpenApi,           // GET /openapi.json
   kAdmin,             // /admin/v1/... (definitions; Bearer admin_token)
   kCohorts,           // /api/3/cohorts... and /api/5/cohorts/... (Amplitude's cohort API)
   kLegacyUpload,      // POST / (amplitude-js's v1 form upload)

@@ -31,10 +31,10 @@ TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
   EXPECT_EQ(MatchRoute("GET", "/2/httpapi"), Route::kMethodNotAllowed);
   EXPECT_EQ(MatchRoute("POST", "/v1/userprofile"), Route::kMethodNotAllowed);
   EXPECT_EQ(MatchRoute("DELETE", "/batch"), Route::kMethodNotAllowed);
+  EXPECT_EQ(MatchRoute("GET", "/"), Route::kMethodNotAllowed);  // the root is the v1 upload
 }
 
 TEST(Routes, UnknownPathsAreNotFound) {
-  EXPECT_EQ(MatchRoute("GET", "/"), Route::kNotFound);  // the root is the v1 upload for POST only
   for (const char* path : {"//", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
     EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;
     EXPECT_EQ(MatchRoute("POST", path), Route::kNotFound) << path;

@@ -308,8 +308,8 @@ describe('the v1 form protocol (POST /) by hand', () => {
     assert.equal(badEvent.status, 400);
     assert.deepEqual(badEvent.json.events_with_invalid_fields, { time: [0] });
     assert.equal((await h.server.profile({ user_id: user })).status, 404);
-    // A GET of / is not the upload: an unknown path, as before.
-    assert.equal((await h.server.request('GET', '/')).status, 404);
+    // The root is the upload's path: another method there is a 405.
+    assert.equal((await h.server.request('GET', '/')).status, 405);
   });
 
   it('a browser gets CORS headers on the upload and its preflight', async () => {

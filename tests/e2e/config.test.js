@@ -5,13 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configToml, describe, it, makeTempDir, runBinary, SEED, startServer, uid } from './harness.js';
 
-// Writes `text` as a config in a fresh dir and runs `serve` on it; the server must not start.
-function serveWith(text) {
+// Writes `text` as a config in a fresh dir and runs `serve` (or `command`) on it; the server
+// must not start. `files` are written beside the config first ({name: text}).
+function serveWith(text, { command = 'serve', files = {} } = {}) {
   const dir = makeTempDir('profiled-e2e-config-');
   const file = path.join(dir, 'bad.toml');
-  fs.writeFileSync(file, text.replaceAll('{{DATA}}', path.join(dir, 'data')));
+  for (const [name, body] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), body);
+  fs.writeFileSync(file, text.replaceAll('{{DATA}}', path.join(dir, 'data')).replaceAll('{{DIR}}', dir));
   try {
-    return runBinary(['serve', '--config', file, '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')]);
+    return runBinary([command, '--config', file, '--listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'data')]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -144,6 +146,69 @@ describe('bad configs exit 2 with one line naming the key', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('profiled check-config', () => {
+  it('a good config: exit 0, one line saying what it configures, nothing started or created', () => {
+    const dir = makeTempDir('profiled-e2e-config-');
+    try {
+      const file = path.join(dir, 'good.toml');
+      fs.writeFileSync(file, configToml({ dataDir: path.join(dir, 'data'), projects: [SEED] }));
+      const r = runBinary(['check-config', '--config', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^${file}: ok: listen http://127\\.0\\.0\\.1:\\d+, storage rocksdb \\(${path.join(dir, 'data')}\\), 1 project\\(s\\): ${SEED.id}\\n$`));
+      assert.equal(fs.existsSync(path.join(dir, 'data')), false, 'check-config must not open the store');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a bad key: exit 2 with the same one line serve prints', () => {
+    const text = good().replace('[server]\n', '[server]\nbogus_setting = 1\n');
+    const checked = serveWith(text, { command: 'check-config' });
+    expectConfigError(checked, 'server.bogus_setting');
+    assert.equal(checked.stderr, serveWith(text).stderr);
+  });
+
+  it("a project's definitions file that does not parse: exit 2 naming the project", () => {
+    const text = good({ projects: [{ ...SEED, definitions: '{{DIR}}/defs.json' }] });
+    const r = serveWith(text, { command: 'check-config', files: { 'defs.json': '{"computations": [' } });
+    expectConfigError(r, SEED.id);
+  });
+
+  it('a missing --config: exit 2 (the flag is required)', () => {
+    const r = runBinary(['check-config']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--config/);
+  });
+});
+
+describe('server.log_format', () => {
+  it('"json": every log line is one JSON object with time, level and msg', async () => {
+    const server = await startServer({ config: good({ server: { log_format: 'json' } }) });
+    try {
+      // A reload logs a line of its own; a message with a newline and quotes stays one line.
+      server.signal('SIGHUP');
+      const deadline = Date.now() + 10000;
+      while (!server.stderr.includes('reload') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      await server.dispose();
+    }
+    const lines = server.stderr.split('\n').filter((l) => l !== '');
+    assert.ok(lines.length >= 3, `expected start-up, reload and shutdown lines, got:\n${server.stderr}`);
+    assert.ok(lines.some((l) => JSON.parse(l).msg.includes('reload')), server.stderr);
+    for (const line of lines) {
+      const o = JSON.parse(line);
+      assert.deepEqual(Object.keys(o), ['time', 'level', 'msg'], line);
+      assert.match(o.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.ok(['debug', 'info', 'warn', 'error'].includes(o.level), line);
+      assert.equal(typeof o.msg, 'string');
+    }
+  });
+
+  it('a bad value exits 2 naming server.log_format', () => {
+    expectConfigError(serveWith(good().replace('[server]\n', '[server]\nlog_format = "xml"\n')), 'server.log_format');
   });
 });
 

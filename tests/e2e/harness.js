@@ -7,11 +7,14 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as nodeTest from 'node:test';
+import { openApiProblems } from './openapi.js';
 import { validateSeedProfile } from './seed-schema.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -27,6 +30,18 @@ const START_TIMEOUT_MS = 30000;
 const STOP_TIMEOUT_MS = 30000;
 
 // Default project set: a seed-dialect and an amplitude-dialect project.
+// HTTPS mode (PROFILED_E2E_TLS=1 to run.sh, which makes a test CA and a certificate for
+// 127.0.0.1 in PROFILED_E2E_TLS_DIR and trusts the CA through NODE_EXTRA_CA_CERTS, so the SDKs
+// and request() verify the server as a real client would): every config configToml writes
+// serves HTTPS, and every Server's base URL is https. null otherwise.
+export const TLS = process.env.PROFILED_E2E_TLS_DIR
+  ? {
+      cert: path.join(process.env.PROFILED_E2E_TLS_DIR, 'server.pem'),
+      key: path.join(process.env.PROFILED_E2E_TLS_DIR, 'server.key'),
+      ca: path.join(process.env.PROFILED_E2E_TLS_DIR, 'ca.pem'),
+    }
+  : null;
+
 export const SEED = { id: 'seedproj', api_key: 'seed-api-key', secret_key: 'seed-secret-key', profile_dialect: 'seed' };
 export const AMP = { id: 'ampproj', api_key: 'amp-api-key', secret_key: 'amp-secret-key', profile_dialect: 'amplitude' };
 
@@ -152,6 +167,7 @@ export function configToml({
   storage = {}, // more [storage] keys, e.g. the storage() of a startRedisCluster()
   server = {}, // more [server] keys, e.g. {max_connections: 8, read_timeout_ms: 1000}
   definitionLimits = {}, // [definitions] keys, e.g. {max_cohorts: 2}
+  tls = TLS, // {cert, key}: serve HTTPS with them (TLS: the HTTPS mode's)
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -159,6 +175,7 @@ export function configToml({
     '[server]',
     'listen = "127.0.0.1:0"',
     `threads = ${threads}`,
+    ...(tls ? [`tls_cert = ${tomlString(tls.cert)}`, `tls_key = ${tomlString(tls.key)}`] : []),
     ...Object.entries(server).map(([k, v]) => `${k} = ${JSON.stringify(v)}`),
     '',
     '[storage]',
@@ -250,9 +267,10 @@ export class Server {
         reject(new Error(`profiled did not log "listening on" within ${START_TIMEOUT_MS} ms\n${this.logs}`));
       }, START_TIMEOUT_MS);
       onLine = (line) => {
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+        const m = /listening on 127\.0\.0\.1:(\d+)( https)?/.exec(line);
         if (m) {
           clearTimeout(timer);
+          this.https = m[2] !== undefined;
           resolve(Number(m[1]));
         }
       };
@@ -263,7 +281,9 @@ export class Server {
     });
     onLine = null;
     this.port = port;
-    this.base = `http://127.0.0.1:${port}`;
+    PROFILED_PORTS.add(port);
+    this.base = `${this.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+
     return this;
   }
 
@@ -638,9 +658,15 @@ export function runBinaryAsync(args, { timeoutMs = 60000 } = {}) {
 
 // ---- HTTP ----
 
+// Ports of every profiled server started here: request() checks their answers against
+// docs/openapi.json (openapi.js).
+const PROFILED_PORTS = new Set();
+
 // request(url, {method, headers, body, json}) -> {status, headers, text, json, body(Buffer)}
+// An answer from a profiled server that differs from docs/openapi.json rejects, naming how.
 // One connection per request (no keep-alive), so a killed server leaves no stale sockets.
-export function request(url, { method = 'GET', headers = {}, body, json } = {}) {
+// An https URL is verified against the CAs Node trusts (the test CA in HTTPS mode), or `ca`.
+export function request(url, { method = 'GET', headers = {}, body, json, ca } = {}) {
   const u = new URL(url);
   const hdrs = { ...headers };
   let payload = body;
@@ -653,8 +679,8 @@ export function request(url, { method = 'GET', headers = {}, body, json } = {}) 
     hdrs['Content-Length'] = payload.length;
   }
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: hdrs, agent: false },
+    const req = (u.protocol === 'https:' ? https : http).request(
+      { host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: hdrs, agent: false, ...(ca ? { ca } : {}) },
       (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
@@ -667,6 +693,13 @@ export function request(url, { method = 'GET', headers = {}, body, json } = {}) 
             parsed = JSON.parse(text);
           } catch {
             parsed = undefined;
+          }
+          if (PROFILED_PORTS.has(Number(u.port))) {
+            const problems = openApiProblems(method, u.pathname, res.statusCode, res.headers['content-type'], text);
+            if (problems.length > 0) {
+              reject(new Error(`the answer differs from docs/openapi.json:\n${problems.join('\n')}`));
+              return;
+            }
           }
           resolve({ status: res.statusCode, headers: res.headers, body: buf, text, json: parsed });
         });
@@ -691,7 +724,10 @@ export function rawRequest(url, { method = 'POST', headers = {}, body = Buffer.a
   if (!lower.includes('content-length')) head += `Content-Length: ${payload.length}\r\n`;
   head += '\r\n';
   return new Promise((resolve) => {
-    const sock = net.connect({ host: u.hostname, port: Number(u.port) });
+    const sock =
+      u.protocol === 'https:'
+        ? tls.connect({ host: u.hostname, port: Number(u.port) })
+        : net.connect({ host: u.hostname, port: Number(u.port) });
     const chunks = [];
     let writeError = null;
     let done = false;
@@ -719,7 +755,7 @@ export function rawRequest(url, { method = 'POST', headers = {}, body = Buffer.a
         finish(e);
       }
     });
-    sock.on('connect', () => {
+    sock.on(u.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       sock.write(head);
       sock.write(payload, (e) => {
         if (e) writeError = e;
@@ -876,6 +912,9 @@ export function sharedServer(opts = {}) {
   nodeTest.before(async () => {
     if (!pair) {
       holder.server = await startServer(opts);
+      // HTTPS mode must not pass by testing plain HTTP (a config not written by configToml,
+      // which adds the certificate).
+      if (TLS && !holder.server.https) throw new Error(`HTTPS mode, but the shared server serves plain HTTP`);
       return;
     }
     nodes = await startNodePair(opts, {}, await emptyPairCluster());

@@ -1,6 +1,17 @@
 // GET /metrics (CONTRACT §6): Prometheus text whose counters follow the traffic.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { describe, it, SEED, sharedServer, uid } from './harness.js';
+
+// The families docs/API.md "Metrics" documents: {name: type}, from its table's rows.
+function documentedMetrics() {
+  const api = fs.readFileSync(new URL('../../docs/API.md', import.meta.url), 'utf8');
+  const section = api.slice(api.indexOf('### Metrics'));
+  const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| Metric |')));
+  const out = {};
+  for (const m of table.matchAll(/^\| `(profiled_[a-z_]+)` \| (counter|gauge|histogram) \|/gm)) out[m[1]] = m[2];
+  return out;
+}
 
 const req = (route, status) => `profiled_http_requests_total{route="${route}",status="${status}"}`;
 const get = (m, key) => m.get(key) ?? 0;
@@ -18,6 +29,20 @@ describe('metrics', () => {
       if (line === '' || line.startsWith('#')) continue;
       assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+$/, line);
     }
+  });
+
+  it('serves exactly the families docs/API.md "Metrics" documents, with their types', async () => {
+    const s = h.server;
+    // One read through a network store, so its family appears on the cluster backend too.
+    await s.profile({ user_id: uid('ghost') });
+    const res = await s.request('GET', '/metrics');
+    const served = {};
+    for (const m of res.text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) served[m[1]] = m[2];
+    const documented = documentedMetrics();
+    assert.ok(Object.keys(documented).length >= 10, `the table was found: ${JSON.stringify(documented)}`);
+    // The Redis Cluster family appears only on that backend.
+    if (!('profiled_profile_store_reads_total' in served)) delete documented.profiled_profile_store_reads_total;
+    assert.deepEqual(served, documented);
   });
 
   it('request counters move by route and status', async () => {

@@ -34,8 +34,17 @@ fi
 if grep -q -- '--test-reporter' <<<"$node_help"; then
   args+=(--test-reporter=spec)
 fi
-# Extra arguments name test files to run instead of all of them.
-if [ $# -gt 0 ]; then
-  exec node "${args[@]}" "$@"
+# PROFILED_E2E_TLS=1: every server the tests start serves HTTPS with a certificate for
+# 127.0.0.1 signed by a test CA made here, which Node trusts for this run (harness.js, TLS).
+if [ "${PROFILED_E2E_TLS:-0}" = 1 ] && [ -z "${PROFILED_E2E_TLS_DIR:-}" ]; then
+  tls_dir="$(mktemp -d /tmp/profiled-e2e-tls-XXXXXX)"
+  trap 'rm -rf "$tls_dir"' EXIT
+  ./make-test-ca.sh "$tls_dir"
+  export PROFILED_E2E_TLS_DIR="$tls_dir"
+  export NODE_EXTRA_CA_CERTS="$tls_dir/ca.pem"
 fi
-exec node "${args[@]}" ./*.test.js
+# Extra arguments name test files to run instead of all of them.
+if [ $# -eq 0 ]; then
+  set -- ./*.test.js
+fi
+node "${args[@]}" "$@"
