@@ -347,9 +347,9 @@ HttpResponse Endpoints::RemoteConfig(const HttpRequest& request) const {
     // The SDK reads 401 as an invalid key: it logs an error and asks no more.
     return Json(401, ErrorBody(401, "Invalid API key: " + api_key));
   }
-  // Amplitude's shape for a project with nothing configured (analyticsSDK.browserSDK empty:
-  // every option stays as the page set it), with diagnostics.browserSDK.enabled false, so an
-  // SDK whose page forgot enableDiagnostics: false still sends nothing to Amplitude.
+  // Amplitude's shape (configs.analyticsSDK.browserSDK, the part the SDK applies), empty: every
+  // option stays as the page set it. diagnostics.browserSDK.enabled false: an SDK whose page
+  // forgot enableDiagnostics: false still sends nothing to Amplitude.
   return Json(200, R"({"configs":{"analyticsSDK":{"browserSDK":{}},)"
                    R"("diagnostics":{"browserSDK":{"enabled":false,"sampleRate":0}}}})");
 }
