@@ -3,14 +3,14 @@
 // (server/routes.h), the body (Content-Length or chunked) under that limit, its
 // Content-Encoding (server/gzip.h), then the pure parsing the route's endpoint does before it
 // needs the store or the writer (api/: the credentials, the ingestion body, the /identify
-// form, the Profile API query, the admin API's definition bodies, static cohort uploads). The
-// answers the server writes itself (413, 415, 400, the CORS preflight, which echoes request
-// headers) must be one well-formed HTTP response each, whatever the request held: no header of the
-// request may split the answer. What an endpoint decides is the other targets' to check. The input
-// is the bytes a client sent on one connection: requests one after another, as a keep-alive
-// connection carries them (the first 8). GCC 12 with the sanitizers takes Beast's optional content
-// length for uninitialized where the parser is inlined here (a false positive; the server's own use
-// is not inlined alike).
+// form, the v1 upload form, the remote configuration's key, the Profile API query, the admin API's
+// definition bodies, static cohort uploads). The answers the server writes itself (413, 415, 400,
+// the CORS preflight, which echoes request headers) must be one well-formed HTTP response each,
+// whatever the request held: no header of the request may split the answer. What an endpoint
+// decides is the other targets' to check. The input is the bytes a client sent on one connection:
+// requests one after another, as a keep-alive connection carries them (the first 8). GCC 12 with
+// the sanitizers takes Beast's optional content length for uninitialized where the parser is
+// inlined here (a false positive; the server's own use is not inlined alike).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -124,6 +124,24 @@ void ParseForRoute(server::Route route, std::string_view method, std::string_vie
         api::IngestRejection rejection;
         (void)api::ParseIdentification(identification->second, kNow, &events, &rejection);
       }
+      break;
+    }
+    case server::Route::kLegacyUpload: {
+      std::map<std::string, std::string> fields;
+      api::LegacyForm form;
+      api::IngestRejection rejection;
+      if (api::ParseFormBody(content_type, body, &fields).empty() &&
+          api::ParseLegacyUpload(fields, &form, &rejection)) {
+        (void)api::LegacyChecksumMatches(form);
+        std::vector<ingest::Event> events;
+        (void)api::ParseLegacyEvents(form.events, kNow, &events, &rejection);
+      }
+      break;
+    }
+    case server::Route::kRemoteConfig: {
+      std::vector<std::string_view> s = api::PathSegments(path);
+      std::string key;
+      if (s.size() == 2) (void)api::DecodePathSegment(s[1], &key);
       break;
     }
     case server::Route::kProfile: {

@@ -14,7 +14,7 @@ packages=(
   zlib1g-dev                                                    # gzip request bodies
   libzip-dev                                                    # Amplitude export archives (profiled import)
   zip                                                           # e2e: builds the export archives import-amplitude.test.js reads
-  libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key)
+  libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key); MD5 of the v1 upload's checksum
   openssl                                                       # the tests' CA and certificates
   dpkg-dev                                                      # make deb: dpkg-shlibdeps finds the package's Depends
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
@@ -24,6 +24,7 @@ packages=(
   clang-14 libclang-rt-14-dev                                   # the sanitizer build and libFuzzer (fuzz/)
   llvm-14                                                       # llvm-symbolizer: sanitizer reports with lines
   nodejs npm                                                    # end-to-end tests with the SDKs
+  chromium                                                      # the browser SDK tests (tests/e2e/browser-*.test.js)
 )
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk valgrind)                          # benchmark references, callgrind counts

@@ -300,15 +300,69 @@ void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
   Submit(*project, std::move(events), request, true, respond);
 }
 
+void Endpoints::LegacyUpload(const HttpRequest& request, const Respond& respond) {
+  std::map<std::string, std::string> fields;
+  // amplitude-js posts urlencoded (its XHR and its beacon alike); multipart is read too.
+  std::string error = ParseFormBody(request.content_type, request.body, &fields);
+  if (!error.empty()) {
+    respond(Json(400, ErrorBody(400, "Invalid form body: " + error)));
+    return;
+  }
+  LegacyForm upload;
+  IngestRejection rejection;
+  if (!ParseLegacyUpload(fields, &upload, &rejection)) {
+    respond(Rejected(rejection));
+    return;
+  }
+  std::shared_ptr<const Access> access = access_.load();
+  const ProjectConfig* project = access->ByApiKey(upload.client);
+  if (project == nullptr) {
+    respond(Json(400, ErrorBody(400, "Invalid API key: " + upload.client)));
+    return;
+  }
+  if (!LegacyChecksumMatches(upload)) {
+    respond(Json(400, ErrorBody(400,
+                                "Invalid checksum: checksum must be the hex MD5 of v, client, e "
+                                "and upload_time as sent, concatenated")));
+    return;
+  }
+  std::vector<ingest::Event> events;
+  if (!ParseLegacyEvents(upload.events, clock_.NowMs(), &events, &rejection)) {
+    metrics_.AddEventsRejected(rejection.event_count);
+    respond(Rejected(rejection));
+    return;
+  }
+  Submit(*project, std::move(events), request, true, respond);
+}
+
+HttpResponse Endpoints::RemoteConfig(const HttpRequest& request) const {
+  // The route matched /config/{one segment}.
+  std::vector<std::string_view> segments = PathSegments(request.path);
+  std::string api_key;
+  if (segments.size() != 2 || !DecodePathSegment(segments[1], &api_key)) {
+    return Json(404, ErrorBody(404, "Not found"));
+  }
+  std::shared_ptr<const Access> access = access_.load();
+  if (access->ByApiKey(api_key) == nullptr) {
+    // The SDK reads 401 as an invalid key: it logs an error and asks no more.
+    return Json(401, ErrorBody(401, "Invalid API key: " + api_key));
+  }
+  // Amplitude's shape (configs.analyticsSDK.browserSDK, the part the SDK applies), empty: every
+  // option stays as the page set it. diagnostics.browserSDK.enabled false: an SDK whose page
+  // forgot enableDiagnostics: false still sends nothing to Amplitude.
+  return Json(200, R"({"configs":{"analyticsSDK":{"browserSDK":{}},)"
+                   R"("diagnostics":{"browserSDK":{"enabled":false,"sampleRate":0}}}})");
+}
+
 void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
-                       const HttpRequest& request, bool identify_api, const Respond& respond) {
+                       const HttpRequest& request, bool text_success, const Respond& respond) {
   size_t wire_body_size = request.wire_body_size;
   ingest::IngestBatch batch{project.id, std::move(events), request.body.size()};
   const Clock& clock = clock_;
-  ingestor_.Submit(std::move(batch), [respond, wire_body_size, identify_api,
+  ingestor_.Submit(std::move(batch), [respond, wire_body_size, text_success,
                                       &clock](const ingest::IngestResult& result) {
     if (result.status.ok()) {
-      if (identify_api) {
+      if (text_success) {
         respond(HttpResponse{200, kText, "success"});
       } else {
         respond(Json(200, SuccessBody(result.accepted, wire_body_size, clock.NowMs())));

@@ -105,6 +105,16 @@ class Endpoints {
   // GET or POST /identify.
   void Identify(const HttpRequest& request, const Respond& respond);
 
+  // POST /: amplitude-js's legacy v1 upload (a form with client, e, v, upload_time and
+  // checksum; docs/API.md "Legacy v1 upload"). 200 `success` (text) once durable. `respond`
+  // runs exactly once, possibly on the ingest writer thread.
+  void LegacyUpload(const HttpRequest& request, const Respond& respond);
+
+  // GET /config/{api_key}: the remote configuration @amplitude/analytics-browser fetches on
+  // init, an empty one (nothing overrides the page's own options) with the SDK's diagnostics
+  // off; 401 for an unknown api_key (docs/API.md "Browser SDKs").
+  HttpResponse RemoteConfig(const HttpRequest& request) const;
+
   // /admin/v1/projects/{project}/{kind}[/{id}] (docs/API.md, "Definitions"): PUT, GET,
   // DELETE of one definition, GET of a kind's list. `respond` runs exactly once, possibly on
   // the ingest writer thread.
@@ -142,8 +152,10 @@ class Endpoints {
   void ReadOnThread(const std::shared_ptr<LoopRead>& read);
   // GET /api/3/cohorts for `project` (a scan of its users: run on the downloads worker).
   HttpResponse ListCohorts(const std::string& project) const;
+  // Ingests `events` and answers: with `text_success` 200 `success` as plain text (/identify
+  // and the v1 upload), else the JSON success body.
   void Submit(const ProjectConfig& project, std::vector<ingest::Event> events,
-              const HttpRequest& request, bool identify_api, const Respond& respond);
+              const HttpRequest& request, bool text_success, const Respond& respond);
   // Appends one exposure event (compute::kExposureEventType: event_properties rec_id,
   // is_control, recommendation_type, items) per recommendation served to the user
   // (`user_id`, or `device_id` when it has none), without waiting for it to be durable; a

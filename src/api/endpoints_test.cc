@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <future>
 
+#include "core/hash.h"
 #include "core/temp_dir.h"
 #include "store/fault_store.h"
 #include "store/keys.h"
@@ -80,6 +81,26 @@ class EndpointsTest : public ::testing::Test {
     endpoints_->Identify(r,
                          [&done](HttpResponse response) { done.set_value(std::move(response)); });
     return done.get_future().get();
+  }
+
+  HttpResponse LegacyUpload(std::string_view form) {
+    std::promise<HttpResponse> done;
+    HttpRequest r;
+    r.method = "POST";
+    r.path = "/";
+    r.content_type = "application/x-www-form-urlencoded;charset=UTF-8";
+    r.body = form;
+    endpoints_->LegacyUpload(
+        r, [&done](HttpResponse response) { done.set_value(std::move(response)); });
+    return done.get_future().get();
+  }
+
+  HttpResponse RemoteConfig(std::string_view path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.query = "config_group=browser";
+    return endpoints_->RemoteConfig(r);
   }
 
   TempDir dir_;
@@ -164,6 +185,50 @@ TEST_F(EndpointsTest, NewAccessTakesEffectForTheNextRequestAndRetiresOldKeys) {
       200);
   EXPECT_EQ(GetProfile("s3", "user_id=user-3").status, 200);
   EXPECT_EQ(GetProfile("s-new", "user_id=user-3").status, 404);
+}
+
+TEST_F(EndpointsTest, TheLegacyUploadAnswersSuccessOnceItsChecksumMatches) {
+  // e = [{"user_id":"user-1","event_type":"x","timestamp":1700000000000}], upload_time
+  // 1700000000500, api key k: md5("2" "k" e "1700000000500").
+  const std::string e =
+      "%5B%7B%22user_id%22%3A%22user-1%22%2C%22event_type%22%3A%22x%22%2C%22timestamp%22%3A"
+      "1700000000000%7D%5D";
+  const std::string good = "client=k&e=" + e + "&v=2&upload_time=1700000000500&checksum=" +
+                           Md5Hex(R"(2k[{"user_id":"user-1","event_type":"x","timestamp":)"
+                                  R"(1700000000000}])"
+                                  "1700000000500");
+  HttpResponse bad =
+      LegacyUpload("client=k&e=" + e + "&v=2&upload_time=1700000000500&checksum=0123456789abcdef");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body,
+            R"({"code":400,"error":"Invalid checksum: checksum must be the hex MD5 of v, client, )"
+            R"(e and upload_time as sent, concatenated"})");
+  EXPECT_EQ(GetProfile("s", "user_id=user-1").status, 404);
+  HttpResponse ok = LegacyUpload(good);
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_STREQ(ok.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(ok.body, "success");
+  EXPECT_EQ(GetProfile("s", "user_id=user-1").status, 200);
+  EXPECT_EQ(LegacyUpload("client=nope&e=" + e + "&v=2&upload_time=1&checksum=x").body,
+            R"({"code":400,"error":"Invalid API key: nope"})");
+  EXPECT_EQ(LegacyUpload("client=k&e=%ZZ").status, 400);
+}
+
+TEST_F(EndpointsTest, RemoteConfigIsEmptyForAKnownKeyAnd401ForAnother) {
+  HttpResponse known = RemoteConfig("/config/k");
+  EXPECT_EQ(known.status, 200);
+  boost::json::value config = boost::json::parse(known.body);
+  EXPECT_EQ(config.at_pointer("/configs/analyticsSDK/browserSDK"), boost::json::object());
+  EXPECT_EQ(config.at_pointer("/configs/diagnostics/browserSDK/enabled"), false);
+  EXPECT_EQ(RemoteConfig("/config/k2").status, 200);
+  HttpResponse unknown = RemoteConfig("/config/nope");
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(unknown.body, R"({"code":401,"error":"Invalid API key: nope"})");
+  // The SDK percent-encodes the key.
+  config_.projects.push_back({"odd", "a+b/c", "s4", ProfileDialect::kSeed, {}});
+  endpoints_->SetAccess(std::make_shared<const Access>(config_));
+  EXPECT_EQ(RemoteConfig("/config/a%2Bb%2Fc").status, 200);
+  EXPECT_EQ(RemoteConfig("/config/a%2").status, 404);
 }
 
 TEST_F(EndpointsTest, ProfileReadsPastTheProjectsLimitAre429WithRetryAfter) {

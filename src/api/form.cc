@@ -13,12 +13,13 @@ int HexValue(char c) {
   return -1;
 }
 
-bool Decode(std::string_view in, std::string* out) {
+// Percent-decodes `in`; `plus_is_space` for form encoding (a path keeps its '+').
+bool Decode(std::string_view in, std::string* out, bool plus_is_space = true) {
   out->clear();
   out->reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
     char c = in[i];
-    if (c == '+') {
+    if (c == '+' && plus_is_space) {
       out->push_back(' ');
     } else if (c == '%') {
       if (i + 2 >= in.size()) return false;
@@ -129,6 +130,10 @@ std::string ParseFormBody(std::string_view content_type, std::string_view body,
     return true;
   });
   return ok ? std::string() : "malformed percent-encoding in form body";
+}
+
+bool DecodePathSegment(std::string_view segment, std::string* out) {
+  return Decode(segment, out, false);
 }
 
 std::vector<std::string_view> PathSegments(std::string_view path) {

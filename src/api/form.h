@@ -23,6 +23,10 @@ bool ForEachFormField(std::string_view encoded,
 std::string ParseFormBody(std::string_view content_type, std::string_view body,
                           std::map<std::string, std::string>* fields);
 
+// Percent-decodes one URL path segment into *out ('+' stays '+'). False on bad
+// percent-encoding.
+bool DecodePathSegment(std::string_view segment, std::string* out);
+
 // The non-empty segments of a URL path ("/a//b/" is {"a", "b"}), as views into `path`.
 std::vector<std::string_view> PathSegments(std::string_view path);
 

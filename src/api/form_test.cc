@@ -54,5 +54,13 @@ TEST(PathSegments, SplitsOnSlashesAndDropsEmptySegments) {
   EXPECT_TRUE(PathSegments("").empty());
 }
 
+TEST(DecodePathSegment, DecodesPercentEscapesAndKeepsPlus) {
+  std::string out;
+  ASSERT_TRUE(DecodePathSegment("a%2Bb%2Fc+d%20e", &out));
+  EXPECT_EQ(out, "a+b/c+d e");
+  EXPECT_FALSE(DecodePathSegment("a%2", &out));
+  EXPECT_FALSE(DecodePathSegment("a%zz", &out));
+}
+
 }  // namespace
 }  // namespace profiled::api

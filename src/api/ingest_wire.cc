@@ -6,6 +6,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/hash.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
 #include "ingest/property_ops.h"
@@ -519,6 +520,65 @@ std::string EventsErrorText(const BatchErrors& e) {
   return "Invalid id length for user_id or device_id";
 }
 
+// Parses the event objects of `list` (1 to 2000 of them, checked by the caller) into *out,
+// allocating from `arena` (which holds `list`). `non_finite`: the body held a number beyond a
+// double's range somewhere. False, with *out empty and *rejection filled, when an event is
+// refused.
+bool ParseEventList(json::array& list, int min_id_length, int64_t now_ms, bool non_finite,
+                    const std::shared_ptr<json::monotonic_resource>& arena, std::vector<Event>* out,
+                    IngestRejection* rejection) {
+  BatchErrors& errors = rejection->events;
+  out->reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) out->emplace_back(arena);
+  for (size_t i = 0; i < list.size(); ++i) {
+    int index = static_cast<int>(i);
+    if (!list[i].is_object()) {
+      errors.Invalid("event", index, "must be a JSON object");
+      continue;
+    }
+    if (non_finite) CheckNonFinite(list[i].get_object(), index, &errors);
+    ParseTrackEvent(list[i].get_object(), index, min_id_length, now_ms, &(*out)[i], &errors);
+  }
+  if (!errors.empty()) {
+    Reject(rejection, 400, EventsErrorText(errors));
+    out->clear();
+    return false;
+  }
+  return true;
+}
+
+// Moves the value of `from` to `to` in `o`, unless `to` is there already (then `from` stays).
+void Rename(json::object& o, std::string_view from, std::string_view to) {
+  auto it = o.find(from);
+  if (it == o.end() || o.contains(to)) return;
+  json::value v = std::move(it->value());
+  o.erase(it);
+  o.emplace(to, std::move(v));
+}
+
+// A v1 event (amplitude-js) in HTTP V2 terms: `timestamp` is `time`, `uuid` is `insert_id`,
+// and a revenue event of the old logRevenue (api_properties.special "revenue_amount") carries
+// its price, quantity, productId and revenueType in api_properties. The rest (event_id,
+// session_id, sequence_number, api_properties, library as {name, version}, ...) reads as
+// HTTP V2 does: unknown fields are kept in the logged event.
+void UpgradeLegacyEvent(json::object& o) {
+  Rename(o, "timestamp", "time");
+  Rename(o, "uuid", "insert_id");
+  const json::value* api = o.if_contains("api_properties");
+  if (api == nullptr || !api->is_object()) return;
+  const json::object& a = api->get_object();
+  const json::value* special = a.if_contains("special");
+  if (special == nullptr || !special->is_string() || special->get_string() != "revenue_amount") {
+    return;
+  }
+  json::object lifted(o.storage());
+  for (std::string_view field : {"price", "quantity", "productId", "revenueType"}) {
+    const json::value* v = a.if_contains(field);
+    if (v != nullptr && !v->is_null() && !o.contains(field)) lifted.emplace(field, *v);
+  }
+  for (auto& kv : lifted) o.emplace(kv.key(), std::move(kv.value()));
+}
+
 }  // namespace
 
 bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
@@ -584,24 +644,7 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
                                         std::to_string(list.size()));
     return false;
   }
-  BatchErrors& errors = rejection->events;
-  out->events.reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) out->events.emplace_back(arena);
-  for (size_t i = 0; i < list.size(); ++i) {
-    int index = static_cast<int>(i);
-    if (!list[i].is_object()) {
-      errors.Invalid("event", index, "must be a JSON object");
-      continue;
-    }
-    if (non_finite) CheckNonFinite(list[i].get_object(), index, &errors);
-    ParseTrackEvent(list[i].get_object(), index, min_id_length, now_ms, &out->events[i], &errors);
-  }
-  if (!errors.empty()) {
-    Reject(rejection, 400, EventsErrorText(errors));
-    out->events.clear();
-    return false;
-  }
-  return true;
+  return ParseEventList(list, min_id_length, now_ms, non_finite, arena, &out->events, rejection);
 }
 
 bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
@@ -667,6 +710,78 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
     return false;
   }
   return true;
+}
+
+bool ParseLegacyUpload(const std::map<std::string, std::string>& fields, LegacyForm* out,
+                       IngestRejection* rejection) {
+  // In the order a person fixing a hand-made request needs them: the key, the events, then
+  // what the checksum covers.
+  for (std::string_view name : {"client", "e", "v", "upload_time", "checksum"}) {
+    auto it = fields.find(std::string(name));
+    if (it == fields.end() || it->second.empty()) {
+      Reject(rejection, 400, "Request missing required field", std::string(name));
+      rejection->events.details.push_back(
+          "the v1 upload form needs client, e, v, upload_time and checksum");
+      return false;
+    }
+  }
+  out->client = fields.at("client");
+  out->events = fields.at("e");
+  out->version = fields.at("v");
+  out->upload_time = fields.at("upload_time");
+  out->checksum = fields.at("checksum");
+  return true;
+}
+
+bool LegacyChecksumMatches(const LegacyForm& upload) {
+  std::string signed_text;
+  signed_text.reserve(upload.version.size() + upload.client.size() + upload.events.size() +
+                      upload.upload_time.size());
+  signed_text.append(upload.version)
+      .append(upload.client)
+      .append(upload.events)
+      .append(upload.upload_time);
+  std::string expected = Md5Hex(signed_text);
+  if (expected.empty() || upload.checksum.size() != expected.size()) return false;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    char c = upload.checksum[i];
+    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    if (c != expected[i]) return false;
+  }
+  return true;
+}
+
+bool ParseLegacyEvents(std::string_view events, int64_t now_ms, std::vector<Event>* out,
+                       IngestRejection* rejection) {
+  boost::system::error_code ec;
+  bool non_finite = false;
+  std::shared_ptr<json::monotonic_resource> arena = RequestArena(events.size());
+  json::value root =
+      ParseJson(events, kMaxJsonDepth, &ec, &non_finite, json::storage_ptr(arena.get()));
+  if (ec || !root.is_array()) {
+    Reject(rejection, 400, "Invalid event JSON");
+    rejection->events.details.push_back(ec ? "e is not valid JSON: " + ec.message()
+                                           : "e must be a JSON array of event objects");
+    return false;
+  }
+  json::array& list = root.get_array();
+  rejection->event_count = list.size();
+  if (list.empty()) {
+    Reject(rejection, 400, "Request missing required field", "e");
+    rejection->events.details.push_back("e is empty");
+    return false;
+  }
+  if (list.size() > ingest::kMaxEventsPerBatch) {
+    Reject(rejection, 413, "Payload too large");
+    rejection->events.details.push_back("at most 2000 events per request, got " +
+                                        std::to_string(list.size()));
+    return false;
+  }
+  for (json::value& v : list) {
+    if (v.is_object()) UpgradeLegacyEvent(v.get_object());
+  }
+  return ParseEventList(list, ingest::kDefaultMinIdLength, now_ms, non_finite, arena, out,
+                        rejection);
 }
 
 std::string SuccessBody(size_t events_ingested, size_t payload_size_bytes,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,32 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
 // into $identify events that are neither logged nor counted as activity.
 bool ParseIdentification(std::string_view identification, int64_t now_ms,
                          std::vector<ingest::Event>* out, IngestRejection* rejection);
+
+// The legacy v1 upload (POST /, amplitude-js; docs/API.md "Legacy v1 upload"): the form
+// fields it sends, decoded.
+struct LegacyForm {
+  std::string client;       // the project's api_key
+  std::string events;       // `e`: a JSON array of v1 events
+  std::string version;      // `v` (amplitude-js sends 2)
+  std::string upload_time;  // epoch ms, as sent
+  std::string checksum;     // `checksum`: hex MD5 of v + client + e + upload_time
+};
+
+// Takes the v1 fields out of a decoded form. False, with *rejection (400, missing_field
+// naming the first absent or empty field), unless all five are there.
+bool ParseLegacyUpload(const std::map<std::string, std::string>& fields, LegacyForm* out,
+                       IngestRejection* rejection);
+
+// Whether upload.checksum (hex, either case) is the MD5 of v + client + e + upload_time, the
+// strings as sent, as amplitude-js computes it.
+bool LegacyChecksumMatches(const LegacyForm& upload);
+
+// Parses `e`, a JSON array of v1 events, as ParseEventBatch parses `events`, after naming
+// the v1 fields the HTTP V2 way: `timestamp` is `time`, `uuid` is `insert_id`, and the old
+// logRevenue's api_properties {special:"revenue_amount", price, quantity, productId,
+// revenueType} lift to the top level. min_id_length is the default (5).
+bool ParseLegacyEvents(std::string_view events, int64_t now_ms, std::vector<ingest::Event>* out,
+                       IngestRejection* rejection);
 
 // Response bodies. Every JSON answer carries "code", which the SDKs read instead of the
 // HTTP status.

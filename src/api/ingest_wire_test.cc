@@ -444,5 +444,136 @@ TEST(IngestWire, AProjectOverItsRateGets429ListingEveryEventAndNoIds) {
               "throttled_events":[0,1,2],"exceeded_daily_quota_devices":{},"exceeded_daily_quota_users":{}})"));
 }
 
+// An event as amplitude-js 8.21 sends it in the v1 form's `e`.
+constexpr const char* kLegacyEvent = R"({"device_id":"dev-12345","user_id":"user-1",
+  "timestamp":1700000000000,"event_id":3,"session_id":1699999999000,"event_type":"$identify",
+  "version_name":null,"platform":"Web","os_name":"Chrome","os_version":"120",
+  "device_model":"Linux","device_manufacturer":null,"language":"en-US","api_properties":{},
+  "event_properties":{},"user_properties":{"$set":{"plan":"pro"},"$add":{"n":2}},
+  "uuid":"9b1e-uuid","library":{"name":"amplitude-js","version":"8.21.10"},
+  "sequence_number":7,"groups":{},"group_properties":{},"user_agent":"Mozilla/5.0",
+  "partner_id":null})";
+
+struct LegacyOutcome {
+  bool ok;
+  std::vector<ingest::Event> events;
+  IngestRejection rejection;
+  json::object body;
+};
+
+LegacyOutcome ParseLegacy(const std::string& e) {
+  LegacyOutcome o;
+  o.ok = ParseLegacyEvents(e, kNow, &o.events, &o.rejection);
+  if (!o.ok) o.body = json::parse(RejectionBody(o.rejection)).as_object();
+  return o;
+}
+
+TEST(LegacyUpload, TimestampIsTimeAndUuidIsInsertId) {
+  LegacyOutcome o = ParseLegacy(std::string("[") + kLegacyEvent + "]");
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  ASSERT_EQ(o.events.size(), 1u);
+  const ingest::Event& e = o.events[0];
+  EXPECT_EQ(e.user_id, "user-1");
+  EXPECT_EQ(e.device_id, "dev-12345");
+  EXPECT_EQ(e.time_ms, 1700000000000);
+  EXPECT_EQ(e.insert_id, "9b1e-uuid");
+  EXPECT_EQ(e.origin, ingest::EventOrigin::kIdentify);
+  ASSERT_EQ(e.property_ops.size(), 2u);
+  EXPECT_EQ(e.builtins.single.at("library"), "amplitude-js/8.21.10");
+  EXPECT_EQ(e.builtins.device.at("os_name"), "Chrome");
+  // The logged event names them the HTTP V2 way, and keeps the v1-only fields.
+  json::object logged = json::parse(e.json).as_object();
+  EXPECT_EQ(logged.at("time"), 1700000000000);
+  EXPECT_EQ(logged.at("insert_id"), "9b1e-uuid");
+  EXPECT_FALSE(logged.contains("timestamp"));
+  EXPECT_FALSE(logged.contains("uuid"));
+  EXPECT_EQ(logged.at("sequence_number"), 7);
+  EXPECT_EQ(logged.at("api_properties"), json::object());
+}
+
+TEST(LegacyUpload, HttpV2NamesWinOverTheirV1Names) {
+  LegacyOutcome o = ParseLegacy(
+      R"([{"user_id":"user-1","event_type":"x","time":5,"timestamp":6,"insert_id":"a","uuid":"b"},
+          {"user_id":"user-1","event_type":"y"}])");
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  EXPECT_EQ(o.events[0].time_ms, 5);
+  EXPECT_EQ(o.events[0].insert_id, "a");
+  EXPECT_EQ(o.events[1].time_ms, kNow);  // neither: the upload's time, as over HTTP V2
+  EXPECT_EQ(o.events[1].insert_id, "");
+}
+
+TEST(LegacyUpload, OldLogRevenueCarriesItsFieldsInApiProperties) {
+  LegacyOutcome o = ParseLegacy(
+      R"([{"user_id":"user-1","event_type":"revenue_amount","api_properties":{"special":
+      "revenue_amount","price":2.5,"quantity":3,"productId":"sku-1"}},
+      {"user_id":"user-1","event_type":"other","api_properties":{"price":9}}])");
+  ASSERT_TRUE(o.ok) << RejectionBody(o.rejection);
+  EXPECT_EQ(o.events[0].fields.at("price"), 2.5);
+  EXPECT_EQ(o.events[0].fields.at("quantity"), 3);
+  EXPECT_EQ(o.events[0].fields.at("productId"), "sku-1");
+  EXPECT_FALSE(o.events[1].fields.contains("price"));  // not a revenue event
+}
+
+TEST(LegacyUpload, EventsAreRefusedAsHttpV2RefusesThem) {
+  LegacyOutcome o = ParseLegacy(R"({"user_id":"user-1"})");
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("error"), "Invalid event JSON");
+  o = ParseLegacy("[");
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("error"), "Invalid event JSON");
+  o = ParseLegacy("[]");
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.body.at("missing_field"), "e");
+  o = ParseLegacy(R"([{"user_id":"user-1","event_type":"x"},
+                      {"user_id":"user-1","event_type":"x","timestamp":"yesterday"},
+                      {"user_id":"undefined","event_type":"x"}])");
+  ASSERT_FALSE(o.ok);
+  EXPECT_TRUE(o.events.empty());
+  EXPECT_EQ(o.body.at("events_with_invalid_fields"),
+            (json::object{{"time", {1}}, {"user_id", {2}}}));
+}
+
+TEST(LegacyUpload, EachMissingFieldIsNamed) {
+  const std::map<std::string, std::string> full = {
+      {"client", "k"}, {"e", "[]"}, {"v", "2"}, {"upload_time", "1"}, {"checksum", "x"}};
+  LegacyForm form;
+  IngestRejection r;
+  ASSERT_TRUE(ParseLegacyUpload(full, &form, &r));
+  EXPECT_EQ(form.client, "k");
+  EXPECT_EQ(form.events, "[]");
+  for (const auto& [name, value] : full) {
+    std::map<std::string, std::string> fields = full;
+    fields.erase(name);
+    IngestRejection missing;
+    ASSERT_FALSE(ParseLegacyUpload(fields, &form, &missing)) << name;
+    EXPECT_EQ(missing.missing_field, name);
+    fields[name] = "";
+    IngestRejection empty;
+    ASSERT_FALSE(ParseLegacyUpload(fields, &form, &empty)) << name;
+    EXPECT_EQ(empty.missing_field, name);
+  }
+}
+
+// The checksums below are Python's hashlib.md5 over the UTF-8 text, as blueimp-md5 (which
+// amplitude-js uses) hashes a JavaScript string.
+TEST(LegacyUpload, ChecksumIsTheMd5OfVersionKeyEventsAndUploadTime) {
+  LegacyForm f{"key-1", R"([{"user_id":"user-1","event_type":"x","timestamp":1700000000000}])", "2",
+               "1700000000500", "b1c230c5e456f60d47d36cc0aba414bb"};
+  EXPECT_TRUE(LegacyChecksumMatches(f));
+  LegacyForm upper = f;
+  upper.checksum = "B1C230C5E456F60D47D36CC0ABA414BB";
+  EXPECT_TRUE(LegacyChecksumMatches(upper));
+  for (std::string LegacyForm::*field :
+       {&LegacyForm::client, &LegacyForm::events, &LegacyForm::version, &LegacyForm::upload_time,
+        &LegacyForm::checksum}) {
+    LegacyForm changed = f;
+    (changed.*field).push_back('0');
+    EXPECT_FALSE(LegacyChecksumMatches(changed));
+  }
+  LegacyForm unicode{"key-1", "[{\"user_id\":\"zo\xC3\xAB-1\",\"event_type\":\"x\"}]", "2", "1",
+                     "b2e7c9cb89683579d0a37ae679107f4d"};
+  EXPECT_TRUE(LegacyChecksumMatches(unicode));
+}
+
 }  // namespace
 }  // namespace profiled::api

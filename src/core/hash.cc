@@ -1,5 +1,7 @@
 #include "core/hash.h"
 
+#include <openssl/evp.h>
+
 namespace profiled {
 
 namespace {
@@ -56,6 +58,21 @@ uint64_t SipHash24(uint64_t k0, uint64_t k1, std::string_view bytes) {
   s.v2 ^= 0xff;
   for (int r = 0; r < 4; ++r) s.Round();
   return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+}
+
+std::string Md5Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  // EVP_Digest fails only when out of memory or without the algorithm (a libcrypto built
+  // without MD5): then the empty string, which equals no checksum.
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_md5(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(size_t{2} * size, '0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xF];
+  }
+  return out;
 }
 
 }  // namespace profiled

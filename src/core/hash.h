@@ -9,9 +9,13 @@
 //
 // SipHash24: a keyed hash (a pseudo-random function of its key), for tables whose keys an
 // attacker chooses and must learn nothing from: api/auth.h files secrets under it. Pure.
+//
+// Md5Hex: MD5 (OpenSSL's libcrypto), only where a wire format names it (the checksum of the
+// legacy v1 upload, api/ingest_wire.h); never for anything secret. Pure.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace profiled {
@@ -53,5 +57,8 @@ inline uint64_t StableHash(std::string_view bytes) { return StableHasher().Add(b
 // under the 128-bit key (k0, k1), k0 holding its first eight bytes read little-endian. Its
 // time depends on the length of `bytes` only.
 uint64_t SipHash24(uint64_t k0, uint64_t k1, std::string_view bytes);
+
+// The MD5 digest of `bytes` as 32 lower-case hex digits.
+std::string Md5Hex(std::string_view bytes);
 
 }  // namespace profiled

@@ -40,5 +40,15 @@ TEST(SipHash24, DependsOnTheKey) {
   EXPECT_EQ(SipHash24(1, 2, "secret"), SipHash24(1, 2, "secret"));
 }
 
+// RFC 1321's test suite (appendix A.5).
+TEST(Md5Hex, MatchesTheRfcTestSuite) {
+  EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(Md5Hex("message digest"), "f96b697d7cb7938d525a2f31aaf161d0");
+  EXPECT_EQ(
+      Md5Hex("12345678901234567890123456789012345678901234567890123456789012345678901234567890"),
+      "57edf4a22be3c955ac49da2e2107b67a");
+}
+
 }  // namespace
 }  // namespace profiled

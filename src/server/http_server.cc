@@ -490,6 +490,7 @@ class HttpServer::Impl {
       case Route::kHttpApi:
       case Route::kBatch:
       case Route::kIdentify:
+      case Route::kLegacyUpload:
       case Route::kAdmin:
       case Route::kCohorts: response = co_await Ingest(session, route, req); break;
       case Route::kProfile:
@@ -502,6 +503,7 @@ class HttpServer::Impl {
         break;
       case Route::kHealth: response = endpoints_.Health(); break;
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
+      case Route::kRemoteConfig: response = endpoints_.RemoteConfig(req); break;
       case Route::kOpenApi: response = api::Endpoints::OpenApi(); break;
       case Route::kPreflight:
         WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
@@ -538,6 +540,7 @@ class HttpServer::Impl {
           };
           switch (route) {
             case Route::kIdentify: endpoints_.Identify(req, respond); break;
+            case Route::kLegacyUpload: endpoints_.LegacyUpload(req, respond); break;
             case Route::kAdmin: endpoints_.Admin(req, respond); break;
             case Route::kCohorts: endpoints_.Cohorts(req, respond); break;
             case Route::kProfile:

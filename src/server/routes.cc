@@ -21,6 +21,14 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/2/httpapi") return pick(post, Route::kHttpApi);
   if (path == "/batch") return pick(post, Route::kBatch);
   if (path == "/identify") return pick(get || post, Route::kIdentify);
+  if (path == "/") return pick(post, Route::kLegacyUpload);
+  if (path.starts_with("/config/")) {
+    std::string_view key = path.substr(8);
+    if (!key.empty() && key.find('/') == std::string_view::npos) {
+      return pick(get, Route::kRemoteConfig);
+    }
+    return Route::kNotFound;
+  }
   if (path == "/healthz") return pick(get, Route::kHealth);
   if (path == "/metrics") return pick(get, Route::kMetrics);
   if (path == "/openapi.json") return pick(get, Route::kOpenApi);
@@ -45,6 +53,10 @@ size_t BodyLimit(Route route) {
     case Route::kHttpApi:
     case Route::kIdentify:
     case Route::kAdmin: return kMiB;
+    // Form encoding about doubles a JSON batch (amplitude-js percent-encodes its quotes,
+    // braces, colons and commas): about what /2/httpapi takes. amplitude-js halves its batch
+    // on a 413.
+    case Route::kLegacyUpload: return 2 * kMiB;
     // A static cohort upload carries up to 100,000 ids, as Amplitude's does.
     case Route::kCohorts: return 32 * kMiB;
     default: return size_t{64} * 1024;  // no other route reads a body
@@ -62,6 +74,8 @@ const char* RouteName(Route route) {
     case Route::kOpenApi: return "/openapi.json";
     case Route::kAdmin: return "/admin/v1";
     case Route::kCohorts: return "/api/cohorts";
+    case Route::kLegacyUpload: return "/";
+    case Route::kRemoteConfig: return "/config";
     case Route::kPreflight: return "OPTIONS";
     case Route::kMethodNotAllowed: return "method_not_allowed";
     case Route::kInvalidPath: return "invalid_path";

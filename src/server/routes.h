@@ -18,6 +18,8 @@ enum class Route {
   kOpenApi,           // GET /openapi.json
   kAdmin,             // /admin/v1/... (definitions; Bearer admin_token)
   kCohorts,           // /api/3/cohorts... and /api/5/cohorts/... (Amplitude's cohort API)
+  kLegacyUpload,      // POST / (amplitude-js's v1 form upload)
+  kRemoteConfig,      // GET /config/{api_key} (analytics-browser's remote configuration)
   kPreflight,         // OPTIONS on any path (CORS)
   kMethodNotAllowed,  // a known path with the wrong method
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)

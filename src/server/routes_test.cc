@@ -14,16 +14,28 @@ TEST(Routes, MatchesMethodsAndPaths) {
   EXPECT_EQ(MatchRoute("GET", "/healthz"), Route::kHealth);
   EXPECT_EQ(MatchRoute("GET", "/metrics"), Route::kMetrics);
   EXPECT_EQ(MatchRoute("OPTIONS", "/2/httpapi"), Route::kPreflight);
+  EXPECT_EQ(MatchRoute("POST", "/"), Route::kLegacyUpload);
+  EXPECT_EQ(MatchRoute("OPTIONS", "/"), Route::kPreflight);
+  EXPECT_EQ(MatchRoute("GET", "/config/abc%2Bdef"), Route::kRemoteConfig);
+  EXPECT_EQ(MatchRoute("OPTIONS", "/config/abc"), Route::kPreflight);
+}
+
+TEST(Routes, RemoteConfigTakesExactlyOneKeySegment) {
+  for (const char* path : {"/config/", "/config", "/config/a/", "/config/a/b", "/configs/a"}) {
+    EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;
+  }
+  EXPECT_EQ(MatchRoute("POST", "/config/abc"), Route::kMethodNotAllowed);
 }
 
 TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
   EXPECT_EQ(MatchRoute("GET", "/2/httpapi"), Route::kMethodNotAllowed);
   EXPECT_EQ(MatchRoute("POST", "/v1/userprofile"), Route::kMethodNotAllowed);
   EXPECT_EQ(MatchRoute("DELETE", "/batch"), Route::kMethodNotAllowed);
+  EXPECT_EQ(MatchRoute("GET", "/"), Route::kMethodNotAllowed);  // the root is the v1 upload
 }
 
 TEST(Routes, UnknownPathsAreNotFound) {
-  for (const char* path : {"/", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
+  for (const char* path : {"//", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
     EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;
     EXPECT_EQ(MatchRoute("POST", path), Route::kNotFound) << path;
   }
@@ -53,6 +65,12 @@ TEST(Routes, BodyLimitsFollowAmplitude) {
   EXPECT_EQ(BodyLimit(Route::kHttpApi), 1u << 20);
   EXPECT_EQ(BodyLimit(Route::kIdentify), 1u << 20);
   EXPECT_EQ(BodyLimit(Route::kBatch), 20u << 20);
+  EXPECT_EQ(BodyLimit(Route::kLegacyUpload), 2u << 20);
+}
+
+TEST(Routes, EveryRouteHasItsOwnMetricsName) {
+  EXPECT_STREQ(RouteName(Route::kLegacyUpload), "/");
+  EXPECT_STREQ(RouteName(Route::kRemoteConfig), "/config");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // With A's keys, everything is tried against B; B's whole state, read with B's keys before and
 // after, must not change, and what A wrote must have landed in A (so the attempts were real).
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { configToml, describe, formBody, it, makeTempDir, sharedServer, startServer } from './harness.js';
 import {
@@ -27,6 +28,13 @@ B.secret_keys = ['acc2-second-secret-key']; // any of B's keys is B's alone
 
 const SHARED_USER = 'acc-shared-user'; // a user_id both projects have
 const basic = (apiKey, secret) => `Basic ${Buffer.from(`${apiKey}:${secret}`).toString('base64')}`;
+// The v1 upload form of amplitude-js (POST /), with its checksum.
+function v1Form(apiKey, events) {
+  const e = JSON.stringify(events);
+  const uploadTime = String(Date.now());
+  const checksum = crypto.createHash('md5').update(`2${apiKey}${e}${uploadTime}`, 'utf8').digest('hex');
+  return formBody({ client: apiKey, e, v: '2', upload_time: uploadTime, checksum });
+}
 
 // The ids of one project's data; the definition ids differ between A and B, so that "A has no
 // such id" and "A's own object with B's id" are told apart (the latter is tried on purpose).
@@ -202,8 +210,16 @@ describe('a key of one project never reads or writes another', () => {
     assert.equal(form.status, 200, form.text);
     const query = await s.request('GET', `/identify?${formBody({ api_key: A.api_key, identification: JSON.stringify({ user_id: b.u2, user_properties: { $set: { via: 'identify-get' } } }) })}`);
     assert.equal(query.status, 200, query.text);
+    // amplitude-js's v1 upload (POST /), signed with A's key.
+    const v1 = await s.request('POST', '/', {
+      body: v1Form(A.api_key, [{ user_id: b.u1, event_type: '$identify', timestamp: Date.now(), uuid: 'acc-v1-1', user_properties: { $set: { via_v1: true } } }]),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8' },
+    });
+    assert.equal(v1.status, 200, v1.text);
+    // The remote configuration says nothing of either project's data.
+    assert.deepEqual((await s.request('GET', `/config/${A.api_key}`)).json, (await s.request('GET', `/config/${B.api_key}`)).json);
     // ... and they landed in A.
-    assert.deepEqual((await s.userData({ user_id: b.u1 }, { secret: A.secret_key })).user_properties, { plan: 'hijacked', via: 'identify' });
+    assert.deepEqual((await s.userData({ user_id: b.u1 }, { secret: A.secret_key })).user_properties, { plan: 'hijacked', via: 'identify', via_v1: true });
     assert.deepEqual((await s.userData({ user_id: b.u2 }, { secret: A.secret_key })).user_properties, { plan: 'hijacked', via: 'identify-get' });
     assert.deepEqual((await s.userData({ device_id: b.device }, { secret: A.secret_key })).user_properties, { plan: 'hijacked' });
     assert.deepEqual((await s.userData({ user_id: SHARED_USER }, { secret: A.secret_key })).user_properties, { plan: 'hijacked' });
@@ -267,6 +283,8 @@ describe('no key is ever written to the log', () => {
       for (const apiKey of [P.api_key, 'wrong-api-key-6e1f']) {
         await s.track([{ user_id: user, event_type: 'e' }], { apiKey });
         await s.request('POST', '/identify', { body: formBody({ api_key: apiKey, identification: JSON.stringify({ user_id: user }) }), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+        await s.request('POST', '/', { body: v1Form(apiKey, [{ user_id: user, event_type: 'e' }]), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+        await s.request('GET', `/config/${apiKey}`);
       }
       for (const [api, secret] of [[P.api_key, P.secret_key], [P.api_key, 'wrong-secret-3b9d'], ['wrong-api-key-6e1f', P.secret_key]]) {
         await s.request('GET', '/api/3/cohorts', { headers: { Authorization: basic(api, secret) } });

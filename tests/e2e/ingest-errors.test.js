@@ -442,7 +442,6 @@ describe('ingest errors', () => {
 
   it('an unknown path is 404 with a JSON body', async () => {
     for (const [method, p] of [
-      ['GET', '/'],
       ['GET', '/v2/userprofile'],
       ['POST', '/nope'],
       ['POST', '/2/httpapix'],
