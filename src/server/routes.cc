@@ -29,6 +29,9 @@ Route MatchRoute(std::string_view method, std::string_view path) {
       path.starts_with("/api/5/cohorts/")) {
     return Route::kCohorts;
   }
+  if (path == "/api/2/deletions/users" || path.starts_with("/api/2/deletions/users/")) {
+    return Route::kDeletions;
+  }
   for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/"}) {
     if (path.starts_with(prefix)) return Route::kInvalidPath;
   }
@@ -43,7 +46,9 @@ size_t BodyLimit(Route route) {
     case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
     case Route::kIdentify:
-    case Route::kAdmin: return kMiB;
+    case Route::kAdmin:
+    // At most 200 ids and a requester: far below.
+    case Route::kDeletions: return kMiB;
     // A static cohort upload carries up to 100,000 ids, as Amplitude's does.
     case Route::kCohorts: return 32 * kMiB;
     default: return size_t{64} * 1024;  // no other route reads a body
@@ -60,6 +65,7 @@ const char* RouteName(Route route) {
     case Route::kMetrics: return "/metrics";
     case Route::kAdmin: return "/admin/v1";
     case Route::kCohorts: return "/api/cohorts";
+    case Route::kDeletions: return "/api/2/deletions";
     case Route::kPreflight: return "OPTIONS";
     case Route::kMethodNotAllowed: return "method_not_allowed";
     case Route::kInvalidPath: return "invalid_path";

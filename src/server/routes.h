@@ -17,6 +17,7 @@ enum class Route {
   kMetrics,           // GET /metrics
   kAdmin,             // /admin/v1/... (definitions; Bearer admin_token)
   kCohorts,           // /api/3/cohorts... and /api/5/cohorts/... (Amplitude's cohort API)
+  kDeletions,         // /api/2/deletions/users[/...] (Amplitude's User Privacy API)
   kPreflight,         // OPTIONS on any path (CORS)
   kMethodNotAllowed,  // a known path with the wrong method
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)
