@@ -207,10 +207,10 @@ Status ReadPrivacy(const toml::table& t, PrivacyConfig* s) {
 }
 
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "testing",
-      {"clock_control", "clock_offset_ms", "backfill_chunk_events", "backfill_chunk_delay_ms",
-       "deletion_chunk_events"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "testing",
+                     {"clock_control", "clock_offset_ms", "backfill_chunk_events",
+                      "backfill_chunk_delay_ms", "deletion_chunk_events"}));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "testing", "deletion_chunk_events", 1, 10000000, &s->deletion_chunk_events));
   PROFILED_RETURN_IF_ERROR(

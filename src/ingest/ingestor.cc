@@ -241,12 +241,11 @@ void Ingestor::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
       // empty, so ingestion goes on at full speed and the backfill takes the idle time.
-      auto timeout_at =
-          std::chrono::steady_clock::now() +
-          (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
-                       : std::chrono::milliseconds(shared_   ? kSyncEveryMs
-                                                   : pending ? 1000
-                                                             : 10000));
+      auto timeout_at = std::chrono::steady_clock::now() +
+                        (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
+                                     : std::chrono::milliseconds(shared_   ? kSyncEveryMs
+                                                                 : pending ? 1000
+                                                                           : 10000));
       // A due deletion job takes the idle time like a backfill; a staging one is looked at
       // every second (a clock moved by tests included).
       if (!backfilling && (deletions_waiting_ || next_deletion_check_ms_ == 0)) {
@@ -266,8 +265,11 @@ void Ingestor::Run() {
       }
       if (queue_.empty() && stopping_) break;
       stopping = stopping_;
+      // A wake for other work (a deletion's turn) leaves internal batches that are not due
+      // waiting for their company.
+      const bool due = QueueDue(std::chrono::steady_clock::now());
       size_t events = 0;
-      while (!queue_.empty() && !queue_.front().control &&
+      while (due && !queue_.empty() && !queue_.front().control &&
              (group.empty() || events < options_.max_group_events)) {
         events += queue_.front().batch.events.size();
         queued_events_ -= queue_.front().batch.events.size();
@@ -280,7 +282,7 @@ void Ingestor::Run() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      if (group.empty() && !queue_.empty()) {
+      if (due && group.empty() && !queue_.empty()) {
         control = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -876,14 +878,12 @@ void Ingestor::RequestDeletion(DeletionRequest request, DeletionCallback done) {
 void Ingestor::RemoveStagedDeletion(std::string project, uint64_t amplitude_id, std::string day,
                                     DeletionCallback done) {
   auto result = std::make_shared<DeletionResult>();
-  SubmitControl(
-      [this, project = std::move(project), amplitude_id, day = std::move(day), result] {
-        return UnstageDeletion(project, amplitude_id, day, &result->job);
-      },
-      [result, done = std::move(done)](Status s) {
-        result->status = std::move(s);
-        done(std::move(*result));
-      });
+  SubmitControl([this, project = std::move(project), amplitude_id, day = std::move(day),
+                 result] { return UnstageDeletion(project, amplitude_id, day, &result->job); },
+                [result, done = std::move(done)](Status s) {
+                  result->status = std::move(s);
+                  done(std::move(*result));
+                });
 }
 
 Status Ingestor::StageDeletion(const DeletionRequest& request, DeletionJob* job) {
@@ -994,10 +994,9 @@ Status Ingestor::UnstageDeletion(const std::string& project, uint64_t amplitude_
     return store_.Commit(writes, true);
   }
   if (started != nullptr) {
-    return Status::InvalidArgument("the deletion job of " + day + " holding amplitude_id " +
-                                   std::to_string(amplitude_id) + " is " +
-                                   DeletionStatusName(started->status) +
-                                   "; it can no longer be changed");
+    return Status::InvalidArgument(
+        "the deletion job of " + day + " holding amplitude_id " + std::to_string(amplitude_id) +
+        " is " + DeletionStatusName(started->status) + "; it can no longer be changed");
   }
   return Status::NotFound("no deletion job of " + day + " holds amplitude_id " +
                           std::to_string(amplitude_id));
@@ -1136,17 +1135,16 @@ Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, in
     size_t scanned = 0;
     std::string last;
     std::vector<std::pair<std::string, std::string>> matched;  // key, event record
-    s = store_.Scan(store::Table::kEvents, begin, end,
-                    [&](std::string_view key, std::string_view record) {
-                      uint64_t id = 0;
-                      if (EventAmplitudeId(record, &id) &&
-                          std::find(job.targets.begin(), job.targets.end(), id) !=
-                              job.targets.end()) {
-                        matched.emplace_back(key, record);
-                      }
-                      last.assign(key);
-                      return ++scanned < options_.deletion_chunk_events;
-                    });
+    s = store_.Scan(
+        store::Table::kEvents, begin, end, [&](std::string_view key, std::string_view record) {
+          uint64_t id = 0;
+          if (EventAmplitudeId(record, &id) &&
+              std::find(job.targets.begin(), job.targets.end(), id) != job.targets.end()) {
+            matched.emplace_back(key, record);
+          }
+          last.assign(key);
+          return ++scanned < options_.deletion_chunk_events;
+        });
     std::vector<std::string> user_ids, device_ids;
     for (const auto& [key, record_bytes] : matched) {
       if (!s.ok()) break;

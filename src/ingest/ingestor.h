@@ -255,7 +255,7 @@ class Ingestor {
   // Before a definitions change on a shared store: the project's version locked and current.
   Status SyncForChange(const std::string& project);
   int64_t last_backfill_ms_ = 0;  // writer thread only
-  int64_t last_deletion_ms_ = 0;   // writer thread only
+  int64_t last_deletion_ms_ = 0;  // writer thread only
   // When DeletionStep looks for due jobs next (0: at the next turn); whether a job is not
   // done yet (the writer then wakes at least once a second). Writer thread only.
   int64_t next_deletion_check_ms_ = 0;

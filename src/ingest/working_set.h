@@ -190,7 +190,7 @@ class WorkingSet {
   // Undo records of the current batch, applied in reverse by RollbackBatch.
   struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
     std::string key;
-    std::optional<std::optional<uint64_t>> cached;  // absent = not in ids_
+    std::optional<std::optional<uint64_t>> cached;   // absent = not in ids_
     std::optional<std::optional<uint64_t>> written;  // absent = not in id_writes_
   };
   struct UndoUser {  // a user state as it was at its first access in the batch

@@ -6,14 +6,14 @@
 // the API's errors, staging with DELETE of a staged id (the clock moved by the test), a fresh
 // profile for new events after a deletion, and a kill -9 in the middle of a large deletion.
 //
-// On the Redis Cluster backend (PROFILED_E2E_PAIR=1, or cluster mode below) the store scan is
-// every key of every primary with its value.
+// The same on the Redis Cluster backend (two nodes on one cluster), where the store scan is every
+// node's whole dataset dumped as an uncompressed RDB file.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { describe, it, startServer, startRedisCluster, uid, sleep } from './harness.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it, makeTempDir, startNodePair, startServer, uid, sleep } from './harness.js';
 import { cohort, cohortApiOk, eventCond, makeProjects, putAllReady, sdkClient, sdkTrack, until } from './compute-helpers.js';
-
-const CLUSTER = process.env.PROFILED_E2E_DELETION_CLUSTER === '1';
 
 function basic(p) {
   return `Basic ${Buffer.from(`${p.api_key}:${p.secret_key}`).toString('base64')}`;
@@ -65,15 +65,14 @@ function projectPrefix(id) {
 async function dumpStore(server, cluster) {
   const rows = [];
   if (cluster) {
-    for (const port of cluster.primaryPorts()) {
-      const keys = execFileSync('redis-cli', ['-p', String(port), '--no-auth-warning', '--scan'], { maxBuffer: 1 << 30 })
-        .toString('latin1').split('\n').filter((k) => k.length > 0);
-      for (const k of keys) {
-        const type = execFileSync('redis-cli', ['-p', String(port), 'TYPE', k]).toString().trim();
-        const cmd = { string: ['GET', k], hash: ['HGETALL', k], zset: ['ZRANGE', k, '0', '-1'], set: ['SMEMBERS', k], list: ['LRANGE', k, '0', '-1'] }[type];
-        const value = cmd ? execFileSync('redis-cli', ['-p', String(port), '--no-raw', ...cmd], { maxBuffer: 1 << 30 }).toString('latin1') : '';
-        rows.push({ table: 'redis', key: Buffer.from(k, 'latin1').toString('hex'), value: Buffer.from(value, 'latin1').toString('hex') });
-      }
+    // Each node's whole dataset as an uncompressed RDB file: every key and value, byte for byte.
+    const dir = makeTempDir('profiled-deletion-rdb-');
+    for (const node of cluster.nodes) {
+      const port = node.split(':')[1];
+      execFileSync('redis-cli', ['-p', port, '--no-auth-warning', 'CONFIG', 'SET', 'rdbcompression', 'no']);
+      const file = path.join(dir, `${port}.rdb`);
+      execFileSync('redis-cli', ['-p', port, '--no-auth-warning', '--rdb', file], { stdio: 'ignore' });
+      rows.push({ table: `redis ${port}`, key: '', value: fs.readFileSync(file).toString('hex') });
     }
     return rows;
   }
@@ -90,9 +89,12 @@ async function dumpStore(server, cluster) {
 const P = makeProjects('del', 4, 'seed');
 
 describe('privacy deletion', { timeout: 600000 }, () => {
-  it('deletes every trace of a user: profile, ids, aggregates, cohorts, logged events; others stay', async () => {
-    const cluster = CLUSTER ? await startRedisCluster() : null;
-    const server = await startServer({ projects: P, ...(cluster ? { storage: cluster.storage() } : {}) });
+  // On Redis Cluster: two nodes, events sent through `server` (a), the deletion asked of b.
+  async function everyTrace(onCluster) {
+    const pair = onCluster ? await startNodePair({ projects: P }) : null;
+    const cluster = pair?.cluster ?? null;
+    const server = pair ? pair.a : await startServer({ projects: P });
+    const asked = pair ? pair.b : server;
     try {
       const p = P[0];
       const user = uid('gone-user');
@@ -127,7 +129,7 @@ describe('privacy deletion', { timeout: 600000 }, () => {
       const vip = up.cohortId;
       assert.deepEqual([...(await server.userData({ user_id: user }, { secret: p.secret_key })).cohort_ids].sort(), ['buyers', vip].sort());
 
-      const res = await privacy(server, 'POST', '', p, { json: { user_ids: [user], requester: 'dpo@example.com' } });
+      const res = await privacy(asked, 'POST', '', p, { json: { user_ids: [user], requester: 'dpo@example.com' } });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.json.day, today());
       assert.ok(['staging', 'submitted', 'done'].includes(res.json.status), res.text);
@@ -144,6 +146,7 @@ describe('privacy deletion', { timeout: 600000 }, () => {
       assert.deepEqual([...kept.cohort_ids].sort(), ['buyers', vip].sort());
 
       assert.equal((await server.stop()).code, 0);
+      if (pair) assert.equal((await pair.b.stop()).code, 0);
       const rows = await dumpStore(server, cluster);
       const pp = projectPrefix(p.id);
       const strings = [user, anon, device, `${user}@example.com`];
@@ -182,10 +185,13 @@ describe('privacy deletion', { timeout: 600000 }, () => {
       await c.flush().promise;
       await c2.flush().promise;
     } finally {
-      await server.dispose();
-      if (cluster) await cluster.dispose();
+      if (pair) await pair.dispose();
+      else await server.dispose();
     }
-  });
+  }
+
+  it('deletes every trace of a user: profile, ids, aggregates, cohorts, logged events; others stay', () => everyTrace(false));
+  it('the same on Redis Cluster, two nodes: events through one, the deletion asked of the other', () => everyTrace(true));
 
   it('refuses bad requests with 400 and a message, staging nothing; a wrong key is 401', async () => {
     const server = await startServer({ projects: P });
