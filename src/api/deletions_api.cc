@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include "api/auth.h"
+#include "api/cohort_downloads.h"
 #include "api/endpoints.h"
 #include "api/form.h"
 #include "api/http_errors.h"
@@ -65,17 +66,26 @@ void Endpoints::Deletions(const HttpRequest& request, const Respond& respond) {
         respond(DeletionError(400, st.message()));
         return;
       }
-      std::vector<ingest::DeletionJob> jobs;
-      if (Status st = ingest::ListDeletionJobs(store_, project->id, &jobs); !st.ok()) {
-        respond(DeletionError(HttpStatusOf(st.code()), PublicMessage(st)));
-        return;
+      // A read of the store (on a Redis Cluster, round trips): on the background worker
+      // when there is one, never blocking an I/O thread.
+      auto list = [this, respond, project_id = project->id, start_day, end_day] {
+        std::vector<ingest::DeletionJob> jobs;
+        if (Status st = ingest::ListDeletionJobs(store_, project_id, &jobs); !st.ok()) {
+          respond(DeletionError(HttpStatusOf(st.code()), PublicMessage(st)));
+          return;
+        }
+        std::erase_if(jobs, [&](const ingest::DeletionJob& job) {
+          int64_t day = 0;
+          ingest::ParseDay(ingest::DayOf(job.run_at_ms), &day);
+          return day < start_day || day > end_day;
+        });
+        respond(HttpResponse{200, "application/json", SerializeDeletionJobs(jobs)});
+      };
+      if (downloads_ == nullptr) {
+        list();
+      } else if (Status posted = downloads_->Post(list); !posted.ok()) {
+        respond(DeletionError(HttpStatusOf(posted.code()), PublicMessage(posted)));
       }
-      std::erase_if(jobs, [&](const ingest::DeletionJob& job) {
-        int64_t day = 0;
-        ingest::ParseDay(ingest::DayOf(job.run_at_ms), &day);
-        return day < start_day || day > end_day;
-      });
-      respond(HttpResponse{200, "application/json", SerializeDeletionJobs(jobs)});
       return;
     }
     respond(DeletionError(405, "Method not allowed"));
