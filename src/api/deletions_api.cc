@@ -39,7 +39,7 @@ void Endpoints::Deletions(const HttpRequest& request, const Respond& respond) {
     return;
   }
   const std::vector<std::string_view> s = PathSegments(request.path);
-  auto answer_job = [respond](ingest::DeletionResult r) {
+  auto answer_job = [respond](const ingest::DeletionResult& r) {
     if (!r.status.ok()) {
       respond(DeletionError(HttpStatusOf(r.status.code()), PublicMessage(r.status)));
       return;

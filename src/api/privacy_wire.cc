@@ -145,8 +145,11 @@ Status ParseDeletionRequest(std::string_view content_type, std::string_view body
 Status ParseDeletionListQuery(std::string_view query, int64_t* start_day, int64_t* end_day) {
   std::string start, end;
   bool ok = ForEachFormField(query, [&](std::string_view key, std::string value) {
-    if (key == "start_day") start = std::move(value);
-    if (key == "end_day") end = std::move(value);
+    if (key == "start_day") {
+      start = std::move(value);
+    } else if (key == "end_day") {
+      end = std::move(value);
+    }
     return true;
   });
   if (!ok) return Status::InvalidArgument("the query string is not well-formed");

@@ -203,7 +203,8 @@ Status ReadDefinitions(const toml::table& t, DefinitionsConfig* s) {
 Status ReadPrivacy(const toml::table& t, PrivacyConfig* s) {
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "privacy", {"staging_minutes"}));
   // Up to a year: Amplitude's own jobs wait 10-13 days.
-  return ReadIntInto(t, "privacy", "staging_minutes", 0, 366 * 24 * 60, &s->staging_minutes);
+  return ReadIntInto(t, "privacy", "staging_minutes", 0, int64_t{366} * 24 * 60,
+                     &s->staging_minutes);
 }
 
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
