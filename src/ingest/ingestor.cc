@@ -937,14 +937,18 @@ Status Ingestor::StageDeletion(const DeletionRequest& request, DeletionJob* job)
     if (j.status == DeletionStatus::kStaging && j.run_at_ms > now) open = &j;
   }
   if (open != nullptr) {
-    // Read again through the writer's view: on a shared store that locks it until the commit.
+    // Read again through the writer's view: on a shared store that locks it until the commit,
+    // and another node may have started it meanwhile (then a new job takes the request).
     std::string value;
     PROFILED_RETURN_IF_ERROR(
         store_.Get(store::Table::kMeta, store::DeletionJobKey(project, open->id), &value));
     uint64_t id = open->id;
     PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, job));
     job->id = id;
-  } else {
+    if (job->status != DeletionStatus::kStaging || job->run_at_ms <= now) open = nullptr;
+  }
+  if (open == nullptr) {
+    *job = DeletionJob();
     std::random_device random;
     job->id = (static_cast<uint64_t>(now) << 16) | (random() & 0xffff);
     job->created_ms = now;
@@ -985,7 +989,13 @@ Status Ingestor::UnstageDeletion(const std::string& project, uint64_t amplitude_
         store_.Get(store::Table::kMeta, store::DeletionJobKey(project, j.id), &value));
     PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, job));
     job->id = j.id;
-    if (job->status != DeletionStatus::kStaging) break;
+    if (job->status != DeletionStatus::kStaging) {
+      // Started on another node since the list was read.
+      return Status::InvalidArgument("the deletion job of " + day + " holding amplitude_id " +
+                                     std::to_string(amplitude_id) + " is " +
+                                     DeletionStatusName(job->status) +
+                                     "; it can no longer be changed");
+    }
     std::erase_if(job->entries,
                   [&](const DeletionEntry& e) { return e.amplitude_id == amplitude_id; });
     store::WriteSet writes;
