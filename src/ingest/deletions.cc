@@ -36,6 +36,7 @@ std::string EncodeDeletionJob(const DeletionJob& job) {
   }
   PutVarint64(&out, job.targets.size());
   for (uint64_t id : job.targets) PutVarint64(&out, id);
+  out.push_back(static_cast<char>(job.phase));
   PutLengthPrefixed(&out, job.cursor);
   PutVarint64(&out, job.events_deleted);
   PutVarint64(&out, static_cast<uint64_t>(job.done_ms));
@@ -75,6 +76,11 @@ Status DecodeDeletionJob(std::string_view in, DeletionJob* job) {
     if (!GetVarint64(&in, &id)) return Bad();
     job->targets.push_back(id);
   }
+  if (in.empty() || static_cast<uint8_t>(in[0]) > static_cast<uint8_t>(DeletionPhase::kIdentity)) {
+    return Bad();
+  }
+  job->phase = static_cast<DeletionPhase>(in[0]);
+  in.remove_prefix(1);
   std::string_view cursor;
   uint64_t done = 0;
   if (!GetLengthPrefixed(&in, &cursor) || !GetVarint64(&in, &job->events_deleted) ||

@@ -13,7 +13,10 @@
 //   2. log: the event log of the project in chunks, deleting every event of the users (and of
 //      the ids merged into them), the de-duplication entries of those events and the mappings
 //      of every device and user_id the events name that still point at the users;
-//   3. done.
+//   3. identity (a store that is not shared, where the identity table can be scanned): every
+//      mapping of the project, in chunks, deleting those that still point at the users (the
+//      devices no retained event names);
+//   4. done.
 // Plain values and pure functions; thread-safe.
 #pragma once
 
@@ -32,6 +35,9 @@ namespace profiled::ingest {
 inline constexpr size_t kMaxDeletionIds = 100;
 
 enum class DeletionStatus : uint8_t { kStaging = 0, kSubmitted = 1, kDone = 2 };
+// The steps of a submitted job after the first: the event log, then (on a store that can scan
+// its identity table: RocksDB) every identity mapping of the project.
+enum class DeletionPhase : uint8_t { kLog = 0, kIdentity = 1 };
 const char* DeletionStatusName(DeletionStatus status);
 
 struct DeletionEntry {
@@ -49,7 +55,9 @@ struct DeletionJob {
   // Set when the job starts (submitted): the entries' ids and the ids merged into them, whose
   // logged events the log step deletes.
   std::vector<uint64_t> targets;
-  std::string cursor;  // the last event key the log step went through; empty = none yet
+  // While submitted: the step under way, and the last key it went through (empty = none yet).
+  DeletionPhase phase = DeletionPhase::kLog;
+  std::string cursor;
   uint64_t events_deleted = 0;
   int64_t done_ms = 0;
 };

@@ -12,6 +12,7 @@ TEST(DeletionJob, RoundTripsThroughItsRecord) {
   job.status = DeletionStatus::kSubmitted;
   job.entries = {{42, "dpo@example.com", "2023-11-14"}, {7, "", "2023-11-14"}};
   job.targets = {42, 7, 3};
+  job.phase = DeletionPhase::kIdentity;
   job.cursor = std::string("\x04proj\x00\x01", 7);
   job.events_deleted = 100000;
   DeletionJob back;
@@ -24,6 +25,7 @@ TEST(DeletionJob, RoundTripsThroughItsRecord) {
   EXPECT_EQ(back.entries[0].requester, "dpo@example.com");
   EXPECT_EQ(back.entries[1].requested_on_day, "2023-11-14");
   EXPECT_EQ(back.targets, job.targets);
+  EXPECT_EQ(back.phase, DeletionPhase::kIdentity);
   EXPECT_EQ(back.cursor, job.cursor);
   EXPECT_EQ(back.events_deleted, 100000u);
 }

@@ -991,10 +991,9 @@ Status Ingestor::UnstageDeletion(const std::string& project, uint64_t amplitude_
     job->id = j.id;
     if (job->status != DeletionStatus::kStaging) {
       // Started on another node since the list was read.
-      return Status::InvalidArgument("the deletion job of " + day + " holding amplitude_id " +
-                                     std::to_string(amplitude_id) + " is " +
-                                     DeletionStatusName(job->status) +
-                                     "; it can no longer be changed");
+      return Status::InvalidArgument(
+          "the deletion job of " + day + " holding amplitude_id " + std::to_string(amplitude_id) +
+          " is " + DeletionStatusName(job->status) + "; it can no longer be changed");
     }
     std::erase_if(job->entries,
                   [&](const DeletionEntry& e) { return e.amplitude_id == amplitude_id; });
@@ -1092,6 +1091,15 @@ Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, in
   PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, &job));
   job.id = job_id;
   if (job.status == DeletionStatus::kDone || job.run_at_ms > now) return Status::Ok();
+  auto finish = [&] {
+    job.status = DeletionStatus::kDone;
+    job.done_ms = now;
+    job.targets.clear();
+    job.cursor.clear();
+    LogInfo("privacy deletion job " + std::to_string(job.id) + " of project " + project +
+            " is done: " + std::to_string(job.entries.size()) + " users, " +
+            std::to_string(job.events_deleted) + " logged events deleted");
+  };
   Status s;
   if (job.status == DeletionStatus::kStaging) {
     // Step 1: the users' records and the mappings they name, in one commit.
@@ -1136,8 +1144,9 @@ Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, in
     }
     job.status = DeletionStatus::kSubmitted;
     job.targets = std::move(targets);
+    job.phase = DeletionPhase::kLog;
     job.cursor.clear();
-  } else {
+  } else if (job.phase == DeletionPhase::kLog) {
     // Step 2: one chunk of the event log.
     std::string begin = job.cursor.empty() ? store::EventKeyLowerBound(project, 0) : job.cursor;
     if (!job.cursor.empty()) begin.push_back('\0');  // the first key after the cursor
@@ -1186,14 +1195,37 @@ Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, in
     job.events_deleted += matched.size();
     job.cursor = last.empty() ? job.cursor : last;
     if (scanned < options_.deletion_chunk_events) {
-      job.status = DeletionStatus::kDone;
-      job.done_ms = now;
-      job.targets.clear();
-      job.cursor.clear();
-      LogInfo("privacy deletion job " + std::to_string(job.id) + " of project " + project +
-              " is done: " + std::to_string(job.entries.size()) + " users, " +
-              std::to_string(job.events_deleted) + " logged events deleted");
+      // The identity table of a shared store cannot be scanned (docs/SCALING.md).
+      if (shared_) {
+        finish();
+      } else {
+        job.phase = DeletionPhase::kIdentity;
+        job.cursor.clear();
+      }
     }
+  } else {
+    // Step 3: one chunk of the project's identity mappings. Each is checked again through the
+    // writer (GetIdAt), which has the last word on a mapping.
+    const std::string prefix = store::ProjectPrefix(project);
+    std::string begin = job.cursor.empty() ? prefix : job.cursor;
+    if (!job.cursor.empty()) begin.push_back('\0');
+    size_t scanned = 0;
+    std::vector<std::string> keys;
+    s = store_.Scan(
+        store::Table::kIdentity, begin, store::PrefixEnd(prefix),
+        [&](std::string_view key, std::string_view mapped) {
+          uint64_t id = 0;
+          if (store::DecodeId(mapped, &id).ok() &&
+              std::find(job.targets.begin(), job.targets.end(), id) != job.targets.end()) {
+            keys.emplace_back(key);
+          }
+          job.cursor.assign(key);
+          return ++scanned < options_.deletion_chunk_events;
+        });
+    for (const std::string& key : keys) {
+      if (s.ok()) s = DeleteIdIfIn(key, job.targets);
+    }
+    if (scanned < options_.deletion_chunk_events) finish();
   }
   store::WriteSet writes;
   if (s.ok()) {

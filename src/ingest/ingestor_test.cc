@@ -882,6 +882,9 @@ TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEn
   anon.insert_id = "ins-anon";
   ApplyOk({Logged(anon)});
   const uint64_t anon_id = Read("", "anon-device").amplitude_id;
+  // A device the log does not name (logged without its ids, as /identify logs nothing): only
+  // the sweep of the identity table finds it.
+  ApplyOk({Track("gone", "hidden-device")});
   Event first = Track("gone", "gone-device");
   first.insert_id = "ins-1";
   ApplyOk({Logged(first), Logged(SetProps("gone", "gone-device", {{"plan", "pro"}}))});
@@ -899,7 +902,7 @@ TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEn
   WaitDone();
   for (store::Table t : {store::Table::kIdentity, store::Table::kProfiles, store::Table::kDedup,
                          store::Table::kEvents, store::Table::kMeta}) {
-    for (std::string_view s : {"gone", "anon-device"}) {
+    for (std::string_view s : {"gone", "anon-device", "hidden-device"}) {
       EXPECT_TRUE(KeysHolding(t, s).empty()) << static_cast<int>(t) << " " << s;
     }
   }
@@ -909,6 +912,7 @@ TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEn
   EXPECT_TRUE(store_->Get(store::Table::kIdentity, store::MergeKey("p", anon_id), &v).IsNotFound());
   EXPECT_TRUE(Read("kept").found);
   EXPECT_EQ(KeysHolding(store::Table::kEvents, "kept").size(), 1u);
+  EXPECT_EQ(KeysHolding(store::Table::kIdentity, "kept").size(), 2u);
   // A new event of the user starts a new user.
   ApplyOk({SetProps("gone", "anon-device", {{"new", true}})});
   Found fresh = Read("gone");
