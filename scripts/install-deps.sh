@@ -7,6 +7,7 @@ packages=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev                         # HTTP (Beast/Asio), JSON
   librocksdb-dev                                                # the embedded store
+  rocksdb-tools                                                 # ldb: deletion.test.js scans the whole store for a deleted user
   libhiredis-dev                                                # Redis protocol (src/redis)
   redis-server                                                  # the local cluster the tests start
   iproute2                                                      # ss: scripts/redis-cluster.sh checks its ports are free

@@ -122,6 +122,9 @@ class Endpoints {
   // Amplitude's cohort API: /api/3/cohorts (list), /api/3/cohorts/upload,
   // /api/3/cohorts/membership, /api/5/cohorts/request/... (member download).
   void Cohorts(const HttpRequest& request, const Respond& respond);
+  // Amplitude's User Privacy API (docs/API.md, "Privacy deletion"): POST and GET
+  // /api/2/deletions/users, DELETE /api/2/deletions/users/{amplitude_id}/{day}.
+  void Deletions(const HttpRequest& request, const Respond& respond);
 
   // GET /healthz: 200 "ok" while the store can take writes, else 503 with a short reason
   // (the detail goes to the log). May block while the store tries to recover.

@@ -66,11 +66,12 @@ return {1, false}
 // A write is applied only while its lock is the transaction's: after a take-over of a dead
 // node's lock, that node's late writes change nothing. Codes: 's' SET, 'x' DEL, 'h' HSET,
 // 'H' HDEL, 'm' HSET + ZADD of the field (an ordered table's put), 'M' HDEL + ZREM, 'e' ZADD
-// the field (an event), 'D' ZADD the value with itself as score (a day of events). A user
-// hash's put and delete ('h', 'H' with a second key) keep the user in its partition's user
-// index: the index holds the hash key's last 8 bytes (be64(amplitude_id)) while the hash exists.
-// Every write is idempotent, so applying a part twice (a retry after an unknown outcome) is
-// the same as applying it once.
+// the field (an event), 'E' ZREMRANGEBYLEX of the members that start with the field (an event
+// deleted by its key: its member is key || value, and a value never starts with 0xff), 'D' ZADD the
+// value with itself as score (a day of events). A user hash's put and delete ('h', 'H' with a
+// second key) keep the user in its partition's user index: the index holds the hash key's last 8
+// bytes (be64(amplitude_id)) while the hash exists. Every write is idempotent, so applying a part
+// twice (a retry after an unknown outcome) is the same as applying it once.
 constexpr char kApplyScript[] = R"lua(
 local token, next_owner, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local a = 4
@@ -93,6 +94,7 @@ for _ = 1, n do
     elseif code == 'm' then redis.call('HSET', KEYS[k], f, v); redis.call('ZADD', KEYS[x], 0, f)
     elseif code == 'M' then redis.call('HDEL', KEYS[k], f); redis.call('ZREM', KEYS[x], f)
     elseif code == 'e' then redis.call('ZADD', KEYS[k], 0, f)
+    elseif code == 'E' then redis.call('ZREMRANGEBYLEX', KEYS[k], '[' .. f, '(' .. f .. '\255')
     elseif code == 'D' then redis.call('ZADD', KEYS[k], tonumber(v), v)
     end
   end
@@ -881,7 +883,12 @@ class RedisStore::Impl {
           aux = part.Key(loc.aux);
           break;
         case Kind::kEvent:
-          if (op.is_delete) continue;  // events go by retention (DeleteRange) only
+          if (op.is_delete) {
+            // A privacy deletion's (retention deletes whole days with DeleteRange).
+            code = "E";
+            field = op.key;
+            break;
+          }
           code = "e";
           field = op.key + op.value;
           days.insert(loc.aux + '\n' + std::to_string(loc.day));

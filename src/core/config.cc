@@ -213,10 +213,20 @@ Status ReadDefinitions(const toml::table& t, DefinitionsConfig* s) {
   return ReadIntInto(t, "definitions", "max_recommendations", 1, 1000000, &s->max_recommendations);
 }
 
+Status ReadPrivacy(const toml::table& t, PrivacyConfig* s) {
+  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(t, "privacy", {"staging_minutes"}));
+  // Up to a year: Amplitude's own jobs wait 10-13 days.
+  return ReadIntInto(t, "privacy", "staging_minutes", 0, int64_t{366} * 24 * 60,
+                     &s->staging_minutes);
+}
+
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(
-      t, "testing",
-      {"clock_control", "clock_offset_ms", "backfill_chunk_events", "backfill_chunk_delay_ms"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "testing",
+                     {"clock_control", "clock_offset_ms", "backfill_chunk_events",
+                      "backfill_chunk_delay_ms", "deletion_chunk_events"}));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "testing", "deletion_chunk_events", 1, 10000000, &s->deletion_chunk_events));
   PROFILED_RETURN_IF_ERROR(
       ReadIntInto(t, "testing", "backfill_chunk_events", 1, 1000000, &s->backfill_chunk_events));
   PROFILED_RETURN_IF_ERROR(
@@ -304,7 +314,7 @@ Result<Config> ParseTable(const toml::table& root) {
   Config c;
   PROFILED_RETURN_IF_ERROR(CheckKnownKeys(root, "",
                                           {"server", "storage", "ingest", "recs", "definitions",
-                                           "testing", "admin_token", "projects"}));
+                                           "privacy", "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);
@@ -316,6 +326,7 @@ Result<Config> ParseTable(const toml::table& root) {
       {"recs", [](const toml::table& t, Config* cfg) { return ReadRecs(t, &cfg->recs); }},
       {"definitions",
        [](const toml::table& t, Config* cfg) { return ReadDefinitions(t, &cfg->definitions); }},
+      {"privacy", [](const toml::table& t, Config* cfg) { return ReadPrivacy(t, &cfg->privacy); }},
       {"testing", [](const toml::table& t, Config* cfg) { return ReadTesting(t, &cfg->testing); }},
   };
   for (const auto& s : sections) {

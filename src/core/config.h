@@ -104,6 +104,13 @@ struct DefinitionsConfig {
   int max_recommendations = 100;
 };
 
+// Privacy deletions (POST /api/2/deletions/users; docs/API.md, "Privacy deletion").
+struct PrivacyConfig {
+  // A deletion job runs this long after its first request, so a staged id can still be taken
+  // out (DELETE /api/2/deletions/users/{amplitude_id}/{day}); 0 = at once.
+  int staging_minutes = 0;
+};
+
 // Test seams; never needed in production.
 struct TestingConfig {
   // Lets PUT /admin/v1/testing/clock move the server's clock (for end-to-end tests of
@@ -115,6 +122,9 @@ struct TestingConfig {
   // the server in the middle of one.
   int backfill_chunk_events = 2000;
   int backfill_chunk_delay_ms = 0;
+  // A privacy deletion reads the event log in chunks of this many events (a small one lets
+  // tests kill the server in the middle of a deletion).
+  int deletion_chunk_events = 20000;
 };
 
 struct Config {
@@ -123,6 +133,7 @@ struct Config {
   IngestConfig ingest;
   RecsConfig recs;
   DefinitionsConfig definitions;
+  PrivacyConfig privacy;
   TestingConfig testing;
   std::string admin_token;
   std::vector<ProjectConfig> projects;

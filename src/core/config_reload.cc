@@ -61,6 +61,9 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
   Keep("ingest.dedup_window_days", running.ingest.dedup_window_days, &c.ingest.dedup_window_days,
        &kept);
   Keep("recs.max_memory_mb", running.recs.max_memory_mb, &c.recs.max_memory_mb, &kept);
+  // The writer's, given at start-up.
+  Keep("privacy.staging_minutes", running.privacy.staging_minutes, &c.privacy.staging_minutes,
+       &kept);
   // Test seams, wired at start-up.
   Keep("testing.clock_control", running.testing.clock_control, &c.testing.clock_control, &kept);
   Keep("testing.clock_offset_ms", running.testing.clock_offset_ms, &c.testing.clock_offset_ms,
@@ -69,6 +72,8 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
        &c.testing.backfill_chunk_events, &kept);
   Keep("testing.backfill_chunk_delay_ms", running.testing.backfill_chunk_delay_ms,
        &c.testing.backfill_chunk_delay_ms, &kept);
+  Keep("testing.deletion_chunk_events", running.testing.deletion_chunk_events,
+       &c.testing.deletion_chunk_events, &kept);
 
   // What takes effect at once, named when it changes.
   std::vector<std::string>& live = plan.changed;

@@ -105,6 +105,23 @@ TEST(Config, RecsMemoryIsBoundedAndItsKeysChecked) {
             std::string::npos);
 }
 
+TEST(Config, PrivacyStagingMinutesDefaultsToZeroAndIsChecked) {
+  auto c = ParseConfig(kProject);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->privacy.staging_minutes, 0);
+  c = ParseConfig(std::string("[privacy]\nstaging_minutes = 4320\n") + kProject);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->privacy.staging_minutes, 4320);
+  EXPECT_EQ(ParseError(std::string("[privacy]\nstaging_minutes = -1\n") + kProject).message(),
+            "config: privacy.staging_minutes: must be between 0 and 527040, got -1");
+  EXPECT_EQ(ParseError(std::string("[privacy]\nstaging_minutes = \"1h\"\n") + kProject).message(),
+            "config: privacy.staging_minutes: expected an integer");
+  EXPECT_NE(ParseError(std::string("[privacy]\nstaging = 1\n") + kProject)
+                .message()
+                .find("privacy.staging"),
+            std::string::npos);
+}
+
 TEST(Config, ReadsTheLimitsThatProtectTheStore) {
   auto c = ParseConfig(R"(
 [definitions]

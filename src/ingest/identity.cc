@@ -53,12 +53,6 @@ void FillInProperties(WorkingSet& ws, const Profile& from, Profile* into) {
   }
 }
 
-Status LoadOrCreate(WorkingSet& ws, std::string_view project, uint64_t id, UserState** user) {
-  PROFILED_RETURN_IF_ERROR(ws.GetUserState(project, id, user));
-  if (*user == nullptr) *user = ws.CreateUserState(project, id);
-  return Status::Ok();
-}
-
 Status NewId(WorkingSet& ws, std::string_view project, uint64_t* id, UserState** user) {
   PROFILED_RETURN_IF_ERROR(ws.AllocateAmplitudeId(project, id));
   *user = ws.CreateUserState(project, *id);
@@ -123,7 +117,22 @@ Status MergeUserState(WorkingSet& ws, std::string_view project, const MergeConte
     }
     SetStaticCohorts(into, into_cohorts);
   }
+  // The user remembers every id merged into it, so a privacy deletion of the user finds the
+  // anonymous id's logged events and merge record.
+  std::vector<uint64_t> merged, from_merged;
+  PROFILED_RETURN_IF_ERROR(MergedIdsOf(*into, &merged));
+  PROFILED_RETURN_IF_ERROR(MergedIdsOf(*from, &from_merged));
+  merged.push_back(from_id);
+  merged.insert(merged.end(), from_merged.begin(), from_merged.end());
+  into->merged_ids = store::EncodeIdList(merged);
+  into->merged_ids_changed = true;
   return Status::Ok();
+}
+
+Status MergedIdsOf(const UserState& user, std::vector<uint64_t>* ids) {
+  ids->clear();
+  if (user.merged_ids.empty()) return Status::Ok();
+  return store::DecodeIdList(user.merged_ids, ids);
 }
 
 Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_view user_id,
@@ -133,7 +142,12 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
   UserState* device_user = nullptr;
   if (!device_id.empty()) {
     PROFILED_RETURN_IF_ERROR(ws.GetDevice(project, device_id, &device_amp));
-    if (device_amp) PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *device_amp, &device_user));
+    if (device_amp) {
+      PROFILED_RETURN_IF_ERROR(ws.GetUserState(project, *device_amp, &device_user));
+      // A mapping to an id without a profile is stale: its user was deleted (a privacy
+      // deletion leaves the mappings it could not find). The device starts afresh.
+      if (device_user == nullptr) device_amp.reset();
+    }
   }
 
   if (user_id.empty()) {
@@ -149,11 +163,14 @@ Status ResolveIdentity(WorkingSet& ws, std::string_view project, std::string_vie
 
   std::optional<uint64_t> user_amp;
   PROFILED_RETURN_IF_ERROR(ws.GetUser(project, user_id, &user_amp));
+  if (user_amp) {
+    PROFILED_RETURN_IF_ERROR(ws.GetUserState(project, *user_amp, user));
+    if (*user == nullptr) user_amp.reset();  // stale, as above: a deleted user
+  }
   bool device_anonymous = device_user != nullptr && device_user->profile.user_id.empty();
 
   if (user_amp) {
-    *amplitude_id = *user_amp;
-    PROFILED_RETURN_IF_ERROR(LoadOrCreate(ws, project, *user_amp, user));
+    *amplitude_id = *user_amp;  // *user was read above
     if (device_amp && *device_amp != *user_amp && device_anonymous) {
       Profile& into = (*user)->profile;
       FillInProperties(ws, device_user->profile, &into);

@@ -13,6 +13,9 @@
 //    never merge.
 //  - An event with only a device_id goes to the device's last known user (or to its
 //    anonymous id).
+//  - A user_id or device_id mapped to an id that has no profile (its user was deleted by a
+//    privacy deletion) counts as never seen: it gets a new id, as Amplitude starts a deleted
+//    user afresh.
 // Single-threaded: runs on the ingest writer over its WorkingSet.
 #pragma once
 
@@ -63,5 +66,9 @@ Status MutableAggregates(UserState* user, const compute::ProjectCatalog& catalog
 // The user's static cohort ids (sorted), and their replacement (written back by Flush).
 Status StaticCohortsOf(const UserState& user, std::vector<std::string>* ids);
 void SetStaticCohorts(UserState* user, const std::vector<std::string>& ids);
+
+// The anonymous ids merged into the user (every merge appends the anonymous id and the ids
+// merged into it). Corruption when the record does not decode.
+Status MergedIdsOf(const UserState& user, std::vector<uint64_t>* ids);
 
 }  // namespace profiled::ingest

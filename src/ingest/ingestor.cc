@@ -50,6 +50,8 @@ IngestorOptions IngestorOptionsFromConfig(const Config& config) {
   o.max_queued_bytes = static_cast<size_t>(config.ingest.max_queued_mb) << 20;
   o.backfill_chunk_events = static_cast<size_t>(config.testing.backfill_chunk_events);
   o.backfill_chunk_delay_ms = config.testing.backfill_chunk_delay_ms;
+  o.deletion_staging_ms = int64_t{config.privacy.staging_minutes} * 60000;
+  o.deletion_chunk_events = static_cast<size_t>(config.testing.deletion_chunk_events);
   for (const auto& p : config.projects) o.projects.push_back(p.id);
   return o;
 }
@@ -239,12 +241,18 @@ void Ingestor::Run() {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
       // empty, so ingestion goes on at full speed and the backfill takes the idle time.
-      const auto timeout_at =
-          std::chrono::steady_clock::now() +
-          (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
-                       : std::chrono::milliseconds(shared_   ? kSyncEveryMs
-                                                   : pending ? 1000
-                                                             : 10000));
+      auto timeout_at = std::chrono::steady_clock::now() +
+                        (backfilling ? std::chrono::milliseconds(options_.backfill_chunk_delay_ms)
+                                     : std::chrono::milliseconds(shared_   ? kSyncEveryMs
+                                                                 : pending ? 1000
+                                                                           : 10000));
+      // A due deletion job takes the idle time like a backfill; a staging one is looked at
+      // every second (a clock moved by tests included).
+      if (!backfilling && (deletions_waiting_ || next_deletion_check_ms_ == 0)) {
+        const int64_t wait = std::clamp<int64_t>(next_deletion_check_ms_ - clock_.NowMs(), 0, 1000);
+        timeout_at = std::min(timeout_at,
+                              std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
+      }
       for (;;) {
         const auto now = std::chrono::steady_clock::now();
         if (QueueDue(now) || now >= timeout_at) break;
@@ -257,8 +265,11 @@ void Ingestor::Run() {
       }
       if (queue_.empty() && stopping_) break;
       stopping = stopping_;
+      // A wake for other work (a deletion's turn) leaves internal batches that are not due
+      // waiting for their company.
+      const bool due = QueueDue(std::chrono::steady_clock::now());
       size_t events = 0;
-      while (!queue_.empty() && !queue_.front().control &&
+      while (due && !queue_.empty() && !queue_.front().control &&
              (group.empty() || events < options_.max_group_events)) {
         events += queue_.front().batch.events.size();
         queued_events_ -= queue_.front().batch.events.size();
@@ -271,7 +282,7 @@ void Ingestor::Run() {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      if (group.empty() && !queue_.empty()) {
+      if (due && group.empty() && !queue_.empty()) {
         control = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -298,6 +309,12 @@ void Ingestor::Run() {
       // cut short by a stop resumes from its durable cursor at the next start.
       last_backfill_ms_ = clock_.NowMs();
       BackfillStep();
+    } else if (!stopping && clock_.NowMs() >= next_deletion_check_ms_ &&
+               (idle || clock_.NowMs() - last_deletion_ms_ >= kBackfillUnderLoadEveryMs)) {
+      // Like a backfill: the idle time, and one step every kBackfillUnderLoadEveryMs under
+      // load. A job cut short by a stop or a crash resumes from its stored progress.
+      last_deletion_ms_ = clock_.NowMs();
+      DeletionStep();
     }
     int64_t now = clock_.NowMs();
     // After a failed poll the next waits longer: groups fail fast meanwhile (their poll is
@@ -842,6 +859,382 @@ std::string Ingestor::NewStaticCohortId(const std::string& project) const {
     DefinitionInfo info;
     if (!registry_->Get(project, DefinitionKind::kCohort, id, &info).ok()) return id;
   }
+}
+
+void Ingestor::RequestDeletion(DeletionRequest request, DeletionCallback done) {
+  auto result = std::make_shared<DeletionResult>();
+  SubmitControl(
+      [this, request = std::move(request), result] {
+        Status s = StageDeletion(request, &result->job);
+        working_.Finish(true);  // only reads: nothing of the users changed
+        return s;
+      },
+      [result, done = std::move(done)](Status s) {
+        result->status = std::move(s);
+        done(std::move(*result));
+      });
+}
+
+void Ingestor::RemoveStagedDeletion(std::string project, uint64_t amplitude_id, std::string day,
+                                    DeletionCallback done) {
+  auto result = std::make_shared<DeletionResult>();
+  SubmitControl([this, project = std::move(project), amplitude_id, day = std::move(day),
+                 result] { return UnstageDeletion(project, amplitude_id, day, &result->job); },
+                [result, done = std::move(done)](Status s) {
+                  result->status = std::move(s);
+                  done(std::move(*result));
+                });
+}
+
+Status Ingestor::StageDeletion(const DeletionRequest& request, DeletionJob* job) {
+  const std::string& project = request.project;
+  const int64_t now = clock_.NowMs();
+  // Resolve every id first, so that a refused request stages nothing.
+  std::vector<uint64_t> ids;
+  std::vector<std::string> invalid;
+  auto known = [&](uint64_t id, bool* exists) {
+    UserState* user = nullptr;
+    PROFILED_RETURN_IF_ERROR(working_.GetUserState(project, id, &user));
+    *exists = user != nullptr;
+    return Status::Ok();
+  };
+  for (uint64_t requested : request.amplitude_ids) {
+    uint64_t id = 0;
+    bool exists = false;
+    // An id from before a merge names the user it merged into.
+    PROFILED_RETURN_IF_ERROR(working_.ResolveMerged(project, requested, &id));
+    if (id != 0) PROFILED_RETURN_IF_ERROR(known(id, &exists));
+    if (exists) {
+      ids.push_back(id);
+    } else {
+      invalid.push_back(std::to_string(requested));
+    }
+  }
+  for (const std::string& user_id : request.user_ids) {
+    std::optional<uint64_t> id;
+    bool exists = false;
+    PROFILED_RETURN_IF_ERROR(working_.GetUser(project, user_id, &id));
+    if (id) PROFILED_RETURN_IF_ERROR(known(*id, &exists));
+    if (exists) {
+      ids.push_back(*id);
+    } else {
+      invalid.push_back(user_id);
+    }
+  }
+  if (!invalid.empty() && !request.ignore_invalid_ids) {
+    std::string sample;
+    for (size_t i = 0; i < invalid.size() && i < 5; ++i) sample += (i ? ", " : "") + invalid[i];
+    return Status::InvalidArgument(std::to_string(invalid.size()) + " ids name no known user (" +
+                                   sample +
+                                   "); nothing was staged (set ignore_invalid_ids to skip them)");
+  }
+  // The project's newest job that is still staging and not yet due takes the request; else a
+  // new job, due after the staging time.
+  std::vector<DeletionJob> jobs;
+  PROFILED_RETURN_IF_ERROR(ListDeletionJobs(store_, project, &jobs));
+  const DeletionJob* open = nullptr;
+  for (const DeletionJob& j : jobs) {
+    if (j.status == DeletionStatus::kStaging && j.run_at_ms > now) open = &j;
+  }
+  if (open != nullptr) {
+    // Read again through the writer's view: on a shared store that locks it until the commit,
+    // and another node may have started it meanwhile (then a new job takes the request).
+    std::string value;
+    PROFILED_RETURN_IF_ERROR(
+        store_.Get(store::Table::kMeta, store::DeletionJobKey(project, open->id), &value));
+    uint64_t id = open->id;
+    PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, job));
+    job->id = id;
+    if (job->status != DeletionStatus::kStaging || job->run_at_ms <= now) open = nullptr;
+  }
+  if (open == nullptr) {
+    *job = DeletionJob();
+    std::random_device random;
+    job->id = (static_cast<uint64_t>(now) << 16) | (random() & 0xffff);
+    job->created_ms = now;
+    job->run_at_ms = now + options_.deletion_staging_ms;
+  }
+  const std::string today = DayOf(now);
+  for (uint64_t id : ids) {
+    if (std::any_of(job->entries.begin(), job->entries.end(),
+                    [id](const DeletionEntry& e) { return e.amplitude_id == id; })) {
+      continue;
+    }
+    job->entries.push_back(DeletionEntry{id, request.requester, today});
+  }
+  store::WriteSet writes;
+  writes.Put(store::Table::kMeta, store::DeletionJobKey(project, job->id), EncodeDeletionJob(*job));
+  PROFILED_RETURN_IF_ERROR(store_.Commit(writes, true));
+  next_deletion_check_ms_ = 0;
+  return Status::Ok();
+}
+
+Status Ingestor::UnstageDeletion(const std::string& project, uint64_t amplitude_id,
+                                 const std::string& day, DeletionJob* job) {
+  std::vector<DeletionJob> jobs;
+  PROFILED_RETURN_IF_ERROR(ListDeletionJobs(store_, project, &jobs));
+  const DeletionJob* started = nullptr;
+  for (const DeletionJob& j : jobs) {
+    if (DayOf(j.run_at_ms) != day) continue;
+    if (std::none_of(j.entries.begin(), j.entries.end(),
+                     [&](const DeletionEntry& e) { return e.amplitude_id == amplitude_id; })) {
+      continue;
+    }
+    if (j.status != DeletionStatus::kStaging) {
+      started = &j;
+      continue;
+    }
+    std::string value;
+    PROFILED_RETURN_IF_ERROR(
+        store_.Get(store::Table::kMeta, store::DeletionJobKey(project, j.id), &value));
+    PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, job));
+    job->id = j.id;
+    if (job->status != DeletionStatus::kStaging) {
+      // Started on another node since the list was read.
+      return Status::InvalidArgument(
+          "the deletion job of " + day + " holding amplitude_id " + std::to_string(amplitude_id) +
+          " is " + DeletionStatusName(job->status) + "; it can no longer be changed");
+    }
+    std::erase_if(job->entries,
+                  [&](const DeletionEntry& e) { return e.amplitude_id == amplitude_id; });
+    store::WriteSet writes;
+    writes.Put(store::Table::kMeta, store::DeletionJobKey(project, job->id),
+               EncodeDeletionJob(*job));
+    return store_.Commit(writes, true);
+  }
+  if (started != nullptr) {
+    return Status::InvalidArgument(
+        "the deletion job of " + day + " holding amplitude_id " + std::to_string(amplitude_id) +
+        " is " + DeletionStatusName(started->status) + "; it can no longer be changed");
+  }
+  return Status::NotFound("no deletion job of " + day + " holds amplitude_id " +
+                          std::to_string(amplitude_id));
+}
+
+bool Ingestor::DeletionStep() {
+  const int64_t now = clock_.NowMs();
+  std::vector<std::string> projects;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    projects = retention_projects_;
+  }
+  // Without a due job: look again when the next staging job is due, and at least every
+  // minute (every second on a shared store, where other nodes stage jobs too).
+  int64_t next = now + (shared_ ? 1000 : 60000);
+  bool waiting = false;
+  for (const std::string& project : projects) {
+    std::vector<DeletionJob> jobs;
+    Status s = ListDeletionJobs(store_, project, &jobs);
+    if (!s.ok()) {
+      LogError("privacy deletions: project " + project + ": " + s.ToString());
+      next = std::min(next, now + 1000);
+      continue;
+    }
+    for (const DeletionJob& job : jobs) {
+      if (job.status == DeletionStatus::kDone) continue;
+      waiting = true;
+      if (job.run_at_ms > now) {
+        next = std::min(next, job.run_at_ms);
+        continue;
+      }
+      s = RunDeletionStep(project, job.id, now);
+      if (shared_) store_.EndTransaction();
+      deletions_waiting_ = true;
+      if (!s.ok()) {
+        // The store failed (or another node holds the job): a little later.
+        LogError("privacy deletion job " + std::to_string(job.id) + " of project " + project +
+                 ": " + s.ToString());
+        next_deletion_check_ms_ = now + 1000;
+        return false;
+      }
+      next_deletion_check_ms_ = now;  // the next step at the next turn
+      return true;
+    }
+  }
+  deletions_waiting_ = waiting;
+  next_deletion_check_ms_ = next;
+  return false;
+}
+
+Status Ingestor::DeleteIdIfIn(const std::string& key, const std::vector<uint64_t>& ids) {
+  std::optional<uint64_t> id;
+  PROFILED_RETURN_IF_ERROR(working_.GetIdAt(key, &id));
+  if (id && std::find(ids.begin(), ids.end(), *id) != ids.end()) working_.DeleteId(key);
+  return Status::Ok();
+}
+
+namespace {
+
+// The amplitude_id of an event record without decoding the rest: every version starts with
+// u8 version || varint(amplitude_id).
+bool EventAmplitudeId(std::string_view record, uint64_t* id) {
+  if (record.empty()) return false;
+  record.remove_prefix(1);
+  return GetVarint64(&record, id);
+}
+
+std::string StringMember(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+}  // namespace
+
+Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, int64_t now) {
+  const std::string job_key = store::DeletionJobKey(project, job_id);
+  // Read through the writer's view: on a shared store the job stays locked until this step
+  // commits, so two nodes never run one job's steps at once, and each starts where the last
+  // one left it.
+  std::string value;
+  PROFILED_RETURN_IF_ERROR(store_.Get(store::Table::kMeta, job_key, &value));
+  DeletionJob job;
+  PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, &job));
+  job.id = job_id;
+  if (job.status == DeletionStatus::kDone || job.run_at_ms > now) return Status::Ok();
+  auto finish = [&] {
+    job.status = DeletionStatus::kDone;
+    job.done_ms = now;
+    job.targets.clear();
+    job.cursor.clear();
+    LogInfo("privacy deletion job " + std::to_string(job.id) + " of project " + project +
+            " is done: " + std::to_string(job.entries.size()) + " users, " +
+            std::to_string(job.events_deleted) + " logged events deleted");
+  };
+  Status s;
+  if (job.status == DeletionStatus::kStaging) {
+    // Step 1: the users' records and the mappings they name, in one commit.
+    std::vector<uint64_t> targets;
+    for (const DeletionEntry& entry : job.entries) {
+      const uint64_t id = entry.amplitude_id;
+      if (std::find(targets.begin(), targets.end(), id) != targets.end()) continue;
+      targets.push_back(id);
+      UserState* user = nullptr;
+      s = working_.GetUserState(project, id, &user);
+      if (s.code() == ErrorCode::kCorruption) {
+        // A record that does not decode is deleted all the same.
+        LogError("privacy deletion: user " + std::to_string(id) + " of project " + project +
+                 " has a record that does not decode; deleting it: " + s.ToString());
+        working_.DeleteUserState(project, id);
+        s = Status::Ok();
+        continue;
+      }
+      if (!s.ok()) break;
+      if (user == nullptr) continue;  // deleted already
+      std::vector<std::string> cohorts;
+      std::vector<uint64_t> merged;
+      if (StaticCohortsOf(*user, &cohorts).ok()) {
+        for (const std::string& c : cohorts) {
+          working_.DeleteRaw(store::Table::kMeta, store::StaticMemberKey(project, c, id));
+        }
+      }
+      if (MergedIdsOf(*user, &merged).ok()) {
+        for (uint64_t m : merged) {
+          targets.push_back(m);
+          working_.DeleteId(store::MergeKey(project, m));
+        }
+      }
+      const std::string user_id = user->profile.user_id;
+      const std::string device_id = user->profile.device_id;
+      working_.DeleteUserState(project, id);
+      if (!user_id.empty()) s = DeleteIdIfIn(store::UserKey(project, user_id), targets);
+      if (s.ok() && !device_id.empty()) {
+        s = DeleteIdIfIn(store::DeviceKey(project, device_id), targets);
+      }
+      if (!s.ok()) break;
+    }
+    job.status = DeletionStatus::kSubmitted;
+    job.targets = std::move(targets);
+    job.phase = DeletionPhase::kLog;
+    job.cursor.clear();
+  } else if (job.phase == DeletionPhase::kLog) {
+    // Step 2: one chunk of the event log.
+    std::string begin = job.cursor.empty() ? store::EventKeyLowerBound(project, 0) : job.cursor;
+    if (!job.cursor.empty()) begin.push_back('\0');  // the first key after the cursor
+    const std::string end = store::PrefixEnd(store::ProjectPrefix(project));
+    size_t scanned = 0;
+    std::string last;
+    std::vector<std::pair<std::string, std::string>> matched;  // key, event record
+    s = store_.Scan(
+        store::Table::kEvents, begin, end, [&](std::string_view key, std::string_view record) {
+          uint64_t id = 0;
+          if (EventAmplitudeId(record, &id) &&
+              std::find(job.targets.begin(), job.targets.end(), id) != job.targets.end()) {
+            matched.emplace_back(key, record);
+          }
+          last.assign(key);
+          return ++scanned < options_.deletion_chunk_events;
+        });
+    std::vector<std::string> user_ids, device_ids;
+    for (const auto& [key, record_bytes] : matched) {
+      if (!s.ok()) break;
+      working_.DeleteRaw(store::Table::kEvents, key);
+      store::EventRecord record;
+      if (!store::DecodeEvent(record_bytes, &record).ok()) continue;
+      boost::json::object event;
+      if (!ParseStoredObject(record.json, &event).ok()) continue;
+      std::string user_id = StringMember(event, "user_id");
+      std::string device_id = StringMember(event, "device_id");
+      std::string insert_id = StringMember(event, "insert_id");
+      if (!insert_id.empty()) {
+        std::string scope = device_id.empty() ? "u" + user_id : "d" + device_id;
+        working_.DeleteRaw(store::Table::kDedup, store::DedupKey(project, scope, insert_id));
+      }
+      if (!user_id.empty()) user_ids.push_back(std::move(user_id));
+      if (!device_id.empty()) device_ids.push_back(std::move(device_id));
+    }
+    for (auto* ids : {&user_ids, &device_ids}) {
+      std::sort(ids->begin(), ids->end());
+      ids->erase(std::unique(ids->begin(), ids->end()), ids->end());
+    }
+    for (const std::string& u : user_ids) {
+      if (s.ok()) s = DeleteIdIfIn(store::UserKey(project, u), job.targets);
+    }
+    for (const std::string& d : device_ids) {
+      if (s.ok()) s = DeleteIdIfIn(store::DeviceKey(project, d), job.targets);
+    }
+    job.events_deleted += matched.size();
+    job.cursor = last.empty() ? job.cursor : last;
+    if (scanned < options_.deletion_chunk_events) {
+      // The identity table of a shared store cannot be scanned (docs/SCALING.md).
+      if (shared_) {
+        finish();
+      } else {
+        job.phase = DeletionPhase::kIdentity;
+        job.cursor.clear();
+      }
+    }
+  } else {
+    // Step 3: one chunk of the project's identity mappings. Each is checked again through the
+    // writer (GetIdAt), which has the last word on a mapping.
+    const std::string prefix = store::ProjectPrefix(project);
+    std::string begin = job.cursor.empty() ? prefix : job.cursor;
+    if (!job.cursor.empty()) begin.push_back('\0');
+    size_t scanned = 0;
+    std::vector<std::string> keys;
+    s = store_.Scan(
+        store::Table::kIdentity, begin, store::PrefixEnd(prefix),
+        [&](std::string_view key, std::string_view mapped) {
+          uint64_t id = 0;
+          if (store::DecodeId(mapped, &id).ok() &&
+              std::find(job.targets.begin(), job.targets.end(), id) != job.targets.end()) {
+            keys.emplace_back(key);
+          }
+          job.cursor.assign(key);
+          return ++scanned < options_.deletion_chunk_events;
+        });
+    for (const std::string& key : keys) {
+      if (s.ok()) s = DeleteIdIfIn(key, job.targets);
+    }
+    if (scanned < options_.deletion_chunk_events) finish();
+  }
+  store::WriteSet writes;
+  if (s.ok()) {
+    working_.Flush(&writes);
+    writes.Put(store::Table::kMeta, job_key, EncodeDeletionJob(job));
+    s = store_.Commit(writes, true);
+  }
+  working_.Finish(s.ok());
+  return s;
 }
 
 Status Ingestor::EnforceRetention() {

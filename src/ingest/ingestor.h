@@ -37,6 +37,7 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "ingest/definitions.h"
+#include "ingest/deletions.h"
 #include "ingest/event.h"
 #include "ingest/static_cohorts.h"
 #include "ingest/throttle.h"
@@ -105,6 +106,11 @@ struct IngestorOptions {
   // in between commit groups, so that a user's next events read nothing from the store
   // (ingest/working_set.h); 0 keeps none.
   size_t writer_cache_bytes = WorkingSet::kDefaultCacheBytes;
+  // Privacy deletions (ingest/deletions.h): a job runs this long after its first request
+  // ([privacy] staging_minutes), and its log step reads the event log in chunks of this many
+  // events, each one commit.
+  int64_t deletion_staging_ms = 0;
+  size_t deletion_chunk_events = 20000;
 };
 
 // The options `config` asks for: storage.durability "fsync" sets sync; the dedup window,
@@ -146,6 +152,19 @@ class Ingestor {
   using StaticCohortCallback = std::function<void(StaticCohortResult)>;
   void ChangeStaticCohort(StaticCohortChange change, StaticCohortCallback done);
 
+  // Privacy deletions (ingest/deletions.h), on the writer thread like PutDefinition: stages
+  // the request's users into the project's open staging job (or a new one, which runs
+  // deletion_staging_ms later), durably before `done` runs. An amplitude_id merged into another
+  // stands for that one. `done` gets the job, or InvalidArgument (nothing staged) for ids that
+  // name no user without ignore_invalid_ids.
+  using DeletionCallback = std::function<void(DeletionResult)>;
+  void RequestDeletion(DeletionRequest request, DeletionCallback done);
+  // Takes `amplitude_id` out of the staging job of `day` (YYYY-MM-DD, the day it runs) that
+  // holds it. NotFound when no job of that day holds it; InvalidArgument when the job holding
+  // it has started (submitted or done).
+  void RemoveStagedDeletion(std::string project, uint64_t amplitude_id, std::string day,
+                            DeletionCallback done);
+
   // Deletes logged events whose ingest time is older than the retention. The writer
   // calls it hourly; public for tests.
   Status EnforceRetention();
@@ -181,6 +200,15 @@ class Ingestor {
                          const compute::ProjectCatalog& catalog, const compute::EventFields& event,
                          int64_t now, UserState* user);
   Status ApplyStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result);
+  // Privacy deletions, writer thread. DeletionStep runs one step of the first due job of any
+  // project (ingest/deletions.h) and returns whether it did; it also sets when to look again.
+  bool DeletionStep();
+  Status RunDeletionStep(const std::string& project, uint64_t job_id, int64_t now);
+  Status StageDeletion(const DeletionRequest& request, DeletionJob* job);
+  Status UnstageDeletion(const std::string& project, uint64_t amplitude_id, const std::string& day,
+                         DeletionJob* job);
+  // Deletes the identity mapping at `key` when it points at one of `ids`.
+  Status DeleteIdIfIn(const std::string& key, const std::vector<uint64_t>& ids);
   // Everything of ApplyStaticCohortChange but the commit: the definition staged in the
   // registry and its writes in *writes, the memberships in working_.
   Status StageStaticCohortChange(StaticCohortChange& change, StaticCohortResult* result,
@@ -227,6 +255,11 @@ class Ingestor {
   // Before a definitions change on a shared store: the project's version locked and current.
   Status SyncForChange(const std::string& project);
   int64_t last_backfill_ms_ = 0;  // writer thread only
+  int64_t last_deletion_ms_ = 0;  // writer thread only
+  // When DeletionStep looks for due jobs next (0: at the next turn); whether a job is not
+  // done yet (the writer then wakes at least once a second). Writer thread only.
+  int64_t next_deletion_check_ms_ = 0;
+  bool deletions_waiting_ = false;
   // Catalogs of the current commit group (writer thread only).
   std::unordered_map<std::string, std::shared_ptr<const compute::ProjectCatalog>> catalogs_;
   std::vector<const compute::SpecEntry*> specs_;           // scratch, writer thread only

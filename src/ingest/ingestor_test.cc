@@ -439,22 +439,27 @@ TEST_F(IngestorTest, ARefusedBatchThatFirstTouchedAUserLeavesItsRecordsAlone) {
   EXPECT_EQ(UserRecords(Read("alice").amplitude_id).count('a'), 0u);
 }
 
-TEST_F(IngestorTest, RecordsWithoutAProfileAreNotAUserAndGoWhenTheUserIsMadeAgain) {
+TEST_F(IngestorTest, AMappingToAnIdWithoutAProfileIsStaleAndStartsANewUser) {
   // It writes records behind the writer's back, which a state the writer kept from an
   // earlier group would not show: keep none.
   ReopenWithWriterCache(0);
-  ApplyOk({Track("", "device-1")});
+  ApplyOk({Track("alice", "device-1")});
+  // What a privacy deletion that could not find every mapping leaves: the user_id and the
+  // device still map to 1, which has no profile.
   store::WriteSet w;
   w.Delete(store::Table::kProfiles, store::ProfileKey("p", 1));
   ASSERT_TRUE(store_->Commit(w, false).ok());
-  PutUserRecord(1, store::UserRecord::kAggregates, AggregatesRecord(1));
-  // The device still maps to 1, which has no profile: a fresh user state replaces it, and
-  // the records read with it that the new state does not have are deleted.
   ApplyOk({SetProps("", "device-1", {{"a", 1}})});
-  std::map<char, std::string> records = UserRecords(1);
-  EXPECT_EQ(records.count('a'), 0u);
-  EXPECT_EQ(records.count('p'), 1u);
-  EXPECT_EQ(Read("", "device-1").properties, (object{{"a", 1}}));
+  ApplyOk({SetProps("alice", "", {{"b", 2}})});
+  // Each is a new user, with nothing of the old one.
+  Found device = Read("", "device-1");
+  Found alice = Read("alice");
+  EXPECT_NE(device.amplitude_id, 1u);
+  EXPECT_NE(alice.amplitude_id, 1u);
+  EXPECT_NE(alice.amplitude_id, device.amplitude_id);
+  EXPECT_EQ(device.properties, (object{{"a", 1}}));
+  EXPECT_EQ(alice.properties, (object{{"b", 2}}));
+  EXPECT_EQ(UserRecords(1).count('p'), 0u);
 }
 
 TEST_F(IngestorTest, AUserOfAnEarlierGroupIsReadFromTheWritersKeptStateNotTheStore) {
@@ -812,6 +817,155 @@ TEST(IngestorRollback, ARefusedBatchLeavesExactlyWhatTheGroupWithoutItLeaves) {
   EXPECT_TRUE(with_bad[2].status.ok());
   EXPECT_EQ(with_bad[2].deduplicated, 0u);  // i2 and i3 of the refused batch were forgotten
   EXPECT_EQ(actual, expected);
+}
+
+}  // namespace
+}  // namespace profiled::ingest
+
+namespace profiled::ingest {
+namespace {
+
+// An event whose logged JSON holds its ids, as src/api logs them.
+Event Logged(Event e) {
+  object o;
+  if (!e.user_id.empty()) o["user_id"] = e.user_id;
+  if (!e.device_id.empty()) o["device_id"] = e.device_id;
+  if (!e.insert_id.empty()) o["insert_id"] = e.insert_id;
+  o["event_type"] = e.event_type;
+  e.json = boost::json::serialize(o);
+  return e;
+}
+
+class DeletionTest : public IngestorTest {
+ protected:
+  DeletionResult Request(DeletionRequest r) {
+    std::promise<DeletionResult> done;
+    auto future = done.get_future();
+    if (r.project.empty()) r.project = "p";
+    ingestor_->RequestDeletion(std::move(r),
+                               [&done](DeletionResult d) { done.set_value(std::move(d)); });
+    return future.get();
+  }
+  // Waits (bounded) until every job of project p is done.
+  void WaitDone() {
+    for (int i = 0; i < 2000; ++i) {
+      std::vector<DeletionJob> jobs;
+      ASSERT_TRUE(ListDeletionJobs(*store_, "p", &jobs).ok());
+      if (!jobs.empty() && std::all_of(jobs.begin(), jobs.end(), [](const DeletionJob& j) {
+            return j.status == DeletionStatus::kDone;
+          })) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL() << "the deletion jobs did not finish";
+  }
+  // Every key of `table` whose key or value holds `bytes`.
+  std::vector<std::string> KeysHolding(store::Table table, std::string_view bytes) {
+    std::vector<std::string> found;
+    EXPECT_TRUE(store_
+                    ->Scan(table, "", std::string(64, '\xff'),
+                           [&](std::string_view k, std::string_view v) {
+                             if (k.find(bytes) != std::string_view::npos ||
+                                 v.find(bytes) != std::string_view::npos) {
+                               found.emplace_back(k);
+                             }
+                             return true;
+                           })
+                    .ok());
+    return found;
+  }
+};
+
+TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEntries) {
+  Event anon = Track("", "anon-device");
+  anon.insert_id = "ins-anon";
+  ApplyOk({Logged(anon)});
+  const uint64_t anon_id = Read("", "anon-device").amplitude_id;
+  // A device the log does not name (logged without its ids, as /identify logs nothing): only
+  // the sweep of the identity table finds it.
+  ApplyOk({Track("gone", "hidden-device")});
+  Event first = Track("gone", "gone-device");
+  first.insert_id = "ins-1";
+  ApplyOk({Logged(first), Logged(SetProps("gone", "gone-device", {{"plan", "pro"}}))});
+  ApplyOk({Logged(Track("gone", "anon-device"))});  // merges the anonymous id into gone's
+  ApplyOk({Logged(Track("kept", "kept-device"))});
+  const uint64_t id = Read("gone").amplitude_id;
+  ASSERT_NE(id, anon_id);
+  DeletionRequest r;
+  r.user_ids = {"gone"};
+  r.requester = "dpo";
+  DeletionResult result = Request(r);
+  ASSERT_TRUE(result.status.ok()) << result.status.ToString();
+  ASSERT_EQ(result.job.entries.size(), 1u);
+  EXPECT_EQ(result.job.entries[0].amplitude_id, id);
+  WaitDone();
+  for (store::Table t : {store::Table::kIdentity, store::Table::kProfiles, store::Table::kDedup,
+                         store::Table::kEvents, store::Table::kMeta}) {
+    for (std::string_view s : {"gone", "anon-device", "hidden-device"}) {
+      EXPECT_TRUE(KeysHolding(t, s).empty()) << static_cast<int>(t) << " " << s;
+    }
+  }
+  EXPECT_TRUE(UserRecords(id).empty());
+  EXPECT_TRUE(UserRecords(anon_id).empty());
+  std::string v;
+  EXPECT_TRUE(store_->Get(store::Table::kIdentity, store::MergeKey("p", anon_id), &v).IsNotFound());
+  EXPECT_TRUE(Read("kept").found);
+  EXPECT_EQ(KeysHolding(store::Table::kEvents, "kept").size(), 1u);
+  EXPECT_EQ(KeysHolding(store::Table::kIdentity, "kept").size(), 2u);
+  // A new event of the user starts a new user.
+  ApplyOk({SetProps("gone", "anon-device", {{"new", true}})});
+  Found fresh = Read("gone");
+  EXPECT_NE(fresh.amplitude_id, id);
+  EXPECT_EQ(fresh.properties, (object{{"new", true}}));
+}
+
+TEST_F(DeletionTest, UnknownIdsRefuseTheRequestUnlessIgnoredAndNothingIsStaged) {
+  ApplyOk({Track("known", "")});
+  DeletionRequest r;
+  r.user_ids = {"known", "unknown"};
+  r.amplitude_ids = {999};
+  DeletionResult refused = Request(r);
+  EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.status.message().find("2 ids name no known user (999, unknown)"),
+            std::string::npos)
+      << refused.status.message();
+  std::vector<DeletionJob> jobs;
+  ASSERT_TRUE(ListDeletionJobs(*store_, "p", &jobs).ok());
+  EXPECT_TRUE(jobs.empty());
+  EXPECT_TRUE(Read("known").found);
+  r.ignore_invalid_ids = true;
+  ASSERT_TRUE(Request(r).status.ok());
+  WaitDone();
+  EXPECT_FALSE(Read("known").found);
+}
+
+TEST_F(DeletionTest, AStagedJobWaitsForItsTimeAndAnIdCanBeTakenOut) {
+  Close();
+  IngestorOptions options;
+  options.deletion_staging_ms = 3600000;
+  Open(options);
+  ApplyOk({Track("a", ""), Track("b", "")});
+  const uint64_t a = Read("a").amplitude_id;
+  const uint64_t b = Read("b").amplitude_id;
+  DeletionRequest r;
+  r.amplitude_ids = {a, b};
+  DeletionResult staged = Request(r);
+  ASSERT_TRUE(staged.status.ok());
+  EXPECT_EQ(staged.job.status, DeletionStatus::kStaging);
+  const std::string day = DayOf(staged.job.run_at_ms);
+  std::promise<DeletionResult> removed;
+  ingestor_->RemoveStagedDeletion(
+      "p", b, day, [&removed](DeletionResult d) { removed.set_value(std::move(d)); });
+  DeletionResult out = removed.get_future().get();
+  ASSERT_TRUE(out.status.ok()) << out.status.ToString();
+  ASSERT_EQ(out.job.entries.size(), 1u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(Read("a").found);
+  clock_.Advance(3600000);
+  WaitDone();
+  EXPECT_FALSE(Read("a").found);
+  EXPECT_TRUE(Read("b").found);
 }
 
 }  // namespace

@@ -65,12 +65,19 @@ void WorkingSet::PutMerge(std::string_view project, uint64_t from, uint64_t into
   id_writes_[std::move(key)] = into;
 }
 
+void WorkingSet::DeleteId(const std::string& key) {
+  SaveId(key);
+  ids_[key] = std::nullopt;
+  id_writes_[key] = std::nullopt;
+}
+
 namespace {
 
 // The records a user's first touch loads and Flush writes, with the UserState field of each
 // raw one.
 constexpr store::UserRecord kLoadedRecords[] = {
-    store::UserRecord::kProfile, store::UserRecord::kAggregates, store::UserRecord::kStaticCohorts};
+    store::UserRecord::kProfile, store::UserRecord::kAggregates, store::UserRecord::kStaticCohorts,
+    store::UserRecord::kMergedIds};
 constexpr size_t kLoadedRecordCount = std::size(kLoadedRecords);
 
 uint8_t RecordBit(size_t index) { return static_cast<uint8_t>(1u << index); }
@@ -83,8 +90,11 @@ std::string RecordKey(const std::string& user_key, store::UserRecord record) {
 
 // The raw record of `state` at kLoadedRecords[index] (index > 0: not the profile).
 std::string* RawRecord(UserState* state, size_t index) {
-  return kLoadedRecords[index] == store::UserRecord::kAggregates ? &state->aggregates
-                                                                 : &state->static_cohorts;
+  switch (kLoadedRecords[index]) {
+    case store::UserRecord::kAggregates: return &state->aggregates;
+    case store::UserRecord::kMergedIds: return &state->merged_ids;
+    default: return &state->static_cohorts;
+  }
 }
 
 }  // namespace
@@ -171,6 +181,7 @@ UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplit
   // Replaces whatever records the id had: Flush deletes those the new state leaves empty.
   c.user->aggregates_changed = true;
   c.user->static_cohorts_changed = true;
+  c.user->merged_ids_changed = true;
   c.touched = true;
   return &*c.user;
 }
@@ -225,6 +236,8 @@ void WorkingSet::SaveUser(const std::string& key, bool whole) {
     c.aggregates_changed = u.aggregates_changed;
     c.static_cohorts = u.static_cohorts;
     c.static_cohorts_changed = u.static_cohorts_changed;
+    c.merged_ids = u.merged_ids;
+    c.merged_ids_changed = u.merged_ids_changed;
   }
   undo_.emplace_back(UndoUser{key, std::move(copy), false});
 }
@@ -521,7 +534,13 @@ void WorkingSet::DeleteRaw(store::Table table, std::string key) {
 }
 
 void WorkingSet::Flush(store::WriteSet* writes) {
-  for (auto& [key, id] : id_writes_) writes->Put(Table::kIdentity, key, store::EncodeId(id));
+  for (auto& [key, id] : id_writes_) {
+    if (id) {
+      writes->Put(Table::kIdentity, key, store::EncodeId(*id));
+    } else {
+      writes->Delete(Table::kIdentity, key);
+    }
+  }
   // Each user state is left as the commit will leave the store (the raw records encoded,
   // `stored` updated), so that Finish(true) can keep it for later groups.
   for (auto& [key, cached] : users_) {
@@ -563,6 +582,10 @@ void WorkingSet::Flush(store::WriteSet* writes) {
           continue;
         }
         u.aggregates_changed = false;
+      } else if (kLoadedRecords[i] == store::UserRecord::kMergedIds) {
+        if (!u.merged_ids_changed) continue;
+        value = u.merged_ids;
+        u.merged_ids_changed = false;
       } else {
         if (!u.static_cohorts_changed) continue;
         value = u.static_cohorts;
@@ -605,7 +628,8 @@ size_t EstimateBytes(const std::string& key, const std::optional<UserState>& use
   if (user) {
     const Profile& p = user->profile;
     bytes += p.user_id.size() + p.device_id.size() + 4 * p.properties_size_bound +
-             64 * p.builtins.size() + user->aggregates.size() + user->static_cohorts.size();
+             64 * p.builtins.size() + user->aggregates.size() + user->static_cohorts.size() +
+             user->merged_ids.size();
   }
   return bytes;
 }

@@ -72,6 +72,10 @@ struct UserState {
   // when static_cohorts_changed.
   std::string static_cohorts;
   bool static_cohorts_changed = false;
+  // The anonymous ids merged into this user (tag 'm', store::EncodeIdList), so a privacy
+  // deletion finds their logged events; Flush writes them when merged_ids_changed.
+  std::string merged_ids;
+  bool merged_ids_changed = false;
 };
 
 class WorkingSet {
@@ -95,6 +99,13 @@ class WorkingSet {
   void PutUser(std::string_view project, std::string_view user_id, uint64_t amplitude_id);
   void PutDevice(std::string_view project, std::string_view device_id, uint64_t amplitude_id);
   void PutMerge(std::string_view project, uint64_t from, uint64_t into);
+  // Deletes the identity mapping at `key` (store::UserKey, DeviceKey or MergeKey): it reads
+  // as never seen from here on.
+  void DeleteId(const std::string& key);
+  // The identity mapping at `key` as GetUser and GetDevice read it.
+  Status GetIdAt(const std::string& key, std::optional<uint64_t>* amplitude_id) {
+    return GetId(key, amplitude_id);
+  }
 
   // Returns the user's state for editing, or nullptr in *user when the user has no profile
   // record. The first call for a user in a group reads all of its records with one
@@ -179,8 +190,8 @@ class WorkingSet {
   // Undo records of the current batch, applied in reverse by RollbackBatch.
   struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
     std::string key;
-    std::optional<std::optional<uint64_t>> cached;  // absent = not in ids_
-    std::optional<uint64_t> written;                // absent = not in id_writes_
+    std::optional<std::optional<uint64_t>> cached;   // absent = not in ids_
+    std::optional<std::optional<uint64_t>> written;  // absent = not in id_writes_
   };
   struct UndoUser {  // a user state as it was at its first access in the batch
     std::string key;
@@ -238,7 +249,8 @@ class WorkingSet {
   // De-dup entries read ahead (Prefetch) until Finish: key -> first_seen_ms, absent = none.
   std::unordered_map<std::string, std::optional<int64_t>> dedup_read_;
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
-  std::unordered_map<std::string, uint64_t> id_writes_;
+  // Identity writes of the group: an id, or empty for a delete (DeleteId).
+  std::unordered_map<std::string, std::optional<uint64_t>> id_writes_;
   std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
   std::unordered_set<std::string> dedup_;              // keys remembered in this group
   std::vector<std::pair<std::string, std::string>> dedup_writes_;

@@ -492,7 +492,8 @@ class HttpServer::Impl {
       case Route::kIdentify:
       case Route::kLegacyUpload:
       case Route::kAdmin:
-      case Route::kCohorts: response = co_await Ingest(session, route, req); break;
+      case Route::kCohorts:
+      case Route::kDeletions: response = co_await Ingest(session, route, req); break;
       case Route::kProfile:
         // Not a conditional expression: GCC 12 mishandles a co_await inside one.
         if (endpoints_.ProfileOffThread()) {
@@ -543,6 +544,7 @@ class HttpServer::Impl {
             case Route::kLegacyUpload: endpoints_.LegacyUpload(req, respond); break;
             case Route::kAdmin: endpoints_.Admin(req, respond); break;
             case Route::kCohorts: endpoints_.Cohorts(req, respond); break;
+            case Route::kDeletions: endpoints_.Deletions(req, respond); break;
             case Route::kProfile:
               endpoints_.ProfileAsync(req, respond,
                                       context < reads_.size() ? reads_[context].get() : nullptr);

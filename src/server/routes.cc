@@ -38,6 +38,9 @@ Route MatchRoute(std::string_view method, std::string_view path) {
       path.starts_with("/api/5/cohorts/")) {
     return Route::kCohorts;
   }
+  if (path == "/api/2/deletions/users" || path.starts_with("/api/2/deletions/users/")) {
+    return Route::kDeletions;
+  }
   for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/"}) {
     if (path.starts_with(prefix)) return Route::kInvalidPath;
   }
@@ -52,7 +55,9 @@ size_t BodyLimit(Route route) {
     case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
     case Route::kIdentify:
-    case Route::kAdmin: return kMiB;
+    case Route::kAdmin:
+    // At most 200 ids and a requester: far below.
+    case Route::kDeletions: return kMiB;
     // Form encoding about doubles a JSON batch (amplitude-js percent-encodes its quotes,
     // braces, colons and commas): about what /2/httpapi takes. amplitude-js halves its batch
     // on a 413.
@@ -76,6 +81,7 @@ const char* RouteName(Route route) {
     case Route::kCohorts: return "/api/cohorts";
     case Route::kLegacyUpload: return "/";
     case Route::kRemoteConfig: return "/config";
+    case Route::kDeletions: return "/api/2/deletions";
     case Route::kPreflight: return "OPTIONS";
     case Route::kMethodNotAllowed: return "method_not_allowed";
     case Route::kInvalidPath: return "invalid_path";

@@ -20,6 +20,7 @@ enum class Route {
   kCohorts,           // /api/3/cohorts... and /api/5/cohorts/... (Amplitude's cohort API)
   kLegacyUpload,      // POST / (amplitude-js's v1 form upload)
   kRemoteConfig,      // GET /config/{api_key} (analytics-browser's remote configuration)
+  kDeletions,         // /api/2/deletions/users[/...] (Amplitude's User Privacy API)
   kPreflight,         // OPTIONS on any path (CORS)
   kMethodNotAllowed,  // a known path with the wrong method
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)

@@ -14,6 +14,14 @@ TEST(Routes, MatchesMethodsAndPaths) {
   EXPECT_EQ(MatchRoute("GET", "/healthz"), Route::kHealth);
   EXPECT_EQ(MatchRoute("GET", "/metrics"), Route::kMetrics);
   EXPECT_EQ(MatchRoute("OPTIONS", "/2/httpapi"), Route::kPreflight);
+  // The privacy API checks its own methods (POST and GET on the list, DELETE below it).
+  for (const char* method : {"POST", "GET", "DELETE", "PUT"}) {
+    EXPECT_EQ(MatchRoute(method, "/api/2/deletions/users"), Route::kDeletions) << method;
+    EXPECT_EQ(MatchRoute(method, "/api/2/deletions/users/42/2026-12-01"), Route::kDeletions);
+  }
+  EXPECT_EQ(MatchRoute("POST", "/api/2/deletions/usersx"), Route::kNotFound);
+  EXPECT_EQ(BodyLimit(Route::kDeletions), 1u << 20);
+  EXPECT_STREQ(RouteName(Route::kDeletions), "/api/2/deletions");
   EXPECT_EQ(MatchRoute("POST", "/"), Route::kLegacyUpload);
   EXPECT_EQ(MatchRoute("OPTIONS", "/"), Route::kPreflight);
   EXPECT_EQ(MatchRoute("GET", "/config/abc%2Bdef"), Route::kRemoteConfig);

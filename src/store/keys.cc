@@ -145,6 +145,14 @@ std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uin
 
 std::string TrainerLeaseKey(std::string_view project) { return WithPrefix(project, 'L'); }
 
+std::string DeletionJobKey(std::string_view project, uint64_t job_id) {
+  std::string k = DeletionJobPrefix(project);
+  PutFixed64BE(&k, job_id);
+  return k;
+}
+
+std::string DeletionJobPrefix(std::string_view project) { return WithPrefix(project, 'X'); }
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();

@@ -25,6 +25,7 @@ enum class UserRecord : char {
   kProfile = 'p',        // store::ProfileRecord
   kAggregates = 'a',     // per-user aggregate state: computations, cohorts, item histories
   kStaticCohorts = 's',  // static cohort memberships (part 2)
+  kMergedIds = 'm',      // the anonymous ids merged into the user (privacy deletions find them)
 };
 std::string UserRecordKey(std::string_view project, uint64_t amplitude_id, UserRecord record);
 // P || be64(amplitude_id): a prefix of every record key of that user, and below all of them.
@@ -80,6 +81,9 @@ std::string ModelChunkKey(std::string_view project, std::string_view rec_id, uin
                           uint32_t index);
 // kMeta: which node trains the project's recommendations on a shared store.
 std::string TrainerLeaseKey(std::string_view project);
+// kMeta: a privacy deletion job (ingest/deletions.h), and the prefix of every one of `project`.
+std::string DeletionJobKey(std::string_view project, uint64_t job_id);
+std::string DeletionJobPrefix(std::string_view project);
 
 // The first key after every key that starts with `prefix` (for Scan end bounds).
 // REQUIRES: prefix holds a byte other than 0xff.

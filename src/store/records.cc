@@ -119,4 +119,24 @@ Status DecodeStaticCohorts(std::string_view in, std::vector<std::string>* ids) {
   return Status::Ok();
 }
 
+std::string EncodeIdList(const std::vector<uint64_t>& ids) {
+  std::string out;
+  PutVarint64(&out, ids.size());
+  for (uint64_t id : ids) PutVarint64(&out, id);
+  return out;
+}
+
+Status DecodeIdList(std::string_view in, std::vector<uint64_t>* ids) {
+  uint64_t n = 0;
+  ids->clear();
+  if (!GetVarint64(&in, &n) || n > in.size()) return Bad("id list");
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t id = 0;
+    if (!GetVarint64(&in, &id)) return Bad("id list");
+    ids->push_back(id);
+  }
+  if (!in.empty()) return Bad("id list");
+  return Status::Ok();
+}
+
 }  // namespace profiled::store

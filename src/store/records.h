@@ -71,4 +71,9 @@ Status DecodeDedup(std::string_view bytes, int64_t* first_seen_ms);
 std::string EncodeStaticCohorts(const std::vector<std::string>& ids);
 Status DecodeStaticCohorts(std::string_view bytes, std::vector<std::string>* ids);
 
+// A list of amplitude_ids (the per-user record tagged 'm': the anonymous ids merged into the
+// user): varint(count) || count x varint(id). Decode: Corruption on bad bytes.
+std::string EncodeIdList(const std::vector<uint64_t>& ids);
+Status DecodeIdList(std::string_view bytes, std::vector<uint64_t>* ids);
+
 }  // namespace profiled::store

@@ -129,6 +129,23 @@ TEST_P(StoreConformance, DeletesInACommitApply) {
   EXPECT_TRUE(ScanKeys(other(), Table::kMeta, prefix, PrefixEnd(prefix)).empty());
 }
 
+TEST_P(StoreConformance, AnEventDeletedByItsKeyIsGoneAndItsNeighboursStay) {
+  // A privacy deletion deletes one user's logged events by key (ingest/deletions.h).
+  WriteSet w;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    w.Put(Table::kEvents, EventKey(project_, 7000, seq), "\x02event" + std::to_string(seq));
+  }
+  ASSERT_TRUE(node().Commit(w, true).ok());
+  WriteSet d;
+  d.Delete(Table::kEvents, EventKey(project_, 7000, 2));
+  ASSERT_TRUE(node().Commit(d, true).ok());
+  std::string v;
+  EXPECT_TRUE(other().Get(Table::kEvents, EventKey(project_, 7000, 2), &v).IsNotFound());
+  EXPECT_EQ(ScanKeys(other(), Table::kEvents, EventKeyLowerBound(project_, 0),
+                     PrefixEnd(ProjectPrefix(project_))),
+            (std::vector<std::string>{EventKey(project_, 7000, 1), EventKey(project_, 7000, 3)}));
+}
+
 TEST_P(StoreConformance, MultiGetAnswersEveryKeyInOrderWithNotFoundForTheAbsentOnes) {
   WriteSet w;
   w.Put(Table::kIdentity, UserKey(project_, "b"), "2");

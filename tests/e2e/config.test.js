@@ -121,6 +121,11 @@ describe('bad configs exit 2 with one line naming the key', () => {
     expectConfigError(serveWith(text), 'profile_dialect');
   });
 
+  it('a negative or mistyped privacy.staging_minutes', () => {
+    expectConfigError(serveWith(configToml({ dataDir: '{{DATA}}', privacy: { staging_minutes: -5 } })), 'privacy.staging_minutes');
+    expectConfigError(serveWith(configToml({ dataDir: '{{DATA}}', privacy: { staging_minutes: '1h' } })), 'privacy.staging_minutes');
+  });
+
   it('a wrong type', () => {
     expectConfigError(serveWith(good().replace(/threads = \d+/, 'threads = "many"')), 'server.threads');
   });

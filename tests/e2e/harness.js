@@ -168,6 +168,7 @@ export function configToml({
   server = {}, // more [server] keys, e.g. {max_connections: 8, read_timeout_ms: 1000}
   definitionLimits = {}, // [definitions] keys, e.g. {max_cohorts: 2}
   tls = TLS, // {cert, key}: serve HTTPS with them (TLS: the HTTPS mode's)
+  privacy = {}, // [privacy] keys, e.g. {staging_minutes: 60}
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -192,6 +193,10 @@ export function configToml({
   if (Object.keys(definitionLimits).length > 0) {
     lines.push('', '[definitions]');
     for (const [k, v] of Object.entries(definitionLimits)) lines.push(`${k} = ${JSON.stringify(v)}`);
+  }
+  if (Object.keys(privacy).length > 0) {
+    lines.push('', '[privacy]');
+    for (const [k, v] of Object.entries(privacy)) lines.push(`${k} = ${JSON.stringify(v)}`);
   }
   const testingKeys = { ...(clockControl ? { clock_control: true } : {}), ...testing };
   if (Object.keys(testingKeys).length > 0) {
