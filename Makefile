@@ -25,7 +25,7 @@ deb: build
 # Every check and suite: the layer rule and the format (seconds), unit tests (each fuzz target's
 # corpus and regressions replayed among them), the Redis Cluster client's tests (each binary
 # starts and stops its own local cluster) and end-to-end tests on the release build (and 16 of the
-# end-to-end files on two nodes over one Redis Cluster, and 17 over HTTPS), the same again on the AddressSanitizer +
+# end-to-end files on two nodes over one Redis Cluster, and 19 over HTTPS, the browser SDK files among them), the same again on the AddressSanitizer +
 # UBSan build, each fuzz target fuzzed there for FUZZ_TEST_SECONDS (5 s; JOBS at a time), then
 # clang-tidy over src/ with every warning an error (minutes).
 test: build asan-build

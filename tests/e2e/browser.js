@@ -3,18 +3,29 @@
 // differs from profiled's and CORS is really exercised), and a watch over everything a page
 // does: each request it makes (any to a host other than the test's own is recorded, and the
 // test fails on it), its console errors and uncaught exceptions.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { makeTempDir } from './harness.js';
+import { makeTempDir, TLS } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CHROMIUM = process.env.PROFILED_CHROMIUM || '/usr/bin/chromium';
 
+// The base64 SHA-256 of a PEM certificate's public key (SubjectPublicKeyInfo), as Chromium's
+// --ignore-certificate-errors-spki-list names the certificates it trusts.
+function spkiHash(certFile) {
+  const spki = new crypto.X509Certificate(fs.readFileSync(certFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
+}
+
 // Launches Chromium headless with a fresh profile. Throws (the test fails, it does not skip)
-// when the browser is missing: `make test` installs it (scripts/install-deps.sh).
+// when the browser is missing: `make test` installs it (scripts/install-deps.sh). In HTTPS mode
+// (harness.js TLS) it trusts the run's server certificate, which both profiled and the page
+// server present, by its public key: nothing else about certificates is relaxed.
 export async function launchBrowser() {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/install-deps.sh)`);
@@ -40,6 +51,7 @@ export async function launchBrowser() {
       // leaves this machine (watchPage still records the attempt, and the test fails on it).
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
       `--user-data-dir=${makeTempDir('profiled-chromium-')}`,
+      ...(TLS ? [`--ignore-certificate-errors-spki-list=${spkiHash(TLS.cert)}`] : []),
     ],
   });
 }
@@ -50,9 +62,9 @@ export function moduleFile(relative) {
 }
 
 // Serves `routes` ({'/path': {type, body}}) on 127.0.0.1 and a free port; anything else is 404.
-// Resolves to {origin, close()}.
+// Over HTTPS in HTTPS mode (a page on https may only call https). Resolves to {origin, close()}.
 export async function startPageServer(routes) {
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     const route = routes[new URL(req.url, 'http://x').pathname];
     if (!route) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
@@ -61,9 +73,12 @@ export async function startPageServer(routes) {
     }
     res.writeHead(200, { 'Content-Type': route.type, 'Cache-Control': 'no-store' });
     res.end(route.body);
-  });
+  };
+  const server = TLS
+    ? https.createServer({ cert: fs.readFileSync(TLS.cert), key: fs.readFileSync(TLS.key) }, handler)
+    : http.createServer(handler);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${server.address().port}`;
+  const origin = `${TLS ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   return {
     origin,
     close: () => new Promise((resolve) => {
