@@ -39,6 +39,23 @@ const ProjectConfig* Access::ByKeyPair(std::string_view api_key,
   return by_api == SecretIndex::kNone || by_api != by_secret ? nullptr : &projects_[by_api];
 }
 
+const ProjectConfig* Access::ByBasicAuth(std::string_view authorization,
+                                         std::string_view* problem) const {
+  std::string credentials;
+  std::string_view basic = CredentialsOf(authorization, "basic");
+  if (basic.empty() || !DecodeBase64(basic, &credentials)) {
+    *problem = "Missing Basic credentials (api_key:secret_key)";
+    return nullptr;
+  }
+  size_t colon = credentials.find(':');
+  const ProjectConfig* project = colon == std::string::npos
+                                     ? nullptr
+                                     : ByKeyPair(std::string_view(credentials).substr(0, colon),
+                                                 std::string_view(credentials).substr(colon + 1));
+  if (project == nullptr) *problem = "Invalid API key or secret key";
+  return project;
+}
+
 const ProjectConfig* Access::ById(std::string_view id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : &projects_[it->second];

@@ -40,6 +40,11 @@ class Access {
   // project's (any of its secret keys); null otherwise. Both are looked up whatever the first
   // answers, so the time says nothing of which one was wrong.
   const ProjectConfig* ByKeyPair(std::string_view api_key, std::string_view secret_key) const;
+  // The project of an `Authorization: Basic base64(api_key:secret_key)` header (the cohort and
+  // privacy APIs), as ByKeyPair finds it. Null when there is none, with *problem set to the
+  // 401's message: "Missing Basic credentials (api_key:secret_key)" or "Invalid API key or
+  // secret key".
+  const ProjectConfig* ByBasicAuth(std::string_view authorization, std::string_view* problem) const;
   // The project with this id; null when none (ids are not secret).
   const ProjectConfig* ById(std::string_view id) const;
   // Whether `token` is the admin token; always false when the admin API is off (no token).

@@ -21,21 +21,11 @@ HttpResponse DeletionError(int status, std::string_view message) {
 
 void Endpoints::Deletions(const HttpRequest& request, const Respond& respond) {
   // Basic auth with api_key:secret_key, as Amplitude's (and the cohort API's).
-  std::string credentials;
-  std::string_view basic = CredentialsOf(request.authorization, "basic");
-  if (basic.empty() || !DecodeBase64(basic, &credentials)) {
-    respond(DeletionError(401, "Missing Basic credentials (api_key:secret_key)"));
-    return;
-  }
-  size_t colon = credentials.find(':');
   std::shared_ptr<const Access> access = access_.load();
-  const ProjectConfig* project =
-      colon == std::string::npos
-          ? nullptr
-          : access->ByKeyPair(std::string_view(credentials).substr(0, colon),
-                              std::string_view(credentials).substr(colon + 1));
+  std::string_view problem;
+  const ProjectConfig* project = access->ByBasicAuth(request.authorization, &problem);
   if (project == nullptr) {
-    respond(DeletionError(401, "Invalid API key or secret key"));
+    respond(DeletionError(401, problem));
     return;
   }
   const std::vector<std::string_view> s = PathSegments(request.path);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { after, before, describe, formBody, it, SEED, sharedServer, sleep, uid } from './harness.js';
-import { launchBrowser, moduleFile, startPageServer, watchPage } from './browser.js';
+import { counter, launchBrowser, moduleFile, startPageServer, until, watchPage } from './browser.js';
 
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>amplitude-js on profiled</title>
@@ -25,20 +25,6 @@ const PAGE = `<!doctype html>
 </script>
 <script src="/amplitude.js"></script></head>
 <body><p>amplitude-js</p></body></html>`;
-
-async function until(what, fn, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function counter(metrics, route, status) {
-  return metrics.get(`profiled_http_requests_total{route="${route}",status="${status}"}`) ?? 0;
-}
 
 describe('amplitude-js in Chromium', () => {
   const h = sharedServer({ projects: [SEED] });

@@ -6,7 +6,7 @@
 // unload, sendBeacon.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, SEED, sharedServer, sleep, uid } from './harness.js';
-import { launchBrowser, moduleFile, startPageServer, watchPage } from './browser.js';
+import { counter, launchBrowser, moduleFile, startPageServer, until, watchPage } from './browser.js';
 
 const PAGE = `<!doctype html>
 <html><head><meta charset="utf-8"><title>analytics-browser on profiled</title>
@@ -30,21 +30,6 @@ const PAGE = `<!doctype html>
     amplitude.flush();
   });
 </script></body></html>`;
-
-// Waits until fn() returns a value other than undefined, or fails after `ms`.
-async function until(what, fn, ms = 15000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-function counter(metrics, route, status) {
-  return metrics.get(`profiled_http_requests_total{route="${route}",status="${status}"}`) ?? 0;
-}
 
 describe('@amplitude/analytics-browser in Chromium', () => {
   const h = sharedServer({ projects: [SEED] });

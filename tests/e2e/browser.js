@@ -10,7 +10,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
-import { makeTempDir, TLS } from './harness.js';
+import { makeTempDir, sleep, TLS } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CHROMIUM = process.env.PROFILED_CHROMIUM || '/usr/bin/chromium';
@@ -131,4 +131,20 @@ export async function watchPage(page, allowedOrigins) {
   page.on('pageerror', (err) => w.errors.push(`pageerror: ${err?.stack ?? err}`));
   w.problems = () => ({ offHost: w.offHost, errors: w.errors, failed: w.failed });
   return w;
+}
+
+// Waits until fn() returns a value other than undefined and returns it, or fails after `ms`.
+export async function until(what, fn, ms = 15000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// profiled_http_requests_total{route,status} in a metrics() map (0 when absent).
+export function counter(metrics, route, status) {
+  return metrics.get(`profiled_http_requests_total{route="${route}",status="${status}"}`) ?? 0;
 }
