@@ -136,6 +136,11 @@ Status ParseDeletionRequest(std::string_view content_type, std::string_view body
   bool is_json = content_type.find("json") != std::string_view::npos ||
                  (first != std::string_view::npos && body[first] == '{');
   PROFILED_RETURN_IF_ERROR(is_json ? ParseJsonRequest(body, out) : ParseFormRequest(body, out));
+  // Copied into every entry of the job, so held small.
+  if (out->requester.size() > kMaxRequesterBytes) {
+    return Status::InvalidArgument("requester: at most " + std::to_string(kMaxRequesterBytes) +
+                                   " bytes");
+  }
   if (out->amplitude_ids.empty() && out->user_ids.empty()) {
     return Status::InvalidArgument("give at least one id in amplitude_ids or user_ids");
   }

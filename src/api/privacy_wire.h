@@ -4,6 +4,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -13,6 +14,9 @@
 #include "ingest/deletions.h"
 
 namespace profiled::api {
+
+// The longest requester a deletion request may carry (an email address or a name).
+inline constexpr size_t kMaxRequesterBytes = 256;
 
 // A POST body: a JSON object ({"amplitude_ids":[...],"user_ids":[...],"requester":"...",
 // "ignore_invalid_ids":bool}) when the content type says JSON or the body starts with '{',

@@ -74,6 +74,24 @@ TEST(PrivacyWire, RefusalsNameTheField) {
   }
 }
 
+TEST(PrivacyWire, ARequesterOver256BytesIsRefusedInJsonAndForms) {
+  const std::string at_limit(kMaxRequesterBytes, 'r');
+  const std::string over(kMaxRequesterBytes + 1, 'r');
+  DeletionRequest r;
+  EXPECT_TRUE(ParseDeletionRequest("application/json",
+                                   R"({"user_ids":["u"],"requester":")" + at_limit + R"("})", &r)
+                  .ok());
+  for (const auto& [type, body] :
+       {std::pair<std::string, std::string>{"application/json",
+                                            R"({"user_ids":["u"],"requester":")" + over + R"("})"},
+        {"application/x-www-form-urlencoded", "user_ids=u&requester=" + over}}) {
+    DeletionRequest refused;
+    Status s = ParseDeletionRequest(type, body, &refused);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << type;
+    EXPECT_EQ(s.message(), "requester: at most 256 bytes") << type;
+  }
+}
+
 TEST(PrivacyWire, ListQueriesNeedTwoDaysAtMostSixMonthsApart) {
   int64_t start = 0;
   int64_t end = 0;

@@ -1,7 +1,8 @@
 // Privacy deletions: Amplitude's User Privacy API v1 (/api/2/deletions/users) as jobs the
 // ingest writer runs (docs/API.md, "Privacy deletion"; docs/STORAGE.md, "Deletion jobs").
 //
-// A job holds up to 200 users (by amplitude_id; user_ids are resolved when requested) and goes
+// A job holds the users (by amplitude_id; user_ids are resolved when requested) of every request
+// that joined it while it was staging (at most 200 ids each, src/api/privacy_wire.h) and goes
 // staging -> submitted -> done. It stays in staging until its run time (its first request plus
 // [privacy] staging_minutes), while requests may join it and ids may be taken out. Then the
 // writer (Ingestor) runs it in steps, each one commit that also stores the job's progress, so a
@@ -87,8 +88,8 @@ struct DeletionRequest {
 
 struct DeletionResult {
   // OK; InvalidArgument (nothing changed): unknown ids without ignore_invalid_ids (the
-  // message names a few), or, to take an id out, no staging job of that day holds it;
-  // the store's.
+  // message names a few), or, to take an id out, the job of that day holding it has started;
+  // NotFound: no job of that day holds the id; the store's.
   Status status;
   DeletionJob job;  // the job the request landed in, or the one an id was taken out of
 };

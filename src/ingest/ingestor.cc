@@ -1105,7 +1105,15 @@ Status Ingestor::RunDeletionStep(const std::string& project, uint64_t job_id, in
     // Step 1: the users' records and the mappings they name, in one commit.
     std::vector<uint64_t> targets;
     for (const DeletionEntry& entry : job.entries) {
-      const uint64_t id = entry.amplitude_id;
+      // An id staged while anonymous may have merged into an identified user since: it names
+      // that user now, as it would have had it merged before the request.
+      uint64_t id = entry.amplitude_id;
+      s = working_.ResolveMerged(project, entry.amplitude_id, &id);
+      if (!s.ok()) break;
+      if (id != entry.amplitude_id &&
+          std::find(targets.begin(), targets.end(), entry.amplitude_id) == targets.end()) {
+        targets.push_back(entry.amplitude_id);
+      }
       if (std::find(targets.begin(), targets.end(), id) != targets.end()) continue;
       targets.push_back(id);
       UserState* user = nullptr;

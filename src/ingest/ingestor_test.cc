@@ -968,5 +968,33 @@ TEST_F(DeletionTest, AStagedJobWaitsForItsTimeAndAnIdCanBeTakenOut) {
   EXPECT_TRUE(Read("b").found);
 }
 
+TEST_F(DeletionTest, AnAnonymousIdStagedBeforeItMergesDeletesTheUserItMergedInto) {
+  Close();
+  IngestorOptions options;
+  options.deletion_staging_ms = 3600000;
+  Open(options);
+  ApplyOk({Logged(SetProps("", "anon-phone", {{"secret", "anon"}}))});
+  const uint64_t anon_id = Read("", "anon-phone").amplitude_id;
+  DeletionRequest r;
+  r.amplitude_ids = {anon_id};
+  ASSERT_TRUE(Request(r).status.ok());
+  // Staged, not yet run: the anonymous device logs in, and its id merges into the user's.
+  ApplyOk({Logged(SetProps("later", "later-laptop", {{"plan", "pro"}}))});
+  ApplyOk({Logged(Track("later", "anon-phone"))});
+  const uint64_t id = Read("later").amplitude_id;
+  ASSERT_NE(id, anon_id);
+  EXPECT_EQ(Read("later").properties.at("secret"), "anon");
+  clock_.Advance(3600000);
+  WaitDone();
+  EXPECT_FALSE(Read("later").found);
+  EXPECT_TRUE(UserRecords(id).empty());
+  EXPECT_TRUE(UserRecords(anon_id).empty());
+  for (store::Table t : {store::Table::kIdentity, store::Table::kProfiles, store::Table::kEvents}) {
+    for (std::string_view s : {"later", "anon-phone"}) {
+      EXPECT_TRUE(KeysHolding(t, s).empty()) << static_cast<int>(t) << " " << s;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace profiled::ingest
