@@ -40,6 +40,8 @@ constexpr size_t kReadBufferLimit = kHeaderLimit + size_t{64} * 1024;
 // body or response) is freed, so idle keep-alive connections hold little memory.
 constexpr size_t kKeptBufferBytes = size_t{64} * 1024;
 constexpr auto kAsTuple = asio::as_tuple(use_awaitable);
+// How long a connection past max_connections may take to get its 503 (and its TLS handshake).
+constexpr std::chrono::milliseconds kRefuseTimeout{1000};
 
 constexpr std::string_view kChunkedLast =
     R"({"code":400,"error":"Transfer-Encoding must end with chunked"})";
@@ -182,11 +184,14 @@ class HttpServer::Impl {
     bool idle = true;                  // waiting for the first byte of a request
     bool unread_body = false;          // answered before the client finished sending (drained)
     std::function<void()> after_send;  // the answer's HttpResponse::after_send
+   private:
+    // The certificate it was accepted with; declared before `tls`, which uses it, so it is
+    // destroyed after it.
+    std::shared_ptr<TlsContext> tls_context_;
+
+   public:
     std::optional<tcp::socket> plain;  // exactly one of plain and tls is set
     std::optional<ssl::stream<tcp::socket>> tls;
-
-   private:
-    std::shared_ptr<TlsContext> tls_context_;  // the certificate it was accepted with
   };
 
   Status BindError(const boost::system::error_code& ec) {
@@ -236,8 +241,12 @@ class HttpServer::Impl {
       auto now = std::chrono::steady_clock::now();
       for (Session* s : sessions_[context_index]) {
         if (s->deadline < now) {
+          // Cancelled, and shut down both ways: an operation that was between two of its
+          // steps (a TLS handshake, a header read) when the deadline passed fails at its next
+          // step instead of waiting with no deadline left.
           boost::system::error_code ignored;
           s->Socket().cancel(ignored);
+          s->Socket().shutdown(tcp::socket::shutdown_both, ignored);
           s->deadline = std::chrono::steady_clock::time_point::max();
         }
       }
@@ -263,7 +272,9 @@ class HttpServer::Impl {
     try {
       bool open = true;
       if (session.tls) {
-        session.ExpiresAfter(ReadTimeout());
+        // A connection past max_connections gets its 503 within a second or is closed, so a
+        // flood of connections that never finish a handshake holds nothing for long.
+        session.ExpiresAfter(refuse ? std::min(ReadTimeout(), kRefuseTimeout) : ReadTimeout());
         auto [ec] = co_await session.tls->async_handshake(ssl::stream_base::server, kAsTuple);
         open = !ec;
         tls_up = open;
@@ -271,7 +282,7 @@ class HttpServer::Impl {
       if (open && refuse) {
         WriteResponse({503, "application/json", R"({"code":503,"error":"too many connections"})"},
                       false, {}, &out);
-        session.ExpiresAfter(ReadTimeout());
+        session.ExpiresAfter(std::min(ReadTimeout(), kRefuseTimeout));
         co_await asio::async_write(session, asio::buffer(out), kAsTuple);
         open = false;
       }

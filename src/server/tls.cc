@@ -36,6 +36,10 @@ Result<std::shared_ptr<TlsContext>> LoadTlsContext(const std::string& cert_path,
                            ssl::context::no_tlsv1_1 | ssl::context::single_dh_use,
                        ec);
   if (ec) return Status::Internal("TLS: " + ec.message());
+  // A key with a passphrase fails to load (below) instead of OpenSSL asking for it on a
+  // terminal, which would hang a start or a reload.
+  context->set_password_callback(
+      [](size_t, ssl::context::password_purpose) { return std::string(); }, ec);
   if (context->use_certificate_chain_file(cert_path, ec); ec) {
     return FileError("tls_cert", cert_path,
                      "not a PEM certificate chain (" + OpenSslReason(ec, "unreadable") + ")");
