@@ -3,7 +3,8 @@
 // machine where no profiled package is installed, installs it for real with dpkg: the profiled
 // user, a config with fresh keys readable by that user alone, the data dir, the systemd unit
 // (checked with systemd-analyze verify), the server run as the profiled user from that config,
-// an upgrade that keeps the config, and a purge that removes user and config but keeps the data.
+// an upgrade that keeps the config, a purge that removes the config but keeps the data and the user, and
+// a reinstall that serves the kept data.
 // systemd itself does not run here (no PID 1 systemd in this sandbox), so the postinst's
 // `systemctl enable --now` branch is not exercised; the unit is verified, not started.
 import assert from 'node:assert/strict';
@@ -147,12 +148,28 @@ describe('the Debian package', () => {
       assert.equal(purge.code, 0, purge.stderr);
       assert.match(purge.stdout, /kept the data in \/var\/lib\/profiled/);
       assert.equal(fs.existsSync('/etc/profiled/profiled.toml'), false);
-      assert.equal(run('getent', ['passwd', 'profiled']).code, 2, 'the user is removed');
+      assert.equal(run('getent', ['passwd', 'profiled']).stdout.split(':')[2], String(uid), 'the user stays');
       assert.deepEqual(fs.readdirSync('/var/lib/profiled'), stored, 'the data stays');
+
+      // Installed again after the purge: the same user owns the kept data, and serves it.
+      const reinstall = run('dpkg', ['-i', deb]);
+      installed = reinstall.code === 0;
+      assert.equal(reinstall.code, 0, reinstall.stderr);
+      const config2 = fs.readFileSync('/etc/profiled/profiled.toml', 'utf8');
+      const again2 = await serveAsProfiledUser(uid, gid);
+      try {
+        const read = await request(`${again2.base}/v1/userprofile?user_id=deb-user-1`, { headers: { Authorization: `Api-Key ${keyOf(config2, 'secret_key')}` } });
+        assert.equal(read.status, 200, read.text);
+        assert.deepEqual(read.json.userData.user_properties, { from: 'deb' });
+      } finally {
+        again2.proc.kill('SIGTERM');
+        await new Promise((r) => again2.proc.on('exit', r));
+      }
     } finally {
       if (installed) run('dpkg', ['--purge', 'profiled']);
       fs.rmSync('/var/lib/profiled', { recursive: true, force: true });
       fs.rmSync('/etc/profiled', { recursive: true, force: true });
+      run('userdel', ['profiled']);
     }
   });
 });
