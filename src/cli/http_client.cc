@@ -160,6 +160,11 @@ Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::stri
       return Status::Unavailable(where + ": no answer within " + std::to_string(timeout.count()) +
                                  " ms");
     }
+    // A TLS failure (a certificate not trusted or not naming the host, a server that does not
+    // speak TLS) is no network trouble: trying again cannot help.
+    if (failure && failure.category() == asio::error::get_ssl_category()) {
+      return Status::Unauthenticated(where + ": TLS: " + failure.message());
+    }
     if (failure) return Status::Unavailable(where + ": " + failure.message());
 
     http::response<http::string_body> response = parser.release();

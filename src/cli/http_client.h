@@ -54,8 +54,9 @@ struct HttpsOptions {
 // Sends `method target` to host:port with `headers` (name, value) and `body` (Content-Length
 // is set; a Content-Type among `headers` is sent as given) and reads the whole answer.
 // Unavailable, naming host:port, when the host does not resolve, the connection fails, the
-// TLS handshake or the certificate's verification fails, the answer is not HTTP, or nothing
-// completes within `timeout` (the whole exchange).
+// answer is not HTTP, or nothing completes within `timeout` (the whole exchange);
+// Unauthenticated when the TLS handshake fails (a certificate not trusted or not naming the
+// host, a server that does not speak TLS), which no retry mends.
 Result<HttpAnswer> HttpRequest(const std::string& host, uint16_t port, std::string_view method,
                                std::string_view target,
                                const std::vector<std::pair<std::string, std::string>>& headers,

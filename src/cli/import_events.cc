@@ -479,6 +479,10 @@ class Importer {
         if (events.empty()) return Status::Ok();
         continue;
       }
+      // A TLS failure (an untrusted certificate) stops at once: trying again cannot help.
+      if (!answer.ok() && answer.status().code() == ErrorCode::kUnauthenticated) {
+        return answer.status();
+      }
       const bool retry = !answer.ok() || answer->status == 429 || answer->status >= 500;
       if (!retry) {
         return Status::InvalidArgument("the server refused the events of " +
