@@ -1,8 +1,9 @@
 // Privacy deletions: Amplitude's User Privacy API v1 (/api/2/deletions/users) as jobs the
 // ingest writer runs (docs/API.md, "Privacy deletion"; docs/STORAGE.md, "Deletion jobs").
 //
-// A job holds the users (by amplitude_id; user_ids are resolved when requested) of every request
-// that joined it while it was staging (at most 200 ids each, src/api/privacy_wire.h) and goes
+// A job holds the users (by amplitude_id; user_ids are resolved when requested) of the requests
+// that joined it while it was staging (at most 200 ids each, src/api/privacy_wire.h; at most
+// 1,000 users a job, then a request starts the next job) and goes
 // staging -> submitted -> done. It stays in staging until its run time (its first request plus
 // [privacy] staging_minutes), while requests may join it and ids may be taken out. Then the
 // writer (Ingestor) runs it in steps, each one commit that also stores the job's progress, so a

@@ -21,6 +21,8 @@ constexpr int64_t kDayMs = 86400000;
 constexpr int64_t kRetentionEveryMs = 3600000;
 // Under sustained ingestion, a pending backfill still gets one chunk this often.
 constexpr int64_t kBackfillUnderLoadEveryMs = 100;
+// The most users one privacy deletion job holds; a request that would pass it starts a new job.
+constexpr size_t kMaxDeletionJobEntries = 1000;
 // What a refused batch is told: one group commit (an fsync) usually frees the queue.
 constexpr int kQueueFullRetryAfterSeconds = 1;
 // What a batch refused by a failing store is told. A full or failing disk needs someone to
@@ -249,7 +251,13 @@ void Ingestor::Run() {
       // A due deletion job takes the idle time like a backfill; a staging one is looked at
       // every second (a clock moved by tests included).
       if (!backfilling && (deletions_waiting_ || next_deletion_check_ms_ == 0)) {
-        const int64_t wait = std::clamp<int64_t>(next_deletion_check_ms_ - clock_.NowMs(), 0, 1000);
+        // With batches queued a step waits its kBackfillUnderLoadEveryMs turn (below), so the
+        // wait does too: no spinning while internal batches wait to be due.
+        int64_t next_check = next_deletion_check_ms_;
+        if (!queue_.empty()) {
+          next_check = std::max(next_check, last_deletion_ms_ + kBackfillUnderLoadEveryMs);
+        }
+        const int64_t wait = std::clamp<int64_t>(next_check - clock_.NowMs(), 0, 1000);
         timeout_at = std::min(timeout_at,
                               std::chrono::steady_clock::now() + std::chrono::milliseconds(wait));
       }
@@ -921,6 +929,10 @@ Status Ingestor::StageDeletion(const DeletionRequest& request, DeletionJob* job)
       invalid.push_back(user_id);
     }
   }
+  if (ids.empty() && !invalid.empty() && request.ignore_invalid_ids) {
+    return Status::InvalidArgument("no id names a known user (" + std::to_string(invalid.size()) +
+                                   " skipped); nothing was staged");
+  }
   if (!invalid.empty() && !request.ignore_invalid_ids) {
     std::string sample;
     for (size_t i = 0; i < invalid.size() && i < 5; ++i) sample += (i ? ", " : "") + invalid[i];
@@ -945,7 +957,10 @@ Status Ingestor::StageDeletion(const DeletionRequest& request, DeletionJob* job)
     uint64_t id = open->id;
     PROFILED_RETURN_IF_ERROR(DecodeDeletionJob(value, job));
     job->id = id;
-    if (job->status != DeletionStatus::kStaging || job->run_at_ms <= now) open = nullptr;
+    if (job->status != DeletionStatus::kStaging || job->run_at_ms <= now ||
+        job->entries.size() + ids.size() > kMaxDeletionJobEntries) {
+      open = nullptr;  // a full job: the request starts the next one
+    }
   }
   if (open == nullptr) {
     *job = DeletionJob();

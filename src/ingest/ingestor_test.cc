@@ -940,6 +940,49 @@ TEST_F(DeletionTest, UnknownIdsRefuseTheRequestUnlessIgnoredAndNothingIsStaged) 
   EXPECT_FALSE(Read("known").found);
 }
 
+TEST_F(DeletionTest, ARequestWhoseEveryIdIsSkippedIsRefusedAndStagesNoEmptyJob) {
+  ApplyOk({Track("known", "")});
+  DeletionRequest r;
+  r.user_ids = {"unknown"};
+  r.amplitude_ids = {999};
+  r.ignore_invalid_ids = true;
+  DeletionResult refused = Request(r);
+  EXPECT_EQ(refused.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(refused.status.message(), "no id names a known user (2 skipped); nothing was staged");
+  std::vector<DeletionJob> jobs;
+  ASSERT_TRUE(ListDeletionJobs(*store_, "p", &jobs).ok());
+  EXPECT_TRUE(jobs.empty());
+  EXPECT_TRUE(Read("known").found);
+}
+
+TEST_F(DeletionTest, AFullStagingJobSendsTheNextRequestToANewJob) {
+  Close();
+  IngestorOptions options;
+  options.deletion_staging_ms = 3600000;
+  Open(options);
+  std::vector<Event> users;
+  for (int i = 0; i < 1001; ++i) users.push_back(Track("u" + std::to_string(i), ""));
+  ApplyOk(std::move(users));
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 1001; ++i) ids.push_back(Read("u" + std::to_string(i)).amplitude_id);
+  std::vector<uint64_t> jobs_seen;
+  for (size_t first = 0; first < 1000; first += 100) {
+    DeletionRequest r;
+    r.amplitude_ids.assign(ids.begin() + static_cast<ptrdiff_t>(first),
+                           ids.begin() + static_cast<ptrdiff_t>(first + 100));
+    DeletionResult d = Request(r);
+    ASSERT_TRUE(d.status.ok()) << d.status.ToString();
+    jobs_seen.push_back(d.job.id);
+  }
+  EXPECT_EQ(std::count(jobs_seen.begin(), jobs_seen.end(), jobs_seen.front()), 10);
+  DeletionRequest last;
+  last.amplitude_ids = {ids[1000]};
+  DeletionResult d = Request(last);
+  ASSERT_TRUE(d.status.ok());
+  EXPECT_NE(d.job.id, jobs_seen.front());
+  EXPECT_EQ(d.job.entries.size(), 1u);
+}
+
 TEST_F(DeletionTest, AStagedJobWaitsForItsTimeAndAnIdCanBeTakenOut) {
   Close();
   IngestorOptions options;
