@@ -961,9 +961,11 @@ TEST_F(DeletionTest, AFullStagingJobSendsTheNextRequestToANewJob) {
   options.deletion_staging_ms = 3600000;
   Open(options);
   std::vector<Event> users;
+  users.reserve(1001);
   for (int i = 0; i < 1001; ++i) users.push_back(Track("u" + std::to_string(i), ""));
   ApplyOk(std::move(users));
   std::vector<uint64_t> ids;
+  ids.reserve(1001);
   for (int i = 0; i < 1001; ++i) ids.push_back(Read("u" + std::to_string(i)).amplitude_id);
   std::vector<uint64_t> jobs_seen;
   for (size_t first = 0; first < 1000; first += 100) {
