@@ -1,8 +1,18 @@
 // Transport limits (issue: headers ≤ 16 KiB, idle and read timeouts, a connection cap)
-// and keep-alive behaviour, over raw sockets so nothing is hidden by an HTTP client.
+// and keep-alive behaviour, over raw sockets so nothing is hidden by an HTTP client; every case
+// twice, over plain TCP and over TLS ([server] tls_cert: the deadlines cover the handshake, and
+// a connection refused past max_connections is still answered), plus the TLS-only cases of a
+// client that never starts its handshake.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
-import { after, before, describe, it, startServer } from './harness.js';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it, makeTempDir, startServer } from './harness.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const CONFIG = `
 [server]
@@ -19,15 +29,24 @@ api_key = "limits-api-key"
 secret_key = "limits-secret-key"
 `;
 
-// Connects and collects everything the server sends until it closes the connection.
-function connect(port) {
+// A CA and a certificate for 127.0.0.1 (make-test-ca.sh) in a fresh dir: {dir, cert, key, ca}.
+function makeCertificate() {
+  const dir = makeTempDir('profiled-e2e-limits-tls-');
+  const r = spawnSync(path.join(here, 'make-test-ca.sh'), [dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { dir, cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key'), ca: fs.readFileSync(path.join(dir, 'ca.pem')) };
+}
+
+// Connects (over TLS with `ca`, the handshake done) and collects everything the server sends
+// until it closes the connection.
+function connectTo(port, ca) {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
+    const socket = ca ? tls.connect({ port, host: '127.0.0.1', ca }) : net.connect(port, '127.0.0.1');
     const conn = { socket, data: '', closed: null };
     conn.closed = new Promise((done) => socket.on('close', () => done(conn.data)));
     socket.on('data', (d) => (conn.data += d.toString('latin1')));
     socket.on('error', () => {});
-    socket.on('connect', () => resolve(conn));
+    socket.on(ca ? 'secureConnect' : 'connect', () => resolve(conn));
     socket.on('error', reject);
   });
 }
@@ -46,15 +65,35 @@ function waitFor(conn, pattern) {
   });
 }
 
-describe('transport limits', () => {
+for (const overTls of [false, true]) {
+describe(`transport limits${overTls ? ' over TLS' : ''}`, () => {
   let server;
   let port;
+  let certificate = null;
+  const connect = (p) => connectTo(p, certificate?.ca);
   before(async () => {
-    server = await startServer({ config: CONFIG });
+    let config = CONFIG;
+    if (overTls) {
+      certificate = makeCertificate();
+      config = config.replace('[server]\n', `[server]\ntls_cert = "${certificate.cert}"\ntls_key = "${certificate.key}"\n`);
+    }
+    server = await startServer({ config });
+    assert.equal(server.https, overTls);
     port = Number(new URL(server.base).port);
   });
   after(async () => {
     await server?.dispose();
+    if (certificate) fs.rmSync(certificate.dir, { recursive: true, force: true });
+  });
+
+  // Plain: closed after idle_timeout_ms; over TLS the handshake must end within read_timeout_ms.
+  it('closes, unanswered, a connection that never sends a byte (over TLS: no ClientHello)', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (d) => (data += d.toString('latin1')));
+    socket.on('error', () => {});
+    await new Promise((r) => socket.on('close', r));
+    assert.equal(data, '');
   });
 
   it('answers pipelined requests in order on one connection', async () => {
@@ -143,3 +182,4 @@ describe('transport limits', () => {
     }
   });
 });
+}
