@@ -170,6 +170,13 @@ describe('privacy deletion', { timeout: 600000 }, () => {
         assert.ok(rows.some((r) => r.table === 'events' && r.value.includes(hex(keep))));
       } else {
         assert.ok(rows.some((r) => r.key.includes(hex(keep)) || r.value.includes(hex(keep))));
+        // Per-user records: the hash `{k} 'u' P be64(amplitude_id)` (docs/SCALING.md, "Layout");
+        // the kept user's is found, so the pattern is the one the store writes.
+        const userHash = (amplitudeId) => hex('}u') + pp + be64(amplitudeId);
+        for (const gone of [id, anonId]) {
+          assert.ok(!rows.some((r) => r.value.includes(userHash(gone))), `a record of ${gone} is left`);
+        }
+        assert.ok(rows.some((r) => r.value.includes(userHash(kept.amplitude_id))), 'the kept user\'s records are in the dump');
       }
 
       // New events for the user start a fresh profile, as Amplitude does.
