@@ -293,7 +293,11 @@ void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
   }
   std::vector<ingest::Event> events;
   IngestRejection rejection;
-  if (!ParseIdentification(identification->second, clock_.NowMs(), &events, &rejection)) {
+  const bool ok =
+      request.path == "/groupidentify"
+          ? ParseGroupIdentification(identification->second, clock_.NowMs(), &events, &rejection)
+          : ParseIdentification(identification->second, clock_.NowMs(), &events, &rejection);
+  if (!ok) {
     respond(Rejected(rejection));
     return;
   }
@@ -374,10 +378,13 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
       return;
     }
     if (result.failed_event >= 0 && result.status.code() == ErrorCode::kInvalidArgument) {
-      // The only limit checked while applying is the size of the user's properties.
+      // The only limit checked while applying is the size of the user's (or a group's)
+      // properties.
       IngestRejection r;
       r.error = "Invalid field values on some events";
-      r.events.Invalid("user_properties", result.failed_event, result.status.message());
+      const bool group = result.status.message().find("properties of group") != std::string::npos;
+      r.events.Invalid(group ? "group_properties" : "user_properties", result.failed_event,
+                       result.status.message());
       respond(Rejected(r));
       return;
     }

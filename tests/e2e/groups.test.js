@@ -1,0 +1,144 @@
+// Group properties (docs/API.md, "Groups"): the official @amplitude/analytics-node SDK's
+// groupIdentify and setGroup, raw $groupidentify events and Amplitude's POST /groupidentify,
+// read back through GET /admin/v1/projects/{p}/groups/{type}/{name}.
+import assert from 'node:assert/strict';
+import amplitude from '@amplitude/analytics-node';
+import { describe, formBody, it, SEED, sharedServer, uid } from './harness.js';
+
+const { createInstance, Identify } = amplitude;
+
+describe('group properties', () => {
+  const h = sharedServer({ projects: [SEED] });
+
+  async function client() {
+    const c = createInstance();
+    await c.init(SEED.api_key, {
+      serverUrl: `${h.server.base}/2/httpapi`,
+      flushIntervalMillis: 50,
+      logLevel: 0,
+    }).promise;
+    return c;
+  }
+
+  async function group(type, name) {
+    return h.server.admin('GET', `/projects/${SEED.id}/groups/${encodeURIComponent(type)}/${encodeURIComponent(name)}`);
+  }
+
+  function groupIdentify(identification) {
+    return h.server.request('POST', '/groupidentify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: SEED.api_key, identification: JSON.stringify(identification) }),
+    });
+  }
+
+  it("the SDK's groupIdentify applies every operation to the group, not to the sender", async () => {
+    const c = await client();
+    const org = uid('acme');
+    const user = uid('group-user');
+    const opts = { user_id: user };
+    const first = c.groupIdentify('org', org, new Identify()
+      .set('plan', 'pro')
+      .set('app', ['a'])
+      .set('pre', ['a'])
+      .set('preins', ['a', 'b'])
+      .set('postins', ['a', 'b'])
+      .set('rm', ['a', 'b', 'a'])
+      .set('old', 1)
+      .add('seats', 5), opts).promise;
+    await c.flush().promise;
+    assert.equal((await first).code, 200);
+    // The SDK lets a property appear in one operation of an Identify only: one property each.
+    const second = c.groupIdentify('org', org, new Identify()
+      .unset('old')
+      .setOnce('plan', 'free')
+      .setOnce('since', 2024)
+      .add('seats', 2)
+      .append('app', 'c')
+      .prepend('pre', 'z')
+      .preInsert('preins', ['b', 'y'])
+      .postInsert('postins', ['a', 'd'])
+      .remove('rm', 'a'), opts).promise;
+    await c.flush().promise;
+    assert.equal((await second).code, 200);
+
+    const res = await group('org', org);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, {
+      group_type: 'org',
+      group_name: org,
+      group_properties: {
+        plan: 'pro', app: ['a', 'c'], pre: ['z', 'a'], preins: ['y', 'a', 'b'], postins: ['a', 'b', 'd'],
+        rm: ['b'], seats: 7, since: 2024,
+      },
+    });
+    // The sender's own profile holds none of it.
+    const profile = await h.server.userData({ user_id: user, get_amp_props: 'true' });
+    assert.deepEqual(profile.user_properties ?? {}, {});
+
+    const cleared = c.groupIdentify('org', org, new Identify().clearAll(), opts).promise;
+    await c.flush().promise;
+    assert.equal((await cleared).code, 200);
+    assert.equal((await group('org', org)).status, 404);
+  });
+
+  it('setGroup keeps the type as a user property and groups of ordinary events change no group', async () => {
+    const c = await client();
+    const user = uid('member');
+    const org = uid('org');
+    const pending = [
+      c.setGroup('org', org, { user_id: user }).promise,
+      c.track({ event_type: 'Clicked', groups: { org }, group_properties: { org: { [org]: { size: 3 } } } },
+        undefined, { user_id: user }).promise,
+    ];
+    await c.flush().promise;
+    for (const r of await Promise.all(pending)) assert.equal(r.code, 200, r.message);
+    const profile = await h.server.userData({ user_id: user, get_amp_props: 'true' });
+    assert.equal(profile.user_properties.org, org);
+    assert.equal((await group('org', org)).status, 404);
+  });
+
+  it('a $groupidentify names several groups and names at once', async () => {
+    const [a, b, t] = [uid('ga'), uid('gb'), uid('gt')];
+    await h.server.trackOk([{
+      user_id: uid('sender'), event_type: '$groupidentify',
+      groups: { org: [a, b], team: t }, group_properties: { $add: { n: 1 } },
+    }]);
+    for (const [type, name] of [['org', a], ['org', b], ['team', t]]) {
+      assert.deepEqual((await group(type, name)).json.group_properties, { n: 1 }, `${type}/${name}`);
+    }
+  });
+
+  it('POST /groupidentify applies each identification; a bad one changes nothing', async () => {
+    const [a, b] = [uid('api-a'), uid('api-b')];
+    const ok = await groupIdentify([
+      { group_type: 'org', group_value: a, group_properties: { plan: 'pro' } },
+      { group_type: 'org', group_value: b, group_properties: { $add: { n: 2 } } },
+    ]);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.text, 'success');
+    assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
+    assert.deepEqual((await group('org', b)).json.group_properties, { n: 2 });
+
+    const bad = await groupIdentify([
+      { group_type: 'org', group_value: a, group_properties: { plan: 'free' } },
+      { group_type: 'org', group_value: b, group_properties: { $add: { n: 'many' } } },
+    ]);
+    assert.equal(bad.status, 400, bad.text);
+    assert.deepEqual(bad.json.events_with_invalid_fields, { group_properties: [1] });
+    assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
+
+    const missing = await h.server.request('POST', '/groupidentify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: SEED.api_key }),
+    });
+    assert.equal(missing.status, 400);
+    assert.equal(missing.json.missing_field, 'identification');
+  });
+
+  it('the admin API answers 404 for an unknown group and needs the admin token', async () => {
+    const res = await group('org', uid('never'));
+    assert.equal(res.status, 404);
+    const denied = await h.server.admin('GET', `/projects/${SEED.id}/groups/org/x`, undefined, { token: 'wrong' });
+    assert.equal(denied.status, 401);
+  });
+});
