@@ -3,7 +3,7 @@
 // read back through GET /admin/v1/projects/{p}/groups/{type}/{name}.
 import assert from 'node:assert/strict';
 import amplitude from '@amplitude/analytics-node';
-import { describe, formBody, it, SEED, sharedServer, uid } from './harness.js';
+import { describe, formBody, it, PAIR_MODE, SEED, sharedServer, uid } from './harness.js';
 
 const { createInstance, Identify } = amplitude;
 
@@ -133,6 +133,26 @@ describe('group properties', () => {
     });
     assert.equal(missing.status, 400);
     assert.equal(missing.json.missing_field, 'identification');
+  });
+
+  it('two nodes changing one group at once lose no update', { skip: !PAIR_MODE && 'one node (run with PROFILED_E2E_PAIR=1)' }, async () => {
+    const org = uid('shared');
+    const body = formBody({
+      api_key: SEED.api_key,
+      identification: JSON.stringify({ group_type: 'org', group_value: org, group_properties: { $add: { n: 1 } } }),
+    });
+    const sends = [];
+    for (let i = 0; i < 40; ++i) {
+      const node = i % 2 ? h.server.b : h.server.a;
+      sends.push(node.request('POST', '/groupidentify', {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' }, body,
+      }));
+    }
+    for (const res of await Promise.all(sends)) assert.equal(res.status, 200, res.text);
+    for (const node of [h.server.a, h.server.b]) {
+      const res = await node.admin('GET', `/projects/${SEED.id}/groups/org/${encodeURIComponent(org)}`);
+      assert.deepEqual(res.json.group_properties, { n: 40 });
+    }
   });
 
   it('the admin API answers 404 for an unknown group and needs the admin token', async () => {
