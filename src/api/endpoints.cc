@@ -164,7 +164,8 @@ void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond,
     respond(std::move(refusal));
     return;
   }
-  if (reads == nullptr) {
+  // Groups take a second round of reads that only ProfileReader::Read makes.
+  if (reads == nullptr || read->call.options.groups) {
     ReadOnThread(read);
     return;
   }

@@ -1,5 +1,6 @@
 #include "ingest/group_membership.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -24,8 +25,7 @@ void Store(const boost::json::object& groups, std::string* record, bool* changed
 
 }  // namespace
 
-Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record,
-                          bool* changed) {
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed) {
   *changed = false;
   boost::json::object current;
   PROFILED_RETURN_IF_ERROR(Parse(*record, &current));
@@ -36,7 +36,12 @@ Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* reco
     }
     boost::json::array names;
     names.reserve(ref.names.size());
-    for (const std::string& name : ref.names) names.emplace_back(name);
+    for (const std::string& name : ref.names) {
+      // A name given twice is one membership.
+      if (std::find(names.begin(), names.end(), boost::json::value(name)) == names.end()) {
+        names.emplace_back(name);
+      }
+    }
     current[ref.type] = std::move(names);
   }
   Store(current, record, changed);

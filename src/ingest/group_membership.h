@@ -19,8 +19,7 @@ namespace profiled::ingest {
 // a type given with no names is removed. Types not named keep their names. *record is the
 // record text (empty = no groups) and is left empty when no group remains; *changed tells
 // whether it changed. Corruption when *record is not a JSON object (then it is unchanged).
-Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record,
-                          bool* changed);
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed);
 
 // A merge of an anonymous user `from` into `into`: each group type `into` does not have
 // comes from `from` (the identified user's own memberships win). Corruption as above.

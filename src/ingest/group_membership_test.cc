@@ -8,13 +8,16 @@ namespace {
 TEST(GroupMembership, SettingATypeReplacesItsNamesAndKeepsOtherTypes) {
   std::string record;
   bool changed = false;
-  ASSERT_TRUE(SetGroupMembership({{"org", {"acme"}}, {"team", {"a", "b"}}}, &record, &changed).ok());
+  ASSERT_TRUE(
+      SetGroupMembership({{"org", {"acme"}}, {"team", {"a", "b"}}}, &record, &changed).ok());
   EXPECT_TRUE(changed);
   EXPECT_EQ(record, R"({"org":["acme"],"team":["a","b"]})");
   ASSERT_TRUE(SetGroupMembership({{"team", {"c"}}}, &record, &changed).ok());
   EXPECT_EQ(record, R"({"org":["acme"],"team":["c"]})");
   ASSERT_TRUE(SetGroupMembership({{"team", {"c"}}}, &record, &changed).ok());
   EXPECT_FALSE(changed);
+  ASSERT_TRUE(SetGroupMembership({{"team", {"d", "e", "d"}}}, &record, &changed).ok());
+  EXPECT_EQ(record, R"({"org":["acme"],"team":["d","e"]})");
 }
 
 TEST(GroupMembership, ATypeWithNoNamesIsRemovedAndNoGroupsLeavesNoRecord) {
@@ -38,8 +41,7 @@ TEST(GroupMembership, AMergeTakesOnlyTheTypesTheIdentifiedUserLacks) {
 TEST(GroupMembership, ACorruptRecordIsCorruptionAndStaysAsItWas) {
   std::string record = "not json";
   bool changed = false;
-  EXPECT_EQ(SetGroupMembership({{"org", {"a"}}}, &record, &changed).code(),
-            ErrorCode::kCorruption);
+  EXPECT_EQ(SetGroupMembership({{"org", {"a"}}}, &record, &changed).code(), ErrorCode::kCorruption);
   EXPECT_EQ(record, "not json");
   EXPECT_FALSE(changed);
 }

@@ -4,10 +4,12 @@
 #include <boost/json/monotonic_resource.hpp>
 
 #include "compute/evaluate.h"
+#include "core/value_text.h"
 #include "read/stored_properties.h"
 #include "recs/model.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
+#include "store/records.h"
 
 namespace profiled::read {
 
@@ -168,7 +170,47 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
         store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
     if (!statuses[0].IsNotFound()) break;
   }
-  return Finish(prepared, statuses, options, out);
+  PROFILED_RETURN_IF_ERROR(Finish(prepared, statuses, options, out));
+  out->groups.clear();
+  if (options.groups) PROFILED_RETURN_IF_ERROR(ReadGroups(project, out));
+  return Status::Ok();
+}
+
+Status ProfileReader::ReadGroups(std::string_view project, UserData* out) const {
+  std::string membership;
+  Status s = store_.Get(store::Table::kProfiles,
+                        store::UserRecordKey(project, out->amplitude_id, UserRecord::kGroups),
+                        &membership);
+  if (s.IsNotFound()) return Status::Ok();
+  PROFILED_RETURN_IF_ERROR(s);
+  boost::json::object groups;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(membership, &groups));
+  std::vector<std::string> keys;
+  for (const auto& kv : groups) {
+    if (!kv.value().is_array()) return Status::Corruption("the user's groups: not a list");
+    for (const boost::json::value& name : kv.value().get_array()) {
+      if (!name.is_string()) return Status::Corruption("the user's groups: not a name");
+      UserGroup& g = out->groups.emplace_back();
+      g.type.assign(kv.key());
+      g.name.assign(name.get_string());
+      keys.push_back(store::GroupKey(project, g.type, g.name));
+    }
+  }
+  if (keys.empty()) return Status::Ok();
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  PROFILED_RETURN_IF_ERROR(store_.MultiGet(store::Table::kMeta, keys, &values, &statuses));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out->groups[i].properties_json = "{}";
+      continue;
+    }
+    PROFILED_RETURN_IF_ERROR(statuses[i]);
+    std::string_view text;
+    PROFILED_RETURN_IF_ERROR(store::DecodeGroup(values[i], &text));
+    out->groups[i].properties_json.assign(text);
+  }
+  return Status::Ok();
 }
 
 Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Status>& statuses,

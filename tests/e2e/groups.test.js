@@ -3,12 +3,12 @@
 // read back through GET /admin/v1/projects/{p}/groups/{type}/{name}.
 import assert from 'node:assert/strict';
 import amplitude from '@amplitude/analytics-node';
-import { describe, formBody, it, PAIR_MODE, SEED, sharedServer, uid } from './harness.js';
+import { AMP, describe, formBody, it, PAIR_MODE, SEED, sharedServer, uid } from './harness.js';
 
 const { createInstance, Identify } = amplitude;
 
 describe('group properties', () => {
-  const h = sharedServer({ projects: [SEED] });
+  const h = sharedServer({ projects: [SEED, AMP] });
 
   async function client() {
     const c = createInstance();
@@ -153,6 +153,42 @@ describe('group properties', () => {
       const res = await node.admin('GET', `/projects/${SEED.id}/groups/org/${encodeURIComponent(org)}`);
       assert.deepEqual(res.json.group_properties, { n: 40 });
     }
+  });
+
+  it("setGroup and /identify groups are the user's groups, served with their properties by get_group_props", async () => {
+    const c = createInstance();
+    await c.init(AMP.api_key, { serverUrl: `${h.server.base}/2/httpapi`, flushIntervalMillis: 50, logLevel: 0 }).promise;
+    const user = uid('amp-member');
+    const [org, t1, t2] = [uid('org'), uid('team'), uid('team')];
+    const pending = [
+      c.setGroup('org', org, { user_id: user }).promise,
+      c.setGroup('team', [t1, t2], { user_id: user }).promise,
+      c.groupIdentify('org', org, new Identify().set('plan', 'pro'), { user_id: user }).promise,
+      // groups of an ordinary event are the event's only
+      c.track({ event_type: 'Clicked', groups: { other: 'x-group' } }, undefined, { user_id: user }).promise,
+    ];
+    await c.flush().promise;
+    for (const r of await Promise.all(pending)) assert.equal(r.code, 200, r.message);
+    const read = async (params) => (await h.server.userData({ user_id: user, ...params }, { secret: AMP.secret_key }));
+    let data = await read({ get_group_props: 'true', get_amp_props: 'true' });
+    assert.deepEqual(data.groups, { org: [org], team: [t1, t2] });
+    assert.deepEqual(data.group_properties, { org: { [org]: { plan: 'pro' } }, team: { [t1]: {}, [t2]: {} } });
+    assert.equal(data.amp_props.org, org);  // setGroup's $set
+    assert.deepEqual(data.amp_props.team, [t1, t2]);
+    // Without the parameter the answer is Amplitude's own shape.
+    data = await read({ get_amp_props: 'true' });
+    assert.equal('groups' in data, false);
+    assert.equal('group_properties' in data, false);
+
+    // POST /identify: a type set to [] leaves the user's groups.
+    const res = await h.server.request('POST', '/identify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: AMP.api_key, identification: JSON.stringify({ user_id: user, groups: { team: [] } }) }),
+    });
+    assert.equal(res.status, 200, res.text);
+    data = await read({ get_group_props: 'true' });
+    assert.deepEqual(data.groups, { org: [org] });
+    assert.deepEqual(data.group_properties, { org: { [org]: { plan: 'pro' } } });
   });
 
   it('the admin API answers 404 for an unknown group and needs the admin token', async () => {
