@@ -171,6 +171,11 @@ void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond,
   }
   reader_.Prepare(read->call.project->id, read->call.query.user_id, read->call.query.device_id,
                   read->call.options, &read->prepared);
+  // A group property condition reads group records while it evaluates: not on the loop.
+  if (read->prepared.evaluate && read->prepared.catalog->needs_groups()) {
+    ReadOnThread(read);
+    return;
+  }
   if (!read->prepared.keys.empty()) {
     ReadRecordsOnLoop(read);
     return;

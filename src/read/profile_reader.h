@@ -3,7 +3,10 @@
 // 3, recommendations). The wire layer (src/api) only serialises what this returns.
 //
 // One read is an identity lookup, then one MultiGet of the user's records (profile,
-// aggregates, static cohorts), which the store answers from one snapshot; computed values
+// aggregates, static cohorts, and group memberships when a served cohort has a group property
+// condition), which the store answers from one snapshot; group records are read after it,
+// when a group property condition is reached or the user's groups are asked for (not in that
+// snapshot); computed values
 // and memberships are evaluated at the reader's clock, so they are exact at the moment of
 // the read. Recommendations are scored from the trained model on the shelf and the user's
 // item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows

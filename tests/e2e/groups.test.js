@@ -3,6 +3,7 @@
 // read back through GET /admin/v1/projects/{p}/groups/{type}/{name}.
 import assert from 'node:assert/strict';
 import amplitude from '@amplitude/analytics-node';
+import { cohort, putReady } from './compute-helpers.js';
 import { AMP, describe, formBody, it, PAIR_MODE, SEED, sharedServer, uid } from './harness.js';
 
 const { createInstance, Identify } = amplitude;
@@ -189,6 +190,45 @@ describe('group properties', () => {
     data = await read({ get_group_props: 'true' });
     assert.deepEqual(data.groups, { org: [org] });
     assert.deepEqual(data.group_properties, { org: { [org]: { plan: 'pro' } } });
+  });
+
+  it("a cohort conditions on a property of the user's groups, as the groups are now", async () => {
+    const [pro, free] = [uid('pro-org'), uid('free-org')];
+    const [inPro, inFree, inNone] = [uid('c-pro'), uid('c-free'), uid('c-none')];
+    const cohortId = uid('pro-members').replace(/[^a-z0-9-]/g, '');
+    await putReady(h.server, AMP.id, 'cohorts', cohortId,
+      cohort('members of pro orgs', { type: 'group_property', group_type: 'org', prop: 'plan', op: 'is', values: ['pro'] }));
+    const res = await h.server.request('POST', '/groupidentify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: AMP.api_key, identification: JSON.stringify([
+        { group_type: 'org', group_value: pro, group_properties: { plan: 'pro' } },
+        { group_type: 'org', group_value: free, group_properties: { plan: 'free' } },
+      ]) }),
+    });
+    assert.equal(res.status, 200, res.text);
+    await h.server.trackOk([
+      { user_id: inPro, event_type: '$identify', user_properties: { $set: { org: pro } }, groups: { org: pro } },
+      { user_id: inFree, event_type: '$identify', user_properties: { $set: { org: free } }, groups: { org: [free] } },
+      { user_id: inNone, event_type: 'Opened' },
+    ], { apiKey: AMP.api_key });
+    const cohortsOf = async (user) => (await h.server.userData({ user_id: user, get_cohort_ids: 'true' }, { secret: AMP.secret_key })).cohort_ids;
+    assert.deepEqual(await cohortsOf(inPro), [cohortId]);
+    assert.deepEqual(await cohortsOf(inFree), []);
+    assert.deepEqual(await cohortsOf(inNone), []);
+    // The group's properties change: the membership follows at the next read.
+    const change = await h.server.request('POST', '/groupidentify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: AMP.api_key, identification: JSON.stringify({ group_type: 'org', group_value: free, group_properties: { plan: 'pro' } }) }),
+    });
+    assert.equal(change.status, 200);
+    assert.deepEqual(await cohortsOf(inFree), [cohortId]);
+    // The member download evaluates the same condition.
+    const members = await h.server.admin('GET', `/projects/${AMP.id}/cohorts/${cohortId}/members?format=jsonl`);
+    assert.equal(members.status, 200, members.text);
+    // (users of other tests of this file may be members too: only this test's users count)
+    const mine = new Set([inPro, inFree, inNone]);
+    const users = members.text.trim().split('\n').map((l) => JSON.parse(l).user_id).filter((u) => mine.has(u)).sort();
+    assert.deepEqual(users, [inPro, inFree].sort());
   });
 
   it('the admin API answers 404 for an unknown group and needs the admin token', async () => {
