@@ -10,7 +10,10 @@
 #include "api/endpoints.h"
 #include "api/form.h"
 #include "api/http_errors.h"
+#include "core/json_writer.h"
 #include "core/value_text.h"
+#include "store/keys.h"
+#include "store/records.h"
 
 namespace profiled::api {
 
@@ -296,16 +299,59 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(ClockControl(request, clock_control_));
     return;
   }
-  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]]
+  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]], and
+  // /admin/v1/projects/{project}/groups/{group_type}/{group_name}
   bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";
   bool train = s.size() == 7 && s[4] == "recommendations" && s[6] == "train";
-  if (s.size() < 5 || (s.size() > 6 && !members && !train) || s[2] != "projects") {
+  bool group = s.size() == 7 && s[4] == "groups";
+  if (s.size() < 5 || (s.size() > 6 && !members && !train && !group) || s[2] != "projects") {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
   const ProjectConfig* project = access->ById(s[3]);
   if (project == nullptr) {
     respond(Error(404, "Unknown project: " + std::string(s[3])));
+    return;
+  }
+  if (group) {
+    if (request.method != "GET") {
+      respond(Error(405, "Method not allowed: use GET"));
+      return;
+    }
+    std::string type, name;
+    if (!DecodePathSegment(s[5], &type) || !DecodePathSegment(s[6], &name) || type.empty() ||
+        name.empty()) {
+      respond(Error(400, "the group type and name must be non-empty and percent-encoded"));
+      return;
+    }
+    // A store read: on the worker, never on an I/O thread (a shared store's read is a round
+    // trip).
+    store::Store& store = store_;
+    Status posted = downloads_->Post(
+        [respond, &store, key = store::GroupKey(project->id, type, name), type, name] {
+          std::string value;
+          Status st = store.Get(store::Table::kMeta, key, &value);
+          std::string_view properties;
+          if (st.ok()) st = store::DecodeGroup(value, &properties);
+          if (st.IsNotFound()) {
+            respond(Error(404, "No group " + type + "/" + name));
+            return;
+          }
+          if (!st.ok()) {
+            respond(Error(HttpStatusOf(st.code()), PublicMessage(st)));
+            return;
+          }
+          // The stored text is a JSON object written by the writer: served as it is.
+          std::string body = R"({"group_type":)";
+          AppendJsonString(&body, type);
+          body += R"(,"group_name":)";
+          AppendJsonString(&body, name);
+          body += R"(,"group_properties":)";
+          body.append(properties);
+          body += "}";
+          respond(JsonResponse(200, std::move(body)));
+        });
+    if (!posted.ok()) respond(Error(HttpStatusOf(posted.code()), PublicMessage(posted)));
     return;
   }
   DefinitionKind kind;

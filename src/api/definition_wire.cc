@@ -574,6 +574,15 @@ Status ParseCondition(const json::value& v, std::string_view path, CohortConditi
     }
     return ParseOpAndValues(o, path, &c->filter);
   }
+  if (type == "group_property") {
+    PROFILED_RETURN_IF_ERROR(CheckKeys(o, path, {"type", "group_type", "prop", "op", "values"}));
+    c->kind = CohortCondition::Kind::kGroupProperty;
+    PROFILED_RETURN_IF_ERROR(
+        RequiredString(o, path, "group_type", kMaxDefinitionStringLength, &c->group_type));
+    PROFILED_RETURN_IF_ERROR(
+        RequiredString(o, path, "prop", kMaxDefinitionStringLength, &c->filter.prop));
+    return ParseOpAndValues(o, path, &c->filter);
+  }
   if (type == "computed_property") {
     PROFILED_RETURN_IF_ERROR(CheckKeys(o, path, {"type", "prop", "op", "values"}));
     c->kind = CohortCondition::Kind::kComputedProperty;
@@ -604,7 +613,7 @@ Status ParseCondition(const json::value& v, std::string_view path, CohortConditi
   }
   return Invalid(Field(path, "type"),
                  "unsupported condition type " + Quoted(type) +
-                     "; one of event, user_property, computed_property, cohort");
+                     "; one of event, user_property, group_property, computed_property, cohort");
 }
 
 // o[key]: a non-empty array of at most kMaxCohortClauses elements.

@@ -421,6 +421,17 @@ TEST(ParseCohort, ReadsEveryComparison) {
   }
 }
 
+TEST(ParseCohort, ReadsAGroupPropertyCondition) {
+  Cohort c = ParseOneCondition(
+      R"({"type":"group_property","group_type":"org","prop":"plan","op":"is","values":["pro"]})");
+  const CohortCondition& g = c.all_of[0].any_of[0];
+  EXPECT_EQ(g.kind, CohortCondition::Kind::kGroupProperty);
+  EXPECT_EQ(g.group_type, "org");
+  EXPECT_EQ(g.filter.prop, "plan");
+  EXPECT_EQ(g.filter.op, FilterOp::kIs);
+  EXPECT_EQ(g.filter.values, std::vector<std::string>{"pro"});
+}
+
 TEST(ParseCohort, ReadsPropertyAndCohortConditions) {
   Cohort c = ParseOneCondition(
       R"({"type":"user_property","prop":"gp:plan","op":"is not","values":["free"]},

@@ -164,12 +164,18 @@ void Endpoints::ProfileAsync(const HttpRequest& request, const Respond& respond,
     respond(std::move(refusal));
     return;
   }
-  if (reads == nullptr) {
+  // Groups take a second round of reads that only ProfileReader::Read makes.
+  if (reads == nullptr || read->call.options.groups) {
     ReadOnThread(read);
     return;
   }
   reader_.Prepare(read->call.project->id, read->call.query.user_id, read->call.query.device_id,
                   read->call.options, &read->prepared);
+  // A group property condition reads group records while it evaluates: not on the loop.
+  if (read->prepared.evaluate && read->prepared.catalog->needs_groups()) {
+    ReadOnThread(read);
+    return;
+  }
   if (!read->prepared.keys.empty()) {
     ReadRecordsOnLoop(read);
     return;
@@ -293,7 +299,11 @@ void Endpoints::Identify(const HttpRequest& request, const Respond& respond) {
   }
   std::vector<ingest::Event> events;
   IngestRejection rejection;
-  if (!ParseIdentification(identification->second, clock_.NowMs(), &events, &rejection)) {
+  const bool ok =
+      request.path == "/groupidentify"
+          ? ParseGroupIdentification(identification->second, clock_.NowMs(), &events, &rejection)
+          : ParseIdentification(identification->second, clock_.NowMs(), &events, &rejection);
+  if (!ok) {
     respond(Rejected(rejection));
     return;
   }
@@ -374,10 +384,13 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
       return;
     }
     if (result.failed_event >= 0 && result.status.code() == ErrorCode::kInvalidArgument) {
-      // The only limit checked while applying is the size of the user's properties.
+      // The only limit checked while applying is the size of the user's (or a group's)
+      // properties.
       IngestRejection r;
       r.error = "Invalid field values on some events";
-      r.events.Invalid("user_properties", result.failed_event, result.status.message());
+      const bool group = result.status.message().find("properties of group") != std::string::npos;
+      r.events.Invalid(group ? "group_properties" : "user_properties", result.failed_event,
+                       result.status.message());
       respond(Rejected(r));
       return;
     }

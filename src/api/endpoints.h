@@ -102,7 +102,7 @@ class Endpoints {
   // (the ingest writer) once the batch is durable.
   void TrackEvents(const HttpRequest& request, const Respond& respond);
 
-  // GET or POST /identify.
+  // GET or POST /identify, and /groupidentify (the same form; request.path tells them apart).
   void Identify(const HttpRequest& request, const Respond& respond);
 
   // POST /: amplitude-js's legacy v1 upload (a form with client, e, v, upload_time and

@@ -299,6 +299,48 @@ std::string ParseUserProperties(json::object& up, std::vector<PropertyOp>* ops) 
   return {};
 }
 
+// Reads `groups` ({type: name or [names]}) into *out within Amplitude's limits: the first
+// kMaxGroupTypes types in the object's order and, across them, the first kMaxGroupNames names;
+// the rest is ignored, as Amplitude ignores it. A type given an empty array is kept with no
+// names (for a user's membership, that removes the type). Returns why it is invalid, or "".
+std::string ParseGroups(const json::object& groups, std::vector<ingest::GroupRef>* out) {
+  constexpr size_t kMaxGroupTypes = 5;
+  constexpr size_t kMaxGroupNames = 10;
+  auto bad_text = [](std::string_view s) {
+    return s.empty() || ingest::CharacterCount(s) > ingest::kMaxStringLength;
+  };
+  size_t names = 0;
+  for (const auto& kv : groups) {
+    if (bad_text(kv.key()))
+      return "a group type must be a non-empty string of at most 1024 characters";
+    ingest::GroupRef ref;
+    ref.type.assign(kv.key());
+    auto add = [&](const json::value& v) -> std::string {
+      if (!v.is_string() || bad_text(v.get_string())) {
+        return "groups." + ref.type +
+               ": a group name must be a non-empty string of at most 1024 characters";
+      }
+      if (names < kMaxGroupNames) {
+        ref.names.emplace_back(v.get_string());
+        ++names;
+      }
+      return {};
+    };
+    if (kv.value().is_array()) {
+      for (const json::value& v : kv.value().get_array()) {
+        if (std::string why = add(v); !why.empty()) return why;
+      }
+    } else if (std::string why = add(kv.value()); !why.empty()) {
+      return why;
+    }
+    const bool removal = kv.value().is_array() && kv.value().get_array().empty();
+    if (out->size() < kMaxGroupTypes && (removal || !ref.names.empty())) {
+      out->push_back(std::move(ref));
+    }
+  }
+  return {};
+}
+
 // Reads an optional string id. False (with an error recorded) if present but not a
 // non-empty string.
 bool ReadId(const EventFields& f, FieldSlot slot, int index, std::string* out,
@@ -486,8 +528,24 @@ void ParseTrackEvent(json::object& o, int index, int min_id_length, int64_t now_
   e->origin = e->event_type == "$identify" || e->event_type == "$groupidentify"
                   ? ingest::EventOrigin::kIdentify
                   : ingest::EventOrigin::kTrack;
+  // `groups` matters to a $groupidentify (the groups it changes) and a $identify (the user's
+  // memberships, as setGroup sends them); on other events it is only logged.
+  if (e->event_type == "$groupidentify" || e->event_type == "$identify") {
+    if (json::value* g = f[Slot("groups")]; g != nullptr && g->is_object()) {
+      if (std::string why = ParseGroups(g->get_object(), &e->groups); !why.empty()) {
+        errors->Invalid("groups", index, why);
+      }
+    }
+  }
   // $groupidentify changes group properties, never the sender's user properties.
-  if (e->event_type == "$groupidentify") e->property_ops.clear();
+  if (e->event_type == "$groupidentify") {
+    e->property_ops.clear();
+    if (json::value* gp = f[Slot("group_properties")]; gp != nullptr && gp->is_object()) {
+      if (std::string why = ParseUserProperties(gp->get_object(), &e->group_ops); !why.empty()) {
+        errors->Invalid("group_properties", index, why);
+      }
+    }
+  }
   if (ErrorCount(*errors) != errors_before) return;
 
   // The logged event: ids as cleaned (an id removed for its length, or null, is dropped)
@@ -702,6 +760,89 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
     }
     if (const json::value* sv = f[Slot("start_version")]; sv != nullptr && sv->is_string()) {
       e.builtins.single["start_version"] = *sv;
+    }
+    if (json::value* g = f[Slot("groups")]; g != nullptr && g->is_object()) {
+      if (std::string why = ParseGroups(g->get_object(), &e.groups); !why.empty()) {
+        errors.Invalid("groups", index, why);
+      }
+    }
+  }
+  if (!errors.empty()) {
+    Reject(rejection, 400, EventsErrorText(errors));
+    out->clear();
+    return false;
+  }
+  return true;
+}
+
+bool ParseGroupIdentification(std::string_view identification, int64_t now_ms,
+                              std::vector<Event>* out, IngestRejection* rejection) {
+  boost::system::error_code ec;
+  bool non_finite = false;
+  std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
+  json::storage_ptr storage(arena.get());
+  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite, storage);
+  if (ec || !(root.is_object() || root.is_array())) {
+    Reject(rejection, 400, "missing_event", "identification");
+    rejection->events.details.push_back(
+        "identification must be a JSON object or an array of JSON objects");
+    return false;
+  }
+  json::array list(storage);
+  if (root.is_object()) {
+    list.push_back(std::move(root));
+  } else {
+    list = std::move(root.get_array());
+  }
+  if (list.empty() || list.size() > kMaxGroupIdentifications) {
+    Reject(rejection, list.empty() ? 400 : 413,
+           list.empty() ? "missing_event" : "Payload too large",
+           list.empty() ? "identification" : "");
+    rejection->events.details.push_back("identification must hold 1 to " +
+                                        std::to_string(kMaxGroupIdentifications) + " objects");
+    return false;
+  }
+  BatchErrors& errors = rejection->events;
+  out->reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) out->emplace_back(arena);
+  auto bad_text = [](const json::value* v) {
+    return v == nullptr || !v->is_string() || v->get_string().empty() ||
+           ingest::CharacterCount(v->get_string()) > ingest::kMaxStringLength;
+  };
+  for (size_t i = 0; i < list.size(); ++i) {
+    int index = static_cast<int>(i);
+    if (!list[i].is_object()) {
+      errors.Invalid("identification", index, "must be a JSON object");
+      continue;
+    }
+    json::object& o = list[i].get_object();
+    Event& e = (*out)[i];
+    e.origin = ingest::EventOrigin::kGroupIdentifyApi;
+    e.event_type = "$groupidentify";
+    e.time_ms = now_ms;
+    if (non_finite) CheckNonFinite(o, index, &errors);
+    const json::value* type = o.if_contains("group_type");
+    const json::value* value = o.if_contains("group_value");
+    if (bad_text(type)) {
+      errors.Invalid("group_type", index,
+                     "required: a non-empty string of at most 1024 characters");
+    }
+    if (bad_text(value)) {
+      errors.Invalid("group_value", index,
+                     "required: a non-empty string of at most 1024 characters");
+    }
+    if (!bad_text(type) && !bad_text(value)) {
+      e.groups.push_back({std::string(type->get_string()), {std::string(value->get_string())}});
+    }
+    json::value* props = o.if_contains("group_properties");
+    if (IsNullOrAbsent(props)) continue;
+    if (!props->is_object()) {
+      errors.Invalid("group_properties", index, "must be an object");
+    } else if (!NormalizeValue(*props, ingest::kMaxPropertyDepth + 1)) {
+      errors.Invalid("group_properties", index, "nests deeper than 40 levels");
+    } else if (std::string why = ParseUserProperties(props->get_object(), &e.group_ops);
+               !why.empty()) {
+      errors.Invalid("group_properties", index, why);
     }
   }
   if (!errors.empty()) {

@@ -41,6 +41,18 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
 bool ParseIdentification(std::string_view identification, int64_t now_ms,
                          std::vector<ingest::Event>* out, IngestRejection* rejection);
 
+// Amplitude's Group Identify API (POST /groupidentify) takes at most this many
+// identifications per request.
+inline constexpr size_t kMaxGroupIdentifications = 1024;
+
+// Parses the `identification` value of /groupidentify (an object or an array of at most
+// kMaxGroupIdentifications objects {group_type, group_value, group_properties}) into events
+// of origin kGroupIdentifyApi, one per object, each naming its one group in `groups` and its
+// operations in `group_ops`. False with *rejection (400 naming the field and index; 413 past
+// the count) on anything malformed; then *out is empty.
+bool ParseGroupIdentification(std::string_view identification, int64_t now_ms,
+                              std::vector<ingest::Event>* out, IngestRejection* rejection);
+
 // The legacy v1 upload (POST /, amplitude-js; docs/API.md "Legacy v1 upload"): the form
 // fields it sends, decoded.
 struct LegacyForm {

@@ -389,6 +389,140 @@ TEST(IngestWire, GroupIdentifyNeverTouchesUserProperties) {
   EXPECT_TRUE(o.batch.events[0].property_ops.empty());
 }
 
+TEST(IngestWire, GroupIdentifyCarriesItsGroupsAndGroupOperations) {
+  Outcome o = Parse(Batch(
+      R"([{"user_id":"user-1","event_type":"$groupidentify","groups":{"org":"a","team":["x","y"]},
+    "group_properties":{"$add":{"n":1},"$set":{"size":3}}}])"));
+  ASSERT_TRUE(o.ok);
+  const ingest::Event& e = o.batch.events[0];
+  ASSERT_EQ(e.groups.size(), 2u);
+  EXPECT_EQ(e.groups[0].type, "org");
+  EXPECT_EQ(e.groups[0].names, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(e.groups[1].type, "team");
+  EXPECT_EQ(e.groups[1].names, (std::vector<std::string>{"x", "y"}));
+  ASSERT_EQ(e.group_ops.size(), 2u);
+  EXPECT_EQ(e.group_ops[0].kind, PropertyOpKind::kSet);  // in application order
+  EXPECT_EQ(e.group_ops[1].kind, PropertyOpKind::kAdd);
+}
+
+TEST(IngestWire, GroupIdentifyWithPlainGroupPropertiesSetsThem) {
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"$groupidentify",
+    "groups":{"org":"a"},"group_properties":{"size":3}}])"));
+  ASSERT_TRUE(o.ok);
+  ASSERT_EQ(o.batch.events[0].group_ops.size(), 1u);
+  EXPECT_EQ(o.batch.events[0].group_ops[0].kind, PropertyOpKind::kSet);
+  EXPECT_EQ(o.batch.events[0].group_ops[0].key, "size");
+}
+
+TEST(IngestWire, GroupsOfOrdinaryEventsAreNotGroupOperations) {
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"click","groups":{"org":"a"},
+    "group_properties":{"size":3}}])"));
+  ASSERT_TRUE(o.ok);
+  EXPECT_TRUE(o.batch.events[0].groups.empty());
+  EXPECT_TRUE(o.batch.events[0].group_ops.empty());
+}
+
+TEST(IngestWire, GroupsKeepAtMostFiveTypesAndTenNames) {
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"$groupidentify",
+    "groups":{"a":["1","2","3","4"],"b":["1","2","3","4"],"c":["1","2","3","4"],"d":"1","e":"1",
+    "f":"1"},"group_properties":{"n":1}}])"));
+  ASSERT_TRUE(o.ok);
+  const auto& groups = o.batch.events[0].groups;
+  ASSERT_EQ(groups.size(), 3u);  // a and b have 4 names each, c the last 2 of the 10
+  EXPECT_EQ(groups[2].type, "c");
+  EXPECT_EQ(groups[2].names, (std::vector<std::string>{"1", "2"}));
+}
+
+TEST(IngestWire, BadGroupsOrGroupPropertiesAreInvalidFields) {
+  for (const char* bad : {R"("groups":{"org":5})", R"("groups":{"org":[""]})",
+                          R"("groups":{"":"a"})", R"("groups":{"org":["a",{}]})"}) {
+    Outcome o = Parse(
+        Batch(std::string(R"([{"user_id":"user-1","event_type":"$groupidentify",)") + bad + "}]"));
+    ASSERT_FALSE(o.ok) << bad;
+    EXPECT_EQ(o.rejection.events.invalid_fields.at("groups"), std::vector<int>{0}) << bad;
+  }
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"$groupidentify",
+    "groups":{"org":"a"},"group_properties":{"$nope":{"a":1}}}])"));
+  ASSERT_FALSE(o.ok);
+  EXPECT_EQ(o.rejection.events.invalid_fields.at("group_properties"), std::vector<int>{0});
+}
+
+TEST(IngestWire, IdentifyGroupsAreParsedForMembershipAndAnEmptyListRemovesAType) {
+  Outcome o = Parse(Batch(R"([{"user_id":"user-1","event_type":"$identify",
+    "user_properties":{"$set":{"org":"acme"}},"groups":{"org":"acme","team":[]}}])"));
+  ASSERT_TRUE(o.ok);
+  const auto& groups = o.batch.events[0].groups;
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].names, (std::vector<std::string>{"acme"}));
+  EXPECT_EQ(groups[1].type, "team");
+  EXPECT_TRUE(groups[1].names.empty());
+  // setGroup's $set is applied to the user's properties as any $identify's.
+  EXPECT_EQ(o.batch.events[0].property_ops.size(), 1u);
+
+  std::vector<ingest::Event> events;
+  IngestRejection r;
+  ASSERT_TRUE(
+      ParseIdentification(R"({"user_id":"user-1","groups":{"org":["a","b"]}})", kNow, &events, &r));
+  ASSERT_EQ(events[0].groups.size(), 1u);
+  EXPECT_EQ(events[0].groups[0].names, (std::vector<std::string>{"a", "b"}));
+  events.clear();
+  EXPECT_FALSE(
+      ParseIdentification(R"({"user_id":"user-1","groups":{"org":1}})", kNow, &events, &r));
+  EXPECT_TRUE(r.events.invalid_fields.contains("groups"));
+}
+
+TEST(IngestWire, GroupIdentificationsBecomeGroupEventsWithoutAUser) {
+  std::vector<ingest::Event> events;
+  IngestRejection r;
+  ASSERT_TRUE(ParseGroupIdentification(
+      R"([{"group_type":"org","group_value":"acme","group_properties":{"$add":{"n":1}}},
+          {"group_type":"org","group_value":"globex"}])",
+      kNow, &events, &r));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].origin, ingest::EventOrigin::kGroupIdentifyApi);
+  EXPECT_TRUE(events[0].user_id.empty());
+  EXPECT_TRUE(events[0].device_id.empty());
+  ASSERT_EQ(events[0].groups.size(), 1u);
+  EXPECT_EQ(events[0].groups[0].type, "org");
+  EXPECT_EQ(events[0].groups[0].names, (std::vector<std::string>{"acme"}));
+  ASSERT_EQ(events[0].group_ops.size(), 1u);
+  EXPECT_EQ(events[0].group_ops[0].kind, PropertyOpKind::kAdd);
+  EXPECT_TRUE(events[1].group_ops.empty());
+}
+
+TEST(IngestWire, BadGroupIdentificationsAreRefusedWhole) {
+  struct Case {
+    const char* body;
+    const char* field;
+  };
+  for (const Case& c :
+       {Case{R"({"group_value":"acme"})", "group_type"},
+        Case{R"({"group_type":"org","group_value":7})", "group_value"},
+        Case{R"({"group_type":"org","group_value":"a","group_properties":[]})", "group_properties"},
+        Case{R"([{"group_type":"org","group_value":"a"},
+                                 {"group_type":"org","group_value":"b",
+                                  "group_properties":{"$add":{"n":"x"}}}])",
+             "group_properties"}}) {
+    std::vector<ingest::Event> events;
+    IngestRejection r;
+    EXPECT_FALSE(ParseGroupIdentification(c.body, kNow, &events, &r)) << c.body;
+    EXPECT_EQ(r.http_status, 400);
+    EXPECT_TRUE(r.events.invalid_fields.contains(c.field)) << c.body;
+    EXPECT_TRUE(events.empty());
+  }
+  std::vector<ingest::Event> events;
+  IngestRejection r;
+  EXPECT_FALSE(ParseGroupIdentification("not json", kNow, &events, &r));
+  EXPECT_EQ(r.missing_field, "identification");
+  std::string many = "[";
+  for (size_t i = 0; i <= kMaxGroupIdentifications; ++i) {
+    many += std::string(i ? "," : "") + R"({"group_type":"t","group_value":"v"})";
+  }
+  many += "]";
+  EXPECT_FALSE(ParseGroupIdentification(many, kNow, &events, &r));
+  EXPECT_EQ(r.http_status, 413);
+}
+
 TEST(IngestWire, IdentificationAcceptsAnObjectOrAnArray) {
   std::vector<ingest::Event> events;
   IngestRejection r;

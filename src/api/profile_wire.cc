@@ -83,6 +83,8 @@ Status ParseProfileQuery(std::string_view query, ProfileQuery* q) {
       status = ParseBool(key, value, &q->get_amp_props);
     } else if (key == "get_cohort_ids") {
       status = ParseBool(key, value, &q->get_cohort_ids);
+    } else if (key == "get_group_props") {
+      status = ParseBool(key, value, &q->get_group_props);
     } else if (key == "get_computations") {
       status = ParseBool(key, value, &q->get_computations);
     } else if (key == "rec_id") {
@@ -140,6 +142,7 @@ read::ReadOptions ReadOptionsFor(const ProfileQuery& q, ProfileDialect dialect) 
   if (q.rec_type == "model") o.recs.override = recs::ServeRequest::Override::kModel;
   if (q.rec_type == "random") o.recs.override = recs::ServeRequest::Override::kRandom;
   o.recs.limit = q.limit;
+  o.groups = !seed && q.get_group_props;
   return o;
 }
 
@@ -313,6 +316,41 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
     AppendJsonStringArray(out, user.cohort_ids);
   } else {
     out->append("null");
+  }
+  if (q.get_group_props) {
+    // Only when asked for (Amplitude's Profile API has no such section): the user's groups
+    // {type: [names]} and each group's properties {type: {name: {...}}}.
+    out->append(",\"groups\":{");
+    for (size_t i = 0; i < user.groups.size(); ++i) {
+      const read::UserGroup& g = user.groups[i];
+      bool new_type = i == 0 || user.groups[i - 1].type != g.type;
+      if (new_type) {
+        if (i > 0) out->append("],");
+        AppendJsonString(out, g.type);
+        out->append(":[");
+      } else {
+        out->push_back(',');
+      }
+      AppendJsonString(out, g.name);
+    }
+    if (!user.groups.empty()) out->push_back(']');
+    out->append("},\"group_properties\":{");
+    for (size_t i = 0; i < user.groups.size(); ++i) {
+      const read::UserGroup& g = user.groups[i];
+      bool new_type = i == 0 || user.groups[i - 1].type != g.type;
+      if (new_type) {
+        if (i > 0) out->append("},");
+        AppendJsonString(out, g.type);
+        out->append(":{");
+      } else {
+        out->push_back(',');
+      }
+      AppendJsonString(out, g.name);
+      out->push_back(':');
+      out->append(g.properties_json);
+    }
+    if (!user.groups.empty()) out->push_back('}');
+    out->push_back('}');
   }
   out->append("}}");
   return Status::Ok();

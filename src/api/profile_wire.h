@@ -25,6 +25,7 @@ struct ProfileQuery {
   bool get_amp_props = false;
   bool get_cohort_ids = false;
   bool get_computations = false;
+  bool get_group_props = false;       // the Amplitude dialect's groups and group_properties
   std::vector<std::string> rec_ids;   // rec_id=a,b: each once, in the order asked
   std::vector<std::string> comp_ids;  // comp_id=1,2
   std::string rec_type;               // "", "model" or "random"

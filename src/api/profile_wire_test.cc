@@ -143,6 +143,27 @@ TEST(ProfileWire, AmplitudeDialectFillsWhatWasAskedFor) {
       "device_id":"device-1","amp_props":{"platform":"Web","plan":"pro","n":3},"cohort_ids":[]}})"));
 }
 
+TEST(ProfileWire, AmplitudeDialectWritesGroupsAndTheirPropertiesOnlyWithGetGroupProps) {
+  ProfileQuery q;
+  ASSERT_TRUE(ParseProfileQuery("user_id=u&get_group_props=true", &q).ok());
+  EXPECT_TRUE(ReadOptionsFor(q, ProfileDialect::kAmplitude).groups);
+  EXPECT_FALSE(ReadOptionsFor(q, ProfileDialect::kSeed).groups);
+  read::UserData user = Alice();
+  user.groups = {{"org", "acme", R"({"plan":"pro"})"}, {"team", "a", "{}"}, {"team", "b", "{}"}};
+  std::string out;
+  ASSERT_TRUE(WriteAmplitudeProfile(q, user, &out).ok());
+  EXPECT_EQ(json::parse(out), json::parse(R"({"userData":{"recommendations":null,"user_id":"alice",
+      "device_id":"device-1","amp_props":null,"cohort_ids":null,
+      "groups":{"org":["acme"],"team":["a","b"]},
+      "group_properties":{"org":{"acme":{"plan":"pro"}},"team":{"a":{},"b":{}}}}})"));
+  user.groups.clear();
+  out.clear();
+  ASSERT_TRUE(WriteAmplitudeProfile(q, user, &out).ok());
+  EXPECT_EQ(json::parse(out).at("userData").at("groups"), json::object{});
+  EXPECT_EQ(json::parse(out).at("userData").at("group_properties"), json::object{});
+  EXPECT_FALSE(ParseProfileQuery("user_id=u&get_group_props=maybe", &q).ok());
+}
+
 TEST(ProfileWire, AmplitudeDialectComputationsOnlyGiveAnEmptyObject) {
   ProfileQuery q;
   q.get_computations = true;

@@ -34,6 +34,7 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
         if (condition.kind == CohortCondition::Kind::kUserProperty) {
           user_property_names_.push_back(condition.filter.prop);
         }
+        if (condition.kind == CohortCondition::Kind::kGroupProperty) needs_groups_ = true;
       }
     }
   }
@@ -76,7 +77,8 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
             if (index < cohorts_.size()) target = index;
             break;
           }
-          case CohortCondition::Kind::kUserProperty: break;
+          case CohortCondition::Kind::kUserProperty:
+          case CohortCondition::Kind::kGroupProperty: break;
         }
         targets.push_back(target);
       }

@@ -109,6 +109,9 @@ struct CohortCondition {
     kUserProperty,      // `filter` on the user property filter.prop
     kComputedProperty,  // `filter` on the value of computation filter.prop (an id)
     kCohort,            // membership of cohort `cohort_id`
+    // `filter` on property filter.prop of the user's groups of type `group_type`: holds when
+    // it holds for any of them, or, for a user in no such group, as for a missing property
+    kGroupProperty,
   };
   Kind kind = Kind::kEvent;
   AggregateSpec spec;
@@ -116,6 +119,7 @@ struct CohortCondition {
   double operand = 0;
   Filter filter;
   std::string cohort_id;
+  std::string group_type;  // kGroupProperty
 };
 
 // The negation applies to the whole clause (its OR), as in Amplitude.

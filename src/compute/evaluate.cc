@@ -175,8 +175,24 @@ class Evaluation {
         return ComputedConditionHolds(condition.filter, target);
       case CohortCondition::Kind::kCohort:
         return target != ProjectCatalog::kUnresolved && InCohort(target);
+      case CohortCondition::Kind::kGroupProperty: return GroupConditionHolds(condition);
     }
     return false;
+  }
+
+  bool GroupConditionHolds(const CohortCondition& condition) {
+    groups_.clear();
+    if (user_.property_source != nullptr) {
+      Status s = user_.property_source->LoadGroups(condition.group_type, &groups_);
+      if (!s.ok()) {
+        if (status_.ok()) status_ = std::move(s);
+        return false;
+      }
+    }
+    if (groups_.empty()) return Matches(condition.filter, nullptr);
+    return std::any_of(groups_.begin(), groups_.end(), [&](const json::object* group) {
+      return Matches(condition.filter, group->if_contains(condition.filter.prop));
+    });
   }
 
   static bool EventConditionHolds(const CohortCondition& condition, const Value& value) {
@@ -233,6 +249,7 @@ class Evaluation {
 
   const ProjectCatalog& catalog_;
   const UserView& user_;
+  std::vector<const json::object*> groups_;  // GroupConditionHolds' scratch
   const int64_t now_ms_;
   Status status_;
   std::vector<SpecSlot> specs_;  // by index in catalog_.specs()

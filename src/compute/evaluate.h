@@ -25,6 +25,16 @@ class UserPropertySource {
   // at least the names in catalog.user_property_names(). *out lives as long as the source.
   // Corruption when they do not decode.
   [[nodiscard]] virtual Status Load(bool builtins, const boost::json::object** out) = 0;
+  // The properties of each of the user's groups of type `group_type` (docs/API.md, "Groups"),
+  // one object per group (empty for a group without properties); none when the user is in no
+  // such group. The pointers live as long as the source. Corruption when a record does not
+  // decode. The default: the user is in no group.
+  [[nodiscard]] virtual Status LoadGroups(std::string_view group_type,
+                                          std::vector<const boost::json::object*>* out) {
+    (void)group_type;
+    out->clear();
+    return Status::Ok();
+  }
 };
 
 // What evaluation reads of one user. Borrowed; any pointer may be null for "none".

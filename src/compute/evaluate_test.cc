@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -295,6 +296,56 @@ TEST(CohortIds, AClauseHoldsWhenAnyConditionDoes) {
   EXPECT_TRUE(Ids(catalog, user).empty());
   user.properties["plan"] = "pro";
   EXPECT_EQ(Ids(catalog, user), Names{"either"});
+}
+
+// A source of a user's groups, as a reader would give it.
+class Groups : public UserPropertySource {
+ public:
+  std::map<std::string, std::vector<json::object>> by_type;
+  Status Load(bool builtins, const json::object** out) override {
+    *out = builtins ? &builtins_ : &properties_;
+    return Status::Ok();
+  }
+  Status LoadGroups(std::string_view type, std::vector<const json::object*>* out) override {
+    out->clear();
+    if (auto it = by_type.find(std::string(type)); it != by_type.end()) {
+      for (const json::object& g : it->second) out->push_back(&g);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  json::object properties_, builtins_;
+};
+
+CohortCondition GroupCondition(std::string type, std::string prop, FilterOp op,
+                               std::vector<std::string> values) {
+  CohortCondition c = PropertyCondition(CohortCondition::Kind::kGroupProperty, std::move(prop), op,
+                                        std::move(values));
+  c.group_type = std::move(type);
+  return c;
+}
+
+TEST(CohortIds, AGroupPropertyConditionHoldsWhenAnyOfTheUsersGroupsOfTheTypeMatches) {
+  ProjectCatalog catalog = MakeCatalog(
+      {MakeCohort("pro-orgs",
+                  {{false, {{GroupCondition("org", "plan", FilterOp::kIs, {"pro"}), 0}}}}),
+       MakeCohort("not-pro",
+                  {{false, {{GroupCondition("org", "plan", FilterOp::kIsNot, {"pro"}), 0}}}})});
+  EXPECT_TRUE(catalog.needs_groups());
+  User user;
+  Groups groups;
+  UserView view = user.View();
+  view.property_source = &groups;
+  // In no org: the condition reads a missing property.
+  EXPECT_EQ(CohortsOf(catalog, view, kNow), Names{"not-pro"});
+  groups.by_type["org"] = {json::object{{"plan", "free"}}, json::object{{"plan", "pro"}}};
+  EXPECT_EQ(CohortsOf(catalog, view, kNow), (Names{"pro-orgs", "not-pro"}));  // catalog order
+  groups.by_type["org"] = {json::object{{"plan", "pro"}}};
+  EXPECT_EQ(CohortsOf(catalog, view, kNow), Names{"pro-orgs"});
+  // A group of another type with the property does not count.
+  groups.by_type = {{"team", {json::object{{"plan", "pro"}}}}};
+  EXPECT_EQ(CohortsOf(catalog, view, kNow), Names{"not-pro"});
 }
 
 TEST(CohortIds, ACohortNeedsEveryClause) {

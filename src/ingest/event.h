@@ -63,9 +63,16 @@ struct BuiltinUpdate {
 };
 
 enum class EventOrigin {
-  kTrack,        // an ordinary event: counts as activity, is logged
-  kIdentify,     // $identify / $groupidentify event: logged, not activity
-  kIdentifyApi,  // POST /identify: neither logged nor activity
+  kTrack,             // an ordinary event: counts as activity, is logged
+  kIdentify,          // $identify / $groupidentify event: logged, not activity
+  kIdentifyApi,       // POST /identify: neither logged nor activity
+  kGroupIdentifyApi,  // POST /groupidentify: changes groups only; no user, nothing logged
+};
+
+// One group type of an event's `groups` and the group names given for it (at least one).
+struct GroupRef {
+  std::string type;
+  std::vector<std::string> names;
 };
 
 struct Event {
@@ -105,6 +112,12 @@ struct Event {
   // Already in application order (sorted by kind, stable within a kind).
   std::vector<PropertyOp> property_ops;
   bool skip_user_properties = false;  // $skip_user_properties_sync
+  // The event's `groups`, within Amplitude's limits (5 types, 10 names). Read by the writer
+  // for $groupidentify events and POST /groupidentify; empty otherwise.
+  std::vector<GroupRef> groups;
+  // What a $groupidentify (or POST /groupidentify) does to each group of `groups`, in
+  // application order like property_ops. Empty for other events.
+  std::vector<PropertyOp> group_ops;
   BuiltinUpdate builtins;
   std::string json;  // the event object as received, for the event log
   // Typed views of what definitions read (compute::EventFields), taken from the parsed

@@ -5,6 +5,7 @@
 #include "core/json_writer.h"
 #include "core/log.h"
 #include "core/value_text.h"
+#include "ingest/group_membership.h"
 #include "ingest/property_ops.h"
 #include "store/keys.h"
 #include "store/records.h"
@@ -126,6 +127,9 @@ Status MergeUserState(WorkingSet& ws, std::string_view project, const MergeConte
   merged.insert(merged.end(), from_merged.begin(), from_merged.end());
   into->merged_ids = store::EncodeIdList(merged);
   into->merged_ids_changed = true;
+  bool groups_changed = false;
+  PROFILED_RETURN_IF_ERROR(MergeGroupMembership(from->groups, &into->groups, &groups_changed));
+  if (groups_changed) into->groups_changed = true;
   return Status::Ok();
 }
 

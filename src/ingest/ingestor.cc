@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/value_text.h"
 #include "ingest/builtins.h"
+#include "ingest/group_membership.h"
 #include "ingest/identity.h"
 #include "ingest/logged_event.h"
 #include "ingest/property_ops.h"
@@ -509,8 +510,35 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
   }
 }
 
+Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
+  if (e.group_ops.empty()) return Status::Ok();
+  const size_t growth = GrowthBound(e.group_ops);
+  for (const GroupRef& ref : e.groups) {
+    for (const std::string& name : ref.names) {
+      GroupState* group = nullptr;
+      PROFILED_RETURN_IF_ERROR(working_.GetGroup(project, ref.type, name, &group));
+      group->properties_size_bound += growth;
+      ApplyPropertyOps(e.group_ops, &group->properties);
+      // As for a user's properties (ApplyEvent): exact only once the bound passes the limit.
+      if (growth > 0 && group->properties_size_bound > kMaxPropertiesBytes) {
+        size_t exact = ObjectText(group->properties).size();
+        group->properties_size_bound = exact;
+        if (exact > kMaxPropertiesBytes) {
+          return Status::InvalidArgument(
+              "this event would grow the properties of group " + ref.type + "/" + name + " to " +
+              std::to_string(exact) + " bytes of JSON, over the limit of " +
+              std::to_string(kMaxPropertiesBytes) + "; unset some first");
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t now,
                             bool* duplicate) {
+  // POST /groupidentify: no user, no log, no de-dup (it has no insert_id).
+  if (e.origin == EventOrigin::kGroupIdentifyApi) return ApplyGroupOps(project, e);
   std::string scope;
   if (!e.insert_id.empty()) {
     // Amplitude de-duplicates an insert_id per device; events without one per user.
@@ -551,6 +579,15 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
                                        std::to_string(kMaxPropertiesBytes) + "; unset some first");
       }
     }
+  }
+  PROFILED_RETURN_IF_ERROR(ApplyGroupOps(project, e));  // $groupidentify
+  if (e.event_type == "$identify" && !e.groups.empty()) {
+    // setGroup, or `groups` of POST /identify: the user's own memberships.
+    bool changed = false;
+    PROFILED_RETURN_IF_ERROR(SetGroupMembership(e.groups, &user->groups, &changed));
+    // The rest of a user state than its properties is saved whole for a rollback at the
+    // batch's first touch of the user (WorkingSet::GetUserState).
+    if (changed) user->groups_changed = true;
   }
   if (e.origin == EventOrigin::kTrack && !catalog.specs().empty()) {
     compute::EventFields fields{e.event_type, e.time_ms, &e.event_properties, &e.fields};

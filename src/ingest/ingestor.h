@@ -229,6 +229,9 @@ class Ingestor {
   // or OK.
   Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results);
   Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
+  // Applies e.group_ops to every group of e.groups (a $groupidentify, POST /groupidentify).
+  // InvalidArgument when a group's properties would pass kMaxPropertiesBytes.
+  Status ApplyGroupOps(const std::string& project, const Event& e);
 
   store::Store& store_;
   // As started; what SetLimits changes is kept apart below.

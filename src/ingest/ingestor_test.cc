@@ -3,8 +3,10 @@
 #include <map>
 #include <sstream>
 
+#include "ingest/property_ops.h"
 #include "ingest/test_util.h"
 #include "store/keys.h"
+#include "store/records.h"
 
 namespace profiled::ingest {
 namespace {
@@ -1039,6 +1041,170 @@ TEST_F(DeletionTest, AnAnonymousIdStagedBeforeItMergesDeletesTheUserItMergedInto
       EXPECT_TRUE(KeysHolding(t, s).empty()) << static_cast<int>(t) << " " << s;
     }
   }
+}
+
+// ---- Group properties ($groupidentify, POST /groupidentify).
+
+Event GroupIdentify(std::string user_id, std::vector<GroupRef> groups,
+                    std::vector<PropertyOp> ops) {
+  Event e = Track(std::move(user_id), "", "$groupidentify");
+  e.origin = EventOrigin::kIdentify;
+  e.groups = std::move(groups);
+  e.group_ops = std::move(ops);
+  SortPropertyOps(&e.group_ops);
+  return e;
+}
+
+Event GroupIdentifyApi(std::string type, std::string name, std::vector<PropertyOp> ops) {
+  Event e = GroupIdentify("", {{std::move(type), {std::move(name)}}}, std::move(ops));
+  e.origin = EventOrigin::kGroupIdentifyApi;
+  return e;
+}
+
+class GroupTest : public IngestorTest {
+ protected:
+  // The group's stored properties, or nullopt when it has no record.
+  std::optional<object> Group(const std::string& type, const std::string& name) {
+    std::string value;
+    Status s = store_->Get(store::Table::kMeta, store::GroupKey("p", type, name), &value);
+    if (s.IsNotFound()) return std::nullopt;
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::string_view text;
+    EXPECT_TRUE(store::DecodeGroup(value, &text).ok());
+    return json::parse(text).as_object();
+  }
+};
+
+TEST_F(GroupTest, GroupIdentifyAppliesAllTenOperationsInOrderToEachNamedGroup) {
+  ApplyOk({GroupIdentify("alice", {{"org", {"acme"}}},
+                         {{PropertyOpKind::kSet, "plan", "pro"},
+                          {PropertyOpKind::kSet, "tags", json::array{"a", "b"}},
+                          {PropertyOpKind::kSet, "old", 1},
+                          {PropertyOpKind::kSet, "size", 1}})});
+  ApplyOk({GroupIdentify("alice", {{"org", {"acme"}}},
+                         {{PropertyOpKind::kUnset, "old", {}},
+                          {PropertyOpKind::kSetOnce, "plan", "free"},
+                          {PropertyOpKind::kSetOnce, "since", 2024},
+                          {PropertyOpKind::kAdd, "size", 2},
+                          {PropertyOpKind::kAppend, "tags", "c"},
+                          {PropertyOpKind::kPrepend, "tags", "z"},
+                          {PropertyOpKind::kPreInsert, "tags", "a"},
+                          {PropertyOpKind::kPostInsert, "tags", "d"},
+                          {PropertyOpKind::kRemove, "tags", "b"}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"plan", "pro"},
+                                          {"tags", json::array{"z", "a", "c", "d"}},
+                                          {"size", 3},
+                                          {"since", 2024}}));
+  ApplyOk({GroupIdentify("alice", {{"org", {"acme"}}},
+                         {{PropertyOpKind::kClearAll, "", {}}, {PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"x", 1}}));
+  // The sender's own properties are untouched; the event is logged under the sender.
+  EXPECT_TRUE(Read("alice").properties.empty());
+  EXPECT_EQ(LoggedEvents().size(), 3u);
+}
+
+TEST_F(GroupTest, EveryGroupAndEveryNameOfTheEventGetsTheOperations) {
+  ApplyOk({GroupIdentify("alice", {{"org", {"acme", "globex"}}, {"team", {"red"}}},
+                         {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 1}}));
+  EXPECT_EQ(Group("org", "globex"), (object{{"n", 1}}));
+  EXPECT_EQ(Group("team", "red"), (object{{"n", 1}}));
+  EXPECT_EQ(Group("team", "acme"), std::nullopt);
+}
+
+TEST_F(GroupTest, TheGroupIdentifyApiTouchesNoUserAndLogsNothing) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}}),
+           GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 2}}));
+  EXPECT_TRUE(LoggedEvents().empty());
+  std::string value;
+  EXPECT_TRUE(
+      store_->Get(store::Table::kMeta, store::NextAmplitudeIdKey("p"), &value).IsNotFound());
+}
+
+TEST_F(GroupTest, AGroupLeftWithoutPropertiesHasNoRecord) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kSet, "n", 1}})});
+  ASSERT_TRUE(Group("org", "acme").has_value());
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kUnset, "n", {}}})});
+  EXPECT_EQ(Group("org", "acme"), std::nullopt);
+}
+
+TEST_F(GroupTest, GroupsSurviveARestartAndAreEditedFromTheStoredRecord) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  Close();
+  Open();
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 2}}));
+}
+
+TEST_F(GroupTest, ARefusedBatchLeavesItsGroupsAsTheyWereAndOtherBatchesApply) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(
+      *store_, clock_,
+      {{GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 10}})},
+       {GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 100}}),
+        GroupIdentifyApi("org", "new", {{PropertyOpKind::kSet, "x", 1}}), Oversized("alice")},
+       {GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1000}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok());
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 1011}}));
+  EXPECT_EQ(Group("org", "new"), std::nullopt);
+}
+
+TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {
+  json::array big;
+  for (int i = 0; i < 1000; ++i) big.push_back(json::string(std::string(100, 'x')));
+  std::vector<PropertyOp> ops;
+  ops.reserve(12);
+  for (int i = 0; i < 12; ++i)
+    ops.push_back({PropertyOpKind::kSet, "big" + std::to_string(i), big});
+  IngestResult r = Apply({GroupIdentifyApi("org", "acme", std::move(ops))});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.status.message().find("properties of group org/acme"), std::string::npos);
+  EXPECT_EQ(Group("org", "acme"), std::nullopt);
+}
+
+// ---- Group membership (setGroup, `groups` of $identify and POST /identify).
+
+Event SetGroup(std::string user_id, std::string device_id, std::vector<GroupRef> groups,
+               EventOrigin origin = EventOrigin::kIdentify) {
+  Event e = SetProps(std::move(user_id), std::move(device_id), {});
+  e.origin = origin;
+  e.groups = std::move(groups);
+  return e;
+}
+
+TEST_F(GroupTest, IdentifyGroupsSetTheUsersMembershipTypeByType) {
+  ApplyOk({SetGroup("alice", "", {{"org", {"acme"}}, {"team", {"a", "b"}}})});
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"],"team":["a","b"]})");
+  ApplyOk({SetGroup("alice", "", {{"team", {"c"}}}, EventOrigin::kIdentifyApi)});
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"],"team":["c"]})");
+  ApplyOk({SetGroup("alice", "", {{"org", {}}, {"team", {}}})});
+  EXPECT_FALSE(UserRecords(1).contains('g'));
+}
+
+TEST_F(GroupTest, GroupsOfOrdinaryEventsAndGroupIdentifiesAreNotMemberships) {
+  Event click = Track("alice", "");
+  click.groups = {{"org", {"acme"}}};  // the wire never fills it for them; the writer ignores it
+  ApplyOk({click, GroupIdentify("alice", {{"org", {"acme"}}}, {{PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_FALSE(UserRecords(1).contains('g'));
+}
+
+TEST_F(GroupTest, AMergeKeepsTheIdentifiedUsersGroupsAndAddsTheAnonymousOnesOtherTypes) {
+  ApplyOk({SetGroup("alice", "", {{"org", {"mine"}}})});
+  ApplyOk({SetGroup("", "device-1", {{"org", {"theirs"}}, {"team", {"t"}}})});
+  ApplyOk({Track("alice", "device-1")});  // the anonymous device merges into alice
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["mine"],"team":["t"]})");
+  EXPECT_TRUE(UserRecords(2).empty());
+}
+
+TEST_F(GroupTest, ARefusedBatchLeavesTheMembershipAsItWas) {
+  ApplyOk({SetGroup("alice", "", {{"org", {"acme"}}})});
+  IngestResult r = Apply({SetGroup("alice", "", {{"org", {"other"}}}), Oversized("alice")});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"]})");
 }
 
 }  // namespace

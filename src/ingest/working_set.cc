@@ -77,7 +77,7 @@ namespace {
 // raw one.
 constexpr store::UserRecord kLoadedRecords[] = {
     store::UserRecord::kProfile, store::UserRecord::kAggregates, store::UserRecord::kStaticCohorts,
-    store::UserRecord::kMergedIds};
+    store::UserRecord::kMergedIds, store::UserRecord::kGroups};
 constexpr size_t kLoadedRecordCount = std::size(kLoadedRecords);
 
 uint8_t RecordBit(size_t index) { return static_cast<uint8_t>(1u << index); }
@@ -93,6 +93,7 @@ std::string* RawRecord(UserState* state, size_t index) {
   switch (kLoadedRecords[index]) {
     case store::UserRecord::kAggregates: return &state->aggregates;
     case store::UserRecord::kMergedIds: return &state->merged_ids;
+    case store::UserRecord::kGroups: return &state->groups;
     default: return &state->static_cohorts;
   }
 }
@@ -182,6 +183,7 @@ UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplit
   c.user->aggregates_changed = true;
   c.user->static_cohorts_changed = true;
   c.user->merged_ids_changed = true;
+  c.user->groups_changed = true;
   c.touched = true;
   return &*c.user;
 }
@@ -193,6 +195,33 @@ void WorkingSet::DeleteUserState(std::string_view project, uint64_t amplitude_id
   CachedUser& c = users_[key];
   c.user.reset();
   c.touched = true;
+}
+
+Status WorkingSet::GetGroup(std::string_view project, std::string_view group_type,
+                            std::string_view group_name, GroupState** group) {
+  std::string key = store::GroupKey(project, group_type, group_name);
+  auto it = groups_.find(key);
+  if (in_batch_ && batch_groups_.insert(key).second) {
+    // Copied whole: groups change rarely and are small next to a batch's events.
+    undo_.emplace_back(
+        UndoGroup{key, it == groups_.end() ? std::nullopt : std::optional(it->second)});
+  }
+  if (it == groups_.end()) {
+    CachedGroup cached;
+    std::string value;
+    Status s = store_.Get(Table::kMeta, key, &value);
+    if (!s.IsNotFound()) {
+      PROFILED_RETURN_IF_ERROR(s);
+      std::string_view text;
+      PROFILED_RETURN_IF_ERROR(store::DecodeGroup(value, &text));
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &cached.state.properties));
+      cached.state.properties_size_bound = text.size();
+      cached.stored = true;
+    }
+    it = groups_.emplace(std::move(key), std::move(cached)).first;
+  }
+  *group = &it->second.state;
+  return Status::Ok();
 }
 
 void WorkingSet::SaveId(const std::string& key) {
@@ -277,6 +306,7 @@ void WorkingSet::BeginBatch() {
   batch_users_.clear();
   batch_fresh_.clear();
   batch_properties_.clear();
+  batch_groups_.clear();
   batch_dedup_writes_ = dedup_writes_.size();
   batch_event_writes_ = event_writes_.size();
   batch_raw_writes_ = raw_writes_.size();
@@ -310,6 +340,12 @@ void WorkingSet::RollbackBatch() {
       boost::json::object properties = std::move(current.user->profile.properties);
       current = std::move(*p->before);
       current.user->profile.properties = std::move(properties);
+    } else if (auto* g = std::get_if<UndoGroup>(&*u)) {
+      if (g->before) {
+        groups_[g->key] = std::move(*g->before);
+      } else {
+        groups_.erase(g->key);
+      }
     } else if (auto* prop = std::get_if<UndoProperty>(&*u)) {
       boost::json::object& properties = users_[prop->key].user->profile.properties;
       if (prop->before) {
@@ -582,6 +618,10 @@ void WorkingSet::Flush(store::WriteSet* writes) {
           continue;
         }
         u.aggregates_changed = false;
+      } else if (kLoadedRecords[i] == store::UserRecord::kGroups) {
+        if (!u.groups_changed) continue;
+        value = u.groups;
+        u.groups_changed = false;
       } else if (kLoadedRecords[i] == store::UserRecord::kMergedIds) {
         if (!u.merged_ids_changed) continue;
         value = u.merged_ids;
@@ -600,6 +640,18 @@ void WorkingSet::Flush(store::WriteSet* writes) {
       }
     }
     cached.stored = stored_after;
+  }
+  for (auto& [key, group] : groups_) {
+    // Every group read was read to be edited: each is written back (or deleted once empty).
+    if (!group.state.properties.empty()) {
+      std::string text = ObjectText(group.state.properties);
+      group.state.properties_size_bound = text.size();
+      writes->Put(Table::kMeta, key, store::EncodeGroup(text));
+      group.stored = true;
+    } else if (group.stored) {
+      writes->Delete(Table::kMeta, key);
+      group.stored = false;
+    }
   }
   flushed_ = true;
   for (auto& [key, value] : dedup_writes_)
@@ -629,7 +681,7 @@ size_t EstimateBytes(const std::string& key, const std::optional<UserState>& use
     const Profile& p = user->profile;
     bytes += p.user_id.size() + p.device_id.size() + 4 * p.properties_size_bound +
              64 * p.builtins.size() + user->aggregates.size() + user->static_cohorts.size() +
-             user->merged_ids.size();
+             user->merged_ids.size() + user->groups.size();
   }
   return bytes;
 }
@@ -703,6 +755,8 @@ void WorkingSet::Finish(bool committed) {
   ids_.clear();
   id_writes_.clear();
   users_.clear();
+  groups_.clear();
+  batch_groups_.clear();
   dedup_.clear();
   dedup_writes_.clear();
   event_writes_.clear();

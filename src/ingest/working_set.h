@@ -76,6 +76,18 @@ struct UserState {
   // deletion finds their logged events; Flush writes them when merged_ids_changed.
   std::string merged_ids;
   bool merged_ids_changed = false;
+  // The user's groups (tag 'g'): JSON object text {group_type: [group_name, ...]}, empty =
+  // none (ingest/groups.h edits it); Flush writes it when groups_changed.
+  std::string groups;
+  bool groups_changed = false;
+};
+
+// A group's properties (store::GroupKey, a GroupRecord), as the writer edits them. A group
+// exists while it has a property: one whose properties become empty is deleted.
+struct GroupState {
+  boost::json::object properties;
+  // At least the size of the JSON text of `properties`, like Profile's.
+  size_t properties_size_bound = 2;
 };
 
 class WorkingSet {
@@ -121,6 +133,15 @@ class WorkingSet {
   void DeleteUserState(std::string_view project, uint64_t amplitude_id);
   // GetUserState's profile (nullptr in *profile when there is no user).
   Status GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile);
+
+  // Returns the properties of the group (group_type, group_name) of `project` for editing
+  // (empty for a group never seen), read from the store at the group's first touch in this
+  // commit group (a shared store locks it until Finish) and written back by Flush. Groups are
+  // not kept across commit groups. The pointer stays valid until Finish, or until
+  // RollbackBatch when the current batch first touched the group. Errors: the store's;
+  // Corruption when the stored record does not decode.
+  Status GetGroup(std::string_view project, std::string_view group_type,
+                  std::string_view group_name, GroupState** group);
 
   // Reads ahead what applying a group to `project` will read first: the identity keys of
   // `user_ids` and `device_ids`, the de-dup entries of `insert_ids` ((scope, insert_id) pairs),
@@ -207,7 +228,15 @@ class WorkingSet {
     std::string key;
     boost::json::object before;
   };
-  using Undo = std::variant<UndoId, UndoUser, UndoProperty, UndoAllProperties>;
+  struct CachedGroup {
+    GroupState state;
+    bool stored = false;  // the store holds a record for it
+  };
+  struct UndoGroup {  // a group as it was at its first access in the batch
+    std::string key;
+    std::optional<CachedGroup> before;  // absent = not read before the batch: forget it
+  };
+  using Undo = std::variant<UndoId, UndoUser, UndoProperty, UndoAllProperties, UndoGroup>;
 
   Status GetId(const std::string& key, std::optional<uint64_t>* id);
   // Moves the committed state of the user at `key` from user_cache_ into users_, if kept.
@@ -251,8 +280,10 @@ class WorkingSet {
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   // Identity writes of the group: an id, or empty for a delete (DeleteId).
   std::unordered_map<std::string, std::optional<uint64_t>> id_writes_;
-  std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
-  std::unordered_set<std::string> dedup_;              // keys remembered in this group
+  std::unordered_map<std::string, CachedUser> users_;    // by UserKeyPrefix
+  std::unordered_map<std::string, CachedGroup> groups_;  // by GroupKey; all written by Flush
+  std::unordered_set<std::string> batch_groups_;         // group keys recorded this batch
+  std::unordered_set<std::string> dedup_;                // keys remembered in this group
   std::vector<std::pair<std::string, std::string>> dedup_writes_;
   std::vector<std::pair<std::string, std::string>> event_writes_;
   std::vector<store::WriteSet::Op> raw_writes_;  // PutRaw / DeleteRaw, in order

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
+#include <deque>
 
 #include "compute/evaluate.h"
+#include "core/value_text.h"
 #include "read/stored_properties.h"
 #include "recs/model.h"
 #include "store/keys.h"
 #include "store/profile_lookup.h"
+#include "store/records.h"
 
 namespace profiled::read {
 
@@ -15,8 +18,11 @@ namespace {
 
 using store::UserRecord;
 
+// What a read may need of a user, in this order: the profile, the aggregates, the static
+// cohorts, and the groups (only for cohorts with a group property condition).
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
-                                   UserRecord::kStaticCohorts};
+                                   UserRecord::kStaticCohorts, UserRecord::kGroups};
+constexpr size_t kEvaluationRecords = 3;  // without the groups
 
 // The user properties of one stored profile, picked out of its JSON text (only the names
 // served cohorts read) when evaluation first needs them, into a stack buffer.
@@ -39,7 +45,57 @@ class StoredUserProperties : public compute::UserPropertySource {
     return Status::Ok();
   }
 
+  // Where LoadGroups reads: the user's membership record (store::UserRecord::kGroups; empty =
+  // no group) and the store holding the group records. Both must outlive the source.
+  void SetGroups(store::Store* store, std::string_view project, std::string_view record) {
+    store_ = store;
+    project_ = project;
+    groups_record_ = record;
+  }
+
+  Status LoadGroups(std::string_view group_type,
+                    std::vector<const boost::json::object*>* out) override {
+    out->clear();
+    if (store_ == nullptr || groups_record_.empty()) return Status::Ok();
+    if (!groups_parsed_) {
+      PROFILED_RETURN_IF_ERROR(ParseStoredObject(groups_record_, &membership_));
+      groups_parsed_ = true;
+    }
+    const boost::json::value* names = membership_.if_contains(group_type);
+    if (names == nullptr || !names->is_array()) return Status::Ok();
+    auto& loaded = loaded_[std::string(group_type)];
+    if (loaded.empty() && !names->get_array().empty()) {
+      std::vector<std::string> keys;
+      for (const boost::json::value& name : names->get_array()) {
+        if (!name.is_string()) return Status::Corruption("the user's groups: not a name");
+        keys.push_back(store::GroupKey(project_, group_type, name.get_string()));
+      }
+      std::vector<std::string> values;
+      std::vector<Status> statuses;
+      PROFILED_RETURN_IF_ERROR(store_->MultiGet(store::Table::kMeta, keys, &values, &statuses));
+      for (size_t i = 0; i < keys.size(); ++i) {
+        boost::json::object& props = loaded.emplace_back();
+        if (statuses[i].IsNotFound()) continue;
+        PROFILED_RETURN_IF_ERROR(statuses[i]);
+        std::string_view text;
+        PROFILED_RETURN_IF_ERROR(store::DecodeGroup(values[i], &text));
+        PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &props));
+      }
+    }
+    for (const boost::json::object& props : loaded) out->push_back(&props);
+    return Status::Ok();
+  }
+
  private:
+  // LoadGroups: the source of its reads, and what it read (per type, one object per group;
+  // a deque so the pointers handed out stay valid).
+  store::Store* store_ = nullptr;
+  std::string_view project_;
+  std::string_view groups_record_;
+  bool groups_parsed_ = false;
+  boost::json::object membership_;
+  std::map<std::string, std::deque<boost::json::object>, std::less<>> loaded_;
+
   const std::vector<std::string>& names_;
   const store::ProfileView& profile_;
   unsigned char buffer_[1024];
@@ -114,8 +170,11 @@ void ProfileReader::Plan(std::string_view project, const ReadOptions& options,
 void ProfileReader::SetKeys(uint64_t amplitude_id, PreparedRead* out) {
   out->amplitude_id = amplitude_id;
   // The profile; the aggregates too for recommendations (item histories); everything to
-  // evaluate.
-  size_t records = out->evaluate ? std::size(kRecords) : out->recommend ? 2 : 1;
+  // evaluate (the groups only for a group property condition).
+  size_t records = out->evaluate
+                       ? (out->catalog->needs_groups() ? std::size(kRecords) : kEvaluationRecords)
+                   : out->recommend ? 2
+                                    : 1;
   out->keys.clear();
   for (size_t r = 0; r < records; ++r) {
     out->keys.push_back(store::UserRecordKey(out->project, amplitude_id, kRecords[r]));
@@ -168,7 +227,47 @@ Status ProfileReader::Read(std::string_view project, std::string_view user_id,
         store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
     if (!statuses[0].IsNotFound()) break;
   }
-  return Finish(prepared, statuses, options, out);
+  PROFILED_RETURN_IF_ERROR(Finish(prepared, statuses, options, out));
+  out->groups.clear();
+  if (options.groups) PROFILED_RETURN_IF_ERROR(ReadGroups(project, out));
+  return Status::Ok();
+}
+
+Status ProfileReader::ReadGroups(std::string_view project, UserData* out) const {
+  std::string membership;
+  Status s = store_.Get(store::Table::kProfiles,
+                        store::UserRecordKey(project, out->amplitude_id, UserRecord::kGroups),
+                        &membership);
+  if (s.IsNotFound()) return Status::Ok();
+  PROFILED_RETURN_IF_ERROR(s);
+  boost::json::object groups;
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(membership, &groups));
+  std::vector<std::string> keys;
+  for (const auto& kv : groups) {
+    if (!kv.value().is_array()) return Status::Corruption("the user's groups: not a list");
+    for (const boost::json::value& name : kv.value().get_array()) {
+      if (!name.is_string()) return Status::Corruption("the user's groups: not a name");
+      UserGroup& g = out->groups.emplace_back();
+      g.type.assign(kv.key());
+      g.name.assign(name.get_string());
+      keys.push_back(store::GroupKey(project, g.type, g.name));
+    }
+  }
+  if (keys.empty()) return Status::Ok();
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  PROFILED_RETURN_IF_ERROR(store_.MultiGet(store::Table::kMeta, keys, &values, &statuses));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      out->groups[i].properties_json = "{}";
+      continue;
+    }
+    PROFILED_RETURN_IF_ERROR(statuses[i]);
+    std::string_view text;
+    PROFILED_RETURN_IF_ERROR(store::DecodeGroup(values[i], &text));
+    out->groups[i].properties_json.assign(text);
+  }
+  return Status::Ok();
 }
 
 Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Status>& statuses,
@@ -195,6 +294,9 @@ Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Sta
   if (prepared.evaluate) {
     Decoded d(catalog, out->profile);
     PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
+    // Group records are read when a group property condition is reached (a store read
+    // during evaluation: Endpoints reads such users off the I/O loop).
+    if (catalog.needs_groups()) d.properties.SetGroups(&store_, prepared.project, out->records[3]);
     PROFILED_RETURN_IF_ERROR(compute::Evaluate(catalog, d.view, clock_.NowMs(),
                                                options.computation_ids,
                                                options.computations ? &out->computed : nullptr,
@@ -264,10 +366,10 @@ Status ProfileReader::ServeRecommendations(std::string_view project,
 
 Status ProfileReader::ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
                                 const UserVisitor& fn) const {
-  // A user's records are adjacent (P || be64(id) || tag, tags in the order a < p < s), so
-  // one ordered scan sees each user's records together.
+  // A user's records are adjacent (P || be64(id) || tag, tags in the order a < g < m < p < s),
+  // so one ordered scan sees each user's records together.
   uint64_t current = 0;
-  std::string profile, aggregates, static_cohorts;
+  std::string profile, aggregates, static_cohorts, groups;
   bool go_on = true;
   Status failure;
   auto flush = [&]() {
@@ -276,6 +378,7 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
     Status st = store::DecodeProfile(profile, &view);
     Decoded d(catalog, view);
     if (st.ok()) st = DecodeForEvaluation(aggregates, static_cohorts, &d);
+    if (catalog.needs_groups()) d.properties.SetGroups(&store_, project, groups);
     if (!st.ok()) {
       failure = st;
       go_on = false;
@@ -293,11 +396,13 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
       profile.clear();
       aggregates.clear();
       static_cohorts.clear();
+      groups.clear();
     }
     switch (static_cast<UserRecord>(parts.tail.front())) {
       case UserRecord::kProfile: profile.assign(value); break;
       case UserRecord::kAggregates: aggregates.assign(value); break;
       case UserRecord::kStaticCohorts: static_cohorts.assign(value); break;
+      case UserRecord::kGroups: groups.assign(value); break;
       default: break;
     }
     return true;

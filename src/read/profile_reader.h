@@ -3,7 +3,10 @@
 // 3, recommendations). The wire layer (src/api) only serialises what this returns.
 //
 // One read is an identity lookup, then one MultiGet of the user's records (profile,
-// aggregates, static cohorts), which the store answers from one snapshot; computed values
+// aggregates, static cohorts, and group memberships when a served cohort has a group property
+// condition), which the store answers from one snapshot; group records are read after it,
+// when a group property condition is reached or the user's groups are asked for (not in that
+// snapshot); computed values
 // and memberships are evaluated at the reader's clock, so they are exact at the moment of
 // the read. Recommendations are scored from the trained model on the shelf and the user's
 // item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows
@@ -51,6 +54,17 @@ struct ReadOptions {
   std::vector<uint64_t> computation_ids;  // non-empty: only these
   bool cohorts = false;
   RecsOptions recs;
+  // The user's groups and their properties (UserData::groups). Read right after the user's
+  // other records, not in their snapshot; only Read serves them (Finish does not: a caller
+  // reading on its own asks Read for reads that want them).
+  bool groups = false;
+};
+
+// One group the user is in, with its properties as stored (JSON object text; "{}" for a group
+// that has none).
+struct UserGroup {
+  std::string type, name;
+  std::string properties_json;
 };
 
 // One recommendation served to the user: the items, best first, and how they were chosen.
@@ -72,6 +86,9 @@ struct UserData {
   // When asked for: one per asked-for recommendation that is served and trained, in the
   // order asked (an unknown or untrained id is left out).
   std::vector<ServedRecommendation> recommendations;
+  // When asked for (ReadOptions::groups): the user's groups, by type in the stored order and
+  // each type's names in the order set.
+  std::vector<UserGroup> groups;
   std::vector<std::string> records;  // the raw records read
 };
 
@@ -140,6 +157,10 @@ class ProfileReader {
   // stops with the failure fn sets (returning false).
   Status ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
                    const UserVisitor& fn) const;
+
+  // Fills out->groups for the user out->amplitude_id: its membership record, then one MultiGet
+  // of the groups' records. Corruption when a record does not decode; the store's errors.
+  Status ReadGroups(std::string_view project, UserData* out) const;
 
   // Fills out->recommendations from the user's encoded aggregates record (the item
   // histories) and the trained models.

@@ -9,6 +9,7 @@
 #include "core/temp_dir.h"
 #include "store/fault_store.h"
 #include "store/keys.h"
+#include "store/records.h"
 
 namespace profiled::read {
 namespace {
@@ -331,6 +332,73 @@ TEST_F(ProfileReaderTest, AMemberListStopsWhenAsked) {
                                   })
                   .ok());
   EXPECT_EQ(calls, 1);
+}
+
+// ---- Groups
+
+// User 1 in groups org/acme (properties {"plan":"pro"}) and org/none (no record), team/red.
+void PutGroups(store::Store& store) {
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 1, store::UserRecord::kGroups),
+        R"({"org":["acme","none"],"team":["red"]})");
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "acme"),
+        store::EncodeGroup(R"({"plan":"pro"})"));
+  ASSERT_TRUE(store.Commit(w, false).ok());
+}
+
+TEST_F(ProfileReaderTest, AReadAskingForGroupsGivesEachGroupWithItsProperties) {
+  PutUser(1, {});
+  PutGroups(*store_);
+  ReadOptions options;
+  options.groups = true;
+  UserData user;
+  ASSERT_TRUE(Read("user-1", options, &user).ok());
+  ASSERT_EQ(user.groups.size(), 3u);
+  EXPECT_EQ(std::tie(user.groups[0].type, user.groups[0].name, user.groups[0].properties_json),
+            std::tie("org", "acme", R"({"plan":"pro"})"));
+  EXPECT_EQ(user.groups[1].name, "none");
+  EXPECT_EQ(user.groups[1].properties_json, "{}");
+  EXPECT_EQ(user.groups[2].type, "team");
+  // Without asking, none.
+  ASSERT_TRUE(Read("user-1", ReadOptions{}, &user).ok());
+  EXPECT_TRUE(user.groups.empty());
+}
+
+TEST_F(ProfileReaderTest, AGroupPropertyCohortReadsTheUsersGroupsInReadsAndScans) {
+  compute::Cohort cohort;
+  cohort.id = "pro_orgs";
+  compute::CohortCondition condition;
+  condition.kind = compute::CohortCondition::Kind::kGroupProperty;
+  condition.group_type = "org";
+  condition.filter.prop = "plan";
+  condition.filter.values = {"pro"};
+  cohort.all_of.push_back({false, {condition}});
+  catalogs_.Set("p",
+                std::make_shared<const compute::ProjectCatalog>(
+                    std::vector<compute::SpecEntry>{}, std::vector<compute::ServedComputation>{},
+                    std::vector<compute::ServedCohort>{{cohort, {{0}}}}));
+  PutUser(1, {});
+  PutUser(2, {});
+  PutGroups(*store_);
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_EQ(user.cohort_ids, std::vector<std::string>{"pro_orgs"});
+  ASSERT_TRUE(Read("user-2", Everything(), &user).ok());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  std::vector<uint64_t> members;
+  ASSERT_TRUE(reader_
+                  ->ForEachMember("p", "pro_orgs",
+                                  [&](uint64_t id, std::string_view) {
+                                    members.push_back(id);
+                                    return true;
+                                  })
+                  .ok());
+  EXPECT_EQ(members, std::vector<uint64_t>{1});
+  // A damaged group record fails the read that needs it.
+  store::WriteSet w;
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "acme"), "bad");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
 }
 
 }  // namespace

@@ -501,6 +501,7 @@ class HttpServer::Impl {
       case Route::kHttpApi:
       case Route::kBatch:
       case Route::kIdentify:
+      case Route::kGroupIdentify:
       case Route::kLegacyUpload:
       case Route::kAdmin:
       case Route::kCohorts:
@@ -551,7 +552,8 @@ class HttpServer::Impl {
             asio::post(executor, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
           };
           switch (route) {
-            case Route::kIdentify: endpoints_.Identify(req, respond); break;
+            case Route::kIdentify:
+            case Route::kGroupIdentify: endpoints_.Identify(req, respond); break;
             case Route::kLegacyUpload: endpoints_.LegacyUpload(req, respond); break;
             case Route::kAdmin: endpoints_.Admin(req, respond); break;
             case Route::kCohorts: endpoints_.Cohorts(req, respond); break;

@@ -21,6 +21,7 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/2/httpapi") return pick(post, Route::kHttpApi);
   if (path == "/batch") return pick(post, Route::kBatch);
   if (path == "/identify") return pick(get || post, Route::kIdentify);
+  if (path == "/groupidentify") return pick(get || post, Route::kGroupIdentify);
   if (path == "/") return pick(post, Route::kLegacyUpload);
   if (path.starts_with("/config/")) {
     std::string_view key = path.substr(8);
@@ -41,7 +42,7 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/api/2/deletions/users" || path.starts_with("/api/2/deletions/users/")) {
     return Route::kDeletions;
   }
-  for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/"}) {
+  for (std::string_view prefix : {"/2/httpapi/", "/batch/", "/identify/", "/groupidentify/"}) {
     if (path.starts_with(prefix)) return Route::kInvalidPath;
   }
   return Route::kNotFound;
@@ -55,6 +56,7 @@ size_t BodyLimit(Route route) {
     case Route::kInvalidPath: return 20 * kMiB;
     case Route::kHttpApi:
     case Route::kIdentify:
+    case Route::kGroupIdentify:
     case Route::kAdmin:
     // At most 200 ids and a requester: far below.
     case Route::kDeletions: return kMiB;
@@ -73,6 +75,7 @@ const char* RouteName(Route route) {
     case Route::kHttpApi: return "/2/httpapi";
     case Route::kBatch: return "/batch";
     case Route::kIdentify: return "/identify";
+    case Route::kGroupIdentify: return "/groupidentify";
     case Route::kProfile: return "/v1/userprofile";
     case Route::kHealth: return "/healthz";
     case Route::kMetrics: return "/metrics";

@@ -25,6 +25,7 @@ enum class Route {
   kMethodNotAllowed,  // a known path with the wrong method
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)
   kNotFound,          // any other path
+  kGroupIdentify,     // GET|POST /groupidentify (Amplitude's Group Identify API)
   kCount,
 };
 

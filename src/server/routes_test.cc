@@ -10,6 +10,9 @@ TEST(Routes, MatchesMethodsAndPaths) {
   EXPECT_EQ(MatchRoute("POST", "/batch"), Route::kBatch);
   EXPECT_EQ(MatchRoute("POST", "/identify"), Route::kIdentify);
   EXPECT_EQ(MatchRoute("GET", "/identify"), Route::kIdentify);
+  EXPECT_EQ(MatchRoute("POST", "/groupidentify"), Route::kGroupIdentify);
+  EXPECT_EQ(MatchRoute("GET", "/groupidentify"), Route::kGroupIdentify);
+  EXPECT_EQ(MatchRoute("PUT", "/groupidentify"), Route::kMethodNotAllowed);
   EXPECT_EQ(MatchRoute("GET", "/v1/userprofile"), Route::kProfile);
   EXPECT_EQ(MatchRoute("GET", "/healthz"), Route::kHealth);
   EXPECT_EQ(MatchRoute("GET", "/metrics"), Route::kMetrics);
@@ -50,7 +53,8 @@ TEST(Routes, UnknownPathsAreNotFound) {
 }
 
 TEST(Routes, PathsBelowAnIngestionPathAreInvalidRequestPaths) {
-  for (const char* path : {"/2/httpapi/", "/2/httpapi/extra", "/batch/", "/identify/x"}) {
+  for (const char* path :
+       {"/2/httpapi/", "/2/httpapi/extra", "/batch/", "/identify/x", "/groupidentify/x"}) {
     EXPECT_EQ(MatchRoute("POST", path), Route::kInvalidPath) << path;
     EXPECT_EQ(MatchRoute("GET", path), Route::kInvalidPath) << path;
   }

@@ -153,6 +153,16 @@ std::string DeletionJobKey(std::string_view project, uint64_t job_id) {
 
 std::string DeletionJobPrefix(std::string_view project) { return WithPrefix(project, 'X'); }
 
+std::string GroupKey(std::string_view project, std::string_view group_type,
+                     std::string_view group_name) {
+  std::string k = GroupKeyPrefix(project);
+  PutLengthPrefixed(&k, group_type);
+  PutLengthPrefixed(&k, group_name);
+  return k;
+}
+
+std::string GroupKeyPrefix(std::string_view project) { return WithPrefix(project, 'G'); }
+
 std::string PrefixEnd(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();

@@ -26,6 +26,7 @@ enum class UserRecord : char {
   kAggregates = 'a',     // per-user aggregate state: computations, cohorts, item histories
   kStaticCohorts = 's',  // static cohort memberships (part 2)
   kMergedIds = 'm',      // the anonymous ids merged into the user (privacy deletions find them)
+  kGroups = 'g',         // the user's group memberships: JSON object text {type: [names]}
 };
 std::string UserRecordKey(std::string_view project, uint64_t amplitude_id, UserRecord record);
 // P || be64(amplitude_id): a prefix of every record key of that user, and below all of them.
@@ -84,6 +85,12 @@ std::string TrainerLeaseKey(std::string_view project);
 // kMeta: a privacy deletion job (ingest/deletions.h), and the prefix of every one of `project`.
 std::string DeletionJobKey(std::string_view project, uint64_t job_id);
 std::string DeletionJobPrefix(std::string_view project);
+
+// kMeta: a group's properties (store::EncodeGroup): P || 'G' || lp(group_type) || lp(group_name),
+// and the prefix of every group of `project`.
+std::string GroupKey(std::string_view project, std::string_view group_type,
+                     std::string_view group_name);
+std::string GroupKeyPrefix(std::string_view project);
 
 // The first key after every key that starts with `prefix` (for Scan end bounds).
 // REQUIRES: prefix holds a byte other than 0xff.

@@ -12,6 +12,13 @@ TEST(Keys, ProjectPrefixesNeverNestInsideEachOther) {
   EXPECT_FALSE(UserKey("ab", "x").starts_with(ProjectPrefix("a")));
 }
 
+TEST(Keys, GroupKeysNeverCollideAcrossTypeAndNameBoundaries) {
+  // The type and name are length-prefixed: ("ab","c") is not ("a","bc").
+  EXPECT_NE(GroupKey("p", "ab", "c"), GroupKey("p", "a", "bc"));
+  EXPECT_TRUE(GroupKey("p", "org", "acme").starts_with(GroupKeyPrefix("p")));
+  EXPECT_FALSE(GroupKey("pq", "org", "acme").starts_with(GroupKeyPrefix("p")));
+}
+
 TEST(Keys, UserAndDeviceKeysDiffer) {
   EXPECT_NE(UserKey("p", "same-id"), DeviceKey("p", "same-id"));
 }

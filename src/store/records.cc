@@ -8,6 +8,7 @@ namespace {
 constexpr char kProfileV1 = 1;
 constexpr char kEventV1 = 1;
 constexpr char kEventV2 = 2;
+constexpr char kGroupV1 = 1;
 
 Status Bad(const char* what) { return Status::Corruption(std::string("cannot decode ") + what); }
 
@@ -116,6 +117,22 @@ Status DecodeStaticCohorts(std::string_view in, std::vector<std::string>* ids) {
     ids->emplace_back(id);
   }
   if (!in.empty()) return Bad("static cohorts");
+  return Status::Ok();
+}
+
+std::string EncodeGroup(std::string_view properties_json) {
+  std::string out;
+  out.reserve(6 + properties_json.size());
+  out.push_back(kGroupV1);
+  PutLengthPrefixed(&out, properties_json);
+  return out;
+}
+
+Status DecodeGroup(std::string_view in, std::string_view* properties_json) {
+  if (in.empty() || in.front() != kGroupV1) return Bad("group version");
+  in.remove_prefix(1);
+  if (!GetLengthPrefixed(&in, properties_json) || !in.empty()) return Bad("group");
+  if (!LooksLikeObject(*properties_json)) return Bad("group: properties are not a JSON object");
   return Status::Ok();
 }
 

@@ -71,6 +71,12 @@ Status DecodeDedup(std::string_view bytes, int64_t* first_seen_ms);
 std::string EncodeStaticCohorts(const std::vector<std::string>& ids);
 Status DecodeStaticCohorts(std::string_view bytes, std::vector<std::string>* ids);
 
+// A group's properties (kMeta, GroupKey): u8 version = 1 || lp(properties_json). Decode:
+// Corruption when the bytes are not a version-1 record or the text is not braced like a JSON
+// object; *properties_json views `bytes`.
+std::string EncodeGroup(std::string_view properties_json);
+Status DecodeGroup(std::string_view bytes, std::string_view* properties_json);
+
 // A list of amplitude_ids (the per-user record tagged 'm': the anonymous ids merged into the
 // user): varint(count) || count x varint(id). Decode: Corruption on bad bytes.
 std::string EncodeIdList(const std::vector<uint64_t>& ids);

@@ -61,6 +61,17 @@ TEST(Records, ATruncatedEventIsCorruption) {
   EXPECT_EQ(DecodeEvent("\x03{}", &out).code(), ErrorCode::kCorruption);
 }
 
+TEST(Records, GroupRoundTripsAndRefusesBadBytes) {
+  std::string_view props;
+  std::string bytes = EncodeGroup(R"({"size":3})");
+  ASSERT_TRUE(DecodeGroup(bytes, &props).ok());
+  EXPECT_EQ(props, R"({"size":3})");
+  EXPECT_EQ(DecodeGroup(bytes.substr(0, bytes.size() - 1), &props).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(DecodeGroup(EncodeGroup("[1]"), &props).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(DecodeGroup(std::string("\x02\x02{}", 4), &props).code(), ErrorCode::kCorruption);
+  EXPECT_EQ(DecodeGroup(bytes + "x", &props).code(), ErrorCode::kCorruption);
+}
+
 TEST(Records, IdAndDedupRoundTrip) {
   uint64_t id = 0;
   ASSERT_TRUE(DecodeId(EncodeId(987654321), &id).ok());

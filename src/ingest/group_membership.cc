@@ -1,0 +1,64 @@
+#include "ingest/group_membership.h"
+
+#include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "core/value_text.h"
+
+namespace profiled::ingest {
+
+namespace {
+
+Status Parse(std::string_view record, boost::json::object* out) {
+  if (record.empty()) return Status::Ok();
+  Status s = ParseStoredObject(record, out);
+  if (!s.ok()) return Status::Corruption("the user's group memberships: " + s.message());
+  return Status::Ok();
+}
+
+void Store(const boost::json::object& groups, std::string* record, bool* changed) {
+  std::string text = groups.empty() ? std::string() : ObjectText(groups);
+  *changed = text != *record;
+  if (*changed) *record = std::move(text);
+}
+
+}  // namespace
+
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed) {
+  *changed = false;
+  boost::json::object current;
+  PROFILED_RETURN_IF_ERROR(Parse(*record, &current));
+  for (const GroupRef& ref : groups) {
+    if (ref.names.empty()) {
+      current.erase(ref.type);
+      continue;
+    }
+    boost::json::array names;
+    names.reserve(ref.names.size());
+    for (const std::string& name : ref.names) {
+      // A name given twice is one membership.
+      if (std::find(names.begin(), names.end(), boost::json::value(name)) == names.end()) {
+        names.emplace_back(name);
+      }
+    }
+    current[ref.type] = std::move(names);
+  }
+  Store(current, record, changed);
+  return Status::Ok();
+}
+
+Status MergeGroupMembership(std::string_view from, std::string* into, bool* changed) {
+  *changed = false;
+  if (from.empty()) return Status::Ok();
+  boost::json::object source, target;
+  PROFILED_RETURN_IF_ERROR(Parse(from, &source));
+  PROFILED_RETURN_IF_ERROR(Parse(*into, &target));
+  for (const auto& kv : source) {
+    if (!target.contains(kv.key())) target[kv.key()] = kv.value();
+  }
+  Store(target, into, changed);
+  return Status::Ok();
+}
+
+}  // namespace profiled::ingest

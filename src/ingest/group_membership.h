@@ -1,0 +1,28 @@
+// The user's group memberships (the per-user record tagged 'g', store::UserRecord::kGroups):
+// JSON object text {group_type: [group_name, ...]}, each list in the order it was set.
+//
+// Amplitude keeps a user in the groups that `groups` of a $identify event or of POST
+// /identify names (what the SDKs' setGroup sends); `groups` of other events applies to that
+// event only (docs/API.md, "Groups"). Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "ingest/event.h"
+
+namespace profiled::ingest {
+
+// Sets, for each type of `groups`, the user's names of that type to exactly the names given;
+// a type given with no names is removed. Types not named keep their names. *record is the
+// record text (empty = no groups) and is left empty when no group remains; *changed tells
+// whether it changed. Corruption when *record is not a JSON object (then it is unchanged).
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed);
+
+// A merge of an anonymous user `from` into `into`: each group type `into` does not have
+// comes from `from` (the identified user's own memberships win). Corruption as above.
+Status MergeGroupMembership(std::string_view from, std::string* into, bool* changed);
+
+}  // namespace profiled::ingest
