@@ -18,6 +18,7 @@ packages=(
   libssl-dev                                                    # HTTPS ([server] tls_cert/tls_key); MD5 of the v1 upload's checksum
   openssl                                                       # the tests' CA and certificates
   dpkg-dev                                                      # make deb: dpkg-shlibdeps finds the package's Depends
+  systemd                                                       # systemd-analyze: deb.test.js verifies the package's unit
   libeigen3-dev                                                 # dense linear algebra of the EASE recommender
   libgoogle-perftools-dev                                       # tcmalloc, the server's allocator
   libgtest-dev                                                  # unit tests
