@@ -13,6 +13,7 @@
 #include "core/coding.h"
 #include "core/log.h"
 #include "ingest/logged_event.h"
+#include "ingest/merged_ids.h"
 #include "recs/model.h"
 #include "recs/model_codec.h"
 #include "store/keys.h"
@@ -472,11 +473,12 @@ void RecTrainer::RunJob(const Job& job) {
       (void)publish_status();  // best effort: other nodes see the progress
     }
   };
+  recs::OfflineInput offline;
   // Memory can run out while reading a large log (JSON parsing, the training set): that
   // fails this training, not the server.
   Result<std::shared_ptr<const recs::ServingModel>> trained = [&] {
     try {
-      return Train(project, job.rec, report);
+      return Train(project, job.rec, report, &offline);
     } catch (const std::bad_alloc&) {
       return Result<std::shared_ptr<const recs::ServingModel>>(
           Status::Internal("out of memory while training"));
@@ -526,6 +528,7 @@ void RecTrainer::RunJob(const Job& job) {
         st.interactions = model.interactions;
         st.model = std::string(recs::ModelName(model.used));
         st.note = model.note;
+        st.offline.reset();  // measured below, once the model serves
         st.error.clear();
         ++st.trainings;
       },
@@ -554,6 +557,61 @@ void RecTrainer::RunJob(const Job& job) {
           std::string(recs::ModelName(model.used)) + ", " + std::to_string(model.items.size()) +
           " items, " + std::to_string(model.users) + " users) in " + std::to_string(seconds) +
           " s");
+  // After the model serves, so that a training takes no longer to serve its model.
+  MeasureOffline(project, id, generation, model.used, offline);
+}
+
+void RecTrainer::MeasureOffline(const std::string& project, const std::string& id,
+                                uint64_t generation, recs::ModelKind used,
+                                const recs::OfflineInput& input) {
+  if (stop_.load()) return;
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t shelved = shelf_.MemoryBytes();
+  const uint64_t budget = options_.memory_budget_bytes;
+  Result<std::optional<recs::OfflineFigures>> figures = [&] {
+    try {
+      return recs::MeasureOffline(input.options, input.data, input.newest, input.now_ms,
+                                  shelved < budget ? budget - shelved : 0);
+    } catch (const std::bad_alloc&) {
+      return Result<std::optional<recs::OfflineFigures>>(
+          Status::Internal("out of memory while measuring"));
+    }
+  }();
+  const std::string what = "recommendations: project " + project + ": offline figures of " + id;
+  if (!figures.ok()) {
+    LogError(what + " not measured: " + figures.status().ToString());
+    return;
+  }
+  if (!figures->has_value()) return;  // not measurable: offline stays null
+  if ((*figures)->model != used) {
+    // Memory made the measured training fall back to another model than the one serving.
+    LogInfo(what + " not kept: measured " + std::string(recs::ModelName((*figures)->model)) +
+            ", serving " + std::string(recs::ModelName(used)));
+    return;
+  }
+  ModelHead head;
+  Status s = UpdateHead(
+      project, id,
+      [&](ModelHead* h) {
+        if (h->generation == generation) h->status.offline = **figures;
+      },
+      &head);
+  if (!s.ok()) {
+    LogError(what + " not stored: " + s.ToString());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[KeyOf(project, id)];
+    ++entry.epoch;  // a head read before this one is stale
+    entry.head = head;
+    if (!entry.local_status) entry.status = head.status;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  LogInfo(what + ": hit rate " + std::to_string((*figures)->hit_rate) + ", ndcg " +
+          std::to_string((*figures)->ndcg) + " at 10 over " + std::to_string((*figures)->users) +
+          " users, measured in " + std::to_string(seconds) + " s");
 }
 
 Status RecTrainer::StoreModel(const std::string& project, const std::string& id,
@@ -625,7 +683,7 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
 
 Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
     const std::string& project, const compute::Recommendation& rec,
-    const std::function<void(double)>& progress) const {
+    const std::function<void(double)>& progress, recs::OfflineInput* offline) const {
   Result<recs::ModelKind> kind = recs::ParseModelKind(rec.model);
   if (!kind.ok()) return kind.status();
   Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, rec.params);
@@ -641,7 +699,14 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   const int64_t scan_from =
       (compute::DayOf(now) - spec.scope.days) * kDayMs;  // the window's first day, minus one
   recs::TrainingSet data;
-  std::unordered_map<uint64_t, uint64_t> merged_into;  // amplitude_id -> the id it now is
+  // Per user, the newest (event time, then log order) interaction: what the offline figures
+  // hold out.
+  struct Newest {
+    int64_t time_ms;
+    int32_t item;
+  };
+  std::unordered_map<uint64_t, Newest> newest;
+  MergedIds merged(store_, project);
   Status failure;
   uint64_t seen = 0;
   std::string item;
@@ -684,24 +749,17 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
         if (!IsTracked(fields.event_type) || !compute::ItemOfEvent(spec, fields, &item)) {
           return true;
         }
-        auto [it, inserted] = merged_into.try_emplace(record.amplitude_id, record.amplitude_id);
-        if (inserted) {
-          // Merges only go from an anonymous id into another, so a chain is short; the
-          // bound guards against a damaged store looping.
-          for (int hops = 0; hops < 64; ++hops) {
-            std::string into;
-            Status g =
-                store_.Get(store::Table::kIdentity, store::MergeKey(project, it->second), &into);
-            if (g.IsNotFound()) break;
-            uint64_t id = 0;
-            if (!g.ok() || !store::DecodeId(into, &id).ok()) {
-              failure = g.ok() ? Status::Corruption("a merge entry does not decode") : g;
-              return false;
-            }
-            it->second = id;
-          }
+        Result<uint64_t> user = merged.Resolve(record.amplitude_id);
+        if (!user.ok()) {
+          failure = user.status();
+          return false;
         }
-        data.Add(it->second, item);
+        data.Add(*user, item);
+        if (offline != nullptr) {
+          const int32_t index = data.pairs().back().second;
+          auto [n, inserted] = newest.try_emplace(*user, Newest{record.time_ms, index});
+          if (!inserted && record.time_ms >= n->second.time_ms) n->second = {record.time_ms, index};
+        }
         return true;
       });
   if (s.ok()) s = failure;
@@ -709,9 +767,17 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   if (progress) progress(0.5);
   const uint64_t shelved = shelf_.MemoryBytes();
   const uint64_t budget = options_.memory_budget_bytes;
-  auto model =
-      recs::TrainServingModel(*options, data, now, shelved < budget ? budget - shelved : 0);
+  const uint64_t left = shelved < budget ? budget - shelved : 0;
+  auto model = recs::TrainServingModel(*options, data, now, left);
   if (model.ok() && progress) progress(1);
+  if (model.ok() && offline != nullptr) {
+    offline->options = *options;
+    offline->data = std::move(data);
+    offline->newest.clear();
+    offline->newest.reserve(newest.size());
+    for (const auto& [user, n] : newest) offline->newest.emplace(user, n.item);
+    offline->now_ms = now;
+  }
   return model;
 }
 

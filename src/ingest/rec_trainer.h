@@ -29,6 +29,9 @@
 //    head too. A node that stops or stalls loses the lease and another takes over; on a store
 //    only this process writes, this process always trains.
 // A failed training keeps the previous model and is retried a minute later at the earliest.
+// Once a new model serves, the trainer measures its offline figures (recs::MeasureOffline: a
+// second training without each drawn user's newest interaction) and adds them to the head;
+// until then the status has none (docs/RECS.md, "Offline figures").
 //
 // Thread-safe: Start/Stop from one thread; RequestTraining and StatusOf from any.
 #pragma once
@@ -51,6 +54,7 @@
 #include "core/status.h"
 #include "ingest/model_store.h"
 #include "recs/model_shelf.h"
+#include "recs/offline.h"
 #include "recs/serving.h"
 #include "store/store.h"
 
@@ -98,9 +102,11 @@ class RecTrainer {
 
   // One training of `rec` of `project`, on the calling thread (the loop uses it; so do
   // tests). `progress` (may be null) is called with 0..1 as it goes.
+  // With `offline` (may be null), what measuring the model's offline figures needs is moved
+  // there once the model is trained (its training set and each user's newest interaction).
   Result<std::shared_ptr<const recs::ServingModel>> Train(
       const std::string& project, const compute::Recommendation& rec,
-      const std::function<void(double)>& progress) const;
+      const std::function<void(double)>& progress, recs::OfflineInput* offline = nullptr) const;
 
  private:
   struct Entry {
@@ -148,6 +154,10 @@ class RecTrainer {
   // naming it in the head as pending (and deleting what an earlier pending one left).
   Status StoreModel(const std::string& project, const std::string& id,
                     const recs::ServingModel& model, uint64_t generation, uint32_t* chunks);
+  // Measures the offline figures of generation `generation` of (project, id), serving `used`,
+  // and writes them into its head (when it still names that generation). Logs failures.
+  void MeasureOffline(const std::string& project, const std::string& id, uint64_t generation,
+                      recs::ModelKind used, const recs::OfflineInput& input);
   Status UpdateHead(const std::string& project, const std::string& id,
                     const std::function<void(ModelHead*)>& update, ModelHead* head);
   void SetStatus(const std::string& key, const RecTrainingStatus& status);

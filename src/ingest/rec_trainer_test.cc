@@ -168,6 +168,35 @@ TEST_F(RecTrainerTest, TrainsFromTheWindowOfTheLogAndOnlyItsItemEvent) {
   EXPECT_EQ(st.model, "ease");
 }
 
+TEST_F(RecTrainerTest, MeasuresTheOfflineFiguresHoldingOutEachUsersNewestEventByEventTime) {
+  // Six users view x, then y (y logged first, with the later event time); six others view
+  // only y (not drawn: one item). Held out by event time, y is found first for every drawn
+  // user; held out by log order, x would be (and no one else has x: every one a miss).
+  std::vector<Event> events;
+  for (int u = 0; u < 6; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    events.push_back(View(user, "y", kTestNow - 1000));
+    events.push_back(View(user, "x", kTestNow - 5000));
+    events.push_back(View("w" + std::to_string(u), "y", kTestNow - 1000));
+  }
+  ApplyOk(std::move(events));
+  ASSERT_TRUE(PutDefinition(Popular("view", "sku")).ok());
+  StartTrainer();
+  RecTrainingStatus st;
+  for (int i = 0; i < 3000 && !st.offline.has_value(); ++i) {
+    st = trainer_->StatusOf("p", "r1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(st.offline.has_value());
+  EXPECT_EQ(st.offline->users, 6);
+  EXPECT_EQ(st.offline->k, 10u);
+  EXPECT_DOUBLE_EQ(st.offline->hit_rate, 1.0);
+  EXPECT_DOUBLE_EQ(st.offline->ndcg, 1.0);
+  // The serving model learnt from every pair.
+  EXPECT_EQ(st.users, 12);
+  EXPECT_EQ(st.interactions, 18);
+}
+
 TEST_F(RecTrainerTest, RetrainsOnRequestAndOnAChangedDefinitionAndForgetsADeletedOne) {
   ApplyOk({View("u1", "a"), View("u2", "a")});
   ASSERT_TRUE(PutDefinition(Rec()).ok());
@@ -315,10 +344,30 @@ TEST_F(RecTrainerTest, AModelHeadRoundTripsAndADamagedOneIsCorruption) {
   EXPECT_EQ(EncodeModelHead(back), bytes);
   EXPECT_EQ(back.generation, 77U);
   EXPECT_EQ(back.status.note, "a note");
+  EXPECT_FALSE(back.status.offline.has_value());
+  // A head as written before the offline figures (without their flag byte) decodes with none;
+  // every other truncation is Corruption.
+  const size_t old_size = bytes.size() - 1;
   for (size_t n = 0; n < bytes.size(); ++n) {
+    if (n == old_size) continue;
     EXPECT_EQ(DecodeModelHead(bytes.substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
   }
+  ASSERT_TRUE(DecodeModelHead(bytes.substr(0, old_size), &back).ok());
+  EXPECT_FALSE(back.status.offline.has_value());
   EXPECT_EQ(DecodeModelHead(bytes + "x", &back).code(), ErrorCode::kCorruption);
+
+  head.status.offline = recs::OfflineFigures{recs::ModelKind::kEase, 0.25, 0.125, 10, 400};
+  const std::string with = EncodeModelHead(head);
+  ASSERT_TRUE(DecodeModelHead(with, &back).ok());
+  ASSERT_TRUE(back.status.offline.has_value());
+  EXPECT_EQ(back.status.offline->hit_rate, 0.25);
+  EXPECT_EQ(back.status.offline->ndcg, 0.125);
+  EXPECT_EQ(back.status.offline->k, 10U);
+  EXPECT_EQ(back.status.offline->users, 400);
+  EXPECT_EQ(EncodeModelHead(back), with);
+  for (size_t n = bytes.size(); n < with.size(); ++n) {
+    EXPECT_EQ(DecodeModelHead(with.substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
+  }
 }
 
 // A trained model is in the store: a restarted server serves it without training again.
