@@ -151,6 +151,12 @@
     state.projects = null;
     state.generation++;
     clearTimeout(state.timer);
+    state.project = null;
+    // No data stays in the page once signed out.
+    for (const id of ['computations', 'cohorts', 'recommendations', 'lookup-result', 'recs-list', 'project-list']) clear($(id));
+    for (const id of ['rates-chart', 'cohorts-chart']) fill($(id), $(id).querySelector('figcaption'));
+    $('lookup-result').removeAttribute('data-loaded');
+    showError('');
     showSignIn(message);
   }
 
@@ -231,6 +237,11 @@
     clearTimeout(state.timer);
     state.statsMissing = false;
     showError('');
+    if (state.project !== (project || null)) {
+      // Nothing of another project stays on the page.
+      clear($('lookup-result')).removeAttribute('data-loaded');
+      clear($('recs-list'));
+    }
     state.project = project || null;
     state.view = view;
     for (const a of document.querySelectorAll('#project-list a')) {
