@@ -47,6 +47,8 @@ class Access {
   const ProjectConfig* ByBasicAuth(std::string_view authorization, std::string_view* problem) const;
   // The project with this id; null when none (ids are not secret).
   const ProjectConfig* ById(std::string_view id) const;
+  // Every project, in the configuration's order.
+  const std::vector<ProjectConfig>& projects() const { return projects_; }
   // Whether `token` is the admin token; always false when the admin API is off (no token).
   bool IsAdminToken(std::string_view token) const;
   // The bucket of `project`'s Profile API reads (thread-safe). REQUIRES: `project` came from

@@ -299,6 +299,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     respond(ClockControl(request, clock_control_));
     return;
   }
+  if (Console(request, *access, s, respond)) return;
   // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]], and
   // /admin/v1/projects/{project}/groups/{group_type}/{group_name}
   bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";

@@ -156,6 +156,12 @@ class Endpoints {
   struct LoopRead;
   void ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read);
   void ReadOnThread(const std::shared_ptr<LoopRead>& read);
+  // The console's admin paths (docs/API.md, "Console API"; console_api.cc): GET
+  // /admin/v1/projects. Answers through
+  // `respond` and returns true when `s` (the path's segments) is one of them; false (nothing
+  // answered) otherwise. REQUIRES: the admin token was checked.
+  bool Console(const HttpRequest& request, const Access& access,
+               const std::vector<std::string_view>& s, const Respond& respond);
   // GET /api/3/cohorts for `project` (a scan of its users: run on the downloads worker).
   HttpResponse ListCohorts(const std::string& project) const;
   // Ingests `events` and answers: with `text_success` 200 `success` as plain text (/identify

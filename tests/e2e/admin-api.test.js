@@ -98,6 +98,7 @@ describe('admin API errors', () => {
       ['GET', '/testing/clock'],
       ['PUT', '/testing/clock', { offset_ms: 5 }],
       ['GET', '/projects/nope/computations'],
+      ['GET', '/projects'],
       ['GET', `${base}/cohorts/guarded/members`],
       ['GET', `${base}/cohorts/guarded/members?format=jsonl`],
       ['POST', `${base}/recommendations/guarded-recs/train`],
@@ -121,7 +122,7 @@ describe('admin API errors', () => {
     assert.match(await expectError('GET', `/projects/${p.id}/widgets`, undefined, 404), /widgets/);
     await expectError('GET', `/projects/${p.id}/widgets/1`, undefined, 404);
     await expectError('GET', `/projects/${p.id}`, undefined, 404);
-    await expectError('GET', '/projects', undefined, 404);
+    await expectError('GET', '/project', undefined, 404);
     await expectError('GET', '/nothing/here/at/all', undefined, 404);
     await expectError('GET', `/projects/${p.id}/computations/1/extra`, undefined, 404);
     await expectError('GET', `/projects/${p.id}/computations/12345`, undefined, 404);
