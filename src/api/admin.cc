@@ -10,8 +10,10 @@
 #include "api/endpoints.h"
 #include "api/form.h"
 #include "api/http_errors.h"
+#include "api/rec_report_wire.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
+#include "ingest/rec_report.h"
 #include "store/keys.h"
 #include "store/records.h"
 
@@ -95,6 +97,17 @@ json::object TrainingJson(const ingest::RecTrainingStatus& t) {
     o["users"] = t.users;
     o["items"] = t.items;
     o["interactions"] = t.interactions;
+    if (t.offline.has_value()) {
+      json::object f;
+      f["hit_rate"] = t.offline->hit_rate;
+      f["ndcg"] = t.offline->ndcg;
+      f["k"] = t.offline->k;
+      f["users"] = t.offline->users;
+      f["holdout"] = "last interaction";
+      o["offline"] = std::move(f);
+    } else {
+      o["offline"] = nullptr;
+    }
   } else {
     o["last_trained_at"] = nullptr;
   }
@@ -300,12 +313,14 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   if (Console(request, *access, s, respond)) return;
-  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train]], and
+  // /admin/v1/projects/{project}/{kind}[/{id}[/members|/train|/report]], and
   // /admin/v1/projects/{project}/groups/{group_type}/{group_name}
   bool members = s.size() == 7 && s[4] == "cohorts" && s[6] == "members";
   bool train = s.size() == 7 && s[4] == "recommendations" && s[6] == "train";
   bool group = s.size() == 7 && s[4] == "groups";
-  if (s.size() < 5 || (s.size() > 6 && !members && !train && !group) || s[2] != "projects") {
+  bool report = s.size() == 7 && s[4] == "recommendations" && s[6] == "report";
+  if (s.size() < 5 || (s.size() > 6 && !members && !train && !group && !report) ||
+      s[2] != "projects") {
     respond(Error(404, "Not found: the admin API is /admin/v1/projects/{project}/{kind}[/{id}]"));
     return;
   }
@@ -407,6 +422,41 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     json::object o = InfoJson(info, trainer_, project->id);
     o["training"].as_object()["requested"] = true;
     respond(JsonResponse(202, ObjectText(o)));
+    return;
+  }
+  if (report) {
+    if (request.method != "GET") {
+      respond(Error(405, "Method not allowed: use GET"));
+      return;
+    }
+    ingest::DefinitionInfo info;
+    if (!registry_->Get(project->id, kind, id, &info).ok()) {
+      respond(Error(404, "No recommendations definition " + id));
+      return;
+    }
+    RecReportQuery query;
+    if (Status q = ParseRecReportQuery(request.query, &query); !q.ok()) {
+      respond(Error(400, q.message()));
+      return;
+    }
+    const int64_t since_ms = clock_.NowMs() - int64_t{query.days} * 86'400'000;
+    // A scan of the project's event log: on the worker, never on an I/O thread.
+    store::Store& store = store_;
+    Status posted =
+        downloads_->Post([respond, &store, project_id = project->id, id, query, since_ms] {
+          Result<ingest::RecReport> r =
+              ingest::ScanRecReport(store, project_id, id, query.conversion_event, since_ms);
+          if (!r.ok()) {
+            respond(Error(HttpStatusOf(r.status().code()), PublicMessage(r.status())));
+            return;
+          }
+          respond(JsonResponse(200, RecReportJson(id, query, since_ms, *r)));
+        });
+    if (!posted.ok()) {
+      HttpResponse busy = Error(HttpStatusOf(posted.code()), PublicMessage(posted));
+      if (posted.code() == ErrorCode::kThrottled) busy.retry_after_seconds = 1;
+      respond(std::move(busy));
+    }
     return;
   }
   if (members) {

@@ -75,6 +75,14 @@ std::string EncodeModelHead(const ModelHead& head) {
   PutLengthPrefixed(&out, st.error);
   PutInt(&out, st.trainings);
   PutInt(&out, st.failures);
+  // Added after the first release of the head: a head without it decodes with none.
+  out.push_back(st.offline.has_value() ? 1 : 0);
+  if (st.offline.has_value()) {
+    PutDouble(&out, st.offline->hit_rate);
+    PutDouble(&out, st.offline->ndcg);
+    PutInt(&out, static_cast<int64_t>(st.offline->k));
+    PutInt(&out, st.offline->users);
+  }
   return out;
 }
 
@@ -101,7 +109,22 @@ Status DecodeModelHead(std::string_view bytes, ModelHead* head) {
            GetInt(&bytes, &st.items) && GetInt(&bytes, &st.interactions) &&
            GetString(&bytes, &st.model) && GetString(&bytes, &st.note) &&
            GetString(&bytes, &st.error) && GetInt(&bytes, &st.trainings) &&
-           GetInt(&bytes, &st.failures) && bytes.empty();
+           GetInt(&bytes, &st.failures) && [&] {
+             if (bytes.empty()) return true;  // written before the offline figures
+             const char has = bytes[0];
+             bytes.remove_prefix(1);
+             if (has == 0) return bytes.empty();
+             if (has != 1) return false;
+             recs::OfflineFigures f;
+             int64_t k = 0;
+             if (!GetDouble(&bytes, &f.hit_rate) || !GetDouble(&bytes, &f.ndcg) ||
+                 !GetInt(&bytes, &k) || k < 1 || !GetInt(&bytes, &f.users) || !bytes.empty()) {
+               return false;
+             }
+             f.k = static_cast<size_t>(k);
+             st.offline = f;
+             return true;
+           }();
   }();
   if (!ok) return Status::Corruption("a recommendation model head does not decode");
   h.chunks = static_cast<uint32_t>(chunks);

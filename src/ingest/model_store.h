@@ -16,10 +16,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/status.h"
+#include "recs/offline.h"
 #include "recs/serving.h"
 #include "store/store.h"
 
@@ -40,6 +42,9 @@ struct RecTrainingStatus {
   std::string error;      // the last failure, when state is kFailed
   int64_t trainings = 0;  // trainings that ended with a model, kept in the store
   int64_t failures = 0;   // trainings that failed, kept in the store
+  // The serving model's offline figures (recs::MeasureOffline), measured at its training;
+  // none when not measurable (or trained by a version that did not measure them).
+  std::optional<recs::OfflineFigures> offline;
 };
 std::string_view StateName(RecTrainingStatus::State state);
 

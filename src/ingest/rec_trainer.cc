@@ -13,6 +13,7 @@
 #include "core/coding.h"
 #include "core/log.h"
 #include "ingest/logged_event.h"
+#include "ingest/merged_ids.h"
 #include "recs/model.h"
 #include "recs/model_codec.h"
 #include "store/keys.h"
@@ -472,11 +473,12 @@ void RecTrainer::RunJob(const Job& job) {
       (void)publish_status();  // best effort: other nodes see the progress
     }
   };
+  std::optional<recs::OfflineFigures> offline;
   // Memory can run out while reading a large log (JSON parsing, the training set): that
   // fails this training, not the server.
   Result<std::shared_ptr<const recs::ServingModel>> trained = [&] {
     try {
-      return Train(project, job.rec, report);
+      return Train(project, job.rec, report, &offline);
     } catch (const std::bad_alloc&) {
       return Result<std::shared_ptr<const recs::ServingModel>>(
           Status::Internal("out of memory while training"));
@@ -526,6 +528,7 @@ void RecTrainer::RunJob(const Job& job) {
         st.interactions = model.interactions;
         st.model = std::string(recs::ModelName(model.used));
         st.note = model.note;
+        st.offline = offline;
         st.error.clear();
         ++st.trainings;
       },
@@ -625,7 +628,8 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
 
 Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
     const std::string& project, const compute::Recommendation& rec,
-    const std::function<void(double)>& progress) const {
+    const std::function<void(double)>& progress,
+    std::optional<recs::OfflineFigures>* offline) const {
   Result<recs::ModelKind> kind = recs::ParseModelKind(rec.model);
   if (!kind.ok()) return kind.status();
   Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, rec.params);
@@ -641,7 +645,14 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   const int64_t scan_from =
       (compute::DayOf(now) - spec.scope.days) * kDayMs;  // the window's first day, minus one
   recs::TrainingSet data;
-  std::unordered_map<uint64_t, uint64_t> merged_into;  // amplitude_id -> the id it now is
+  // Per user, the newest (event time, then log order) interaction: what the offline figures
+  // hold out.
+  struct Newest {
+    int64_t time_ms;
+    int32_t item;
+  };
+  std::unordered_map<uint64_t, Newest> newest;
+  MergedIds merged(store_, project);
   Status failure;
   uint64_t seen = 0;
   std::string item;
@@ -684,24 +695,17 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
         if (!IsTracked(fields.event_type) || !compute::ItemOfEvent(spec, fields, &item)) {
           return true;
         }
-        auto [it, inserted] = merged_into.try_emplace(record.amplitude_id, record.amplitude_id);
-        if (inserted) {
-          // Merges only go from an anonymous id into another, so a chain is short; the
-          // bound guards against a damaged store looping.
-          for (int hops = 0; hops < 64; ++hops) {
-            std::string into;
-            Status g =
-                store_.Get(store::Table::kIdentity, store::MergeKey(project, it->second), &into);
-            if (g.IsNotFound()) break;
-            uint64_t id = 0;
-            if (!g.ok() || !store::DecodeId(into, &id).ok()) {
-              failure = g.ok() ? Status::Corruption("a merge entry does not decode") : g;
-              return false;
-            }
-            it->second = id;
-          }
+        Result<uint64_t> user = merged.Resolve(record.amplitude_id);
+        if (!user.ok()) {
+          failure = user.status();
+          return false;
         }
-        data.Add(it->second, item);
+        data.Add(*user, item);
+        if (offline != nullptr) {
+          const int32_t index = data.pairs().back().second;
+          auto [n, inserted] = newest.try_emplace(*user, Newest{record.time_ms, index});
+          if (!inserted && record.time_ms >= n->second.time_ms) n->second = {record.time_ms, index};
+        }
         return true;
       });
   if (s.ok()) s = failure;
@@ -709,8 +713,25 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   if (progress) progress(0.5);
   const uint64_t shelved = shelf_.MemoryBytes();
   const uint64_t budget = options_.memory_budget_bytes;
-  auto model =
-      recs::TrainServingModel(*options, data, now, shelved < budget ? budget - shelved : 0);
+  const uint64_t left = shelved < budget ? budget - shelved : 0;
+  if (offline != nullptr) {
+    // Before the serving model, so that only one model is in training at a time.
+    offline->reset();
+    std::unordered_map<uint64_t, int32_t> last;
+    last.reserve(newest.size());
+    for (const auto& [user, n] : newest) last.emplace(user, n.item);
+    newest.clear();
+    Result<std::optional<recs::OfflineFigures>> figures =
+        recs::MeasureOffline(*options, data, last, now, left);
+    if (figures.ok()) {
+      *offline = *figures;
+    } else {
+      LogError("recommendations: project " + project + ": the offline figures of " + rec.id +
+               " were not measured: " + figures.status().ToString());
+    }
+    if (progress) progress(0.75);
+  }
+  auto model = recs::TrainServingModel(*options, data, now, left);
   if (model.ok() && progress) progress(1);
   return model;
 }

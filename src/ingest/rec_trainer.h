@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -51,6 +52,7 @@
 #include "core/status.h"
 #include "ingest/model_store.h"
 #include "recs/model_shelf.h"
+#include "recs/offline.h"
 #include "recs/serving.h"
 #include "store/store.h"
 
@@ -98,9 +100,12 @@ class RecTrainer {
 
   // One training of `rec` of `project`, on the calling thread (the loop uses it; so do
   // tests). `progress` (may be null) is called with 0..1 as it goes.
+  // With `offline` (may be null), the model's offline figures (recs::MeasureOffline) are
+  // measured first and set there (none when not measurable or when measuring failed).
   Result<std::shared_ptr<const recs::ServingModel>> Train(
       const std::string& project, const compute::Recommendation& rec,
-      const std::function<void(double)>& progress) const;
+      const std::function<void(double)>& progress,
+      std::optional<recs::OfflineFigures>* offline = nullptr) const;
 
  private:
   struct Entry {

@@ -315,10 +315,30 @@ TEST_F(RecTrainerTest, AModelHeadRoundTripsAndADamagedOneIsCorruption) {
   EXPECT_EQ(EncodeModelHead(back), bytes);
   EXPECT_EQ(back.generation, 77U);
   EXPECT_EQ(back.status.note, "a note");
+  EXPECT_FALSE(back.status.offline.has_value());
+  // A head as written before the offline figures (without their flag byte) decodes with none;
+  // every other truncation is Corruption.
+  const size_t old_size = bytes.size() - 1;
   for (size_t n = 0; n < bytes.size(); ++n) {
+    if (n == old_size) continue;
     EXPECT_EQ(DecodeModelHead(bytes.substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
   }
+  ASSERT_TRUE(DecodeModelHead(bytes.substr(0, old_size), &back).ok());
+  EXPECT_FALSE(back.status.offline.has_value());
   EXPECT_EQ(DecodeModelHead(bytes + "x", &back).code(), ErrorCode::kCorruption);
+
+  head.status.offline = recs::OfflineFigures{0.25, 0.125, 10, 400};
+  const std::string with = EncodeModelHead(head);
+  ASSERT_TRUE(DecodeModelHead(with, &back).ok());
+  ASSERT_TRUE(back.status.offline.has_value());
+  EXPECT_EQ(back.status.offline->hit_rate, 0.25);
+  EXPECT_EQ(back.status.offline->ndcg, 0.125);
+  EXPECT_EQ(back.status.offline->k, 10U);
+  EXPECT_EQ(back.status.offline->users, 400);
+  EXPECT_EQ(EncodeModelHead(back), with);
+  for (size_t n = bytes.size(); n < with.size(); ++n) {
+    EXPECT_EQ(DecodeModelHead(with.substr(0, n), &back).code(), ErrorCode::kCorruption) << n;
+  }
 }
 
 // A trained model is in the store: a restarted server serves it without training again.

@@ -53,6 +53,7 @@ describe('GET /openapi.json', () => {
       '/admin/v1/projects/p/computations',
       '/admin/v1/projects/p/cohorts/c1',
       '/admin/v1/projects/p/recommendations/r1/train',
+      '/admin/v1/projects/p/recommendations/r1/report',
       '/admin/v1/projects/p/cohorts/c1/members',
       '/admin/v1/testing/clock',
       '/api/3/cohorts/upload',

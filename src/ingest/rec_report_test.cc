@@ -1,0 +1,133 @@
+#include "ingest/rec_report.h"
+
+#include <gtest/gtest.h>
+
+#include "compute/definition.h"
+#include "ingest/test_util.h"
+
+namespace profiled::ingest {
+namespace {
+
+TEST(RecReportCounter, AUserCountsInTheGroupOfTheirFirstExposureWithAllTheirExposures) {
+  RecReportCounter c;
+  c.AddExposure(1, 200, false);
+  c.AddExposure(1, 100, true);  // earlier, though added later: control
+  c.AddExposure(1, 300, false);
+  c.AddExposure(2, 100, false);
+  RecReport r = c.Figures();
+  EXPECT_EQ(r.control.users, 1);
+  EXPECT_EQ(r.control.exposures, 3);
+  EXPECT_EQ(r.treatment.users, 1);
+  EXPECT_EQ(r.treatment.exposures, 1);
+}
+
+TEST(RecReportCounter, OfEqualTimesTheFirstAddedExposureDecidesTheGroup) {
+  RecReportCounter c;
+  c.AddExposure(1, 100, true);
+  c.AddExposure(1, 100, false);
+  EXPECT_EQ(c.Figures().control.users, 1);
+  EXPECT_EQ(c.Figures().treatment.users, 0);
+}
+
+TEST(RecReportCounter, OnlyAConversionNotBeforeTheFirstExposureCounts) {
+  RecReportCounter c;
+  c.AddExposure(1, 100, false);
+  c.AddConversion(1, 50);  // before: not converted by this one
+  c.AddExposure(2, 100, false);
+  c.AddConversion(2, 100);  // at the same time: converted
+  c.AddExposure(3, 100, false);
+  c.AddConversion(3, 40);
+  c.AddConversion(3, 150);  // a later one converts
+  c.AddConversion(4, 500);  // never exposed: not counted anywhere
+  RecReport r = c.Figures();
+  EXPECT_EQ(r.treatment.users, 3);
+  EXPECT_EQ(r.treatment.converted_users, 2);
+  EXPECT_DOUBLE_EQ(r.treatment.conversion_rate(), 2.0 / 3.0);
+  EXPECT_EQ(r.control.users, 0);
+  EXPECT_EQ(r.control.conversion_rate(), 0.0);
+}
+
+TEST(RecReportCounter, LiftIsTreatmentRateOverControlRateMinusOne) {
+  RecReportCounter c;
+  for (uint64_t u = 0; u < 4; ++u) c.AddExposure(u, 10, true);  // 1 of 4 converts: 0.25
+  c.AddConversion(0, 20);
+  for (uint64_t u = 10; u < 20; ++u) c.AddExposure(u, 10, false);  // 5 of 10: 0.5
+  for (uint64_t u = 10; u < 15; ++u) c.AddConversion(u, 20);
+  RecReport r = c.Figures();
+  ASSERT_TRUE(r.lift.has_value());
+  EXPECT_DOUBLE_EQ(*r.lift, 1.0);
+}
+
+TEST(RecReportCounter, LiftIsNoneWithoutUsersOrWithAControlRateOfZero) {
+  EXPECT_FALSE(RecReportCounter().Figures().lift.has_value());
+  RecReportCounter treatment_only;
+  treatment_only.AddExposure(1, 10, false);
+  treatment_only.AddConversion(1, 20);
+  EXPECT_FALSE(treatment_only.Figures().lift.has_value());
+  RecReportCounter control_only;
+  control_only.AddExposure(1, 10, true);
+  control_only.AddConversion(1, 20);
+  EXPECT_FALSE(control_only.Figures().lift.has_value());
+  RecReportCounter zero_control;
+  zero_control.AddExposure(1, 10, true);
+  zero_control.AddExposure(2, 10, false);
+  zero_control.AddConversion(2, 20);
+  EXPECT_FALSE(zero_control.Figures().lift.has_value());
+  // A treatment rate of 0 against a positive control rate is a lift of -1, not none.
+  RecReportCounter zero_treatment;
+  zero_treatment.AddExposure(1, 10, true);
+  zero_treatment.AddConversion(1, 20);
+  zero_treatment.AddExposure(2, 10, false);
+  ASSERT_TRUE(zero_treatment.Figures().lift.has_value());
+  EXPECT_DOUBLE_EQ(*zero_treatment.Figures().lift, -1.0);
+}
+
+// An exposure event as the server logs it.
+Event Exposure(std::string user_id, const std::string& rec_id, bool is_control, int64_t time_ms) {
+  Event e = Track(std::move(user_id), "", compute::kExposureEventType);
+  e.time_ms = time_ms;
+  e.event_properties["rec_id"] = rec_id;
+  e.event_properties["is_control"] = is_control;
+  e.event_properties["recommendation_type"] = is_control ? "random" : "ease";
+  e.event_properties["items"] = boost::json::array{"a", "b"};
+  return WithLoggedJson(std::move(e));
+}
+
+Event Purchase(std::string user_id, int64_t time_ms) {
+  Event e = Track(std::move(user_id), "", "Purchase");
+  e.time_ms = time_ms;
+  return WithLoggedJson(std::move(e));
+}
+
+using RecReportScan = IngestFixture;
+
+TEST_F(RecReportScan, CountsTheRecsExposuresAndTheConversionsOfTheLogSinceTheWindow) {
+  constexpr int64_t kMinute = 60'000;
+  ApplyOk({Exposure("c1", "r1", true, kTestNow), Exposure("c1", "r1", true, kTestNow + 1),
+           Exposure("c2", "r1", true, kTestNow), Exposure("t1", "r1", false, kTestNow),
+           Exposure("t2", "r1", false, kTestNow), Exposure("t3", "r1", false, kTestNow),
+           Exposure("o1", "other", false, kTestNow),  // another recommendation's
+           Purchase("c1", kTestNow + kMinute), Purchase("t1", kTestNow + kMinute),
+           Purchase("t2", kTestNow + kMinute), Purchase("t3", kTestNow - kMinute),  // before
+           Purchase("o1", kTestNow + kMinute)});
+  Result<RecReport> r = ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow - 86'400'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->control.users, 2);
+  EXPECT_EQ(r->control.exposures, 3);
+  EXPECT_EQ(r->control.converted_users, 1);
+  EXPECT_EQ(r->treatment.users, 3);
+  EXPECT_EQ(r->treatment.exposures, 3);
+  EXPECT_EQ(r->treatment.converted_users, 2);
+  ASSERT_TRUE(r->lift.has_value());
+  EXPECT_NEAR(*r->lift, (2.0 / 3.0) / 0.5 - 1.0, 1e-12);
+  EXPECT_EQ(r->events_scanned, 12u);
+
+  // A window that starts after everything was ingested reads nothing.
+  Result<RecReport> later = ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow + 86'400'000);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->events_scanned, 0u);
+  EXPECT_EQ(later->treatment.users, 0);
+}
+
+}  // namespace
+}  // namespace profiled::ingest
