@@ -39,6 +39,7 @@
 #include "ingest/rec_trainer.h"
 #include "ingest/schema_upgrade.h"
 #include "read/profile_reader.h"
+#include "read/stats_sampler.h"
 #include "recs/evaluation.h"
 #include "recs/model.h"
 #include "recs/model_shelf.h"
@@ -121,6 +122,7 @@ struct Reloadable {
   ingest::DefinitionRegistry& registry;
   ingest::RecTrainer& trainer;
   server::HttpServer& server;
+  read::StatsSampler& stats;
 };
 
 // SIGHUP: reads the config file again and applies what can change live: projects and their
@@ -189,6 +191,9 @@ void Reload(Reloadable& r) {
     }
   }
   r.endpoints.SetConfig(plan.config);
+  std::vector<std::string> ids;
+  for (const ProjectConfig& p : plan.config.projects) ids.push_back(p.id);
+  r.stats.SetProjects(std::move(ids));
   r.ingestor.SetLimits(ingest::IngestorOptionsFromConfig(plan.config));
   r.server.SetLimits(plan.config.server);
   if (*tls) r.server.SetTls(*tls);
@@ -365,14 +370,24 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   ingest::RecTrainer trainer(*store, catalogs, shelf, clock, project_ids, trainer_options);
   trainer.Start();
   read::ProfileReader reader(*store, catalogs, clock, &shelf);
+  // The console's plots: on threads of their own, never an I/O thread or the writer.
+  read::StatsSampler stats(
+      metrics, clock,
+      [&reader](std::string_view project, read::CohortSizeMap* sizes) {
+        return reader.CohortSizes(project, sizes);
+      },
+      config.console.rate_sample_seconds, config.console.cohort_sample_seconds, project_ids);
+  stats.Start();
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
   endpoints.EnableRecommendations(&trainer);
+  endpoints.EnableConsoleStats(&stats);
   if (config.testing.clock_control) endpoints.EnableClockControl(&clock);
   server::HttpServer server(config.server, endpoints, metrics, *tls);
   Status started = server.Start();
   if (!started.ok()) {
     LogError(started.message());
     endpoints.Stop();
+    stats.Stop();
     trainer.Stop();
     ingestor.Stop();
     return 1;
@@ -391,8 +406,8 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
 
   std::set<std::string> loaded(project_ids.begin(), project_ids.end());
-  Reloadable reloadable{config_path, listen,   data_dir, config,  loaded,
-                        endpoints,   ingestor, registry, trainer, server};
+  Reloadable reloadable{config_path, listen,   data_dir, config, loaded, endpoints,
+                        ingestor,    registry, trainer,  server, stats};
   int signal = 0;
   for (;;) {
     sigwait(&signals, &signal);
@@ -404,6 +419,7 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
           ", shutting down");
   server.Stop();
   endpoints.Stop();
+  stats.Stop();
   trainer.Stop();
   ingestor.Stop();
   redis_writer.reset();

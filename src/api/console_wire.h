@@ -1,5 +1,5 @@
-// The console's admin API wire format (docs/API.md, "Console API"): the projects list,
-// written from plain values the handlers gather.
+// The console's admin API wire format (docs/API.md, "Console API"): the projects list and the
+// stats plots, written from plain values the handlers gather.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "read/stats_sampler.h"
 
 namespace profiled::api {
 
@@ -21,5 +22,9 @@ struct ProjectSummary {
 };
 // {"projects":[{"id","profile_dialect","computations","cohorts","recommendations"}, ...]}.
 std::string SerializeProjects(const std::vector<ProjectSummary>& projects);
+
+// GET /admin/v1/stats: {"now","rates":{...},"cohort_sizes":{project:{...}}}, times in Unix
+// seconds, rates rounded to 0.01.
+std::string SerializeStats(const read::StatsSnapshot& stats, int64_t now_ms);
 
 }  // namespace profiled::api

@@ -25,6 +25,10 @@
 #include "read/profile_reader.h"
 #include "store/store.h"
 
+namespace profiled::read {
+class StatsSampler;
+}  // namespace profiled::read
+
 namespace profiled::api {
 
 class CohortDownloads;
@@ -84,6 +88,9 @@ class Endpoints {
   // Serves the recommendations kind's training status and POST .../train, and appends an
   // exposure event for every recommendation a profile read serves. Call before serving.
   void EnableRecommendations(ingest::RecTrainer* trainer) { trainer_ = trainer; }
+  // Serves GET /admin/v1/stats from `stats` (borrowed; it must outlive this object). Without,
+  // that path answers 404. Call before serving.
+  void EnableConsoleStats(const read::StatsSampler* stats) { stats_ = stats; }
 
   // GET /v1/userprofile
   HttpResponse Profile(const HttpRequest& request);
@@ -157,7 +164,7 @@ class Endpoints {
   void ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read);
   void ReadOnThread(const std::shared_ptr<LoopRead>& read);
   // The console's admin paths (docs/API.md, "Console API"; console_api.cc): GET
-  // /admin/v1/projects. Answers through
+  // /admin/v1/projects and /admin/v1/stats. Answers through
   // `respond` and returns true when `s` (the path's segments) is one of them; false (nothing
   // answered) otherwise. REQUIRES: the admin token was checked.
   bool Console(const HttpRequest& request, const Access& access,
@@ -187,6 +194,7 @@ class Endpoints {
   std::unique_ptr<CohortDownloads> downloads_;  // with a registry
   OffsetClock* clock_control_ = nullptr;
   ingest::RecTrainer* trainer_ = nullptr;
+  const read::StatsSampler* stats_ = nullptr;
   std::unique_ptr<WorkerPool> read_pool_;  // on a shared store
 };
 

@@ -220,6 +220,15 @@ Status ReadPrivacy(const toml::table& t, PrivacyConfig* s) {
                      &s->staging_minutes);
 }
 
+Status ReadConsole(const toml::table& t, ConsoleConfig* s) {
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(t, "console", {"rate_sample_seconds", "cohort_sample_seconds"}));
+  PROFILED_RETURN_IF_ERROR(
+      ReadIntInto(t, "console", "rate_sample_seconds", 1, 3600, &s->rate_sample_seconds));
+  // Up to a day; 0 turns the cohort sampling off (each sample scans every user).
+  return ReadIntInto(t, "console", "cohort_sample_seconds", 0, 86400, &s->cohort_sample_seconds);
+}
+
 Status ReadTesting(const toml::table& t, TestingConfig* s) {
   PROFILED_RETURN_IF_ERROR(
       CheckKnownKeys(t, "testing",
@@ -312,9 +321,10 @@ Status ReadProject(const toml::table& t, size_t index, ProjectConfig* p) {
 
 Result<Config> ParseTable(const toml::table& root) {
   Config c;
-  PROFILED_RETURN_IF_ERROR(CheckKnownKeys(root, "",
-                                          {"server", "storage", "ingest", "recs", "definitions",
-                                           "privacy", "testing", "admin_token", "projects"}));
+  PROFILED_RETURN_IF_ERROR(
+      CheckKnownKeys(root, "",
+                     {"server", "storage", "ingest", "recs", "definitions", "privacy", "console",
+                      "testing", "admin_token", "projects"}));
   struct Section {
     const char* name;
     Status (*read)(const toml::table&, Config*);
@@ -327,6 +337,7 @@ Result<Config> ParseTable(const toml::table& root) {
       {"definitions",
        [](const toml::table& t, Config* cfg) { return ReadDefinitions(t, &cfg->definitions); }},
       {"privacy", [](const toml::table& t, Config* cfg) { return ReadPrivacy(t, &cfg->privacy); }},
+      {"console", [](const toml::table& t, Config* cfg) { return ReadConsole(t, &cfg->console); }},
       {"testing", [](const toml::table& t, Config* cfg) { return ReadTesting(t, &cfg->testing); }},
   };
   for (const auto& s : sections) {

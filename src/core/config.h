@@ -111,6 +111,15 @@ struct PrivacyConfig {
   int staging_minutes = 0;
 };
 
+// The console's plots (GET /admin/v1/stats; docs/API.md, "Console API"), sampled in memory.
+struct ConsoleConfig {
+  // Ingestion, read and request rates are sampled this often (1-3600 s).
+  int rate_sample_seconds = 10;
+  // Every project's cohort sizes are counted this often (a scan of its users; 1-86400 s), the
+  // first right at start-up; 0 = never.
+  int cohort_sample_seconds = 300;
+};
+
 // Test seams; never needed in production.
 struct TestingConfig {
   // Lets PUT /admin/v1/testing/clock move the server's clock (for end-to-end tests of
@@ -134,6 +143,7 @@ struct Config {
   RecsConfig recs;
   DefinitionsConfig definitions;
   PrivacyConfig privacy;
+  ConsoleConfig console;
   TestingConfig testing;
   std::string admin_token;
   std::vector<ProjectConfig> projects;

@@ -64,6 +64,11 @@ ReloadPlan PlanReload(const Config& running, const Config& next) {
   // The writer's, given at start-up.
   Keep("privacy.staging_minutes", running.privacy.staging_minutes, &c.privacy.staging_minutes,
        &kept);
+  // The console's sampler, started with its intervals.
+  Keep("console.rate_sample_seconds", running.console.rate_sample_seconds,
+       &c.console.rate_sample_seconds, &kept);
+  Keep("console.cohort_sample_seconds", running.console.cohort_sample_seconds,
+       &c.console.cohort_sample_seconds, &kept);
   // Test seams, wired at start-up.
   Keep("testing.clock_control", running.testing.clock_control, &c.testing.clock_control, &kept);
   Keep("testing.clock_offset_ms", running.testing.clock_offset_ms, &c.testing.clock_offset_ms,

@@ -58,12 +58,15 @@ TEST(PlanReload, StartUpSettingsStayAsTheyRunAndAreNamedWithoutTheirValues) {
   next.storage.backend = "redis-cluster";
   next.storage.redis_password = "correct-horse";
   next.ingest.dedup_window_days = 1;
+  next.console.rate_sample_seconds = 1;
+  next.console.cohort_sample_seconds = 0;
   next.testing.clock_control = true;
   ReloadPlan plan = PlanReload(Base(), next);
   EXPECT_EQ(plan.needs_restart, (std::vector<std::string>{
                                     "server.listen", "server.threads", "server.max_body_memory_mb",
                                     "storage.backend", "storage.path", "storage.redis_password",
-                                    "ingest.dedup_window_days", "testing.clock_control"}));
+                                    "ingest.dedup_window_days", "console.rate_sample_seconds",
+                                    "console.cohort_sample_seconds", "testing.clock_control"}));
   const Config running = Base();
   EXPECT_EQ(plan.config.server.port, running.server.port);
   EXPECT_EQ(plan.config.server.threads, running.server.threads);
@@ -71,6 +74,8 @@ TEST(PlanReload, StartUpSettingsStayAsTheyRunAndAreNamedWithoutTheirValues) {
   EXPECT_EQ(plan.config.storage.backend, running.storage.backend);
   EXPECT_EQ(plan.config.storage.redis_password, "hunter2");
   EXPECT_EQ(plan.config.ingest.dedup_window_days, running.ingest.dedup_window_days);
+  EXPECT_EQ(plan.config.console.rate_sample_seconds, running.console.rate_sample_seconds);
+  EXPECT_EQ(plan.config.console.cohort_sample_seconds, running.console.cohort_sample_seconds);
   EXPECT_FALSE(plan.config.testing.clock_control);
   for (const std::string& name : plan.needs_restart) {
     EXPECT_EQ(name.find("hunter2"), std::string::npos);

@@ -122,6 +122,51 @@ TEST(Config, PrivacyStagingMinutesDefaultsToZeroAndIsChecked) {
             std::string::npos);
 }
 
+TEST(Config, ConsoleSampleIntervalsDefaultAndAreChecked) {
+  auto c = ParseConfig(kProject);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->console.rate_sample_seconds, 10);
+  EXPECT_EQ(c->console.cohort_sample_seconds, 300);
+  c = ParseConfig(std::string("[console]\nrate_sample_seconds = 1\ncohort_sample_seconds = 0\n") +
+                  kProject);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->console.rate_sample_seconds, 1);
+  EXPECT_EQ(c->console.cohort_sample_seconds, 0);
+  c = ParseConfig(
+      std::string("[console]\nrate_sample_seconds = 3600\ncohort_sample_seconds = 86400\n") +
+      kProject);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->console.rate_sample_seconds, 3600);
+  EXPECT_EQ(c->console.cohort_sample_seconds, 86400);
+}
+
+TEST(Config, ConsoleRefusesMalformedIntervalsNamingTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"rate_sample_seconds = 0",
+       "config: console.rate_sample_seconds: must be between 1 and 3600, got 0"},
+      {"rate_sample_seconds = 3601",
+       "config: console.rate_sample_seconds: must be between 1 and 3600, got 3601"},
+      {"rate_sample_seconds = -5",
+       "config: console.rate_sample_seconds: must be between 1 and 3600, got -5"},
+      {"rate_sample_seconds = 1.5", "config: console.rate_sample_seconds: expected an integer"},
+      {"rate_sample_seconds = \"10\"", "config: console.rate_sample_seconds: expected an integer"},
+      {"rate_sample_seconds = true", "config: console.rate_sample_seconds: expected an integer"},
+      {"cohort_sample_seconds = -1",
+       "config: console.cohort_sample_seconds: must be between 0 and 86400, got -1"},
+      {"cohort_sample_seconds = 86401",
+       "config: console.cohort_sample_seconds: must be between 0 and 86400, got 86401"},
+      {"cohort_sample_seconds = [300]",
+       "config: console.cohort_sample_seconds: expected an integer"},
+      {"rate_seconds = 10", "config: console.rate_seconds: unknown key"},
+  };
+  for (const auto& [line, message] : cases) {
+    EXPECT_EQ(ParseError(std::string("[console]\n") + line + "\n" + kProject).message(), message)
+        << line;
+  }
+  EXPECT_EQ(ParseError(std::string("console = 5\n") + kProject).message(),
+            "config: console: expected a table");
+}
+
 TEST(Config, ReadsTheLimitsThatProtectTheStore) {
   auto c = ParseConfig(R"(
 [definitions]

@@ -40,6 +40,20 @@ void Metrics::RecordRequest(int route, int status, double seconds) {
   s.sum_micros.fetch_add(static_cast<uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
 
+Metrics::Totals Metrics::ReadTotals() const {
+  Totals t;
+  t.events_ingested = events_ingested_.load(std::memory_order_relaxed);
+  for (size_t r = 0; r < routes_.size(); ++r) {
+    const bool profile = std::string_view(routes_[r]).starts_with("/v1/userprofile");
+    for (int slot = 0; slot < kStatusSlots; ++slot) {
+      uint64_t count = series_[r * kStatusSlots + slot].count.load(std::memory_order_relaxed);
+      t.requests += count;
+      if (profile) t.profile_reads += count;
+    }
+  }
+  return t;
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::string out;
   char line[256];

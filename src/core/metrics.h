@@ -56,6 +56,17 @@ class Metrics {
 
   std::string RenderPrometheus() const;
 
+  // Running totals since start-up, for rates over time (the console's stats sampler): events
+  // ingested, requests answered on the Profile API's routes (those registered under a name
+  // starting with "/v1/userprofile"), and every request answered. Each is a relaxed read, so
+  // the three are not one atomic snapshot.
+  struct Totals {
+    uint64_t events_ingested = 0;
+    uint64_t profile_reads = 0;
+    uint64_t requests = 0;
+  };
+  Totals ReadTotals() const;
+
  private:
   static constexpr int kStatusSlots = static_cast<int>(kStatuses.size()) + 1;
   static constexpr int kBuckets = static_cast<int>(kBucketBounds.size()) + 1;

@@ -99,6 +99,7 @@ describe('admin API errors', () => {
       ['PUT', '/testing/clock', { offset_ms: 5 }],
       ['GET', '/projects/nope/computations'],
       ['GET', '/projects'],
+      ['GET', '/stats'],
       ['GET', `${base}/cohorts/guarded/members`],
       ['GET', `${base}/cohorts/guarded/members?format=jsonl`],
       ['POST', `${base}/recommendations/guarded-recs/train`],
