@@ -166,6 +166,8 @@
     const r = await api('/admin/v1/projects', token);
     if (r.status === 401) {
       $('sign-in-error').textContent = messageOf(r);
+      $('token').value = '';
+      $('token').focus();
       return;
     }
     if (r.status !== 200 && r.status !== 404) {
@@ -399,10 +401,15 @@
       root.appendChild(svg('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }));
       root.appendChild(svg('text', { x: m.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmtCompact(v)));
     }
+    // Five time labels at most, each a different second.
+    let lastLabel = '';
     for (let i = 0; i <= 4; i++) {
       const t = tMin + ((tMax - tMin) * i) / 4;
+      const label = fmtClock(t);
+      if (label === lastLabel) continue;
+      lastLabel = label;
       root.appendChild(svg('text', { x: x(t), y: H - m.b + 16, 'text-anchor': i === 0 ? 'start' : i === 4 ? 'end' : 'middle' },
-        fmtClock(t)));
+        label));
     }
     root.appendChild(svg('line', { class: 'axis', x1: m.l, x2: m.l, y1: m.t, y2: H - m.b }));
     root.appendChild(svg('line', { class: 'axis', x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b }));
