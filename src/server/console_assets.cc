@@ -30,7 +30,8 @@ api::HttpResponse File(const char* content_type, std::string_view body) {
 }  // namespace
 
 api::HttpResponse ConsoleAsset(std::string_view path) {
-  if (path == "/console" || path == "/console/") return File("text/html; charset=utf-8", ConsoleHtml());
+  if (path == "/console" || path == "/console/")
+    return File("text/html; charset=utf-8", ConsoleHtml());
   if (path == "/console/app.js") return File("text/javascript; charset=utf-8", ConsoleJs());
   if (path == "/console/console.css") return File("text/css; charset=utf-8", ConsoleCss());
   return {404, "application/json", R"({"code":404,"error":"No such console file"})"};

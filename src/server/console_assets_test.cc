@@ -31,7 +31,8 @@ TEST(ConsoleAssets, ThePageAndItsFilesAreServedWithTheirTypes) {
 // The script sets no element's markup from a string: every value is text (textContent).
 TEST(ConsoleAssets, TheScriptNeverWritesMarkup) {
   std::string js(ConsoleAsset("/console/app.js").body);
-  for (const char* sink : {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("}) {
+  for (const char* sink :
+       {"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("}) {
     EXPECT_EQ(js.find(sink), std::string::npos) << sink;
   }
 }
