@@ -164,7 +164,7 @@ class Endpoints {
   void ReadRecordsOnLoop(const std::shared_ptr<LoopRead>& read);
   void ReadOnThread(const std::shared_ptr<LoopRead>& read);
   // The console's admin paths (docs/API.md, "Console API"; console_api.cc): GET
-  // /admin/v1/projects and /admin/v1/stats. Answers through
+  // /admin/v1/projects, /admin/v1/stats and /admin/v1/projects/{p}/users. Answers through
   // `respond` and returns true when `s` (the path's segments) is one of them; false (nothing
   // answered) otherwise. REQUIRES: the admin token was checked.
   bool Console(const HttpRequest& request, const Access& access,

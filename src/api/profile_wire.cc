@@ -320,40 +320,47 @@ Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user, 
   if (q.get_group_props) {
     // Only when asked for (Amplitude's Profile API has no such section): the user's groups
     // {type: [names]} and each group's properties {type: {name: {...}}}.
-    out->append(",\"groups\":{");
-    for (size_t i = 0; i < user.groups.size(); ++i) {
-      const read::UserGroup& g = user.groups[i];
-      bool new_type = i == 0 || user.groups[i - 1].type != g.type;
-      if (new_type) {
-        if (i > 0) out->append("],");
-        AppendJsonString(out, g.type);
-        out->append(":[");
-      } else {
-        out->push_back(',');
-      }
-      AppendJsonString(out, g.name);
-    }
-    if (!user.groups.empty()) out->push_back(']');
-    out->append("},\"group_properties\":{");
-    for (size_t i = 0; i < user.groups.size(); ++i) {
-      const read::UserGroup& g = user.groups[i];
-      bool new_type = i == 0 || user.groups[i - 1].type != g.type;
-      if (new_type) {
-        if (i > 0) out->append("},");
-        AppendJsonString(out, g.type);
-        out->append(":{");
-      } else {
-        out->push_back(',');
-      }
-      AppendJsonString(out, g.name);
-      out->push_back(':');
-      out->append(g.properties_json);
-    }
-    if (!user.groups.empty()) out->push_back('}');
-    out->push_back('}');
+    out->push_back(',');
+    AppendGroupSections(user.groups, out);
   }
   out->append("}}");
   return Status::Ok();
+}
+
+void AppendComputedValue(const compute::Value& v, std::string* out) { AppendValue(v, out); }
+
+void AppendGroupSections(const std::vector<read::UserGroup>& groups, std::string* out) {
+  out->append("\"groups\":{");
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const read::UserGroup& g = groups[i];
+    bool new_type = i == 0 || groups[i - 1].type != g.type;
+    if (new_type) {
+      if (i > 0) out->append("],");
+      AppendJsonString(out, g.type);
+      out->append(":[");
+    } else {
+      out->push_back(',');
+    }
+    AppendJsonString(out, g.name);
+  }
+  if (!groups.empty()) out->push_back(']');
+  out->append("},\"group_properties\":{");
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const read::UserGroup& g = groups[i];
+    bool new_type = i == 0 || groups[i - 1].type != g.type;
+    if (new_type) {
+      if (i > 0) out->append("},");
+      AppendJsonString(out, g.type);
+      out->append(":{");
+    } else {
+      out->push_back(',');
+    }
+    AppendJsonString(out, g.name);
+    out->push_back(':');
+    out->append(g.properties_json);
+  }
+  if (!groups.empty()) out->push_back('}');
+  out->push_back('}');
 }
 
 }  // namespace profiled::api

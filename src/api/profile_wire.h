@@ -64,4 +64,12 @@ void WriteSeedProfile(const ProfileQuery& q, const read::UserData& user, std::st
 [[nodiscard]] Status WriteAmplitudeProfile(const ProfileQuery& q, const read::UserData& user,
                                            std::string* out);
 
+// Appends a computed value as both dialects' computed properties have it (a whole number
+// without a fraction, JSON text as stored, null for none).
+void AppendComputedValue(const compute::Value& v, std::string* out);
+
+// Appends `"groups":{type:[names]},"group_properties":{type:{name:{...}}}` of the user's groups
+// (read::UserData::groups, grouped by type as read).
+void AppendGroupSections(const std::vector<read::UserGroup>& groups, std::string* out);
+
 }  // namespace profiled::api

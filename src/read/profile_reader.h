@@ -119,6 +119,11 @@ class ProfileReader {
   Status Read(std::string_view project, std::string_view user_id, std::string_view device_id,
               const ReadOptions& options, UserData* out) const;
 
+  // Read of the user with this amplitude_id; an anonymous id merged into a user reads that
+  // user (its merge records are followed). NotFound when there is no such user; errors as Read.
+  Status ReadById(std::string_view project, uint64_t amplitude_id, const ReadOptions& options,
+                  UserData* out) const;
+
   // Prepares the read Read(project, user_id, device_id, options) would make. When the
   // user's amplitude_id is known without a store read (by user_id on a shared store, once a
   // read has looked it up: the cache below), out->keys are set; otherwise the caller reads

@@ -47,8 +47,7 @@ StatsSampler::~StatsSampler() { Stop(); }
 void StatsSampler::Start() {
   rate_thread_ = std::thread([this] { Loop(rate_seconds_, &StatsSampler::SampleRates); });
   if (cohort_seconds_ > 0) {
-    cohort_thread_ =
-        std::thread([this] { Loop(cohort_seconds_, &StatsSampler::SampleCohorts); });
+    cohort_thread_ = std::thread([this] { Loop(cohort_seconds_, &StatsSampler::SampleCohorts); });
   }
 }
 
@@ -99,8 +98,7 @@ void StatsSampler::SampleRates() {
   std::lock_guard<std::mutex> lock(mu_);
   // A clock moved back (the testing clock) gives no rate: the reading is the next baseline.
   if (have_totals_ && now > last_totals_ms_) {
-    PushBounded(&rates_, RatesBetween(last_totals_, last_totals_ms_, totals, now),
-                kMaxRateSamples);
+    PushBounded(&rates_, RatesBetween(last_totals_, last_totals_ms_, totals, now), kMaxRateSamples);
   }
   have_totals_ = true;
   last_totals_ = totals;

@@ -55,7 +55,7 @@ struct CohortSample {
 struct StatsSnapshot {
   int rate_seconds = 0;
   std::vector<RateSample> rates;
-  int cohort_seconds = 0;  // 0: cohort sizes are not sampled
+  int cohort_seconds = 0;                                    // 0: cohort sizes are not sampled
   std::map<std::string, std::vector<CohortSample>> cohorts;  // every project, by id
 };
 
@@ -100,13 +100,13 @@ class StatsSampler {
 
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
-  bool stopping_ = false;                                        // GUARDED_BY mu_
-  std::vector<std::string> projects_;                            // GUARDED_BY mu_
-  bool have_totals_ = false;                                     // GUARDED_BY mu_
-  Metrics::Totals last_totals_;                                  // GUARDED_BY mu_
-  int64_t last_totals_ms_ = 0;                                   // GUARDED_BY mu_
-  std::deque<RateSample> rates_;                                 // GUARDED_BY mu_
-  std::map<std::string, std::deque<CohortSample>> cohorts_;      // GUARDED_BY mu_
+  bool stopping_ = false;                                    // GUARDED_BY mu_
+  std::vector<std::string> projects_;                        // GUARDED_BY mu_
+  bool have_totals_ = false;                                 // GUARDED_BY mu_
+  Metrics::Totals last_totals_;                              // GUARDED_BY mu_
+  int64_t last_totals_ms_ = 0;                               // GUARDED_BY mu_
+  std::deque<RateSample> rates_;                             // GUARDED_BY mu_
+  std::map<std::string, std::deque<CohortSample>> cohorts_;  // GUARDED_BY mu_
   std::thread rate_thread_;
   std::thread cohort_thread_;
 };

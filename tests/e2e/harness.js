@@ -169,6 +169,7 @@ export function configToml({
   definitionLimits = {}, // [definitions] keys, e.g. {max_cohorts: 2}
   tls = TLS, // {cert, key}: serve HTTPS with them (TLS: the HTTPS mode's)
   privacy = {}, // [privacy] keys, e.g. {staging_minutes: 60}
+  console: consoleKeys = {}, // [console] keys, e.g. {rate_sample_seconds: 1}
 } = {}) {
   const lines = [
     `admin_token = ${tomlString(adminToken)}`,
@@ -197,6 +198,10 @@ export function configToml({
   if (Object.keys(privacy).length > 0) {
     lines.push('', '[privacy]');
     for (const [k, v] of Object.entries(privacy)) lines.push(`${k} = ${JSON.stringify(v)}`);
+  }
+  if (Object.keys(consoleKeys).length > 0) {
+    lines.push('', '[console]');
+    for (const [k, v] of Object.entries(consoleKeys)) lines.push(`${k} = ${JSON.stringify(v)}`);
   }
   const testingKeys = { ...(clockControl ? { clock_control: true } : {}), ...testing };
   if (Object.keys(testingKeys).length > 0) {
