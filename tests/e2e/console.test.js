@@ -6,8 +6,8 @@
 // recommendations, recent events; a property holding markup shows as text), and a
 // recommendation's online report (lift from exposures and a conversion event picked on the
 // page). A screenshot of each view is checked for content (a PNG of the viewport's size that
-// is not blank); PROFILED_CONSOLE_SCREENSHOT=path also writes the overview's there (the
-// README's docs/console.png). Any console error, page exception, failed request or request to
+// is not blank); with PROFILED_CONSOLE_SCREENSHOT=path the test also sends traffic for a while and
+// writes a screenshot of the overview after it there (the README's docs/console.png). Any console error, page exception, failed request or request to
 // another host fails the test.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -311,7 +311,7 @@ describe('the console in Chromium', () => {
     assert.ok(cohortPaths.every((p) => p[1] >= 2), JSON.stringify(cohortPaths));
     assert.deepEqual((await rows(page, '#cohorts-table')).map((r) => r[3]), [String(expected.buyers), '1']);
     const overview = await shoot(page, shots, 'overview');
-    if (process.env.PROFILED_CONSOLE_SCREENSHOT) fs.copyFileSync(overview.file, process.env.PROFILED_CONSOLE_SCREENSHOT);
+    assert.ok(overview.distinct > 0);
 
     // The profile lookup.
     await page.click('#tab-lookup');
@@ -382,6 +382,37 @@ describe('the console in Chromium', () => {
     const lift = `${expected.lift >= 0 ? '+' : ''}${(expected.lift * 100).toFixed(1)}%`;
     assert.equal(await text(page, '[data-rec=r1] [data-lift]'), lift);
     await shoot(page, shots, 'recommendations');
+
+    // For the README (PROFILED_CONSOLE_SCREENSHOT=path): traffic that rises and falls (new
+    // viewers, some signing up for the pro plan or buying, and profile reads), and the overview
+    // while it goes on, checked like the others.
+    if (process.env.PROFILED_CONSOLE_SCREENSHOT) {
+      await page.click('#tab-overview');
+      const client = await sdkClient(server, SHOP.api_key);
+      const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+      let rounds = 0;
+      let stop = false;
+      const traffic = (async () => {
+        for (; !stop; rounds++) {
+          const n = Math.round(200 + 120 * Math.sin(rounds / 3));
+          const events = [];
+          for (let i = 0; i < n; i++) {
+            const user = `visitor-${rounds}-${i}`;
+            events.push(['Product Viewed', { product_id: item(i % CLUSTERS, rounds % PER_CLUSTER) }, { user_id: user }]);
+            if (i % 25 === rounds % 25) events.push(['Purchase', { amount: 5 }, { user_id: user }]);
+          }
+          await sdkTrack(client, events);
+          await client.identify(new Identify().set('plan', 'pro'), { user_id: `visitor-${rounds}-0` }).promise;
+          for (let i = 0; i < n / 5; i++) await server.userData({ user_id: `visitor-${rounds}-${i}` }, { secret: SHOP.secret_key });
+          await sleep(500);
+        }
+      })();
+      await until('25 rounds of traffic', () => (rounds >= 25 ? true : undefined), 120000);
+      const readme = await shoot(page, shots, 'overview-readme');
+      stop = true;
+      await traffic;
+      fs.copyFileSync(readme.file, process.env.PROFILED_CONSOLE_SCREENSHOT);
+    }
 
     // Signing out forgets the token; a reload asks for it again.
     await page.click('#sign-out');
