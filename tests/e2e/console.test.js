@@ -172,6 +172,11 @@ describe('the console in Chromium', () => {
     // Ada: properties (one of them markup), two views and a purchase.
     await client.identify(new Identify().set('plan', 'pro').set('nickname', XSS).add('visits', 3).set('tags', ['a', 'b']),
       { user_id: 'ada-lovelace', device_id: 'ada-laptop' }).promise;
+    // Her organisation, with a property of its own.
+    const setGroup = client.setGroup('org', 'acme-labs', { user_id: 'ada-lovelace', device_id: 'ada-laptop' }).promise;
+    const groupProps = client.groupIdentify('org', 'acme-labs', new Identify().set('plan', 'enterprise'), { user_id: 'ada-lovelace' }).promise;
+    await client.flush().promise;
+    assert.deepEqual([(await setGroup).code, (await groupProps).code], [200, 200]);
     t0 = Date.now() - 60000;
     await sdkTrack(client, [
       ['Product Viewed', { product_id: item(0, 0) }, { user_id: 'ada-lovelace', device_id: 'ada-laptop', time: t0, insert_id: 'ada-view-1' }],
@@ -323,13 +328,17 @@ describe('the console in Chromium', () => {
     assert.equal(await text(page, '[data-field=amplitude_id]'), String(api.amplitude_id));
     assert.equal(await text(page, '[data-field=user_id]'), 'ada-lovelace');
     assert.equal(await text(page, '[data-field=device_id]'), 'ada-laptop');
-    assert.deepEqual(api.user_properties, { plan: 'pro', nickname: XSS, visits: 3, tags: ['a', 'b'] });
+    assert.deepEqual(api.user_properties, { plan: 'pro', nickname: XSS, visits: 3, tags: ['a', 'b'], org: 'acme-labs' });
     assert.deepEqual(await rows(page, '#user-properties'),
       Object.entries(api.user_properties).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     // The markup is text: no element was made of it, no handler ran.
     assert.equal(await page.$eval('#user-properties tr[data-key=nickname] td.value', (td) => td.children.length), 0);
     assert.equal(await page.$$eval('#app-view img', (imgs) => imgs.length), 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(await rows(page, '#amp-props'),
+      Object.entries(api.amp_props).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+    assert.ok(Object.keys(api.amp_props).length > 0);
+    assert.deepEqual(await rows(page, '#lookup-groups'), [['org', 'acme-labs', '{"acme-labs":{"plan":"enterprise"}}']]);
     assert.deepEqual(await rows(page, '#computed-properties'), [['1', 'purchases_30d', '1']]);
     assert.deepEqual(await texts(page, '#cohort-ids .chip'), ['buyers · Buyers', 'pro · Pro plan']);
     const [rec] = api.recommendations;
@@ -366,10 +375,11 @@ describe('the console in Chromium', () => {
     // The recommendation: offline figures and the online report for a conversion event.
     await page.click('#tab-recs');
     await page.waitForSelector('[data-rec=r1] .report-form');
-    const offline = await server.adminOk('GET', `/projects/${SHOP.id}/recommendations/r1`);
-    if (offline.training.offline) {
-      assert.equal(await text(page, '[data-rec=r1] [data-figure=hit_rate] b'), `${(offline.training.offline.hit_rate * 100).toFixed(1)}%`);
-    }
+    const { training } = await server.adminOk('GET', `/projects/${SHOP.id}/recommendations/r1`);
+    assert.equal(training.offline.k, 10, JSON.stringify(training));
+    assert.equal(await text(page, '[data-rec=r1] [data-figure=hit_rate] b'), `${(training.offline.hit_rate * 100).toFixed(1)}%`);
+    assert.equal(await text(page, '[data-rec=r1] [data-figure=ndcg] b'), training.offline.ndcg.toLocaleString('en-US', { maximumFractionDigits: 3 }));
+    assert.deepEqual(await texts(page, '[data-rec=r1] .figure > span'), ['hit rate@10', 'NDCG@10', 'users measured', 'held out']);
     await page.type('[data-rec=r1] input[name=conversion_event]', 'Purchase');
     await page.click('[data-rec=r1] .report-form button[type=submit]');
     await page.waitForSelector('[data-rec=r1] .report-result[data-loaded=Purchase]');
