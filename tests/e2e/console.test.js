@@ -41,8 +41,10 @@ const REC = {
 };
 
 // A config whose [console] samples rates and cohort sizes every `rate` and `cohorts` seconds.
-function config(projects, rate, cohorts) {
-  return configToml({ dataDir: '{{DATA}}', projects, adminToken: TOKEN, console: { rate_sample_seconds: rate, cohort_sample_seconds: cohorts } });
+function config(projects, rate, cohorts, testing = {}) {
+  return configToml({
+    dataDir: '{{DATA}}', projects, adminToken: TOKEN, testing, console: { rate_sample_seconds: rate, cohort_sample_seconds: cohorts },
+  });
 }
 
 // Signs in on a fresh page of `server`'s console; resolves to {page, watch}.
@@ -295,7 +297,10 @@ describe('the console in Chromium', () => {
       [['buyers', 'Buyers', '1 condition', 'ready'], ['pro', 'Pro plan', '1 condition', 'ready']]);
     const recRow = (await rows(page, '#recommendations-table'))[0];
     assert.deepEqual(recRow.slice(0, 5), ['r1', 'Recommended for you', 'ease', 'Product Viewed · product_id', '50%']);
-    assert.match(recRow[5], /^ready.*trained \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · 6\d users · 40 items/);
+    assert.equal(recRow[5], 'ready');
+    assert.match(recRow[6], /^ready.*trained \d{4}-\d\d-\d\d \d\d:\d\d:\d\d · 6\d users · 40 items/);
+    const { offline } = (await server.adminOk('GET', `/projects/${SHOP.id}/recommendations/r1`)).training;
+    assert.equal(recRow[7], `hit rate@10 ${(offline.hit_rate * 100).toFixed(1)}% · NDCG@10 ${offline.ndcg.toLocaleString('en-US', { maximumFractionDigits: 3 })} · ${offline.users} users`);
 
     // The plots: a path per series with at least three points, once the samplers have run;
     // the cohort plot's last sample is each cohort's size.
@@ -442,13 +447,16 @@ describe('the console in Chromium', () => {
     await page.close();
   });
 
-  it('plots no sample and a single sample', async () => {
+  it("plots no sample and a single sample, and shows a backfill's progress", async () => {
     // Rates sampled hourly (none yet), cohort sizes daily: the one sample taken at start-up,
     // of the cohort the project's definitions file gives it.
     const dir = makeTempDir('profiled-console-defs-');
     const file = path.join(dir, 'definitions.json');
     fs.writeFileSync(file, JSON.stringify({ cohorts: [{ id: 'everyone', ...cohort('Pro plan', userPropCond('plan', 'is', ['pro'])) }] }));
-    const quiet = await startServer({ config: config([{ ...SHOP, definitions: file }], 3600, 86400) });
+    // Backfills read 5 logged events at a time, 100 ms apart.
+    const quiet = await startServer({
+      config: config([{ ...SHOP, definitions: file }], 3600, 86400, { backfill_chunk_events: 5, backfill_chunk_delay_ms: 100 }),
+    });
     try {
       const { page, watch } = await signedIn(browser, quiet);
       await page.waitForSelector('#cohorts-chart svg');
@@ -462,6 +470,25 @@ describe('the console in Chromium', () => {
       assert.equal(await page.$$eval('#cohorts-chart circle', (cs) => cs.length), 1);
       assert.deepEqual(await texts(page, '#cohorts-chart .legend > span'), ['everyone (0)']);
       await shoot(page, shots, 'overview-sparse');
+
+      // A computation over 300 logged events backfills in 60 chunks (about 6 s): the overview,
+      // refreshed every 2 s, shows it backfilling with its progress bar and the events scanned,
+      // then ready.
+      await quiet.trackOk(Array.from({ length: 300 }, (_, i) => ({ user_id: `reader-${i % 30}`, event_type: 'Purchase', time: Date.now() - 60000 + i })),
+        { apiKey: SHOP.api_key });
+      await quiet.adminOk('PUT', `/projects/${SHOP.id}/computations/1`, COMPUTATION);
+      const backfilling = await until('the computation backfilling on the page', async () => {
+        const r = await page.$$eval('#computations-table tbody tr td.status-cell', (tds) => tds.map((td) => ({
+          status: td.querySelector('.status').textContent,
+          progress: td.querySelector('progress')?.value,
+          text: td.textContent,
+        })));
+        return r.length === 1 && r[0].status === 'backfilling' && /[1-9][\d,]* events scanned$/.test(r[0].text) ? r[0] : undefined;
+      });
+      assert.match(backfilling.text, /^backfilling \d+%[\d,]+ events scanned$/);
+      assert.ok(backfilling.progress >= 0 && backfilling.progress < 1, JSON.stringify(backfilling));
+      await until('the computation ready on the page', async () =>
+        ((await texts(page, '#computations-table td.status-cell')).join() === 'ready' ? true : undefined), 30000);
       assert.deepEqual(watch.problems(), { offHost: [], errors: [], failed: [] });
       await page.close();
     } finally {

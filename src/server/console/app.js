@@ -352,9 +352,10 @@
       el('td', null, r.training && r.training.model ? r.training.model : r.model),
       el('td', null, `${r.item_event} · ${r.item_property}`),
       el('td', null, `${r.control_percentage}%`),
+      definitionStatus(r),
       trainingCell(r.training),
       el('td', { class: 'offline' }, offlineText(r.training))));
-    fill($('recommendations'), table(['id', 'title', 'model', 'items from', 'control', 'training', 'offline'], rows,
+    fill($('recommendations'), table(['id', 'title', 'model', 'items from', 'control', 'status', 'training', 'offline'], rows,
       { id: 'recommendations-table' }));
   }
 
