@@ -17,10 +17,10 @@ TEST(RecReportQuery, TakesTheConversionEventAndDaysWithSevenByDefault) {
 
 TEST(RecReportQuery, RefusesAMissingOrMeaninglessConversionEventNamingIt) {
   RecReportQuery q;
-  for (const char* query : {"", "days=3", "conversion_event=",
-                            "conversion_event=%5BRecs%5D%20Recommendation%20Event",
-                            "conversion_event=%24identify", "conversion_event=%24groupidentify",
-                            "conversion_event=a&conversion_event=b"}) {
+  for (const char* query :
+       {"", "days=3", "conversion_event=", "conversion_event=%5BRecs%5D%20Recommendation%20Event",
+        "conversion_event=%24identify", "conversion_event=%24groupidentify",
+        "conversion_event=a&conversion_event=b"}) {
     Status s = ParseRecReportQuery(query, &q);
     EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << query;
     EXPECT_NE(s.message().find("conversion_event"), std::string::npos) << s.message();

@@ -473,7 +473,7 @@ void RecTrainer::RunJob(const Job& job) {
       (void)publish_status();  // best effort: other nodes see the progress
     }
   };
-  std::optional<recs::OfflineFigures> offline;
+  recs::OfflineInput offline;
   // Memory can run out while reading a large log (JSON parsing, the training set): that
   // fails this training, not the server.
   Result<std::shared_ptr<const recs::ServingModel>> trained = [&] {
@@ -528,7 +528,7 @@ void RecTrainer::RunJob(const Job& job) {
         st.interactions = model.interactions;
         st.model = std::string(recs::ModelName(model.used));
         st.note = model.note;
-        st.offline = offline;
+        st.offline.reset();  // measured below, once the model serves
         st.error.clear();
         ++st.trainings;
       },
@@ -557,6 +557,61 @@ void RecTrainer::RunJob(const Job& job) {
           std::string(recs::ModelName(model.used)) + ", " + std::to_string(model.items.size()) +
           " items, " + std::to_string(model.users) + " users) in " + std::to_string(seconds) +
           " s");
+  // After the model serves, so that a training takes no longer to serve its model.
+  MeasureOffline(project, id, generation, model.used, offline);
+}
+
+void RecTrainer::MeasureOffline(const std::string& project, const std::string& id,
+                                uint64_t generation, recs::ModelKind used,
+                                const recs::OfflineInput& input) {
+  if (stop_.load()) return;
+  const auto started = std::chrono::steady_clock::now();
+  const uint64_t shelved = shelf_.MemoryBytes();
+  const uint64_t budget = options_.memory_budget_bytes;
+  Result<std::optional<recs::OfflineFigures>> figures = [&] {
+    try {
+      return recs::MeasureOffline(input.options, input.data, input.newest, input.now_ms,
+                                  shelved < budget ? budget - shelved : 0);
+    } catch (const std::bad_alloc&) {
+      return Result<std::optional<recs::OfflineFigures>>(
+          Status::Internal("out of memory while measuring"));
+    }
+  }();
+  const std::string what = "recommendations: project " + project + ": offline figures of " + id;
+  if (!figures.ok()) {
+    LogError(what + " not measured: " + figures.status().ToString());
+    return;
+  }
+  if (!figures->has_value()) return;  // not measurable: offline stays null
+  if ((*figures)->model != used) {
+    // Memory made the measured training fall back to another model than the one serving.
+    LogInfo(what + " not kept: measured " + std::string(recs::ModelName((*figures)->model)) +
+            ", serving " + std::string(recs::ModelName(used)));
+    return;
+  }
+  ModelHead head;
+  Status s = UpdateHead(
+      project, id,
+      [&](ModelHead* h) {
+        if (h->generation == generation) h->status.offline = **figures;
+      },
+      &head);
+  if (!s.ok()) {
+    LogError(what + " not stored: " + s.ToString());
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    Entry& entry = entries_[KeyOf(project, id)];
+    ++entry.epoch;  // a head read before this one is stale
+    entry.head = head;
+    if (!entry.local_status) entry.status = head.status;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  LogInfo(what + ": hit rate " + std::to_string((*figures)->hit_rate) + ", ndcg " +
+          std::to_string((*figures)->ndcg) + " at 10 over " + std::to_string((*figures)->users) +
+          " users, measured in " + std::to_string(seconds) + " s");
 }
 
 Status RecTrainer::StoreModel(const std::string& project, const std::string& id,
@@ -628,8 +683,7 @@ Status RecTrainer::UpdateHead(const std::string& project, const std::string& id,
 
 Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
     const std::string& project, const compute::Recommendation& rec,
-    const std::function<void(double)>& progress,
-    std::optional<recs::OfflineFigures>* offline) const {
+    const std::function<void(double)>& progress, recs::OfflineInput* offline) const {
   Result<recs::ModelKind> kind = recs::ParseModelKind(rec.model);
   if (!kind.ok()) return kind.status();
   Result<recs::ModelOptions> options = recs::ModelOptionsFrom(*kind, rec.params);
@@ -714,25 +768,16 @@ Result<std::shared_ptr<const recs::ServingModel>> RecTrainer::Train(
   const uint64_t shelved = shelf_.MemoryBytes();
   const uint64_t budget = options_.memory_budget_bytes;
   const uint64_t left = shelved < budget ? budget - shelved : 0;
-  if (offline != nullptr) {
-    // Before the serving model, so that only one model is in training at a time.
-    offline->reset();
-    std::unordered_map<uint64_t, int32_t> last;
-    last.reserve(newest.size());
-    for (const auto& [user, n] : newest) last.emplace(user, n.item);
-    newest.clear();
-    Result<std::optional<recs::OfflineFigures>> figures =
-        recs::MeasureOffline(*options, data, last, now, left);
-    if (figures.ok()) {
-      *offline = *figures;
-    } else {
-      LogError("recommendations: project " + project + ": the offline figures of " + rec.id +
-               " were not measured: " + figures.status().ToString());
-    }
-    if (progress) progress(0.75);
-  }
   auto model = recs::TrainServingModel(*options, data, now, left);
   if (model.ok() && progress) progress(1);
+  if (model.ok() && offline != nullptr) {
+    offline->options = *options;
+    offline->data = std::move(data);
+    offline->newest.clear();
+    offline->newest.reserve(newest.size());
+    for (const auto& [user, n] : newest) offline->newest.emplace(user, n.item);
+    offline->now_ms = now;
+  }
   return model;
 }
 

@@ -40,7 +40,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -100,12 +99,11 @@ class RecTrainer {
 
   // One training of `rec` of `project`, on the calling thread (the loop uses it; so do
   // tests). `progress` (may be null) is called with 0..1 as it goes.
-  // With `offline` (may be null), the model's offline figures (recs::MeasureOffline) are
-  // measured first and set there (none when not measurable or when measuring failed).
+  // With `offline` (may be null), what measuring the model's offline figures needs is moved
+  // there once the model is trained (its training set and each user's newest interaction).
   Result<std::shared_ptr<const recs::ServingModel>> Train(
       const std::string& project, const compute::Recommendation& rec,
-      const std::function<void(double)>& progress,
-      std::optional<recs::OfflineFigures>* offline = nullptr) const;
+      const std::function<void(double)>& progress, recs::OfflineInput* offline = nullptr) const;
 
  private:
   struct Entry {
@@ -153,6 +151,10 @@ class RecTrainer {
   // naming it in the head as pending (and deleting what an earlier pending one left).
   Status StoreModel(const std::string& project, const std::string& id,
                     const recs::ServingModel& model, uint64_t generation, uint32_t* chunks);
+  // Measures the offline figures of generation `generation` of (project, id), serving `used`,
+  // and writes them into its head (when it still names that generation). Logs failures.
+  void MeasureOffline(const std::string& project, const std::string& id, uint64_t generation,
+                      recs::ModelKind used, const recs::OfflineInput& input);
   Status UpdateHead(const std::string& project, const std::string& id,
                     const std::function<void(ModelHead*)>& update, ModelHead* head);
   void SetStatus(const std::string& key, const RecTrainingStatus& status);

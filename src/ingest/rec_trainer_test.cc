@@ -168,6 +168,35 @@ TEST_F(RecTrainerTest, TrainsFromTheWindowOfTheLogAndOnlyItsItemEvent) {
   EXPECT_EQ(st.model, "ease");
 }
 
+TEST_F(RecTrainerTest, MeasuresTheOfflineFiguresHoldingOutEachUsersNewestEventByEventTime) {
+  // Six users view x, then y (y logged first, with the later event time); six others view
+  // only y (not drawn: one item). Held out by event time, y is found first for every drawn
+  // user; held out by log order, x would be (and no one else has x: every one a miss).
+  std::vector<Event> events;
+  for (int u = 0; u < 6; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    events.push_back(View(user, "y", kTestNow - 1000));
+    events.push_back(View(user, "x", kTestNow - 5000));
+    events.push_back(View("w" + std::to_string(u), "y", kTestNow - 1000));
+  }
+  ApplyOk(std::move(events));
+  ASSERT_TRUE(PutDefinition(Popular("view", "sku")).ok());
+  StartTrainer();
+  RecTrainingStatus st;
+  for (int i = 0; i < 3000 && !st.offline.has_value(); ++i) {
+    st = trainer_->StatusOf("p", "r1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(st.offline.has_value());
+  EXPECT_EQ(st.offline->users, 6);
+  EXPECT_EQ(st.offline->k, 10u);
+  EXPECT_DOUBLE_EQ(st.offline->hit_rate, 1.0);
+  EXPECT_DOUBLE_EQ(st.offline->ndcg, 1.0);
+  // The serving model learnt from every pair.
+  EXPECT_EQ(st.users, 12);
+  EXPECT_EQ(st.interactions, 18);
+}
+
 TEST_F(RecTrainerTest, RetrainsOnRequestAndOnAChangedDefinitionAndForgetsADeletedOne) {
   ApplyOk({View("u1", "a"), View("u2", "a")});
   ASSERT_TRUE(PutDefinition(Rec()).ok());
@@ -327,7 +356,7 @@ TEST_F(RecTrainerTest, AModelHeadRoundTripsAndADamagedOneIsCorruption) {
   EXPECT_FALSE(back.status.offline.has_value());
   EXPECT_EQ(DecodeModelHead(bytes + "x", &back).code(), ErrorCode::kCorruption);
 
-  head.status.offline = recs::OfflineFigures{0.25, 0.125, 10, 400};
+  head.status.offline = recs::OfflineFigures{recs::ModelKind::kEase, 0.25, 0.125, 10, 400};
   const std::string with = EncodeModelHead(head);
   ASSERT_TRUE(DecodeModelHead(with, &back).ok());
   ASSERT_TRUE(back.status.offline.has_value());

@@ -42,7 +42,8 @@ Result<std::optional<OfflineFigures>> MeasureOffline(
   TrainingSet rest;
   for (const auto& [user, item] : data.pairs()) {
     auto h = held.find(user);
-    if (h == held.end() || h->second != item) rest.Add(user, data.keys()[static_cast<size_t>(item)]);
+    if (h == held.end() || h->second != item)
+      rest.Add(user, data.keys()[static_cast<size_t>(item)]);
   }
   Result<std::shared_ptr<const ServingModel>> trained =
       TrainServingModel(options, rest, now_ms, memory_budget_bytes);
@@ -70,6 +71,7 @@ Result<std::optional<OfflineFigures>> MeasureOffline(
     split.users.push_back(std::move(u));
   }
   OfflineFigures figures;
+  figures.model = model.used;
   figures.users = static_cast<int64_t>(eligible.size());
   if (!split.users.empty()) {
     const std::array<size_t, 1> ks = {kOfflineCutoff};

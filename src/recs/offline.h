@@ -26,10 +26,20 @@ inline constexpr size_t kMaxOfflineUsers = 1000;
 inline constexpr size_t kOfflineCutoff = 10;
 
 struct OfflineFigures {
+  ModelKind model = ModelKind::kPopular;  // the kind measured (after TrainServingModel's fallbacks)
   double hit_rate = 0;  // share of drawn users whose held-out item is in the top k
   double ndcg = 0;      // mean NDCG@k (1 / log2(rank + 2) for a hit at 0-based rank)
   size_t k = kOfflineCutoff;
   int64_t users = 0;  // users drawn
+};
+
+// What MeasureOffline needs of one training: the options, the pairs and, per user, the index
+// in data.keys() of their newest interaction.
+struct OfflineInput {
+  ModelOptions options;
+  TrainingSet data;
+  std::unordered_map<uint64_t, int32_t> newest;
+  int64_t now_ms = 0;
 };
 
 // `newest`: per user of `data`, the index in data.keys() of their newest interaction. None

@@ -55,10 +55,11 @@ describe('a recommendation\'s offline figures and online report', () => {
     }
     await sdkTrack(sdk, events);
     await putReady(server, P.id, 'recommendations', 'r1', REC);
+    // Measured right after the model serves: null until then.
     const d = await until(async () => {
       const r = await server.adminOk('GET', `/projects/${P.id}/recommendations/r1`);
-      return r.training.status === 'ready' ? r : null;
-    }, 'r1 to be trained');
+      return r.training.status === 'ready' && r.training.offline ? r : null;
+    }, 'r1 to be trained and measured');
     const off = d.training.offline;
     assert.ok(off, JSON.stringify(d.training));
     assert.equal(off.holdout, 'last interaction');
