@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <csignal>
@@ -373,8 +374,9 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   // The console's plots: on threads of their own, never an I/O thread or the writer.
   read::StatsSampler stats(
       metrics, clock,
-      [&reader](std::string_view project, read::CohortSizeMap* sizes) {
-        return reader.CohortSizes(project, sizes);
+      [&reader](std::string_view project, read::CohortSizeMap* sizes,
+                const std::atomic<bool>& cancel) {
+        return reader.CohortSizes(project, sizes, &cancel);
       },
       config.console.rate_sample_seconds, config.console.cohort_sample_seconds, project_ids);
   stats.Start();

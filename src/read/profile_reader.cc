@@ -455,7 +455,8 @@ Status ProfileReader::ForEachMember(
 }
 
 Status ProfileReader::CohortSizes(std::string_view project,
-                                  std::map<std::string, uint64_t, std::less<>>* sizes) const {
+                                  std::map<std::string, uint64_t, std::less<>>* sizes,
+                                  const std::atomic<bool>* cancel) const {
   std::shared_ptr<const compute::ProjectCatalog> catalog = catalogs_.Get(project);
   sizes->clear();
   for (const auto& c : catalog->cohorts()) (*sizes)[c.definition.id] = 0;
@@ -464,6 +465,10 @@ Status ProfileReader::CohortSizes(std::string_view project,
   std::vector<std::string> ids;
   return ScanUsers(project, *catalog,
                    [&](uint64_t, std::string_view, const compute::UserView& user, Status* failure) {
+                     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+                       *failure = Status::Unavailable("the cohort count was cancelled");
+                       return false;
+                     }
                      *failure = compute::CohortIds(*catalog, user, now, &ids);
                      if (!failure->ok()) return false;
                      for (const std::string& id : ids) ++(*sizes)[id];

@@ -13,6 +13,7 @@
 // the store and the catalogs, keeps no mutable state.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -147,9 +148,10 @@ class ProfileReader {
                        const std::function<bool(uint64_t, std::string_view)>& fn) const;
 
   // The number of members of every served cohort of `project`, by id, from one scan of
-  // the project's users (an export's cost, not a hot path).
-  Status CohortSizes(std::string_view project,
-                     std::map<std::string, uint64_t, std::less<>>* sizes) const;
+  // the project's users (an export's cost, not a hot path). With `cancel`, the scan stops
+  // with Unavailable (and *sizes unspecified) soon after *cancel turns true.
+  Status CohortSizes(std::string_view project, std::map<std::string, uint64_t, std::less<>>* sizes,
+                     const std::atomic<bool>* cancel = nullptr) const;
 
  private:
   // The catalog and the records a read of `project` needs.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -244,6 +245,16 @@ TEST_F(ProfileReaderTest, CountsTheMembersOfEveryCohort) {
   std::map<std::string, uint64_t, std::less<>> sizes;
   ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
   EXPECT_EQ(sizes, (std::map<std::string, uint64_t, std::less<>>{{"buyers", 2}, {"vip", 1}}));
+}
+
+TEST_F(ProfileReaderTest, ACancelledCohortCountStopsUnavailable) {
+  PutUser(1, {kNow, kNow});
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  std::atomic<bool> cancel{false};
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes, &cancel).ok());
+  EXPECT_EQ(sizes.at("buyers"), 1u);
+  cancel = true;
+  EXPECT_EQ(reader_->CohortSizes("p", &sizes, &cancel).code(), ErrorCode::kUnavailable);
 }
 
 // A catalog with one cohort on the user property `name` (is `value`).

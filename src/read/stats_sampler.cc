@@ -52,6 +52,7 @@ void StatsSampler::Start() {
 }
 
 void StatsSampler::Stop() {
+  cancel_.store(true, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -115,7 +116,8 @@ void StatsSampler::SampleCohorts() {
     CohortSample sample;
     sample.t_ms = clock_.NowMs();
     // The scan runs without the lock: Snapshot is never kept waiting by one.
-    Status s = sizer_(project, &sample.sizes);
+    Status s = sizer_(project, &sample.sizes, cancel_);
+    if (cancel_.load(std::memory_order_relaxed)) return;
     if (!s.ok()) {
       LogError("console: the cohort sizes of project " + project + " failed: " + s.ToString());
       continue;

@@ -14,6 +14,7 @@
 // destructor) ends the threads; call it before the store closes.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -63,8 +64,11 @@ class StatsSampler {
  public:
   static constexpr size_t kMaxRateSamples = 360;
   static constexpr size_t kMaxCohortSamples = 288;
-  // Counts the members of every served cohort of a project (ProfileReader::CohortSizes).
-  using CohortSizer = std::function<Status(std::string_view project, CohortSizeMap* sizes)>;
+  // Counts the members of every served cohort of a project (ProfileReader::CohortSizes),
+  // giving up soon after `cancel` turns true (Stop sets it, so a long scan never holds a
+  // shutdown up).
+  using CohortSizer = std::function<Status(std::string_view project, CohortSizeMap* sizes,
+                                           const std::atomic<bool>& cancel)>;
 
   // Borrows `metrics` and `clock` (they must outlive the sampler). REQUIRES: rate_seconds >= 1,
   // cohort_seconds >= 0 (0: never). Nothing is sampled before Start.
@@ -98,6 +102,7 @@ class StatsSampler {
   const int rate_seconds_;
   const int cohort_seconds_;
 
+  std::atomic<bool> cancel_{false};  // set by Stop: a cohort scan under way gives up
   mutable std::mutex mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;                                    // GUARDED_BY mu_

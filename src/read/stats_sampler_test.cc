@@ -39,8 +39,15 @@ class StatsSamplerTest : public ::testing::Test {
   }
 
   StatsSampler::CohortSizer Sizer() {
-    return [this](std::string_view project, CohortSizeMap* sizes) {
+    return [this](std::string_view project, CohortSizeMap* sizes, const std::atomic<bool>& cancel) {
       ++scans_;
+      if (project == "slow") {
+        // A scan that only ends when cancelled (a bounded wait, so a bug fails, not hangs).
+        for (int i = 0; i < 20000 && !cancel.load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        return cancel.load() ? Status::Unavailable("cancelled") : Status::Ok();
+      }
       if (project == "broken") return Status::Corruption("a damaged record");
       sizes->clear();
       (*sizes)["c1"] = project.size();
@@ -168,6 +175,17 @@ TEST_F(StatsSamplerTest, StartTakesACohortSampleAtOnceAndNoRateSampleBeforeAnInt
   StatsSnapshot s = sampler.Snapshot();
   EXPECT_EQ(s.cohorts["demo"].size(), 1u);
   EXPECT_TRUE(s.rates.empty());
+}
+
+TEST_F(StatsSamplerTest, StopCancelsACohortScanUnderWayAndKeepsNoSampleOfIt) {
+  StatsSampler sampler(metrics_, clock_, Sizer(), 3600, 3600, {"slow"});
+  sampler.Start();
+  for (int i = 0; i < 2000 && scans_.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(scans_.load(), 1);
+  sampler.Stop();  // returns once the scan gave up
+  EXPECT_TRUE(sampler.Snapshot().cohorts["slow"].empty());
 }
 
 TEST_F(StatsSamplerTest, CohortSizesZeroSecondsNeverScans) {

@@ -126,6 +126,29 @@ describe('bad configs exit 2 with one line naming the key', () => {
     expectConfigError(serveWith(configToml({ dataDir: '{{DATA}}', privacy: { staging_minutes: '1h' } })), 'privacy.staging_minutes');
   });
 
+  it('a malformed [console] interval, at serve and check-config alike', () => {
+    const bad = [
+      [{ rate_sample_seconds: 0 }, 'config: console.rate_sample_seconds: must be between 1 and 3600, got 0'],
+      [{ rate_sample_seconds: 3601 }, 'config: console.rate_sample_seconds: must be between 1 and 3600, got 3601'],
+      [{ rate_sample_seconds: '10s' }, 'config: console.rate_sample_seconds: expected an integer'],
+      [{ rate_sample_seconds: 2.5 }, 'config: console.rate_sample_seconds: expected an integer'],
+      [{ cohort_sample_seconds: -1 }, 'config: console.cohort_sample_seconds: must be between 0 and 86400, got -1'],
+      [{ cohort_sample_seconds: 86401 }, 'config: console.cohort_sample_seconds: must be between 0 and 86400, got 86401'],
+      [{ cohort_sample_seconds: true }, 'config: console.cohort_sample_seconds: expected an integer'],
+      [{ sample_seconds: 5 }, 'config: console.sample_seconds: unknown key'],
+    ];
+    for (const [keys, message] of bad) {
+      const text = good({ console: keys });
+      for (const command of ['serve', 'check-config']) {
+        const r = serveWith(text, { command });
+        expectConfigError(r, 'console.');
+        assert.equal(r.stderr.trim(), message, `${command} ${JSON.stringify(keys)}`);
+      }
+    }
+    const ok = serveWith(good({ console: { rate_sample_seconds: 1, cohort_sample_seconds: 0 } }), { command: 'check-config' });
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
   it('a wrong type', () => {
     expectConfigError(serveWith(good().replace(/threads = \d+/, 'threads = "many"')), 'server.threads');
   });
