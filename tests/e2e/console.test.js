@@ -195,8 +195,8 @@ describe('the console in Chromium', () => {
     ]);
     await poll(async () => {
       const d = await server.adminOk('GET', `/projects/${SHOP.id}/recommendations/r1`);
-      return d.training.status === 'ready' && d.training.last_trained_at ? d : null;
-    }, 'r1 trained');
+      return d.training.status === 'ready' && d.training.offline ? d : null;
+    }, 'r1 trained and its offline figures measured');
     await server.adminOk('PUT', `/projects/${BLOG.id}/computations/1`, COMPUTATION);
 
     // Exposures: 16 buyers view two items each and read their recommendations through the

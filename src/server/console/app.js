@@ -338,7 +338,7 @@
   }
   function offlineText(t) {
     if (!t || t.offline === undefined) return 'not reported by this server';
-    if (t.offline === null) return 'not measurable yet';
+    if (t.offline === null) return 'not measured (yet)';
     const o = t.offline;
     return `hit rate@${o.k} ${fmtPercent(o.hit_rate)} · NDCG@${o.k} ${fmtNumber(o.ndcg, 3)} · ${fmtNumber(o.users)} users`;
   }
@@ -624,7 +624,7 @@
     const offline = o === undefined
       ? empty('Offline figures are not reported by this server.')
       : o === null
-        ? empty('Offline figures: not measurable yet (too few users with two or more interactions).')
+        ? empty('Offline figures: not measured yet, or not measurable (fewer than 2 users with 2 or more items).')
         : el('div', { class: 'figures', 'data-offline': 'yes' },
           figure(`hit rate@${o.k}`, fmtPercent(o.hit_rate), { 'data-figure': 'hit_rate' }),
           figure(`NDCG@${o.k}`, fmtNumber(o.ndcg, 3), { 'data-figure': 'ndcg' }),
