@@ -452,7 +452,7 @@ describe('the console in Chromium', () => {
     // of the cohort the project's definitions file gives it.
     const dir = makeTempDir('profiled-console-defs-');
     const file = path.join(dir, 'definitions.json');
-    fs.writeFileSync(file, JSON.stringify({ cohorts: [{ id: 'everyone', ...cohort('Pro plan', userPropCond('plan', 'is', ['pro'])) }] }));
+    fs.writeFileSync(file, JSON.stringify({ cohorts: [{ id: 'pro', ...cohort('Pro plan', userPropCond('plan', 'is', ['pro'])) }] }));
     // Backfills read 5 logged events at a time, 100 ms apart.
     const quiet = await startServer({
       config: config([{ ...SHOP, definitions: file }], 3600, 86400, { backfill_chunk_events: 5, backfill_chunk_delay_ms: 100 }),
@@ -465,10 +465,10 @@ describe('the console in Chromium', () => {
       assert.deepEqual(await texts(page, '#rates-chart .legend > span'), ['events ingested/s', 'profile reads/s', 'requests/s']);
       const one = await page.$$eval('#cohorts-chart path.series', (ps) => ps.map((p) => [p.getAttribute('data-series'), p.getAttribute('data-points'), p.getAttribute('d')]));
       assert.equal(one.length, 1, JSON.stringify(one));
-      assert.deepEqual(one[0].slice(0, 2), ['everyone', '1']);
+      assert.deepEqual(one[0].slice(0, 2), ['pro', '1']);
       assert.match(one[0][2], /^M[\d.]+,[\d.]+$/);
       assert.equal(await page.$$eval('#cohorts-chart circle', (cs) => cs.length), 1);
-      assert.deepEqual(await texts(page, '#cohorts-chart .legend > span'), ['everyone (0)']);
+      assert.deepEqual(await texts(page, '#cohorts-chart .legend > span'), ['pro (0)']);
       await shoot(page, shots, 'overview-sparse');
 
       // A computation over 300 logged events backfills in 60 chunks (about 6 s): the overview,

@@ -19,6 +19,7 @@
     view: 'overview',
     defs: { computations: [], cohorts: [], recommendations: [] },
     timer: 0,
+    serverNow: 0, // the stats' `now`: an empty plot's time axis ends there
     statsMissing: false, // GET /admin/v1/stats answered 404 (a server without it)
     generation: 0, // bumps on every navigation: a late answer of an old view is dropped
   };
@@ -204,7 +205,9 @@
     const list = clear($('project-list'));
     for (const p of state.projects) {
       const n = (count, noun) => `${count} ${noun}${count === 1 ? '' : 's'}`;
-      const counts = `${n(p.computations, 'computation')} · ${n(p.cohorts, 'cohort')} · ${n(p.recommendations, 'recommendation')}`;
+      // Each count unbroken: a narrow sidebar wraps between them.
+      const counts = [n(p.computations, 'computation'), n(p.cohorts, 'cohort'), n(p.recommendations, 'recommendation')]
+        .flatMap((c, i, all) => [i > 0 ? ' ' : null, el('span', { class: 'count' }, i < all.length - 1 ? `${c} ·` : c)]);
       list.appendChild(el('li', null,
         el('a', { href: `#/${encodeURIComponent(p.id)}/overview`, 'data-project': p.id },
           el('strong', null, p.id), el('span', { class: 'counts' }, counts))));
@@ -387,7 +390,7 @@
     let tMin = Math.min(...points.map((p) => p[0]));
     let tMax = Math.max(...points.map((p) => p[0]));
     if (points.length === 0) {
-      const now = Date.now() / 1000;
+      const now = state.serverNow || Date.now() / 1000;
       tMin = now - 60;
       tMax = now;
     } else if (tMin === tMax) {
@@ -453,7 +456,10 @@
       return undefined;
     }
     const body = stats.body;
-    if (typeof body.now === 'number') $('server-time').textContent = `server time ${fmtTime(body.now)} UTC`;
+    if (typeof body.now === 'number') {
+      state.serverNow = body.now;
+      $('server-time').textContent = `server time ${fmtTime(body.now)} UTC`;
+    }
     const rates = (body.rates && body.rates.samples) || [];
     const rateSeries = [
       ['events ingested/s', 'events_ingested_per_second'],
