@@ -447,7 +447,7 @@ describe('the console in Chromium', () => {
     await page.close();
   });
 
-  it("plots no sample and a single sample, and shows a backfill's progress", async () => {
+  it("plots no sample and a single sample, shows a backfill's progress, and says when cohorts are not sampled", async () => {
     // Rates sampled hourly (none yet), cohort sizes daily: the one sample taken at start-up,
     // of the cohort the project's definitions file gives it.
     const dir = makeTempDir('profiled-console-defs-');
@@ -493,6 +493,18 @@ describe('the console in Chromium', () => {
       await page.close();
     } finally {
       await quiet.dispose();
+    }
+    // Cohort sizes never sampled (cohort_sample_seconds = 0): the plot says so.
+    const unsampled = await startServer({ config: config([SHOP], 3600, 0) });
+    try {
+      const { page, watch } = await signedIn(browser, unsampled);
+      await page.waitForSelector('#cohorts-chart p.empty');
+      assert.equal(await text(page, '#cohorts-chart p.empty'), 'Cohort sizes are not sampled on this server ([console] cohort_sample_seconds = 0).');
+      assert.equal(await page.$$eval('#cohorts-chart svg', (s) => s.length), 0);
+      assert.deepEqual(watch.problems(), { offHost: [], errors: [], failed: [] });
+      await page.close();
+    } finally {
+      await unsampled.dispose();
     }
   });
 });

@@ -468,6 +468,10 @@
     ].map(([name, key]) => ({ name, points: rates.filter((s) => typeof s[key] === 'number').map((s) => [s.t, s[key]]) }));
     lineChart($('rates-chart'), rateSeries, 'No samples yet');
     const sizes = (body.cohort_sizes && body.cohort_sizes[state.project]) || { samples: [] };
+    if (sizes.interval_seconds === 0) {
+      chartUnavailable($('cohorts-chart'), 'Cohort sizes are not sampled on this server ([console] cohort_sample_seconds = 0).');
+      return undefined;
+    }
     const ids = [];
     for (const s of sizes.samples) for (const id of Object.keys(s.sizes || {})) if (!ids.includes(id)) ids.push(id);
     const cohortSeries = ids.map((id) => ({
