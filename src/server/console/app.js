@@ -154,15 +154,17 @@
     clearTimeout(state.timer);
     state.project = null;
     // No data stays in the page once signed out.
-    for (const id of ['computations', 'cohorts', 'recommendations', 'lookup-result', 'recs-list', 'project-list']) clear($(id));
+    for (const id of ['computations', 'cohorts', 'recommendations', 'lookup-result', 'recs-list', 'project-list', 'projects-note']) {
+      clear($(id));
+    }
     for (const id of ['rates-chart', 'cohorts-chart']) fill($(id), $(id).querySelector('figcaption'));
     $('lookup-result').removeAttribute('data-loaded');
     showError('');
     showSignIn(message);
   }
 
-  // Checks `token` against the admin API: the project list, or, where the server has none,
-  // the first project's definitions cannot be checked: the token is tried on the next call.
+  // Checks `token` with GET /admin/v1/projects. A server without that endpoint (404) cannot
+  // check it here: the next call does (its 401 signs out).
   async function signIn(token) {
     const r = await api('/admin/v1/projects', token);
     if (r.status === 401) {
@@ -230,7 +232,12 @@
   // #/{project}/{view}
   function route() {
     const parts = location.hash.replace(/^#\/?/, '').split('/');
-    let project = parts[0] ? decodeURIComponent(parts[0]) : '';
+    let project = '';
+    try {
+      project = parts[0] ? decodeURIComponent(parts[0]) : '';
+    } catch {
+      project = ''; // a malformed hash: the first project
+    }
     let view = VIEWS.includes(parts[1]) ? parts[1] : 'overview';
     if (!project && state.projects.length > 0) project = state.projects[0].id;
     const known = state.projects.find((p) => p.id === project);
@@ -323,7 +330,7 @@
       const size = latestSizes && c.id in latestSizes ? fmtNumber(latestSizes[c.id]) : '—';
       return el('tr', { 'data-id': c.id },
         el('td', { class: 'mono' }, c.id), el('td', null, c.name || ''),
-        el('td', null, c.type === 'static' || c.static ? 'static' : `${clauses} condition${clauses === 1 ? '' : 's'}`),
+        el('td', null, c.static ? 'static (uploaded members)' : `${clauses} condition${clauses === 1 ? '' : 's'}`),
         el('td', { class: 'size' }, size), definitionStatus(c));
     });
     fill($('cohorts'), table(['id', 'name', 'definition', 'size (last sample)', 'status'], rows, { id: 'cohorts-table' }));
