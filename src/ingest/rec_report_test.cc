@@ -129,5 +129,22 @@ TEST_F(RecReportScan, CountsTheRecsExposuresAndTheConversionsOfTheLogSinceTheWin
   EXPECT_EQ(later->treatment.users, 0);
 }
 
+TEST_F(RecReportScan, AnAnonymousProfileMergedIntoAUserCountsAsThatUser) {
+  ApplyOk({Track("alice", "device-1")});
+  // Shown the recommendation while anonymous, then identified as alice (a merge), who buys.
+  Event shown = Exposure("", "r1", false, kTestNow);
+  shown.device_id = "device-9";
+  ApplyOk({std::move(shown)});
+  ASSERT_NE(Read("", "device-9").amplitude_id, Read("alice").amplitude_id);
+  ApplyOk({Track("alice", "device-9")});
+  ASSERT_EQ(Read("", "device-9").amplitude_id, Read("alice").amplitude_id);
+  ApplyOk({Purchase("alice", kTestNow + 1000)});
+  Result<RecReport> r = ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow - 86'400'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->treatment.users, 1);
+  EXPECT_EQ(r->treatment.exposures, 1);
+  EXPECT_EQ(r->treatment.converted_users, 1);
+}
+
 }  // namespace
 }  // namespace profiled::ingest

@@ -68,6 +68,15 @@ describe('a recommendation\'s offline figures and online report', () => {
     // Each user's newest view is of their own cluster, whose other 2 unseen items rank first.
     assert.ok(off.hit_rate >= 0.9 && off.hit_rate <= 1, `hit rate ${off.hit_rate}`);
     assert.ok(off.ndcg > 0.3 && off.ndcg <= off.hit_rate, `ndcg ${off.ndcg}`);
+
+    // Trained again on demand: measured again, the same users drawn, the same figures.
+    const before = d.training.trainings;
+    assert.equal((await server.admin('POST', `/projects/${P.id}/recommendations/r1/train`)).status, 202);
+    const again = await until(async () => {
+      const r = await server.adminOk('GET', `/projects/${P.id}/recommendations/r1`);
+      return r.training.trainings > before && r.training.offline ? r : null;
+    }, 'r1 to be trained and measured again');
+    assert.deepEqual(again.training.offline, off);
   });
 
   it('counts exposures by first-exposure group and conversions after it, exactly', async () => {
