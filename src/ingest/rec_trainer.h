@@ -29,6 +29,9 @@
 //    head too. A node that stops or stalls loses the lease and another takes over; on a store
 //    only this process writes, this process always trains.
 // A failed training keeps the previous model and is retried a minute later at the earliest.
+// Once a new model serves, the trainer measures its offline figures (recs::MeasureOffline: a
+// second training without each drawn user's newest interaction) and adds them to the head;
+// until then the status has none (docs/RECS.md, "Offline figures").
 //
 // Thread-safe: Start/Stop from one thread; RequestTraining and StatusOf from any.
 #pragma once
