@@ -56,6 +56,9 @@ struct HttpResponse {
   // A profile read that served recommendations: /metrics times it apart, under the route
   // "/v1/userprofile?get_recs", so what recommendations add to a read can be watched.
   bool served_recommendations = false;
+  // More header lines, each "\r\nName: value", written after the standard ones (the console's
+  // caching and security headers). Static data: the view must outlive the response.
+  std::string_view extra_headers = {};
 };
 
 class Endpoints {

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "server/body_budget.h"
+#include "server/console_assets.h"
 #include "server/gzip.h"
 #include "server/response_writer.h"
 #include "server/routes.h"
@@ -518,6 +519,7 @@ class HttpServer::Impl {
       case Route::kMetrics: response = endpoints_.MetricsText(); break;
       case Route::kRemoteConfig: response = endpoints_.RemoteConfig(req); break;
       case Route::kOpenApi: response = api::Endpoints::OpenApi(); break;
+      case Route::kConsole: response = ConsoleAsset(path); break;
       case Route::kPreflight:
         WritePreflight(origin, request[http::field::access_control_request_headers], keep_alive,
                        config_.cors_allow_origin, &out);

@@ -55,6 +55,7 @@ void WriteResponse(const api::HttpResponse& response, bool keep_alive,
     out->append("\r\nRetry-After: ");
     AppendNumber(out, static_cast<size_t>(response.retry_after_seconds));
   }
+  out->append(response.extra_headers);
   if (!keep_alive) out->append("\r\nConnection: close");
   out->append("\r\n\r\n");
   out->append(response.body);

@@ -33,6 +33,7 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   if (path == "/healthz") return pick(get, Route::kHealth);
   if (path == "/metrics") return pick(get, Route::kMetrics);
   if (path == "/openapi.json") return pick(get, Route::kOpenApi);
+  if (path == "/console" || path.starts_with("/console/")) return pick(get, Route::kConsole);
   // Each admin and cohort endpoint checks its own methods (they differ per resource).
   if (path.starts_with("/admin/v1/")) return Route::kAdmin;
   if (path == "/api/3/cohorts" || path.starts_with("/api/3/cohorts/") ||
@@ -80,6 +81,7 @@ const char* RouteName(Route route) {
     case Route::kHealth: return "/healthz";
     case Route::kMetrics: return "/metrics";
     case Route::kOpenApi: return "/openapi.json";
+    case Route::kConsole: return "/console";
     case Route::kAdmin: return "/admin/v1";
     case Route::kCohorts: return "/api/cohorts";
     case Route::kLegacyUpload: return "/";

@@ -26,6 +26,7 @@ enum class Route {
   kInvalidPath,       // a path below an ingestion path (/2/httpapi/..., /batch/..., /identify/...)
   kNotFound,          // any other path
   kGroupIdentify,     // GET|POST /groupidentify (Amplitude's Group Identify API)
+  kConsole,           // GET /console and /console/{asset} (the console's static files)
   kCount,
 };
 

@@ -64,6 +64,7 @@ describe('GET /openapi.json', () => {
       '/api/5/cohorts/request/c1',
       '/api/5/cohorts/request-status/r1',
       '/api/5/cohorts/request/r1/file',
+      '/console/app.js',
     ];
     for (const p of [...exact, ...families]) assert.ok(templateOf(p), `${p} is not in docs/openapi.json`);
   });
