@@ -367,12 +367,20 @@ Status Ingestor::PrefetchGroup(const std::vector<Pending>& group,
     std::vector<std::string_view> device_ids;
     std::vector<std::string> scopes;  // stable storage for the views below
     std::vector<std::pair<size_t, std::string_view>> insert_ids;  // (scope index, insert_id)
+    std::vector<std::string> group_keys;  // the groups $groupidentify events change
   };
   std::map<std::string_view, Keys> by_project;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!results[i].status.ok()) continue;  // throttled: never applied
     Keys& k = by_project[group[i].batch.project];
     for (const Event& e : group[i].batch.events) {
+      if (!e.group_ops.empty()) {
+        for (const GroupRef& ref : e.groups) {
+          for (const std::string& name : ref.names) {
+            k.group_keys.push_back(store::GroupKey(group[i].batch.project, ref.type, name));
+          }
+        }
+      }
       if (!e.user_id.empty()) k.user_ids.push_back(e.user_id);
       if (!e.device_id.empty()) k.device_ids.push_back(e.device_id);
       if (e.insert_id.empty()) continue;
@@ -385,6 +393,8 @@ Status Ingestor::PrefetchGroup(const std::vector<Pending>& group,
     insert_ids.reserve(k.insert_ids.size());
     for (const auto& [scope, id] : k.insert_ids) insert_ids.emplace_back(k.scopes[scope], id);
     PROFILED_RETURN_IF_ERROR(working_.Prefetch(project, k.user_ids, k.device_ids, insert_ids));
+    // The groups after the users, all at once (WorkingSet::PrefetchGroups says why).
+    PROFILED_RETURN_IF_ERROR(working_.PrefetchGroups(std::move(k.group_keys)));
   }
   return Status::Ok();
 }
@@ -467,6 +477,7 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
       commit = store_.Commit(writes, options_.sync);
     }
     if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
+    if (metrics_ != nullptr) metrics_->AddCommitRetry();
     working_.Finish(false);
     results = admitted;
     // Long enough for another node's group that held a key to finish.
@@ -517,6 +528,7 @@ Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
     for (const std::string& name : ref.names) {
       GroupState* group = nullptr;
       PROFILED_RETURN_IF_ERROR(working_.GetGroup(project, ref.type, name, &group));
+      working_.WillEditGroup(group, e.group_ops);
       group->properties_size_bound += growth;
       ApplyPropertyOps(e.group_ops, &group->properties);
       // As for a user's properties (ApplyEvent): exact only once the bound passes the limit.

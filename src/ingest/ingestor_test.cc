@@ -1205,6 +1205,33 @@ TEST_F(GroupTest, ARefusedBatchLeavesTheMembershipAsItWas) {
   IngestResult r = Apply({SetGroup("alice", "", {{"org", {"other"}}}), Oversized("alice")});
   EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"]})");
+  // Also for a user an earlier batch of the same commit group touched: the batch after the
+  // refused one starts from the membership as it was.
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(*store_, clock_,
+                                 {{Track("alice", "")},
+                                  {SetGroup("alice", "", {{"org", {"other"}}}), Oversized("alice")},
+                                  {SetGroup("alice", "", {{"team", {"t"}}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok());
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"],"team":["t"]})");
+}
+
+TEST_F(GroupTest, ARefusedBatchRestoresTheGroupPropertiesItChangedKeyByKey) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kSet, "keep", 1}})});
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(
+      *store_, clock_,
+      {{GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})},
+       {GroupIdentifyApi("org", "acme",
+                         {{PropertyOpKind::kClearAll, "", {}}, {PropertyOpKind::kSet, "x", 1}}),
+        GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 5}}), Oversized("alice")},
+       {GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 10}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok());
+  EXPECT_EQ(Group("org", "acme"), (object{{"keep", 1}, {"n", 11}}));
 }
 
 }  // namespace
