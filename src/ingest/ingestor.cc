@@ -408,7 +408,8 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
     working_.BeginBatch();
     for (size_t j = 0; j < batch.events.size(); ++j) {
       bool duplicate = false;
-      Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate);
+      EventField invalid_field = EventField::kNone;
+      Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate, &invalid_field);
       if (IsStoreFailure(s)) return s;
       if (!s.ok()) {
         // Undo this batch alone; the rest of the group goes on.
@@ -417,6 +418,7 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
                  std::to_string(j) + ": " + s.ToString());
         r.status = std::move(s);
         r.failed_event = static_cast<int>(j);
+        r.invalid_field = invalid_field;
         break;
       }
       r.deduplicated += duplicate ? 1 : 0;
@@ -548,9 +550,15 @@ Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
 }
 
 Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t now,
-                            bool* duplicate) {
+                            bool* duplicate, EventField* invalid_field) {
+  // Every InvalidArgument of ApplyGroupOps is a group's size.
+  auto group_ops = [&]() {
+    Status s = ApplyGroupOps(project, e);
+    if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroupProperties;
+    return s;
+  };
   // POST /groupidentify: no user, no log, no de-dup (it has no insert_id).
-  if (e.origin == EventOrigin::kGroupIdentifyApi) return ApplyGroupOps(project, e);
+  if (e.origin == EventOrigin::kGroupIdentifyApi) return group_ops();
   std::string scope;
   if (!e.insert_id.empty()) {
     // Amplitude de-duplicates an insert_id per device; events without one per user.
@@ -585,6 +593,7 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
       size_t exact = ObjectText(profile->properties).size();
       profile->properties_size_bound = exact;
       if (exact > kMaxPropertiesBytes) {
+        *invalid_field = EventField::kUserProperties;
         return Status::InvalidArgument("this event would grow the user's properties to " +
                                        std::to_string(exact) +
                                        " bytes of JSON, over the limit of " +
@@ -592,11 +601,13 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
       }
     }
   }
-  PROFILED_RETURN_IF_ERROR(ApplyGroupOps(project, e));  // $groupidentify
+  PROFILED_RETURN_IF_ERROR(group_ops());  // $groupidentify
   if (e.event_type == "$identify" && !e.groups.empty()) {
     // setGroup, or `groups` of POST /identify: the user's own memberships.
     bool changed = false;
-    PROFILED_RETURN_IF_ERROR(SetGroupMembership(e.groups, &user->groups, &changed));
+    Status s = SetGroupMembership(e.groups, &user->groups, &changed);
+    if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroups;
+    PROFILED_RETURN_IF_ERROR(s);
     // The rest of a user state than its properties is saved whole for a rollback at the
     // batch's first touch of the user (WorkingSet::GetUserState).
     if (changed) user->groups_changed = true;

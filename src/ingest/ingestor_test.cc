@@ -326,6 +326,7 @@ TEST_F(IngestorTest, AnEventThatWouldOutgrowTheProfileRefusesOnlyItsOwnBatch) {
   EXPECT_TRUE(results[0].status.ok());
   EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(results[1].failed_event, 2);
+  EXPECT_EQ(results[1].invalid_field, EventField::kUserProperties);
   EXPECT_EQ(results[1].accepted, 0u);
   EXPECT_NE(results[1].status.message().find("over the limit"), std::string::npos);
   EXPECT_TRUE(results[2].status.ok());
@@ -1162,6 +1163,7 @@ TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {
     ops.push_back({PropertyOpKind::kSet, "big" + std::to_string(i), big});
   IngestResult r = Apply({GroupIdentifyApi("org", "acme", std::move(ops))});
   EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.invalid_field, EventField::kGroupProperties);
   EXPECT_NE(r.status.message().find("properties of group org/acme"), std::string::npos);
   EXPECT_EQ(Group("org", "acme"), std::nullopt);
 }
@@ -1197,6 +1199,33 @@ TEST_F(GroupTest, AMergeKeepsTheIdentifiedUsersGroupsAndAddsTheAnonymousOnesOthe
   ApplyOk({SetGroup("", "device-1", {{"org", {"theirs"}}, {"team", {"t"}}})});
   ApplyOk({Track("alice", "device-1")});  // the anonymous device merges into alice
   EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["mine"],"team":["t"]})");
+  EXPECT_TRUE(UserRecords(2).empty());
+}
+
+TEST_F(GroupTest, AnEventThatWouldPutTheUserInTooManyGroupTypesIsRefusedAndTheUserStaysWritable) {
+  ApplyOk({SetGroup("alice", "", {{"t1", {"a"}}, {"t2", {"a"}}, {"t3", {"a"}}, {"t4", {"a"}}}),
+           SetGroup("alice", "", {{"t5", {"a"}}})});
+  const std::string five = R"({"t1":["a"],"t2":["a"],"t3":["a"],"t4":["a"],"t5":["a"]})";
+  IngestResult r =
+      Apply({SetProps("alice", "", {{"x", 1}}), SetGroup("alice", "", {{"t6", {"a"}}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.failed_event, 1);
+  EXPECT_EQ(r.invalid_field, EventField::kGroups);
+  EXPECT_EQ(UserRecords(1).at('g'), five);
+  EXPECT_TRUE(Read("alice").properties.empty());
+  // The user's other events, a change of a type it has, and a swap of types still apply.
+  ApplyOk({SetProps("alice", "", {{"x", 1}}), SetGroup("alice", "", {{"t1", {"b", "c"}}}),
+           SetGroup("alice", "", {{"t2", {}}, {"t6", {"a"}}})});
+  EXPECT_EQ(UserRecords(1).at('g'),
+            R"({"t1":["b","c"],"t3":["a"],"t4":["a"],"t5":["a"],"t6":["a"]})");
+  EXPECT_EQ(Read("alice").properties, (object{{"x", 1}}));
+}
+
+TEST_F(GroupTest, AMergeStopsAtTheGroupTypeLimitInsteadOfFailing) {
+  ApplyOk({SetGroup("alice", "", {{"t1", {"a"}}, {"t2", {"a"}}, {"t3", {"a"}}, {"t4", {"a"}}})});
+  ApplyOk({SetGroup("", "device-1", {{"u1", {"b"}}, {"u2", {"b"}}, {"t1", {"b"}}})});
+  ApplyOk({Track("alice", "device-1")});
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"t1":["a"],"t2":["a"],"t3":["a"],"t4":["a"],"u1":["b"]})");
   EXPECT_TRUE(UserRecords(2).empty());
 }
 
