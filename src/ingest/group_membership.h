@@ -12,14 +12,14 @@
 
 #include "core/status.h"
 #include "ingest/event.h"
+#include "store/records.h"
 
 namespace profiled::ingest {
 
-// A user is in groups of at most this many types, and of at most this many names per type:
-// Amplitude's limits on one event's `groups`, kept for the user's memberships as a whole, so
-// a user's record and a read's get_group_props stay small (docs/API.md, "Groups").
-inline constexpr size_t kMaxUserGroupTypes = 5;
-inline constexpr size_t kMaxUserGroupNames = 10;
+// A user is in groups of at most this many types, and of at most this many names per type
+// (store/records.h says why), so a user's record and a read's get_group_props stay small.
+using store::kMaxUserGroupNames;
+using store::kMaxUserGroupTypes;
 
 // Sets, for each type of `groups`, the user's names of that type to exactly the names given
 // (the first kMaxUserGroupNames different ones); a type given with no names is removed. Types
