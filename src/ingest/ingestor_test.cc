@@ -890,11 +890,14 @@ TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEn
   ApplyOk({Track("gone", "hidden-device")});
   Event first = Track("gone", "gone-device");
   first.insert_id = "ins-1";
-  ApplyOk({Logged(first), Logged(SetProps("gone", "gone-device", {{"plan", "pro"}}))});
+  Event grouped = SetProps("gone", "gone-device", {{"plan", "pro"}});
+  grouped.groups = {{"org", {"acme"}}};  // its group membership record ('g') goes too
+  ApplyOk({Logged(first), Logged(grouped)});
   ApplyOk({Logged(Track("gone", "anon-device"))});  // merges the anonymous id into gone's
   ApplyOk({Logged(Track("kept", "kept-device"))});
   const uint64_t id = Read("gone").amplitude_id;
   ASSERT_NE(id, anon_id);
+  ASSERT_TRUE(UserRecords(id).contains('g'));
   DeletionRequest r;
   r.user_ids = {"gone"};
   r.requester = "dpo";
@@ -1152,6 +1155,23 @@ TEST_F(GroupTest, ARefusedBatchLeavesItsGroupsAsTheyWereAndOtherBatchesApply) {
   EXPECT_TRUE(results[2].status.ok());
   EXPECT_EQ(Group("org", "acme"), (object{{"n", 1011}}));
   EXPECT_EQ(Group("org", "new"), std::nullopt);
+}
+
+TEST_F(GroupTest, AChangeToAGroupWhoseRecordDoesNotDecodeIsRefusedAndTheRecordKept) {
+  store::WriteSet w;
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "bad"), "bad");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  ingestor_->Stop();
+  auto results =
+      ApplyAsOneGroup(*store_, clock_,
+                      {{GroupIdentifyApi("org", "bad", {{PropertyOpKind::kSet, "x", 1}})},
+                       {GroupIdentifyApi("org", "ok", {{PropertyOpKind::kSet, "x", 1}})}});
+  EXPECT_EQ(results[0].status.code(), ErrorCode::kCorruption);
+  EXPECT_TRUE(results[1].status.ok());
+  std::string value;
+  ASSERT_TRUE(store_->Get(store::Table::kMeta, store::GroupKey("p", "org", "bad"), &value).ok());
+  EXPECT_EQ(value, "bad");
+  EXPECT_EQ(Group("org", "ok"), (object{{"x", 1}}));
 }
 
 TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {

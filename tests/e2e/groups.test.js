@@ -128,6 +128,16 @@ describe('group properties', () => {
     assert.deepEqual(bad.json.events_with_invalid_fields, { group_properties: [1] });
     assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
 
+    // Past 1,024 identifications: 413, by POST or GET, and nothing applied.
+    const many = JSON.stringify([{ group_type: 'org', group_value: a, group_properties: { plan: 'many' } },
+      ...Array.from({ length: 1024 }, () => ({}))]);
+    const posted = await groupIdentify(JSON.parse(many));
+    assert.equal(posted.status, 413, posted.text);
+    const got = await h.server.request('GET', `/groupidentify?${new URLSearchParams({ api_key: SEED.api_key, identification: many })}`);
+    assert.equal(got.status, 413, got.text);
+    assert.deepEqual(got.json, { code: 413, error: 'Payload too large', details: ['identification must hold 1 to 1024 objects'] });
+    assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
+
     const missing = await h.server.request('POST', '/groupidentify', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: formBody({ api_key: SEED.api_key }),
