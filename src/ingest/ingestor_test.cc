@@ -1133,6 +1133,22 @@ TEST_F(GroupTest, AGroupLeftWithoutPropertiesHasNoRecord) {
   EXPECT_EQ(Group("org", "acme"), std::nullopt);
 }
 
+TEST_F(GroupTest, TheWriterKeepsAGroupAsCommittedAndReadsItOnce) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads);
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 3}}));
+  // A refused batch leaves the kept group as committed.
+  EXPECT_EQ(Apply({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 10}}),
+                   Oversized("alice")})
+                .status.code(),
+            ErrorCode::kInvalidArgument);
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 4}}));
+}
+
 TEST_F(GroupTest, GroupsSurviveARestartAndAreEditedFromTheStoredRecord) {
   ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
   Close();

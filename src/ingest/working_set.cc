@@ -812,6 +812,17 @@ void WorkingSet::ForgetCommitted() {
 }
 
 void WorkingSet::Finish(bool committed) {
+  // Groups as committed stay for the next groups (the writer is the only one to write them)
+  // unless they outgrow their share of the cache (kMaxKeptGroups, a quarter of the budget): a
+  // large group is then parsed once, not at every commit group that edits it. A shared store
+  // keeps none.
+  bool keep_groups = committed && flushed_ && !shared_ && groups_.size() <= kMaxKeptGroups;
+  size_t group_bytes = 0;
+  for (auto it = groups_.begin(); keep_groups && it != groups_.end(); ++it) {
+    group_bytes += it->first.size() + 4 * it->second.state.properties_size_bound;
+    keep_groups = group_bytes <= cache_limit_ / 4;
+  }
+  if (!keep_groups) groups_.clear();
   if (committed) {
     for (auto& [key, next] : pending_next_ids_) next_ids_[key] = next;
     if (pending_next_seq_) next_seq_ = pending_next_seq_;
@@ -833,7 +844,6 @@ void WorkingSet::Finish(bool committed) {
   ids_.clear();
   id_writes_.clear();
   users_.clear();
-  groups_.clear();
   batch_groups_.clear();
   batch_group_properties_.clear();
   dedup_.clear();

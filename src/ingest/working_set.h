@@ -95,6 +95,7 @@ struct GroupState {
 class WorkingSet {
  public:
   static constexpr size_t kDefaultCacheBytes = 256ull << 20;
+  static constexpr size_t kMaxKeptGroups = 1024;
 
   // `cache_bytes`: roughly how much memory committed user states and identity mappings kept
   // across groups may take; 0 keeps none (every group reads the store).
@@ -138,10 +139,11 @@ class WorkingSet {
 
   // Returns the properties of the group (group_type, group_name) of `project` (empty for a
   // group never seen), read from the store at the group's first touch in this commit group (a
-  // shared store locks it until Finish) unless PrefetchGroups read it. Groups are not kept
-  // across commit groups. The pointer stays valid until Finish, or until RollbackBatch when
-  // the current batch first touched the group. Errors: the store's; Corruption when the
-  // stored record does not decode.
+  // shared store locks it until Finish) unless PrefetchGroups read it, or kept as committed
+  // from an earlier commit group (a store that is not shared: up to kMaxKeptGroups groups and
+  // a quarter of the cache budget, counted as for users; past either none are kept). The pointer
+  // stays valid until Finish, or until RollbackBatch when the current batch first touched the
+  // group. Errors: the store's; Corruption when the stored record does not decode.
   Status GetGroup(std::string_view project, std::string_view group_type,
                   std::string_view group_name, GroupState** group);
   // Before `ops` are applied to *group (one GetGroup returned): records the values of the
@@ -302,8 +304,9 @@ class WorkingSet {
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   // Identity writes of the group: an id, or empty for a delete (DeleteId).
   std::unordered_map<std::string, std::optional<uint64_t>> id_writes_;
-  std::unordered_map<std::string, CachedUser> users_;    // by UserKeyPrefix
-  std::unordered_map<std::string, CachedGroup> groups_;  // by GroupKey; all written by Flush
+  std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
+  // By GroupKey: this commit group's, and those kept as committed (see GetGroup).
+  std::unordered_map<std::string, CachedGroup> groups_;
   // Group keys recorded this batch, and whether the batch read them (UndoGroup::fresh).
   std::unordered_map<std::string, bool> batch_groups_;
   std::unordered_set<std::string> batch_group_properties_;  // key + '\0' + name recorded
