@@ -31,6 +31,17 @@ HttpResponse Json(int status, std::string body) {
 
 HttpResponse Rejected(const IngestRejection& r) { return Json(r.http_status, RejectionBody(r)); }
 
+// The wire name of an event field the writer found over a limit.
+const char* EventFieldName(ingest::EventField field) {
+  switch (field) {
+    case ingest::EventField::kUserProperties: return "user_properties";
+    case ingest::EventField::kGroupProperties: return "group_properties";
+    case ingest::EventField::kGroups: return "groups";
+    case ingest::EventField::kNone: break;
+  }
+  return "event";
+}
+
 }  // namespace
 
 Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor& ingestor,
@@ -383,13 +394,12 @@ void Endpoints::Submit(const ProjectConfig& project, std::vector<ingest::Event> 
       respond(Json(429, ThrottledBody(result.throttle)));
       return;
     }
-    if (result.failed_event >= 0 && result.status.code() == ErrorCode::kInvalidArgument) {
-      // The only limit checked while applying is the size of the user's (or a group's)
-      // properties.
+    if (result.failed_event >= 0 && result.invalid_field != ingest::EventField::kNone) {
+      // A limit only the stored state can tell (the size of the user's or a group's
+      // properties, the user's group types): Amplitude's invalid field answer.
       IngestRejection r;
       r.error = "Invalid field values on some events";
-      const bool group = result.status.message().find("properties of group") != std::string::npos;
-      r.events.Invalid(group ? "group_properties" : "user_properties", result.failed_event,
+      r.events.Invalid(EventFieldName(result.invalid_field), result.failed_event,
                        result.status.message());
       respond(Rejected(r));
       return;

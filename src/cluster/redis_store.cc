@@ -421,21 +421,24 @@ class RedisStore::Impl {
       }
       return Status::Ok();
     }
-    // One command per Redis key: the fields of one hash are one HMGET.
-    std::map<std::string, std::vector<size_t>> by_key;
-    for (size_t i = 0; i < keys.size(); ++i) by_key[locs[i].key].push_back(i);
+    // One command per Redis key: the fields of one hash are one HMGET. Locking, one per lock:
+    // the keys of an ordered table (kMeta) share one hash but each has a lock of its own.
     bool locking = txn != nullptr;
+    std::map<std::string, std::vector<size_t>> by_key;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      by_key[locking ? locs[i].lock : locs[i].key].push_back(i);
+    }
     std::vector<std::vector<size_t>> groups;
     std::vector<redis::Command> commands;
-    for (auto& [rkey, idx] : by_key) {
+    for (auto& [group_key, idx] : by_key) {
       const Location& loc = locs[idx[0]];
       groups.push_back(idx);
       if (locking) {
         commands.push_back(LockReadCommand(*txn, loc, idx, locs));
       } else if (loc.kind == Kind::kString) {
-        commands.push_back({{"GET", rkey}, 1});
+        commands.push_back({{"GET", loc.key}, 1});
       } else {
-        redis::Command c{{"HMGET", rkey}, 1};
+        redis::Command c{{"HMGET", loc.key}, 1};
         for (size_t i : idx) c.args.push_back(locs[i].field);
         commands.push_back(std::move(c));
       }

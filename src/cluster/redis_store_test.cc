@@ -138,6 +138,65 @@ TEST(RedisStore, TwoWritersReadingTheSameKeysAtOnceQueueInsteadOfDeadlocking) {
   EXPECT_EQ(aborted, 0) << "writers that each held half of the keys and waited for the other";
 }
 
+TEST(RedisStore, AWriterReadingSeveralMetaKeysAtOnceLocksEachOfThem) {
+  // The meta keys of a project share one Redis hash but each has its own lock: a MultiGet of
+  // several (the writer reads a commit group's groups so) must take every one.
+  std::string project = Project();
+  auto a = OpenStore();
+  RedisStoreOptions quick = Options();
+  quick.lock_wait_ms = 200;
+  auto b = OpenStore(quick);
+  std::vector<std::string> keys{store::GroupKey(project, "org", "x"),
+                                store::GroupKey(project, "org", "y"),
+                                store::GroupKey(project, "team", "z")};
+  auto wa = a->Writer();
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  ASSERT_TRUE(wa->MultiGet(Table::kMeta, keys, &values, &statuses).ok());
+  for (const Status& s : statuses) EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  for (const std::string& key : keys) {
+    auto wb = b->Writer();
+    std::string v;
+    EXPECT_EQ(wb->Get(Table::kMeta, key, &v).code(), ErrorCode::kAborted);
+    wb->EndTransaction();
+  }
+  WriteSet w;
+  for (const std::string& key : keys) w.Put(Table::kMeta, key, "v" + key.substr(key.size() - 1));
+  ASSERT_TRUE(wa->Commit(w, true).ok());
+  auto wb = b->Writer();
+  ASSERT_TRUE(wb->MultiGet(Table::kMeta, keys, &values, &statuses).ok());
+  EXPECT_EQ(values, (std::vector<std::string>{"vx", "vy", "vz"}));
+}
+
+TEST(RedisStore, TwoWritersReadingTheSameMetaKeysInOppositeOrdersQueue) {
+  std::string project = Project();
+  RedisStoreOptions o = Options();
+  o.lock_wait_ms = 1000;
+  auto a = OpenStore(o);
+  auto b = OpenStore(o);
+  std::vector<std::string> keys;
+  keys.reserve(10);
+  for (int i = 0; i < 10; ++i) keys.push_back(store::GroupKey(project, "org", std::to_string(i)));
+  std::vector<std::string> reversed(keys.rbegin(), keys.rend());
+  std::atomic<int> aborted{0};
+  auto run = [&](RedisStore* s, const std::vector<std::string>& order) {
+    auto writer = s->Writer();
+    for (int round = 0; round < 20; ++round) {
+      std::vector<std::string> values;
+      std::vector<Status> statuses;
+      Status st = writer->MultiGet(Table::kMeta, order, &values, &statuses);
+      if (st.code() == ErrorCode::kAborted) ++aborted;
+      EXPECT_TRUE(st.ok() || st.code() == ErrorCode::kAborted) << st.ToString();
+      writer->EndTransaction();
+    }
+  };
+  std::thread ta(run, a.get(), keys);
+  std::thread tb(run, b.get(), reversed);
+  ta.join();
+  tb.join();
+  EXPECT_EQ(aborted, 0);
+}
+
 TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {
   std::string project = Project();
   RedisStoreOptions dying = Options();

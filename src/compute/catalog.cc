@@ -34,7 +34,9 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
         if (condition.kind == CohortCondition::Kind::kUserProperty) {
           user_property_names_.push_back(condition.filter.prop);
         }
-        if (condition.kind == CohortCondition::Kind::kGroupProperty) needs_groups_ = true;
+        if (condition.kind == CohortCondition::Kind::kGroupProperty) {
+          group_types_.push_back(condition.group_type);
+        }
       }
     }
   }
@@ -84,6 +86,8 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
       }
     }
   }
+  std::sort(group_types_.begin(), group_types_.end());
+  group_types_.erase(std::unique(group_types_.begin(), group_types_.end()), group_types_.end());
   std::sort(user_property_names_.begin(), user_property_names_.end());
   user_property_names_.erase(std::unique(user_property_names_.begin(), user_property_names_.end()),
                              user_property_names_.end());

@@ -106,7 +106,9 @@ class ProjectCatalog {
   // Whether a served cohort reads user properties (reads then parse them).
   bool needs_properties() const { return !user_property_names_.empty(); }
   // Whether a served cohort has a group property condition (its reads need the user's groups).
-  bool needs_groups() const { return needs_groups_; }
+  bool needs_groups() const { return !group_types_.empty(); }
+  // The group types group property conditions of served cohorts read, sorted, each once.
+  const std::vector<std::string>& group_types() const { return group_types_; }
   // The user properties served cohorts read, sorted, each once.
   const std::vector<std::string>& user_property_names() const { return user_property_names_; }
   bool empty() const { return specs_.empty() && cohorts_.empty() && recommendations_.empty(); }
@@ -118,7 +120,7 @@ class ProjectCatalog {
   std::vector<ServedCohort> cohorts_;
   StringMap<size_t> cohort_index_;  // into cohorts_
   std::vector<std::string> user_property_names_;
-  bool needs_groups_ = false;
+  std::vector<std::string> group_types_;
   std::vector<size_t> computation_specs_;               // by index in computations_
   std::vector<std::vector<size_t>> condition_targets_;  // by index in cohorts_
   std::vector<ServedRecommendation> recommendations_;

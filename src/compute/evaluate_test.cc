@@ -333,6 +333,7 @@ TEST(CohortIds, AGroupPropertyConditionHoldsWhenAnyOfTheUsersGroupsOfTheTypeMatc
        MakeCohort("not-pro",
                   {{false, {{GroupCondition("org", "plan", FilterOp::kIsNot, {"pro"}), 0}}}})});
   EXPECT_TRUE(catalog.needs_groups());
+  EXPECT_EQ(catalog.group_types(), std::vector<std::string>{"org"});
   User user;
   Groups groups;
   UserView view = user.View();

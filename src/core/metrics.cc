@@ -113,6 +113,10 @@ std::string Metrics::RenderPrometheus() const {
           events_deduplicated_.load(std::memory_order_relaxed));
   counter("profiled_events_throttled_total", "Events in batches answered 429.",
           events_throttled_.load(std::memory_order_relaxed));
+  counter("profiled_commit_retries_total",
+          "Commit groups of events applied again because another node held a key they needed "
+          "for longer than the lock wait, or two nodes waited for each other (Redis Cluster).",
+          commit_retries_.load(std::memory_order_relaxed));
   counter("profiled_backfill_events_scanned_total",
           "Logged events read by backfills of new computations and cohorts.",
           events_backfilled_.load(std::memory_order_relaxed));

@@ -41,6 +41,8 @@ class Metrics {
     events_deduplicated_.fetch_add(n, std::memory_order_relaxed);
   }
   void AddEventsThrottled(uint64_t n) { events_throttled_.fetch_add(n, std::memory_order_relaxed); }
+  // A commit group applied again because a shared store's lock could not be had in time.
+  void AddCommitRetry() { commit_retries_.fetch_add(1, std::memory_order_relaxed); }
   void AddBackfilledEvents(uint64_t n) {
     events_backfilled_.fetch_add(n, std::memory_order_relaxed);
   }
@@ -83,6 +85,7 @@ class Metrics {
   std::atomic<uint64_t> events_deduplicated_{0};
   std::atomic<uint64_t> events_throttled_{0};
   std::atomic<uint64_t> events_backfilled_{0};
+  std::atomic<uint64_t> commit_retries_{0};
   std::atomic<uint64_t> profile_reads_on_loop_{0};
   std::atomic<uint64_t> profile_reads_on_thread_{0};
   std::atomic<int64_t> connections_{0};

@@ -9,7 +9,8 @@
 // writer (Ingestor) runs it in steps, each one commit that also stores the job's progress, so a
 // job cut by a crash resumes where it was at the next start:
 //   1. records: the users' records (profile, aggregates, static cohort memberships and their
-//      member index entries, merged ids), their user_id and last device mappings and the merge
+//      member index entries, merged ids, group memberships: every store::UserRecord), their
+//      user_id and last device mappings and the merge
 //      records of the anonymous ids merged into them; status submitted. From this commit on the
 //      users are gone: an event with their ids starts a fresh user (ingest/identity.h);
 //   2. log: the event log of the project in chunks, deleting every event of the users (and of

@@ -29,20 +29,28 @@ Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* reco
   *changed = false;
   boost::json::object current;
   PROFILED_RETURN_IF_ERROR(Parse(*record, &current));
+  const size_t types_before = current.size();
   for (const GroupRef& ref : groups) {
     if (ref.names.empty()) {
-      current.erase(ref.type);
+      current.stable_erase(ref.type);  // the other types keep their order
       continue;
     }
     boost::json::array names;
     names.reserve(ref.names.size());
     for (const std::string& name : ref.names) {
+      if (names.size() == kMaxUserGroupNames) break;
       // A name given twice is one membership.
       if (std::find(names.begin(), names.end(), boost::json::value(name)) == names.end()) {
         names.emplace_back(name);
       }
     }
     current[ref.type] = std::move(names);
+  }
+  if (current.size() > kMaxUserGroupTypes && current.size() > types_before) {
+    return Status::InvalidArgument(
+        "this event would put the user in groups of " + std::to_string(current.size()) +
+        " types, over the limit of " + std::to_string(kMaxUserGroupTypes) +
+        "; remove the user from a type first (\"groups\":{\"TYPE\":[]})");
   }
   Store(current, record, changed);
   return Status::Ok();
@@ -55,6 +63,7 @@ Status MergeGroupMembership(std::string_view from, std::string* into, bool* chan
   PROFILED_RETURN_IF_ERROR(Parse(from, &source));
   PROFILED_RETURN_IF_ERROR(Parse(*into, &target));
   for (const auto& kv : source) {
+    if (target.size() >= kMaxUserGroupTypes) break;
     if (!target.contains(kv.key())) target[kv.key()] = kv.value();
   }
   Store(target, into, changed);

@@ -12,17 +12,28 @@
 
 #include "core/status.h"
 #include "ingest/event.h"
+#include "store/records.h"
 
 namespace profiled::ingest {
 
-// Sets, for each type of `groups`, the user's names of that type to exactly the names given;
-// a type given with no names is removed. Types not named keep their names. *record is the
-// record text (empty = no groups) and is left empty when no group remains; *changed tells
-// whether it changed. Corruption when *record is not a JSON object (then it is unchanged).
+// A user is in groups of at most this many types, and of at most this many names per type
+// (store/records.h says why), so a user's record and a read's get_group_props stay small.
+using store::kMaxUserGroupNames;
+using store::kMaxUserGroupTypes;
+
+// Sets, for each type of `groups`, the user's names of that type to exactly the names given
+// (the first kMaxUserGroupNames different ones); a type given with no names is removed. Types
+// not named keep their names. *record is the record text (empty = no groups) and is left
+// empty when no group remains; *changed tells whether it changed. Errors (then *record is
+// unchanged): InvalidArgument when the user would end up in more than kMaxUserGroupTypes types
+// and in more than before (a record over the limit, written before it, may still change
+// types it has and lose some); Corruption when *record is not a JSON object.
 Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed);
 
 // A merge of an anonymous user `from` into `into`: each group type `into` does not have
-// comes from `from` (the identified user's own memberships win). Corruption as above.
+// comes from `from` (the identified user's own memberships win), in `from`'s order while
+// `into` has fewer than kMaxUserGroupTypes types (a merge never fails for the limit: the
+// types past it are dropped). Corruption as above.
 Status MergeGroupMembership(std::string_view from, std::string* into, bool* changed);
 
 }  // namespace profiled::ingest

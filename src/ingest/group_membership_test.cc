@@ -38,6 +38,42 @@ TEST(GroupMembership, AMergeTakesOnlyTheTypesTheIdentifiedUserLacks) {
   EXPECT_FALSE(changed);
 }
 
+TEST(GroupMembership, AUserIsInAtMostFiveTypesAndTenNamesOfEach) {
+  std::string record;
+  bool changed = false;
+  ASSERT_TRUE(SetGroupMembership({{"a", {"1"}}, {"b", {"1"}}, {"c", {"1"}}, {"d", {"1"}}}, &record,
+                                 &changed)
+                  .ok());
+  const std::string four = record;
+  // A sixth type with a fifth: refused whole, the record unchanged.
+  Status s = SetGroupMembership({{"e", {"1"}}, {"f", {"1"}}}, &record, &changed);
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("over the limit of 5"), std::string::npos) << s.message();
+  EXPECT_FALSE(changed);
+  EXPECT_EQ(record, four);
+  // Removing one while adding two ends at five: fine.
+  ASSERT_TRUE(SetGroupMembership({{"a", {}}, {"e", {"1"}}, {"f", {"1"}}}, &record, &changed).ok());
+  EXPECT_EQ(record, R"({"b":["1"],"c":["1"],"d":["1"],"e":["1"],"f":["1"]})");
+  std::vector<std::string> names;
+  names.reserve(12);
+  for (int i = 0; i < 12; ++i) names.push_back("n" + std::to_string(i));
+  ASSERT_TRUE(SetGroupMembership({{"b", names}}, &record, &changed).ok());
+  EXPECT_EQ(record, R"({"b":["n0","n1","n2","n3","n4","n5","n6","n7","n8","n9"],)"
+                    R"("c":["1"],"d":["1"],"e":["1"],"f":["1"]})");
+}
+
+TEST(GroupMembership, ARecordOverTheTypeLimitStillChangesAndShrinks) {
+  // Written before the limit: its types may change and go, not grow.
+  std::string record = R"({"a":["1"],"b":["1"],"c":["1"],"d":["1"],"e":["1"],"f":["1"]})";
+  bool changed = false;
+  ASSERT_TRUE(SetGroupMembership({{"a", {"2"}}}, &record, &changed).ok());
+  EXPECT_TRUE(changed);
+  EXPECT_EQ(SetGroupMembership({{"g", {"1"}}}, &record, &changed).code(),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(SetGroupMembership({{"b", {}}}, &record, &changed).ok());
+  EXPECT_EQ(record, R"({"a":["2"],"c":["1"],"d":["1"],"e":["1"],"f":["1"]})");
+}
+
 TEST(GroupMembership, ACorruptRecordIsCorruptionAndStaysAsItWas) {
   std::string record = "not json";
   bool changed = false;

@@ -367,12 +367,20 @@ Status Ingestor::PrefetchGroup(const std::vector<Pending>& group,
     std::vector<std::string_view> device_ids;
     std::vector<std::string> scopes;  // stable storage for the views below
     std::vector<std::pair<size_t, std::string_view>> insert_ids;  // (scope index, insert_id)
+    std::vector<std::string> group_keys;  // the groups $groupidentify events change
   };
   std::map<std::string_view, Keys> by_project;
   for (size_t i = 0; i < group.size(); ++i) {
     if (!results[i].status.ok()) continue;  // throttled: never applied
     Keys& k = by_project[group[i].batch.project];
     for (const Event& e : group[i].batch.events) {
+      if (!e.group_ops.empty()) {
+        for (const GroupRef& ref : e.groups) {
+          for (const std::string& name : ref.names) {
+            k.group_keys.push_back(store::GroupKey(group[i].batch.project, ref.type, name));
+          }
+        }
+      }
       if (!e.user_id.empty()) k.user_ids.push_back(e.user_id);
       if (!e.device_id.empty()) k.device_ids.push_back(e.device_id);
       if (e.insert_id.empty()) continue;
@@ -385,6 +393,8 @@ Status Ingestor::PrefetchGroup(const std::vector<Pending>& group,
     insert_ids.reserve(k.insert_ids.size());
     for (const auto& [scope, id] : k.insert_ids) insert_ids.emplace_back(k.scopes[scope], id);
     PROFILED_RETURN_IF_ERROR(working_.Prefetch(project, k.user_ids, k.device_ids, insert_ids));
+    // The groups after the users, all at once (WorkingSet::PrefetchGroups says why).
+    PROFILED_RETURN_IF_ERROR(working_.PrefetchGroups(std::move(k.group_keys)));
   }
   return Status::Ok();
 }
@@ -398,7 +408,8 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
     working_.BeginBatch();
     for (size_t j = 0; j < batch.events.size(); ++j) {
       bool duplicate = false;
-      Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate);
+      EventField invalid_field = EventField::kNone;
+      Status s = ApplyEvent(batch.project, batch.events[j], now, &duplicate, &invalid_field);
       if (IsStoreFailure(s)) return s;
       if (!s.ok()) {
         // Undo this batch alone; the rest of the group goes on.
@@ -407,6 +418,7 @@ Status Ingestor::ApplyGroup(std::vector<Pending>& group, int64_t now,
                  std::to_string(j) + ": " + s.ToString());
         r.status = std::move(s);
         r.failed_event = static_cast<int>(j);
+        r.invalid_field = invalid_field;
         break;
       }
       r.deduplicated += duplicate ? 1 : 0;
@@ -467,6 +479,7 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
       commit = store_.Commit(writes, options_.sync);
     }
     if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
+    if (metrics_ != nullptr) metrics_->AddCommitRetry();
     working_.Finish(false);
     results = admitted;
     // Long enough for another node's group that held a key to finish.
@@ -517,6 +530,7 @@ Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
     for (const std::string& name : ref.names) {
       GroupState* group = nullptr;
       PROFILED_RETURN_IF_ERROR(working_.GetGroup(project, ref.type, name, &group));
+      working_.WillEditGroup(group, e.group_ops);
       group->properties_size_bound += growth;
       ApplyPropertyOps(e.group_ops, &group->properties);
       // As for a user's properties (ApplyEvent): exact only once the bound passes the limit.
@@ -536,9 +550,15 @@ Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
 }
 
 Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t now,
-                            bool* duplicate) {
+                            bool* duplicate, EventField* invalid_field) {
+  // Every InvalidArgument of ApplyGroupOps is a group's size.
+  auto group_ops = [&]() {
+    Status s = ApplyGroupOps(project, e);
+    if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroupProperties;
+    return s;
+  };
   // POST /groupidentify: no user, no log, no de-dup (it has no insert_id).
-  if (e.origin == EventOrigin::kGroupIdentifyApi) return ApplyGroupOps(project, e);
+  if (e.origin == EventOrigin::kGroupIdentifyApi) return group_ops();
   std::string scope;
   if (!e.insert_id.empty()) {
     // Amplitude de-duplicates an insert_id per device; events without one per user.
@@ -573,6 +593,7 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
       size_t exact = ObjectText(profile->properties).size();
       profile->properties_size_bound = exact;
       if (exact > kMaxPropertiesBytes) {
+        *invalid_field = EventField::kUserProperties;
         return Status::InvalidArgument("this event would grow the user's properties to " +
                                        std::to_string(exact) +
                                        " bytes of JSON, over the limit of " +
@@ -580,11 +601,13 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
       }
     }
   }
-  PROFILED_RETURN_IF_ERROR(ApplyGroupOps(project, e));  // $groupidentify
+  PROFILED_RETURN_IF_ERROR(group_ops());  // $groupidentify
   if (e.event_type == "$identify" && !e.groups.empty()) {
     // setGroup, or `groups` of POST /identify: the user's own memberships.
     bool changed = false;
-    PROFILED_RETURN_IF_ERROR(SetGroupMembership(e.groups, &user->groups, &changed));
+    Status s = SetGroupMembership(e.groups, &user->groups, &changed);
+    if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroups;
+    PROFILED_RETURN_IF_ERROR(s);
     // The rest of a user state than its properties is saved whole for a rollback at the
     // batch's first touch of the user (WorkingSet::GetUserState).
     if (changed) user->groups_changed = true;

@@ -58,15 +58,26 @@ struct IngestBatch {
   bool internal = false;
 };
 
+// The field of an event whose value broke a limit only the stored state can tell, found while
+// the event was applied (IngestResult::invalid_field).
+enum class EventField {
+  kNone,
+  kUserProperties,   // would grow the user's properties past kMaxPropertiesBytes
+  kGroupProperties,  // would grow a group's properties past kMaxPropertiesBytes
+  kGroups,           // would put the user in too many group types (group_membership.h)
+};
+
 struct IngestResult {
   // OK (durable), Throttled (nothing applied; see throttle), Unavailable (shutting down,
   // nothing applied), the queue is full (Unavailable, see retry_after_seconds), the
   // store's error (nothing applied), or the error of the event `failed_event` that refused
-  // this batch (nothing applied): InvalidArgument for a limit its user_properties would
-  // break (the message says which), Corruption for a user whose stored record does not
-  // decode.
+  // this batch (nothing applied): InvalidArgument for a limit one of its fields would break
+  // (invalid_field says which, the message how), Corruption for a user or group whose
+  // stored record does not decode.
   Status status;
   int failed_event = -1;  // index in the batch of the event that refused it, or -1
+  // With InvalidArgument and failed_event: the field of that event that broke a limit.
+  EventField invalid_field = EventField::kNone;
   // > 0 when the batch was refused because the queue is full or the store failed (then the
   // message says why, e.g. the disk is full): retry after this long.
   int retry_after_seconds = 0;
@@ -228,7 +239,9 @@ class Ingestor {
   // alone and refused in *results. Returns a store failure (the group then fails whole),
   // or OK.
   Status ApplyGroup(std::vector<Pending>& group, int64_t now, std::vector<IngestResult>* results);
-  Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate);
+  // *invalid_field: with InvalidArgument, the event's field that broke a limit.
+  Status ApplyEvent(const std::string& project, const Event& e, int64_t now, bool* duplicate,
+                    EventField* invalid_field);
   // Applies e.group_ops to every group of e.groups (a $groupidentify, POST /groupidentify).
   // InvalidArgument when a group's properties would pass kMaxPropertiesBytes.
   Status ApplyGroupOps(const std::string& project, const Event& e);

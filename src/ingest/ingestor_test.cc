@@ -326,6 +326,7 @@ TEST_F(IngestorTest, AnEventThatWouldOutgrowTheProfileRefusesOnlyItsOwnBatch) {
   EXPECT_TRUE(results[0].status.ok());
   EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(results[1].failed_event, 2);
+  EXPECT_EQ(results[1].invalid_field, EventField::kUserProperties);
   EXPECT_EQ(results[1].accepted, 0u);
   EXPECT_NE(results[1].status.message().find("over the limit"), std::string::npos);
   EXPECT_TRUE(results[2].status.ok());
@@ -889,11 +890,14 @@ TEST_F(DeletionTest, AJobDeletesTheUsersRecordsMappingsMergedIdsEventsAndDedupEn
   ApplyOk({Track("gone", "hidden-device")});
   Event first = Track("gone", "gone-device");
   first.insert_id = "ins-1";
-  ApplyOk({Logged(first), Logged(SetProps("gone", "gone-device", {{"plan", "pro"}}))});
+  Event grouped = SetProps("gone", "gone-device", {{"plan", "pro"}});
+  grouped.groups = {{"org", {"acme"}}};  // its group membership record ('g') goes too
+  ApplyOk({Logged(first), Logged(grouped)});
   ApplyOk({Logged(Track("gone", "anon-device"))});  // merges the anonymous id into gone's
   ApplyOk({Logged(Track("kept", "kept-device"))});
   const uint64_t id = Read("gone").amplitude_id;
   ASSERT_NE(id, anon_id);
+  ASSERT_TRUE(UserRecords(id).contains('g'));
   DeletionRequest r;
   r.user_ids = {"gone"};
   r.requester = "dpo";
@@ -1129,6 +1133,22 @@ TEST_F(GroupTest, AGroupLeftWithoutPropertiesHasNoRecord) {
   EXPECT_EQ(Group("org", "acme"), std::nullopt);
 }
 
+TEST_F(GroupTest, TheWriterKeepsAGroupAsCommittedAndReadsItOnce) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads);
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 3}}));
+  // A refused batch leaves the kept group as committed.
+  EXPECT_EQ(Apply({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 10}}),
+                   Oversized("alice")})
+                .status.code(),
+            ErrorCode::kInvalidArgument);
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(Group("org", "acme"), (object{{"n", 4}}));
+}
+
 TEST_F(GroupTest, GroupsSurviveARestartAndAreEditedFromTheStoredRecord) {
   ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
   Close();
@@ -1153,6 +1173,23 @@ TEST_F(GroupTest, ARefusedBatchLeavesItsGroupsAsTheyWereAndOtherBatchesApply) {
   EXPECT_EQ(Group("org", "new"), std::nullopt);
 }
 
+TEST_F(GroupTest, AChangeToAGroupWhoseRecordDoesNotDecodeIsRefusedAndTheRecordKept) {
+  store::WriteSet w;
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "bad"), "bad");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  ingestor_->Stop();
+  auto results =
+      ApplyAsOneGroup(*store_, clock_,
+                      {{GroupIdentifyApi("org", "bad", {{PropertyOpKind::kSet, "x", 1}})},
+                       {GroupIdentifyApi("org", "ok", {{PropertyOpKind::kSet, "x", 1}})}});
+  EXPECT_EQ(results[0].status.code(), ErrorCode::kCorruption);
+  EXPECT_TRUE(results[1].status.ok());
+  std::string value;
+  ASSERT_TRUE(store_->Get(store::Table::kMeta, store::GroupKey("p", "org", "bad"), &value).ok());
+  EXPECT_EQ(value, "bad");
+  EXPECT_EQ(Group("org", "ok"), (object{{"x", 1}}));
+}
+
 TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {
   json::array big;
   for (int i = 0; i < 1000; ++i) big.push_back(json::string(std::string(100, 'x')));
@@ -1162,6 +1199,7 @@ TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {
     ops.push_back({PropertyOpKind::kSet, "big" + std::to_string(i), big});
   IngestResult r = Apply({GroupIdentifyApi("org", "acme", std::move(ops))});
   EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.invalid_field, EventField::kGroupProperties);
   EXPECT_NE(r.status.message().find("properties of group org/acme"), std::string::npos);
   EXPECT_EQ(Group("org", "acme"), std::nullopt);
 }
@@ -1200,11 +1238,65 @@ TEST_F(GroupTest, AMergeKeepsTheIdentifiedUsersGroupsAndAddsTheAnonymousOnesOthe
   EXPECT_TRUE(UserRecords(2).empty());
 }
 
+TEST_F(GroupTest, AnEventThatWouldPutTheUserInTooManyGroupTypesIsRefusedAndTheUserStaysWritable) {
+  ApplyOk({SetGroup("alice", "", {{"t1", {"a"}}, {"t2", {"a"}}, {"t3", {"a"}}, {"t4", {"a"}}}),
+           SetGroup("alice", "", {{"t5", {"a"}}})});
+  const std::string five = R"({"t1":["a"],"t2":["a"],"t3":["a"],"t4":["a"],"t5":["a"]})";
+  IngestResult r =
+      Apply({SetProps("alice", "", {{"x", 1}}), SetGroup("alice", "", {{"t6", {"a"}}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(r.failed_event, 1);
+  EXPECT_EQ(r.invalid_field, EventField::kGroups);
+  EXPECT_EQ(UserRecords(1).at('g'), five);
+  EXPECT_TRUE(Read("alice").properties.empty());
+  // The user's other events, a change of a type it has, and a swap of types still apply.
+  ApplyOk({SetProps("alice", "", {{"x", 1}}), SetGroup("alice", "", {{"t1", {"b", "c"}}}),
+           SetGroup("alice", "", {{"t2", {}}, {"t6", {"a"}}})});
+  EXPECT_EQ(UserRecords(1).at('g'),
+            R"({"t1":["b","c"],"t3":["a"],"t4":["a"],"t5":["a"],"t6":["a"]})");
+  EXPECT_EQ(Read("alice").properties, (object{{"x", 1}}));
+}
+
+TEST_F(GroupTest, AMergeStopsAtTheGroupTypeLimitInsteadOfFailing) {
+  ApplyOk({SetGroup("alice", "", {{"t1", {"a"}}, {"t2", {"a"}}, {"t3", {"a"}}, {"t4", {"a"}}})});
+  ApplyOk({SetGroup("", "device-1", {{"u1", {"b"}}, {"u2", {"b"}}, {"t1", {"b"}}})});
+  ApplyOk({Track("alice", "device-1")});
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"t1":["a"],"t2":["a"],"t3":["a"],"t4":["a"],"u1":["b"]})");
+  EXPECT_TRUE(UserRecords(2).empty());
+}
+
 TEST_F(GroupTest, ARefusedBatchLeavesTheMembershipAsItWas) {
   ApplyOk({SetGroup("alice", "", {{"org", {"acme"}}})});
   IngestResult r = Apply({SetGroup("alice", "", {{"org", {"other"}}}), Oversized("alice")});
   EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"]})");
+  // Also for a user an earlier batch of the same commit group touched: the batch after the
+  // refused one starts from the membership as it was.
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(*store_, clock_,
+                                 {{Track("alice", "")},
+                                  {SetGroup("alice", "", {{"org", {"other"}}}), Oversized("alice")},
+                                  {SetGroup("alice", "", {{"team", {"t"}}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok());
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["acme"],"team":["t"]})");
+}
+
+TEST_F(GroupTest, ARefusedBatchRestoresTheGroupPropertiesItChangedKeyByKey) {
+  ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kSet, "keep", 1}})});
+  ingestor_->Stop();
+  auto results = ApplyAsOneGroup(
+      *store_, clock_,
+      {{GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})},
+       {GroupIdentifyApi("org", "acme",
+                         {{PropertyOpKind::kClearAll, "", {}}, {PropertyOpKind::kSet, "x", 1}}),
+        GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 5}}), Oversized("alice")},
+       {GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 10}})}});
+  EXPECT_TRUE(results[0].status.ok());
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok());
+  EXPECT_EQ(Group("org", "acme"), (object{{"keep", 1}, {"n", 11}}));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "ingest/working_set.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "core/value_text.h"
@@ -197,30 +198,97 @@ void WorkingSet::DeleteUserState(std::string_view project, uint64_t amplitude_id
   c.touched = true;
 }
 
+namespace {
+
+// A group's cached state from its stored record (`status` the read's): NotFound is a group
+// never seen. Corruption when the record does not decode.
+Status DecodeGroupRecord(const Status& status, std::string_view value, GroupState* group,
+                         bool* stored) {
+  *stored = false;
+  if (status.IsNotFound()) return Status::Ok();
+  PROFILED_RETURN_IF_ERROR(status);
+  std::string_view text;
+  PROFILED_RETURN_IF_ERROR(store::DecodeGroup(value, &text));
+  PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &group->properties));
+  group->properties_size_bound = text.size();
+  *stored = true;
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status WorkingSet::GetGroup(std::string_view project, std::string_view group_type,
                             std::string_view group_name, GroupState** group) {
   std::string key = store::GroupKey(project, group_type, group_name);
   auto it = groups_.find(key);
-  if (in_batch_ && batch_groups_.insert(key).second) {
-    // Copied whole: groups change rarely and are small next to a batch's events.
-    undo_.emplace_back(
-        UndoGroup{key, it == groups_.end() ? std::nullopt : std::optional(it->second)});
+  if (in_batch_ && !batch_groups_.contains(key)) {
+    const bool fresh = it == groups_.end();
+    batch_groups_.emplace(key, fresh);
+    UndoGroup u{key, fresh, 0, false};
+    if (!fresh) {
+      u.properties_size_bound = it->second.state.properties_size_bound;
+      u.changed = it->second.changed;
+    }
+    undo_.emplace_back(std::move(u));
   }
   if (it == groups_.end()) {
     CachedGroup cached;
     std::string value;
     Status s = store_.Get(Table::kMeta, key, &value);
-    if (!s.IsNotFound()) {
-      PROFILED_RETURN_IF_ERROR(s);
-      std::string_view text;
-      PROFILED_RETURN_IF_ERROR(store::DecodeGroup(value, &text));
-      PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &cached.state.properties));
-      cached.state.properties_size_bound = text.size();
-      cached.stored = true;
-    }
+    PROFILED_RETURN_IF_ERROR(DecodeGroupRecord(s, value, &cached.state, &cached.stored));
+    cached.state.key = key;
     it = groups_.emplace(std::move(key), std::move(cached)).first;
   }
   *group = &it->second.state;
+  return Status::Ok();
+}
+
+void WorkingSet::WillEditGroup(GroupState* group, const std::vector<PropertyOp>& ops) {
+  auto it = groups_.find(group->key);
+  if (it == groups_.end()) return;  // not one of ours (REQUIRES)
+  it->second.changed = true;
+  // A group the batch read itself is forgotten whole on rollback.
+  if (!in_batch_ || batch_groups_[group->key]) return;
+  for (const auto& op : ops) {
+    if (op.kind == PropertyOpKind::kClearAll) {
+      // Every property goes: keep them all (a move; $clearAll leaves the object empty).
+      undo_.emplace_back(UndoAllProperties{group->key, std::move(group->properties), true});
+      group->properties = boost::json::object();
+      return;
+    }
+  }
+  for (const auto& op : ops) SaveGroupProperty(group, op.key);
+}
+
+void WorkingSet::SaveGroupProperty(GroupState* group, std::string_view name) {
+  std::string id = group->key;
+  id.push_back('\0');
+  id.append(name);
+  if (!batch_group_properties_.insert(std::move(id)).second) return;
+  UndoProperty u{group->key, std::string(name), std::nullopt, true};
+  if (auto it = group->properties.find(name); it != group->properties.end()) {
+    u.before = it->value();
+  }
+  undo_.emplace_back(std::move(u));
+}
+
+Status WorkingSet::PrefetchGroups(std::vector<std::string> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::erase_if(keys, [this](const std::string& key) { return groups_.contains(key); });
+  if (keys.empty()) return Status::Ok();
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  PROFILED_RETURN_IF_ERROR(store_.MultiGet(Table::kMeta, keys, &values, &statuses));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!statuses[i].ok() && !statuses[i].IsNotFound()) return statuses[i];
+    CachedGroup cached;
+    // A record that does not decode stays unread: GetGroup reports it to the batch that
+    // touches the group, instead of failing the whole commit group here.
+    if (!DecodeGroupRecord(statuses[i], values[i], &cached.state, &cached.stored).ok()) continue;
+    cached.state.key = keys[i];
+    groups_.emplace(std::move(keys[i]), std::move(cached));
+  }
   return Status::Ok();
 }
 
@@ -267,6 +335,8 @@ void WorkingSet::SaveUser(const std::string& key, bool whole) {
     c.static_cohorts_changed = u.static_cohorts_changed;
     c.merged_ids = u.merged_ids;
     c.merged_ids_changed = u.merged_ids_changed;
+    c.groups = u.groups;
+    c.groups_changed = u.groups_changed;
   }
   undo_.emplace_back(UndoUser{key, std::move(copy), false});
 }
@@ -307,6 +377,7 @@ void WorkingSet::BeginBatch() {
   batch_fresh_.clear();
   batch_properties_.clear();
   batch_groups_.clear();
+  batch_group_properties_.clear();
   batch_dedup_writes_ = dedup_writes_.size();
   batch_event_writes_ = event_writes_.size();
   batch_raw_writes_ = raw_writes_.size();
@@ -341,13 +412,16 @@ void WorkingSet::RollbackBatch() {
       current = std::move(*p->before);
       current.user->profile.properties = std::move(properties);
     } else if (auto* g = std::get_if<UndoGroup>(&*u)) {
-      if (g->before) {
-        groups_[g->key] = std::move(*g->before);
-      } else {
+      if (g->fresh) {
         groups_.erase(g->key);
+        continue;
       }
+      CachedGroup& current = groups_[g->key];
+      current.state.properties_size_bound = g->properties_size_bound;
+      current.changed = g->changed;
     } else if (auto* prop = std::get_if<UndoProperty>(&*u)) {
-      boost::json::object& properties = users_[prop->key].user->profile.properties;
+      boost::json::object& properties = prop->group ? groups_[prop->key].state.properties
+                                                    : users_[prop->key].user->profile.properties;
       if (prop->before) {
         properties[prop->name] = std::move(*prop->before);
       } else {
@@ -355,7 +429,8 @@ void WorkingSet::RollbackBatch() {
       }
     } else {
       auto& all = std::get<UndoAllProperties>(*u);
-      users_[all.key].user->profile.properties = std::move(all.before);
+      (all.group ? groups_[all.key].state.properties : users_[all.key].user->profile.properties) =
+          std::move(all.before);
     }
   }
   // Every key remembered since BeginBatch has its write after batch_dedup_writes_.
@@ -642,7 +717,10 @@ void WorkingSet::Flush(store::WriteSet* writes) {
     cached.stored = stored_after;
   }
   for (auto& [key, group] : groups_) {
-    // Every group read was read to be edited: each is written back (or deleted once empty).
+    // Only the groups edited: a group read ahead, or edited by a batch that was rolled back,
+    // is left as stored. One that became empty is deleted.
+    if (!group.changed) continue;
+    group.changed = false;
     if (!group.state.properties.empty()) {
       std::string text = ObjectText(group.state.properties);
       group.state.properties_size_bound = text.size();
@@ -734,6 +812,17 @@ void WorkingSet::ForgetCommitted() {
 }
 
 void WorkingSet::Finish(bool committed) {
+  // Groups as committed stay for the next groups (the writer is the only one to write them)
+  // unless they outgrow their share of the cache (kMaxKeptGroups, a quarter of the budget): a
+  // large group is then parsed once, not at every commit group that edits it. A shared store
+  // keeps none.
+  bool keep_groups = committed && flushed_ && !shared_ && groups_.size() <= kMaxKeptGroups;
+  size_t group_bytes = 0;
+  for (auto it = groups_.begin(); keep_groups && it != groups_.end(); ++it) {
+    group_bytes += it->first.size() + 4 * it->second.state.properties_size_bound;
+    keep_groups = group_bytes <= cache_limit_ / 4;
+  }
+  if (!keep_groups) groups_.clear();
   if (committed) {
     for (auto& [key, next] : pending_next_ids_) next_ids_[key] = next;
     if (pending_next_seq_) next_seq_ = pending_next_seq_;
@@ -755,8 +844,8 @@ void WorkingSet::Finish(bool committed) {
   ids_.clear();
   id_writes_.clear();
   users_.clear();
-  groups_.clear();
   batch_groups_.clear();
+  batch_group_properties_.clear();
   dedup_.clear();
   dedup_writes_.clear();
   event_writes_.clear();

@@ -21,9 +21,9 @@
 // made since (identity, user states, dedup, logged events, counters) at a cost
 // proportional to what the batch changed, so one refused batch costs the rest of the group
 // nothing. Property values are restored key by key: before an edit of a profile's
-// properties the caller names the keys it may change (SaveForUndo); everything else of a
-// user state (the rest of the profile, the raw records) is kept whole at its first access
-// in the batch.
+// properties the caller names the keys it may change (SaveForUndo; for a group's,
+// WillEditGroup); everything else of a user state (the rest of the profile, the raw records)
+// is kept whole at its first access in the batch.
 // Owned and used by the single writer thread only; not thread-safe.
 #pragma once
 
@@ -77,7 +77,7 @@ struct UserState {
   std::string merged_ids;
   bool merged_ids_changed = false;
   // The user's groups (tag 'g'): JSON object text {group_type: [group_name, ...]}, empty =
-  // none (ingest/groups.h edits it); Flush writes it when groups_changed.
+  // none (ingest/group_membership.h edits it); Flush writes it when groups_changed.
   std::string groups;
   bool groups_changed = false;
 };
@@ -88,11 +88,14 @@ struct GroupState {
   boost::json::object properties;
   // At least the size of the JSON text of `properties`, like Profile's.
   size_t properties_size_bound = 2;
+  // Set by WorkingSet: the group's key (store::GroupKey), for undo records.
+  std::string key;
 };
 
 class WorkingSet {
  public:
   static constexpr size_t kDefaultCacheBytes = 256ull << 20;
+  static constexpr size_t kMaxKeptGroups = 1024;
 
   // `cache_bytes`: roughly how much memory committed user states and identity mappings kept
   // across groups may take; 0 keeps none (every group reads the store).
@@ -134,14 +137,19 @@ class WorkingSet {
   // GetUserState's profile (nullptr in *profile when there is no user).
   Status GetProfile(std::string_view project, uint64_t amplitude_id, Profile** profile);
 
-  // Returns the properties of the group (group_type, group_name) of `project` for editing
-  // (empty for a group never seen), read from the store at the group's first touch in this
-  // commit group (a shared store locks it until Finish) and written back by Flush. Groups are
-  // not kept across commit groups. The pointer stays valid until Finish, or until
-  // RollbackBatch when the current batch first touched the group. Errors: the store's;
-  // Corruption when the stored record does not decode.
+  // Returns the properties of the group (group_type, group_name) of `project` (empty for a
+  // group never seen), read from the store at the group's first touch in this commit group (a
+  // shared store locks it until Finish) unless PrefetchGroups read it, or kept as committed
+  // from an earlier commit group (a store that is not shared: up to kMaxKeptGroups groups and
+  // a quarter of the cache budget, counted as for users; past either none are kept). The pointer
+  // stays valid until Finish, or until RollbackBatch when the current batch first touched the
+  // group. Errors: the store's; Corruption when the stored record does not decode.
   Status GetGroup(std::string_view project, std::string_view group_type,
                   std::string_view group_name, GroupState** group);
+  // Before `ops` are applied to *group (one GetGroup returned): records the values of the
+  // properties they may change, so RollbackBatch can restore them (every property for a
+  // $clearAll), and marks the group for Flush to write. Only the groups edited so are written.
+  void WillEditGroup(GroupState* group, const std::vector<PropertyOp>& ops);
 
   // Reads ahead what applying a group to `project` will read first: the identity keys of
   // `user_ids` and `device_ids`, the de-dup entries of `insert_ids` ((scope, insert_id) pairs),
@@ -152,6 +160,14 @@ class WorkingSet {
   Status Prefetch(std::string_view project, const std::vector<std::string_view>& user_ids,
                   const std::vector<std::string_view>& device_ids,
                   const std::vector<std::pair<std::string_view, std::string_view>>& insert_ids);
+  // Reads ahead the groups at `keys` (store::GroupKey; any order, repeats allowed) with one
+  // Store::MultiGet in key order, for GetGroup. On a shared store this takes every group's lock
+  // at once, and in one order on every node, rather than one at a time in the order events
+  // reach them: two nodes whose groups touch the same groups in opposite orders then queue
+  // instead of each holding one and waiting for the other. A group already read is not read
+  // again; one whose record does not decode is left for GetGroup to report. Errors: the
+  // store's.
+  Status PrefetchGroups(std::vector<std::string> keys);
 
   // Hands out the project's next amplitude_id (1, 2, ...).
   Status AllocateAmplitudeId(std::string_view project, uint64_t* amplitude_id);
@@ -220,21 +236,28 @@ class WorkingSet {
     bool properties_too = true;        // false: properties are restored by UndoProperty records
   };
   struct UndoProperty {
-    std::string key;                           // the user's
+    std::string key;                           // the user's, or the group's when `group`
     std::string name;                          // the property's
     std::optional<boost::json::value> before;  // absent = the property did not exist
+    bool group = false;
   };
   struct UndoAllProperties {
-    std::string key;
+    std::string key;  // the user's, or the group's when `group`
     boost::json::object before;
+    bool group = false;
   };
   struct CachedGroup {
     GroupState state;
-    bool stored = false;  // the store holds a record for it
+    bool stored = false;   // the store holds a record for it
+    bool changed = false;  // edited in this commit group (WillEditGroup): Flush writes it
   };
-  struct UndoGroup {  // a group as it was at its first access in the batch
+  // A group as it was at its first access in the batch, but its properties (kept per key by
+  // UndoProperty records, as a user's: a group may hold 1 MiB, a batch changes a few keys).
+  struct UndoGroup {
     std::string key;
-    std::optional<CachedGroup> before;  // absent = not read before the batch: forget it
+    bool fresh = false;  // read by this batch: rolling back forgets it
+    size_t properties_size_bound = 0;
+    bool changed = false;
   };
   using Undo = std::variant<UndoId, UndoUser, UndoProperty, UndoAllProperties, UndoGroup>;
 
@@ -261,6 +284,7 @@ class WorkingSet {
     return in_batch_ && batch_fresh_.count(profile->user_key) == 0;
   }
   void SaveProperty(Profile* profile, std::string_view name);
+  void SaveGroupProperty(GroupState* group, std::string_view name);
 
   // On a shared store: the next value of a block reserved with ReserveIds and its end.
   struct IdBlock {
@@ -280,10 +304,13 @@ class WorkingSet {
   std::unordered_map<std::string, std::optional<uint64_t>> ids_;  // identity keys read or written
   // Identity writes of the group: an id, or empty for a delete (DeleteId).
   std::unordered_map<std::string, std::optional<uint64_t>> id_writes_;
-  std::unordered_map<std::string, CachedUser> users_;    // by UserKeyPrefix
-  std::unordered_map<std::string, CachedGroup> groups_;  // by GroupKey; all written by Flush
-  std::unordered_set<std::string> batch_groups_;         // group keys recorded this batch
-  std::unordered_set<std::string> dedup_;                // keys remembered in this group
+  std::unordered_map<std::string, CachedUser> users_;  // by UserKeyPrefix
+  // By GroupKey: this commit group's, and those kept as committed (see GetGroup).
+  std::unordered_map<std::string, CachedGroup> groups_;
+  // Group keys recorded this batch, and whether the batch read them (UndoGroup::fresh).
+  std::unordered_map<std::string, bool> batch_groups_;
+  std::unordered_set<std::string> batch_group_properties_;  // key + '\0' + name recorded
+  std::unordered_set<std::string> dedup_;                   // keys remembered in this group
   std::vector<std::pair<std::string, std::string>> dedup_writes_;
   std::vector<std::pair<std::string, std::string>> event_writes_;
   std::vector<store::WriteSet::Op> raw_writes_;  // PutRaw / DeleteRaw, in order

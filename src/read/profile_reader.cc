@@ -1,10 +1,13 @@
 #include "read/profile_reader.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json/monotonic_resource.hpp>
-#include <deque>
+#include <cstdio>
+#include <unordered_map>
 
 #include "compute/evaluate.h"
+#include "core/log.h"
 #include "core/value_text.h"
 #include "read/stored_properties.h"
 #include "recs/model.h"
@@ -23,6 +26,134 @@ using store::UserRecord;
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
                                    UserRecord::kStaticCohorts, UserRecord::kGroups};
 constexpr size_t kEvaluationRecords = 3;  // without the groups
+
+// ---- Groups (docs/API.md, "Groups"). A damaged group record is shared by every member of the
+// group, so it must not make them all unreadable: it reads as a group without properties, and
+// a damaged membership record as a user in no group, each kind logged once per process (a
+// damaged record stays so; one line is enough to send someone looking).
+
+std::atomic<bool> damaged_membership_logged{false};
+std::atomic<bool> damaged_group_logged{false};
+
+// A store key in a log line: printable bytes as they are, others as \xNN.
+std::string KeyForLog(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02x", u);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+void LogDamaged(std::atomic<bool>* logged, const std::string& what) {
+  if (!logged->exchange(true)) {
+    LogError(what + "; read as empty (further damaged records of this kind are not logged)");
+  }
+}
+
+// One type of a user's groups and its names.
+struct MembershipType {
+  std::string type;
+  std::vector<std::string> names;
+};
+
+// The user's groups from its membership record (empty = none): each type's names in the
+// order set, at most store::kMaxUserGroupTypes types of store::kMaxUserGroupNames names (a
+// record written before the limits is served within them). What does not decode is left out.
+void ParseMembership(std::string_view record, std::vector<MembershipType>* out) {
+  out->clear();
+  if (record.empty()) return;
+  boost::json::object groups;
+  if (Status s = ParseStoredObject(record, &groups); !s.ok()) {
+    LogDamaged(&damaged_membership_logged, "a user's group membership record: " + s.message());
+    return;
+  }
+  for (const auto& kv : groups) {
+    if (out->size() == store::kMaxUserGroupTypes) break;
+    if (!kv.value().is_array()) {
+      LogDamaged(&damaged_membership_logged, "a user's group membership record: not a list");
+      continue;
+    }
+    MembershipType& m = out->emplace_back();
+    m.type.assign(kv.key());
+    for (const boost::json::value& name : kv.value().get_array()) {
+      if (m.names.size() == store::kMaxUserGroupNames) break;
+      if (name.is_string()) m.names.emplace_back(name.get_string());
+    }
+    if (m.names.empty()) out->pop_back();
+  }
+}
+
+// The properties text of a group record as a read returned it (`read`: its status): "{}" for
+// a group without a record, or with a damaged one. Errors: the store's.
+Status GroupPropertiesText(const Status& read, std::string_view key, std::string_view value,
+                           std::string_view* text) {
+  *text = "{}";
+  if (read.IsNotFound()) return Status::Ok();
+  PROFILED_RETURN_IF_ERROR(read);
+  std::string_view decoded;
+  if (Status s = store::DecodeGroup(value, &decoded); !s.ok()) {
+    LogDamaged(&damaged_group_logged,
+               "the group record at meta key " + KeyForLog(key) + ": " + s.message());
+    return Status::Ok();
+  }
+  *text = decoded;
+  return Status::Ok();
+}
+
+// The properties of groups read for one user or for several at once (a scan's chunk of users:
+// one MultiGet for all of them instead of a round trip per user), by store::GroupKey.
+class GroupRecords {
+ public:
+  // Reads the groups of `keys` not held yet, with one MultiGet (none when all are held). A
+  // group without a record, or with a damaged one, has no properties. Errors: the store's.
+  Status Load(store::Store& store, std::vector<std::string> keys) {
+    std::erase_if(keys, [this](const std::string& k) { return groups_.contains(k); });
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.empty()) return Status::Ok();
+    std::vector<std::string> values;
+    std::vector<Status> statuses;
+    PROFILED_RETURN_IF_ERROR(store.MultiGet(store::Table::kMeta, keys, &values, &statuses));
+    for (size_t i = 0; i < keys.size(); ++i) {
+      std::string_view text;
+      PROFILED_RETURN_IF_ERROR(GroupPropertiesText(statuses[i], keys[i], values[i], &text));
+      boost::json::object& properties = groups_[keys[i]];
+      if (Status s = ParseStoredObject(text, &properties); !s.ok()) {
+        properties.clear();
+        LogDamaged(&damaged_group_logged,
+                   "the group record at meta key " + KeyForLog(keys[i]) + ": " + s.message());
+      }
+    }
+    return Status::Ok();
+  }
+  // The group's properties; nullptr when Load did not read it.
+  const boost::json::object* Find(const std::string& key) const {
+    auto it = groups_.find(key);
+    return it == groups_.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return groups_.size(); }
+  void Clear() { groups_.clear(); }
+
+ private:
+  // Node-based: the pointers Find hands out stay valid while more are loaded.
+  std::unordered_map<std::string, boost::json::object> groups_;
+};
+
+// The keys of the groups of `types` (sorted) among `membership`.
+void GroupKeysOf(std::string_view project, const std::vector<MembershipType>& membership,
+                 const std::vector<std::string>& types, std::vector<std::string>* keys) {
+  for (const MembershipType& m : membership) {
+    if (!std::binary_search(types.begin(), types.end(), m.type)) continue;
+    for (const std::string& name : m.names) keys->push_back(store::GroupKey(project, m.type, name));
+  }
+}
 
 // The user properties of one stored profile, picked out of its JSON text (only the names
 // served cohorts read) when evaluation first needs them, into a stack buffer.
@@ -46,11 +177,16 @@ class StoredUserProperties : public compute::UserPropertySource {
   }
 
   // Where LoadGroups reads: the user's membership record (store::UserRecord::kGroups; empty =
-  // no group) and the store holding the group records. Both must outlive the source.
-  void SetGroups(store::Store* store, std::string_view project, std::string_view record) {
+  // no group), the store holding the group records, the group types the catalog's conditions
+  // read (sorted), and where the group records are kept: `shared` when the caller reads them
+  // for several users at once, else the source's own. All must outlive the source.
+  void SetGroups(store::Store* store, std::string_view project, std::string_view record,
+                 const std::vector<std::string>* types, GroupRecords* shared = nullptr) {
     store_ = store;
     project_ = project;
     groups_record_ = record;
+    group_types_ = types;
+    records_ = shared != nullptr ? shared : &own_records_;
   }
 
   Status LoadGroups(std::string_view group_type,
@@ -58,43 +194,37 @@ class StoredUserProperties : public compute::UserPropertySource {
     out->clear();
     if (store_ == nullptr || groups_record_.empty()) return Status::Ok();
     if (!groups_parsed_) {
-      PROFILED_RETURN_IF_ERROR(ParseStoredObject(groups_record_, &membership_));
+      ParseMembership(groups_record_, &membership_);
       groups_parsed_ = true;
-    }
-    const boost::json::value* names = membership_.if_contains(group_type);
-    if (names == nullptr || !names->is_array()) return Status::Ok();
-    auto& loaded = loaded_[std::string(group_type)];
-    if (loaded.empty() && !names->get_array().empty()) {
+      // Every group any condition may read, with one MultiGet (none for groups already read).
       std::vector<std::string> keys;
-      for (const boost::json::value& name : names->get_array()) {
-        if (!name.is_string()) return Status::Corruption("the user's groups: not a name");
-        keys.push_back(store::GroupKey(project_, group_type, name.get_string()));
-      }
-      std::vector<std::string> values;
-      std::vector<Status> statuses;
-      PROFILED_RETURN_IF_ERROR(store_->MultiGet(store::Table::kMeta, keys, &values, &statuses));
-      for (size_t i = 0; i < keys.size(); ++i) {
-        boost::json::object& props = loaded.emplace_back();
-        if (statuses[i].IsNotFound()) continue;
-        PROFILED_RETURN_IF_ERROR(statuses[i]);
-        std::string_view text;
-        PROFILED_RETURN_IF_ERROR(store::DecodeGroup(values[i], &text));
-        PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &props));
+      GroupKeysOf(project_, membership_, *group_types_, &keys);
+      PROFILED_RETURN_IF_ERROR(records_->Load(*store_, std::move(keys)));
+    }
+    for (const MembershipType& m : membership_) {
+      if (m.type != group_type) continue;
+      std::vector<std::string> keys;
+      keys.reserve(m.names.size());
+      for (const std::string& name : m.names)
+        keys.push_back(store::GroupKey(project_, m.type, name));
+      PROFILED_RETURN_IF_ERROR(records_->Load(*store_, keys));  // a type no condition named
+      for (const std::string& key : keys) {
+        if (const boost::json::object* properties = records_->Find(key)) out->push_back(properties);
       }
     }
-    for (const boost::json::object& props : loaded) out->push_back(&props);
     return Status::Ok();
   }
 
  private:
-  // LoadGroups: the source of its reads, and what it read (per type, one object per group;
-  // a deque so the pointers handed out stay valid).
+  // LoadGroups: the source of its reads, and what it read.
   store::Store* store_ = nullptr;
   std::string_view project_;
   std::string_view groups_record_;
+  const std::vector<std::string>* group_types_ = nullptr;
   bool groups_parsed_ = false;
-  boost::json::object membership_;
-  std::map<std::string, std::deque<boost::json::object>, std::less<>> loaded_;
+  std::vector<MembershipType> membership_;
+  GroupRecords own_records_;
+  GroupRecords* records_ = &own_records_;
 
   const std::vector<std::string>& names_;
   const store::ProfileView& profile_;
@@ -257,23 +387,21 @@ Status ProfileReader::ReadById(std::string_view project, uint64_t amplitude_id,
 }
 
 Status ProfileReader::ReadGroups(std::string_view project, UserData* out) const {
-  std::string membership;
-  Status s = store_.Get(store::Table::kProfiles,
-                        store::UserRecordKey(project, out->amplitude_id, UserRecord::kGroups),
-                        &membership);
+  std::string record;
+  Status s =
+      store_.Get(store::Table::kProfiles,
+                 store::UserRecordKey(project, out->amplitude_id, UserRecord::kGroups), &record);
   if (s.IsNotFound()) return Status::Ok();
   PROFILED_RETURN_IF_ERROR(s);
-  boost::json::object groups;
-  PROFILED_RETURN_IF_ERROR(ParseStoredObject(membership, &groups));
+  std::vector<MembershipType> membership;
+  ParseMembership(record, &membership);
   std::vector<std::string> keys;
-  for (const auto& kv : groups) {
-    if (!kv.value().is_array()) return Status::Corruption("the user's groups: not a list");
-    for (const boost::json::value& name : kv.value().get_array()) {
-      if (!name.is_string()) return Status::Corruption("the user's groups: not a name");
+  for (MembershipType& m : membership) {
+    for (std::string& name : m.names) {
+      keys.push_back(store::GroupKey(project, m.type, name));
       UserGroup& g = out->groups.emplace_back();
-      g.type.assign(kv.key());
-      g.name.assign(name.get_string());
-      keys.push_back(store::GroupKey(project, g.type, g.name));
+      g.type = m.type;
+      g.name = std::move(name);
     }
   }
   if (keys.empty()) return Status::Ok();
@@ -281,13 +409,15 @@ Status ProfileReader::ReadGroups(std::string_view project, UserData* out) const 
   std::vector<Status> statuses;
   PROFILED_RETURN_IF_ERROR(store_.MultiGet(store::Table::kMeta, keys, &values, &statuses));
   for (size_t i = 0; i < keys.size(); ++i) {
-    if (statuses[i].IsNotFound()) {
-      out->groups[i].properties_json = "{}";
-      continue;
-    }
-    PROFILED_RETURN_IF_ERROR(statuses[i]);
     std::string_view text;
-    PROFILED_RETURN_IF_ERROR(store::DecodeGroup(values[i], &text));
+    PROFILED_RETURN_IF_ERROR(GroupPropertiesText(statuses[i], keys[i], values[i], &text));
+    // Served as stored, inside the answer's JSON: only text that parses as an object.
+    boost::json::object parsed;
+    if (Status bad = ParseStoredObject(text, &parsed); !bad.ok()) {
+      LogDamaged(&damaged_group_logged,
+                 "the group record at meta key " + KeyForLog(keys[i]) + ": " + bad.message());
+      text = "{}";
+    }
     out->groups[i].properties_json.assign(text);
   }
   return Status::Ok();
@@ -319,7 +449,9 @@ Status ProfileReader::Finish(const PreparedRead& prepared, const std::vector<Sta
     PROFILED_RETURN_IF_ERROR(DecodeForEvaluation(out->records[1], out->records[2], &d));
     // Group records are read when a group property condition is reached (a store read
     // during evaluation: Endpoints reads such users off the I/O loop).
-    if (catalog.needs_groups()) d.properties.SetGroups(&store_, prepared.project, out->records[3]);
+    if (catalog.needs_groups()) {
+      d.properties.SetGroups(&store_, prepared.project, out->records[3], &catalog.group_types());
+    }
     PROFILED_RETURN_IF_ERROR(compute::Evaluate(catalog, d.view, clock_.NowMs(),
                                                options.computation_ids,
                                                options.computations ? &out->computed : nullptr,
@@ -391,41 +523,72 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
                                 const UserVisitor& fn) const {
   // A user's records are adjacent (P || be64(id) || tag, tags in the order a < g < m < p < s),
   // so one ordered scan sees each user's records together.
-  uint64_t current = 0;
-  std::string profile, aggregates, static_cohorts, groups;
+  struct RawUser {
+    uint64_t id = 0;
+    std::string profile, aggregates, static_cohorts, groups;
+  };
+  RawUser current;
   bool go_on = true;
   Status failure;
-  auto flush = [&]() {
-    if (current == 0 || profile.empty()) return;
+  // With group property conditions, users wait in a chunk until their groups are read for
+  // all of them at once (one MultiGet a chunk, not a round trip a user), then are visited in
+  // order. A chunk ends at kScanChunkUsers users or kScanChunkGroups groups.
+  const bool chunked = catalog.needs_groups();
+  std::vector<RawUser> chunk;
+  std::vector<std::string> chunk_keys;
+  std::vector<MembershipType> membership;
+  GroupRecords records;
+  auto visit_user = [&](const RawUser& u) {
     store::ProfileView view;
-    Status st = store::DecodeProfile(profile, &view);
+    Status st = store::DecodeProfile(u.profile, &view);
     Decoded d(catalog, view);
-    if (st.ok()) st = DecodeForEvaluation(aggregates, static_cohorts, &d);
-    if (catalog.needs_groups()) d.properties.SetGroups(&store_, project, groups);
+    if (st.ok()) st = DecodeForEvaluation(u.aggregates, u.static_cohorts, &d);
     if (!st.ok()) {
       failure = st;
-      go_on = false;
+      return false;
+    }
+    if (chunked)
+      d.properties.SetGroups(&store_, project, u.groups, &catalog.group_types(), &records);
+    return fn(u.id, view.user_id, d.view, &failure);
+  };
+  auto end_chunk = [&]() {
+    if (chunk.empty()) return;
+    failure = records.Load(store_, std::move(chunk_keys));
+    go_on = failure.ok();
+    for (size_t i = 0; go_on && i < chunk.size(); ++i) go_on = visit_user(chunk[i]);
+    chunk.clear();
+    chunk_keys.clear();
+    records.Clear();
+  };
+  auto end_user = [&]() {
+    if (current.id == 0 || current.profile.empty()) return;
+    if (!chunked) {
+      go_on = visit_user(current);
       return;
     }
-    go_on = fn(current, view.user_id, d.view, &failure);
+    ParseMembership(current.groups, &membership);
+    GroupKeysOf(project, membership, catalog.group_types(), &chunk_keys);
+    chunk.push_back(std::move(current));
+    current = RawUser();
+    if (chunk.size() >= kScanChunkUsers || chunk_keys.size() >= kScanChunkGroups) end_chunk();
   };
   auto visit = [&](std::string_view key, std::string_view value) {
     store::UserKeyParts parts;
     if (!store::ParseUserKey(key, &parts) || parts.tail.size() != 1) return true;
-    if (parts.amplitude_id != current) {
-      flush();
+    if (parts.amplitude_id != current.id) {
+      end_user();
       if (!go_on) return false;
-      current = parts.amplitude_id;
-      profile.clear();
-      aggregates.clear();
-      static_cohorts.clear();
-      groups.clear();
+      current.id = parts.amplitude_id;
+      current.profile.clear();
+      current.aggregates.clear();
+      current.static_cohorts.clear();
+      current.groups.clear();
     }
     switch (static_cast<UserRecord>(parts.tail.front())) {
-      case UserRecord::kProfile: profile.assign(value); break;
-      case UserRecord::kAggregates: aggregates.assign(value); break;
-      case UserRecord::kStaticCohorts: static_cohorts.assign(value); break;
-      case UserRecord::kGroups: groups.assign(value); break;
+      case UserRecord::kProfile: current.profile.assign(value); break;
+      case UserRecord::kAggregates: current.aggregates.assign(value); break;
+      case UserRecord::kStaticCohorts: current.static_cohorts.assign(value); break;
+      case UserRecord::kGroups: current.groups.assign(value); break;
       default: break;
     }
     return true;
@@ -433,7 +596,8 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
   std::string prefix = store::ProjectPrefix(project);
   PROFILED_RETURN_IF_ERROR(
       store_.Scan(store::Table::kProfiles, prefix, store::PrefixEnd(prefix), visit));
-  if (go_on) flush();
+  if (go_on) end_user();
+  if (go_on) end_chunk();
   return failure;
 }
 

@@ -6,7 +6,8 @@
 // aggregates, static cohorts, and group memberships when a served cohort has a group property
 // condition), which the store answers from one snapshot; group records are read after it,
 // when a group property condition is reached or the user's groups are asked for (not in that
-// snapshot); computed values
+// snapshot; a damaged group or membership record reads as empty, never failing a read or a
+// scan); computed values
 // and memberships are evaluated at the reader's clock, so they are exact at the moment of
 // the read. Recommendations are scored from the trained model on the shelf and the user's
 // item history as stored at the moment of the read (docs/RECS.md, "Serving"). Thread-safe: borrows
@@ -161,12 +162,16 @@ class ProfileReader {
                                          const compute::UserView& user, Status* failure)>;
   // Calls fn for every user of `project`, in amplitude_id order, until it returns false.
   // Corruption (and the scan stops) at a user whose records do not decode; the scan also
-  // stops with the failure fn sets (returning false).
+  // stops with the failure fn sets (returning false). With group property conditions in the
+  // catalog, the groups of up to kScanChunkUsers users (kScanChunkGroups groups) are read
+  // with one MultiGet before fn sees them.
   Status ScanUsers(std::string_view project, const compute::ProjectCatalog& catalog,
                    const UserVisitor& fn) const;
 
   // Fills out->groups for the user out->amplitude_id: its membership record, then one MultiGet
-  // of the groups' records. Corruption when a record does not decode; the store's errors.
+  // of the groups' records; at most store::kMaxUserGroupTypes types of kMaxUserGroupNames
+  // names. A damaged record reads as empty (no group; a group's "{}"), logged once. Errors: the
+  // store's.
   Status ReadGroups(std::string_view project, UserData* out) const;
 
   // Fills out->recommendations from the user's encoded aggregates record (the item
@@ -189,6 +194,8 @@ class ProfileReader {
     std::unordered_map<std::string, uint64_t> ids_;  // GUARDED_BY mu_
   };
   static constexpr size_t kUserIdCacheEntries = 1 << 20;
+  static constexpr size_t kScanChunkUsers = 256;
+  static constexpr size_t kScanChunkGroups = 512;
 
   store::Store& store_;
   const compute::CatalogHolder& catalogs_;

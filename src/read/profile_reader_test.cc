@@ -375,7 +375,8 @@ TEST_F(ProfileReaderTest, AReadAskingForGroupsGivesEachGroupWithItsProperties) {
   EXPECT_TRUE(user.groups.empty());
 }
 
-TEST_F(ProfileReaderTest, AGroupPropertyCohortReadsTheUsersGroupsInReadsAndScans) {
+// A catalog whose one cohort, "pro_orgs", holds users in an org whose plan is pro.
+void ServeProOrgsCohort(compute::CatalogHolder& catalogs) {
   compute::Cohort cohort;
   cohort.id = "pro_orgs";
   compute::CohortCondition condition;
@@ -384,16 +385,23 @@ TEST_F(ProfileReaderTest, AGroupPropertyCohortReadsTheUsersGroupsInReadsAndScans
   condition.filter.prop = "plan";
   condition.filter.values = {"pro"};
   cohort.all_of.push_back({false, {condition}});
-  catalogs_.Set("p",
-                std::make_shared<const compute::ProjectCatalog>(
-                    std::vector<compute::SpecEntry>{}, std::vector<compute::ServedComputation>{},
-                    std::vector<compute::ServedCohort>{{cohort, {{0}}}}));
+  catalogs.Set("p",
+               std::make_shared<const compute::ProjectCatalog>(
+                   std::vector<compute::SpecEntry>{}, std::vector<compute::ServedComputation>{},
+                   std::vector<compute::ServedCohort>{{cohort, {{0}}}}));
+}
+
+TEST_F(ProfileReaderTest, AGroupPropertyCohortReadsTheUsersGroupsInReadsAndScans) {
+  ServeProOrgsCohort(catalogs_);
   PutUser(1, {});
   PutUser(2, {});
   PutGroups(*store_);
   UserData user;
+  size_t group_reads = store_->MultiGetCalls(store::Table::kMeta);
   ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
   EXPECT_EQ(user.cohort_ids, std::vector<std::string>{"pro_orgs"});
+  // Only the org groups a condition reads, all at once.
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kMeta), group_reads + 1);
   ASSERT_TRUE(Read("user-2", Everything(), &user).ok());
   EXPECT_TRUE(user.cohort_ids.empty());
   std::vector<uint64_t> members;
@@ -405,11 +413,107 @@ TEST_F(ProfileReaderTest, AGroupPropertyCohortReadsTheUsersGroupsInReadsAndScans
                                   })
                   .ok());
   EXPECT_EQ(members, std::vector<uint64_t>{1});
-  // A damaged group record fails the read that needs it.
+}
+
+TEST_F(ProfileReaderTest, AScanReadsTheGroupsOfManyUsersWithOneMultiGet) {
+  ServeProOrgsCohort(catalogs_);
+  store::WriteSet w;
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "acme"),
+        store::EncodeGroup(R"({"plan":"pro"})"));
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "globex"),
+        store::EncodeGroup(R"({"plan":"free"})"));
+  for (uint64_t id = 1; id <= 40; ++id) {
+    PutUser(id, {});
+    w.Put(store::Table::kProfiles, store::UserRecordKey("p", id, store::UserRecord::kGroups),
+          id % 2 == 0 ? R"({"org":["acme"],"team":["t"]})" : R"({"org":["globex"]})");
+  }
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  size_t group_reads = store_->MultiGetCalls(store::Table::kMeta);
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes.at("pro_orgs"), 20u);
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kMeta), group_reads + 1);
+  std::vector<uint64_t> members;
+  ASSERT_TRUE(reader_
+                  ->ForEachMember("p", "pro_orgs",
+                                  [&](uint64_t id, std::string_view) {
+                                    members.push_back(id);
+                                    return members.size() < 3;  // stops at the third
+                                  })
+                  .ok());
+  EXPECT_EQ(members, (std::vector<uint64_t>{2, 4, 6}));
+}
+
+TEST_F(ProfileReaderTest, ADamagedGroupRecordReadsAsAGroupWithoutPropertiesAndFailsNoRead) {
+  ServeProOrgsCohort(catalogs_);
+  PutUser(1, {});
+  PutUser(2, {});
+  PutGroups(*store_);
   store::WriteSet w;
   w.Put(store::Table::kMeta, store::GroupKey("p", "org", "acme"), "bad");
+  // User 2 in a group whose record decodes but whose text is not JSON.
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "torn"), store::EncodeGroup("{torn"));
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "fine"),
+        store::EncodeGroup(R"({"plan":"pro"})"));
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 2, store::UserRecord::kGroups),
+        R"({"org":["torn","fine"]})");
   ASSERT_TRUE(store_->Commit(w, false).ok());
-  EXPECT_EQ(Read("user-1", Everything(), &user).code(), ErrorCode::kCorruption);
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  ASSERT_TRUE(Read("user-2", Everything(), &user).ok());
+  EXPECT_EQ(user.cohort_ids, std::vector<std::string>{"pro_orgs"});
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes.at("pro_orgs"), 1u);
+  ReadOptions groups;
+  groups.groups = true;
+  ASSERT_TRUE(Read("user-2", groups, &user).ok());
+  ASSERT_EQ(user.groups.size(), 2u);
+  EXPECT_EQ(user.groups[0].properties_json, "{}");
+  EXPECT_EQ(user.groups[1].properties_json, R"({"plan":"pro"})");
+  ASSERT_TRUE(Read("user-1", groups, &user).ok());
+  EXPECT_EQ(user.groups[0].properties_json, "{}");
+}
+
+TEST_F(ProfileReaderTest, ADamagedMembershipRecordReadsAsNoGroup) {
+  ServeProOrgsCohort(catalogs_);
+  PutUser(1, {});
+  PutGroups(*store_);
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 1, store::UserRecord::kGroups),
+        "{not json");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  UserData user;
+  ReadOptions options = Everything();
+  options.groups = true;
+  ASSERT_TRUE(Read("user-1", options, &user).ok());
+  EXPECT_TRUE(user.cohort_ids.empty());
+  EXPECT_TRUE(user.groups.empty());
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes.at("pro_orgs"), 0u);
+}
+
+TEST_F(ProfileReaderTest, AReadServesAtMostFiveGroupTypesOfTenNames) {
+  PutUser(1, {});
+  std::string record = "{";
+  for (int t = 0; t < 7; ++t) {
+    record += (t > 0 ? ",\"t" : "\"t") + std::to_string(t) + "\":[";
+    for (int n = 0; n < 12; ++n) record += (n > 0 ? ",\"n" : "\"n") + std::to_string(n) + "\"";
+    record += "]";
+  }
+  record += "}";
+  store::WriteSet w;
+  w.Put(store::Table::kProfiles, store::UserRecordKey("p", 1, store::UserRecord::kGroups), record);
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  UserData user;
+  ReadOptions options;
+  options.groups = true;
+  ASSERT_TRUE(Read("user-1", options, &user).ok());
+  ASSERT_EQ(user.groups.size(), 50u);
+  EXPECT_EQ(user.groups.back().type, "t4");
+  EXPECT_EQ(user.groups.back().name, "n9");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // returned by the *View decoders point into the caller's buffer and live as long as it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -70,6 +71,13 @@ Status DecodeDedup(std::string_view bytes, int64_t* first_seen_ms);
 // cohorts the user is in, sorted. Decode: Corruption on bad bytes.
 std::string EncodeStaticCohorts(const std::vector<std::string>& ids);
 Status DecodeStaticCohorts(std::string_view bytes, std::vector<std::string>* ids);
+
+// A user's group memberships (the record tagged 'g', UserRecord::kGroups) are JSON object text
+// {group_type: [group_name, ...]} (ingest/group_membership.h writes them) of at most
+// kMaxUserGroupTypes types and kMaxUserGroupNames names per type (docs/API.md, "Groups"):
+// Amplitude's limits for one event's `groups`, kept for a user's memberships as a whole.
+inline constexpr size_t kMaxUserGroupTypes = 5;
+inline constexpr size_t kMaxUserGroupNames = 10;
 
 // A group's properties (kMeta, GroupKey): u8 version = 1 || lp(properties_json). Decode:
 // Corruption when the bytes are not a version-1 record or the text is not braced like a JSON

@@ -128,6 +128,16 @@ describe('group properties', () => {
     assert.deepEqual(bad.json.events_with_invalid_fields, { group_properties: [1] });
     assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
 
+    // Past 1,024 identifications: 413, by POST or GET, and nothing applied.
+    const many = JSON.stringify([{ group_type: 'org', group_value: a, group_properties: { plan: 'many' } },
+      ...Array.from({ length: 1024 }, () => ({}))]);
+    const posted = await groupIdentify(JSON.parse(many));
+    assert.equal(posted.status, 413, posted.text);
+    const got = await h.server.request('GET', `/groupidentify?${new URLSearchParams({ api_key: SEED.api_key, identification: many })}`);
+    assert.equal(got.status, 413, got.text);
+    assert.deepEqual(got.json, { code: 413, error: 'Payload too large', details: ['identification must hold 1 to 1024 objects'] });
+    assert.deepEqual((await group('org', a)).json.group_properties, { plan: 'pro' });
+
     const missing = await h.server.request('POST', '/groupidentify', {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: formBody({ api_key: SEED.api_key }),
@@ -154,6 +164,42 @@ describe('group properties', () => {
       const res = await node.admin('GET', `/projects/${SEED.id}/groups/org/${encodeURIComponent(org)}`);
       assert.deepEqual(res.json.group_properties, { n: 40 });
     }
+  });
+
+  it('two nodes changing the same groups in opposite orders at once apply every change', { skip: !PAIR_MODE && 'one node (run with PROFILED_E2E_PAIR=1)' }, async () => {
+    // Node A's requests touch the groups in one order, node B's in the other: a writer that
+    // locked each group as it reached it would hold some and wait for the others'
+    // (docs/STORAGE.md, GroupRecord).
+    const names = Array.from({ length: 10 }, (_, i) => uid(`cross-${i}`));
+    const reversed = [...names].reverse();
+    const identify = (node, order) => node.request('POST', '/groupidentify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({
+        api_key: SEED.api_key,
+        identification: JSON.stringify(order.map((name) => ({ group_type: 'org', group_value: name, group_properties: { $add: { n: 1 } } }))),
+      }),
+    });
+    const event = (node, order) => node.track([{
+      user_id: uid('crosser'), event_type: '$groupidentify', groups: { org: order }, group_properties: { $add: { m: 1 } },
+    }]);
+    const retries = async () => (await h.server.metrics()).get('profiled_commit_retries_total');
+    const retriesBefore = await retries();
+    const rounds = 25;
+    const sends = [];
+    for (let i = 0; i < rounds; ++i) {
+      sends.push(identify(h.server.a, names), identify(h.server.b, reversed));
+      sends.push(event(h.server.a, names), event(h.server.b, reversed));
+    }
+    for (const res of await Promise.all(sends)) assert.equal(res.status, 200, res.text);
+    for (const node of [h.server.a, h.server.b]) {
+      for (const name of names) {
+        const res = await node.admin('GET', `/projects/${SEED.id}/groups/org/${encodeURIComponent(name)}`);
+        assert.deepEqual(res.json.group_properties, { n: 2 * rounds, m: 2 * rounds }, name);
+      }
+    }
+    // Neither node gave up on the other's locks: they queued (a writer that held one group
+    // and waited for another would have waited out lock_wait_ms and applied its batch again).
+    assert.equal(await retries(), retriesBefore);
   });
 
   it("setGroup and /identify groups are the user's groups, served with their properties by get_group_props", async () => {
@@ -190,6 +236,70 @@ describe('group properties', () => {
     data = await read({ get_group_props: 'true' });
     assert.deepEqual(data.groups, { org: [org] });
     assert.deepEqual(data.group_properties, { org: { [org]: { plan: 'pro' } } });
+  });
+
+  it('a $groupidentify that would outgrow a group refuses its batch naming group_properties; the group is as it was', async () => {
+    const org = uid('big-org');
+    await h.server.trackOk([{ user_id: uid('s'), event_type: '$groupidentify', groups: { org }, group_properties: { keep: 1 } }]);
+    const chunk = Array.from({ length: 1000 }, (_, i) => `${i}`.padEnd(100, 'z'));
+    const set = {};
+    for (let i = 0; i < 12; i++) set[`big${i}`] = chunk;
+    const res = await h.server.track([
+      { user_id: uid('s'), event_type: '$groupidentify', groups: { org }, group_properties: { $add: { n: 1 } } },
+      { user_id: uid('s'), event_type: '$groupidentify', groups: { org }, group_properties: { $set: set } },
+    ], { path: '/batch' });
+    assert.equal(res.status, 400, res.text);
+    assert.deepEqual(res.json.events_with_invalid_fields, { group_properties: [1] });
+    assert.match(res.json.details[0], /properties of group org\/.* over the limit of 1048576/);
+    assert.deepEqual((await group('org', org)).json.group_properties, { keep: 1 });
+  });
+
+  it('a user is in groups of at most 5 types: one more is refused alone, naming groups, and the user stays writable', async () => {
+    const user = uid('capped');
+    const identify = (fields) => ({ user_id: user, event_type: '$identify', ...fields });
+    const groupsOf = async () => (await h.server.userData({ user_id: user, get_group_props: 'true', get_amp_props: 'true' }, { secret: AMP.secret_key }));
+    await h.server.trackOk([
+      identify({ groups: { t1: 'a', t2: 'a', t3: 'a' } }),
+      identify({ groups: { t4: 'a', t5: ['a', 'b'] } }),
+    ], { apiKey: AMP.api_key });
+    const five = { t1: ['a'], t2: ['a'], t3: ['a'], t4: ['a'], t5: ['a', 'b'] };
+    assert.deepEqual((await groupsOf()).groups, five);
+
+    // A sixth type: the batch is refused naming the event's groups; nothing of it applies.
+    const refused = await h.server.track([
+      identify({ user_properties: { $set: { x: 1 } } }),
+      identify({ groups: { t6: 'a' } }),
+    ], { apiKey: AMP.api_key });
+    assert.equal(refused.status, 400, refused.text);
+    assert.deepEqual(refused.json.events_with_invalid_fields, { groups: [1] });
+    assert.match(JSON.stringify(refused.json), /over the limit of 5/);
+    let data = await groupsOf();
+    assert.deepEqual(data.groups, five);
+    assert.equal(data.amp_props.x, undefined);
+
+    // The same through POST /identify and the SDK's setGroup.
+    const viaIdentify = await h.server.request('POST', '/identify', {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: formBody({ api_key: AMP.api_key, identification: JSON.stringify({ user_id: user, groups: { t7: 'a' } }) }),
+    });
+    assert.equal(viaIdentify.status, 400, viaIdentify.text);
+    assert.deepEqual(viaIdentify.json.events_with_invalid_fields, { groups: [0] });
+    const c = createInstance();
+    await c.init(AMP.api_key, { serverUrl: `${h.server.base}/2/httpapi`, flushIntervalMillis: 50, logLevel: 0 }).promise;
+    const viaSdk = c.setGroup('t8', 'a', { user_id: user }).promise;
+    await c.flush().promise;
+    assert.equal((await viaSdk).code, 400);
+    assert.deepEqual((await groupsOf()).groups, five);
+
+    // Still writable: its properties, a type it has, and a sixth type once one is removed.
+    await h.server.trackOk([
+      identify({ user_properties: { $set: { x: 1 } } }),
+      identify({ groups: { t1: ['b', 'c'] } }),
+      identify({ groups: { t2: [], t6: 'a' } }),
+    ], { apiKey: AMP.api_key });
+    data = await groupsOf();
+    assert.deepEqual(data.groups, { t1: ['b', 'c'], t3: ['a'], t4: ['a'], t5: ['a', 'b'], t6: ['a'] });
+    assert.equal(data.amp_props.x, 1);
   });
 
   it("a cohort conditions on a property of the user's groups, as the groups are now", async () => {
