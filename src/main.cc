@@ -379,7 +379,6 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
         return reader.CohortSizes(project, sizes, &cancel);
       },
       config.console.rate_sample_seconds, config.console.cohort_sample_seconds, project_ids);
-  stats.Start();
   api::Endpoints endpoints(config, *store, ingestor, metrics, clock, reader, &registry);
   endpoints.EnableRecommendations(&trainer);
   endpoints.EnableConsoleStats(&stats);
@@ -394,6 +393,9 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
     ingestor.Stop();
     return 1;
   }
+  // Only now: the sampler reads the Metrics routes, which the server registered while it was
+  // built (Metrics::RegisterRoute is not safe alongside reads).
+  stats.Start();
   const std::string storage =
       on_redis ? "backend=redis-cluster seeds=" + SeedList(config.storage) +
                      " wait_replicas=" + std::to_string(config.storage.redis_wait_replicas)
