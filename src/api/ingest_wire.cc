@@ -705,30 +705,47 @@ bool ParseEventBatch(std::string_view body, int64_t now_ms, ParsedBatch* out,
   return ParseEventList(list, min_id_length, now_ms, non_finite, arena, &out->events, rejection);
 }
 
-bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
-                         IngestRejection* rejection) {
+namespace {
+
+// The objects of an `identification` form field (/identify, /groupidentify): one JSON object
+// or an array of 1 to `max`, parsed into `list`'s storage (a request arena), each object
+// becoming an element. False with *rejection filled (400; 413 over `max`) when it is neither;
+// *non_finite tells whether a number was not finite (CheckNonFinite).
+bool ParseIdentificationObjects(std::string_view identification, size_t max, json::array* list,
+                                bool* non_finite, IngestRejection* rejection) {
   boost::system::error_code ec;
-  bool non_finite = false;
-  std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
-  json::storage_ptr storage(arena.get());
-  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite, storage);
+  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, non_finite, list->storage());
   if (ec || !(root.is_object() || root.is_array())) {
     Reject(rejection, 400, "missing_event", "identification");
     rejection->events.details.push_back(
         "identification must be a JSON object or an array of JSON objects");
     return false;
   }
-  json::array list(storage);
   if (root.is_object()) {
-    list.push_back(std::move(root));
+    list->push_back(std::move(root));
   } else {
-    list = std::move(root.get_array());
+    *list = std::move(root.get_array());  // the same storage: moved, not copied
   }
-  if (list.empty() || list.size() > ingest::kMaxEventsPerBatch) {
-    Reject(rejection, list.empty() ? 400 : 413,
-           list.empty() ? "missing_event" : "Payload too large",
-           list.empty() ? "identification" : "");
-    rejection->events.details.push_back("identification must hold 1 to 2000 objects");
+  if (list->empty() || list->size() > max) {
+    Reject(rejection, list->empty() ? 400 : 413,
+           list->empty() ? "missing_event" : "Payload too large",
+           list->empty() ? "identification" : "");
+    rejection->events.details.push_back("identification must hold 1 to " + std::to_string(max) +
+                                        " objects");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
+                         IngestRejection* rejection) {
+  bool non_finite = false;
+  std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
+  json::array list(json::storage_ptr(arena.get()));
+  if (!ParseIdentificationObjects(identification, ingest::kMaxEventsPerBatch, &list, &non_finite,
+                                  rejection)) {
     return false;
   }
   BatchErrors& errors = rejection->events;
@@ -777,29 +794,11 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
 
 bool ParseGroupIdentification(std::string_view identification, int64_t now_ms,
                               std::vector<Event>* out, IngestRejection* rejection) {
-  boost::system::error_code ec;
   bool non_finite = false;
   std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
-  json::storage_ptr storage(arena.get());
-  json::value root = ParseJson(identification, kMaxJsonDepth, &ec, &non_finite, storage);
-  if (ec || !(root.is_object() || root.is_array())) {
-    Reject(rejection, 400, "missing_event", "identification");
-    rejection->events.details.push_back(
-        "identification must be a JSON object or an array of JSON objects");
-    return false;
-  }
-  json::array list(storage);
-  if (root.is_object()) {
-    list.push_back(std::move(root));
-  } else {
-    list = std::move(root.get_array());
-  }
-  if (list.empty() || list.size() > kMaxGroupIdentifications) {
-    Reject(rejection, list.empty() ? 400 : 413,
-           list.empty() ? "missing_event" : "Payload too large",
-           list.empty() ? "identification" : "");
-    rejection->events.details.push_back("identification must hold 1 to " +
-                                        std::to_string(kMaxGroupIdentifications) + " objects");
+  json::array list(json::storage_ptr(arena.get()));
+  if (!ParseIdentificationObjects(identification, kMaxGroupIdentifications, &list, &non_finite,
+                                  rejection)) {
     return false;
   }
   BatchErrors& errors = rejection->events;
