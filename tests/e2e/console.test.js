@@ -309,6 +309,18 @@ describe('the console in Chromium', () => {
       return n.length === 3 && n.every((x) => x >= 3) ? n : undefined;
     });
     assert.equal(ratePoints.length, 3);
+    // Later refreshes ask for this project's samples newer than those the page holds, and the
+    // page appends them: it plots the server's samples, none twice (the server, read after
+    // the page, has at most the few taken since the page's last refresh more).
+    await until('an incremental refresh', async () => {
+      const asked = await page.$eval('#view-overview', (v) => v.getAttribute('data-stats-path'));
+      return /^\/admin\/v1\/stats\?project=shop&since=\d+$/.test(asked ?? '') ? asked : undefined;
+    });
+    await until('the plot growing by incremental refreshes to the server\'s samples', async () => {
+      const n = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => Number(p.getAttribute('data-points'))));
+      const onServer = (await server.adminOk('GET', '/stats')).rates.samples.length;
+      return n.every((x) => x <= onServer && x >= onServer - 3 && x > ratePoints[0]) ? n : undefined;
+    });
     const paths = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => [p.getAttribute('data-series'), p.getAttribute('d')]));
     assert.deepEqual(paths.map((p) => p[0]), ['events ingested/s', 'profile reads/s', 'requests/s']);
     for (const [, d] of paths) assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){2,}$/);
