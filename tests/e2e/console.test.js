@@ -254,7 +254,9 @@ describe('the console in Chromium', () => {
     const none = await server.request('GET', '/console/secrets.json');
     assert.equal(none.status, 404);
     assert.deepEqual(none.json, { code: 404, error: 'No such console file' });
-    assert.equal((await server.request('POST', '/console')).status, 405);
+    const post = await server.request('POST', '/console/app.js');
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.allow, 'GET, OPTIONS');
     // The page holds no data: without a token the data endpoints it calls are 401.
     assert.equal((await server.admin('GET', '/projects', undefined, { token: null })).status, 401);
   });
