@@ -132,7 +132,7 @@ HttpResponse ClockControl(const HttpRequest& request, OffsetClock* clock) {
     }
     clock->SetOffset(offset->get_int64());
   } else if (request.method != "GET") {
-    return Error(405, "Method not allowed: use GET or PUT");
+    return Allowing(Error(405, "Method not allowed: use GET or PUT"), "GET, PUT, OPTIONS");
   }
   json::object o;
   o["offset_ms"] = clock->offset_ms();
@@ -331,7 +331,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   if (group) {
     if (request.method != "GET") {
-      respond(Error(405, "Method not allowed: use GET"));
+      respond(Allowing(Error(405, "Method not allowed: use GET"), "GET, OPTIONS"));
       return;
     }
     std::string type, name;
@@ -384,7 +384,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   if (s.size() == 5) {
     if (request.method != "GET") {
-      respond(Error(405, "Method not allowed: a list answers GET only"));
+      respond(Allowing(Error(405, "Method not allowed: a list answers GET only"), "GET, OPTIONS"));
       return;
     }
     json::array list;
@@ -399,7 +399,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   std::string id(s[5]);
   if (train) {
     if (request.method != "POST") {
-      respond(Error(405, "Method not allowed: use POST"));
+      respond(Allowing(Error(405, "Method not allowed: use POST"), "POST, OPTIONS"));
       return;
     }
     ingest::DefinitionInfo info;
@@ -426,7 +426,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   if (report) {
     if (request.method != "GET") {
-      respond(Error(405, "Method not allowed: use GET"));
+      respond(Allowing(Error(405, "Method not allowed: use GET"), "GET, OPTIONS"));
       return;
     }
     ingest::DefinitionInfo info;
@@ -461,7 +461,7 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
   }
   if (members) {
     if (request.method != "GET") {
-      respond(Error(405, "Method not allowed: use GET"));
+      respond(Allowing(Error(405, "Method not allowed: use GET"), "GET, OPTIONS"));
       return;
     }
     std::string format = ExportFormat(request.query);
@@ -508,7 +508,8 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
     return;
   }
   if (request.method != "PUT") {
-    respond(Error(405, "Method not allowed: use GET, PUT or DELETE"));
+    respond(Allowing(Error(405, "Method not allowed: use GET, PUT or DELETE"),
+                     "GET, PUT, DELETE, OPTIONS"));
     return;
   }
   ingest::Definition definition;

@@ -93,7 +93,7 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
   // GET /api/3/cohorts
   if (s.size() == 3 && s[1] == "3") {
     if (request.method != "GET") {
-      respond(CohortError(405, "Method not allowed"));
+      respond(Allowing(CohortError(405, "Method not allowed"), "GET, OPTIONS"));
       return;
     }
     // A scan of the project's users: on the worker, never on an I/O thread.
@@ -107,7 +107,7 @@ void Endpoints::Cohorts(const HttpRequest& request, const Respond& respond) {
   // POST /api/3/cohorts/upload and /api/3/cohorts/membership
   if (s.size() == 4 && s[1] == "3" && (s[3] == "upload" || s[3] == "membership")) {
     if (request.method != "POST") {
-      respond(CohortError(405, "Method not allowed"));
+      respond(Allowing(CohortError(405, "Method not allowed"), "POST, OPTIONS"));
       return;
     }
     bool upload = s[3] == "upload";

@@ -32,10 +32,14 @@ bool Endpoints::Console(const HttpRequest& request, const Access& access,
   const bool users = s.size() == 5 && s[2] == "projects" && s[4] == "users";
   if (!projects && !stats && !users) return false;
   if (request.method != "GET") {
-    respond(Error(405, "Method not allowed: use GET"));
+    respond(Allowing(Error(405, "Method not allowed: use GET"), "GET, OPTIONS"));
     return true;
   }
   if (projects) {
+    if (Status parsed = ParseNoQuery(request.query, "GET /admin/v1/projects"); !parsed.ok()) {
+      respond(Error(400, parsed.message()));
+      return true;
+    }
     std::vector<ProjectSummary> list;
     for (const ProjectConfig& p : access.projects()) {
       ProjectSummary& summary = list.emplace_back();
@@ -54,8 +58,22 @@ bool Endpoints::Console(const HttpRequest& request, const Access& access,
       respond(Error(404, "Not found: the stats are not sampled"));
       return true;
     }
-    respond(
-        HttpResponse{200, "application/json", SerializeStats(stats_->Snapshot(), clock_.NowMs())});
+    StatsQuery query;
+    if (Status parsed = ParseStatsQuery(request.query, &query); !parsed.ok()) {
+      respond(Error(400, parsed.message()));
+      return true;
+    }
+    if (!query.project.empty() && access.ById(query.project) == nullptr) {
+      respond(Error(404, "Unknown project: " + query.project));
+      return true;
+    }
+    read::StatsFilter filter;
+    filter.project = query.project;
+    // Samples are served in whole seconds: t > since is t_ms >= (since + 1) * 1000.
+    if (query.since >= 0) filter.since_ms = (query.since + 1) * 1000 - 1;
+    // Only what is asked is copied under the sampler's lock, and written here.
+    respond(HttpResponse{200, "application/json",
+                         SerializeStats(stats_->Snapshot(filter), clock_.NowMs())});
     return true;
   }
   const ProjectConfig* project = access.ById(s[3]);

@@ -1,5 +1,6 @@
 #include "api/console_wire.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
@@ -8,6 +9,7 @@
 #include "api/profile_wire.h"
 #include "core/json_writer.h"
 #include "core/value_text.h"
+#include "ingest/validation.h"
 
 namespace profiled::api {
 
@@ -66,6 +68,8 @@ std::string SerializeProjects(const std::vector<ProjectSummary>& projects) {
 std::string SerializeStats(const read::StatsSnapshot& stats, int64_t now_ms) {
   std::string out = R"({"now":)";
   AppendJsonInt(&out, now_ms / 1000);
+  out.append(R"(,"started":)");
+  AppendJsonInt(&out, stats.started_ms / 1000);
   out.append(R"(,"rates":{"interval_seconds":)");
   AppendJsonInt(&out, stats.rate_seconds);
   out.append(R"(,"samples":[)");
@@ -84,25 +88,34 @@ std::string SerializeStats(const read::StatsSnapshot& stats, int64_t now_ms) {
   }
   out.append(R"(]},"cohort_sizes":{)");
   bool first = true;
-  for (const auto& [project, samples] : stats.cohorts) {
+  for (const auto& entry : stats.cohorts) {
+    const std::string& project = entry.first;
+    const read::CohortSeries& series = entry.second;
     if (!first) out.push_back(',');
     first = false;
     AppendJsonString(&out, project);
     out.append(R"(:{"interval_seconds":)");
     AppendJsonInt(&out, stats.cohort_seconds);
     out.append(R"(,"samples":[)");
-    for (size_t i = 0; i < samples.size(); ++i) {
+    // Each sample's sizes by cohort id in id order.
+    std::vector<size_t> order(series.ids.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return series.ids[a] < series.ids[b]; });
+    for (size_t i = 0; i < series.samples.size(); ++i) {
+      const std::vector<uint64_t>& sizes = series.samples[i].sizes;
       if (i > 0) out.push_back(',');
       out.append(R"({"t":)");
-      AppendJsonInt(&out, samples[i].t_ms / 1000);
+      AppendJsonInt(&out, series.samples[i].t_ms / 1000);
       out.append(R"(,"sizes":{)");
       bool first_size = true;
-      for (const auto& [cohort, size] : samples[i].sizes) {
+      for (size_t k : order) {
+        if (k >= sizes.size() || sizes[k] == read::CohortSample::kNotCounted) continue;
         if (!first_size) out.push_back(',');
         first_size = false;
-        AppendJsonString(&out, cohort);
+        AppendJsonString(&out, series.ids[k]);
         out.push_back(':');
-        AppendJsonUint(&out, size);
+        AppendJsonUint(&out, sizes[k]);
       }
       out.append("}}");
     }
@@ -110,6 +123,49 @@ std::string SerializeStats(const read::StatsSnapshot& stats, int64_t now_ms) {
   }
   out.append("}}");
   return out;
+}
+
+Status ParseStatsQuery(std::string_view query, StatsQuery* q) {
+  Status status;
+  bool since_given = false;
+  bool ok = ForEachFormField(query, [&](std::string_view key, std::string value) {
+    if (key == "project") {
+      if (value.empty()) {
+        status = Status::InvalidArgument("project must not be empty");
+      } else if (!q->project.empty()) {
+        status = Status::InvalidArgument("project is given twice");
+      }
+      q->project = std::move(value);
+    } else if (key == "since") {
+      uint64_t since = 0;
+      if (!ParseBounded(value, 0, kMaxStatsSince, &since)) {
+        status = Status::InvalidArgument("since must be an integer from 0 to " +
+                                         std::to_string(kMaxStatsSince) + " (Unix seconds), got " +
+                                         Echo(value));
+      } else if (since_given) {
+        status = Status::InvalidArgument("since is given twice");
+      }
+      since_given = true;
+      q->since = static_cast<int64_t>(since);
+    } else {
+      status = Status::InvalidArgument("unknown parameter " + Echo(key) +
+                                       ": the stats take project and since");
+    }
+    return status.ok();
+  });
+  if (!ok && status.ok()) return Status::InvalidArgument("malformed query string");
+  return status;
+}
+
+Status ParseNoQuery(std::string_view query, std::string_view path) {
+  Status status;
+  bool ok = ForEachFormField(query, [&](std::string_view key, const std::string& /*value*/) {
+    status = Status::InvalidArgument("unknown parameter " + Echo(key) + ": " + std::string(path) +
+                                     " takes no parameters");
+    return false;
+  });
+  if (!ok && status.ok()) return Status::InvalidArgument("malformed query string");
+  return status;
 }
 
 Status ParseUserLookupQuery(std::string_view query, UserLookupQuery* q) {
@@ -121,6 +177,10 @@ Status ParseUserLookupQuery(std::string_view query, UserLookupQuery* q) {
       std::string& field = key == "user_id" ? q->user_id : q->device_id;
       if (value.empty()) {
         status = Status::InvalidArgument(std::string(key) + " must not be empty");
+      } else if (ingest::CharacterCount(value) > ingest::kMaxStringLength) {
+        status = Status::InvalidArgument(std::string(key) + " is longer than " +
+                                         std::to_string(ingest::kMaxStringLength) +
+                                         " characters: no event can have it");
       } else if (!field.empty()) {
         status = Status::InvalidArgument(std::string(key) + " is given twice");
       }

@@ -32,9 +32,24 @@ struct ProjectSummary {
 // {"projects":[{"id","profile_dialect","computations","cohorts","recommendations"}, ...]}.
 std::string SerializeProjects(const std::vector<ProjectSummary>& projects);
 
-// GET /admin/v1/stats: {"now","rates":{...},"cohort_sizes":{project:{...}}}, times in Unix
-// seconds, rates rounded to 0.01.
+// GET /admin/v1/stats: {"now","started","rates":{...},"cohort_sizes":{project:{...}}}, times
+// in Unix seconds, rates rounded to 0.01.
 std::string SerializeStats(const read::StatsSnapshot& stats, int64_t now_ms);
+
+// The query of GET /admin/v1/stats: `project` (only that project's cohort sizes) and `since`
+// (Unix seconds: only samples with t > since), both optional.
+struct StatsQuery {
+  std::string project;  // empty: every project
+  int64_t since = -1;   // -1: every sample
+};
+inline constexpr int64_t kMaxStatsSince = 100000000000;  // Unix seconds, far beyond any clock
+// InvalidArgument naming the parameter: an empty or repeated project, a since that is not an
+// integer 0..kMaxStatsSince (or repeated), an unknown parameter, bad percent-encoding.
+Status ParseStatsQuery(std::string_view query, StatsQuery* q);
+
+// A query for a path that takes none (GET /admin/v1/projects): InvalidArgument naming the
+// first parameter given.
+Status ParseNoQuery(std::string_view query, std::string_view path);
 
 // The query of GET /admin/v1/projects/{p}/users: exactly one of user_id, device_id,
 // amplitude_id (non-empty), and events_hours.
@@ -46,7 +61,8 @@ struct UserLookupQuery {
 };
 // InvalidArgument naming the parameter: none or several of the ids, an empty one (or given
 // twice), an amplitude_id that is not an integer 1..2^63-1, an events_hours that is not an
-// integer kMaxEventsHours.., an unknown parameter, bad percent-encoding.
+// integer 1..kMaxEventsHours, a user_id or device_id longer than ingestion accepts
+// (ingest::kMaxStringLength characters), an unknown parameter, bad percent-encoding.
 Status ParseUserLookupQuery(std::string_view query, UserLookupQuery* q);
 
 // The lookup's answer: the user's ids, user_properties and amp_props (the stored JSON),

@@ -66,6 +66,61 @@ TEST(ParseUserLookupQuery, RefusesMalformedValuesNamingTheParameter) {
   }
 }
 
+TEST(ParseUserLookupQuery, RefusesAnIdLongerThanIngestionAccepts) {
+  UserLookupQuery q;
+  const std::string longest(1024, 'u');
+  ASSERT_TRUE(Parse("user_id=" + longest, &q).ok());
+  EXPECT_EQ(q.user_id, longest);
+  Status s = Parse("user_id=" + longest + "u");
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "user_id is longer than 1024 characters: no event can have it");
+  EXPECT_EQ(Parse("device_id=" + std::string(5000, 'd')).message(),
+            "device_id is longer than 1024 characters: no event can have it");
+}
+
+TEST(ParseStatsQuery, TakesProjectAndSince) {
+  StatsQuery q;
+  ASSERT_TRUE(ParseStatsQuery("", &q).ok());
+  EXPECT_EQ(q.project, "");
+  EXPECT_EQ(q.since, -1);
+  ASSERT_TRUE(ParseStatsQuery("project=my%20app&since=1796055730", &q).ok());
+  EXPECT_EQ(q.project, "my app");
+  EXPECT_EQ(q.since, 1796055730);
+  q = {};
+  ASSERT_TRUE(ParseStatsQuery("since=0", &q).ok());
+  EXPECT_EQ(q.since, 0);
+}
+
+TEST(ParseStatsQuery, RefusesMalformedValuesNamingTheParameter) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"project=", "project must not be empty"},
+      {"project=a&project=b", "project is given twice"},
+      {"since=-1", "since must be an integer from 0 to 100000000000 (Unix seconds), got \"-1\""},
+      {"since=1.5", "since must be an integer from 0 to 100000000000 (Unix seconds), got \"1.5\""},
+      {"since=", "since must be an integer from 0 to 100000000000 (Unix seconds), got \"\""},
+      {"since=100000000001",
+       "since must be an integer from 0 to 100000000000 (Unix seconds), got \"100000000001\""},
+      {"since=1&since=2", "since is given twice"},
+      {"x=1", "unknown parameter \"x\": the stats take project and since"},
+      {"project=%zz", "malformed query string"},
+  };
+  for (const auto& [query, message] : cases) {
+    StatsQuery q;
+    Status s = ParseStatsQuery(query, &q);
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << query;
+    EXPECT_EQ(s.message(), message) << query;
+  }
+}
+
+TEST(ParseNoQuery, RefusesAnyParameterNamingIt) {
+  EXPECT_TRUE(ParseNoQuery("", "GET /admin/v1/projects").ok());
+  EXPECT_TRUE(ParseNoQuery("&", "GET /admin/v1/projects").ok());
+  Status s = ParseNoQuery("x=1", "GET /admin/v1/projects");
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "unknown parameter \"x\": GET /admin/v1/projects takes no parameters");
+  EXPECT_EQ(ParseNoQuery("%zz", "P").message(), "malformed query string");
+}
+
 TEST(SerializeProjects, ListsIdsDialectsAndCountsInOrder) {
   std::vector<ProjectSummary> list = {{"demo", ProfileDialect::kSeed, 2, 1, 1},
                                       {"amp", ProfileDialect::kAmplitude, 0, 0, 0}};
@@ -77,13 +132,17 @@ TEST(SerializeProjects, ListsIdsDialectsAndCountsInOrder) {
 
 TEST(SerializeStats, WritesSecondsAndRoundedRatesOldestFirst) {
   read::StatsSnapshot s;
+  s.started_ms = 1796055000999;
   s.rate_seconds = 10;
   s.rates.push_back({1796055730000, 120.5, 40.123, 170.0});
   s.cohort_seconds = 300;
-  s.cohorts["demo"].push_back({1796055600999, {{"c1", 42}, {"c2", 7}}});
+  // Ids in ring order; written in id order, a cohort not counted in a sample left out.
+  s.cohorts["demo"].ids = {"c2", "c1", "gone"};
+  s.cohorts["demo"].samples.push_back({1796055600999, {7, 42, read::CohortSample::kNotCounted}});
   s.cohorts["empty"];
   EXPECT_EQ(SerializeStats(s, 1796055740500),
-            R"({"now":1796055740,"rates":{"interval_seconds":10,"samples":[{"t":1796055730,)"
+            R"({"now":1796055740,"started":1796055000,"rates":{"interval_seconds":10,)"
+            R"("samples":[{"t":1796055730,)"
             R"("events_ingested_per_second":120.5,"profile_reads_per_second":40.12,)"
             R"("requests_per_second":170}]},"cohort_sizes":{"demo":{"interval_seconds":300,)"
             R"("samples":[{"t":1796055600,"sizes":{"c1":42,"c2":7}}]},)"

@@ -78,14 +78,14 @@ void Endpoints::Deletions(const HttpRequest& request, const Respond& respond) {
       }
       return;
     }
-    respond(DeletionError(405, "Method not allowed"));
+    respond(Allowing(DeletionError(405, "Method not allowed"), "GET, POST, OPTIONS"));
     return;
   }
 
   // /api/2/deletions/users/{amplitude_id}/{day}
   if (s.size() == 6) {
     if (request.method != "DELETE") {
-      respond(DeletionError(405, "Method not allowed"));
+      respond(Allowing(DeletionError(405, "Method not allowed"), "DELETE, OPTIONS"));
       return;
     }
     uint64_t amplitude_id = 0;

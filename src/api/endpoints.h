@@ -59,7 +59,16 @@ struct HttpResponse {
   // More header lines, each "\r\nName: value", written after the standard ones (the console's
   // caching and security headers). Static data: the view must outlive the response.
   std::string_view extra_headers = {};
+  // A 405's Allow header: the methods the path takes (static data). Empty: "GET, POST,
+  // OPTIONS", what the ingestion paths take together.
+  std::string_view allow = {};
 };
+
+// `r` with the methods its path allows (for a 405).
+inline HttpResponse Allowing(HttpResponse r, std::string_view allow) {
+  r.allow = allow;
+  return r;
+}
 
 class Endpoints {
  public:

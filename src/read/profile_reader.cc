@@ -367,19 +367,25 @@ Status ProfileReader::ReadById(std::string_view project, uint64_t amplitude_id,
                                const ReadOptions& options, UserData* out) const {
   PreparedRead prepared;
   Plan(project, options, &prepared);
-  // Merges only go from an anonymous id into a user's, so a chain is short; the bound guards
-  // against a damaged store looping.
-  for (int hops = 0; hops < 64; ++hops) {
-    std::string value;
-    Status s = store_.Get(store::Table::kIdentity, store::MergeKey(project, amplitude_id), &value);
-    if (s.IsNotFound()) break;
-    PROFILED_RETURN_IF_ERROR(s);
-    PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &amplitude_id));
-  }
-  SetKeys(amplitude_id, &prepared);
   std::vector<Status> statuses;
-  PROFILED_RETURN_IF_ERROR(
-      store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
+  // As Read: a merge can move the user between following the merge records and reading the
+  // profile; the second attempt follows the new merge record to the id it went to.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    // Merges only go from an anonymous id into a user's, so a chain is short; the bound
+    // guards against a damaged store looping.
+    for (int hops = 0; hops < 64; ++hops) {
+      std::string value;
+      Status s =
+          store_.Get(store::Table::kIdentity, store::MergeKey(project, amplitude_id), &value);
+      if (s.IsNotFound()) break;
+      PROFILED_RETURN_IF_ERROR(s);
+      PROFILED_RETURN_IF_ERROR(store::DecodeId(value, &amplitude_id));
+    }
+    SetKeys(amplitude_id, &prepared);
+    PROFILED_RETURN_IF_ERROR(
+        store_.MultiGet(store::Table::kProfiles, prepared.keys, &out->records, &statuses));
+    if (!statuses[0].IsNotFound()) break;
+  }
   PROFILED_RETURN_IF_ERROR(Finish(prepared, statuses, options, out));
   out->groups.clear();
   if (options.groups) PROFILED_RETURN_IF_ERROR(ReadGroups(project, out));

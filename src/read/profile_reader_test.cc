@@ -204,6 +204,26 @@ TEST_F(ProfileReaderTest, NarrowsComputationsToTheIdsAskedFor) {
   EXPECT_TRUE(user.computed.empty());
 }
 
+TEST_F(ProfileReaderTest, ReadByIdFindsAUserMergedAwayBetweenTheMergeRecordsAndTheProfile) {
+  PutUser(9, {kNow});
+  store::WriteSet anonymous;
+  store::ProfileRecord profile;
+  profile.device_id = "device-5";
+  anonymous.Put(store::Table::kProfiles, store::ProfileKey("p", 5), store::EncodeProfile(profile));
+  ASSERT_TRUE(store_->Commit(anonymous, false).ok());
+  // The merge of 5 into 9 commits just before the profile read of 5.
+  store_->BeforeGet(store::Table::kProfiles, store::ProfileKey("p", 5), [&] {
+    store::WriteSet merge;
+    merge.Put(store::Table::kIdentity, store::MergeKey("p", 5), store::EncodeId(9));
+    merge.Delete(store::Table::kProfiles, store::ProfileKey("p", 5));
+    ASSERT_TRUE(store_->Commit(merge, false).ok());
+  });
+  UserData user;
+  ASSERT_TRUE(reader_->ReadById("p", 5, Everything(), &user).ok());
+  EXPECT_EQ(user.amplitude_id, 9u);
+  EXPECT_EQ(user.profile.user_id, "user-9");
+}
+
 TEST_F(ProfileReaderTest, UnknownUsersAndOtherProjectsAreNotFound) {
   PutUser(1, {kNow});
   UserData user;

@@ -22,6 +22,15 @@ void PushBounded(std::deque<T>* ring, T sample, size_t capacity) {
 
 }  // namespace
 
+CohortSizeMap CohortSeries::SizesAt(size_t i) const {
+  CohortSizeMap out;
+  const std::vector<uint64_t>& sizes = samples.at(i).sizes;
+  for (size_t k = 0; k < sizes.size() && k < ids.size(); ++k) {
+    if (sizes[k] != CohortSample::kNotCounted) out.emplace(ids[k], sizes[k]);
+  }
+  return out;
+}
+
 RateSample RatesBetween(const Metrics::Totals& before, int64_t before_ms,
                         const Metrics::Totals& after, int64_t after_ms) {
   const int64_t elapsed = std::max<int64_t>(1, after_ms - before_ms);
@@ -40,6 +49,7 @@ StatsSampler::StatsSampler(const Metrics& metrics, const Clock& clock, CohortSiz
       sizer_(std::move(sizer)),
       rate_seconds_(rate_seconds),
       cohort_seconds_(cohort_seconds),
+      started_ms_(clock.NowMs()),
       projects_(std::move(projects)) {}
 
 StatsSampler::~StatsSampler() { Stop(); }
@@ -113,8 +123,10 @@ void StatsSampler::SampleCohorts() {
     projects = projects_;
   }
   for (const std::string& project : projects) {
-    CohortSample sample;
-    sample.t_ms = clock_.NowMs();
+    struct {
+      int64_t t_ms;
+      CohortSizeMap sizes;
+    } sample{clock_.NowMs(), {}};
     // The scan runs without the lock: Snapshot is never kept waiting by one.
     Status s = sizer_(project, &sample.sizes, cancel_);
     if (cancel_.load(std::memory_order_relaxed)) return;
@@ -126,20 +138,68 @@ void StatsSampler::SampleCohorts() {
     if (stopping_) return;
     // A project a reload removed meanwhile is not brought back.
     if (std::find(projects_.begin(), projects_.end(), project) == projects_.end()) continue;
-    PushBounded(&cohorts_[project], std::move(sample), kMaxCohortSamples);
+    Push(&cohorts_[project], sample.t_ms, sample.sizes);
   }
 }
 
-StatsSnapshot StatsSampler::Snapshot() const {
+void StatsSampler::Push(CohortRing* ring, int64_t t_ms, const CohortSizeMap& sizes) {
+  CohortSample sample;
+  sample.t_ms = t_ms;
+  sample.sizes.assign(ring->ids.size(), CohortSample::kNotCounted);
+  for (const auto& [id, size] : sizes) {
+    auto it = std::find(ring->ids.begin(), ring->ids.end(), id);
+    if (it == ring->ids.end()) {
+      ring->ids.push_back(id);
+      sample.sizes.push_back(size);
+    } else {
+      sample.sizes[static_cast<size_t>(it - ring->ids.begin())] = size;
+    }
+  }
+  PushBounded(&ring->samples, std::move(sample), kMaxCohortSamples);
+  // Drop the ids no kept sample counted (deleted cohorts), so the list does not grow forever.
+  std::vector<bool> used(ring->ids.size(), false);
+  for (const CohortSample& s : ring->samples) {
+    for (size_t k = 0; k < s.sizes.size(); ++k) {
+      if (s.sizes[k] != CohortSample::kNotCounted) used[k] = true;
+    }
+  }
+  if (std::find(used.begin(), used.end(), false) == used.end()) return;
+  std::vector<size_t> keep;
+  for (size_t k = 0; k < used.size(); ++k) {
+    if (used[k]) keep.push_back(k);
+  }
+  std::vector<std::string> ids;
+  ids.reserve(keep.size());
+  for (size_t k : keep) ids.push_back(std::move(ring->ids[k]));
+  ring->ids = std::move(ids);
+  for (CohortSample& s : ring->samples) {
+    std::vector<uint64_t> kept;
+    kept.reserve(keep.size());
+    for (size_t k : keep)
+      kept.push_back(k < s.sizes.size() ? s.sizes[k] : CohortSample::kNotCounted);
+    s.sizes = std::move(kept);
+  }
+}
+
+StatsSnapshot StatsSampler::Snapshot(const StatsFilter& filter) const {
   StatsSnapshot out;
+  out.started_ms = started_ms_;
   out.rate_seconds = rate_seconds_;
   out.cohort_seconds = cohort_seconds_;
+  const auto after = [&](const auto& sample) { return sample.t_ms > filter.since_ms; };
   std::lock_guard<std::mutex> lock(mu_);
-  out.rates.assign(rates_.begin(), rates_.end());
+  // Samples are oldest first: the wanted ones are a tail.
+  out.rates.assign(std::find_if(rates_.begin(), rates_.end(), after), rates_.end());
   for (const std::string& project : projects_) {
-    std::vector<CohortSample>& samples = out.cohorts[project];
+    if (!filter.project.empty() && project != filter.project) continue;
+    CohortSeries& series = out.cohorts[project];
     auto it = cohorts_.find(project);
-    if (it != cohorts_.end()) samples.assign(it->second.begin(), it->second.end());
+    if (it == cohorts_.end()) continue;
+    const std::deque<CohortSample>& samples = it->second.samples;
+    auto first = std::find_if(samples.begin(), samples.end(), after);
+    if (first == samples.end()) continue;
+    series.ids = it->second.ids;
+    series.samples.assign(first, samples.end());
   }
   return out;
 }

@@ -85,6 +85,7 @@ TEST_F(StatsSamplerTest, TheFirstRateRoundOnlyReadsTheCountersThenEachRoundIsOne
   sampler.SampleRates();
   StatsSnapshot s = sampler.Snapshot();
   ASSERT_EQ(s.rates.size(), 1u);
+  EXPECT_EQ(s.started_ms, kStart);  // when the sampler was made
   EXPECT_EQ(s.rate_seconds, 10);
   EXPECT_EQ(s.rates[0].t_ms, kStart + 10000);
   EXPECT_DOUBLE_EQ(s.rates[0].events_ingested_per_second, 10.0);
@@ -139,19 +140,20 @@ TEST_F(StatsSamplerTest, CohortSamplesAreBoundedPerProjectAndEveryProjectIsListe
   StatsSnapshot s = sampler.Snapshot();
   EXPECT_EQ(s.cohort_seconds, 60);
   ASSERT_EQ(s.cohorts.size(), 2u);
-  const std::vector<CohortSample>& demo = s.cohorts["demo"];
-  ASSERT_EQ(demo.size(), StatsSampler::kMaxCohortSamples);
-  EXPECT_EQ(demo.front().t_ms, kStart + int64_t{5} * 60000);
-  EXPECT_EQ(demo.back().sizes.at("c1"), 4u);  // "demo"
-  EXPECT_EQ(s.cohorts["other"].back().sizes.at("c1"), 5u);
+  const CohortSeries& demo = s.cohorts["demo"];
+  ASSERT_EQ(demo.samples.size(), StatsSampler::kMaxCohortSamples);
+  EXPECT_EQ(demo.samples.front().t_ms, kStart + int64_t{5} * 60000);
+  EXPECT_EQ(demo.SizesAt(demo.samples.size() - 1).at("c1"), 4u);  // "demo"
+  const CohortSeries& other = s.cohorts["other"];
+  EXPECT_EQ(other.SizesAt(other.samples.size() - 1).at("c1"), 5u);
 }
 
 TEST_F(StatsSamplerTest, AProjectWhoseCountFailsIsSkippedAndTheOthersSampled) {
   StatsSampler sampler(metrics_, clock_, Sizer(), 10, 60, {"broken", "demo"});
   sampler.SampleCohorts();
   StatsSnapshot s = sampler.Snapshot();
-  EXPECT_TRUE(s.cohorts["broken"].empty());
-  EXPECT_EQ(s.cohorts["demo"].size(), 1u);
+  EXPECT_TRUE(s.cohorts["broken"].samples.empty());
+  EXPECT_EQ(s.cohorts["demo"].samples.size(), 1u);
 }
 
 TEST_F(StatsSamplerTest, SetProjectsDropsTheSamplesOfARemovedProject) {
@@ -160,8 +162,8 @@ TEST_F(StatsSamplerTest, SetProjectsDropsTheSamplesOfARemovedProject) {
   sampler.SetProjects({"demo", "new"});
   StatsSnapshot s = sampler.Snapshot();
   EXPECT_EQ(s.cohorts.count("other"), 0u);
-  EXPECT_EQ(s.cohorts["demo"].size(), 1u);
-  EXPECT_TRUE(s.cohorts["new"].empty());
+  EXPECT_EQ(s.cohorts["demo"].samples.size(), 1u);
+  EXPECT_TRUE(s.cohorts["new"].samples.empty());
 }
 
 TEST_F(StatsSamplerTest, StartTakesACohortSampleAtOnceAndNoRateSampleBeforeAnInterval) {
@@ -173,7 +175,7 @@ TEST_F(StatsSamplerTest, StartTakesACohortSampleAtOnceAndNoRateSampleBeforeAnInt
   }
   sampler.Stop();
   StatsSnapshot s = sampler.Snapshot();
-  EXPECT_EQ(s.cohorts["demo"].size(), 1u);
+  EXPECT_EQ(s.cohorts["demo"].samples.size(), 1u);
   EXPECT_TRUE(s.rates.empty());
 }
 
@@ -185,7 +187,7 @@ TEST_F(StatsSamplerTest, StopCancelsACohortScanUnderWayAndKeepsNoSampleOfIt) {
   }
   ASSERT_EQ(scans_.load(), 1);
   sampler.Stop();  // returns once the scan gave up
-  EXPECT_TRUE(sampler.Snapshot().cohorts["slow"].empty());
+  EXPECT_TRUE(sampler.Snapshot().cohorts["slow"].samples.empty());
 }
 
 TEST_F(StatsSamplerTest, CohortSizesZeroSecondsNeverScans) {
@@ -195,7 +197,73 @@ TEST_F(StatsSamplerTest, CohortSizesZeroSecondsNeverScans) {
   EXPECT_EQ(scans_.load(), 0);
   StatsSnapshot s = sampler.Snapshot();
   EXPECT_EQ(s.cohort_seconds, 0);
-  EXPECT_TRUE(s.cohorts["demo"].empty());
+  EXPECT_TRUE(s.cohorts["demo"].samples.empty());
+}
+
+TEST_F(StatsSamplerTest, ASnapshotCopiesOnlyTheProjectAndTheSamplesAfterSinceAsked) {
+  StatsSampler sampler(metrics_, clock_, Sizer(), 1, 60, {"demo", "other"});
+  sampler.SampleRates();
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(1000);
+    sampler.SampleRates();
+    sampler.SampleCohorts();
+  }
+  // Rates at kStart + 1000, 2000, 3000; cohort samples at the same times.
+  StatsFilter filter;
+  filter.project = "other";
+  filter.since_ms = kStart + 1000;
+  StatsSnapshot s = sampler.Snapshot(filter);
+  ASSERT_EQ(s.rates.size(), 2u);
+  EXPECT_EQ(s.rates[0].t_ms, kStart + 2000);
+  ASSERT_EQ(s.cohorts.size(), 1u);
+  const CohortSeries& other = s.cohorts["other"];
+  ASSERT_EQ(other.samples.size(), 2u);
+  EXPECT_EQ(other.samples[0].t_ms, kStart + 2000);
+  EXPECT_EQ(other.SizesAt(1).at("c1"), 5u);
+
+  filter.since_ms = kStart + 3000;  // nothing newer: the project is still listed, empty
+  s = sampler.Snapshot(filter);
+  EXPECT_TRUE(s.rates.empty());
+  ASSERT_EQ(s.cohorts.size(), 1u);
+  EXPECT_TRUE(s.cohorts["other"].samples.empty());
+
+  filter.project = "nowhere";  // not sampled: left out
+  EXPECT_TRUE(sampler.Snapshot(filter).cohorts.empty());
+  EXPECT_EQ(sampler.Snapshot().cohorts.size(), 2u);
+}
+
+TEST_F(StatsSamplerTest, ACohortRingKeepsEachIdOnceAndForgetsIdsNoKeptSampleCounted) {
+  int round = 0;
+  StatsSampler sampler(metrics_, clock_,
+                       [&round](std::string_view, CohortSizeMap* sizes, const std::atomic<bool>&) {
+                         sizes->clear();
+                         (*sizes)["stays"] = static_cast<uint64_t>(round);
+                         if (round == 0) (*sizes)["deleted"] = 9;
+                         if (round >= 1) (*sizes)["added"] = 1;
+                         return Status::Ok();
+                       },
+                       10, 60, {"demo"});
+  for (round = 0; round < 3; ++round) {
+    sampler.SampleCohorts();
+    clock_.Advance(60000);
+  }
+  StatsSnapshot s = sampler.Snapshot();
+  const CohortSeries& demo = s.cohorts["demo"];
+  ASSERT_EQ(demo.samples.size(), 3u);
+  EXPECT_EQ(demo.ids.size(), 3u);
+  EXPECT_EQ(demo.SizesAt(0), (CohortSizeMap{{"deleted", 9}, {"stays", 0}}));
+  EXPECT_EQ(demo.SizesAt(2), (CohortSizeMap{{"added", 1}, {"stays", 2}}));
+  // Once the sample that counted "deleted" leaves the ring, so does its id.
+  for (size_t i = 0; i < StatsSampler::kMaxCohortSamples; ++i) {
+    sampler.SampleCohorts();
+    clock_.Advance(60000);
+  }
+  s = sampler.Snapshot();
+  const CohortSeries& later = s.cohorts["demo"];
+  EXPECT_EQ(later.ids, (std::vector<std::string>{"stays", "added"}));
+  for (size_t i = 0; i < later.samples.size(); ++i) {
+    EXPECT_EQ(later.SizesAt(i), (CohortSizeMap{{"added", 1}, {"stays", 3}})) << i;
+  }
 }
 
 }  // namespace

@@ -528,6 +528,7 @@ class HttpServer::Impl {
       case Route::kMethodNotAllowed:
         response = {405, "application/json",
                     R"({"code":405,"error":"Method not allowed on this path"})"};
+        response.allow = AllowedMethods(path);
         break;
       case Route::kInvalidPath:
         response = {400, "application/json", R"({"code":400,"error":"Invalid request path"})"};

@@ -50,7 +50,10 @@ void WriteResponse(const api::HttpResponse& response, bool keep_alive,
     out->append(allow_origin);
     if (allow_origin != "*") out->append("\r\nVary: Origin");
   }
-  if (response.status == 405) out->append("\r\nAllow: GET, POST, OPTIONS");
+  if (response.status == 405) {
+    out->append("\r\nAllow: ");
+    out->append(response.allow.empty() ? std::string_view("GET, POST, OPTIONS") : response.allow);
+  }
   if (response.retry_after_seconds > 0) {
     out->append("\r\nRetry-After: ");
     AppendNumber(out, static_cast<size_t>(response.retry_after_seconds));

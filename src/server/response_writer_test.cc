@@ -32,6 +32,21 @@ TEST(ResponseWriter, RetryAfterIsSentWhenSet) {
   EXPECT_EQ(out.find("Retry-After"), std::string::npos);
 }
 
+TEST(ResponseWriter, A405NamesTheMethodsItsPathAllows) {
+  std::string out;
+  api::HttpResponse response{405, "application/json", "{}"};
+  response.allow = "GET, OPTIONS";
+  WriteResponse(response, true, {}, &out);
+  EXPECT_NE(out.find("\r\nAllow: GET, OPTIONS\r\n"), std::string::npos) << out;
+  out.clear();
+  WriteResponse({405, "application/json", "{}"}, true, {}, &out);
+  EXPECT_NE(out.find("\r\nAllow: GET, POST, OPTIONS\r\n"), std::string::npos) << out;
+  out.clear();
+  response.status = 200;  // only a 405 has one
+  WriteResponse(response, true, {}, &out);
+  EXPECT_EQ(out.find("Allow:"), std::string::npos) << out;
+}
+
 TEST(ResponseWriter, PreflightEchoesRequestedHeaders) {
   std::string out;
   WritePreflight("https://app.example", "content-type,x-custom", true, "*", &out);

@@ -49,6 +49,16 @@ Route MatchRoute(std::string_view method, std::string_view path) {
   return Route::kNotFound;
 }
 
+std::string_view AllowedMethods(std::string_view path) {
+  if (path == "/v1/userprofile" || path.starts_with("/config/") || path == "/healthz" ||
+      path == "/metrics" || path == "/openapi.json" || path == "/console" ||
+      path.starts_with("/console/")) {
+    return "GET, OPTIONS";
+  }
+  if (path == "/2/httpapi" || path == "/batch" || path == "/") return "POST, OPTIONS";
+  return "GET, POST, OPTIONS";  // /identify, /groupidentify
+}
+
 size_t BodyLimit(Route route) {
   switch (route) {
     case Route::kBatch:

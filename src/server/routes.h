@@ -47,6 +47,10 @@ RequestTarget SplitTarget(std::string_view target);
 // 400 "Invalid request path"; any other unknown path is kNotFound.
 Route MatchRoute(std::string_view method, std::string_view path);
 
+// What a 405 from MatchRoute (kMethodNotAllowed) names in its Allow header: the methods the
+// path takes ("GET, OPTIONS" for the read-only paths, "POST, OPTIONS" for the batch uploads).
+std::string_view AllowedMethods(std::string_view path);
+
 // The largest body accepted, before and after gzip decoding.
 size_t BodyLimit(Route route);
 

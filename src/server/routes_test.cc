@@ -45,6 +45,19 @@ TEST(Routes, WrongMethodOnAKnownPathIsNotNotFound) {
   EXPECT_EQ(MatchRoute("GET", "/"), Route::kMethodNotAllowed);  // the root is the v1 upload
 }
 
+TEST(Routes, AllowedMethodsNameWhatEachPathTakes) {
+  for (const char* path : {"/v1/userprofile", "/config/abc", "/healthz", "/metrics",
+                           "/openapi.json", "/console", "/console/app.js"}) {
+    EXPECT_EQ(AllowedMethods(path), "GET, OPTIONS") << path;
+    EXPECT_EQ(MatchRoute("HEAD", path), Route::kMethodNotAllowed) << path;
+  }
+  for (const char* path : {"/2/httpapi", "/batch", "/"}) {
+    EXPECT_EQ(AllowedMethods(path), "POST, OPTIONS") << path;
+  }
+  EXPECT_EQ(AllowedMethods("/identify"), "GET, POST, OPTIONS");
+  EXPECT_EQ(AllowedMethods("/groupidentify"), "GET, POST, OPTIONS");
+}
+
 TEST(Routes, UnknownPathsAreNotFound) {
   for (const char* path : {"//", "/v1/userprofiles", "/v1/userprofile/", "/2/httpapix", "/2/"}) {
     EXPECT_EQ(MatchRoute("GET", path), Route::kNotFound) << path;

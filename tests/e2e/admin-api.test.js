@@ -140,6 +140,14 @@ describe('admin API errors', () => {
     await expectError('POST', `/projects/${p.id}/computations/1`, GOOD_COMPUTATION, 405);
     await expectError('PATCH', `/projects/${p.id}/cohorts/x`, GOOD_COHORT, 405);
     await expectError('POST', '/testing/clock', { offset_ms: 1 }, 405);
+    // Each 405 names in Allow what its path takes.
+    for (const [method, path, allow] of [
+      ['PUT', `/projects/${p.id}/computations`, 'GET, OPTIONS'],
+      ['POST', `/projects/${p.id}/computations/1`, 'GET, PUT, DELETE, OPTIONS'],
+      ['POST', '/testing/clock', 'GET, PUT, OPTIONS'],
+    ]) {
+      assert.equal((await h.server.admin(method, path, {})).headers.allow, allow, `${method} ${path}`);
+    }
     assert.deepEqual(await h.server.adminOk('GET', `/projects/${p.id}/computations`), { computations: [] });
   });
 
@@ -379,6 +387,8 @@ describe('cohort API errors', () => {
     await expectCohortError('POST', '/api/3/cohorts', {}, 405);
     await expectCohortError('GET', '/api/3/cohorts/upload', undefined, 405);
     await expectCohortError('PUT', '/api/3/cohorts/membership', {}, 405);
+    assert.equal((await cohortApi(h.server, 'POST', '/api/3/cohorts', {}, p)).headers.allow, 'GET, OPTIONS');
+    assert.equal((await cohortApi(h.server, 'GET', '/api/3/cohorts/upload', undefined, p)).headers.allow, 'POST, OPTIONS');
     await expectCohortError('GET', '/api/3/cohorts/upload/extra', undefined, 404);
     await expectCohortError('GET', '/api/3/cohorts/unknown', undefined, 404);
     await expectCohortError('GET', '/api/5/cohorts/request', undefined, 404);

@@ -211,12 +211,19 @@ describe('console API', () => {
       'user_id=abcde&events_hours=week': 'events_hours must be an integer from 1 to 168, got "week"',
       'user_id=abcde&get_recs=true': 'unknown parameter "get_recs": the lookup takes one of user_id, device_id, amplitude_id, and events_hours',
       'user_id=%E0%A4%A': 'malformed query string',
+      // No event can carry an id longer than ingestion takes (1024 characters).
+      [`user_id=${'u'.repeat(5000)}`]: 'user_id is longer than 1024 characters: no event can have it',
+      [`device_id=${'d'.repeat(1025)}`]: 'device_id is longer than 1024 characters: no event can have it',
     };
     for (const [query, error] of Object.entries(bad)) {
       const res = await lookup(P, query);
-      assert.equal(res.status, 400, `${query}: ${res.text}`);
-      assert.deepEqual(res.json, { error }, query);
+      assert.equal(res.status, 400, `${query.slice(0, 80)}: ${res.text}`);
+      assert.deepEqual(res.json, { error }, query.slice(0, 80));
     }
+    assert.equal((await lookup(P, `device_id=${'d'.repeat(1024)}`)).status, 404); // the longest id: looked up
+    const projectsQuery = await h.server.admin('GET', '/projects?x=1');
+    assert.equal(projectsQuery.status, 400);
+    assert.deepEqual(projectsQuery.json, { error: 'unknown parameter "x": GET /admin/v1/projects takes no parameters' });
     for (const path of ['/projects', '/stats', `/projects/${P.id}/users?user_id=abcde`]) {
       for (const token of [null, 'wrong-token', P.secret_key]) {
         const res = await h.server.admin('GET', path, undefined, { token });
@@ -227,6 +234,7 @@ describe('console API', () => {
         const res = await h.server.admin(method, path, {});
         assert.equal(res.status, 405, `${method} ${path}`);
         assert.deepEqual(res.json, { error: 'Method not allowed: use GET' });
+        assert.equal(res.headers.allow, 'GET, OPTIONS', `${method} ${path}`);
       }
     }
   });
@@ -262,5 +270,53 @@ describe('console API', () => {
       const latest = Object.fromEntries(Object.entries(s).map(([p, v]) => [p, v.samples.at(-1)?.sizes]));
       return isDeepStrictEqual(latest, expected);
     }, `cohort size samples equal to ${JSON.stringify(expected)}`);
+  });
+
+  it('?project= serves one project\'s cohort sizes and ?since= only newer samples; 400 naming a bad parameter, 404 an unknown project', async () => {
+    const server = h.server;
+    const full = await until(async () => {
+      const s = await server.adminOk('GET', '/stats');
+      return s.rates.samples.length >= 3 && s.cohort_sizes[P.id].samples.length >= 3 ? s : null;
+    }, 'three rate and cohort samples');
+    assert.equal(typeof full.started, 'number');
+    assert.ok(full.started <= full.now);
+
+    const one = await server.adminOk('GET', `/stats?project=${P.id}`);
+    assert.deepEqual(Object.keys(one.cohort_sizes), [P.id]);
+    assert.equal(one.started, full.started);
+    assert.ok(one.cohort_sizes[P.id].samples.length >= 3);
+
+    // Only samples after `since`, of both kinds; the one at `since` is not repeated.
+    const since = full.rates.samples.at(-2).t;
+    const newer = await server.adminOk('GET', `/stats?since=${since}`);
+    assert.ok(newer.rates.samples.length >= 1);
+    assert.ok(newer.rates.samples.every((x) => x.t > since), JSON.stringify(newer.rates.samples));
+    assert.ok(newer.rates.samples.some((x) => x.t === full.rates.samples.at(-1).t));
+    assert.deepEqual(Object.keys(newer.cohort_sizes), [Q.id, P.id].sort());
+    for (const v of Object.values(newer.cohort_sizes)) assert.ok(v.samples.every((x) => x.t > since));
+    const cohortSince = one.cohort_sizes[P.id].samples.at(-2).t;
+    const both = await server.adminOk('GET', `/stats?project=${P.id}&since=${cohortSince}`);
+    assert.ok(both.cohort_sizes[P.id].samples.length >= 1);
+    assert.ok(both.cohort_sizes[P.id].samples.every((x) => x.t > cohortSince));
+    const none = await server.adminOk('GET', `/stats?project=${Q.id}&since=${full.now + 3600}`);
+    assert.deepEqual(none.rates.samples, []);
+    assert.deepEqual(none.cohort_sizes, { [Q.id]: { interval_seconds: 1, samples: [] } });
+
+    const unknown = await server.admin('GET', '/stats?project=nope');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(unknown.json, { error: 'Unknown project: nope' });
+    const bad = {
+      'project=': 'project must not be empty',
+      [`project=${P.id}&project=${Q.id}`]: 'project is given twice',
+      'since=-1': 'since must be an integer from 0 to 100000000000 (Unix seconds), got "-1"',
+      'since=soon': 'since must be an integer from 0 to 100000000000 (Unix seconds), got "soon"',
+      'since=1&since=2': 'since is given twice',
+      'x=1': 'unknown parameter "x": the stats take project and since',
+    };
+    for (const [query, error] of Object.entries(bad)) {
+      const res = await server.admin('GET', `/stats?${query}`);
+      assert.equal(res.status, 400, `${query}: ${res.text}`);
+      assert.deepEqual(res.json, { error }, query);
+    }
   });
 });

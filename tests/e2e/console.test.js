@@ -254,7 +254,9 @@ describe('the console in Chromium', () => {
     const none = await server.request('GET', '/console/secrets.json');
     assert.equal(none.status, 404);
     assert.deepEqual(none.json, { code: 404, error: 'No such console file' });
-    assert.equal((await server.request('POST', '/console')).status, 405);
+    const post = await server.request('POST', '/console/app.js');
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.allow, 'GET, OPTIONS');
     // The page holds no data: without a token the data endpoints it calls are 401.
     assert.equal((await server.admin('GET', '/projects', undefined, { token: null })).status, 401);
   });
@@ -309,6 +311,18 @@ describe('the console in Chromium', () => {
       return n.length === 3 && n.every((x) => x >= 3) ? n : undefined;
     });
     assert.equal(ratePoints.length, 3);
+    // Later refreshes ask for this project's samples newer than those the page holds, and the
+    // page appends them: it plots the server's samples, none twice (the server, read after
+    // the page, has at most the few taken since the page's last refresh more).
+    await until('an incremental refresh', async () => {
+      const asked = await page.$eval('#view-overview', (v) => v.getAttribute('data-stats-path'));
+      return /^\/admin\/v1\/stats\?project=shop&since=\d+$/.test(asked ?? '') ? asked : undefined;
+    });
+    await until('the plot growing by incremental refreshes to the server\'s samples', async () => {
+      const n = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => Number(p.getAttribute('data-points'))));
+      const onServer = (await server.adminOk('GET', '/stats')).rates.samples.length;
+      return n.every((x) => x <= onServer && x >= onServer - 3 && x > ratePoints[0]) ? n : undefined;
+    });
     const paths = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => [p.getAttribute('data-series'), p.getAttribute('d')]));
     assert.deepEqual(paths.map((p) => p[0]), ['events ingested/s', 'profile reads/s', 'requests/s']);
     for (const [, d] of paths) assert.match(d, /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){2,}$/);

@@ -731,14 +731,22 @@ describe('malformed and unusual HTTP', () => {
   });
 
   it('unknown methods are 405 on a known path and 404 elsewhere; methods are case-sensitive', async () => {
-    for (const [request, status, error] of [
-      ['BREW /healthz', 405, 'Method not allowed on this path'],
-      ['get /healthz', 405, 'Method not allowed on this path'],
-      ['DELETE /2/httpapi', 405, 'Method not allowed on this path'],
-      ['BREW /coffee', 404, 'Not found'],
+    // A 405's Allow names what its path takes.
+    for (const [request, status, error, allow] of [
+      ['BREW /healthz', 405, 'Method not allowed on this path', 'GET, OPTIONS'],
+      ['get /healthz', 405, 'Method not allowed on this path', 'GET, OPTIONS'],
+      ['HEAD /v1/userprofile', 405, 'Method not allowed on this path', 'GET, OPTIONS'],
+      ['DELETE /2/httpapi', 405, 'Method not allowed on this path', 'POST, OPTIONS'],
+      ['PUT /identify', 405, 'Method not allowed on this path', 'GET, POST, OPTIONS'],
+      ['BREW /coffee', 404, 'Not found', undefined],
     ]) {
       const r = await exchange(`${request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      assertOnly(r, status, { code: status, error });
+      if (request.startsWith('HEAD')) {
+        assert.equal(r.responses[0]?.status, 405, r.text); // a HEAD answer has no body to read
+      } else {
+        assertOnly(r, status, { code: status, error });
+      }
+      assert.equal(r.responses[0].headers.allow, allow, request);
     }
   });
 

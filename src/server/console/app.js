@@ -10,6 +10,9 @@
   const REFRESH_MS = 2000;
   const SVG_NS = 'http://www.w3.org/2000/svg';
   const VIEWS = ['overview', 'lookup', 'recs'];
+  // The server's rings (GET /admin/v1/stats): the page keeps no more samples than they do.
+  const MAX_RATE_SAMPLES = 360;
+  const MAX_COHORT_SAMPLES = 288;
 
   const state = {
     token: sessionStorage.getItem(TOKEN_KEY) || '',
@@ -21,6 +24,9 @@
     timer: 0,
     serverNow: 0, // the stats' `now`: an empty plot's time axis ends there
     statsMissing: false, // GET /admin/v1/stats answered 404 (a server without it)
+    // The samples fetched so far, for one project: {project, started, now, rateInterval, rates,
+    // cohortInterval, cohorts}. Each refresh asks only for newer samples (?since=).
+    stats: null,
     generation: 0, // bumps on every navigation: a late answer of an old view is dropped
   };
 
@@ -453,28 +459,88 @@
     fill(figure, caption, el('p', { class: 'empty' }, text));
   }
 
+  // Appends `incoming` samples newer than the last of `kept` (an answer may repeat some: one
+  // `since` serves both kinds), keeping the newest `max`.
+  function appendSamples(kept, incoming, max) {
+    const last = kept.length ? kept[kept.length - 1].t : -Infinity;
+    for (const sample of incoming || []) if (typeof sample.t === 'number' && sample.t > last) kept.push(sample);
+    if (kept.length > max) kept.splice(0, kept.length - max);
+  }
+
+  // The query for the samples not fetched yet: this project only, and after the older of the
+  // two newest samples kept (a cohort count carries the time its scan began, so it can arrive
+  // after rate samples newer than it).
+  function statsPath() {
+    let path = `/admin/v1/stats?project=${encodeURIComponent(state.project)}`;
+    const c = state.stats;
+    if (!c || c.project !== state.project) return path;
+    const lastRate = c.rates.length ? c.rates[c.rates.length - 1].t : null;
+    const lastCohort = c.cohorts.length ? c.cohorts[c.cohorts.length - 1].t : null;
+    let since = null;
+    if (c.cohortInterval === 0) since = lastRate;
+    else if (lastRate !== null && lastCohort !== null) since = Math.min(lastRate, lastCohort);
+    if (since !== null) path += `&since=${since}`;
+    return path;
+  }
+
+  // GET /admin/v1/stats for the samples not fetched yet, merged into state.stats. Starts afresh
+  // on another project, or when the server restarted (`started` changed) or its clock went
+  // back (`now` did).
+  async function loadStats() {
+    const project = state.project;
+    let path = statsPath();
+    let r = await api(path);
+    const fresh = (body) => {
+      const c = state.stats;
+      return !c || c.project !== project || body.started !== c.started ||
+        typeof body.now !== 'number' || body.now < c.now;
+    };
+    if (state.project !== project) return r; // a late answer for a project left: dropped
+    if (r.status === 200 && r.body && fresh(r.body) && path.includes('&since=')) {
+      state.stats = null;
+      path = statsPath();
+      r = await api(path);
+    }
+    if (r.status !== 200 || !r.body || state.project !== project) return r;
+    const body = r.body;
+    if (fresh(body)) {
+      state.stats = { project, started: body.started, now: 0, rates: [], cohorts: [] };
+    }
+    const c = state.stats;
+    c.now = body.now;
+    c.rateInterval = body.rates && body.rates.interval_seconds;
+    appendSamples(c.rates, body.rates && body.rates.samples, MAX_RATE_SAMPLES);
+    const sizes = body.cohort_sizes && body.cohort_sizes[project];
+    if (sizes) {
+      c.cohortInterval = sizes.interval_seconds;
+      appendSamples(c.cohorts, sizes.samples, MAX_COHORT_SAMPLES);
+    }
+    $('view-overview').setAttribute('data-stats-path', path);
+    return r;
+  }
+
   function renderCharts(stats) {
-    if (stats.status !== 200 || !stats.body) {
-      const text = stats.status === 404
+    if (stats.status !== 200 || !stats.body || !state.stats) {
+      const text = state.statsMissing
         ? 'Not available on this server (GET /admin/v1/stats: 404).'
         : `GET /admin/v1/stats: ${messageOf(stats)}`;
       chartUnavailable($('rates-chart'), text);
       chartUnavailable($('cohorts-chart'), text);
       return undefined;
     }
-    const body = stats.body;
+    const body = state.stats;
     if (typeof body.now === 'number') {
       state.serverNow = body.now;
       $('server-time').textContent = `server time ${fmtTime(body.now)} UTC`;
     }
-    const rates = (body.rates && body.rates.samples) || [];
+    const rates = body.rates;
     const rateSeries = [
       ['events ingested/s', 'events_ingested_per_second'],
       ['profile reads/s', 'profile_reads_per_second'],
       ['requests/s', 'requests_per_second'],
     ].map(([name, key]) => ({ name, points: rates.filter((s) => typeof s[key] === 'number').map((s) => [s.t, s[key]]) }));
     lineChart($('rates-chart'), rateSeries, 'No samples yet');
-    const sizes = (body.cohort_sizes && body.cohort_sizes[state.project]) || { samples: [] };
+    const sizes = { interval_seconds: body.cohortInterval, samples: body.cohorts };
     if (sizes.interval_seconds === 0) {
       chartUnavailable($('cohorts-chart'), 'Cohort sizes are not sampled on this server ([console] cohort_sample_seconds = 0).');
       return undefined;
@@ -495,9 +561,11 @@
   async function refreshOverview(gen) {
     try {
       // A server without the stats endpoint is asked once per visit of the overview.
-      const asked = state.statsMissing ? Promise.resolve({ status: 404, body: null }) : api('/admin/v1/stats');
+      const asked = state.statsMissing ? Promise.resolve({ status: 404, body: null }) : loadStats();
       const [ok, stats] = await Promise.all([loadDefinitions(gen), asked]);
-      state.statsMissing = stats.status === 404;
+      // An unknown project (removed by a reload) is a 404 too, but the endpoint is there.
+      state.statsMissing = stats.status === 404 &&
+        !(stats.body && typeof stats.body.error === 'string' && stats.body.error.startsWith('Unknown project'));
       if (!ok || gen !== state.generation) return;
       const latest = renderCharts(stats);
       renderComputations();
