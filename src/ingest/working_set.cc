@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "core/log.h"
 #include "core/value_text.h"
 #include "store/keys.h"
 
@@ -218,7 +219,8 @@ Status DecodeGroupRecord(const Status& status, std::string_view value, GroupStat
 }  // namespace
 
 Status WorkingSet::GetGroup(std::string_view project, std::string_view group_type,
-                            std::string_view group_name, GroupState** group) {
+                            std::string_view group_name, bool overwrite_damaged,
+                            GroupState** group) {
   std::string key = store::GroupKey(project, group_type, group_name);
   auto it = groups_.find(key);
   if (in_batch_ && !batch_groups_.contains(key)) {
@@ -235,7 +237,22 @@ Status WorkingSet::GetGroup(std::string_view project, std::string_view group_typ
     CachedGroup cached;
     std::string value;
     Status s = store_.Get(Table::kMeta, key, &value);
-    PROFILED_RETURN_IF_ERROR(DecodeGroupRecord(s, value, &cached.state, &cached.stored));
+    Status decoded = DecodeGroupRecord(s, value, &cached.state, &cached.stored);
+    if (s.ok() && !decoded.ok()) {
+      const std::string name = std::string(group_type) + "/" + std::string(group_name);
+      if (!overwrite_damaged) {
+        return Status::InvalidArgument(
+            "the stored record of group " + name + " is damaged (" + decoded.message() +
+            "), so it cannot be changed; a $groupidentify whose only operation is $clearAll "
+            "replaces it");
+      }
+      LogWarn("project " + std::string(project) + ": the damaged record of group " + name +
+              " is replaced by a $clearAll (" + decoded.message() + ")");
+      cached.state = GroupState{};
+      cached.stored = true;  // so that Flush deletes it if nothing is set
+    } else {
+      PROFILED_RETURN_IF_ERROR(decoded);
+    }
     cached.state.key = key;
     it = groups_.emplace(std::move(key), std::move(cached)).first;
   }

@@ -141,11 +141,15 @@ class WorkingSet {
   // group never seen), read from the store at the group's first touch in this commit group (a
   // shared store locks it until Finish) unless PrefetchGroups read it, or kept as committed
   // from an earlier commit group (a store that is not shared: up to kMaxKeptGroups groups and
-  // a quarter of the cache budget, counted as for users; past either none are kept). The pointer
+  // a quarter of the cache budget, counted in it from their parsed properties; past either,
+  // the groups a commit group did not touch go first). The pointer
   // stays valid until Finish, or until RollbackBatch when the current batch first touched the
-  // group. Errors: the store's; Corruption when the stored record does not decode.
+  // group. A stored record that does not decode is InvalidArgument (the event that would change
+  // it is refused, not its whole batch retried forever) unless `overwrite_damaged` (a $clearAll
+  // alone): the group then starts empty, and Flush replaces or deletes the record. Errors: the
+  // store's.
   Status GetGroup(std::string_view project, std::string_view group_type,
-                  std::string_view group_name, GroupState** group);
+                  std::string_view group_name, bool overwrite_damaged, GroupState** group);
   // Before `ops` are applied to *group (one GetGroup returned): records the values of the
   // properties they may change, so RollbackBatch can restore them (every property for a
   // $clearAll), and marks the group for Flush to write. Only the groups edited so are written.
