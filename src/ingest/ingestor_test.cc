@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/value_text.h"
 #include "ingest/property_ops.h"
 #include "ingest/test_util.h"
 #include "store/keys.h"
@@ -1147,6 +1148,44 @@ TEST_F(GroupTest, TheWriterKeepsAGroupAsCommittedAndReadsItOnce) {
             ErrorCode::kInvalidArgument);
   ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
   EXPECT_EQ(Group("org", "acme"), (object{{"n", 4}}));
+}
+
+TEST_F(GroupTest, PastTheKeptGroupLimitTheGroupsACommitGroupDidNotTouchGoFirst) {
+  ApplyOk({GroupIdentifyApi("org", "old", {{PropertyOpKind::kAdd, "n", 1}})});
+  // One commit group touching kMaxKeptGroups other groups: one over the limit in all.
+  std::vector<Event> many;
+  many.reserve(WorkingSet::kMaxKeptGroups);
+  for (size_t i = 0; i < WorkingSet::kMaxKeptGroups; ++i)
+    many.push_back(
+        GroupIdentifyApi("org", "g" + std::to_string(i), {{PropertyOpKind::kSet, "n", 1}}));
+  ApplyOk(std::move(many));
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "g0", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads);  // kept
+  ApplyOk({GroupIdentifyApi("org", "old", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads + 1);  // dropped, read again
+  EXPECT_EQ(Group("org", "old"), (object{{"n", 2}}));
+  EXPECT_EQ(Group("org", "g0"), (object{{"n", 2}}));
+}
+
+TEST_F(GroupTest, AKeptGroupCountsItsParsedSizeNotItsText) {
+  // 999 small properties: about 9 KB of JSON text, several times that parsed. A quarter of
+  // this budget holds 4x the text but not the parsed object.
+  const size_t budget = size_t{4} * 48'000;
+  ReopenWithWriterCache(budget);
+  std::vector<PropertyOp> ops;
+  ops.reserve(999);
+  for (int i = 0; i < 999; ++i) ops.push_back({PropertyOpKind::kSet, std::to_string(1000 + i), 1});
+  ApplyOk({GroupIdentifyApi("org", "wide", std::move(ops))});
+  ASSERT_LT(4 * ObjectText(*Group("org", "wide")).size(), budget / 4);
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "wide", {{PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads + 1);  // not kept: read again
+  // A small group fits.
+  ApplyOk({GroupIdentifyApi("org", "small", {{PropertyOpKind::kSet, "x", 1}})});
+  const size_t after = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "small", {{PropertyOpKind::kSet, "x", 2}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), after);
 }
 
 TEST_F(GroupTest, GroupsSurviveARestartAndAreEditedFromTheStoredRecord) {

@@ -252,8 +252,10 @@ class WorkingSet {
   };
   struct CachedGroup {
     GroupState state;
-    bool stored = false;   // the store holds a record for it
-    bool changed = false;  // edited in this commit group (WillEditGroup): Flush writes it
+    bool stored = false;     // the store holds a record for it
+    bool changed = false;    // edited in this commit group (WillEditGroup): Flush writes it
+    bool touched = false;    // read or handed out in this commit group (kept first by Finish)
+    size_t cache_bytes = 0;  // its share of cache_bytes_ while kept across commit groups
   };
   // A group as it was at its first access in the batch, but its properties (kept per key by
   // UndoProperty records, as a user's: a group may hold 1 MiB, a batch changes a few keys).
@@ -272,6 +274,10 @@ class WorkingSet {
   // After a commit: keeps this group's users and ids as committed state, within the budget.
   void KeepCommitted();
   void ForgetCommitted();
+  // Finish(true): keeps the groups as committed within kMaxKeptGroups and a quarter of the
+  // cache budget (their bytes counted in cache_bytes_), dropping those this commit group did
+  // not touch first.
+  void KeepGroups();
   void SaveId(const std::string& key);
   // Loads every record of the user at `key` (its UserKeyPrefix) into *cached.
   Status LoadUser(const std::string& key, CachedUser* cached);
@@ -331,8 +337,9 @@ class WorkingSet {
   std::unordered_map<std::string, CachedUser> user_cache_;
   std::unordered_map<std::string, std::optional<uint64_t>> id_cache_;
   size_t cache_limit_;
-  size_t cache_bytes_ = 0;
-  bool flushed_ = false;  // Flush ran since the last Finish
+  size_t cache_bytes_ = 0;       // kept users, identity mappings and groups
+  size_t kept_group_bytes_ = 0;  // the groups' part of cache_bytes_
+  bool flushed_ = false;         // Flush ran since the last Finish
 
   // The current batch's undo log (see BeginBatch).
   bool in_batch_ = false;
