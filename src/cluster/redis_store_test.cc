@@ -171,30 +171,42 @@ TEST(RedisStore, AWriterReadingSeveralMetaKeysAtOnceLocksEachOfThem) {
 TEST(RedisStore, TwoWritersReadingTheSameMetaKeysInOppositeOrdersQueue) {
   std::string project = Project();
   RedisStoreOptions o = Options();
-  o.lock_wait_ms = 1000;
+  o.lock_wait_ms = 30'000;  // B waits for A however slow the machine
   auto a = OpenStore(o);
   auto b = OpenStore(o);
   std::vector<std::string> keys;
   keys.reserve(10);
   for (int i = 0; i < 10; ++i) keys.push_back(store::GroupKey(project, "org", std::to_string(i)));
   std::vector<std::string> reversed(keys.rbegin(), keys.rend());
-  std::atomic<int> aborted{0};
-  auto run = [&](RedisStore* s, const std::vector<std::string>& order) {
-    auto writer = s->Writer();
-    for (int round = 0; round < 20; ++round) {
-      std::vector<std::string> values;
-      std::vector<Status> statuses;
-      Status st = writer->MultiGet(Table::kMeta, order, &values, &statuses);
-      if (st.code() == ErrorCode::kAborted) ++aborted;
-      EXPECT_TRUE(st.ok() || st.code() == ErrorCode::kAborted) << st.ToString();
-      writer->EndTransaction();
-    }
-  };
-  std::thread ta(run, a.get(), keys);
-  std::thread tb(run, b.get(), reversed);
-  ta.join();
+  // A holds the locks of its MultiGet while B asks for the same keys in the opposite order.
+  auto wa = a->Writer();
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  ASSERT_TRUE(wa->MultiGet(Table::kMeta, keys, &values, &statuses).ok());
+  std::atomic<bool> b_done{false};
+  Status b_status;
+  std::vector<std::string> b_values;
+  std::thread tb([&] {
+    auto wb = b->Writer();
+    std::vector<Status> b_statuses;
+    b_status = wb->MultiGet(Table::kMeta, reversed, &b_values, &b_statuses);
+    wb->EndTransaction();
+    b_done = true;
+  });
+  // A moment for B to ask; B must still be waiting then (were any lock not taken, B would have
+  // read the keys already and seen none of A's values below).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(b_done);
+  WriteSet w;
+  for (const std::string& key : keys) w.Put(Table::kMeta, key, "a" + key.substr(key.size() - 1));
+  EXPECT_TRUE(wa->Commit(w, true).ok());
+  wa->EndTransaction();
   tb.join();
-  EXPECT_EQ(aborted, 0);
+  ASSERT_TRUE(b_status.ok()) << b_status.ToString();
+  std::vector<std::string> expected;
+  expected.reserve(reversed.size());
+  for (const std::string& key : reversed) expected.push_back("a" + key.substr(key.size() - 1));
+  EXPECT_EQ(b_values, expected) << "B read after A's commit, under the same locks";
 }
 
 TEST(RedisStore, ACommitWhoseNodeDiedAfterItsIntentIsFinishedByTheNextWriter) {

@@ -115,7 +115,8 @@ std::string Metrics::RenderPrometheus() const {
           events_throttled_.load(std::memory_order_relaxed));
   counter("profiled_commit_retries_total",
           "Commit groups of events applied again because another node held a key they needed "
-          "for longer than the lock wait, or two nodes waited for each other (Redis Cluster).",
+          "for longer than the lock wait, two nodes waited for each other, or the group took "
+          "too long to apply while a backfill was pending (Redis Cluster).",
           commit_retries_.load(std::memory_order_relaxed));
   counter("profiled_backfill_events_scanned_total",
           "Logged events read by backfills of new computations and cohorts.",

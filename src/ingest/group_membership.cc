@@ -56,18 +56,26 @@ Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* reco
   return Status::Ok();
 }
 
-Status MergeGroupMembership(std::string_view from, std::string* into, bool* changed) {
+void MergeGroupMembership(std::string_view from, std::string* into, bool* changed,
+                          std::string* damaged) {
   *changed = false;
-  if (from.empty()) return Status::Ok();
+  damaged->clear();
+  if (from.empty()) return;
   boost::json::object source, target;
-  PROFILED_RETURN_IF_ERROR(Parse(from, &source));
-  PROFILED_RETURN_IF_ERROR(Parse(*into, &target));
+  if (Status s = Parse(from, &source); !s.ok()) {
+    *damaged = "the merged-away user's record is damaged, taken as none (" + s.message() + ")";
+    return;
+  }
+  if (Status s = Parse(*into, &target); !s.ok()) {
+    *damaged =
+        "the user's record is damaged, kept as it is and nothing merged (" + s.message() + ")";
+    return;
+  }
   for (const auto& kv : source) {
     if (target.size() >= kMaxUserGroupTypes) break;
     if (!target.contains(kv.key())) target[kv.key()] = kv.value();
   }
   Store(target, into, changed);
-  return Status::Ok();
 }
 
 }  // namespace profiled::ingest

@@ -33,7 +33,11 @@ Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* reco
 // A merge of an anonymous user `from` into `into`: each group type `into` does not have
 // comes from `from` (the identified user's own memberships win), in `from`'s order while
 // `into` has fewer than kMaxUserGroupTypes types (a merge never fails for the limit: the
-// types past it are dropped). Corruption as above.
-Status MergeGroupMembership(std::string_view from, std::string* into, bool* changed);
+// types past it are dropped). A damaged record never fails the merge (the identify that
+// merges would otherwise be refused at every retry): a `from` that does not decode counts as
+// no memberships, an `into` that does not decode is kept byte for byte and nothing is merged
+// into it. Either is said in *damaged (empty when both decoded) for the caller to log.
+void MergeGroupMembership(std::string_view from, std::string* into, bool* changed,
+                          std::string* damaged);
 
 }  // namespace profiled::ingest

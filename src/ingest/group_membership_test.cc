@@ -31,11 +31,28 @@ TEST(GroupMembership, ATypeWithNoNamesIsRemovedAndNoGroupsLeavesNoRecord) {
 TEST(GroupMembership, AMergeTakesOnlyTheTypesTheIdentifiedUserLacks) {
   std::string into = R"({"org":["mine"]})";
   bool changed = false;
-  ASSERT_TRUE(MergeGroupMembership(R"({"org":["theirs"],"team":["t"]})", &into, &changed).ok());
+  std::string damaged;
+  MergeGroupMembership(R"({"org":["theirs"],"team":["t"]})", &into, &changed, &damaged);
   EXPECT_TRUE(changed);
+  EXPECT_EQ(damaged, "");
   EXPECT_EQ(into, R"({"org":["mine"],"team":["t"]})");
-  ASSERT_TRUE(MergeGroupMembership("", &into, &changed).ok());
+  MergeGroupMembership("", &into, &changed, &damaged);
   EXPECT_FALSE(changed);
+}
+
+TEST(GroupMembership, AMergeWithADamagedRecordNeverFails) {
+  std::string into = R"({"org":["mine"]})";
+  bool changed = true;
+  std::string damaged;
+  MergeGroupMembership("{not json", &into, &changed, &damaged);  // from: taken as none
+  EXPECT_FALSE(changed);
+  EXPECT_NE(damaged, "");
+  EXPECT_EQ(into, R"({"org":["mine"]})");
+  into = "{not json";
+  MergeGroupMembership(R"({"team":["t"]})", &into, &changed, &damaged);  // into: kept as is
+  EXPECT_FALSE(changed);
+  EXPECT_NE(damaged, "");
+  EXPECT_EQ(into, "{not json");
 }
 
 TEST(GroupMembership, AUserIsInAtMostFiveTypesAndTenNamesOfEach) {

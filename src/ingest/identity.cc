@@ -128,8 +128,14 @@ Status MergeUserState(WorkingSet& ws, std::string_view project, const MergeConte
   into->merged_ids = store::EncodeIdList(merged);
   into->merged_ids_changed = true;
   bool groups_changed = false;
-  PROFILED_RETURN_IF_ERROR(MergeGroupMembership(from->groups, &into->groups, &groups_changed));
+  std::string damaged;
+  MergeGroupMembership(from->groups, &into->groups, &groups_changed, &damaged);
   if (groups_changed) into->groups_changed = true;
+  if (!damaged.empty()) {
+    LogWarn("project " + std::string(project) + ": merge of amplitude_id " +
+            std::to_string(from_id) + " into " + std::to_string(into_id) +
+            ": group memberships: " + damaged);
+  }
   return Status::Ok();
 }
 

@@ -526,10 +526,14 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
 Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
   if (e.group_ops.empty()) return Status::Ok();
   const size_t growth = GrowthBound(e.group_ops);
+  // Only a $clearAll alone may replace a record that does not decode (the way to repair it).
+  const bool clear_only = std::all_of(e.group_ops.begin(), e.group_ops.end(), [](const auto& op) {
+    return op.kind == PropertyOpKind::kClearAll;
+  });
   for (const GroupRef& ref : e.groups) {
     for (const std::string& name : ref.names) {
       GroupState* group = nullptr;
-      PROFILED_RETURN_IF_ERROR(working_.GetGroup(project, ref.type, name, &group));
+      PROFILED_RETURN_IF_ERROR(working_.GetGroup(project, ref.type, name, clear_only, &group));
       working_.WillEditGroup(group, e.group_ops);
       group->properties_size_bound += growth;
       ApplyPropertyOps(e.group_ops, &group->properties);

@@ -3,6 +3,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/value_text.h"
 #include "ingest/property_ops.h"
 #include "ingest/test_util.h"
 #include "store/keys.h"
@@ -1149,6 +1150,44 @@ TEST_F(GroupTest, TheWriterKeepsAGroupAsCommittedAndReadsItOnce) {
   EXPECT_EQ(Group("org", "acme"), (object{{"n", 4}}));
 }
 
+TEST_F(GroupTest, PastTheKeptGroupLimitTheGroupsACommitGroupDidNotTouchGoFirst) {
+  ApplyOk({GroupIdentifyApi("org", "old", {{PropertyOpKind::kAdd, "n", 1}})});
+  // One commit group touching kMaxKeptGroups other groups: one over the limit in all.
+  std::vector<Event> many;
+  many.reserve(WorkingSet::kMaxKeptGroups);
+  for (size_t i = 0; i < WorkingSet::kMaxKeptGroups; ++i)
+    many.push_back(
+        GroupIdentifyApi("org", "g" + std::to_string(i), {{PropertyOpKind::kSet, "n", 1}}));
+  ApplyOk(std::move(many));
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "g0", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads);  // kept
+  ApplyOk({GroupIdentifyApi("org", "old", {{PropertyOpKind::kAdd, "n", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads + 1);  // dropped, read again
+  EXPECT_EQ(Group("org", "old"), (object{{"n", 2}}));
+  EXPECT_EQ(Group("org", "g0"), (object{{"n", 2}}));
+}
+
+TEST_F(GroupTest, AKeptGroupCountsItsParsedSizeNotItsText) {
+  // 999 small properties: about 9 KB of JSON text, several times that parsed. A quarter of
+  // this budget holds 4x the text but not the parsed object.
+  const size_t budget = size_t{4} * 48'000;
+  ReopenWithWriterCache(budget);
+  std::vector<PropertyOp> ops;
+  ops.reserve(999);
+  for (int i = 0; i < 999; ++i) ops.push_back({PropertyOpKind::kSet, std::to_string(1000 + i), 1});
+  ApplyOk({GroupIdentifyApi("org", "wide", std::move(ops))});
+  ASSERT_LT(4 * ObjectText(*Group("org", "wide")).size(), budget / 4);
+  const size_t reads = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "wide", {{PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), reads + 1);  // not kept: read again
+  // A small group fits.
+  ApplyOk({GroupIdentifyApi("org", "small", {{PropertyOpKind::kSet, "x", 1}})});
+  const size_t after = store_->GetCalls(store::Table::kMeta);
+  ApplyOk({GroupIdentifyApi("org", "small", {{PropertyOpKind::kSet, "x", 2}})});
+  EXPECT_EQ(store_->GetCalls(store::Table::kMeta), after);
+}
+
 TEST_F(GroupTest, GroupsSurviveARestartAndAreEditedFromTheStoredRecord) {
   ApplyOk({GroupIdentifyApi("org", "acme", {{PropertyOpKind::kAdd, "n", 1}})});
   Close();
@@ -1182,12 +1221,38 @@ TEST_F(GroupTest, AChangeToAGroupWhoseRecordDoesNotDecodeIsRefusedAndTheRecordKe
       ApplyAsOneGroup(*store_, clock_,
                       {{GroupIdentifyApi("org", "bad", {{PropertyOpKind::kSet, "x", 1}})},
                        {GroupIdentifyApi("org", "ok", {{PropertyOpKind::kSet, "x", 1}})}});
-  EXPECT_EQ(results[0].status.code(), ErrorCode::kCorruption);
+  // A 400 naming the event (an SDK drops only it), not an error its sender retries forever.
+  EXPECT_EQ(results[0].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(results[0].failed_event, 0);
+  EXPECT_EQ(results[0].invalid_field, EventField::kGroupProperties);
+  EXPECT_NE(results[0].status.message().find("group org/bad"), std::string::npos);
   EXPECT_TRUE(results[1].status.ok());
   std::string value;
   ASSERT_TRUE(store_->Get(store::Table::kMeta, store::GroupKey("p", "org", "bad"), &value).ok());
   EXPECT_EQ(value, "bad");
   EXPECT_EQ(Group("org", "ok"), (object{{"x", 1}}));
+}
+
+TEST_F(GroupTest, AClearAllAloneReplacesADamagedGroupRecord) {
+  store::WriteSet w;
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "bad"), "bad");
+  w.Put(store::Table::kMeta, store::GroupKey("p", "org", "bad2"), "bad");
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  // A $clearAll with other operations is still a change of what the record held: refused.
+  IngestResult r = Apply({GroupIdentifyApi(
+      "org", "bad", {{PropertyOpKind::kClearAll, "", {}}, {PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  ApplyOk({GroupIdentifyApi("org", "bad", {{PropertyOpKind::kClearAll, "", {}}})});
+  EXPECT_EQ(Group("org", "bad"), std::nullopt);  // an empty group has no record
+  ApplyOk({GroupIdentifyApi("org", "bad", {{PropertyOpKind::kSet, "x", 1}})});
+  EXPECT_EQ(Group("org", "bad"), (object{{"x", 1}}));
+  // A repair in a batch that is refused later leaves the damaged record as it was.
+  r = Apply(
+      {GroupIdentifyApi("org", "bad2", {{PropertyOpKind::kClearAll, "", {}}}), Oversized("alice")});
+  EXPECT_EQ(r.status.code(), ErrorCode::kInvalidArgument);
+  std::string value;
+  ASSERT_TRUE(store_->Get(store::Table::kMeta, store::GroupKey("p", "org", "bad2"), &value).ok());
+  EXPECT_EQ(value, "bad");
 }
 
 TEST_F(GroupTest, AnEventThatWouldOutgrowAGroupIsRefused) {
@@ -1236,6 +1301,25 @@ TEST_F(GroupTest, AMergeKeepsTheIdentifiedUsersGroupsAndAddsTheAnonymousOnesOthe
   ApplyOk({Track("alice", "device-1")});  // the anonymous device merges into alice
   EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["mine"],"team":["t"]})");
   EXPECT_TRUE(UserRecords(2).empty());
+}
+
+TEST_F(GroupTest, AMergeWithADamagedMembershipRecordAppliesAndKeepsWhatItCannotRead) {
+  ReopenWithWriterCache(0);  // records are damaged behind the writer's back
+  ApplyOk({SetGroup("alice", "", {{"org", {"mine"}}})});
+  ApplyOk({SetGroup("", "device-1", {{"team", {"t"}}})});
+  PutUserRecord(2, store::UserRecord::kGroups, "{damaged");
+  // The anonymous user's damaged memberships count as none; bob's event in the batch applies.
+  ApplyOk({Track("alice", "device-1"), SetProps("bob", "", {{"b", 1}})});
+  EXPECT_EQ(UserRecords(1).at('g'), R"({"org":["mine"]})");
+  EXPECT_TRUE(UserRecords(2).empty());
+  // The identified user's damaged record is kept byte for byte; the merge itself applies.
+  PutUserRecord(1, store::UserRecord::kGroups, "{damaged");
+  ApplyOk({SetGroup("", "device-2", {{"team", {"t"}}}, EventOrigin::kIdentifyApi)});
+  const uint64_t anon = Read("", "device-2").amplitude_id;
+  ApplyOk({Track("alice", "device-2")});
+  EXPECT_EQ(UserRecords(1).at('g'), "{damaged");
+  EXPECT_TRUE(UserRecords(anon).empty());
+  EXPECT_EQ(Read("", "device-2").amplitude_id, Read("alice").amplitude_id);
 }
 
 TEST_F(GroupTest, AnEventThatWouldPutTheUserInTooManyGroupTypesIsRefusedAndTheUserStaysWritable) {

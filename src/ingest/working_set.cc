@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "core/log.h"
 #include "core/value_text.h"
 #include "store/keys.h"
 
@@ -218,7 +219,8 @@ Status DecodeGroupRecord(const Status& status, std::string_view value, GroupStat
 }  // namespace
 
 Status WorkingSet::GetGroup(std::string_view project, std::string_view group_type,
-                            std::string_view group_name, GroupState** group) {
+                            std::string_view group_name, bool overwrite_damaged,
+                            GroupState** group) {
   std::string key = store::GroupKey(project, group_type, group_name);
   auto it = groups_.find(key);
   if (in_batch_ && !batch_groups_.contains(key)) {
@@ -231,11 +233,28 @@ Status WorkingSet::GetGroup(std::string_view project, std::string_view group_typ
     }
     undo_.emplace_back(std::move(u));
   }
+  if (it != groups_.end()) it->second.touched = true;
   if (it == groups_.end()) {
     CachedGroup cached;
+    cached.touched = true;
     std::string value;
     Status s = store_.Get(Table::kMeta, key, &value);
-    PROFILED_RETURN_IF_ERROR(DecodeGroupRecord(s, value, &cached.state, &cached.stored));
+    Status decoded = DecodeGroupRecord(s, value, &cached.state, &cached.stored);
+    if (s.ok() && !decoded.ok()) {
+      const std::string name = std::string(group_type) + "/" + std::string(group_name);
+      if (!overwrite_damaged) {
+        return Status::InvalidArgument(
+            "the stored record of group " + name + " is damaged (" + decoded.message() +
+            "), so it cannot be changed; a $groupidentify whose only operation is $clearAll "
+            "replaces it");
+      }
+      LogWarn("project " + std::string(project) + ": the damaged record of group " + name +
+              " is replaced by a $clearAll (" + decoded.message() + ")");
+      cached.state = GroupState{};
+      cached.stored = true;  // so that Flush deletes it if nothing is set
+    } else {
+      PROFILED_RETURN_IF_ERROR(decoded);
+    }
     cached.state.key = key;
     it = groups_.emplace(std::move(key), std::move(cached)).first;
   }
@@ -287,6 +306,7 @@ Status WorkingSet::PrefetchGroups(std::vector<std::string> keys) {
     // touches the group, instead of failing the whole commit group here.
     if (!DecodeGroupRecord(statuses[i], values[i], &cached.state, &cached.stored).ok()) continue;
     cached.state.key = keys[i];
+    cached.touched = true;
     groups_.emplace(std::move(keys[i]), std::move(cached));
   }
   return Status::Ok();
@@ -764,7 +784,53 @@ size_t EstimateBytes(const std::string& key, const std::optional<UserState>& use
   return bytes;
 }
 
+// Rough memory of a parsed JSON value (boost::json: a value slot, an object member's key and
+// slot, a string's or key's bytes on the heap). Several times the JSON text for small values.
+size_t JsonBytes(const boost::json::value& v) {
+  constexpr size_t kValueBytes = 16;
+  constexpr size_t kMemberBytes = 48;
+  size_t bytes = kValueBytes;
+  if (const auto* s = v.if_string()) {
+    bytes += s->size();
+  } else if (const auto* a = v.if_array()) {
+    for (const auto& e : *a) bytes += JsonBytes(e);
+  } else if (const auto* o = v.if_object()) {
+    for (const auto& kv : *o) bytes += kMemberBytes + kv.key().size() + JsonBytes(kv.value());
+  }
+  return bytes;
+}
+
+size_t EstimateGroupBytes(const std::string& key, const boost::json::object& properties) {
+  size_t bytes = 2 * key.size() + 128;  // the map node, the key in it and in the state
+  for (const auto& kv : properties) bytes += 48 + kv.key().size() + JsonBytes(kv.value());
+  return bytes;
+}
+
 }  // namespace
+
+void WorkingSet::KeepGroups() {
+  cache_bytes_ -= kept_group_bytes_;
+  kept_group_bytes_ = 0;
+  // Untouched groups keep their estimate (their properties did not change).
+  for (auto& [key, group] : groups_) {
+    if (group.touched) group.cache_bytes = EstimateGroupBytes(key, group.state.properties);
+    kept_group_bytes_ += group.cache_bytes;
+  }
+  const size_t limit = cache_limit_ / 4;
+  for (bool touched : {false, true}) {
+    for (auto it = groups_.begin();
+         it != groups_.end() && (groups_.size() > kMaxKeptGroups || kept_group_bytes_ > limit);) {
+      if (it->second.touched != touched) {
+        ++it;
+        continue;
+      }
+      kept_group_bytes_ -= it->second.cache_bytes;
+      it = groups_.erase(it);
+    }
+  }
+  for (auto& [key, group] : groups_) group.touched = false;
+  cache_bytes_ += kept_group_bytes_;
+}
 
 void WorkingSet::KeepCommitted() {
   if (cache_limit_ == 0) return;
@@ -808,21 +874,22 @@ void WorkingSet::KeepCommitted() {
 void WorkingSet::ForgetCommitted() {
   user_cache_.clear();
   id_cache_.clear();
+  groups_.clear();
+  kept_group_bytes_ = 0;
   cache_bytes_ = 0;
 }
 
 void WorkingSet::Finish(bool committed) {
   // Groups as committed stay for the next groups (the writer is the only one to write them)
-  // unless they outgrow their share of the cache (kMaxKeptGroups, a quarter of the budget): a
-  // large group is then parsed once, not at every commit group that edits it. A shared store
-  // keeps none.
-  bool keep_groups = committed && flushed_ && !shared_ && groups_.size() <= kMaxKeptGroups;
-  size_t group_bytes = 0;
-  for (auto it = groups_.begin(); keep_groups && it != groups_.end(); ++it) {
-    group_bytes += it->first.size() + 4 * it->second.state.properties_size_bound;
-    keep_groups = group_bytes <= cache_limit_ / 4;
+  // within their share of the cache (KeepGroups): a large group is then parsed once, not at
+  // every commit group that edits it. A shared store keeps none.
+  if (committed && flushed_ && !shared_) {
+    KeepGroups();
+  } else {
+    cache_bytes_ -= kept_group_bytes_;
+    kept_group_bytes_ = 0;
+    groups_.clear();
   }
-  if (!keep_groups) groups_.clear();
   if (committed) {
     for (auto& [key, next] : pending_next_ids_) next_ids_[key] = next;
     if (pending_next_seq_) next_seq_ = pending_next_seq_;

@@ -141,11 +141,15 @@ class WorkingSet {
   // group never seen), read from the store at the group's first touch in this commit group (a
   // shared store locks it until Finish) unless PrefetchGroups read it, or kept as committed
   // from an earlier commit group (a store that is not shared: up to kMaxKeptGroups groups and
-  // a quarter of the cache budget, counted as for users; past either none are kept). The pointer
+  // a quarter of the cache budget, counted in it from their parsed properties; past either,
+  // the groups a commit group did not touch go first). The pointer
   // stays valid until Finish, or until RollbackBatch when the current batch first touched the
-  // group. Errors: the store's; Corruption when the stored record does not decode.
+  // group. A stored record that does not decode is InvalidArgument (the event that would change
+  // it is refused, not its whole batch retried forever) unless `overwrite_damaged` (a $clearAll
+  // alone): the group then starts empty, and Flush replaces or deletes the record. Errors: the
+  // store's.
   Status GetGroup(std::string_view project, std::string_view group_type,
-                  std::string_view group_name, GroupState** group);
+                  std::string_view group_name, bool overwrite_damaged, GroupState** group);
   // Before `ops` are applied to *group (one GetGroup returned): records the values of the
   // properties they may change, so RollbackBatch can restore them (every property for a
   // $clearAll), and marks the group for Flush to write. Only the groups edited so are written.
@@ -248,8 +252,10 @@ class WorkingSet {
   };
   struct CachedGroup {
     GroupState state;
-    bool stored = false;   // the store holds a record for it
-    bool changed = false;  // edited in this commit group (WillEditGroup): Flush writes it
+    bool stored = false;     // the store holds a record for it
+    bool changed = false;    // edited in this commit group (WillEditGroup): Flush writes it
+    bool touched = false;    // read or handed out in this commit group (kept first by Finish)
+    size_t cache_bytes = 0;  // its share of cache_bytes_ while kept across commit groups
   };
   // A group as it was at its first access in the batch, but its properties (kept per key by
   // UndoProperty records, as a user's: a group may hold 1 MiB, a batch changes a few keys).
@@ -268,6 +274,10 @@ class WorkingSet {
   // After a commit: keeps this group's users and ids as committed state, within the budget.
   void KeepCommitted();
   void ForgetCommitted();
+  // Finish(true): keeps the groups as committed within kMaxKeptGroups and a quarter of the
+  // cache budget (their bytes counted in cache_bytes_), dropping those this commit group did
+  // not touch first.
+  void KeepGroups();
   void SaveId(const std::string& key);
   // Loads every record of the user at `key` (its UserKeyPrefix) into *cached.
   Status LoadUser(const std::string& key, CachedUser* cached);
@@ -327,8 +337,9 @@ class WorkingSet {
   std::unordered_map<std::string, CachedUser> user_cache_;
   std::unordered_map<std::string, std::optional<uint64_t>> id_cache_;
   size_t cache_limit_;
-  size_t cache_bytes_ = 0;
-  bool flushed_ = false;  // Flush ran since the last Finish
+  size_t cache_bytes_ = 0;       // kept users, identity mappings and groups
+  size_t kept_group_bytes_ = 0;  // the groups' part of cache_bytes_
+  bool flushed_ = false;         // Flush ran since the last Finish
 
   // The current batch's undo log (see BeginBatch).
   bool in_batch_ = false;

@@ -5,6 +5,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <cstdio>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "compute/evaluate.h"
 #include "core/log.h"
@@ -130,6 +131,7 @@ class GroupRecords {
         LogDamaged(&damaged_group_logged,
                    "the group record at meta key " + KeyForLog(keys[i]) + ": " + s.message());
       }
+      std::string().swap(values[i]);  // parsed: the raw bytes are not held for the chunk
     }
     return Status::Ok();
   }
@@ -538,10 +540,13 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
   Status failure;
   // With group property conditions, users wait in a chunk until their groups are read for
   // all of them at once (one MultiGet a chunk, not a round trip a user), then are visited in
-  // order. A chunk ends at kScanChunkUsers users or kScanChunkGroups groups.
+  // order. A chunk ends at kScanChunkUsers users, kScanChunkGroups distinct groups, or
+  // kScanChunkBytes of the users' raw records, so what it holds at once stays bounded.
   const bool chunked = catalog.needs_groups();
   std::vector<RawUser> chunk;
-  std::vector<std::string> chunk_keys;
+  std::unordered_set<std::string> chunk_keys;
+  size_t chunk_bytes = 0;
+  std::vector<std::string> user_keys;
   std::vector<MembershipType> membership;
   GroupRecords records;
   auto visit_user = [&](const RawUser& u) {
@@ -559,11 +564,12 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
   };
   auto end_chunk = [&]() {
     if (chunk.empty()) return;
-    failure = records.Load(store_, std::move(chunk_keys));
+    failure = records.Load(store_, {chunk_keys.begin(), chunk_keys.end()});
     go_on = failure.ok();
     for (size_t i = 0; go_on && i < chunk.size(); ++i) go_on = visit_user(chunk[i]);
     chunk.clear();
     chunk_keys.clear();
+    chunk_bytes = 0;
     records.Clear();
   };
   auto end_user = [&]() {
@@ -573,10 +579,17 @@ Status ProfileReader::ScanUsers(std::string_view project, const compute::Project
       return;
     }
     ParseMembership(current.groups, &membership);
-    GroupKeysOf(project, membership, catalog.group_types(), &chunk_keys);
+    user_keys.clear();
+    GroupKeysOf(project, membership, catalog.group_types(), &user_keys);
+    for (std::string& key : user_keys) chunk_keys.insert(std::move(key));
+    chunk_bytes += current.profile.size() + current.aggregates.size() +
+                   current.static_cohorts.size() + current.groups.size();
     chunk.push_back(std::move(current));
     current = RawUser();
-    if (chunk.size() >= kScanChunkUsers || chunk_keys.size() >= kScanChunkGroups) end_chunk();
+    if (chunk.size() >= kScanChunkUsers || chunk_keys.size() >= kScanChunkGroups ||
+        chunk_bytes >= kScanChunkBytes) {
+      end_chunk();
+    }
   };
   auto visit = [&](std::string_view key, std::string_view value) {
     store::UserKeyParts parts;

@@ -110,6 +110,14 @@ struct PreparedRead {
 
 class ProfileReader {
  public:
+  // A scan's chunk (ScanUsers, with group property conditions: its users' groups are read with
+  // one MultiGet) holds at most this many users, this many distinct groups (the parsed
+  // properties of each, not their raw records), and about this many bytes of its users' raw
+  // records (the user that passes it ends the chunk).
+  static constexpr size_t kScanChunkUsers = 256;
+  static constexpr size_t kScanChunkGroups = 64;
+  static constexpr size_t kScanChunkBytes = 16u << 20;
+
   // Borrows everything; all must outlive the reader. Without a shelf no read serves
   // recommendations.
   ProfileReader(store::Store& store, const compute::CatalogHolder& catalogs, const Clock& clock,
@@ -194,8 +202,6 @@ class ProfileReader {
     std::unordered_map<std::string, uint64_t> ids_;  // GUARDED_BY mu_
   };
   static constexpr size_t kUserIdCacheEntries = 1 << 20;
-  static constexpr size_t kScanChunkUsers = 256;
-  static constexpr size_t kScanChunkGroups = 512;
 
   store::Store& store_;
   const compute::CatalogHolder& catalogs_;

@@ -442,7 +442,11 @@ TEST_F(ProfileReaderTest, AScanReadsTheGroupsOfManyUsersWithOneMultiGet) {
         store::EncodeGroup(R"({"plan":"pro"})"));
   w.Put(store::Table::kMeta, store::GroupKey("p", "org", "globex"),
         store::EncodeGroup(R"({"plan":"free"})"));
-  for (uint64_t id = 1; id <= 40; ++id) {
+  // Users naming the same groups share them: far more users than a chunk has distinct groups
+  // (ProfileReader::kScanChunkGroups) still make one chunk.
+  const uint64_t users = 3 * ProfileReader::kScanChunkGroups;
+  ASSERT_LT(users, ProfileReader::kScanChunkUsers);
+  for (uint64_t id = 1; id <= users; ++id) {
     PutUser(id, {});
     w.Put(store::Table::kProfiles, store::UserRecordKey("p", id, store::UserRecord::kGroups),
           id % 2 == 0 ? R"({"org":["acme"],"team":["t"]})" : R"({"org":["globex"]})");
@@ -451,7 +455,7 @@ TEST_F(ProfileReaderTest, AScanReadsTheGroupsOfManyUsersWithOneMultiGet) {
   size_t group_reads = store_->MultiGetCalls(store::Table::kMeta);
   std::map<std::string, uint64_t, std::less<>> sizes;
   ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
-  EXPECT_EQ(sizes.at("pro_orgs"), 20u);
+  EXPECT_EQ(sizes.at("pro_orgs"), users / 2);
   EXPECT_EQ(store_->MultiGetCalls(store::Table::kMeta), group_reads + 1);
   std::vector<uint64_t> members;
   ASSERT_TRUE(reader_
@@ -462,6 +466,47 @@ TEST_F(ProfileReaderTest, AScanReadsTheGroupsOfManyUsersWithOneMultiGet) {
                                   })
                   .ok());
   EXPECT_EQ(members, (std::vector<uint64_t>{2, 4, 6}));
+}
+
+TEST_F(ProfileReaderTest, AScanChunkEndsAtItsCountOfDistinctGroupsAndAtItsBytes) {
+  ServeProOrgsCohort(catalogs_);
+  // Every user in a group of its own: a chunk of kScanChunkGroups users each.
+  const uint64_t users = 2 * ProfileReader::kScanChunkGroups + 2;
+  store::WriteSet w;
+  for (uint64_t id = 1; id <= users; ++id) {
+    PutUser(id, {});
+    const std::string name = "org" + std::to_string(id);
+    w.Put(store::Table::kMeta, store::GroupKey("p", "org", name),
+          store::EncodeGroup(R"({"plan":"pro"})"));
+    w.Put(store::Table::kProfiles, store::UserRecordKey("p", id, store::UserRecord::kGroups),
+          R"({"org":[")" + name + R"("]})");
+  }
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  size_t group_reads = store_->MultiGetCalls(store::Table::kMeta);
+  std::map<std::string, uint64_t, std::less<>> sizes;
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes.at("pro_orgs"), users);
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kMeta), group_reads + 3);
+
+  // Users whose records are large, all in one group: a chunk ends at kScanChunkBytes.
+  store::WriteSet big;
+  const size_t record_bytes = 1u << 20;
+  const uint64_t per_chunk = ProfileReader::kScanChunkBytes / record_bytes;
+  for (uint64_t id = 1; id <= users; ++id) {
+    if (id > per_chunk + 2) {
+      big.Delete(store::Table::kProfiles,
+                 store::UserRecordKey("p", id, store::UserRecord::kGroups));
+      continue;
+    }
+    // A type no condition reads pads the record.
+    big.Put(store::Table::kProfiles, store::UserRecordKey("p", id, store::UserRecord::kGroups),
+            R"({"org":["org1"],"pad":[")" + std::string(record_bytes, 'x') + R"("]})");
+  }
+  ASSERT_TRUE(store_->Commit(big, false).ok());
+  group_reads = store_->MultiGetCalls(store::Table::kMeta);
+  ASSERT_TRUE(reader_->CohortSizes("p", &sizes).ok());
+  EXPECT_EQ(sizes.at("pro_orgs"), per_chunk + 2);
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kMeta), group_reads + 2);
 }
 
 TEST_F(ProfileReaderTest, ADamagedGroupRecordReadsAsAGroupWithoutPropertiesAndFailsNoRead) {

@@ -252,6 +252,10 @@ describe('group properties', () => {
     assert.deepEqual(res.json.events_with_invalid_fields, { group_properties: [1] });
     assert.match(res.json.details[0], /properties of group org\/.* over the limit of 1048576/);
     assert.deepEqual((await group('org', org)).json.group_properties, { keep: 1 });
+    // The writer's cached group is as stored too: the next change starts from it, not from
+    // the refused batch's $add.
+    await h.server.trackOk([{ user_id: uid('s'), event_type: '$groupidentify', groups: { org }, group_properties: { $add: { n: 2 } } }]);
+    assert.deepEqual((await group('org', org)).json.group_properties, { keep: 1, n: 2 });
   });
 
   it('a user is in groups of at most 5 types: one more is refused alone, naming groups, and the user stays writable', async () => {
