@@ -10,8 +10,9 @@
 namespace profiled {
 
 struct ScanLimits {
-  // 5,000,000 entries: some seconds of one core on RocksDB, a minute or so on Redis Cluster;
-  // a week of a project taking ~8 events/s fits.
+  // 5,000,000 entries: a week of a project logging ~8 events/s fits; a busy project's week
+  // does not, and the console asks for a shorter window. (How long a scan of that many takes
+  // on either backend is not measured.)
   static constexpr uint64_t kDefaultMaxEntries = 5'000'000;
   uint64_t max_entries = kDefaultMaxEntries;
   const std::atomic<bool>* stop = nullptr;  // none: never stopped
