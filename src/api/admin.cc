@@ -12,6 +12,7 @@
 #include "api/http_errors.h"
 #include "api/rec_report_wire.h"
 #include "core/json_writer.h"
+#include "core/scan_limits.h"
 #include "core/value_text.h"
 #include "ingest/rec_report.h"
 #include "store/keys.h"
@@ -440,18 +441,20 @@ void Endpoints::Admin(const HttpRequest& request, const Respond& respond) {
       return;
     }
     const int64_t since_ms = clock_.NowMs() - int64_t{query.days} * 86'400'000;
-    // A scan of the project's event log: on the worker, never on an I/O thread.
+    // A scan of the project's event log: on the console's worker, never on an I/O thread.
     store::Store& store = store_;
-    Status posted =
-        downloads_->Post([respond, &store, project_id = project->id, id, query, since_ms] {
-          Result<ingest::RecReport> r =
-              ingest::ScanRecReport(store, project_id, id, query.conversion_event, since_ms);
-          if (!r.ok()) {
-            respond(Error(HttpStatusOf(r.status().code()), PublicMessage(r.status())));
-            return;
-          }
-          respond(JsonResponse(200, RecReportJson(id, query, since_ms, *r)));
-        });
+    ScanLimits limits;
+    limits.stop = &console_worker_->StopFlag();
+    Status posted = console_worker_->Post([respond, &store, project_id = project->id, id, query,
+                                           since_ms, limits] {
+      Result<ingest::RecReport> r =
+          ingest::ScanRecReport(store, project_id, id, query.conversion_event, since_ms, limits);
+      if (!r.ok()) {
+        respond(Error(HttpStatusOf(r.status().code()), PublicMessage(r.status())));
+        return;
+      }
+      respond(JsonResponse(200, RecReportJson(id, query, since_ms, *r)));
+    });
     if (!posted.ok()) {
       HttpResponse busy = Error(HttpStatusOf(posted.code()), PublicMessage(posted));
       if (posted.code() == ErrorCode::kThrottled) busy.retry_after_seconds = 1;

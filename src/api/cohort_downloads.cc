@@ -34,12 +34,14 @@ void AppendCsvField(std::string_view value, std::string* out) {
   out->push_back('"');
 }
 
-CohortDownloads::CohortDownloads(const read::ProfileReader& reader, const Clock& clock)
-    : reader_(reader), clock_(clock), worker_([this] { Run(); }) {}
+CohortDownloads::CohortDownloads(const read::ProfileReader& reader, const Clock& clock,
+                                 std::string work)
+    : reader_(reader), clock_(clock), work_(std::move(work)), worker_([this] { Run(); }) {}
 
 CohortDownloads::~CohortDownloads() { Stop(); }
 
 void CohortDownloads::Stop() {
+  stop_flag_.store(true);
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -52,7 +54,7 @@ Status CohortDownloads::Post(std::function<void()> task) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return Status::Unavailable("server is shutting down");
   if (queue_.size() >= kMaxQueued) {
-    return Status::Throttled("too many cohort scans are waiting; retry later");
+    return Status::Throttled("too many " + work_ + " are waiting; retry later");
   }
   queue_.push_back(std::move(task));
   cv_.notify_one();

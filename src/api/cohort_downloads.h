@@ -8,8 +8,14 @@
 // hour, at most kKeptFiles of them (the oldest go first); they do not survive a restart,
 // and a client whose file is gone asks again. Thread-safe; Stop (or the destructor) ends the
 // worker, and must run before the store closes.
+//
+// The server runs two of them (api::Endpoints): one for the Amplitude-facing cohort API and
+// the admin exports, one for the console's log scans, so that console clicks never make the
+// cohort API busy. Stop sets StopFlag() first, which a long task checks (ScanLimits::stop) to
+// end early.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -31,12 +37,18 @@ class CohortDownloads {
   static constexpr size_t kMaxQueued = 8;  // waiting tasks (Amplitude allows 4 per app)
   static constexpr size_t kKeptFiles = 16;
 
-  CohortDownloads(const read::ProfileReader& reader, const Clock& clock);
+  // `work`: what the busy message calls the tasks ("cohort scans" when none given).
+  CohortDownloads(const read::ProfileReader& reader, const Clock& clock,
+                  std::string work = "cohort scans");
   ~CohortDownloads();
   CohortDownloads(const CohortDownloads&) = delete;
   CohortDownloads& operator=(const CohortDownloads&) = delete;
 
+  // Sets StopFlag(), drops the tasks still waiting (they never run), and waits for the running
+  // one to return.
   void Stop();
+  // True from the start of Stop on; a task reads it to end early.
+  const std::atomic<bool>& StopFlag() const { return stop_flag_; }
 
   // Runs `task` on the worker thread, after the tasks queued before it. Throttled when
   // kMaxQueued tasks wait; Unavailable after Stop (then `task` never runs).
@@ -66,6 +78,8 @@ class CohortDownloads {
 
   const read::ProfileReader& reader_;
   const Clock& clock_;
+  const std::string work_;
+  std::atomic<bool> stop_flag_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Job> jobs_;          // GUARDED_BY mu_; by request id

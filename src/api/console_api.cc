@@ -4,6 +4,7 @@
 #include "api/endpoints.h"
 #include "api/http_errors.h"
 #include "core/log.h"
+#include "core/scan_limits.h"
 #include "read/recent_events.h"
 #include "read/stats_sampler.h"
 
@@ -86,14 +87,16 @@ bool Endpoints::Console(const HttpRequest& request, const Access& access,
     respond(Error(400, parsed.message()));
     return true;
   }
-  // The read and the log scan on the worker, never on an I/O thread. The read is made as the
-  // Profile API's, but through the reader alone: nothing is submitted, so a lookup is no
+  // The read and the log scan on the console's worker, never on an I/O thread. The read is made as
+  // the Profile API's, but through the reader alone: nothing is submitted, so a lookup is no
   // exposure of the recommendations it shows.
   const read::ProfileReader& reader = reader_;
   store::Store& store = store_;
   const Clock& clock = clock_;
-  Status posted =
-      downloads_->Post([respond, query, project_id = project->id, &reader, &store, &clock] {
+  ScanLimits limits;
+  limits.stop = &console_worker_->StopFlag();
+  Status posted = console_worker_->Post(
+      [respond, query, project_id = project->id, &reader, &store, &clock, limits] {
         read::ReadOptions options;
         options.computations = true;
         options.cohorts = true;
@@ -107,7 +110,7 @@ bool Endpoints::Console(const HttpRequest& request, const Access& access,
         if (st.ok()) {
           const int64_t since = clock.NowMs() - int64_t{query.events_hours} * 3600 * 1000;
           st = read::ReadRecentEvents(store, project_id, user.amplitude_id, since, kMaxRecentEvents,
-                                      &recent);
+                                      &recent, limits);
         }
         if (st.IsNotFound()) {
           respond(Error(404, "No such user"));

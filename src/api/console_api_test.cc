@@ -2,8 +2,11 @@
 // cannot make happen on cue (a busy worker).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <thread>
 
+#include "api/cohort_downloads.h"
 #include "api/endpoints.h"
 #include "core/temp_dir.h"
 #include "store/fault_store.h"
@@ -94,9 +97,61 @@ TEST_F(ConsoleApiTest, ABusyWorkerAnswers429WithRetryAfterAndTheQueuedLookupsFin
   HttpResponse busy = Get("/admin/v1/projects/seed/users", "user_id=u1").get();
   EXPECT_EQ(busy.status, 429);
   EXPECT_EQ(busy.retry_after_seconds, 1);
-  EXPECT_EQ(busy.body, R"({"error":"too many cohort scans are waiting; retry later"})");
+  EXPECT_EQ(busy.body, R"({"error":"too many console scans are waiting; retry later"})");
   release.set_value();
   for (auto& a : answers) EXPECT_EQ(a.get().status, 200);
+}
+
+TEST_F(ConsoleApiTest, ABusyConsoleWorkerLeavesTheCohortApiFree) {
+  std::promise<void> reached;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [&reached, released] {
+    reached.set_value();
+    released.wait();
+  });
+  std::vector<std::future<HttpResponse>> answers;
+  answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  reached.get_future().wait();  // the console's worker is held in the first lookup's read
+  for (int i = 0; i < 8; ++i) answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  ASSERT_EQ(Get("/admin/v1/projects/seed/users", "user_id=u1").get().status, 429);
+  // GET /api/3/cohorts (Basic k:s) is on the other worker: it answers while the console waits.
+  auto cohorts = std::make_shared<std::promise<HttpResponse>>();
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/api/3/cohorts";
+  r.authorization = "Basic azpz";
+  endpoints_->Cohorts(
+      r, [cohorts](HttpResponse response) { cohorts->set_value(std::move(response)); });
+  HttpResponse listed = cohorts->get_future().get();
+  EXPECT_EQ(listed.status, 200) << listed.body;
+  release.set_value();
+  for (auto& a : answers) EXPECT_EQ(a.get().status, 200);
+}
+
+TEST(CohortDownloadsStop, StopSetsTheFlagARunningTaskWatchesAndDropsTheWaitingOnes) {
+  TempDir dir;
+  store::RocksDbOptions so;
+  so.path = dir.path();
+  std::unique_ptr<store::Store> disk = std::move(store::OpenRocksDbStore(so).value());
+  compute::CatalogHolder catalogs;
+  ManualClock clock{1767225600000};
+  read::ProfileReader reader(*disk, catalogs, clock);
+  CohortDownloads worker(reader, clock, "console scans");
+  std::promise<void> started;
+  std::atomic<bool> later_ran{false};
+  // A task as long as a scan that only the stop flag ends (as ScanLimits::stop does).
+  ASSERT_TRUE(worker
+                  .Post([&worker, &started] {
+                    started.set_value();
+                    while (!worker.StopFlag().load()) std::this_thread::yield();
+                  })
+                  .ok());
+  ASSERT_TRUE(worker.Post([&later_ran] { later_ran.store(true); }).ok());
+  started.get_future().wait();
+  worker.Stop();  // returns only once the running task saw the flag
+  EXPECT_FALSE(later_ran.load());
+  EXPECT_EQ(worker.Post([] {}).code(), ErrorCode::kUnavailable);
 }
 
 }  // namespace

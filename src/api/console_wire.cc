@@ -297,7 +297,7 @@ std::string SerializeUserLookup(const read::UserData& user, const read::RecentEv
   }
   out.append(R"(],"events_scanned":)");
   AppendJsonUint(&out, recent.events_scanned);
-  out.push_back('}');
+  out.append(recent.truncated ? R"(,"truncated":true})" : R"(,"truncated":false})");
   return out;
 }
 

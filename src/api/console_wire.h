@@ -69,7 +69,7 @@ Status ParseUserLookupQuery(std::string_view query, UserLookupQuery* q);
 // computed_properties by id, cohort_ids, recommendations, groups and group_properties, and
 // recent_events (each with event_type, time, insert_id (null when the event had none),
 // event_properties and user_properties as logged; {} for an absent or non-object one) and
-// events_scanned.
+// events_scanned and truncated.
 std::string SerializeUserLookup(const read::UserData& user, const read::RecentEvents& recent);
 
 }  // namespace profiled::api

@@ -180,7 +180,7 @@ TEST(SerializeUserLookup, WritesTheProfileAndTheRecentEventsAsLogged) {
       R"({"event_type":"Purchase","time":1796055740123,"insert_id":"i1",)"
       R"("event_properties":{"price":5},"user_properties":{"$set":{"a":1}}},)"
       R"({"event_type":"Old","time":1796055740000,"insert_id":null,"event_properties":{},)"
-      R"("user_properties":{}}],"events_scanned":1234})");
+      R"("user_properties":{}}],"events_scanned":1234,"truncated":false})");
 }
 
 }  // namespace

@@ -54,7 +54,10 @@ Endpoints::Endpoints(const Config& config, store::Store& store, ingest::Ingestor
       access_(std::make_shared<const Access>(config)),
       reader_(reader),
       registry_(registry) {
-  if (registry != nullptr) downloads_ = std::make_unique<CohortDownloads>(reader, clock);
+  if (registry != nullptr) {
+    downloads_ = std::make_unique<CohortDownloads>(reader, clock);
+    console_worker_ = std::make_unique<CohortDownloads>(reader, clock, "console scans");
+  }
   if (store.Shared()) {
     int io_threads = config.server.threads;
     if (io_threads == 0)
@@ -68,6 +71,7 @@ Endpoints::~Endpoints() { Stop(); }
 
 void Endpoints::Stop() {
   if (read_pool_) read_pool_->Stop();
+  if (console_worker_) console_worker_->Stop();
   if (downloads_) downloads_->Stop();
 }
 

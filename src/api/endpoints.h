@@ -200,7 +200,9 @@ class Endpoints {
   std::atomic<std::shared_ptr<const Access>> access_;
   const read::ProfileReader& reader_;
   ingest::DefinitionRegistry* registry_;
-  std::unique_ptr<CohortDownloads> downloads_;  // with a registry
+  std::unique_ptr<CohortDownloads> downloads_;  // with a registry: the cohort API, exports
+  // With a registry: the console's log scans (user lookups, recommendation reports) alone.
+  std::unique_ptr<CohortDownloads> console_worker_;
   OffsetClock* clock_control_ = nullptr;
   ingest::RecTrainer* trainer_ = nullptr;
   const read::StatsSampler* stats_ = nullptr;

@@ -99,7 +99,7 @@ std::string RecReportJson(std::string_view rec_id, const RecReportQuery& query, 
   }
   out.append(R"(,"events_scanned":)");
   AppendJsonUint(&out, report.events_scanned);
-  out.push_back('}');
+  out.append(report.truncated ? R"(,"truncated":true})" : R"(,"truncated":false})");
   return out;
 }
 

@@ -27,7 +27,7 @@ struct RecReportQuery {
 Status ParseRecReportQuery(std::string_view query, RecReportQuery* out);
 
 // The response body: {"rec_id","conversion_event","days","since","control":{...},
-// "treatment":{...},"lift","events_scanned"}; `since_ms` the window's start.
+// "treatment":{...},"lift","events_scanned","truncated"}; `since_ms` the window's start.
 std::string RecReportJson(std::string_view rec_id, const RecReportQuery& query, int64_t since_ms,
                           const ingest::RecReport& report);
 

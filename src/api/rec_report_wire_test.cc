@@ -52,7 +52,7 @@ TEST(RecReportJson, WritesBothGroupsTheLiftAndNullWithoutOne) {
             R"({"rec_id":"r1","conversion_event":"Purchase","days":7,"since":1795450940,)"
             R"("control":{"users":4,"exposures":9,"converted_users":1,"conversion_rate":0.25},)"
             R"("treatment":{"users":10,"exposures":20,"converted_users":5,"conversion_rate":0.5},)"
-            R"("lift":1,"events_scanned":123})");
+            R"("lift":1,"events_scanned":123,"truncated":false})");
   r.lift.reset();
   EXPECT_NE(RecReportJson("r1", q, 0, r).find(R"("lift":null)"), std::string::npos);
 }

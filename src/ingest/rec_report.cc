@@ -11,14 +11,19 @@
 namespace profiled::ingest {
 
 void RecReportCounter::AddExposure(uint64_t user, int64_t time_ms, bool is_control) {
+  AddExposures(user, time_ms, is_control, 1);
+}
+
+void RecReportCounter::AddExposures(uint64_t user, int64_t first_ms, bool is_control,
+                                    int64_t exposures) {
   auto [it, inserted] = exposed_.try_emplace(user);
   Exposed& e = it->second;
   // Of equal times the first added (the first logged) stays first.
-  if (inserted || time_ms < e.first_ms) {
-    e.first_ms = time_ms;
+  if (inserted || first_ms < e.first_ms) {
+    e.first_ms = first_ms;
     e.is_control = is_control;
   }
-  ++e.exposures;
+  e.exposures += exposures;
 }
 
 void RecReportCounter::AddConversion(uint64_t user, int64_t time_ms) {
@@ -47,16 +52,33 @@ RecReport RecReportCounter::Figures() const {
 
 Result<RecReport> ScanRecReport(store::Store& store, std::string_view project,
                                 std::string_view rec_id, std::string_view conversion_event,
-                                int64_t since_ms) {
-  RecReportCounter counter;
-  MergedIds merged(store, project);
-  Status failure;
+                                int64_t since_ms, const ScanLimits& limits) {
+  // By the logged amplitude_id: the first exposure (event time, then log position), its
+  // group and the exposures; the latest conversion time.
+  struct RawExposed {
+    int64_t first_ms = 0;
+    uint64_t first_position = 0;
+    bool is_control = false;
+    int64_t exposures = 0;
+  };
+  std::unordered_map<uint64_t, RawExposed> exposed;
+  std::unordered_map<uint64_t, int64_t> converted;
   uint64_t scanned = 0;
+  bool truncated = false;
+  bool stopped = false;
   const std::string_view exposure = compute::kExposureEventType;
   Status s = store.Scan(
       store::Table::kEvents, store::EventKeyLowerBound(project, since_ms),
       store::PrefixEnd(store::ProjectPrefix(project)),
       [&](std::string_view /*key*/, std::string_view value) {
+        if (limits.Stopped()) {
+          stopped = true;
+          return false;
+        }
+        if (scanned >= limits.max_entries) {
+          truncated = true;
+          return false;
+        }
         ++scanned;
         store::EventRecord record;
         if (!store::DecodeEvent(value, &record).ok()) return true;
@@ -85,23 +107,64 @@ Result<RecReport> ScanRecReport(store::Store& store, std::string_view project,
             is_control = control != nullptr && control->is_bool() && control->get_bool();
           }
         }
-        Result<uint64_t> user = merged.Resolve(record.amplitude_id);
-        if (!user.ok()) {
-          failure = user.status();
-          return false;
-        }
         // The exposure type is never a conversion type (the API refuses it).
         if (is_exposure) {
-          counter.AddExposure(*user, record.time_ms, is_control);
+          auto [it, inserted] = exposed.try_emplace(record.amplitude_id);
+          RawExposed& e = it->second;
+          // Of equal times the first logged stays first.
+          if (inserted || record.time_ms < e.first_ms) {
+            e.first_ms = record.time_ms;
+            e.first_position = scanned;
+            e.is_control = is_control;
+          }
+          ++e.exposures;
         } else {
-          counter.AddConversion(*user, record.time_ms);
+          auto [it, inserted] = converted.try_emplace(record.amplitude_id, record.time_ms);
+          if (!inserted && record.time_ms > it->second) it->second = record.time_ms;
         }
         return true;
       });
-  if (s.ok()) s = failure;
   if (!s.ok()) return s;
+  if (stopped) return Status::Unavailable("server is shutting down");
+
+  // The profiles of the logged ids, in batches.
+  MergedIds merged(store, project);
+  std::vector<uint64_t> ids;
+  ids.reserve(exposed.size() + converted.size());
+  for (const auto& [id, e] : exposed) ids.push_back(id);
+  for (const auto& [id, t] : converted) ids.push_back(id);
+  PROFILED_RETURN_IF_ERROR(merged.ResolveAll(ids));
+  std::vector<uint64_t>().swap(ids);
+  // Per profile: the earliest first exposure of its ids (of equal times, the first logged).
+  std::unordered_map<uint64_t, RawExposed> users;
+  for (const auto& [id, e] : exposed) {
+    Result<uint64_t> user = merged.Resolve(id);  // cached: reads nothing
+    if (!user.ok()) return user.status();
+    auto [it, inserted] = users.try_emplace(*user, e);
+    if (inserted) continue;
+    RawExposed& u = it->second;
+    if (e.first_ms < u.first_ms ||
+        (e.first_ms == u.first_ms && e.first_position < u.first_position)) {
+      u.first_ms = e.first_ms;
+      u.first_position = e.first_position;
+      u.is_control = e.is_control;
+    }
+    u.exposures += e.exposures;
+  }
+  std::unordered_map<uint64_t, RawExposed>().swap(exposed);
+  RecReportCounter counter;
+  for (const auto& [user, u] : users) {
+    counter.AddExposures(user, u.first_ms, u.is_control, u.exposures);
+  }
+  for (const auto& [id, time_ms] : converted) {
+    Result<uint64_t> user = merged.Resolve(id);
+    if (!user.ok()) return user.status();
+    if (users.count(*user) == 0) continue;  // never exposed: does not count
+    counter.AddConversion(*user, time_ms);
+  }
   RecReport report = counter.Figures();
   report.events_scanned = scanned;
+  report.truncated = truncated;
   return report;
 }
 

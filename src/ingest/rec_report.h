@@ -13,6 +13,9 @@
 //
 // RecReportCounter is the pure counting (a value; not thread-safe); ScanRecReport feeds it
 // from the store's event log on the calling thread (a scan: never call it on an I/O thread).
+// The scan keeps exposures and conversions by the logged amplitude_id and resolves the ids at
+// the end (MergedIds::ResolveAll, in batches); conversions of users never exposed are dropped
+// then, before counting.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/scan_limits.h"
 #include "core/status.h"
 #include "store/store.h"
 
@@ -42,12 +46,16 @@ struct RecReport {
   // rate is 0 (lift is undefined).
   std::optional<double> lift;
   uint64_t events_scanned = 0;  // log entries read
+  bool truncated = false;       // the scan stopped at its cap, before the window's end
 };
 
 class RecReportCounter {
  public:
   // An exposure of `user` at event time `time_ms`, in control or not.
   void AddExposure(uint64_t user, int64_t time_ms, bool is_control);
+  // `exposures` exposures of `user`, the first of them at `first_ms`: as that many AddExposure
+  // calls with the first one first.
+  void AddExposures(uint64_t user, int64_t first_ms, bool is_control, int64_t exposures);
   // A conversion event of `user` at event time `time_ms`.
   void AddConversion(uint64_t user, int64_t time_ms);
   // The figures of what was added (events_scanned 0).
@@ -65,9 +73,11 @@ class RecReportCounter {
 
 // Reads the event log of `project` ingested at or after `since_ms` and counts the report of
 // recommendation `rec_id` with conversion event type `conversion_event`. Log entries that do
-// not decode are skipped. Fails with the store's error (or Corruption from MergedIds).
+// not decode are skipped. Fails with the store's error (or Corruption from MergedIds). Reads
+// at most limits.max_entries log entries (then `truncated`, the figures of those read);
+// Unavailable when limits.stop turns true during the scan (no entry is read after that).
 Result<RecReport> ScanRecReport(store::Store& store, std::string_view project,
                                 std::string_view rec_id, std::string_view conversion_event,
-                                int64_t since_ms);
+                                int64_t since_ms, const ScanLimits& limits = {});
 
 }  // namespace profiled::ingest

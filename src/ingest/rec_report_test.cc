@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "compute/definition.h"
+#include "ingest/merged_ids.h"
 #include "ingest/test_util.h"
+#include "store/keys.h"
+#include "store/records.h"
 
 namespace profiled::ingest {
 namespace {
@@ -144,6 +149,103 @@ TEST_F(RecReportScan, AnAnonymousProfileMergedIntoAUserCountsAsThatUser) {
   EXPECT_EQ(r->treatment.users, 1);
   EXPECT_EQ(r->treatment.exposures, 1);
   EXPECT_EQ(r->treatment.converted_users, 1);
+}
+
+TEST_F(RecReportScan, AtTheCapTheScanStopsAndCountsTheEntriesReadMarkedTruncated) {
+  // Logged in this order: c1's exposure, then its purchase, then t1's exposure and purchase.
+  ApplyOk({Exposure("c1", "r1", true, kTestNow), Purchase("c1", kTestNow + 1),
+           Exposure("t1", "r1", false, kTestNow), Purchase("t1", kTestNow + 1)});
+  const int64_t since = kTestNow - 86'400'000;
+  ScanLimits limits;
+  limits.max_entries = 2;
+  Result<RecReport> r = ScanRecReport(*store_, "p", "r1", "Purchase", since, limits);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->events_scanned, 2u);
+  EXPECT_EQ(r->control.users, 1);
+  EXPECT_EQ(r->control.converted_users, 1);
+  EXPECT_EQ(r->treatment.users, 0);
+  limits.max_entries = 4;
+  r = ScanRecReport(*store_, "p", "r1", "Purchase", since, limits);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->truncated);
+  EXPECT_EQ(r->treatment.converted_users, 1);
+}
+
+TEST_F(RecReportScan, AStopFlagSetDuringTheScanEndsItAtTheNextEntry) {
+  std::vector<Event> events;
+  events.reserve(50);
+  for (int i = 0; i < 50; ++i)
+    events.push_back(Exposure("u" + std::to_string(i), "r1", false, kTestNow));
+  ApplyOk(std::move(events));
+  std::atomic<bool> stop{false};
+  store_->AfterScanEntries(3, [&stop] { stop.store(true); });  // as a shutdown would
+  ScanLimits limits;
+  limits.stop = &stop;
+  Result<RecReport> r =
+      ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow - 86'400'000, limits);
+  EXPECT_EQ(r.status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(store_->EntriesTakenAfterScanHook(), 0u);
+}
+
+// Log entries written as the server logs them, under raw amplitude ids.
+void LogRaw(store::Store& store, uint64_t* seq, uint64_t amplitude_id, std::string_view type,
+            const std::string& json) {
+  store::WriteSet w;
+  w.Put(store::Table::kEvents, store::EventKey("p", kTestNow, ++*seq),
+        store::EncodeEvent(store::EventRecord{amplitude_id, kTestNow, std::string(type), json}));
+  ASSERT_TRUE(store.Commit(w, false).ok());
+}
+
+TEST_F(RecReportScan, IdsAreResolvedInBatchesAtTheEndNotOneReadEach) {
+  const std::string exposure =
+      R"({"event_type":"[Recs] Recommendation Event","event_properties":{"rec_id":"r1"}})";
+  const std::string purchase = R"({"event_type":"Purchase"})";
+  uint64_t seq = 0;
+  store::WriteSet batch;
+  for (uint64_t id = 1; id <= 2501; ++id) {
+    batch.Put(store::Table::kEvents, store::EventKey("p", kTestNow, ++seq),
+              store::EncodeEvent(
+                  store::EventRecord{id, kTestNow, compute::kExposureEventType, exposure}));
+  }
+  ASSERT_TRUE(store_->Commit(batch, false).ok());
+  for (uint64_t id = 1; id <= 10; ++id) LogRaw(*store_, &seq, id, "Purchase", purchase);
+  LogRaw(*store_, &seq, 5000, "Purchase", purchase);  // never exposed
+  store::WriteSet merge;                              // 2501, anonymous, was merged into 1
+  merge.Put(store::Table::kIdentity, store::MergeKey("p", 2501), store::EncodeId(1));
+  ASSERT_TRUE(store_->Commit(merge, false).ok());
+
+  const size_t gets = store_->GetCalls(store::Table::kIdentity);
+  const size_t multi_gets = store_->MultiGetCalls(store::Table::kIdentity);
+  Result<RecReport> r = ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow - 86'400'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->treatment.users, 2500);
+  EXPECT_EQ(r->treatment.exposures, 2501);
+  EXPECT_EQ(r->treatment.converted_users, 10);
+  EXPECT_EQ(store_->GetCalls(store::Table::kIdentity), gets);
+  // 2,502 distinct ids: 3 MultiGets of at most 1,000 keys; then 2501's chain goes on one hop.
+  EXPECT_EQ(store_->MultiGetCalls(store::Table::kIdentity), multi_gets + 4);
+}
+
+TEST_F(RecReportScan, ResolveAllFollowsChainsAsResolveDoesAndCachesThem) {
+  store::WriteSet w;  // 3 -> 2 -> 1
+  w.Put(store::Table::kIdentity, store::MergeKey("p", 3), store::EncodeId(2));
+  w.Put(store::Table::kIdentity, store::MergeKey("p", 2), store::EncodeId(1));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  MergedIds merged(*store_, "p");
+  ASSERT_TRUE(merged.ResolveAll({3, 9, 2, 3}).ok());
+  const size_t gets = store_->GetCalls(store::Table::kIdentity);
+  EXPECT_EQ(*merged.Resolve(3), 1u);
+  EXPECT_EQ(*merged.Resolve(2), 1u);
+  EXPECT_EQ(*merged.Resolve(9), 9u);
+  EXPECT_EQ(store_->GetCalls(store::Table::kIdentity), gets);
+  MergedIds one_by_one(*store_, "p");
+  EXPECT_EQ(*one_by_one.Resolve(3), 1u);
+
+  store::WriteSet bad;
+  bad.Put(store::Table::kIdentity, store::MergeKey("p", 7), std::string("\xff", 1));
+  ASSERT_TRUE(store_->Commit(bad, false).ok());
+  EXPECT_EQ(MergedIds(*store_, "p").ResolveAll({7}).code(), ErrorCode::kCorruption);
 }
 
 }  // namespace

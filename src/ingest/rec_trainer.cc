@@ -570,8 +570,10 @@ void RecTrainer::MeasureOffline(const std::string& project, const std::string& i
   const uint64_t budget = options_.memory_budget_bytes;
   Result<std::optional<recs::OfflineFigures>> figures = [&] {
     try {
+      // A shutdown ends the measurement between two users (Stop sets stop_).
       return recs::MeasureOffline(input.options, input.data, input.newest, input.now_ms,
-                                  shelved < budget ? budget - shelved : 0);
+                                  shelved < budget ? budget - shelved : 0,
+                                  [this] { return stop_.load(); });
     } catch (const std::bad_alloc&) {
       return Result<std::optional<recs::OfflineFigures>>(
           Status::Internal("out of memory while measuring"));
@@ -579,6 +581,7 @@ void RecTrainer::MeasureOffline(const std::string& project, const std::string& i
   }();
   const std::string what = "recommendations: project " + project + ": offline figures of " + id;
   if (!figures.ok()) {
+    if (stop_.load()) return;  // cancelled by the shutdown: nothing went wrong
     LogError(what + " not measured: " + figures.status().ToString());
     return;
   }

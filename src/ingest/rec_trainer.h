@@ -31,7 +31,8 @@
 // A failed training keeps the previous model and is retried a minute later at the earliest.
 // Once a new model serves, the trainer measures its offline figures (recs::MeasureOffline: a
 // second training without each drawn user's newest interaction) and adds them to the head;
-// until then the status has none (docs/RECS.md, "Offline figures").
+// until then the status has none (docs/RECS.md, "Offline figures"). Stop ends a measurement
+// between two of its users (its training, though, runs to its end).
 //
 // Thread-safe: Start/Stop from one thread; RequestTraining and StatusOf from any.
 #pragma once

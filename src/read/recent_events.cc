@@ -8,9 +8,11 @@
 namespace profiled::read {
 
 Status ReadRecentEvents(store::Store& store, std::string_view project, uint64_t amplitude_id,
-                        int64_t since_ms, size_t max_events, RecentEvents* out) {
+                        int64_t since_ms, size_t max_events, RecentEvents* out,
+                        const ScanLimits& limits) {
   out->events.clear();
   out->events_scanned = 0;
+  out->truncated = false;
   std::unordered_set<uint64_t> ids = {amplitude_id};
   std::string merged;
   Status s = store.Get(store::Table::kProfiles,
@@ -43,9 +45,18 @@ Status ReadRecentEvents(store::Store& store, std::string_view project, uint64_t 
   };
   store::EventRecord record;
   const std::string prefix = store::ProjectPrefix(project);
+  bool stopped = false;
   PROFILED_RETURN_IF_ERROR(
       store.Scan(store::Table::kEvents, store::EventKeyLowerBound(project, since_ms),
                  store::PrefixEnd(prefix), [&](std::string_view, std::string_view value) {
+                   if (limits.Stopped()) {
+                     stopped = true;
+                     return false;
+                   }
+                   if (out->events_scanned >= limits.max_entries) {
+                     out->truncated = true;
+                     return false;
+                   }
                    ++out->events_scanned;
                    if (!store::DecodeEvent(value, &record).ok()) return true;
                    if (ids.count(record.amplitude_id) == 0) return true;
@@ -54,6 +65,7 @@ Status ReadRecentEvents(store::Store& store, std::string_view project, uint64_t 
                    if (kept.size() >= 2 * max_events) prune();
                    return true;
                  }));
+  if (stopped) return Status::Unavailable("server is shutting down");
   prune();
   std::sort(kept.begin(), kept.end(), newer);
   for (Candidate& c : kept) out->events.push_back(std::move(c.record));

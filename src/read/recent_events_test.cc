@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "core/temp_dir.h"
+#include "store/fault_store.h"
 #include "store/keys.h"
 
 namespace profiled::read {
@@ -85,6 +88,34 @@ TEST_F(RecentEventsTest, ADamagedMergedIdsRecordIsCorruption) {
   ASSERT_TRUE(store_->Commit(w, false).ok());
   RecentEvents r;
   EXPECT_EQ(ReadRecentEvents(*store_, "p", 7, kNow, 50, &r).code(), ErrorCode::kCorruption);
+}
+
+TEST_F(RecentEventsTest, AtTheCapTheScanStopsAndAnswersTheEventsReadMarkedTruncated) {
+  for (int i = 0; i < 10; ++i) Log("p", 7, kNow + i, kNow + i, "e" + std::to_string(i));
+  ScanLimits limits;
+  limits.max_entries = 4;
+  RecentEvents r;
+  ASSERT_TRUE(ReadRecentEvents(*store_, "p", 7, kNow, 50, &r, limits).ok());
+  EXPECT_TRUE(r.truncated);
+  EXPECT_EQ(r.events_scanned, 4u);
+  EXPECT_EQ(Types(r), (std::vector<std::string>{"e3", "e2", "e1", "e0"}));  // the oldest four
+  // A cap the window fits in is no truncation.
+  limits.max_entries = 10;
+  ASSERT_TRUE(ReadRecentEvents(*store_, "p", 7, kNow, 50, &r, limits).ok());
+  EXPECT_FALSE(r.truncated);
+  EXPECT_EQ(r.events.size(), 10u);
+}
+
+TEST_F(RecentEventsTest, AStopFlagSetDuringTheScanEndsItAtTheNextEntry) {
+  for (int i = 0; i < 100; ++i) Log("p", 7, kNow + i, kNow + i, "e");
+  store::FaultStore faults(*store_);
+  std::atomic<bool> stop{false};
+  faults.AfterScanEntries(3, [&stop] { stop.store(true); });  // as a shutdown would
+  ScanLimits limits;
+  limits.stop = &stop;
+  RecentEvents r;
+  EXPECT_EQ(ReadRecentEvents(faults, "p", 7, kNow, 50, &r, limits).code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(faults.EntriesTakenAfterScanHook(), 0u);
 }
 
 }  // namespace

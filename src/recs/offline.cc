@@ -5,14 +5,20 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "recs/evaluation.h"
+#include "recs/metrics.h"
 
 namespace profiled::recs {
+
+namespace {
+Status Cancelled() { return Status::Unavailable("the offline measurement was cancelled"); }
+}  // namespace
 
 Result<std::optional<OfflineFigures>> MeasureOffline(
     const ModelOptions& options, const TrainingSet& data,
     const std::unordered_map<uint64_t, int32_t>& newest, int64_t now_ms,
-    uint64_t memory_budget_bytes) {
+    uint64_t memory_budget_bytes, const std::function<bool()>& cancelled) {
+  auto stop = [&] { return cancelled && cancelled(); };
+  if (stop()) return Cancelled();
   std::unordered_map<uint64_t, std::vector<int32_t>> items_of;
   for (const auto& [user, item] : data.pairs()) items_of[user].push_back(item);
   struct Drawn {
@@ -51,36 +57,48 @@ Result<std::optional<OfflineFigures>> MeasureOffline(
   const ServingModel& model = **trained;
   if (model.model == nullptr) return std::optional<OfflineFigures>();
 
-  Result<Interactions> space =
-      Interactions::FromUserItems(static_cast<int32_t>(model.items.size()), {});
-  if (!space.ok()) return space.status();
-  EvalSplit split;
-  split.train = std::move(space.value());
+  if (stop()) return Cancelled();
+
+  // Each drawn user ranked as recs::EvaluateTrained ranks (top kOfflineCutoff of the model's
+  // items, the history excluded), one at a time so that a cancel is seen between users.
+  std::vector<float> scores(model.items.size());
+  std::vector<uint8_t> excluded(model.items.size(), 0);
+  std::vector<int32_t> history;
+  std::vector<int32_t> ranked;
+  double recall = 0;
+  double ndcg = 0;
+  size_t ranked_users = 0;
   for (const Drawn& d : eligible) {
-    EvalUser u;
-    u.user = static_cast<int32_t>(split.users.size());
+    if (stop()) return Cancelled();
     const int32_t target = model.Find(data.keys()[static_cast<size_t>(d.held)]);
     if (target < 0) continue;  // only drawn users had it: a miss
+    history.clear();
     for (int32_t i : items_of[d.user]) {
       if (i == d.held) continue;
       const int32_t known = model.Find(data.keys()[static_cast<size_t>(i)]);
-      if (known >= 0) u.history.push_back(known);
+      if (known >= 0) history.push_back(known);
     }
-    std::sort(u.history.begin(), u.history.end());
-    u.held_out = {target};
-    split.users.push_back(std::move(u));
+    std::sort(history.begin(), history.end());
+    model.model->Score(history, scores);
+    for (int32_t i : history) excluded[static_cast<size_t>(i)] = 1;
+    std::vector<ScoredItem> top = TopItems(scores, excluded, kOfflineCutoff);
+    for (int32_t i : history) excluded[static_cast<size_t>(i)] = 0;
+    ranked.clear();
+    for (const ScoredItem& s : top) ranked.push_back(s.item);
+    const std::array<int32_t, 1> held_out = {target};
+    recall += RecallAtK(ranked, held_out, kOfflineCutoff);
+    ndcg += NdcgAtK(ranked, held_out, kOfflineCutoff);
+    ++ranked_users;
   }
   OfflineFigures figures;
   figures.model = model.used;
   figures.users = static_cast<int64_t>(eligible.size());
-  if (!split.users.empty()) {
-    const std::array<size_t, 1> ks = {kOfflineCutoff};
-    EvalReport report = EvaluateTrained(split, *model.model, ks);
-    // EvaluateTrained averages over the users it ranked; the others are misses.
-    const double share =
-        static_cast<double>(split.users.size()) / static_cast<double>(eligible.size());
-    figures.hit_rate = report.cutoffs[0].recall * share;
-    figures.ndcg = report.cutoffs[0].ndcg * share;
+  if (ranked_users > 0) {
+    // The mean over the users ranked; the others are misses.
+    const double users = static_cast<double>(ranked_users);
+    const double share = users / static_cast<double>(eligible.size());
+    figures.hit_rate = recall / users * share;
+    figures.ndcg = ndcg / users * share;
   }
   return std::optional<OfflineFigures>(figures);
 }

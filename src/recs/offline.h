@@ -8,11 +8,13 @@
 // other pair; each drawn user's remaining items are the history, the ranking covers every item
 // the model knows but those (as exclude_seen), and the held-out item is looked for in the top
 // k (recs/evaluation.h, recs/metrics.h). A held-out item only drawn users had counts as a miss.
-// A pure function of its inputs; thread-safe.
+// A pure function of its inputs; thread-safe. A caller that must stop early (a shutdown)
+// passes `cancelled`, asked before the training and between drawn users.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 
@@ -44,10 +46,10 @@ struct OfflineInput {
 
 // `newest`: per user of `data`, the index in data.keys() of their newest interaction. None
 // when fewer than 2 users have 2 or more distinct items; fails with what TrainServingModel
-// fails with.
+// fails with, and with Unavailable as soon as `cancelled` (when given) returns true.
 Result<std::optional<OfflineFigures>> MeasureOffline(
     const ModelOptions& options, const TrainingSet& data,
     const std::unordered_map<uint64_t, int32_t>& newest, int64_t now_ms,
-    uint64_t memory_budget_bytes = UINT64_MAX);
+    uint64_t memory_budget_bytes = UINT64_MAX, const std::function<bool()>& cancelled = {});
 
 }  // namespace profiled::recs

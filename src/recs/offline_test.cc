@@ -93,5 +93,25 @@ TEST(MeasureOffline, DrawsAtMostAThousandUsersTheSameOnesEveryTime) {
   EXPECT_LT((*a)->ndcg, 1.0);
 }
 
+TEST(MeasureOffline, ACancelIsSeenBetweenUsersAndEndsTheMeasurement) {
+  Clustered c = TwoClusters(40);
+  const ModelOptions options = Options(ModelKind::kItemKnn);
+  int asked = 0;
+  auto never = [&asked] {
+    ++asked;
+    return false;
+  };
+  auto whole = MeasureOffline(options, c.data, c.newest, 0, UINT64_MAX, never);
+  ASSERT_TRUE(whole.ok() && whole->has_value());
+  EXPECT_DOUBLE_EQ((*whole)->hit_rate, 1.0);
+  EXPECT_EQ(asked, 2 + 40);  // before and after the training, then before each drawn user
+  // A shutdown during the ranking: the next user is not ranked.
+  asked = 0;
+  auto after_five_users = [&asked] { return ++asked > 2 + 5; };
+  auto cancelled = MeasureOffline(options, c.data, c.newest, 0, UINT64_MAX, after_five_users);
+  EXPECT_EQ(cancelled.status().code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(asked, 2 + 5 + 1);
+}
+
 }  // namespace
 }  // namespace profiled::recs

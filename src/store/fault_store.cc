@@ -136,7 +136,36 @@ Status FaultStore::Commit(const WriteSet& writes, bool sync) {
 
 Status FaultStore::Scan(Table table, std::string_view begin, std::string_view end,
                         const std::function<bool(std::string_view, std::string_view)>& fn) {
-  return inner_.Scan(table, begin, end, fn);
+  return inner_.Scan(table, begin, end, [&](std::string_view key, std::string_view value) {
+    const bool more = fn(key, value);
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++scan_entries_;
+      if (scan_hook_ran_ && more) ++taken_after_hook_;
+      if (scan_hook_ && scan_entries_ == scan_hook_at_) {
+        hook = std::move(scan_hook_);
+        scan_hook_ = nullptr;
+        scan_hook_ran_ = true;
+      }
+    }
+    if (hook) hook();
+    return more;
+  });
+}
+
+void FaultStore::AfterScanEntries(uint64_t n, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  scan_entries_ = 0;
+  scan_hook_at_ = n;
+  scan_hook_ = std::move(fn);
+  scan_hook_ran_ = false;
+  taken_after_hook_ = 0;
+}
+
+uint64_t FaultStore::EntriesTakenAfterScanHook() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return taken_after_hook_;
 }
 
 Status FaultStore::DeleteRange(Table table, std::string_view begin, std::string_view end) {

@@ -57,6 +57,13 @@ class FaultStore final : public Store {
   void ResumeCommits();
   void WaitForStalledCommit();
 
+  // Runs `fn` once, on the scanning thread, right after the `n`-th entry (counted from now,
+  // over every later Scan) was handed to a Scan's callback. EntriesTakenAfterScanHook counts
+  // the entries handed afterwards that a callback took (returned true for): how far a scan
+  // went on past the hook (e.g. one that sets a stop flag).
+  void AfterScanEntries(uint64_t n, std::function<void()> fn);
+  uint64_t EntriesTakenAfterScanHook() const;
+
   // How many Get / MultiGet calls of `table` reached this wrapper (failed ones included).
   size_t GetCalls(Table table) const;
   size_t MultiGetCalls(Table table) const;
@@ -93,6 +100,11 @@ class FaultStore final : public Store {
   std::string hook_key_;                         // guarded by mu_
   std::function<void()> hook_;                   // guarded by mu_
   std::vector<CommitRecord> commits_;            // guarded by mu_
+  uint64_t scan_entries_ = 0;                    // guarded by mu_: since the hook was set
+  uint64_t scan_hook_at_ = 0;                    // guarded by mu_
+  std::function<void()> scan_hook_;              // guarded by mu_
+  bool scan_hook_ran_ = false;                   // guarded by mu_
+  uint64_t taken_after_hook_ = 0;                // guarded by mu_
   std::array<size_t, kTableCount> get_calls_{};  // guarded by mu_
   std::array<size_t, kTableCount> multi_get_calls_{};  // guarded by mu_
 };

@@ -129,6 +129,7 @@ describe('console API', () => {
     assert.deepEqual(body.recent_events[5].event_properties, { sku: 'b' });
     assert.equal(body.recent_events[3].user_properties.$set.org, 'acme');
     assert.ok(body.events_scanned >= training.length + 7, `events_scanned ${body.events_scanned}`);
+    assert.equal(body.truncated, false);  // far under the 5,000,000-entry cap
 
     // Every id kind finds the same user: each device, the amplitude_id, and the id merged into it.
     const { events_scanned: _, ...same } = body;

@@ -114,6 +114,7 @@ describe('a recommendation\'s offline figures and online report', () => {
     assert.deepEqual(report.treatment, { users: treatment.length, exposures: treatment.length, converted_users: 3, conversion_rate: 3 / treatment.length });
     assert.equal(report.lift, (3 / treatment.length) / (2 / control.length) - 1);
     assert.ok(report.events_scanned >= events(users.length), `events_scanned ${report.events_scanned}`);
+    assert.equal(report.truncated, false);  // far under the 5,000,000-entry cap
 
     // No control conversion: the lift is null, the rest still counted.
     const wish = await server.adminOk('GET', reportPath('?conversion_event=Wishlist&days=1'));

@@ -644,7 +644,8 @@
 
     const events = u.recent_events || [];
     out.push(el('h3', null, 'Recent events',
-      el('span', { class: 'muted' }, ` · ${events.length} shown, ${fmtNumber(u.events_scanned)} log entries scanned`)));
+      el('span', { class: 'muted' }, ` · ${events.length} shown, ${fmtNumber(u.events_scanned)} log entries scanned` +
+        (u.truncated ? ' (stopped at the cap: the oldest of the window only; ask for fewer hours)' : ''))));
     out.push(el('div', { class: 'card' }, events.length === 0 ? empty('No events in this window.') :
       table(['time (UTC)', 'event_type', 'event_properties', 'user_properties', 'insert_id'], events.map((e) =>
         el('tr', { class: 'event' },
@@ -770,7 +771,8 @@
         figure('log entries scanned', fmtNumber(b.events_scanned))),
       table(['group', 'users', 'exposures', 'converted users', 'conversion rate'],
         [row('control', b.control || {}), row('treatment', b.treatment || {})], { class: 'report-table' }),
-      b.lift === null ? el('p', { class: 'muted' }, 'No lift: the control group has no users or no conversions.') : null);
+      b.lift === null ? el('p', { class: 'muted' }, 'No lift: the control group has no users or no conversions.') : null,
+      b.truncated ? el('p', { class: 'muted' }, 'Partial: the scan stopped at its cap of log entries (the oldest of the window only); ask for fewer days.') : null);
   }
 
   // ---- start ----------------------------------------------------------------------------------
