@@ -25,10 +25,17 @@ void Store(const boost::json::object& groups, std::string* record, bool* changed
 
 }  // namespace
 
-Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed) {
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed,
+                          std::string* damaged) {
   *changed = false;
+  if (damaged != nullptr) damaged->clear();
   boost::json::object current;
-  PROFILED_RETURN_IF_ERROR(Parse(*record, &current));
+  if (Status s = Parse(*record, &current); !s.ok()) {
+    // Unreadable, so read as no groups (docs/STORAGE.md): replaced by what this event sets,
+    // rather than leaving the user's groups unwritable for good.
+    current.clear();
+    if (damaged != nullptr) *damaged = "the record is damaged, replaced (" + s.message() + ")";
+  }
   const size_t types_before = current.size();
   for (const GroupRef& ref : groups) {
     if (ref.names.empty()) {

@@ -27,8 +27,11 @@ using store::kMaxUserGroupTypes;
 // empty when no group remains; *changed tells whether it changed. Errors (then *record is
 // unchanged): InvalidArgument when the user would end up in more than kMaxUserGroupTypes types
 // and in more than before (a record over the limit, written before it, may still change
-// types it has and lose some); Corruption when *record is not a JSON object.
-Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed);
+// types it has and lose some). A *record that does not decode (reads take it as no groups)
+// counts as empty and is replaced, so the user's groups never become unwritable; that is said
+// in *damaged (if given; empty otherwise) for the caller to log.
+Status SetGroupMembership(const std::vector<GroupRef>& groups, std::string* record, bool* changed,
+                          std::string* damaged = nullptr);
 
 // A merge of an anonymous user `from` into `into`: each group type `into` does not have
 // comes from `from` (the identified user's own memberships win), in `from`'s order while

@@ -609,9 +609,14 @@ Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t 
   if (e.event_type == "$identify" && !e.groups.empty()) {
     // setGroup, or `groups` of POST /identify: the user's own memberships.
     bool changed = false;
-    Status s = SetGroupMembership(e.groups, &user->groups, &changed);
+    std::string damaged;
+    Status s = SetGroupMembership(e.groups, &user->groups, &changed, &damaged);
     if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroups;
     PROFILED_RETURN_IF_ERROR(s);
+    if (!damaged.empty()) {
+      LogWarn("project " + project + ": amplitude_id " + std::to_string(amplitude_id) +
+              ": group memberships: " + damaged);
+    }
     // The rest of a user state than its properties is saved whole for a rollback at the
     // batch's first touch of the user (WorkingSet::GetUserState).
     if (changed) user->groups_changed = true;
