@@ -421,6 +421,9 @@ int Serve(const std::string& config_path, const std::string& listen, const std::
   }
   LogInfo(std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
           ", shutting down");
+  // The console's scans end first, so the requests waiting for them get their 503 while the
+  // server still answers.
+  endpoints.BeginStop();
   server.Stop();
   endpoints.Stop();
   stats.Stop();

@@ -44,6 +44,10 @@ class CohortDownloads {
   CohortDownloads(const CohortDownloads&) = delete;
   CohortDownloads& operator=(const CohortDownloads&) = delete;
 
+  // Sets StopFlag() only: the running task and those still waiting (which go on running)
+  // end early and answer, while the server can still send their answers (a shutdown calls it
+  // before the server stops, then Stop).
+  void BeginStop() { stop_flag_.store(true); }
   // Sets StopFlag(), drops the tasks still waiting (they never run), and waits for the running
   // one to return.
   void Stop();

@@ -102,6 +102,33 @@ TEST_F(ConsoleApiTest, ABusyWorkerAnswers429WithRetryAfterAndTheQueuedLookupsFin
   for (auto& a : answers) EXPECT_EQ(a.get().status, 200);
 }
 
+TEST_F(ConsoleApiTest, BeginStopEndsTheRunningAndQueuedScansWith503WhileTheyCanBeAnswered) {
+  store::WriteSet w;  // an event of u1, so the lookup's log scan has an entry to stop at
+  w.Put(store::Table::kEvents, store::EventKey("seed", clock_.NowMs(), 1),
+        store::EncodeEvent(
+            store::EventRecord{1, clock_.NowMs(), "Play", R"({"event_type":"Play"})"}));
+  ASSERT_TRUE(disk_->Commit(w, false).ok());
+  ASSERT_EQ(Get("/admin/v1/projects/seed/users", "user_id=u1").get().status, 200);
+  std::promise<void> reached;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [&reached, released] {
+    reached.set_value();
+    released.wait();
+  });
+  std::vector<std::future<HttpResponse>> answers;
+  answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  reached.get_future().wait();  // the worker is held in the first lookup's read
+  for (int i = 0; i < 3; ++i) answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  endpoints_->BeginStop();
+  release.set_value();
+  for (auto& a : answers) {
+    HttpResponse r = a.get();  // answered, not dropped: the server still sends it
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_EQ(r.retry_after_seconds, 1);
+  }
+}
+
 TEST_F(ConsoleApiTest, ABusyConsoleWorkerLeavesTheCohortApiFree) {
   std::promise<void> reached;
   std::promise<void> release;

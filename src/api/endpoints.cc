@@ -75,6 +75,11 @@ void Endpoints::Stop() {
   if (downloads_) downloads_->Stop();
 }
 
+void Endpoints::BeginStop() {
+  if (console_worker_) console_worker_->BeginStop();
+  if (downloads_) downloads_->BeginStop();
+}
+
 void Endpoints::SetConfig(const Config& config) {
   SetAccess(std::make_shared<const Access>(config, access_.load().get(), clock_.NowMs()));
 }

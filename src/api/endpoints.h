@@ -91,6 +91,11 @@ class Endpoints {
 
   // Ends the background work (cohort downloads). Call before the store closes.
   void Stop();
+  // Asks the scans on the background workers (a console lookup or report, docs/API.md
+  // "Console API") to end at their next log entry, answering 503, and those still queued to
+  // do the same when they start. Call before the server stops taking and answering requests;
+  // Stop still follows.
+  void BeginStop();
   // Serves PUT|GET /admin/v1/testing/clock, which moves *clock (config
   // testing.clock_control). Call before serving.
   void EnableClockControl(OffsetClock* clock) { clock_control_ = clock; }

@@ -555,7 +555,8 @@ Status Ingestor::ApplyGroupOps(const std::string& project, const Event& e) {
 
 Status Ingestor::ApplyEvent(const std::string& project, const Event& e, int64_t now,
                             bool* duplicate, EventField* invalid_field) {
-  // Every InvalidArgument of ApplyGroupOps is a group's size.
+  // Every InvalidArgument of ApplyGroupOps is about a group's properties: its size, or its record
+  // not decoding.
   auto group_ops = [&]() {
     Status s = ApplyGroupOps(project, e);
     if (s.code() == ErrorCode::kInvalidArgument) *invalid_field = EventField::kGroupProperties;
