@@ -151,6 +151,32 @@ TEST_F(RecReportScan, AnAnonymousProfileMergedIntoAUserCountsAsThatUser) {
   EXPECT_EQ(r->treatment.converted_users, 1);
 }
 
+TEST_F(RecReportScan, OfEqualFirstExposuresOfMergedIdsTheEarlierLoggedDecidesTheGroup) {
+  ApplyOk({Track("alice", "device-1")});
+  // r1: alice's control exposure is logged before the anonymous device's treatment one at the
+  // same time; r2 the other way round. Then the device merges into alice.
+  ApplyOk({Exposure("alice", "r1", true, kTestNow)});
+  Event r1_shown = Exposure("", "r1", false, kTestNow);
+  r1_shown.device_id = "device-9";
+  ApplyOk({std::move(r1_shown)});
+  Event r2_shown = Exposure("", "r2", false, kTestNow);
+  r2_shown.device_id = "device-9";
+  ApplyOk({std::move(r2_shown)});
+  ApplyOk({Exposure("alice", "r2", true, kTestNow)});
+  ApplyOk({Track("alice", "device-9")});
+  ASSERT_EQ(Read("", "device-9").amplitude_id, Read("alice").amplitude_id);
+  Result<RecReport> r1 = ScanRecReport(*store_, "p", "r1", "Purchase", kTestNow - 86'400'000);
+  ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+  EXPECT_EQ(r1->control.users, 1);
+  EXPECT_EQ(r1->control.exposures, 2);
+  EXPECT_EQ(r1->treatment.users, 0);
+  Result<RecReport> r2 = ScanRecReport(*store_, "p", "r2", "Purchase", kTestNow - 86'400'000);
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  EXPECT_EQ(r2->treatment.users, 1);
+  EXPECT_EQ(r2->treatment.exposures, 2);
+  EXPECT_EQ(r2->control.users, 0);
+}
+
 TEST_F(RecReportScan, AtTheCapTheScanStopsAndCountsTheEntriesReadMarkedTruncated) {
   // Logged in this order: c1's exposure, then its purchase, then t1's exposure and purchase.
   ApplyOk({Exposure("c1", "r1", true, kTestNow), Purchase("c1", kTestNow + 1),
