@@ -312,16 +312,17 @@ describe('the console in Chromium', () => {
     });
     assert.equal(ratePoints.length, 3);
     // Later refreshes ask for this project's samples newer than those the page holds, and the
-    // page appends them: it plots the server's samples, none twice (the server, read after
-    // the page, has at most the few taken since the page's last refresh more).
+    // page appends them: it plots exactly the server's samples up to its newest, none missed
+    // and none twice (the server, read after the page, may have a few newer ones).
     await until('an incremental refresh', async () => {
       const asked = await page.$eval('#view-overview', (v) => v.getAttribute('data-stats-path'));
       return /^\/admin\/v1\/stats\?project=shop&since=\d+$/.test(asked ?? '') ? asked : undefined;
     });
     await until('the plot growing by incremental refreshes to the server\'s samples', async () => {
-      const n = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => Number(p.getAttribute('data-points'))));
-      const onServer = (await server.adminOk('GET', '/stats')).rates.samples.length;
-      return n.every((x) => x <= onServer && x >= onServer - 3 && x > ratePoints[0]) ? n : undefined;
+      const plotted = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => p.getAttribute('data-times').split(',').map(Number)));
+      const onServer = (await server.adminOk('GET', '/stats')).rates.samples.map((r) => r.t);
+      return plotted.every((ts) => ts.length > ratePoints[0] &&
+        JSON.stringify(ts) === JSON.stringify(onServer.filter((t) => t <= ts[ts.length - 1]))) ? plotted : undefined;
     });
     const paths = await page.$$eval('#rates-chart path.series', (ps) => ps.map((p) => [p.getAttribute('data-series'), p.getAttribute('d')]));
     assert.deepEqual(paths.map((p) => p[0]), ['events ingested/s', 'profile reads/s', 'requests/s']);

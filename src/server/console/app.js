@@ -433,7 +433,10 @@
     series.forEach((s, i) => {
       if (s.points.length === 0) return;
       const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ');
-      const path = svg('path', { class: `series c${i % 8}`, d, 'data-series': s.name, 'data-points': s.points.length });
+      const path = svg('path', {
+        class: `series c${i % 8}`, d, 'data-series': s.name, 'data-points': s.points.length,
+        'data-times': s.points.map((p) => p[0]).join(','),
+      });
       path.appendChild(svg('title', null, s.name));
       root.appendChild(path);
       if (s.points.length === 1) {
