@@ -140,6 +140,7 @@ std::string_view LineProblemName(LineProblem problem) {
     case LineProblem::kNoId: return "no user_id or device_id";
     case LineProblem::kBadTime: return "no valid event_time";
     case LineProblem::kTooLong: return "line too long";
+    case LineProblem::kBadInsertId: return "insert_id not a non-empty string";
   }
   return "unknown";
 }
@@ -328,8 +329,20 @@ LineVerdict MapNdjsonLine(std::string_view line, std::string_view fallback_inser
     --end;
   }
   const std::string_view text = line.substr(begin, end - begin);
-  if (o.contains("insert_id")) {
+  const json::value* insert_id = o.if_contains("insert_id");
+  if (IsNonEmptyString(insert_id)) {
     event.json.assign(text);
+  } else if (insert_id != nullptr && !insert_id->is_null()) {
+    // The server would refuse the event (400 naming insert_id) and fail its whole batch.
+    verdict.problem = LineProblem::kBadInsertId;
+    return verdict;
+  } else if (insert_id != nullptr) {
+    // null, which the server reads as none: the fallback instead, as for a line without one,
+    // so that a resumed import sends the line again harmlessly. Written anew (a second
+    // "insert_id" key would be ambiguous).
+    json::object copy = o;
+    copy["insert_id"] = fallback_insert_id;
+    event.json = json::serialize(copy);
   } else {
     event.json = "{\"insert_id\":";
     AppendJsonString(&event.json, fallback_insert_id);

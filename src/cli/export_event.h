@@ -33,6 +33,7 @@ enum class LineProblem {
   kNoId,            // neither a user_id nor a device_id (non-empty strings)
   kBadTime,         // event_time (and client_event_time) missing or not a time
   kTooLong,         // longer than the reader's line limit (import_source.h)
+  kBadInsertId,     // (NDJSON) an insert_id that is neither null nor a non-empty string
 };
 std::string_view LineProblemName(LineProblem problem);
 

@@ -172,6 +172,23 @@ TEST(MapNdjsonLine, SkipsLinesThatCannotBeEvents) {
   EXPECT_EQ(MapNdjsonLine(R"({"event_type":"e"})", "f").problem, LineProblem::kNoId);
   EXPECT_EQ(MapNdjsonLine("nope", "f").problem, LineProblem::kNotJson);
   EXPECT_EQ(MapNdjsonLine("3", "f").problem, LineProblem::kNotObject);
+  // The server refuses an insert_id that is not a string (and an empty one is none).
+  for (const char* id : {"4", "\"\"", "[]", "{}", "true"}) {
+    LineVerdict v = MapNdjsonLine(
+        std::string(R"({"event_type":"e","user_id":"user-1","insert_id":)") + id + "}", "f");
+    EXPECT_FALSE(v.event.has_value()) << id;
+    EXPECT_EQ(v.problem, LineProblem::kBadInsertId) << id;
+  }
+}
+
+TEST(MapNdjsonLine, ANullInsertIdTakesTheFallbackAsAMissingOneDoes) {
+  LineVerdict v = MapNdjsonLine(R"({"event_type":"e","user_id":"user-1","insert_id":null,"n":2})",
+                                "import:f:7");
+  ASSERT_TRUE(v.event.has_value());
+  json::value sent = json::parse(v.event->json);
+  EXPECT_EQ(sent.at("insert_id"), "import:f:7");
+  EXPECT_EQ(sent.at("n"), 2);
+  EXPECT_EQ(sent.get_object().size(), 4u);
 }
 
 }  // namespace
