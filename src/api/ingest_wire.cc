@@ -737,15 +737,18 @@ bool ParseIdentificationObjects(std::string_view identification, size_t max, jso
   return true;
 }
 
-}  // namespace
-
-bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
-                         IngestRejection* rejection) {
+// /identify and /groupidentify: the objects of `identification` (ParseIdentificationObjects),
+// an event per object of `origin` and `event_type` at the request's time, each filled by
+// parse(object, index, event, errors). False with *rejection filled (and *out empty) when the
+// list or any object is refused: the request applies nothing.
+template <typename Parse>
+bool ParseIdentifications(std::string_view identification, size_t max, ingest::EventOrigin origin,
+                          std::string_view event_type, int64_t now_ms, std::vector<Event>* out,
+                          IngestRejection* rejection, Parse parse) {
   bool non_finite = false;
   std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
   json::array list(json::storage_ptr(arena.get()));
-  if (!ParseIdentificationObjects(identification, ingest::kMaxEventsPerBatch, &list, &non_finite,
-                                  rejection)) {
+  if (!ParseIdentificationObjects(identification, max, &list, &non_finite, rejection)) {
     return false;
   }
   BatchErrors& errors = rejection->events;
@@ -759,30 +762,11 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
     }
     json::object& o = list[i].get_object();
     Event& e = (*out)[i];
-    e.origin = ingest::EventOrigin::kIdentifyApi;
-    e.event_type = "$identify";
+    e.origin = origin;
+    e.event_type = event_type;
     e.time_ms = now_ms;
     if (non_finite) CheckNonFinite(o, index, &errors);
-    const EventFields f(o);
-    ParseCommon(f, index, ingest::kDefaultMinIdLength, &e, &errors);
-    if (const json::value* paying = f[Slot("paying")]; !IsNullOrAbsent(paying)) {
-      if (paying->is_bool()) {
-        e.builtins.single["paying"] = paying->get_bool();
-      } else if (paying->is_string() &&
-                 (paying->get_string() == "true" || paying->get_string() == "false")) {
-        e.builtins.single["paying"] = paying->get_string() == "true";
-      } else {
-        errors.Invalid("paying", index, "must be a boolean");
-      }
-    }
-    if (const json::value* sv = f[Slot("start_version")]; sv != nullptr && sv->is_string()) {
-      e.builtins.single["start_version"] = *sv;
-    }
-    if (json::value* g = f[Slot("groups")]; g != nullptr && g->is_object()) {
-      if (std::string why = ParseGroups(g->get_object(), &e.groups); !why.empty()) {
-        errors.Invalid("groups", index, why);
-      }
-    }
+    parse(o, index, e, errors);
   }
   if (!errors.empty()) {
     Reject(rejection, 400, EventsErrorText(errors));
@@ -792,64 +776,70 @@ bool ParseIdentification(std::string_view identification, int64_t now_ms, std::v
   return true;
 }
 
+}  // namespace
+
+bool ParseIdentification(std::string_view identification, int64_t now_ms, std::vector<Event>* out,
+                         IngestRejection* rejection) {
+  return ParseIdentifications(
+      identification, ingest::kMaxEventsPerBatch, ingest::EventOrigin::kIdentifyApi, "$identify",
+      now_ms, out, rejection, [](json::object& o, int index, Event& e, BatchErrors& errors) {
+        const EventFields f(o);
+        ParseCommon(f, index, ingest::kDefaultMinIdLength, &e, &errors);
+        if (const json::value* paying = f[Slot("paying")]; !IsNullOrAbsent(paying)) {
+          if (paying->is_bool()) {
+            e.builtins.single["paying"] = paying->get_bool();
+          } else if (paying->is_string() &&
+                     (paying->get_string() == "true" || paying->get_string() == "false")) {
+            e.builtins.single["paying"] = paying->get_string() == "true";
+          } else {
+            errors.Invalid("paying", index, "must be a boolean");
+          }
+        }
+        if (const json::value* sv = f[Slot("start_version")]; sv != nullptr && sv->is_string()) {
+          e.builtins.single["start_version"] = *sv;
+        }
+        if (json::value* g = f[Slot("groups")]; g != nullptr && g->is_object()) {
+          if (std::string why = ParseGroups(g->get_object(), &e.groups); !why.empty()) {
+            errors.Invalid("groups", index, why);
+          }
+        }
+      });
+}
+
 bool ParseGroupIdentification(std::string_view identification, int64_t now_ms,
                               std::vector<Event>* out, IngestRejection* rejection) {
-  bool non_finite = false;
-  std::shared_ptr<json::monotonic_resource> arena = RequestArena(identification.size());
-  json::array list(json::storage_ptr(arena.get()));
-  if (!ParseIdentificationObjects(identification, kMaxGroupIdentifications, &list, &non_finite,
-                                  rejection)) {
-    return false;
-  }
-  BatchErrors& errors = rejection->events;
-  out->reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) out->emplace_back(arena);
   auto bad_text = [](const json::value* v) {
     return v == nullptr || !v->is_string() || v->get_string().empty() ||
            ingest::CharacterCount(v->get_string()) > ingest::kMaxStringLength;
   };
-  for (size_t i = 0; i < list.size(); ++i) {
-    int index = static_cast<int>(i);
-    if (!list[i].is_object()) {
-      errors.Invalid("identification", index, "must be a JSON object");
-      continue;
-    }
-    json::object& o = list[i].get_object();
-    Event& e = (*out)[i];
-    e.origin = ingest::EventOrigin::kGroupIdentifyApi;
-    e.event_type = "$groupidentify";
-    e.time_ms = now_ms;
-    if (non_finite) CheckNonFinite(o, index, &errors);
-    const json::value* type = o.if_contains("group_type");
-    const json::value* value = o.if_contains("group_value");
-    if (bad_text(type)) {
-      errors.Invalid("group_type", index,
-                     "required: a non-empty string of at most 1024 characters");
-    }
-    if (bad_text(value)) {
-      errors.Invalid("group_value", index,
-                     "required: a non-empty string of at most 1024 characters");
-    }
-    if (!bad_text(type) && !bad_text(value)) {
-      e.groups.push_back({std::string(type->get_string()), {std::string(value->get_string())}});
-    }
-    json::value* props = o.if_contains("group_properties");
-    if (IsNullOrAbsent(props)) continue;
-    if (!props->is_object()) {
-      errors.Invalid("group_properties", index, "must be an object");
-    } else if (!NormalizeValue(*props, ingest::kMaxPropertyDepth + 1)) {
-      errors.Invalid("group_properties", index, "nests deeper than 40 levels");
-    } else if (std::string why = ParseUserProperties(props->get_object(), &e.group_ops);
-               !why.empty()) {
-      errors.Invalid("group_properties", index, why);
-    }
-  }
-  if (!errors.empty()) {
-    Reject(rejection, 400, EventsErrorText(errors));
-    out->clear();
-    return false;
-  }
-  return true;
+  return ParseIdentifications(
+      identification, kMaxGroupIdentifications, ingest::EventOrigin::kGroupIdentifyApi,
+      "$groupidentify", now_ms, out, rejection,
+      [&bad_text](json::object& o, int index, Event& e, BatchErrors& errors) {
+        const json::value* type = o.if_contains("group_type");
+        const json::value* value = o.if_contains("group_value");
+        if (bad_text(type)) {
+          errors.Invalid("group_type", index,
+                         "required: a non-empty string of at most 1024 characters");
+        }
+        if (bad_text(value)) {
+          errors.Invalid("group_value", index,
+                         "required: a non-empty string of at most 1024 characters");
+        }
+        if (!bad_text(type) && !bad_text(value)) {
+          e.groups.push_back({std::string(type->get_string()), {std::string(value->get_string())}});
+        }
+        json::value* props = o.if_contains("group_properties");
+        if (IsNullOrAbsent(props)) return;
+        if (!props->is_object()) {
+          errors.Invalid("group_properties", index, "must be an object");
+        } else if (!NormalizeValue(*props, ingest::kMaxPropertyDepth + 1)) {
+          errors.Invalid("group_properties", index, "nests deeper than 40 levels");
+        } else if (std::string why = ParseUserProperties(props->get_object(), &e.group_ops);
+                   !why.empty()) {
+          errors.Invalid("group_properties", index, why);
+        }
+      });
 }
 
 bool ParseLegacyUpload(const std::map<std::string, std::string>& fields, LegacyForm* out,
