@@ -58,6 +58,26 @@ class ConsoleApiTest : public ::testing::Test {
     return done->get_future();
   }
 
+  // Starts a lookup of u1 that holds the console's worker in its identity read, then
+  // `queued` more that wait behind it; their answers, the held one first. They go on once
+  // release_ is set.
+  std::vector<std::future<HttpResponse>> HoldWorker(int queued) {
+    std::shared_future<void> released = release_.get_future().share();
+    faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [this, released] {
+      reached_.set_value();
+      released.wait();
+    });
+    std::vector<std::future<HttpResponse>> answers;
+    answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+    reached_.get_future().wait();
+    for (int i = 0; i < queued; ++i) {
+      answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+    }
+    return answers;
+  }
+
+  std::promise<void> reached_;
+  std::promise<void> release_;
   TempDir dir_;
   Config config_;
   ManualClock clock_{1767225600000};
@@ -83,22 +103,12 @@ TEST_F(ConsoleApiTest, ALookupAnswersTheUserAndWritesNothingNowOrAfterTheAnswer)
 }
 
 TEST_F(ConsoleApiTest, ABusyWorkerAnswers429WithRetryAfterAndTheQueuedLookupsFinish) {
-  std::promise<void> reached;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [&reached, released] {
-    reached.set_value();
-    released.wait();
-  });
-  std::vector<std::future<HttpResponse>> answers;
-  answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
-  reached.get_future().wait();  // the worker is held in the first lookup's read
-  for (int i = 0; i < 8; ++i) answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  std::vector<std::future<HttpResponse>> answers = HoldWorker(8);
   HttpResponse busy = Get("/admin/v1/projects/seed/users", "user_id=u1").get();
   EXPECT_EQ(busy.status, 429);
   EXPECT_EQ(busy.retry_after_seconds, 1);
   EXPECT_EQ(busy.body, R"({"error":"too many console scans are waiting; retry later"})");
-  release.set_value();
+  release_.set_value();
   for (auto& a : answers) EXPECT_EQ(a.get().status, 200);
 }
 
@@ -109,19 +119,9 @@ TEST_F(ConsoleApiTest, BeginStopEndsTheRunningAndQueuedScansWith503WhileTheyCanB
             store::EventRecord{1, clock_.NowMs(), "Play", R"({"event_type":"Play"})"}));
   ASSERT_TRUE(disk_->Commit(w, false).ok());
   ASSERT_EQ(Get("/admin/v1/projects/seed/users", "user_id=u1").get().status, 200);
-  std::promise<void> reached;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [&reached, released] {
-    reached.set_value();
-    released.wait();
-  });
-  std::vector<std::future<HttpResponse>> answers;
-  answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
-  reached.get_future().wait();  // the worker is held in the first lookup's read
-  for (int i = 0; i < 3; ++i) answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  std::vector<std::future<HttpResponse>> answers = HoldWorker(3);
   endpoints_->BeginStop();
-  release.set_value();
+  release_.set_value();
   for (auto& a : answers) {
     HttpResponse r = a.get();  // answered, not dropped: the server still sends it
     EXPECT_EQ(r.status, 503) << r.body;
@@ -130,17 +130,7 @@ TEST_F(ConsoleApiTest, BeginStopEndsTheRunningAndQueuedScansWith503WhileTheyCanB
 }
 
 TEST_F(ConsoleApiTest, ABusyConsoleWorkerLeavesTheCohortApiFree) {
-  std::promise<void> reached;
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  faults_->BeforeGet(store::Table::kIdentity, store::UserKey("seed", "u1"), [&reached, released] {
-    reached.set_value();
-    released.wait();
-  });
-  std::vector<std::future<HttpResponse>> answers;
-  answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
-  reached.get_future().wait();  // the console's worker is held in the first lookup's read
-  for (int i = 0; i < 8; ++i) answers.push_back(Get("/admin/v1/projects/seed/users", "user_id=u1"));
+  std::vector<std::future<HttpResponse>> answers = HoldWorker(8);
   ASSERT_EQ(Get("/admin/v1/projects/seed/users", "user_id=u1").get().status, 429);
   // GET /api/3/cohorts (Basic k:s) is on the other worker: it answers while the console waits.
   auto cohorts = std::make_shared<std::promise<HttpResponse>>();
@@ -152,7 +142,7 @@ TEST_F(ConsoleApiTest, ABusyConsoleWorkerLeavesTheCohortApiFree) {
       r, [cohorts](HttpResponse response) { cohorts->set_value(std::move(response)); });
   HttpResponse listed = cohorts->get_future().get();
   EXPECT_EQ(listed.status, 200) << listed.body;
-  release.set_value();
+  release_.set_value();
   for (auto& a : answers) EXPECT_EQ(a.get().status, 200);
 }
 
