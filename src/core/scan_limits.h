@@ -11,8 +11,9 @@ namespace profiled {
 
 struct ScanLimits {
   // 5,000,000 entries: a week of a project logging ~8 events/s fits. A user lookup read
-  // 3-8 million small entries/s on RocksDB and 1.5-2.4 million/s on a local Redis Cluster
-  // (docs/API.md, "Console API"), so the cap bounds a scan to seconds, not minutes.
+  // 3-8 million small entries/s on RocksDB and 0.9-2.4 million/s on a local Redis Cluster
+  // (bench/console_scan.mjs; docs/API.md, "Console API"), so the cap bounds a scan to seconds, not
+  // minutes.
   static constexpr uint64_t kDefaultMaxEntries = 5'000'000;
   uint64_t max_entries = kDefaultMaxEntries;
   const std::atomic<bool>* stop = nullptr;  // none: never stopped
