@@ -70,6 +70,7 @@ Ingestor::Ingestor(store::Store& store, IngestorOptions options, const Clock& cl
       throttle_(options_.throttle_events_per_second, options_.throttle_window_seconds, clock),
       project_throttle_(clock),
       shared_(store.Shared()),
+      commits_(store),
       max_queued_events_(options_.max_queued_events),
       max_queued_bytes_(options_.max_queued_bytes),
       event_retention_days_(options_.event_retention_days),
@@ -304,7 +305,11 @@ void Ingestor::Run() {
         new_project_rates_.reset();
       }
     }
-    if (!group.empty()) ProcessGroup(group);
+    if (!group.empty()) {
+      ProcessGroup(group);
+    } else {
+      AwaitCommit();  // whatever else the writer does next reads the store
+    }
     group.clear();
     if (control.control) {
       // A backfill the change started begins at the next turn (after the chunk pause).
@@ -317,12 +322,14 @@ void Ingestor::Run() {
       // kBackfillUnderLoadEveryMs, so a backfill finishes while ingestion goes on. A backfill
       // cut short by a stop resumes from its durable cursor at the next start.
       last_backfill_ms_ = clock_.NowMs();
+      AwaitCommit();
       BackfillStep();
     } else if (!stopping && clock_.NowMs() >= next_deletion_check_ms_ &&
                (idle || clock_.NowMs() - last_deletion_ms_ >= kBackfillUnderLoadEveryMs)) {
       // Like a backfill: the idle time, and one step every kBackfillUnderLoadEveryMs under
       // load. A job cut short by a stop or a crash resumes from its stored progress.
       last_deletion_ms_ = clock_.NowMs();
+      AwaitCommit();
       DeletionStep();
     }
     int64_t now = clock_.NowMs();
@@ -332,11 +339,13 @@ void Ingestor::Run() {
       if (Status s = SyncDefinitions(); !s.ok()) LogError("definitions poll: " + s.ToString());
     }
     if (now - last_retention_ms_ >= kRetentionEveryMs) {
+      AwaitCommit();
       last_retention_ms_ = now;
       Status s = EnforceRetention();
       if (!s.ok()) LogError("event log retention failed: " + s.ToString());
     }
   }
+  AwaitCommit();  // everything queued before Stop is committed when it returns
 }
 
 bool Ingestor::QueueDue(std::chrono::steady_clock::time_point now) const {
@@ -476,6 +485,16 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
     if (commit.ok()) {
       store::WriteSet writes;
       working_.Flush(&writes);
+      // The commit in flight goes first: this group was applied on top of it. If it failed,
+      // this group is applied again, from the store.
+      if (!AwaitCommit()) {
+        results = admitted;
+        continue;
+      }
+      if (options_.pipeline_commits && working_.CanPipeline()) {
+        StartCommit(group, std::move(results), admitted, std::move(writes));
+        return;
+      }
       commit = store_.Commit(writes, options_.sync);
     }
     if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
@@ -486,28 +505,83 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
     std::this_thread::sleep_for(std::chrono::milliseconds(
         std::uniform_int_distribution<int>(5, 100 * attempt)(retry_random_)));
   }
+  if (!commit.ok()) AwaitCommit();  // a group that failed to apply: forgotten after it
   working_.Finish(commit.ok());
+  FailUnapplied(commit, &results);
+  GiveBackUnapplied(group, results, admitted);
+  Deliver(group, std::move(results));
+}
+
+void Ingestor::StartCommit(std::vector<Pending>& group, std::vector<IngestResult> results,
+                           const std::vector<IngestResult>& admitted, store::WriteSet writes) {
+  // What the commit's failure would give back; the batches refused already, now.
+  GiveBackUnapplied(group, results, admitted);
+  in_flight_admitted_.clear();
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (results[i].status.ok() && admitted[i].status.ok() && !group[i].batch.internal) {
+      in_flight_admitted_.emplace_back(group[i].batch.project, group[i].batch.events.size());
+    }
+  }
+  working_.FinishInFlight();
+  auto job = std::make_shared<std::pair<std::vector<Pending>, std::vector<IngestResult>>>(
+      std::move(group), std::move(results));
+  group.clear();
+  commits_.Start(std::move(writes), options_.sync, [this, job](const Status& commit) {
+    FailUnapplied(commit, &job->second);
+    Deliver(job->first, std::move(job->second));
+  });
+}
+
+bool Ingestor::AwaitCommit() {
+  if (!commits_.InFlight()) return true;
+  Status s = commits_.Wait();
+  if (s.ok()) {
+    working_.Landed();
+  } else {
+    // Its batches got the error; what was kept as committed is not, and neither is what
+    // the group applied since (the caller applies it again).
+    working_.Finish(false);
+    for (const auto& [project, events] : in_flight_admitted_) {
+      project_throttle_.GiveBack(project, events);
+    }
+  }
+  in_flight_admitted_.clear();
+  return s.ok();
+}
+
+void Ingestor::FailUnapplied(const Status& commit, std::vector<IngestResult>* results) {
+  if (commit.ok()) return;
   // A failing disk is logged by the store, once until it recovers, not once per group.
   const bool disk_failure = store::IsDiskFailure(commit);
-  if (!commit.ok() && !disk_failure) LogError("ingest commit failed: " + commit.ToString());
+  if (!disk_failure) LogError("ingest commit failed: " + commit.ToString());
+  for (IngestResult& r : *results) {
+    // A failed group applies nothing: every batch not already refused gets the error.
+    if (!r.status.ok()) continue;
+    r.status = Status::Unavailable(
+        (disk_failure ? commit.message() : std::string("the store could not persist the batch")) +
+        "; nothing of this request was applied, retry later");
+    r.retry_after_seconds =
+        disk_failure ? kDiskFailureRetryAfterSeconds : kStoreFailureRetryAfterSeconds;
+  }
+}
 
+void Ingestor::GiveBackUnapplied(const std::vector<Pending>& group,
+                                 const std::vector<IngestResult>& results,
+                                 const std::vector<IngestResult>& admitted) {
+  for (size_t i = 0; i < group.size(); ++i) {
+    // Admitted by the project's rate but not applied: its retry must not pay again.
+    if (!results[i].status.ok() && admitted[i].status.ok() && !group[i].batch.internal) {
+      project_throttle_.GiveBack(group[i].batch.project, group[i].batch.events.size());
+    }
+  }
+}
+
+void Ingestor::Deliver(std::vector<Pending>& group, std::vector<IngestResult> results) {
   for (size_t i = 0; i < group.size(); ++i) {
     IngestResult& r = results[i];
-    // A failed group applies nothing: every batch not already refused gets the error.
-    if (!commit.ok() && r.status.ok()) {
-      r.status = Status::Unavailable(
-          (disk_failure ? commit.message() : std::string("the store could not persist the batch")) +
-          "; nothing of this request was applied, retry later");
-      r.retry_after_seconds =
-          disk_failure ? kDiskFailureRetryAfterSeconds : kStoreFailureRetryAfterSeconds;
-    }
     if (!r.status.ok()) {
       r.accepted = 0;
       r.deduplicated = 0;
-      // Admitted by the project's rate but not applied: its retry must not pay again.
-      if (admitted[i].status.ok() && !group[i].batch.internal) {
-        project_throttle_.GiveBack(group[i].batch.project, group[i].batch.events.size());
-      }
     }
     if (metrics_ != nullptr) {
       if (r.status.ok()) {

@@ -12,8 +12,14 @@
 // outgrow kMaxPropertiesBytes, or the user's stored record is corrupt) refuses its own
 // batch, naming the event, and the rest of the group is applied without it. Only a store
 // failure (IoError, Unavailable) fails the whole group, since no write can succeed then.
-// Callbacks run on the writer thread and must be cheap (post the answer back to the
-// connection's executor).
+// Callbacks run on the writer thread, or on the commit thread (ingest/commit_pipeline.h),
+// and must be cheap (post the answer back to the connection's executor).
+//
+// Commits in flight: on a store that is not shared, the writer hands a group's commit to a
+// thread of its own and applies the next group meanwhile, on top of the first group's state
+// (WorkingSet::FinishInFlight). The next group is committed only after the first landed; if
+// that failed, the next is applied again from the store. Anything else the writer does
+// (definition changes, backfill and deletion steps, retention) waits for the commit first.
 #pragma once
 
 #include <chrono>
@@ -36,6 +42,7 @@
 #include "core/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "ingest/commit_pipeline.h"
 #include "ingest/definitions.h"
 #include "ingest/deletions.h"
 #include "ingest/event.h"
@@ -117,6 +124,9 @@ struct IngestorOptions {
   // in between commit groups, so that a user's next events read nothing from the store
   // (ingest/working_set.h); 0 keeps none.
   size_t writer_cache_bytes = WorkingSet::kDefaultCacheBytes;
+  // Commit a group while the next is applied (see the top); false: every commit on the
+  // writer thread, before the next group (a test seam).
+  bool pipeline_commits = true;
   // Privacy deletions (ingest/deletions.h): a job runs this long after its first request
   // ([privacy] staging_minutes), and its log step reads the event log in chunks of this many
   // events, each one commit.
@@ -234,6 +244,23 @@ class Ingestor {
   // is queued, or those are due (internal_delay_ms, internal_group_events), or stopping.
   bool QueueDue(std::chrono::steady_clock::time_point now) const;
   void ProcessGroup(std::vector<Pending>& group);
+  // Hands the group's commit to commits_ (see the top); the commit thread delivers its
+  // results. Takes the group's batches out of `group`.
+  void StartCommit(std::vector<Pending>& group, std::vector<IngestResult> results,
+                   const std::vector<IngestResult>& admitted, store::WriteSet writes);
+  // Waits for the commit in flight, if any; returns whether it succeeded (true when none). On
+  // failure forgets the working set's kept state (WorkingSet::Finish(false)) and gives its
+  // batches' events back to the project throttle.
+  bool AwaitCommit();
+  // After a commit failed: every batch not already refused gets the error. Any thread.
+  static void FailUnapplied(const Status& commit, std::vector<IngestResult>* results);
+  // Gives back to the project throttle the events of the batches it admitted and that were
+  // not applied (their retry must not pay again). Writer thread.
+  void GiveBackUnapplied(const std::vector<Pending>& group,
+                         const std::vector<IngestResult>& results,
+                         const std::vector<IngestResult>& admitted);
+  // Counts the results in the metrics and runs each batch's callback. Any thread.
+  void Deliver(std::vector<Pending>& group, std::vector<IngestResult> results);
   // Applies every batch of `group` whose result is still OK (not throttled) into
   // working_, each as a WorkingSet batch: a batch with an event that fails is rolled back
   // alone and refused in *results. Returns a store failure (the group then fails whole),
@@ -282,6 +309,9 @@ class Ingestor {
   std::vector<const compute::SpecEntry*> matched_;         // scratch, writer thread only
   std::minstd_rand retry_random_{std::random_device{}()};  // writer thread only
   compute::AggregatesEditor aggregates_editor_;            // writer thread only
+  CommitPipeline commits_;                                 // started by the writer thread
+  // The (project, events) the commit in flight took from the project throttle.
+  std::vector<std::pair<std::string, size_t>> in_flight_admitted_;  // writer thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,5 +1,6 @@
 #include "ingest/ingestor.h"
 
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -567,6 +568,88 @@ TEST_F(IngestorTest, AFailedCommitAnswersEveryBatchOfTheGroupAndAppliesNothing) 
   EXPECT_EQ(Read("dave").amplitude_id, 3u);
   EXPECT_EQ(LoggedEvents().size(), logged + 3);
   EXPECT_EQ(Counter("profiled_events_ingested_total"), ingested + 3);
+}
+
+// Commits in flight: the writer applies the next group while the last one's commit is parked
+// (FaultStore::StallCommits).
+class InFlightTest : public IngestorTest {
+ protected:
+  // The first group is `first` plus a track of device "probe-1"; its commit is parked. The
+  // batches of `second` are queued while the writer still applies `first`, so they form the
+  // next group, applied while that commit is parked; when the writer reads device "probe-2"
+  // (the last batch of `second` must track it), `before_resume` runs and the parked commit
+  // goes on. Returns every batch's result, the first group's first.
+  std::vector<IngestResult> WithFirstInFlight(std::vector<Event> first,
+                                              std::vector<std::vector<Event>> second,
+                                              const std::function<void()>& before_resume = {}) {
+    first.push_back(Track("", "probe-1"));
+    store_->StallCommits();
+    auto in_first = std::make_shared<std::promise<void>>();
+    auto queued = std::make_shared<std::promise<void>>();
+    std::shared_future<void> queued_future = queued->get_future().share();
+    store_->BeforeGet(store::Table::kIdentity, store::DeviceKey("p", "probe-1"),
+                      [this, in_first, queued_future, before_resume] {
+                        in_first->set_value();
+                        queued_future.wait();
+                        store_->BeforeGet(store::Table::kIdentity, store::DeviceKey("p", "probe-2"),
+                                          [this, before_resume] {
+                                            if (before_resume) before_resume();
+                                            store_->ResumeCommits();
+                                          });
+                      });
+    std::vector<std::future<IngestResult>> done;
+    done.push_back(SubmitAsync(std::move(first)));
+    in_first->get_future().wait();
+    for (auto& batch : second) done.push_back(SubmitAsync(std::move(batch)));
+    queued->set_value();
+    std::vector<IngestResult> results;
+    results.reserve(done.size());
+    for (auto& f : done) results.push_back(f.get());
+    return results;
+  }
+};
+
+TEST_F(InFlightTest, TheNextGroupBuildsOnTheCommitInFlightWhateverTheCacheBudget) {
+  ReopenWithWriterCache(1);  // nothing is kept across groups but what a commit in flight writes
+  ApplyOk({Counted("device-1", "i0")});
+  auto results = WithFirstInFlight(
+      {SetProps("alice", "", {{"a", 1}}), Counted("device-1", "i1"), Track("bob", "")},
+      {{SetProps("alice", "", {{"b", 2}}), Counted("device-1", "i1"),
+        SetProps("bob", "", {{"c", 3}}), Track("", "probe-2")}});
+  for (const auto& r : results) ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  // Read from the store, the second group would have missed what the first writes: alice's
+  // a, bob (whom it creates), device-1's count and its insert_id.
+  EXPECT_EQ(results[1].deduplicated, 1u);
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"b", 2}}));
+  EXPECT_EQ(Read("bob").properties, (object{{"c", 3}}));
+  EXPECT_EQ(Read("", "device-1").properties, (object{{"n", 2}}));
+  EXPECT_EQ(store_->commits().size(), 3u);
+}
+
+TEST_F(InFlightTest, ARolledBackBatchLeavesAUserAsTheCommitInFlightWritesIt) {
+  auto results = WithFirstInFlight({SetProps("alice", "", {{"a", 1}})},
+                                   {{SetProps("alice", "", {{"b", 2}}), Oversized("alice")},
+                                    {SetProps("alice", "", {{"c", 3}}), Track("", "probe-2")}});
+  EXPECT_TRUE(results[0].status.ok()) << results[0].status.ToString();
+  EXPECT_EQ(results[1].status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(results[2].status.ok()) << results[2].status.ToString();
+  EXPECT_EQ(Read("alice").properties, (object{{"a", 1}, {"c", 3}}));
+}
+
+TEST_F(InFlightTest, WhenTheCommitInFlightFailsTheNextGroupIsAppliedAgainWithoutIt) {
+  ApplyOk({SetProps("alice", "", {{"x", 0}})});
+  const uint64_t ingested = Counter("profiled_events_ingested_total");
+  auto results = WithFirstInFlight(
+      {SetProps("alice", "", {{"a", 1}}), Track("bob", "")},
+      {{WithOps(Track("alice", ""), {{PropertyOpKind::kAdd, "n", 1}}), Track("", "probe-2")}},
+      [this] { store_->FailNextCommits(1, Status::IoError("injected: disk full")); });
+  EXPECT_EQ(results[0].status.code(), ErrorCode::kUnavailable);
+  EXPECT_EQ(results[0].accepted, 0u);
+  ASSERT_TRUE(results[1].status.ok()) << results[1].status.ToString();
+  EXPECT_EQ(Read("alice").properties, (object{{"x", 0}, {"n", 1}}));
+  EXPECT_FALSE(Read("bob").found);
+  EXPECT_FALSE(Read("", "probe-1").found);
+  EXPECT_EQ(Counter("profiled_events_ingested_total"), ingested + 2);
 }
 
 TEST_F(IngestorTest, AStoreReadErrorFailsTheBatchAndAppliesNothing) {

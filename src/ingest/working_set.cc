@@ -140,6 +140,17 @@ std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::Ad
     const std::string& key) {
   auto kept = user_cache_.find(key);
   if (kept == user_cache_.end()) return users_.end();
+  return AdoptCached(kept);
+}
+
+void WorkingSet::AdoptInFlight(const std::string& key) {
+  if (in_flight_ == 0 || !in_batch_ || users_.count(key) != 0) return;
+  auto kept = user_cache_.find(key);
+  if (kept != user_cache_.end() && kept->second.kept_by == in_flight_) AdoptCached(kept);
+}
+
+std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::AdoptCached(
+    std::unordered_map<std::string, CachedUser>::iterator kept) {
   cache_bytes_ -= kept->second.cache_bytes;
   kept->second.cache_bytes = 0;
   // A node moves between the maps: no allocation, no copy of the state.
@@ -149,7 +160,9 @@ std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::Ad
 Status WorkingSet::GetUserState(std::string_view project, uint64_t amplitude_id, UserState** user) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
   // Before adopting a kept state: a user the batch did not find in users_ is "fresh", so a
-  // rollback drops it (the store still holds its committed records) instead of copying it.
+  // rollback drops it (the store still holds its committed records) instead of copying it;
+  // unless the store does not hold them yet.
+  AdoptInFlight(key);
   SaveUser(key, /*whole=*/false);
   auto it = users_.find(key);
   if (it == users_.end()) it = AdoptCached(key);
@@ -176,6 +189,7 @@ Status WorkingSet::GetProfile(std::string_view project, uint64_t amplitude_id, P
 
 UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplitude_id) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
+  AdoptInFlight(key);
   SaveUser(key, /*whole=*/true);
   if (users_.count(key) == 0) AdoptCached(key);  // for its stored bits
   CachedUser& c = users_[key];
@@ -192,6 +206,7 @@ UserState* WorkingSet::CreateUserState(std::string_view project, uint64_t amplit
 
 void WorkingSet::DeleteUserState(std::string_view project, uint64_t amplitude_id) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
+  AdoptInFlight(key);
   SaveUser(key, /*whole=*/true);
   if (users_.count(key) == 0) AdoptCached(key);  // for its stored bits
   CachedUser& c = users_[key];
@@ -573,7 +588,7 @@ Status WorkingSet::AllocateAmplitudeId(std::string_view project, uint64_t* ampli
 Status WorkingSet::SeenInsertId(std::string_view project, std::string_view scope,
                                 std::string_view insert_id, int64_t not_before_ms, bool* seen) {
   std::string key = store::DedupKey(project, scope, insert_id);
-  if (dedup_.count(key) != 0) {
+  if (dedup_.count(key) != 0 || in_flight_dedup_.count(key) != 0) {
     *seen = true;
     return Status::Ok();
   }
@@ -736,10 +751,12 @@ void WorkingSet::Flush(store::WriteSet* writes) {
     }
     cached.stored = stored_after;
   }
+  pipelinable_ = raw_writes_.empty();
   for (auto& [key, group] : groups_) {
     // Only the groups edited: a group read ahead, or edited by a batch that was rolled back,
     // is left as stored. One that became empty is deleted.
     if (!group.changed) continue;
+    pipelinable_ = false;
     group.changed = false;
     if (!group.state.properties.empty()) {
       std::string text = ObjectText(group.state.properties);
@@ -838,6 +855,7 @@ void WorkingSet::KeepCommitted() {
     auto node = users_.extract(users_.begin());
     CachedUser& c = node.mapped();
     c.touched = false;
+    c.kept_by = generation_;
     c.cache_bytes = EstimateBytes(node.key(), c.user);
     cache_bytes_ += c.cache_bytes;
     auto r = user_cache_.insert(std::move(node));
@@ -859,15 +877,24 @@ void WorkingSet::KeepCommitted() {
     }
   }
   if (cache_bytes_ <= cache_limit_) return;
-  // Over the budget: drop arbitrary entries down to 7/8 of it.
+  // Over the budget: drop arbitrary entries down to 7/8 of it, but what a commit in flight
+  // writes (the store does not hold it yet).
   size_t target = cache_limit_ - cache_limit_ / 8;
-  while (cache_bytes_ > target && !user_cache_.empty()) {
-    cache_bytes_ -= user_cache_.begin()->second.cache_bytes;
-    user_cache_.erase(user_cache_.begin());
+  for (auto it = user_cache_.begin(); cache_bytes_ > target && it != user_cache_.end();) {
+    if (in_flight_ != 0 && it->second.kept_by == in_flight_) {
+      ++it;
+      continue;
+    }
+    cache_bytes_ -= it->second.cache_bytes;
+    it = user_cache_.erase(it);
   }
-  while (cache_bytes_ > target && !id_cache_.empty()) {
-    cache_bytes_ -= id_cache_.begin()->first.size() + kIdEntryBytes;
-    id_cache_.erase(id_cache_.begin());
+  for (auto it = id_cache_.begin(); cache_bytes_ > target && it != id_cache_.end();) {
+    if (in_flight_ids_.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    cache_bytes_ -= it->first.size() + kIdEntryBytes;
+    it = id_cache_.erase(it);
   }
 }
 
@@ -879,7 +906,25 @@ void WorkingSet::ForgetCommitted() {
   cache_bytes_ = 0;
 }
 
-void WorkingSet::Finish(bool committed) {
+void WorkingSet::Finish(bool committed) { Finish(committed, /*in_flight=*/false); }
+
+void WorkingSet::FinishInFlight() { Finish(/*committed=*/true, /*in_flight=*/true); }
+
+void WorkingSet::Landed() {
+  in_flight_ = 0;
+  in_flight_dedup_.clear();
+  in_flight_ids_.clear();
+}
+
+void WorkingSet::Finish(bool committed, bool in_flight) {
+  ++generation_;
+  if (in_flight) {
+    in_flight_ = generation_;
+    in_flight_dedup_.swap(dedup_);
+    for (const auto& [key, id] : id_writes_) in_flight_ids_.insert(key);
+  } else if (!committed) {
+    Landed();
+  }
   // Groups as committed stay for the next groups (the writer is the only one to write them)
   // within their share of the cache (KeepGroups): a large group is then parsed once, not at
   // every commit group that edits it. A shared store keeps none.

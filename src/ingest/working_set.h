@@ -216,8 +216,24 @@ class WorkingSet {
 
   // Moves every buffered change into *writes.
   void Flush(store::WriteSet* writes);
-  // Ends the group (and the store's transaction: Store::EndTransaction).
+  // Ends the group (and the store's transaction: Store::EndTransaction). Finish(false) also
+  // forgets a commit in flight (FinishInFlight): the next group reads the store.
   void Finish(bool committed);
+
+  // Commits in flight (ingest/commit_pipeline.h): after Flush, whether the group's writes may
+  // be committed while the next group is applied. Only on a store that is not shared, with
+  // a cache, and for a group that changed no group properties and made no raw writes (what
+  // later groups would read back from the store). FinishInFlight then ends the group as
+  // Finish(true) does, its writes not yet in the store: until Landed, the next group reads
+  // what the commit will write from here, never from the store (its users and identity
+  // mappings stay kept whatever the budget, a batch that touches such a user keeps a copy
+  // to roll back to, its insert_ids count as seen). If that commit fails, call Finish(false)
+  // once the next group is done with: both are forgotten and the store read again.
+  // REQUIRES for FinishInFlight: CanPipeline(), and Landed or Finish(false) since the last.
+  bool CanPipeline() const { return pipelinable_ && !shared_ && cache_limit_ > 0; }
+  void FinishInFlight();
+  // The commit of the group ended by FinishInFlight succeeded: the store holds its writes.
+  void Landed();
 
  private:
   struct CachedUser {
@@ -227,6 +243,7 @@ class WorkingSet {
     // became empty. Fixed for the group until Flush, which sets what the commit will leave.
     uint8_t stored = 0;
     size_t cache_bytes = 0;  // the estimate charged while in user_cache_
+    uint64_t kept_by = 0;    // the group (generation_) that last kept it
   };
   // Undo records of the current batch, applied in reverse by RollbackBatch.
   struct UndoId {  // ids_ and id_writes_ of one key before the batch changed them
@@ -271,6 +288,12 @@ class WorkingSet {
   // Moves the committed state of the user at `key` from user_cache_ into users_, if kept.
   // Returns users_.end() when it was not.
   std::unordered_map<std::string, CachedUser>::iterator AdoptCached(const std::string& key);
+  std::unordered_map<std::string, CachedUser>::iterator AdoptCached(
+      std::unordered_map<std::string, CachedUser>::iterator kept);
+  // Before a batch first touches the user at `key`: one kept by the commit in flight moves
+  // into users_, so that SaveUser keeps a copy (a rollback cannot re-read it from the store).
+  void AdoptInFlight(const std::string& key);
+  void Finish(bool committed, bool in_flight);
   // After a commit: keeps this group's users and ids as committed state, within the budget.
   void KeepCommitted();
   void ForgetCommitted();
@@ -337,7 +360,14 @@ class WorkingSet {
   std::unordered_map<std::string, CachedUser> user_cache_;
   std::unordered_map<std::string, std::optional<uint64_t>> id_cache_;
   size_t cache_limit_;
-  size_t cache_bytes_ = 0;       // kept users, identity mappings and groups
+  size_t cache_bytes_ = 0;  // kept users, identity mappings and groups
+  // The commit in flight (FinishInFlight): its group's number (0: none), its insert_ids and
+  // the identity keys it writes. generation_ numbers the groups kept.
+  uint64_t generation_ = 0;
+  uint64_t in_flight_ = 0;
+  std::unordered_set<std::string> in_flight_dedup_;
+  std::unordered_set<std::string> in_flight_ids_;
+  bool pipelinable_ = false;     // set by Flush
   size_t kept_group_bytes_ = 0;  // the groups' part of cache_bytes_
   bool flushed_ = false;         // Flush ran since the last Finish
 
