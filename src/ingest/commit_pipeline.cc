@@ -1,5 +1,6 @@
 #include "ingest/commit_pipeline.h"
 
+#include <cassert>
 #include <utility>
 
 namespace profiled::ingest {
@@ -15,6 +16,7 @@ CommitPipeline::~CommitPipeline() {
 }
 
 void CommitPipeline::Start(store::WriteSet writes, bool sync, Done done) {
+  assert(!in_flight_);
   if (!thread_.joinable()) thread_ = std::thread([this] { Run(); });
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -47,7 +49,9 @@ void CommitPipeline::Run() {
     lock.unlock();
     Status s = store_.Commit(writes, sync);
     done(s);
-    writes = store::WriteSet();  // freed here, off the writer's thread
+    // Freed here, off the writer's thread and before Wait returns to it.
+    done = nullptr;
+    writes = store::WriteSet();
     lock.lock();
     result_ = std::move(s);
     pending_ = false;

@@ -45,8 +45,8 @@ class CommitPipeline {
   bool in_flight_ = false;  // the calling thread's
   std::mutex mu_;
   std::condition_variable cv_;
-  bool pending_ = false;  // guarded by mu_: a job waits for the thread, or runs
-  bool stopping_ = false;  // guarded by mu_
+  bool pending_ = false;    // guarded by mu_: a job waits for the thread, or runs
+  bool stopping_ = false;   // guarded by mu_
   store::WriteSet writes_;  // guarded by mu_ until taken
   bool sync_ = false;       // guarded by mu_
   Done done_;               // guarded by mu_ until taken

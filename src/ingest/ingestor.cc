@@ -265,7 +265,7 @@ void Ingestor::Run() {
       }
       for (;;) {
         const auto now = std::chrono::steady_clock::now();
-        if (QueueDue(now) || now >= timeout_at) break;
+        if (QueueDue(now) || now >= timeout_at || commit_failed_) break;
         auto until = timeout_at;
         if (!queue_.empty()) {
           until = std::min(until, queue_.front().queued_at +
@@ -499,6 +499,7 @@ void Ingestor::ProcessGroup(std::vector<Pending>& group) {
     }
     if (commit.code() != ErrorCode::kAborted || attempt == kGroupAttempts) break;
     if (metrics_ != nullptr) metrics_->AddCommitRetry();
+    AwaitCommit();  // none on a shared store, the only one whose locks abort
     working_.Finish(false);
     results = admitted;
     // Long enough for another node's group that held a key to finish.
@@ -529,12 +530,22 @@ void Ingestor::StartCommit(std::vector<Pending>& group, std::vector<IngestResult
   commits_.Start(std::move(writes), options_.sync, [this, job](const Status& commit) {
     FailUnapplied(commit, &job->second);
     Deliver(job->first, std::move(job->second));
+    if (!commit.ok()) {
+      // Wakes an idle writer: it forgets what it kept and gives the throttle back now.
+      std::lock_guard<std::mutex> lock(mu_);
+      commit_failed_ = true;
+      cv_.notify_all();
+    }
   });
 }
 
 bool Ingestor::AwaitCommit() {
   if (!commits_.InFlight()) return true;
   Status s = commits_.Wait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commit_failed_ = false;
+  }
   if (s.ok()) {
     working_.Landed();
   } else {

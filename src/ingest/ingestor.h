@@ -322,6 +322,7 @@ class Ingestor {
   size_t internal_events_ = 0;   // in those, guarded by mu_
   size_t internal_bytes_ = 0;    // of those, guarded by mu_
   bool stopping_ = false;        // guarded by mu_
+  bool commit_failed_ = false;   // guarded by mu_: the commit in flight failed (AwaitCommit)
   // The queue's bounds, the retention and the projects it sweeps (options_'s until SetLimits
   // or AddProjects), guarded by mu_; throttle limits for the writer to take (SetLimits).
   size_t max_queued_events_;
