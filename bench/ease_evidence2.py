@@ -236,6 +236,57 @@ def folds(train_rows, protocol, seed, n_folds, share):
         yield fit, queries, held_v
 
 
+def chosen_scores(p, fit_rows, query_rows, m):
+    ease_part = (p["lambda"], p["emphasis"], p["alpha"], p["rating_weight"], p["high_weight"],
+                 p["low_weight"], p["low_target"])
+    beta = p["popularity_exponent"]
+    s = fit_score(fit_rows, query_rows, m, *ease_part, [beta])[beta]
+    if p["ials_weight"] > 0:
+        si = ials_scores(fit_rows, query_rows, m, p["ials_factors"], p["ials_alpha0"],
+                         p["ials_lambda"], p["ials_confidence"])
+        s = ((1 - p["ials_weight"]) * standardised(s, query_rows)
+             + p["ials_weight"] * standardised(si, query_rows))
+    return s
+
+
+def per_user_ndcg(s, query_rows, held_sets):
+    return np.array([ndcg_recall(s[i:i + 1], query_rows[i:i + 1], held_sets[i:i + 1])[1]
+                     for i in range(len(query_rows))])
+
+
+def measure_paired(params, train_rows, query_rows, held_sets, m, protocol, seed):
+    plain = fit_score(train_rows, query_rows, m, 300.0, 0, 0, 0, 0, 0, 0, [0.0])[0.0]
+    a = per_user_ndcg(plain, query_rows, held_sets)
+    b = per_user_ndcg(chosen_scores(params, train_rows, query_rows, m), query_rows, held_sets)
+    n = len(a)
+    print(json.dumps({"protocol": protocol, "seed": seed, "users": n,
+                      "ease_ndcg@10": round(float(a.mean()), 6),
+                      "chosen_ndcg@10": round(float(b.mean()), 6),
+                      "gain": round(float(b.mean() / a.mean() - 1), 4),
+                      "gain_paired_se": round(float((b - a).std(ddof=1) / np.sqrt(n) / a.mean()), 4),
+                      "ease_ndcg_se": round(float(a.std(ddof=1) / np.sqrt(n)), 4)}), flush=True)
+
+
+def diagnose_low(train_rows, m, protocol, seed, n_folds, share):
+    plain, removed, slots = [], [], []
+    for fit, queries, held_v in folds(train_rows, protocol, seed, n_folds, share):
+        s = fit_score(fit, queries, m, 300.0, 0, 0, 0, 0, 0, 0, [0.0])[0.0]
+        plain.append(ndcg_recall(s, queries, held_v)[1])
+        seen = s.copy()
+        for i, row in enumerate(queries):
+            seen[i, row.pos] = -np.inf
+        top = np.argsort(-seen, axis=1, kind="stable")[:, :10]
+        slots.append(np.mean([np.isin(top[i], row.low).sum() for i, row in enumerate(queries)]))
+        for i, row in enumerate(queries):
+            s[i, row.low] = -np.inf
+        removed.append(ndcg_recall(s, queries, held_v)[1])
+    print(json.dumps({"protocol": protocol, "seed": seed, "folds": n_folds,
+                      "ease_ndcg@10": round(float(np.mean(plain)), 6),
+                      "without_own_low_ndcg@10": round(float(np.mean(removed)), 6),
+                      "gain": round(float(np.mean(removed) / np.mean(plain) - 1), 4),
+                      "own_low_in_top10": round(float(np.mean(slots)), 2)}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("split_dir")
@@ -259,6 +310,12 @@ def main():
                     help="an observed pair weighs 1 + this·(rating − 4)")
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--check", action="store_true", help="plain EASE on the test items only")
+    ap.add_argument("--params", help="no selection: measure this chosen \"params\" object (a "
+                    "JSON line of a previous run) on the test items, with paired standard errors")
+    ap.add_argument("--diagnose-low", action="store_true",
+                    help="on the validation folds only: plain EASE, the same with each user's "
+                    "own sub-threshold items removed from the ranking, and how many of those "
+                    "its top 10 held")
     args = ap.parse_args()
 
     def floats(text):
@@ -284,6 +341,12 @@ def main():
         recall, ndcg = ndcg_recall(s, query_rows, held_sets)
         print(json.dumps({"model": "ease", "protocol": protocol, "seed": seed,
                           "recall@10": round(recall, 6), "ndcg@10": round(ndcg, 6)}))
+        return
+    if args.params:
+        measure_paired(json.loads(args.params), train_rows, query_rows, held_sets, m, protocol, seed)
+        return
+    if args.diagnose_low:
+        diagnose_low(train_rows, m, protocol, seed, args.folds, args.share)
         return
     betas = floats(args.betas)
     grid = list(itertools.product(floats(args.lambdas), floats(args.emphasis),
