@@ -31,7 +31,7 @@ packages=(
 if [ "${PROFILED_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(nginx-light wrk valgrind)                          # benchmark references, callgrind counts
   packages+=(python3-numpy)                                     # bench/ease_reference.py (numpy EASE)
-  packages+=(libopenblas0-pthread)                              # bench/ease_evidence2.py: numpy's BLAS ~20× reference BLAS
+  packages+=(libopenblas0-pthread)                              # bench/ease_evidence2.py: an optimised BLAS for numpy (the reference BLAS is far slower)
 fi
 
 missing=()

@@ -376,6 +376,7 @@ TEST_F(ComputeWriterTest, EventsAfterAMergeAddToTheMergedStateInTheSameAndLaterG
 }
 
 TEST_F(ComputeWriterTest, ARefusedBatchRestoresTheAggregatesAnEarlierBatchOfItsGroupChanged) {
+  ReopenWithoutCommitsInFlight();
   ASSERT_TRUE(PutDefinition(PurchaseCount(7)).ok());
   ApplyOk({Purchase("alice", "", "books")});
   // The writer parks in the commit of `first`; the next two batches form one group.

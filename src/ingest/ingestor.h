@@ -17,9 +17,11 @@
 //
 // Commits in flight: on a store that is not shared, the writer hands a group's commit to a
 // thread of its own and applies the next group meanwhile, on top of the first group's state
-// (WorkingSet::FinishInFlight). The next group is committed only after the first landed; if
-// that failed, the next is applied again from the store. Anything else the writer does
-// (definition changes, backfill and deletion steps, retention) waits for the commit first.
+// (WorkingSet::FinishInFlight), unless the group changed group properties or the static cohort
+// index (WorkingSet::CanPipeline), the writer keeps no cache, or pipeline_commits is off. The next
+// group is committed only after the first landed; if that failed, the next is applied again from
+// the store. Anything else the writer does (definition changes, backfill and deletion steps,
+// retention) waits for the commit first.
 #pragma once
 
 #include <chrono>
@@ -125,7 +127,7 @@ struct IngestorOptions {
   // (ingest/working_set.h); 0 keeps none.
   size_t writer_cache_bytes = WorkingSet::kDefaultCacheBytes;
   // Commit a group while the next is applied (see the top); false: every commit on the
-  // writer thread, before the next group (a test seam).
+  // writer thread, before the next group is taken (tests that park the writer in a commit).
   bool pipeline_commits = true;
   // Privacy deletions (ingest/deletions.h): a job runs this long after its first request
   // ([privacy] staging_minutes), and its log step reads the event log in chunks of this many
@@ -156,8 +158,9 @@ class Ingestor {
   // writer. Idempotent.
   void Stop();
 
-  // Queues a batch. `done` runs exactly once, on the writer thread, or inline with
-  // Unavailable after Stop or when the queue is full (then with retry_after_seconds set).
+  // Queues a batch. `done` runs exactly once, on the writer thread or the commit thread, or
+  // inline with Unavailable after Stop or when the queue is full (then with
+  // retry_after_seconds set).
   void Submit(IngestBatch batch, Callback done);
 
   // Creates or replaces a definition, or deletes one, on the writer thread once every

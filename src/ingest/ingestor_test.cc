@@ -526,6 +526,9 @@ TEST_F(IngestorTest, DurabilityBufferedInTheConfigDoesNotSync) {
 }
 
 TEST_F(IngestorTest, AFailedCommitAnswersEveryBatchOfTheGroupAndAppliesNothing) {
+  // Commits on the writer, so that it parks in the first commit and the next two batches
+  // form one group (InFlightTest covers a failed commit in flight).
+  ReopenWithoutCommitsInFlight();
   ApplyOk({SetProps("alice", "", {{"a", 1}}), Track("alice", "")});
   size_t logged = LoggedEvents().size();
   uint64_t ingested = Counter("profiled_events_ingested_total");
@@ -711,6 +714,7 @@ TEST_F(IngestorTest, AFullQueueRefusesABatchWithRetryAfterAndAppliesNothing) {
   Close();
   IngestorOptions o;
   o.max_queued_events = 3;
+  o.pipeline_commits = false;  // the writer parks in the commit: it takes nothing more
   Open(o);
   store_->StallCommits();
   auto parked = SubmitAsync({SetProps("alice", "", {{"a", 1}})});
@@ -731,6 +735,7 @@ TEST_F(IngestorTest, AFullQueueRefusesABatchWithRetryAfterAndAppliesNothing) {
 }
 
 TEST_F(IngestorTest, NewLimitsTakeEffectWithoutARestart) {
+  ReopenWithoutCommitsInFlight();  // the writer parks in a commit below: it takes nothing more
   ApplyOk({SetProps("", "device-1", {{"a", 1}}), SetProps("", "device-1", {{"b", 1}}),
            SetProps("", "device-1", {{"c", 1}})});
   IngestorOptions limits;
@@ -823,6 +828,7 @@ TEST_F(IngestorTest, TheQueueIsBoundedByBytesAndTakesAnOversizedBatchWhenEmpty) 
   Close();
   IngestorOptions o;
   o.max_queued_bytes = 100;
+  o.pipeline_commits = false;  // the writer parks in the commit: it takes nothing more
   Open(o);
   Event big = SetProps("alice", "", {{"a", 1}});
   big.json = std::string(150, 'x');  // larger than the bound on its own

@@ -106,6 +106,16 @@ class IngestFixture : public ::testing::Test {
 
   // Restarts the ingestor with a writer cache of `bytes` (IngestorOptions::
   // writer_cache_bytes; 0 = none), over the same store.
+  // Reopens with every commit on the writer (IngestorOptions::pipeline_commits false): a
+  // writer parked in a stalled commit (FaultStore::StallCommits) then takes nothing more from
+  // the queue, as the tests of queue bounds and commit groups need.
+  void ReopenWithoutCommitsInFlight() {
+    Close();
+    IngestorOptions options;
+    options.pipeline_commits = false;
+    Open(options);
+  }
+
   void ReopenWithWriterCache(size_t bytes) {
     Close();
     IngestorOptions options;

@@ -159,13 +159,18 @@ std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::Ad
 
 Status WorkingSet::GetUserState(std::string_view project, uint64_t amplitude_id, UserState** user) {
   std::string key = store::UserKeyPrefix(project, amplitude_id);
-  // Before adopting a kept state: a user the batch did not find in users_ is "fresh", so a
-  // rollback drops it (the store still holds its committed records) instead of copying it;
-  // unless the store does not hold them yet.
-  AdoptInFlight(key);
-  SaveUser(key, /*whole=*/false);
   auto it = users_.find(key);
-  if (it == users_.end()) it = AdoptCached(key);
+  auto kept = it == users_.end() ? user_cache_.find(key) : user_cache_.end();
+  // A user the batch did not find in users_ is "fresh": a rollback drops it (the store still
+  // holds its committed records) instead of copying it, so SaveUser runs before a kept state
+  // is adopted. One that a commit in flight wrote is not in the store yet: adopted first, it
+  // is copied.
+  if (kept != user_cache_.end() && in_flight_ != 0 && kept->second.kept_by == in_flight_) {
+    it = AdoptCached(kept);
+    kept = user_cache_.end();
+  }
+  SaveUser(key, /*whole=*/false);
+  if (kept != user_cache_.end()) it = AdoptCached(kept);
   if (it == users_.end()) {
     CachedUser cached;
     PROFILED_RETURN_IF_ERROR(LoadUser(key, &cached));

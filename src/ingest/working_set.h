@@ -290,8 +290,9 @@ class WorkingSet {
   std::unordered_map<std::string, CachedUser>::iterator AdoptCached(const std::string& key);
   std::unordered_map<std::string, CachedUser>::iterator AdoptCached(
       std::unordered_map<std::string, CachedUser>::iterator kept);
-  // Before a batch first touches the user at `key`: one kept by the commit in flight moves
-  // into users_, so that SaveUser keeps a copy (a rollback cannot re-read it from the store).
+  // Before a batch replaces or deletes the user at `key`: one kept by the commit in flight
+  // moves into users_, so that SaveUser keeps it (a rollback cannot re-read it from the store).
+  // GetUserState does the same in its own lookups.
   void AdoptInFlight(const std::string& key);
   void Finish(bool committed, bool in_flight);
   // After a commit: keeps this group's users and ids as committed state, within the budget.
