@@ -115,6 +115,7 @@ TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
 TEST(PickStoredProperties, PicksAmongManyNamesAsAmongFew) {
   // Past 16 names, members are looked up by a binary search instead of by their hashes.
   std::vector<std::string> names;
+  names.reserve(40);
   for (int i = 0; i < 40; ++i) names.push_back("n" + std::to_string(100 + i));
   std::sort(names.begin(), names.end());
   const std::string text = R"({"n105":1,"x":2,"n139":"last","n1000":3})";
