@@ -29,6 +29,7 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
   }
   for (size_t i = 0; i < cohorts_.size(); ++i) {
     cohort_index_.emplace(cohorts_[i].definition.id, i);
+    has_static_cohorts_ = has_static_cohorts_ || cohorts_[i].definition.is_static;
     for (const CohortClause& clause : cohorts_[i].definition.all_of) {
       for (const CohortCondition& condition : clause.any_of) {
         if (condition.kind == CohortCondition::Kind::kUserProperty) {

@@ -107,6 +107,8 @@ class ProjectCatalog {
   bool needs_properties() const { return !user_property_names_.empty(); }
   // Whether a served cohort has a group property condition (its reads need the user's groups).
   bool needs_groups() const { return !group_types_.empty(); }
+  // Whether a served cohort is static (its reads need the user's static memberships).
+  bool needs_static_cohorts() const { return has_static_cohorts_; }
   // The group types group property conditions of served cohorts read, sorted, each once.
   const std::vector<std::string>& group_types() const { return group_types_; }
   // The user properties served cohorts read, sorted, each once.
@@ -121,6 +123,7 @@ class ProjectCatalog {
   StringMap<size_t> cohort_index_;  // into cohorts_
   std::vector<std::string> user_property_names_;
   std::vector<std::string> group_types_;
+  bool has_static_cohorts_ = false;
   std::vector<size_t> computation_specs_;               // by index in computations_
   std::vector<std::vector<size_t>> condition_targets_;  // by index in cohorts_
   std::vector<ServedRecommendation> recommendations_;

@@ -26,7 +26,12 @@ using store::UserRecord;
 // cohorts, and the groups (only for cohorts with a group property condition).
 constexpr UserRecord kRecords[] = {UserRecord::kProfile, UserRecord::kAggregates,
                                    UserRecord::kStaticCohorts, UserRecord::kGroups};
-constexpr size_t kEvaluationRecords = 3;  // without the groups
+// What an evaluation reads: the profile and the aggregates, the static memberships when a
+// static cohort is served, everything when a group property condition is.
+size_t EvaluationRecords(const compute::ProjectCatalog& catalog) {
+  if (catalog.needs_groups()) return std::size(kRecords);
+  return catalog.needs_static_cohorts() ? 3 : 2;
+}
 
 // ---- Groups (docs/API.md, "Groups"). A damaged group record is shared by every member of the
 // group, so it must not make them all unreadable: it reads as a group without properties, and
@@ -301,12 +306,9 @@ void ProfileReader::Plan(std::string_view project, const ReadOptions& options,
 
 void ProfileReader::SetKeys(uint64_t amplitude_id, PreparedRead* out) {
   out->amplitude_id = amplitude_id;
-  // The profile; the aggregates too for recommendations (item histories); everything to
-  // evaluate (the groups only for a group property condition).
-  size_t records = out->evaluate
-                       ? (out->catalog->needs_groups() ? std::size(kRecords) : kEvaluationRecords)
-                   : out->recommend ? 2
-                                    : 1;
+  // The profile; the aggregates too for recommendations (item histories); what evaluation
+  // reads to evaluate (EvaluationRecords).
+  size_t records = out->evaluate ? EvaluationRecords(*out->catalog) : out->recommend ? 2 : 1;
   out->keys.clear();
   for (size_t r = 0; r < records; ++r) {
     out->keys.push_back(store::UserRecordKey(out->project, amplitude_id, kRecords[r]));

@@ -37,6 +37,12 @@ class ProfileReaderTest : public ::testing::Test {
     disk_ = std::move(store::OpenRocksDbStore(options).value());
     store_ = std::make_unique<store::FaultStore>(*disk_);
     reader_ = std::make_unique<ProfileReader>(*store_, catalogs_, clock_);
+    SetCatalog(/*with_static_cohort=*/true);
+  }
+
+  // Project "p": computation 7 (purchases in 30 days), cohort "buyers" (2 of them), and the
+  // static cohort "vip" when `with_static_cohort`.
+  void SetCatalog(bool with_static_cohort) {
     compute::Computation purchases{7, "purchases", PurchasesIn30Days()};
     compute::Cohort buyers;
     buyers.id = "buyers";
@@ -44,13 +50,25 @@ class ProfileReaderTest : public ::testing::Test {
     condition.spec = PurchasesIn30Days();
     condition.operand = 2;
     buyers.all_of.push_back({false, {condition}});
-    compute::Cohort vip;
-    vip.id = "vip";
-    vip.is_static = true;
-    catalogs_.Set("p", std::make_shared<const compute::ProjectCatalog>(
-                           std::vector<compute::SpecEntry>{{1, PurchasesIn30Days(), true}},
-                           std::vector<compute::ServedComputation>{{purchases, 1}},
-                           std::vector<compute::ServedCohort>{{buyers, {{1}}}, {vip, {}}}));
+    std::vector<compute::ServedCohort> cohorts = {{buyers, {{1}}}};
+    if (with_static_cohort) {
+      compute::Cohort vip;
+      vip.id = "vip";
+      vip.is_static = true;
+      cohorts.push_back({vip, {}});
+    }
+    catalogs_.Set("p",
+                  std::make_shared<const compute::ProjectCatalog>(
+                      std::vector<compute::SpecEntry>{{1, PurchasesIn30Days(), true}},
+                      std::vector<compute::ServedComputation>{{purchases, 1}}, std::move(cohorts)));
+  }
+
+  // The record keys a read of user `id` by user_id asks the store for.
+  size_t RecordKeysRead(uint64_t id) {
+    PreparedRead prepared;
+    reader_->Prepare("p", "user-" + std::to_string(id), "", Everything(), &prepared);
+    EXPECT_TRUE(reader_->Resolve(store::EncodeId(id), &prepared).ok());
+    return prepared.keys.size();
   }
 
   // User `id` ("user-<id>"), with `purchases` purchase events at times `when`, in the given
@@ -154,6 +172,18 @@ TEST_F(ProfileReaderTest, AUserWithoutAggregatesCountsZero) {
   ASSERT_EQ(user.computed.size(), 1u);
   EXPECT_EQ(std::get<int64_t>(user.computed[0].second), 0);
   EXPECT_TRUE(user.cohort_ids.empty());
+}
+
+TEST_F(ProfileReaderTest, ReadsTheStaticMembershipsOnlyWhenAStaticCohortIsServed) {
+  PutUser(1, {kNow, kNow - kDay}, {"vip"});
+  EXPECT_EQ(RecordKeysRead(1), 3u);  // the profile, the aggregates, the static memberships
+  SetCatalog(/*with_static_cohort=*/false);
+  EXPECT_EQ(RecordKeysRead(1), 2u);
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  ASSERT_EQ(user.computed.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(user.computed[0].second), 2);
+  EXPECT_EQ(user.cohort_ids, (std::vector<std::string>{"buyers"}));
 }
 
 TEST_F(ProfileReaderTest, ReadsOnlyTheProfileWhenNoSectionIsAskedFor) {

@@ -1,6 +1,7 @@
 #include "read/stored_properties.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <charconv>
 #include <cstdint>
@@ -14,6 +15,13 @@ namespace json = boost::json;
 namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// The characters that end a scalar value (a number or a literal) in an object's text.
+constexpr std::array<bool, 256> kEndsScalar = [] {
+  std::array<bool, 256> ends{};
+  for (unsigned char c : std::string_view(",}] \t\n\r")) ends[c] = true;
+  return ends;
+}();
 
 // A cursor over the text; every read is bounds-checked, so any bytes are safe to scan.
 class Scanner {
@@ -31,9 +39,25 @@ class Scanner {
     ++pos_;
     return true;
   }
+  // After the opening quote of a member's name: its characters up to the closing quote,
+  // consumed. False at an escape (the caller then parses properly) or at the end of the text.
+  // Names are short: a loop costs less than a search.
+  bool PlainName(std::string_view* body) {
+    const size_t start = pos_;
+    for (; pos_ < text_.size(); ++pos_) {
+      const char c = text_[pos_];
+      if (c == '\\') return false;
+      if (c == '"') {
+        *body = text_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+    }
+    return false;
+  }
   // After the opening quote: the raw characters up to the closing quote, consumed. False
-  // at the end of the text, or at an escape when `plain` (the caller then parses properly).
-  bool StringBody(bool plain, std::string_view* body) {
+  // at the end of the text.
+  bool StringBody(std::string_view* body) {
     const size_t start = pos_;
     size_t from = pos_;
     while (true) {
@@ -47,7 +71,7 @@ class Scanner {
       if (backslashes % 2 == 0) {
         *body = text_.substr(start, quote - start);
         pos_ = quote + 1;
-        return !plain || body->find('\\') == std::string_view::npos;
+        return true;
       }
       from = quote + 1;
     }
@@ -61,13 +85,13 @@ class Scanner {
     std::string_view body;
     if (c == '"') {
       ++pos_;
-      if (!StringBody(false, &body)) return false;
+      if (!StringBody(&body)) return false;
     } else if (c == '{' || c == '[') {
       size_t depth = 0;
       while (pos_ < text_.size()) {
         const char d = text_[pos_++];
         if (d == '"') {
-          if (!StringBody(false, &body)) return false;
+          if (!StringBody(&body)) return false;
         } else if (d == '{' || d == '[') {
           ++depth;
         } else if ((d == '}' || d == ']') && --depth == 0) {
@@ -77,10 +101,7 @@ class Scanner {
       if (depth != 0) return false;
     } else {
       // A scalar: up to the next delimiter (the parse of a picked value checks the rest).
-      while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '}' &&
-             text_[pos_] != ']' && !IsSpace(text_[pos_])) {
-        ++pos_;
-      }
+      while (pos_ < text_.size() && !kEndsScalar[static_cast<unsigned char>(text_[pos_])]) ++pos_;
       if (pos_ == start) return false;
     }
     *value = text_.substr(start, pos_ - start);
@@ -132,22 +153,46 @@ bool ReadValue(std::string_view text, json::value* out) {
   return true;
 }
 
+// FNV-1a: cheap on short names, and any collision is settled by comparing the names.
+uint64_t NameHash(std::string_view name) {
+  uint64_t h = 14695981039346656037ULL;
+  for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
+
 // Picks the members from the text without building the object; false when the text is
 // anything but a plain object of plain members (the caller then parses it all). Stops once
 // `wanted` different names are picked: a stored text never repeats a name (core/json_writer.h
 // writes objects, whose names are unique), so the rest holds none of them.
 bool Pick(std::string_view text, const std::vector<std::string>& names, size_t wanted,
           json::object* out) {
+  // A member's name is compared with the names only when its hash is one of theirs (most
+  // members are not picked); past a few names, a binary search costs less than the hashes.
+  constexpr size_t kHashedNames = 16;
+  std::array<uint64_t, kHashedNames> hashes{};
+  const bool hashed = names.size() <= kHashedNames;
+  if (hashed) {
+    for (size_t i = 0; i < names.size(); ++i) hashes[i] = NameHash(names[i]);
+  }
+  auto picked = [&](std::string_view key) {
+    if (!hashed) return std::binary_search(names.begin(), names.end(), key);
+    const uint64_t h = NameHash(key);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (hashes[i] == h && names[i] == key) return true;
+    }
+    return false;
+  };
+  out->reserve(out->size() + wanted);
   Scanner in(text);
   if (!in.Take('{')) return false;
   if (!in.Take('}')) {
     do {
       std::string_view key;
       std::string_view value;
-      if (!in.Take('"') || !in.StringBody(true, &key) || !in.Take(':') || !in.Value(&value)) {
+      if (!in.Take('"') || !in.PlainName(&key) || !in.Take(':') || !in.Value(&value)) {
         return false;
       }
-      if (std::binary_search(names.begin(), names.end(), key)) {
+      if (picked(key)) {
         json::value v(out->storage());
         if (!ReadValue(value, &v)) return false;
         auto [it, added] = out->insert_or_assign(key, std::move(v));
@@ -179,6 +224,10 @@ bool MayHoldMember(std::string_view text, std::string_view name) {
   return false;
 }
 
+// Texts longer than this are searched for the names before their members are scanned
+// (PickStoredProperties).
+constexpr size_t kSearchNamesAbove = 2048;
+
 // Whether the text, without its surrounding space, is braced as an object is.
 bool LooksLikeAnObject(std::string_view text) {
   const size_t first = text.find_first_not_of(" \t\n\r");
@@ -190,11 +239,18 @@ bool LooksLikeAnObject(std::string_view text) {
 
 Status PickStoredProperties(std::string_view text, const std::vector<std::string>& names,
                             json::object* out) {
+  if (names.empty()) return Status::Ok();
   if (LooksLikeAnObject(text)) {
-    // The names that can be members: picking stops when all of them were found.
-    const auto wanted = static_cast<size_t>(std::count_if(
-        names.begin(), names.end(), [&](const auto& n) { return MayHoldMember(text, n); }));
-    if (wanted == 0) return Status::Ok();  // nothing to pick
+    // Picking stops when every name that can be a member was found. On a long text, a
+    // search for each name first spares scanning to its end for a name that is not there; on
+    // a short one, scanning its members costs less than the searches (each stops at every
+    // quote of the text).
+    size_t wanted = names.size();
+    if (text.size() > kSearchNamesAbove) {
+      wanted = static_cast<size_t>(std::count_if(
+          names.begin(), names.end(), [&](const auto& n) { return MayHoldMember(text, n); }));
+      if (wanted == 0) return Status::Ok();  // nothing to pick
+    }
     if (Pick(text, names, wanted, out)) return Status::Ok();
   }
   // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the

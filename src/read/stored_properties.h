@@ -21,7 +21,8 @@ namespace profiled::read {
 // not parse; members that are not picked are checked only as far as finding where they end, members
 // after the last picked one not at all (stored texts never repeat a name), and when no name
 // occurs in the text at all (as core/json_writer.h writes names), only the braces around it
-// are checked.
+// are checked (texts over 2 KiB; a shorter one is scanned member by member to the last
+// picked name, or to its end when a name is not there).
 [[nodiscard]] Status PickStoredProperties(std::string_view text,
                                           const std::vector<std::string>& names,
                                           boost::json::object* out);

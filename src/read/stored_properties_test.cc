@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ json::object Reference(std::string_view text, const std::vector<std::string>& na
     if (const json::value* v = all.if_contains(name)) picked[name] = *v;
   }
   return picked;
+}
+
+// `text` (an object) with a long first member: over the length above which the names are
+// searched for before the members are scanned.
+std::string Padded(std::string_view text) {
+  return R"({"pad":")" + std::string(2100, 'x') + "\"," + std::string(text.substr(1));
 }
 
 json::object Pick(std::string_view text, const std::vector<std::string>& names) {
@@ -50,6 +57,9 @@ TEST(PickStoredProperties, PicksTheNamedMembersAsTheFullReaderReadsThem) {
   };
   for (const std::string& text : texts) {
     EXPECT_EQ(Pick(text, names), Reference(text, names)) << text;
+    if (text.find('"') == std::string::npos) continue;  // an empty object: nothing to pad
+    // The same text over the length above which the names are searched for first.
+    EXPECT_EQ(Pick(Padded(text), names), Reference(Padded(text), names)) << text;
   }
 }
 
@@ -83,30 +93,49 @@ TEST(PickStoredProperties, RefusesTextThatIsNotAnObject) {
 }
 
 TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
-  json::object out;
-  // "plan" occurs only inside a longer name and a value: not a member.
-  ASSERT_TRUE(PickStoredProperties(R"({"plans":1,"x":"my plan"})", {"plan"}, &out).ok());
-  EXPECT_TRUE(out.empty());
-  // A name written as a value is looked at properly, and still not taken as a member.
-  ASSERT_TRUE(PickStoredProperties(R"({"x":"plan","plan":2})", {"plan"}, &out).ok());
-  EXPECT_EQ(out.at("plan").as_int64(), 2);
-  out.clear();
-  ASSERT_TRUE(PickStoredProperties(R"({"x":"plan"})", {"plan"}, &out).ok());
-  EXPECT_TRUE(out.empty());
-  // A name that may be escaped in the text is never ruled out by the search.
-  ASSERT_TRUE(PickStoredProperties(R"({"a\"b":3})", {"a\"b"}, &out).ok());
-  EXPECT_EQ(out.at("a\"b").as_int64(), 3);
+  // Short texts are scanned, long ones searched first: both must read the same.
+  for (bool padded : {false, true}) {
+    auto text = [&](std::string_view t) { return padded ? Padded(t) : std::string(t); };
+    json::object out;
+    // "plan" occurs only inside a longer name and a value: not a member.
+    ASSERT_TRUE(PickStoredProperties(text(R"({"plans":1,"x":"my plan"})"), {"plan"}, &out).ok());
+    EXPECT_TRUE(out.empty());
+    // A name written as a value is looked at properly, and still not taken as a member.
+    ASSERT_TRUE(PickStoredProperties(text(R"({"x":"plan","plan":2})"), {"plan"}, &out).ok());
+    EXPECT_EQ(out.at("plan").as_int64(), 2);
+    out.clear();
+    ASSERT_TRUE(PickStoredProperties(text(R"({"x":"plan"})"), {"plan"}, &out).ok());
+    EXPECT_TRUE(out.empty());
+    // A name that may be escaped in the text is never ruled out by the search.
+    ASSERT_TRUE(PickStoredProperties(text(R"({"a\"b":3})"), {"a\"b"}, &out).ok());
+    EXPECT_EQ(out.at("a\"b").as_int64(), 3);
+  }
+}
+
+TEST(PickStoredProperties, PicksAmongManyNamesAsAmongFew) {
+  // Past 16 names, members are looked up by a binary search instead of by their hashes.
+  std::vector<std::string> names;
+  names.reserve(40);
+  for (int i = 0; i < 40; ++i) names.push_back("n" + std::to_string(100 + i));
+  std::sort(names.begin(), names.end());
+  const std::string text = R"({"n105":1,"x":2,"n139":"last","n1000":3})";
+  json::object picked = Pick(text, names);
+  EXPECT_EQ(picked, Reference(text, names));
+  EXPECT_EQ(picked.size(), 2u);
 }
 
 TEST(PickStoredProperties, ANameThatOccursOnlyNestedDoesNotStopThePickEarly) {
   // "b" occurs in the text only inside "a"'s value, so picking cannot stop after "a": it
   // goes on to the end and still finds "c".
-  json::object out;
-  ASSERT_TRUE(PickStoredProperties(R"({"a":{"b":1},"x":"b","c":2})", {"a", "b", "c"}, &out).ok());
-  EXPECT_EQ(out.size(), 2u);
-  EXPECT_TRUE(out.at("a").is_object());
-  EXPECT_EQ(out.at("c").as_int64(), 2);
-  EXPECT_FALSE(out.contains("b"));
+  for (const std::string& text :
+       {std::string(R"({"a":{"b":1},"x":"b","c":2})"), Padded(R"({"a":{"b":1},"x":"b","c":2})")}) {
+    json::object out;
+    ASSERT_TRUE(PickStoredProperties(text, {"a", "b", "c"}, &out).ok());
+    EXPECT_EQ(out.size(), 2u);
+    EXPECT_TRUE(out.at("a").is_object());
+    EXPECT_EQ(out.at("c").as_int64(), 2);
+    EXPECT_FALSE(out.contains("b"));
+  }
 }
 
 TEST(PickStoredProperties, NeverReadsOutsideTheTextWhateverItHolds) {
