@@ -19,11 +19,14 @@ export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_NUM_THREADS=${OMP_NUM
 
 # 4 EASE settings × 4 debiasing strengths × 4 iALS weights = 64 candidates; plain EASE is not
 # among them (it is the reference), ials_weight=0 is evidence EASE alone.
+# shellcheck disable=SC2054 # the commas separate one flag's values
 grid=(--lambdas 300 --emphasis 0,0.5 --alphas 0 --rating-weights 0.5 --high-weights 0.5
       --low-weights 0,0.25 --low-targets 0 --betas 0.1,0.15,0.2,0.25
       --ials-weights 0,0.2,0.35,0.5 --ials-factors 64 --ials-alpha0 0.1 --ials-lambda 0.02
       --ials-confidence 0.5)
 
+dir=
+trap 'rm -rf "${dir:-}"' EXIT  # the split dump, also when a step fails
 for seed in ${RECS_SEEDS:-1 2 3}; do
   for protocol in ${RECS_PROTOCOLS:-holdout strong}; do
     dir=$(mktemp -d)
