@@ -241,6 +241,7 @@ void Ingestor::Run() {
     Pending control;
     bool stopping = false;
     bool idle = false;
+    bool commit_failed = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // While a backfill is pending, the writer runs a chunk of it whenever the queue is
@@ -297,6 +298,7 @@ void Ingestor::Run() {
         queue_.pop_front();
       }
       idle = queue_.empty();
+      commit_failed = commit_failed_;
       if (new_throttle_) {
         throttle_.SetLimits(new_throttle_->first, new_throttle_->second);
         if (new_project_rates_)
@@ -305,11 +307,13 @@ void Ingestor::Run() {
         new_project_rates_.reset();
       }
     }
-    if (!group.empty()) {
-      ProcessGroup(group);
-    } else {
-      AwaitCommit();  // whatever else the writer does next reads the store
+    if (group.empty() || commit_failed) {
+      // Whatever else the writer does next reads the store; and a failed commit's batches,
+      // already answered, give their events back to the project throttle before a retry of
+      // them in this group is checked against it.
+      AwaitCommit();
     }
+    if (!group.empty()) ProcessGroup(group);
     group.clear();
     if (control.control) {
       // A backfill the change started begins at the next turn (after the chunk pause).
@@ -528,14 +532,15 @@ void Ingestor::StartCommit(std::vector<Pending>& group, std::vector<IngestResult
       std::move(group), std::move(results));
   group.clear();
   commits_.Start(std::move(writes), options_.sync, [this, job](const Status& commit) {
-    FailUnapplied(commit, &job->second);
-    Deliver(job->first, std::move(job->second));
     if (!commit.ok()) {
-      // Wakes an idle writer: it forgets what it kept and gives the throttle back now.
+      // Before the answers go out: the writer then forgets what it kept and gives the
+      // throttle back before it takes any retry of them (and an idle writer wakes for it).
       std::lock_guard<std::mutex> lock(mu_);
       commit_failed_ = true;
       cv_.notify_all();
     }
+    FailUnapplied(commit, &job->second);
+    Deliver(job->first, std::move(job->second));
   });
 }
 
