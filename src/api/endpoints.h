@@ -131,7 +131,7 @@ class Endpoints {
 
   // POST /: amplitude-js's legacy v1 upload (a form with client, e, v, upload_time and
   // checksum; docs/API.md "Legacy v1 upload"). 200 `success` (text) once durable. `respond`
-  // runs exactly once, possibly on the ingest writer thread.
+  // runs exactly once, possibly on an ingest thread (the writer or its commit thread).
   void LegacyUpload(const HttpRequest& request, const Respond& respond);
 
   // GET /config/{api_key}: the remote configuration @amplitude/analytics-browser fetches on
