@@ -146,7 +146,7 @@ std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::Ad
 void WorkingSet::AdoptInFlight(const std::string& key) {
   if (in_flight_ == 0 || !in_batch_ || users_.count(key) != 0) return;
   auto kept = user_cache_.find(key);
-  if (kept != user_cache_.end() && kept->second.kept_by == in_flight_) AdoptCached(kept);
+  if (kept != user_cache_.end() && KeptInFlight(kept->second)) AdoptCached(kept);
 }
 
 std::unordered_map<std::string, WorkingSet::CachedUser>::iterator WorkingSet::AdoptCached(
@@ -165,7 +165,7 @@ Status WorkingSet::GetUserState(std::string_view project, uint64_t amplitude_id,
   // holds its committed records) instead of copying it, so SaveUser runs before a kept state
   // is adopted. One that a commit in flight wrote is not in the store yet: adopted first, it
   // is copied.
-  if (kept != user_cache_.end() && in_flight_ != 0 && kept->second.kept_by == in_flight_) {
+  if (kept != user_cache_.end() && KeptInFlight(kept->second)) {
     it = AdoptCached(kept);
     kept = user_cache_.end();
   }
@@ -886,7 +886,7 @@ void WorkingSet::KeepCommitted() {
   // writes (the store does not hold it yet).
   size_t target = cache_limit_ - cache_limit_ / 8;
   for (auto it = user_cache_.begin(); cache_bytes_ > target && it != user_cache_.end();) {
-    if (in_flight_ != 0 && it->second.kept_by == in_flight_) {
+    if (KeptInFlight(it->second)) {
       ++it;
       continue;
     }

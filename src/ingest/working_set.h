@@ -294,6 +294,10 @@ class WorkingSet {
   // moves into users_, so that SaveUser keeps it (a rollback cannot re-read it from the store).
   // GetUserState does the same in its own lookups.
   void AdoptInFlight(const std::string& key);
+  // Whether the commit in flight wrote this kept user (the store does not hold it yet).
+  bool KeptInFlight(const CachedUser& c) const {
+    return in_flight_ != 0 && c.kept_by == in_flight_;
+  }
   void Finish(bool committed, bool in_flight);
   // After a commit: keeps this group's users and ids as committed state, within the budget.
   void KeepCommitted();
