@@ -41,6 +41,11 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
       }
     }
   }
+  std::sort(group_types_.begin(), group_types_.end());
+  group_types_.erase(std::unique(group_types_.begin(), group_types_.end()), group_types_.end());
+  std::sort(user_property_names_.begin(), user_property_names_.end());
+  user_property_names_.erase(std::unique(user_property_names_.begin(), user_property_names_.end()),
+                             user_property_names_.end());
   auto spec_index = [this](uint64_t id) {
     const SpecEntry* entry = FindSpec(id);
     return entry == nullptr ? kUnresolved : static_cast<size_t>(entry - specs_.data());
@@ -80,18 +85,18 @@ ProjectCatalog::ProjectCatalog(std::vector<SpecEntry> specs,
             if (index < cohorts_.size()) target = index;
             break;
           }
-          case CohortCondition::Kind::kUserProperty:
+          case CohortCondition::Kind::kUserProperty: {
+            auto it = std::lower_bound(user_property_names_.begin(), user_property_names_.end(),
+                                       condition.filter.prop);
+            target = static_cast<size_t>(it - user_property_names_.begin());  // always there
+            break;
+          }
           case CohortCondition::Kind::kGroupProperty: break;
         }
         targets.push_back(target);
       }
     }
   }
-  std::sort(group_types_.begin(), group_types_.end());
-  group_types_.erase(std::unique(group_types_.begin(), group_types_.end()), group_types_.end());
-  std::sort(user_property_names_.begin(), user_property_names_.end());
-  user_property_names_.erase(std::unique(user_property_names_.begin(), user_property_names_.end()),
-                             user_property_names_.end());
 }
 
 const SpecEntry* ProjectCatalog::FindSpec(uint64_t id) const {

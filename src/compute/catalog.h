@@ -91,8 +91,9 @@ class ProjectCatalog {
   size_t ComputationSpecIndex(size_t i) const { return computation_specs_[i]; }
   // One entry per condition of cohorts()[c], clause by clause, in order: a kEvent
   // condition's spec (index in specs()), a kComputedProperty condition's computation (index
-  // in computations()), a kCohort condition's cohort (index in cohorts()); kUnresolved for
-  // kUserProperty conditions and missing targets.
+  // in computations()), a kCohort condition's cohort (index in cohorts()), a kUserProperty
+  // condition's property (index in user_property_names()); kUnresolved for
+  // kGroupProperty conditions and missing targets.
   const std::vector<size_t>& ConditionTargets(size_t c) const { return condition_targets_[c]; }
 
   // The served recommendations, sorted by id.

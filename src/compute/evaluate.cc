@@ -170,7 +170,7 @@ class Evaluation {
         return EventConditionHolds(condition, UnlistedSpecValue(spec_id, condition.spec));
       }
       case CohortCondition::Kind::kUserProperty:
-        return Matches(condition.filter, UserProperty(condition.filter.prop));
+        return Matches(condition.filter, UserProperty(target, condition.filter.prop));
       case CohortCondition::Kind::kComputedProperty:
         return ComputedConditionHolds(condition.filter, target);
       case CohortCondition::Kind::kCohort:
@@ -213,19 +213,29 @@ class Evaluation {
     return number.has_value() && Compare(*number, condition.comparison, condition.operand);
   }
 
-  const json::value* UserProperty(const std::string& name) {
+  // The value of user property `name`, user_property_names()[index]: the custom property,
+  // else (when that is missing or null) the built-in field.
+  const json::value* UserProperty(size_t index, const std::string& name) {
     const json::value* v = nullptr;
-    if (const json::object* custom = Properties(false)) v = custom->if_contains(name);
+    Property(false, index, name, &v);
     if (v == nullptr || v->is_null()) {
-      if (const json::object* builtins = Properties(true)) v = builtins->if_contains(name);
+      const json::value* builtin = nullptr;
+      if (Property(true, index, name, &builtin)) v = builtin;
     }
     return v;
   }
 
-  // The custom properties or the built-in fields; null when there are none (or they do
-  // not decode: status_ then says so).
-  const json::object* Properties(bool builtins) {
-    if (user_.property_source == nullptr) return builtins ? user_.builtins : user_.properties;
+  // Sets *out to the value of user property `name`, user_property_names()[index], among the
+  // custom properties or the built-in fields (null when missing); false when there are none
+  // (or they do not decode: status_ then says so).
+  bool Property(bool builtins, size_t index, const std::string& name, const json::value** out) {
+    *out = nullptr;
+    if (user_.property_source == nullptr) {
+      const json::object* object = builtins ? user_.builtins : user_.properties;
+      if (object == nullptr) return false;
+      *out = object->if_contains(name);
+      return true;
+    }
     const size_t part = builtins ? 1 : 0;
     if (!properties_loaded_[part]) {
       properties_loaded_[part] = true;
@@ -235,7 +245,10 @@ class Evaluation {
         if (status_.ok()) status_ = std::move(s);
       }
     }
-    return properties_[part];
+    const std::vector<const json::value*>* values = properties_[part];
+    if (values == nullptr) return false;
+    if (index < values->size()) *out = (*values)[index];
+    return true;
   }
 
   // `computation`: the index in computations() of the one the filter reads, kUnresolved
@@ -255,7 +268,8 @@ class Evaluation {
   std::vector<SpecSlot> specs_;  // by index in catalog_.specs()
   Value unlisted_;
   std::vector<int8_t> membership_;
-  std::array<const json::object*, 2> properties_ = {nullptr, nullptr};  // custom, built-in
+  // The loaded custom properties and built-in fields (UserPropertySource::Load).
+  std::array<const std::vector<const json::value*>*, 2> properties_ = {nullptr, nullptr};
   std::array<bool, 2> properties_loaded_ = {false, false};
 };
 

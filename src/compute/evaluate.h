@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,10 +22,12 @@ namespace profiled::compute {
 class UserPropertySource {
  public:
   virtual ~UserPropertySource() = default;
-  // The custom properties (builtins false) or the built-in fields (true); they must hold
-  // at least the names in catalog.user_property_names(). *out lives as long as the source.
-  // Corruption when they do not decode.
-  [[nodiscard]] virtual Status Load(bool builtins, const boost::json::object** out) = 0;
+  // The values of the custom properties (builtins false) or the built-in fields (true)
+  // named in catalog.user_property_names(), in its order: (**out)[i] is the value of the
+  // i-th name, null when the user has none (as are names past the end). *out lives as long
+  // as the source. Corruption when they do not decode.
+  [[nodiscard]] virtual Status Load(bool builtins,
+                                    const std::vector<const boost::json::value*>** out) = 0;
   // The properties of each of the user's groups of type `group_type` (docs/API.md, "Groups"),
   // one object per group (empty for a group without properties); none when the user is in no
   // such group. The pointers live as long as the source. Corruption when a record does not

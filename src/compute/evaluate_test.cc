@@ -302,8 +302,8 @@ TEST(CohortIds, AClauseHoldsWhenAnyConditionDoes) {
 class Groups : public UserPropertySource {
  public:
   std::map<std::string, std::vector<json::object>> by_type;
-  Status Load(bool builtins, const json::object** out) override {
-    *out = builtins ? &builtins_ : &properties_;
+  Status Load(bool /*builtins*/, const std::vector<const json::value*>** out) override {
+    *out = &none_;  // no properties
     return Status::Ok();
   }
   Status LoadGroups(std::string_view type, std::vector<const json::object*>* out) override {
@@ -315,7 +315,7 @@ class Groups : public UserPropertySource {
   }
 
  private:
-  json::object properties_, builtins_;
+  std::vector<const json::value*> none_;
 };
 
 CohortCondition GroupCondition(std::string type, std::string prop, FilterOp op,

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <system_error>
 
@@ -120,6 +121,18 @@ bool Matches(const Filter& filter, const json::value* value) {
 
 std::optional<double> AsNumber(std::string_view text) {
   if (text.empty()) return std::nullopt;
+  // Up to 15 digits are an integer every double holds exactly: read without the general
+  // parser (which gives the same double).
+  const bool negative = text.front() == '-';
+  const std::string_view digits = negative ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() <= 15) {
+    int64_t n = 0;
+    size_t i = 0;
+    for (; i < digits.size() && digits[i] >= '0' && digits[i] <= '9'; ++i) {
+      n = n * 10 + (digits[i] - '0');
+    }
+    if (i == digits.size()) return negative ? -static_cast<double>(n) : static_cast<double>(n);
+  }
   double v = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, v, std::chars_format::general);

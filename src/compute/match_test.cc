@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <charconv>
+#include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -178,6 +181,20 @@ TEST(AsNumber, ReadsFiniteNumbersAndWholeNumericStrings) {
   EXPECT_EQ(AsNumber(json::value("-7")), -7.0);
   EXPECT_EQ(AsNumber(json::value("1e3")), 1000.0);
   EXPECT_EQ(AsNumber(std::string_view("0.1")), 0.1);
+}
+
+TEST(AsNumber, ReadsWholeNumbersAsTheGeneralParserDoes) {
+  // Short integers are read without std::from_chars; they must give the very same double.
+  for (const char* text : {"0", "-0", "7", "007", "-12", "550000000", "999999999999999",
+                           "-999999999999999", "1234567890123456", "98765432109876543"}) {
+    double want = 0;
+    const std::string_view t(text);
+    std::from_chars(t.data(), t.data() + t.size(), want);
+    std::optional<double> got = AsNumber(t);
+    ASSERT_TRUE(got.has_value()) << text;
+    EXPECT_EQ(*got, want) << text;
+    EXPECT_EQ(std::signbit(*got), std::signbit(want)) << text;
+  }
 }
 
 TEST(AsNumber, RefusesAnythingElse) {

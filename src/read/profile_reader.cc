@@ -1,6 +1,7 @@
 #include "read/profile_reader.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/json/monotonic_resource.hpp>
 #include <cstdio>
@@ -170,16 +171,16 @@ class StoredUserProperties : public compute::UserPropertySource {
       : names_(names),
         profile_(profile),
         resource_(buffer_, sizeof(buffer_)),
-        properties_(&resource_),
-        builtins_(&resource_) {}
+        values_{boost::json::array(&resource_), boost::json::array(&resource_)} {}
   StoredUserProperties(const StoredUserProperties&) = delete;
   StoredUserProperties& operator=(const StoredUserProperties&) = delete;
 
-  Status Load(bool builtins, const boost::json::object** out) override {
-    boost::json::object* object = builtins ? &builtins_ : &properties_;
-    PROFILED_RETURN_IF_ERROR(PickStoredProperties(
-        builtins ? profile_.builtins_json : profile_.properties_json, names_, object));
-    *out = object;
+  Status Load(bool builtins, const std::vector<const boost::json::value*>** out) override {
+    const size_t part = builtins ? 1 : 0;
+    PROFILED_RETURN_IF_ERROR(
+        PickStoredProperties(builtins ? profile_.builtins_json : profile_.properties_json, names_,
+                             &values_[part], &found_[part]));
+    *out = &found_[part];
     return Status::Ok();
   }
 
@@ -237,8 +238,9 @@ class StoredUserProperties : public compute::UserPropertySource {
   const store::ProfileView& profile_;
   unsigned char buffer_[1024];
   boost::json::monotonic_resource resource_;  // over buffer_, then the heap
-  boost::json::object properties_;
-  boost::json::object builtins_;
+  // The picked custom properties and built-in fields (PickStoredProperties).
+  std::array<boost::json::array, 2> values_;
+  std::array<std::vector<const boost::json::value*>, 2> found_;
 };
 
 // What evaluation needs of a user, read from its raw records (which must outlive it): the

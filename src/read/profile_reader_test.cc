@@ -307,19 +307,28 @@ TEST_F(ProfileReaderTest, ACancelledCohortCountStopsUnavailable) {
   EXPECT_EQ(reader_->CohortSizes("p", &sizes, &cancel).code(), ErrorCode::kUnavailable);
 }
 
-// A catalog with one cohort on the user property `name` (is `value`).
+// A catalog with a cohort "by_NAME" on each user property NAME (is VALUE), in this order.
+std::shared_ptr<const compute::ProjectCatalog> PropertyCohorts(
+    const std::vector<std::pair<std::string, std::string>>& conditions) {
+  std::vector<compute::ServedCohort> cohorts;
+  for (const auto& [name, value] : conditions) {
+    compute::Cohort cohort;
+    cohort.id = "by_" + name;
+    compute::CohortCondition condition;
+    condition.kind = compute::CohortCondition::Kind::kUserProperty;
+    condition.filter.prop = name;
+    condition.filter.values = {value};
+    cohort.all_of.push_back({false, {condition}});
+    cohorts.push_back({cohort, {{0}}});
+  }
+  return std::make_shared<const compute::ProjectCatalog>(std::vector<compute::SpecEntry>{},
+                                                         std::vector<compute::ServedComputation>{},
+                                                         std::move(cohorts));
+}
+
 std::shared_ptr<const compute::ProjectCatalog> PropertyCohort(const std::string& name,
                                                               const std::string& value) {
-  compute::Cohort cohort;
-  cohort.id = "by_" + name;
-  compute::CohortCondition condition;
-  condition.kind = compute::CohortCondition::Kind::kUserProperty;
-  condition.filter.prop = name;
-  condition.filter.values = {value};
-  cohort.all_of.push_back({false, {condition}});
-  return std::make_shared<const compute::ProjectCatalog>(
-      std::vector<compute::SpecEntry>{}, std::vector<compute::ServedComputation>{},
-      std::vector<compute::ServedCohort>{{cohort, {{0}}}});
+  return PropertyCohorts({{name, value}});
 }
 
 TEST_F(ProfileReaderTest, UserPropertyConditionsReadCustomPropertiesThenBuiltIns) {
@@ -340,6 +349,29 @@ TEST_F(ProfileReaderTest, UserPropertyConditionsReadCustomPropertiesThenBuiltIns
     ASSERT_TRUE(Read("user-1", Everything(), &user).ok()) << name;
     EXPECT_EQ(user.cohort_ids.size(), in ? 1u : 0u) << name << " " << value;
   }
+}
+
+TEST_F(ProfileReaderTest, EachUserPropertyConditionReadsItsOwnProperty) {
+  // Properties are picked by their place among the names the catalog reads (sorted), which
+  // is not the order of the cohorts: each condition must still find its own.
+  store::ProfileRecord profile;
+  profile.user_id = "user-1";
+  profile.properties_json = R"({"age":30,"plan":"pro","zone":"eu"})";
+  profile.builtins_json = R"({"country":"Germany","platform":"Web"})";
+  store::WriteSet w;
+  w.Put(store::Table::kIdentity, store::UserKey("p", "user-1"), store::EncodeId(1));
+  w.Put(store::Table::kProfiles, store::ProfileKey("p", 1), store::EncodeProfile(profile));
+  ASSERT_TRUE(store_->Commit(w, false).ok());
+  catalogs_.Set("p", PropertyCohorts({{"zone", "eu"},
+                                      {"plan", "free"},
+                                      {"platform", "Web"},
+                                      {"missing", "x"},
+                                      {"age", "30"},
+                                      {"country", "Germany"}}));
+  UserData user;
+  ASSERT_TRUE(Read("user-1", Everything(), &user).ok());
+  EXPECT_EQ(user.cohort_ids,
+            (std::vector<std::string>{"by_zone", "by_platform", "by_age", "by_country"}));
 }
 
 TEST_F(ProfileReaderTest, DamagedPropertiesAreCorruptionWhenACohortReadsThem) {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <boost/json.hpp>
-#include <charconv>
 #include <cstdint>
+#include <cstring>
 
 #include "core/value_text.h"
 
@@ -136,13 +136,18 @@ bool ReadValue(std::string_view text, json::value* out) {
   }
   // Integers of up to 18 digits (no leading zero, as JSON requires; "-0" is left to the
   // parser) read as the parser's int64 would.
-  const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
-  if (!digits.empty() && digits.size() <= 18 && (digits.front() != '0' || text == "0") &&
-      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  const bool negative = text.starts_with('-');
+  const std::string_view digits = negative ? text.substr(1) : text;
+  if (!digits.empty() && digits.size() <= 18 && (digits.front() != '0' || text == "0")) {
     int64_t n = 0;
-    std::from_chars(text.data(), text.data() + text.size(), n);
-    *out = n;
-    return true;
+    size_t i = 0;
+    for (; i < digits.size() && digits[i] >= '0' && digits[i] <= '9'; ++i) {
+      n = n * 10 + (digits[i] - '0');
+    }
+    if (i == digits.size()) {
+      *out = negative ? -n : n;
+      return true;
+    }
   }
   boost::system::error_code ec;
   bool non_finite = false;
@@ -153,36 +158,140 @@ bool ReadValue(std::string_view text, json::value* out) {
   return true;
 }
 
-// FNV-1a: cheap on short names, and any collision is settled by comparing the names.
-uint64_t NameHash(std::string_view name) {
-  uint64_t h = 14695981039346656037ULL;
-  for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  return h;
+// Which member names are picked. Most members of a text are not, so a name is compared
+// with the picked ones only when a 512-bit filter over its length and last two characters
+// lets it through; past a few names, a binary search finds it among them.
+class NameFilter {
+ public:
+  explicit NameFilter(const std::vector<std::string>& names) : names_(names) {
+    for (const std::string& name : names)
+      bits_[Slot(name) / 64] |= uint64_t{1} << (Slot(name) % 64);
+  }
+
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+
+  // The index of `key` in the names; kNone when it is not one of them.
+  size_t Find(std::string_view key) const {
+    const size_t slot = Slot(key);
+    if ((bits_[slot / 64] & (uint64_t{1} << (slot % 64))) == 0) return kNone;
+    constexpr size_t kComparedNames = 16;
+    if (names_.size() > kComparedNames) {
+      auto it = std::lower_bound(names_.begin(), names_.end(), key);
+      return it != names_.end() && *it == key ? static_cast<size_t>(it - names_.begin()) : kNone;
+    }
+    for (size_t i = 0; i < names_.size(); ++i) {
+      if (names_[i] == key) return i;
+    }
+    return kNone;
+  }
+
+ private:
+  static size_t Slot(std::string_view name) {
+    const size_t n = name.size();
+    size_t h = n * 131;
+    if (n >= 1) h += size_t{static_cast<unsigned char>(name[n - 1])} * 31;
+    if (n >= 2) h += static_cast<unsigned char>(name[n - 2]);
+    return h % 512;
+  }
+
+  const std::vector<std::string>& names_;
+  std::array<uint64_t, 8> bits_{};
+};
+
+// Where picked values go: the value of names[i] into values[i], with found[i] pointing at it;
+// `wanted` counts the names still to pick.
+struct Picks {
+  json::array& values;
+  std::vector<const json::value*>& found;
+  size_t wanted;
+
+  // Picks the value whose text is `text` for names[index]; false when it does not parse.
+  bool Take(size_t index, std::string_view text) {
+    if (!ReadValue(text, &values[index])) return false;
+    if (found[index] == nullptr) {
+      found[index] = &values[index];
+      --wanted;
+    }
+    return true;
+  }
+  // Forgets every pick (a scan that gave up is followed by another).
+  void Clear(size_t names) {
+    for (size_t i = 0; i < names; ++i) {
+      values[i] = nullptr;
+      found[i] = nullptr;
+    }
+  }
+};
+
+// Skips the value at *p in a text without escapes (PickCompact) whose closing brace is at
+// `last`; false when it does not end before `last` where a value must.
+bool SkipCompactValue(const char** p, const char* last) {
+  const char* at = *p;
+  const char c = *at;
+  if (c == '"') {
+    const auto* quote = static_cast<const char*>(std::memchr(at + 1, '"', last - at - 1));
+    if (quote == nullptr) return false;
+    *p = quote + 1;
+    return true;
+  }
+  if (c == '{' || c == '[') {
+    size_t depth = 0;
+    while (at < last) {
+      const char d = *at++;
+      if (d == '"') {
+        const auto* quote = static_cast<const char*>(std::memchr(at, '"', last - at));
+        if (quote == nullptr) return false;
+        at = quote + 1;
+      } else if (d == '{' || d == '[') {
+        ++depth;
+      } else if ((d == '}' || d == ']') && --depth == 0) {
+        *p = at;
+        return true;
+      }
+    }
+    return false;
+  }
+  // A scalar: up to the next delimiter; the closing brace at `last` is one, so the loop
+  // needs no bound (the parse of a picked value checks the rest).
+  while (!kEndsScalar[static_cast<unsigned char>(*at)]) ++at;
+  if (at == *p) return false;
+  *p = at;
+  return true;
+}
+
+// Pick for a text as core/json_writer.h writes it: no space between tokens and no escape
+// (no backslash anywhere), so a string ends at the next quote and the members need no
+// general scanner. False at anything else (*out may then hold some picks).
+bool PickCompact(std::string_view text, const NameFilter& filter, Picks* picks) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return false;
+  if (std::memchr(text.data(), '\\', text.size()) != nullptr) return false;
+  const char* p = text.data() + 1;
+  const char* const last = text.data() + text.size() - 1;
+  if (p == last) return true;
+  while (true) {
+    // Every read below is at or before `last`: a name ends before it, and a value at it.
+    if (*p != '"') return false;
+    const auto* name_end = static_cast<const char*>(std::memchr(p + 1, '"', last - p - 1));
+    if (name_end == nullptr || name_end[1] != ':') return false;
+    const std::string_view key(p + 1, name_end - p - 1);
+    const char* const value = name_end + 2;
+    p = value;
+    if (!SkipCompactValue(&p, last)) return false;
+    const size_t index = filter.Find(key);
+    if (index != NameFilter::kNone && !picks->Take(index, std::string_view(value, p - value))) {
+      return false;
+    }
+    if (picks->wanted == 0 || p == last) return true;
+    if (*p != ',') return false;
+    ++p;
+  }
 }
 
 // Picks the members from the text without building the object; false when the text is
 // anything but a plain object of plain members (the caller then parses it all). Stops once
 // `wanted` different names are picked: a stored text never repeats a name (core/json_writer.h
 // writes objects, whose names are unique), so the rest holds none of them.
-bool Pick(std::string_view text, const std::vector<std::string>& names, size_t wanted,
-          json::object* out) {
-  // A member's name is compared with the names only when its hash is one of theirs (most
-  // members are not picked); past a few names, a binary search costs less than the hashes.
-  constexpr size_t kHashedNames = 16;
-  std::array<uint64_t, kHashedNames> hashes{};
-  const bool hashed = names.size() <= kHashedNames;
-  if (hashed) {
-    for (size_t i = 0; i < names.size(); ++i) hashes[i] = NameHash(names[i]);
-  }
-  auto picked = [&](std::string_view key) {
-    if (!hashed) return std::binary_search(names.begin(), names.end(), key);
-    const uint64_t h = NameHash(key);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (hashes[i] == h && names[i] == key) return true;
-    }
-    return false;
-  };
-  out->reserve(out->size() + wanted);
+bool Pick(std::string_view text, const NameFilter& filter, Picks* picks) {
   Scanner in(text);
   if (!in.Take('{')) return false;
   if (!in.Take('}')) {
@@ -192,12 +301,9 @@ bool Pick(std::string_view text, const std::vector<std::string>& names, size_t w
       if (!in.Take('"') || !in.PlainName(&key) || !in.Take(':') || !in.Value(&value)) {
         return false;
       }
-      if (picked(key)) {
-        json::value v(out->storage());
-        if (!ReadValue(value, &v)) return false;
-        auto [it, added] = out->insert_or_assign(key, std::move(v));
-        if (added && --wanted == 0) return true;
-      }
+      const size_t index = filter.Find(key);
+      if (index != NameFilter::kNone && !picks->Take(index, value)) return false;
+      if (picks->wanted == 0) return true;
     } while (in.Take(','));
     if (!in.Take('}')) return false;
   }
@@ -238,7 +344,10 @@ bool LooksLikeAnObject(std::string_view text) {
 }  // namespace
 
 Status PickStoredProperties(std::string_view text, const std::vector<std::string>& names,
-                            json::object* out) {
+                            json::array* values, std::vector<const json::value*>* found) {
+  values->clear();
+  values->resize(names.size());
+  found->assign(names.size(), nullptr);
   if (names.empty()) return Status::Ok();
   if (LooksLikeAnObject(text)) {
     // Picking stops when every name that can be a member was found. On a long text, a
@@ -251,15 +360,23 @@ Status PickStoredProperties(std::string_view text, const std::vector<std::string
           names.begin(), names.end(), [&](const auto& n) { return MayHoldMember(text, n); }));
       if (wanted == 0) return Status::Ok();  // nothing to pick
     }
-    if (Pick(text, names, wanted, out)) return Status::Ok();
+    const NameFilter filter(names);
+    Picks picks{*values, *found, wanted};
+    if (PickCompact(text, filter, &picks)) return Status::Ok();
+    picks.Clear(names.size());
+    picks.wanted = wanted;
+    if (Pick(text, filter, &picks)) return Status::Ok();
+    picks.Clear(names.size());
   }
   // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the
   // full reader decides.
-  out->clear();
   json::object all;
   PROFILED_RETURN_IF_ERROR(ParseStoredObject(text, &all));
-  for (const std::string& name : names) {
-    if (const json::value* v = all.if_contains(name)) (*out)[name] = *v;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (const json::value* v = all.if_contains(names[i])) {
+      (*values)[i] = *v;
+      (*found)[i] = &(*values)[i];
+    }
   }
   return Status::Ok();
 }

@@ -4,7 +4,8 @@
 // may hold hundreds. Pure; thread-safe.
 #pragma once
 
-#include <boost/json/object.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,18 +14,21 @@
 
 namespace profiled::read {
 
-// Sets (*out)[name] to the value of every member of the stored object `text` whose name is
-// in `names` (sorted, unique), as ParseStoredObject would read it; other members are
-// skipped, not parsed. Stored texts are written by core/json_writer.h from objects, so they
-// never repeat a name (a text that did could be read as either of its members of that name). Values
-// are allocated with *out's storage. Corruption when `text` is not an object or a picked value does
-// not parse; members that are not picked are checked only as far as finding where they end, members
-// after the last picked one not at all (stored texts never repeat a name), and when no name
-// occurs in the text at all (as core/json_writer.h writes names), only the braces around it
-// are checked (texts over 2 KiB; a shorter one is scanned member by member to the last
-// picked name, or to its end when a name is not there).
+// Sets (*found)[i] to the value of the member of the stored object `text` named names[i]
+// (names sorted, unique), as ParseStoredObject would read it, or to null when there is none.
+// The values are kept in *values: cleared, then sized to names.size() and never resized, so
+// the pointers stay valid while *values is not changed; allocated with its storage. Stored
+// texts are written by core/json_writer.h from objects, so they never repeat a name (a text
+// that did could be read as either of its members of that name).
+//
+// Corruption when `text` is not an object or a picked value does not parse. Members that are
+// not picked are checked only as far as finding where they end, members after the last picked
+// one not at all, and when no name occurs in the text at all (as core/json_writer.h writes
+// names), only the braces around it are checked (texts over 2 KiB; a shorter one is scanned
+// member by member to the last picked name, or to its end when a name is not there).
 [[nodiscard]] Status PickStoredProperties(std::string_view text,
                                           const std::vector<std::string>& names,
-                                          boost::json::object* out);
+                                          boost::json::array* values,
+                                          std::vector<const boost::json::value*>* found);
 
 }  // namespace profiled::read
