@@ -43,7 +43,9 @@
 #   BENCH_RUNS=3             repetitions of every measurement (tables show medians)
 #   BENCH_CONNS="1 8 32"     wrk connection counts
 #   BENCH_READ_SECONDS=15    per wrk run;  BENCH_READ_WARMUP=30 s of wrk walking the users
-#                            in order (fills the block cache) before measuring
+#                            in order before measuring, every BENCH_WARMUP_STEP-th (1: every
+#                            user, which fills the row cache; 4, the step before 2026-12-02,
+#                            touches about every block but leaves most rows uncached)
 #   BENCH_INGEST_CONNS=32  BENCH_INGEST_SECONDS=20  BENCH_INGEST_WARMUP=5
 #   BENCH_LOAD_CONNS=4       connections of the loader
 #   BENCH_SERVER_CPU=0  BENCH_CLIENT_CPU=1   taskset pinning ("" = no pinning)
@@ -75,6 +77,7 @@ RUNS=${BENCH_RUNS:-3}
 CONNS=${BENCH_CONNS:-1 8 32}
 READ_SECONDS=${BENCH_READ_SECONDS:-15}
 READ_WARMUP=${BENCH_READ_WARMUP:-30}
+WARMUP_STEP=${BENCH_WARMUP_STEP:-1}
 INGEST_CONNS=${BENCH_INGEST_CONNS:-32}
 INGEST_SECONDS=${BENCH_INGEST_SECONDS:-20}
 INGEST_WARMUP=${BENCH_INGEST_WARMUP:-5}
@@ -458,15 +461,16 @@ run_wrk() {
   log "$server c=$conns run $run: $(node -e 'const r=JSON.parse(process.argv[1]);console.log(`${Math.round(r.rps)} req/s p50 ${r.p50_ms} ms p99 ${r.p99_ms} ms, CPU % server ${r.server_cpu_pct} client ${r.client_cpu_pct} others ${r.others_cpu_pct} steal ${r.steal_pct}`)' "$line")"
 }
 
-# Fills profiled's block cache: every 4th user in order (about every block of the profile
-# and identity tables) for BENCH_READ_WARMUP s, then 5 s of the random workload; in each
-# project the runs read.
+# Fills profiled's caches: every BENCH_WARMUP_STEP-th user in order (1: every user, so every
+# row the runs read is in the row cache; 4 touches about every block of the profile and
+# identity tables) for BENCH_READ_WARMUP s, then 5 s of the random workload; in each project
+# the runs read.
 warm_profiled() {
   local server
   for server in $READ_SERVERS; do
     [ "$server" = nginx ] && continue
     WRK_SECRET=$(secret_of "$server")
-    run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" 32 "$READ_WARMUP" 0 "" seq:4
+    run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" 32 "$READ_WARMUP" 0 "" "seq:$WARMUP_STEP"
     run_wrk "$server" "$PROFILED_PORT" "$PROFILED_PID" 32 5 0 ""
   done
   WRK_SECRET=$SECRET
@@ -513,7 +517,7 @@ bench_reads() {
   say ""
   say "## Profile reads ($(date -u +%F) $(date -u +%TZ)): $USERS users, random user_id per request"
   say ""
-  say "- wrk -t1 -c{${CONNS// /,}} -d${READ_SECONDS}s -s bench/profile.lua, $RUNS runs each, profiled and nginx alternating; warm-up: ${READ_WARMUP}s walking every 4th user in order, then 5s random"
+  say "- wrk -t1 -c{${CONNS// /,}} -d${READ_SECONDS}s -s bench/profile.lua, $RUNS runs each, profiled and nginx alternating; warm-up: ${READ_WARMUP}s walking the users in order with step ${WARMUP_STEP}, then 5s random"
   say "- profiled: threads = 1, block_cache_mb = 2048, row_cache_mb = $ROW_CACHE_MB; nginx: 1 worker serving the same $BODY_BYTES-byte body from a file"
   say "- servers, alternating: $READ_SERVERS (profiled = project bench, no definitions; profiled-defs = project defs, $(basename "$DEFINITIONS") with 20 computations and 20 cohorts, same process and store)"
   say "- store: $(cat "$STORE.loaded.json")"
