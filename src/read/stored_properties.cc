@@ -259,9 +259,10 @@ bool SkipCompactValue(const char** p, const char* last) {
   return true;
 }
 
-// Pick for a text as core/json_writer.h writes it: no space between tokens and no escape
-// (no backslash anywhere), so a string ends at the next quote and the members need no
-// general scanner. False at anything else (*out may then hold some picks).
+// Pick for a text with no space between tokens and no backslash anywhere (as
+// core/json_writer.h writes one when no string needs an escape), so a string ends at the
+// next quote and the members need no general scanner. False at anything else; `picks` may
+// then hold some picks, which the caller clears before scanning again.
 bool PickCompact(std::string_view text, const NameFilter& filter, Picks* picks) {
   if (text.size() < 2 || text.front() != '{' || text.back() != '}') return false;
   if (std::memchr(text.data(), '\\', text.size()) != nullptr) return false;
