@@ -4,7 +4,7 @@
 -- Arguments (after `--`): number of users (default 1000000), secret key (default
 -- bench-secret), and optionally "seq:STEP" to walk the users in order instead
 -- (u0, uSTEP, u2*STEP, ... wrapping around), which bench/run.sh uses to warm the server's
--- block cache. At the end it prints one line "RESULT {json}" that bench/run.sh parses.
+-- caches. At the end it prints one line "RESULT {json}" that bench/run.sh parses.
 
 local users = 1000000
 local step = nil

@@ -43,9 +43,11 @@
 #   BENCH_RUNS=3             repetitions of every measurement (tables show medians)
 #   BENCH_CONNS="1 8 32"     wrk connection counts
 #   BENCH_READ_SECONDS=15    per wrk run;  BENCH_READ_WARMUP=30 s of wrk walking the users
-#                            in order before measuring, every BENCH_WARMUP_STEP-th (1: every
-#                            user, which fills the row cache; 4, the step before 2026-12-02,
-#                            touches about every block but leaves most rows uncached)
+#                            in order before measuring
+#   BENCH_WARMUP_STEP=1      the warm-up reads every STEP-th user (1: every user, which fills
+#                            the row cache; 4, the step before 2026-12-02, touches about every
+#                            block but leaves most rows uncached); a warning is logged when the
+#                            warm-up reads fewer users than that
 #   BENCH_INGEST_CONNS=32  BENCH_INGEST_SECONDS=20  BENCH_INGEST_WARMUP=5
 #   BENCH_LOAD_CONNS=4       connections of the loader
 #   BENCH_SERVER_CPU=0  BENCH_CLIENT_CPU=1   taskset pinning ("" = no pinning)
@@ -451,6 +453,12 @@ run_wrk() {
     [ -n "$result" ] || { echo "$out" >&2; log "wrk printed no result"; exit 1; }
     if [ -z "$raw" ]; then
       log "warm-up $server ${mode:-random}: $(node -e 'const r=JSON.parse(process.argv[1]);console.log(`${r.requests} requests, ${Math.round(r.rps)} req/s`)' "$result")"
+      if [[ $mode == seq:* ]]; then
+        local walked wanted=$(((USERS + ${mode#seq:} - 1) / ${mode#seq:}))
+        walked=$(node -e 'console.log(JSON.parse(process.argv[1]).requests)' "$result")
+        ((walked >= wanted)) ||
+          log "warning: the warm-up read $walked of the $wanted users it walks; raise BENCH_READ_WARMUP"
+      fi
       return 0
     fi
     line="{\"bench\":\"reads\",\"stamp\":\"$STAMP\",\"server\":\"$server\",\"conns\":$conns,\"run\":$run,\"attempt\":$attempt,\"seconds\":$secs,\"users\":$USERS,$MEASURED,${result#\{}"

@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace profiled::compute {
 namespace {
@@ -125,6 +128,21 @@ TEST(ProjectCatalog, NeedsPropertiesOnlyForAUserPropertyCondition) {
                              {CohortWith("a", CohortCondition::Kind::kEvent),
                               CohortWith("b", CohortCondition::Kind::kUserProperty)})
                   .needs_properties());
+}
+
+TEST(ProjectCatalog, AUserPropertyConditionTargetsItsNameAmongTheSortedNames) {
+  auto on = [](std::string id, std::string prop) {
+    ServedCohort c = CohortWith(std::move(id), CohortCondition::Kind::kUserProperty);
+    c.definition.all_of[0].any_of[0].filter.prop = std::move(prop);
+    return c;
+  };
+  ProjectCatalog catalog({}, {},
+                         {on("a", "zone"), on("b", "age"), on("c", "plan"), on("d", "age")});
+  EXPECT_EQ(catalog.user_property_names(), (std::vector<std::string>{"age", "plan", "zone"}));
+  for (auto [cohort, index] : {std::pair{0, 2}, {1, 0}, {2, 1}, {3, 0}}) {
+    EXPECT_EQ(catalog.ConditionTargets(cohort), std::vector<size_t>{static_cast<size_t>(index)})
+        << cohort;
+  }
 }
 
 TEST(ProjectCatalog, IsEmptyWithoutSpecsOrCohorts) {

@@ -170,7 +170,7 @@ class Evaluation {
         return EventConditionHolds(condition, UnlistedSpecValue(spec_id, condition.spec));
       }
       case CohortCondition::Kind::kUserProperty:
-        return Matches(condition.filter, UserProperty(target, condition.filter.prop));
+        return Matches(condition.filter, UserProperty(target));
       case CohortCondition::Kind::kComputedProperty:
         return ComputedConditionHolds(condition.filter, target);
       case CohortCondition::Kind::kCohort:
@@ -213,29 +213,24 @@ class Evaluation {
     return number.has_value() && Compare(*number, condition.comparison, condition.operand);
   }
 
-  // The value of user property `name`, user_property_names()[index]: the custom property,
-  // else (when that is missing or null) the built-in field.
-  const json::value* UserProperty(size_t index, const std::string& name) {
+  // The value of user property user_property_names()[index]: the custom property, else
+  // (when that is missing or null) the built-in field.
+  const json::value* UserProperty(size_t index) {
     const json::value* v = nullptr;
-    Property(false, index, name, &v);
+    Property(false, index, &v);
     if (v == nullptr || v->is_null()) {
       const json::value* builtin = nullptr;
-      if (Property(true, index, name, &builtin)) v = builtin;
+      if (Property(true, index, &builtin)) v = builtin;
     }
     return v;
   }
 
-  // Sets *out to the value of user property `name`, user_property_names()[index], among the
-  // custom properties or the built-in fields (null when missing); false when there are none
-  // (or they do not decode: status_ then says so).
-  bool Property(bool builtins, size_t index, const std::string& name, const json::value** out) {
+  // Sets *out to the value of user property user_property_names()[index] among the custom
+  // properties or the built-in fields (null when missing); false when there are none (or
+  // they do not decode: status_ then says so).
+  bool Property(bool builtins, size_t index, const json::value** out) {
     *out = nullptr;
-    if (user_.property_source == nullptr) {
-      const json::object* object = builtins ? user_.builtins : user_.properties;
-      if (object == nullptr) return false;
-      *out = object->if_contains(name);
-      return true;
-    }
+    if (user_.property_source == nullptr) return false;
     const size_t part = builtins ? 1 : 0;
     if (!properties_loaded_[part]) {
       properties_loaded_[part] = true;

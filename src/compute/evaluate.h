@@ -45,13 +45,9 @@ struct UserView {
   // The user's aggregates record, read in place (each spec's state is walked at most once
   // per evaluation, and only for the specs the served definitions read).
   const AggregatesView* aggregates = nullptr;
-  // Custom user properties and built-in fields (a user property condition looks in the
-  // custom ones first). Only read when catalog.needs_properties(), and then only the names
-  // in catalog.user_property_names(): a reader may fill in just those.
-  const boost::json::object* properties = nullptr;
-  const boost::json::object* builtins = nullptr;
   const std::vector<std::string>* static_cohorts = nullptr;  // sorted ids
-  // When set, properties and builtins are loaded from here instead, when first needed.
+  // The user's custom properties and built-in fields (a user property condition looks in
+  // the custom ones first), loaded when a condition first needs them; null: none.
   UserPropertySource* property_source = nullptr;
 };
 

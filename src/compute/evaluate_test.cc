@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/json.hpp>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -116,6 +118,26 @@ ProjectCatalog MakeCatalog(std::vector<ServedCohort> cohorts,
   return ProjectCatalog(std::move(specs), std::move(computations), std::move(cohorts));
 }
 
+// A reader's source of a user's properties: the values of the catalog's property names in
+// two objects.
+class ObjectProperties : public UserPropertySource {
+ public:
+  ObjectProperties(const std::vector<std::string>& names, const json::object& custom,
+                   const json::object& builtins) {
+    for (const std::string& name : names) {
+      values_[0].push_back(custom.if_contains(name));
+      values_[1].push_back(builtins.if_contains(name));
+    }
+  }
+  Status Load(bool builtins, const std::vector<const json::value*>** out) override {
+    *out = &values_[builtins ? 1 : 0];
+    return Status::Ok();
+  }
+
+ private:
+  std::array<std::vector<const json::value*>, 2> values_;
+};
+
 // A user whose state is built from events, like the writer builds it.
 struct User {
   UserAggregates aggregates;
@@ -129,14 +151,22 @@ struct User {
       aggregates.states[id].Add(SpecOf(id), e, kNow);
     }
   }
-  // What a reader hands evaluation: the encoded record, read in place.
-  UserView View() const {
+  // What a reader hands evaluation for `catalog`: the encoded record, read in place, and the
+  // properties its cohorts read.
+  UserView View(const ProjectCatalog& catalog) const {
     record = aggregates.Encode();
     EXPECT_TRUE(view.Parse(record).ok());
-    return UserView{&view, &properties, &builtins, &static_cohorts};
+    source =
+        std::make_unique<ObjectProperties>(catalog.user_property_names(), properties, builtins);
+    UserView v;
+    v.aggregates = &view;
+    v.static_cohorts = &static_cohorts;
+    v.property_source = source.get();
+    return v;
   }
   mutable std::string record;
   mutable AggregatesView view;
+  mutable std::unique_ptr<ObjectProperties> source;
 };
 
 // The functions under test, expected to succeed.
@@ -167,7 +197,7 @@ bool IsMember(const ProjectCatalog& catalog, const UserView& user, int64_t now_m
 
 std::vector<std::string> Ids(const ProjectCatalog& catalog, const User& user,
                              int64_t now_ms = kNow) {
-  return CohortsOf(catalog, user.View(), now_ms);
+  return CohortsOf(catalog, user.View(catalog), now_ms);
 }
 
 using Names = std::vector<std::string>;
@@ -180,7 +210,7 @@ TEST(ComputedValues, GivesEveryServedComputationInIdOrder) {
   User user;
   user.Buy(kNow - kDay, {{"price", 5}, {"sku", "a"}});
   user.Buy(kNow, {{"price", "2.5"}, {"sku", "b"}});
-  auto values = ValuesOf(catalog, user.View(), kNow, {});
+  auto values = ValuesOf(catalog, user.View(catalog), kNow, {});
   ASSERT_EQ(values.size(), 3u);
   EXPECT_EQ(values[0].first, 7u);
   EXPECT_EQ(std::get<int64_t>(values[0].second), 2);
@@ -194,7 +224,7 @@ TEST(ComputedValues, GivesZeroCountsAndLeavesOutValuesThatAreNone) {
   ProjectCatalog catalog = MakeCatalog({}, {Computation(7, kPurchases30d), Computation(8, kSpend),
                                             Computation(9, kLastSku), Computation(10, kMinPrice)});
   User user;
-  auto values = ValuesOf(catalog, user.View(), kNow, {});
+  auto values = ValuesOf(catalog, user.View(catalog), kNow, {});
   ASSERT_EQ(values.size(), 2u);
   EXPECT_EQ(std::get<int64_t>(values[0].second), 0);
   EXPECT_EQ(std::get<double>(values[1].second), 0.0);
@@ -206,19 +236,20 @@ TEST(ComputedValues, NarrowsToTheIdsAskedForAndSkipsUnservedOnes) {
       {}, {Computation(7, kPurchases30d), Computation(8, kSpend), Computation(9, kLastSku)});
   User user;
   user.Buy(kNow, {{"sku", "a"}});
-  auto values = ValuesOf(catalog, user.View(), kNow, {9, 42, 7});
+  auto values = ValuesOf(catalog, user.View(catalog), kNow, {9, 42, 7});
   ASSERT_EQ(values.size(), 2u);
   EXPECT_EQ(values[0].first, 7u);
   EXPECT_EQ(values[1].first, 9u);
-  EXPECT_TRUE(ValuesOf(catalog, user.View(), kNow, {42}).empty());
+  EXPECT_TRUE(ValuesOf(catalog, user.View(catalog), kNow, {42}).empty());
 }
 
 TEST(ComputedValues, FollowTheClock) {
   ProjectCatalog catalog = MakeCatalog({}, {Computation(7, kPurchases30d)});
   User user;
   user.Buy(kNow, {});
-  EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(), kNow, {})[0].second), 1);
-  EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(), kNow + 30 * kDay, {})[0].second), 0);
+  EXPECT_EQ(std::get<int64_t>(ValuesOf(catalog, user.View(catalog), kNow, {})[0].second), 1);
+  EXPECT_EQ(
+      std::get<int64_t>(ValuesOf(catalog, user.View(catalog), kNow + 30 * kDay, {})[0].second), 0);
 }
 
 // ---- Event conditions -----------------------------------------------------------------------
@@ -336,7 +367,7 @@ TEST(CohortIds, AGroupPropertyConditionHoldsWhenAnyOfTheUsersGroupsOfTheTypeMatc
   EXPECT_EQ(catalog.group_types(), std::vector<std::string>{"org"});
   User user;
   Groups groups;
-  UserView view = user.View();
+  UserView view = user.View(catalog);
   view.property_source = &groups;
   // In no org: the condition reads a missing property.
   EXPECT_EQ(CohortsOf(catalog, view, kNow), Names{"not-pro"});
@@ -466,8 +497,8 @@ TEST(CohortIds, FollowsNestedCohortReferences) {
   EXPECT_EQ(Ids(catalog, user), Names{"others"});
   user.Buy(kNow, {});
   EXPECT_EQ(Ids(catalog, user), (Names{"buyers", "german_buyers"}));
-  EXPECT_TRUE(IsMember(catalog, user.View(), kNow, "german_buyers"));
-  EXPECT_FALSE(IsMember(catalog, user.View(), kNow, "others"));
+  EXPECT_TRUE(IsMember(catalog, user.View(catalog), kNow, "german_buyers"));
+  EXPECT_FALSE(IsMember(catalog, user.View(catalog), kNow, "others"));
 }
 
 TEST(CohortIds, AReferenceToAnUnservedCohortDoesNotHold) {
@@ -489,8 +520,8 @@ TEST(CohortIds, StaticCohortsHoldTheirUploadedMembers) {
   User user;
   user.static_cohorts = {"a", "s2", "z"};
   EXPECT_EQ(Ids(catalog, user), (Names{"s2", "in_s2", "not_in_s1"}));
-  EXPECT_TRUE(IsMember(catalog, user.View(), kNow, "s2"));
-  EXPECT_FALSE(IsMember(catalog, user.View(), kNow, "s1"));
+  EXPECT_TRUE(IsMember(catalog, user.View(catalog), kNow, "s2"));
+  EXPECT_FALSE(IsMember(catalog, user.View(catalog), kNow, "s1"));
   EXPECT_EQ(CohortsOf(catalog, UserView{}, kNow), Names{"not_in_s1"});
 }
 
@@ -501,7 +532,7 @@ TEST(InCohort, IsFalseForACohortThatIsNotServed) {
   EXPECT_FALSE(IsMember(catalog, UserView{}, kNow, "d"));
   User user;
   user.static_cohorts = {"d"};
-  EXPECT_FALSE(IsMember(catalog, user.View(), kNow, "d"));
+  EXPECT_FALSE(IsMember(catalog, user.View(catalog), kNow, "d"));
 }
 
 }  // namespace

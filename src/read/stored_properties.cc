@@ -259,8 +259,8 @@ bool SkipCompactValue(const char** p, const char* last) {
   return true;
 }
 
-// Pick for a text with no space between tokens and no backslash anywhere (as
-// core/json_writer.h writes one when no string needs an escape), so a string ends at the
+// Pick for a text with no space between tokens and no backslash anywhere (as ObjectText,
+// core/value_text.h, writes one when no string needs an escape), so a string ends at the
 // next quote and the members need no general scanner. False at anything else; `picks` may
 // then hold some picks, which the caller clears before scanning again.
 bool PickCompact(std::string_view text, const NameFilter& filter, Picks* picks) {
@@ -290,8 +290,8 @@ bool PickCompact(std::string_view text, const NameFilter& filter, Picks* picks) 
 
 // Picks the members from the text without building the object; false when the text is
 // anything but a plain object of plain members (the caller then parses it all). Stops once
-// `wanted` different names are picked: a stored text never repeats a name (core/json_writer.h
-// writes objects, whose names are unique), so the rest holds none of them.
+// `wanted` different names are picked: a stored text never repeats a name (ObjectText,
+// core/value_text.h, writes objects, whose names are unique), so the rest holds none of them.
 bool Pick(std::string_view text, const NameFilter& filter, Picks* picks) {
   Scanner in(text);
   if (!in.Take('{')) return false;
@@ -313,8 +313,8 @@ bool Pick(std::string_view text, const NameFilter& filter, Picks* picks) {
 }
 
 // Whether a member named `name` can be in the stored text. Stored texts are written by
-// core/json_writer.h, which writes a name of printable ASCII other than '"' and '\\' as
-// it is, so such a name whose quoted form occurs nowhere in the text is not a member (a
+// ObjectText (core/value_text.h), which writes a name of printable ASCII other than '"' and
+// '\\' as it is, so such a name whose quoted form occurs nowhere in the text is not a member (a
 // search of the text is far cheaper than scanning it member by member). Other names may
 // be escaped: they can always be there.
 bool MayHoldMember(std::string_view text, std::string_view name) {

@@ -121,6 +121,19 @@ TEST(PickStoredProperties, RefusesTextThatIsNotAnObject) {
   }
 }
 
+TEST(PickStoredProperties, LeavesNothingFoundWhenItRefusesAText) {
+  // "a" is picked before "b"'s value turns out damaged, by the compact scan and by the
+  // general one; the refusal must not leave it found.
+  for (std::string_view text : {R"({"a":1,"b":tru})", R"({"a":1, "b":tru})"}) {
+    json::array values;
+    std::vector<const json::value*> found;
+    EXPECT_EQ(PickStoredProperties(text, {"a", "b"}, &values, &found).code(),
+              ErrorCode::kCorruption)
+        << text;
+    EXPECT_EQ(found, (std::vector<const json::value*>{nullptr, nullptr})) << text;
+  }
+}
+
 TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
   // Short texts are scanned, long ones searched first: both must read the same.
   for (bool padded : {false, true}) {
@@ -142,7 +155,7 @@ TEST(PickStoredProperties, FindsNothingWhenNoNameOccursInTheText) {
 }
 
 TEST(PickStoredProperties, PicksAmongManyNamesAsAmongFew) {
-  // Past 16 names, members are looked up by a binary search instead of by their hashes.
+  // Past 16 names, members are looked up by a binary search instead of one by one.
   std::vector<std::string> names;
   names.reserve(40);
   for (int i = 0; i < 40; ++i) names.push_back("n" + std::to_string(100 + i));
