@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "core/json_writer.h"
+#include "core/value_text.h"
 
 namespace profiled::compute {
 namespace json = boost::json;
@@ -125,13 +126,9 @@ std::optional<double> AsNumber(std::string_view text) {
   // parser (which gives the same double).
   const bool negative = text.front() == '-';
   const std::string_view digits = negative ? text.substr(1) : text;
-  if (!digits.empty() && digits.size() <= 15) {
-    int64_t n = 0;
-    size_t i = 0;
-    for (; i < digits.size() && digits[i] >= '0' && digits[i] <= '9'; ++i) {
-      n = n * 10 + (digits[i] - '0');
-    }
-    if (i == digits.size()) return negative ? -static_cast<double>(n) : static_cast<double>(n);
+  int64_t n = 0;
+  if (digits.size() <= 15 && ParseDecimalDigits(digits, &n)) {
+    return negative ? -static_cast<double>(n) : static_cast<double>(n);
   }
   double v = 0;
   const char* end = text.data() + text.size();

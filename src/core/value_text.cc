@@ -63,6 +63,18 @@ std::string ObjectText(const json::object& o) {
 
 size_t StringTextSizeBound(std::string_view s) { return 2 + 6 * s.size(); }
 
+bool ParseDecimalDigits(std::string_view digits, int64_t* n) {
+  constexpr size_t kMaxDigits = 18;
+  if (digits.empty() || digits.size() > kMaxDigits) return false;
+  int64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *n = v;
+  return true;
+}
+
 size_t TextSizeBound(const json::value& v) {
   constexpr size_t kLongestNumber = 24;  // "-1.7976931348623157e+308"
   switch (v.kind()) {

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,11 @@ std::string ObjectText(const boost::json::object& o);
 // counts every byte as if it needed a 6-byte escape).
 size_t TextSizeBound(const boost::json::value& v);
 size_t StringTextSizeBound(std::string_view s);
+
+// The number `digits` spells when it is 1 to 18 ASCII digits, leading zeros allowed (18
+// digits always fit an int64); false for anything else. The cheap path of readers that
+// otherwise call a general number parser.
+bool ParseDecimalDigits(std::string_view digits, int64_t* n);
 
 // Whether v holds a double that is infinite or NaN anywhere inside it.
 bool HasNonFiniteNumber(const boost::json::value& v);

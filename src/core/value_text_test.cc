@@ -4,8 +4,11 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
+#include <string_view>
+#include <utility>
 
 namespace profiled {
 namespace {
@@ -77,6 +80,22 @@ TEST(ValueText, ReadBackNumberIsWhatTheWrittenTextReadsAs) {
   EXPECT_TRUE(ToReadBackNumbers(&nested));
   EXPECT_FALSE(HasNumberReadBackDifferently(nested));
   EXPECT_EQ(nested, json::parse(R"({"a":[1,{"b":2.5,"c":0}],"d":"3.0"})"));
+}
+
+TEST(ValueText, ParseDecimalDigitsReadsOneTo18DigitsOnly) {
+  int64_t n = -1;
+  for (auto [text, want] : {std::pair<std::string_view, int64_t>{"0", 0},
+                            {"007", 7},
+                            {"550000000", 550000000},
+                            {"999999999999999999", 999999999999999999}}) {
+    ASSERT_TRUE(ParseDecimalDigits(text, &n)) << text;
+    EXPECT_EQ(n, want) << text;
+  }
+  for (std::string_view text : {"", "1000000000000000000", "-1", "+1", "1.0", "1e3", " 1", "12a"}) {
+    n = -1;
+    EXPECT_FALSE(ParseDecimalDigits(text, &n)) << text;
+    EXPECT_EQ(n, -1) << text;  // untouched
+  }
 }
 
 TEST(ValueText, ParseJsonReportsWhatBoostReports) {

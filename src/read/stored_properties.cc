@@ -138,16 +138,10 @@ bool ReadValue(std::string_view text, json::value* out) {
   // parser) read as the parser's int64 would.
   const bool negative = text.starts_with('-');
   const std::string_view digits = negative ? text.substr(1) : text;
-  if (!digits.empty() && digits.size() <= 18 && (digits.front() != '0' || text == "0")) {
-    int64_t n = 0;
-    size_t i = 0;
-    for (; i < digits.size() && digits[i] >= '0' && digits[i] <= '9'; ++i) {
-      n = n * 10 + (digits[i] - '0');
-    }
-    if (i == digits.size()) {
-      *out = negative ? -n : n;
-      return true;
-    }
+  int64_t n = 0;
+  if (!digits.empty() && (digits.front() != '0' || text == "0") && ParseDecimalDigits(digits, &n)) {
+    *out = negative ? -n : n;
+    return true;
   }
   boost::system::error_code ec;
   bool non_finite = false;
@@ -214,12 +208,14 @@ struct Picks {
     }
     return true;
   }
-  // Forgets every pick (a scan that gave up is followed by another).
-  void Clear(size_t names) {
-    for (size_t i = 0; i < names; ++i) {
+  // Forgets every pick, with `to_pick` names left to pick (a scan that gave up is followed
+  // by another; a refusal leaves nothing found).
+  void Reset(size_t to_pick) {
+    for (size_t i = 0; i < found.size(); ++i) {
       values[i] = nullptr;
       found[i] = nullptr;
     }
+    wanted = to_pick;
   }
 };
 
@@ -364,10 +360,9 @@ Status PickStoredProperties(std::string_view text, const std::vector<std::string
     const NameFilter filter(names);
     Picks picks{*values, *found, wanted};
     if (PickCompact(text, filter, &picks)) return Status::Ok();
-    picks.Clear(names.size());
-    picks.wanted = wanted;
+    picks.Reset(wanted);
     if (Pick(text, filter, &picks)) return Status::Ok();
-    picks.Clear(names.size());
+    picks.Reset(wanted);
   }
   // Escaped names, words older versions wrote for non-finite numbers, corrupt text: the
   // full reader decides.
