@@ -14,6 +14,12 @@
 
 namespace profiled::recs {
 
+// One item of a weighted history or evidence row: the item and how much it counts.
+struct WeightedItem {
+  int32_t item = 0;
+  float weight = 0;
+};
+
 class Interactions {
  public:
   Interactions() = default;
