@@ -37,8 +37,16 @@ class IalsModel final : public ItemModel {
  public:
   // Fails with InvalidArgument when an option is out of range (names it); with Internal when
   // a factorisation fails (it cannot for λ > 0 on finite data) or memory runs out.
-  static Result<std::unique_ptr<IalsModel>> Train(const Interactions& data,
-                                                  const IalsOptions& options);
+  //
+  // `confidences` is empty (every observed pair weighs 1, the loss above) or holds one list
+  // per user, confidences[u][k] > 0 the weight c of the pair (u, data.items_of(u)[k]) in the
+  // observed term, c·(⟨w_u, h_i⟩ − 1)² (the confidence of Hu, Koren & Volinsky 2008; α₀
+  // still weighs every pair). The regularisation still counts pairs, not their weights.
+  // Fails with InvalidArgument when the lists do not match data's rows or a weight is not
+  // finite and positive.
+  static Result<std::unique_ptr<IalsModel>> Train(
+      const Interactions& data, const IalsOptions& options,
+      std::span<const std::vector<float>> confidences = {});
   IalsModel() = default;  // a model of no items; Train makes real ones
 
   ModelKind kind() const override { return ModelKind::kIals; }
@@ -47,6 +55,11 @@ class IalsModel final : public ItemModel {
   // The fold-in (a d × d Cholesky) plus d multiply-adds per candidate.
   void ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,
                   std::span<float> out) const override;
+
+  // Score with a weighted history: the fold-in weighs item i's pair by its weight c_i,
+  //   w = (α₀ HᵀH + Σ c_i h_i h_iᵀ + λ (|history| + α₀·items)^ν I)⁻¹ Σ c_i h_i,
+  // so weights of 1 give Score. REQUIRES: as Score; distinct items, weights finite and > 0.
+  void ScoreWeighted(std::span<const WeightedItem> history, std::span<float> scores) const;
 
   int32_t factors() const { return factors_; }
   // The embedding h_item, factors() values. REQUIRES: 0 ≤ item < num_items().
