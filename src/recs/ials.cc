@@ -2,10 +2,13 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <random>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace profiled::recs {
 
@@ -46,31 +49,96 @@ double RowLambda(const IalsOptions& o, size_t count, int32_t others) {
   return o.lambda * std::pow(static_cast<double>(count) + o.alpha0 * others, o.reg_exponent);
 }
 
+// Scratch of SolveRow, kept across rows so that a side allocates once.
+struct RowScratch {
+  Matrix gathered;  // √c_k f_k, one per column: its rank update is Σ c_k f_k f_kᵀ
+  Matrix weighted;  // c_k f_k, one per column: its row sums are Σ c_k f_k
+  Matrix a;
+};
+
+// Solves one row's d × d system into `x`:
+//   (gramian + Σ_k c_k f_k f_kᵀ + λ_r I) x = Σ_k c_k f_k,   f_k = fixed.col(list[k]),
+// with c_k = weights[k], or 1 for every k when `weights` is empty. Only gramian's lower
+// triangle is read. False when the Cholesky fails. REQUIRES: list non-empty; weights empty
+// or as long as list.
+bool SolveRow(const Eigen::Ref<const Matrix>& fixed, const Eigen::Ref<const Matrix>& gramian,
+              std::span<const int32_t> list, std::span<const float> weights, double lambda_r,
+              RowScratch* s, Eigen::Ref<Vector> x) {
+  const auto count = static_cast<Eigen::Index>(list.size());
+  s->gathered.resize(fixed.rows(), count);
+  if (weights.empty()) {
+    // Unweighted rows keep the arithmetic they had before confidences existed, so a model
+    // trained without them does not move by a bit.
+    for (Eigen::Index k = 0; k < count; ++k) s->gathered.col(k) = fixed.col(list[k]);
+  } else {
+    // √1 = 1 and 1·f = f exactly, so weights of 1 give the unweighted row's bits too.
+    s->weighted.resize(fixed.rows(), count);
+    for (Eigen::Index k = 0; k < count; ++k) {
+      const auto c = static_cast<double>(weights[static_cast<size_t>(k)]);
+      s->gathered.col(k) = fixed.col(list[k]) * std::sqrt(c);
+      s->weighted.col(k) = fixed.col(list[k]) * c;
+    }
+  }
+  s->a = gramian;
+  s->a.selfadjointView<Eigen::Lower>().rankUpdate(s->gathered);
+  s->a.diagonal().array() += lambda_r;
+  Eigen::LLT<Matrix, Eigen::Lower> llt(s->a);
+  if (llt.info() != Eigen::Success) return false;
+  const Matrix& rhs_terms = weights.empty() ? s->gathered : s->weighted;
+  x = llt.solve(Vector(rhs_terms.rowwise().sum()));
+  return true;
+}
+
 // Solves every row of one side with the other side fixed. `fixed` is d × (other rows), one
-// embedding per column; `lists[r]` the positives of row r (indices of fixed's columns); the
-// result, d × lists.size(), goes to `out`. Each row is the d × d system
-//   (α₀ FᵀF + Σ_{i∈list} f_i f_iᵀ + λ_r I) x = Σ_{i∈list} f_i.
+// embedding per column; `lists[r]` the positives of row r (indices of fixed's columns) and
+// `weights` empty (every pair weighs 1) or weights[r] the confidences of lists[r]; the
+// result, d × lists.size(), goes to `out`. Each row is SolveRow's system with gramian
+// α₀ FᵀF.
 Status SolveSide(const Matrix& fixed, const std::vector<std::span<const int32_t>>& lists,
-                 const IalsOptions& o, Matrix* out) {
+                 const std::vector<std::span<const float>>& weights, const IalsOptions& o,
+                 Matrix* out) {
   const Eigen::Index d = fixed.rows();
   Matrix gramian = Matrix::Zero(d, d);
   gramian.selfadjointView<Eigen::Lower>().rankUpdate(fixed, o.alpha0);
   out->setZero(d, static_cast<Eigen::Index>(lists.size()));
-  Matrix gathered;
-  Matrix a;
+  RowScratch scratch;
   for (size_t r = 0; r < lists.size(); ++r) {
     std::span<const int32_t> list = lists[r];
     if (list.empty()) continue;  // the right-hand side is 0, so is the solution
-    gathered.resize(d, static_cast<Eigen::Index>(list.size()));
-    for (size_t k = 0; k < list.size(); ++k) {
-      gathered.col(static_cast<Eigen::Index>(k)) = fixed.col(list[k]);
+    const std::span<const float> row_weights =
+        weights.empty() ? std::span<const float>() : weights[r];
+    auto x = out->col(static_cast<Eigen::Index>(r));
+    if (!SolveRow(fixed, gramian, list, row_weights,
+                  RowLambda(o, list.size(), static_cast<int32_t>(fixed.cols())), &scratch, x)) {
+      return Status::Internal("ials: Cholesky failed");
     }
-    a = gramian;
-    a.selfadjointView<Eigen::Lower>().rankUpdate(gathered);
-    a.diagonal().array() += RowLambda(o, list.size(), static_cast<int32_t>(fixed.cols()));
-    Eigen::LLT<Matrix, Eigen::Lower> llt(a);
-    if (llt.info() != Eigen::Success) return Status::Internal("ials: Cholesky failed");
-    out->col(static_cast<Eigen::Index>(r)) = llt.solve(Vector(gathered.rowwise().sum()));
+  }
+  return Status::Ok();
+}
+
+// Confidences are empty or one list per user, matching the user's items, each weight finite
+// and positive.
+Status ValidateConfidences(const Interactions& data,
+                           std::span<const std::vector<float>> confidences) {
+  if (confidences.empty()) return Status::Ok();
+  if (confidences.size() != static_cast<size_t>(data.num_users())) {
+    return Status::InvalidArgument("ials: confidences hold " + std::to_string(confidences.size()) +
+                                   " lists for " + std::to_string(data.num_users()) + " users");
+  }
+  for (int32_t u = 0; u < data.num_users(); ++u) {
+    const std::vector<float>& list = confidences[static_cast<size_t>(u)];
+    if (list.size() != data.items_of(u).size()) {
+      return Status::InvalidArgument("ials: user " + std::to_string(u) + " has " +
+                                     std::to_string(list.size()) + " confidences for " +
+                                     std::to_string(data.items_of(u).size()) + " items");
+    }
+    for (size_t k = 0; k < list.size(); ++k) {
+      if (!std::isfinite(list[k]) || !(list[k] > 0)) {
+        return Status::InvalidArgument("ials: confidence " + std::to_string(k) + " of user " +
+                                       std::to_string(u) + " is " + std::to_string(list[k]) +
+                                       "; it must be finite and > 0");
+      }
+    }
   }
   return Status::Ok();
 }
@@ -96,9 +164,11 @@ Status Validate(const IalsOptions& o) {
 
 }  // namespace
 
-Result<std::unique_ptr<IalsModel>> IalsModel::Train(const Interactions& data,
-                                                    const IalsOptions& options) {
+Result<std::unique_ptr<IalsModel>> IalsModel::Train(
+    const Interactions& data, const IalsOptions& options,
+    std::span<const std::vector<float>> confidences) {
   PROFILED_RETURN_IF_ERROR(Validate(options));
+  PROFILED_RETURN_IF_ERROR(ValidateConfidences(data, confidences));
   auto model = std::make_unique<IalsModel>();
   const int32_t n = data.num_items();
   const int32_t d = options.factors;
@@ -116,6 +186,17 @@ Result<std::unique_ptr<IalsModel>> IalsModel::Train(const Interactions& data,
       for (int32_t i : data.items_of(u)) users_of[static_cast<size_t>(i)].push_back(u);
     }
     std::vector<std::span<const int32_t>> users_of_item(users_of.begin(), users_of.end());
+    // The pair (u, i) weighs c_ui in both steps: the item step reads the same confidences,
+    // regrouped by item in users_of's order.
+    std::vector<std::span<const float>> weights_of_user(confidences.begin(), confidences.end());
+    std::vector<std::vector<float>> weights_of(confidences.empty() ? 0 : static_cast<size_t>(n));
+    for (size_t u = 0; u < confidences.size(); ++u) {
+      std::span<const int32_t> items = data.items_of(static_cast<int32_t>(u));
+      for (size_t k = 0; k < items.size(); ++k) {
+        weights_of[static_cast<size_t>(items[k])].push_back(confidences[u][k]);
+      }
+    }
+    std::vector<std::span<const float>> weights_of_item(weights_of.begin(), weights_of.end());
 
     Matrix h(d, n);  // one item per column
     Gaussian gaussian(options.seed);
@@ -125,8 +206,8 @@ Result<std::unique_ptr<IalsModel>> IalsModel::Train(const Interactions& data,
     }
     Matrix w;
     for (int32_t epoch = 0; epoch < options.epochs; ++epoch) {
-      PROFILED_RETURN_IF_ERROR(SolveSide(h, items_of_user, options, &w));
-      PROFILED_RETURN_IF_ERROR(SolveSide(w, users_of_item, options, &h));
+      PROFILED_RETURN_IF_ERROR(SolveSide(h, items_of_user, weights_of_user, options, &w));
+      PROFILED_RETURN_IF_ERROR(SolveSide(w, users_of_item, weights_of_item, options, &h));
     }
     // Column-major d × n is row-major n × d: item i's embedding is contiguous.
     model->item_factors_.assign(h.data(), h.data() + h.size());
@@ -146,32 +227,30 @@ std::span<const double> IalsModel::item_embedding(int32_t item) const {
                static_cast<size_t>(factors_));
 }
 
-std::vector<double> IalsModel::FoldIn(std::span<const int32_t> history) const {
+std::vector<double> IalsModel::FoldIn(std::span<const int32_t> history,
+                                      std::span<const float> weights) const {
   if (num_items_ == 0 || history.empty()) return {};
   const Eigen::Index d = factors_;
   Eigen::Map<const Matrix> h(item_factors_.data(), d, num_items_);
-  Matrix a = Eigen::Map<const Matrix>(gramian_.data(), d, d);
-  Matrix gathered(d, static_cast<Eigen::Index>(history.size()));
-  for (size_t k = 0; k < history.size(); ++k) {
-    gathered.col(static_cast<Eigen::Index>(k)) = h.col(history[k]);
-  }
-  a.selfadjointView<Eigen::Lower>().rankUpdate(gathered);
+  Eigen::Map<const Matrix> gramian(gramian_.data(), d, d);
   IalsOptions o;
   o.alpha0 = alpha0_;
   o.lambda = lambda_;
   o.reg_exponent = reg_exponent_;
-  a.diagonal().array() += RowLambda(o, history.size(), num_items_);
-  Eigen::LLT<Matrix, Eigen::Lower> llt(a);
-  if (llt.info() != Eigen::Success) return {};  // cannot happen: a is λ-positive definite
   std::vector<double> user(static_cast<size_t>(d));
-  Eigen::Map<Vector>(user.data(), d) = llt.solve(Vector(gathered.rowwise().sum()));
+  Eigen::Map<Vector> x(user.data(), d);
+  RowScratch scratch;
+  // The system is λ-positive definite, so the Cholesky cannot fail.
+  if (!SolveRow(h, gramian, history, weights, RowLambda(o, history.size(), num_items_), &scratch,
+                x)) {
+    return {};
+  }
   return user;
 }
 
-void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
+void IalsModel::ScoreFoldIn(std::span<const double> w, std::span<float> scores) const {
   std::fill(scores.begin(), scores.end(), 0.0F);
   // No history: the fold-in is 0 and so is every score.
-  const std::vector<double> w = FoldIn(history);
   if (w.empty()) return;
   Eigen::Map<const Vector> user(w.data(), factors_);
   Eigen::Map<const Matrix> h(item_factors_.data(), factors_, num_items_);
@@ -179,6 +258,23 @@ void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores)
   for (Eigen::Index j = 0; j < num_items_; ++j) {
     scores[static_cast<size_t>(j)] = static_cast<float>(h.col(j).dot(user));
   }
+}
+
+void IalsModel::Score(std::span<const int32_t> history, std::span<float> scores) const {
+  ScoreFoldIn(FoldIn(history), scores);
+}
+
+void IalsModel::ScoreWeighted(std::span<const WeightedItem> history,
+                              std::span<float> scores) const {
+  std::vector<int32_t> items;
+  std::vector<float> weights;
+  items.reserve(history.size());
+  weights.reserve(history.size());
+  for (const WeightedItem& entry : history) {
+    items.push_back(entry.item);
+    weights.push_back(entry.weight);
+  }
+  ScoreFoldIn(FoldIn(items, weights), scores);
 }
 
 void IalsModel::ScoreItems(std::span<const int32_t> history, std::span<const int32_t> items,

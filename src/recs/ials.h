@@ -67,7 +67,11 @@ class IalsModel final : public ItemModel {
 
  private:
   // The fold-in w above for `history`, factors() values; empty for an empty history.
-  std::vector<double> FoldIn(std::span<const int32_t> history) const;
+  // `weights` is empty (every item weighs 1) or weights[k] the weight of history[k].
+  std::vector<double> FoldIn(std::span<const int32_t> history,
+                             std::span<const float> weights = {}) const;
+  // Sets scores[j] = ⟨w, h_j⟩ for every item (every score 0 when w is empty, no history).
+  void ScoreFoldIn(std::span<const double> w, std::span<float> scores) const;
 
   int32_t num_items_ = 0;
   int32_t factors_ = 0;
