@@ -44,13 +44,13 @@ Status ValidateInputs(int32_t m, std::span<const std::vector<WeightedItem>> inpu
   for (size_t u = 0; u < inputs.size(); ++u) {
     for (const WeightedItem& w : inputs[u]) {
       if (w.item < 0 || w.item >= m) {
-        return Status::InvalidArgument("evidence: input row " + std::to_string(u) +
-                                       " names item " + std::to_string(w.item) +
-                                       ", outside [0, " + std::to_string(m) + ")");
+        return Status::InvalidArgument("evidence: input row " + std::to_string(u) + " names item " +
+                                       std::to_string(w.item) + ", outside [0, " +
+                                       std::to_string(m) + ")");
       }
       if (!std::isfinite(w.weight)) {
-        return Status::InvalidArgument("evidence: input row " + std::to_string(u) +
-                                       " gives item " + std::to_string(w.item) +
+        return Status::InvalidArgument("evidence: input row " + std::to_string(u) + " gives item " +
+                                       std::to_string(w.item) +
                                        " a weight that is not a finite number");
       }
       int32_t& mark = seen[static_cast<size_t>(w.item)];
@@ -151,16 +151,22 @@ Result<std::unique_ptr<EvidenceEaseModel>> EvidenceEaseModel::Train(
         for (const Entry* q = first; q <= p; ++q) k(p->index, q->index) += p->value * q->value;
       }
     }
-    Eigen::LLT<Matrix, Eigen::Lower> llt(k);
-    if (llt.info() != Eigen::Success) {
-      return Status::Internal("evidence: Cholesky of A Aᵀ + I failed");
+    // K ⪰ I bounds K⁻¹ (‖K⁻¹‖ ≤ 1), so forming it is safe; keeping K⁻¹ rather than the factor
+    // turns each P_jj and M_jj below into a sparse quadratic form over j's rows, where solves
+    // would cost n² per item. Factorised in place: 2 n² doubles at the peak.
+    {
+      Eigen::LLT<Eigen::Ref<Matrix>, Eigen::Lower> llt(k);
+      if (llt.info() != Eigen::Success) {
+        return Status::Internal("evidence: Cholesky of A Aᵀ + I failed");
+      }
+      s->k_inverse = Matrix::Identity(n, n);
+      llt.solveInPlace(s->k_inverse);
     }
-    // K's eigenvalues are at least 1, so its inverse is well conditioned; keeping K⁻¹ rather
-    // than the factor turns each P_jj and M_jj into a sparse quadratic form over j's rows,
-    // where solves would cost n² per item.
-    s->k_inverse = llt.solve(Matrix::Identity(n, n));
-    s->k_inverse = (s->k_inverse + s->k_inverse.transpose()).eval() * 0.5;
     k.resize(0, 0);
+    Matrix& ki = s->k_inverse;
+    for (int32_t c = 0; c < n; ++c) {  // symmetric up to rounding; made exactly so
+      for (int32_t r = c + 1; r < n; ++r) ki(r, c) = ki(c, r) = 0.5 * (ki(r, c) + ki(c, r));
+    }
 
     s->target_start.assign(static_cast<size_t>(n) + 1, 0);
     s->target_items.reserve(static_cast<size_t>(targets.size()));
@@ -176,13 +182,11 @@ Result<std::unique_ptr<EvidenceEaseModel>> EvidenceEaseModel::Train(
         s->target_items.push_back(j);
         target_columns[static_cast<size_t>(target_fill[static_cast<size_t>(j)]++)] = u;
       }
-      s->target_start[static_cast<size_t>(u) + 1] =
-          static_cast<int64_t>(s->target_items.size());
+      s->target_start[static_cast<size_t>(u) + 1] = static_cast<int64_t>(s->target_items.size());
     }
 
     s->d_gamma.resize(mm);
     s->debias.resize(mm);
-    const Matrix& ki = s->k_inverse;
     for (size_t j = 0; j < mm; ++j) {
       const Entry* first = columns.data() + column_start[j];
       const Entry* last = columns.data() + column_start[j + 1];
@@ -211,9 +215,8 @@ Result<std::unique_ptr<EvidenceEaseModel>> EvidenceEaseModel::Train(
       const double count = std::max(1, targets.item_counts()[j]);
       s->debias[j] = std::pow(count, -options.popularity_exponent);
     }
-    if (!s->k_inverse.allFinite() ||
-        !std::all_of(s->d_gamma.begin(), s->d_gamma.end(),
-                     [](double g) { return std::isfinite(g); })) {
+    if (!s->k_inverse.allFinite() || !std::all_of(s->d_gamma.begin(), s->d_gamma.end(),
+                                                  [](double g) { return std::isfinite(g); })) {
       return Status::Internal("evidence: the model of lambda " + std::to_string(options.lambda) +
                               " has weights that are not finite numbers");
     }

@@ -17,10 +17,10 @@
 // Computed in the dual (users × users) form: with D = Λ^−1/2, A = X D, K = A Aᵀ + I,
 //   P = D (I − Aᵀ K⁻¹ A) D,   M = D Aᵀ K⁻¹ Y,
 // and a query scored as q B = z Y − ((q D − z A) D) diag(γ) with z = q D Aᵀ K⁻¹, without
-// forming the m × m matrices P, M or B: a score
-// costs O(n² + nnz(X) + nnz(Y)). Training costs O(n³ + n·nnz(X)). Meant for offline evaluation
-// (`profiled eval --model evidence`), where n (users) is far below m (items); training refuses
-// more than kMaxEvidenceRows rows.
+// forming the m × m matrices P, M or B: a score costs O(n² + m + nnz(X) + nnz(Y)). Training
+// costs O(n³ + n·nnz(X)) time and 2 n² doubles at the peak; the model keeps K⁻¹ (n² doubles)
+// and the sparse X and Y. Meant for offline evaluation (`profiled eval --model evidence`),
+// where n (users) is far below m (items); training refuses more than kMaxEvidenceRows rows.
 //
 // Immutable after Train; thread-safe (Score allocates its own scratch).
 #pragma once
@@ -49,8 +49,9 @@ class EvidenceEaseModel {
   // items in [0, targets.num_items()) in any order, finite weights (zero allowed).
   // Fails with InvalidArgument when inputs.size() != targets.num_users(), a row repeats an
   // item or names one out of range, a weight is not finite, an option is out of range, or
-  // there are more than kMaxEvidenceRows rows; with Internal when memory runs out or the
-  // factorisation fails (never throws).
+  // there are more than kMaxEvidenceRows rows; with Internal when memory runs out, the
+  // factorisation fails or the model's numbers are not finite (a λ far too small for the
+  // weights) (never throws). An item in no row, as input or target, scores 0 for every query.
   static Result<std::unique_ptr<EvidenceEaseModel>> Train(
       const Interactions& targets, std::span<const std::vector<WeightedItem>> inputs,
       const EvidenceEaseOptions& options);

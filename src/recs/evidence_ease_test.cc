@@ -68,8 +68,8 @@ TrainingSet RandomSet(uint64_t seed, int32_t users, int32_t items, int32_t targe
   set.inputs.resize(static_cast<size_t>(users));
   for (int32_t u = 0; u < users; ++u) {
     for (int32_t j = 0; j < std::max(target_items, input_items); ++j) {
-      const bool input = j < input_items && !(target_only && j == target_items - 1) &&
-                         unit(engine) < 0.45;
+      const bool input =
+          j < input_items && !(target_only && j == target_items - 1) && unit(engine) < 0.45;
       if (input) {
         set.inputs[static_cast<size_t>(u)].push_back(
             {j, static_cast<float>(0.25 + 1.25 * unit(engine))});
@@ -265,8 +265,7 @@ void ExpectInvalid(const Interactions& targets,
   ASSERT_FALSE(model.ok());
   EXPECT_EQ(model.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(model.status().message().rfind("evidence: ", 0), 0U) << model.status().message();
-  EXPECT_NE(model.status().message().find(mentions), std::string::npos)
-      << model.status().message();
+  EXPECT_NE(model.status().message().find(mentions), std::string::npos) << model.status().message();
 }
 
 TEST(EvidenceEaseModel, TheSmallSetTrains) {
