@@ -42,6 +42,7 @@
 #include "read/profile_reader.h"
 #include "read/stats_sampler.h"
 #include "recs/evaluation.h"
+#include "recs/evidence_eval.h"
 #include "recs/model.h"
 #include "recs/model_shelf.h"
 #include "recs/protocol.h"
@@ -447,6 +448,7 @@ struct EvalFlags {
   std::string dump_split_dir;
   bool select = false;
   int32_t select_folds = 1;
+  double select_share = 0;  // 0: not given
 };
 
 // "10,20" -> {10, 20}; an empty list, a zero, a repeat, or anything but digits and commas is
@@ -479,10 +481,11 @@ struct SelectedParams {
 };
 
 // One line of JSON per run, in the key order docs/RECS.md shows.
-std::string EvalReportJson(const recs::EvalReport& report, const SelectedParams* selected) {
+std::string EvalReportJson(std::string_view model, const recs::EvalReport& report,
+                           const SelectedParams* selected) {
   auto rounded = [](double v, double scale) { return std::round(v * scale) / scale; };
   std::string out = "{\"model\":";
-  AppendJsonString(&out, recs::ModelName(report.model));
+  AppendJsonString(&out, model);
   out += ",\"protocol\":";
   AppendJsonString(&out, recs::ProtocolName(report.protocol));
   out += ",\"users\":";
@@ -518,6 +521,9 @@ std::string EvalReportJson(const recs::EvalReport& report, const SelectedParams*
   return out;
 }
 
+// The validation share of --model evidence's folds without --select-share (docs/RECS.md).
+constexpr double kEvidenceSelectShare = 0.1;
+
 int EvalFailure(const Status& s) {
   std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
   return kExitConfigError;
@@ -527,6 +533,10 @@ int EvalFailure(const Status& s) {
 struct EvalModel {
   recs::ModelKind kind = recs::ModelKind::kEase;
   std::vector<recs::Candidate> candidates;
+  std::vector<recs::EvidenceCandidate> evidence;  // --model evidence (recs/evidence_eval.h)
+  std::string name() const {
+    return evidence.empty() ? std::string(recs::ModelName(kind)) : "evidence";
+  }
 };
 
 // "lambda=0.01,0.02" -> {"lambda", {"0.01", "0.02"}}; lists need --select.
@@ -568,7 +578,25 @@ int Eval(const EvalFlags& flags) {
   }
   std::vector<EvalModel> models;
   std::vector<bool> param_used(params.size(), false);
+  const bool evidence =
+      std::find(flags.models.begin(), flags.models.end(), "evidence") != flags.models.end();
+  if (evidence && flags.models.size() > 1) {
+    return EvalFailure(Status::InvalidArgument("--model evidence is evaluated alone"));
+  }
+  if (flags.select_share != 0 && !(evidence && flags.select)) {
+    return EvalFailure(Status::InvalidArgument("--select-share needs --model evidence --select"));
+  }
+  if (flags.select_share != 0 && !(flags.select_share > 0 && flags.select_share <= 0.5)) {
+    return EvalFailure(Status::InvalidArgument("--select-share must be in (0, 0.5]"));
+  }
+  if (evidence) {
+    Result<std::vector<recs::EvidenceCandidate>> candidates = recs::ExpandEvidenceGrid(params);
+    if (!candidates.ok()) return EvalFailure(candidates.status());
+    models.push_back({recs::ModelKind::kEase, {}, std::move(*candidates)});
+    param_used.assign(params.size(), true);
+  }
   for (const std::string& name : flags.models) {
+    if (evidence) break;
     Result<recs::ModelKind> kind = recs::ParseModelKind(name);
     if (!kind.ok()) return EvalFailure(kind.status());
     // A parameter applies to the models that have it; with one model every one must apply.
@@ -582,7 +610,7 @@ int Eval(const EvalFlags& flags) {
     }
     Result<std::vector<recs::Candidate>> candidates = recs::ExpandGrid(*kind, own);
     if (!candidates.ok()) return EvalFailure(candidates.status());
-    models.push_back({*kind, std::move(*candidates)});
+    models.push_back({*kind, std::move(*candidates), {}});
   }
   for (size_t i = 0; i < params.size(); ++i) {
     if (!param_used[i]) {
@@ -623,13 +651,19 @@ int Eval(const EvalFlags& flags) {
           "no user has 5 or more ratings >= " + std::to_string(flags.min_rating) +
           " to evaluate under protocol " + std::string(recs::ProtocolName(protocol))));
     }
+    const double share = flags.select_share != 0 ? flags.select_share : kEvidenceSelectShare;
+    // Every rating a user gave in the split's item space, for the evidence model.
+    std::optional<recs::RatedSplit> rated;
+    if (evidence) rated = recs::AttachRatings(split, *ratings, positives, flags.min_rating);
     if (!flags.dump_split_dir.empty()) {
       if (Status s = recs::WriteSplit(split, flags.seed, flags.dump_split_dir); !s.ok()) {
         std::fprintf(stderr, "profiled eval: %s\n", s.message().c_str());
         return 1;
       }
       if (flags.select) {
-        recs::EvalSplit validation = recs::ValidationSplit(split, flags.seed, 0);
+        recs::EvalSplit validation = evidence
+                                         ? recs::EvidenceFold(*rated, flags.seed, 0, share).split
+                                         : recs::ValidationSplit(split, flags.seed, 0);
         if (Status s = recs::WriteSplit(validation, recs::ValidationSeed(flags.seed, 0),
                                         flags.dump_split_dir + "/validation");
             !s.ok()) {
@@ -639,13 +673,18 @@ int Eval(const EvalFlags& flags) {
       }
     }
     for (const EvalModel& model : models) {
-      const std::string model_name(recs::ModelName(model.kind));
+      const std::string model_name = model.name();
+      auto params_of =
+          [&model](size_t c) -> const std::vector<std::pair<std::string, std::string>>& {
+        return model.evidence.empty() ? model.candidates[c].params : model.evidence[c].params;
+      };
+      const size_t candidates = std::max(model.candidates.size(), model.evidence.size());
       std::optional<SelectedParams> selected;
       size_t chosen = 0;
       if (flags.select) {
         auto observe = [&](size_t c, int32_t fold, const recs::EvalReport& report) {
           std::string point;
-          for (const auto& [name, value] : model.candidates[c].params) {
+          for (const auto& [name, value] : params_of(c)) {
             point.append(" ").append(name).append("=").append(value);
           }
           std::fprintf(stderr,
@@ -655,25 +694,30 @@ int Eval(const EvalFlags& flags) {
                        static_cast<unsigned long long>(flags.seed), fold, model_name.c_str(),
                        point.c_str(), report.cutoffs[0].ndcg, report.users, report.train_seconds);
         };
-        Result<recs::Selection> selection = recs::SelectOnValidation(
-            split, flags.seed, model.candidates, flags.select_folds, observe);
+        Result<recs::Selection> selection =
+            model.evidence.empty() ? recs::SelectOnValidation(split, flags.seed, model.candidates,
+                                                              flags.select_folds, observe)
+                                   : recs::SelectEvidence(*rated, flags.seed, model.evidence,
+                                                          flags.select_folds, share, observe);
         if (!selection.ok()) {
           std::fprintf(stderr, "profiled eval: %s\n", selection.status().message().c_str());
           return 1;
         }
         chosen = selection->chosen;
         selected.emplace();
-        for (const auto& [name, value] : model.candidates[chosen].params) {
+        for (const auto& [name, value] : params_of(chosen)) {
           double v = 0;
           std::from_chars(value.data(), value.data() + value.size(), v);  // validated by the grid
           selected->params.emplace_back(name, v);
         }
         selected->validation_ndcg = selection->validation_ndcg[chosen];
         selected->validation_users = selection->validation_users;
-        selected->candidates = model.candidates.size();
+        selected->candidates = candidates;
       }
       Result<recs::EvalReport> report =
-          recs::Evaluate(split, model.candidates[chosen].options, *ks);
+          model.evidence.empty()
+              ? recs::Evaluate(split, model.candidates[chosen].options, *ks)
+              : recs::EvaluateEvidence(*rated, model.evidence[chosen].options, *ks);
       if (!report.ok()) {
         std::fprintf(stderr, "profiled eval: %s\n", report.status().message().c_str());
         return 1;
@@ -695,7 +739,8 @@ int Eval(const EvalFlags& flags) {
           return 1;
         }
       }
-      std::printf("%s\n", EvalReportJson(*report, selected ? &*selected : nullptr).c_str());
+      std::printf("%s\n",
+                  EvalReportJson(model_name, *report, selected ? &*selected : nullptr).c_str());
       std::fflush(stdout);
     }
   }
@@ -730,7 +775,8 @@ int Run(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   eval->add_option("--format", eval_flags.format, "movielens-csv or movielens-tsv")->required();
   eval->add_option("--model", eval_flags.models,
-                   "ease, ials, itemknn or popular (comma-separated list)")
+                   "ease, ials, blend, itemknn or popular (comma-separated list), or evidence "
+                   "alone")
       ->required()
       ->delimiter(',');
   eval->add_option("--protocol", eval_flags.protocols, "holdout or strong (comma-separated list)")
@@ -744,7 +790,9 @@ int Run(int argc, char** argv) {
                    "Model parameter NAME=VALUE, repeatable (ease: lambda, popularity_exponent, "
                    "max_items; ials: factors, alpha0, lambda, reg_exponent, epochs, seed; blend: "
                    "ease_lambda, ials_lambda, ials_weight and those of ease and ials; itemknn: "
-                   "neighbours)");
+                   "neighbours; evidence: lambda, emphasis, popularity_exponent, rating_weight, "
+                   "high_weight, low_weight, ials_weight, ials_confidence and the ials ones with "
+                   "ials_lambda)");
   eval->add_option("--dump-split", eval_flags.dump_split_dir,
                    "Write the split and each model's ranking to this directory (for "
                    "bench/ease_reference.py)");
@@ -755,6 +803,10 @@ int Run(int argc, char** argv) {
   eval->add_option("--select-folds", eval_flags.select_folds,
                    "Validation splits averaged per candidate with --select")
       ->capture_default_str();
+  eval->add_option("--select-share", eval_flags.select_share,
+                   "With --model evidence --select: the share of each training user's positives "
+                   "(holdout) or of the training users (strong) a validation fold holds out "
+                   "(default 0.1)");
   cli::ImportRatingsFlags import_flags;
   CLI::App* import_ratings = app.add_subcommand(
       "import-ratings",

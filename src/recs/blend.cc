@@ -10,11 +10,7 @@
 
 namespace profiled::recs {
 
-namespace {
-
-// Rewrites `scores` as (score − mean) / standard deviation over the items for which
-// `seen` is 0; all zeros when they do not vary (an empty history, or a single unseen item).
-void Standardise(std::span<float> scores, const std::vector<uint8_t>& seen) {
+void Standardise(std::span<float> scores, std::span<const uint8_t> seen) {
   double sum = 0;
   double sum_sq = 0;
   size_t n = 0;
@@ -33,8 +29,6 @@ void Standardise(std::span<float> scores, const std::vector<uint8_t>& seen) {
   const double inv_sd = 1.0 / std::sqrt(variance);
   for (float& s : scores) s = static_cast<float>((s - mean) * inv_sd);
 }
-
-}  // namespace
 
 Result<std::unique_ptr<BlendModel>> BlendModel::Train(const Interactions& data,
                                                       const ModelOptions& options) {

@@ -19,6 +19,11 @@
 
 namespace profiled::recs {
 
+// Rewrites `scores` as (score − mean) / standard deviation over the items j with seen[j] == 0;
+// all zeros when they do not vary (an empty history, or a single unseen item).
+// REQUIRES: seen.size() == scores.size().
+void Standardise(std::span<float> scores, std::span<const uint8_t> seen);
+
 class BlendModel final : public ItemModel {
  public:
   // Trains the ease part (options.lambda, popularity_exponent, max_dense_items) and the ials

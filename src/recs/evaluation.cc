@@ -7,10 +7,9 @@
 
 namespace profiled::recs {
 
-EvalReport EvaluateTrained(const EvalSplit& split, const ItemModel& model,
-                           std::span<const size_t> ks) {
+EvalReport EvaluateScores(const EvalSplit& split, const UserScorer& score,
+                          std::span<const size_t> ks) {
   EvalReport report;
-  report.model = model.kind();
   report.protocol = split.protocol;
   report.users = split.users.size();
   report.items = split.train.num_items();
@@ -22,8 +21,9 @@ EvalReport EvaluateTrained(const EvalSplit& split, const ItemModel& model,
   std::vector<uint8_t> excluded(n, 0);
   std::vector<uint8_t> recommended(n, 0);
   std::vector<int32_t> ranked;
-  for (const EvalUser& user : split.users) {
-    model.Score(user.history, scores);
+  for (size_t e = 0; e < split.users.size(); ++e) {
+    const EvalUser& user = split.users[e];
+    score(e, scores);
     for (int32_t i : user.history) excluded[static_cast<size_t>(i)] = 1;
     std::vector<ScoredItem> top = TopItems(scores, excluded, depth);
     for (int32_t i : user.history) excluded[static_cast<size_t>(i)] = 0;
@@ -49,6 +49,15 @@ EvalReport EvaluateTrained(const EvalSplit& split, const ItemModel& model,
         static_cast<double>(std::count(recommended.begin(), recommended.end(), 1)) /
         static_cast<double>(n);
   }
+  return report;
+}
+
+EvalReport EvaluateTrained(const EvalSplit& split, const ItemModel& model,
+                           std::span<const size_t> ks) {
+  EvalReport report = EvaluateScores(
+      split,
+      [&](size_t e, std::span<float> scores) { model.Score(split.users[e].history, scores); }, ks);
+  report.model = model.kind();
   return report;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -38,6 +39,16 @@ struct EvalReport {
 // Fails with InvalidArgument when ks is empty or holds 0, and with whatever TrainModel fails with.
 Result<EvalReport> Evaluate(const EvalSplit& split, const ModelOptions& options,
                             std::span<const size_t> ks);
+
+// Writes the scores of every item of the split's item space for evaluated user e
+// (split.users[e]) into `scores` (size split.train.num_items()).
+using UserScorer = std::function<void(size_t e, std::span<float> scores)>;
+
+// The measurement of Evaluate for scores from `score` instead of a model: each evaluated user's
+// history is dropped, the rest ranked and compared with the held-out items. report.model is
+// left at its default and train_seconds at 0. REQUIRES: ks non-empty without 0.
+EvalReport EvaluateScores(const EvalSplit& split, const UserScorer& score,
+                          std::span<const size_t> ks);
 
 // The same measurement for a model already trained on split.train (tests, references).
 // REQUIRES: model.num_items() == split.train.num_items(); ks non-empty without 0.

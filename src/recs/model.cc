@@ -166,6 +166,13 @@ std::string_view ParameterNames(ModelKind kind) {
 
 }  // namespace
 
+Result<double> ParameterIn(const std::string& name, const std::string& text, double lo, double hi) {
+  Result<double> v = ParseNumber(name, text);
+  if (!v.ok()) return v.status();
+  PROFILED_RETURN_IF_ERROR(InRange(name, *v, lo, hi));
+  return *v;
+}
+
 ModelOptions DefaultModelOptions(ModelKind kind) {
   ModelOptions options;
   options.kind = kind;

@@ -74,6 +74,10 @@ ModelOptions DefaultModelOptions(ModelKind kind);
 Result<ModelOptions> ModelOptionsFrom(
     ModelKind kind, const std::vector<std::pair<std::string, std::string>>& params);
 
+// The value of parameter `name` written as `text` when it is a finite number in [lo, hi];
+// InvalidArgument naming the parameter otherwise (for models with parameters of their own).
+Result<double> ParameterIn(const std::string& name, const std::string& text, double lo, double hi);
+
 struct ScoredItem {
   int32_t item = 0;
   float score = 0;

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <span>
 #include <utility>
+
+#include "recs/split_random.h"
 
 namespace profiled::recs {
 
@@ -21,29 +22,6 @@ Result<Protocol> ParseProtocol(std::string_view name) {
 }
 
 namespace {
-
-// The standard library fixes mt19937_64's output but not what uniform_int_distribution or
-// std::shuffle make of it, so both are written here to keep splits identical everywhere.
-class SplitRandom {
- public:
-  explicit SplitRandom(uint64_t seed) : engine_(seed) {}
-
-  // Uniform in [0, n), by rejection of the biased top of the range. REQUIRES: n > 0.
-  uint64_t Below(uint64_t n) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    uint64_t x = engine_();
-    while (x >= limit) x = engine_();
-    return x % n;
-  }
-
-  // Fisher–Yates.
-  void Shuffle(std::vector<int32_t>* v) {
-    for (size_t i = v->size(); i > 1; --i) std::swap((*v)[i - 1], (*v)[Below(i)]);
-  }
-
- private:
-  std::mt19937_64 engine_;
-};
 
 // Splits one user's items: floor(n / 5) drawn at random are held out, the rest is history.
 // Users with fewer than 5 items hold out nothing.
@@ -68,6 +46,7 @@ EvalSplit Holdout(const Interactions& positives, uint64_t seed) {
     user.user = u;
     SplitUserItems(positives.items_of(u), &random, &user);
     train[static_cast<size_t>(u)] = user.history;
+    split.train_user.push_back(u);
     if (!user.held_out.empty()) split.users.push_back(std::move(user));
   }
   split.train = Interactions::FromUserItems(positives.num_items(), std::move(train)).value();
@@ -111,6 +90,7 @@ EvalSplit Strong(const Interactions& positives, uint64_t seed) {
     }
     if (held_out_user[static_cast<size_t>(u)] == 0) {
       train.push_back(std::move(items));
+      split.train_user.push_back(u);
       continue;
     }
     EvalUser user;

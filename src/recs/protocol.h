@@ -11,8 +11,8 @@
 //    and the rest (the fold-in, ≈ 80 %) given as history.
 //
 // Draws use a 64-bit Mersenne Twister seeded with `seed` and the library's own bounded-integer
-// and shuffle code, so a split depends only on the data and the seed, on any platform.
-// Pure functions; thread-safe.
+// and shuffle code (recs/split_random.h), so a split depends only on the data and the seed, on any
+// platform. Pure functions; thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +47,9 @@ struct EvalSplit {
   std::vector<EvalUser> users;
   // item_of[i]: the index in the positives of the split's item i (identity for holdout).
   std::vector<int32_t> item_of;
+  // train_user[r]: the index in the positives of the user of training row r (identity for
+  // holdout; the training users in ascending order for strong).
+  std::vector<int32_t> train_user;
 };
 
 EvalSplit MakeSplit(const Interactions& positives, Protocol protocol, uint64_t seed);

@@ -11,8 +11,8 @@
 
 namespace profiled::recs {
 
-Result<std::vector<Candidate>> ExpandGrid(ModelKind kind,
-                                          const std::vector<ParameterValues>& grid) {
+Result<std::vector<std::vector<std::pair<std::string, std::string>>>> GridPoints(
+    const std::vector<ParameterValues>& grid) {
   std::set<std::string> seen;
   for (const ParameterValues& p : grid) {
     if (p.values.empty()) return Status::InvalidArgument("parameter " + p.name + " has no value");
@@ -31,8 +31,15 @@ Result<std::vector<Candidate>> ExpandGrid(ModelKind kind,
     }
     points = std::move(next);
   }
+  return points;
+}
+
+Result<std::vector<Candidate>> ExpandGrid(ModelKind kind,
+                                          const std::vector<ParameterValues>& grid) {
+  Result<std::vector<std::vector<std::pair<std::string, std::string>>>> points = GridPoints(grid);
+  if (!points.ok()) return points.status();
   std::vector<Candidate> candidates;
-  for (auto& point : points) {
+  for (auto& point : *points) {
     Result<ModelOptions> options = ModelOptionsFrom(kind, point);
     if (!options.ok()) return options.status();
     candidates.push_back({std::move(point), *options});

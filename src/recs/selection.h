@@ -38,6 +38,12 @@ struct Candidate {
   ModelOptions options;
 };
 
+// Every combination of the values as (name, value) lists, the first parameter varying slowest;
+// no parameters give one empty point. Fails with InvalidArgument when a parameter has no value
+// or appears twice.
+Result<std::vector<std::vector<std::pair<std::string, std::string>>>> GridPoints(
+    const std::vector<ParameterValues>& grid);
+
 // Every combination of the values, the first parameter varying slowest. No parameters give
 // one candidate, the model's defaults. Fails with InvalidArgument when a parameter has no value,
 // appears twice, or a combination is invalid for `kind` (ModelOptionsFrom's message).
