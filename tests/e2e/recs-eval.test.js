@@ -122,6 +122,48 @@ describe('profiled eval', () => {
     }
   });
 
+  it('--model evidence is plain EASE with its defaults, and --select chooses on its own folds', () => {
+    const dir = makeTempDir('profiled-e2e-eval-');
+    try {
+      const { csv } = writeFiles(dir);
+      const common = ['--ratings', csv, '--format', 'movielens-csv', '--protocol', 'holdout,strong', '--seed', '2'];
+      const ease = evalLines([...common, '--model', 'ease']);
+      const evidence = evalLines([...common, '--model', 'evidence']);
+      assert.equal(evidence.length, 2);
+      for (let i = 0; i < 2; i++) {
+        assert.deepEqual(Object.keys(evidence[i]), KEYS);
+        assert.equal(evidence[i].model, 'evidence');
+        for (const key of KEYS.slice(1, -1)) assert.equal(evidence[i][key], ease[i][key], key);
+      }
+      const selected = evalLines([...common, '--model', 'evidence', '--select', '--select-folds', '2',
+        '--select-share', '0.2', '--param', 'low_weight=0,0.5', '--param', 'rating_weight=0.5',
+        '--param', 'ials_weight=0,0.5', '--param', 'factors=8']);
+      assert.equal(selected.length, 2);
+      for (const line of selected) {
+        assert.deepEqual(Object.keys(line), [...KEYS, 'params', 'candidates', 'validation_users', 'validation_ndcg@10']);
+        assert.equal(line.candidates, 4);
+        assert.ok([0, 0.5].includes(line.params.low_weight), JSON.stringify(line.params));
+        assert.ok([0, 0.5].includes(line.params.ials_weight), JSON.stringify(line.params));
+        assert.ok(line.validation_users > 0 && line['validation_ndcg@10'] > 0);
+      }
+      // The holdout folds hold out ⌊0.2·n⌋ of each training row's n positives, so the rows with
+      // n ≥ 5 are evaluated, in each of the 2 folds; a user with p ≥ 5 positives trains on p − ⌊p/5⌋.
+      const positives = new Map();
+      for (const [u, , r] of ratings()) if (r >= 4) positives.set(u, (positives.get(u) || 0) + 1);
+      const rows = [...positives.values()].map((p) => (p >= 5 ? p - Math.floor(p / 5) : p));
+      assert.equal(selected[0].validation_users, 2 * rows.filter((n) => n >= 5).length);
+      const base = ['--ratings', csv, '--format', 'movielens-csv', '--protocol', 'holdout'];
+      expectFailure([...base, '--model', 'evidence,ease'], /--model evidence is evaluated alone/);
+      expectFailure([...base, '--model', 'ease', '--select', '--select-share', '0.1'], /--select-share needs --model evidence --select/);
+      expectFailure([...base, '--model', 'evidence', '--select', '--select-share', '0.7'], /--select-share must be in \(0, 0.5\]/);
+      expectFailure([...base, '--model', 'evidence', '--param', 'ease_lambda=3'], /model evidence has no parameter "ease_lambda"/);
+      expectFailure([...base, '--model', 'evidence', '--param', 'low_weight=-1'], /low_weight must be in \[0, 100\]/);
+      expectFailure([...base, '--model', 'evidence', '--param', 'low_weight=0,1'], /needs --select/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('bad flags and bad files exit non-zero with a message naming the problem', () => {
     const dir = makeTempDir('profiled-e2e-eval-');
     try {
