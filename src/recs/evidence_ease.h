@@ -1,6 +1,6 @@
 // EvidenceEaseModel: EASE (Steck 2019) with a separate input and target, so that what a user
 // did beyond the positives can count as evidence without becoming something to predict.
-// docs/RECS.md, "Evidence EASE", says where it comes from and what it gains.
+// docs/RECS.md, "Evidence EASE in C++", says where it comes from and what it gains.
 //
 // Training rows u = 0..n-1 each have an input row x_u (sparse, any finite weights: a positive
 // rated 5 may count 1.5, a movie rated 2 may count 0.25) and a target row y_u (the positives,

@@ -24,8 +24,8 @@ constexpr std::string_view kParameterNames =
     "factors, alpha0, ials_lambda, reg_exponent, epochs, seed, ials_confidence";
 // Those also of blend, which ModelOptionsFrom reads.
 constexpr std::array<std::string_view, 8> kSharedNames = {
-    "popularity_exponent", "ials_weight", "factors", "alpha0",
-    "ials_lambda",         "reg_exponent", "epochs", "seed"};
+    "popularity_exponent", "ials_weight",  "factors", "alpha0",
+    "ials_lambda",         "reg_exponent", "epochs",  "seed"};
 
 // What a row (or a query) brings: its evidence for EvidenceEaseModel and its kept positives
 // weighted by their iALS confidence.
@@ -103,8 +103,8 @@ Result<ScoreMatrix> IalsScores(const RatedSplit& s, const EvidenceOptions& o, do
   std::vector<std::vector<float>> confidences;
   confidences.reserve(static_cast<size_t>(train.num_users()));
   for (int32_t r = 0; r < train.num_users(); ++r) {
-    RowWeights w = WeighRow(s.train_rated[static_cast<size_t>(r)], train.items_of(r), o,
-                            s.min_rating);
+    RowWeights w =
+        WeighRow(s.train_rated[static_cast<size_t>(r)], train.items_of(r), o, s.min_rating);
     std::vector<float>& c = confidences.emplace_back();
     for (const WeightedItem& item : w.confident) c.push_back(item.weight);
   }

@@ -1,4 +1,4 @@
-// The evidence procedure of docs/RECS.md ("Evidence EASE"): what a ratings file says beyond
+// The evidence procedure of docs/RECS.md ("Evidence EASE in C++"): what a ratings file says beyond
 // its positives, used as input evidence only, never as a target and never as a test item,
 // offline (`profiled eval --model evidence`).
 //

@@ -124,16 +124,15 @@ TEST(EvidenceOptionsFrom, ReadsItsParametersAndRefusesOthers) {
   EXPECT_EQ(d.ials_weight, 0);
   EXPECT_EQ(d.ials.factors, 64);
   EXPECT_EQ(d.rating_weight + d.high_weight + d.low_weight + d.ease.emphasis, 0);
-  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
-           {"lambda", "0"},
-           {"lambda", "x"},
-           {"emphasis", "-1"},
-           {"low_weight", "101"},
-           {"ials_weight", "1.5"},
-           {"ease_lambda", "300"},
-           {"max_items", "10"},
-           {"neighbours", "5"},
-           {"", "1"}}) {
+  for (const auto& bad : std::vector<std::pair<std::string, std::string>>{{"lambda", "0"},
+                                                                          {"lambda", "x"},
+                                                                          {"emphasis", "-1"},
+                                                                          {"low_weight", "101"},
+                                                                          {"ials_weight", "1.5"},
+                                                                          {"ease_lambda", "300"},
+                                                                          {"max_items", "10"},
+                                                                          {"neighbours", "5"},
+                                                                          {"", "1"}}) {
     Result<EvidenceOptions> r = EvidenceOptionsFrom({bad});
     EXPECT_FALSE(r.ok()) << bad.first << "=" << bad.second;
     if (!r.ok()) {
@@ -285,8 +284,8 @@ TEST(EvidenceFold, StrongHoldsOutTheShareOfTheRows) {
 
 TEST(SelectEvidence, NeverSeesTheTestItems) {
   const std::vector<Rating> ratings = ClusteredRatings();
-  Result<std::vector<EvidenceCandidate>> grid = ExpandEvidenceGrid(
-      {{"low_weight", {"0", "0.5"}}, {"popularity_exponent", {"0", "0.3"}}});
+  Result<std::vector<EvidenceCandidate>> grid =
+      ExpandEvidenceGrid({{"low_weight", {"0", "0.5"}}, {"popularity_exponent", {"0", "0.3"}}});
   ASSERT_TRUE(grid.ok());
   ASSERT_EQ(grid->size(), 4U);
   for (Protocol protocol : {Protocol::kHoldout, Protocol::kStrong}) {
@@ -316,9 +315,10 @@ TEST(SelectEvidence, NeverSeesTheTestItems) {
 // A fold's score of a candidate is what EvaluateEvidence measures on that fold.
 TEST(SelectEvidence, ScoresACandidateAsEvaluateEvidenceDoesOnEachFold) {
   RatedSplit s = Rated(ClusteredRatings(), Protocol::kHoldout);
-  Result<std::vector<EvidenceCandidate>> grid = ExpandEvidenceGrid(
-      {{"high_weight", {"0.5"}}, {"low_weight", {"0.25"}}, {"ials_weight", {"0", "0.5"}},
-       {"factors", {"8"}}});
+  Result<std::vector<EvidenceCandidate>> grid = ExpandEvidenceGrid({{"high_weight", {"0.5"}},
+                                                                    {"low_weight", {"0.25"}},
+                                                                    {"ials_weight", {"0", "0.5"}},
+                                                                    {"factors", {"8"}}});
   ASSERT_TRUE(grid.ok());
   Result<Selection> selection = SelectEvidence(s, 5, *grid, 2, 0.1);
   ASSERT_TRUE(selection.ok());
