@@ -448,7 +448,7 @@ struct EvalFlags {
   std::string dump_split_dir;
   bool select = false;
   int32_t select_folds = 1;
-  double select_share = 0;  // 0: not given
+  std::optional<double> select_share;
 };
 
 // "10,20" -> {10, 20}; an empty list, a zero, a repeat, or anything but digits and commas is
@@ -564,8 +564,10 @@ int Eval(const EvalFlags& flags) {
   if (!format.ok()) return EvalFailure(format.status());
   Result<std::vector<size_t>> ks = ParseCutoffs(flags.ks);
   if (!ks.ok()) return EvalFailure(ks.status());
-  if (!std::isfinite(flags.min_rating)) {
-    return EvalFailure(Status::InvalidArgument("--min-rating must be a number"));
+  // Far beyond any rating scale, and small enough that evidence weights r·(rating − min_rating)
+  // stay finite.
+  if (!(std::abs(flags.min_rating) <= 1e6)) {
+    return EvalFailure(Status::InvalidArgument("--min-rating must be a number in [-1e6, 1e6]"));
   }
   if (flags.select_folds < 1 || flags.select_folds > 100) {
     return EvalFailure(Status::InvalidArgument("--select-folds must be in [1, 100]"));
@@ -583,10 +585,10 @@ int Eval(const EvalFlags& flags) {
   if (evidence && flags.models.size() > 1) {
     return EvalFailure(Status::InvalidArgument("--model evidence is evaluated alone"));
   }
-  if (flags.select_share != 0 && !(evidence && flags.select)) {
+  if (flags.select_share && !(evidence && flags.select)) {
     return EvalFailure(Status::InvalidArgument("--select-share needs --model evidence --select"));
   }
-  if (flags.select_share != 0 && !(flags.select_share > 0 && flags.select_share <= 0.5)) {
+  if (flags.select_share && !(*flags.select_share > 0 && *flags.select_share <= 0.5)) {
     return EvalFailure(Status::InvalidArgument("--select-share must be in (0, 0.5]"));
   }
   if (evidence) {
@@ -651,7 +653,7 @@ int Eval(const EvalFlags& flags) {
           "no user has 5 or more ratings >= " + std::to_string(flags.min_rating) +
           " to evaluate under protocol " + std::string(recs::ProtocolName(protocol))));
     }
-    const double share = flags.select_share != 0 ? flags.select_share : kEvidenceSelectShare;
+    const double share = flags.select_share.value_or(kEvidenceSelectShare);
     // Every rating a user gave in the split's item space, for the evidence model.
     std::optional<recs::RatedSplit> rated;
     if (evidence) rated = recs::AttachRatings(split, *ratings, positives, flags.min_rating);

@@ -155,9 +155,14 @@ Result<std::unique_ptr<EvidenceEaseModel>> EvidenceEaseModel::Train(
     // turns each P_jj and M_jj below into a sparse quadratic form over j's rows, where solves
     // would cost n² per item. Factorised in place: 2 n² doubles at the peak.
     {
+      // K ⪰ I is positive definite; only a λ so small that A's entries x/√Λ_j dwarf the I (or
+      // square past double's range) can make the factorisation fail.
+      const bool finite = k.allFinite();
       Eigen::LLT<Eigen::Ref<Matrix>, Eigen::Lower> llt(k);
-      if (llt.info() != Eigen::Success) {
-        return Status::Internal("evidence: Cholesky of A Aᵀ + I failed");
+      if (!finite || llt.info() != Eigen::Success) {
+        return Status::InvalidArgument("evidence: lambda " + std::to_string(options.lambda) +
+                                       " is too small for the inputs' weights (the Cholesky "
+                                       "of A Aᵀ + I fails)");
       }
       s->k_inverse = Matrix::Identity(n, n);
       llt.solveInPlace(s->k_inverse);
@@ -204,12 +209,14 @@ Result<std::unique_ptr<EvidenceEaseModel>> EvidenceEaseModel::Train(
       const double dj = s->d[j];
       const double p_jj = dj * dj * (1.0 - a_ki_a);
       const double m_jj = dj * a_ki_y;
-      // P = (XᵀX + Λ)⁻¹ is positive definite, so P_jj > 0; only cancellation in 1 − a_ki_a
-      // (a λ far below the inputs' squared weights) could make it otherwise.
-      if (!(p_jj > 0) || !std::isfinite(p_jj)) {
-        return Status::Internal("evidence: P_jj of item " + std::to_string(j) +
-                                " is not positive (lambda " + std::to_string(options.lambda) +
-                                " too small for the inputs' weights?)");
+      // P = (XᵀX + Λ)⁻¹ is positive definite, so P_jj > 0, and 1 − a_ki_a = Λ_j·P_jj is at
+      // least Λ_j / (Λ_j + d_j) (as K ⪰ a_j a_jᵀ + I). A λ far below the inputs' squared
+      // weights can bring it near 0, where its cancellation leaves too few correct digits for
+      // γ_j: refused below 1e-7, which no item with d_j < 10⁷·Λ_j can reach.
+      if (!(1.0 - a_ki_a > 1e-7) || !std::isfinite(p_jj)) {
+        return Status::InvalidArgument("evidence: lambda " + std::to_string(options.lambda) +
+                                       " is too small for the inputs' weights (item " +
+                                       std::to_string(j) + " loses its precision)");
       }
       s->d_gamma[j] = dj * (m_jj / p_jj);
       const double count = std::max(1, targets.item_counts()[j]);

@@ -35,7 +35,7 @@
 
 namespace profiled::recs {
 
-constexpr int32_t kMaxEvidenceRows = 20'000;  // K is n × n doubles: 3.2 GB at 20,000
+constexpr int32_t kMaxEvidenceRows = 20'000;  // 2 n² doubles at the peak: 6.4 GB at 20,000
 
 struct EvidenceEaseOptions {
   double lambda = 300;             // λ, in (0, 1e7]
@@ -49,9 +49,10 @@ class EvidenceEaseModel {
   // items in [0, targets.num_items()) in any order, finite weights (zero allowed).
   // Fails with InvalidArgument when inputs.size() != targets.num_users(), a row repeats an
   // item or names one out of range, a weight is not finite, an option is out of range, or
-  // there are more than kMaxEvidenceRows rows; with Internal when memory runs out, the
-  // factorisation fails or the model's numbers are not finite (a λ far too small for the
-  // weights) (never throws). An item in no row, as input or target, scores 0 for every query.
+  // there are more than kMaxEvidenceRows rows, or λ is so small against the weights that the
+  // Cholesky of K fails or an item's Λ_j·P_jj falls below 1e-7 (too few correct digits left);
+  // with Internal when memory runs out or the model's numbers are not finite (never throws).
+  // An item in no row, as input or target, scores 0 for every query.
   static Result<std::unique_ptr<EvidenceEaseModel>> Train(
       const Interactions& targets, std::span<const std::vector<WeightedItem>> inputs,
       const EvidenceEaseOptions& options);

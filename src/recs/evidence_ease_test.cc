@@ -179,13 +179,18 @@ TEST(EvidenceEaseModel, WithInputsEqualToTargetsAndNoEmphasisItIsEase) {
   }
 }
 
+EvidenceEaseOptions Options(double lambda, double emphasis, double popularity_exponent) {
+  EvidenceEaseOptions o;
+  o.lambda = lambda;
+  o.emphasis = emphasis;
+  o.popularity_exponent = popularity_exponent;
+  return o;
+}
+
 TEST(EvidenceEaseModel, MatchesTheDensePrimalForm) {
   // Items 0..8 targets (8 never an input), 9..11 input-only, 12..13 in no row.
   TrainingSet set = RandomSet(5, 25, 14, 9, 12, true);
-  EvidenceEaseOptions o;
-  o.lambda = 3.0;
-  o.emphasis = 0.5;
-  o.popularity_exponent = 0.25;
+  const EvidenceEaseOptions o = Options(3.0, 0.5, 0.25);
   auto model = EvidenceEaseModel::Train(set.targets, set.inputs, o);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const Dense b = PrimalWeights(set, o);
@@ -213,10 +218,7 @@ TEST(EvidenceEaseModel, MatchesTheDensePrimalForm) {
 
 TEST(EvidenceEaseModel, AnItemsOwnEvidenceDoesNotChangeItsScore) {
   TrainingSet set = RandomSet(8, 30, 10, 8, 10, false);
-  EvidenceEaseOptions o;
-  o.lambda = 2.0;
-  o.emphasis = 0.5;
-  o.popularity_exponent = 0.5;
+  const EvidenceEaseOptions o = Options(2.0, 0.5, 0.5);
   auto model = EvidenceEaseModel::Train(set.targets, set.inputs, o);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const std::vector<WeightedItem> base = {{1, 1.0F}, {4, 0.5F}, {6, 1.25F}};
@@ -301,31 +303,28 @@ TEST(EvidenceEaseModel, RefusesAWeightThatIsNotFinite) {
   ExpectInvalid(s.targets, s.inputs, {}, "not a finite number");
 }
 
-TEST(EvidenceEaseModel, RefusesALambdaOutsideItsRange) {
+TEST(EvidenceEaseModel, RefusesAnOptionOutsideItsRange) {
   SmallSet s;
-  for (double lambda : {0.0, -1.0, 2e7, std::numeric_limits<double>::quiet_NaN()}) {
-    EvidenceEaseOptions o;
-    o.lambda = lambda;
-    ExpectInvalid(s.targets, s.inputs, o, "lambda");
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (double lambda : {0.0, -1.0, 2e7, nan}) {
+    ExpectInvalid(s.targets, s.inputs, Options(lambda, 0, 0), "lambda");
+  }
+  for (double beta : {-0.1, 2.5, nan}) {
+    ExpectInvalid(s.targets, s.inputs, Options(300, 0, beta), "popularity_exponent");
+  }
+  for (double a : {-0.5, 101.0, nan}) {
+    ExpectInvalid(s.targets, s.inputs, Options(300, a, 0), "emphasis");
   }
 }
 
-TEST(EvidenceEaseModel, RefusesAPopularityExponentOutsideItsRange) {
+// Λ_j·P_jj ≥ Λ_j / (Λ_j + d_j): a λ of 1e-300 against weights of about 1 leaves no digit.
+TEST(EvidenceEaseModel, RefusesALambdaTooSmallForTheWeights) {
   SmallSet s;
-  for (double beta : {-0.1, 2.5, std::numeric_limits<double>::quiet_NaN()}) {
-    EvidenceEaseOptions o;
-    o.popularity_exponent = beta;
-    ExpectInvalid(s.targets, s.inputs, o, "popularity_exponent");
-  }
-}
-
-TEST(EvidenceEaseModel, RefusesAnEmphasisOutsideItsRange) {
-  SmallSet s;
-  for (double a : {-0.5, 101.0, std::numeric_limits<double>::quiet_NaN()}) {
-    EvidenceEaseOptions o;
-    o.emphasis = a;
-    ExpectInvalid(s.targets, s.inputs, o, "emphasis");
-  }
+  EvidenceEaseOptions o;
+  o.lambda = 1e-300;
+  ExpectInvalid(s.targets, s.inputs, o, "is too small for the inputs' weights");
+  o.lambda = 1e-5;  // d_j ≤ 1 here, so Λ_j·P_jj ≥ 1e-5: still precise enough
+  EXPECT_TRUE(EvidenceEaseModel::Train(s.targets, s.inputs, o).ok());
 }
 
 TEST(EvidenceEaseModel, RefusesMoreRowsThanItsLimit) {

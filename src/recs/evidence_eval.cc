@@ -57,6 +57,18 @@ RowWeights WeighRow(std::span<const RatedItem> rated, std::span<const int32_t> k
   return out;
 }
 
+// The weights of every training row of s.
+std::vector<RowWeights> TrainingRows(const RatedSplit& s, const EvidenceOptions& o) {
+  const Interactions& train = s.split.train;
+  std::vector<RowWeights> rows;
+  rows.reserve(static_cast<size_t>(train.num_users()));
+  for (int32_t r = 0; r < train.num_users(); ++r) {
+    rows.push_back(
+        WeighRow(s.train_rated[static_cast<size_t>(r)], train.items_of(r), o, s.min_rating));
+  }
+  return rows;
+}
+
 // Scores of every evaluated user (rows of a users × items matrix, row-major).
 using ScoreMatrix = std::vector<float>;
 
@@ -66,12 +78,7 @@ Result<ScoreMatrix> EaseScores(const RatedSplit& s, const EvidenceOptions& o, do
   const Interactions& train = s.split.train;
   auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<WeightedItem>> inputs;
-  inputs.reserve(static_cast<size_t>(train.num_users()));
-  for (int32_t r = 0; r < train.num_users(); ++r) {
-    inputs.push_back(
-        WeighRow(s.train_rated[static_cast<size_t>(r)], train.items_of(r), o, s.min_rating)
-            .evidence);
-  }
+  for (RowWeights& row : TrainingRows(s, o)) inputs.push_back(std::move(row.evidence));
   Result<std::unique_ptr<EvidenceEaseModel>> model =
       EvidenceEaseModel::Train(train, inputs, o.ease);
   if (!model.ok()) return model.status();
@@ -101,12 +108,9 @@ Result<ScoreMatrix> IalsScores(const RatedSplit& s, const EvidenceOptions& o, do
   const Interactions& train = s.split.train;
   auto start = std::chrono::steady_clock::now();
   std::vector<std::vector<float>> confidences;
-  confidences.reserve(static_cast<size_t>(train.num_users()));
-  for (int32_t r = 0; r < train.num_users(); ++r) {
-    RowWeights w =
-        WeighRow(s.train_rated[static_cast<size_t>(r)], train.items_of(r), o, s.min_rating);
+  for (const RowWeights& row : TrainingRows(s, o)) {
     std::vector<float>& c = confidences.emplace_back();
-    for (const WeightedItem& item : w.confident) c.push_back(item.weight);
+    for (const WeightedItem& item : row.confident) c.push_back(item.weight);
   }
   Result<std::unique_ptr<IalsModel>> model = IalsModel::Train(train, o.ials, confidences);
   if (!model.ok()) return model.status();
@@ -189,18 +193,16 @@ RatedSplit AttachRatings(EvalSplit split, const std::vector<Rating>& ratings,
     for (const RatedItem& r : by_user[static_cast<size_t>(user)]) {
       if (int32_t k = space[static_cast<size_t>(r.item)]; k >= 0) rated.push_back({k, r.rating});
     }
-    // One rating per item: the last in file order, as a later rating replaces an earlier one.
-    std::stable_sort(rated.begin(), rated.end(),
-                     [](const RatedItem& a, const RatedItem& b) { return a.item < b.item; });
-    std::vector<RatedItem> unique;
-    for (const RatedItem& r : rated) {
-      if (!unique.empty() && unique.back().item == r.item) {
-        unique.back() = r;
-      } else {
-        unique.push_back(r);
-      }
-    }
-    return unique;
+    // One rating per item, the highest: PositivesOf makes a pair rated more than once a
+    // positive when any of its ratings is, and its evidence must agree.
+    std::sort(rated.begin(), rated.end(), [](const RatedItem& a, const RatedItem& b) {
+      return a.item < b.item || (a.item == b.item && a.rating > b.rating);
+    });
+    rated.erase(
+        std::unique(rated.begin(), rated.end(),
+                    [](const RatedItem& a, const RatedItem& b) { return a.item == b.item; }),
+        rated.end());
+    return rated;
   };
   for (int32_t user : split.train_user) out.train_rated.push_back(rated_of(user));
   for (const EvalUser& user : split.users) out.user_rated.push_back(rated_of(user.user));
@@ -223,9 +225,10 @@ Result<EvidenceOptions> EvidenceOptionsFrom(
                   : name == "ials_confidence" ? &o.ials_confidence
                                               : nullptr;
     if (own != nullptr) {
-      Result<double> v = ParameterIn(name, text, 0, name == "lambda" ? 1e7 : 100);
+      const bool lambda = name == "lambda";
+      Result<double> v = ParameterIn(name, text, lambda ? -1e308 : 0, lambda ? 1e308 : 100);
       if (!v.ok()) return v.status();
-      if (name == "lambda" && *v == 0) {
+      if (lambda && !(*v > 0 && *v <= 1e7)) {
         return Status::InvalidArgument("parameter lambda must be in (0, 10000000]");
       }
       *own = *v;

@@ -136,7 +136,9 @@ TEST(EvidenceOptionsFrom, ReadsItsParametersAndRefusesOthers) {
     Result<EvidenceOptions> r = EvidenceOptionsFrom({bad});
     EXPECT_FALSE(r.ok()) << bad.first << "=" << bad.second;
     if (!r.ok()) {
-      EXPECT_NE(r.status().message().find(bad.first), std::string::npos) << r.status().message();
+      EXPECT_NE(r.status().message().find(bad.first.empty() ? "no parameter \"\"" : bad.first),
+                std::string::npos)
+          << r.status().message();
     }
   }
 }
@@ -273,9 +275,14 @@ TEST(EvidenceFold, StrongHoldsOutTheShareOfTheRows) {
     held_rows.insert(user.user);
     EXPECT_EQ(user.held_out.size(), train.items_of(user.user).size() / 5);
   }
+  for (size_t e = 0; e < fold.split.users.size(); ++e) {
+    EXPECT_EQ(fold.user_rated[e], s.train_rated[static_cast<size_t>(fold.split.users[e].user)]);
+  }
   for (int32_t r = 0; r < fold.split.train.num_users(); ++r) {
     const int32_t parent_row = fold.split.train_user[static_cast<size_t>(r)];
     EXPECT_EQ(held_rows.count(parent_row), 0U);
+    EXPECT_EQ(fold.train_rated[static_cast<size_t>(r)],
+              s.train_rated[static_cast<size_t>(parent_row)]);
     std::span<const int32_t> a = fold.split.train.items_of(r);
     std::span<const int32_t> b = train.items_of(parent_row);
     EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end()));
@@ -285,7 +292,9 @@ TEST(EvidenceFold, StrongHoldsOutTheShareOfTheRows) {
 TEST(SelectEvidence, NeverSeesTheTestItems) {
   const std::vector<Rating> ratings = ClusteredRatings();
   Result<std::vector<EvidenceCandidate>> grid =
-      ExpandEvidenceGrid({{"low_weight", {"0", "0.5"}}, {"popularity_exponent", {"0", "0.3"}}});
+      ExpandEvidenceGrid({{"rating_weight", {"0.5"}},
+                          {"low_weight", {"0", "0.5"}},
+                          {"popularity_exponent", {"0", "0.3"}}});
   ASSERT_TRUE(grid.ok());
   ASSERT_EQ(grid->size(), 4U);
   for (Protocol protocol : {Protocol::kHoldout, Protocol::kStrong}) {
@@ -293,7 +302,16 @@ TEST(SelectEvidence, NeverSeesTheTestItems) {
     Result<Selection> a = SelectEvidence(s, 3, *grid, 2, 0.2);
     ASSERT_TRUE(a.ok()) << a.status().ToString();
     EXPECT_GT(a->validation_users, 0U);
-    // Different test items and test users' ratings: the same selection.
+    // Without the test items' ratings (under holdout they are the training rows' too), with
+    // other test items and without the test users' ratings: the same selection.
+    if (protocol == Protocol::kHoldout) {
+      for (const EvalUser& user : s.split.users) {
+        auto& rated = s.train_rated[static_cast<size_t>(user.user)];
+        std::erase_if(rated, [&user](const RatedItem& r) {
+          return std::binary_search(user.held_out.begin(), user.held_out.end(), r.item);
+        });
+      }
+    }
     for (EvalUser& user : s.split.users) user.held_out = {0};
     for (auto& rated : s.user_rated) rated.clear();
     Result<Selection> b = SelectEvidence(s, 3, *grid, 2, 0.2);
@@ -332,6 +350,40 @@ TEST(SelectEvidence, ScoresACandidateAsEvaluateEvidenceDoesOnEachFold) {
     }
     EXPECT_NEAR(selection->validation_ndcg[c], mean, 1e-12) << c;
   }
+}
+
+TEST(SelectEvidence, BreaksATieForTheEarlierCandidate) {
+  RatedSplit s = Rated(ClusteredRatings(), Protocol::kHoldout);
+  Result<std::vector<EvidenceCandidate>> grid =
+      ExpandEvidenceGrid({{"low_weight", {"0.5", "0.5"}}});
+  ASSERT_TRUE(grid.ok());
+  Result<Selection> selection = SelectEvidence(s, 3, *grid, 1, 0.1);
+  ASSERT_TRUE(selection.ok());
+  EXPECT_EQ(selection->validation_ndcg[0], selection->validation_ndcg[1]);
+  EXPECT_EQ(selection->chosen, 0U);
+}
+
+// A pair rated twice is a positive when either rating is (PositivesOf); its evidence must use
+// that rating, not a later low one.
+TEST(AttachRatings, KeepsThePairsHighestRating) {
+  std::vector<Rating> ratings = ClusteredRatings(20);
+  const Rating first = ratings.front();  // a positive (ClusteredRatings lists them first)
+  ASSERT_GE(first.rating, 4);
+  ratings.push_back({first.user, first.item, 1.0, 0});
+  RatedSplit s = Rated(ratings, Protocol::kHoldout);
+  Positives positives = PositivesOf(ratings, 4);
+  ASSERT_EQ(positives.user_ids[0], first.user);
+  const auto item = static_cast<int32_t>(
+      std::lower_bound(positives.item_ids.begin(), positives.item_ids.end(), first.item) -
+      positives.item_ids.begin());
+  const std::vector<RatedItem>& rated = s.train_rated[0];
+  ASSERT_EQ(std::count_if(rated.begin(), rated.end(),
+                          [item](const RatedItem& r) { return r.item == item; }),
+            1);
+  EXPECT_EQ(std::find_if(rated.begin(), rated.end(),
+                         [item](const RatedItem& r) { return r.item == item; })
+                ->rating,
+            static_cast<float>(first.rating));
 }
 
 }  // namespace

@@ -156,6 +156,9 @@ describe('profiled eval', () => {
       expectFailure([...base, '--model', 'evidence,ease'], /--model evidence is evaluated alone/);
       expectFailure([...base, '--model', 'ease', '--select', '--select-share', '0.1'], /--select-share needs --model evidence --select/);
       expectFailure([...base, '--model', 'evidence', '--select', '--select-share', '0.7'], /--select-share must be in \(0, 0.5\]/);
+      expectFailure([...base, '--model', 'evidence', '--select', '--select-share', '0'], /--select-share must be in \(0, 0.5\]/);
+      expectFailure([...base, '--model', 'evidence', '--min-rating', '-1e300'], /--min-rating must be a number in/);
+      expectFailure([...base, '--model', 'evidence', '--param', 'lambda=1e-300'], /lambda .* is too small for the inputs' weights/);
       expectFailure([...base, '--model', 'evidence', '--param', 'ease_lambda=3'], /model evidence has no parameter "ease_lambda"/);
       expectFailure([...base, '--model', 'evidence', '--param', 'low_weight=-1'], /low_weight must be in \[0, 100\]/);
       expectFailure([...base, '--model', 'evidence', '--param', 'low_weight=0,1'], /needs --select/);
