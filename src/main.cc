@@ -749,6 +749,14 @@ int Eval(const EvalFlags& flags) {
   return 0;
 }
 
+// --ca-file of the commands that find their server through --config (cli::ResolveServerTarget).
+void AddServerCaFileOption(CLI::App* command, std::string* ca_file) {
+  command->add_option("--ca-file", *ca_file,
+                      "When the config's server has TLS on (server.tls_cert), the command "
+                      "speaks HTTPS: the CA certificate (PEM) the server's certificate must "
+                      "chain to (default: the system's trusted CAs); refused without TLS");
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"profiled: a self-hosted, Amplitude-compatible user profile server"};
   app.require_subcommand(1);
@@ -836,6 +844,7 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   import_ratings->add_option("--server", import_flags.server,
                              "HOST:PORT of the server (overrides the config's server.listen)");
+  AddServerCaFileOption(import_ratings, &import_flags.ca_file);
   cli::ImportFlags import_events_flags;
   CLI::App* import_events = app.add_subcommand(
       "import",
@@ -894,6 +903,7 @@ int Run(int argc, char** argv) {
   train->add_option("--rec", train_flags.rec, "Recommendation id")->required();
   train->add_option("--server", train_flags.server,
                     "HOST:PORT of the server (overrides the config's server.listen)");
+  AddServerCaFileOption(train, &train_flags.ca_file);
   train->add_option("--timeout", train_flags.timeout_seconds, "Give up after this many seconds")
       ->capture_default_str();
   try {

@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <exception>
+#include <fstream>
 
 namespace profiled::cli {
 
@@ -37,7 +38,8 @@ ServerConfig ClientAddressOf(const ServerConfig& server) {
 }
 
 Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
-                                         const std::string& server_flag) {
+                                         const std::string& server_flag,
+                                         const std::string& ca_file) {
   Result<Config> config = LoadConfig(config_path);
   if (!config.ok()) return config.status();
   ServerTarget out;
@@ -57,6 +59,15 @@ Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const s
     return Status::InvalidArgument(
         "the config listens on port 0 (any free port): give --server HOST:PORT");
   }
+  out.https.enabled = !out.config.server.tls_cert.empty();
+  if (!ca_file.empty() && !out.https.enabled) {
+    return Status::InvalidArgument("--ca-file is for a server with TLS on (server.tls_cert in " +
+                                   config_path + "), and this config has none");
+  }
+  if (!ca_file.empty() && !std::ifstream(ca_file)) {
+    return Status::InvalidArgument("--ca-file: cannot read " + ca_file);
+  }
+  out.https.ca_file = ca_file;
   return out;
 }
 

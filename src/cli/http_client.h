@@ -29,20 +29,6 @@ struct HttpAnswer {
 // a wildcard address (0.0.0.0, ::, or empty) becomes the loopback address of its family.
 ServerConfig ClientAddressOf(const ServerConfig& server);
 
-// What a command that talks to a running server takes from its --config, --project and
-// --server flags: the config, the project, and where to connect (--server HOST:PORT, else the
-// config's listen address as ClientAddressOf gives it).
-struct ServerTarget {
-  Config config;
-  ProjectConfig project;
-  ServerConfig server;
-};
-// InvalidArgument, saying which flag is wrong, when the config does not load, names no such
-// project, --server does not parse, or the address has port 0 (a config listening on any
-// free port needs --server).
-Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
-                                         const std::string& server_flag);
-
 // HTTPS for a request: off by default. When on, the server's certificate must chain to
 // `ca_file` (PEM; empty: the system's trusted CAs) and name the host (a name, or an IP
 // address among its IP SANs).
@@ -50,6 +36,25 @@ struct HttpsOptions {
   bool enabled = false;
   std::string ca_file;
 };
+
+// What a command that talks to a running server takes from its --config, --project,
+// --server and --ca-file flags: the config, the project, where to connect (--server
+// HOST:PORT, else the config's listen address as ClientAddressOf gives it) and how: HTTPS
+// when the config's server has TLS on (a non-empty server.tls_cert), its certificate
+// verified against --ca-file (empty: the system's trusted CAs).
+struct ServerTarget {
+  Config config;
+  ProjectConfig project;
+  ServerConfig server;
+  HttpsOptions https;
+};
+// InvalidArgument, saying which flag is wrong, when the config does not load, names no such
+// project, --server does not parse, the address has port 0 (a config listening on any free
+// port needs --server), --ca-file is given while the config has no TLS, or --ca-file cannot
+// be read.
+Result<ServerTarget> ResolveServerTarget(const std::string& config_path, const std::string& project,
+                                         const std::string& server_flag,
+                                         const std::string& ca_file);
 
 // Sends `method target` to host:port with `headers` (name, value) and `body` (Content-Length
 // is set; a Content-Type among `headers` is sent as given) and reads the whole answer.

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fstream>
 #include <thread>
 
 namespace profiled::cli {
@@ -115,6 +116,60 @@ TEST(ClientAddressOf, TurnsAWildcardIntoTheLoopback) {
   EXPECT_EQ(ClientAddressOf(server).host, "::1");
   server.host = "10.0.0.7";
   EXPECT_EQ(ClientAddressOf(server).host, "10.0.0.7");
+}
+
+constexpr const char* kTlsServer =
+    "listen = \"127.0.0.1:9\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n";
+constexpr const char* kPlainServer = "listen = \"127.0.0.1:9\"\n";
+
+// Writes `server_section` and one project "demo" as a config file; its path.
+std::string WriteConfig(const std::string& name, const std::string& server_section) {
+  std::string path = testing::TempDir() + name + ".toml";
+  std::ofstream(path) << "[server]\n"
+                      << server_section
+                      << "\n[[projects]]\nid = \"demo\"\napi_key = \"k1\"\nsecret_key = \"s1\"\n";
+  return path;
+}
+
+TEST(ResolveServerTarget, SpeaksHttpsWhenTheConfigHasTls) {
+  const std::string config = WriteConfig("tls", kTlsServer);
+  const std::string ca = testing::TempDir() + "ca.pem";
+  std::ofstream(ca) << "a CA\n";
+  Result<ServerTarget> target = ResolveServerTarget(config, "demo", "", ca);
+  ASSERT_TRUE(target.ok()) << target.status().message();
+  EXPECT_TRUE(target->https.enabled);
+  EXPECT_EQ(target->https.ca_file, ca);
+  target = ResolveServerTarget(config, "demo", "", "");
+  ASSERT_TRUE(target.ok()) << target.status().message();
+  EXPECT_TRUE(target->https.enabled);
+  EXPECT_EQ(target->https.ca_file, "");
+}
+
+TEST(ResolveServerTarget, SpeaksPlainHttpWithoutTls) {
+  Result<ServerTarget> target =
+      ResolveServerTarget(WriteConfig("plain", kPlainServer), "demo", "", "");
+  ASSERT_TRUE(target.ok()) << target.status().message();
+  EXPECT_FALSE(target->https.enabled);
+}
+
+TEST(ResolveServerTarget, RefusesACaFileWithoutTls) {
+  const std::string ca = testing::TempDir() + "ca.pem";
+  std::ofstream(ca) << "a CA\n";
+  Result<ServerTarget> target =
+      ResolveServerTarget(WriteConfig("plain", kPlainServer), "demo", "", ca);
+  ASSERT_FALSE(target.ok());
+  EXPECT_EQ(target.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(target.status().message().find("--ca-file is for a server with TLS on"),
+            std::string::npos)
+      << target.status().message();
+}
+
+TEST(ResolveServerTarget, RefusesACaFileItCannotRead) {
+  Result<ServerTarget> target = ResolveServerTarget(WriteConfig("tls", kTlsServer), "demo", "",
+                                                    testing::TempDir() + "no-such-ca.pem");
+  ASSERT_FALSE(target.ok());
+  EXPECT_NE(target.status().message().find("--ca-file: cannot read"), std::string::npos)
+      << target.status().message();
 }
 
 }  // namespace

@@ -68,7 +68,8 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
     return Fail(err, kExitBadInput, "--min-rating must be a number, 0 or more");
   }
   if (flags.event_type.empty()) return Fail(err, kExitBadInput, "--event-type must not be empty");
-  Result<ServerTarget> target = ResolveServerTarget(flags.config_path, flags.project, flags.server);
+  Result<ServerTarget> target =
+      ResolveServerTarget(flags.config_path, flags.project, flags.server, flags.ca_file);
   if (!target.ok()) return Fail(err, kExitBadInput, target.status().message());
   const ServerConfig& server = target->server;
 
@@ -99,8 +100,8 @@ int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* er
     const size_t count = std::min(kImportBatchEvents, positives.size() - first);
     std::string body = BatchBody(std::span(positives).subspan(first, count),
                                  target->project.api_key, flags.event_type, shift_ms);
-    Result<HttpAnswer> answer =
-        HttpRequest(server.host, server.port, "POST", "/batch", headers, body);
+    Result<HttpAnswer> answer = HttpRequest(server.host, server.port, "POST", "/batch", headers,
+                                            body, std::chrono::seconds(120), target->https);
     if (!answer.ok()) {
       return Fail(err, kExitRefused, "cannot send to the server: " + answer.status().message());
     }

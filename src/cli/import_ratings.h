@@ -36,14 +36,17 @@ struct ImportRatingsFlags {
   std::string event_type = "Movie Rated";
   std::string time = "shifted";  // shifted | original
   std::string server;            // HOST:PORT; empty: the config's server.listen
+  std::string ca_file;  // TLS on in the config: the CA (PEM) the server's certificate chains to
 };
 
 // Runs the command: reads the config and the ratings, then POSTs every batch, waiting for
 // each answer (the server answers once the batch is durable). Progress, the summary and
-// errors go to `err`. Returns the exit code: 0 when every batch was accepted; 2 for bad
-// flags, an unreadable config or ratings file, an unknown project; 1 when the server cannot
-// be reached or refuses a batch (the message quotes its answer; the batches before it were
-// applied, and a run again resends them harmlessly).
+// errors go to `err`. Over HTTPS when the config's server has TLS on (ServerTarget). Returns
+// the exit code: 0 when every batch was accepted; 2 for bad flags (--ca-file without TLS in
+// the config), an unreadable config, CA or ratings file, an unknown project; 1 when the
+// server cannot be reached, its certificate is not trusted (at once, a "TLS:" message), or
+// it refuses a batch (the message quotes its answer; the batches before it were applied,
+// and a run again resends them harmlessly).
 int ImportRatings(const ImportRatingsFlags& flags, int64_t now_ms, std::FILE* err);
 
 // The shift added to every rating's time (ms): 0 for original times, else now_ms minus the

@@ -98,7 +98,7 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err, std::chrono::
         "--rec must be 1 to 128 characters of A-Z a-z 0-9 _ . -, not \"" + flags.rec + "\"");
   }
   Result<ServerTarget> resolved =
-      ResolveServerTarget(flags.config_path, flags.project, flags.server);
+      ResolveServerTarget(flags.config_path, flags.project, flags.server, flags.ca_file);
   if (!resolved.ok()) return Fail(err, kExitBadInput, resolved.status().message());
   const ServerConfig& server = resolved->server;
   const std::string path = "/admin/v1/projects/" + flags.project + "/recommendations/" + flags.rec;
@@ -106,7 +106,8 @@ int Train(const TrainFlags& flags, std::FILE* out, std::FILE* err, std::chrono::
       {"Authorization", "Bearer " + resolved->config.admin_token}};
   auto call = [&](std::string_view method, const std::string& target,
                   json::value* body) -> Result<int> {
-    Result<HttpAnswer> answer = HttpRequest(server.host, server.port, method, target, headers, "");
+    Result<HttpAnswer> answer = HttpRequest(server.host, server.port, method, target, headers, "",
+                                            std::chrono::seconds(120), resolved->https);
     if (!answer.ok()) return answer.status();
     boost::system::error_code ec;
     *body = json::parse(answer->body, ec);

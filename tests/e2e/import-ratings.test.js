@@ -1,7 +1,8 @@
 // `profiled import-ratings`: a generated MovieLens-shaped ratings file loaded into a running
 // server through /batch, checked through computations over the imported events (counts, the
 // time shift, de-duplication of a second import), and the command's refusals: bad flags and
-// files exit 2, a server that refuses a batch or cannot be reached exits 1.
+// files exit 2 (--ca-file for a config without TLS among them), a server that refuses a batch
+// or cannot be reached exits 1. Over HTTPS: recs-train-cli.test.js.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -166,6 +167,9 @@ describe('profiled import-ratings', () => {
       [{ '--ratings': bad }, /bad\.csv: line 3: bad rating/],
       [{ '--config': path.join(dir, 'missing.toml') }, /config: cannot read file/],
       [{ '--server': 'nowhere' }, /--server.*expected HOST:PORT/],
+      // HTTPS is the config's (server.tls_cert): this one has none (recs-train-cli.test.js
+      // imports over HTTPS).
+      [{ '--ca-file': csv }, /--ca-file is for a server with TLS on/],
       // The config's own listen address is port 0 (any free port): no client can reach it.
       [{ '--server': null }, /give --server HOST:PORT/],
       // A missing required flag is CLI11's error, exit 2 too.
@@ -185,7 +189,7 @@ describe('profiled import-ratings', () => {
   it('--help names every flag', () => {
     const result = runBinary(['import-ratings', '--help']);
     assert.equal(result.code, 0);
-    for (const flag of ['--config', '--project', '--ratings', '--format', '--min-rating', '--event-type', '--time', '--server']) {
+    for (const flag of ['--config', '--project', '--ratings', '--format', '--min-rating', '--event-type', '--time', '--server', '--ca-file']) {
       assert.ok(result.stdout.includes(flag), flag);
     }
   });
