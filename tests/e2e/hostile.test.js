@@ -44,10 +44,11 @@ let rssBefore;
 // collected; `closed` resolves once the connection is gone, and `byServer` tells whether the
 // server ended it (FIN, close_notify or reset). In HTTPS mode it resolves once the TLS
 // handshake is done (the CA is trusted through NODE_EXTRA_CA_CERTS, run.sh), and rejects when
-// the handshake fails.
-function connect(toPort = port) {
+// the handshake fails. `tcp`: plain TCP even then (the handshake's own cases).
+function connect(toPort = port, { tcp = false } = {}) {
+  const tlsOn = TLS && !tcp;
   return new Promise((resolve, reject) => {
-    const socket = TLS ? tls.connect({ host: '127.0.0.1', port: toPort }) : net.connect(toPort, '127.0.0.1');
+    const socket = tlsOn ? tls.connect({ host: '127.0.0.1', port: toPort }) : net.connect(toPort, '127.0.0.1');
     const conn = {
       socket,
       chunks: [],
@@ -66,7 +67,7 @@ function connect(toPort = port) {
     socket.on('error', (e) => {
       if (e.code === 'ECONNRESET' || e.code === 'EPIPE') conn.byServer = true;
     });
-    socket.once(TLS ? 'secureConnect' : 'connect', () => {
+    socket.once(tlsOn ? 'secureConnect' : 'connect', () => {
       socket.off('error', reject);
       resolve(conn);
     });
@@ -132,11 +133,11 @@ async function exchange(bytes, { count = Infinity, conn } = {}) {
   return { responses: responses(c.buf), byServer, text: c.text, conn: c };
 }
 
-// Sends `bytes` one byte every `everyMs`, until the server closes the connection (or all were
-// sent). Returns {sent, total, byServer, ms, text}.
+// Sends `bytes` (a string or a Buffer) one byte every `everyMs`, until the server closes the
+// connection (or all were sent). Returns {sent, total, byServer, ms, text}.
 async function trickle(bytes, { everyMs = 200, conn } = {}) {
   const c = conn ?? (await connect());
-  const data = Buffer.from(bytes, 'latin1');
+  const data = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1');
   const t0 = Date.now();
   let sent = 0;
   let gone = false;
@@ -391,27 +392,8 @@ describe('TLS handshake', { skip: TLS ? false : 'plain HTTP: no handshake' }, ()
     return hello;
   }
 
-  // A TCP connection to the HTTPS port, no TLS.
-  function connectTcp() {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(port, '127.0.0.1');
-      const conn = { socket, chunks: [], byServer: false, get text() { return Buffer.concat(this.chunks).toString('latin1'); } };
-      conn.closed = new Promise((done) => socket.on('close', () => done(conn)));
-      socket.on('data', (d) => conn.chunks.push(d));
-      socket.on('end', () => (conn.byServer = true));
-      socket.on('error', (e) => {
-        if (e.code === 'ECONNRESET' || e.code === 'EPIPE') conn.byServer = true;
-      });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(conn);
-      });
-      socket.once('error', reject);
-    });
-  }
-
   it('a TCP connection that never starts the handshake is dropped after read_timeout_ms, sent nothing', async () => {
-    const conn = await connectTcp();
+    const conn = await connect(port, { tcp: true });
     const t0 = Date.now();
     await within(conn.closed, WAIT_MS, 'the server closing a silent connection');
     const ms = Date.now() - t0;
@@ -427,30 +409,22 @@ describe('TLS handshake', { skip: TLS ? false : 'plain HTTP: no handshake' }, ()
 
   it('a ClientHello sent a byte every 200 ms is dropped after read_timeout_ms, the handshake unfinished', async () => {
     const hello = await clientHello();
-    const conn = await connectTcp();
-    const t0 = Date.now();
-    let sent = 0;
-    let gone = false;
-    conn.closed.then(() => (gone = true));
-    while (!gone && sent < hello.length) {
-      conn.socket.write(hello.subarray(sent, sent + 1));
-      sent++;
-      await sleep(200);
-    }
-    await within(conn.closed, WAIT_MS, 'the server closing a slow handshake');
-    const ms = Date.now() - t0;
-    assert.equal(conn.text, '', 'the server answered the hello');
-    assert.ok(conn.byServer, 'the server did not close the connection');
-    assert.ok(sent < hello.length, `all ${hello.length} bytes of the hello were sent`);
+    const { sent, total, byServer, ms, text } = await trickle(hello, { conn: await connect(port, { tcp: true }) });
+    assert.equal(text, '', 'the server answered the hello');
+    assert.ok(byServer, 'the server did not close the connection');
+    assert.ok(sent < total, `all ${total} bytes of the hello were sent`);
     assert.ok(ms >= READ_TIMEOUT_MS - 50 && ms < IDLE_TIMEOUT_MS, `closed after ${ms} ms`);
     await assertHealthy();
   });
 });
 
 describe('oversized requests', () => {
+  // 2000 small header fields, 22.9 KB in all.
+  const manyFields = Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${
+    Array.from({ length: 2000 }, (_, i) => `X-F${i}: v\r\n`).join('')}\r\n`, 'latin1');
+
   it('2000 small header fields over 16 KiB in all are 431', async () => {
-    const fields = Array.from({ length: 2000 }, (_, i) => `X-F${i}: v\r\n`).join('');
-    const r = await exchange(`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${fields}\r\n`);
+    const r = await exchange(manyFields);
     assertAnswerAndClose(r, 431, 'request headers exceed 16 KiB');
   });
 
@@ -458,12 +432,10 @@ describe('oversized requests', () => {
   // the HTTP library alone let through as a 200.
   for (const at of [16000, 16384]) {
     it(`the same header written in two parts split at byte ${at} is 431 too`, async () => {
-      const fields = Array.from({ length: 2000 }, (_, i) => `X-F${i}: v\r\n`).join('');
-      const whole = Buffer.from(`GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${fields}\r\n`, 'latin1');
       const conn = await connect();
-      conn.socket.write(whole.subarray(0, at));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const r = await exchange(whole.subarray(at), { conn });
+      conn.socket.write(manyFields.subarray(0, at));
+      await sleep(100);
+      const r = await exchange(manyFields.subarray(at), { conn });
       conn.socket.destroy();
       assertAnswerAndClose(r, 431, 'request headers exceed 16 KiB');
     });
